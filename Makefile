@@ -1,0 +1,56 @@
+# Two commands for a fresh machine: `make demo` and `make test`. Both build .venv from pinned versions.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
+FER ?= ../shared/data/fer2013/fer2013_dev.npz
+
+.PHONY: demo test lint typecheck unit train evaluate bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+
+# Runtime only: what a site manager's box needs to run the pipeline.
+$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e .
+	touch $@
+
+# Tests and training: the dev tools and the CPU build of torch.
+$(VENV)/.dev: $(VENV)/.runtime
+	$(PIP) -e '.[dev,train]'
+	touch $@
+
+demo: $(VENV)/.runtime
+	$(BIN)/moodlens demo
+
+test: $(VENV)/.dev lint typecheck unit
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+# pytest exits 5 when it collected no test; that must fail CI, not pass it silently.
+unit: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran"; exit $$rc; }
+
+train: $(VENV)/.dev
+	$(BIN)/python training/train.py --data $(FER) --model-dir build/model
+	$(BIN)/python -m training.publish build/model edge/models
+
+evaluate: $(VENV)/.runtime
+	$(BIN)/moodlens model evaluate --data $(FER) --split test_public --confusion build/confusion_test_public.png
+
+bench: $(VENV)/.dev
+	taskset -c 0 $(BIN)/python benchmarks/classifier_latency.py
+
+lock:
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/pip install -q -e '.[dev,train]'
+	{ echo "# Pinned versions for every environment (make demo, make test, make train). Regenerate: make lock"; \
+	  build/lock-venv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""On-camera side of moodlens: frames, faces, tracks, expressions, events."""

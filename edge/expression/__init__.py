@@ -1,0 +1,1 @@
+"""Facial expression classification (onnxruntime) and its evaluation."""

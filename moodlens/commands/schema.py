@@ -1,0 +1,35 @@
+"""`moodlens schema validate FILE.jsonl`: a verdict per bad line, non-zero exit if any."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from schemas.validation import ValidationError, parse_event
+
+
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = groups.add_parser("schema", help="event contract tools")
+    commands = group.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="validate a JSON Lines file of events")
+    validate.add_argument("file", type=Path, help="JSON Lines file, one event per line ('-' for stdin)")
+    validate.set_defaults(handler=run_validate)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    stream = sys.stdin if str(args.file) == "-" else args.file.open(encoding="utf-8", errors="replace")
+    total = bad = 0
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            total += 1
+            try:
+                parse_event(line)
+            except ValidationError as error:
+                bad += 1
+                for problem in error.problems:
+                    print(f"{args.file}:{number}: {problem}")
+    print(f"{total - bad} valid, {bad} invalid of {total} events", file=sys.stderr)
+    return 1 if bad else 0

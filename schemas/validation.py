@@ -1,0 +1,156 @@
+"""Validates events against the contract, listing every problem with its field path and reason."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from schemas.contract import CONTRACTS, EventContract, Field
+
+# Probabilities come from a softmax rounded for the wire; anything further from 1 is a bug.
+PROBABILITY_SUM_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class ValidationError(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems))
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _check_value(spec: Field, value: Any, path: str, problems: list[Problem]) -> None:
+    if value is None:
+        if not spec.nullable:
+            problems.append(Problem(path, "must not be null"))
+        return
+    if spec.kind == "string":
+        if not isinstance(value, str):
+            problems.append(Problem(path, f"must be a string, got {type(value).__name__}"))
+            return
+        if spec.enum is not None and value not in spec.enum:
+            problems.append(Problem(path, f"must be one of {', '.join(spec.enum)}; got {value!r}"))
+        if spec.pattern is not None and not _compiled(spec.pattern).match(value):
+            problems.append(Problem(path, f"{value[:80]!r} does not match {spec.pattern}"))
+        if spec.max_length is not None and len(value) > spec.max_length:
+            problems.append(Problem(path, f"longer than {spec.max_length} characters"))
+    elif spec.kind in ("integer", "number"):
+        # bool is an int in Python but never a number on the wire.
+        numeric = (int,) if spec.kind == "integer" else (int, float)
+        if isinstance(value, bool) or not isinstance(value, numeric):
+            problems.append(Problem(path, f"must be {'an integer' if spec.kind == 'integer' else 'a number'}, "
+                                          f"got {type(value).__name__}"))
+            return
+        if not math.isfinite(value):
+            problems.append(Problem(path, f"must be finite, got {value}"))
+            return
+        if spec.minimum is not None and value < spec.minimum:
+            problems.append(Problem(path, f"{value} is below the minimum {spec.minimum:g}"))
+        if spec.maximum is not None and value > spec.maximum:
+            problems.append(Problem(path, f"{value} is above the maximum {spec.maximum:g}"))
+    elif spec.kind == "boolean":
+        if not isinstance(value, bool):
+            problems.append(Problem(path, f"must be true or false, got {type(value).__name__}"))
+    elif spec.kind == "object":
+        if not isinstance(value, Mapping):
+            problems.append(Problem(path, f"must be an object, got {type(value).__name__}"))
+            return
+        _check_fields(spec.fields, value, path + ".", problems)
+
+
+def _check_fields(fields: tuple[Field, ...], document: Mapping[str, Any], prefix: str,
+                  problems: list[Problem]) -> None:
+    for spec in fields:
+        path = prefix + spec.name
+        if spec.name not in document:
+            condition = spec.required_when
+            if spec.required or (condition and document.get(condition[0]) == condition[1]):
+                why = f" when {condition[0]} is {condition[1]}" if condition and not spec.required else ""
+                problems.append(Problem(path, f"is required{why}"))
+            continue
+        _check_value(spec, document[spec.name], path, problems)
+
+
+def _check_probabilities(document: Mapping[str, Any], problems: list[Problem]) -> None:
+    probabilities = document.get("probabilities")
+    if not isinstance(probabilities, Mapping):
+        return
+    values = list(probabilities.values())
+    if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                      for v in values):
+        total = sum(values)
+        if abs(total - 1.0) > PROBABILITY_SUM_TOLERANCE:
+            problems.append(Problem("probabilities", f"must sum to 1, sum to {total:.4f}"))
+
+
+def contract_of(document: Mapping[str, Any]) -> tuple[EventContract | None, list[Problem]]:
+    """Finds the contract a document claims, or the problems that stop us from knowing it."""
+    name, version = document.get("schema"), document.get("schema_version")
+    if not isinstance(name, str) or name not in CONTRACTS:
+        known = ", ".join(sorted(CONTRACTS))
+        return None, [Problem("schema", f"unknown event schema {name!r}; expected one of {known}")]
+    contract = CONTRACTS[name]
+    if not isinstance(version, str) or not re.fullmatch(r"[0-9]+\.[0-9]+", version):
+        return None, [Problem("schema_version", f"must be MAJOR.MINOR, got {version!r}")]
+    major = int(version.split(".")[0])
+    if major != contract.major:
+        return None, [Problem("schema_version", f"unsupported major version {major} of {name}; "
+                                                f"this reader understands {contract.major}.x")]
+    return contract, []
+
+
+def validate_event(document: Any) -> list[Problem]:
+    """Every problem with `document`; an empty list means valid. Unknown fields are allowed."""
+    if not isinstance(document, Mapping):
+        return [Problem("$", f"event must be a JSON object, got {type(document).__name__}")]
+    contract, problems = contract_of(document)
+    if contract is None:
+        return problems
+    _check_fields(contract.fields, document, "", problems)
+    if contract.name == "face_expression":
+        _check_probabilities(document, problems)
+    return problems
+
+
+def _reject_constant(token: str) -> float:
+    raise ValueError(f"{token} is not valid JSON")
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """Strict JSON: NaN and Infinity, which Python's json would let through, are errors."""
+    return json.loads(raw, parse_constant=_reject_constant)
+
+
+def parse_event(raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
+    """Decodes and validates one event; raises ValidationError listing every problem."""
+    if isinstance(raw, (bytes, str)):
+        size = len(raw.encode() if isinstance(raw, str) else raw)
+        if max_bytes is not None and size > max_bytes:
+            raise ValidationError([Problem("$", f"record is {size} bytes, over the limit of {max_bytes}")])
+        try:
+            document = decode_json(raw)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ValidationError([Problem("$", f"malformed JSON: {error}")]) from None
+    else:
+        document = raw
+    problems = validate_event(document)
+    if problems:
+        raise ValidationError(problems)
+    return dict(document)

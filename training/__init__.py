@@ -1,0 +1,1 @@
+"""Training for the expression classifier (PyTorch; the `train` extra, never an edge dependency)."""

@@ -1,0 +1,49 @@
+"""The expression CNN. Preprocessing lives inside the graph so the ONNX file is self-describing."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+INPUT_SIZE = 48
+# Mean and spread of FER2013 training pixels; baked into the graph so callers pass raw 0..255 gray.
+PIXEL_MEAN, PIXEL_STD = 129.4, 65.0
+
+
+def _conv(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class ExpressionNet(nn.Module):
+    """VGG-style net: 4 stages of two 3x3 convs, global average pool, one linear layer.
+
+    Plain 3x3 convolutions run fast both in oneDNN training and in onnxruntime at batch 1;
+    width 32 keeps it at ~1.2 M parameters and under a millisecond per face on one core.
+    """
+
+    def __init__(self, width: int = 32, classes: int = 7, dropout: float = 0.3) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            *_conv(1, w), *_conv(w, w), nn.MaxPool2d(2),
+            *_conv(w, 2 * w), *_conv(2 * w, 2 * w), nn.MaxPool2d(2),
+            *_conv(2 * w, 4 * w), *_conv(4 * w, 4 * w), nn.MaxPool2d(2),
+            *_conv(4 * w, 8 * w), *_conv(8 * w, 8 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(8 * w, classes))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Raw 0..255 gray pixels (N, 1, 48, 48) to logits (N, 7)."""
+        return self.head(self.features((pixels - PIXEL_MEAN) / PIXEL_STD))
+
+
+class Probabilities(nn.Module):
+    """What ships: logits turned into probabilities, so the runtime needs no math of its own."""
+
+    def __init__(self, net: ExpressionNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(pixels), dim=1)
