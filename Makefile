@@ -38,7 +38,7 @@ unit: $(VENV)/.dev
 
 train: $(VENV)/.dev
 	$(BIN)/python training/train.py --data $(FER) --model-dir build/model
-	$(BIN)/python -m training.publish build/model edge/models
+	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/model/checkpoints/best.pt --out edge/models
 
 evaluate: $(VENV)/.runtime
 	$(BIN)/moodlens model evaluate --data $(FER) --split test_public --confusion build/confusion_test_public.png

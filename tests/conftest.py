@@ -28,3 +28,17 @@ def aws_env(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
                         "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
         monkeypatch.setenv(name, value)
     return aws_endpoint
+
+
+@pytest.fixture(scope="session")
+def random_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained but well-formed expression model, exported the way training exports."""
+    import torch
+
+    from training.export import export_onnx
+    from training.network import ExpressionNet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "expression.onnx"
+    export_onnx(ExpressionNet().eval(), path, "test-model", "0.0.1")
+    return path

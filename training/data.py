@@ -72,7 +72,7 @@ def usable_training_rows(images: np.ndarray, votes: np.ndarray | None) -> np.nda
 def load_training_split(path: Path, ferplus_weight: float) -> Split:
     images, labels = load_split(path, "train")
     with np.load(path) as archive:
-        votes = archive["ferplus_votes_train"] if "ferplus_votes_train" in archive else None
+        votes = archive.get("ferplus_votes_train")
     keep = usable_training_rows(images, votes)
     kept_votes = votes[keep] if votes is not None else None
     return Split(images[keep], labels[keep], soft_targets(labels[keep], kept_votes, ferplus_weight))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import onnx
@@ -16,18 +17,20 @@ INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
 
 
 def export_onnx(net: ExpressionNet, path: Path, model_id: str, model_version: str,
-                metrics: dict[str, float] | None = None) -> str:
+                metrics: dict[str, float] | None = None, mirror: bool = False) -> str:
     """Writes `path` and returns its sha256. Batch size stays dynamic."""
-    wrapped = Probabilities(net).eval()
+    wrapped = Probabilities(net, mirror=mirror).eval()
     example = torch.full((1, 1, INPUT_SIZE, INPUT_SIZE), 128.0)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # The TorchScript exporter gives a plain, stable graph for this conv net and needs no
-    # onnxscript at export time.
-    torch.onnx.export(
-        wrapped, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-        opset_version=17, dynamo=False,
-    )
+    # The TorchScript exporter gives a plain, stable graph for this conv net; its deprecation
+    # notice is expected, since choosing it is deliberate.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            wrapped, (example,), str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=17, dynamo=False,
+        )
     model = onnx.load(str(path))
     meta = {
         "moodlens.model_id": model_id,
@@ -36,6 +39,7 @@ def export_onnx(net: ExpressionNet, path: Path, model_id: str, model_version: st
         "moodlens.input": json.dumps({"layout": "NCHW", "channels": "gray", "size": INPUT_SIZE,
                                       "range": "0..255 float32"}),
         "moodlens.metrics": json.dumps(metrics or {}),
+        "moodlens.mirror_averaged": json.dumps(mirror),
     }
     for key, value in meta.items():
         entry = model.metadata_props.add()
@@ -43,3 +47,26 @@ def export_onnx(net: ExpressionNet, path: Path, model_id: str, model_version: st
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_checkpoint(checkpoint: Path, path: Path, model_id: str, model_version: str,
+                      width: int = 32, mirror: bool = False) -> str:
+    """Exports the weights saved in a training checkpoint (best.pt or last.pt)."""
+    state = torch.load(checkpoint, weights_only=False)
+    net = ExpressionNet(width=width)
+    net.load_state_dict(state["net"])
+    metrics = {k: float(v) for k, v in state.get("result", {}).items()}
+    return export_onnx(net.eval(), path, model_id, model_version, metrics, mirror)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Export a training checkpoint to ONNX")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--model-id", default="moodlens-expression-vgg32")
+    parser.add_argument("--model-version", default="1.0.0")
+    parser.add_argument("--mirror", action="store_true", help="average each face with its mirror image")
+    cli = parser.parse_args()
+    print(export_checkpoint(cli.checkpoint, cli.output, cli.model_id, cli.model_version, mirror=cli.mirror))

@@ -39,11 +39,21 @@ class ExpressionNet(nn.Module):
 
 
 class Probabilities(nn.Module):
-    """What ships: logits turned into probabilities, so the runtime needs no math of its own."""
+    """What ships: logits turned into probabilities, so the runtime needs no math of its own.
 
-    def __init__(self, net: ExpressionNet) -> None:
+    With `mirror`, the face and its mirror image are classified together and averaged: expressions
+    are left-right symmetric, and the average is steadier than either view alone.
+    """
+
+    def __init__(self, net: ExpressionNet, mirror: bool = False) -> None:
         super().__init__()
         self.net = net
+        self.mirror = mirror
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(pixels), dim=1)
+        if not self.mirror:
+            return torch.softmax(self.net(pixels), dim=1)
+        both = torch.cat([pixels, torch.flip(pixels, dims=[3])], dim=0)
+        probabilities = torch.softmax(self.net(both), dim=1)
+        n = pixels.shape[0]
+        return (probabilities[:n] + probabilities[n:]) / 2

@@ -122,7 +122,8 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     # AVX512-BF16 or AMX; elsewhere it would be slower, so it is used only where supported.
     use_bf16 = device.type == "cuda" or bool(torch.backends.mkldnn.is_available()
                                               and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    net = ExpressionNet(width=args.width).to(device).to(memory_format=torch.channels_last)
+    net = ExpressionNet(width=args.width).to(device)
+    net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # missing from torch stubs
     optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                                 weight_decay=args.weight_decay)
     x_all = torch.from_numpy(images).float().unsqueeze(1)

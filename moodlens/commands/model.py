@@ -1,0 +1,87 @@
+"""`moodlens model evaluate`: accuracy, macro-F1, per-class recall and a confusion-matrix PNG."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
+from edge.expression.confusion_plot import write_confusion_png
+from edge.expression.evaluation import Scores, score
+from schemas.expressions import EXPRESSIONS
+
+
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = groups.add_parser("model", help="expression model tools")
+    commands = group.add_subparsers(dest="command", required=True)
+    evaluate = commands.add_parser("evaluate", help="score the model on a labelled split of an .npz archive")
+    evaluate.add_argument("--data", type=Path, required=True, help=".npz archive with x_SPLIT and y_SPLIT")
+    evaluate.add_argument("--split", required=True, help="split name, e.g. test_public")
+    evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    evaluate.add_argument("--confusion", type=Path, default=None,
+                          help="confusion-matrix PNG (default: build/confusion_SPLIT.png)")
+    evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
+    evaluate.add_argument("--batch-size", type=int, default=256)
+    evaluate.set_defaults(handler=run_evaluate)
+
+
+def load_labelled_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """x_SPLIT (N, H, W) uint8 and y_SPLIT (N,) from the archive, with errors that name the array."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no archive at {path}")
+    with np.load(path, allow_pickle=False) as archive:
+        names = [f"x_{split}", f"y_{split}"]
+        missing = [n for n in names if n not in archive.files]
+        if missing:
+            splits = sorted({f[2:] for f in archive.files if f.startswith("x_")})
+            raise ValueError(f"{path}: no array {', '.join(missing)}; splits present: {', '.join(splits)}")
+        images, labels = archive[names[0]], archive[names[1]]
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(f"{path}: x_{split} must be (N, H, W) and y_{split} (N,); "
+                         f"got {images.shape} and {labels.shape}")
+    if len(labels) == 0:
+        raise ValueError(f"{path}: split {split} is empty")
+    if labels.min() < 0 or labels.max() >= len(EXPRESSIONS):
+        raise ValueError(f"{path}: y_{split} holds labels outside 0..{len(EXPRESSIONS) - 1}")
+    return images.astype(np.uint8, copy=False), labels.astype(np.int64)
+
+
+def evaluate(classifier: ExpressionClassifier, images: np.ndarray, labels: np.ndarray,
+             batch_size: int = 256) -> Scores:
+    predicted = np.concatenate([
+        classifier.classify(list(images[i:i + batch_size])).argmax(axis=1)
+        for i in range(0, len(images), batch_size)
+    ])
+    return score(labels, predicted, len(EXPRESSIONS))
+
+
+def format_scores(scores: Scores, split: str, n: int) -> str:
+    lines = [f"split {split}: {n} faces",
+             f"accuracy  {scores.accuracy:.4f}",
+             f"macro-F1  {scores.macro_f1:.4f}",
+             "recall per class:"]
+    lines += [f"  {name:<9} {recall:.4f}" for name, recall in zip(EXPRESSIONS, scores.recall, strict=True)]
+    return "\n".join(lines)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    classifier = ExpressionClassifier(args.model)
+    images, labels = load_labelled_split(args.data, args.split)
+    scores = evaluate(classifier, images, labels, args.batch_size)
+    png = args.confusion or Path("build") / f"confusion_{args.split}.png"
+    info = classifier.info
+    write_confusion_png(scores.confusion, EXPRESSIONS,
+                        f"{info.model_id} {info.version} on {args.split} (acc {scores.accuracy:.3f})", png)
+    if args.json:
+        print(json.dumps({"split": args.split, "n": len(labels), "accuracy": scores.accuracy,
+                          "macro_f1": scores.macro_f1,
+                          "recall": dict(zip(EXPRESSIONS, scores.recall, strict=True)),
+                          "model_sha256": info.sha256, "confusion_png": str(png)}, indent=2))
+    else:
+        print(format_scores(scores, args.split, len(labels)))
+        print(f"model     {info.model_id} {info.version} sha256 {info.sha256[:16]}...")
+        print(f"confusion matrix: {png}")
+    return 0

@@ -1,0 +1,97 @@
+"""Training runs a few steps on a small synthetic archive, resumes, and exports a faithful ONNX file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from training import train as train_module
+from training.export import INPUT_NAME, export_onnx
+from training.network import ExpressionNet
+
+
+def write_archive(path: Path, n_train: int = 96, n_test: int = 40, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n_train) % 7
+    # Class-dependent brightness so a few steps have something to learn.
+    images = (rng.integers(0, 60, (n_train, 48, 48)) + labels[:, None, None] * 25).astype(np.uint8)
+    votes = np.full((n_train, 10), -1, dtype=np.int8)
+    votes[::2] = 0
+    votes[::2, 1] = 10  # half the rows: every FER+ annotator says happiness
+    np.savez(path, x_train=images, y_train=labels, ferplus_votes_train=votes,
+             x_test_public=images[:n_test], y_test_public=labels[:n_test])
+    return path
+
+
+def run_training(argv: list[str]) -> dict[str, float]:
+    return train_module.train(train_module.parse_args(argv))
+
+
+def test_trains_few_steps_exports_and_resumes(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "fer.npz")
+    model_dir = tmp_path / "model"
+    common = ["--data", str(archive), "--model-dir", str(model_dir), "--batch-size", "32", "--threads", "1"]
+
+    first = run_training([*common, "--epochs", "1"])
+    checkpoint = torch.load(model_dir / "checkpoints" / "last.pt", weights_only=False)
+    assert checkpoint["step"] == 3 and checkpoint["epoch"] == 1
+
+    second = run_training([*common, "--epochs", "2"])  # resumes: only the second epoch runs
+    checkpoint = torch.load(model_dir / "checkpoints" / "last.pt", weights_only=False)
+    assert checkpoint["step"] == 6 and checkpoint["epoch"] == 2
+    assert second["epochs"] == 2 and 0.0 <= second["accuracy"] <= 1.0
+    assert first["train_rows"] == second["train_rows"] == 96
+
+    onnx_path = model_dir / "expression.onnx"
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert metrics["sha256"] == hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+
+
+def test_onnx_export_agrees_with_torch(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    net = ExpressionNet().eval()
+    # Non-trivial batch-norm statistics so the comparison exercises them.
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    path = tmp_path / "m.onnx"
+    export_onnx(net, path, "test-model", "0.0.1")
+    pixels = torch.from_numpy(np.random.default_rng(2).uniform(0, 255, (5, 1, 48, 48)).astype(np.float32))
+    with torch.no_grad():
+        expected = torch.softmax(net(pixels), dim=1).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {INPUT_NAME: pixels.numpy()})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert got.shape == (5, 7)
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["moodlens.model_id"] == "test-model" and meta["moodlens.model_version"] == "0.0.1"
+
+
+def test_runs_as_sagemaker_script_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    channel = tmp_path / "input" / "data" / "training"
+    channel.mkdir(parents=True)
+    write_archive(channel / train_module.ARCHIVE_NAME)
+    model_dir = tmp_path / "opt" / "ml" / "model"
+    monkeypatch.setenv("SM_CHANNEL_TRAINING", str(channel))
+    monkeypatch.setenv("SM_MODEL_DIR", str(model_dir))
+    args = train_module.parse_args(["--epochs", "1", "--batch-size", "48", "--threads", "1",
+                                    "--checkpoint-dir", str(tmp_path / "ckpt")])
+    assert Path(args.data) == channel and Path(args.model_dir) == model_dir
+    train_module.train(args)
+    assert (model_dir / "expression.onnx").stat().st_size > 100_000
+
+
+def test_sagemaker_checkpoint_default_and_missing_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SM_MODEL_DIR", "/opt/ml/model")
+    monkeypatch.delenv("SM_CHANNEL_TRAINING", raising=False)
+    with pytest.raises(SystemExit):
+        train_module.parse_args([])
+    args = train_module.parse_args(["--data", "x.npz", "--unknown-sagemaker-flag", "1"])
+    assert args.checkpoint_dir == "/opt/ml/checkpoints"
