@@ -1,0 +1,247 @@
+"""The expression model: from a path or an S3 URI, sha256-checked, swapped in while capture goes on.
+
+Checksums: the expected sha256 is either pinned (`--model-sha256`, which also pins the version: a
+different file is refused) or read from a sidecar next to the model, ``<model>.sha256`` (``sha256sum``
+format or the bare hex digest). A model with neither is refused: the edge never runs an unverified file.
+
+Caching: verified files live in ``cache_dir/<sha256>.onnx``, written to a temporary name and renamed, so
+a crash never leaves a half-downloaded model under a valid name, and a restart without network reuses
+the cached copy of an S3 model.
+
+Swapping: `ModelWatcher.current()` returns the classifier in use; `check_now()` (or the polling
+thread) looks for a new version cheaply (mtime+size, or the S3 ETag), and if there is one downloads,
+verifies and loads it *before* replacing the reference in one assignment. The frame loop keeps
+calling the old classifier until then and never waits. A bad new version is logged and ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+import numpy as np
+
+from edge.expression.classifier import ExpressionClassifier, file_sha256
+
+logger = logging.getLogger(__name__)
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+Model = TypeVar("Model")
+
+
+class ModelVerificationError(ValueError):
+    """The model's bytes do not match the expected sha256, or no checksum is available."""
+
+
+class ModelSource(Protocol):
+    uri: str
+
+    def fingerprint(self) -> str:
+        """Changes whenever the model changes; cheap (no download)."""
+        ...
+
+    def fetch(self, destination: Path) -> None: ...
+
+    def sidecar_sha256(self) -> str | None:
+        """The digest in ``<model>.sha256``, or None when there is no sidecar."""
+        ...
+
+
+def parse_sha256(text: str, origin: str) -> str:
+    """`sha256sum` output ("<hex>  <name>") or a bare digest, normalised to lower-case hex."""
+    fields = text.strip().split()
+    digest = fields[0].lower() if fields else ""
+    if not _SHA256.match(digest):
+        raise ModelVerificationError(f"{origin} does not hold a sha256 digest: {text[:80]!r}")
+    return digest
+
+
+class LocalFileSource:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.uri = str(self.path)
+
+    def fingerprint(self) -> str:
+        stat = self.path.stat()
+        return f"{stat.st_mtime_ns}:{stat.st_size}"
+
+    def fetch(self, destination: Path) -> None:
+        with self.path.open("rb") as source, destination.open("wb") as target:
+            while block := source.read(1 << 20):
+                target.write(block)
+
+    def sidecar_sha256(self) -> str | None:
+        sidecar = self.path.with_name(self.path.name + ".sha256")
+        return parse_sha256(sidecar.read_text(), str(sidecar)) if sidecar.is_file() else None
+
+
+class S3Client(Protocol):
+    def head_object(self, *, Bucket: str, Key: str) -> dict[str, Any]: ...  # noqa: N803
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict[str, Any]: ...  # noqa: N803
+
+
+class S3Source:
+    def __init__(self, uri: str, client: S3Client) -> None:
+        match = re.match(r"^s3://([^/]+)/(.+)$", uri)
+        if not match:
+            raise ValueError(f"not an S3 URI (s3://bucket/key): {uri}")
+        self.uri, self.bucket, self.key = uri, match.group(1), match.group(2)
+        self.client = client
+
+    def fingerprint(self) -> str:
+        head = self.client.head_object(Bucket=self.bucket, Key=self.key)
+        return str(head.get("VersionId") or head["ETag"])
+
+    def fetch(self, destination: Path) -> None:
+        body = self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"]
+        with destination.open("wb") as target:
+            for block in iter(lambda: body.read(1 << 20), b""):
+                target.write(block)
+
+    def sidecar_sha256(self) -> str | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.key + ".sha256")["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return parse_sha256(body.decode(), f"{self.uri}.sha256")
+
+
+def source_for(uri: str, s3_client: S3Client | None = None, endpoint_url: str | None = None) -> ModelSource:
+    """A path or an ``s3://bucket/key`` URI as a model source."""
+    if uri.startswith("s3://"):
+        if s3_client is None:
+            import boto3
+
+            s3_client = boto3.client("s3", endpoint_url=endpoint_url)
+        return S3Source(uri, s3_client)
+    return LocalFileSource(uri)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    uri: str
+    path: Path  # the verified copy in the cache
+    sha256: str
+    fingerprint: str
+
+
+class ModelStore:
+    """Fetches a model into the cache and verifies it; knows nothing of onnxruntime."""
+
+    def __init__(self, cache_dir: Path | str, pinned_sha256: str | None = None) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.pinned_sha256 = parse_sha256(pinned_sha256, "the pinned sha256") if pinned_sha256 else None
+
+    def resolve(self, source: ModelSource) -> ResolvedModel:
+        fingerprint = source.fingerprint()
+        expected = self.pinned_sha256 or source.sidecar_sha256()
+        if expected is None:
+            raise ModelVerificationError(f"{source.uri}: no sha256 to check it against; pin one or put "
+                                         f"a {source.uri}.sha256 sidecar beside it")
+        cached = self.cache_dir / f"{expected}.onnx"
+        if cached.is_file() and file_sha256(cached) == expected:
+            return ResolvedModel(source.uri, cached, expected, fingerprint)
+        handle, temporary = tempfile.mkstemp(dir=self.cache_dir, suffix=".part")
+        os.close(handle)
+        partial = Path(temporary)
+        try:
+            source.fetch(partial)
+            actual = file_sha256(partial)
+            if actual != expected:
+                raise ModelVerificationError(f"{source.uri}: sha256 is {actual}, expected {expected}")
+            os.replace(partial, cached)  # only a verified file gets the name
+        finally:
+            partial.unlink(missing_ok=True)
+        return ResolvedModel(source.uri, cached, expected, fingerprint)
+
+
+class ModelWatcher(Generic[Model]):
+    """Holds the model in use and replaces it, atomically, when its source changes."""
+
+    def __init__(self, source: ModelSource, store: ModelStore, load: Callable[[Path], Model],
+                 poll_interval_s: float = 300.0) -> None:
+        self.source, self.store, self.load = source, store, load
+        self.poll_interval_s = poll_interval_s
+        resolved = store.resolve(source)  # the first load must work: no model, no edge
+        self._current: tuple[Model, ResolvedModel] = (load(resolved.path), resolved)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    def current(self) -> Model:
+        """The model to use now. One attribute read: safe from any thread while a swap happens."""
+        return self._current[0]
+
+    @property
+    def resolved(self) -> ResolvedModel:
+        return self._current[1]
+
+    def check_now(self) -> bool:
+        """Swaps in a new version if there is one; True when it did. Failures keep the current model."""
+        try:
+            if self.source.fingerprint() == self.resolved.fingerprint:
+                return False
+            resolved = self.store.resolve(self.source)
+            if resolved.sha256 == self.resolved.sha256:
+                self._current = (self._current[0], resolved)  # touched, not changed
+                return False
+            model = self.load(resolved.path)  # loaded fully before anyone can see it
+        except Exception as error:
+            self.last_error = f"{type(error).__name__}: {error}"
+            logger.warning("model %s: keeping %s, the new version failed: %s", self.source.uri,
+                           self.resolved.sha256[:12], self.last_error)
+            return False
+        self._current = (model, resolved)
+        self.last_error = None
+        logger.info("model %s: swapped to sha256 %s", self.source.uri, resolved.sha256[:12])
+        return True
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="moodlens-model-watcher", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_interval_s):
+            self.check_now()
+
+
+class SwappingClassifier:
+    """An `edge.ports.ExpressionModel` that always classifies with the watcher's current model."""
+
+    def __init__(self, watcher: ModelWatcher[ExpressionClassifier]) -> None:
+        self.watcher = watcher
+
+    def classify(self, crops: Any) -> np.ndarray:
+        return self.watcher.current().classify(crops)
+
+    @property
+    def version(self) -> str:
+        return self.watcher.current().info.version
+
+
+def classifier_watcher(uri: str, cache_dir: Path | str, pinned_sha256: str | None = None,
+                       poll_interval_s: float = 300.0, s3_client: S3Client | None = None,
+                       endpoint_url: str | None = None) -> ModelWatcher[ExpressionClassifier]:
+    return ModelWatcher(source_for(uri, s3_client, endpoint_url), ModelStore(cache_dir, pinned_sha256),
+                        ExpressionClassifier, poll_interval_s)
+

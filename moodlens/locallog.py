@@ -1,0 +1,334 @@
+"""The embedded default's stream: a durable, append-only log of JSON Lines segment files.
+
+One box, no Kinesis: the edge appends inference events here and the stream consumer reads them.
+
+Layout
+    ``<directory>/<base_offset:020d>.jsonl`` segment files, one record per line. ``base_offset`` is the
+    offset of the segment's first record, so the names sort in offset order. A writer rolls to a new
+    segment once the current one passes ``segment_bytes``.
+
+Offsets
+    Every record has an integer offset: 0 for the first record ever appended, then +1 per record,
+    with no gaps. ``read(offset, n)`` returns ``(offset, payload)`` pairs in order, starting at the
+    record with that offset. **To continue, pass back ``last_offset + 1``** (the offset of the last
+    pair you got plus one); checkpoint that number, not the last offset. ``next_offset(records,
+    offset)`` computes it for you. An empty list means "nothing new yet": poll again later.
+    ``end_offset()`` is the offset the next appended record will get.
+
+    After ``delete_before(offset)`` drops old segments, reading an offset that is no longer
+    retained starts at the first retained record; the returned offsets show the gap.
+
+Concurrency
+    One writer process (enforced with an exclusive ``flock`` on ``.writer.lock``, taken on the first
+    ``append``) and any number of reader processes. A record is visible to readers only once its
+    whole line, newline included, is in the file: readers ignore a trailing line with no newline,
+    whether it is being written right now or was left half-written by a crash. The writer truncates
+    such a torn tail when it takes the lock, so offsets stay dense.
+
+Durability
+    ``append`` returns after the lines are written and ``fsync``'d (and the directory too, when it
+    created a segment): what ``append`` acknowledged survives SIGKILL and power loss.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import itertools
+import os
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SEGMENT_SUFFIX = ".jsonl"
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+_SEGMENT_NAME = re.compile(r"^(\d{20})\.jsonl$")
+_READ_CHUNK = 1 << 20
+_LOCK_NAME = ".writer.lock"
+
+
+class LogLockedError(RuntimeError):
+    """Another process is already the log's writer."""
+
+
+def next_offset(records: Sequence[tuple[int, bytes]], offset: int) -> int:
+    """The offset to pass to the next ``read``: one past the last record returned, else unchanged."""
+    return records[-1][0] + 1 if records else offset
+
+
+@dataclass
+class _Position:
+    """Where a record starts: which segment, and the byte in it. Cached so sequential reads are O(new)."""
+
+    offset: int
+    segment_base: int
+    byte: int
+
+
+class LocalLog:
+    def __init__(self, directory: Path | str, segment_bytes: int = DEFAULT_SEGMENT_BYTES) -> None:
+        if segment_bytes < 1:
+            raise ValueError(f"segment_bytes must be positive, got {segment_bytes}")
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self._lock = threading.Lock()  # one thread at a time per instance; processes coordinate by files
+        self._writer_lock_fd: int | None = None
+        self._write_fd: int | None = None
+        self._write_base = 0
+        self._write_size = 0
+        self._write_next = 0
+        self._cursor: _Position | None = None
+
+    # ---------------------------------------------------------------- writing
+
+    def append(self, records: Sequence[bytes]) -> None:
+        """Appends records (one JSON document each, no newline inside) durably, in order."""
+        lines = []
+        for index, record in enumerate(records):
+            if not isinstance(record, bytes | bytearray | memoryview):
+                raise TypeError(f"record {index}: expected bytes, got {type(record).__name__}")
+            data = bytes(record)
+            if b"\n" in data or b"\r" in data:
+                raise ValueError(f"record {index}: a JSON Lines record must not contain a line break")
+            if not data.strip():
+                raise ValueError(f"record {index}: empty record")
+            lines.append(data + b"\n")
+        if not lines:
+            return
+        with self._lock:
+            self._open_for_writing()
+            if self._write_size >= self.segment_bytes:
+                self._roll_segment()
+            assert self._write_fd is not None
+            # One write per batch: readers only ever see whole lines, never a torn one (they stop at
+            # the last newline), so a batch may become visible a line at a time but never garbled.
+            _write_all(self._write_fd, b"".join(lines))
+            os.fsync(self._write_fd)
+            self._write_size += sum(len(line) for line in lines)
+            self._write_next += len(lines)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._write_fd is not None:
+                os.close(self._write_fd)
+                self._write_fd = None
+            if self._writer_lock_fd is not None:
+                os.close(self._writer_lock_fd)  # closing releases the flock
+                self._writer_lock_fd = None
+
+    def __enter__(self) -> LocalLog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _open_for_writing(self) -> None:
+        if self._write_fd is not None:
+            return
+        lock_fd = os.open(self.directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            os.close(lock_fd)
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                raise LogLockedError(f"{self.directory} already has a writer in another process") from None
+            raise
+        self._writer_lock_fd = lock_fd
+        bases = self._segment_bases()
+        if not bases:
+            self._create_segment(0)
+            return
+        base = bases[-1]
+        path = self._segment_path(base)
+        complete_bytes, complete_lines = _complete_prefix(path)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        if os.fstat(fd).st_size != complete_bytes:
+            # A crash tore the last line: it was never acknowledged, so it goes.
+            os.ftruncate(fd, complete_bytes)
+            os.fsync(fd)
+        self._write_fd, self._write_base = fd, base
+        self._write_size, self._write_next = complete_bytes, base + complete_lines
+
+    def _roll_segment(self) -> None:
+        assert self._write_fd is not None
+        os.close(self._write_fd)
+        self._write_fd = None
+        self._create_segment(self._write_next)
+
+    def _create_segment(self, base: int) -> None:
+        path = self._segment_path(base)
+        self._write_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        _fsync_directory(self.directory)  # the new name must survive a crash, not only its contents
+        self._write_base, self._write_size, self._write_next = base, 0, base
+
+    # ---------------------------------------------------------------- reading
+
+    def read(self, offset: int, max_records: int) -> list[tuple[int, bytes]]:
+        """Up to ``max_records`` records from ``offset`` on, as ``(offset, payload)`` in order.
+
+        Continue with ``last_offset + 1`` (see ``next_offset``). Empty when nothing is there yet.
+        """
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        if max_records < 1:
+            raise ValueError(f"max_records must be >= 1, got {max_records}")
+        with self._lock:
+            bases = self._segment_bases()
+            if not bases:
+                return []
+            offset = max(offset, bases[0])
+            position = self._locate(offset, bases)
+            if position is None:
+                return []
+            records: list[tuple[int, bytes]] = []
+            index = bases.index(position.segment_base)
+            while True:
+                got, position.byte = _read_lines(self._segment_path(position.segment_base), position.byte,
+                                                 max_records - len(records))
+                records.extend(zip(range(position.offset, position.offset + len(got)), got, strict=True))
+                position.offset += len(got)
+                if len(records) >= max_records:
+                    break
+                # The segment is exhausted; the next one, if any, starts exactly at our offset.
+                if index + 1 < len(bases) and bases[index + 1] == position.offset:
+                    index += 1
+                    position = _Position(position.offset, bases[index], 0)
+                    continue
+                break
+            self._cursor = position
+            return records
+
+    def end_offset(self) -> int:
+        """The offset the next appended record will get (the count of records ever appended)."""
+        bases = self._segment_bases()
+        if not bases:
+            return 0
+        _, lines = _complete_prefix(self._segment_path(bases[-1]))
+        return bases[-1] + lines
+
+    def start_offset(self) -> int:
+        """The offset of the oldest retained record."""
+        bases = self._segment_bases()
+        return bases[0] if bases else 0
+
+    def delete_before(self, offset: int) -> int:
+        """Deletes whole segments whose records all lie before ``offset``; returns how many went."""
+        bases = self._segment_bases()
+        deleted = 0
+        # A segment's records end where the next one starts; the last segment is never deleted.
+        for base, following in itertools.pairwise(bases):
+            if following > offset:
+                break
+            self._segment_path(base).unlink(missing_ok=True)
+            deleted += 1
+        if deleted:
+            _fsync_directory(self.directory)
+        return deleted
+
+    def _locate(self, offset: int, bases: list[int]) -> _Position | None:
+        cursor = self._cursor
+        if cursor is not None and cursor.offset == offset and cursor.segment_base in bases:
+            return _Position(cursor.offset, cursor.segment_base, cursor.byte)
+        candidates = [b for b in bases if b <= offset]
+        base = candidates[-1]
+        skip = offset - base
+        path = self._segment_path(base)
+        byte = _skip_lines(path, skip)
+        if byte is None:
+            return None  # offset is past the end of the log
+        return _Position(offset, base, byte)
+
+    def _segment_bases(self) -> list[int]:
+        bases = []
+        for entry in os.scandir(self.directory):
+            match = _SEGMENT_NAME.match(entry.name)
+            if match:
+                bases.append(int(match.group(1)))
+        return sorted(bases)
+
+    def _segment_path(self, base: int) -> Path:
+        return self.directory / f"{base:020d}{SEGMENT_SUFFIX}"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _complete_prefix(path: Path) -> tuple[int, int]:
+    """Bytes up to and including the last newline, and how many lines that is."""
+    complete_bytes = lines = 0
+    position = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_READ_CHUNK):
+            count = chunk.count(b"\n")
+            if count:
+                lines += count
+                complete_bytes = position + chunk.rindex(b"\n") + 1
+            position += len(chunk)
+    return complete_bytes, lines
+
+
+def _skip_lines(path: Path, skip: int) -> int | None:
+    """The byte where line number ``skip`` starts, or None when the file has fewer complete lines."""
+    if skip == 0:
+        return 0
+    seen = 0
+    position = 0
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return None
+    with handle:
+        while chunk := handle.read(_READ_CHUNK):
+            start = 0
+            while True:
+                newline = chunk.find(b"\n", start)
+                if newline < 0:
+                    break
+                seen += 1
+                start = newline + 1
+                if seen == skip:
+                    return position + start
+            position += len(chunk)
+    return None
+
+
+def _read_lines(path: Path, byte: int, max_lines: int) -> tuple[list[bytes], int]:
+    """Complete lines from ``byte`` on (at most ``max_lines``), and the byte after the last one."""
+    lines: list[bytes] = []
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return lines, byte  # deleted by retention while we read: the caller finds the next segment
+    with handle:
+        handle.seek(byte)
+        pending = b""
+        while len(lines) < max_lines:
+            chunk = handle.read(_READ_CHUNK)
+            if not chunk:
+                break  # whatever is pending has no newline yet: not a record (yet)
+            data = pending + chunk
+            start = 0
+            while len(lines) < max_lines:
+                newline = data.find(b"\n", start)
+                if newline < 0:
+                    break
+                lines.append(data[start:newline])
+                byte += newline + 1 - start
+                start = newline + 1
+            pending = data[start:]
+    return lines, byte

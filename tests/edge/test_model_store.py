@@ -1,0 +1,178 @@
+"""Model store: path or S3, sha256-checked, cached, and swapped atomically when a new version appears."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+
+from edge.model_store import (
+    LocalFileSource,
+    ModelStore,
+    ModelVerificationError,
+    ModelWatcher,
+    SwappingClassifier,
+    classifier_watcher,
+    parse_sha256,
+    source_for,
+)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_model(path: Path, data: bytes, sidecar: str | None = "auto") -> Path:
+    path.write_bytes(data)
+    if sidecar == "auto":
+        sidecar = f"{digest(data)}  {path.name}\n"  # sha256sum's format
+    if sidecar is not None:
+        path.with_name(path.name + ".sha256").write_text(sidecar)
+    bump_mtime(path)
+    return path
+
+
+def bump_mtime(path: Path) -> None:
+    # Two writes within the file system's timestamp granularity must still look different.
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000 * (1 + int(stat.st_size))))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("a" * 64, "a" * 64),
+    ("A" * 64 + "  model.onnx\n", "a" * 64),
+    ("  " + "0123456789abcdef" * 4 + "\n", "0123456789abcdef" * 4),
+])
+def test_sidecar_formats(text, expected):
+    assert parse_sha256(text, "x") == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "g" * 64, "a" * 63])
+def test_sidecars_without_a_digest_are_refused(text):
+    with pytest.raises(ModelVerificationError, match="sha256"):
+        parse_sha256(text, "model.onnx.sha256")
+
+
+def test_a_verified_model_is_cached_under_its_digest(tmp_path):
+    model = write_model(tmp_path / "model.onnx", b"version one")
+    resolved = ModelStore(tmp_path / "cache").resolve(LocalFileSource(model))
+    assert resolved.path == tmp_path / "cache" / f"{digest(b'version one')}.onnx"
+    assert resolved.path.read_bytes() == b"version one"
+
+
+@pytest.mark.parametrize(("sidecar", "pinned", "words"), [
+    (digest(b"something else"), None, "expected"),  # corrupted download or wrong sidecar
+    ("auto", digest(b"pinned other"), "expected"),  # a pin wins over the sidecar
+    (None, None, "no sha256"),  # nothing to check against: refused, never run unverified
+])
+def test_models_that_do_not_verify_are_refused_and_never_cached(tmp_path, sidecar, pinned, words):
+    model = write_model(tmp_path / "model.onnx", b"the bytes", sidecar=sidecar)
+    with pytest.raises(ModelVerificationError, match=words):
+        ModelStore(tmp_path / "cache", pinned_sha256=pinned).resolve(LocalFileSource(model))
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+class Loaded:
+    def __init__(self, path: Path) -> None:
+        self.content = path.read_bytes()
+        if self.content.startswith(b"broken"):
+            raise ValueError("not a model")
+
+
+def test_a_new_version_is_swapped_in_and_a_bad_one_keeps_the_current_model(tmp_path):
+    model = write_model(tmp_path / "model.onnx", b"version one")
+    watcher = ModelWatcher(LocalFileSource(model), ModelStore(tmp_path / "cache"), Loaded)
+    first = watcher.current()
+    assert first.content == b"version one"
+    assert watcher.check_now() is False  # nothing changed
+
+    write_model(model, b"version two")
+    assert watcher.check_now() is True
+    assert watcher.current().content == b"version two"
+
+    write_model(model, b"broken three")  # verifies, but does not load
+    assert watcher.check_now() is False
+    assert watcher.current().content == b"version two"
+    assert "not a model" in (watcher.last_error or "")
+
+    write_model(model, b"version four", sidecar=digest(b"other"))  # does not verify
+    assert watcher.check_now() is False
+    assert watcher.current().content == b"version two"
+
+
+def test_the_first_model_must_load(tmp_path):
+    model = write_model(tmp_path / "model.onnx", b"broken")
+    with pytest.raises(ValueError, match="not a model"):
+        ModelWatcher(LocalFileSource(model), ModelStore(tmp_path / "cache"), Loaded)
+
+
+def test_models_come_from_s3_and_an_uploaded_version_is_picked_up(aws_env, tmp_path):
+    s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=aws_env)
+    s3.create_bucket(Bucket="models", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+
+    def upload(data: bytes) -> None:
+        s3.put_object(Bucket="models", Key="expression/model.onnx", Body=data)
+        s3.put_object(Bucket="models", Key="expression/model.onnx.sha256", Body=digest(data).encode())
+
+    upload(b"s3 version one")
+    source = source_for("s3://models/expression/model.onnx", s3_client=s3)
+    watcher = ModelWatcher(source, ModelStore(tmp_path / "cache"), Loaded)
+    assert watcher.current().content == b"s3 version one"
+    assert watcher.check_now() is False
+
+    upload(b"s3 version two")
+    assert watcher.check_now() is True
+    assert watcher.current().content == b"s3 version two"
+
+
+def test_an_s3_model_without_a_sidecar_is_refused(aws_env, tmp_path):
+    s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=aws_env)
+    s3.create_bucket(Bucket="bare", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="bare", Key="model.onnx", Body=b"x")
+    with pytest.raises(ModelVerificationError, match="no sha256"):
+        ModelStore(tmp_path / "cache").resolve(source_for("s3://bare/model.onnx", s3_client=s3))
+
+
+@pytest.mark.parametrize("uri", ["s3://", "s3://bucket", "s3://bucket/"])
+def test_malformed_s3_uris_are_refused(uri):
+    with pytest.raises(ValueError, match="S3 URI"):
+        source_for(uri, s3_client=object())  # type: ignore[arg-type]
+
+
+def tiny_onnx_model(path: Path, version: str, bias: float) -> Path:
+    """A real ONNX expression model shaped like the trained one ((N,1,8,8) -> (N,7)), in a few ms."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.zeros((64, 7), dtype=np.float32), "W")
+    biases = numpy_helper.from_array(np.eye(7, dtype=np.float32)[int(bias)] * 5, "B")
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["pixels"], ["flat"]), helper.make_node("MatMul", ["flat", "W"], ["logits0"]),
+         helper.make_node("Add", ["logits0", "B"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1)],
+        "tiny", [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["N", 1, 8, 8])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 7])], [weights, biases])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"moodlens.model_version": version, "moodlens.model_id": "tiny"})
+    onnx.save(model, path)
+    data = path.read_bytes()
+    path.with_name(path.name + ".sha256").write_text(digest(data))
+    bump_mtime(path)
+    return path
+
+
+def test_the_expression_classifier_is_swapped_without_the_caller_noticing(tmp_path):
+    model = tiny_onnx_model(tmp_path / "expression.onnx", "1.0.0", bias=3)
+    watcher = classifier_watcher(str(model), tmp_path / "cache")
+    classifier = SwappingClassifier(watcher)
+    crops = [np.zeros((20, 20), dtype=np.uint8)]
+    assert (classifier.version, int(classifier.classify(crops).argmax())) == ("1.0.0", 3)
+
+    tiny_onnx_model(model, "1.1.0", bias=6)
+    assert watcher.check_now() is True
+    assert (classifier.version, int(classifier.classify(crops).argmax())) == ("1.1.0", 6)

@@ -1,0 +1,172 @@
+"""The embedded default's durable log: offsets, segments, torn tails, one writer and concurrent readers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from moodlens.locallog import LocalLog, LogLockedError, next_offset
+
+
+def payload(number: int) -> bytes:
+    return json.dumps({"n": number}, separators=(",", ":")).encode()
+
+
+def read_all(log: LocalLog, offset: int = 0, batch: int = 7) -> list[tuple[int, bytes]]:
+    records: list[tuple[int, bytes]] = []
+    while got := log.read(offset, batch):
+        records.extend(got)
+        offset = next_offset(got, offset)
+    return records
+
+
+def append_one_by_one(log: LocalLog, count: int) -> None:
+    for n in range(count):  # a segment rolls between appends, so this makes several
+        log.append([payload(n)])
+
+
+@pytest.mark.parametrize("segment_bytes", [1, 25, 1000, 64 * 1024 * 1024])
+@pytest.mark.parametrize("batch", [1, 3, 50])
+def test_records_come_back_in_order_with_dense_offsets(tmp_path, segment_bytes, batch):
+    log = LocalLog(tmp_path, segment_bytes=segment_bytes)
+    for start in range(0, 50, batch):
+        log.append([payload(n) for n in range(start, min(start + batch, 50))])
+
+    assert read_all(log) == [(n, payload(n)) for n in range(50)]
+    assert log.end_offset() == 50
+
+
+@pytest.mark.parametrize("offset", [0, 1, 9, 10, 11, 29, 30])
+def test_reading_from_any_offset_spans_segments(tmp_path, offset):
+    log = LocalLog(tmp_path, segment_bytes=60)  # ~6 records a segment
+    append_one_by_one(log, 30)
+    assert len(list(tmp_path.glob("*.jsonl"))) > 1
+
+    fresh_reader = LocalLog(tmp_path)  # no cached position: must seek by counting
+    assert read_all(fresh_reader, offset) == [(n, payload(n)) for n in range(offset, 30)]
+
+
+@pytest.mark.parametrize("offset", [30, 31, 1000])
+def test_reading_past_the_end_is_empty_not_an_error(tmp_path, offset):
+    log = LocalLog(tmp_path, segment_bytes=60)
+    append_one_by_one(log, 30)
+    assert LocalLog(tmp_path).read(offset, 10) == []
+
+
+def test_an_empty_log_reads_empty(tmp_path):
+    log = LocalLog(tmp_path / "new")
+    assert log.read(0, 10) == []
+    assert log.end_offset() == 0
+
+
+def test_a_reader_sees_records_appended_after_it_caught_up(tmp_path):
+    writer, reader = LocalLog(tmp_path, segment_bytes=40), LocalLog(tmp_path)
+    writer.append([payload(0)])
+    first = reader.read(0, 10)
+    writer.append([payload(1), payload(2)])
+
+    assert first == [(0, payload(0))]
+    assert reader.read(next_offset(first, 0), 10) == [(1, payload(1)), (2, payload(2))]
+
+
+@pytest.mark.parametrize("torn_tail", [b'{"n":', b"\x00\x00\x00\x00", b"{"])
+def test_a_torn_last_line_is_invisible_and_truncated_by_the_next_writer(tmp_path, torn_tail):
+    log = LocalLog(tmp_path)
+    log.append([payload(0), payload(1)])
+    log.close()
+    segment = next(tmp_path.glob("*.jsonl"))
+    with segment.open("ab") as handle:  # what a crash mid-write leaves behind
+        handle.write(torn_tail)
+
+    assert LocalLog(tmp_path).read(0, 10) == [(0, payload(0)), (1, payload(1))]
+    assert LocalLog(tmp_path).end_offset() == 2
+
+    restarted = LocalLog(tmp_path)
+    restarted.append([payload(2)])
+    assert read_all(LocalLog(tmp_path)) == [(0, payload(0)), (1, payload(1)), (2, payload(2))]
+
+
+@pytest.mark.parametrize(("record", "error"), [
+    (b'{"a":\n1}', ValueError),
+    (b'{"a":1}\r', ValueError),
+    (b"", ValueError),
+    (b"   ", ValueError),
+    ('{"a":1}', TypeError),
+])
+def test_records_that_would_break_the_line_framing_are_refused_whole_batch(tmp_path, record, error):
+    log = LocalLog(tmp_path)
+    with pytest.raises(error, match="record 1"):
+        log.append([payload(0), record])
+    assert log.read(0, 10) == []
+
+
+@pytest.mark.parametrize(("offset", "max_records"), [(-1, 1), (0, 0)])
+def test_bad_read_arguments_are_refused(tmp_path, offset, max_records):
+    with pytest.raises(ValueError):
+        LocalLog(tmp_path).read(offset, max_records)
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_log(tmp_path):
+    first = LocalLog(tmp_path)
+    first.append([payload(0)])
+    with pytest.raises(LogLockedError, match="already has a writer"):
+        LocalLog(tmp_path).append([payload(1)])
+    first.close()
+    LocalLog(tmp_path).append([payload(1)])
+    assert [o for o, _ in read_all(LocalLog(tmp_path))] == [0, 1]
+
+
+def test_delete_before_drops_whole_old_segments_and_reads_resume_at_the_oldest_kept(tmp_path):
+    log = LocalLog(tmp_path, segment_bytes=60)
+    append_one_by_one(log, 30)
+    deleted = log.delete_before(15)
+
+    assert deleted > 0
+    start = log.start_offset()
+    assert 0 < start <= 15
+    assert read_all(LocalLog(tmp_path), 0) == [(n, payload(n)) for n in range(start, 30)]
+    log.append([payload(30)])
+    assert log.end_offset() == 31
+
+
+WRITER = textwrap.dedent("""
+    import json, sys
+    from moodlens.locallog import LocalLog
+    log = LocalLog(sys.argv[1], segment_bytes=500)
+    for start in range(0, int(sys.argv[2]), 10):
+        log.append([json.dumps({"n": n}).encode() for n in range(start, start + 10)])
+""")
+
+
+def test_a_reader_process_follows_a_writer_process_without_gaps_or_duplicates(tmp_path):
+    total = 2000
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(total)])
+    reader, offset, seen = LocalLog(tmp_path), 0, []
+    deadline = time.monotonic() + 60  # a safety net against a hang, not a timing assertion
+    while len(seen) < total and time.monotonic() < deadline:
+        got = reader.read(offset, 97)
+        seen.extend(got)
+        offset = next_offset(got, offset)
+    assert writer.wait(timeout=60) == 0
+
+    assert [o for o, _ in seen] == list(range(total))
+    assert [json.loads(p)["n"] for _, p in seen] == list(range(total))
+
+
+def test_segment_files_are_plain_json_lines(tmp_path):
+    LocalLog(tmp_path).append([payload(0), payload(1)])
+    (segment,) = tmp_path.glob("*.jsonl")
+    assert segment.name == f"{0:020d}.jsonl"
+    assert [json.loads(line) for line in segment.read_text().splitlines()] == [{"n": 0}, {"n": 1}]
+
+
+def test_paths_accept_str(tmp_path):
+    log = LocalLog(str(tmp_path / "nested" / "log"))
+    log.append([payload(0)])
+    assert Path(tmp_path / "nested" / "log").is_dir()
