@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test lint typecheck unit train evaluate bench lock clean
+.PHONY: demo test system-packages lint typecheck unit train evaluate bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
@@ -24,7 +24,13 @@ $(VENV)/.dev: $(VENV)/.runtime
 demo: $(VENV)/.runtime
 	$(BIN)/moodlens demo
 
-test: $(VENV)/.dev lint typecheck unit
+test: $(VENV)/.dev system-packages lint typecheck unit
+
+# The IoT tests run against a real MQTT broker: Debian's mosquitto (the tests start their own).
+system-packages:
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto; }
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -1,0 +1,13 @@
+"""Streaming core: event-time windows, sentiment measures and alarms over face_expression events.
+
+Layers (no AWS SDK anywhere outside ``stream/aws``):
+
+* ``ingest``      raw bytes -> validated event dict, or a dead letter with its reasons
+* ``engine``      the window engine: clock (event time, watermark), windower (1-minute panes,
+                  rolling windows) and logic (mergeable aggregates); pure, snapshot/restore
+* ``aggregate``   the mergeable ``PaneAggregate`` / ``WindowAggregate`` and ``RunningStats``
+* ``measures``    window aggregate -> sentiment_window fields (shares, valence CI, net score CI)
+* ``alarms``      the alarm state machines (low sentiment, drop vs baseline, camera silent)
+* ``embedded``    the embedded host: local log -> engine -> alarm log, with atomic checkpoints
+* ``deadletter``  the ``DeadLetterSink`` protocol and its local JSON Lines implementation
+"""

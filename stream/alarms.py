@@ -1,0 +1,187 @@
+"""Alarms over the engine's ticks: a state machine per (rule, site, camera) with hysteresis.
+
+Rules (all in event time, evaluated at each closed minute boundary, in tick order, so the alarms
+are as deterministic as the windows):
+
+``low_sentiment``  On windows of ``window_minutes`` (default 15) with at least ``min_tracks`` tracks:
+                   a window is *bad* when net score < ``low_raise`` and *good* when
+                   net score >= ``low_clear`` (> low_raise: the dead band between them is the
+                   hysteresis). ALARM when ``raise_m`` of the last ``raise_n`` windows are bad; back to OK
+                   (recovery) when ``clear_m`` of the last ``raise_n`` are good. Windows with
+                   insufficient data count as neither. Per site, and per camera (``cameras``).
+``sentiment_drop`` Site windows only, against the site's baseline for that hour of the week (UTC):
+                   ``RunningStats`` of past net scores, mergeable. Bad when the baseline has at least
+                   ``baseline_min_samples`` and net < mean − max(``drop_sigmas``·sd, ``drop_min``);
+                   good when net >= mean − max(``drop_clear_sigmas``·sd, ``drop_min``/2). Same M-of-N.
+                   Every sufficient window not judged bad then joins its baseline.
+``camera_silent``  A camera that has sent heartbeats and sent none for more than ``silent_minutes``:
+                   ALARM; OK again with its next heartbeat. Cameras never heard of raise nothing.
+
+Each state change is one sentiment_alarm event (id derived from rule, key, state and time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from schemas.types import SentimentAlarm, SentimentWindow
+from stream.aggregate import RunningStats
+from stream.engine import Tick
+from stream.ids import stable_event_id
+
+Rule = Literal["low_sentiment", "sentiment_drop", "camera_silent"]
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class AlarmConfig:
+    window_minutes: int = 15
+    min_tracks: int = 5
+    low_raise: float = -0.2
+    low_clear: float = 0.0
+    raise_m: int = 3
+    raise_n: int = 5
+    clear_m: int = 4
+    cameras: bool = True
+    drop_sigmas: float = 2.0
+    drop_clear_sigmas: float = 1.0
+    drop_min: float = 0.2
+    baseline_min_samples: int = 30
+    silent_minutes: int = 5
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.raise_m <= self.raise_n or not 1 <= self.clear_m <= self.raise_n:
+            raise ValueError("need 1 <= raise_m, clear_m <= raise_n")
+        if self.low_clear < self.low_raise:
+            raise ValueError("low_clear must be >= low_raise (hysteresis)")
+
+
+def hour_of_week(time_ms: int) -> int:
+    """0 = Monday 00:00-01:00 UTC ... 167 = Sunday 23:00 (1970-01-01 was a Thursday)."""
+    hours = time_ms // HOUR_MS
+    return ((hours // 24 + 3) % 7) * 24 + hours % 24
+
+
+@dataclass
+class _Machine:
+    state: str = "OK"
+    history: str = ""  # last raise_n verdicts: B(ad), G(ood), M(iddle), -(no data)
+
+
+class AlarmEngine:
+    def __init__(self, config: AlarmConfig | None = None) -> None:
+        self.config = config or AlarmConfig()
+        self._machines: dict[tuple[str, str, str], _Machine] = {}
+        self._baselines: dict[tuple[str, int], RunningStats] = {}
+        self._last_beat: dict[tuple[str, str], int] = {}
+
+    def process(self, ticks: Iterable[Tick]) -> list[SentimentAlarm]:
+        alarms: list[SentimentAlarm] = []
+        for tick in ticks:
+            for site, camera, beat in tick.heartbeats:
+                key = (site, camera)
+                self._last_beat[key] = max(beat, self._last_beat.get(key, beat))
+            for window in tick.windows:
+                if window["window_minutes"] == self.config.window_minutes:
+                    self._on_window(window, alarms)
+            self._check_silence(tick.end_ms, alarms)
+        return alarms
+
+    # ---------------------------------------------------------------- rules
+
+    def _on_window(self, window: SentimentWindow, alarms: list[SentimentAlarm]) -> None:
+        c = self.config
+        site, camera = window["site_id"], window["camera_id"]
+        net = window["net_score"]
+        enough = net is not None and window["tracks"] >= c.min_tracks
+        if camera is None or c.cameras:
+            verdict = "-" if net is None or not enough else \
+                "B" if net < c.low_raise else "G" if net >= c.low_clear else "M"
+            self._step("low_sentiment", site, camera, verdict, window["window_end_ms"], net,
+                       c.low_raise, c.low_clear,
+                       f"net score below {c.low_raise:g} in {c.raise_m} of {c.raise_n} "
+                       f"{c.window_minutes}-minute windows",
+                       f"net score at or above {c.low_clear:g} in {c.clear_m} of {c.raise_n} windows",
+                       alarms)
+        if camera is not None or net is None or not enough:
+            return
+        how = hour_of_week(window["window_end_ms"] - 1)
+        baseline = self._baselines.get((site, how), RunningStats())
+        verdict = "-"
+        if baseline.count >= max(c.baseline_min_samples, 2):
+            mean, sd = baseline.mean, baseline.std
+            raise_at = mean - max(c.drop_sigmas * sd, c.drop_min)
+            clear_at = mean - max(c.drop_clear_sigmas * sd, c.drop_min / 2)
+            verdict = "B" if net < raise_at else "G" if net >= clear_at else "M"
+            self._step("sentiment_drop", site, None, verdict, window["window_end_ms"], net,
+                       round(raise_at, 6), round(clear_at, 6),
+                       f"net score {net:+.2f} below this hour's baseline {mean:+.2f} "
+                       f"(n={baseline.count}) in {c.raise_m} of {c.raise_n} windows",
+                       f"net score back near this hour's baseline {mean:+.2f}", alarms)
+        if verdict != "B":  # an anomaly does not teach the baseline that it is normal
+            self._baselines[(site, how)] = baseline.add(net)
+
+    def _check_silence(self, now: int, alarms: list[SentimentAlarm]) -> None:
+        limit = self.config.silent_minutes * 60_000
+        for (site, camera), beat in sorted(self._last_beat.items()):
+            silent = now - beat > limit
+            machine = self._machines.get(("camera_silent", site, camera))
+            state = machine.state if machine else "OK"
+            if silent == (state == "ALARM"):
+                continue
+            minutes = round((now - beat) / 60_000, 2)
+            self._machines[("camera_silent", site, camera)] = _Machine("ALARM" if silent else "OK")
+            alarms.append(self._alarm(
+                "camera_silent", site, camera, "ALARM" if silent else "OK", now, minutes,
+                float(self.config.silent_minutes),
+                f"no heartbeat for {minutes:g} minutes" if silent else "heartbeats resumed"))
+
+    def _step(self, rule: Rule, site: str, camera: str | None, verdict: str, time_ms: int,
+              value: float | None, raise_at: float, clear_at: float, raise_reason: str,
+              clear_reason: str, alarms: list[SentimentAlarm]) -> None:
+        c = self.config
+        key = (rule, site, camera or "")
+        machine = self._machines.get(key)
+        if machine is None:
+            machine = self._machines[key] = _Machine()
+        machine.history = (machine.history + verdict)[-c.raise_n:]
+        if machine.state == "OK" and machine.history.count("B") >= c.raise_m:
+            machine.state, machine.history = "ALARM", ""
+            alarms.append(self._alarm(rule, site, camera, "ALARM", time_ms, value, raise_at, raise_reason))
+        elif machine.state == "ALARM" and machine.history.count("G") >= c.clear_m:
+            machine.state, machine.history = "OK", ""
+            alarms.append(self._alarm(rule, site, camera, "OK", time_ms, value, clear_at, clear_reason))
+
+    @staticmethod
+    def _alarm(rule: Rule, site: str, camera: str | None, state: Literal["ALARM", "OK"], time_ms: int,
+               value: float | None, threshold: float | None, reason: str) -> SentimentAlarm:
+        return {
+            "schema": "sentiment_alarm", "schema_version": "1.0",
+            "event_id": stable_event_id(time_ms, "sentiment_alarm", rule, state, site, camera or ""),
+            "site_id": site, "event_time_ms": time_ms, "camera_id": camera, "rule": rule, "state": state,
+            "value": value, "threshold": threshold, "reason": reason[:1000],
+        }
+
+    # ---------------------------------------------------------------- state
+
+    def state_of(self, rule: Rule, site: str, camera: str | None = None) -> str:
+        machine = self._machines.get((rule, site, camera or ""))
+        return machine.state if machine else "OK"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "config": asdict(self.config),
+            "machines": [[*key, m.state, m.history] for key, m in sorted(self._machines.items())],
+            "baselines": [[site, how, *stats.to_json()] for (site, how), stats in sorted(self._baselines.items())],
+            "last_beat": [[site, camera, t] for (site, camera), t in sorted(self._last_beat.items())],
+        }
+
+    @classmethod
+    def restore(cls, state: Mapping[str, Any]) -> AlarmEngine:
+        engine = cls(AlarmConfig(**state["config"]))
+        engine._machines = {(r, s, c): _Machine(st, h) for r, s, c, st, h in state["machines"]}
+        engine._baselines = {(s, h): RunningStats.from_json([n, t, q]) for s, h, n, t, q in state["baselines"]}
+        engine._last_beat = {(s, c): t for s, c, t in state["last_beat"]}
+        return engine

@@ -1,0 +1,429 @@
+"""The window engine: event-time rolling sentiment windows per site and per site+camera.
+
+Pure Python, no SDK, no clock: everything is decided by the events themselves, so the same input
+sequence always gives the same output, whichever host runs it (embedded runner, Lambda, Kinesis
+reader) and however the input is cut into batches.
+
+Split in three, after the clock / windower / logic split of dataflow engines:
+
+Clock
+    Event time (``event_time_ms``, when it happened at the camera). The watermark is the highest
+    event time seen minus ``allowed_lateness_ms`` (default 2 min), updated per event, so the
+    decision "late or not" does not depend on batch boundaries. ``advance_watermark`` moves it on
+    when the input is idle (a host decision; the engine never reads a clock).
+Windower
+    1-minute panes keyed by (site, camera, minute). When the watermark passes a minute boundary E
+    the pane ending at E is closed, and for every key with activity in the last ``max(window)``
+    minutes the rolling windows [E - L, E) for each L in ``window_minutes`` (5, 15, 60) are emitted,
+    for the camera and for the site. Each boundary is one ``Tick`` in the output, in time order.
+Logic
+    What a pane accumulates (``stream.aggregate``): usable faces, low-quality faces, each track's
+    latest vote, the last heartbeat. Closed panes are folded into a per-camera sliding state (each
+    track's latest vote and minute; per-minute face counts), pruned beyond the longest window, so
+    the state is bounded by (active cameras × tracks in the last hour) + (events in the open panes
+    and the dedup horizon), whatever the number of events.
+
+Late events (event time below the watermark when they arrive) never change a window: they are
+returned in ``EngineOutput.late`` (and counted) for the batch path. Duplicates (same
+``event_id``; a duplicate has the same event time) are dropped while their minute is open and for
+``dedup_horizon_ms`` behind the watermark; they are counted.
+
+Input: events already validated (``stream.ingest``): face_expression and camera_heartbeat dicts.
+The hot path reads only event_time_ms, event_id, site_id, camera_id, schema, quality.usable,
+kind, track_id, top_class and valence.
+
+Determinism: windows are emitted sorted by (end, site, camera, length) and carry ids derived from
+(key, end, length) (``stream.ids.stable_event_id``); all sums are integers. Hence: any arrival
+order within the allowed lateness gives the same windows as sorted input; a replayed batch
+changes nothing (duplicates); and ``snapshot``/``restore`` in between changes nothing either.
+
+API (stable; used by the AWS hosts):
+
+    engine = WindowEngine(EngineConfig(...))
+    out = engine.process(events)        # -> EngineOutput(ticks=[Tick(end_ms, windows, heartbeats)], late=[...])
+    out.windows                         # all sentiment_window events of the call, in order
+    engine.advance_watermark(ms)        # idle input: move event time on -> EngineOutput
+    engine.flush()                      # end of input: close everything -> EngineOutput
+    engine.watermark_ms, engine.max_event_time_ms, engine.stats (EngineStats)
+    state = engine.snapshot()           # JSON-able dict
+    engine = WindowEngine.restore(state)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from schemas.types import SentimentWindow
+from stream.aggregate import CLASS_INDEX, VALENCE_SCALE, WindowAggregate
+from stream.measures import window_event
+
+MINUTE_MS = 60_000
+_NEVER = -(1 << 62)
+SNAPSHOT_VERSION = 1
+_CLASSES = len(CLASS_INDEX)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    window_minutes: tuple[int, ...] = (5, 15, 60)
+    allowed_lateness_ms: int = 120_000
+    min_tracks: int = 5
+    dedup_horizon_ms: int = 600_000  # event ids remembered this long behind the watermark
+    max_idle_ticks: int = 1440  # a jump in event time with nothing open emits at most this many ticks
+
+    def __post_init__(self) -> None:
+        lengths = tuple(sorted(set(self.window_minutes)))
+        if not lengths or lengths[0] < 1:
+            raise ValueError(f"window_minutes must be positive, got {self.window_minutes}")
+        object.__setattr__(self, "window_minutes", lengths)
+        if self.allowed_lateness_ms < 0 or self.dedup_horizon_ms < 0:
+            raise ValueError("allowed_lateness_ms and dedup_horizon_ms must be >= 0")
+        if self.min_tracks < 1:
+            raise ValueError(f"min_tracks must be >= 1, got {self.min_tracks}")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["window_minutes"] = list(self.window_minutes)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EngineConfig:
+        return cls(**{**data, "window_minutes": tuple(data["window_minutes"])})
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One closed minute boundary: the windows ending there and the heartbeats of the minute."""
+
+    end_ms: int
+    windows: list[SentimentWindow]
+    heartbeats: list[tuple[str, str, int]]  # (site_id, camera_id, latest heartbeat time in the minute)
+
+
+@dataclass
+class EngineOutput:
+    ticks: list[Tick] = field(default_factory=list)
+    late: list[Mapping[str, Any]] = field(default_factory=list)
+
+    @property
+    def windows(self) -> list[SentimentWindow]:
+        return [w for tick in self.ticks for w in tick.windows]
+
+    def extend(self, other: EngineOutput) -> None:
+        self.ticks.extend(other.ticks)
+        self.late.extend(other.late)
+
+
+@dataclass
+class EngineStats:
+    events: int = 0  # everything given to process()
+    accepted: int = 0  # into an open pane
+    faces: int = 0  # usable track_update observations
+    low_quality: int = 0
+    heartbeats: int = 0
+    duplicates: int = 0
+    late: int = 0
+    windows: int = 0
+    ticks: int = 0
+
+
+class _Pane:
+    __slots__ = ("faces", "heartbeat", "low", "votes")
+
+    def __init__(self) -> None:
+        self.faces = 0
+        self.low = 0
+        self.heartbeat = _NEVER
+        self.votes: dict[str, tuple[int, str, str, float]] = {}
+
+
+class _Camera:
+    """Closed state of one (site, camera): each track's latest vote, face counts per minute."""
+
+    __slots__ = ("minutes", "tracks")
+
+    def __init__(self) -> None:
+        # track -> (minute of its latest vote, class index, valence q, valence q squared)
+        self.tracks: dict[str, tuple[int, int, int, int]] = {}
+        self.minutes: deque[tuple[int, int, int]] = deque()  # (minute, faces, low quality)
+
+
+class WindowEngine:
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.stats = EngineStats()
+        self._max_t = _NEVER
+        self._wm = _NEVER
+        self._next_tick: int | None = None
+        self._panes: dict[int, dict[tuple[str, str], _Pane]] = {}
+        self._ids: dict[int, set[str]] = {}  # open minutes' event ids
+        self._old_ids: dict[int, set[str]] = {}  # closed minutes' event ids, within the dedup horizon
+        self._cameras: dict[tuple[str, str], _Camera] = {}
+        lengths = self.config.window_minutes
+        self._longest = lengths[-1]
+        # age in minutes (0 = the last minute) -> index of the shortest window that holds it
+        self._bucket = [next(i for i, length in enumerate(lengths) if age < length)
+                        for age in range(self._longest)]
+
+    # ------------------------------------------------------------------ clock
+
+    @property
+    def watermark_ms(self) -> int | None:
+        return None if self._wm == _NEVER else self._wm
+
+    @property
+    def max_event_time_ms(self) -> int | None:
+        return None if self._max_t == _NEVER else self._max_t
+
+    def advance_watermark(self, watermark_ms: int) -> EngineOutput:
+        """Moves the watermark to at least ``watermark_ms`` (idle input) and emits what closes."""
+        self._wm = max(self._wm, watermark_ms)
+        return EngineOutput(self._advance(), [])
+
+    def flush(self) -> EngineOutput:
+        """End of input: closes every pane and emits every window that has data."""
+        last = max(self._panes) if self._panes else None
+        if last is None and not self._cameras:
+            return EngineOutput()
+        end = (last + 1) * MINUTE_MS if last is not None else (self._next_tick or 0)
+        return self.advance_watermark(end + self._longest * MINUTE_MS)
+
+    # --------------------------------------------------------------- hot path
+
+    def process(self, events: Iterable[Mapping[str, Any]]) -> EngineOutput:
+        """Adds validated events; returns the ticks the watermark passed and the late events."""
+        late: list[Mapping[str, Any]] = []
+        lateness = self.config.allowed_lateness_ms
+        horizon = self.config.dedup_horizon_ms
+        max_t, wm = self._max_t, self._wm
+        panes, ids_by_minute, old_ids = self._panes, self._ids, self._old_ids
+        cur_minute = _NEVER
+        cur_panes: dict[tuple[str, str], _Pane] = {}
+        cur_ids: set[str] = set()
+        n = n_dup = n_late = n_low = n_faces = n_beats = 0
+        for event in events:
+            n += 1
+            t = event["event_time_ms"]
+            if t > max_t:
+                max_t = t
+                if t - lateness > wm:  # noqa: PLR1730 (hot path: no call)
+                    wm = t - lateness
+            minute = t // MINUTE_MS
+            if t < wm:
+                eid = event["event_id"]
+                if (minute + 1) * MINUTE_MS > wm - horizon:
+                    ids = ids_by_minute.get(minute)
+                    if ids is None:
+                        ids = old_ids.get(minute)
+                        if ids is None:
+                            ids = old_ids[minute] = set()
+                    if eid in ids:
+                        n_dup += 1
+                        continue
+                    ids.add(eid)
+                n_late += 1
+                late.append(event)
+                continue
+            if minute != cur_minute:
+                cur_minute = minute
+                got = panes.get(minute)
+                if got is None:
+                    cur_panes = panes[minute] = {}
+                    cur_ids = ids_by_minute[minute] = set()
+                else:
+                    cur_panes = got
+                    cur_ids = ids_by_minute[minute]
+            eid = event["event_id"]
+            if eid in cur_ids:
+                n_dup += 1
+                continue
+            cur_ids.add(eid)
+            key = (event["site_id"], event["camera_id"])
+            pane = cur_panes.get(key)
+            if pane is None:
+                pane = cur_panes[key] = _Pane()
+            if event["schema"] != "face_expression":
+                pane.heartbeat = max(pane.heartbeat, t)
+                n_beats += 1
+                continue
+            if not event["quality"].get("usable", True):
+                pane.low += 1
+                n_low += 1
+                continue
+            if event["kind"] == "track_update":
+                pane.faces += 1
+                n_faces += 1
+            track = event["track_id"]
+            old = pane.votes.get(track)
+            if old is None or t > old[0] or (t == old[0] and eid > old[1]):
+                pane.votes[track] = (t, eid, event["top_class"], event["valence"])
+        self._max_t, self._wm = max_t, wm
+        stats = self.stats
+        stats.events += n
+        stats.accepted += n - n_dup - n_late
+        stats.duplicates += n_dup
+        stats.late += n_late
+        stats.low_quality += n_low
+        stats.faces += n_faces
+        stats.heartbeats += n_beats
+        return EngineOutput(self._advance(), late)
+
+    # ---------------------------------------------------------------- windower
+
+    def _advance(self) -> list[Tick]:
+        ticks: list[Tick] = []
+        if self._next_tick is None:
+            if not self._panes:
+                return ticks
+            self._next_tick = (min(self._panes) + 1) * MINUTE_MS
+        wm = self._wm
+        while self._next_tick <= wm:
+            if not self._cameras:
+                self._skip_idle(wm)
+                if self._next_tick > wm:
+                    break
+            ticks.append(self._tick(self._next_tick))
+            self._next_tick += MINUTE_MS
+        self.stats.ticks += len(ticks)
+        return ticks
+
+    def _skip_idle(self, wm: int) -> None:
+        """Nothing open: jump over a long gap, keeping the last ``max_idle_ticks`` boundaries."""
+        assert self._next_tick is not None
+        target = wm // MINUTE_MS * MINUTE_MS
+        if self._panes:
+            target = min(target, (min(self._panes) + 1) * MINUTE_MS)
+        keep = self.config.max_idle_ticks * MINUTE_MS
+        if target - self._next_tick > keep:
+            self._next_tick = target - keep
+
+    def _tick(self, end: int) -> Tick:
+        minute = end // MINUTE_MS - 1
+        beats: list[tuple[str, str, int]] = []
+        panes = self._panes.pop(minute, None)
+        ids = self._ids.pop(minute, None)
+        if ids is not None:
+            self._old_ids[minute] = ids
+        forget = (end - self.config.dedup_horizon_ms) // MINUTE_MS
+        for old in [m for m in self._old_ids if m < forget - 1]:
+            del self._old_ids[old]
+        if panes:
+            cameras = self._cameras
+            for key, pane in panes.items():
+                if pane.heartbeat != _NEVER:
+                    beats.append((key[0], key[1], pane.heartbeat))
+                if pane.faces or pane.low or pane.votes:
+                    camera = cameras.get(key)
+                    if camera is None:
+                        camera = cameras[key] = _Camera()
+                    camera.minutes.append((minute, pane.faces, pane.low))
+                    tracks = camera.tracks
+                    for track, vote in pane.votes.items():
+                        q = round(vote[3] * VALENCE_SCALE)
+                        tracks[track] = (minute, CLASS_INDEX[vote[2]], q, q * q)
+            beats.sort()
+        windows = self._emit(end) if self._cameras else []
+        self.stats.windows += len(windows)
+        return Tick(end, windows, beats)
+
+    def _emit(self, end: int) -> list[SentimentWindow]:
+        """Windows ending at ``end`` for every camera with data in the longest window, and its site."""
+        lengths = self.config.window_minutes
+        k = len(lengths)
+        bucket = self._bucket
+        last = end // MINUTE_MS - 1  # the newest minute inside the windows
+        oldest = last - self._longest + 1
+        per_site: dict[str, list[tuple[str, list[WindowAggregate]]]] = {}
+        cameras = self._cameras
+        for key in sorted(cameras):
+            camera = cameras[key]
+            minutes = camera.minutes
+            while minutes and minutes[0][0] < oldest:
+                minutes.popleft()
+            tracks = camera.tracks
+            stale = [track for track, vote in tracks.items() if vote[0] < oldest]
+            for track in stale:
+                del tracks[track]
+            if not tracks and not minutes:
+                del cameras[key]
+                continue
+            n = [0] * k
+            total = [0] * k
+            squares = [0] * k
+            faces = [0] * k
+            low = [0] * k
+            counts = [[0] * _CLASSES for _ in range(k)]
+            for vote in tracks.values():
+                b = bucket[last - vote[0]]
+                n[b] += 1
+                counts[b][vote[1]] += 1
+                total[b] += vote[2]
+                squares[b] += vote[3]
+            for m, f, lq in minutes:
+                b = bucket[last - m]
+                faces[b] += f
+                low[b] += lq
+            aggregates = []
+            running = WindowAggregate()
+            for b in range(k):
+                running = running + WindowAggregate(n[b], faces[b], low[b], tuple(counts[b]), total[b],
+                                                    squares[b])
+                aggregates.append(running)
+            per_site.setdefault(key[0], []).append((key[1], aggregates))
+        min_tracks = self.config.min_tracks
+        windows: list[SentimentWindow] = []
+        for site, entries in per_site.items():  # sites come in sorted order: cameras were sorted
+            for b, length in enumerate(lengths):
+                site_total = WindowAggregate()
+                for _, aggregates in entries:
+                    site_total = site_total + aggregates[b]
+                windows.append(window_event(site, None, end, length, site_total, min_tracks))
+            for camera_id, aggregates in entries:
+                for b, length in enumerate(lengths):
+                    windows.append(window_event(site, camera_id, end, length, aggregates[b], min_tracks))
+        return windows
+
+    # ---------------------------------------------------------------- state
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as a JSON-able dict (canonical: equal states give equal snapshots)."""
+        return {
+            "version": SNAPSHOT_VERSION,
+            "config": self.config.to_json(),
+            "stats": asdict(self.stats),
+            "max_t": self._max_t, "wm": self._wm, "next_tick": self._next_tick,
+            "panes": [[minute, site, camera, p.faces, p.low, p.heartbeat,
+                       [[track, *vote] for track, vote in sorted(p.votes.items())]]
+                      for minute in sorted(self._panes)
+                      for (site, camera), p in sorted(self._panes[minute].items())],
+            "ids": [[minute, sorted(ids)] for minute, ids in sorted(self._ids.items())],
+            "old_ids": [[minute, sorted(ids)] for minute, ids in sorted(self._old_ids.items())],
+            "cameras": [[site, camera, [[track, *vote] for track, vote in sorted(c.tracks.items())],
+                         [list(m) for m in c.minutes]]
+                        for (site, camera), c in sorted(self._cameras.items())],
+        }
+
+    @classmethod
+    def restore(cls, state: Mapping[str, Any]) -> WindowEngine:
+        if state.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported engine snapshot version {state.get('version')!r}")
+        engine = cls(EngineConfig.from_json(state["config"]))
+        engine.stats = EngineStats(**state["stats"])
+        engine._max_t, engine._wm, engine._next_tick = state["max_t"], state["wm"], state["next_tick"]
+        for minute, site, camera, faces, low, heartbeat, votes in state["panes"]:
+            pane = _Pane()
+            pane.faces, pane.low, pane.heartbeat = faces, low, heartbeat
+            pane.votes = {v[0]: (v[1], v[2], v[3], v[4]) for v in votes}
+            engine._panes.setdefault(minute, {})[(site, camera)] = pane
+        engine._ids = {minute: set(ids) for minute, ids in state["ids"]}
+        for minute in engine._panes:
+            engine._ids.setdefault(minute, set())
+        engine._old_ids = {minute: set(ids) for minute, ids in state["old_ids"]}
+        for site, camera, tracks, minutes in state["cameras"]:
+            c = engine._cameras[(site, camera)] = _Camera()
+            c.tracks = {t[0]: (t[1], t[2], t[3], t[4]) for t in tracks}
+            c.minutes = deque((m[0], m[1], m[2]) for m in minutes)
+        return engine

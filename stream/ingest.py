@@ -1,0 +1,68 @@
+"""Raw record -> validated input event, or a dead letter with every reason.
+
+The validation stage in front of the window engine (the engine's hot path trusts its input).
+Beyond the contract (``schemas.validation``: malformed JSON, NaN, unknown major version, missing
+fields, out-of-range probabilities, record size), the stream rejects:
+
+* schemas other than face_expression and camera_heartbeat (the stream's own outputs and future
+  types are not inputs);
+* event time more than ``max_future_ms`` ahead of the host's clock (a camera with a wrong clock
+  would otherwise drag the watermark forward and make everyone else late), or more than
+  ``max_past_ms`` behind it (a replay of ancient data belongs to the batch path).
+
+The clock is an argument (``now_ms``); pass None to skip the time checks (replays, tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.validation import ValidationError, parse_event
+from stream.deadletter import DeadLetter
+
+INPUT_SCHEMAS = frozenset({"face_expression", "camera_heartbeat"})
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    max_bytes: int = 64 * 1024
+    max_future_ms: int = 5 * 60_000
+    max_past_ms: int = 7 * 24 * 3_600_000
+
+
+def check(raw: bytes | str, now_ms: int | None, config: IngestConfig = IngestConfig()
+          ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """(event, []) when usable, else (None, [(path, reason), ...]). Never raises on bad input."""
+    try:
+        event = parse_event(raw, max_bytes=config.max_bytes)
+    except ValidationError as error:
+        return None, [(p.path, p.reason) for p in error.problems]
+    except RecursionError:
+        return None, [("$", "malformed JSON: nested too deeply")]
+    if event["schema"] not in INPUT_SCHEMAS:
+        return None, [("schema", f"{event['schema']} is not a stream input "
+                                 f"(expected {', '.join(sorted(INPUT_SCHEMAS))})")]
+    if now_ms is not None:
+        t = event["event_time_ms"]
+        if t > now_ms + config.max_future_ms:
+            return None, [("event_time_ms", f"{(t - now_ms) / 1000:.0f} s in the future "
+                                            f"(limit {config.max_future_ms / 1000:.0f} s)")]
+        if t < now_ms - config.max_past_ms:
+            return None, [("event_time_ms", f"{(now_ms - t) / 3_600_000:.1f} h in the past "
+                                            f"(limit {config.max_past_ms / 3_600_000:.1f} h)")]
+    return event, []
+
+
+def ingest(records: list[tuple[str, bytes]], now_ms: int | None, config: IngestConfig = IngestConfig()
+           ) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
+    """Splits (source position, payload) records into events and dead letters, keeping order."""
+    events: list[dict[str, Any]] = []
+    letters: list[DeadLetter] = []
+    for source, payload in records:
+        event, problems = check(payload, now_ms, config)
+        if event is None:
+            letters.append(DeadLetter(bytes(payload), tuple(problems), source))
+        else:
+            events.append(event)
+    return events, letters

@@ -1,0 +1,66 @@
+"""Append-only JSON Lines files for the embedded host's outputs, truncatable to a checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+def dumps(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
+
+
+class AppendFile:
+    """One output file. ``size`` is what is written; ``truncate(size)`` undoes an uncommitted tail."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    @property
+    def size(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    def write(self, documents: Iterable[Any]) -> int:
+        data = b"".join(dumps(d) + b"\n" for d in documents)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        return len(data)
+
+    def write_raw(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+
+    def sync(self) -> None:
+        os.fsync(self._fd)
+
+    def truncate(self, size: int) -> None:
+        if self.size > size:
+            os.ftruncate(self._fd, size)
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Complete lines from byte ``offset`` on, and the byte after the last complete line."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind(b"\n") + 1
+    documents = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+    return documents, offset + end
+
+
+def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    yield from read_jsonl(path)[0]
