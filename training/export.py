@@ -11,15 +11,15 @@ import onnx
 import torch
 
 from training.data import EXPRESSIONS
-from training.network import INPUT_SIZE, ExpressionNet, Probabilities
+from training.network import INPUT_SIZE, VIEWS, ExpressionNet, Probabilities
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
 
 
 def export_onnx(net: ExpressionNet, path: Path, model_id: str, model_version: str,
-                metrics: dict[str, float] | None = None, mirror: bool = False) -> str:
+                metrics: dict[str, float] | None = None, views: tuple[str, ...] = ("face",)) -> str:
     """Writes `path` and returns its sha256. Batch size stays dynamic."""
-    wrapped = Probabilities(net, mirror=mirror).eval()
+    wrapped = Probabilities(net, views=views).eval()
     example = torch.full((1, 1, INPUT_SIZE, INPUT_SIZE), 128.0)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The TorchScript exporter gives a plain, stable graph for this conv net; its deprecation
@@ -39,7 +39,7 @@ def export_onnx(net: ExpressionNet, path: Path, model_id: str, model_version: st
         "moodlens.input": json.dumps({"layout": "NCHW", "channels": "gray", "size": INPUT_SIZE,
                                       "range": "0..255 float32"}),
         "moodlens.metrics": json.dumps(metrics or {}),
-        "moodlens.mirror_averaged": json.dumps(mirror),
+        "moodlens.test_time_views": json.dumps(list(views)),
     }
     for key, value in meta.items():
         entry = model.metadata_props.add()
@@ -50,13 +50,13 @@ def export_onnx(net: ExpressionNet, path: Path, model_id: str, model_version: st
 
 
 def export_checkpoint(checkpoint: Path, path: Path, model_id: str, model_version: str,
-                      width: int = 32, mirror: bool = False) -> str:
+                      width: int = 32, views: tuple[str, ...] = ("face",)) -> str:
     """Exports the weights saved in a training checkpoint (best.pt or last.pt)."""
     state = torch.load(checkpoint, weights_only=False)
     net = ExpressionNet(width=width)
     net.load_state_dict(state["net"])
     metrics = {k: float(v) for k, v in state.get("result", {}).items()}
-    return export_onnx(net.eval(), path, model_id, model_version, metrics, mirror)
+    return export_onnx(net.eval(), path, model_id, model_version, metrics, views)
 
 
 if __name__ == "__main__":
@@ -67,6 +67,6 @@ if __name__ == "__main__":
     parser.add_argument("output", type=Path)
     parser.add_argument("--model-id", default="moodlens-expression-vgg32")
     parser.add_argument("--model-version", default="1.0.0")
-    parser.add_argument("--mirror", action="store_true", help="average each face with its mirror image")
+    parser.add_argument("--views", default="face", help=f"comma-separated test-time views from {VIEWS}")
     cli = parser.parse_args()
-    print(export_checkpoint(cli.checkpoint, cli.output, cli.model_id, cli.model_version, mirror=cli.mirror))
+    print(export_checkpoint(cli.checkpoint, cli.output, cli.model_id, cli.model_version, views=tuple(cli.views.split(","))))

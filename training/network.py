@@ -38,22 +38,45 @@ class ExpressionNet(nn.Module):
         return self.head(self.features((pixels - PIXEL_MEAN) / PIXEL_STD))
 
 
+# Views averaged at inference time: the face, its mirror image, and both zoomed to the central
+# 42x42 pixels (FER2013 crops are loose; the detector's boxes vary in margin the same way).
+VIEWS = ("face", "mirror", "zoom", "zoom_mirror")
+ZOOM_CROP = 42
+
+
+def _view(pixels: torch.Tensor, name: str) -> torch.Tensor:
+    if name.startswith("zoom"):
+        margin = (INPUT_SIZE - ZOOM_CROP) // 2
+        crop = pixels[:, :, margin:margin + ZOOM_CROP, margin:margin + ZOOM_CROP]
+        pixels = nn.functional.interpolate(crop, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear",
+                                           align_corners=False)
+    if name.endswith("mirror"):
+        pixels = torch.flip(pixels, dims=[3])
+    return pixels
+
+
 class Probabilities(nn.Module):
     """What ships: logits turned into probabilities, so the runtime needs no math of its own.
 
-    With `mirror`, the face and its mirror image are classified together and averaged: expressions
-    are left-right symmetric, and the average is steadier than either view alone.
+    With several `views`, each face is classified as each view in one batch and the probabilities
+    averaged: expressions are left-right symmetric and margins vary, and the average is steadier
+    than any single view.
     """
 
-    def __init__(self, net: ExpressionNet, mirror: bool = False) -> None:
+    def __init__(self, net: ExpressionNet, views: tuple[str, ...] = ("face",)) -> None:
         super().__init__()
+        unknown = set(views) - set(VIEWS)
+        if not views or unknown:
+            raise ValueError(f"views must be a non-empty subset of {VIEWS}, got {views}")
         self.net = net
-        self.mirror = mirror
+        self.views = views
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        if not self.mirror:
+        if self.views == ("face",):
             return torch.softmax(self.net(pixels), dim=1)
-        both = torch.cat([pixels, torch.flip(pixels, dims=[3])], dim=0)
-        probabilities = torch.softmax(self.net(both), dim=1)
         n = pixels.shape[0]
-        return (probabilities[:n] + probabilities[n:]) / 2
+        stacked = torch.cat([_view(pixels, name) for name in self.views], dim=0)
+        probabilities = torch.softmax(self.net(stacked), dim=1)
+        # Slices rather than a reshape keep the class dimension static in the exported graph.
+        views = [probabilities[i * n:(i + 1) * n] for i in range(len(self.views))]
+        return torch.stack(views).sum(dim=0) / len(self.views)

@@ -13,7 +13,7 @@ import torch
 
 from training import train as train_module
 from training.export import INPUT_NAME, export_onnx
-from training.network import ExpressionNet
+from training.network import VIEWS, ExpressionNet, Probabilities
 
 
 def write_archive(path: Path, n_train: int = 96, n_test: int = 40, seed: int = 0) -> Path:
@@ -53,7 +53,8 @@ def test_trains_few_steps_exports_and_resumes(tmp_path: Path) -> None:
     assert metrics["sha256"] == hashlib.sha256(onnx_path.read_bytes()).hexdigest()
 
 
-def test_onnx_export_agrees_with_torch(tmp_path: Path) -> None:
+@pytest.mark.parametrize("views", [("face",), VIEWS])
+def test_onnx_export_agrees_with_torch(tmp_path: Path, views: tuple[str, ...]) -> None:
     torch.manual_seed(1)
     net = ExpressionNet().eval()
     # Non-trivial batch-norm statistics so the comparison exercises them.
@@ -62,10 +63,10 @@ def test_onnx_export_agrees_with_torch(tmp_path: Path) -> None:
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
     path = tmp_path / "m.onnx"
-    export_onnx(net, path, "test-model", "0.0.1")
+    export_onnx(net, path, "test-model", "0.0.1", views=views)
     pixels = torch.from_numpy(np.random.default_rng(2).uniform(0, 255, (5, 1, 48, 48)).astype(np.float32))
     with torch.no_grad():
-        expected = torch.softmax(net(pixels), dim=1).numpy()
+        expected = Probabilities(net, views)(pixels).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {INPUT_NAME: pixels.numpy()})[0]
     np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -95,3 +96,16 @@ def test_sagemaker_checkpoint_default_and_missing_data(monkeypatch: pytest.Monke
         train_module.parse_args([])
     args = train_module.parse_args(["--data", "x.npz", "--unknown-sagemaker-flag", "1"])
     assert args.checkpoint_dir == "/opt/ml/checkpoints"
+
+
+def test_views_average_what_each_view_predicts() -> None:
+    torch.manual_seed(3)
+    net = ExpressionNet().eval()
+    pixels = torch.rand(3, 1, 48, 48) * 255
+    with torch.no_grad():
+        averaged = Probabilities(net, ("face", "mirror"))(pixels)
+        face = torch.softmax(net(pixels), dim=1)
+        mirror = torch.softmax(net(pixels.flip(3)), dim=1)
+    torch.testing.assert_close(averaged, (face + mirror) / 2)
+    with pytest.raises(ValueError, match="views must be"):
+        Probabilities(net, ("sideways",))
