@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,10 @@ def test_shipped_model_loads_with_identity() -> None:
     info = ExpressionClassifier(DEFAULT_MODEL).info
     assert info.model_id.startswith("moodlens-expression") and info.version != "unknown"
     assert DEFAULT_MODEL.stat().st_size <= 5 * 1024 * 1024
+
+
+def test_model_card_names_the_shipped_file() -> None:
+    card = (DEFAULT_MODEL.parent / "MODEL_CARD.md").read_text()
+    figures = json.loads((DEFAULT_MODEL.parent / "expression.json").read_text())
+    sha = ExpressionClassifier(DEFAULT_MODEL).info.sha256
+    assert sha in card and figures["sha256"] == sha
