@@ -69,4 +69,5 @@ if __name__ == "__main__":
     parser.add_argument("--model-version", default="1.0.0")
     parser.add_argument("--views", default="face", help=f"comma-separated test-time views from {VIEWS}")
     cli = parser.parse_args()
-    print(export_checkpoint(cli.checkpoint, cli.output, cli.model_id, cli.model_version, views=tuple(cli.views.split(","))))
+    views = tuple(cli.views.split(","))
+    print(export_checkpoint(cli.checkpoint, cli.output, cli.model_id, cli.model_version, views=views))

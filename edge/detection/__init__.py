@@ -1,0 +1,1 @@
+"""Face detection: the column-style `Detections` record, detectors, and zone masks."""

@@ -1,0 +1,186 @@
+"""The frame loop: source → detect → quality → track → classify → events → sink.
+
+Full-frame detection runs every `full_detect_every` frames (and whenever nothing is tracked); in
+between, each track is re-detected in a small region around its predicted box, which costs a
+fraction of a full scan, falling back to a full scan when a face seen a frame ago is not found.
+Each track is classified at most once per `classify_interval_ms`; the per-track smoothing makes
+more often pointless. No pixels leave this module except into the optional local annotated video.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.annotate import TrackDrawing, VideoAnnotator
+from edge.detection.detections import Detections
+from edge.detection.zones import ZoneMask
+from edge.events import EventContext, TrackReporter
+from edge.frame import Frame
+from edge.ports import EventSink, ExpressionModel, FaceDetector
+from edge.quality import QualitySettings, crop_box, measure
+from edge.tracking.tracker import Track, Tracker
+
+log = logging.getLogger(__name__)
+STAGES = ("decode", "detect", "track", "classify", "publish", "annotate")
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    full_detect_every: int = 4  # frames; 1 = full-frame detection on every frame
+    classify_interval_ms: int = 250
+    update_interval_ms: int = 1000
+    smoothing_half_life_ms: float = 1000.0
+
+    def __post_init__(self) -> None:
+        if self.full_detect_every < 1:
+            raise ValueError(f"full_detect_every must be 1 or more, got {self.full_detect_every}")
+
+
+@dataclass
+class PipelineStats:
+    frames: int = 0
+    frames_with_faces: int = 0  # frames where the detector (full or near a track) found a face
+    faces: int = 0  # detections summed over frames
+    low_quality: int = 0  # classified crops that failed the gate
+    classified: int = 0
+    events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    open_tracks: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+
+    @property
+    def events_total(self) -> int:
+        return sum(self.events.values())
+
+
+class Pipeline:
+    def __init__(self, detector: FaceDetector, classifier: ExpressionModel, sink: EventSink,
+                 context: EventContext, tracker: Tracker | None = None, quality: QualitySettings | None = None,
+                 zones: ZoneMask | None = None, annotator: VideoAnnotator | None = None,
+                 settings: PipelineSettings | None = None) -> None:
+        self.detector = detector
+        self.classifier = classifier
+        self.sink = sink
+        self.settings = settings or PipelineSettings()
+        self.tracker = tracker or Tracker()
+        self.quality = quality or QualitySettings()
+        self.zones = zones or ZoneMask()
+        self.annotator = annotator
+        self.reporter = TrackReporter(context, self.settings.update_interval_ms, self.settings.classify_interval_ms,
+                                      self.settings.smoothing_half_life_ms)
+        self.stats = PipelineStats()
+        self._since_full = self.settings.full_detect_every
+
+    def run(self, frames: Iterable[Frame], on_frame: Callable[[PipelineStats], None] | None = None,
+            max_frames: int | None = None) -> PipelineStats:
+        """Processes every frame, then closes the open tracks (so each gets its track_end)."""
+        iterator = iter(frames)
+        try:
+            while max_frames is None or self.stats.frames < max_frames:
+                start = time.perf_counter()
+                frame = next(iterator, None)
+                self.stats.stage_s["decode"] += time.perf_counter() - start
+                if frame is None:
+                    break
+                self.process(frame)
+                if on_frame is not None:
+                    on_frame(self.stats)
+        finally:
+            # Also on errors and Ctrl-C: every open track still gets its track_end.
+            self.finish()
+        return self.stats
+
+    def process(self, frame: Frame) -> None:
+        stats, timer = self.stats, time.perf_counter
+        stats.frames += 1
+        stats.first_ms = frame.time_ms if stats.first_ms is None else stats.first_ms
+        stats.last_ms = frame.time_ms
+
+        start = timer()
+        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+        detections = self._detect(gray, frame.time_ms)
+        detections = self.zones.keep(detections, frame.width, frame.height)
+        stats.faces += len(detections)
+        stats.frames_with_faces += bool(len(detections))
+        after_detect = timer()
+        stats.stage_s["detect"] += after_detect - start
+
+        step = self.tracker.update(detections, frame.time_ms)
+        stats.open_tracks = len(step.active)
+        after_track = timer()
+        stats.stage_s["track"] += after_track - after_detect
+
+        self._classify(frame, gray, step.active)
+        after_classify = timer()
+        stats.stage_s["classify"] += after_classify - after_track
+
+        self._publish(self.reporter.updates(step.active, frame.time_ms))
+        self._publish([e for e in (self.reporter.end(t) for t in step.ended) if e is not None])
+        after_publish = timer()
+        stats.stage_s["publish"] += after_publish - after_classify
+
+        if self.annotator is not None:
+            self.annotator.write(frame.image, self._drawings(step.active), detections.xyxy)
+            stats.stage_s["annotate"] += timer() - after_publish
+
+    def finish(self) -> None:
+        self._publish([e for e in (self.reporter.end(t) for t in self.tracker.close_all()) if e is not None])
+        self.stats.open_tracks = 0
+        if self.annotator is not None:
+            self.annotator.close()
+
+    def _detect(self, gray: np.ndarray, time_ms: int) -> Detections:
+        masked = self.zones.blank(gray)
+        self._since_full += 1
+        if self._since_full < self.settings.full_detect_every and self.tracker.tracks:
+            near = self.detector.detect_near(masked, self.tracker.predicted_boxes(time_ms))
+            seen_last_frame = sum(t.detection_index is not None for t in self.tracker.tracks)
+            if len(near) >= seen_last_frame:
+                return near
+            # A face seen a frame ago is not where it was predicted (turned, moved fast): look everywhere.
+        self._since_full = 0
+        return self.detector.detect(masked)
+
+    def _classify(self, frame: Frame, gray: np.ndarray, active: list[Track]) -> None:
+        due = []
+        for track in active:
+            if track.detection_index is None:
+                continue
+            center_x, center_y = (track.box[:2] + track.box[2:]) / 2
+            zone = self.zones.zone_of(center_x / frame.width, center_y / frame.height) if self.zones.named else None
+            self.reporter.observe(track, frame.width, frame.height, zone)
+            if self.reporter.wants_classification(track.track_id, frame.time_ms):
+                crop = crop_box(gray, track.box)
+                if crop.shape[0] >= 2 and crop.shape[1] >= 2:
+                    due.append((track, crop))
+        if not due:
+            return
+        probabilities = self.classifier.classify([crop for _, crop in due])
+        for (track, crop), probs in zip(due, probabilities, strict=True):
+            quality = measure(crop, round(float(track.box[3] - track.box[1])), self.quality)
+            self.stats.classified += 1
+            self.stats.low_quality += not quality.usable
+            self.reporter.add_classification(track.track_id, probs, quality, frame.time_ms)
+
+    def _publish(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self.sink.publish(event)
+            self.stats.events[event["kind"]] += 1
+
+    def _drawings(self, active: list[Track]) -> list[TrackDrawing]:
+        drawings = []
+        for track in active:
+            state = self.reporter.tracks.get(track.track_id)
+            probs = None if state is None else state.probabilities
+            drawings.append(TrackDrawing(track.track_id, track.box, probs, bool(state and state.usable),
+                                         track.detection_index is not None))
+        return drawings

@@ -1,0 +1,58 @@
+"""The small interfaces between the pure pipeline and its adapters (OpenCV, onnxruntime, publishers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from edge.detection.detections import Detections
+from edge.frame import Frame
+
+
+class FrameSource(Protocol):
+    """Frames in source order; `close` releases the device or file."""
+
+    description: str
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+class FaceDetector(Protocol):
+    def detect(self, gray: np.ndarray) -> Detections:
+        """Faces in a full-resolution gray frame, boxes in that frame's pixels."""
+        ...
+
+    def detect_near(self, gray: np.ndarray, boxes: np.ndarray) -> Detections:
+        """Faces near known boxes (xyxy): the cheap re-detect between full scans."""
+        ...
+
+
+class ExpressionModel(Protocol):
+    """What the pipeline needs of `edge.expression.classifier.ExpressionClassifier`."""
+
+    def classify(self, crops: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+class EventSink(Protocol):
+    """Where finished events go: a publisher, usually behind the durable spool.
+
+    `publish` must not block on the network: the frame loop calls it inline.
+    """
+
+    def publish(self, event: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class ClosableSink(Protocol):
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class SpoolDepth(Protocol):
+    """A sink that can say how many events wait to be delivered (for the status line)."""
+
+    def depth(self) -> int: ...

@@ -1,0 +1,38 @@
+"""Frame sources: video file, camera index, RTSP/HTTP stream, image folder, AWS DeepLens (`awscam`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.sources.awscam import AwsCamSource
+from edge.sources.capture import ReconnectPolicy, VideoCaptureSource
+from edge.sources.errors import SourceError
+from edge.sources.folder import IMAGE_SUFFIXES, ImageFolderSource
+from edge.sources.pacing import paced
+
+__all__ = ["AwsCamSource", "ImageFolderSource", "ReconnectPolicy", "SourceError", "VideoCaptureSource",
+           "open_source", "paced"]
+
+STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
+AnySource = VideoCaptureSource | ImageFolderSource | AwsCamSource
+
+
+def open_source(spec: str, reconnect: ReconnectPolicy | None = None, folder_fps: float = 10.0) -> AnySource:
+    """Chooses the source from its spec: 'awscam', a camera index ('0'), a stream URL, a folder, or a file."""
+    text = spec.strip()
+    if not text:
+        raise SourceError("empty --source: give a video file, camera index, stream URL, image folder or 'awscam'")
+    if text == "awscam":
+        return AwsCamSource(reconnect=reconnect)
+    if text.isdigit():
+        return VideoCaptureSource(int(text), live=True, reconnect=reconnect)
+    if text.lower().startswith(STREAM_SCHEMES):
+        return VideoCaptureSource(text, live=True, reconnect=reconnect)
+    path = Path(text)
+    if path.is_dir():
+        return ImageFolderSource(path, fps=folder_fps)
+    if path.is_file():
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            raise SourceError(f"source {text!r} is a single image; put it in a folder to use it as an image folder")
+        return VideoCaptureSource(str(path), live=False)
+    raise SourceError(f"source {text!r} is not a file, folder, camera index, stream URL or 'awscam'")

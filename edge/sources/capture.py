@@ -1,0 +1,153 @@
+"""OpenCV VideoCapture sources: video files, camera indices and network streams.
+
+Live sources reconnect with exponential backoff and log each attempt; after `max_attempts`
+failures in a row they raise, so a vanished camera is never a silent stall.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeGuard
+
+import cv2
+import numpy as np
+
+from edge.frame import Frame
+from edge.sources.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+
+class Capture(Protocol):
+    def isOpened(self) -> bool: ...  # noqa: N802 (OpenCV's name)
+
+    def read(self) -> tuple[bool, Any]: ...
+
+    def get(self, prop: int) -> float: ...
+
+    def release(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    first_delay_s: float = 0.5
+    max_delay_s: float = 10.0
+    max_attempts: int = 10  # in a row; 0 means keep trying forever
+    max_bad_frames: int = 25  # unreadable frames in a row before the stream counts as lost
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay_s, self.first_delay_s * 2 ** (attempt - 1)))
+
+
+def usable_frame(image: Any) -> TypeGuard[np.ndarray]:
+    return (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
+            and image.shape[2] == 3 and image.shape[0] > 0 and image.shape[1] > 0)
+
+
+STREAM_TIMEOUT_MS = 10_000
+
+
+def opencv_capture(target: str | int) -> Capture:
+    if isinstance(target, str) and "://" in target:
+        # Without timeouts FFmpeg can wait on a silent network camera for minutes: a stall, not an error.
+        timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
+                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]
+        stream: Capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, timeouts)
+        return stream
+    capture: Capture = cv2.VideoCapture(target)
+    return capture
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class VideoCaptureSource:
+    def __init__(self, target: str | int, live: bool, reconnect: ReconnectPolicy | None = None,
+                 open_capture: Callable[[str | int], Capture] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, now_ms: Callable[[], int] = wall_clock_ms,
+                 start_ms: int | None = None) -> None:
+        self.target = target
+        self.live = live
+        self.description = f"camera {target}" if isinstance(target, int) else str(target)
+        self.reconnect = reconnect or ReconnectPolicy()
+        self._open_capture = open_capture or opencv_capture
+        self._sleep = sleep
+        self._now_ms = now_ms
+        self._capture = self._open()
+        if self._capture is None:
+            raise SourceError(f"cannot open source {self.description}: no such device, file or stream, "
+                              "or an unsupported codec")
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = fps if 1.0 <= fps <= 240.0 else 25.0  # streams often report 0 or nonsense
+        self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not live else 0
+        # Recorded video gets a timeline starting now (or at start_ms), one frame every 1/fps.
+        self._start_ms = now_ms() if start_ms is None else start_ms
+
+    def _open(self) -> Capture | None:
+        capture = self._open_capture(self.target)
+        if capture.isOpened():
+            return capture
+        capture.release()
+        return None
+
+    def frames(self) -> Iterator[Frame]:
+        index = 0
+        bad_in_a_row = 0
+        while True:
+            capture = self._capture
+            ok, image = capture.read() if capture is not None else (False, None)
+            if ok and usable_frame(image):
+                bad_in_a_row = 0
+                time_ms = self._now_ms() if self.live else self._start_ms + round(index * 1000 / self.fps)
+                yield Frame(image, index, time_ms)
+                index += 1
+                continue
+            if ok:  # a frame came back but is not an image we can use: corrupt or an odd format
+                bad_in_a_row += 1
+                log.warning("%s: unusable frame after %d frames (%s), skipped", self.description, index,
+                            _describe(image))
+                if bad_in_a_row < self.reconnect.max_bad_frames:
+                    continue
+            if not self.live:
+                if self.frame_count and index < self.frame_count - 1:
+                    log.warning("%s: stopped after %d of %d frames: the file is truncated or corrupt",
+                                self.description, index, self.frame_count)
+                return
+            self._reconnect(index)
+            bad_in_a_row = 0
+
+    def _reconnect(self, index: int) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+        attempt = 0
+        while True:
+            attempt += 1
+            limit = self.reconnect.max_attempts
+            if limit and attempt > limit:
+                raise SourceError(f"{self.description}: lost after {index} frames and {limit} reconnect "
+                                  "attempts failed")
+            delay = self.reconnect.delay(attempt)
+            log.warning("%s: no frame after %d frames; reconnecting in %.1f s (attempt %d of %s)",
+                        self.description, index, delay, attempt, limit or "unlimited")
+            self._sleep(delay)
+            self._capture = self._open()
+            if self._capture is not None:
+                log.warning("%s: reconnected", self.description)
+                return
+
+    def close(self) -> None:
+        if self._capture is not None:
+            self._capture.release()
+            self._capture = None
+
+
+def _describe(image: Any) -> str:
+    # Shape and type only: a log line never carries pixels.
+    if isinstance(image, np.ndarray):
+        return f"array {image.shape} {image.dtype}"
+    return type(image).__name__

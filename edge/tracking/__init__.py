@@ -1,0 +1,1 @@
+"""Anonymous per-camera face tracks and per-track smoothing of expression probabilities."""

@@ -1,0 +1,157 @@
+"""The whole edge pipeline on real footage, with a tiny stand-in model."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.annotate import VideoAnnotator
+from edge.detection.detections import Detections
+from edge.detection.haar import HaarFaceDetector
+from edge.detection.zones import ZoneMask, parse_named_zone, parse_polygon
+from edge.events import EventContext
+from edge.frame import Frame
+from edge.pipeline import Pipeline, PipelineSettings
+from edge.sources import VideoCaptureSource
+from schemas.validation import parse_event, validate_event
+from tests.edge.conftest import VIDEO
+
+T0 = 1_790_000_000_000
+
+
+def context(classifier) -> EventContext:
+    return EventContext("cafe-1", "cam-a", classifier.info.model_id, classifier.info.version)
+
+
+def run_clip(classifier, sink, name="single_face.mp4", **kwargs):
+    source = VideoCaptureSource(str(VIDEO / name), live=False, start_ms=T0)
+    pipeline = Pipeline(HaarFaceDetector(), classifier, sink, context(classifier), **kwargs)
+    stats = pipeline.run(source.frames())
+    source.close()
+    return stats
+
+
+def test_one_person_in_view_is_one_track_with_valid_events(classifier, sink):
+    stats = run_clip(classifier, sink)
+    assert stats.frames == 72
+    assert stats.frames_with_faces >= 70
+    assert [validate_event(e) for e in sink.events] == [[]] * len(sink.events)
+    assert {e["track_id"] for e in sink.events} == {sink.events[0]["track_id"]}
+    kinds = [e["kind"] for e in sink.events]
+    assert kinds[-1] == "track_end" and kinds.count("track_end") == 1
+    assert kinds.count("track_update") == 3  # 2.4 s of video, one update a second
+    end = sink.events[-1]
+    assert end["frame_count"] >= 68 and 2200 <= end["duration_ms"] <= 2400
+    assert end["model"] == {"id": "tiny", "version": "unknown"}
+
+
+@pytest.mark.parametrize("every", [1, 4, 12])
+def test_redetecting_near_tracks_between_full_scans_keeps_the_face(classifier, sink, every):
+    stats = run_clip(classifier, sink, settings=PipelineSettings(full_detect_every=every))
+    assert stats.frames_with_faces >= 70
+    assert len({e["track_id"] for e in sink.events}) == 1
+
+
+def test_classification_is_throttled_per_track(classifier, sink):
+    stats = run_clip(classifier, sink, settings=PipelineSettings(classify_interval_ms=500))
+    assert 4 <= stats.classified <= 6  # 2.4 s at two a second, not 72 frames
+
+
+def test_excluded_zone_hides_the_face(classifier, sink):
+    stats = run_clip(classifier, sink, zones=ZoneMask(exclude=[parse_polygon("0,0,1,1")]))
+    assert stats.faces == 0 and sink.events == []
+
+
+def test_named_zone_is_reported(classifier, sink):
+    run_clip(classifier, sink, zones=ZoneMask(named=dict([parse_named_zone("entrance=0,0,1,1")])))
+    assert {e["zone"] for e in sink.events} == {"entrance"}
+
+
+def test_no_pixels_in_events_or_logs(classifier, sink, caplog):
+    caplog.set_level(logging.DEBUG)
+    run_clip(classifier, sink)
+    assert sink.events
+    for event in sink.events:
+        raw = json.dumps(event, allow_nan=False)  # fails on ndarray, bytes and numpy scalars
+        assert len(raw) < 1024
+        assert parse_event(raw) == event
+        stack = [event]
+        while stack:
+            value = stack.pop()
+            if isinstance(value, dict):
+                stack.extend(value.values())
+            else:
+                assert isinstance(value, (str, int, float, bool, type(None))), type(value)
+    for record in caplog.records:
+        assert not any(isinstance(arg, (np.ndarray, bytes, bytearray, Frame)) for arg in (record.args or ()))
+        assert len(record.getMessage()) < 300
+
+
+def flat_share(region: np.ndarray) -> float:
+    """Share of neighbouring pixels with (almost) the same gray level: near 1 inside pixelation blocks."""
+    gray = cv2.cvtColor(region, cv2.COLOR_BGR2GRAY).astype(np.int16)
+    return float(np.mean(np.abs(np.diff(gray, axis=1)) <= 2))
+
+
+def test_annotated_video_is_written_and_faces_can_be_blurred(classifier, sink, tmp_path):
+    plain, blurred = tmp_path / "plain.mp4", tmp_path / "blurred.mp4"
+    for path, blur in ((plain, False), (blurred, True)):
+        run_clip(classifier, sink, annotator=VideoAnnotator(path, fps=30, blur_faces=blur))
+    read = [cv2.VideoCapture(str(p)) for p in (plain, blurred)]
+    for capture in read:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 40)
+    (ok_a, a), (ok_b, b) = (capture.read() for capture in read)
+    assert ok_a and ok_b and a.shape == (360, 640, 3)
+    face = HaarFaceDetector().detect(cv2.cvtColor(a, cv2.COLOR_BGR2GRAY))
+    assert len(face) == 1  # the annotated frame still shows the face ...
+    x1, y1, x2, y2 = (int(v) for v in face.xyxy[0])
+    inner = (slice(y1 + 10, y2 - 10), slice(x1 + 10, x2 - 10))
+    assert flat_share(b[inner]) > 0.8 > flat_share(a[inner])  # ... the blurred one shows 8x8 flat blocks
+
+
+@pytest.mark.parametrize(("name", "message"), [("out.txt", "use a .mp4"), ("missing/out.mp4", "does not exist")])
+def test_annotated_video_path_is_checked(tmp_path, name, message):
+    with pytest.raises(ValueError, match=message):
+        VideoAnnotator(tmp_path / name, fps=25)
+
+
+def test_stage_times_are_recorded(classifier, sink):
+    stats = run_clip(classifier, sink)
+    assert all(stats.stage_s[s] > 0 for s in ("decode", "detect", "track", "classify", "publish"))
+    assert stats.stage_s["annotate"] == 0
+
+
+class ScriptedDetector:
+    """A face at a fixed place; `near_finds` says whether the cheap re-detect finds it."""
+
+    def __init__(self, near_finds: bool) -> None:
+        self.near_finds = near_finds
+        self.calls: list[str] = []
+        self.face = Detections(np.array([[100, 50, 220, 170]], np.float32))
+
+    def detect(self, gray):
+        self.calls.append("full")
+        return self.face
+
+    def detect_near(self, gray, boxes):
+        self.calls.append("near")
+        return self.face if self.near_finds else Detections()
+
+
+@pytest.mark.parametrize(("near_finds", "every", "expected"), [
+    (True, 4, ["full", "near", "near", "near", "full", "near", "near", "near"]),
+    (True, 1, ["full"] * 8),
+    (False, 4, ["full"] + ["near", "full"] * 7),  # a miss near a track falls back to a full scan
+])
+def test_full_scans_and_re_detects_near_tracks(classifier, sink, near_finds, every, expected):
+    detector = ScriptedDetector(near_finds)
+    pipeline = Pipeline(detector, classifier, sink, context(classifier),
+                        settings=PipelineSettings(full_detect_every=every))
+    image = np.full((360, 640, 3), 120, np.uint8)
+    pipeline.run(Frame(image, i, T0 + 40 * i) for i in range(8))
+    assert detector.calls == expected
+    assert pipeline.stats.frames_with_faces == 8
