@@ -2,13 +2,23 @@
 
 The pipeline's counters are cumulative; a heartbeat reports rates and counts *since the previous
 heartbeat* (fps, faces) next to gauges read now (open tracks, spool depth, dropped count, model).
-`HeartbeatEmitter` is pure (clocks injected); `HeartbeatThread` runs it on a timer.
+`HeartbeatEmitter` is pure (clocks injected); `FrameHeartbeats` (what `moodlens edge run` uses)
+drives it from the frame loop on the source's time.
+
+Why the frame loop and the frame's time, not a wall-clock thread: a heartbeat's `event_time_ms` is
+event time, and the stream's `camera_silent` alarm and its minute panes work in event time. A live
+source stamps frames with the wall clock, so its heartbeats follow the wall clock anyway. A recorded
+video's frames sit on the video's own timeline (processed at any speed): a wall-clock thread would put
+heartbeats at times unrelated to the face events beside them (a clip processed in 3 s would get no
+heartbeat in a 30 s interval, or one stamped outside the clip), and the alarm would misfire. On the
+source's timeline, a replay produces exactly the heartbeats the camera would have sent live, fps is
+frames per source second, and uptime counts source seconds since the first frame. A live camera that
+stops delivering frames stops its heartbeats too: that is the silence the alarm is there to catch.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,31 +97,61 @@ class HeartbeatEmitter:
         }
 
 
-class HeartbeatThread:
-    """Publishes `emitter.build(read_counters())` every interval until stopped."""
-
-    def __init__(self, emitter: HeartbeatEmitter, read_counters: Callable[[], PipelineCounters],
-                 sink: HeartbeatSink) -> None:
-        self.emitter, self.read_counters, self.sink = emitter, read_counters, sink
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="moodlens-heartbeat", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.emitter.interval_s):
-            try:
-                self.sink.publish(dict(self.emitter.build(self.read_counters())))
-            except Exception:  # one bad heartbeat must not end liveness reporting
-                logger.exception("heartbeat failed")
-
-
 def _since(previous: int, current: int) -> int:
     # Counters that went down were reset (a restarted pipeline): all of `current` is new.
     return current - previous if current >= previous else current
+
+
+class FrameHeartbeats:
+    """Heartbeats on the source's timeline, driven from the frame loop.
+
+    Call `on_frame(counters, time_ms)` after each frame (e.g. from `Pipeline.run`'s `on_frame`, with
+    `stats.last_ms`) and `finish(counters)` once when the run ends. The first frame publishes a
+    heartbeat (the start one), then one whenever `interval_s` of source time has passed, and `finish`
+    one more unless nothing happened since the last: so even a short clip yields one, and the last
+    one carries the final counters. Publishing never raises into the frame loop.
+    """
+
+    def __init__(self, site_id: str, camera_id: str, spool: SpoolGauge, model_version: Callable[[], str],
+                 edge_version: str, interval_s: float, sink: HeartbeatSink) -> None:
+        if interval_s <= 0:
+            raise ValueError(f"heartbeat interval must be positive, got {interval_s}")
+        self._make = lambda: HeartbeatEmitter(site_id, camera_id, spool, model_version, edge_version, interval_s,
+                                              monotonic=self._seconds, wall_ms=self._ms)
+        self.sink = sink
+        self.emitter: HeartbeatEmitter | None = None  # made at the first frame: the timeline starts there
+        self.published = 0
+        self._time_ms = 0
+        self._beat_frames: int | None = None
+
+    def _seconds(self) -> float:
+        return self._time_ms / 1000.0
+
+    def _ms(self) -> int:
+        return self._time_ms
+
+    def on_frame(self, counters: PipelineCounters, time_ms: int | None) -> None:
+        if time_ms is None:
+            return
+        # Never backwards (a live camera's clock stepped back): event time and uptime stay monotonic.
+        self._time_ms = max(self._time_ms, int(time_ms))
+        if self.emitter is None:
+            self.emitter = self._make()
+            self._beat(counters)
+        elif self.emitter.due():
+            self._beat(counters)
+
+    def finish(self, counters: PipelineCounters) -> None:
+        """The closing heartbeat, at the last frame's time; none without frames or news since the last."""
+        if self.emitter is not None and counters.frames != self._beat_frames:
+            self._beat(counters)
+
+    def _beat(self, counters: PipelineCounters) -> None:
+        assert self.emitter is not None
+        try:
+            self.sink.publish(dict(self.emitter.build(counters)))
+        except Exception:  # a failed heartbeat must not stop capture
+            logger.exception("heartbeat failed")
+            return
+        self.published += 1
+        self._beat_frames = counters.frames

@@ -2,7 +2,14 @@
 
 Checksums: the expected sha256 is either pinned (`--model-sha256`, which also pins the version: a
 different file is refused) or read from a sidecar next to the model, ``<model>.sha256`` (``sha256sum``
-format or the bare hex digest). A model with neither is refused: the edge never runs an unverified file.
+format or the bare hex digest). A local model may instead carry it in its model card, ``<stem>.json``
+with a ``sha256`` field: that is how `training/publish.py` ships ``edge/models/expression.onnx``, so the
+shipped default model is verified with no extra flag. A model from S3 with none of these is refused:
+the edge never runs an unverified download. A *local* file with none of them is refused too unless the
+store is told to trust local files (`trust_local=True`, what `moodlens edge run` does for a path the
+operator named): a checksum beside a local file sits under the same permissions as the file, so it
+adds no authority, and refusing would only break `--model my.onnx`. Such a file is logged as
+unverified; a published checksum, where there is one, is always enforced, and a pin makes it strict.
 
 Caching: verified files live in ``cache_dir/<sha256>.onnx``, written to a temporary name and renamed, so
 a crash never leaves a half-downloaded model under a valid name, and a restart without network reuses
@@ -16,6 +23,7 @@ calling the old classifier until then and never waits. A bad new version is logg
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -28,7 +36,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
-from edge.expression.classifier import ExpressionClassifier, file_sha256
+from edge.expression.classifier import ExpressionClassifier, ModelInfo, file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +86,19 @@ class LocalFileSource:
                 target.write(block)
 
     def sidecar_sha256(self) -> str | None:
+        """``<model>.sha256``, else the ``sha256`` of the model card ``<stem>.json``; None without either."""
         sidecar = self.path.with_name(self.path.name + ".sha256")
-        return parse_sha256(sidecar.read_text(), str(sidecar)) if sidecar.is_file() else None
+        if sidecar.is_file():
+            return parse_sha256(sidecar.read_text(), str(sidecar))
+        card = self.path.with_suffix(".json")
+        if card.is_file():
+            try:
+                digest = json.loads(card.read_text()).get("sha256")
+            except (ValueError, AttributeError) as error:
+                raise ModelVerificationError(f"model card {card} is not a JSON object: {error}") from None
+            if digest is not None:
+                return parse_sha256(str(digest), f"model card {card}")
+        return None
 
 
 class S3Client(Protocol):
@@ -140,28 +159,35 @@ class ResolvedModel:
 class ModelStore:
     """Fetches a model into the cache and verifies it; knows nothing of onnxruntime."""
 
-    def __init__(self, cache_dir: Path | str, pinned_sha256: str | None = None) -> None:
+    def __init__(self, cache_dir: Path | str, pinned_sha256: str | None = None, trust_local: bool = False) -> None:
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.pinned_sha256 = parse_sha256(pinned_sha256, "the pinned sha256") if pinned_sha256 else None
+        self.trust_local = trust_local
 
     def resolve(self, source: ModelSource) -> ResolvedModel:
         fingerprint = source.fingerprint()
         expected = self.pinned_sha256 or source.sidecar_sha256()
-        if expected is None:
+        if expected is None and not (self.trust_local and isinstance(source, LocalFileSource)):
             raise ModelVerificationError(f"{source.uri}: no sha256 to check it against; pin one or put "
                                          f"a {source.uri}.sha256 sidecar beside it")
-        cached = self.cache_dir / f"{expected}.onnx"
-        if cached.is_file() and file_sha256(cached) == expected:
-            return ResolvedModel(source.uri, cached, expected, fingerprint)
+        if expected is not None:
+            cached = self.cache_dir / f"{expected}.onnx"
+            if cached.is_file() and file_sha256(cached) == expected:
+                return ResolvedModel(source.uri, cached, expected, fingerprint)
         handle, temporary = tempfile.mkstemp(dir=self.cache_dir, suffix=".part")
         os.close(handle)
         partial = Path(temporary)
         try:
             source.fetch(partial)
             actual = file_sha256(partial)
+            if expected is None:  # a trusted local file: its own digest names it from here on
+                logger.warning("model %s: no checksum published beside it (sidecar, model card or pin); "
+                               "using the operator's local file unverified, sha256 %s", source.uri, actual[:12])
+                expected = actual
             if actual != expected:
                 raise ModelVerificationError(f"{source.uri}: sha256 is {actual}, expected {expected}")
+            cached = self.cache_dir / f"{expected}.onnx"
             os.replace(partial, cached)  # only a verified file gets the name
         finally:
             partial.unlink(missing_ok=True)
@@ -226,22 +252,42 @@ class ModelWatcher(Generic[Model]):
 
 
 class SwappingClassifier:
-    """An `edge.ports.ExpressionModel` that always classifies with the watcher's current model."""
+    """An `edge.ports.ExpressionModel` that classifies with the watcher's current model.
+
+    Unpinned, every call reads the watcher's current model. A frame loop calls `pin()` between frames
+    instead: the model then stays the same until the next `pin()`, even if the watcher swaps meanwhile,
+    so a frame's classifications and the model version stamped on its events always agree.
+    """
 
     def __init__(self, watcher: ModelWatcher[ExpressionClassifier]) -> None:
         self.watcher = watcher
+        self._pinned: ExpressionClassifier | None = None
+
+    def pin(self) -> ModelInfo:
+        """Holds the watcher's current model until the next `pin()`; returns what it is."""
+        self._pinned = self.watcher.current()
+        return self._pinned.info
+
+    def _model(self) -> ExpressionClassifier:
+        pinned = self._pinned
+        return pinned if pinned is not None else self.watcher.current()
 
     def classify(self, crops: Any) -> np.ndarray:
-        return self.watcher.current().classify(crops)
+        return self._model().classify(crops)
+
+    @property
+    def info(self) -> ModelInfo:
+        return self._model().info
 
     @property
     def version(self) -> str:
-        return self.watcher.current().info.version
+        return self._model().info.version
 
 
 def classifier_watcher(uri: str, cache_dir: Path | str, pinned_sha256: str | None = None,
                        poll_interval_s: float = 300.0, s3_client: S3Client | None = None,
-                       endpoint_url: str | None = None) -> ModelWatcher[ExpressionClassifier]:
-    return ModelWatcher(source_for(uri, s3_client, endpoint_url), ModelStore(cache_dir, pinned_sha256),
+                       endpoint_url: str | None = None,
+                       trust_local: bool = False) -> ModelWatcher[ExpressionClassifier]:
+    return ModelWatcher(source_for(uri, s3_client, endpoint_url), ModelStore(cache_dir, pinned_sha256, trust_local),
                         ExpressionClassifier, poll_interval_s)
 

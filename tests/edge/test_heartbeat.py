@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.heartbeat import HeartbeatEmitter, HeartbeatThread, PipelineCounters
+from edge.heartbeat import FrameHeartbeats, HeartbeatEmitter, PipelineCounters
 from schemas.validation import validate_event
 
 
@@ -78,14 +78,49 @@ class Collecting:
         self.events.append(event)
 
 
-def test_the_thread_publishes_heartbeats_until_stopped():
+def frame_beats(sink: Collecting, interval_s: float = 10.0) -> FrameHeartbeats:
+    return FrameHeartbeats("site-1", "cam-1", Gauge(2, 1), lambda: "2.1.0", "0.1.0", interval_s, sink)
+
+
+T0 = 1_760_000_000_000
+
+
+@pytest.mark.parametrize(("times_ms", "expected"), [
+    ([0, 5000, 10_000, 12_000], [0, 10_000, 12_000]),
+    ([0], [0]),  # the start heartbeat; nothing new for a closing one
+    ([], []),  # no frame, no timeline: nothing to report
+    # a live camera's clock stepping back: heartbeats never go back in time
+    ([0, 10_000, 5000, 16_000], [0, 10_000, 16_000]),
+])
+def test_frame_heartbeats_run_on_the_frames_time(times_ms, expected):
     sink = Collecting()
-    beats = HeartbeatEmitter("site-1", "cam-1", Gauge(0, 0), lambda: "1", "0.1.0", interval_s=0.01)
-    thread = HeartbeatThread(beats, lambda: PipelineCounters(1, 1, 0), sink)
-    thread.start()
-    while len(sink.events) < 3:
-        pass
-    thread.stop()
-    count = len(sink.events)
+    beats = frame_beats(sink)
+    for frames, time_ms in enumerate(times_ms, start=1):
+        beats.on_frame(PipelineCounters(frames, frames, 1), T0 + time_ms)
+    beats.finish(PipelineCounters(len(times_ms), len(times_ms), 0))
+    assert [e["event_time_ms"] - T0 for e in sink.events] == expected
+    assert [e["uptime_s"] for e in sink.events] == [t / 1000 for t in expected]
     assert all(validate_event(e) == [] for e in sink.events)
-    assert len(sink.events) == count  # nothing after stop
+    assert beats.published == len(expected)
+
+
+def test_a_frame_without_a_time_is_skipped():
+    sink = Collecting()
+    frame_beats(sink).on_frame(PipelineCounters(1, 0, 0), None)
+    assert sink.events == []
+
+
+def test_a_failing_publish_never_reaches_the_frame_loop(caplog):
+    class Broken:
+        def publish(self, event: dict) -> None:
+            raise OSError("disk full")
+
+    beats = FrameHeartbeats("site-1", "cam-1", Gauge(0, 0), lambda: "1", "0.1.0", 1.0, Broken())
+    beats.on_frame(PipelineCounters(1, 0, 0), T0)
+    beats.on_frame(PipelineCounters(2, 0, 0), T0 + 1000)
+    assert beats.published == 0 and "heartbeat failed" in caplog.text
+
+
+def test_frame_heartbeat_interval_must_be_positive():
+    with pytest.raises(ValueError, match="positive"):
+        frame_beats(Collecting(), interval_s=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -175,4 +176,93 @@ def test_the_expression_classifier_is_swapped_without_the_caller_noticing(tmp_pa
 
     tiny_onnx_model(model, "1.1.0", bias=6)
     assert watcher.check_now() is True
+    assert (classifier.version, int(classifier.classify(crops).argmax())) == ("1.1.0", 6)
+
+
+def write_card(model: Path, card: object) -> None:
+    model.with_suffix(".json").write_text(card if isinstance(card, str) else json.dumps(card))
+
+
+@pytest.mark.parametrize(("card", "outcome"), [
+    ({"model_id": "m", "sha256": digest(b"carded")}, "ok"),  # training/publish.py's model card
+    ({"model_id": "m", "sha256": digest(b"carded").upper()}, "ok"),
+    ({"model_id": "m", "sha256": digest(b"other")}, "expected"),  # a stale card: refused
+    ({"model_id": "m", "sha256": "short"}, "sha256 digest"),
+    ("[1, 2]", "not a JSON object"),
+    ("{not json", "not a JSON object"),
+    ({"model_id": "m"}, "no sha256"),  # a card without a digest is no checksum
+])
+def test_a_local_models_card_carries_its_digest(tmp_path, card, outcome):
+    model = write_model(tmp_path / "model.onnx", b"carded", sidecar=None)
+    write_card(model, card)
+    store = ModelStore(tmp_path / "cache")
+    if outcome == "ok":
+        assert store.resolve(LocalFileSource(model)).sha256 == digest(b"carded")
+    else:
+        with pytest.raises(ModelVerificationError, match=outcome):
+            store.resolve(LocalFileSource(model))
+
+
+def test_the_sidecar_wins_over_the_card(tmp_path):
+    model = write_model(tmp_path / "model.onnx", b"both")
+    write_card(model, {"sha256": digest(b"other")})
+    assert ModelStore(tmp_path / "cache").resolve(LocalFileSource(model)).sha256 == digest(b"both")
+
+
+def test_the_shipped_model_verifies_against_its_card(tmp_path):
+    from edge.expression.classifier import DEFAULT_MODEL
+
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    resolved = ModelStore(tmp_path / "cache").resolve(LocalFileSource(DEFAULT_MODEL))
+    assert resolved.sha256 == card["sha256"] == digest(DEFAULT_MODEL.read_bytes())
+
+
+@pytest.mark.parametrize(("sidecar", "pinned", "result"), [
+    (None, None, "trusted"),  # nothing published: the operator's file, as it is
+    (digest(b"other"), None, "expected"),  # a published checksum is still enforced
+    (None, digest(b"other"), "expected"),  # and so is a pin
+])
+def test_trusting_local_files_only_covers_files_with_nothing_to_check(tmp_path, sidecar, pinned, result):
+    model = write_model(tmp_path / "model.onnx", b"local", sidecar=sidecar)
+    store = ModelStore(tmp_path / "cache", pinned_sha256=pinned, trust_local=True)
+    if result == "trusted":
+        resolved = store.resolve(LocalFileSource(model))
+        assert (resolved.sha256, resolved.path.read_bytes()) == (digest(b"local"), b"local")
+    else:
+        with pytest.raises(ModelVerificationError, match=result):
+            store.resolve(LocalFileSource(model))
+        assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_trusted_local_file_is_still_swapped_only_when_it_loads(tmp_path):
+    model = write_model(tmp_path / "model.onnx", b"version one", sidecar=None)
+    watcher = ModelWatcher(LocalFileSource(model), ModelStore(tmp_path / "cache", trust_local=True), Loaded)
+    write_model(model, b"broken two", sidecar=None)
+    assert watcher.check_now() is False and watcher.current().content == b"version one"
+    write_model(model, b"version three", sidecar=None)
+    assert watcher.check_now() is True and watcher.current().content == b"version three"
+
+
+def test_trust_never_extends_to_s3(aws_env, tmp_path):
+    s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=aws_env)
+    s3.create_bucket(Bucket="untrusted", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="untrusted", Key="model.onnx", Body=b"x")
+    with pytest.raises(ModelVerificationError, match="no sha256"):
+        ModelStore(tmp_path / "cache", trust_local=True).resolve(source_for("s3://untrusted/model.onnx", s3_client=s3))
+
+
+def test_a_pinned_classifier_holds_its_model_until_the_next_pin(tmp_path):
+    model = tiny_onnx_model(tmp_path / "expression.onnx", "1.0.0", bias=3)
+    watcher = classifier_watcher(str(model), tmp_path / "cache")
+    classifier = SwappingClassifier(watcher)
+    crops = [np.zeros((20, 20), dtype=np.uint8)]
+    assert classifier.pin().version == "1.0.0"
+
+    tiny_onnx_model(model, "1.1.0", bias=6)
+    assert watcher.check_now() is True
+    # Swapped in the watcher, but this frame goes on with the model it started with...
+    assert (classifier.version, classifier.info.version, int(classifier.classify(crops).argmax())) == ("1.0.0",
+                                                                                                      "1.0.0", 3)
+    # ...and the next one gets the new version.
+    assert classifier.pin().version == "1.1.0"
     assert (classifier.version, int(classifier.classify(crops).argmax())) == ("1.1.0", 6)

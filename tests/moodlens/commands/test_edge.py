@@ -26,7 +26,9 @@ def test_run_writes_valid_events_to_a_jsonl_file(random_model, tmp_path):
     events = [json.loads(line) for line in out.read_text().splitlines()]
     assert events and all(validate_event(e) == [] for e in events)
     assert {(e["site_id"], e["camera_id"]) for e in events} == {("cafe-1", "cam-a")}
-    assert events[-1]["kind"] == "track_end"
+    faces = [e for e in events if e["schema"] == "face_expression"]
+    assert faces[-1]["kind"] == "track_end"
+    assert events[-1]["schema"] == "camera_heartbeat"  # the closing heartbeat comes after every track_end
 
 
 def test_run_to_stdout_with_annotation_and_zones(random_model, tmp_path, capsys):
@@ -34,7 +36,8 @@ def test_run_to_stdout_with_annotation_and_zones(random_model, tmp_path, capsys)
     code = main(edge_run("--source", CLIP, "--model", str(random_model), "--annotate", str(video), "--blur-faces",
                          "--zone", "door=0,0,1,1", "--max-frames", "30", "--update-interval", "0.5"))
     assert code == 0
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    events = [e for e in lines if e["schema"] == "face_expression"]
     assert [e["kind"] for e in events].count("track_update") == 2  # 1 s of video, one every 0.5 s
     assert {e["zone"] for e in events} == {"door"}
     assert video.stat().st_size > 10_000
