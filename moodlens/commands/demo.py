@@ -22,6 +22,7 @@ from typing import Any
 REPO_VIDEO = Path(__file__).resolve().parents[2] / "data" / "video"
 DEMO_CLIPS = ("WolfgangLanger_Pexels.mp4", "single_face.mp4", "face_noface.mov", "noface_face.mov")
 SITE = "demo-cafe"
+HEARTBEAT_INTERVAL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,12 @@ def run_edge(cameras: list[Camera], state: Path, start_ms: int, blur_faces: bool
     from edge.detection.haar import HaarFaceDetector, HaarSettings
     from edge.events import EventContext
     from edge.expression.classifier import ExpressionClassifier
-    from edge.pipeline import Pipeline
+    from edge.heartbeat import FrameHeartbeats
+    from edge.pipeline import Pipeline, PipelineStats
     from edge.publish.factory import PublisherSettings, build_publisher
     from edge.sources import VideoCaptureSource
+    from moodlens import __version__
+    from moodlens.commands.edge import SinkGauge, counters
 
     classifier = ExpressionClassifier()
     detector = HaarFaceDetector(HaarSettings())
@@ -68,8 +72,15 @@ def run_edge(cameras: list[Camera], state: Path, start_ms: int, blur_faces: bool
         publisher = build_publisher("local", SITE, camera.camera_id, settings)
         context = EventContext(SITE, camera.camera_id, classifier.info.model_id, classifier.info.version)
         pipeline = Pipeline(detector, classifier, publisher, context, annotator=annotator)
+        heartbeats = FrameHeartbeats(SITE, camera.camera_id, SinkGauge(publisher), lambda: classifier.info.version,
+                                     __version__, HEARTBEAT_INTERVAL_S, publisher)
+
+        def beat(stats: PipelineStats, heartbeats: FrameHeartbeats = heartbeats) -> None:
+            heartbeats.on_frame(counters(stats), stats.last_ms)
+
         try:
-            stats = pipeline.run(source.frames())
+            stats = pipeline.run(source.frames(), on_frame=beat)
+            heartbeats.finish(counters(stats))
         finally:
             source.close()
             publisher.close()
@@ -80,9 +91,8 @@ def run_edge(cameras: list[Camera], state: Path, start_ms: int, blur_faces: bool
 def timeline(events: list[dict[str, Any]], start_ms: int) -> dict[str, list[str]]:
     """Per camera, one line per second of video: each track's smoothed top expression then."""
     lines: dict[str, list[str]] = defaultdict(list)
-    for event in sorted(events, key=lambda e: (e["camera_id"], e["event_time_ms"], e["track_id"])):
-        if event.get("schema") != "face_expression":
-            continue
+    faces = [e for e in events if e.get("schema") == "face_expression"]
+    for event in sorted(faces, key=lambda e: (e["camera_id"], e["event_time_ms"], e["track_id"])):
         second = (event["event_time_ms"] - start_ms) / 1000
         probabilities = event["probabilities"]
         top = event["top_class"]
@@ -149,19 +159,22 @@ def run_demo(args: argparse.Namespace) -> int:
             time.sleep(0.2)
         if edge_error:
             raise edge_error[0]
-        runner.drain(flush=True)  # the clips are over: close every open window
+        print("clips over: closing every open window (event time runs on, so the cameras now fall silent)")
+        runner.drain(flush=True)
         show()
     finally:
         runner.close()
 
     events = [json.loads(payload) for _, payload in LocalLog(state / "log").read(0, 1_000_000)]
     print("\nper-second expression timeline (one track_update per track per second):")
+    lines = timeline(events, start_ms)
     for camera in cameras:
         print(f"{camera.camera_id} {camera.clip.name}:")
-        print("\n".join(timeline(events, start_ms).get(camera.camera_id, ["  no faces"])))
+        print("\n".join(lines.get(camera.camera_id, ["  no faces"])))
     counts = runner.counters
-    print(f"\n{len(events)} events in the local log; stream: {counts['windows']} windows, {counts['alarms']} alarms, "
-          f"{counts['dead_letters']} dead letters, {counts['late']} late")
+    heartbeats = sum(1 for e in events if e.get("schema") == "camera_heartbeat")
+    print(f"\n{len(events)} events in the local log ({heartbeats} heartbeats); stream: {counts['windows']} windows, "
+          f"{counts['alarms']} alarms, {counts['dead_letters']} dead letters, {counts['late']} late")
     print(f"annotated video: {next(state.glob('annotated_*.mp4'))}")
     print(f"windows and alarms: {state / 'stream'}/ (moodlens stream tail --state {state / 'stream'})")
     sys.stdout.flush()
