@@ -21,7 +21,6 @@ Output files, in ``state_dir``: ``windows.jsonl`` (sentiment_window), ``alarms.j
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from stream.alarms import AlarmConfig, AlarmEngine
 from stream.deadletter import DeadLetter, JsonlDeadLetterSink
 from stream.engine import EngineConfig, WindowEngine
 from stream.ingest import IngestConfig, ingest
-from stream.jsonl import AppendFile, dumps
+from stream.jsonl import AppendFile, dumps, write_atomically
 
 CHECKPOINT = "checkpoint.json"
 CHECKPOINT_VERSION = 1
@@ -166,19 +165,7 @@ class EmbeddedRunner:
         state = {"version": CHECKPOINT_VERSION, "offset": offset, "engine": self.engine.snapshot(),
                  "alarms": self.alarms.snapshot(), "counters": counters,
                  "outputs": {name: handle.size for name, handle in self.files.items()}}
-        path = self.state_dir / CHECKPOINT
-        temp = path.with_suffix(".tmp")
-        with temp.open("wb") as stream:
-            stream.write(dumps(state))
-            stream.flush()
-            os.fsync(stream.fileno())
-        fault("before-replace")
-        os.replace(temp, path)
-        directory = os.open(self.state_dir, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomically(self.state_dir / CHECKPOINT, state, before_replace=lambda: fault("before-replace"))
         fault("after-checkpoint")
 
     def _load(self) -> dict[str, Any] | None:

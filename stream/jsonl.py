@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,26 @@ class AppendFile:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+def write_atomically(path: Path, document: Any, before_replace: Callable[[], None] | None = None) -> None:
+    """Writes `document` as JSON to `path` so a crash leaves either the old or the new file, whole.
+
+    Temp file, fsync, rename, then fsync the folder so the rename itself survives a power cut.
+    """
+    temp = path.with_suffix(".tmp")
+    with temp.open("wb") as stream:
+        stream.write(dumps(document))
+        stream.flush()
+        os.fsync(stream.fileno())
+    if before_replace is not None:
+        before_replace()
+    os.replace(temp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:

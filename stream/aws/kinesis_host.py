@@ -17,7 +17,6 @@ rule, not something this host can fix; the reader's per-shard GetRecords limit k
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -29,7 +28,7 @@ from stream.deadletter import JsonlDeadLetterSink
 from stream.embedded import ALARMS, DEAD_LETTERS, LATE, OUTPUTS, WINDOWS, RunnerConfig
 from stream.engine import WindowEngine
 from stream.ingest import ingest
-from stream.jsonl import AppendFile, dumps
+from stream.jsonl import AppendFile, write_atomically
 
 CHECKPOINT = "kinesis-checkpoint.json"
 CHECKPOINT_VERSION = 1
@@ -76,13 +75,7 @@ class KinesisEngineHost:
                  "shards": {k: v.to_json() for k, v in sorted(self._shards.items())},
                  "engine": self.engine.snapshot(), "alarms": self.alarms.snapshot(), "counters": self.counters,
                  "outputs": {name: handle.size for name, handle in self.files.items()}}
-        path = self.state_dir / CHECKPOINT
-        temp = path.with_suffix(".tmp")
-        with temp.open("wb") as stream:
-            stream.write(dumps(state))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
+        write_atomically(self.state_dir / CHECKPOINT, state)
 
     def _load(self) -> dict[str, Any] | None:
         path = self.state_dir / CHECKPOINT
