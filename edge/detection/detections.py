@@ -6,6 +6,7 @@ rows aligned and returns a new record rather than mutating one it was given.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,3 +91,28 @@ def suppress_overlaps(detections: Detections, iou_threshold: float = 0.3) -> Det
         if not keep or box_iou(detections.xyxy[i], detections.xyxy[keep]).max() < iou_threshold:
             keep.append(int(i))
     return detections[sorted(keep)]
+
+
+@dataclass(frozen=True)
+class SearchRegion:
+    """Where to look again for a face known at `size` pixels: a clipped window around its box."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    size: float
+
+
+def regions_around(boxes: np.ndarray, frame_shape: tuple[int, ...], margin: float,
+                   min_side: int) -> Iterator[SearchRegion]:
+    """One region per known box (xyxy), grown by `margin` box sizes, clipped to the frame; regions
+    narrower than `min_side` (the detector's smallest window) are skipped."""
+    height, width = frame_shape[:2]
+    for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float32).reshape(-1, 4):
+        size = max(float(y2 - y1), float(x2 - x1), 1.0)
+        grow = margin * size
+        left, top = max(0, int(x1 - grow)), max(0, int(y1 - grow))
+        right, bottom = min(width, int(x2 + grow)), min(height, int(y2 + grow))
+        if right - left >= min_side and bottom - top >= min_side:
+            yield SearchRegion(left, top, right, bottom, size)

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.detection.detections import Detections, suppress_overlaps
+from edge.detection.detections import Detections, regions_around, suppress_overlaps
 
 HAAR_MIN_WINDOW = 24  # the frontal cascades' training window; nothing smaller can be found
 
@@ -68,25 +68,18 @@ class HaarFaceDetector:
     def detect_near(self, gray: np.ndarray, boxes: np.ndarray) -> Detections:
         """Faces close to known boxes (xyxy, frame pixels), at only the scales near each box's size."""
         s = self.settings
-        height, width = gray.shape[:2]
         parts = []
-        for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float32).reshape(-1, 4):
-            size = max(float(y2 - y1), float(x2 - x1), 1.0)
-            margin = s.roi_margin * size
-            left, top = max(0, int(x1 - margin)), max(0, int(y1 - margin))
-            right, bottom = min(width, int(x2 + margin)), min(height, int(y2 + margin))
-            if right - left < HAAR_MIN_WINDOW or bottom - top < HAAR_MIN_WINDOW:
-                continue
-            factor = min(1.0, s.roi_face_px / size)
-            region = gray[top:bottom, left:right]
+        for r in regions_around(boxes, gray.shape, s.roi_margin, HAAR_MIN_WINDOW):
+            factor = min(1.0, s.roi_face_px / r.size)
+            region = gray[r.top:r.bottom, r.left:r.right]
             if factor < 1.0:
                 region = cv2.resize(region, (max(1, round(region.shape[1] * factor)),
                                              max(1, round(region.shape[0] * factor))), interpolation=cv2.INTER_AREA)
-            expected = size * factor
+            expected = r.size * factor
             smallest = max(HAAR_MIN_WINDOW, int(expected * 0.6))
             largest = max(smallest + 1, int(expected * 1.6))
             found = self._cascade.detectMultiScale(
                 region, scaleFactor=s.scale_factor, minNeighbors=s.min_neighbors,
                 minSize=(smallest, smallest), maxSize=(largest, largest))
-            parts.append(Detections.from_xywh(np.asarray(found).reshape(-1, 4)).scaled(factor, (left, top)))
+            parts.append(Detections.from_xywh(np.asarray(found).reshape(-1, 4)).scaled(factor, (r.left, r.top)))
         return suppress_overlaps(Detections.merge(parts))

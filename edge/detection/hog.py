@@ -7,7 +7,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from edge.detection.detections import Detections, suppress_overlaps
+from edge.detection.detections import Detections, regions_around, suppress_overlaps
 
 HOG_WINDOW = 80  # dlib's frontal detector scans an 80x80 window: smaller faces need upsampling
 
@@ -31,17 +31,9 @@ class HogFaceDetector:
 
     def detect_near(self, gray: np.ndarray, boxes: np.ndarray) -> Detections:
         """Each known box's surroundings, scaled so the face is about `roi_face_px` (above the window)."""
-        height, width = gray.shape[:2]
-        parts = []
-        for x1, y1, x2, y2 in np.asarray(boxes, dtype=np.float32).reshape(-1, 4):
-            size = max(float(y2 - y1), float(x2 - x1), 1.0)
-            margin = self.roi_margin * size
-            left, top = max(0, int(x1 - margin)), max(0, int(y1 - margin))
-            right, bottom = min(width, int(x2 + margin)), min(height, int(y2 + margin))
-            if right - left < 8 or bottom - top < 8:
-                continue
-            factor = self.roi_face_px / size
-            parts.append(self._run(gray[top:bottom, left:right], factor, 0).scaled(1.0, (left, top)))
+        parts = [self._run(gray[r.top:r.bottom, r.left:r.right], self.roi_face_px / r.size, 0)
+                 .scaled(1.0, (r.left, r.top))
+                 for r in regions_around(boxes, gray.shape, self.roi_margin, 8)]
         return suppress_overlaps(Detections.merge(parts))
 
     def _run(self, gray: np.ndarray, factor: float, upsample: int) -> Detections:
