@@ -130,6 +130,11 @@ class EngineStats:
     ticks: int = 0
 
 
+def _aggregate(row: list[int]) -> WindowAggregate:
+    """A window's totals from a row of ``_emit``'s integer sums."""
+    return WindowAggregate(row[0], row[1], row[2], tuple(row[5:]), row[3], row[4])
+
+
 class _Pane:
     __slots__ = ("faces", "heartbeat", "low", "votes")
 
@@ -336,7 +341,7 @@ class WindowEngine:
         bucket = self._bucket
         last = end // MINUTE_MS - 1  # the newest minute inside the windows
         oldest = last - self._longest + 1
-        per_site: dict[str, list[tuple[str, list[WindowAggregate]]]] = {}
+        per_site: dict[str, list[tuple[str, list[list[int]]]]] = {}
         cameras = self._cameras
         for key in sorted(cameras):
             camera = cameras[key]
@@ -344,46 +349,39 @@ class WindowEngine:
             while minutes and minutes[0][0] < oldest:
                 minutes.popleft()
             tracks = camera.tracks
-            stale = [track for track, vote in tracks.items() if vote[0] < oldest]
+            # per bucket: tracks, faces, low quality, valence sum, valence sum of squares, class counts
+            rows = [[0] * (5 + _CLASSES) for _ in range(k)]
+            stale = []
+            for track, vote in tracks.items():  # one pass: prune what left the longest window, sum the rest
+                if vote[0] < oldest:
+                    stale.append(track)
+                    continue
+                row = rows[bucket[last - vote[0]]]
+                row[0] += 1
+                row[3] += vote[2]
+                row[4] += vote[3]
+                row[5 + vote[1]] += 1
             for track in stale:
                 del tracks[track]
             if not tracks and not minutes:
                 del cameras[key]
                 continue
-            n = [0] * k
-            total = [0] * k
-            squares = [0] * k
-            faces = [0] * k
-            low = [0] * k
-            counts = [[0] * _CLASSES for _ in range(k)]
-            for vote in tracks.values():
-                b = bucket[last - vote[0]]
-                n[b] += 1
-                counts[b][vote[1]] += 1
-                total[b] += vote[2]
-                squares[b] += vote[3]
             for m, f, lq in minutes:
-                b = bucket[last - m]
-                faces[b] += f
-                low[b] += lq
-            aggregates = []
-            running = WindowAggregate()
-            for b in range(k):
-                running = running + WindowAggregate(n[b], faces[b], low[b], tuple(counts[b]), total[b],
-                                                    squares[b])
-                aggregates.append(running)
-            per_site.setdefault(key[0], []).append((key[1], aggregates))
+                row = rows[bucket[last - m]]
+                row[1] += f
+                row[2] += lq
+            for b in range(1, k):  # window b holds buckets 0..b
+                rows[b] = [x + y for x, y in zip(rows[b - 1], rows[b], strict=True)]
+            per_site.setdefault(key[0], []).append((key[1], rows))
         min_tracks = self.config.min_tracks
         windows: list[SentimentWindow] = []
         for site, entries in per_site.items():  # sites come in sorted order: cameras were sorted
             for b, length in enumerate(lengths):
-                site_total = WindowAggregate()
-                for _, aggregates in entries:
-                    site_total = site_total + aggregates[b]
-                windows.append(window_event(site, None, end, length, site_total, min_tracks))
-            for camera_id, aggregates in entries:
+                site_row = [sum(column) for column in zip(*(rows[b] for _, rows in entries), strict=True)]
+                windows.append(window_event(site, None, end, length, _aggregate(site_row), min_tracks))
+            for camera_id, rows in entries:
                 for b, length in enumerate(lengths):
-                    windows.append(window_event(site, camera_id, end, length, aggregates[b], min_tracks))
+                    windows.append(window_event(site, camera_id, end, length, _aggregate(rows[b]), min_tracks))
         return windows
 
     # ---------------------------------------------------------------- state
