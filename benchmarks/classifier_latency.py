@@ -14,17 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
-
-
-def time_per_call(classifier: ExpressionClassifier, batch: np.ndarray, runs: int) -> list[float]:
-    for _ in range(50):
-        classifier.classify_batch(batch)
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        classifier.classify_batch(batch)
-        timings.append((time.perf_counter() - start) * 1000)
-    return timings
+from edge.expression.latency import time_per_call_ms
 
 
 def main() -> None:
@@ -38,7 +28,7 @@ def main() -> None:
     print(f"model {args.model} ({args.model.stat().st_size / 1e6:.2f} MB, sha256 {classifier.info.sha256[:12]})")
     for batch_size in (1, 8):
         batch = rng.uniform(0, 255, (batch_size, 1, size, size)).astype(np.float32)
-        timings = time_per_call(classifier, batch, max(200, args.runs // batch_size))
+        timings = time_per_call_ms(classifier, batch, max(200, args.runs // batch_size))
         median = statistics.median(timings) / batch_size
         p90 = statistics.quantiles(timings, n=10)[-1] / batch_size
         print(f"batch {batch_size}: {median:.3f} ms per face (median), {p90:.3f} ms (p90)")

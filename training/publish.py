@@ -12,13 +12,13 @@ import json
 import os
 import shutil
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
 from edge.expression.classifier import ExpressionClassifier
 from edge.expression.evaluation import Scores, score
+from edge.expression.latency import time_per_call_ms
 from schemas.expressions import EXPRESSIONS
 from training.data import load_split
 from training.export import export_checkpoint
@@ -43,14 +43,7 @@ def one_core_latency_ms(path: Path, runs: int = 2000) -> float:
     try:
         classifier = ExpressionClassifier(path, threads=1)
         face = np.random.default_rng(0).uniform(0, 255, (1, 1, 48, 48)).astype(np.float32)
-        for _ in range(100):
-            classifier.classify_batch(face)
-        timings = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            classifier.classify_batch(face)
-            timings.append(time.perf_counter() - start)
-        return statistics.median(timings) * 1000
+        return statistics.median(time_per_call_ms(classifier, face, runs))
     finally:
         os.sched_setaffinity(0, previous)
 
