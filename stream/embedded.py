@@ -20,7 +20,6 @@ Output files, in ``state_dir``: ``windows.jsonl`` (sentiment_window), ``alarms.j
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from stream.alarms import AlarmConfig, AlarmEngine
 from stream.deadletter import DeadLetter, JsonlDeadLetterSink
 from stream.engine import EngineConfig, WindowEngine
 from stream.ingest import IngestConfig, ingest
-from stream.jsonl import AppendFile, dumps, write_atomically
+from stream.jsonl import AppendFile, dumps, read_checkpoint, write_atomically
 
 CHECKPOINT = "checkpoint.json"
 CHECKPOINT_VERSION = 1
@@ -68,7 +67,7 @@ class EmbeddedRunner:
         self.source = source
         self._clock = clock
         self._fault = fault  # tests: raises at named points to simulate a crash there
-        checkpoint = self._load()
+        checkpoint = read_checkpoint(self.state_dir / CHECKPOINT, version=CHECKPOINT_VERSION)
         if checkpoint is None:
             self.offset = 0
             self.engine = WindowEngine(self.config.engine)
@@ -168,12 +167,3 @@ class EmbeddedRunner:
         write_atomically(self.state_dir / CHECKPOINT, state, before_replace=lambda: fault("before-replace"))
         fault("after-checkpoint")
 
-    def _load(self) -> dict[str, Any] | None:
-        path = self.state_dir / CHECKPOINT
-        try:
-            state: dict[str, Any] = json.loads(path.read_bytes())
-        except FileNotFoundError:
-            return None
-        if state.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"{path}: unsupported checkpoint version {state.get('version')!r}")
-        return state

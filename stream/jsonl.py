@@ -69,6 +69,19 @@ def write_atomically(path: Path, document: Any, before_replace: Callable[[], Non
         os.close(directory)
 
 
+def read_checkpoint(path: Path, **expected: Any) -> dict[str, Any] | None:
+    """The checkpoint at `path`, or None before the first one; a checkpoint whose fields differ from
+    `expected` (another format version, another stream) is an error, never silently reused."""
+    try:
+        state: dict[str, Any] = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    for name, value in expected.items():
+        if state.get(name) != value:
+            raise ValueError(f"{path}: checkpoint has {name} {state.get(name)!r}, this host expects {value!r}")
+    return state
+
+
 def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Complete lines from byte ``offset`` on, and the byte after the last complete line."""
     try:

@@ -16,7 +16,6 @@ rule, not something this host can fix; the reader's per-shard GetRecords limit k
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,7 +27,7 @@ from stream.deadletter import JsonlDeadLetterSink
 from stream.embedded import ALARMS, DEAD_LETTERS, LATE, OUTPUTS, WINDOWS, RunnerConfig
 from stream.engine import WindowEngine
 from stream.ingest import ingest
-from stream.jsonl import AppendFile, write_atomically
+from stream.jsonl import AppendFile, read_checkpoint, write_atomically
 
 CHECKPOINT = "kinesis-checkpoint.json"
 CHECKPOINT_VERSION = 1
@@ -44,7 +43,7 @@ class KinesisEngineHost:
         self.config = config or RunnerConfig()
         self._clock = clock
         self._fault = fault  # tests: raises at a named point to simulate a crash there
-        state = self._load()
+        state = read_checkpoint(self.state_dir / CHECKPOINT, version=CHECKPOINT_VERSION, stream=stream_name)
         if state is None:
             self.engine = WindowEngine(self.config.engine)
             self.alarms = AlarmEngine(self.config.alarms)
@@ -76,16 +75,6 @@ class KinesisEngineHost:
                  "engine": self.engine.snapshot(), "alarms": self.alarms.snapshot(), "counters": self.counters,
                  "outputs": {name: handle.size for name, handle in self.files.items()}}
         write_atomically(self.state_dir / CHECKPOINT, state)
-
-    def _load(self) -> dict[str, Any] | None:
-        path = self.state_dir / CHECKPOINT
-        try:
-            state: dict[str, Any] = json.loads(path.read_bytes())
-        except FileNotFoundError:
-            return None
-        if state.get("version") != CHECKPOINT_VERSION or state.get("stream") != self.stream_name:
-            raise ValueError(f"{path}: checkpoint of another version or stream")
-        return state
 
     # -- processing ------------------------------------------------------------------------------
     def _handle(self, records: Sequence[KinesisRecord]) -> None:
