@@ -26,11 +26,13 @@ demo: $(VENV)/.runtime
 
 test: $(VENV)/.dev system-packages lint typecheck unit
 
-# The IoT tests run against a real MQTT broker: Debian's mosquitto (the tests start their own).
+# The IoT tests run against a real MQTT broker (Debian's mosquitto; the tests start their own) and the
+# page tests in a real browser (Debian's chromium, driven by Playwright; Playwright's own browser
+# download does not work offline). In CI a missing browser fails the page tests instead of skipping them.
 system-packages:
-	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || { \
+	@{ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } && [ -x /usr/bin/chromium ] || { \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto chromium; }
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
