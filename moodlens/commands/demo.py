@@ -57,9 +57,9 @@ def run_edge(cameras: list[Camera], state: Path, start_ms: int, blur_faces: bool
     from edge.heartbeat import FrameHeartbeats
     from edge.pipeline import Pipeline, PipelineStats
     from edge.publish.factory import PublisherSettings, build_publisher
+    from edge.runtime import SinkGauge, counters
     from edge.sources import VideoCaptureSource
     from moodlens import __version__
-    from moodlens.commands.edge import SinkGauge, counters
 
     classifier = ExpressionClassifier()
     detector = HaarFaceDetector(HaarSettings())
@@ -70,7 +70,8 @@ def run_edge(cameras: list[Camera], state: Path, start_ms: int, blur_faces: bool
             annotator = VideoAnnotator(state / f"annotated_{camera.clip.stem}.mp4", source.fps, blur_faces)
         settings = PublisherSettings(spool_path=state / f"spool-{camera.camera_id}.db", local_log_dir=state / "log")
         publisher = build_publisher("local", SITE, camera.camera_id, settings)
-        context = EventContext(SITE, camera.camera_id, classifier.info.model_id, classifier.info.version)
+        context = EventContext(SITE, camera.camera_id, classifier.info.model_id, classifier.info.version,
+                               __version__)
         pipeline = Pipeline(detector, classifier, publisher, context, annotator=annotator)
         heartbeats = FrameHeartbeats(SITE, camera.camera_id, SinkGauge(publisher), lambda: classifier.info.version,
                                      __version__, HEARTBEAT_INTERVAL_S, publisher)

