@@ -250,6 +250,8 @@ class _Generator:
         self.track_counter[key] = self.track_counter.get(key, 0) + 1
         track_id = f"t{self.track_counter[key]}"
         duration = int(rng.lognormvariate(math.log(visit_seconds * 1000), 0.5))
+        if start_ms + duration >= self.end_ms:
+            return  # still in view when the history ends: the visit has not ended yet
         probabilities = _probabilities(top, rng)
         usable = rng.random() < 0.92
         face_px = rng.randrange(60, 180) if usable else rng.randrange(24, 48)

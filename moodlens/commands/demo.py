@@ -39,6 +39,9 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="fewest customers for a window to report numbers (the demo site has only a few)")
     demo.add_argument("--blur-faces", action="store_true", help="pixelate faces in the annotated video")
     demo.set_defaults(handler=run_demo)
+    from moodlens.commands.demo_history import add_history_command
+
+    add_history_command(demo)
 
 
 def demo_cameras(videos: Path) -> list[Camera]:
