@@ -1,0 +1,58 @@
+"""Drivers: planted effects come back within their intervals; the null kind's interval covers 0."""
+
+from __future__ import annotations
+
+import pytest
+
+from batch.analytics.drivers import BusinessEventsError, estimate_drivers, parse_business_events
+from batch.analytics.source import Period, hourly_sentiment
+from batch.analytics.synthetic import PLANTED_EFFECTS, business_csv_lines
+from tests.support.history import history, lake
+
+
+def test_planted_effects_are_recovered_and_the_null_kind_covers_zero() -> None:
+    h = history()
+    business = parse_business_events(list(business_csv_lines(h)))
+    result = estimate_drivers(hourly_sentiment(lake(), Period(h.start_ms, h.end_ms)), business)
+    found = {d.kind: d for d in result.drivers}
+    assert set(found) == set(PLANTED_EFFECTS)
+    for kind, truth in PLANTED_EFFECTS.items():
+        d = found[kind]
+        assert d.low is not None and d.high is not None and d.effect is not None
+        assert d.low <= truth <= d.high, (kind, d)
+    assert found["promotion"].low > 0 and found["queue_length"].high < 0  # real effects are told apart from 0
+    assert "not proof of cause" in result.caveat
+
+
+def test_a_kind_at_one_site_only_is_estimated_within_that_site() -> None:
+    h = history()
+    rows = [r for r in business_csv_lines(h) if ",promotion," not in r or ",cafe-central," in r]
+    business = parse_business_events(rows)
+    result = estimate_drivers(hourly_sentiment(lake(), Period(h.start_ms, h.end_ms)), business)
+    promotion = next(d for d in result.drivers if d.kind == "promotion")
+    assert promotion.low is not None and promotion.high is not None
+    assert promotion.low <= PLANTED_EFFECTS["promotion"] <= promotion.high
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "line 1: the file is empty"),
+    ("time,site,value\n", "header lacks column(s) kind"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1,promo,1\n2026-10-01T12:00:00,cafe-1,promo,1\n",
+     "line 3: time: time '2026-10-01T12:00:00' has no time zone"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1,promo,lots\n", "line 2: value: 'lots' is not a number"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe 1,promo,1\n", "line 2: site: 'cafe 1' is not a site id"),
+    ("time,site,kind,value\nyesterday,cafe-1,promo,1\n", "line 2: time:"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1,promo,nan\n", "line 2: value: 'nan' is not finite"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1\n", "line 2: 2 column(s), the header has 4"),
+])
+def test_bad_business_files_name_the_line_and_the_reason(text: str, message: str) -> None:
+    with pytest.raises(BusinessEventsError) as error:
+        parse_business_events(text.splitlines(keepends=True), "business.csv")
+    assert message in str(error.value) and str(error.value).startswith("business.csv:")
+
+
+def test_every_bad_line_is_reported_not_just_the_first() -> None:
+    text = "time,site,kind,value\n" + "".join(f"2026-10-01T12:00:00Z,cafe-1,promo,x{i}\n" for i in range(30))
+    with pytest.raises(BusinessEventsError) as error:
+        parse_business_events(text.splitlines(keepends=True))
+    assert len(error.value.problems) == 30 and "and 10 more" in str(error.value)
