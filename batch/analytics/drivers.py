@@ -13,7 +13,7 @@ The business-events file (CSV, UTF-8, header required, extra columns ignored):
 A kind's value in a (site, hour) is the mean of its rows in that hour, 0 when it has none.
 
 Model: weighted least squares of the hourly net score (weights: the hour's customers) on every
-kind's value plus fixed effects for hour of week and site, with heteroskedasticity-robust (HC3)
+kind's value plus a fixed effect for each (site, hour of week) cell, with heteroskedasticity-robust (HC3)
 standard errors, over hours with at least ``min_tracks`` customers. Each kind's coefficient is the
 change in net score per unit of value, with a 95% interval. This is an association: a kind that
 happens when customers are happier for another reason (a sunny day, a holiday) gets the credit.
@@ -141,9 +141,11 @@ def estimate_drivers(hourly: pd.DataFrame, business: pd.DataFrame, min_tracks: i
     keys = pd.MultiIndex.from_frame(rated[["site_id", "hour_ms"]])
     unmatched = int(len(events) - events.set_index(["site_id", "hour_ms"]).index.isin(keys).sum())
     joined = values.reindex(keys).fillna(0.0).reset_index(drop=True) if kinds else pd.DataFrame(index=range(len(rated)))
-    fixed = pd.DataFrame({"how": [f"w{h}" for h in hour_of_week(rated["hour_ms"].to_numpy())],
-                          "site": rated["site_id"].astype(str).to_numpy()})
-    dummies = pd.get_dummies(fixed, columns=["how", "site"], drop_first=True, dtype=float)
+    # One fixed effect per (site, hour of week): each site's own weekly rhythm, so the estimate compares
+    # the same hour of the week at the same site with and without the event.
+    fixed = pd.DataFrame({"cell": [f"{s}|{h}" for s, h in zip(rated["site_id"].astype(str),
+                                                               hour_of_week(rated["hour_ms"].to_numpy()), strict=True)]})
+    dummies = pd.get_dummies(fixed, columns=["cell"], drop_first=True, dtype=float)
     present = [k for k in kinds if joined[k].abs().gt(0).any() and joined[k].nunique() > 1]
     design = pd.concat([joined[present].reset_index(drop=True), dummies], axis=1)
     design.insert(0, "const", 1.0)

@@ -148,6 +148,8 @@ class _Generator:
     def __init__(self, config: HistoryConfig) -> None:
         self.config = config
         self.rng = random.Random(config.seed)
+        # Heartbeats draw from their own stream, so their interval never changes the visits.
+        self.beats = random.Random(f"{config.seed}-heartbeats")
         self.counts = np.random.default_rng(config.seed)  # Poisson draws only
         self.start_ms = int(datetime(config.start.year, config.start.month, config.start.day,
                                      tzinfo=UTC).timestamp() * 1000)
@@ -273,7 +275,7 @@ class _Generator:
                                 duration_ms=duration, frame_count=max(1, duration * 15 // 1000)))
 
     def _heartbeats(self, site: str, camera: str, day_ms: int, hours: range) -> None:
-        rng = self.rng
+        rng = self.beats
         step = self.config.heartbeat_minutes * 60_000
         silent = [(i.start_ms, i.end_ms) for i in self.incidents
                   if i.kind == "silent_camera" and i.site_id == site and i.camera_id == camera]

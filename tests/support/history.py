@@ -10,7 +10,7 @@ from batch.analytics.source import register_events
 from batch.analytics.synthetic import History, HistoryConfig, generate_history
 
 # Four weeks at three sites: enough for a forecast with a backtest and for the drivers' intervals.
-FOUR_WEEKS = HistoryConfig(sites=3, days=28, seed=1)
+FOUR_WEEKS = HistoryConfig(sites=3, days=28, seed=1, heartbeat_minutes=15)  # hourly analytics need no more
 
 
 @cache

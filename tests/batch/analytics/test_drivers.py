@@ -24,16 +24,6 @@ def test_planted_effects_are_recovered_and_the_null_kind_covers_zero() -> None:
     assert "not proof of cause" in result.caveat
 
 
-def test_a_kind_at_one_site_only_is_estimated_within_that_site() -> None:
-    h = history()
-    rows = [r for r in business_csv_lines(h) if ",promotion," not in r or ",cafe-central," in r]
-    business = parse_business_events(rows)
-    result = estimate_drivers(hourly_sentiment(lake(), Period(h.start_ms, h.end_ms)), business)
-    promotion = next(d for d in result.drivers if d.kind == "promotion")
-    assert promotion.low is not None and promotion.high is not None
-    assert promotion.low <= PLANTED_EFFECTS["promotion"] <= promotion.high
-
-
 @pytest.mark.parametrize(("text", "message"), [
     ("", "line 1: the file is empty"),
     ("time,site,value\n", "header lacks column(s) kind"),

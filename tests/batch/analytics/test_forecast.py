@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from batch.analytics.forecast import DAY_MS, HOUR_MS, ForecastConfig, forecast_sites, hour_of_week
@@ -9,6 +11,7 @@ from batch.analytics.source import Period, hourly_sentiment
 from tests.support.history import history, lake
 
 
+@cache
 def _results():  # type: ignore[no-untyped-def]
     h = history()
     return forecast_sites(hourly_sentiment(lake(), Period(h.start_ms, h.end_ms)), h.end_ms), h
