@@ -143,8 +143,8 @@ def estimate_drivers(hourly: pd.DataFrame, business: pd.DataFrame, min_tracks: i
     joined = values.reindex(keys).fillna(0.0).reset_index(drop=True) if kinds else pd.DataFrame(index=range(len(rated)))
     # One fixed effect per (site, hour of week): each site's own weekly rhythm, so the estimate compares
     # the same hour of the week at the same site with and without the event.
-    fixed = pd.DataFrame({"cell": [f"{s}|{h}" for s, h in zip(rated["site_id"].astype(str),
-                                                               hour_of_week(rated["hour_ms"].to_numpy()), strict=True)]})
+    how = hour_of_week(rated["hour_ms"].to_numpy())
+    fixed = pd.DataFrame({"cell": [f"{s}|{h}" for s, h in zip(rated["site_id"].astype(str), how, strict=True)]})
     dummies = pd.get_dummies(fixed, columns=["cell"], drop_first=True, dtype=float)
     present = [k for k in kinds if joined[k].abs().gt(0).any() and joined[k].nunique() > 1]
     design = pd.concat([joined[present].reset_index(drop=True), dummies], axis=1)

@@ -61,14 +61,15 @@ def hourly_sentiment(con: duckdb.DuckDBPyConnection, period: Period, by_camera: 
     """Per site (and camera) and hour with visits: visits, tracks (usable), positive, negative, valence."""
     where, params = _where(period)
     camera = "camera_id, " if by_camera else ""
+    usable = "coalesce(quality.usable, true)"
     sql = f"""
         SELECT site_id, {camera}(epoch_ms(event_time_ms) // {HOUR_MS}) * {HOUR_MS} AS hour_ms,
                count(*) AS visits,
-               count(*) FILTER (WHERE coalesce(quality.usable, true)) AS tracks,
-               count(*) FILTER (WHERE coalesce(quality.usable, true) AND top_class IN ({_quoted(POSITIVE)})) AS positive,
-               count(*) FILTER (WHERE coalesce(quality.usable, true) AND top_class IN ({_quoted(NEGATIVE)})) AS negative,
-               sum(valence) FILTER (WHERE coalesce(quality.usable, true)) AS valence_sum,
-               sum(valence * valence) FILTER (WHERE coalesce(quality.usable, true)) AS valence_sumsq,
+               count(*) FILTER (WHERE {usable}) AS tracks,
+               count(*) FILTER (WHERE {usable} AND top_class IN ({_quoted(POSITIVE)})) AS positive,
+               count(*) FILTER (WHERE {usable} AND top_class IN ({_quoted(NEGATIVE)})) AS negative,
+               sum(valence) FILTER (WHERE {usable}) AS valence_sum,
+               sum(valence * valence) FILTER (WHERE {usable}) AS valence_sumsq,
                avg(duration_ms) AS mean_duration_ms
         FROM face_expression
         WHERE kind = 'track_end' AND {where}

@@ -119,9 +119,10 @@ def _forecast_section(results: list[SiteForecast], tables: dict[str, pd.DataFram
         mid = [int(h) + HOUR_MS // 2 for h in f["hour_ms"]]
         net = [None if pd.isna(v) else float(v) for v in f["net"]]
 
-        def band(lo: str, hi: str, frame: pd.DataFrame = f) -> list[tuple[int, float | None, float | None]]:
+        def band(lo: str, hi: str, frame: pd.DataFrame = f, times: list[int] = mid
+                 ) -> list[tuple[int, float | None, float | None]]:
             return [(t, None if pd.isna(a) else float(a), None if pd.isna(z) else float(z))
-                    for t, a, z in zip(mid, frame[lo], frame[hi], strict=True)]
+                    for t, a, z in zip(times, frame[lo], frame[hi], strict=True)]
 
         color = svg.PALETTE[i % len(svg.PALETTE)]
         chart = svg.Chart(start, end, -1.0, 1.0, f"{result.site}: expected net score, next 7 days (80% and 95%)",
@@ -245,8 +246,9 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
         for site in sites:
             now = Totals.of(hourly[hourly["site_id"] == site])
             was = Totals.of(before[before["site_id"] == site])
-            league.append((now.net(m).value if now.net(m) else -9, [
-                escape(site), str(now.visits), _pct_change(now.visits, was.visits), _estimate(now.net(m)),
+            net = now.net(m)
+            league.append((net.value if net else -9.0, [
+                escape(site), str(now.visits), _pct_change(now.visits, was.visits), _estimate(net),
                 _estimate(now.change(was, m)), escape(busiest_hours(hourly[hourly["site_id"] == site])),
                 str(sum(1 for a in alarms.itertuples() if a.site_id == site and a.state == "ALARM"))]))
         league.sort(key=lambda r: -r[0])
@@ -286,6 +288,7 @@ def write_report(report: Report, out: Path) -> list[Path]:
     written[0].write_text(report.html, encoding="utf-8")
     for name, table in report.tables.items():
         path = out / f"{name}.csv"
-        table.drop(columns=[c for c in table.columns if c in ("valence_sum", "valence_sumsq")]).to_csv(path, index=False)
+        internal = [c for c in table.columns if c in ("valence_sum", "valence_sumsq")]
+        table.drop(columns=internal).to_csv(path, index=False)
         written.append(path)
     return written

@@ -29,7 +29,7 @@ def _run(page: Path, *flags: str, timeout_s: float = 120.0) -> subprocess.Comple
         raise FileNotFoundError(f"headless Chromium not found at {CHROMIUM} (apt-get install chromium)")
     with tempfile.TemporaryDirectory(prefix="moodlens-chromium-") as profile:
         command = [binary, *QUIET_FLAGS, f"--user-data-dir={profile}", *flags, page.resolve().as_uri()]
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)  # noqa: S603
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
 
 
 def print_pdf(page: Path, pdf: Path) -> Path:

@@ -212,7 +212,8 @@ def forest(rows: Sequence[tuple[str, float, float, float]], title: str) -> str:
     for i, (label, estimate, low, high) in enumerate(rows):
         y = 34 + i * row_h
         parts.append(f'<text x="{left - 8}" y="{y + 4}" class="ax" text-anchor="end">{escape(label)}</text>'
-                     f'<line x1="{_fmt(x(low))}" x2="{_fmt(x(high))}" y1="{y}" y2="{y}" stroke="#333" stroke-width="2"/>'
+                     f'<line x1="{_fmt(x(low))}" x2="{_fmt(x(high))}" y1="{y}" y2="{y}" stroke="#333" '
+                     'stroke-width="2"/>'
                      f'<circle cx="{_fmt(x(estimate))}" cy="{y}" r="4" fill="{PALETTE[0]}">'
                      f'<title>{escape(label)}: {estimate:+.3f} [{low:+.3f}, {high:+.3f}]</title></circle>')
     parts.append("</svg>")

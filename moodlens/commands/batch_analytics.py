@@ -83,8 +83,8 @@ def run_forecast(args: argparse.Namespace) -> int:
         frames.append(result.forecast)
         if args.hourly:
             for r in table.itertuples():
-                print(f"   {_time(r.hour_ms)}  visits {r.visits:5.1f} [80% {r.visits_lo80:.0f}-{r.visits_hi80:.0f}, 95% "
-                      f"{r.visits_lo95:.0f}-{r.visits_hi95:.0f}]  net {r.net:+.2f} [80% {r.net_lo80:+.2f},"
+                print(f"   {_time(r.hour_ms)}  visits {r.visits:5.1f} [80% {r.visits_lo80:.0f}-{r.visits_hi80:.0f}, "
+                      f"95% {r.visits_lo95:.0f}-{r.visits_hi95:.0f}]  net {r.net:+.2f} [80% {r.net_lo80:+.2f},"
                       f"{r.net_hi80:+.2f}; 95% {r.net_lo95:+.2f},{r.net_hi95:+.2f}]")
         else:
             days = table.assign(day=table["hour_ms"] // DAY_MS * DAY_MS).groupby("day")

@@ -20,7 +20,8 @@ def test_planted_effects_are_recovered_and_the_null_kind_covers_zero() -> None:
         d = found[kind]
         assert d.low is not None and d.high is not None and d.effect is not None
         assert d.low <= truth <= d.high, (kind, d)
-    assert found["promotion"].low > 0 and found["queue_length"].high < 0  # real effects are told apart from 0
+    low, high = found["promotion"].low, found["queue_length"].high
+    assert low is not None and low > 0 and high is not None and high < 0  # real effects are told apart from 0
     assert "not proof of cause" in result.caveat
 
 

@@ -12,7 +12,7 @@ from tests.support.history import history, lake
 
 
 @cache
-def _results():  # type: ignore[no-untyped-def]
+def _results():
     h = history()
     return forecast_sites(hourly_sentiment(lake(), Period(h.start_ms, h.end_ms)), h.end_ms), h
 
@@ -27,7 +27,8 @@ def test_seven_days_by_hour_with_nested_intervals_and_no_sentiment_when_closed()
         is_open = f[f["open"]]
         assert (is_open["net_lo95"] <= is_open["net_lo80"]).all() and (is_open["net_lo80"] <= is_open["net"]).all()
         assert (is_open["net"] <= is_open["net_hi80"]).all() and (is_open["net_hi80"] <= is_open["net_hi95"]).all()
-        assert (is_open["visits_lo95"] <= is_open["visits"]).all() and (is_open["visits"] <= is_open["visits_hi95"]).all()
+        assert (is_open["visits_lo95"] <= is_open["visits"]).all()
+        assert (is_open["visits"] <= is_open["visits_hi95"]).all()
         closed = f[~f["open"]]
         assert len(closed) > 0 and closed["net"].isna().all() and (closed["visits"] == 0).all()
     # The shop closes on Sundays: its Sunday forecast is closed, not a zero mood.

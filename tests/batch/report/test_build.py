@@ -22,7 +22,7 @@ START = samples.EVENT_TIME_MS // (24 * HOUR_MS) * (24 * HOUR_MS)  # a midnight
 HAPPY = {"angry": 0.0, "disgust": 0.0, "fear": 0.0, "happy": 0.9, "sad": 0.0, "surprise": 0.0, "neutral": 0.1}
 
 
-def _visit(camera: str, n: int, at: int) -> dict:  # type: ignore[type-arg]
+def _visit(camera: str, n: int, at: int) -> dict:
     return samples.face_expression(site_id="tiny", camera_id=camera, track_id=f"t{n}", kind="track_end",
                                    event_time_ms=at, duration_ms=30_000, frame_count=300,
                                    event_id=samples.new_event_id(at), probabilities=HAPPY, top_class="happy",
