@@ -2,10 +2,11 @@
 
 The model (why: docs/adr/analytics-0001-forecast.md): a regression with seasonal dummies on the
 hours a site is open: day of week + hour of day, the hour-of-day profile allowed to differ on
-weekends. Visits: OLS on √visits (variance-stabilising for counts). Net score: WLS on the hourly
-net score weighted by the hour's tracks (an hour of 40 customers says more than one of 6). A
-prediction interval for a new hour adds the sampling noise of that hour's expected customers to
-the uncertainty of the fitted mean.
+weekends. Visits: OLS on √visits (variance-stabilising for counts). Net score: weighted least squares on
+the hourly net score, the weights from a variance model a + b/customers fitted to the residuals
+(an hour of 40 customers says more than one of 6, but not 7 times more: part of an hour's
+deviation is the day, not the sample). A prediction interval for a new hour adds that variance,
+at the hour's expected customers, to the uncertainty of the fitted mean.
 
 Closed hours are not zero sentiment: an hour-of-week is open when it had visitors in at least half
 of the history's weeks; closed hours get no net score at all and zero visits. Hours without
@@ -107,6 +108,7 @@ class _Fit:
     visits: sm.regression.linear_model.RegressionResults
     net: sm.regression.linear_model.RegressionResults
     usable_share: float
+    noise: tuple[float, float]  # an hour's net score variance: noise[0] + noise[1] / customers
 
 
 def _fit(grid: pd.DataFrame) -> _Fit:
@@ -115,10 +117,23 @@ def _fit(grid: pd.DataFrame) -> _Fit:
     design = _design(train["how"].to_numpy())
     visits = sm.OLS(np.sqrt(train["visits"].to_numpy(dtype=float)), design).fit()
     rated = train["tracks"] > 0
-    net = sm.WLS(train.loc[rated, "net"].to_numpy(), design[rated.to_numpy()],
-                 weights=train.loc[rated, "tracks"].to_numpy(dtype=float)).fit()
+    y, x = train.loc[rated, "net"].to_numpy(), design[rated.to_numpy()]
+    tracks = train.loc[rated, "tracks"].to_numpy(dtype=float)
+    noise = _noise(y - sm.WLS(y, x, weights=tracks).fit().fittedvalues, tracks)
+    # Feasible GLS: an hour's variance is sampling noise (~1/customers) plus what the seasonal terms
+    # miss (promotions, weather: a constant), so busy hours are not trusted beyond what they know.
+    net = sm.WLS(y, x, weights=1.0 / (noise[0] + noise[1] / tracks)).fit()
     usable = float(train["tracks"].sum() / max(1, train["visits"].sum()))
-    return _Fit(open_how, list(design.columns), visits, net, usable)
+    return _Fit(open_how, list(design.columns), visits, net, usable, noise)
+
+
+def _noise(residuals: np.ndarray, tracks: np.ndarray) -> tuple[float, float]:
+    """Method of moments: squared residuals regressed on [1, 1/customers], both parts kept >= 0."""
+    fit = sm.OLS(residuals**2, np.column_stack([np.ones_like(tracks), 1.0 / tracks])).fit()
+    constant, per_customer = (float(v) for v in fit.params)
+    if per_customer <= 0:
+        return max(float(np.mean(residuals**2)), 1e-6), 0.0
+    return max(constant, 0.0), per_customer
 
 
 def _predict(fit: _Fit, hours: np.ndarray) -> pd.DataFrame:
@@ -131,7 +146,8 @@ def _predict(fit: _Fit, hours: np.ndarray) -> pd.DataFrame:
     visits_se = np.sqrt(fit.visits.get_prediction(design).se_mean ** 2 + scale)
     net_mean = fit.net.predict(design)
     tracks = np.maximum(out["visits"].to_numpy() * fit.usable_share, 1.0)
-    net_se = np.sqrt(fit.net.get_prediction(design).se_mean ** 2 + float(fit.net.scale) / tracks)
+    noise = (fit.noise[0] + fit.noise[1] / tracks) * float(fit.net.scale)
+    net_se = np.sqrt(fit.net.get_prediction(design).se_mean ** 2 + noise)
     out["net"] = np.where(out["open"], np.clip(net_mean, -1, 1), np.nan)
     for level in (80, 95):
         t_visits = stats.t.ppf(0.5 + level / 200, fit.visits.df_resid)
