@@ -1,7 +1,6 @@
 """Where `moodlens batch forecast|drivers` and `moodlens report` read events from.
 
-Until the lake is wired in, the analytics read the embedded log (and the stream runner's windows
-and alarms) into a DuckDB connection that carries the lake's tables under the lake's names, with
+Until the lake is wired in, the analytics read the embedded log (and the stream runner's alarms) into a DuckDB connection that carries the lake's tables under the lake's names, with
 the lake's Arrow schemas; the queries (`batch.analytics.source`) do not know the difference. Invalid
 records go to the `quarantine` table with their reasons, never into the numbers.
 """
@@ -22,7 +21,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", type=Path, default=DEFAULT_HISTORY / "log",
                         help="embedded event log to read (default var/history/log, from `moodlens demo history`)")
     parser.add_argument("--stream-state", type=Path, default=None,
-                        help="`moodlens stream run --state` folder: its windows and alarms join the tables")
+                        help="`moodlens stream run --state` folder: its alarms join the tables")
     parser.add_argument("--min-tracks", type=int, default=5,
                         help="fewest customers behind any number shown (default 5, as the stream)")
 
@@ -42,11 +41,12 @@ def _read_records(args: argparse.Namespace) -> list[tuple[str, bytes]]:
     if state is not None:
         if not state.is_dir():
             raise FileNotFoundError(f"no stream state folder at {state}")
-        for name in ("windows.jsonl", "alarms.jsonl"):
-            path = state / name
-            if path.is_file():
-                with path.open("rb") as handle:
-                    records.extend((f"{path}:{n}", line.rstrip(b"\n")) for n, line in enumerate(handle, 1))
+        # Alarms only: the report computes its own hourly numbers from the visits, and a long replay's
+        # windows (a window a minute per key and length) would cost gigabytes to load for nothing.
+        path = state / "alarms.jsonl"
+        if path.is_file():
+            with path.open("rb") as handle:
+                records.extend((f"{path}:{n}", line.rstrip(b"\n")) for n, line in enumerate(handle, 1))
     return records
 
 
