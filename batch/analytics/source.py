@@ -24,6 +24,7 @@ from schemas.contract import CONTRACTS
 from schemas.expressions import NEGATIVE, POSITIVE
 
 HOUR_MS = 3_600_000
+REGISTER_CHUNK = 20_000
 EVENT_TABLES = ("face_expression", "camera_heartbeat", "sentiment_window", "sentiment_alarm")
 
 
@@ -148,14 +149,22 @@ def register_events(con: duckdb.DuckDBPyConnection, events: Iterable[Mapping[str
                     quarantine: Sequence[tuple[str, str]] = ()) -> None:
     """Makes the lake's tables from validated events (the lake's schemas, empty tables included).
 
-    `quarantine` holds (raw record, reason) pairs that did not validate.
+    `quarantine` holds (raw record, reason) pairs that did not validate; it is read after `events`
+    is exhausted, so a generator may fill it. Events become Arrow in chunks: memory holds columns,
+    not a dict per event.
     """
     import pyarrow as pa
 
-    by_schema: dict[str, list[dict[str, Any]]] = {name: [] for name in EVENT_TABLES}
+    pending: dict[str, list[Mapping[str, Any]]] = {name: [] for name in EVENT_TABLES}
+    chunks: dict[str, list[pa.Table]] = {name: [] for name in EVENT_TABLES}
     for event in events:
-        by_schema[str(event["schema"])].append(dict(event))
+        name = str(event["schema"])
+        pending[name].append(event)
+        if len(pending[name]) >= REGISTER_CHUNK:
+            chunks[name].append(to_arrow_table(CONTRACTS[name], pending[name]))  # type: ignore[arg-type]
+            pending[name] = []
     for name in EVENT_TABLES:
-        con.register(name, to_arrow_table(CONTRACTS[name], by_schema[name]))
+        chunks[name].append(to_arrow_table(CONTRACTS[name], pending[name]))  # type: ignore[arg-type]
+        con.register(name, pa.concat_tables(chunks[name]))
     con.register("quarantine", pa.table({"raw": [r for r, _ in quarantine], "reason": [w for _, w in quarantine]},
                                         schema=pa.schema([("raw", pa.string()), ("reason", pa.string())])))

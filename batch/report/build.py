@@ -276,6 +276,9 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     tables["heatmap"] = heat_table
     tables["alarms"] = alarms
     tables["silent_cameras"] = spans
+    tables["quality"] = pd.DataFrame([{"what": f"events in {k}", "count": v} for k, v in quality["events"].items()]
+                                     + [{"what": "records in quarantine", "count": quality["quarantined"]}])
+    tables["model_versions"] = quality["models"]
     title = f"moodlens weekly report — {options.site or 'all sites'}"
     subtitle = (f"{iso(options.since_ms)} to {iso(options.until_ms)} UTC · compared with the {length // 86_400_000} "
                 f"days before · numbers over fewer than {m} customers are suppressed")

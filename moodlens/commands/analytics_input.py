@@ -1,7 +1,8 @@
 """Where `moodlens batch forecast|drivers` and `moodlens report` read events from.
 
-Until the lake is wired in, the analytics read the embedded log (and the stream runner's alarms) into a DuckDB connection that carries the lake's tables under the lake's names, with
-the lake's Arrow schemas; the queries (`batch.analytics.source`) do not know the difference. Invalid
+Until the lake is wired in, the analytics read the embedded log (and the stream runner's alarms)
+into a DuckDB connection that carries the lake's tables under the lake's names, with the lake's
+Arrow schemas; the queries (`batch.analytics.source`) do not know the difference. Invalid
 records go to the `quarantine` table with their reasons, never into the numbers.
 """
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 DEFAULT_HISTORY = Path("var/history")
 
@@ -26,16 +29,15 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fewest customers behind any number shown (default 5, as the stream)")
 
 
-def _read_records(args: argparse.Namespace) -> list[tuple[str, bytes]]:
+def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
     from moodlens.locallog import LocalLog, next_offset
 
     if not args.log.is_dir():
         raise FileNotFoundError(f"no event log at {args.log} (make one with `moodlens demo history --out "
                                 f"{args.log.parent}`)")
-    records: list[tuple[str, bytes]] = []
     log, offset = LocalLog(args.log), 0
-    while batch := log.read(offset, 50_000):
-        records.extend((f"{args.log} offset {o}", payload) for o, payload in batch)
+    while batch := log.read(offset, 20_000):
+        yield from ((f"{args.log} offset {o}", payload) for o, payload in batch)
         offset = next_offset(batch, offset)
     state: Path | None = args.stream_state
     if state is not None:
@@ -46,25 +48,28 @@ def _read_records(args: argparse.Namespace) -> list[tuple[str, bytes]]:
         path = state / "alarms.jsonl"
         if path.is_file():
             with path.open("rb") as handle:
-                records.extend((f"{path}:{n}", line.rstrip(b"\n")) for n, line in enumerate(handle, 1))
-    return records
+                yield from ((f"{path}:{n}", line.rstrip(b"\n")) for n, line in enumerate(handle, 1))
 
 
 def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     from batch.analytics.source import register_events
     from schemas.validation import ValidationError, parse_event
 
-    events: list[dict[str, Any]] = []
     quarantine: list[tuple[str, str]] = []
-    for where, payload in _read_records(args):
-        if not payload.strip():
-            continue
-        try:
-            events.append(parse_event(payload))
-        except ValidationError as error:
-            quarantine.append((payload.decode("utf-8", "replace")[:2000], f"{where}: {error}"))
+
+    def valid_events() -> Iterator[dict[str, Any]]:
+        for where, payload in _read_records(args):
+            if not payload.strip():
+                continue
+            try:
+                yield parse_event(payload)
+            except ValidationError as error:
+                quarantine.append((payload.decode("utf-8", "replace")[:2000], f"{where}: {error}"))
+
     con = duckdb.connect()
-    register_events(con, events, quarantine)
+    register_events(con, valid_events(), quarantine)
     return con
 
 

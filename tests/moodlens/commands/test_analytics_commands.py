@@ -72,3 +72,18 @@ def test_report_rejects_a_bad_period(small_history: Path, tmp_path: Path, capsys
     assert main(["report", "--log", str(small_history / "log"), "--since", "last tuesday",
                  "--out", str(tmp_path)]) == 2
     assert "--since: 'last tuesday' is neither a duration" in capsys.readouterr().err
+
+
+def test_invalid_records_in_the_log_are_quarantined_not_counted(tmp_path: Path) -> None:
+    from batch.analytics.synthetic import HistoryConfig, generate_history
+
+    events = generate_history(HistoryConfig(sites=1, days=1, seed=2, heartbeat_minutes=60)).events
+    broken = dict(next(e for e in events if e["schema"] == "face_expression"), valence=7.0)
+    with LocalLog(tmp_path / "log") as log:
+        log.append([json.dumps(e).encode() for e in events] + [json.dumps(broken).encode(), b"{not json"])
+    out = tmp_path / "report"
+    assert main(["report", "--log", str(tmp_path / "log"), "--out", str(out), "--no-forecast"]) == 0
+    quality = dict(line.rsplit(",", 1) for line in (out / "quality.csv").read_text().splitlines()[1:])
+    assert quality["records in quarantine"] == "2"
+    faces = sum(1 for e in events if e["schema"] == "face_expression")
+    assert quality["events in face_expression"] == str(faces)
