@@ -200,19 +200,36 @@ def _backtest(grid: pd.DataFrame, config: ForecastConfig) -> Backtest:
         coverage95=float(((rated["net"] >= rated["lo95"]) & (rated["net"] <= rated["hi95"])).mean()))
 
 
+def _robust_z(residuals: np.ndarray) -> np.ndarray:
+    scale = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals)))) if len(residuals) else 0.0
+    return residuals / (scale or 1.0)
+
+
 def _anomalies(grid: pd.DataFrame, fit: _Fit, config: ForecastConfig) -> pd.DataFrame:
-    rated = grid[grid["how"].isin(fit.open_how) & (grid["tracks"] >= config.min_tracks)]
-    if rated.empty:
-        return pd.DataFrame(columns=["hour_ms", "measure", "actual", "expected", "z"])
-    design = _design(rated["how"].to_numpy(), fit.columns)
-    expected = fit.net.predict(design)
-    z = (rated["net"].to_numpy() - expected) * np.sqrt(rated["tracks"].to_numpy())
-    robust = 1.4826 * np.median(np.abs(z - np.median(z))) or 1.0
-    z = z / robust
-    flagged = np.abs(z) >= config.anomaly_z
-    return pd.DataFrame({"hour_ms": rated.index.to_numpy()[flagged], "measure": "net_score",
-                         "actual": rated["net"].to_numpy()[flagged], "expected": expected[flagged],
-                         "z": z[flagged]})
+    """Open hours far from what their hour of the week predicts: the net score (hours with enough
+    customers; residual over the hour's modelled spread) and the visits (a silent camera, a rush)."""
+    opened = grid[grid["how"].isin(fit.open_how)]
+    rated = opened[opened["tracks"] >= config.min_tracks]
+    frames = []
+    if len(rated):
+        expected = fit.net.predict(_design(rated["how"].to_numpy(), fit.columns))
+        spread = np.sqrt(fit.noise[0] + fit.noise[1] / rated["tracks"].to_numpy(dtype=float))
+        z = _robust_z((rated["net"].to_numpy() - expected) / spread)
+        flagged = np.abs(z) >= config.anomaly_z
+        frames.append(pd.DataFrame({"hour_ms": rated.index.to_numpy()[flagged], "measure": "net_score",
+                                    "actual": rated["net"].to_numpy()[flagged], "expected": expected[flagged],
+                                    "z": z[flagged]}))
+    if len(opened):
+        root = fit.visits.predict(_design(opened["how"].to_numpy(), fit.columns))
+        z = _robust_z(np.sqrt(opened["visits"].to_numpy(dtype=float)) - root)
+        flagged = np.abs(z) >= config.anomaly_z
+        frames.append(pd.DataFrame({"hour_ms": opened.index.to_numpy()[flagged], "measure": "visits",
+                                    "actual": opened["visits"].to_numpy(dtype=float)[flagged],
+                                    "expected": np.maximum(root[flagged], 0) ** 2, "z": z[flagged]}))
+    columns = ["hour_ms", "measure", "actual", "expected", "z"]
+    found = [f for f in frames if len(f)]
+    return pd.concat(found, ignore_index=True).sort_values("hour_ms")[columns] if found else pd.DataFrame(
+        columns=columns)
 
 
 def forecast_site(site: str, site_hours: pd.DataFrame, end_ms: int,

@@ -104,7 +104,7 @@ def _headline(now: Totals, before: Totals, options: ReportOptions) -> str:
 
 
 def _forecast_section(results: list[SiteForecast], tables: dict[str, pd.DataFrame]) -> str:
-    html, frames, backtests = [], [], []
+    html, frames, backtests, anomalies = [], [], [], []
     for i, result in enumerate(results):
         if result.status != "ok":
             html.append(f"<p><b>{escape(result.site)}</b>: no forecast — {escape(result.status)}.</p>")
@@ -138,13 +138,15 @@ def _forecast_section(results: list[SiteForecast], tables: dict[str, pd.DataFram
                     f"<b>{b.naive_net_mae:.3f}</b> for the seasonal-naive forecast (same hour last week); visits "
                     f"{b.visits_mae:.1f} against {b.naive_visits_mae:.1f}. Interval coverage: 80% → "
                     f"{b.coverage80:.0%}, 95% → {b.coverage95:.0%}.</p>")
+        anomalies.append(result.anomalies.assign(site_id=result.site))
         if len(result.anomalies):
-            rows = [[iso(r.hour_ms), f"{r.actual:+.2f}", f"{r.expected:+.2f}", f"{r.z:+.1f}"]
+            rows = [[iso(r.hour_ms), escape(str(r.measure)), f"{r.actual:+.2f}", f"{r.expected:+.2f}", f"{r.z:+.1f}"]
                     for r in result.anomalies.itertuples()]
             html.append("<p>Anomalous hours in the history:</p>" +
-                        _table(["hour (UTC)", "net score", "expected", "z"], rows))
+                        _table(["hour (UTC)", "measure", "actual", "expected", "z"], rows))
     tables["forecast"] = pd.concat(frames) if frames else pd.DataFrame()
     tables["forecast_backtest"] = pd.DataFrame(backtests)
+    tables["forecast_anomalies"] = pd.concat(anomalies) if anomalies else pd.DataFrame()
     return "".join(html) or "<p>No site to forecast.</p>"
 
 

@@ -50,12 +50,21 @@ def test_the_bad_evening_is_flagged_as_anomalous_and_little_else_is() -> None:
     results, h = _results()
     bad = next(i for i in h.incidents if i.kind == "bad_evening")
     result = next(r for r in results if r.site == bad.site_id)
-    flagged = set(result.anomalies["hour_ms"])
+    net = result.anomalies[result.anomalies["measure"] == "net_score"]
     bad_hours = set(range(bad.start_ms, bad.end_ms, HOUR_MS))
-    assert len(flagged & bad_hours) >= 2
-    assert all(result.anomalies.loc[result.anomalies["hour_ms"].isin(bad_hours), "z"] < 0)
+    assert len(set(net["hour_ms"]) & bad_hours) >= 2
+    assert all(net.loc[net["hour_ms"].isin(bad_hours), "z"] < 0)
     for other in results:
-        assert len(other.anomalies) <= 8, other.site  # a short list to look at, not noise
+        assert (other.anomalies["measure"] == "net_score").sum() <= 6, other.site  # a short list, not noise
+
+
+def test_the_silent_camera_shows_as_missing_visits() -> None:
+    results, h = _results()
+    silent = next(i for i in h.incidents if i.kind == "silent_camera")
+    anomalies = next(r for r in results if r.site == silent.site_id).anomalies
+    during = anomalies[(anomalies["measure"] == "visits") & (anomalies["hour_ms"] >= silent.start_ms)
+                       & (anomalies["hour_ms"] < silent.end_ms)]
+    assert len(during) >= 1 and (during["z"] < 0).all() and (during["actual"] < during["expected"]).all()
 
 
 def test_a_site_with_too_little_history_says_so_instead_of_forecasting() -> None:
