@@ -13,7 +13,7 @@ import json
 import shutil
 import time
 from dataclasses import asdict
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 CHUNK = 20_000
@@ -28,6 +28,9 @@ def add_history_command(demo: argparse.ArgumentParser) -> None:
     history.add_argument("--seed", type=int, default=1)
     history.add_argument("--start", type=date.fromisoformat, default=date(2026, 9, 7),
                          help="first day, UTC (default 2026-09-07)")
+    history.add_argument("--end", default=None,
+                         help="instead of --start: the day after the last one, a date or 'today' (UTC), so the "
+                              "history runs up to now, e.g. to sit beside live demo events")
     history.add_argument("--out", type=Path, default=Path("var/history"), help="output folder (replaced)")
     history.set_defaults(handler=run_history)
 
@@ -37,7 +40,14 @@ def run_history(args: argparse.Namespace) -> int:
     from moodlens.locallog import LocalLog
 
     started = time.perf_counter()
-    history = generate_history(HistoryConfig(sites=args.sites, days=args.days, seed=args.seed, start=args.start))
+    start: date = args.start
+    if args.end is not None:
+        try:
+            end = datetime.now(UTC).date() if args.end == "today" else date.fromisoformat(args.end)
+        except ValueError:
+            raise ValueError(f"--end: {args.end!r} is neither 'today' nor a date like 2026-11-30") from None
+        start = end - timedelta(days=args.days)
+    history = generate_history(HistoryConfig(sites=args.sites, days=args.days, seed=args.seed, start=start))
     out: Path = args.out
     shutil.rmtree(out / "log", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)

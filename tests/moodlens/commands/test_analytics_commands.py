@@ -87,3 +87,13 @@ def test_invalid_records_in_the_log_are_quarantined_not_counted(tmp_path: Path) 
     assert quality["records in quarantine"] == "2"
     faces = sum(1 for e in events if e["schema"] == "face_expression")
     assert quality["events in face_expression"] == str(faces)
+
+
+def test_history_can_end_today_to_sit_beside_live_events(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    assert main(["demo", "history", "--sites", "1", "--days", "1", "--end", "today", "--out", str(tmp_path)]) == 0
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert truth["end_ms"] == int(today.timestamp() * 1000)
+    assert main(["demo", "history", "--end", "someday", "--out", str(tmp_path)]) == 2
