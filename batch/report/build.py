@@ -23,6 +23,7 @@ from batch.report import svg
 from batch.report.data import (
     HOUR_MS,
     Totals,
+    alarm_episodes,
     busiest_hours,
     camera_status,
     heatmap_cells,
@@ -190,15 +191,21 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     now_totals, before_totals = Totals.of(hourly), Totals.of(before)
     sections.append(("headline", "Headline", _headline(now_totals, before_totals, options)))
 
-    markers = [(int(a.time_ms), f"{a.state} {a.rule} {a.site_id}/{a.camera_id or '*'}: {a.reason}")
-               for a in alarms.itertuples() if a.state == "ALARM"]
+    episodes = alarm_episodes(alarms, options.until_ms)
     series = [_series(site, hourly[hourly["site_id"] == site], hours, svg.PALETTE[i % len(svg.PALETTE)])
               for i, site in enumerate(sites)]
+    lanes = [svg.Lane(site, episodes.get((site, None), [])) for site in sites]
     over_time = svg.line_chart(svg.Chart(options.since_ms, options.until_ms, -1.0, 1.0,
-                                         "Net score by hour (95% interval); ▼ alarms", "net score", series, markers))
+                                         "Net score by hour (95% interval); red: site alarms", "net score", series,
+                                         lanes=lanes, height=240 + 13 * len(lanes)))
+    raised = alarms[alarms["state"] == "ALARM"] if len(alarms) else alarms
+    by_rule = raised.groupby(["site_id", "rule"]).size().rename("raised").reset_index() if len(raised) else None
+    rule_table = "" if by_rule is None else _table(
+        ["site", "rule", "alarms raised (site and cameras)"],
+        [[escape(str(r.site_id)), escape(str(r.rule)), str(r.raised)] for r in by_rule.itertuples()])
     sections.append(("over-time", "Sentiment over time", over_time +
                      f"<p class='note'>Hours with fewer than {m} customers are left blank ({TOO_FEW}); closed "
-                     f"hours are blank too. {len(markers)} alarm(s) raised in the period.</p>"))
+                     f"hours are blank too. {len(raised)} alarm(s) raised in the period.</p>" + rule_table))
 
     cells, heat_table = heatmap_cells(hourly, m)
     sections.append(("heatmap", "Hour × weekday", svg.heatmap(cells, m, "Net score by weekday and hour (UTC)")))
@@ -211,9 +218,10 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
                             _estimate(totals.net(m)), f"{offline} h" if offline else "—"])
         cam_spans = [svg.Span(int(r.from_ms), int(r.to_ms), f"camera offline: no heartbeat for {r.hours} h")
                      for r in spans[(spans["site_id"] == site) & (spans["camera_id"] == camera)].itertuples()]
+        lane = [svg.Lane("alarms", episodes.get((str(site), str(camera)), []))]
         camera_charts.append(svg.line_chart(svg.Chart(
             options.since_ms, options.until_ms, -1.0, 1.0, f"{site}/{camera}: net score by hour; grey = offline",
-            "net score", [_series(camera, rows, hours)], spans=cam_spans, height=170)))
+            "net score", [_series(camera, rows, hours)], spans=cam_spans, lanes=lane, height=183)))
     sections.append(("cameras", "Per camera", _table(["camera", "visits", "customers rated", "net score [95%]",
                                                       "offline"], camera_rows) + "".join(camera_charts)))
 

@@ -136,3 +136,20 @@ def busiest_hours(hourly: pd.DataFrame, count: int = 3) -> str:
     by_how = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy())).groupby("how")["visits"].sum()
     top = by_how.sort_values(ascending=False, kind="stable").head(count)
     return ", ".join(f"{weekdays[int(h) // 24]} {int(h) % 24:02d}:00 ({int(v)})" for h, v in top.items())
+
+
+def alarm_episodes(alarms: pd.DataFrame, until_ms: int) -> dict[tuple[str, str | None], list[tuple[int, int, str]]]:
+    """(site, camera or None) -> [(raised, cleared or period end, what)], from ALARM/OK state changes."""
+    open_since: dict[tuple[str, str | None, str], tuple[int, str]] = {}
+    episodes: dict[tuple[str, str | None], list[tuple[int, int, str]]] = {}
+    for a in alarms.itertuples():
+        camera = None if a.camera_id is None or pd.isna(a.camera_id) else str(a.camera_id)
+        key = (str(a.site_id), camera, str(a.rule))
+        if a.state == "ALARM" and key not in open_since:
+            open_since[key] = (int(a.time_ms), f"{a.rule}: {a.reason}")
+        elif a.state == "OK" and key in open_since:
+            start, what = open_since.pop(key)
+            episodes.setdefault(key[:2], []).append((start, int(a.time_ms), f"{what} (until {iso(a.time_ms)})"))
+    for key, (start, what) in open_since.items():
+        episodes.setdefault(key[:2], []).append((start, until_ms, f"{what} (still raised)"))
+    return episodes

@@ -35,6 +35,14 @@ class Span:
 
 
 @dataclass
+class Lane:
+    """A strip under the plot: alarm episodes (start, end, tooltip) of one site or camera."""
+
+    label: str
+    episodes: list[tuple[int, int, str]]
+
+
+@dataclass
 class Chart:
     start_ms: int
     end_ms: int
@@ -45,6 +53,7 @@ class Chart:
     series: list[Series] = field(default_factory=list)
     markers: list[tuple[int, str]] = field(default_factory=list)  # (time, tooltip): alarms
     spans: list[Span] = field(default_factory=list)
+    lanes: list[Lane] = field(default_factory=list)
     width: int = 920
     height: int = 240
 
@@ -65,7 +74,9 @@ def _segments(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[f
 
 
 def line_chart(chart: Chart) -> str:
-    left, right, top, bottom = 52, 12, 26, 30
+    lane_h = 13
+    widest = max((len(lane.label) for lane in chart.lanes), default=0)
+    left, right, top, bottom = max(52, 6 * widest + 10), 12, 26, 30 + lane_h * len(chart.lanes)
     plot_w, plot_h = chart.width - left - right, chart.height - top - bottom
     span_ms = max(1, chart.end_ms - chart.start_ms)
 
@@ -119,6 +130,14 @@ def line_chart(chart: Chart) -> str:
         parts.append(f'<path class="alarm" d="M{_fmt(mx)},{top + 2} l-5,-9 h10 z" fill="#d62728">'
                      f'<title>{escape(tip)}</title></path><line x1="{_fmt(mx)}" x2="{_fmt(mx)}" y1="{top}" '
                      f'y2="{top + plot_h}" stroke="#d62728" stroke-dasharray="2,3"/>')
+    for index, lane in enumerate(chart.lanes):
+        ly = top + plot_h + 4 + index * lane_h
+        parts.append(f'<text x="{left - 4}" y="{ly + 9}" class="ax" text-anchor="end">{escape(lane.label)}</text>'
+                     f'<rect x="{left}" y="{ly}" width="{plot_w}" height="{lane_h - 3}" fill="#f4f4f4"/>')
+        for start, end, tip in lane.episodes:
+            x0, x1 = x(max(start, chart.start_ms)), x(min(end, chart.end_ms))
+            parts.append(f'<rect class="alarm" x="{_fmt(x0)}" y="{ly}" width="{_fmt(max(1.5, x1 - x0))}" '
+                         f'height="{lane_h - 3}" fill="#d62728"><title>{escape(tip)}</title></rect>')
     legend_x = left + plot_w
     for series in reversed(chart.series):
         width = 8 + 7 * len(series.name)
