@@ -78,7 +78,7 @@ def run_embedded(args: argparse.Namespace) -> int:
         pass
     finally:
         runner.close()
-        print(json.dumps({"offset": runner.offset, **runner.counters, "engine": vars(runner.engine.stats)}),
+        print(json.dumps({"offset": runner.offset, **runner.counters, "engine": runner.sites.engine_stats()}),
               file=sys.stderr)
     return 0
 

@@ -155,7 +155,7 @@ def test_restart_truncates_an_uncommitted_tail_and_resumes_at_the_checkpoint(tmp
     runner.drain()
     runner.close()
     checkpoint = json.loads((tmp_path / "state" / CHECKPOINT).read_bytes())
-    assert checkpoint["offset"] == 500
+    assert checkpoint["position"] == 500  # the host checkpoint names the source position "position"
     with (tmp_path / "state" / WINDOWS).open("ab") as handle:
         handle.write(b'{"half a window')
     runner = EmbeddedRunner(LocalLog(tmp_path / "log"), tmp_path / "state", CONFIG)

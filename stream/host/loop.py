@@ -1,0 +1,139 @@
+"""The one stream host: source -> ingest -> per-site engines -> alarms -> outputs -> commit.
+
+Every wiring (the embedded runner on a local log, the Kinesis consumer on ECS, the KCL record
+processor) runs this loop; they differ only in the adapters behind the ports (``stream.host.ports``).
+
+One ordered commit per batch, after quix-streams' checkpoint: (1) outputs written and flushed
+(files fsync'd; Firehose/SNS/EventBridge/CloudWatch/SQS calls returned), (2) the changed sites'
+states, each carrying the last position it applied per partition, (3) the host checkpoint: the
+source position, counters and the outputs' positions. A crash before (2) replays the batch: local
+files are truncated back to the checkpointed sizes, remote sinks receive the same windows and alarms
+again with the same deterministic ids (idempotent downstream). A crash between (2) and (3) replays
+records that some sites already applied: those sites skip them (``stream.host.sites``), no window is
+counted twice. The state store refuses to overwrite a newer checkpoint (``FencedError``): a second
+or stale consumer stops instead.
+
+Event time advances per site (``stream.host.sites``): answers do not depend on neighbours' traffic
+or on which consumer reads which shard.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stream.alarms import AlarmConfig
+from stream.deadletter import DeadLetter
+from stream.engine import EngineConfig
+from stream.host.ports import Outputs, Source, StateStore
+from stream.host.sites import Applied, Emitted, Sites, StateError
+from stream.ingest import IngestConfig, ingest
+
+CHECKPOINT_VERSION = 2
+COUNTERS = ("records", "events", "dead_letters", "windows", "alarms", "late", "skipped")
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    alarms: AlarmConfig = field(default_factory=AlarmConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    batch_size: int = 5_000
+    check_time: bool = True
+    idle_advance_ms: int | None = None  # a site without input this long (wall clock): its event time moves on
+
+
+def _no_fault(point: str) -> None:
+    return None
+
+
+class Host:
+    def __init__(self, source: Source, state: StateStore, outputs: Outputs, config: HostConfig | None = None,
+                 *, clock: Callable[[], float] = time.time, fault: Callable[[str], None] = _no_fault) -> None:
+        self.source = source
+        self.state = state
+        self.outputs = outputs
+        self.config = config or HostConfig()
+        self._clock = clock
+        self._fault = fault  # tests: raises at named points to simulate a crash there
+        checkpoint, sites = state.load()
+        if checkpoint is not None:
+            for name, expected in (("version", CHECKPOINT_VERSION), ("source", source.name)):
+                if checkpoint.get(name) != expected:
+                    raise StateError(f"{state.where}: checkpoint has {name} {checkpoint.get(name)!r}, "
+                                     f"this host expects {expected!r}")
+        self.sites = Sites.restore(self.config.engine, self.config.alarms, sites, state.site_where, clock)
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        if checkpoint is not None:
+            self.counters.update(checkpoint["counters"])
+        outputs.restore(checkpoint["outputs"] if checkpoint else {})
+        source.seek(checkpoint["position"] if checkpoint else None)
+        self.position: Any = checkpoint["position"] if checkpoint else None
+        self._last_idle_check = clock()
+
+    # ------------------------------------------------------------------ run
+
+    def step(self) -> int:
+        """One batch from the source; returns how many records it read (0: nothing new)."""
+        records = self.source.poll(self.config.batch_size)
+        if self.config.idle_advance_ms is not None and self._clock() - self._last_idle_check >= 1.0:
+            self._last_idle_check = self._clock()
+            idle = self.sites.advance_idle(self.config.idle_advance_ms)
+            if idle.windows or idle.alarms:
+                self._commit(idle, [], 0, 0, position=self.position)  # before the batch: its position is not applied
+        if not records:
+            return 0
+        now_ms = int(self._clock() * 1000) if self.config.check_time else None
+        positions = {r.label: r for r in records}
+        events, letters = ingest([(r.label, r.data) for r in records], now_ms, self.config.ingest)
+        applied = [Applied(e, positions[label].partition, positions[label].position)
+                   for e, label in zip(events, self._labels(records, letters), strict=True)]
+        emitted = self.sites.apply(applied)
+        self._commit(emitted, letters, len(records), len(events), position=self.source.position())
+        return len(records)
+
+    @staticmethod
+    def _labels(records: list[Any], letters: list[DeadLetter]) -> list[str]:
+        """Labels of the records that became events (ingest keeps order and drops the letters)."""
+        rejected = {letter.source for letter in letters}
+        return [r.label for r in records if r.label not in rejected]
+
+    def drain(self, flush: bool = False) -> int:
+        """Processes everything the source has now; with ``flush`` also closes every open window."""
+        total = 0
+        while count := self.step():
+            total += count
+        if flush:
+            self._commit(self.sites.flush(), [], 0, 0, position=self.position)
+        return total
+
+    def run(self, stop: Callable[[], bool], poll_s: float = 0.5) -> None:
+        """Follows the source until ``stop()`` is true."""
+        while not stop():
+            if self.step() == 0:
+                time.sleep(poll_s)
+
+    def close(self) -> None:
+        self.outputs.close()
+
+    # ------------------------------------------------------------- commit
+
+    def _commit(self, emitted: Emitted, letters: list[DeadLetter], records: int, events: int,
+                position: Any) -> None:
+        fault = self._fault
+        fault("before-write")
+        self.outputs.write(emitted, letters)
+        sizes = self.outputs.flush()
+        fault("before-checkpoint")
+        counters = self.counters
+        for key, value in (("records", records), ("events", events), ("dead_letters", len(letters)),
+                           ("windows", len(emitted.windows)), ("alarms", len(emitted.alarms)),
+                           ("late", len(emitted.late)), ("skipped", emitted.skipped)):
+            counters[key] += value
+        checkpoint = {"version": CHECKPOINT_VERSION, "source": self.source.name, "position": position,
+                      "counters": counters, "outputs": sizes}
+        self.state.commit(checkpoint, self.sites.snapshot(sorted(emitted.dirty)))
+        self.position = position
+        fault("after-checkpoint")
