@@ -43,6 +43,7 @@ class HostConfig:
     batch_size: int = 5_000
     check_time: bool = True
     idle_advance_ms: int | None = None  # a site without input this long (wall clock): its event time moves on
+    commit_every_s: float = 0.0  # state commits at most this often (S3 PUTs cost); outputs go every batch
 
 
 def _no_fault(point: str) -> None:
@@ -68,10 +69,15 @@ class Host:
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         if checkpoint is not None:
             self.counters.update(checkpoint["counters"])
-        outputs.restore(checkpoint["outputs"] if checkpoint else {})
+        if state.atomic:  # sites and position change together: cut the outputs back to match them
+            outputs.restore(checkpoint["outputs"] if checkpoint else {})
         source.seek(checkpoint["position"] if checkpoint else None)
+        self._sizes: dict[str, Any] = checkpoint["outputs"] if checkpoint else {}
         self.position: Any = checkpoint["position"] if checkpoint else None
         self._last_idle_check = clock()
+        self._last_commit = clock()
+        self._dirty: set[str] = set()
+        self._pending: dict[str, Any] = {"position": self.position, "batches": 0}
 
     # ------------------------------------------------------------------ run
 
@@ -82,7 +88,7 @@ class Host:
             self._last_idle_check = self._clock()
             idle = self.sites.advance_idle(self.config.idle_advance_ms)
             if idle.windows or idle.alarms:
-                self._commit(idle, [], 0, 0, position=self.position)  # before the batch: its position is not applied
+                self._commit(idle, [], 0, 0, position=self._pending["position"])  # before this batch
         if not records:
             return 0
         now_ms = int(self._clock() * 1000) if self.config.check_time else None
@@ -106,7 +112,8 @@ class Host:
         while count := self.step():
             total += count
         if flush:
-            self._commit(self.sites.flush(), [], 0, 0, position=self.position)
+            self._commit(self.sites.flush(), [], 0, 0, position=self._pending["position"])
+        self.commit()
         return total
 
     def run(self, stop: Callable[[], bool], poll_s: float = 0.5) -> None:
@@ -116,24 +123,39 @@ class Host:
                 time.sleep(poll_s)
 
     def close(self) -> None:
+        """Closes the outputs; does not commit (after a crash the state must stay as it was): call
+        ``commit`` first on a graceful stop."""
         self.outputs.close()
 
     # ------------------------------------------------------------- commit
 
     def _commit(self, emitted: Emitted, letters: list[DeadLetter], records: int, events: int,
                 position: Any) -> None:
+        """Outputs now (written and flushed); the state when ``commit_every_s`` has passed."""
         fault = self._fault
         fault("before-write")
         self.outputs.write(emitted, letters)
-        sizes = self.outputs.flush()
-        fault("before-checkpoint")
+        self._sizes = self.outputs.flush()
         counters = self.counters
         for key, value in (("records", records), ("events", events), ("dead_letters", len(letters)),
                            ("windows", len(emitted.windows)), ("alarms", len(emitted.alarms)),
                            ("late", len(emitted.late)), ("skipped", emitted.skipped)):
             counters[key] += value
-        checkpoint = {"version": CHECKPOINT_VERSION, "source": self.source.name, "position": position,
-                      "counters": counters, "outputs": sizes}
-        self.state.commit(checkpoint, self.sites.snapshot(sorted(emitted.dirty)))
-        self.position = position
-        fault("after-checkpoint")
+        self._dirty |= emitted.dirty
+        self._pending = {"position": position, "batches": int(self._pending["batches"]) + 1}
+        if self._clock() - self._last_commit >= self.config.commit_every_s:
+            self.commit()
+
+    def commit(self) -> None:
+        """Sites' states, then the host checkpoint (position, counters, outputs' sizes)."""
+        if not self._pending["batches"]:
+            return
+        self._fault("before-checkpoint")
+        checkpoint = {"version": CHECKPOINT_VERSION, "source": self.source.name,
+                      "position": self._pending["position"], "counters": self.counters, "outputs": self._sizes}
+        self.state.commit(checkpoint, self.sites.snapshot(sorted(self._dirty)))
+        self.position = self._pending["position"]
+        self._dirty = set()
+        self._pending = {"position": self.position, "batches": 0}
+        self._last_commit = self._clock()
+        self._fault("after-checkpoint")

@@ -38,6 +38,7 @@ class Source(Protocol):
 
 class StateStore(Protocol):
     where: str  # for messages: a folder, s3://bucket/prefix
+    atomic: bool  # sites and position stored in one atomic write: outputs can be cut back to match
 
     def load(self) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
         """(host checkpoint or None before the first one, site states by site)."""

@@ -21,6 +21,7 @@ class LocalStateStore:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / name
+        self.atomic = True  # sites and position in one file, replaced at once
         self.where = str(self.path)
         self._fault = fault
         self._sites: dict[str, Any] = {}
