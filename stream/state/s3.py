@@ -151,8 +151,10 @@ class S3SiteStates:
 class S3StateStore:
     """The host's ``StateStore`` on S3: changed sites first, then ``host.json``, all fenced."""
 
-    def __init__(self, client: Any, url: str, **retry: Any) -> None:
+    def __init__(self, client: Any, url: str, *, fault: Callable[[str], None] = lambda point: None,
+                 **retry: Any) -> None:
         bucket, prefix = parse_s3_url(url)
+        self._fault = fault  # tests: "after-sites" falls between the site objects and host.json
         self.atomic = False  # one object per site, then host.json: not one write
         self.where = f"s3://{bucket}/{prefix}"
         self.objects = S3Objects(client, bucket, **retry)
@@ -171,4 +173,5 @@ class S3StateStore:
     def commit(self, checkpoint: Mapping[str, Any], sites: Mapping[str, Mapping[str, Any]]) -> None:
         for site, state in sites.items():
             self.sites.put(site, state)
+        self._fault("after-sites")
         self.objects.put(self.host_key, checkpoint)
