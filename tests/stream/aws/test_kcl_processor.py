@@ -88,14 +88,12 @@ class StandIn:
     def deliver(self, shard: str, processor: SiteRecordProcessor, batch: int, batches: int | None = None) -> None:
         """process_records with the records after the checkpoint, ``batch`` at a time."""
         records = self.pending(shard)
-        sent = 0
-        for start in range(0, len(records), batch):
+        for sent, start in enumerate(range(0, len(records), batch)):
             if batches is not None and sent == batches:
                 return
             chunk = records[start:start + batch]
             processor.process_records(type("ProcessRecordsInput", (), {
                 "records": chunk, "checkpointer": self.checkpointer(shard, processor), "millis_behind_latest": 0})())
-            sent += 1
 
     def end(self, shard: str, processor: SiteRecordProcessor) -> None:
         processor.shard_ended(type("ShardEndedInput", (), {"checkpointer": self.checkpointer(shard, processor)})())

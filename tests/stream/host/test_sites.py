@@ -3,6 +3,7 @@ merged output depends only on the input sequence, not on how it is cut into batc
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from typing import Any
@@ -23,7 +24,7 @@ def run(events: list[dict[str, Any]], cuts: list[int] | None = None) -> Emitted:
     sites = Sites(ENGINE, ALARMS)
     out = Emitted()
     bounds = [0, *sorted(cuts or []), len(events)]
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         out.extend(sites.apply([Applied(e, "p", i) for i, e in enumerate(events[start:end], start)]))
     out.extend(sites.flush())
     return out

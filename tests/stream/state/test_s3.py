@@ -70,7 +70,7 @@ def test_a_stale_consumer_is_fenced_and_overwrites_nothing(s3: tuple[Any, str]) 
     new.commit(checkpoint(2), {"s1": {"by": "new"}})
     with pytest.raises(FencedError, match=r"s3://state-\w+/consumer/sites/s1.json was written by another"):
         old.commit(checkpoint(3), {"s1": {"by": "old"}})
-    with pytest.raises(FencedError, match="host.json"):
+    with pytest.raises(FencedError, match=r"host\.json"):
         old.commit(checkpoint(3), {})
     assert S3StateStore(client, url).load() == (checkpoint(2), {"s1": {"by": "new"}})
 
