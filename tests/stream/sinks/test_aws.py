@@ -120,7 +120,7 @@ def test_cloudwatch_metrics_per_site_and_camera_come_from_the_windows(aws_client
     five = [w for w in out.windows if w["window_minutes"] == 5]
     for camera, dims in ((None, [{"Name": "Site", "Value": "cafe-1"}]),
                          ("cam-a", [{"Name": "Site", "Value": "cafe-1"}, {"Name": "Camera", "Value": "cam-a"}])):
-        windows = [w for w in five if w["camera_id"] == camera]
+        windows: list[dict[str, Any]] = [dict(w) for w in five if w["camera_id"] == camera]
         for metric, field in (("Tracks", "tracks"), ("Faces", "faces"), ("NetScore", "net_score")):
             stats = cloudwatch.get_metric_statistics(
                 Namespace=namespace, MetricName=metric, Dimensions=dims, Period=60, Statistics=["Maximum"],
