@@ -47,6 +47,7 @@ class Emitted:
     windows: list[SentimentWindow] = field(default_factory=list)
     alarms: list[SentimentAlarm] = field(default_factory=list)
     late: list[Mapping[str, Any]] = field(default_factory=list)
+    heartbeats: list[tuple[str, str, int]] = field(default_factory=list)  # (site, camera, latest in a closed minute)
     skipped: int = 0  # re-delivered records a site had already applied
     dirty: set[str] = field(default_factory=set)  # sites whose state changed
 
@@ -54,6 +55,7 @@ class Emitted:
         self.windows += other.windows
         self.alarms += other.alarms
         self.late += other.late
+        self.heartbeats += other.heartbeats
         self.skipped += other.skipped
         self.dirty |= other.dirty
 
@@ -109,7 +111,7 @@ class Sites:
         for index, item in enumerate(items):
             by_site.setdefault(item.event["site_id"], []).append((index, item))
         out = Emitted()
-        placed: list[tuple[int, int, list[SentimentWindow], list[SentimentAlarm]]] = []
+        placed: list[tuple[int, int, Tick, list[SentimentAlarm]]] = []
         late: list[tuple[int, Mapping[str, Any]]] = []
         now = self._clock()
         serial = 0
@@ -127,13 +129,14 @@ class Sites:
                 state.applied[a.partition] = max(a.position, state.applied.get(a.partition, -1))
             for tick in result.ticks:
                 trigger = fresh[min(bisect_left(marks, tick.end_ms), len(fresh) - 1)][0]
-                placed.append((trigger, serial, tick.windows, state.alarms.process([tick])))
+                placed.append((trigger, serial, tick, state.alarms.process([tick])))
                 serial += 1
             positions = {id(a.event): i for i, a in fresh}
             late.extend((positions.get(id(e), fresh[-1][0]), e) for e in result.late)
         placed.sort(key=lambda p: (p[0], p[1]))
-        for _, _, windows, alarms in placed:
-            out.windows += windows
+        for _, _, tick, alarms in placed:
+            out.windows += tick.windows
+            out.heartbeats += tick.heartbeats
             out.alarms += alarms
         out.late = [e for _, e in sorted(late, key=lambda pair: pair[0])]
         return out
@@ -158,6 +161,7 @@ class Sites:
         out = Emitted(dirty={name} if ticks else set())
         for tick in ticks:
             out.windows += tick.windows
+            out.heartbeats += tick.heartbeats
             out.alarms += state.alarms.process([tick])
         return out
 

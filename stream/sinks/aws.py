@@ -16,12 +16,15 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stream.aws.cloudwatch import CloudWatchPublisher, MetricDatum
+from stream.aws.cloudwatch import MetricDatum, MetricSink
 from stream.deadletter import DeadLetter, DeadLetterSink
 from stream.host.sites import Emitted
 from stream.jsonl import dumps
 
 FIREHOSE_MAX_RECORDS, FIREHOSE_MAX_BYTES = 500, 4 * 1024 * 1024
+# CloudWatch metric names and dimensions (the alarms in infra read these)
+NET_SCORE, TRACKS, FACES, HEARTBEAT, DEAD_LETTERS = "NetScore", "Tracks", "Faces", "Heartbeat", "DeadLetters"
+SITE, CAMERA = "Site", "Camera"
 EVENTBRIDGE_MAX_ENTRIES = 10
 
 
@@ -109,27 +112,34 @@ def window_metrics(windows: Sequence[Mapping[str, Any]], window_minutes: int, ca
     for w in windows:
         if w["window_minutes"] != window_minutes or (w["camera_id"] is not None and not cameras):
             continue
-        dims: tuple[tuple[str, str], ...] = (("Site", w["site_id"]),)
+        dims: tuple[tuple[str, str], ...] = ((SITE, w["site_id"]),)
         if w["camera_id"] is not None:
-            dims += (("Camera", w["camera_id"]),)
+            dims += ((CAMERA, w["camera_id"]),)
         at = w["window_end_ms"]
-        data.append(MetricDatum("Tracks", dims, at, value=float(w["tracks"]), unit="Count"))
-        data.append(MetricDatum("Faces", dims, at, value=float(w["faces"]), unit="Count"))
+        data.append(MetricDatum(TRACKS, dims, at, value=float(w["tracks"]), unit="Count"))
+        data.append(MetricDatum(FACES, dims, at, value=float(w["faces"]), unit="Count"))
         if w["net_score"] is not None and not w["insufficient_data"]:
-            data.append(MetricDatum("NetScore", dims, at, value=float(w["net_score"])))
+            data.append(MetricDatum(NET_SCORE, dims, at, value=float(w["net_score"])))
     return data
+
+
+def heartbeat_metrics(heartbeats: Sequence[tuple[str, str, int]]) -> list[MetricDatum]:
+    """One Heartbeat sample per camera and closed minute that had one (the camera-silent alarm counts them)."""
+    return [MetricDatum(HEARTBEAT, ((SITE, site), (CAMERA, camera)), t // 60_000 * 60_000, value=1.0, unit="Count")
+            for site, camera, t in heartbeats]
 
 
 class AwsOutputs:
     """The host's outputs on AWS; any of them may be absent (None)."""
 
     def __init__(self, *, firehose: FirehoseSink | None = None, sns: SnsAlarmSink | None = None,
-                 eventbridge: EventBridgeAlarmSink | None = None, metrics: CloudWatchPublisher | None = None,
+                 eventbridge: EventBridgeAlarmSink | None = None, metrics: MetricSink | None = None,
                  dead_letters: DeadLetterSink | None = None, metric_window_minutes: int = 15,
-                 metric_cameras: bool = True) -> None:
+                 metric_cameras: bool = True, clock: Callable[[], float] = time.time) -> None:
         self.firehose, self.sns, self.eventbridge = firehose, sns, eventbridge
         self.metrics, self.dead_letters = metrics, dead_letters
         self.metric_window_minutes, self.metric_cameras = metric_window_minutes, metric_cameras
+        self._clock = clock
 
     def restore(self, positions: Mapping[str, Any]) -> None:
         return None  # nothing to undo remotely: replays carry the same ids
@@ -144,6 +154,10 @@ class AwsOutputs:
                 sink.send(emitted.alarms)
         if self.metrics is not None:
             data = window_metrics(emitted.windows, self.metric_window_minutes, self.metric_cameras)
+            data += heartbeat_metrics(emitted.heartbeats)
+            if letters:  # at processing time: the dead-letter alarm watches the consumer, not event time
+                data.append(MetricDatum(DEAD_LETTERS, (), int(self._clock() * 1000), value=float(len(letters)),
+                                        unit="Count"))
             if data:
                 result = self.metrics.publish(data)
                 if not result.ok:
