@@ -155,7 +155,7 @@ def test_kinesis_consumer_on_s3_state_crashing_between_sites_and_host_counts_no_
     stream = f"s3host-{unique}"
     kinesis.create_stream(StreamName=stream, ShardCount=2)
     events = [face(T0 + i * 5_000, track=f"{site}-{i // 8}", site=site, n=i, top="happy" if i % 3 else "sad")
-              for i in range(240) for site in ("s1", "s2", "s3")]
+              for i in range(120) for site in ("s1", "s2", "s3")]
     for start in range(0, len(events), 200):
         kinesis.put_records(StreamName=stream, Records=[{"Data": json.dumps(e).encode(), "PartitionKey": e["site_id"]}
                                                         for e in events[start:start + 200]])
@@ -171,7 +171,7 @@ def test_kinesis_consumer_on_s3_state_crashing_between_sites_and_host_counts_no_
     def fault(point: str) -> None:
         if point == "after-sites":
             crashes["n"] += 1
-            if crashes["n"] == 4:
+            if crashes["n"] == 3:
                 raise Crash(point)
 
     host = kinesis_host(kinesis, stream, S3StateStore(client, url, fault=fault), FileOutputs(tmp_path / "crashed"),
