@@ -3,12 +3,16 @@
 Sources: ``--log DIR`` (the local log) or ``--source kinesis://STREAM``. State: ``--state DIR`` or
 ``--state s3://BUCKET/prefix``. Outputs: the local files in ``--out DIR`` (default: the state folder
 when it is local) and, on AWS, ``--firehose``, ``--sns-topic``, ``--event-bus``,
-``--metrics-namespace``, ``--dead-letter-queue``.
+``--metrics-namespace``, ``--dead-letter-queue``; on ECS these come from the task's environment
+(``MOODLENS_FIREHOSE_STREAM``, ``MOODLENS_ALARM_TOPIC_ARN``, ``MOODLENS_EVENT_BUS``,
+``MOODLENS_METRIC_NAMESPACE``, ``MOODLENS_DEAD_LETTER_QUEUE_URL``: the stack sets them), so the
+task's command stays ``stream run --source kinesis://STREAM --state s3://BUCKET/prefix``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +28,14 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     where.add_argument("--state", required=True,
                        help="state folder (checkpoint.json and, unless --out, the output files) or s3://BUCKET/prefix")
     where.add_argument("--out", type=Path, help="folder for windows/alarms/late/deadletter .jsonl")
-    where.add_argument("--firehose", help="Firehose delivery stream for windows, alarms and late events")
-    where.add_argument("--sns-topic", help="SNS topic ARN for alarms")
-    where.add_argument("--event-bus", help="EventBridge bus for alarms")
-    where.add_argument("--metrics-namespace", help="CloudWatch namespace for NetScore/Tracks/Faces per site and camera")
-    where.add_argument("--dead-letter-queue", help="SQS queue URL for dead letters")
+    for flag, variable, what in (
+            ("--firehose", "MOODLENS_FIREHOSE_STREAM", "Firehose delivery stream for windows, alarms, late events"),
+            ("--sns-topic", "MOODLENS_ALARM_TOPIC_ARN", "SNS topic ARN for alarms"),
+            ("--event-bus", "MOODLENS_EVENT_BUS", "EventBridge bus for alarms"),
+            ("--metrics-namespace", "MOODLENS_METRIC_NAMESPACE",
+             "CloudWatch namespace for NetScore/Tracks/Faces per site and camera"),
+            ("--dead-letter-queue", "MOODLENS_DEAD_LETTER_QUEUE_URL", "SQS queue URL for dead letters")):
+        where.add_argument(flag, default=os.environ.get(variable) or None, help=f"{what} (default ${variable})")
     where.add_argument("--endpoint-url", help="AWS endpoint (moto server, LocalStack)")
     where.add_argument("--region", help="AWS region")
     where.add_argument("--commit-every-s", type=float, default=None,

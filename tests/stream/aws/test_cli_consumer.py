@@ -64,3 +64,20 @@ def test_bad_arguments_are_refused_with_a_clear_message(argv: list[str], message
     code = main(["stream", "run", *argv, "--endpoint-url", aws_env, "--region", "eu-west-1", "--once"])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_on_ecs_the_outputs_come_from_the_tasks_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moodlens.cli import build_parser
+
+    monkeypatch.setenv("MOODLENS_FIREHOSE_STREAM", "raw-delivery")
+    monkeypatch.setenv("MOODLENS_ALARM_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:alarms")
+    monkeypatch.setenv("MOODLENS_EVENT_BUS", "default")
+    monkeypatch.setenv("MOODLENS_METRIC_NAMESPACE", "Moodlens")
+    monkeypatch.setenv("MOODLENS_DEAD_LETTER_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq")
+    args = build_parser().parse_args(["stream", "run", "--source", "kinesis://s", "--state", "s3://b/state"])
+    assert (args.firehose, args.sns_topic, args.event_bus, args.metrics_namespace, args.dead_letter_queue) == (
+        "raw-delivery", "arn:aws:sns:eu-west-1:123456789012:alarms", "default", "Moodlens",
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq")
+    explicit = build_parser().parse_args(["stream", "run", "--source", "kinesis://s", "--state", "s3://b/state",
+                                          "--firehose", "other"])
+    assert explicit.firehose == "other"
