@@ -60,7 +60,7 @@ def run_host(args: argparse.Namespace) -> int:
         return 3
     finally:
         host.close()
-        print(json.dumps({"position": host.position, **host.counters, "engine": host.sites.engine_stats()}),
+        print(json.dumps({"position": host.position, **host.counters, "engine": vars(host.sites.engine_stats())}),
               file=sys.stderr)
     return 0
 

@@ -45,6 +45,14 @@ class HostConfig:
     idle_advance_ms: int | None = None  # a site without input this long (wall clock): its event time moves on
     commit_every_s: float = 0.0  # state commits at most this often (S3 PUTs cost); outputs go every batch
 
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.idle_advance_ms is not None and self.idle_advance_ms < 1:
+            raise ValueError(f"idle_advance_ms must be positive or None (never), got {self.idle_advance_ms}")
+        if self.commit_every_s < 0:
+            raise ValueError(f"commit_every_s must be >= 0, got {self.commit_every_s}")
+
 
 def _no_fault(point: str) -> None:
     return None

@@ -28,7 +28,7 @@ from typing import Any
 
 from schemas.types import SentimentAlarm, SentimentWindow
 from stream.alarms import AlarmConfig, AlarmEngine
-from stream.engine import EngineConfig, Tick, WindowEngine
+from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
 
 SITE_STATE_VERSION = 1
 
@@ -198,9 +198,10 @@ class Sites:
         return cls(engine, alarms, {name: SiteState.restore(doc, where(name)) for name, doc in states.items()},
                    clock)
 
-    def engine_stats(self) -> dict[str, int]:
+    def engine_stats(self) -> EngineStats:
+        """The sites' engine counters, summed (what one engine over all of them would count)."""
         totals: dict[str, int] = {}
         for state in self.states.values():
             for key, value in vars(state.engine.stats).items():
                 totals[key] = totals.get(key, 0) + value
-        return totals
+        return EngineStats(**totals)
