@@ -24,7 +24,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from schemas.types import SentimentAlarm, SentimentWindow
 from stream.alarms import AlarmConfig, AlarmEngine
@@ -33,8 +33,7 @@ from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
 SITE_STATE_VERSION = 1
 
 
-@dataclass(frozen=True)
-class Applied:
+class Applied(NamedTuple):  # a tuple: made once per record on the hot path
     """One validated event and where it came from (``partition``, ``position``)."""
 
     event: Mapping[str, Any]
@@ -117,22 +116,33 @@ class Sites:
         serial = 0
         for name, entries in by_site.items():
             state = self.site(name)
-            fresh = [(i, a) for i, a in entries if a.position > state.applied.get(a.partition, -1)]
-            out.skipped += len(entries) - len(fresh)
-            if not fresh:
-                continue
+            applied = state.applied
+            if applied:
+                fresh = [(i, a) for i, a in entries if a.position > applied.get(a.partition, -1)]
+                out.skipped += len(entries) - len(fresh)
+                if not fresh:
+                    continue
+            else:
+                fresh = entries
             out.dirty.add(name)
             self._last_input[name] = now
-            marks = self._watermarks(state.engine, [a.event for _, a in fresh])
-            result = state.engine.process([a.event for _, a in fresh])
+            events = [a.event for _, a in fresh]
+            before = (state.engine.watermark_ms, state.engine.max_event_time_ms)
+            result = state.engine.process(events)
+            last: dict[str, int] = {}
             for _, a in fresh:
-                state.applied[a.partition] = max(a.position, state.applied.get(a.partition, -1))
-            for tick in result.ticks:
-                trigger = fresh[min(bisect_left(marks, tick.end_ms), len(fresh) - 1)][0]
-                placed.append((trigger, serial, tick, state.alarms.process([tick])))
-                serial += 1
-            positions = {id(a.event): i for i, a in fresh}
-            late.extend((positions.get(id(e), fresh[-1][0]), e) for e in result.late)
+                last[a.partition] = a.position
+            for partition, position in last.items():
+                applied[partition] = max(position, applied.get(partition, -1))
+            if result.ticks:
+                marks = self._watermarks(before, events)
+                for tick in result.ticks:
+                    trigger = fresh[min(bisect_left(marks, tick.end_ms), len(fresh) - 1)][0]
+                    placed.append((trigger, serial, tick, state.alarms.process([tick])))
+                    serial += 1
+            if result.late:
+                positions = {id(a.event): i for i, a in fresh}
+                late.extend((positions.get(id(e), fresh[-1][0]), e) for e in result.late)
         placed.sort(key=lambda p: (p[0], p[1]))
         for _, _, tick, alarms in placed:
             out.windows += tick.windows
@@ -141,12 +151,13 @@ class Sites:
         out.late = [e for _, e in sorted(late, key=lambda pair: pair[0])]
         return out
 
-    def _watermarks(self, engine: WindowEngine, events: Sequence[Mapping[str, Any]]) -> list[int]:
-        """The site's watermark after each event (the engine's rule: max event time - lateness)."""
+    def _watermarks(self, before: tuple[int | None, int | None], events: Sequence[Mapping[str, Any]]) -> list[int]:
+        """The site's watermark after each event (the engine's rule: max event time - lateness), from
+        the engine's (watermark, max event time) before the events."""
         lateness = self.engine_config.allowed_lateness_ms
         low = -(1 << 62)
-        wm = engine.watermark_ms if engine.watermark_ms is not None else low
-        top = engine.max_event_time_ms if engine.max_event_time_ms is not None else low
+        wm = before[0] if before[0] is not None else low
+        top = before[1] if before[1] is not None else low
         marks = []
         for event in events:
             t = event["event_time_ms"]
