@@ -121,7 +121,7 @@ def main() -> None:
             commits.append({"read_at": timed.read_at, "durable_at": time.time(), "batch_max_t": timed.batch_max_t,
                             "windows": emitted.windows, "alarms": emitted.alarms})
 
-    runner._commit = timed_commit  # type: ignore[method-assign,assignment]
+    runner._commit = timed_commit  # type: ignore[method-assign]
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop.is_set, 0.05))
     thread.start()
