@@ -119,3 +119,23 @@ def test_a_corrupt_or_other_version_site_state_is_refused_with_its_name() -> Non
             assert "s3://b/sites/quiet.json" in str(error) and why in str(error)
         else:
             raise AssertionError("accepted a bad state")
+
+
+def test_a_quiet_site_closes_its_windows_on_the_wall_clock_while_a_neighbour_stays_busy() -> None:
+    now = [T0 / 1000 + 30]
+    sites = Sites(ENGINE, ALARMS, clock=lambda: now[0])
+    quiet = [face(T0 + i * 1_000, track=f"q{i}", site="quiet", n=i) for i in range(5)]
+    sites.apply([Applied(e, "p", i) for i, e in enumerate(quiet)])
+    closed_at: dict[int, list[int]] = {}
+    for minute in range(1, 6):  # the busy site keeps sending, with its own (current) event time
+        now[0] += 60
+        busy = [face(int(now[0] * 1000) + i, track=f"b{i}", site="busy", n=minute * 100 + i) for i in range(5)]
+        out = sites.apply([Applied(e, "p", 1_000 + minute * 100 + i) for i, e in enumerate(busy)])
+        assert not of_site(out.windows, "quiet")  # a neighbour's events never move the quiet site on
+        idle = sites.advance_idle(150_000)
+        assert not of_site(idle.windows, "busy")  # the busy site is not idle
+        closed_at[minute] = [w["window_end_ms"] for w in of_site(idle.windows, "quiet")]
+    # 150 s of wall clock without input from "quiet" (from minute 3 on): its event time follows the clock
+    assert closed_at[1] == closed_at[2] == []
+    assert T0 + MINUTE_MS in closed_at[3]
+    assert T0 + MINUTE_MS not in [w["window_end_ms"] for w in of_site(sites.flush().windows, "quiet")]
