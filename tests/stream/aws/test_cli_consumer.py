@@ -81,3 +81,30 @@ def test_on_ecs_the_outputs_come_from_the_tasks_environment(monkeypatch: pytest.
     explicit = build_parser().parse_args(["stream", "run", "--source", "kinesis://s", "--state", "s3://b/state",
                                           "--firehose", "other"])
     assert explicit.firehose == "other"
+
+
+def test_a_second_consumer_writing_meanwhile_stops_this_one_with_exit_3(
+        aws_client: Callable[[str], Any], aws_env: str, unique: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from stream.state.s3 import S3Objects
+
+    kinesis, s3 = aws_client("kinesis"), aws_client("s3")
+    stream, bucket = f"fence-{unique}", f"fence-state-{unique}"
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    kinesis.put_records(StreamName=stream, Records=[{"Data": json.dumps(e).encode(), "PartitionKey": e["site_id"]}
+                                                    for e in events()[:50]])
+    original = S3Objects.put
+
+    def put_after_another_consumer(self: S3Objects, key: str, document: Any) -> None:
+        s3.put_object(Bucket=bucket, Key=key, Body=b'{"written": "by another consumer"}')  # real, unconditional
+        original(self, key, document)
+
+    monkeypatch.setattr(S3Objects, "put", put_after_another_consumer)
+    code = main(["stream", "run", "--source", f"kinesis://{stream}", "--state", f"s3://{bucket}/consumer",
+                 "--out", str(tmp_path / "out"), "--endpoint-url", aws_env, "--region", "eu-west-1",
+                 "--no-time-check", "--once"])
+    assert code == 3
+    assert f"s3://{bucket}/consumer/sites/s" in capsys.readouterr().err
+    body = s3.get_object(Bucket=bucket, Key="consumer/sites/s1.json")["Body"].read()
+    assert body == b'{"written": "by another consumer"}'  # not overwritten
