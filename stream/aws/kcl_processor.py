@@ -31,10 +31,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from stream.deadletter import DeadLetter
-from stream.host.loop import HostConfig
-from stream.host.ports import FencedError, Outputs
-from stream.host.sites import Applied, Sites, SiteState
-from stream.ingest import ingest
+from stream.host.loop import HostConfig, apply_batch
+from stream.host.ports import FencedError, Outputs, SourceRecord
+from stream.host.sites import Sites, SiteState
 from stream.sources.kinesis import kinesis_position
 
 
@@ -121,30 +120,28 @@ class SiteRecordProcessor:
     # -- one batch: ingest -> sites -> outputs -> site objects --------------------------------------
     def _apply(self, records: list[Any]) -> None:
         now_ms = int(self._clock() * 1000) if self.config.check_time else None
-        labelled = []
+        batch = []
         for r in records:
-            position = kinesis_position(r.sequence_number, int(r.sub_sequence_number or 0))
-            labelled.append((f"kinesis:{self.shard_id}@{r.sequence_number}/{r.sub_sequence_number or 0}",
-                             position, r.binary_data))
-        events, letters = ingest([(label, data) for label, _, data in labelled], now_ms, self.config.ingest)
-        rejected = {letter.source for letter in letters}
-        applied = [Applied(event, self.shard_id, position)
-                   for event, (_, position, _) in zip(
-                       events, [item for item in labelled if item[0] not in rejected], strict=True)]
-        for site in sorted({a.event["site_id"] for a in applied} - set(self.sites.states)):
-            document = self.store.get(site)
-            if document is not None:
-                self.sites.states[site] = SiteState.restore(document, self.store.site_where(site))
-        emitted = self.sites.apply(applied)
+            sub = int(r.sub_sequence_number or 0)
+            batch.append(SourceRecord(self.shard_id, kinesis_position(r.sequence_number, sub), r.binary_data,
+                                      f"kinesis:{self.shard_id}@{r.sequence_number}/{sub}"))
+        emitted, letters, events = apply_batch(batch, self.sites, self.config, now_ms, load=self._load)
         if self.config.idle_advance_ms is not None:
             emitted.extend(self.sites.advance_idle(self.config.idle_advance_ms))
         self._write(emitted, letters)
         for site in sorted(emitted.dirty):
             self.store.put(site, self.sites.states[site].snapshot())  # FencedError: another worker has it
-        for key, value in (("records", len(records)), ("events", len(events)), ("dead_letters", len(letters)),
+        for key, value in (("records", len(records)), ("events", events), ("dead_letters", len(letters)),
                            ("windows", len(emitted.windows)), ("alarms", len(emitted.alarms)),
                            ("skipped", emitted.skipped)):
             self.counters[key] += value
+
+    def _load(self, names: set[str]) -> None:
+        """Sites seen for the first time by this processor: their state objects, if any (a site moving here)."""
+        for site in sorted(names - set(self.sites.states)):
+            document = self.store.get(site)
+            if document is not None:
+                self.sites.states[site] = SiteState.restore(document, self.store.site_where(site))
 
     def _write(self, emitted: Any, letters: list[DeadLetter]) -> None:
         self.outputs.write(emitted, letters)

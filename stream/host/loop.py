@@ -20,14 +20,14 @@ or on which consumer reads which shard.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from stream.alarms import AlarmConfig
 from stream.deadletter import DeadLetter
 from stream.engine import EngineConfig
-from stream.host.ports import Outputs, Source, StateStore
+from stream.host.ports import Outputs, Source, SourceRecord, StateStore
 from stream.host.sites import Applied, Emitted, Sites, StateError
 from stream.ingest import IngestConfig, ingest
 
@@ -56,6 +56,21 @@ class HostConfig:
 
 def _no_fault(point: str) -> None:
     return None
+
+
+def apply_batch(records: Sequence[SourceRecord], sites: Sites, config: HostConfig, now_ms: int | None,
+                load: Callable[[set[str]], None] | None = None) -> tuple[Emitted, list[DeadLetter], int]:
+    """The host's one step on a batch, shared by every wiring: validation -> per-site engines and alarms.
+
+    Returns (what the sites emitted, dead letters, events). ``load`` is called with the batch's sites
+    before they are applied (the KCL processor fetches their state objects there)."""
+    events, letters = ingest([(r.label, r.data) for r in records], now_ms, config.ingest)
+    rejected = {letter.source for letter in letters}  # ingest keeps order and names each letter's record
+    kept = [r for r in records if r.label not in rejected]
+    applied = [Applied(e, r.partition, r.position) for e, r in zip(events, kept, strict=True)]
+    if load is not None:
+        load({a.event["site_id"] for a in applied})
+    return sites.apply(applied), letters, len(events)
 
 
 class Host:
@@ -100,19 +115,9 @@ class Host:
         if not records:
             return 0
         now_ms = int(self._clock() * 1000) if self.config.check_time else None
-        positions = {r.label: r for r in records}
-        events, letters = ingest([(r.label, r.data) for r in records], now_ms, self.config.ingest)
-        applied = [Applied(e, positions[label].partition, positions[label].position)
-                   for e, label in zip(events, self._labels(records, letters), strict=True)]
-        emitted = self.sites.apply(applied)
-        self._commit(emitted, letters, len(records), len(events), position=self.source.position())
+        emitted, letters, events = apply_batch(records, self.sites, self.config, now_ms)
+        self._commit(emitted, letters, len(records), events, position=self.source.position())
         return len(records)
-
-    @staticmethod
-    def _labels(records: list[Any], letters: list[DeadLetter]) -> list[str]:
-        """Labels of the records that became events (ingest keeps order and drops the letters)."""
-        rejected = {letter.source for letter in letters}
-        return [r.label for r in records if r.label not in rejected]
 
     def drain(self, flush: bool = False) -> int:
         """Processes everything the source has now; with ``flush`` also closes every open window."""
