@@ -99,7 +99,7 @@ def parse(text: str, path: Path) -> SiteConfig:
     checker = _Checker(path, key_lines(text))
     values, cameras = checker.check(data)
     if checker.problems:
-        raise ConfigError(path, checker.problems)
+        raise ConfigError(path, sorted(checker.problems, key=_line_number))
     return SiteConfig(path.resolve(), values, cameras)
 
 
@@ -200,6 +200,11 @@ class _Checker:
                 and not (dashboard["token"] or os.environ.get("MOODLENS_DASHBOARD_TOKEN"))):
             self.problem("dashboard.host", f"listening on {dashboard['host']} needs a token: set [dashboard] token "
                          "or MOODLENS_DASHBOARD_TOKEN (only 127.0.0.1 may go without)")
+
+
+def _line_number(problem: str) -> int:
+    parts = problem.split(":", 2)
+    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0
 
 
 def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
