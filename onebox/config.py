@@ -183,7 +183,8 @@ class _Checker:
             if values["id"] is None or values["source"] is None:
                 continue
             if values["id"] in seen:
-                self.problem(f"{where}.id", f"camera id {values['id']!r} is already used by cameras[{seen[values['id']]}]")
+                first = seen[values["id"]]
+                self.problem(f"{where}.id", f"camera id {values['id']!r} is already used by cameras[{first}]")
             seen.setdefault(values["id"], index)
             zones = tuple(tuple(float(v) for v in z) for z in values["exclude_zones"] if isinstance(z, list))
             cameras.append(CameraConfig(values["id"], values["source"], values["name"], float(values["fps"]),

@@ -44,7 +44,7 @@ class Layout:
             folder.mkdir(parents=True, exist_ok=True)
 
 
-class AlreadyRunning(RuntimeError):
+class AlreadyRunningError(RuntimeError):
     pass
 
 
@@ -59,7 +59,7 @@ def lock(root: Path) -> IO[str]:
         handle.seek(0)
         holder = handle.read().strip() or "unknown"
         handle.close()
-        raise AlreadyRunning(
+        raise AlreadyRunningError(
             f"another `moodlens up` (pid {holder}) is already running on the state folder {root}; "
             "stop it first (`systemctl stop moodlens`, or Ctrl-C in its terminal) or give this site "
             "another [site] state_dir") from None

@@ -32,7 +32,7 @@ class Console(logging.Formatter):
 
 
 def setup(log_dir: Path, max_bytes: int = 10 * 1024 * 1024, backups: int = 5, console: bool = True,
-          console_children: bool = True) -> logging.handlers.RotatingFileHandler:
+          console_children: bool = True, console_level: str = "INFO") -> logging.handlers.RotatingFileHandler:
     """JSON lines to `log_dir/moodlens.log`, rotated at `max_bytes`, `backups` old files kept."""
     log_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(log_dir / LOG_FILE, maxBytes=max_bytes, backupCount=backups,
@@ -47,6 +47,7 @@ def setup(log_dir: Path, max_bytes: int = 10 * 1024 * 1024, backups: int = 5, co
     if console:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(Console())
+        stream.setLevel(console_level)
         if not console_children:
             stream.addFilter(lambda record: not hasattr(record, "child"))
         root.addHandler(stream)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from onebox.config import SiteConfig
@@ -39,7 +40,7 @@ def show(config: SiteConfig | None, source: str) -> str:
     return "\n".join(lines)
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
     widths = [min(40, max(len(r[i]) for r in [header, *rows])) for i in range(len(header) - 1)]
 
     def line(row: tuple[str, ...]) -> str:

@@ -10,6 +10,7 @@ waits up to a grace period each, and kills what is left.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -195,7 +196,5 @@ class Supervisor:
         child.restart_at = now + self.backoff.delay(child.crashes_in_a_row)
 
     def _signal(self, name: str, signum: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             self._procs[name].send_signal(signum)
-        except ProcessLookupError:
-            pass

@@ -114,6 +114,12 @@ class EmbeddedRunner:
             self._commit(self.offset, out.windows, self.alarms.process(out.ticks), [], [], 0, 0)
         return total
 
+    def advance_to(self, watermark_ms: int) -> None:
+        """End of a finite input (a demo's clips): event time moves on to ``watermark_ms``, no further,
+        so only the windows ending by then close; ``flush`` would close an hour of empty ones."""
+        out = self.engine.advance_watermark(watermark_ms)
+        self._commit(self.offset, out.windows, self.alarms.process(out.ticks), [], [], 0, 0)
+
     def run(self, stop: Callable[[], bool], poll_s: float = 0.5) -> None:
         """Follows the log until ``stop()`` is true."""
         while not stop():

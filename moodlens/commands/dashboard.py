@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +25,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
     from onebox.dashboard.server import open_dashboard
 
     config = load(args.config) if args.config else None
-    section = config.values["dashboard"] if config else {"host": "127.0.0.1", "port": 8765}
+    section: dict[str, Any] = config.values["dashboard"] if config else {"host": "127.0.0.1", "port": 8765}
     state = args.state or (config.state_dir if config else Path("var/moodlens"))
     if not state.is_dir():
         raise FileNotFoundError(f"no state folder at {state}: start `moodlens up` (or `moodlens demo`) first, "

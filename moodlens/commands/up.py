@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from pathlib import Path
 
 from moodlens.commands.site_options import add_config_option, has_command
 

@@ -16,7 +16,7 @@ from onebox.eventlog import LogTail
 from onebox.layout import Layout
 
 
-class PortInUse(RuntimeError):
+class PortInUseError(RuntimeError):
     pass
 
 
@@ -29,10 +29,10 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         if error.errno == errno.EADDRINUSE:
-            raise PortInUse(f"the dashboard cannot listen on {host}:{port}: the port is already in use (another "
+            raise PortInUseError(f"the dashboard cannot listen on {host}:{port}: the port is already in use (another "
                             "`moodlens up` or `moodlens dashboard`?). Choose another [dashboard] port in the site "
                             "file or --port") from None
-        raise PortInUse(f"the dashboard cannot listen on {host}:{port}: {error.strerror}") from None
+        raise PortInUseError(f"the dashboard cannot listen on {host}:{port}: {error.strerror}") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

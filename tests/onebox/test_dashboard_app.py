@@ -9,7 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from onebox.dashboard.app import create_app
-from onebox.dashboard.server import PortInUse, bind, state_for
+from onebox.dashboard.server import PortInUseError, bind, state_for
 from tests.onebox.events import alarm, heartbeat, window
 
 
@@ -80,7 +80,7 @@ def test_heartbeats_from_the_log_show_camera_health(tmp_path: Path) -> None:
 def test_a_busy_port_gets_a_clear_message() -> None:
     first = bind("127.0.0.1", 0)
     try:
-        with pytest.raises(PortInUse, match="already in use"):
+        with pytest.raises(PortInUseError, match="already in use"):
             bind("127.0.0.1", first.getsockname()[1])
     finally:
         first.close()

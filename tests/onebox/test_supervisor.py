@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sys
 import time
@@ -108,7 +109,7 @@ def test_a_crashing_process_is_restarted_with_growing_delays(tmp_path: Path) -> 
     _wait(lambda: starts.exists() and len(starts.read_text().split()) >= 4, sup, timeout=20)
     sup.stop(grace_s=2)
     times = [float(t) for t in starts.read_text().split()]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] >= 0.2 and gaps[1] >= 0.4 and gaps[2] >= 0.8  # each wait at least the backoff
     assert gaps[2] > gaps[0]
     assert sup.status["crasher"].last_exit == 7 and sup.status["crasher"].restarts >= 3
