@@ -15,7 +15,7 @@ from stream.jsonl import read_jsonl
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("stream", help="stream commands")
+    group = groups.add_parser("stream", help="turn events into 5/15/60-minute windows and alarms, and watch them")
     commands = group.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="embedded consumer: local log -> windows and alarms, checkpointed")
@@ -59,7 +59,7 @@ def run_embedded(args: argparse.Namespace) -> int:
     if not args.log.is_dir():
         raise FileNotFoundError(f"no event log at {args.log}")
     config = RunnerConfig(
-        engine=EngineConfig(window_minutes=tuple(int(m) for m in args.window_minutes.split(",")),
+        engine=EngineConfig(window_minutes=_window_minutes(args.window_minutes),
                             allowed_lateness_ms=int(args.lateness_s * 1000), min_tracks=args.min_tracks),
         alarms=AlarmConfig(window_minutes=args.alarm_window, min_tracks=args.min_tracks,
                            low_raise=args.low_raise, low_clear=args.low_clear,
@@ -78,9 +78,24 @@ def run_embedded(args: argparse.Namespace) -> int:
         pass
     finally:
         runner.close()
-        print(json.dumps({"offset": runner.offset, **runner.counters, "engine": vars(runner.engine.stats)}),
-              file=sys.stderr)
+        print(run_summary(runner.offset, runner.counters, args.state), file=sys.stderr)
     return 0
+
+
+def run_summary(offset: int, counters: dict[str, int], state: Path) -> str:
+    """What `stream run` did, for a person: read, written, set aside, and where to look."""
+    c = counters
+    return (f"stream run: read {c['records']} records (log offset now {offset}), {c['events']} valid events; "
+            f"wrote {c['windows']} windows and {c['alarms']} alarm changes to {state}/; "
+            f"{c['late']} late events (late.jsonl), {c['dead_letters']} rejected (deadletter.jsonl)")
+
+
+def _window_minutes(text: str) -> tuple[int, ...]:
+    try:
+        minutes = tuple(int(m) for m in text.split(","))
+    except ValueError:
+        raise ValueError(f"--window-minutes {text!r}: give whole minutes separated by commas, e.g. 5,15,60") from None
+    return minutes
 
 
 def _time(ms: int) -> str:
