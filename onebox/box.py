@@ -159,7 +159,9 @@ class Box:
         status = self.status()
         text = json.dumps({k: v for k, v in status.items() if k != "updated_ms"}, sort_keys=True)
         now = self.clock.monotonic()
-        if not force and (text == self._last_status or now - self._last_status_at < 1.0):
+        since = now - self._last_status_at
+        # at most once a second; at least every 30 s (the container's health check reads updated_ms)
+        if not force and (since < 1.0 or (text == self._last_status and since < 30.0)):
             return
         self._last_status, self._last_status_at = text, now
         temp = self.layout.status.with_suffix(".tmp")
