@@ -44,20 +44,20 @@
   }
 
   function curve(snapshot) {
-    const W = 720, H = 200, P = 28;
+    const W = 720, H = 220, P = 34;
     const start = new Date(); start.setHours(0, 0, 0, 0);
     const t0 = start.getTime(), t1 = t0 + 86400000;
     const x = (ms) => P + ((ms - t0) / (t1 - t0)) * (W - 2 * P);
-    const y = (v) => H / 2 - v * (H / 2 - 12);
+    const y = (v) => (H - 14) / 2 - v * ((H - 14) / 2 - 8);
     const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "today's net score" });
     for (const v of [-1, -0.5, 0, 0.5, 1]) {
       svg.append(svgEl("line", { x1: P, x2: W - P, y1: y(v), y2: y(v), stroke: v === 0 ? "#98a2b3" : "#eaecf0" }));
-      const label = svgEl("text", { x: 2, y: y(v) + 4, "font-size": 10, fill: "#667085" });
+      const label = svgEl("text", { x: 2, y: y(v) + 4, "font-size": 13, fill: "#667085" });
       label.textContent = v > 0 ? "+" + v : String(v);
       svg.append(label);
     }
     for (let h = 0; h <= 24; h += 6) {
-      const label = svgEl("text", { x: x(t0 + h * 3600000) - 8, y: H - 2, "font-size": 10, fill: "#667085" });
+      const label = svgEl("text", { x: x(t0 + h * 3600000) - 10, y: H - 1, "font-size": 13, fill: "#667085" });
       label.textContent = String(h).padStart(2, "0") + "h";
       svg.append(label);
     }
