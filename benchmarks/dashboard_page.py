@@ -74,9 +74,8 @@ def screenshots(state: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        for name, size in (("dashboard.png", {"width": 1280, "height": 1000}),
-                           ("dashboard-phone.png", {"width": 390, "height": 844})):
-            page = browser.new_page(viewport=size, device_scale_factor=1)
+        for name, width, height in (("dashboard.png", 1280, 1000), ("dashboard-phone.png", 390, 844)):
+            page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
             page.goto(server.url)
             expect(page.locator("#connection")).to_have_text("live", timeout=5000)
             page.wait_for_timeout(500)

@@ -65,8 +65,10 @@ def main() -> None:
                           stderr=subprocess.DEVNULL)
     status = root / "state" / "run" / "status.json"
     peak, started = 0, time.monotonic()
-    killed_at = restarted = back = None
-    victim = None
+    killed_at: float | None = None
+    restarted: float | None = None
+    back: float | None = None
+    victim, killed_ms = None, 0
     while time.monotonic() - started < 40:
         time.sleep(0.25)
         pids = [up.pid, *children_of(up.pid)]
@@ -82,7 +84,7 @@ def main() -> None:
         elif killed_at is not None and restarted is None and edge.get("state") == "running" and edge["pid"] != victim:
             restarted = time.monotonic() - killed_at
         elif restarted is not None and back is None and heartbeats_after(root / "state" / "log", "cam-1", killed_ms):
-            back = time.monotonic() - killed_at
+            back = time.monotonic() - (killed_at or 0.0)
             break
     up.send_signal(signal.SIGTERM)
     up.wait(timeout=60)

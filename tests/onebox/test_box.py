@@ -91,7 +91,7 @@ def test_a_second_box_on_the_same_state_folder_is_refused(tmp_path: Path) -> Non
 def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) -> None:
     site = tmp_path / "moodlens.toml"
     site.write_text(f'[site]\nid = "cafe"\nstate_dir = "st"\n[[cameras]]\nid = "door"\n'
-                    f'source = "{REPO / "data/video/single_face.mp4"}"\nrealtime = true\n'
+                    f'source = "{REPO / "data/video/WolfgangLanger_Pexels.mp4"}"\nrealtime = true\n'
                     '[thresholds]\nmin_tracks = 1\n[dashboard]\nport = 0\n'.replace("port = 0", "enabled = false"))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     up = subprocess.Popen([sys.executable, "-m", "moodlens.cli", "up", "--config", str(site)], env=env,

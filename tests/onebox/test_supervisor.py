@@ -104,7 +104,9 @@ def test_a_crashing_process_is_restarted_with_growing_delays(tmp_path: Path) -> 
     starts = tmp_path / "starts"
     argv = _script(tmp_path, "crash", f"import time\nopen({str(starts)!r}, 'a').write(f'{{time.monotonic()}}\\n')\n"
                    "raise SystemExit(7)\n")
-    sup = Supervisor(SubprocessSpawner(), RealClock(), Backoff(initial_s=0.2, factor=2, cap_s=2))
+    events: list[tuple[str, int | None]] = []
+    sup = Supervisor(SubprocessSpawner(), RealClock(), Backoff(initial_s=0.2, factor=2, cap_s=2),
+                     on_event=lambda what, child: events.append((what, child.last_exit)))
     sup.add(ChildSpec("crasher", argv))
     _wait(lambda: starts.exists() and len(starts.read_text().split()) >= 4, sup, timeout=20)
     sup.stop(grace_s=2)
@@ -112,7 +114,8 @@ def test_a_crashing_process_is_restarted_with_growing_delays(tmp_path: Path) -> 
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] >= 0.2 and gaps[1] >= 0.4 and gaps[2] >= 0.8  # each wait at least the backoff
     assert gaps[2] > gaps[0]
-    assert sup.status["crasher"].last_exit == 7 and sup.status["crasher"].restarts >= 3
+    crashes = [code for what, code in events if what == "crashed"]
+    assert len(crashes) >= 3 and set(crashes) == {7} and sup.status["crasher"].restarts >= 3
 
 
 def test_stop_drains_children_in_order_and_kills_one_that_ignores_the_signal(tmp_path: Path) -> None:
@@ -121,16 +124,20 @@ def test_stop_drains_children_in_order_and_kills_one_that_ignores_the_signal(tmp
              "def stop(*_):\n"
              f"    time.sleep(0.2); open({str(order)!r}, 'a').write(sys.argv[1] + '\\n'); sys.exit(0)\n"
              "signal.signal(signal.SIGINT, stop); signal.signal(signal.SIGTERM, stop)\n"
-             "print('ready', flush=True)\n"
+             f"open({str(tmp_path)!r} + '/' + sys.argv[1] + '.ready', 'w').close()\n"
              "while True: time.sleep(0.05)\n")
     argv = _script(tmp_path, "drain", drain)
     stubborn = _script(tmp_path, "stubborn", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                       f"open({str(tmp_path / 'stubborn.ready')!r}, 'w').close()\n"
                        "while True: time.sleep(0.05)\n")
     sup = Supervisor(SubprocessSpawner(), RealClock())
     sup.add(ChildSpec("stream", (*argv, "stream"), stop_order=1))
     sup.add(ChildSpec("edge-1", (*argv, "edge-1"), stop_signal=signal.SIGINT, stop_order=0))
     sup.add(ChildSpec("stubborn", stubborn, stop_order=2))
-    time.sleep(0.5)  # let the children install their handlers
+    deadline = time.monotonic() + 20  # let the children install their handlers
+    while not all((tmp_path / f"{n}.ready").exists() for n in ("stream", "edge-1", "stubborn")):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     started = time.monotonic()
     sup.stop(grace_s=1.0)
     assert order.read_text().split() == ["edge-1", "stream"]  # the edge drained before the stream runner
