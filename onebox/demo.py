@@ -210,11 +210,17 @@ def _safe(stem: str) -> str:
 
 
 def reset(state: Path) -> None:
-    """The demo starts from nothing each run; refuses to wipe a folder that is not a demo's."""
-    if state.exists() and any(state.iterdir()) and not (state / "run" / "status.json").exists() \
-            and not (state / "log").is_dir():
+    """The demo starts from nothing each run (call with the state folder's lock held; the lock stays).
+
+    Refuses to wipe a folder that is not a demo's."""
+    entries = [p for p in state.iterdir() if p.name != "moodlens.lock"] if state.exists() else []
+    if entries and not (state / "run" / "status.json").exists() and not (state / "log").is_dir():
         raise ValueError(f"{state} is not empty and not a demo's state folder; choose another --state")
-    shutil.rmtree(state, ignore_errors=True)
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def summary(result: DemoResult) -> str:

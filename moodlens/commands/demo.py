@@ -51,8 +51,15 @@ def run_demo(args: argparse.Namespace) -> int:
         raise ValueError(f"--min-tracks must be at least 1, got {args.min_tracks}")
     clips = demo.find_clips(args.videos)
     state: Path = args.state
-    demo.reset(state)
-    holder = lock(state)
+    try:
+        holder = lock(state)
+    except RuntimeError as error:
+        raise ValueError(str(error)) from None
+    try:
+        demo.reset(state)
+    except ValueError:
+        holder.close()
+        raise
     logs.setup(state / "logs", console=True, console_children=False, console_level="WARNING")
     print(f"moodlens demo: site {demo.SITE}, {len(clips)} cameras, one clip each; everything in {state}/\n"
           "edges (detect, track, classify; one process per camera):", flush=True)
