@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from stream.alarms import hour_of_week
-from stream.embedded import ALARMS, WINDOWS
-from stream.jsonl import read_jsonl
+from stream.aggregate import RunningStats
+from stream.embedded import ALARMS, CHECKPOINT, WINDOWS
 
 CURVE_MINUTES = 15
+START_TAIL_BYTES = 32 * 1024 * 1024  # at start, read this much of each output's end: today and its alarms
+CHUNK_BYTES = 8 * 1024 * 1024  # at most this much per poll, so memory stays bounded on a busy box
+BASELINE_EVERY_S = 30.0
 REPORT_SUFFIXES = (".html", ".md", ".txt", ".csv", ".json", ".pdf")
 ForecastHook = Callable[[], list[list[float]] | None]
 
@@ -44,7 +48,8 @@ class DashboardState:
     latest: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # camera|"" -> minutes -> window
     curve: list[list[Any]] = field(default_factory=list)
     curve_day: dt.date | None = None
-    baseline: dict[int, list[float]] = field(default_factory=dict)  # hour of week -> [count, sum]
+    baseline: dict[int, float] = field(default_factory=dict)  # hour of the week (UTC) -> mean net score
+    _baseline_read: float = -1e18
     alarms: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=50))
     open_alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -55,9 +60,7 @@ class DashboardState:
         changed = False
         for name, fold in ((WINDOWS, self._window), (ALARMS, self._alarm)):
             path = self.stream_dir / name
-            size = path.stat().st_size if path.exists() else 0
-            offset = min(self.offsets.get(name, 0), size)  # the runner truncates an uncommitted tail on restart
-            documents, self.offsets[name] = read_jsonl(path, offset)
+            documents, self.offsets[name] = _read_new(path, self.offsets.get(name))
             for document in documents:
                 fold(document)
             changed |= bool(documents)
@@ -66,6 +69,26 @@ class DashboardState:
                 if event.get("schema") == "camera_heartbeat":
                     self._heartbeat(event)
                     changed = True
+        if time.monotonic() - self._baseline_read >= BASELINE_EVERY_S:
+            self._baseline_read = time.monotonic()
+            changed |= self._read_baseline()
+        return changed
+
+    def _read_baseline(self) -> bool:
+        """The alarm engine's own baseline (net score per hour of the week, UTC) from the runner's checkpoint."""
+        try:
+            state = json.loads((self.stream_dir / CHECKPOINT).read_bytes())
+            rows = state["alarms"]["baselines"]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return False
+        baseline = {}
+        for site, how, *stats in rows:
+            if site == self.site or self.site is None:
+                running = RunningStats.from_json(stats)
+                if running.count:
+                    baseline[int(how)] = running.mean
+        changed = baseline != self.baseline
+        self.baseline = baseline
         return changed
 
     def _window(self, window: dict[str, Any]) -> None:
@@ -85,10 +108,6 @@ class DashboardState:
             short = _short(window)
             self.curve.append([short["end_ms"], short["net"], short["low"], short["high"]])
             del self.curve[:-24 * 60]  # one point a minute at most
-        elif end < today and not window["insufficient_data"] and window["net_score"] is not None:
-            stats = self.baseline.setdefault(hour_of_week(window["window_end_ms"] - 1), [0, 0.0])
-            stats[0] += 1
-            stats[1] += window["net_score"]
 
     def _alarm(self, alarm: dict[str, Any]) -> None:
         self.site = alarm["site_id"]
@@ -114,9 +133,9 @@ class DashboardState:
         for hour in range(24):
             start = dt.datetime.combine(day, dt.time(hour))
             ms = int(start.timestamp() * 1000)
-            stats = self.baseline.get(hour_of_week(ms))
-            if stats and stats[0]:
-                points.append([ms, stats[1] / stats[0], ms + 3_600_000])
+            mean = self.baseline.get(hour_of_week(ms))
+            if mean is not None:
+                points.append([ms, mean, ms + 3_600_000])
         return points
 
     def _status(self) -> dict[str, Any]:
@@ -156,3 +175,30 @@ class DashboardState:
             "disk": status.get("disk"),
             "reports": self.reports(),
         }
+
+
+def _read_new(path: Path, offset: int | None) -> tuple[list[dict[str, Any]], int]:
+    """Complete lines after byte `offset` (None: near the end of the file), at most CHUNK_BYTES of them."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return [], 0
+    with path.open("rb") as handle:
+        if offset is not None and offset > size:  # the runner truncated an uncommitted tail: it rewrites it
+            offset = size
+        elif offset is None:  # first read: the recent end only (today's curve, the last alarms)
+            offset = max(0, size - START_TAIL_BYTES)
+            if offset:
+                handle.seek(offset - 1)
+                skipped = handle.readline()  # finish the line the cut fell in
+                offset += len(skipped) - 1
+        handle.seek(offset)
+        data = handle.read(CHUNK_BYTES)
+    end = data.rfind(b"\n") + 1
+    documents = []
+    for line in data[:end].splitlines():
+        try:
+            documents.append(json.loads(line))
+        except ValueError:
+            continue  # the runner writes whole lines; a damaged one is not the dashboard's to judge
+    return documents, offset + end

@@ -84,3 +84,39 @@ def test_a_busy_port_gets_a_clear_message() -> None:
             bind("127.0.0.1", first.getsockname()[1])
     finally:
         first.close()
+
+
+def test_a_long_history_is_read_from_its_recent_end_in_bounded_chunks(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from onebox.dashboard import state as state_module
+
+    monkeypatch.setattr(state_module, "START_TAIL_BYTES", 4000)
+    monkeypatch.setattr(state_module, "CHUNK_BYTES", 3000)
+    root = tmp_path
+    (root / "stream").mkdir()
+    lines = [json.dumps(window(None, 5, round(i / 100, 2), end_ms=1_700_000_000_000 + i * 60_000)) + "\n"
+             for i in range(60)]
+    (root / "stream" / "windows.jsonl").write_text("".join(lines))
+    state = state_for(root, None)
+    state.poll()
+    first = state.offsets["windows.jsonl"]
+    assert 0 < first - (sum(map(len, lines)) - 4000) <= 3000  # started near the end, read one chunk
+    while state.poll():
+        pass
+    assert state.snapshot()["site"]["windows"][5]["net"] == pytest.approx(0.59)  # the last one
+
+
+def test_the_curve_is_drawn_against_the_alarm_engines_own_baseline(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from stream.alarms import hour_of_week
+
+    root = _state(tmp_path)
+    noon = int(dt.datetime.combine(dt.date.today(), dt.time(12)).timestamp() * 1000)
+    how = hour_of_week(noon)
+    (root / "stream" / "checkpoint.json").write_text(json.dumps(
+        {"alarms": {"baselines": [["cafe", how, 4, 1.2, 0.5], ["other-site", how, 2, -1.0, 1.0]]}}))
+    state = state_for(root, None)
+    state.poll()
+    baseline = state.snapshot()["baseline"]
+    assert [[p[0], p[1]] for p in baseline] == [[noon, pytest.approx(0.3)]]
