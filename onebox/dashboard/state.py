@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stream.alarms import hour_of_week
 from stream.aggregate import RunningStats
+from stream.alarms import hour_of_week
 from stream.embedded import ALARMS, CHECKPOINT, WINDOWS
 
 CURVE_MINUTES = 15
