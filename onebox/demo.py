@@ -23,7 +23,7 @@ from typing import IO, Any
 from onebox.box import Box, HasCommand
 from onebox.children import edge_spec, stream_spec
 from onebox.config import SiteConfig, from_values
-from onebox.eventlog import LogTail
+from onebox.eventlog import LogTail, open_log
 from onebox.layout import Layout
 from onebox.processes import RealClock, SubprocessSpawner
 from stream.jsonl import iter_jsonl
@@ -151,7 +151,6 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
 
 def close_at_end_of_input(layout: Layout, config: SiteConfig) -> None:
     """Reads what is left in the log, then moves event time to the end of the last minute with data."""
-    from moodlens.locallog import LocalLog
     from stream.alarms import AlarmConfig
     from stream.embedded import EmbeddedRunner, RunnerConfig
     from stream.engine import EngineConfig
@@ -159,7 +158,7 @@ def close_at_end_of_input(layout: Layout, config: SiteConfig) -> None:
     t = config.values["thresholds"]
     runner_config = RunnerConfig(engine=EngineConfig(min_tracks=t["min_tracks"]),
                                  alarms=AlarmConfig(min_tracks=t["min_tracks"]))
-    runner = EmbeddedRunner(LocalLog(layout.log), layout.stream, runner_config, source=f"locallog:{layout.log}")
+    runner = EmbeddedRunner(open_log(layout.log), layout.stream, runner_config, source=f"locallog:{layout.log}")
     try:
         runner.drain()
         last = runner.engine.max_event_time_ms
@@ -191,9 +190,7 @@ def make_report(box: Box, has_command: HasCommand) -> str:
 
 
 def _collect(result: DemoResult, layout: Layout) -> None:
-    from moodlens.locallog import LocalLog
-
-    log = LocalLog(layout.log)
+    log = open_log(layout.log)
     offset = 0
     while records := log.read(offset, 10_000):
         offset = records[-1][0] + 1

@@ -13,6 +13,10 @@ from typing import Any
 from moodlens.locallog import LocalLog
 
 
+def open_log(directory: Path) -> LocalLog:
+    return LocalLog(directory)
+
+
 class LogTail:
     """Reads new records from the log, starting near its end (a dashboard needs the recent past only)."""
 

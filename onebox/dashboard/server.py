@@ -38,10 +38,10 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def state_for(root: Path, reports: Path | None, forecast: ForecastHook | None = None) -> DashboardState:
+def state_for(root: Path, reports: Path | None, lake: Path | None = None) -> DashboardState:
     layout = Layout(root)
     return DashboardState(layout.stream, layout.status, reports or root / "reports", LogTail(layout.log),
-                          forecast=forecast or lake_forecast(root / "lake"))
+                          forecast=lake_forecast(lake or root / "lake"))
 
 
 def lake_forecast(lake: Path) -> ForecastHook:
@@ -84,6 +84,7 @@ class DashboardServer:
         self.sock.close()
 
 
-def open_dashboard(root: Path, host: str, port: int, token: str, reports: Path | None = None) -> DashboardServer:
-    app = create_app(state_for(root, reports), host, token)  # refuses a non-loopback host without a token
+def open_dashboard(root: Path, host: str, port: int, token: str, reports: Path | None = None,
+                   lake: Path | None = None) -> DashboardServer:
+    app = create_app(state_for(root, reports, lake), host, token)  # refuses a non-loopback host without a token
     return DashboardServer(app, bind(host, port))

@@ -120,3 +120,12 @@ def test_the_curve_is_drawn_against_the_alarm_engines_own_baseline(tmp_path: Pat
     state.poll()
     baseline = state.snapshot()["baseline"]
     assert [[p[0], p[1]] for p in baseline] == [[noon, pytest.approx(0.3)]]
+
+
+def test_the_lakes_forecast_is_drawn_when_there_is_one(tmp_path: Path) -> None:
+    root = _state(tmp_path)
+    state = state_for(root, None, lake=tmp_path / "elsewhere")
+    assert state.snapshot()["forecast"] is None
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "forecast.json").write_text("[[1700000000000, 0.25], [1700003600000, 0.3]]")
+    assert state.snapshot()["forecast"] == [[1700000000000, 0.25], [1700003600000, 0.3]]
