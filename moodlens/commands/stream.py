@@ -74,6 +74,7 @@ def run_embedded(args: argparse.Namespace) -> int:
             runner.drain(flush=args.flush)
         else:
             runner.run(lambda: bool(stopping), poll_s=args.poll_s)
+            runner.drain()  # stopped (SIGTERM): what the edges delivered while they stopped still counts
     except KeyboardInterrupt:
         pass
     finally:

@@ -105,7 +105,12 @@ def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) 
     second = subprocess.run([sys.executable, "-m", "moodlens.cli", "up", "--config", str(site)], check=False, env=env,
                             capture_output=True, text=True, timeout=30)
     assert second.returncode == 2 and "already running on the state folder" in second.stderr
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30  # the edge is in its frame loop and the runner is following the log
+    log_dir, stream_dir = tmp_path / "st" / "log", tmp_path / "st" / "stream"
+    while not ((stream_dir / "windows.jsonl").exists() and log_dir.is_dir() and LocalLog(log_dir).end_offset() > 0):
+        assert time.monotonic() < deadline, up.stdout
+        time.sleep(0.1)
+    time.sleep(0.5)
     up.send_signal(signal.SIGTERM)
     output, _ = up.communicate(timeout=30)
     assert up.returncode == 0, output
@@ -114,4 +119,5 @@ def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) 
     assert children["stream"]["last_exit"] == 0
     records = [json.loads(line) for line in (tmp_path / "st" / "logs" / "moodlens.log").read_text().splitlines()]
     assert any(r.get("child") == "stream" and r.get("event") == "stopped" for r in records)
-    assert (tmp_path / "st" / "stream" / "checkpoint.json").exists()
+    # the edge drained its spool into the log before the runner stopped, and the runner read it all
+    assert json.loads((stream_dir / "checkpoint.json").read_text())["offset"] == LocalLog(log_dir).end_offset()
