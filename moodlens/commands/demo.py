@@ -61,14 +61,16 @@ def run_demo(args: argparse.Namespace) -> int:
         holder.close()
         raise
     logs.setup(state / "logs", console=True, console_children=False, console_level="WARNING")
-    print(f"moodlens demo: site {demo.SITE}, {len(clips)} cameras, one clip each; everything in {state}/\n"
-          "edges (detect, track, classify; one process per camera):", flush=True)
+    print(f"moodlens demo: site {demo.SITE}, {len(clips)} cameras, one clip each; everything in {state}/",
+          flush=True)
     dashboard = None
     try:
         dashboard = open_dashboard(state, "127.0.0.1", args.port, "")
         dashboard.start()
+        print(f"watch it live: {dashboard.url}", flush=True)
     except PortInUseError as error:
         print(f"(no live dashboard: {error})", file=sys.stderr)
+    print("edges (detect, track, classify; one process per camera):", flush=True)
     try:
         result = demo.run_demo(clips, state, args.min_tracks, args.blur_faces, has_command, args.port)
         print("\n" + demo.summary(result))
