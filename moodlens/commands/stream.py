@@ -16,7 +16,7 @@ from stream.jsonl import read_jsonl
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("stream", help="stream commands")
+    group = groups.add_parser("stream", help="turn events into 5/15/60-minute windows and alarms, and watch them")
     commands = group.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="the stream host: local log or Kinesis -> windows and alarms, checkpointed")
@@ -52,7 +52,7 @@ def run_host(args: argparse.Namespace) -> int:
             host.drain(flush=args.flush)
         else:
             host.run(lambda: bool(stopping), poll_s=args.poll_s)
-            host.commit()  # a graceful stop stores what the last batches did
+            host.drain()  # stopped (SIGTERM): what the edges delivered while they stopped still counts
     except KeyboardInterrupt:
         host.commit()
     except FencedError as error:
@@ -60,8 +60,7 @@ def run_host(args: argparse.Namespace) -> int:
         return 3
     finally:
         host.close()
-        print(json.dumps({"position": host.position, **host.counters, "engine": vars(host.sites.engine_stats())}),
-              file=sys.stderr)
+        print(run_summary(host.position, host.counters, str(args.state)), file=sys.stderr)
     return 0
 
 
@@ -70,6 +69,15 @@ def run_kcl_worker(args: argparse.Namespace) -> int:
 
     main(lambda: kcl_processor(args))
     return 0
+
+
+def run_summary(position: Any, counters: dict[str, int], state: str) -> str:
+    """What `stream run` did, for a person: read, written, set aside, and where to look."""
+    c = counters
+    where = f"log offset now {position}" if isinstance(position, int) else "positions in the checkpoint"
+    return (f"stream run: read {c['records']} records ({where}), {c['events']} valid events; "
+            f"wrote {c['windows']} windows and {c['alarms']} alarm changes to {state}/; "
+            f"{c['late']} late events (late.jsonl), {c['dead_letters']} rejected (deadletter.jsonl)")
 
 
 def _time(ms: int) -> str:

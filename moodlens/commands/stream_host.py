@@ -58,7 +58,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
 def host_config(args: argparse.Namespace) -> HostConfig:
     s3 = str(args.state).startswith("s3://")
     return HostConfig(
-        engine=EngineConfig(window_minutes=tuple(int(m) for m in args.window_minutes.split(",")),
+        engine=EngineConfig(window_minutes=_window_minutes(args.window_minutes),
                             allowed_lateness_ms=int(args.lateness_s * 1000), min_tracks=args.min_tracks),
         alarms=AlarmConfig(window_minutes=args.alarm_window, min_tracks=args.min_tracks,
                            low_raise=args.low_raise, low_clear=args.low_clear, silent_minutes=args.silent_minutes),
@@ -150,3 +150,10 @@ def kcl_processor(args: argparse.Namespace) -> Any:
     bucket, prefix = parse_s3_url(str(args.state))
     return SiteRecordProcessor(S3SiteStates(S3Objects(_client(args, "s3"), bucket), prefix), aws_outputs(args),
                                host_config(args))
+
+
+def _window_minutes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(m) for m in text.split(","))
+    except ValueError:
+        raise ValueError(f"--window-minutes {text!r}: give whole minutes separated by commas, e.g. 5,15,60") from None

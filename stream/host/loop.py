@@ -129,6 +129,11 @@ class Host:
         self.commit()
         return total
 
+    def close_to_last_data(self) -> None:
+        """End of a finite input: closes each site's windows up to its last minute with data."""
+        self._commit(self.sites.close_to_last_data(), [], 0, 0, position=self._pending["position"])
+        self.commit()
+
     def run(self, stop: Callable[[], bool], poll_s: float = 0.5) -> None:
         """Follows the source until ``stop()`` is true."""
         while not stop():

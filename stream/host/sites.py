@@ -192,6 +192,21 @@ class Sites:
             out.extend(self._close(name, engine.advance_watermark(target).ticks))
         return out
 
+    def close_to_last_data(self) -> Emitted:
+        """End of a finite input (a demo's clips): each site's event time moves on to the end of its last
+        minute with data and no further, so only the windows ending by then close (``flush`` would
+        close an hour of empty ones, and the silence after the input is not an outage)."""
+        out = Emitted()
+        for name in sorted(self.states):
+            engine = self.states[name].engine
+            last = engine.max_event_time_ms
+            if last is None:
+                continue
+            end = (last // 60_000 + 1) * 60_000
+            if engine.watermark_ms is None or engine.watermark_ms < end:
+                out.extend(self._close(name, engine.advance_watermark(end).ticks))
+        return out
+
     def flush(self) -> Emitted:
         """End of input: every site closes every open window (sites in name order)."""
         out = Emitted()
