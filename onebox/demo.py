@@ -30,7 +30,6 @@ from stream.jsonl import iter_jsonl
 
 SITE = "demo-cafe"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
-MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class LogTail:
 def consumed_offset(stream_state: Path) -> int | None:
     """The log offset the stream runner has checkpointed (everything before it is in its windows)."""
     try:
-        return int(json.loads((stream_state / "checkpoint.json").read_bytes())["offset"])
+        return int(json.loads((stream_state / "checkpoint.json").read_bytes())["position"])
     except (FileNotFoundError, KeyError, ValueError):
         return None
 

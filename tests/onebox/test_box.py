@@ -71,7 +71,7 @@ def test_the_disk_budget_warns_first_then_frees_what_the_stream_has_read(
         for i in range(0, 300, 3):
             log.append([json.dumps({"n": n, "pad": "y" * 100}).encode() for n in range(i, i + 3)])
         log.close()
-        (box.layout.stream / "checkpoint.json").write_text(json.dumps({"offset": 150}))
+        (box.layout.stream / "checkpoint.json").write_text(json.dumps({"position": 150}))
         assessment = box.check_disk()
     assert "over budget; freed" in caplog.text
     assert not (box.layout.logs / "moodlens.log.1").exists()
@@ -120,4 +120,4 @@ def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) 
     records = [json.loads(line) for line in (tmp_path / "st" / "logs" / "moodlens.log").read_text().splitlines()]
     assert any(r.get("child") == "stream" and r.get("event") == "stopped" for r in records)
     # the edge drained its spool into the log before the runner stopped, and the runner read it all
-    assert json.loads((stream_dir / "checkpoint.json").read_text())["offset"] == LocalLog(log_dir).end_offset()
+    assert json.loads((stream_dir / "checkpoint.json").read_text())["position"] == LocalLog(log_dir).end_offset()
