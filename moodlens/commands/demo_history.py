@@ -19,10 +19,9 @@ from pathlib import Path
 CHUNK = 20_000
 
 
-def add_history_command(demo: argparse.ArgumentParser) -> None:
-    """Adds `history` under the `demo` parser, leaving plain `moodlens demo` as it is."""
-    sub = demo.add_subparsers(dest="demo_command", metavar="{history}")
-    history = sub.add_parser("history", help="write weeks of synthetic events for several sites")
+def register(demo_subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Adds `history` under `moodlens demo` (see `demo.DEMO_SUBCOMMANDS`); plain `moodlens demo` is unchanged."""
+    history = demo_subcommands.add_parser("history", help="write weeks of synthetic events for several sites")
     history.add_argument("--sites", type=int, default=3)
     history.add_argument("--days", type=int, default=60)
     history.add_argument("--seed", type=int, default=1)
