@@ -141,8 +141,9 @@ def _forecast_section(results: list[SiteForecast], tables: dict[str, pd.DataFram
                     f"{b.coverage80:.0%}, 95% → {b.coverage95:.0%}.</p>")
         anomalies.append(result.anomalies.assign(site_id=result.site))
         if len(result.anomalies):
-            rows = [[iso(r.hour_ms), escape(str(r.measure)), f"{r.actual:+.2f}", f"{r.expected:+.2f}", f"{r.z:+.1f}"]
-                    for r in result.anomalies.itertuples()]
+            number = {"net_score": "{:+.2f}", "visits": "{:.0f}"}
+            rows = [[iso(r.hour_ms), escape(str(r.measure)), number[str(r.measure)].format(r.actual),
+                     number[str(r.measure)].format(r.expected), f"{r.z:+.1f}"] for r in result.anomalies.itertuples()]
             html.append("<p>Anomalous hours in the history:</p>" +
                         _table(["hour (UTC)", "measure", "actual", "expected", "z"], rows))
     tables["forecast"] = pd.concat(frames) if frames else pd.DataFrame()

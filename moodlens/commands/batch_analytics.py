@@ -77,9 +77,11 @@ def run_forecast(args: argparse.Namespace) -> int:
               f"(seasonal-naive, same hour last week: {b.naive_net_mae:.3f}); visits MAE {b.visits_mae:.1f} "
               f"(naive {b.naive_visits_mae:.1f}); interval coverage 80%: {b.coverage80:.0%}, 95%: {b.coverage95:.0%}")
         for row in result.anomalies.itertuples():
-            what = "net score" if row.measure == "net_score" else "visits"
-            print(f"   anomalous hour: {_time(row.hour_ms)} {what} {row.actual:+.2f}, expected "
-                  f"{row.expected:+.2f} (z {row.z:+.1f})")
+            if row.measure == "net_score":
+                what = f"net score {row.actual:+.2f}, expected {row.expected:+.2f}"
+            else:
+                what = f"{row.actual:.0f} visits, expected {row.expected:.0f}"
+            print(f"   anomalous hour: {_time(row.hour_ms)} {what} (z {row.z:+.1f})")
         table = result.forecast[result.forecast["open"]]
         frames.append(result.forecast)
         if args.hourly:
