@@ -275,7 +275,9 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     quarantined = "unknown (no quarantine table)" if quality["quarantined"] is None else str(quality["quarantined"])
     sections.append(("quality", "Data quality",
                      _table(["table", "events in period"], counts) +
-                     f"<p>Records in quarantine (invalid, with reasons; dead letters): <b>{quarantined}</b></p>" +
+                     "<p>Records in quarantine, all time (invalid, kept with their reasons; the stream's dead "
+                     f"letters): "
+                     f"<b>{quarantined}</b></p>" +
                      ("<p>Silent cameras (no heartbeat; shown as gaps, never as zero):</p>" +
                       _table(["camera", "from (UTC)", "to (UTC)", "hours"], silent) if silent
                       else "<p>No silent camera in the period.</p>") +

@@ -3,13 +3,13 @@
 Until the lake is wired in, the analytics read the embedded log (and the stream runner's alarms)
 into a DuckDB connection that carries the lake's tables under the lake's names, with the lake's
 Arrow schemas; the queries (`batch.analytics.source`) do not know the difference. Invalid
-records go to the `quarantine` table with their reasons, never into the numbers.
+records go to the `quarantine` table with their reasons, never into the numbers (they are the records
+the stream dead-letters; its deadletter.jsonl is not read as well, which would count them twice).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,7 +71,3 @@ def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     register_events(con, valid_events(), quarantine)
     return con
-
-
-def dump(value: Any) -> str:
-    return json.dumps(value, indent=2, default=str)
