@@ -27,6 +27,7 @@ def _browser() -> str:
 
 @pytest.fixture(scope="module")
 def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _browser()  # skip (or fail in CI) before building anything
     return write_report(full_report(), tmp_path_factory.mktemp("report"))[0]
 
 
