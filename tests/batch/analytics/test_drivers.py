@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from batch.analytics.drivers import BusinessEventsError, estimate_drivers, parse_business_events
 from batch.analytics.source import Period, hourly_sentiment
@@ -47,3 +51,21 @@ def test_every_bad_line_is_reported_not_just_the_first() -> None:
     with pytest.raises(BusinessEventsError) as error:
         parse_business_events(text.splitlines(keepends=True))
     assert len(error.value.problems) == 30 and "and 10 more" in str(error.value)
+
+
+@given(st.lists(st.tuples(st.integers(1_700_000_000_000, 1_900_000_000_000), st.sampled_from(["cafe-1", "shop.2"]),
+                          st.sampled_from(["promotion", "queue_length", "staff_on_shift"]),
+                          st.floats(-1e6, 1e6, allow_nan=False)), max_size=30),
+       st.integers(0, 30))
+def test_valid_rows_parse_back_exactly_and_one_bad_value_is_named_by_its_line(
+        rows: list[tuple[int, str, str, float]], bad_at: int) -> None:
+    lines = ["time,site,kind,value"] + [
+        f"{datetime.fromtimestamp(t / 1000, UTC).isoformat().replace('+00:00', 'Z')},{s},{k},{v!r}"
+        for t, s, k, v in rows]
+    parsed = parse_business_events(lines)
+    assert parsed.values.tolist() == [list(r) for r in rows]
+    if bad_at < len(rows):
+        lines[bad_at + 1] = lines[bad_at + 1].rsplit(",", 1)[0] + ",n/a"
+        with pytest.raises(BusinessEventsError) as error:
+            parse_business_events(lines)
+        assert error.value.problems == [f"line {bad_at + 2}: value: 'n/a' is not a number"]
