@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
+from moodlens.commands.model_registry import add_registry_commands
 from schemas.expressions import EXPRESSIONS
 
 if TYPE_CHECKING:  # the evaluation tools live with training; loaded only when a model command runs
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # the evaluation tools live with training; loaded only when a
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("model", help="expression model tools")
+    group = groups.add_parser("model", help="the expression model: accuracy, publish, promote, roll back, drift")
     commands = group.add_subparsers(dest="command", required=True)
     evaluate = commands.add_parser("evaluate", help="score the model on a labelled split of an .npz archive")
     evaluate.add_argument("--data", type=Path, required=True, help=".npz archive with x_SPLIT and y_SPLIT")
@@ -28,6 +29,7 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.add_argument("--batch-size", type=int, default=256)
     evaluate.set_defaults(handler=run_evaluate)
+    add_registry_commands(commands)
 
 
 def load_labelled_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
