@@ -61,4 +61,4 @@ def visit_table(visits: list[Visit], origin_ms: int | None) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:],
-                      f"{len(visits)} visits"])
+                      f"{len(visits)} visit{'' if len(visits) == 1 else 's'}"])

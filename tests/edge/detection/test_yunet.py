@@ -67,12 +67,13 @@ def small_faces_scene() -> tuple[np.ndarray, list[tuple[int, int]]]:
     return canvas, spots
 
 
-def test_small_faces_are_found_within_one_rotation_of_the_tiles():
-    detector = YuNetFaceDetector(YuNetSettings(tiles_per_search=1))
+@pytest.mark.parametrize("tile_every", [1, 2])
+def test_small_faces_are_found_within_one_rotation_of_the_tiles(tile_every):
+    detector = YuNetFaceDetector(YuNetSettings(tiles_per_search=1, tile_every=tile_every))
     scene, spots = small_faces_scene()
-    assert len(detector.detect(scene)) < len(spots)  # one search covers one tile: not all of them yet
+    assert len(detector.detect(scene)) < len(spots)  # one search covers one tile at most: not all of them yet
     tiles = len(detector._fine_tiles(640, 360, 0.5)[1])
-    found = [detector.detect(scene) for _ in range(tiles)]
+    found = [detector.detect(scene) for _ in range(tiles * tile_every)]
     every = {(round(x1) // 100, round(y1) // 100) for f in found for x1, y1, _, _ in f.xyxy}
     assert len(every) == len(spots)
     assert len(detector.detect_complete(scene)) == len(spots)
@@ -109,7 +110,7 @@ def test_tiles_cover_the_image_with_the_overlap_asked(width, height, tile, overl
 
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("detect_width", 10, "detect_width"), ("min_face_px", 4, "min_face_px"), ("min_confidence", 101, "0..100"),
-    ("tiles_per_search", -1, "tiles_per_search"), ("roi_face_px", 12, "roi_face_px"),
+    ("tiles_per_search", -1, "tiles_per_search"), ("tile_every", 0, "tile_every"), ("roi_face_px", 12, "roi_face_px"),
 ])
 def test_bad_settings_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):
