@@ -1,0 +1,54 @@
+"""Exactly once in the lake: one row per event_id, within a run and against what is committed.
+
+Against the table, only the partitions the new rows fall in are read (their `event_id` column,
+pruned by pyiceberg to those days and sites), so a late event is checked against its own day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, In, LessThan
+from pyiceberg.table import Table
+
+DAY_US = 86_400_000_000
+
+
+def first_per_key(table: pa.Table, key: str) -> pa.Table:
+    """The first row of each key, in input order."""
+    if table.num_rows == 0:
+        return table
+    indexed = table.select([key]).append_column("__row", pa.array(np.arange(table.num_rows)))
+    firsts = indexed.group_by(key, use_threads=False).aggregate([("__row", "min")]).column("__row_min")
+    if len(firsts) == table.num_rows:
+        return table
+    return table.take(pc.sort_indices(firsts))
+
+
+def _iso(micros: int) -> str:
+    return dt.datetime.fromtimestamp(micros / 1e6, tz=dt.UTC).isoformat()
+
+
+def touched_partitions(rows: pa.Table, time_column: str) -> BooleanExpression:
+    """Whole days from the earliest to the latest row, at the rows' sites (a partition filter)."""
+    micros = rows.column(time_column).cast(pa.int64())
+    first = pc.min(micros).as_py() // DAY_US * DAY_US
+    last = pc.max(micros).as_py() // DAY_US * DAY_US + DAY_US
+    sites = pc.unique(rows.column("site_id")).to_pylist()
+    return And(In("site_id", sites), And(GreaterThanOrEqual(time_column, _iso(first)),
+                                         LessThan(time_column, _iso(last))))
+
+
+def not_in_table(rows: pa.Table, table: Table, key: str, partitions: BooleanExpression | None) -> pa.Table:
+    """The rows whose key the table does not hold yet (in the given partitions, or anywhere)."""
+    if rows.num_rows == 0 or table.current_snapshot() is None:
+        return rows
+    scan = table.scan(row_filter=partitions, selected_fields=(key,)) if partitions is not None \
+        else table.scan(selected_fields=(key,))
+    held = scan.to_arrow().column(key)
+    if len(held) == 0:
+        return rows
+    return rows.filter(pc.invert(pc.is_in(rows.column(key), value_set=held.combine_chunks())))
