@@ -58,7 +58,7 @@ class Decoded:
 def _leaf_type(spec: Field) -> Any:
     if spec.kind == "string":
         if spec.enum is not None:
-            return Literal[spec.enum]  # type: ignore[valid-type]
+            return Literal[spec.enum]
         return Annotated[str, msgspec.Meta(max_length=spec.max_length)] if spec.max_length else str
     if spec.kind == "boolean":
         return bool
@@ -94,8 +94,8 @@ def _struct(name: str, fields: Sequence[Field], top: EventContract | None = None
 @cache
 def _decoders() -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
     structs = tuple(_struct(f"Fast_{c.name}", c.fields, top=c) for c in CONTRACTS.values())
-    union = Union[structs]  # type: ignore[valid-type]  # noqa: UP007
-    return msgspec.json.Decoder(list[union]), msgspec.json.Decoder(union)  # type: ignore[valid-type]
+    union: Any = Union[structs]  # noqa: UP007
+    return msgspec.json.Decoder(list[union]), msgspec.json.Decoder(union)
 
 
 # ----------------------------------------------------------------- structs to Arrow columns
@@ -138,7 +138,7 @@ def _nested_class(cls: Any, name: str) -> type[msgspec.Struct]:
 class _Fillers(dict[type, Any]):
     """A placeholder instance per nested struct, standing in for nulls (masked out afterwards)."""
 
-    def __missing__(self, cls: type) -> Any:
+    def __missing__(self, cls: Any) -> Any:
         values = {}
         for name in cls.__struct_fields__:
             hint = cls.__annotations__[name]
@@ -223,7 +223,7 @@ def _reference(source: str, line: int, raw: bytes, out: Decoded) -> None:
 def _lake_row(contract: EventContract, event: dict[str, Any]) -> dict[str, Any]:
     import datetime as dt
     row = {f.name: event.get(f.name) for f in contract.fields}
-    millis = row["event_time_ms"]
+    millis: int = event["event_time_ms"]
     row["event_time_ms"] = dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC).replace(
         microsecond=(millis % 1000) * 1000)
     return row

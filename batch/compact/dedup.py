@@ -11,8 +11,10 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.expressions import And, BooleanExpression, GreaterThanOrEqual, In, LessThan
+from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
+
+from batch.lake.filters import both, ge, isin, lt
 
 DAY_US = 86_400_000_000
 
@@ -38,8 +40,7 @@ def touched_partitions(rows: pa.Table, time_column: str) -> BooleanExpression:
     first = pc.min(micros).as_py() // DAY_US * DAY_US
     last = pc.max(micros).as_py() // DAY_US * DAY_US + DAY_US
     sites = pc.unique(rows.column("site_id")).to_pylist()
-    return And(In("site_id", sites), And(GreaterThanOrEqual(time_column, _iso(first)),
-                                         LessThan(time_column, _iso(last))))
+    return both(isin("site_id", sites), both(ge(time_column, _iso(first)), lt(time_column, _iso(last))))
 
 
 def not_in_table(rows: pa.Table, table: Table, key: str, partitions: BooleanExpression | None) -> pa.Table:

@@ -105,14 +105,18 @@ def identifier(name: str) -> str:
     return f"{NAMESPACE}.{name}"
 
 
-def _create(catalog: Catalog, name: str, schema: pa.Schema) -> Table:
-    tx = catalog.create_table_transaction(identifier(name), schema=schema, properties=TABLE_PROPERTIES)
-    with tx.update_spec() as spec:
+def _partition(name: str, update: Any) -> None:
+    with update.update_spec() as spec:
         if name == QUARANTINE:
             spec.add_field("quarantined_at", DayTransform(), "quarantine_day")
         else:
             spec.add_field(TIME_COLUMN, DayTransform(), "event_day")
             spec.add_field("site_id", IdentityTransform(), "site_id")
+
+
+def _create(catalog: Catalog, name: str, schema: pa.Schema) -> Table:
+    tx = catalog.create_table_transaction(identifier(name), schema=schema, properties=TABLE_PROPERTIES)
+    _partition(name, tx)
     return tx.commit_transaction()
 
 
@@ -127,6 +131,12 @@ def ensure_table(catalog: Catalog, name: str, schema: pa.Schema | None = None) -
     if any(f.name not in known for f in schema):
         with table.update_schema() as update:
             update.union_by_name(schema)
+    if table.spec().is_unpartitioned() and table.current_snapshot() is None:
+        # Created by CloudFormation (which cannot declare a partition spec): partition before data.
+        tx = table.transaction()
+        tx.set_properties(TABLE_PROPERTIES)
+        _partition(name, tx)
+        table = tx.commit_transaction()
     return table
 
 
@@ -149,3 +159,12 @@ def describe(table: Table) -> dict[str, Any]:
     snapshot = table.current_snapshot()
     return {"snapshot": snapshot.snapshot_id if snapshot else None,
             "summary": dict(snapshot.summary.additional_properties) if snapshot and snapshot.summary else {}}
+
+
+def lake_from_argument(text: str | None) -> LakeConfig:
+    """`--lake`: a folder (embedded, the default var/lake) or s3://bucket/prefix (Glue + S3)."""
+    import os
+    text = text or os.environ.get("MOODLENS_LAKE") or str(DEFAULT_LAKE)
+    if text.startswith("s3://"):
+        return glue_lake(text.rstrip("/"), region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    return LakeConfig(root=Path(text))
