@@ -158,7 +158,8 @@ def maintain_lake(tables: dict[str, Table], now: dt.datetime, retain_days: int |
         deleted = apply_retention(table, retain_days, now) if retain_days is not None else 0
         result = rewrite_small_files(table)
         result.deleted_rows = deleted
-        result.expired_snapshots, gone = expire_snapshots(table, now - expire_after)
+        # Snapshots are stamped with the wall clock (retention's own delete included): expire by it.
+        result.expired_snapshots, gone = expire_snapshots(table, dt.datetime.now(dt.UTC) - expire_after)
         result.deleted_files = gone + delete_orphans(table, now, grace)
         results[name] = result
     return results

@@ -162,7 +162,9 @@ def run_query(tables: dict[str, Table], query: str, threads: int | None = None) 
         scans = {name: _register(connection, name, table, *filters.get(name, (AlwaysTrue(), "")))
                  for name, table in tables.items()}
         for view in views():
-            connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')
+            needs = {t.name for t in sqlglot.parse_one(view.trino, read="trino").find_all(exp.Table)}
+            if needs <= set(tables):
+                connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')
         try:
             relation = connection.sql(query)
         except duckdb.Error as error:
