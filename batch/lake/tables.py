@@ -117,7 +117,8 @@ def _partition(name: str, update: Any) -> None:
 def _create(catalog: Catalog, name: str, schema: pa.Schema) -> Table:
     tx = catalog.create_table_transaction(identifier(name), schema=schema, properties=TABLE_PROPERTIES)
     _partition(name, tx)
-    return tx.commit_transaction()
+    tx.commit_transaction()
+    return catalog.load_table(identifier(name))  # the committed table, not the staged one
 
 
 def ensure_table(catalog: Catalog, name: str, schema: pa.Schema | None = None) -> Table:

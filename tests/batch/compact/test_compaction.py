@@ -6,14 +6,16 @@ import gzip
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyiceberg.catalog import Catalog
 
 from batch.compact.run import compact
-from batch.compact.sources import Source, from_log, from_s3
+from batch.compact.sources import Source, SourceError, from_log, from_s3
 from batch.lake.tables import EVENT_TABLES, QUARANTINE, identifier
 from moodlens.locallog import LocalLog
 from tests.batch.lakes import DAY_MS, HOUR_MS, T0, compact_folder, new_catalog, update, write_jsonl
@@ -21,12 +23,12 @@ from tests.schemas.events import camera_heartbeat, sentiment_alarm, sentiment_wi
 from tests.support.moto_server import moto_server
 
 
-def _ids(catalog, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+def _ids(catalog: Catalog, name: str) -> list[str]:
     return sorted(catalog.load_table(identifier(name)).scan(selected_fields=("event_id",)).to_arrow()
                   .column("event_id").to_pylist())
 
 
-def _snapshots(catalog) -> dict[str, int | None]:  # type: ignore[no-untyped-def]
+def _snapshots(catalog: Catalog) -> dict[str, int | None]:
     out = {}
     for name in (*EVENT_TABLES, QUARANTINE):
         snapshot = catalog.load_table(identifier(name)).current_snapshot()
@@ -132,7 +134,7 @@ def test_firehose_objects_on_s3(tmp_path: Path) -> None:
             key = f"raw/2026/09/22/{hour:02d}/moodlens-1-{hour}.gz"
             s3.put_object(Bucket="lake", Key=key, Body=gzip.compress(body))
         s3.put_object(Bucket="lake", Key="other/ignored.gz", Body=b"not even gzip")
-        errors: list = []  # type: ignore[type-arg]
+        errors: list[SourceError] = []
         catalog = new_catalog(tmp_path / "lake")
         result = compact(catalog, [Source("s3", from_s3("s3://lake/raw/", errors, s3), errors)])
     assert result.written["face_expression"] == 12 and not errors
@@ -144,7 +146,7 @@ def test_compaction_is_idempotent_and_independent_of_how_input_is_split_into_run
         tmp_path_factory: pytest.TempPathFactory, cuts: list[int], seed: int) -> None:
     root = tmp_path_factory.mktemp("split")
     events = [update(T0 + (i * 7919 % 5) * DAY_MS // 2 + i, site=f"s{i % 2}") for i in range(12)]
-    lines: list = [*events, events[seed], b"bad line", events[seed + 1]]  # type: ignore[type-arg]
+    lines: list[Any] = [*events, events[seed], b"bad line", events[seed + 1]]
     whole = new_catalog(root / "whole")
     write_jsonl(root / "all" / "all.jsonl", lines)
     compact_folder(whole, root / "all")

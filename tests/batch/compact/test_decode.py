@@ -86,7 +86,7 @@ def test_each_invalid_record_is_rejected_with_the_reference_reasons_and_its_line
             assert rejected.reasons == tuple(str(p) for p in error.problems)
 
 
-_MUTATIONS = st.sampled_from([
+_MUTATIONS: st.SearchStrategy[Any] = st.sampled_from([
     None, 0, -1, 1.5, 1e300, -1e300, 2**64, "", "x", "cafe 1", "1.0", "2.0", True, {}, [], "track_end", "happy",
     "01J8ZS3B0000000000000000AB",
 ])
