@@ -45,6 +45,7 @@ class Rejected:
 class Decoded:
     tables: dict[str, list[pa.Table]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)
+    records: int = 0  # non-blank lines seen
     fast: int = 0
     reference: int = 0
 
@@ -243,6 +244,7 @@ def decode_lines(records: Sequence[tuple[str, int, bytes]], out: Decoded | None 
     """Decodes (source, line number, raw bytes) records into per-table Arrow tables and rejects."""
     out = out if out is not None else Decoded()
     records = [r for r in records if r[2].strip()]
+    out.records += len(records)
     pending: list[Sequence[tuple[str, int, bytes]]] = [records]
     accepted: list[tuple[tuple[str, int, bytes], Any]] = []
     while pending:

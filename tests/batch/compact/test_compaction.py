@@ -141,9 +141,10 @@ def test_firehose_objects_on_s3(tmp_path: Path) -> None:
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cuts=st.lists(st.integers(min_value=0, max_value=14), max_size=3), seed=st.integers(0, 3))
+@given(cuts=st.lists(st.integers(min_value=0, max_value=14), max_size=3), seed=st.integers(0, 3),
+       flush_rows=st.sampled_from([1, 3, 1000]))
 def test_compaction_is_idempotent_and_independent_of_how_input_is_split_into_runs(
-        tmp_path_factory: pytest.TempPathFactory, cuts: list[int], seed: int) -> None:
+        tmp_path_factory: pytest.TempPathFactory, cuts: list[int], seed: int, flush_rows: int) -> None:
     root = tmp_path_factory.mktemp("split")
     events = [update(T0 + (i * 7919 % 5) * DAY_MS // 2 + i, site=f"s{i % 2}") for i in range(12)]
     lines: list[Any] = [*events, events[seed], b"bad line", events[seed + 1]]
@@ -155,7 +156,7 @@ def test_compaction_is_idempotent_and_independent_of_how_input_is_split_into_run
     for run, (start, end) in enumerate(itertools.pairwise(bounds)):
         if end > start:
             write_jsonl(root / f"run{run}" / "part.jsonl", lines[start:end])
-            compact_folder(split, root / f"run{run}")
+            compact_folder(split, root / f"run{run}", flush_rows=flush_rows)  # chunks within a run too
     compact_folder(split, root / "all")  # and a re-run of everything changes nothing
     assert _ids(split, "face_expression") == _ids(whole, "face_expression")
     quarantined = split.load_table(identifier(QUARANTINE)).scan().to_arrow()
