@@ -45,12 +45,12 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def _ulid(time_ms: int, serial: int) -> str:
     """A valid ULID: 10 chars of time, 16 of 'randomness' (here a serial, so ids never collide)."""
-    chars = []
-    for value, width in ((time_ms, 10), (serial, 16)):
-        part = []
+    chars: list[str] = []
+    for number, width in ((time_ms, 10), (serial, 16)):
+        part, rest = [], number
         for _ in range(width):
-            part.append(_CROCKFORD[value & 31])
-            value >>= 5
+            part.append(_CROCKFORD[rest & 31])
+            rest >>= 5
         chars.extend(reversed(part))
     return "".join(chars)
 
@@ -74,7 +74,7 @@ def edge_events(count: int, sites: int = 3, cameras: int = 4, dwell_s: int = 20,
                 "quality": {"face_px": 96, "sharpness": 140.5, "brightness": 120.0, "usable": True},
                 "probabilities": _probabilities(top), "top_class": top, "valence": round(VALENCE[top] * 0.94, 4),
                 "model": {"id": "moodlens-expression-vgg32", "version": "1.0.0"}, "edge_version": "0.1.0"}
-        for second in range(dwell_s):
+        for _ in range(dwell_s):
             t += 50
             out.append(encoder.encode({**base, "event_id": _ulid(t, len(out)), "event_time_ms": t,
                                        "kind": "track_update"}))
@@ -185,10 +185,10 @@ def bench_query(args: argparse.Namespace) -> None:
               f"{args.threads or 'all'} DuckDB threads): best {min(timings):.2f} s, median "
               f"{sorted(timings)[len(timings) // 2]:.2f} s; {result.table.num_rows} rows; "
               f"{scan.files} files, {scan.bytes / 1e6:.0f} MB planned")
-        day = dt.datetime.fromtimestamp(T0_MS / 1000 + 5 * 86_400, tz=dt.UTC).date().isoformat()
+        moment = dt.datetime.fromtimestamp(T0_MS / 1000 + 5 * 86_400, tz=dt.UTC)
         one = run_query(tables, f"SELECT count(*) AS n, avg(valence) AS v FROM face_expression WHERE site_id = "
-                                f"'site-1' AND event_time_ms >= TIMESTAMP '{day}' AND event_time_ms < "
-                                f"TIMESTAMP '{day}' + INTERVAL 1 DAY", threads=args.threads)
+                                f"'site-1' AND event_time_ms >= TIMESTAMP '{moment:%Y-%m-%d}' AND event_time_ms < "
+                                f"TIMESTAMP '{moment + dt.timedelta(days=1):%Y-%m-%d}'", threads=args.threads)
         pruned = one.scans["face_expression"]
         print(f"one day, one site: {pruned.files} of {pruned.total_files} files, {pruned.bytes / 1e6:.1f} of "
               f"{pruned.total_bytes / 1e6:.0f} MB ({pruned.bytes / pruned.total_bytes:.1%}); "

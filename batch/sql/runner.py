@@ -134,12 +134,13 @@ def partition_filters(query: str, names: set[str]) -> dict[str, tuple[BooleanExp
 def _register(connection: duckdb.DuckDBPyConnection, name: str, table: Table,
               row_filter: BooleanExpression, described: str) -> ScanStats:
     stats = ScanStats(pruned_by=described if not isinstance(row_filter, AlwaysTrue) else "")
-    if table.current_snapshot() is not None:
-        everything = list(table.scan().plan_files())
-        stats.total_files, stats.total_bytes = len(everything), sum(t.file.file_size_in_bytes for t in everything)
     scan = table.scan(row_filter=row_filter)
     tasks = list(scan.plan_files()) if table.current_snapshot() is not None else []
     stats.files, stats.bytes = len(tasks), sum(t.file.file_size_in_bytes for t in tasks)
+    stats.total_files, stats.total_bytes = stats.files, stats.bytes
+    if stats.pruned_by:  # what the whole table would have cost, for comparison
+        everything = list(table.scan().plan_files())
+        stats.total_files, stats.total_bytes = len(everything), sum(t.file.file_size_in_bytes for t in everything)
     paths = [urlparse(t.file.file_path) for t in tasks]
     if tasks and all(p.scheme in ("", "file") for p in paths) and not any(t.delete_files for t in tasks):
         files = ", ".join("'" + p.path.replace("'", "''") + "'" for p in paths)
@@ -151,6 +152,15 @@ def _register(connection: duckdb.DuckDBPyConnection, name: str, table: Table,
     return stats
 
 
+def _named(query: str) -> set[str]:
+    """Every table-like name the query mentions (all of them when it cannot be parsed here)."""
+    try:
+        return {t.name for s in sqlglot.parse(query, read="duckdb") if s for t in s.find_all(exp.Table)}
+    except sqlglot.errors.ParseError:
+        return {v.name for v in views()} | {"face_expression", "camera_heartbeat", "sentiment_window",
+                                            "sentiment_alarm", "quarantine"}
+
+
 def run_query(tables: dict[str, Table], query: str, threads: int | None = None) -> QueryResult:
     """Runs `query` (DuckDB SQL; the lake's tables and views by name) and returns Arrow."""
     connection = duckdb.connect()
@@ -159,12 +169,13 @@ def run_query(tables: dict[str, Table], query: str, threads: int | None = None) 
         if threads:
             connection.execute(f"SET threads = {int(threads)}")
         filters = partition_filters(query, set(tables))
-        scans = {name: _register(connection, name, table, *filters.get(name, (AlwaysTrue(), "")))
-                 for name, table in tables.items()}
-        for view in views():
-            needs = {t.name for t in sqlglot.parse_one(view.trino, read="trino").find_all(exp.Table)}
-            if needs <= set(tables):
-                connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')
+        named = _named(query)
+        used_views = [v for v in views() if v.name in named and v.tables() <= set(tables)]
+        needed = (named | {t for v in used_views for t in v.tables()}) & set(tables)
+        scans = {name: _register(connection, name, tables[name], *filters.get(name, (AlwaysTrue(), "")))
+                 for name in sorted(needed)}
+        for view in used_views:
+            connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')
         try:
             relation = connection.sql(query)
         except duckdb.Error as error:

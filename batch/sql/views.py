@@ -8,6 +8,7 @@ stream's minimum number of tracks, below which measures are suppressed) and `{po
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 
 import sqlglot
@@ -24,7 +25,20 @@ class View:
     trino: str
 
     def duckdb(self) -> str:
-        return sqlglot.transpile(self.trino, read="trino", write="duckdb")[0]
+        return _transpiled(self.trino)
+
+    def tables(self) -> frozenset[str]:
+        return _tables(self.trino)
+
+
+@cache
+def _transpiled(trino: str) -> str:
+    return sqlglot.transpile(trino, read="trino", write="duckdb")[0]
+
+
+@cache
+def _tables(trino: str) -> frozenset[str]:
+    return frozenset(t.name for t in sqlglot.parse_one(trino, read="trino").find_all(sqlglot.exp.Table))
 
 
 def _quoted(names: frozenset[str]) -> str:
@@ -36,7 +50,8 @@ def render(text: str, min_tracks: int = MIN_TRACKS) -> str:
     return body.format(min_tracks=min_tracks, positive=_quoted(POSITIVE), negative=_quoted(NEGATIVE)).strip()
 
 
-def views(min_tracks: int = MIN_TRACKS) -> list[View]:
+@cache
+def views(min_tracks: int = MIN_TRACKS) -> tuple[View, ...]:
     folder = resources.files("batch.sql") / "views"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
-    return [View(f.name.removesuffix(".sql"), render(f.read_text(encoding="utf-8"), min_tracks)) for f in files]
+    return tuple(View(f.name.removesuffix(".sql"), render(f.read_text(encoding="utf-8"), min_tracks)) for f in files)
