@@ -42,12 +42,22 @@ class LogReader(Protocol):
     def read(self, offset: int, max_records: int) -> list[tuple[int, bytes]]: ...
 
 
-def from_log(log: LogReader, name: str, batch_lines: int = BATCH_LINES) -> Iterator[list[Record]]:
-    """Every record of the embedded log, the offset as line number (offsets count from 0)."""
-    offset = 0
+@dataclass
+class LogPosition:
+    """Where reading the log started and where it got to (the next offset to read)."""
+
+    start: int = 0
+    next: int = 0
+
+
+def from_log(log: LogReader, name: str, batch_lines: int = BATCH_LINES,
+             position: LogPosition | None = None) -> Iterator[list[Record]]:
+    """The embedded log's records from `position.start` on, the offset as line number (from 0)."""
+    position = position if position is not None else LogPosition()
+    offset = position.next = position.start
     while records := log.read(offset, batch_lines):
-        yield [(name, position, payload) for position, payload in records]
-        offset = records[-1][0] + 1
+        yield [(name, at, payload) for at, payload in records]
+        offset = position.next = records[-1][0] + 1
 
 
 def _split(name: str, data: bytes, batch_lines: int) -> Iterator[list[Record]]:

@@ -32,6 +32,8 @@ def add_lake_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
                          help=f"stream runner state folder for windows and alarms (default {DEFAULT_STATE})")
     compact.add_argument("--since", type=moment, default=None, help="only events at or after (ISO date/time, or 7d)")
     compact.add_argument("--until", type=moment, default=None, help="only events before (ISO date/time, or 1d)")
+    compact.add_argument("--from-start", action="store_true",
+                         help="re-read the whole embedded log, not only what is new since the last run")
     compact.add_argument("--retain-days", type=int, default=None,
                          help="after compacting, delete partitions older than this and expire snapshots")
     compact.set_defaults(handler=run_compact)
@@ -60,13 +62,25 @@ def moment(text: str) -> dt.datetime:
 
 
 def run_compact(args: argparse.Namespace) -> int:
+    from batch.compact.checkpoint import read_offset, write_offset
     from batch.compact.run import compact
-    from batch.compact.sources import Source, SourceError, from_directory, from_log, from_s3, from_stream_state
+    from batch.compact.sources import (
+        LogPosition,
+        Source,
+        SourceError,
+        from_directory,
+        from_log,
+        from_s3,
+        from_stream_state,
+    )
     from batch.lake.maintain import maintain_lake
     from batch.lake.tables import ensure_tables, lake_from_argument, open_catalog
     from moodlens.locallog import LocalLog
 
     errors: list[SourceError] = []
+    lake = lake_from_argument(args.lake)
+    position: LogPosition | None = None
+    log_dir = args.log or DEFAULT_LOG
     if args.raw:
         if str(args.raw).startswith("s3://"):
             import boto3
@@ -74,17 +88,20 @@ def run_compact(args: argparse.Namespace) -> int:
         else:
             sources = [Source(args.raw, from_directory(Path(args.raw), errors), errors)]
     else:
-        log_dir = args.log or DEFAULT_LOG
         if not log_dir.is_dir():
             raise FileNotFoundError(f"no event log at {log_dir} (use --log DIR or --raw DIR)")
-        sources = [Source(str(log_dir), from_log(LocalLog(log_dir), f"log:{log_dir}"), errors)]
+        local = not lake.properties  # the checkpoint lives beside an embedded lake
+        position = LogPosition(start=read_offset(lake.root, log_dir) if local and not args.from_start else 0)
+        sources = [Source(str(log_dir), from_log(LocalLog(log_dir), f"log:{log_dir}", position=position), errors)]
         state = args.state or DEFAULT_STATE
         if state.is_dir():
             sources.append(Source(str(state), from_stream_state(state), errors))
         elif args.state is not None:
             raise FileNotFoundError(f"no stream state folder at {state}")
-    catalog = open_catalog(lake_from_argument(args.lake))
+    catalog = open_catalog(lake)
     result = compact(catalog, sources, since=args.since, until=args.until)
+    if position is not None and not lake.properties and not (args.since or args.until):
+        write_offset(lake.root, log_dir, position.next)  # every table has committed by now
     for name in sorted(result.written):
         print(f"{name:18} +{result.written[name]:>10,} rows  ({result.duplicates.get(name, 0):,} duplicates skipped)")
     print(f"{'quarantine':18} +{result.quarantined:>10,} rows  "

@@ -24,12 +24,15 @@ def test_compact_the_embedded_log_and_the_stream_outputs_then_query(tmp_path: Pa
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "face_expression    +         6 rows" in out and "sentiment_window   +         1 rows" in out
-    assert main(args) == 0
-    assert "face_expression    +         0 rows  (6 duplicates skipped)" in capsys.readouterr().out
+    assert main(args) == 0  # only what is new in the log since the last run: nothing
+    assert "face_expression    +" not in capsys.readouterr().out
+    log.append([json.dumps(visit(T0 + 10 * 60_000, track="late")).encode()])
+    assert main([*args, "--from-start"]) == 0  # the whole log again: one new, six known
+    assert "face_expression    +         1 rows  (6 duplicates skipped)" in capsys.readouterr().out
 
     assert main(["sql", "--lake", lake, "--format", "csv",
                  "SELECT site_id, tracks, suppressed FROM sentiment_by_hour_site"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["site_id,tracks,suppressed", "cafe-1,6,False"]
+    assert capsys.readouterr().out.splitlines() == ["site_id,tracks,suppressed", "cafe-1,7,False"]
     assert main(["sql", "--lake", lake, "SELECT source, line, reasons FROM quarantine"]) == 0
     table = capsys.readouterr().out
     assert "schema: unknown event schema None" in table and "(1 row)" in table
