@@ -28,7 +28,10 @@ def run_sql(args: argparse.Namespace) -> int:
         return 2
     query = args.file.read_text(encoding="utf-8") if args.file else args.query
     where = str(args.file) if args.file else "query"
-    tables = ensure_tables(open_catalog(lake_from_argument(args.lake)))
+    lake = lake_from_argument(args.lake)
+    if not lake.properties and not (lake.root / "catalog.db").exists():
+        raise FileNotFoundError(f"no lake at {lake.root} (run `moodlens batch compact` first, or pass --lake)")
+    tables = ensure_tables(open_catalog(lake))
     try:
         result = run_query(tables, query, threads=args.threads)
     except QueryError as error:

@@ -113,6 +113,17 @@ def test_gzip_files_a_corrupt_one_and_a_duplicated_file(tmp_path: Path) -> None:
     assert len(set(_ids(catalog, "face_expression"))) == written
 
 
+def test_a_plain_file_cut_mid_line_quarantines_the_torn_line_with_its_number(tmp_path: Path) -> None:
+    lines = [json.dumps(update(T0 + i)) for i in range(3)]
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "cut.jsonl").write_text("\n".join(lines)[:-40])
+    catalog = new_catalog(tmp_path / "lake")
+    result = compact_folder(catalog, tmp_path / "raw")
+    assert result.written["face_expression"] == 2 and result.quarantined == 1
+    [row] = catalog.load_table(identifier(QUARANTINE)).scan().to_arrow().to_pylist()
+    assert row["line"] == 3 and row["source"].endswith("cut.jsonl") and "malformed JSON" in row["reasons"][0]
+
+
 def test_the_embedded_log_is_a_source_with_offsets_as_line_numbers(tmp_path: Path) -> None:
     log = LocalLog(tmp_path / "log")
     log.append([json.dumps(update(T0 + i)).encode() for i in range(3)] + [b'{"schema": 1}'])

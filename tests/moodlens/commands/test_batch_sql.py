@@ -53,6 +53,10 @@ def test_sql_syntax_error_in_a_file_names_the_file_and_line(tmp_path: Path, caps
     query = tmp_path / "q.sql"
     query.write_text("SELECT site_id\nFROM face_expression\nGROUP BY BY site_id\n")
     assert main(["sql", "--lake", str(tmp_path / "lake"), "--file", str(query)]) == 2
+    assert "no lake at" in capsys.readouterr().err
+    write_jsonl(tmp_path / "raw" / "a.jsonl", [update(T0)])
+    assert main(["batch", "compact", "--lake", str(tmp_path / "lake"), "--raw", str(tmp_path / "raw")]) == 0
+    assert main(["sql", "--lake", str(tmp_path / "lake"), "--file", str(query)]) == 2
     err = capsys.readouterr().err
     assert str(query) in err and "LINE 3" in err
 
