@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
@@ -243,48 +243,65 @@ def _decode_structs(lines: list[bytes]) -> list[Any] | None:
 def decode_lines(records: Sequence[tuple[str, int, bytes]], out: Decoded | None = None) -> Decoded:
     """Decodes (source, line number, raw bytes) records into per-table Arrow tables and rejects."""
     out = out if out is not None else Decoded()
-    records = [r for r in records if r[2].strip()]
+    records = [r for r in records if r[2] and not r[2].isspace()]
     out.records += len(records)
     pending: list[Sequence[tuple[str, int, bytes]]] = [records]
-    accepted: list[tuple[tuple[str, int, bytes], Any]] = []
+    kept: list[tuple[str, int, bytes]] = []  # records the fast decoder took, and their structs
+    structs: list[Any] = []
     while pending:
         chunk = pending.pop()
         if not chunk:
             continue
-        structs = _decode_structs([r[2] for r in chunk])
-        if structs is not None:
-            accepted.extend(zip(chunk, structs, strict=True))
+        decoded = _decode_structs([r[2] for r in chunk])
+        if decoded is not None:
+            kept.extend(chunk)
+            structs.extend(decoded)
         elif len(chunk) > 32:  # bisect so one bad line costs a few re-decodes, not the batch
             half = len(chunk) // 2
             pending.extend((chunk[half:], chunk[:half]))
         else:
             for record in chunk:
-                _decode_one(record, out, accepted)
-    _check_columns(accepted, out)
+                _decode_one(record, out, kept, structs)
+    _check_columns(kept, structs, out)
     return out
 
 
-def _decode_one(record: tuple[str, int, bytes], out: Decoded, accepted: list[tuple[Any, Any]]) -> None:
+def _decode_one(record: tuple[str, int, bytes], out: Decoded, kept: list[tuple[str, int, bytes]],
+                structs: list[Any]) -> None:
     _, single = _decoders()
     try:
-        accepted.append((record, single.decode(record[2])))
+        struct = single.decode(record[2])
     except (msgspec.ValidationError, msgspec.DecodeError):
         _reference(*record, out)
+        return
+    kept.append(record)
+    structs.append(struct)
 
 
-def _check_columns(accepted: list[tuple[tuple[str, int, bytes], Any]], out: Decoded) -> None:
-    by_contract: dict[str, list[tuple[tuple[str, int, bytes], Any]]] = {}
-    for item in accepted:
-        by_contract.setdefault(type(item[1]).__name__[len("Fast_"):], []).append(item)
-    for name, items in by_contract.items():
-        contract = CONTRACTS[name]
-        table = _to_table(contract, [s for _, s in items])
-        sizes = np.fromiter((len(r[2]) for r, _ in items), dtype=np.int64, count=len(items))
+def _select(items: list[Any], rows: np.ndarray) -> list[Any]:
+    if len(rows) == len(items):
+        return items
+    return list(itemgetter(*rows)(items)) if len(rows) > 1 else [items[rows[0]]]
+
+
+def _check_columns(kept: list[tuple[str, int, bytes]], structs: list[Any], out: Decoded) -> None:
+    if not structs:
+        return
+    kinds = {cls: code for code, cls in enumerate(set(map(type, structs)))}
+    codes = np.fromiter(map(kinds.__getitem__, map(type, structs)), dtype=np.int16, count=len(structs))
+    for cls, code in kinds.items():
+        rows = np.flatnonzero(codes == code)
+        if len(rows) == 0:
+            continue
+        members, records = _select(structs, rows), _select(kept, rows)
+        contract = CONTRACTS[cls.__name__[len("Fast_"):]]
+        table = _to_table(contract, members)
+        sizes = np.fromiter(map(len, map(itemgetter(2), records)), dtype=np.int64, count=len(records))
         bad = _suspect_rows(contract, table, sizes)
         if bad.any():
             table = table.filter(pa.array(~bad))
             for index in np.flatnonzero(bad):
-                _reference(*items[index][0], out)
+                source, line, raw = records[index]
+                _reference(source, line, raw, out)
         out.fast += table.num_rows
-        out.add(name, table)
-
+        out.add(contract.name, table)
