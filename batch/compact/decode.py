@@ -121,7 +121,7 @@ def _column(values: Sequence[Any], spec: Field, data_type: pa.DataType, cls: Any
         nulls = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
         if nulls.any():
             mask = pa.array(nulls)
-            filler = _FILLERS[nested]
+            filler = _filler(spec, nested)
             present = [filler if v is None else v for v in values]
     columns = _columns_of(present, nested)
     children = [_column(columns[c.name], c, f.type, nested) for c, f in zip(spec.fields, data_type, strict=True)]
@@ -136,20 +136,19 @@ def _nested_class(cls: Any, name: str) -> type[msgspec.Struct]:
     raise TypeError(f"{cls.__name__}.{name} is not a struct")
 
 
-class _Fillers(dict[type, Any]):
-    """A placeholder instance per nested struct, standing in for nulls (masked out afterwards)."""
-
-    def __missing__(self, cls: Any) -> Any:
-        values = {}
-        for name in cls.__struct_fields__:
-            hint = cls.__annotations__[name]
-            values[name] = self[hint] if isinstance(hint, type) and issubclass(hint, msgspec.Struct) else None
-        filler = cls(**values)  # no validation on construction: None is fine as a placeholder
-        self[cls] = filler
-        return filler
+_ZERO = {"string": "", "integer": 0, "number": 0.0, "boolean": False}
 
 
-_FILLERS = _Fillers()
+def _filler(spec: Field, cls: Any) -> Any:
+    """A stand-in struct for a null object: masked out afterwards, but its children must still fit
+    their (non-nullable) Arrow fields, so they get zero values rather than None."""
+    values = {}
+    for child in spec.fields:
+        if child.kind == "object":
+            values[child.name] = _filler(child, _nested_class(cls, child.name))
+        else:
+            values[child.name] = _ZERO[child.kind] if child.required and not child.nullable else None
+    return cls(**values)  # no validation on construction
 
 
 def _to_table(contract: EventContract, structs: list[Any]) -> pa.Table:

@@ -16,7 +16,7 @@ from batch.table_schema import to_arrow_table
 from schemas.contract import CONTRACTS
 from schemas.validation import ValidationError, parse_event
 from stream.ingest import IngestConfig
-from tests.schemas.events import SAMPLES, face_expression
+from tests.schemas.events import SAMPLES, face_expression, sentiment_window
 
 
 def _records(events: list[Any]) -> list[tuple[str, int, bytes]]:
@@ -30,6 +30,9 @@ def test_the_record_limit_is_the_streams() -> None:
 def test_valid_events_of_every_kind_take_the_fast_path_and_match_the_reference_conversion() -> None:
     events = [SAMPLES[name]() for name in sorted(SAMPLES) for _ in range(3)]
     events.append(face_expression(kind="track_end", duration_ms=5000, frame_count=120, zone="door"))
+    # too few tracks: every measure null, nested objects included (their fields are not nullable)
+    events.append(sentiment_window(tracks=2, insufficient_data=True, shares=None, mean_valence=None,
+                                   valence_ci=None, net_score=None, net_score_ci=None))
     decoded = decode_lines(_records(events))
     assert decoded.reference == 0 and not decoded.rejected
     for name, contract in CONTRACTS.items():
