@@ -37,11 +37,17 @@ def _snapshots(catalog: Catalog) -> dict[str, int | None]:
 
 
 def test_mixed_kinds_land_in_their_tables_once_and_a_rerun_changes_nothing(tmp_path: Path) -> None:
-    events = [update(T0 + i * 1000) for i in range(5)] + [camera_heartbeat(), sentiment_window(), sentiment_alarm()]
+    too_few = sentiment_window(tracks=2, insufficient_data=True, shares=None, mean_valence=None, valence_ci=None,
+                               net_score=None, net_score_ci=None)  # null objects whose members are not nullable
+    events = [update(T0 + i * 1000) for i in range(5)] + [camera_heartbeat(), sentiment_window(), too_few,
+                                                          sentiment_alarm()]
     write_jsonl(tmp_path / "raw" / "a.jsonl", events + [events[0], b'{"schema": "face_expression"}'])
     catalog = new_catalog(tmp_path / "lake")
     first = compact_folder(catalog, tmp_path / "raw")
-    assert first.written == {"face_expression": 5, "camera_heartbeat": 1, "sentiment_window": 1, "sentiment_alarm": 1}
+    assert first.written == {"face_expression": 5, "camera_heartbeat": 1, "sentiment_window": 2, "sentiment_alarm": 1}
+    windows = catalog.load_table(identifier("sentiment_window")).scan().to_arrow().to_pylist()
+    assert sorted((w["tracks"], w["shares"] is None, w["net_score_ci"] is None) for w in windows) == \
+        [(2, True, True), (10, False, False)]
     assert first.duplicates["face_expression"] == 1 and first.quarantined == 1
     assert _ids(catalog, "face_expression") == sorted(e["event_id"] for e in events[:5])
     before = _snapshots(catalog)
