@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from moodlens.commands import batch, demo, edge, model, schema, sql, stream
+from moodlens.commands import batch, config, dashboard, demo, edge, init, label, model, schema, sql, stream, up
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMAND_GROUPS: list[Register] = [schema.register, model.register, edge.register, stream.register, demo.register,
-                                  batch.register, sql.register]
+# In the order `moodlens --help` lists them: a site manager's commands first.
+COMMAND_GROUPS: list[Register] = [init.register, config.register, up.register, dashboard.register,
+                                  demo.register, edge.register, stream.register, model.register, label.register,
+                                  schema.register, batch.register, sql.register]

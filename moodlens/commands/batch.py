@@ -29,7 +29,8 @@ def add_lake_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
                         help=f"embedded event log (default {DEFAULT_LOG}, plus windows/alarms from --state)")
     source.add_argument("--raw", default=None, help="folder or s3://bucket/prefix of JSON Lines files (plain or .gz)")
     compact.add_argument("--state", type=Path, default=None,
-                         help=f"stream runner state folder for windows and alarms (default {DEFAULT_STATE})")
+                         help="stream runner state folder for windows and alarms (default: `stream` beside "
+                              f"the log, {DEFAULT_STATE} for the default log)")
     compact.add_argument("--since", type=moment, default=None, help="only events at or after (ISO date/time, or 7d)")
     compact.add_argument("--until", type=moment, default=None, help="only events before (ISO date/time, or 1d)")
     compact.add_argument("--from-start", action="store_true",
@@ -93,7 +94,8 @@ def run_compact(args: argparse.Namespace) -> int:
         local = not lake.properties  # the checkpoint lives beside an embedded lake
         position = LogPosition(start=read_offset(lake.root, log_dir) if local and not args.from_start else 0)
         sources = [Source(str(log_dir), from_log(LocalLog(log_dir), f"log:{log_dir}", position=position), errors)]
-        state = args.state or DEFAULT_STATE
+        # The stream runner's folder beside the log (var/log + var/stream, <state_dir>/log + stream).
+        state = args.state or (log_dir.parent / "stream" if args.log else DEFAULT_STATE)
         if state.is_dir():
             sources.append(Source(str(state), from_stream_state(state), errors))
         elif args.state is not None:
