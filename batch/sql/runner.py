@@ -143,12 +143,10 @@ def _register(connection: duckdb.DuckDBPyConnection, name: str, table: Table,
         stats.total_files, stats.total_bytes = len(everything), sum(t.file.file_size_in_bytes for t in everything)
     paths = [urlparse(t.file.file_path) for t in tasks]
     if tasks and all(p.scheme in ("", "file") for p in paths) and not any(t.delete_files for t in tasks):
-        files = ", ".join("'" + p.path.replace("'", "''") + "'" for p in paths)
-        connection.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{files}], union_by_name = true)')
+        # union_by_name: files written before a newer minor added a column read it as NULL
+        connection.read_parquet([p.path for p in paths], union_by_name=True).create_view(name)
     else:
-        data = scan.to_arrow() if tasks else table.schema().as_arrow().empty_table()
-        connection.register(f"__lake_{name}", data)
-        connection.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "__lake_{name}"')
+        connection.register(name, scan.to_arrow() if tasks else table.schema().as_arrow().empty_table())
     return stats
 
 
@@ -175,7 +173,7 @@ def run_query(tables: dict[str, Table], query: str, threads: int | None = None) 
         scans = {name: _register(connection, name, tables[name], *filters.get(name, (AlwaysTrue(), "")))
                  for name in sorted(needed)}
         for view in used_views:
-            connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')
+            connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files
         try:
             relation = connection.sql(query)
         except duckdb.Error as error:
@@ -192,11 +190,10 @@ def view_columns(tables: dict[str, Table]) -> dict[str, list[tuple[str, str]]]:
     try:
         connection.execute("SET TimeZone = 'UTC'")
         for name, table in tables.items():
-            connection.register(f"__lake_{name}", table.schema().as_arrow().empty_table())
-            connection.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "__lake_{name}"')
+            connection.register(name, table.schema().as_arrow().empty_table())
         out = {}
         for view in views():
-            connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')
+            connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files
             out[view.name] = [(row[0], row[1]) for row in connection.execute(f'DESCRIBE "{view.name}"').fetchall()]
         return out
     finally:
