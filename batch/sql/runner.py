@@ -37,6 +37,7 @@ class ScanStats:
     total_files: int = 0
     total_bytes: int = 0
     pruned_by: str = ""
+    path: str = ""  # how DuckDB got the rows
 
 
 @dataclass
@@ -145,7 +146,9 @@ def _register(connection: duckdb.DuckDBPyConnection, name: str, table: Table,
     if tasks and all(p.scheme in ("", "file") for p in paths) and not any(t.delete_files for t in tasks):
         # union_by_name: files written before a newer minor added a column read it as NULL
         connection.read_parquet([p.path for p in paths], union_by_name=True).create_view(name)
+        stats.path = "DuckDB reads the planned Parquet files"
     else:
+        stats.path = "pyarrow reads the planned files (S3 or row deletes), DuckDB scans the Arrow table"
         connection.register(name, scan.to_arrow() if tasks else table.schema().as_arrow().empty_table())
     return stats
 

@@ -42,6 +42,7 @@ def run_sql(args: argparse.Namespace) -> int:
         for name, scan in result.scans.items():
             if name in result.referenced:
                 print(f"{name}: read {scan.files} of {scan.total_files} files, {scan.bytes:,} of "
-                      f"{scan.total_bytes:,} bytes" + (f" (pruned by {scan.pruned_by})" if scan.pruned_by else ""),
+                      f"{scan.total_bytes:,} bytes" + (f" (pruned by {scan.pruned_by})" if scan.pruned_by else "")
+                      + f"; {scan.path or 'empty table'}",
                       file=sys.stderr)
     return 0
