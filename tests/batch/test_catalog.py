@@ -51,3 +51,19 @@ def test_the_workgroup_encrypts_results_and_limits_each_query() -> None:
     kms = athena_resources("s3://w", "s3://r/", kms_key_arn={"Fn::GetAtt": ["Key", "Arn"]})["LakeWorkGroup"]
     encryption = kms["Properties"]["WorkGroupConfiguration"]["ResultConfiguration"]["EncryptionConfiguration"]
     assert encryption == {"EncryptionOption": "SSE_KMS", "KmsKey": {"Fn::GetAtt": ["Key", "Arn"]}}
+
+
+def test_cfn_lint_accepts_the_resources_in_a_template() -> None:
+    import json
+
+    from cfnlint.api import ManualArgs, lint
+    resources = athena_resources({"Fn::Sub": "s3://${LakeBucket}/warehouse"},
+                                 {"Fn::Sub": "s3://${LakeBucket}/athena-results/"},
+                                 kms_key_arn={"Fn::GetAtt": ["LakeKey", "Arn"]})
+    resources["LakeKey"] = {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": True, "KeyPolicy": {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*", "Principal": {
+            "AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}}}]}}}
+    template = {"AWSTemplateFormatVersion": "2010-09-09", "Parameters": {"LakeBucket": {"Type": "String"}},
+                "Resources": resources}
+    matches = lint(json.dumps(template), config=ManualArgs(regions=["eu-west-1"]))
+    assert [str(m) for m in matches] == []
