@@ -162,27 +162,42 @@ def _named(query: str) -> set[str]:
                                             "sentiment_alarm", "quarantine"}
 
 
-def run_query(tables: dict[str, Table], query: str, threads: int | None = None) -> QueryResult:
-    """Runs `query` (DuckDB SQL; the lake's tables and views by name) and returns Arrow."""
+def connect(tables: dict[str, Table], query: str | None = None, threads: int | None = None
+            ) -> tuple[duckdb.DuckDBPyConnection, dict[str, ScanStats]]:
+    """A DuckDB connection with the lake's tables and views under their names.
+
+    With `query`, only the tables it needs are planned, pruned by its partition filters; without,
+    every table and view is registered whole (e.g. for the analytics and the report).
+    """
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
         if threads:
             connection.execute(f"SET threads = {int(threads)}")
-        filters = partition_filters(query, set(tables))
-        named = _named(query)
+        filters = partition_filters(query, set(tables)) if query is not None else {}
+        named = _named(query) if query is not None else {v.name for v in views()} | set(tables)
         used_views = [v for v in views() if v.name in named and v.tables() <= set(tables)]
         needed = (named | {t for v in used_views for t in v.tables()}) & set(tables)
         scans = {name: _register(connection, name, tables[name], *filters.get(name, (AlwaysTrue(), "")))
                  for name in sorted(needed)}
         for view in used_views:
             connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files
+    except BaseException:
+        connection.close()
+        raise
+    return connection, scans
+
+
+def run_query(tables: dict[str, Table], query: str, threads: int | None = None) -> QueryResult:
+    """Runs `query` (DuckDB SQL; the lake's tables and views by name) and returns Arrow."""
+    connection, scans = connect(tables, query, threads)
+    try:
         try:
             relation = connection.sql(query)
         except duckdb.Error as error:
             raise QueryError(str(error)) from None
         result = relation.to_arrow_table() if relation is not None else pa.table({})
-        return QueryResult(result, scans, set(filters))
+        return QueryResult(result, scans, set(partition_filters(query, set(tables))))
     finally:
         connection.close()
 

@@ -162,3 +162,16 @@ def test_a_one_day_one_site_query_reads_only_that_partition(lake: dict[str, Any]
 def test_a_syntax_error_names_the_line(lake: dict[str, Any]) -> None:
     with pytest.raises(QueryError, match="LINE 2"):
         run_query(lake["tables"], "SELECT count(*)\nFROM face_expression WHERE WHERE")
+
+
+def test_a_connection_with_every_table_and_view_for_other_readers(lake: dict[str, Any]) -> None:
+    from batch.sql.runner import connect
+    connection, scans = connect(lake["tables"])
+    try:
+        visits = connection.sql("SELECT sum(visits) FROM visits").fetchall()[0][0]
+        names = {row[0] for row in connection.sql("SHOW TABLES").fetchall()}
+    finally:
+        connection.close()
+    assert visits == len(lake["visits"]) + 1
+    assert {"face_expression", "quarantine", "sentiment_by_hour_site", "alarms_with_windows"} <= names
+    assert set(scans) == set(lake["tables"])
