@@ -120,7 +120,8 @@ def test_fast_path_verdict_equals_the_reference_verdict(mutations: list[tuple[st
     except ValidationError:
         reference_accepts = False
     rows = sum(t.num_rows for t in decoded.tables.get("face_expression", []))
-    if reference_accepts and _fits_int64(event):
+    stored = {k: v for k, v in event.items() if k != "extra"}  # unknown fields are not kept
+    if reference_accepts and _fits_int64(stored):
         assert rows == 2 and not decoded.rejected
     elif reference_accepts:  # valid JSON, but no Parquet column holds it: quarantined, saying so
         assert rows == 1 and "does not fit the lake's columns" in decoded.rejected[0].reasons[0]
