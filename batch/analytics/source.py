@@ -113,7 +113,7 @@ def alarms(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
     where, params = _where(period)
     frame = _frame(con, f"""
         SELECT epoch_ms(event_time_ms) AS time_ms, site_id, camera_id, rule, state, value, threshold, reason
-        FROM sentiment_alarm WHERE {where} ORDER BY time_ms, site_id, camera_id""", params)
+        FROM sentiment_alarm WHERE {where} ORDER BY time_ms, site_id, camera_id NULLS FIRST, rule, state""", params)
     return frame
 
 
