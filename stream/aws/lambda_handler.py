@@ -47,7 +47,7 @@ from stream.aws.pane_metrics import (
     pane_start,
     site_metrics,
 )
-from stream.deadletter import DeadLetter, DeadLetterSink
+from stream.deadletter import DeadLetter, DeadLetterSink, reason_code
 from stream.ingest import IngestConfig, check
 
 logger = logging.getLogger("moodlens.lambda")
@@ -71,26 +71,7 @@ def ingest_config_from_env(env: Mapping[str, str]) -> IngestConfig:
                         int(env.get("MAX_PAST_MS", default.max_past_ms)))
 
 
-def reason_kind(reasons: Sequence[tuple[str, str]]) -> str:
-    """A short label for counting dead letters by cause."""
-    path, text = reasons[0]
-    if path == "$":
-        if "over the limit" in text:
-            return "too_large"
-        if "base64" in text:
-            return "bad_encoding"
-        if "JSON" in text:
-            return "malformed_json"
-        return "not_an_object"
-    if path == "schema_version" and "major" in text:
-        return "unsupported_major_version"
-    if path == "schema":
-        return "unknown_schema"
-    if path == "event_time_ms" and ("in the future" in text or "in the past" in text):
-        return "event_time_out_of_range"
-    if any("is required" in r for _, r in reasons):
-        return "missing_field"
-    return "invalid_field"
+reason_kind = reason_code  # a short label for counting dead letters by cause (stream.deadletter)
 
 
 @dataclass

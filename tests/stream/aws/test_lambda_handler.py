@@ -146,7 +146,7 @@ def _too_big() -> bytes:
 
 BAD_INPUT: list[tuple[str, Callable[[], bytes], str, str]] = [
     ("malformed json", lambda: b'{"schema": "face_expression", ', "malformed_json", "malformed JSON"),
-    ("not json at all", lambda: b"\xff\xfe\x00binary", "malformed_json", "malformed JSON"),
+    ("not json at all", lambda: b"\xff\xfe\x00binary", "bad_encoding", "malformed JSON"),
     ("unknown major", lambda: encode(face_expression(schema_version="2.0")), "unsupported_major_version",
      "unsupported major version 2"),
     ("missing field", lambda: encode({k: v for k, v in face_expression().items() if k != "camera_id"}),
