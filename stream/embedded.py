@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from stream.alarms import AlarmConfig, AlarmEngine
+from stream.alarms import AlarmConfig, AlarmEngine, check_alarms_fit_windows
 from stream.deadletter import DeadLetter, JsonlDeadLetterSink
 from stream.engine import EngineConfig, WindowEngine
 from stream.ingest import IngestConfig, ingest
@@ -50,6 +50,13 @@ class RunnerConfig:
     batch_size: int = 5_000
     check_time: bool = True
     idle_advance_ms: int | None = None  # no input for this long (wall clock): event time moves on
+
+    def __post_init__(self) -> None:
+        check_alarms_fit_windows(self.alarms, self.engine)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.idle_advance_ms is not None and self.idle_advance_ms < 1:
+            raise ValueError(f"idle_advance_ms must be positive or None (never), got {self.idle_advance_ms}")
 
 
 def _no_fault(point: str) -> None:

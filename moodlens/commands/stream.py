@@ -29,7 +29,9 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.add_argument("--window-minutes", default="5,15,60", help="rolling window lengths (default 5,15,60)")
     run.add_argument("--lateness-s", type=float, default=120.0, help="allowed lateness (default 120)")
     run.add_argument("--min-tracks", type=int, default=5, help="fewer tracks: insufficient data (default 5)")
-    run.add_argument("--alarm-window", type=int, default=15, help="window length the alarms watch (default 15)")
+    run.add_argument("--alarm-window", type=int, default=None,
+                     help="window length the alarms watch, one of --window-minutes "
+                          "(default 15, or the longest window when 15 is not one)")
     run.add_argument("--low-raise", type=float, default=-0.2)
     run.add_argument("--low-clear", type=float, default=0.0)
     run.add_argument("--silent-minutes", type=int, default=5)
@@ -58,10 +60,18 @@ def run_embedded(args: argparse.Namespace) -> int:
 
     if not args.log.is_dir():
         raise FileNotFoundError(f"no event log at {args.log}")
+    try:
+        windows = tuple(int(m) for m in args.window_minutes.split(","))
+    except ValueError:
+        raise ValueError(f"--window-minutes must be whole minutes separated by commas, got {args.window_minutes!r}"
+                         ) from None
+    if args.lateness_s < 0 or args.poll_s <= 0:
+        raise ValueError("--lateness-s must be >= 0 and --poll-s > 0")
     config = RunnerConfig(
-        engine=EngineConfig(window_minutes=tuple(int(m) for m in args.window_minutes.split(",")),
+        engine=EngineConfig(window_minutes=windows,
                             allowed_lateness_ms=int(args.lateness_s * 1000), min_tracks=args.min_tracks),
-        alarms=AlarmConfig(window_minutes=args.alarm_window, min_tracks=args.min_tracks,
+        alarms=AlarmConfig(window_minutes=args.alarm_window if args.alarm_window is not None
+                           else 15 if 15 in windows else max(windows), min_tracks=args.min_tracks,
                            low_raise=args.low_raise, low_clear=args.low_clear,
                            silent_minutes=args.silent_minutes),
         batch_size=args.batch_size, check_time=not args.no_time_check,
