@@ -21,6 +21,9 @@ MAX_ABS_INTEGER = 2**63 - 1
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _BOM = b"\xef\xbb\xbf"
+# Events nest 2 levels deep; far deeper documents are attacks that writers downstream (json.dumps of a
+# late event) could fail on with RecursionError, so they stop here.
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,21 @@ def _reject_constant(token: str) -> float:
     raise ValueError(f"{token} is not valid JSON")
 
 
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):  # 1e999: valid JSON text, but no float holds it (Python would say inf)
+        raise ValueError(f"number {token[:40]} is out of range for a 64-bit float")
+    return value
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of ``value``, counted up to ``limit + 1`` at most."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
+
+
 def _lone_surrogate_path(value: Any, path: str) -> str | None:
     """The path of the first string (or key) holding a lone UTF-16 surrogate, else None."""
     if isinstance(value, str):
@@ -183,7 +201,9 @@ def decode_json(raw: bytes | str) -> Any:
         text = raw
         escapes = (_LONE_SURROGATE.search(raw) is not None
                    or _SURROGATE_ESCAPE.search(raw.encode("utf-8", "surrogatepass")) is not None)
-    document = json.loads(text, parse_constant=_reject_constant)
+    document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    if text.count("{") + text.count("[") > MAX_DEPTH and _depth(document, MAX_DEPTH) > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     if escapes:  # rare: only then walk the document (a valid pair decodes to one character, not flagged)
         where = _lone_surrogate_path(document, "$")
         if where is not None:

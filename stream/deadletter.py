@@ -62,7 +62,7 @@ def _encoded_size(text: str) -> int:
 
 def _text_prefix(text: str, limit: int) -> str:
     """The longest prefix of ``text`` whose JSON encoding fits ``limit`` bytes."""
-    if _encoded_size(text) <= limit:
+    if len(text) * 12 <= limit or _encoded_size(text) <= limit:  # no character encodes to more than 12
         return text
     low, high = 0, min(len(text), limit)  # every character costs at least one byte
     while low < high:
