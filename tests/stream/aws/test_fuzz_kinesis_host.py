@@ -46,7 +46,7 @@ def test_kinesis_host_accounts_for_every_record(aws_client: Callable[[str], Any]
         assert host.counters["events"] + len(letters) == len(records) == stats.events + len(letters)
         assert stats.accepted + stats.duplicates + stats.conflicting_duplicates + stats.late == stats.events
         for seq, raw in zip(sequence, records, strict=True):
-            assert (seq in dead) == (check(raw or b" ", None)[0] is None)
+            assert (seq in dead) == (check(raw or b" ", None)[0] is None), raw[:300]
         seen["records"] += len(records)
 
     run()
