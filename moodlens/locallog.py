@@ -161,6 +161,13 @@ class LocalLog:
                 raise LogLockedError(f"{self.directory} already has a writer in another process") from None
             raise
         self._writer_lock_fd = lock_fd
+        try:
+            self._open_last_segment()
+        except OSError:
+            self._close_writer()  # also releases the lock: the next append starts over
+            raise
+
+    def _open_last_segment(self) -> None:
         bases = self._segment_bases()
         if not bases:
             self._create_segment(0)
@@ -169,11 +176,13 @@ class LocalLog:
         path = self._segment_path(base)
         complete_bytes, complete_lines = _complete_prefix(path)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self._write_fd = fd
         if os.fstat(fd).st_size != complete_bytes:
-            # A crash tore the last line: it was never acknowledged, so it goes.
+            # A crash (or a failed append that could not cut itself back) tore the last line: it was
+            # never acknowledged, so it goes.
             os.ftruncate(fd, complete_bytes)
             os.fsync(fd)
-        self._write_fd, self._write_base = fd, base
+        self._write_base = base
         self._write_size, self._write_next = complete_bytes, base + complete_lines
 
     def _roll_segment(self) -> None:
