@@ -22,6 +22,7 @@ first time, then again only as the count of drops passes 10, 100, 1,000... (a fu
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -220,9 +221,9 @@ class SqliteSpool:
         if not seqs:
             return
         with self._lock, self._transaction():
-            rows = self._db.execute(
-                f"SELECT seq, size FROM spool WHERE seq IN ({','.join('?' * len(seqs))})", tuple(seqs)
-            ).fetchall()
+            # One bound parameter (a JSON array), no SQL built from strings, no limit on how many.
+            rows = self._db.execute("SELECT seq, size FROM spool WHERE seq IN (SELECT value FROM json_each(?))",
+                                    (json.dumps([int(seq) for seq in seqs]),)).fetchall()
             self._db.executemany("DELETE FROM spool WHERE seq = ?", [(seq,) for seq, _ in rows])
             self._count -= len(rows)
             self._bytes -= sum(size for _, size in rows)
