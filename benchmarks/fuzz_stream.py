@@ -46,7 +46,7 @@ class ListLog:
 def fuzz_batch(records: list[bytes], codes: collections.Counter[str]) -> tuple[int, int]:
     """(crashes, unaccounted) for one batch through the validator and a fresh embedded runner."""
     crashes = unaccounted = 0
-    verdicts = []
+    verdicts: list[bool | None] = []
     for raw in records:
         try:
             event, problems = check(raw, None)
