@@ -114,3 +114,12 @@ def test_a_huge_integer_is_a_dead_letter_with_its_field() -> None:
 def test_ingest_settings_that_make_no_sense_are_refused(setting: str, value: Any) -> None:
     with pytest.raises(ValueError, match=f"ingest setting {setting} must be a positive integer"):
         IngestConfig(**{setting: value})
+
+
+def test_a_dead_letter_keeps_a_bounded_prefix_with_the_original_size_and_hash() -> None:
+    payload = b"\x01" * 500_000
+    document = DeadLetter(payload, (("$", "malformed JSON"),), "log@1").to_json()
+    assert len(json.dumps(document)) < MAX_PAYLOAD_BYTES + 2_000
+    assert document["payload_truncated"] and document["payload_bytes"] == len(payload)
+    assert document["payload_sha256"] == hashlib.sha256(payload).hexdigest()
+    assert document["code"] == "malformed_json"
