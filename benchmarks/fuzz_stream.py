@@ -73,7 +73,7 @@ def fuzz_batch(records: list[bytes], codes: collections.Counter[str]) -> tuple[i
         codes[letter["code"]] += 1
         if letter["reasons"]:
             dead[int(letter["source"].rsplit("@", 1)[1])] = letter
-    stats = runner.engine.stats
+    stats = runner.sites.engine_stats()
     engine_outcomes = stats.accepted + stats.duplicates + stats.conflicting_duplicates + stats.late
     for offset, valid in enumerate(verdicts):
         if valid is False and offset not in dead:

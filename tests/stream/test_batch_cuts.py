@@ -45,7 +45,7 @@ def outputs(records: list[bytes], sizes: list[int]) -> tuple[dict[str, bytes], d
         runner = EmbeddedRunner(CutLog(records, sizes), state, CONFIG, source="log")
         runner.drain(flush=True)
         runner.close()
-        return {name: (Path(state) / name).read_bytes() for name in OUTPUTS}, vars(runner.engine.stats)
+        return {name: (Path(state) / name).read_bytes() for name in OUTPUTS}, vars(runner.sites.engine_stats())
 
 
 @st.composite

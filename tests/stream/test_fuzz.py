@@ -100,7 +100,7 @@ def test_embedded_runner_accounts_for_every_record() -> None:
             late = (Path(state) / LATE).read_bytes().count(b"\n")
         dead = {int(letter["source"].rsplit("@", 1)[1]) for letter in letters}
         assert len(dead) == len(letters)  # one letter per record, never two
-        counters, stats = runner.counters, runner.engine.stats
+        counters, stats = runner.counters, runner.sites.engine_stats()
         assert counters["records"] == len(records) and runner.offset == len(records)
         assert counters["events"] + len(letters) == len(records)
         assert stats.events == counters["events"]

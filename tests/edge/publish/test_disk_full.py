@@ -58,7 +58,7 @@ def test_a_full_disk_at_any_write_point_loses_no_event(tmp_path: Path, monkeypat
     runner = EmbeddedRunner(LocalLog(tmp_path / "log"), tmp_path / "state", RunnerConfig(check_time=False))
     runner.drain(flush=True)
     runner.close()
-    stats = runner.engine.stats
+    stats = runner.sites.engine_stats()
     assert runner.counters["dead_letters"] == 0  # no torn or glued line
     assert runner.counters["records"] == published  # every event once: nothing lost, nothing twice
     assert stats.accepted == published and stats.duplicates == 0

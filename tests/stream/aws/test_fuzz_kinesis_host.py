@@ -41,8 +41,8 @@ def test_kinesis_host_accounts_for_every_record(aws_client: Callable[[str], Any]
         client.delete_stream(StreamName=name)
         dead = {letter["source"].rsplit("@", 1)[1] for letter in letters}
         assert len(dead) == len(letters) and dead <= set(sequence)
-        stats = host.engine.stats
-        assert read.records == len(records) == host.counters["records"]
+        stats = host.sites.engine_stats()
+        assert read == len(records) == host.counters["records"]
         assert host.counters["events"] + len(letters) == len(records) == stats.events + len(letters)
         assert stats.accepted + stats.duplicates + stats.conflicting_duplicates + stats.late == stats.events
         for seq, raw in zip(sequence, records, strict=True):
