@@ -59,3 +59,13 @@ def test_run_with_only_a_5_minute_window_watches_it_by_default(tmp_path: Path) -
     LocalLog(tmp_path / "log").append([dumps(face(T0 + 1_000))])
     assert main(["stream", "run", "--log", str(tmp_path / "log"), "--state", str(tmp_path / "state"), "--once",
                  "--flush", "--no-time-check", "--window-minutes", "5", "--min-tracks", "1"]) == 0
+
+
+def test_the_summary_counts_conflicting_copies_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = face(T0 + 1_000)
+    LocalLog(tmp_path / "log").append([dumps(event), dumps(event), dumps({**event, "valence": -1.0})])
+    assert main(["stream", "run", "--log", str(tmp_path / "log"), "--state", str(tmp_path / "state"), "--once",
+                 "--no-time-check"]) == 0
+    summary = capsys.readouterr().err.strip().splitlines()[-1]
+    assert summary.endswith("; 1 duplicates dropped, and 1 copies with the same event_id but other content "
+                            "(the first kept)")
