@@ -291,7 +291,7 @@ class LocalLog:
     def _segment_bases(self) -> list[int]:
         bases = []
         for entry in os.scandir(self.directory):
-            match = _SEGMENT_NAME.match(entry.name)
+            match = _SEGMENT_NAME.fullmatch(entry.name)
             if match:
                 bases.append(int(match.group(1)))
         return sorted(bases)

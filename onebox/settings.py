@@ -21,7 +21,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 def identifier(value: Any) -> str | None:
-    return None if _ID.match(value) else (
+    return None if _ID.fullmatch(value) else (  # fullmatch: `$` lets a final newline through
         f"{value!r} is not a valid id: letters, digits and _ . : - only, starting with a letter or digit, "
         f"at most 64 characters (pattern {IDENTIFIER} from schemas/contract.py)")
 
