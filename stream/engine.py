@@ -97,11 +97,22 @@ def _fingerprint(event: Mapping[str, Any]) -> int:
     """8 bits that differ, with probability 255/256, between two events that differ in what the
     engine reads. Deterministic across processes (no salted str hash): it goes into snapshots.
     0..255 are CPython's cached small ints, so a fingerprint costs no object per event."""
-    value = hash((event["event_time_ms"], _crc(event["site_id"]), _crc(event["camera_id"])))
-    if event["schema"] == "face_expression":
-        value = hash((value, _crc(event["track_id"]), _crc(event["kind"]), CLASS_INDEX.get(event["top_class"], -2),
-                      event["valence"], bool(event["quality"].get("usable", True))))
-    return value & 0xFF
+    crc = _STRING_CRC.get  # strings repeat: one dict lookup each, the CRC only the first time
+    site, camera = event["site_id"], event["camera_id"]
+    a, b = crc(site), crc(camera)
+    if a is None:
+        a = _crc(site)
+    if b is None:
+        b = _crc(camera)
+    t = event["event_time_ms"]
+    if event["schema"] != "face_expression":
+        return hash((t, a, b)) & 0xFF
+    track = event["track_id"]
+    c = crc(track)
+    if c is None:
+        c = _crc(track)
+    return hash((t, a, b, c, event["kind"] == "track_end", CLASS_INDEX.get(event["top_class"], -2),
+                 event["valence"], event["quality"].get("usable", True) is True)) & 0xFF
 
 
 @dataclass(frozen=True)
