@@ -181,7 +181,9 @@ def _run(args: argparse.Namespace) -> int:
     from edge.sources import ReconnectPolicy, SourceError, open_source, paced, sampled
     from edge.visits import VisitRecorder, visit_table
     from moodlens import __version__
+    from schemas.validation import require_identifiers
 
+    require_identifiers(**{"--site": args.site, "--camera": args.camera})  # before any path is built from them
     if args.heartbeat_interval < 0:
         raise ValueError("--heartbeat-interval must be 0 (no heartbeats) or positive")
     detector, zones, settings = _pipeline_parts(args)

@@ -184,3 +184,15 @@ def test_a_camera_that_stops_delivering_is_a_clear_error_after_its_events(random
     assert "camera 0: lost after 20 frames" in capsys.readouterr().err
     kinds = [json.loads(line).get("kind") for line in out.read_text().splitlines()]
     assert "track_end" in kinds  # the visit in progress was closed and published before the error
+
+
+@pytest.mark.parametrize("site", ["../../../escape", "x" * 300, "cafe\n"])
+def test_edge_run_refuses_an_invalid_site_before_touching_the_disk(
+        site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MOODLENS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("MOODLENS_LOCAL_LOG", str(tmp_path / "log"))
+    code = main(["edge", "run", "--source", str(tmp_path / "none.mp4"), "--site", site, "--camera", "door",
+                 "--publisher", "local"])
+    assert code == 2
+    assert "invalid id: --site:" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no spool, no log, nothing outside either
