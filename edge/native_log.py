@@ -67,8 +67,9 @@ def native_stderr_captured() -> Iterator[NativeMessages]:
             os.close(saved)
             if sys.stderr is ours:
                 sys.stderr = old_stderr
-                for handler in redirected:
-                    handler.setStream(old_stderr)
+            # Every handler now on our stream goes back, also those made inside (logging.basicConfig).
+            for handler in _handlers_on(ours):
+                handler.setStream(old_stderr)
             ours.close()
             capture.seek(0)
             for line in capture.read().decode("utf-8", "replace").splitlines():

@@ -36,3 +36,20 @@ def test_nothing_said_nothing_logged(caplog):
     with caplog.at_level(logging.WARNING, logger="moodlens.edge"), native_stderr_captured() as messages:
         pass
     assert messages.total == 0 and not caplog.records
+
+
+def test_a_handler_made_inside_the_capture_writes_to_stderr_afterwards(monkeypatch):
+    root = logging.getLogger()
+    fake_stderr = os.fdopen(2, "w", closefd=False)
+    monkeypatch.setattr("sys.stderr", fake_stderr)  # on fd 2 itself, as in a terminal session
+    with native_stderr_captured():
+        import sys
+
+        handler = logging.StreamHandler(sys.stderr)  # what logging.basicConfig does inside `edge run`
+        root.addHandler(handler)
+    try:
+        assert handler.stream is fake_stderr  # not the capture's stream, closed by now
+        handler.stream.write("")
+    finally:
+        root.removeHandler(handler)
+        fake_stderr.close()
