@@ -10,5 +10,4 @@ passed in, and only the Lambda entry point creates them.
 * ``pane_metrics``    pane aggregates -> metric names, dimensions and statistic sets (shared with infra)
 * ``cloudwatch``      statistic-set publisher within PutMetricData limits; ``MetricSink`` protocol
 * ``sqs_deadletter``  the SQS ``DeadLetterSink``
-* ``infra``           generates infra/cloudformation/moodlens-stream.json from the engine's config
 """
