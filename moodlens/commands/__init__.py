@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from moodlens.commands import demo, edge, model, schema, stream
+from moodlens.commands import demo, edge, infra, model, schema, stream
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMAND_GROUPS: list[Register] = [schema.register, model.register, edge.register, stream.register, demo.register]
+COMMAND_GROUPS: list[Register] = [schema.register, model.register, edge.register, stream.register, demo.register,
+                                 infra.register]
