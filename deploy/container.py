@@ -17,6 +17,9 @@ FACES = "Faces"
 SITE_DIMENSION = "Site"
 CAMERA_DIMENSION = "Camera"
 
+# The Glue database of the lake's Iceberg tables: pyiceberg's namespace (batch.lake.tables.NAMESPACE).
+LAKE_DATABASE = "moodlens"
+
 # Where things live in the buckets.
 RAW_PREFIX = "raw/"          # Firehose writes windows, alarms and late events here; compaction reads it
 LAKE_PREFIX = "lake/"        # the Iceberg warehouse

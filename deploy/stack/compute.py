@@ -71,7 +71,7 @@ def roles() -> dict[str, Json]:
                              [_kcl_tables(), {"Fn::Join": ["", [_kcl_tables(), "/index/*"]]}])],
         "key": [_kms("kinesis", "s3", "firehose", "sns", "sqs")],
     })
-    database = arn("glue", "database/${LakeDatabaseName}")
+    database = arn("glue", f"database/{c.LAKE_DATABASE}")
     batch = service_role(tasks, {
         "lake-files": [
             allow("s3:ListBucket", att("DataBucket")),
@@ -81,7 +81,7 @@ def roles() -> dict[str, Json]:
                                                         object_arns("DataBucket", c.REPORTS_PREFIX)])],
         "lake-catalog": [allow(["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable",
                                 "glue:UpdateTable"],
-                               [arn("glue", "catalog"), database, arn("glue", "table/${LakeDatabaseName}/*")])],
+                               [arn("glue", "catalog"), database, arn("glue", f"table/{c.LAKE_DATABASE}/*")])],
         "key": [_kms("s3")],
     })
     return {"TaskExecutionRole": execution, "ConsumerTaskRole": consumer, "BatchTaskRole": batch}
@@ -95,7 +95,7 @@ def _environment() -> list[Json]:
         c.ENV_DEAD_LETTER_QUEUE_URL: ref("DeadLetterQueue"),
         c.ENV_METRIC_NAMESPACE: c.METRIC_NAMESPACE,
         c.ENV_KCL_APPLICATION: named("kcl"),
-        c.ENV_GLUE_DATABASE: ref("LakeDatabaseName"),
+        c.ENV_GLUE_DATABASE: c.LAKE_DATABASE,
         c.ENV_ATHENA_WORKGROUP: ref("AnalystWorkGroup"),
         "AWS_REGION": ref("AWS::Region"),
     }

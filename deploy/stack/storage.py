@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deploy.container import LAKE_PREFIX, RAW_PREFIX
+from deploy.container import LAKE_DATABASE, LAKE_PREFIX, RAW_PREFIX
 from deploy.stack.cfn import Json, allow, arn, att, document, named, ref, service_role, skip_checkov, sub
 
 KEY = "DataKey"
@@ -176,8 +176,9 @@ def lake_catalog() -> dict[str, Json]:
     return {
         "LakeDatabase": {"Type": "AWS::Glue::Database", "Properties": {
             "CatalogId": ref("AWS::AccountId"),
-            "DatabaseInput": {"Name": ref("LakeDatabaseName"), "Description": "moodlens event lake (Iceberg)",
-                              "LocationUri": sub("s3://${DataBucket}/" + LAKE_PREFIX)}}},
+            "DatabaseInput": {"Name": LAKE_DATABASE, "Description": "moodlens event lake (Iceberg)",
+                              # where pyiceberg's Glue catalog puts a namespace's tables: <warehouse>/<ns>.db
+                              "LocationUri": sub(f"s3://${{DataBucket}}/{LAKE_PREFIX}{LAKE_DATABASE}.db")}}},
         "AnalystWorkGroup": {"Type": "AWS::Athena::WorkGroup", "Properties": {
             "Name": named("analysts"), "State": "ENABLED", "RecursiveDeleteOption": True,
             "WorkGroupConfiguration": {
@@ -194,9 +195,17 @@ def lake_catalog() -> dict[str, Json]:
 def lake_tables() -> dict[str, Json]:
     """INTEGRATION POINT (lake): the Iceberg tables and views in `LakeDatabase`.
 
-    The lake's `batch.catalog.athena_resources(...)` returns them as CloudFormation resources; wire it
-    here (database ref("LakeDatabase"), location s3://${DataBucket}/lake/, workgroup ref("AnalystWorkGroup"))
-    and regenerate the template. Until then the compaction task creates its tables through the Glue
-    catalog at its first run (its role may create tables in this database only).
+    The lake's `batch.catalog.athena_resources(warehouse, results_location, kms_key_arn, ...)` returns
+    them with a database and workgroup of its own; once it is on this branch, wire it here and
+    regenerate the template (the stack keeps its own `LakeDatabase`, same logical id and name, and
+    `AnalystWorkGroup`):
+
+        from batch.catalog import athena_resources
+        lake = athena_resources(sub(f"s3://${{DataBucket}}/{LAKE_PREFIX.rstrip('/')}"),
+                                sub("s3://${AthenaResultsBucket}/results/"), KEY_ARN)
+        return {k: v for k, v in lake.items() if k not in ("LakeDatabase", "LakeWorkGroup")}
+
+    Until then the compaction task creates its tables through the Glue catalog at its first run (its
+    role may create tables in this database only).
     """
     return {}

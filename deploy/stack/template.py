@@ -43,9 +43,6 @@ PARAMETERS: dict[str, Json] = {
                          "Description": "kcl mode: most consumer tasks (more than the stream's shards do nothing)."},
     "RawRetentionDays": {"Type": "Number", "Default": 30, "MinValue": 2, "MaxValue": 3650,
                          "Description": "Days raw/ outputs are kept after compaction (for replays)."},
-    "LakeDatabaseName": {"Type": "String", "Default": "moodlens", "AllowedPattern": r"^[a-z][a-z0-9_]{0,254}$",
-                         "ConstraintDescription": "lower case letters, digits and underscores (Glue and Athena)",
-                         "Description": "Glue database of the lake's tables."},
     "AthenaScanLimitBytes": {"Type": "Number", "Default": 10 * GIB, "MinValue": 10 * 1024**2,
                              "Description": "Athena cancels a query of the analysts' workgroup past this many bytes."},
 }

@@ -60,7 +60,7 @@ def parameters(cfn: Any, stack: str) -> dict[str, str]:
 def test_deploy_creates_then_updates_the_stack_and_an_invalid_template_changes_nothing(
         aws_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     template = subset(tmp_path, bucket_names="deploy-test")
-    assert deploy_cli(aws_env, template, "deploy-test", "LakeDatabaseName=first") == 0
+    assert deploy_cli(aws_env, template, "deploy-test", "RawRetentionDays=40") == 0
     printed = outputs_printed(capsys.readouterr().out)
     assert {"StreamName", "DataBucket", "StateBucket", "IotEndpoint"} <= set(printed)
     assert printed["IotEndpoint"].endswith(".amazonaws.com")
@@ -75,8 +75,8 @@ def test_deploy_creates_then_updates_the_stack_and_an_invalid_template_changes_n
     ec2 = boto3.client("ec2", endpoint_url=aws_env)  # the network: the region's default VPC, since none was given
     assert ec2.describe_vpcs(VpcIds=[before["VpcId"]])["Vpcs"][0]["IsDefault"] is True
 
-    assert deploy_cli(aws_env, template, "deploy-test", "LakeDatabaseName=second") == 0
-    assert parameters(cfn, "deploy-test") == {**before, "LakeDatabaseName": "second"}
+    assert deploy_cli(aws_env, template, "deploy-test", "RawRetentionDays=50") == 0
+    assert parameters(cfn, "deploy-test") == {**before, "RawRetentionDays": "50"}
     assert cfn.describe_stacks(StackName="deploy-test")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
     assert "UPDATE_COMPLETE" in capsys.readouterr().out
 
@@ -84,11 +84,11 @@ def test_deploy_creates_then_updates_the_stack_and_an_invalid_template_changes_n
     broken["Outputs"]["Broken"] = {"Value": {"Fn::GetAtt": ["NoSuchResource", "Arn"]}}
     bad = tmp_path / "broken.json"
     bad.write_text(json.dumps(broken))
-    assert deploy_cli(aws_env, bad, "deploy-test", "LakeDatabaseName=third") == 2
+    assert deploy_cli(aws_env, bad, "deploy-test", "RawRetentionDays=60") == 2
     assert "NoSuchResource" in capsys.readouterr().err
     stack = cfn.describe_stacks(StackName="deploy-test")["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
-    assert parameters(cfn, "deploy-test")["LakeDatabaseName"] == "second"
+    assert parameters(cfn, "deploy-test")["RawRetentionDays"] == "50"
     assert "Broken" not in {o["OutputKey"] for o in stack["Outputs"]}
 
 
