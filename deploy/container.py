@@ -49,6 +49,12 @@ def consumer_command() -> list[str]:
             "--state", f"s3://{STATE_BUCKET}/{STATE_PREFIX.rstrip('/')}"]
 
 
+def kcl_command() -> list[str]:
+    """KCL mode (ConsumerMode=kcl): the MultiLangDaemon, which runs `stream kcl-worker` per shard."""
+    return ["infra", "kcl-daemon", "--stream", STREAM_NAME, "--application", "${AWS::StackName}-kcl",
+            "--state", f"s3://{STATE_BUCKET}/kcl"]
+
+
 def compaction_command() -> list[str]:
     """Hourly: raw/ -> the lake's Iceberg tables (Glue catalog)."""
     return ["batch", "compact", "--raw", f"s3://{DATA_BUCKET}/{RAW_PREFIX}", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}"]

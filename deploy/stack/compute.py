@@ -6,6 +6,7 @@ run through EventBridge Scheduler, and the least-privilege roles of each.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from deploy import container as c
 from deploy.stack.cfn import (
@@ -106,7 +107,11 @@ def _command(words: list[str]) -> list[Json | str]:
     return [sub(w) if "${" in w else w for w in words]
 
 
-def task_definition(name: str, role: str, log: str, cpu: str, memory: str, command: list[str]) -> Json:
+def _consumer_command() -> Json:
+    return if_("ScaleOut", _command(c.kcl_command()), _command(c.consumer_command()))
+
+
+def task_definition(name: str, role: str, log: str, cpu: str, memory: str, command: list[Any] | Json) -> Json:
     return {"Type": "AWS::ECS::TaskDefinition", "Properties": {
         "Family": named(name), "Cpu": cpu, "Memory": memory, "NetworkMode": "awsvpc",
         "RequiresCompatibilities": ["FARGATE"],
@@ -114,7 +119,8 @@ def task_definition(name: str, role: str, log: str, cpu: str, memory: str, comma
         "ExecutionRoleArn": att("TaskExecutionRole"), "TaskRoleArn": att(role),
         "Volumes": [{"Name": "tmp"}],  # the only writable path: the root file system is read-only
         "ContainerDefinitions": [{
-            "Name": name, "Image": ref("ImageUri"), "Essential": True, "Command": _command(command),
+            "Name": name, "Image": ref("ImageUri"), "Essential": True,
+            "Command": command if isinstance(command, dict) else _command(command),
             "ReadonlyRootFilesystem": True, "Privileged": False,
             "MountPoints": [{"SourceVolume": "tmp", "ContainerPath": "/tmp", "ReadOnly": False}],
             "Environment": _environment(),
@@ -147,7 +153,7 @@ def consumer() -> dict[str, Json]:
         "ConsumerLogGroup": log_group("consumer"),
         "BatchLogGroup": log_group("batch"),
         "ConsumerTask": task_definition("consumer", "ConsumerTaskRole", "ConsumerLogGroup", CONSUMER_CPU,
-                                        CONSUMER_MEMORY, c.consumer_command()),
+                                        CONSUMER_MEMORY, _consumer_command()),
         "ConsumerService": service,
         **autoscaling(),
     }
@@ -215,7 +221,7 @@ def schedules() -> dict[str, Json]:
 
     return {
         "BatchTask": task_definition("batch", "BatchTaskRole", "BatchLogGroup", BATCH_CPU, BATCH_MEMORY,
-                                     c.compaction_command()),
+                                     _command(c.compaction_command())),
         "SchedulerRole": scheduler_role,
         "CompactionSchedule": schedule("compaction", COMPACTION_SCHEDULE, c.compaction_command()),
         "ReportSchedule": schedule("report", REPORT_SCHEDULE, c.report_command()),

@@ -51,7 +51,7 @@ def key_use(via_service: str | None = None) -> Json:
     return allow(_KMS_USE, KEY_ARN, condition)
 
 
-def encrypted_bucket(purpose: str, lifecycle: list[Json], logs: bool = True) -> Json:
+def encrypted_bucket(purpose: str, lifecycle: list[Json], logs: bool = True, noncurrent_days: int = 7) -> Json:
     """A private, versioned, KMS-encrypted bucket (CloudFormation names it: bucket names are global)."""
     properties: Json = {
         "BucketEncryption": {"ServerSideEncryptionConfiguration": [{
@@ -63,7 +63,7 @@ def encrypted_bucket(purpose: str, lifecycle: list[Json], logs: bool = True) -> 
         "VersioningConfiguration": {"Status": "Enabled"},
         "LifecycleConfiguration": {"Rules": [
             *lifecycle,
-            {"Id": "tidy", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
+            {"Id": "tidy", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": noncurrent_days},
              "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]},
         "Tags": [{"Key": "moodlens:purpose", "Value": purpose}],
     }
@@ -105,7 +105,8 @@ def buckets() -> dict[str, Json]:
         # raw/ (Firehose), lake/ (Iceberg), reports/: raw/ only needs to outlive a compaction replay.
         "DataBucket": encrypted_bucket("data", [raw, expire(RAW_ERRORS_PREFIX, 30)]),
         "DataBucketPolicy": tls_only_policy("DataBucket"),
-        "StateBucket": encrypted_bucket("state", []),  # checkpoints: the newest version is all that counts
+        # Checkpoints every 30 s: older versions only guard against a bad write, and a day of them is plenty.
+        "StateBucket": encrypted_bucket("state", [], noncurrent_days=1),
         "StateBucketPolicy": tls_only_policy("StateBucket"),
         "AthenaResultsBucket": encrypted_bucket("athena-results", [expire("", 7)]),
         "AthenaResultsBucketPolicy": tls_only_policy("AthenaResultsBucket"),

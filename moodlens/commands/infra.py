@@ -24,6 +24,15 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                         help="bucket for templates over 51,200 bytes (CloudFormation reads those from S3)")
     deploy.set_defaults(handler=deploy_command)
 
+    kcl = commands.add_parser("kcl-daemon", help="KCL mode's container command: run the KCL MultiLangDaemon "
+                                                 "(needs amazon-kclpy and Java, as in the container image)")
+    kcl.add_argument("--stream", required=True, help="Kinesis stream name")
+    kcl.add_argument("--application", required=True, help="KCL application (lease table) name")
+    kcl.add_argument("--state", required=True, help="s3://bucket/prefix of the per-site states")
+    kcl.add_argument("--region", default=None, help="AWS region (default AWS_REGION)")
+    kcl.add_argument("--folder", type=Path, default=Path("/tmp/kcl"), help="where the properties file goes")
+    kcl.set_defaults(handler=kcl_daemon_command)
+
 
 def register_provision(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`moodlens edge provision`, added to the edge group by `moodlens.commands.edge`."""
@@ -46,6 +55,18 @@ def deploy_command(args: argparse.Namespace) -> int:
                             endpoint_url=args.endpoint_url, params=parse_params(args.param),
                             template_bucket=args.template_bucket)
     return deploy(request, sys.stdout)
+
+
+def kcl_daemon_command(args: argparse.Namespace) -> int:
+    import os
+
+    from deploy.kcl import run_daemon
+
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ValueError("no AWS region: pass --region or set AWS_REGION")
+    run_daemon(args.stream, args.application, args.state, region, args.folder)
+    return 0  # not reached: the daemon replaced this process
 
 
 def provision_command(args: argparse.Namespace) -> int:

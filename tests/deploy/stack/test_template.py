@@ -223,5 +223,7 @@ def test_tasks_get_every_resource_name_they_need(template: dict[str, Any]) -> No
         assert names <= {e["Name"] for e in definition["Environment"]}
         assert definition["ReadonlyRootFilesystem"] is True
     consumer = of_type(template, "AWS::ECS::TaskDefinition")["ConsumerTask"]["ContainerDefinitions"][0]
-    words = [w["Fn::Sub"] if isinstance(w, dict) else w for w in consumer["Command"]]
-    assert words == container.consumer_command()
+    condition, kcl, single = consumer["Command"]["Fn::If"]
+    assert condition == "ScaleOut"
+    for words, expected in ((kcl, container.kcl_command()), (single, container.consumer_command())):
+        assert [w["Fn::Sub"] if isinstance(w, dict) else w for w in words] == expected
