@@ -9,6 +9,7 @@ reasons and exits 1.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -59,12 +60,14 @@ def available_regions() -> dict[str, list[str]]:
     return {service: session.get_available_regions(service) for service in SERVICES}
 
 
-def check_credentials(aws: Aws) -> str:
+def check_credentials(aws: Aws) -> dict[str, str]:
+    """The caller's identity (Arn, Account), or a PreflightError saying what is missing."""
     if aws.session.get_credentials() is None:
         raise PreflightError("no AWS credentials: set AWS_PROFILE (then `aws sso login`) or AWS_ACCESS_KEY_ID and "
                              "AWS_SECRET_ACCESS_KEY")
     try:
-        return str(aws.client("sts").get_caller_identity()["Arn"])
+        identity = aws.client("sts").get_caller_identity()
+        return {"Arn": str(identity["Arn"]), "Account": str(identity["Account"])}
     except (ClientError, BotoCoreError) as error:
         raise PreflightError(f"the AWS credentials do not work: {error}") from None
 
@@ -89,22 +92,42 @@ def default_network(ec2: Any) -> dict[str, str]:
     return {"VpcId": vpc, "SubnetIds": ",".join(sorted(s["SubnetId"] for s in subnets))}
 
 
-def template_argument(request: DeployRequest, body: str, aws: Aws) -> dict[str, str]:
+def template_source(request: DeployRequest, body: str, aws: Aws, account: str, region: str) -> dict[str, str]:
+    """TemplateBody, or for a template over CloudFormation's inline limit a TemplateURL in S3: the
+    --template-bucket, else a private, encrypted staging bucket of this account and region that the
+    deployer creates on first use (as `cdk bootstrap` or `sam deploy --resolve-s3` would)."""
     if len(body) <= MAX_TEMPLATE_BODY:
         return {"TemplateBody": body}
-    if not request.template_bucket:
-        raise PreflightError(f"the template is {len(body)} bytes, over CloudFormation's {MAX_TEMPLATE_BODY} inline: "
-                             "pass --template-bucket BUCKET (an existing bucket you may write to)")
-    key = f"cloudformation/{request.stack_name}/{int(time.time())}.json"
-    aws.client("s3").put_object(Bucket=request.template_bucket, Key=key, Body=body.encode())
-    return {"TemplateURL": f"https://{request.template_bucket}.s3.amazonaws.com/{key}"}
+    s3 = aws.client("s3")
+    bucket = request.template_bucket or ensure_staging_bucket(s3, f"moodlens-templates-{account}-{region}", region)
+    key = f"cloudformation/{request.stack_name}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ServerSideEncryption="AES256")
+    return {"TemplateURL": f"https://{bucket}.s3.{region}.amazonaws.com/{key}"}
+
+
+def ensure_staging_bucket(s3: Any, name: str, region: str) -> str:
+    try:
+        s3.head_bucket(Bucket=name)
+        return name
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in ("404", "NoSuchBucket"):
+            raise PreflightError(f"staging bucket {name}: {error}; pass --template-bucket BUCKET") from None
+    location = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=name, **location)
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": [
+        {"ID": "old-templates", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 30}}]})
+    return name
 
 
 def deploy(request: DeployRequest, out: IO[str], aws: Aws | None = None,
            sleep: Callable[[float], None] = time.sleep) -> int:
     aws = aws or Aws(request.region, request.endpoint_url)
     region = check_region(aws.region, available_regions())
-    who = check_credentials(aws)
+    identity = check_credentials(aws)
     try:
         template = json.loads(request.template.read_text())
     except (OSError, json.JSONDecodeError) as error:
@@ -129,16 +152,15 @@ def deploy(request: DeployRequest, out: IO[str], aws: Aws | None = None,
     if find_network:
         params.update({k: v for k, v in default_network(aws.client("ec2")).items() if k in network})
         check_parameters(declared, params, previous)
-    if len(body) <= MAX_TEMPLATE_BODY:  # a larger one is validated when CloudFormation reads it from S3
-        try:
-            cfn.validate_template(TemplateBody=body)
-        except ClientError as error:
-            raise PreflightError(f"template {request.template} is invalid: {error}") from None
-    source = template_argument(request, body, aws)
+    source = template_source(request, body, aws, identity["Account"], region)
+    try:
+        cfn.validate_template(**source)
+    except ClientError as error:
+        raise PreflightError(f"template {request.template} is invalid: {error}") from None
     parameters = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())]
     parameters += [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(previous.items())
                    if k not in params and k in declared]
-    print(f"deploying stack {request.stack_name} to {region} as {who}", file=out)
+    print(f"deploying stack {request.stack_name} to {region} as {identity['Arn']}", file=out)
     started = time.time()
     try:
         if stack is None:

@@ -21,7 +21,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                         help="template parameter, repeatable (ImageUri=... is required on the first deploy; VpcId "
                              "and SubnetIds default to the region's default VPC)")
     deploy.add_argument("--template-bucket", default=None,
-                        help="bucket for templates over 51,200 bytes (CloudFormation reads those from S3)")
+                        help="bucket for a template over 51,200 bytes, which CloudFormation reads from S3 (default: "
+                             "moodlens-templates-ACCOUNT-REGION, created private and encrypted on first use)")
     deploy.set_defaults(handler=deploy_command)
 
     kcl = commands.add_parser("kcl-daemon", help="KCL mode's container command: run the KCL MultiLangDaemon "

@@ -153,3 +153,24 @@ def test_bad_input_is_refused_before_anything_is_created(aws_env: str, monkeypat
     cfn = Aws("eu-west-1", aws_env).session.client("cloudformation", endpoint_url=aws_env,
                                                   aws_access_key_id="t", aws_secret_access_key="t")
     assert stack not in {s["StackName"] for s in cfn.list_stacks()["StackSummaries"]}
+
+
+def test_a_template_over_the_inline_limit_goes_through_a_private_staging_bucket(
+        aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    template = moto_subset(json.loads(TEMPLATE.read_text()))
+    kept = ("AWS::SQS::Queue", "AWS::KMS::Key")
+    template["Resources"] = {k: v for k, v in template["Resources"].items() if v["Type"] in kept}
+    template["Outputs"] = {"DeadLetterQueueUrl": template["Outputs"]["DeadLetterQueueUrl"]}
+    template["Parameters"] = {}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(template))
+    monkeypatch.setattr("deploy.deployer.MAX_TEMPLATE_BODY", 100)  # as if it were over 51,200 bytes
+    assert deploy_cli(aws_env, path, "staged-test") == 0
+    assert "DeadLetterQueueUrl" in outputs_printed(capsys.readouterr().out)
+    s3 = boto3.client("s3", endpoint_url=aws_env)
+    bucket = "moodlens-templates-123456789012-eu-west-1"
+    (stored,) = s3.list_objects_v2(Bucket=bucket, Prefix="cloudformation/staged-test/")["Contents"]
+    assert json.loads(s3.get_object(Bucket=bucket, Key=stored["Key"])["Body"].read()) == template
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
