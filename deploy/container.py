@@ -52,7 +52,7 @@ def consumer_command() -> list[str]:
 def kcl_command() -> list[str]:
     """KCL mode (ConsumerMode=kcl): the MultiLangDaemon, which runs `stream kcl-worker` per shard."""
     return ["infra", "kcl-daemon", "--stream", STREAM_NAME, "--application", "${AWS::StackName}-kcl",
-            "--state", f"s3://{STATE_BUCKET}/kcl"]
+            "--state", f"s3://{STATE_BUCKET}/{STATE_PREFIX}kcl"]
 
 
 def compaction_command() -> list[str]:

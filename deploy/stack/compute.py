@@ -59,7 +59,7 @@ def roles() -> dict[str, Json]:
                                "kinesis:GetShardIterator", "kinesis:ListShards"], att(STREAM))],
         "state": [allow(["s3:GetObject", "s3:PutObject"], object_arns("StateBucket", c.STATE_PREFIX)),
                   allow("s3:ListBucket", att("StateBucket"),
-                        {"StringLike": {"s3:prefix": [c.STATE_PREFIX + "*"]}})],
+                        {"StringLike": {"s3:prefix": [c.STATE_PREFIX.rstrip("/"), c.STATE_PREFIX + "*"]}})],
         "outputs": [allow(["firehose:PutRecord", "firehose:PutRecordBatch"], att("OutputDelivery")),
                     allow("sns:Publish", ref("AlarmTopic")),
                     allow("events:PutEvents", arn("events", "event-bus/default")),
@@ -80,8 +80,9 @@ def roles() -> dict[str, Json]:
                                    object_arns("DataBucket", c.REPORTS_PREFIX)]),
             allow(["s3:PutObject", "s3:DeleteObject"], [object_arns("DataBucket", c.LAKE_PREFIX),
                                                         object_arns("DataBucket", c.REPORTS_PREFIX)])],
-        "lake-catalog": [allow(["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable",
-                                "glue:UpdateTable"],
+        # pyiceberg's Glue catalog tries CreateDatabase on every open (AlreadyExists is its "fine").
+        "lake-catalog": [allow(["glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable", "glue:GetTables",
+                                "glue:CreateTable", "glue:UpdateTable"],
                                [arn("glue", "catalog"), database, arn("glue", f"table/{c.LAKE_DATABASE}/*")])],
         "key": [_kms("s3")],
     })
