@@ -11,11 +11,12 @@ import numpy as np
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
 from edge.expression.confusion_plot import write_confusion_png
 from edge.expression.evaluation import Scores, score
+from moodlens.commands.model_registry import add_registry_commands
 from schemas.expressions import EXPRESSIONS
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("model", help="expression model tools")
+    group = groups.add_parser("model", help="check the expression model: accuracy on labelled faces")
     commands = group.add_subparsers(dest="command", required=True)
     evaluate = commands.add_parser("evaluate", help="score the model on a labelled split of an .npz archive")
     evaluate.add_argument("--data", type=Path, required=True, help=".npz archive with x_SPLIT and y_SPLIT")
@@ -26,6 +27,7 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.add_argument("--batch-size", type=int, default=256)
     evaluate.set_defaults(handler=run_evaluate)
+    add_registry_commands(commands)
 
 
 def load_labelled_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
