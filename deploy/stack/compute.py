@@ -1,11 +1,10 @@
 """What runs: the ECS cluster, the consumer service (one Fargate task; more only in KCL mode, scaled
-on the stream's iterator age), the batch task that the hourly compaction and the weekly report
-run through EventBridge Scheduler, and the least-privilege roles of each.
+on the stream's iterator age), the hourly compaction and the weekly report (EventBridge Scheduler
+starts their tasks), and the least-privilege roles of each.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from deploy import container as c
@@ -72,21 +71,25 @@ def roles() -> dict[str, Json]:
                              [_kcl_tables(), {"Fn::Join": ["", [_kcl_tables(), "/index/*"]]}])],
         "key": [_kms("kinesis", "s3", "firehose", "sns", "sqs")],
     })
-    database = arn("glue", f"database/{c.LAKE_DATABASE}")
-    batch = service_role(tasks, {
-        "lake-files": [
-            allow("s3:ListBucket", att("DataBucket")),
-            allow("s3:GetObject", [object_arns("DataBucket", c.RAW_PREFIX), object_arns("DataBucket", c.LAKE_PREFIX),
-                                   object_arns("DataBucket", c.REPORTS_PREFIX)]),
-            allow(["s3:PutObject", "s3:DeleteObject"], [object_arns("DataBucket", c.LAKE_PREFIX),
-                                                        object_arns("DataBucket", c.REPORTS_PREFIX)])],
+    catalog = [arn("glue", "catalog"), arn("glue", f"database/{c.LAKE_DATABASE}"),
+               arn("glue", f"table/{c.LAKE_DATABASE}/*")]
+    lake, raw, reports = (object_arns("DataBucket", p) for p in (c.LAKE_PREFIX, c.RAW_PREFIX, c.REPORTS_PREFIX))
+    compaction = service_role(tasks, {
+        "lake-files": [allow("s3:ListBucket", att("DataBucket")), allow("s3:GetObject", [raw, lake]),
+                       allow(["s3:PutObject", "s3:DeleteObject"], lake)],
         # pyiceberg's Glue catalog tries CreateDatabase on every open (AlreadyExists is its "fine").
         "lake-catalog": [allow(["glue:GetDatabase", "glue:CreateDatabase", "glue:GetTable", "glue:GetTables",
-                                "glue:CreateTable", "glue:UpdateTable"],
-                               [arn("glue", "catalog"), database, arn("glue", f"table/{c.LAKE_DATABASE}/*")])],
+                                "glue:CreateTable", "glue:UpdateTable"], catalog)],
         "key": [_kms("s3")],
     })
-    return {"TaskExecutionRole": execution, "ConsumerTaskRole": consumer, "BatchTaskRole": batch}
+    report = service_role(tasks, {  # reads the lake, writes reports/ only
+        "lake-files": [allow("s3:ListBucket", att("DataBucket")), allow("s3:GetObject", [lake, reports]),
+                       allow("s3:PutObject", reports)],
+        "lake-catalog": [allow(["glue:GetDatabase", "glue:GetTable", "glue:GetTables"], catalog)],
+        "key": [_kms("s3")],
+    })
+    return {"TaskExecutionRole": execution, "ConsumerTaskRole": consumer, "CompactionTaskRole": compaction,
+            "ReportTaskRole": report}
 
 
 def _environment() -> list[Json]:
@@ -199,32 +202,35 @@ def autoscaling() -> dict[str, Json]:
 
 
 def schedules() -> dict[str, Json]:
-    """Compaction hourly, the report weekly: EventBridge Scheduler runs the batch task with the
-    command overridden; failed starts are retried, then land in the schedule-errors queue."""
+    """Compaction hourly, the report weekly: EventBridge Scheduler starts each one's own task
+    definition (its command and role, no overrides); failed starts are retried, then land in the
+    schedule-errors queue."""
+    tasks = {"CompactionTask": "CompactionTaskRole", "ReportTask": "ReportTaskRole"}
     scheduler_role = service_role("scheduler.amazonaws.com", {"run-batch": [
-        allow("ecs:RunTask", ref("BatchTask"), {"ArnEquals": {"ecs:cluster": att("Cluster")}}),
-        allow("iam:PassRole", [att("TaskExecutionRole"), att("BatchTaskRole")],
+        allow("ecs:RunTask", [ref(t) for t in tasks], {"ArnEquals": {"ecs:cluster": att("Cluster")}}),
+        allow("iam:PassRole", [att("TaskExecutionRole"), *(att(r) for r in tasks.values())],
               {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
         allow("sqs:SendMessage", att("ScheduleErrorQueue")), _kms("sqs"),
-        allow("kms:Decrypt", att("DataKey"))]})  # the schedule's input is encrypted with the stack's key
+        allow("kms:Decrypt", att("DataKey"))]})  # the schedule is encrypted with the stack's key
 
-    def schedule(name: str, expression: str, command: list[str]) -> Json:
-        overrides = json.dumps({"containerOverrides": [{"name": "batch", "command": command}]})
+    def schedule(name: str, expression: str, task: str) -> Json:
         return {"Type": "AWS::Scheduler::Schedule", "Properties": {
             "Name": named(name), "ScheduleExpression": expression, "ScheduleExpressionTimezone": "UTC",
             "FlexibleTimeWindow": {"Mode": "OFF"}, "State": "ENABLED", "KmsKeyArn": att("DataKey"),
             "Target": {
-                "Arn": att("Cluster"), "RoleArn": att("SchedulerRole"), "Input": sub(overrides),
-                "EcsParameters": {"TaskDefinitionArn": ref("BatchTask"), "LaunchType": "FARGATE",
+                "Arn": att("Cluster"), "RoleArn": att("SchedulerRole"),
+                "EcsParameters": {"TaskDefinitionArn": ref(task), "LaunchType": "FARGATE",
                                   "PlatformVersion": "LATEST", "TaskCount": 1, "NetworkConfiguration": _network()},
                 "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600},
                 "DeadLetterConfig": {"Arn": att("ScheduleErrorQueue")}}}}
 
     return {
-        "BatchTask": task_definition("batch", "BatchTaskRole", "BatchLogGroup", BATCH_CPU, BATCH_MEMORY,
-                                     _command(c.compaction_command())),
+        "CompactionTask": task_definition("compaction", "CompactionTaskRole", "BatchLogGroup", BATCH_CPU,
+                                          BATCH_MEMORY, _command(c.compaction_command())),
+        "ReportTask": task_definition("report", "ReportTaskRole", "BatchLogGroup", BATCH_CPU, BATCH_MEMORY,
+                                      _command(c.report_command())),
         "SchedulerRole": scheduler_role,
-        "CompactionSchedule": schedule("compaction", COMPACTION_SCHEDULE, c.compaction_command()),
-        "ReportSchedule": schedule("report", REPORT_SCHEDULE, c.report_command()),
+        "CompactionSchedule": schedule("compaction", COMPACTION_SCHEDULE, "CompactionTask"),
+        "ReportSchedule": schedule("report", REPORT_SCHEDULE, "ReportTask"),
     }
 

@@ -203,17 +203,30 @@ def test_consumer_scales_on_lag_only_in_kcl_mode(template: dict[str, Any]) -> No
     assert high["AlarmActions"] == [{"Ref": "ConsumerScaleOut"}]
 
 
-def test_schedules_run_the_batch_task_with_the_compaction_and_report_commands(template: dict[str, Any]) -> None:
+def test_schedules_start_the_compaction_hourly_and_the_report_weekly(template: dict[str, Any]) -> None:
     schedules = of_type(template, "AWS::Scheduler::Schedule")
-    container_name = of_type(template, "AWS::ECS::TaskDefinition")["BatchTask"]["ContainerDefinitions"][0]["Name"]
-    commands = {}
+    definitions = of_type(template, "AWS::ECS::TaskDefinition")
+    started = {}
     for name, schedule in schedules.items():
-        (override,) = json.loads(schedule["Target"]["Input"]["Fn::Sub"])["containerOverrides"]
-        assert override["name"] == container_name
-        assert schedule["Target"]["EcsParameters"]["TaskDefinitionArn"] == {"Ref": "BatchTask"}
-        commands[name] = (schedule["ScheduleExpression"], override["command"])
-    assert commands == {"CompactionSchedule": ("rate(1 hour)", container.compaction_command()),
-                        "ReportSchedule": ("cron(0 6 ? * MON *)", container.report_command())}
+        task = schedule["Target"]["EcsParameters"]["TaskDefinitionArn"]["Ref"]
+        (definition,) = definitions[task]["ContainerDefinitions"]
+        words = [w["Fn::Sub"] if isinstance(w, dict) else w for w in definition["Command"]]
+        started[name] = (schedule["ScheduleExpression"], words)
+        assert "DeadLetterConfig" in schedule["Target"]
+    assert started == {"CompactionSchedule": ("rate(1 hour)", container.compaction_command()),
+                       "ReportSchedule": ("cron(0 6 ? * MON *)", container.report_command())}
+
+
+def test_only_the_compaction_writes_the_lake_and_only_the_report_writes_reports(template: dict[str, Any]) -> None:
+    writes: dict[str, set[str]] = {}
+    for where, statement in statements(template):
+        if {"s3:PutObject", "s3:DeleteObject"} & set(actions(statement)):
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for resource in resources:  # bucket ARN, "/", prefix, "*" (storage.object_arns)
+                writes.setdefault(resource["Fn::Join"][1][2], set()).add(where.split("/")[0])
+    assert writes[container.LAKE_PREFIX] == {"CompactionTaskRole"}
+    assert writes[container.REPORTS_PREFIX] == {"ReportTaskRole"}
+    assert writes[container.STATE_PREFIX] == {"ConsumerTaskRole"}
 
 
 def test_tasks_get_every_resource_name_they_need(template: dict[str, Any]) -> None:
