@@ -158,7 +158,7 @@ def firehose() -> dict[str, Json]:
                 "Prefix": RAW_PREFIX + "date=!{timestamp:yyyy-MM-dd}/",
                 "ErrorOutputPrefix": RAW_ERRORS_PREFIX + "!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/",
                 "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 64},
-                "CompressionFormat": "GZIP",
+                "CompressionFormat": "GZIP", "FileExtension": ".jsonl.gz",  # the host ends each record with \n
                 "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": KEY_ARN}},
                 "CloudWatchLoggingOptions": {"Enabled": True, "LogGroupName": ref("FirehoseLogGroup"),
                                              "LogStreamName": ref("FirehoseLogStream")}}}},
