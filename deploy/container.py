@@ -61,5 +61,10 @@ def compaction_command() -> list[str]:
 
 
 def report_command() -> list[str]:
-    """Weekly: the last seven days' report, written to reports/."""
+    """Weekly: the last seven days' report, written to reports/.
+
+    INTEGRATION POINT (analytics): `moodlens report` reads a local event log and writes a local
+    folder so far; on AWS it needs to read the lake (Glue/S3) and write s3:// (this task's role may
+    read lake/ and write reports/ only). Until then the scheduled task exits with an error each week.
+    """
     return ["report", "--since", "7d", "--out", f"s3://{DATA_BUCKET}/{REPORTS_PREFIX}"]
