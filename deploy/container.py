@@ -9,6 +9,8 @@ module and a test parses every command with the CLI's own parser.
 
 from __future__ import annotations
 
+from batch.lake.tables import NAMESPACE
+
 # CloudWatch metrics the stream host publishes from its windows (namespace, names, dimensions).
 METRIC_NAMESPACE = "Moodlens"
 NET_SCORE = "NetScore"
@@ -17,8 +19,8 @@ FACES = "Faces"
 SITE_DIMENSION = "Site"
 CAMERA_DIMENSION = "Camera"
 
-# The Glue database of the lake's Iceberg tables: pyiceberg's namespace (batch.lake.tables.NAMESPACE).
-LAKE_DATABASE = "moodlens"
+# The Glue database of the lake's Iceberg tables: pyiceberg's namespace.
+LAKE_DATABASE = NAMESPACE
 
 # Where things live in the buckets.
 RAW_PREFIX = "raw/"          # Firehose writes windows, alarms and late events here; compaction reads it

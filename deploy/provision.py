@@ -52,7 +52,7 @@ def check_ids(site: str, camera: str) -> None:
 def thing_name(site: str, camera: str) -> str:
     """IoT thing names allow [a-zA-Z0-9:_-]: ids that differ only in '.' keep distinct names by the hash."""
     readable = re.sub(r"[^A-Za-z0-9:_-]", "_", f"{site}--{camera}")
-    digest = hashlib.sha1(f"{site}\x1f{camera}".encode()).hexdigest()[:8]
+    digest = hashlib.sha1(f"{site}\x1f{camera}".encode(), usedforsecurity=False).hexdigest()[:8]
     return f"moodlens-{readable}-{digest}"
 
 

@@ -126,7 +126,8 @@ def task_definition(name: str, role: str, log: str, cpu: str, memory: str, comma
             "Name": name, "Image": ref("ImageUri"), "Essential": True,
             "Command": command if isinstance(command, dict) else _command(command),
             "ReadonlyRootFilesystem": True, "Privileged": False,
-            "MountPoints": [{"SourceVolume": "tmp", "ContainerPath": "/tmp", "ReadOnly": False}],
+            # the path inside the container of its own task volume, not a shared host /tmp
+            "MountPoints": [{"SourceVolume": "tmp", "ContainerPath": "/tmp", "ReadOnly": False}],  # nosec B108
             "Environment": _environment(),
             "StopTimeout": 60,  # time to commit the last checkpoint on SIGTERM
             "LogConfiguration": {"LogDriver": "awslogs", "Options": {

@@ -55,7 +55,7 @@ def topic_rule() -> dict[str, Json]:
         # Rule names allow only [a-zA-Z0-9_]: the stack's name may carry '-'.
         "TopicRulePayload": {
             "Description": "edge events into the Kinesis stream, partitioned by site",
-            "Sql": f"SELECT * FROM '{TOPIC_FILTER}'",
+            "Sql": f"SELECT * FROM '{TOPIC_FILTER}'",  # nosec B608: IoT rule SQL from a module constant
             "AwsIotSqlVersion": "2016-03-23",
             "RuleDisabled": False,
             "Actions": [{"Kinesis": {"StreamName": ref(STREAM), "PartitionKey": "${topic(2)}",

@@ -194,19 +194,12 @@ def lake_catalog() -> dict[str, Json]:
 
 
 def lake_tables() -> dict[str, Json]:
-    """INTEGRATION POINT (lake): the Iceberg tables and views in `LakeDatabase`.
+    """The lake's Iceberg tables and views in `LakeDatabase`, from the lake's own generator
+    (`batch.catalog.athena_resources`: columns from the contract, the views' Trino text). It also
+    returns a database and a workgroup; the stack keeps its own (`LakeDatabase`, same logical id and
+    name; `AnalystWorkGroup`, with the scan limit as a parameter)."""
+    from batch.catalog import athena_resources
 
-    The lake's `batch.catalog.athena_resources(warehouse, results_location, kms_key_arn, ...)` returns
-    them with a database and workgroup of its own; once it is on this branch, wire it here and
-    regenerate the template (the stack keeps its own `LakeDatabase`, same logical id and name, and
-    `AnalystWorkGroup`):
-
-        from batch.catalog import athena_resources
-        lake = athena_resources(sub(f"s3://${{DataBucket}}/{LAKE_PREFIX.rstrip('/')}"),
-                                sub("s3://${AthenaResultsBucket}/results/"), KEY_ARN)
-        return {k: v for k, v in lake.items() if k not in ("LakeDatabase", "LakeWorkGroup")}
-
-    Until then the compaction task creates its tables through the Glue catalog at its first run (its
-    role may create tables in this database only).
-    """
-    return {}
+    lake = athena_resources(sub(f"s3://${{DataBucket}}/{LAKE_PREFIX.rstrip('/')}"),
+                            sub("s3://${AthenaResultsBucket}/results/"), KEY_ARN)
+    return {name: resource for name, resource in lake.items() if name not in ("LakeDatabase", "LakeWorkGroup")}

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from moodlens.commands import (
+    batch,
     batch_analytics,
     config,
     dashboard,
@@ -18,6 +19,7 @@ from moodlens.commands import (
     model,
     report,
     schema,
+    sql,
     stream,
     up,
 )
@@ -29,5 +31,6 @@ demo.DEMO_SUBCOMMANDS.append(demo_history.register)  # `moodlens demo history`
 # In the order `moodlens --help` lists them: a site manager's commands first.
 COMMAND_GROUPS: list[Register] = [init.register, config.register, up.register, dashboard.register,
                                   demo.register, edge.register, stream.register, model.register, label.register,
-                                  schema.register, report.register, batch_analytics.register,
-                                  infra.register]
+                                  schema.register, report.register,
+                                  # the lake's batch group first: batch_analytics adds forecast and drivers to it
+                                  batch.register, batch_analytics.register, sql.register, infra.register]

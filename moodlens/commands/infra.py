@@ -31,7 +31,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     kcl.add_argument("--application", required=True, help="KCL application (lease table) name")
     kcl.add_argument("--state", required=True, help="s3://bucket/prefix of the per-site states")
     kcl.add_argument("--region", default=None, help="AWS region (default AWS_REGION)")
-    kcl.add_argument("--folder", type=Path, default=Path("/tmp/kcl"), help="where the properties file goes")
+    kcl.add_argument("--folder", type=Path, default=Path("/tmp/kcl"),  # nosec B108: the task's own volume
+                     help="where the properties file goes (default /tmp/kcl: the task's one writable volume)")
     kcl.set_defaults(handler=kcl_daemon_command)
 
 

@@ -1,5 +1,5 @@
 """Every command the stack's tasks run (deploy/container.py) is a command of our CLI: the consumer
-(`stream run --source kinesis://`), KCL mode's daemon and the worker it starts per shard, the report.
+(`stream run --source kinesis://`), KCL mode's daemon and the worker it starts per shard, the compaction, the report.
 Parsing is what is checked: the report reads only a local log so far (see deploy/container.py)."""
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ def kcl_worker() -> list[str]:
         "executableName"])[1:]
 
 
-# container.compaction_command() (`batch compact`) joins this list when the lake's group is on this branch.
 @pytest.mark.parametrize("command", [container.consumer_command(), container.kcl_command(), kcl_worker(),
-                                     container.report_command()],
-                         ids=["consumer", "kcl-daemon", "kcl-worker", "report"])
+                                     container.compaction_command(), container.report_command()],
+                         ids=["consumer", "kcl-daemon", "kcl-worker", "compaction", "report"])
 def test_every_command_the_stack_runs_parses_with_the_cli(command: list[str]) -> None:
     args = build_parser().parse_args(concrete(command))
     assert callable(args.handler)

@@ -240,3 +240,15 @@ def test_tasks_get_every_resource_name_they_need(template: dict[str, Any]) -> No
     assert condition == "ScaleOut"
     for words, expected in ((kcl, container.kcl_command()), (single, container.consumer_command())):
         assert [w["Fn::Sub"] if isinstance(w, dict) else w for w in words] == expected
+
+
+def test_the_lake_tables_and_views_sit_in_the_stack_database_under_the_lake_prefix(template: dict[str, Any]) -> None:
+    database = of_type(template, "AWS::Glue::Database")["LakeDatabase"]["DatabaseInput"]
+    tables = of_type(template, "AWS::Glue::Table")
+    assert tables, "the lake's tables and views (batch.catalog.athena_resources)"
+    assert {t["DatabaseName"] for t in tables.values()} == {database["Name"]} == {container.LAKE_DATABASE}
+    iceberg = [t for t in tables.values() if "OpenTableFormatInput" in t]
+    lake = "s3://${DataBucket}/" + container.LAKE_PREFIX.rstrip("/")
+    assert iceberg and all(lake in json.dumps(t["TableInput"]["StorageDescriptor"]["Location"]) for t in iceberg)
+    assert container.LAKE_PREFIX in database["LocationUri"]["Fn::Sub"]
+    assert len(of_type(template, "AWS::Athena::WorkGroup")) == 1  # the stack's, with the scan-limit parameter
