@@ -1,6 +1,5 @@
 """Drift on synthetic camera-days: stable data drawn from the baseline is not flagged, planted drift is."""
 
-
 import duckdb
 import numpy as np
 import pytest
