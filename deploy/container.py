@@ -62,6 +62,15 @@ def compaction_command() -> list[str]:
     return ["batch", "compact", "--raw", f"s3://{DATA_BUCKET}/{RAW_PREFIX}", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}"]
 
 
+MODEL_DRIFT_MAX = "ModelDriftMax"  # the largest PSI of a drift run, no dimensions: what the alarm watches
+
+
+def drift_command() -> list[str]:
+    """Daily: the model's drift per camera over the last day, as CloudWatch metrics (the alarm's input)."""
+    return ["model", "drift", "--since", "1d", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}", "--cloudwatch",
+            "--exit-zero"]
+
+
 def report_command() -> list[str]:
     """Weekly: the last seven days' report from the lake (Glue + S3), uploaded to reports/."""
     return ["report", "--since", "7d", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}",

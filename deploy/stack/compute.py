@@ -26,6 +26,7 @@ from deploy.stack.storage import log_group, object_arns
 CONSUMER_CPU, CONSUMER_MEMORY = "512", "1024"   # one task covers the fleet: see the README's cost section
 BATCH_CPU, BATCH_MEMORY = "1024", "4096"        # compaction holds an hour of raw outputs in Arrow
 COMPACTION_SCHEDULE = "rate(1 hour)"
+DRIFT_SCHEDULE = "cron(30 5 * * ? *)"          # daily 05:30 UTC, after the night's compactions
 REPORT_SCHEDULE = "cron(0 6 ? * MON *)"         # Mondays 06:00 UTC, before the week's first opening
 SCALE_OUT_LAG_MS, SCALE_IN_LAG_MS = 60_000, 5_000
 
@@ -88,8 +89,15 @@ def roles() -> dict[str, Json]:
         "lake-catalog": [allow(["glue:GetDatabase", "glue:GetTable", "glue:GetTables"], catalog)],
         "key": [_kms("s3")],
     })
+    drift = service_role(tasks, {  # reads the lake, puts the drift metrics only
+        "lake-files": [allow("s3:ListBucket", att("DataBucket")), allow("s3:GetObject", lake)],
+        "lake-catalog": [allow(["glue:GetDatabase", "glue:GetTable", "glue:GetTables"], catalog)],
+        "metrics": [allow("cloudwatch:PutMetricData", "*",  # has no resource type: scoped by namespace
+                          {"StringEquals": {"cloudwatch:namespace": c.METRIC_NAMESPACE}})],
+        "key": [_kms("s3")],
+    })
     return {"TaskExecutionRole": execution, "ConsumerTaskRole": consumer, "CompactionTaskRole": compaction,
-            "ReportTaskRole": report}
+            "ReportTaskRole": report, "DriftTaskRole": drift}
 
 
 def _environment() -> list[Json]:
@@ -203,10 +211,10 @@ def autoscaling() -> dict[str, Json]:
 
 
 def schedules() -> dict[str, Json]:
-    """Compaction hourly, the report weekly: EventBridge Scheduler starts each one's own task
+    """Compaction hourly, model drift daily, the report weekly: EventBridge Scheduler starts each one's own task
     definition (its command and role, no overrides); failed starts are retried, then land in the
     schedule-errors queue."""
-    tasks = {"CompactionTask": "CompactionTaskRole", "ReportTask": "ReportTaskRole"}
+    tasks = {"CompactionTask": "CompactionTaskRole", "ReportTask": "ReportTaskRole", "DriftTask": "DriftTaskRole"}
     scheduler_role = service_role("scheduler.amazonaws.com", {"run-batch": [
         allow("ecs:RunTask", [ref(t) for t in tasks], {"ArnEquals": {"ecs:cluster": att("Cluster")}}),
         allow("iam:PassRole", [att("TaskExecutionRole"), *(att(r) for r in tasks.values())],
@@ -233,5 +241,8 @@ def schedules() -> dict[str, Json]:
         "SchedulerRole": scheduler_role,
         "CompactionSchedule": schedule("compaction", COMPACTION_SCHEDULE, "CompactionTask"),
         "ReportSchedule": schedule("report", REPORT_SCHEDULE, "ReportTask"),
+        "DriftTask": task_definition("drift", "DriftTaskRole", "BatchLogGroup", BATCH_CPU, BATCH_MEMORY,
+                                     _command(c.drift_command())),
+        "DriftSchedule": schedule("drift", DRIFT_SCHEDULE, "DriftTask"),
     }
 

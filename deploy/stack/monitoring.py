@@ -72,6 +72,13 @@ def operations_alarms() -> dict[str, Json]:
         "Dimensions": [{"Name": "StreamName", "Value": ref(STREAM)}], "Statistic": "Maximum", "Period": 60,
         "EvaluationPeriods": 5, "Threshold": LAG_ALARM_MS, "ComparisonOperator": "GreaterThanThreshold",
         "TreatMissingData": "notBreaching", **_actions()}}}
+    alarms["ModelDriftAlarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmName": named("model-drift"),
+        "AlarmDescription": "a camera's top-class mix moved away from the model's baseline (PSI above 0.25): "
+                            "check the camera (light, angle) or the model (`moodlens model drift`)",
+        "Namespace": c.METRIC_NAMESPACE, "MetricName": c.MODEL_DRIFT_MAX, "Statistic": "Maximum",
+        "Period": 3600, "EvaluationPeriods": 1, "Threshold": 0.25, "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching", **_actions()}}
     for queue, purpose in QUEUES.items():
         alarms[f"{queue}Alarm"] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
             "AlarmName": named(purpose), "AlarmDescription": f"messages waiting in the {purpose} queue",

@@ -28,6 +28,8 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     drift.add_argument("--cloudwatch", action="store_true",
                        help="also put the PSI per site and camera as CloudWatch metric Moodlens/ModelDrift")
     drift.add_argument("--endpoint-url", default=None)
+    drift.add_argument("--exit-zero", action="store_true",
+                       help="exit 0 even when a camera drifted (a scheduled run: the CloudWatch alarm tells)")
     drift.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     drift.set_defaults(handler=run_drift)
 
@@ -72,7 +74,7 @@ def run_drift(args: argparse.Namespace) -> int:
                   f"{d.mean_confidence:>5.2f} {psi:>6}  {d.verdict}")
     if args.cloudwatch:
         put_drift_metrics(days, args.endpoint_url)
-    return 1 if any(d.verdict == "DRIFT" for d in days) else 0
+    return 1 if any(d.verdict == "DRIFT" for d in days) and not args.exit_zero else 0
 
 
 def put_drift_metrics(days: list[Any], endpoint_url: str | None, client: Any = None) -> int:
@@ -86,6 +88,9 @@ def put_drift_metrics(days: list[Any], endpoint_url: str | None, client: Any = N
              "Timestamp": dt.datetime.fromisoformat(d.day).replace(tzinfo=dt.UTC),
              "Dimensions": [{"Name": "Site", "Value": d.site_id}, {"Name": "Camera", "Value": d.camera_id}]}
             for d in days if d.psi is not None]
+    if data:  # the largest, stamped now and without dimensions: what the fleet's alarm watches
+        data.append({"MetricName": "ModelDriftMax", "Value": max(float(d["Value"]) for d in data), "Unit": "None",
+                     "Timestamp": dt.datetime.now(dt.UTC)})
     for start in range(0, len(data), 1000):  # PutMetricData takes up to 1,000 values a call
         client.put_metric_data(Namespace="Moodlens", MetricData=data[start:start + 1000])
     return len(data)

@@ -26,8 +26,9 @@ def kcl_worker() -> list[str]:
 
 
 @pytest.mark.parametrize("command", [container.consumer_command(), container.kcl_command(), kcl_worker(),
-                                     container.compaction_command(), container.report_command()],
-                         ids=["consumer", "kcl-daemon", "kcl-worker", "compaction", "report"])
+                                     container.compaction_command(), container.report_command(),
+                                     container.drift_command()],
+                         ids=["consumer", "kcl-daemon", "kcl-worker", "compaction", "report", "drift"])
 def test_every_command_the_stack_runs_parses_with_the_cli(command: list[str]) -> None:
     args = build_parser().parse_args(concrete(command))
     assert callable(args.handler)

@@ -203,7 +203,8 @@ def test_consumer_scales_on_lag_only_in_kcl_mode(template: dict[str, Any]) -> No
     assert high["AlarmActions"] == [{"Ref": "ConsumerScaleOut"}]
 
 
-def test_schedules_start_the_compaction_hourly_and_the_report_weekly(template: dict[str, Any]) -> None:
+def test_schedules_start_the_compaction_hourly_the_drift_daily_and_the_report_weekly(
+        template: dict[str, Any]) -> None:
     schedules = of_type(template, "AWS::Scheduler::Schedule")
     definitions = of_type(template, "AWS::ECS::TaskDefinition")
     started = {}
@@ -214,7 +215,18 @@ def test_schedules_start_the_compaction_hourly_and_the_report_weekly(template: d
         started[name] = (schedule["ScheduleExpression"], words)
         assert "DeadLetterConfig" in schedule["Target"]
     assert started == {"CompactionSchedule": ("rate(1 hour)", container.compaction_command()),
-                       "ReportSchedule": ("cron(0 6 ? * MON *)", container.report_command())}
+                       "ReportSchedule": ("cron(0 6 ? * MON *)", container.report_command()),
+                       "DriftSchedule": ("cron(30 5 * * ? *)", container.drift_command())}
+
+
+def test_the_drift_task_may_only_read_the_lake_and_put_moodlens_metrics(template: dict[str, Any]) -> None:
+    role = template["Resources"]["DriftTaskRole"]["Properties"]
+    actions = {a for policy in role["Policies"] for st in policy["PolicyDocument"]["Statement"]
+               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+    assert not any(a.startswith(("s3:Put", "s3:Delete", "glue:Create", "glue:Update")) for a in actions)
+    assert "cloudwatch:PutMetricData" in actions
+    alarm = template["Resources"]["ModelDriftAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Threshold"]) == ("ModelDriftMax", 0.25)
 
 
 def test_only_the_compaction_writes_the_lake_and_only_the_report_writes_reports(template: dict[str, Any]) -> None:

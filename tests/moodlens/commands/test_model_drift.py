@@ -53,6 +53,9 @@ def test_drift_goes_to_cloudwatch_as_a_metric_per_site_and_camera(tmp_path, caps
     metrics = cloudwatch.list_metrics(Namespace="Moodlens", MetricName="ModelDrift")["Metrics"]
     cameras = {next(d["Value"] for d in m["Dimensions"] if d["Name"] == "Camera") for m in metrics}
     assert {"cam-a", "cam-b"} <= cameras
+    fleet = cloudwatch.list_metrics(Namespace="Moodlens", MetricName="ModelDriftMax")["Metrics"]
+    assert fleet and fleet[0]["Dimensions"] == []
+    assert main(["model", "drift", "--lake", lake, "--exit-zero"]) == 0  # a scheduled run: the alarm tells
 
 
 def test_a_card_without_a_baseline_and_a_bad_reference_are_named(tmp_path, capsys):
