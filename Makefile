@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test system-packages lint typecheck unit train evaluate bench lock clean
+.PHONY: demo test system-packages lint typecheck imports unit train evaluate bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
@@ -24,7 +24,7 @@ $(VENV)/.dev: $(VENV)/.runtime
 demo: $(VENV)/.runtime
 	$(BIN)/moodlens demo
 
-test: $(VENV)/.dev system-packages lint typecheck unit
+test: $(VENV)/.dev system-packages lint typecheck imports unit
 
 # The IoT tests run against a real MQTT broker (Debian's mosquitto; the tests start their own) and the
 # page tests in a real browser (Debian's chromium, driven by Playwright; Playwright's own browser
@@ -39,6 +39,10 @@ lint: $(VENV)/.dev
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
+
+# The layers contract in pyproject.toml ([tool.importlinter]): an import that runs back up fails the build.
+imports: $(VENV)/.dev
+	$(BIN)/lint-imports --no-cache
 
 # pytest exits 5 when it collected no test; that must fail CI, not pass it silently.
 unit: $(VENV)/.dev

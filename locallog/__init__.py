@@ -1,0 +1,1 @@
+"""The box's ground floor for data on disk: durable file writes (and, in embedded mode, the event log)."""
