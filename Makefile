@@ -21,8 +21,9 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(PIP) -e '.[dev,train]'
 	touch $@
 
+# `make demo ARGS=--serve` keeps the dashboard up afterwards; ARGS="--videos DIR" takes other clips.
 demo: $(VENV)/.runtime
-	$(BIN)/moodlens demo
+	$(BIN)/moodlens demo $(ARGS)
 
 test: $(VENV)/.dev system-packages lint typecheck imports unit
 

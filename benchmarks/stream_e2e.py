@@ -115,13 +115,13 @@ def main() -> None:
     commits: list[dict[str, Any]] = []
     commit = runner._commit
 
-    def timed_commit(offset: int, windows: list[Any], alarms: list[Any], *rest: Any) -> None:
-        commit(offset, windows, alarms, *rest)
-        if windows or alarms:
+    def timed_commit(emitted: Any, *rest: Any, **named: Any) -> None:
+        commit(emitted, *rest, **named)  # the host's outputs are written and flushed, the state committed
+        if emitted.windows or emitted.alarms:
             commits.append({"read_at": timed.read_at, "durable_at": time.time(), "batch_max_t": timed.batch_max_t,
-                            "windows": windows, "alarms": alarms})
+                            "windows": emitted.windows, "alarms": emitted.alarms})
 
-    runner._commit = timed_commit  # type: ignore[method-assign,assignment]
+    runner._commit = timed_commit  # type: ignore[method-assign]
     stop = threading.Event()
     thread = threading.Thread(target=runner.run, args=(stop.is_set, 0.05))
     thread.start()

@@ -138,7 +138,12 @@ class S3Source:
 
 
 def source_for(uri: str, s3_client: S3Client | None = None, endpoint_url: str | None = None) -> ModelSource:
-    """A path or an ``s3://bucket/key`` URI as a model source."""
+    """A path, an ``s3://bucket/key`` URI, or a registry channel (``registry:<root>[#site=S]``)."""
+    if uri.startswith("registry:"):
+        from edge.model_registry import Registry, RegistrySource, blob_store, parse_registry_uri
+
+        root, site = parse_registry_uri(uri)
+        return RegistrySource(Registry(blob_store(root, s3_client, endpoint_url)), site)
     if uri.startswith("s3://"):
         if s3_client is None:
             import boto3

@@ -8,6 +8,8 @@ Layers (no AWS SDK anywhere outside ``stream/aws``):
 * ``aggregate``   the mergeable ``PaneAggregate`` / ``WindowAggregate`` and ``RunningStats``
 * ``measures``    window aggregate -> sentiment_window fields (shares, valence CI, net score CI)
 * ``alarms``      the alarm state machines (low sentiment, drop vs baseline, camera silent)
-* ``embedded``    the embedded host: local log -> engine -> alarm log, with atomic checkpoints
+* ``host``        the one host: checkpointed loop over ports, event time per site (``host.sites``)
+* ``sources``     local log, Kinesis;  ``state``: local folder, S3 (fenced);  ``sinks``: files, AWS
+* ``embedded``    the host wired to the local log, a local state folder and local files
 * ``deadletter``  the ``DeadLetterSink`` protocol and its local JSON Lines implementation
 """

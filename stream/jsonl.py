@@ -61,6 +61,11 @@ def read_checkpoint(path: Path, **expected: Any) -> dict[str, Any] | None:
         state: dict[str, Any] = json.loads(path.read_bytes())
     except FileNotFoundError:
         return None
+    except ValueError as error:  # torn or edited by hand: name the file, never start over silently
+        raise ValueError(f"{path}: malformed checkpoint ({error}); restore it from a backup, or move it aside "
+                         "to rebuild the state from the start of the log") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path}: malformed checkpoint (a JSON object expected, got {type(state).__name__})")
     for name, value in expected.items():
         if state.get(name) != value:
             raise ValueError(f"{path}: checkpoint has {name} {state.get(name)!r}, this host expects {value!r}")

@@ -8,11 +8,15 @@ Greengrass (or systemd) can configure the component without new command-line fla
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from edge.publish.publisher import SpoolingPublisher
 from edge.spool import SpoolBounds, SqliteSpool
+
+N = TypeVar("N", int, float)
 
 
 @dataclass(frozen=True)
@@ -48,15 +52,30 @@ class PublisherSettings:
             kinesis_endpoint_url=env("MOODLENS_KINESIS_ENDPOINT_URL"),
             region=env("AWS_REGION") or env("AWS_DEFAULT_REGION"),
             iot_endpoint=env("MOODLENS_IOT_ENDPOINT"),
-            iot_port=int(env("MOODLENS_IOT_PORT", "8883")),
+            iot_port=_number("MOODLENS_IOT_PORT", 8883, int),
             iot_ca_file=path("MOODLENS_IOT_CA"),
             iot_cert_file=path("MOODLENS_IOT_CERT"),
             iot_key_file=path("MOODLENS_IOT_KEY"),
             iot_client_id=env("MOODLENS_IOT_CLIENT_ID"),
-            spool_max_records=int(env("MOODLENS_SPOOL_MAX_RECORDS", str(SpoolBounds.max_records))),
-            spool_max_bytes=int(env("MOODLENS_SPOOL_MAX_BYTES", str(SpoolBounds.max_bytes))),
-            spool_max_age_s=float(env("MOODLENS_SPOOL_MAX_AGE_S", str(SpoolBounds.max_age_s))),
+            spool_max_records=_number("MOODLENS_SPOOL_MAX_RECORDS", SpoolBounds.max_records, int),
+            spool_max_bytes=_number("MOODLENS_SPOOL_MAX_BYTES", SpoolBounds.max_bytes, int),
+            spool_max_age_s=_number("MOODLENS_SPOOL_MAX_AGE_S", SpoolBounds.max_age_s, float),
         )
+
+
+def _number(name: str, default: N, kind: Callable[[str], N]) -> N:
+    """A numeric MOODLENS_* setting; a bad value names the variable and the value, not int()'s message."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name}={text!r} is not {what} (default {default})") from None
+    if value <= 0:
+        raise ValueError(f"{name}={text!r} must be positive (default {default})")
+    return value
 
 
 def build_publisher(kind: str, site_id: str, camera_id: str, settings: PublisherSettings) -> SpoolingPublisher:

@@ -1,12 +1,24 @@
-"""Transport into the embedded default's local log (moodlens.locallog), which the stream consumer reads."""
+"""Transport into the embedded default's local log (moodlens.locallog), which the stream consumer reads.
+
+Given a folder, the transport shares the log with the other edges of the box (`moodlens up` runs one
+edge process per camera): each batch opens the log, appends under its writer lock and closes it, so
+the lock is held for one write and fsync. A writer that finds the lock taken retries briefly, then
+reports the log unavailable and the events stay spooled. Shared logs use smaller segments because
+opening one re-reads its last segment to find the end. Given a `LocalLog`, the transport keeps it
+(and its lock) for its lifetime, as before.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from edge.publish.ports import BatchLimits, OutboundRecord, TransportUnavailable
-from moodlens.locallog import LocalLog
+from moodlens.locallog import LocalLog, LogLockedError
+
+SHARED_SEGMENT_BYTES = 8 * 1024 * 1024
+LOCK_WAIT_S = 2.0
 
 
 class LocalLogTransport:
@@ -14,15 +26,26 @@ class LocalLogTransport:
     limits = BatchLimits(max_records=1000, max_bytes=4 * 1024 * 1024, max_record_bytes=1024 * 1024)
 
     def __init__(self, log: LocalLog | Path | str) -> None:
-        self.log = log if isinstance(log, LocalLog) else LocalLog(log)
+        self.shared = not isinstance(log, LocalLog)
+        self.log = LocalLog(log, SHARED_SEGMENT_BYTES) if not isinstance(log, LocalLog) else log
 
     def send(self, records: Sequence[OutboundRecord]) -> list[int]:
-        try:
-            # append is all-or-nothing from the reader's side only line by line, so a failure part-way
-            # can leave a prefix written: those are re-sent, a duplicate that event_id makes harmless.
-            self.log.append([record.payload for record in records])
-        except OSError as error:  # disk full, directory gone: keep the events spooled and retry
-            raise TransportUnavailable(f"local log {self.log.directory}: {error}") from error
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                # append is all-or-nothing from the reader's side only line by line, so a failure part-way
+                # can leave a prefix written: those are re-sent, a duplicate that event_id makes harmless.
+                self.log.append([record.payload for record in records])
+                break
+            except LogLockedError as error:  # another edge is appending right now
+                if not self.shared or time.monotonic() > deadline:
+                    raise TransportUnavailable(f"local log {self.log.directory}: {error}") from error
+                time.sleep(0.005)
+            except OSError as error:  # disk full, directory gone: keep the events spooled and retry
+                raise TransportUnavailable(f"local log {self.log.directory}: {error}") from error
+            finally:
+                if self.shared:
+                    self.log.close()  # releases the writer lock for the box's other edges
         return []
 
     def close(self) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from moodlens.commands import demo, edge, model, schema, stream
+from moodlens.commands import config, dashboard, demo, edge, init, label, model, schema, stream, up
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-COMMAND_GROUPS: list[Register] = [schema.register, model.register, edge.register, stream.register, demo.register]
+# In the order `moodlens --help` lists them: a site manager's commands first.
+COMMAND_GROUPS: list[Register] = [init.register, config.register, up.register, dashboard.register,
+                                  demo.register, edge.register, stream.register, model.register, label.register,
+                                  schema.register]

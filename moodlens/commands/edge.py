@@ -28,7 +28,7 @@ log = logging.getLogger("moodlens.edge")
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("edge", help="edge commands")
+    group = groups.add_parser("edge", help="run one camera: find, track and read faces, publish events")
     commands = group.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="detect, track and classify faces from a source; publish events")

@@ -11,11 +11,13 @@ import numpy as np
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
 from edge.expression.confusion_plot import write_confusion_png
 from edge.expression.evaluation import Scores, score
+from moodlens.commands.model_registry import add_registry_commands
 from schemas.expressions import EXPRESSIONS
+from training.data import load_labelled_split
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("model", help="expression model tools")
+    group = groups.add_parser("model", help="check the expression model: accuracy on labelled faces")
     commands = group.add_subparsers(dest="command", required=True)
     evaluate = commands.add_parser("evaluate", help="score the model on a labelled split of an .npz archive")
     evaluate.add_argument("--data", type=Path, required=True, help=".npz archive with x_SPLIT and y_SPLIT")
@@ -26,27 +28,7 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     evaluate.add_argument("--json", action="store_true", help="print the scores as JSON")
     evaluate.add_argument("--batch-size", type=int, default=256)
     evaluate.set_defaults(handler=run_evaluate)
-
-
-def load_labelled_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """x_SPLIT (N, H, W) uint8 and y_SPLIT (N,) from the archive, with errors that name the array."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no archive at {path}")
-    with np.load(path, allow_pickle=False) as archive:
-        names = [f"x_{split}", f"y_{split}"]
-        missing = [n for n in names if n not in archive.files]
-        if missing:
-            splits = sorted({f[2:] for f in archive.files if f.startswith("x_")})
-            raise ValueError(f"{path}: no array {', '.join(missing)}; splits present: {', '.join(splits)}")
-        images, labels = archive[names[0]], archive[names[1]]
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"{path}: x_{split} must be (N, H, W) and y_{split} (N,); "
-                         f"got {images.shape} and {labels.shape}")
-    if len(labels) == 0:
-        raise ValueError(f"{path}: split {split} is empty")
-    if labels.min() < 0 or labels.max() >= len(EXPRESSIONS):
-        raise ValueError(f"{path}: y_{split} holds labels outside 0..{len(EXPRESSIONS) - 1}")
-    return images.astype(np.uint8, copy=False), labels.astype(np.int64)
+    add_registry_commands(commands)
 
 
 def evaluate(classifier: ExpressionClassifier, images: np.ndarray, labels: np.ndarray,

@@ -10,7 +10,7 @@ from schemas.validation import ValidationError, parse_event
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("schema", help="event contract tools")
+    group = groups.add_parser("schema", help="check event files against the event contract")
     commands = group.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="validate a JSON Lines file of events")
     validate.add_argument("file", type=Path, help="JSON Lines file, one event per line ('-' for stdin)")

@@ -11,33 +11,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+from moodlens.commands.stream_host import add_arguments, build_host, kcl_processor
 from stream.jsonl import read_jsonl
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("stream", help="stream commands")
+    group = groups.add_parser("stream", help="turn events into 5/15/60-minute windows and alarms, and watch them")
     commands = group.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="embedded consumer: local log -> windows and alarms, checkpointed")
-    run.add_argument("--log", type=Path, required=True, help="local event log directory (moodlens.locallog)")
-    run.add_argument("--state", type=Path, required=True,
-                     help="state directory: checkpoint, windows.jsonl, alarms.jsonl, late.jsonl, deadletter.jsonl")
+    run = commands.add_parser("run", help="the stream host: local log or Kinesis -> windows and alarms, checkpointed")
+    add_arguments(run)
     run.add_argument("--once", action="store_true", help="process what is in the log now, then exit")
     run.add_argument("--flush", action="store_true", help="with --once: close every open window at the end")
-    run.add_argument("--batch-size", type=int, default=5_000)
     run.add_argument("--poll-s", type=float, default=0.5)
-    run.add_argument("--window-minutes", default="5,15,60", help="rolling window lengths (default 5,15,60)")
-    run.add_argument("--lateness-s", type=float, default=120.0, help="allowed lateness (default 120)")
-    run.add_argument("--min-tracks", type=int, default=5, help="fewer tracks: insufficient data (default 5)")
-    run.add_argument("--alarm-window", type=int, default=15, help="window length the alarms watch (default 15)")
-    run.add_argument("--low-raise", type=float, default=-0.2)
-    run.add_argument("--low-clear", type=float, default=0.0)
-    run.add_argument("--silent-minutes", type=int, default=5)
-    run.add_argument("--idle-advance-s", type=float, default=60.0,
-                     help="no input for this long: move event time on with the clock (0: never)")
-    run.add_argument("--no-time-check", action="store_true",
-                     help="accept any event time (replaying old data); default refuses far future/past")
-    run.set_defaults(handler=run_embedded)
+    run.set_defaults(handler=run_host)
+
+    kcl = commands.add_parser("kcl-worker", help="record processor for the KCL MultiLangDaemon (amazon_kclpy): --state s3://...")
+    add_arguments(kcl)
+    kcl.set_defaults(handler=run_kcl_worker)
 
     tail = commands.add_parser("tail", help="print windows and alarms as the embedded consumer writes them")
     tail.add_argument("--state", type=Path, required=True, help="the state directory of `stream run`")
@@ -50,37 +41,43 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     tail.set_defaults(handler=run_tail)
 
 
-def run_embedded(args: argparse.Namespace) -> int:
-    from moodlens.locallog import LocalLog
-    from stream.alarms import AlarmConfig
-    from stream.embedded import EmbeddedRunner, RunnerConfig
-    from stream.engine import EngineConfig
+def run_host(args: argparse.Namespace) -> int:
+    from stream.host.ports import FencedError
 
-    if not args.log.is_dir():
-        raise FileNotFoundError(f"no event log at {args.log}")
-    config = RunnerConfig(
-        engine=EngineConfig(window_minutes=tuple(int(m) for m in args.window_minutes.split(",")),
-                            allowed_lateness_ms=int(args.lateness_s * 1000), min_tracks=args.min_tracks),
-        alarms=AlarmConfig(window_minutes=args.alarm_window, min_tracks=args.min_tracks,
-                           low_raise=args.low_raise, low_clear=args.low_clear,
-                           silent_minutes=args.silent_minutes),
-        batch_size=args.batch_size, check_time=not args.no_time_check,
-        idle_advance_ms=int(args.idle_advance_s * 1000) if args.idle_advance_s > 0 and not args.once else None)
-    runner = EmbeddedRunner(LocalLog(args.log), args.state, config, source=f"locallog:{args.log}")
+    host = build_host(args)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
         if args.once:
-            runner.drain(flush=args.flush)
+            host.drain(flush=args.flush)
         else:
-            runner.run(lambda: bool(stopping), poll_s=args.poll_s)
+            host.run(lambda: bool(stopping), poll_s=args.poll_s)
+            host.drain()  # stopped (SIGTERM): what the edges delivered while they stopped still counts
     except KeyboardInterrupt:
-        pass
+        host.commit()
+    except FencedError as error:
+        print(f"moodlens: error: {error}", file=sys.stderr)
+        return 3
     finally:
-        runner.close()
-        print(json.dumps({"offset": runner.offset, **runner.counters, "engine": vars(runner.engine.stats)}),
-              file=sys.stderr)
+        host.close()
+        print(run_summary(host.position, host.counters, str(args.state)), file=sys.stderr)
     return 0
+
+
+def run_kcl_worker(args: argparse.Namespace) -> int:
+    from stream.aws.kcl_processor import main
+
+    main(lambda: kcl_processor(args))
+    return 0
+
+
+def run_summary(position: Any, counters: dict[str, int], state: str) -> str:
+    """What `stream run` did, for a person: read, written, set aside, and where to look."""
+    c = counters
+    where = f"log offset now {position}" if isinstance(position, int) else "positions in the checkpoint"
+    return (f"stream run: read {c['records']} records ({where}), {c['events']} valid events; "
+            f"wrote {c['windows']} windows and {c['alarms']} alarm changes to {state}/; "
+            f"{c['late']} late events (late.jsonl), {c['dead_letters']} rejected (deadletter.jsonl)")
 
 
 def _time(ms: int) -> str:

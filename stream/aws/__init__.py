@@ -1,14 +1,10 @@
-"""AWS hosts of the stream pipeline. The window engine in `stream/` stays SDK-free; boto3 clients are
-passed in, and only the Lambda entry point creates them.
+"""AWS adapters of the stream host. The window engine in `stream/` stays SDK-free; boto3 clients are
+passed in, and only the CLI wiring (`moodlens/commands/stream_host.py`) creates them.
 
-* ``kinesis_reader``  development reader for Kinesis: ListShards, parents before children,
-                      per-shard iterators, checkpoints in a local JSON file (atomic replace)
-* ``kinesis_host``    reader -> ingest -> window engine -> alarms -> local files, exactly-once by checkpoint
-* ``kinesis_events``  records as the event a Kinesis event source mapping hands to Lambda
-* ``lambda_handler``  the Lambda handler: powertools partial batch responses, SQS dead letters,
-                      1-minute event-time panes published as CloudWatch statistic sets
-* ``pane_metrics``    pane aggregates -> metric names, dimensions and statistic sets (shared with infra)
-* ``cloudwatch``      statistic-set publisher within PutMetricData limits; ``MetricSink`` protocol
+* ``kinesis_reader``  Kinesis reader: ListShards, parents before children, per-shard iterators
+* ``kinesis_host``    the host wired to Kinesis (any state store and outputs; a local-folder variant)
+* ``kcl_processor``   record processor for the KCL MultiLangDaemon (``amazon_kclpy``): per-site state in S3
+* ``cloudwatch``      PutMetricData within its limits; ``MetricSink`` protocol
 * ``sqs_deadletter``  the SQS ``DeadLetterSink``
-* ``infra``           generates infra/cloudformation/moodlens-stream.json from the engine's config
+* ``infra``           generates infra/cloudformation/moodlens-stream.json (stream, DLQ, role, alarms)
 """

@@ -1,10 +1,7 @@
-"""CloudWatch metrics as statistic sets, batched within PutMetricData's limits.
-
-Why statistic sets: one Lambda invocation sees one shard's batch, and a site's cameras can be spread
-over shards and batches. A datum that carries SampleCount, Sum, Minimum and Maximum for an event-time
-minute is merged by CloudWatch with every other datum of the same metric, dimensions and minute, so
-the Average over a period is the true mean over all batches and shards (Sum / SampleCount), which a
-pre-computed per-batch average would not be.
+"""CloudWatch metrics, batched within PutMetricData's limits: single values (the host publishes the
+windows' own figures, ``stream.sinks.aws``) or statistic sets (a datum that carries SampleCount, Sum,
+Minimum and Maximum is merged by CloudWatch with every other datum of the same metric, dimensions and
+minute).
 
 This module imports no AWS SDK: `MetricSink` is what the hosts call, `CloudWatchPublisher` wraps any
 object with boto3's `put_metric_data` signature, `MemoryMetricSink` keeps data for tests and the

@@ -1,14 +1,17 @@
-"""Generates the CloudFormation template of the AWS mode from the engine's own configuration, so the
-CloudWatch alarms and the Lambda's ingest limits cannot drift from the embedded engine's rules.
+"""Generates the CloudFormation template of the AWS mode's stream and alarms from the engine's own
+configuration, so the CloudWatch alarms cannot drift from the embedded engine's rules.
+
+The stateless Lambda consumer is retired (issue 10): the consumer is the stream host
+(``moodlens stream run --source kinesis://... --state s3://...`` on ECS, or KCL workers), which
+publishes NetScore/Tracks/Faces per site and camera from its windows, Heartbeat per camera minute and
+DeadLetters (``stream.sinks.aws``). This template keeps the stream, the dead-letter queue, the
+consumer's task role and the alarms; the ECS service itself comes from the stack generator.
 
     python -m stream.aws.infra --inventory infra/cloudformation/inventory.json \\
         --out infra/cloudformation/moodlens-stream.json
 
 Resources: the Kinesis stream (partition key = site), the SQS dead-letter queue (schema-invalid
-records, with payload and reasons), an SQS queue for batches whose retries ran out (the event source
-mapping's on-failure destination: shard and sequence range only), the Lambda function and its event
-source mapping (ReportBatchItemFailures, BisectBatchOnFunctionError, MaximumRetryAttempts), a log
-group, the least-privilege role, and the alarms.
+records, with payload and reasons), the consumer's least-privilege task role, and the alarms.
 
 Alarm rules, from `stream.alarms.AlarmConfig` and `stream.engine.EngineConfig`, and what CloudWatch
 cannot express exactly (the embedded engine is the reference):
@@ -41,22 +44,10 @@ from typing import Any
 
 from stream.alarms import AlarmConfig
 from stream.aws.cloudwatch import NAMESPACE
-from stream.aws.pane_metrics import CAMERA, DEAD_LETTERS, HEARTBEAT, NET_SCORE, SITE
 from stream.engine import EngineConfig
 from stream.ingest import IngestConfig
+from stream.sinks.aws import CAMERA, DEAD_LETTERS, HEARTBEAT, NET_SCORE, SITE
 
-HANDLER = "stream.aws.lambda_handler.handler"
-RUNTIME = "python3.11"
-ESM = {
-    "BatchSize": 500,
-    "MaximumBatchingWindowInSeconds": 5,
-    "StartingPosition": "TRIM_HORIZON",
-    "ParallelizationFactor": 1,  # one invocation per shard at a time: records stay in shard order
-    "FunctionResponseTypes": ["ReportBatchItemFailures"],
-    "BisectBatchOnFunctionError": True,
-    "MaximumRetryAttempts": 5,
-    "MaximumRecordAgeInSeconds": 24 * 3600,
-}
 ITERATOR_AGE_ALARM_MS = 10 * 60_000
 
 Inventory = Mapping[str, Sequence[str]]  # site -> cameras
@@ -154,7 +145,7 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None, engi
                    ingest: IngestConfig | None = None) -> dict[str, Any]:
     alarms = alarms or AlarmConfig()
     engine = engine or EngineConfig()
-    ingest = ingest or IngestConfig()
+    del ingest  # the ingest limits travel with the host now (HostConfig), not in the template
     if alarms.window_minutes not in engine.window_minutes:
         raise ValueError(f"alarm window {alarms.window_minutes} min is not one of the engine's windows "
                          f"{engine.window_minutes}")
@@ -167,44 +158,19 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None, engi
             "StreamEncryption": {"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"}}},
         "DeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {
             "MessageRetentionPeriod": 1_209_600, "SqsManagedSseEnabled": True}},
-        "RetriesExhaustedQueue": {"Type": "AWS::SQS::Queue", "Properties": {
-            "MessageRetentionPeriod": 1_209_600, "SqsManagedSseEnabled": True}},
-        "ConsumerLogGroup": {"Type": "AWS::Logs::LogGroup", "Properties": {
-            "LogGroupName": {"Fn::Sub": "/aws/lambda/${AWS::StackName}-consumer"}, "RetentionInDays": 30}},
         "ConsumerRole": {"Type": "AWS::IAM::Role", "Properties": {
             "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                 "Action": "sts:AssumeRole"}]},
             "Policies": [
                 _policy("read-stream", [{"Effect": "Allow", "Action": [
                     "kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
                     "kinesis:GetShardIterator", "kinesis:ListShards"], "Resource": stream_arn}]),
-                _policy("dead-letters", [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": [
-                    {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
-                    {"Fn::GetAtt": ["RetriesExhaustedQueue", "Arn"]}]}]),
+                _policy("dead-letters", [{"Effect": "Allow", "Action": "sqs:SendMessage",
+                                          "Resource": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}]),
                 _policy("metrics", [{"Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*",
                                      "Condition": {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}}]),
-                _policy("logs", [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                  "Resource": {"Fn::GetAtt": ["ConsumerLogGroup", "Arn"]}}]),
             ]}},
-        "ConsumerFunction": {"Type": "AWS::Lambda::Function", "Properties": {
-            "FunctionName": {"Fn::Sub": "${AWS::StackName}-consumer"},
-            "Runtime": RUNTIME, "Handler": HANDLER, "Architectures": ["arm64"],
-            "Code": {"S3Bucket": {"Ref": "CodeBucket"}, "S3Key": {"Ref": "CodeKey"}},
-            "Role": {"Fn::GetAtt": ["ConsumerRole", "Arn"]},
-            "MemorySize": 512, "Timeout": 60,
-            "LoggingConfig": {"LogGroup": {"Ref": "ConsumerLogGroup"}},
-            "Environment": {"Variables": {
-                "DEAD_LETTER_QUEUE_URL": {"Ref": "DeadLetterQueue"},
-                "METRIC_NAMESPACE": NAMESPACE,
-                "MAX_EVENT_BYTES": str(ingest.max_bytes),
-                "MAX_FUTURE_MS": str(ingest.max_future_ms),
-                "MAX_PAST_MS": str(ingest.max_past_ms),
-                "POWERTOOLS_SERVICE_NAME": "moodlens-stream"}}}},
-        "ConsumerMapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
-            "EventSourceArn": stream_arn, "FunctionName": {"Ref": "ConsumerFunction"}, **ESM,
-            "DestinationConfig": {"OnFailure": {
-                "Destination": {"Fn::GetAtt": ["RetriesExhaustedQueue", "Arn"]}}}}},
         "DeadLettersAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
             "AlarmName": _name("dead-letters"),
             "AlarmDescription": "records dead-lettered (schema-invalid, oversized, out of time range)",
@@ -213,9 +179,9 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None, engi
             "TreatMissingData": "notBreaching", **_alarm_actions()}},
         "ConsumerLagAlarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {
             "AlarmName": _name("consumer-lag"),
-            "AlarmDescription": "the consumer is falling behind the stream (Lambda IteratorAge)",
-            "Namespace": "AWS/Lambda", "MetricName": "IteratorAge", "Statistic": "Maximum", "Period": 60,
-            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": "ConsumerFunction"}}],
+            "AlarmDescription": "the consumer is falling behind the stream (GetRecords iterator age)",
+            "Namespace": "AWS/Kinesis", "MetricName": "GetRecords.IteratorAgeMilliseconds", "Statistic": "Maximum",
+            "Period": 60, "Dimensions": [{"Name": "StreamName", "Value": {"Ref": "EventStream"}}],
             "ComparisonOperator": "GreaterThanThreshold", "Threshold": ITERATOR_AGE_ALARM_MS,
             "EvaluationPeriods": 5, "TreatMissingData": "notBreaching", **_alarm_actions()}},
     }
@@ -232,13 +198,11 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None, engi
             resources[logical_id("CameraSilent", site, camera)] = camera_silent_alarm(alarms, site, camera)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "moodlens AWS mode: Kinesis -> Lambda (event-time panes) -> CloudWatch statistic sets "
-                       "and alarms; SQS dead letters. Generated by stream/aws/infra.py: do not edit by hand.",
+        "Description": "moodlens AWS mode: Kinesis, dead letters, the stream host's task role and CloudWatch "
+                       "alarms on its metrics. Generated by stream/aws/infra.py: do not edit by hand.",
         "Parameters": {
             "ShardCount": {"Type": "Number", "Default": 1, "MinValue": 1,
                            "Description": "Kinesis shards (partition key = site)."},
-            "CodeBucket": {"Type": "String", "Description": "S3 bucket of the Lambda package."},
-            "CodeKey": {"Type": "String", "Description": "S3 key of the Lambda package (moodlens + powertools)."},
             "AlarmTopicArn": {"Type": "String", "Default": "",
                               "Description": "SNS topic for alarm notifications; empty for none."},
         },
@@ -248,7 +212,7 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None, engi
             "StreamName": {"Value": {"Ref": "EventStream"}},
             "StreamArn": {"Value": stream_arn},
             "DeadLetterQueueUrl": {"Value": {"Ref": "DeadLetterQueue"}},
-            "RetriesExhaustedQueueUrl": {"Value": {"Ref": "RetriesExhaustedQueue"}},
+            "ConsumerRoleArn": {"Value": {"Fn::GetAtt": ["ConsumerRole", "Arn"]}},
         },
     }
 

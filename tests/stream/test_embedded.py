@@ -155,7 +155,7 @@ def test_restart_truncates_an_uncommitted_tail_and_resumes_at_the_checkpoint(tmp
     runner.drain()
     runner.close()
     checkpoint = json.loads((tmp_path / "state" / CHECKPOINT).read_bytes())
-    assert checkpoint["offset"] == 500
+    assert checkpoint["position"] == 500  # the host checkpoint names the source position "position"
     with (tmp_path / "state" / WINDOWS).open("ab") as handle:
         handle.write(b'{"half a window')
     runner = EmbeddedRunner(LocalLog(tmp_path / "log"), tmp_path / "state", CONFIG)
@@ -226,3 +226,22 @@ def test_sigkill_of_a_real_process_then_restart_gives_the_uninterrupted_output(
     assert subprocess.run([sys.executable, "-c", script, "-1"], env=env, check=False).returncode == 0
     assert outputs(tmp_path / "state") == uninterrupted
 
+
+
+def test_event_time_is_per_site_a_busy_neighbour_in_the_log_changes_nothing_for_a_quiet_site(tmp_path: Path) -> None:
+    from tests.stream.host.test_sites import busy_site, interleave, quiet_site
+
+    def run(name: str, events: list[dict[str, object]]) -> dict[str, list[dict[str, object]]]:
+        log = LocalLog(tmp_path / name / "log")
+        log.append([dumps(e) for e in events])
+        log.close()
+        runner = EmbeddedRunner(LocalLog(tmp_path / name / "log"), tmp_path / name / "state",
+                                RunnerConfig(**{**CONFIG.__dict__, "batch_size": 400}))
+        runner.drain(flush=True)
+        runner.close()
+        return {output: [d for d in iter_jsonl(tmp_path / name / "state" / output) if d["site_id"] == "quiet"]
+                for output in (WINDOWS, ALARMS, LATE)}
+
+    alone = run("alone", quiet_site())
+    assert alone[WINDOWS] and alone[LATE]
+    assert run("mixed", interleave(quiet_site(), busy_site(30 * MINUTE_MS), 4)) == alone

@@ -1,10 +1,9 @@
 """The CloudFormation template: generated from the engine's config (committed copy up to date), valid
 for cfn-lint (moto's CloudFormation skips alarm resources, so it proves nothing here), and alarms that
-use the engine's thresholds on metrics the Lambda really publishes."""
+use the engine's thresholds on metrics the stream host really publishes (``stream.sinks.aws``)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from pathlib import Path
@@ -16,11 +15,10 @@ from cfnlint.api import ManualArgs, lint
 from stream.alarms import AlarmConfig
 from stream.aws.cloudwatch import NAMESPACE, MemoryMetricSink
 from stream.aws.infra import build_template, logical_id, render
-from stream.aws.kinesis_events import lambda_event
-from stream.aws.kinesis_reader import KinesisRecord
-from stream.aws.lambda_handler import KinesisBatchHandler, ingest_config_from_env
+from stream.deadletter import DeadLetter
 from stream.engine import EngineConfig
-from stream.ingest import IngestConfig
+from stream.host.sites import Applied, Emitted, Sites
+from stream.sinks.aws import AwsOutputs
 from tests.schemas.events import EVENT_TIME_MS, camera_heartbeat, face_expression
 
 REPO = Path(__file__).resolve().parents[3]
@@ -98,23 +96,21 @@ def test_rules_the_template_cannot_express_are_refused(alarms: AlarmConfig, matc
 
 
 def _published_metrics() -> set[tuple[str, frozenset[tuple[str, str]]]]:
-    """(metric name, dimensions) the Lambda publishes for every inventory camera."""
+    """(metric name, dimensions) the host's AWS outputs publish for every inventory camera."""
     sink = MemoryMetricSink()
     events: list[dict[str, Any]] = []
     for site, cameras in INVENTORY.items():
         for camera in cameras:
-            events.append(face_expression(site_id=site, camera_id=camera))
-            events.append(camera_heartbeat(site_id=site, camera_id=camera))
-    records = [KinesisRecord("shardId-000000000000", str(i), e["site_id"], json.dumps(e).encode())
-               for i, e in enumerate(events)]
-
-    class NoLetters:
-        def put(self, letters: Any) -> None:
-            raise AssertionError(letters)
-
-    handler = KinesisBatchHandler(sink, NoLetters(), clock_ms=lambda: EVENT_TIME_MS)
-    assert handler(lambda_event(records, "arn:aws:kinesis:eu-west-1:123456789012:stream/s", "eu-west-1")) == {
-        "batchItemFailures": []}
+            for i in range(8):
+                events.append(face_expression(site_id=site, camera_id=camera, track_id=f"t{i}",
+                                              event_id=f"{site}{camera}{i}", event_time_ms=EVENT_TIME_MS + i))
+            events.append(camera_heartbeat(site_id=site, camera_id=camera, event_time_ms=EVENT_TIME_MS))
+    sites = Sites(EngineConfig(), AlarmConfig())
+    out = Emitted()
+    out.extend(sites.apply([Applied(e, "p", i) for i, e in enumerate(events)]))
+    out.extend(sites.flush())
+    AwsOutputs(metrics=sink, metric_window_minutes=AlarmConfig().window_minutes).write(
+        out, [DeadLetter(b"x", (("$", "malformed JSON"),), "test")])
     return {(d.name, frozenset(d.dimensions)) for d in sink.data}
 
 
@@ -131,26 +127,10 @@ def _alarm_metrics(template: dict[str, Any]) -> set[tuple[str, frozenset[tuple[s
     return out
 
 
-def test_every_alarm_reads_a_metric_the_lambda_publishes_with_the_same_dimensions() -> None:
+def test_every_alarm_reads_a_metric_the_host_publishes_with_the_same_dimensions() -> None:
     wanted = _alarm_metrics(committed())
     assert wanted  # sites and cameras of the inventory
     assert wanted <= _published_metrics()
-
-
-def test_lambda_wiring_matches_the_handler() -> None:
-    template = committed()
-    function = resources(template, "AWS::Lambda::Function")["ConsumerFunction"]
-    module, name = function["Handler"].rsplit(".", 1)
-    assert callable(getattr(importlib.import_module(module), name))
-    env = function["Environment"]["Variables"]
-    assert ingest_config_from_env({k: v for k, v in env.items() if isinstance(v, str)}) == IngestConfig()
-    assert "DEAD_LETTER_QUEUE_URL" in env
-    mapping = resources(template, "AWS::Lambda::EventSourceMapping")["ConsumerMapping"]
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["BisectBatchOnFunctionError"] is True
-    assert 0 <= mapping["MaximumRetryAttempts"] <= 10
-    assert mapping["ParallelizationFactor"] == 1
-    assert "OnFailure" in mapping["DestinationConfig"]
 
 
 def test_role_is_least_privilege() -> None:

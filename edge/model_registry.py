@@ -1,0 +1,258 @@
+"""The model registry: published versions, and which one each site (or the whole fleet) runs.
+
+Layout under a root (a local folder or ``s3://bucket/prefix``):
+
+    versions/<version>/model.onnx          the model, never overwritten once published
+    versions/<version>/model.onnx.sha256   its digest (sha256sum format)
+    versions/<version>/card.json           the model card's figures (accuracy, macro-F1, per class)
+    versions/<version>/MODEL_CARD.md       the card itself, when given
+    channels/fleet.json                    {"version", "sha256", "previous": [...], "at"}
+    channels/sites/<site>.json             the same, for one site; wins over the fleet channel
+
+An edge names the registry as its model, ``registry:<root>`` or ``registry:<root>#site=<site>``
+(`edge.model_store.source_for`). Its watcher polls the channel, downloads a newly promoted version,
+checks its sha256 and swaps it in between frames; the previous file stays in the model cache, so a
+rollback swaps back without a download. Promoting pushes the running version onto ``previous``;
+rolling back pops it. Nothing is ever deleted, so every event's ``model_version`` stays traceable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from schemas.contract import IDENTIFIER
+
+_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
+_SITE = re.compile(IDENTIFIER.removeprefix("^").removesuffix("$"))
+
+
+class RegistryError(ValueError):
+    """A registry operation that cannot be done as asked; nothing was changed."""
+
+
+class BlobStore(Protocol):
+    location: str
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def keys(self, prefix: str) -> list[str]: ...
+
+
+class LocalBlobStore:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.location = str(self.root)
+
+    def get(self, key: str) -> bytes | None:
+        path = self.root / key
+        return path.read_bytes() if path.is_file() else None
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".part")
+        temporary.write_bytes(data)
+        temporary.replace(path)  # a reader sees the old or the new channel, never half of one
+
+    def keys(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        if not base.exists():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file()
+                      and not p.name.endswith(".part"))
+
+
+class S3BlobStore:
+    def __init__(self, uri: str, client: Any) -> None:
+        match = re.fullmatch(r"s3://([^/]+)/?(.*)", uri)
+        if not match:
+            raise RegistryError(f"not an S3 URI (s3://bucket/prefix): {uri}")
+        self.location, self.bucket = uri, match.group(1)
+        self.prefix = match.group(2).strip("/") + "/" if match.group(2).strip("/") else ""
+        self.client = client
+
+    def get(self, key: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return bytes(self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read())
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def put(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
+
+    def keys(self, prefix: str) -> list[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        found = []
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+            found += [item["Key"][len(self.prefix):] for item in page.get("Contents", [])]
+        return sorted(found)
+
+
+def blob_store(location: str, s3_client: Any = None, endpoint_url: str | None = None) -> BlobStore:
+    if location.startswith("s3://"):
+        if s3_client is None:
+            import boto3
+
+            s3_client = boto3.client("s3", endpoint_url=endpoint_url)
+        return S3BlobStore(location, s3_client)
+    return LocalBlobStore(location)
+
+
+@dataclass(frozen=True)
+class Published:
+    version: str
+    sha256: str
+    card: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Channel:
+    version: str
+    sha256: str
+    previous: tuple[tuple[str, str], ...]  # (version, sha256), most recent last
+    at: str
+
+
+class Registry:
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+
+    # ---------------------------------------------------------- versions
+
+    def publish(self, model: bytes, card: dict[str, Any], version: str, model_card_md: bytes | None = None) -> bool:
+        """Uploads a version; False when that exact file is already published under it."""
+        if not _VERSION.fullmatch(version):
+            raise RegistryError(f"version {version!r}: letters, digits, '.', '_' and '-', at most 64")
+        digest = hashlib.sha256(model).hexdigest()
+        existing = self.store.get(f"versions/{version}/model.onnx.sha256")
+        if existing is not None:
+            if existing.decode().split()[0] == digest:
+                return False
+            raise RegistryError(f"version {version} is already published with another file; publish a new version")
+        self.store.put(f"versions/{version}/model.onnx", model)
+        self.store.put(f"versions/{version}/card.json", json.dumps({**card, "sha256": digest}, indent=2).encode())
+        if model_card_md is not None:
+            self.store.put(f"versions/{version}/MODEL_CARD.md", model_card_md)
+        # the digest goes last: a version counts as published only once its checksum is there
+        self.store.put(f"versions/{version}/model.onnx.sha256", f"{digest}  model.onnx\n".encode())
+        return True
+
+    def versions(self) -> list[Published]:
+        found = []
+        for key in self.store.keys("versions/"):
+            parts = key.split("/")
+            if len(parts) == 3 and parts[2] == "model.onnx.sha256":
+                found.append(self.get(parts[1]))
+        return found
+
+    def get(self, version: str) -> Published:
+        digest = self.store.get(f"versions/{version}/model.onnx.sha256") if _VERSION.fullmatch(version) else None
+        if digest is None:
+            known = ", ".join(p.split("/")[1] for p in self.store.keys("versions/") if p.endswith(".sha256")) or "none"
+            raise RegistryError(f"version {version!r} was never published (published: {known})")
+        card = json.loads(self.store.get(f"versions/{version}/card.json") or b"{}")
+        return Published(version, digest.decode().split()[0], card)
+
+    def model_bytes(self, version: str) -> bytes:
+        data = self.store.get(f"versions/{version}/model.onnx")
+        if data is None:
+            raise RegistryError(f"version {version}: model file missing from {self.store.location}")
+        return data
+
+    # ---------------------------------------------------------- channels
+
+    def channel(self, site: str | None = None) -> Channel | None:
+        data = self.store.get(self._channel_key(site))
+        if data is None:
+            return None
+        try:
+            raw = json.loads(data)
+            return Channel(raw["version"], raw["sha256"], tuple(tuple(p) for p in raw["previous"]), raw["at"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise RegistryError(f"{self.store.location}/{self._channel_key(site)}: not a channel ({error})") from None
+
+    def resolve(self, site: str | None = None) -> Channel:
+        """What a site runs: its own channel, else the fleet's."""
+        channel = (self.channel(site) if site else None) or self.channel(None)
+        if channel is None:
+            raise RegistryError(f"{self.store.location}: nothing promoted yet (fleet-wide or for {site or 'any site'})")
+        return channel
+
+    def promote(self, version: str, site: str | None = None) -> Channel:
+        published = self.get(version)
+        current = self.channel(site)
+        if current is not None and current.version == version:
+            return current
+        previous = () if current is None else current.previous + ((current.version, current.sha256),)
+        return self._write(site, Channel(version, published.sha256, previous[-20:], _now()))
+
+    def rollback(self, site: str | None = None) -> Channel:
+        current = self.channel(site)
+        if current is None or not current.previous:
+            raise RegistryError(f"no previous version to roll back to ({'site ' + site if site else 'fleet'}); "
+                                "nothing changed")
+        version, digest = current.previous[-1]
+        return self._write(site, Channel(version, digest, current.previous[:-1], _now()))
+
+    def _write(self, site: str | None, channel: Channel) -> Channel:
+        body = {"version": channel.version, "sha256": channel.sha256,
+                "previous": [list(p) for p in channel.previous], "at": channel.at}
+        self.store.put(self._channel_key(site), json.dumps(body, indent=2).encode())
+        return channel
+
+    @staticmethod
+    def _channel_key(site: str | None) -> str:
+        if site is None:
+            return "channels/fleet.json"
+        if not _SITE.fullmatch(site):
+            raise RegistryError(f"site {site!r} is not a valid site id")
+        return f"channels/sites/{site}.json"
+
+
+class RegistrySource:
+    """A `ModelSource` that follows a registry channel: whatever is promoted for the site, verified."""
+
+    def __init__(self, registry: Registry, site: str | None) -> None:
+        self.registry, self.site = registry, site
+        self.uri = f"registry:{registry.store.location}" + (f"#site={site}" if site else "")
+
+    def fingerprint(self) -> str:
+        channel = self.registry.resolve(self.site)
+        return f"{channel.version}:{channel.sha256}"
+
+    def fetch(self, destination: Path) -> None:
+        destination.write_bytes(self.registry.model_bytes(self.registry.resolve(self.site).version))
+
+    def sidecar_sha256(self) -> str | None:
+        return self.registry.resolve(self.site).sha256
+
+
+def parse_registry_uri(uri: str) -> tuple[str, str | None]:
+    """``registry:<root>[#site=<site>]`` -> (root, site)."""
+    body = uri.removeprefix("registry:")
+    root, _, fragment = body.partition("#")
+    site = None
+    if fragment:
+        key, _, value = fragment.partition("=")
+        if key != "site" or not value:
+            raise RegistryError(f"{uri}: the fragment must be #site=<site id>")
+        site = value
+    if not root:
+        raise RegistryError(f"{uri}: no registry location after 'registry:'")
+    return root, site
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

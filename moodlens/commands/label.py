@@ -1,0 +1,126 @@
+"""`moodlens label`: opt-in labels for a site's own face crops (Rekognition, then a human review)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from training.labeling.crops import CropStore
+
+DEFAULT_KEY = Path("~/.moodlens/label.key")
+
+
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = groups.add_parser("label", help="label a site's own face crops (opt-in, see README: privacy)")
+    commands = group.add_subparsers(dest="command", required=True)
+
+    rekognition = commands.add_parser(
+        "rekognition", help="label crops with Amazon Rekognition DetectFaces into a Ground Truth manifest",
+        description="Sends each crop once to DetectFaces (Attributes ALL), keeps only its emotions as a soft "
+                    "label over the seven classes, and writes an augmented manifest; doubtful labels go to a "
+                    "review list. Prints the number of calls and their cost before it starts; resumable.")
+    rekognition.add_argument("crops", type=Path, help="crop store folder (written by `moodlens label collect`)")
+    rekognition.add_argument("--out", type=Path, required=True, help="manifest (JSON Lines), appended to")
+    rekognition.add_argument("--review", type=Path, default=None, help="review list (default: OUT with .review.jsonl)")
+    rekognition.add_argument("--dry-run", action="store_true", help="print what it would cost and stop")
+    rekognition.add_argument("--rate", type=float, default=5.0, help="calls per second at most (default 5)")
+    rekognition.add_argument("--price", type=float, default=None, help="USD per image (default: list price)")
+    rekognition.add_argument("--key", type=Path, default=DEFAULT_KEY, help="the crop store's key file")
+    rekognition.add_argument("--region", default=None)
+    rekognition.add_argument("--endpoint-url", default=None)
+    rekognition.set_defaults(handler=run_rekognition)
+
+    review = commands.add_parser("review", help="accept or fix the doubtful labels, in the terminal")
+    review.add_argument("crops", type=Path)
+    review.add_argument("--manifest", type=Path, required=True)
+    review.add_argument("--review", type=Path, default=None)
+    review.add_argument("--key", type=Path, default=DEFAULT_KEY)
+    review.set_defaults(handler=run_review)
+
+    purge = commands.add_parser("purge", help="delete crops past their retention date now")
+    purge.add_argument("crops", type=Path)
+    purge.add_argument("--key", type=Path, default=DEFAULT_KEY)
+    purge.set_defaults(handler=run_purge)
+
+
+def _review_path(out: Path, review: Path | None) -> Path:
+    return review or out.with_name(out.name.removesuffix(".jsonl") + ".review.jsonl")
+
+
+def _open_store(crops: Path, key: Path) -> CropStore:
+    from training.labeling.crops import CropStore, load_or_create_key
+
+    if not crops.is_dir():
+        raise FileNotFoundError(f"no crop store at {crops}")
+    key_path = key.expanduser()
+    if not key_path.exists():
+        raise FileNotFoundError(f"no key at {key_path}: the crop store's key (--key) is needed to read crops")
+    return CropStore(crops, load_or_create_key(key_path), now_ms=int(time.time() * 1000))
+
+
+def run_rekognition(args: argparse.Namespace) -> int:
+    from training.labeling.rekognition import PRICE_PER_IMAGE_USD, RekognitionLabeler, already_done, estimate
+
+    store = _open_store(args.crops, args.key)
+    review_path = _review_path(args.out, args.review)
+    records = list(store.records())
+    price = PRICE_PER_IMAGE_USD if args.price is None else args.price
+    todo, cost = estimate(records, already_done(args.out, review_path), price)
+    print(f"{len(records)} crops, {len(records) - todo} already labeled, {todo} to send: "
+          f"{todo} DetectFaces calls, about ${cost:.2f} at ${price:.4f} per image (retries extra)")
+    if args.dry_run or todo == 0:
+        return 0
+    import boto3
+    from botocore.exceptions import NoCredentialsError
+
+    client = boto3.client("rekognition", region_name=args.region, endpoint_url=args.endpoint_url)
+    labeler = RekognitionLabeler(client, store.read, rate_per_second=args.rate)
+    try:
+        run = labeler.run(records, args.out, review_path,
+                          source_ref=lambda r: str(args.crops / "crops" / f"{r.crop_id}.enc"))
+    except NoCredentialsError:
+        print("moodlens: error: no AWS credentials for Rekognition (set AWS_PROFILE or AWS_ACCESS_KEY_ID)",
+              file=sys.stderr)
+        return 2
+    print(f"labeled {run.labeled}, to review {run.to_review}, calls {run.calls} (retries {run.retries}), "
+          f"cost about ${run.cost_usd(price):.2f}; manifest {args.out}, review list {review_path}")
+    for message in run.missing:
+        print(f"skipped: {message}", file=sys.stderr)
+    return 0
+
+
+def run_review(args: argparse.Namespace) -> int:
+    import cv2
+    import numpy as np
+
+    from training.labeling.review import pending, review
+
+    store = _open_store(args.crops, args.key)
+    by_id = {r.crop_id: r for r in store.records()}
+    items = pending(_review_path(args.manifest, args.review), args.manifest)
+    if not items:
+        print("nothing to review")
+        return 0
+
+    def read_image(crop_id: str) -> np.ndarray | None:
+        record = by_id.get(crop_id)
+        if record is None:
+            return None
+        try:
+            return cv2.imdecode(np.frombuffer(store.read(record), np.uint8), cv2.IMREAD_GRAYSCALE)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    counts = review(items, args.manifest, read_image, input, sys.stdout)
+    print(f"accepted {counts['accepted']}, fixed {counts['fixed']}, skipped {counts['skipped']}")
+    return 0
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    store = _open_store(args.crops, args.key)
+    print(f"deleted {store.purged} expired crops")
+    return 0

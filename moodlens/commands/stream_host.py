@@ -1,0 +1,159 @@
+"""Wiring for `moodlens stream run` and `moodlens stream kcl-worker`: arguments -> the host's adapters.
+
+Sources: ``--log DIR`` (the local log) or ``--source kinesis://STREAM``. State: ``--state DIR`` or
+``--state s3://BUCKET/prefix``. Outputs: the local files in ``--out DIR`` (default: the state folder
+when it is local) and, on AWS, ``--firehose``, ``--sns-topic``, ``--event-bus``,
+``--metrics-namespace``, ``--dead-letter-queue``; on ECS these come from the task's environment
+(``MOODLENS_FIREHOSE_STREAM``, ``MOODLENS_ALARM_TOPIC_ARN``, ``MOODLENS_EVENT_BUS``,
+``MOODLENS_METRIC_NAMESPACE``, ``MOODLENS_DEAD_LETTER_QUEUE_URL``: the stack sets them), so the
+task's command stays ``stream run --source kinesis://STREAM --state s3://BUCKET/prefix``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from stream.alarms import AlarmConfig
+from stream.engine import EngineConfig
+from stream.host.loop import Host, HostConfig
+
+
+def add_arguments(run: argparse.ArgumentParser) -> None:
+    where = run.add_argument_group("where from, where to")
+    where.add_argument("--log", type=Path, help="local event log directory (moodlens.locallog)")
+    where.add_argument("--source", help="kinesis://STREAM (the AWS consumer); instead of --log")
+    where.add_argument("--state", required=True,
+                       help="state folder (checkpoint.json and, unless --out, the output files) or s3://BUCKET/prefix")
+    where.add_argument("--out", type=Path, help="folder for windows/alarms/late/deadletter .jsonl")
+    for flag, variable, what in (
+            ("--firehose", "MOODLENS_FIREHOSE_STREAM", "Firehose delivery stream for windows, alarms, late events"),
+            ("--sns-topic", "MOODLENS_ALARM_TOPIC_ARN", "SNS topic ARN for alarms"),
+            ("--event-bus", "MOODLENS_EVENT_BUS", "EventBridge bus for alarms"),
+            ("--metrics-namespace", "MOODLENS_METRIC_NAMESPACE",
+             "CloudWatch namespace for NetScore/Tracks/Faces per site and camera"),
+            ("--dead-letter-queue", "MOODLENS_DEAD_LETTER_QUEUE_URL", "SQS queue URL for dead letters")):
+        where.add_argument(flag, default=os.environ.get(variable) or None, help=f"{what} (default ${variable})")
+    where.add_argument("--endpoint-url", help="AWS endpoint (moto server, LocalStack)")
+    where.add_argument("--region", help="AWS region")
+    where.add_argument("--commit-every-s", type=float, default=None,
+                       help="store state at most this often (default: every batch locally, 30 s on S3)")
+    engine = run.add_argument_group("windows and alarms")
+    engine.add_argument("--batch-size", type=int, default=5_000)
+    engine.add_argument("--window-minutes", default="5,15,60", help="rolling window lengths (default 5,15,60)")
+    engine.add_argument("--lateness-s", type=float, default=120.0, help="allowed lateness per site (default 120)")
+    engine.add_argument("--min-tracks", type=int, default=5, help="fewer tracks: insufficient data (default 5)")
+    engine.add_argument("--alarm-window", type=int, default=15, help="window length the alarms and metrics watch")
+    engine.add_argument("--low-raise", type=float, default=-0.2)
+    engine.add_argument("--low-clear", type=float, default=0.0)
+    engine.add_argument("--silent-minutes", type=int, default=5)
+    engine.add_argument("--idle-advance-s", type=float, default=60.0,
+                        help="a site without input this long: its event time moves on with the clock (0: never)")
+    engine.add_argument("--no-time-check", action="store_true",
+                        help="accept any event time (replaying old data); default refuses far future/past")
+
+
+def host_config(args: argparse.Namespace) -> HostConfig:
+    s3 = str(args.state).startswith("s3://")
+    return HostConfig(
+        engine=EngineConfig(window_minutes=_window_minutes(args.window_minutes),
+                            allowed_lateness_ms=int(args.lateness_s * 1000), min_tracks=args.min_tracks),
+        alarms=AlarmConfig(window_minutes=args.alarm_window, min_tracks=args.min_tracks,
+                           low_raise=args.low_raise, low_clear=args.low_clear, silent_minutes=args.silent_minutes),
+        batch_size=args.batch_size, check_time=not args.no_time_check,
+        idle_advance_ms=(int(args.idle_advance_s * 1000) if args.idle_advance_s > 0 and not getattr(args, "once", False)
+                         else None),
+        commit_every_s=args.commit_every_s if args.commit_every_s is not None else (30.0 if s3 else 0.0))
+
+
+def _client(args: argparse.Namespace, service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, endpoint_url=args.endpoint_url, region_name=args.region)
+
+
+def aws_outputs(args: argparse.Namespace) -> Any:
+    from stream.aws.cloudwatch import CloudWatchPublisher
+    from stream.aws.sqs_deadletter import SqsDeadLetterSink
+    from stream.sinks.aws import AwsOutputs, EventBridgeAlarmSink, FirehoseSink, SnsAlarmSink
+
+    return AwsOutputs(
+        firehose=FirehoseSink(_client(args, "firehose"), args.firehose) if args.firehose else None,
+        sns=SnsAlarmSink(_client(args, "sns"), args.sns_topic) if args.sns_topic else None,
+        eventbridge=EventBridgeAlarmSink(_client(args, "events"), args.event_bus) if args.event_bus else None,
+        metrics=(CloudWatchPublisher(_client(args, "cloudwatch"), args.metrics_namespace)
+                 if args.metrics_namespace else None),
+        dead_letters=(SqsDeadLetterSink(_client(args, "sqs"), args.dead_letter_queue)
+                      if args.dead_letter_queue else None),
+        metric_window_minutes=args.alarm_window)
+
+
+def outputs(args: argparse.Namespace) -> Any:
+    from stream.sinks.aws import Fanout
+    from stream.sinks.files import FileOutputs
+
+    s3 = str(args.state).startswith("s3://")
+    folder = args.out or (None if s3 else Path(args.state))
+    remote = any((args.firehose, args.sns_topic, args.event_bus, args.metrics_namespace, args.dead_letter_queue))
+    if folder is None and not remote:
+        raise ValueError("--state s3://... keeps no output files: give --out DIR and/or "
+                         "--firehose/--sns-topic/--event-bus/--metrics-namespace/--dead-letter-queue")
+    parts = ([FileOutputs(folder)] if folder is not None else []) + ([aws_outputs(args)] if remote else [])
+    return parts[0] if len(parts) == 1 else Fanout(*parts)
+
+
+def state_store(args: argparse.Namespace) -> Any:
+    if str(args.state).startswith("s3:") and not str(args.state).startswith("s3://"):
+        raise ValueError(f"--state {args.state}: an S3 location is s3://BUCKET/prefix")
+    if str(args.state).startswith("s3://"):
+        from stream.state.s3 import S3StateStore
+
+        return S3StateStore(_client(args, "s3"), str(args.state))
+    from stream.state.local import LocalStateStore
+
+    return LocalStateStore(Path(args.state))
+
+
+def build_host(args: argparse.Namespace) -> Host:
+    if (args.log is None) == (args.source is None):
+        raise ValueError("give exactly one of --log DIR (local log) or --source kinesis://STREAM")
+    config = host_config(args)
+    store = state_store(args)
+    sinks = outputs(args)
+    if args.log is not None:
+        from moodlens.locallog import LocalLog
+        from stream.sources.locallog import LocalLogSource
+
+        if not args.log.is_dir():
+            raise FileNotFoundError(f"no event log at {args.log}")
+        source: Any = LocalLogSource(LocalLog(args.log), f"locallog:{args.log}")
+    else:
+        from stream.sources.kinesis import KinesisSource, parse_kinesis_url
+
+        name = parse_kinesis_url(args.source)
+        client = _client(args, "kinesis")
+        try:
+            client.describe_stream_summary(StreamName=name)
+        except client.exceptions.ResourceNotFoundException as error:
+            raise FileNotFoundError(f"--source {args.source}: no such Kinesis stream ({error})") from error
+        source = KinesisSource(client, name)
+    return Host(source, store, sinks, config)
+
+
+def kcl_processor(args: argparse.Namespace) -> Any:
+    """One record processor for the MultiLangDaemon: site states under --state s3://..., AWS outputs."""
+    from stream.aws.kcl_processor import SiteRecordProcessor
+    from stream.state.s3 import S3Objects, S3SiteStates, parse_s3_url
+
+    bucket, prefix = parse_s3_url(str(args.state))
+    return SiteRecordProcessor(S3SiteStates(S3Objects(_client(args, "s3"), bucket), prefix), aws_outputs(args),
+                               host_config(args))
+
+
+def _window_minutes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(m) for m in text.split(","))
+    except ValueError:
+        raise ValueError(f"--window-minutes {text!r}: give whole minutes separated by commas, e.g. 5,15,60") from None

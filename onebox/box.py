@@ -1,0 +1,180 @@
+"""`moodlens up`: the site's whole embedded pipeline as one supervised service.
+
+The loop: look at the children (restart what crashed, with backoff), start scheduled jobs that
+are due, check the disk budget, and write `run/status.json` for the dashboard. On stop (SIGTERM,
+SIGINT) it stops the children in order (edges drain their spools into the log; the stream runner
+reads it and checkpoints) and exits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from onebox import disk_budget
+from onebox.children import all_specs, job_spec, lake_paths
+from onebox.config import SiteConfig
+from onebox.eventlog import consumed_offset, trim
+from onebox.layout import Layout
+from onebox.schedule import next_every, next_weekly
+from onebox.supervisor import Backoff, ChildSpec, ChildStatus, Clock, Spawner, Supervisor
+
+log = logging.getLogger("moodlens.up")
+HasCommand = Callable[[Sequence[str]], bool]
+
+
+@dataclass
+class Job:
+    name: str
+    template: Sequence[str]
+    next_due: Callable[[dt.datetime], dt.datetime]
+    due: dt.datetime | None = None
+    missing_logged: bool = False
+
+
+@dataclass
+class Box:
+    config: SiteConfig
+    spawner: Spawner
+    clock: Clock
+    has_command: HasCommand
+    specs: list[ChildSpec] | None = None  # default: from the site file (the demo passes its own)
+    backoff: Backoff = field(default_factory=Backoff)
+    now: Callable[[], dt.datetime] = dt.datetime.now
+    disk_every_s: float = 30.0
+    jobs_enabled: bool = True
+
+    def __post_init__(self) -> None:
+        self.layout = Layout(self.config.state_dir)
+        self.supervisor = Supervisor(self.spawner, self.clock, self.backoff, self._child_event)
+        every = int(self.config.get("lake", "compact_every_minutes"))
+        report = self.config.values["report"]
+        self.jobs = [Job("report", report["args"], lambda now: next_weekly(now, report["weekday"], report["hour"]))]
+        if every > 0:
+            self.jobs.insert(0, Job("compact", self.config.get("lake", "compact_args"),
+                                    lambda now: next_every(now, every)))
+        self.disk: disk_budget.Assessment | None = None
+        self._last_disk = -1e18
+        self._last_status = ""
+        self._last_status_at = -1e18
+
+    # ------------------------------------------------------------------ run
+
+    def start(self) -> None:
+        self.layout.make()
+        for spec in self.specs if self.specs is not None else all_specs(self.config, self.layout):
+            self.supervisor.add(spec)
+        now = self.now()
+        for job in self.jobs:
+            job.due = job.next_due(now)
+            log.info("%s scheduled for %s", job.name, job.due.strftime("%Y-%m-%d %H:%M"))
+
+    def step(self) -> None:
+        self.supervisor.tick()
+        if self.jobs_enabled:
+            self._run_due_jobs()
+        if self.clock.monotonic() - self._last_disk >= self.disk_every_s:
+            self._last_disk = self.clock.monotonic()
+            self.check_disk()
+        self.write_status()
+
+    def run(self, stop: threading.Event, poll_s: float = 0.25, until: Callable[[], bool] | None = None) -> None:
+        self.start()
+        try:
+            while not stop.is_set() and not (until and until()):
+                self.step()
+                stop.wait(poll_s)
+        finally:
+            self.shutdown()
+
+    def shutdown(self, grace_s: float = 20.0) -> None:
+        log.info("stopping: edges drain their spools, then the stream runner checkpoints")
+        self.supervisor.stop(grace_s)
+        self.write_status(force=True)
+        log.info("stopped")
+
+    # ------------------------------------------------------------------ jobs
+
+    def _run_due_jobs(self) -> None:
+        now = self.now()
+        for job in self.jobs:
+            if job.due is None or now < job.due:
+                continue
+            job.due = job.next_due(now)
+            command = [p for p in job.template[:2] if not p.startswith("-")]
+            if not self.has_command(command):
+                if not job.missing_logged:
+                    log.warning("%s skipped: `moodlens %s` is not in this installation; next try %s", job.name,
+                                " ".join(command), job.due.strftime("%Y-%m-%d %H:%M"))
+                    job.missing_logged = True
+                continue
+            if not self.supervisor.run_job(job_spec(job.name, job.template, self.config, self.layout)):
+                log.warning("%s skipped: its previous run is still going", job.name)
+
+    # ------------------------------------------------------------------ disk
+
+    def check_disk(self) -> disk_budget.Assessment:
+        disk = self.config.values["disk"]
+        paths = lake_paths(self.config, self.layout)
+        budget = int(disk["budget_mb"]) * disk_budget.MIB
+        assessment = disk_budget.assess(disk_budget.usage(paths), budget, disk["warn_percent"])
+        extra = {"used_mb": round(assessment.used_bytes / disk_budget.MIB, 1), "budget_mb": disk["budget_mb"]}
+        if assessment.level == "warn":
+            log.warning("%s: past the %d%% warning; at 100%% old rotated logs and event log segments the stream "
+                        "has read are deleted", assessment.describe(), disk["warn_percent"], extra=extra)
+        elif assessment.level == "over":
+            freed = self.free_space()
+            log.error("%s: over budget; freed %.1f MiB (rotated logs, event log segments already windowed). "
+                      "Raise [disk] budget_mb or move the lake if this repeats", assessment.describe(),
+                      freed / disk_budget.MIB, extra=extra)
+            assessment = disk_budget.assess(disk_budget.usage(paths), budget, disk["warn_percent"])
+        self.disk = assessment
+        return assessment
+
+    def free_space(self) -> int:
+        before = disk_budget.usage(lake_paths(self.config, self.layout))
+        for path in disk_budget.rotated_logs(self.layout.logs):
+            path.unlink(missing_ok=True)
+        offset = consumed_offset(self.layout.stream)
+        if offset is not None and self.layout.log.is_dir():
+            trim(self.layout.log, offset)
+        return before - disk_budget.usage(lake_paths(self.config, self.layout))
+
+    # ---------------------------------------------------------------- status
+
+    def status(self) -> dict[str, Any]:
+        return {"site": self.config.site_id, "pid": os.getpid(), "updated_ms": int(time.time() * 1000),
+                "cameras": [{"id": c.id, "name": c.label} for c in self.config.cameras],
+                "children": self.supervisor.snapshot(),
+                "disk": self.disk.to_json() if self.disk else None}
+
+    def write_status(self, force: bool = False) -> None:
+        status = self.status()
+        text = json.dumps({k: v for k, v in status.items() if k != "updated_ms"}, sort_keys=True)
+        now = self.clock.monotonic()
+        since = now - self._last_status_at
+        # at most once a second; at least every 30 s (the container's health check reads updated_ms)
+        if not force and (since < 1.0 or (text == self._last_status and since < 30.0)):
+            return
+        self._last_status, self._last_status_at = text, now
+        temp = self.layout.status.with_suffix(".tmp")
+        temp.write_text(json.dumps(status), encoding="utf-8")
+        os.replace(temp, self.layout.status)
+
+    def _child_event(self, what: str, child: ChildStatus) -> None:
+        extra = {"child": child.name, "event": what, "pid": child.pid, "exit": child.last_exit}
+        if child.state == "backoff" and child.restart_at is not None:
+            delay = round(child.restart_at - self.clock.monotonic(), 1)
+            log.warning("%s (exit %s); restart %d in %.1f s", what, child.last_exit, child.restarts + 1, delay,
+                        extra={**extra, "restart_in_s": delay})
+        elif what in ("failed", "killed") or what.startswith("spawn failed"):
+            log.error("%s (exit %s)", what, child.last_exit, extra=extra)
+        else:
+            log.info("%s%s", what, f" (pid {child.pid})" if what == "started" else "", extra=extra)

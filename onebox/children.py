@@ -1,0 +1,55 @@
+"""The box's children, built from the site file: one edge per camera, the stream runner, the jobs."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from onebox.config import CameraConfig, SiteConfig
+from onebox.layout import Layout
+from onebox.supervisor import ChildSpec, Restart
+
+CLI = (sys.executable, "-m", "moodlens.cli")
+
+
+def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart: Restart = "on-failure",
+              extra: Sequence[str] = ()) -> ChildSpec:
+    argv = [*CLI, "edge", "run", "--source", camera.source, "--site", config.site_id, "--camera", camera.id,
+            "--publisher", "local", "--quiet", "--folder-fps", f"{camera.fps:g}"]
+    if camera.realtime:
+        argv.append("--realtime")
+    for zone in camera.exclude_zones:
+        argv += ["--exclude-zone", ",".join(f"{v:g}" for v in zone)]
+    env = {"MOODLENS_LOCAL_LOG": str(layout.log), "MOODLENS_STATE_DIR": str(layout.root),
+           "MOODLENS_SPOOL": str(layout.spool / f"{camera.id}.db")}
+    # on-failure: an edge exits 0 only when a recorded source has ended; a lost camera exits non-zero.
+    # SIGINT: `edge run` closes its publisher on KeyboardInterrupt, delivering what is spooled.
+    return ChildSpec(f"edge-{camera.id}", (*argv, *extra), env, restart, signal.SIGINT, 0, "edge")
+
+
+def stream_spec(config: SiteConfig, layout: Layout, extra: Sequence[str] = ()) -> ChildSpec:
+    t = config.values["thresholds"]
+    argv = [*CLI, "stream", "run", "--log", str(layout.log), "--state", str(layout.stream),
+            "--min-tracks", str(t["min_tracks"]), "--lateness-s", f"{t['lateness_s']:g}",
+            "--alarm-window", str(t["alarm_window_minutes"]), "--low-raise", f"{t['low_raise']:g}",
+            "--low-clear", f"{t['low_clear']:g}", "--silent-minutes", str(t["silent_minutes"])]
+    # SIGTERM: the runner finishes its batch and checkpoints (stream run's handler).
+    return ChildSpec("stream", (*argv, *extra), {}, "always", signal.SIGTERM, 1, "stream")
+
+
+def job_spec(name: str, template: Sequence[str], config: SiteConfig, layout: Layout) -> ChildSpec:
+    fill = {"log": str(layout.log), "lake": str(config.lake_dir), "reports": str(config.reports_dir),
+            "state": str(layout.root), "site": config.site_id}
+    argv = [part.format(**fill) for part in template]
+    return ChildSpec(name, (*CLI, *argv), {}, "never", signal.SIGTERM, 2, "job")
+
+
+def all_specs(config: SiteConfig, layout: Layout) -> list[ChildSpec]:
+    return [*(edge_spec(config, c, layout) for c in config.cameras), stream_spec(config, layout)]
+
+
+def lake_paths(config: SiteConfig, layout: Layout) -> list[Path]:
+    """What the disk budget counts: spools, event log, stream outputs, the box's logs, the lake."""
+    return [layout.spool, layout.log, layout.stream, layout.logs, config.lake_dir]

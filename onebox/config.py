@@ -1,0 +1,231 @@
+"""The site file, `moodlens.toml`: read, checked against `onebox.settings`, and turned into a `SiteConfig`.
+
+Every problem is reported at once, each with the file, the line and the setting's name, so a typo
+costs one round trip, not five. Unknown sections and keys are errors (with a "did you mean"): a
+misspelt `min_track = 1` silently ignored would be worse than a refusal.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from onebox.settings import CAMERA, SECTIONS, Setting
+from onebox.toml_lines import key_lines, line_of
+
+DEFAULT_FILE = Path("moodlens.toml")
+
+
+class ConfigError(ValueError):
+    """The site file is wrong; `str()` lists every problem, one per line, with file:line."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path, self.problems = path, problems
+        super().__init__(f"{path}: {len(problems)} problem{'s' if len(problems) > 1 else ''} in the site file:\n"
+                         + "\n".join(f"  {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    id: str
+    source: str
+    name: str
+    fps: float
+    realtime: bool
+    exclude_zones: tuple[tuple[float, ...], ...]
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    path: Path | None  # the file it came from; None when built in code (the demo)
+    values: dict[str, dict[str, Any]]  # section -> key -> value, defaults filled in
+    cameras: tuple[CameraConfig, ...]
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    @property
+    def site_id(self) -> str:
+        return str(self.values["site"]["id"])
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def _path(self, value: str, default: Path) -> Path:
+        if not value:
+            return default
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.base / path
+
+    @property
+    def state_dir(self) -> Path:
+        return self._path(self.values["site"]["state_dir"], self.base / "var/moodlens")
+
+    @property
+    def lake_dir(self) -> Path:
+        return self._path(self.values["lake"]["path"], self.state_dir / "lake")
+
+    @property
+    def reports_dir(self) -> Path:
+        return self._path(self.values["report"]["output_dir"], self.state_dir / "reports")
+
+    @property
+    def dashboard_token(self) -> str:
+        return str(self.values["dashboard"]["token"] or os.environ.get("MOODLENS_DASHBOARD_TOKEN", ""))
+
+
+def load(path: Path) -> SiteConfig:
+    """Reads and checks the site file; raises ConfigError (every problem) or FileNotFoundError."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no site file at {path}: `moodlens init` writes a commented example")
+    text = path.read_text(encoding="utf-8")
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> SiteConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:  # its message already says "(at line N, column M)"
+        raise ConfigError(path, [f"{path}: not valid TOML: {error}"]) from None
+    checker = _Checker(path, key_lines(text))
+    values, cameras = checker.check(data)
+    if checker.problems:
+        raise ConfigError(path, sorted(checker.problems, key=_line_number))
+    return SiteConfig(path.resolve(), values, cameras)
+
+
+def from_values(values: dict[str, dict[str, Any]], cameras: list[dict[str, Any]],
+                path: Path = Path("<demo>")) -> SiteConfig:
+    """A SiteConfig built in code (the demo), checked exactly like a file."""
+    checker = _Checker(path, {})
+    filled, checked = checker.check({**values, "cameras": cameras})
+    if checker.problems:
+        raise ConfigError(path, checker.problems)
+    return SiteConfig(None, filled, checked)
+
+
+class _Checker:
+    def __init__(self, path: Path, lines: dict[str, int]) -> None:
+        self.path, self.lines = path, lines
+        self.problems: list[str] = []
+
+    def problem(self, where: str, message: str) -> None:
+        line = line_of(self.lines, where)
+        place = f"{self.path}:{line}" if line else str(self.path)
+        self.problems.append(f"{place}: {where}: {message}")
+
+    def check(self, data: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], tuple[CameraConfig, ...]]:
+        known = [*SECTIONS, "cameras"]
+        for name in data:
+            if name not in known:
+                self.problem(name, f"unknown section{_did_you_mean(name, known)}")
+        values: dict[str, dict[str, Any]] = {}
+        for section, settings in SECTIONS.items():
+            table = data.get(section, {})
+            if not isinstance(table, dict):
+                self.problem(section, f"must be a table ([{section}]), got {_kind(table)}")
+                table = {}
+            values[section] = self.table(section, table, settings)
+        cameras = self.cameras(data.get("cameras"))
+        self.cross_checks(values)
+        return values, cameras
+
+    def table(self, where: str, table: dict[str, Any], settings: tuple[Setting, ...]) -> dict[str, Any]:
+        names = [s.key for s in settings]
+        for key in table:
+            if key not in names:
+                self.problem(f"{where}.{key}", f"unknown setting{_did_you_mean(key, names)}")
+        out: dict[str, Any] = {}
+        for setting in settings:
+            path = f"{where}.{setting.key}"
+            if setting.key not in table:
+                if setting.required:
+                    self.problem(where, f"missing required setting {setting.key!r} ({setting.help})")
+                out[setting.key] = setting.default
+                continue
+            value = table[setting.key]
+            out[setting.key] = value
+            if not _is(value, setting.kind):
+                self.problem(path, f"must be {_kind_name(setting.kind)}, got {_kind(value)} {value!r}")
+                out[setting.key] = setting.default
+                continue
+            if isinstance(value, int) and not isinstance(value, bool) and setting.kind == (int, float):
+                out[setting.key] = value = float(value)
+            if setting.check is not None and (message := setting.check(value)):
+                self.problem(path, message)
+            if setting.item_check is not None:
+                for index, item in enumerate(value):
+                    if message := setting.item_check(item):
+                        self.problem(f"{path}[{index}]", message)
+        return out
+
+    def cameras(self, raw: Any) -> tuple[CameraConfig, ...]:
+        if raw is None:
+            self.problem("cameras", "no camera: add at least one [[cameras]] table with id and source")
+            return ()
+        if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
+            self.problem("cameras", "must be an array of tables ([[cameras]] blocks)")
+            return ()
+        cameras: list[CameraConfig] = []
+        seen: dict[str, int] = {}
+        for index, table in enumerate(raw):
+            where = f"cameras[{index}]"
+            values = self.table(where, table, CAMERA)
+            if values["id"] is None or values["source"] is None:
+                continue
+            if values["id"] in seen:
+                first = seen[values["id"]]
+                self.problem(f"{where}.id", f"camera id {values['id']!r} is already used by cameras[{first}]")
+            seen.setdefault(values["id"], index)
+            zones = tuple(tuple(float(v) for v in z) for z in values["exclude_zones"] if isinstance(z, list))
+            cameras.append(CameraConfig(values["id"], values["source"], values["name"], float(values["fps"]),
+                                        values["realtime"], zones))
+        return tuple(cameras)
+
+    def cross_checks(self, values: dict[str, dict[str, Any]]) -> None:
+        thresholds = values["thresholds"]
+        if thresholds["low_clear"] < thresholds["low_raise"]:
+            self.problem("thresholds.low_clear", f"must be at least low_raise ({thresholds['low_raise']}) so an "
+                         f"alarm does not flap; got {thresholds['low_clear']}")
+        dashboard = values["dashboard"]
+        if (dashboard["enabled"] and dashboard["host"] not in ("127.0.0.1", "localhost", "::1")
+                and not (dashboard["token"] or os.environ.get("MOODLENS_DASHBOARD_TOKEN"))):
+            self.problem("dashboard.host", f"listening on {dashboard['host']} needs a token: set [dashboard] token "
+                         "or MOODLENS_DASHBOARD_TOKEN (only 127.0.0.1 may go without)")
+
+
+def _line_number(problem: str) -> int:
+    parts = problem.split(":", 2)
+    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0
+
+
+def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        return False  # TOML true is not the number 1
+    return isinstance(value, kinds)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false", list: "a list"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return "a number" if kinds == (int, float) else " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true/false", int: "a whole number", float: "a number", str: "text", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _did_you_mean(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(choices)})"

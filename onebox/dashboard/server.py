@@ -1,0 +1,90 @@
+"""Serving the dashboard with uvicorn on a socket bound here, so a busy port gets a clear message."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from onebox.dashboard.app import create_app
+from onebox.dashboard.state import DashboardState, ForecastHook
+from onebox.eventlog import LogTail
+from onebox.layout import Layout
+
+
+class PortInUseError(RuntimeError):
+    pass
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUseError(f"the dashboard cannot listen on {host}:{port}: the port is already in use (another "
+                            "`moodlens up` or `moodlens dashboard`?). Choose another [dashboard] port in the site "
+                            "file or --port") from None
+        raise PortInUseError(f"the dashboard cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def state_for(root: Path, reports: Path | None, lake: Path | None = None) -> DashboardState:
+    layout = Layout(root)
+    return DashboardState(layout.stream, layout.status, reports or root / "reports", LogTail(layout.log),
+                          forecast=lake_forecast(lake or root / "lake"))
+
+
+def lake_forecast(lake: Path) -> ForecastHook:
+    """HOOK for the analytics forecast: `<lake>/forecast.json` as [[time_ms, net], ...] when it exists."""
+    import json
+
+    def read() -> list[list[float]] | None:
+        try:
+            points = json.loads((lake / "forecast.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return points if isinstance(points, list) else None
+
+    return read
+
+
+class DashboardServer:
+    def __init__(self, app: Starlette, sock: socket.socket) -> None:
+        self.sock = sock
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                                    timeout_graceful_shutdown=1))
+        self.thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}/"
+
+    def serve_forever(self) -> None:
+        self.server.run(sockets=[self.sock])
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.serve_forever, name="dashboard", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+        self.sock.close()
+
+
+def open_dashboard(root: Path, host: str, port: int, token: str, reports: Path | None = None,
+                   lake: Path | None = None) -> DashboardServer:
+    app = create_app(state_for(root, reports, lake), host, token)  # refuses a non-loopback host without a token
+    return DashboardServer(app, bind(host, port))

@@ -1,0 +1,204 @@
+"""What the dashboard shows, folded from the stream runner's outputs as they grow.
+
+Reads only files the box already writes: `windows.jsonl` and `alarms.jsonl` (stream runner),
+heartbeats from the event log (edges), `run/status.json` (supervisor) and the reports folder. Memory
+stays bounded however long the box runs: the latest window per camera and length, today's curve, a
+mean per hour of the week for the baseline, and the last alarms.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stream.aggregate import RunningStats
+from stream.alarms import hour_of_week
+from stream.embedded import ALARMS, CHECKPOINT, WINDOWS
+
+CURVE_MINUTES = 15
+START_TAIL_BYTES = 32 * 1024 * 1024  # at start, read this much of each output's end: today and its alarms
+CHUNK_BYTES = 8 * 1024 * 1024  # at most this much per poll, so memory stays bounded on a busy box
+BASELINE_EVERY_S = 30.0
+REPORT_SUFFIXES = (".html", ".md", ".txt", ".csv", ".json", ".pdf")
+ForecastHook = Callable[[], list[list[float]] | None]
+
+
+def _short(window: dict[str, Any]) -> dict[str, Any]:
+    ci = window.get("net_score_ci") or {}
+    return {"end_ms": window["window_end_ms"], "minutes": window["window_minutes"], "tracks": window["tracks"],
+            "insufficient": window["insufficient_data"], "net": window.get("net_score"),
+            "low": ci.get("low"), "high": ci.get("high")}
+
+
+@dataclass
+class DashboardState:
+    stream_dir: Path
+    status_file: Path | None = None
+    reports_dir: Path | None = None
+    heartbeats: Any = None  # an object with read() -> list[event dict] (onebox.eventlog.LogTail)
+    forecast: ForecastHook | None = None  # HOOK: the lake's forecast for today, [[time_ms, net], ...]
+    today: Callable[[], dt.date] = dt.date.today
+    site: str | None = None
+    latest: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # camera|"" -> minutes -> window
+    curve: list[list[Any]] = field(default_factory=list)
+    curve_day: dt.date | None = None
+    baseline: dict[int, float] = field(default_factory=dict)  # hour of the week (UTC) -> mean net score
+    _baseline_read: float = -1e18
+    alarms: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=50))
+    open_alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)
+
+    def poll(self) -> bool:
+        """Reads what is new; returns whether anything changed."""
+        changed = False
+        for name, fold in ((WINDOWS, self._window), (ALARMS, self._alarm)):
+            path = self.stream_dir / name
+            documents, self.offsets[name] = _read_new(path, self.offsets.get(name))
+            for document in documents:
+                fold(document)
+            changed |= bool(documents)
+        if self.heartbeats is not None:
+            for event in self.heartbeats.read():
+                if event.get("schema") == "camera_heartbeat":
+                    self._heartbeat(event)
+                    changed = True
+        if time.monotonic() - self._baseline_read >= BASELINE_EVERY_S:
+            self._baseline_read = time.monotonic()
+            changed |= self._read_baseline()
+        return changed
+
+    def _read_baseline(self) -> bool:
+        """The alarm engine's own baseline (net score per hour of the week, UTC) from the runner's checkpoint."""
+        try:
+            state = json.loads((self.stream_dir / CHECKPOINT).read_bytes())
+            rows = state["alarms"]["baselines"]
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return False
+        baseline = {}
+        for site, how, *stats in rows:
+            if site == self.site or self.site is None:
+                running = RunningStats.from_json(stats)
+                if running.count:
+                    baseline[int(how)] = running.mean
+        changed = baseline != self.baseline
+        self.baseline = baseline
+        return changed
+
+    def _window(self, window: dict[str, Any]) -> None:
+        self.site = window["site_id"]
+        key = window["camera_id"] or ""
+        slot = self.latest.setdefault(key, {})
+        minutes = window["window_minutes"]
+        if minutes not in slot or slot[minutes]["end_ms"] <= window["window_end_ms"]:
+            slot[minutes] = _short(window)
+        if key or minutes != CURVE_MINUTES:
+            return
+        end = dt.datetime.fromtimestamp(window["window_end_ms"] / 1000).date()
+        today = self.today()
+        if self.curve_day != today:
+            self.curve, self.curve_day = [], today
+        if end == today:
+            short = _short(window)
+            self.curve.append([short["end_ms"], short["net"], short["low"], short["high"]])
+            del self.curve[:-24 * 60]  # one point a minute at most
+
+    def _alarm(self, alarm: dict[str, Any]) -> None:
+        self.site = alarm["site_id"]
+        short = {"time_ms": alarm["event_time_ms"], "rule": alarm["rule"], "state": alarm["state"],
+                 "camera": alarm["camera_id"], "value": alarm["value"], "reason": alarm["reason"]}
+        self.alarms.appendleft(short)
+        key = f"{alarm['rule']}/{alarm['camera_id'] or ''}"
+        if alarm["state"] == "ALARM":
+            self.open_alarms[key] = short
+        else:
+            self.open_alarms.pop(key, None)
+
+    def _heartbeat(self, event: dict[str, Any]) -> None:
+        self.site = self.site or event["site_id"]
+        self.health[event["camera_id"]] = {
+            "time_ms": event["event_time_ms"], "fps": event["fps"], "spool_depth": event["spool_depth"],
+            "dropped": event["dropped_count"], "model_version": event["model_version"],
+            "open_tracks": event["open_tracks"], "uptime_s": event["uptime_s"]}
+
+    def _baseline_today(self) -> list[list[Any]]:
+        day = self.today()
+        points = []
+        for hour in range(24):
+            start = dt.datetime.combine(day, dt.time(hour))
+            ms = int(start.timestamp() * 1000)
+            mean = self.baseline.get(hour_of_week(ms))
+            if mean is not None:
+                points.append([ms, mean, ms + 3_600_000])
+        return points
+
+    def _status(self) -> dict[str, Any]:
+        if self.status_file is None:
+            return {}
+        try:
+            status: dict[str, Any] = json.loads(self.status_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}
+        return status
+
+    def reports(self) -> list[dict[str, Any]]:
+        if self.reports_dir is None or not self.reports_dir.is_dir():
+            return []
+        files = [p for p in self.reports_dir.iterdir() if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES]
+        files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        return [{"name": p.name, "modified_ms": int(p.stat().st_mtime * 1000)} for p in files[:5]]
+
+    def snapshot(self) -> dict[str, Any]:
+        status = self._status()
+        names = {c["id"]: c.get("name") or c["id"] for c in status.get("cameras", [])}
+        ids = sorted({k for k in self.latest if k} | set(self.health) | set(names))
+        cameras = [{"id": cid, "name": names.get(cid, cid), "windows": self.latest.get(cid, {}),
+                    "tracks_now": self.health.get(cid, {}).get("open_tracks"), "health": self.health.get(cid)}
+                   for cid in ids]
+        tracks = [c["tracks_now"] for c in cameras if c["tracks_now"] is not None]
+        return {
+            "site": {"id": status.get("site") or self.site, "windows": self.latest.get("", {}),
+                     "tracks_now": sum(tracks) if tracks else None},
+            "cameras": cameras,
+            "curve": self.curve if self.curve_day == self.today() else [],
+            "baseline": self._baseline_today(),
+            "forecast": self.forecast() if self.forecast else None,
+            "open_alarms": sorted(self.open_alarms.values(), key=lambda a: -a["time_ms"]),
+            "alarms": list(self.alarms),
+            "children": status.get("children", []),
+            "disk": status.get("disk"),
+            "reports": self.reports(),
+        }
+
+
+def _read_new(path: Path, offset: int | None) -> tuple[list[dict[str, Any]], int]:
+    """Complete lines after byte `offset` (None: near the end of the file), at most CHUNK_BYTES of them."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return [], 0
+    with path.open("rb") as handle:
+        if offset is not None and offset > size:  # the runner truncated an uncommitted tail: it rewrites it
+            offset = size
+        elif offset is None:  # first read: the recent end only (today's curve, the last alarms)
+            offset = max(0, size - START_TAIL_BYTES)
+            if offset:
+                handle.seek(offset - 1)
+                skipped = handle.readline()  # finish the line the cut fell in
+                offset += len(skipped) - 1
+        handle.seek(offset)
+        data = handle.read(CHUNK_BYTES)
+    end = data.rfind(b"\n") + 1
+    documents = []
+    for line in data[:end].splitlines():
+        try:
+            documents.append(json.loads(line))
+        except ValueError:
+            continue  # the runner writes whole lines; a damaged one is not the dashboard's to judge
+    return documents, offset + end

@@ -1,0 +1,129 @@
+// moodlens live dashboard: renders the server's snapshots (server-sent events) with plain DOM and SVG.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const SVG = "http://www.w3.org/2000/svg";
+  const el = (tag, attrs, text) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  const svgEl = (tag, attrs) => {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    return node;
+  };
+  const sign = (x) => (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(2);
+  const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const ago = (ms) => {
+    const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    return s < 90 ? s + " s ago" : s < 5400 ? Math.round(s / 60) + " min ago" : Math.round(s / 3600) + " h ago";
+  };
+
+  function score(minutes, w) {
+    const box = el("div", { class: "score", "data-minutes": String(minutes) });
+    box.append(el("div", { class: "k" }, minutes + " min"));
+    if (!w) {
+      box.append(el("div", { class: "v few" }, "no data yet"));
+    } else if (w.insufficient || w.net === null) {
+      box.append(el("div", { class: "v few" }, "too few customers"), el("div", { class: "ci" }, w.tracks + " seen"));
+    } else {
+      box.append(el("div", { class: "v " + (w.net >= 0 ? "pos" : "neg") }, sign(w.net)));
+      const ci = w.low === null ? "" : "95%: " + sign(w.low) + " … " + sign(w.high);
+      box.append(el("div", { class: "ci" }, ci + " · " + w.tracks + " customers"));
+    }
+    return box;
+  }
+
+  function scores(target, windows, tracksNow) {
+    target.replaceChildren(score(5, windows["5"]), score(15, windows["15"]), score(60, windows["60"]));
+    const now = el("div", { class: "score" });
+    now.append(el("div", { class: "k" }, "tracks now"), el("div", { class: "v" }, tracksNow === null ? "–" : String(tracksNow)));
+    target.append(now);
+  }
+
+  function curve(snapshot) {
+    const W = 720, H = 220, P = 34;
+    const start = new Date(); start.setHours(0, 0, 0, 0);
+    const t0 = start.getTime(), t1 = t0 + 86400000;
+    const x = (ms) => P + ((ms - t0) / (t1 - t0)) * (W - 2 * P);
+    const y = (v) => (H - 14) / 2 - v * ((H - 14) / 2 - 8);
+    const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "today's net score" });
+    for (const v of [-1, -0.5, 0, 0.5, 1]) {
+      svg.append(svgEl("line", { x1: P, x2: W - P, y1: y(v), y2: y(v), stroke: v === 0 ? "#98a2b3" : "#eaecf0" }));
+      const label = svgEl("text", { x: 2, y: y(v) + 4, "font-size": 13, fill: "#667085" });
+      label.textContent = v > 0 ? "+" + v : String(v);
+      svg.append(label);
+    }
+    for (let h = 0; h <= 24; h += 6) {
+      const label = svgEl("text", { x: x(t0 + h * 3600000) - 10, y: H - 1, "font-size": 13, fill: "#667085" });
+      label.textContent = String(h).padStart(2, "0") + "h";
+      svg.append(label);
+    }
+    const base = (snapshot.baseline || []).map((p) => `M${x(p[0])},${y(p[1])}H${x(p[2])}`).join("");
+    if (base) svg.append(svgEl("path", { d: base, stroke: "#667085", "stroke-dasharray": "4 3", fill: "none" }));
+    const fc = snapshot.forecast || [];
+    if (fc.length) svg.append(svgEl("polyline", { points: fc.map((p) => `${x(p[0])},${y(p[1])}`).join(" "),
+      stroke: "#9a6700", "stroke-dasharray": "2 3", fill: "none" }));
+    const pts = (snapshot.curve || []).filter((p) => p[1] !== null);
+    const band = pts.filter((p) => p[2] !== null);
+    if (band.length > 1) {
+      const top = band.map((p) => `${x(p[0])},${y(p[3])}`), bottom = band.slice().reverse().map((p) => `${x(p[0])},${y(p[2])}`);
+      svg.append(svgEl("polygon", { points: top.concat(bottom).join(" "), fill: "#2e6bd133" }));
+    }
+    if (pts.length) svg.append(svgEl("polyline", { points: pts.map((p) => `${x(p[0])},${y(p[1])}`).join(" "),
+      stroke: "#2e6bd1", "stroke-width": 2, fill: "none" }));
+    for (const p of pts.slice(-1)) svg.append(svgEl("circle", { cx: x(p[0]), cy: y(p[1]), r: 3, fill: "#2e6bd1" }));
+    $("curve").replaceChildren(svg);
+  }
+
+  function alarmItem(a) {
+    const li = el("li", { "data-rule": a.rule });
+    li.append(el("span", { class: a.state === "ALARM" ? "alarm" : "ok" }, a.state + " "),
+      document.createTextNode(`${clock(a.time_ms)} ${a.rule.replace("_", " ")} ${a.camera || "whole site"} — ${a.reason}`));
+    return li;
+  }
+
+  function render(s) {
+    $("site-name").textContent = s.site.id || "";
+    document.title = "moodlens " + (s.site.id || "");
+    scores($("site-scores"), s.site.windows || {}, s.site.tracks_now);
+    curve(s);
+    const open = s.open_alarms.map(alarmItem);
+    $("open-alarms").replaceChildren(...(open.length ? open : [el("li", { class: "ok" }, "none: all clear")]));
+    $("alarm-history").replaceChildren(...s.alarms.slice(0, 20).map(alarmItem));
+    $("cameras").replaceChildren(...s.cameras.map((c) => {
+      const box = el("div", { class: "cam", "data-camera": c.id });
+      box.append(el("strong", {}, c.name + (c.name !== c.id ? " (" + c.id + ")" : "")));
+      const row = el("div", { class: "scores" });
+      scores(row, c.windows || {}, c.tracks_now);
+      box.append(row);
+      const h = c.health;
+      box.append(el("div", { class: "small" }, h ? `heartbeat ${ago(h.time_ms)} · ${h.fps.toFixed(1)} frames/s · ` +
+        `spool ${h.spool_depth}${h.dropped ? " (" + h.dropped + " dropped)" : ""} · model ${h.model_version}` : "no heartbeat yet"));
+      return box;
+    }));
+    $("children").tBodies[0].replaceChildren(...s.children.map((c) => {
+      const tr = el("tr");
+      const state = c.state === "backoff" ? `restarting in ${c.restart_in_s}s (exit ${c.last_exit})` : c.state;
+      tr.append(el("td", {}, c.name), el("td", { class: "state-" + c.state }, state), el("td", {}, String(c.restarts)),
+        el("td", {}, c.uptime_s === null ? "–" : Math.round(c.uptime_s) + " s"));
+      return tr;
+    }));
+    const d = s.disk;
+    $("disk").textContent = d ? `disk: ${d.used_mb} of ${d.budget_mb} MiB (${d.percent}%)` + (d.level !== "ok" ? " — " + d.level : "") : "";
+    $("reports").replaceChildren(...(s.reports.length ? s.reports.map((r) => {
+      const li = el("li");
+      li.append(el("a", { href: "/reports/" + encodeURIComponent(r.name) }, r.name),
+        document.createTextNode(" · " + new Date(r.modified_ms).toLocaleString()));
+      return li;
+    }) : [el("li", {}, "no report yet")]));
+  }
+
+  const token = new URLSearchParams(location.search).get("token");
+  const source = new EventSource("/events" + (token ? "?token=" + encodeURIComponent(token) : ""));
+  source.onopen = () => { $("connection").textContent = "live"; $("connection").className = "pill live"; };
+  source.onerror = () => { $("connection").textContent = "reconnecting"; $("connection").className = "pill down"; };
+  source.onmessage = (message) => render(JSON.parse(message.data));
+})();

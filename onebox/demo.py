@@ -1,0 +1,246 @@
+"""`moodlens demo`: recorded clips as the cameras of one site, run by `moodlens up`'s own machinery.
+
+The same `Box` (supervisor, one `moodlens edge run` process per camera, the stream runner, the
+dashboard) as `moodlens up`; only the end differs: recorded clips run out, so once every edge has
+exited the box stops (spools drained, the runner checkpointed) and event time is moved on to the end
+of the last minute with data, closing the windows that hold the clips and nothing after them (no
+hour of empty windows, no camera_silent alarms caused by the end of the input).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from onebox.box import Box, HasCommand
+from onebox.children import edge_spec, stream_spec
+from onebox.config import SiteConfig, from_values
+from onebox.eventlog import LogTail, open_log
+from onebox.layout import Layout
+from onebox.processes import RealClock, SubprocessSpawner
+from stream.jsonl import iter_jsonl
+
+SITE = "demo-cafe"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
+
+
+@dataclass(frozen=True)
+class Clip:
+    camera_id: str
+    path: Path
+    duration_ms: int
+
+
+def find_clips(folder: Path) -> list[Clip]:
+    import cv2
+
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no clip folder at {folder}")
+    clips: list[Clip] = []
+    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES):
+        capture = cv2.VideoCapture(str(path))
+        frames, fps = capture.get(cv2.CAP_PROP_FRAME_COUNT), capture.get(cv2.CAP_PROP_FPS) or 25.0
+        capture.release()
+        if frames <= 0:
+            print(f"skipping {path.name}: OpenCV cannot read it as a video", file=sys.stderr)
+            continue
+        clips.append(Clip(f"cam-{len(clips) + 1}", path, int(frames * 1000 / fps)))
+    if not clips:
+        raise FileNotFoundError(f"no readable video clip ({', '.join(VIDEO_SUFFIXES)}) in {folder}")
+    return clips
+
+
+def site_config(clips: list[Clip], state: Path, min_tracks: int, port: int) -> SiteConfig:
+    cameras = [{"id": c.camera_id, "source": str(c.path.resolve()), "name": c.path.name} for c in clips]
+    return from_values({"site": {"id": SITE, "state_dir": str(state.resolve())},
+                        "thresholds": {"min_tracks": min_tracks},
+                        "lake": {"compact_every_minutes": 0}, "dashboard": {"port": port or 8765}}, cameras)
+
+
+class Progress:
+    """One bar per camera, from the heartbeats in the event log (source time seen / clip length)."""
+
+    def __init__(self, clips: list[Clip], log_dir: Path, out: IO[str]) -> None:
+        self.clips, self.out = clips, out
+        self.tail = LogTail(log_dir, backlog=0)
+        self.first: dict[str, int] = {}
+        self.seen: dict[str, int] = {}
+        self.tty = out.isatty()
+        self._drawn = False
+        self._last_plain = -1.0
+
+    def update(self, finished: Callable[[str], bool]) -> None:
+        for event in self.tail.read():
+            if event.get("schema") == "camera_heartbeat":
+                camera, t = event["camera_id"], event["event_time_ms"]
+                self.first.setdefault(camera, t)
+                self.seen[camera] = max(self.seen.get(camera, t), t)
+        rows = []
+        for clip in self.clips:
+            done = finished(clip.camera_id)
+            share = 1.0 if done else min(0.99, (self.seen.get(clip.camera_id, 0) - self.first.get(
+                clip.camera_id, 0)) / max(1, clip.duration_ms))
+            bar = "█" * int(share * 30) + "░" * (30 - int(share * 30))
+            rows.append(f"  {clip.camera_id:<7} {clip.path.name[:28]:<28} {bar} {share * 100:3.0f}%"
+                        f"{'  done' if done else ''}")
+        if self.tty:
+            if self._drawn:
+                self.out.write(f"\x1b[{len(rows)}F")
+            self.out.write("\n".join(r + "\x1b[K" for r in rows) + "\n")
+            self._drawn = True
+        else:  # a log file or a pipe: a full picture every 5 s and at the end
+            now = time.monotonic()
+            if now - self._last_plain >= 5 or all(finished(c.camera_id) for c in self.clips):
+                self._last_plain = now
+                self.out.write("\n".join(rows) + "\n")
+        self.out.flush()
+
+
+@dataclass
+class DemoResult:
+    state: Path
+    clips: list[Clip]
+    events: int = 0
+    visits: int = 0
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    alarms: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    report: str = ""
+
+
+def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, has_command: HasCommand,
+             port: int = 8765, out: IO[str] = sys.stderr, dashboard: Any = None) -> DemoResult:
+    """Runs the clips through the box; `dashboard` (a started server) may watch it live."""
+    config = site_config(clips, state, min_tracks, port)
+    layout = Layout(config.state_dir)
+    specs = []
+    for index, (clip, camera) in enumerate(zip(clips, config.cameras, strict=True)):
+        extra = ["--heartbeat-interval", "1"]
+        if index == 0:  # the annotated video: boxes, track ids, expression bars (a local file)
+            extra += ["--annotate", str(layout.root / f"annotated_{_safe(clip.path.stem)}.mp4")]
+            extra += ["--blur-faces"] if blur_faces else []
+        specs.append(edge_spec(config, camera, layout, "on-failure", extra))
+    specs.append(stream_spec(config, layout, ["--idle-advance-s", "0", "--poll-s", "0.2"]))
+    box = Box(config, SubprocessSpawner(), RealClock(), has_command, specs=specs, jobs_enabled=False)
+    progress = Progress(clips, layout.log, out)
+    edges = [s.name for s in specs if s.kind == "edge"]
+
+    def finished(camera: str) -> bool:
+        return box.supervisor.status[f"edge-{camera}"].state in ("exited", "failed")
+
+    def edges_done() -> bool:
+        progress.update(finished)
+        return all(box.supervisor.status[n].state in ("exited", "failed") for n in edges)
+
+    box.run(threading.Event(), poll_s=0.25, until=edges_done)
+    result = DemoResult(layout.root, clips, failed=[n for n in edges if box.supervisor.status[n].state == "failed"])
+    close_at_end_of_input(layout, config)
+    _collect(result, layout)
+    result.report = make_report(box, has_command)
+    return result
+
+
+def close_at_end_of_input(layout: Layout, config: SiteConfig) -> None:
+    """Reads what is left in the log, then moves event time to the end of the last minute with data."""
+    from stream.alarms import AlarmConfig
+    from stream.embedded import EmbeddedRunner, RunnerConfig
+    from stream.engine import EngineConfig
+
+    t = config.values["thresholds"]
+    runner_config = RunnerConfig(engine=EngineConfig(min_tracks=t["min_tracks"]),
+                                 alarms=AlarmConfig(min_tracks=t["min_tracks"]))
+    runner = EmbeddedRunner(open_log(layout.log), layout.stream, runner_config, source=f"locallog:{layout.log}")
+    try:
+        runner.drain()
+        runner.close_to_last_data()
+    finally:
+        runner.close()
+
+
+def make_report(box: Box, has_command: HasCommand) -> str:
+    """The weekly report over the demo's data, when this installation has `moodlens report`."""
+    if not has_command(["report"]):
+        return "`moodlens report` is not in this installation yet: no report"
+    reports = box.config.reports_dir
+    for job in box.jobs:  # compaction first (when there is one), then the report, through the supervisor
+        if job.name == "report" or has_command(["batch", "compact"]):
+            from onebox.children import job_spec
+
+            box.supervisor.stopping = False
+            box.supervisor.run_job(job_spec(job.name, job.template, box.config, box.layout))
+            deadline = time.monotonic() + 60
+            while box.supervisor.running(job.name) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                box.supervisor.tick()
+    made = sorted(reports.glob("*"), key=lambda p: p.stat().st_mtime) if reports.is_dir() else []
+    if made:
+        return str(made[-1])
+    return f"`moodlens report` wrote nothing (see {box.layout.logs / 'moodlens.log'})"
+
+
+def _collect(result: DemoResult, layout: Layout) -> None:
+    log = open_log(layout.log)
+    offset = 0
+    while records := log.read(offset, 10_000):
+        offset = records[-1][0] + 1
+        for _, payload in records:
+            result.events += 1
+            event = json.loads(payload)
+            result.visits += event.get("kind") == "track_end"
+    result.windows = list(iter_jsonl(layout.stream / "windows.jsonl"))
+    result.alarms = list(iter_jsonl(layout.stream / "alarms.jsonl"))
+
+
+def _safe(stem: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stem)
+
+
+def reset(state: Path) -> None:
+    """The demo starts from nothing each run (call with the state folder's lock held; the lock stays).
+
+    Refuses to wipe a folder that is not a demo's."""
+    entries = [p for p in state.iterdir() if p.name != "moodlens.lock"] if state.exists() else []
+    if entries and not (state / "run" / "status.json").exists() and not (state / "log").is_dir():
+        raise ValueError(f"{state} is not empty and not a demo's state folder; choose another --state")
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def summary(result: DemoResult) -> str:
+    windows = result.windows
+    with_customers = [w for w in windows if w["tracks"]]
+    raised = sum(a["state"] == "ALARM" for a in result.alarms)
+    cleared = sum(a["state"] == "OK" for a in result.alarms)
+    site = [w for w in windows if w["camera_id"] is None]
+    longest = max((w["window_minutes"] for w in site), default=0)
+    final = max((w for w in site if w["window_minutes"] == longest), key=lambda w: w["window_end_ms"], default=None)
+    if final is None:
+        score = "no window closed"
+    elif final["insufficient_data"]:
+        score = f"too few customers ({final['tracks']} seen)"
+    else:
+        ci = final["net_score_ci"]
+        score = (f"{final['net_score']:+.2f} (95% interval {ci['low']:+.2f} to {ci['high']:+.2f}), "
+                 f"{final['tracks']} customers, last {longest} minutes")
+    lines = [
+        f"site {SITE}: {len(result.clips)} cameras ({', '.join(c.path.name for c in result.clips)})",
+        f"visits (customers tracked): {result.visits}; events in the log: {result.events}",
+        f"windows: {len(windows)} ({len(with_customers)} with customers), per camera and for the site, "
+        "5/15/60 minutes",
+        f"alarms: {raised} raised, {cleared} cleared",
+        f"the site's net score: {score}",
+    ]
+    if result.failed:
+        lines.append(f"cameras that failed: {', '.join(result.failed)} (see {result.state}/logs/moodlens.log)")
+    return "\n".join(lines)

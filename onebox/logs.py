@@ -1,0 +1,55 @@
+"""The box's log: JSON lines, one object per record, in a rotated file (and readable on the console)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import sys
+import time
+from pathlib import Path
+
+LOG_FILE = "moodlens.log"
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        document = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+                    + f".{int(record.msecs):03d}Z", "level": record.levelname, "logger": record.name,
+                    "message": record.getMessage()}
+        for key in ("child", "event", "pid", "exit", "restart_in_s", "used_mb", "budget_mb"):
+            if hasattr(record, key):
+                document[key] = getattr(record, key)
+        if record.exc_info:
+            document["error"] = self.formatException(record.exc_info)
+        return json.dumps(document, ensure_ascii=False)
+
+
+class Console(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        who = getattr(record, "child", None) or record.name.removeprefix("moodlens.")
+        return f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {who:>12} {record.getMessage()}"
+
+
+def setup(log_dir: Path, max_bytes: int = 10 * 1024 * 1024, backups: int = 5, console: bool = True,
+          console_children: bool = True, console_level: str = "INFO") -> logging.handlers.RotatingFileHandler:
+    """JSON lines to `log_dir/moodlens.log`, rotated at `max_bytes`, `backups` old files kept."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(log_dir / LOG_FILE, maxBytes=max_bytes, backupCount=backups,
+                                                   encoding="utf-8")
+    handler.setFormatter(JsonLines())
+    root = logging.getLogger("moodlens")
+    root.setLevel(logging.INFO)
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    if console:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(Console())
+        stream.setLevel(console_level)
+        if not console_children:
+            stream.addFilter(lambda record: not hasattr(record, "child"))
+        root.addHandler(stream)
+    root.propagate = False
+    return handler

@@ -1,0 +1,160 @@
+"""Every setting of the site file, declared once: type, default, check and a line of help.
+
+`onebox.config` validates against these declarations, `moodlens config show` lists them, and the
+environment settings the edge reads (`edge/publish/factory.py`) are listed beside them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from edge.spool import SpoolBounds
+from schemas.contract import IDENTIFIER
+
+Check = Callable[[Any], str | None]
+_ID = re.compile(IDENTIFIER)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def identifier(value: Any) -> str | None:
+    return None if _ID.match(value) else (
+        f"{value!r} is not a valid id: letters, digits and _ . : - only, starting with a letter or digit, "
+        f"at most 64 characters (pattern {IDENTIFIER} from schemas/contract.py)")
+
+
+def positive(value: Any) -> str | None:
+    return None if value > 0 else f"must be positive, got {value}"
+
+
+def at_least(low: float) -> Check:
+    return lambda value: None if value >= low else f"must be at least {low:g}, got {value}"
+
+
+def between(low: float, high: float) -> Check:
+    return lambda value: None if low <= value <= high else f"must be between {low:g} and {high:g}, got {value}"
+
+
+def one_of(*choices: str) -> Check:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}; got {value!r}"
+
+
+def one_of_int(*choices: int) -> Check:
+    return lambda value: None if value in choices else (
+        f"must be one of {', '.join(map(str, choices))}; got {value}")
+
+
+def address(value: Any) -> str | None:
+    if value in ("localhost", "0.0.0.0", "::"):
+        return None
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return f"{value!r} is not an IP address (use 127.0.0.1, 0.0.0.0 or a local interface's address)"
+    return None
+
+
+def zone(value: Any) -> str | None:
+    if not isinstance(value, list) or len(value) < 4 or len(value) % 2 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return "a zone is a list of numbers: [x1, y1, x2, y2] (a rectangle) or x,y pairs of a polygon"
+    if not all(0.0 <= v <= 1.0 for v in value):
+        return f"zone coordinates are fractions of the frame, 0 to 1; got {value}"
+    return None
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    kind: type | tuple[type, ...]
+    default: Any
+    help: str
+    check: Check | None = None
+    required: bool = False
+    item_check: Check | None = None  # for lists: each item
+
+
+# Paths: relative ones are read from the site file's folder; "" means "under state_dir".
+SECTIONS: dict[str, tuple[Setting, ...]] = {
+    "site": (
+        Setting("id", str, None, "site id put on every event", identifier, required=True),
+        Setting("state_dir", str, "var/moodlens",
+                "the box's folder: spools, event log, stream state, logs, lock (relative: to this file)"),
+    ),
+    "thresholds": (
+        Setting("min_tracks", int, 5, "fewer customers than this in a window: 'too few customers'", at_least(1)),
+        Setting("lateness_s", (int, float), 120, "how late an event may arrive and still count (seconds)",
+                at_least(0)),
+        Setting("alarm_window_minutes", int, 15, "window length the alarms watch (5, 15 or 60)",
+                one_of_int(5, 15, 60)),
+        Setting("low_raise", (int, float), -0.2, "net score below this is a bad window", between(-1, 1)),
+        Setting("low_clear", (int, float), 0.0, "net score at or above this is a good window (>= low_raise)",
+                between(-1, 1)),
+        Setting("silent_minutes", int, 5, "a camera with no heartbeat for this long raises camera_silent",
+                at_least(1)),
+    ),
+    "lake": (
+        Setting("path", str, "", "the event lake folder (empty: <state_dir>/lake)"),
+        Setting("compact_every_minutes", int, 60, "run `moodlens batch compact` this often (0: never)", at_least(0)),
+        Setting("compact_args", list, ["batch", "compact", "--log", "{log}", "--lake", "{lake}"],
+                "the compaction command's arguments; {log}, {lake}, {state} are filled in", None),
+    ),
+    "report": (
+        Setting("weekday", str, "monday", "day of the weekly report (local time)", one_of(*WEEKDAYS)),
+        Setting("hour", int, 6, "hour of the weekly report (local time, 0-23)", between(0, 23)),
+        Setting("output_dir", str, "", "where reports go (empty: <state_dir>/reports); the dashboard links them"),
+        Setting("args", list, ["report", "--lake", "{lake}", "--out", "{reports}"],
+                "the report command's arguments; {lake}, {reports}, {state} are filled in"),
+    ),
+    "dashboard": (
+        Setting("enabled", bool, True, "serve the live dashboard from `moodlens up`"),
+        Setting("host", str, "127.0.0.1", "address to listen on; anything but loopback needs a token", address),
+        Setting("port", int, 8765, "port to listen on", between(1, 65535)),
+        Setting("token", str, "", "required on a non-loopback address (or set MOODLENS_DASHBOARD_TOKEN)"),
+    ),
+    "disk": (
+        Setting("budget_mb", int, 2048, "most disk for spools, logs and the lake together (MiB)", at_least(1)),
+        Setting("warn_percent", int, 80, "warn when this share of the budget is used", between(1, 99)),
+    ),
+}
+
+CAMERA: tuple[Setting, ...] = (
+    Setting("id", str, None, "camera id put on every event (unique within the site)", identifier, required=True),
+    Setting("source", str, None, "video file, camera index ('0'), rtsp:// URL, image folder or 'awscam'",
+            required=True),
+    Setting("name", str, "", "a name people know it by (shown on the dashboard)"),
+    Setting("fps", (int, float), 10.0, "frame rate given to an image folder source", positive),
+    Setting("realtime", bool, False, "pace recorded sources (files, folders) to their real time"),
+    Setting("exclude_zones", list, [], "areas where faces are never looked at (staff): [[x1,y1,x2,y2], ...]",
+            item_check=zone),
+)
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    name: str
+    default: str
+    help: str
+
+
+# What the edge reads from the environment (edge/publish/factory.py, moodlens/commands/edge.py).
+ENVIRONMENT: tuple[EnvSetting, ...] = (
+    EnvSetting("MOODLENS_STATE_DIR", "~/.moodlens", "the edge's spool and verified model cache"),
+    EnvSetting("MOODLENS_SPOOL", "<state>/spool-<site>-<camera>.db", "one edge's spool file"),
+    EnvSetting("MOODLENS_LOCAL_LOG", "", "the embedded event log (`--publisher local`); `moodlens up` sets it"),
+    EnvSetting("MOODLENS_SPOOL_MAX_RECORDS", str(SpoolBounds.max_records), "spool bound: events kept while offline"),
+    EnvSetting("MOODLENS_SPOOL_MAX_BYTES", str(SpoolBounds.max_bytes), "spool bound: bytes kept while offline"),
+    EnvSetting("MOODLENS_SPOOL_MAX_AGE_S", f"{SpoolBounds.max_age_s:g}", "spool bound: oldest event kept (seconds)"),
+    EnvSetting("MOODLENS_KINESIS_STREAM", "", "Kinesis stream (`--publisher kinesis`)"),
+    EnvSetting("MOODLENS_KINESIS_ENDPOINT_URL", "", "Kinesis endpoint (moto, VPC endpoint)"),
+    EnvSetting("MOODLENS_IOT_ENDPOINT", "", "AWS IoT Core endpoint (`--publisher iot`)"),
+    EnvSetting("MOODLENS_IOT_PORT", "8883", "AWS IoT Core MQTT port"),
+    EnvSetting("MOODLENS_IOT_CA", "", "IoT: CA certificate file"),
+    EnvSetting("MOODLENS_IOT_CERT", "", "IoT: device certificate file"),
+    EnvSetting("MOODLENS_IOT_KEY", "", "IoT: device private key file"),
+    EnvSetting("MOODLENS_IOT_CLIENT_ID", "moodlens-<site>-<camera>", "IoT: MQTT client id"),
+    EnvSetting("MOODLENS_DASHBOARD_TOKEN", "", "dashboard token (instead of [dashboard] token)"),
+)

@@ -1,0 +1,179 @@
+"""The one stream host: source -> ingest -> per-site engines -> alarms -> outputs -> commit.
+
+Every wiring (the embedded runner on a local log, the Kinesis consumer on ECS, the KCL record
+processor) runs this loop; they differ only in the adapters behind the ports (``stream.host.ports``).
+
+One ordered commit per batch, after quix-streams' checkpoint: (1) outputs written and flushed
+(files fsync'd; Firehose/SNS/EventBridge/CloudWatch/SQS calls returned), (2) the changed sites'
+states, each carrying the last position it applied per partition, (3) the host checkpoint: the
+source position, counters and the outputs' positions. A crash before (2) replays the batch: local
+files are truncated back to the checkpointed sizes, remote sinks receive the same windows and alarms
+again with the same deterministic ids (idempotent downstream). A crash between (2) and (3) replays
+records that some sites already applied: those sites skip them (``stream.host.sites``), no window is
+counted twice. The state store refuses to overwrite a newer checkpoint (``FencedError``): a second
+or stale consumer stops instead.
+
+Event time advances per site (``stream.host.sites``): answers do not depend on neighbours' traffic
+or on which consumer reads which shard.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from stream.alarms import AlarmConfig
+from stream.deadletter import DeadLetter
+from stream.engine import EngineConfig
+from stream.host.ports import Outputs, Source, SourceRecord, StateStore
+from stream.host.sites import Applied, Emitted, Sites, StateError
+from stream.ingest import IngestConfig, ingest
+
+CHECKPOINT_VERSION = 2
+COUNTERS = ("records", "events", "dead_letters", "windows", "alarms", "late", "skipped")
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    alarms: AlarmConfig = field(default_factory=AlarmConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    batch_size: int = 5_000
+    check_time: bool = True
+    idle_advance_ms: int | None = None  # a site without input this long (wall clock): its event time moves on
+    commit_every_s: float = 0.0  # state commits at most this often (S3 PUTs cost); outputs go every batch
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.idle_advance_ms is not None and self.idle_advance_ms < 1:
+            raise ValueError(f"idle_advance_ms must be positive or None (never), got {self.idle_advance_ms}")
+        if self.commit_every_s < 0:
+            raise ValueError(f"commit_every_s must be >= 0, got {self.commit_every_s}")
+
+
+def _no_fault(point: str) -> None:
+    return None
+
+
+def apply_batch(records: Sequence[SourceRecord], sites: Sites, config: HostConfig, now_ms: int | None,
+                load: Callable[[set[str]], None] | None = None) -> tuple[Emitted, list[DeadLetter], int]:
+    """The host's one step on a batch, shared by every wiring: validation -> per-site engines and alarms.
+
+    Returns (what the sites emitted, dead letters, events). ``load`` is called with the batch's sites
+    before they are applied (the KCL processor fetches their state objects there)."""
+    events, letters = ingest([(r.label, r.data) for r in records], now_ms, config.ingest)
+    rejected = {letter.source for letter in letters}  # ingest keeps order and names each letter's record
+    kept = [r for r in records if r.label not in rejected]
+    applied = [Applied(e, r.partition, r.position) for e, r in zip(events, kept, strict=True)]
+    if load is not None:
+        load({a.event["site_id"] for a in applied})
+    return sites.apply(applied), letters, len(events)
+
+
+class Host:
+    def __init__(self, source: Source, state: StateStore, outputs: Outputs, config: HostConfig | None = None,
+                 *, clock: Callable[[], float] = time.time, fault: Callable[[str], None] = _no_fault) -> None:
+        self.source = source
+        self.state = state
+        self.outputs = outputs
+        self.config = config or HostConfig()
+        self._clock = clock
+        self._fault = fault  # tests: raises at named points to simulate a crash there
+        checkpoint, sites = state.load()
+        if checkpoint is not None:
+            for name, expected in (("version", CHECKPOINT_VERSION), ("source", source.name)):
+                if checkpoint.get(name) != expected:
+                    raise StateError(f"{state.where}: checkpoint has {name} {checkpoint.get(name)!r}, "
+                                     f"this host expects {expected!r}")
+        self.sites = Sites.restore(self.config.engine, self.config.alarms, sites, state.site_where, clock)
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        if checkpoint is not None:
+            self.counters.update(checkpoint["counters"])
+        if state.atomic:  # sites and position change together: cut the outputs back to match them
+            outputs.restore(checkpoint["outputs"] if checkpoint else {})
+        source.seek(checkpoint["position"] if checkpoint else None)
+        self._sizes: dict[str, Any] = checkpoint["outputs"] if checkpoint else {}
+        self.position: Any = checkpoint["position"] if checkpoint else None
+        self._last_idle_check = clock()
+        self._last_commit = clock()
+        self._dirty: set[str] = set()
+        self._pending: dict[str, Any] = {"position": self.position, "batches": 0}
+
+    # ------------------------------------------------------------------ run
+
+    def step(self) -> int:
+        """One batch from the source; returns how many records it read (0: nothing new)."""
+        records = self.source.poll(self.config.batch_size)
+        if self.config.idle_advance_ms is not None and self._clock() - self._last_idle_check >= 1.0:
+            self._last_idle_check = self._clock()
+            idle = self.sites.advance_idle(self.config.idle_advance_ms)
+            if idle.windows or idle.alarms:
+                self._commit(idle, [], 0, 0, position=self._pending["position"])  # before this batch
+        if not records:
+            return 0
+        now_ms = int(self._clock() * 1000) if self.config.check_time else None
+        emitted, letters, events = apply_batch(records, self.sites, self.config, now_ms)
+        self._commit(emitted, letters, len(records), events, position=self.source.position())
+        return len(records)
+
+    def drain(self, flush: bool = False) -> int:
+        """Processes everything the source has now; with ``flush`` also closes every open window."""
+        total = 0
+        while count := self.step():
+            total += count
+        if flush:
+            self._commit(self.sites.flush(), [], 0, 0, position=self._pending["position"])
+        self.commit()
+        return total
+
+    def close_to_last_data(self) -> None:
+        """End of a finite input: closes each site's windows up to its last minute with data."""
+        self._commit(self.sites.close_to_last_data(), [], 0, 0, position=self._pending["position"])
+        self.commit()
+
+    def run(self, stop: Callable[[], bool], poll_s: float = 0.5) -> None:
+        """Follows the source until ``stop()`` is true."""
+        while not stop():
+            if self.step() == 0:
+                time.sleep(poll_s)
+
+    def close(self) -> None:
+        """Closes the outputs; does not commit (after a crash the state must stay as it was): call
+        ``commit`` first on a graceful stop."""
+        self.outputs.close()
+
+    # ------------------------------------------------------------- commit
+
+    def _commit(self, emitted: Emitted, letters: list[DeadLetter], records: int, events: int,
+                position: Any) -> None:
+        """Outputs now (written and flushed); the state when ``commit_every_s`` has passed."""
+        fault = self._fault
+        fault("before-write")
+        self.outputs.write(emitted, letters)
+        self._sizes = self.outputs.flush()
+        counters = self.counters
+        for key, value in (("records", records), ("events", events), ("dead_letters", len(letters)),
+                           ("windows", len(emitted.windows)), ("alarms", len(emitted.alarms)),
+                           ("late", len(emitted.late)), ("skipped", emitted.skipped)):
+            counters[key] += value
+        self._dirty |= emitted.dirty
+        self._pending = {"position": position, "batches": int(self._pending["batches"]) + 1}
+        if self._clock() - self._last_commit >= self.config.commit_every_s:
+            self.commit()
+
+    def commit(self) -> None:
+        """Sites' states, then the host checkpoint (position, counters, outputs' sizes)."""
+        if not self._pending["batches"]:
+            return
+        self._fault("before-checkpoint")
+        checkpoint = {"version": CHECKPOINT_VERSION, "source": self.source.name,
+                      "position": self._pending["position"], "counters": self.counters, "outputs": self._sizes}
+        self.state.commit(checkpoint, self.sites.snapshot(sorted(self._dirty)))
+        self.position = self._pending["position"]
+        self._dirty = set()
+        self._pending = {"position": self.position, "batches": 0}
+        self._last_commit = self._clock()
+        self._fault("after-checkpoint")

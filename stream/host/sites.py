@@ -1,0 +1,233 @@
+"""Event time per site: one window engine and one alarm engine per site (the partition key).
+
+The rule. A site's watermark is the highest event time *of that site* minus the allowed lateness;
+nothing another site sends moves it. So whether an event is late, and which windows and alarms a
+site gets, depends only on that site's own events in their arrival order: not on which consumer
+reads which shard, how shards are split or merged, or how busy the neighbours are. Kinesis keeps a
+partition key (the site) in order within a shard, and the hosts read a parent shard to its end
+before its children, so a site's arrival order is the same whoever reads it.
+
+Output order. Each site's ticks (closed minute boundaries, with their windows and alarms) are placed
+at the input record that made that site's watermark pass the boundary; ticks are then merged in
+input order. The output files are therefore a function of the input sequence alone, however it is
+cut into batches or restarted (the embedded runner's byte-for-byte restart guarantee).
+
+Exactly-once per site. Each site remembers, per partition (a log, a Kinesis shard), the last
+position it applied. A re-delivered record at or below that position is skipped for that site, so a
+site whose state was saved before a crash does not count the replay twice, while a site whose state
+was not saved applies it again.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from schemas.types import SentimentAlarm, SentimentWindow
+from stream.alarms import AlarmConfig, AlarmEngine
+from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
+
+SITE_STATE_VERSION = 1
+
+
+class Applied(NamedTuple):  # a tuple: made once per record on the hot path
+    """One validated event and where it came from (``partition``, ``position``)."""
+
+    event: Mapping[str, Any]
+    partition: str
+    position: int
+
+
+@dataclass
+class Emitted:
+    windows: list[SentimentWindow] = field(default_factory=list)
+    alarms: list[SentimentAlarm] = field(default_factory=list)
+    late: list[Mapping[str, Any]] = field(default_factory=list)
+    heartbeats: list[tuple[str, str, int]] = field(default_factory=list)  # (site, camera, latest in a closed minute)
+    skipped: int = 0  # re-delivered records a site had already applied
+    dirty: set[str] = field(default_factory=set)  # sites whose state changed
+
+    def extend(self, other: Emitted) -> None:
+        self.windows += other.windows
+        self.alarms += other.alarms
+        self.late += other.late
+        self.heartbeats += other.heartbeats
+        self.skipped += other.skipped
+        self.dirty |= other.dirty
+
+
+class SiteState:
+    """A site's engines and, per partition, the last position applied."""
+
+    def __init__(self, engine: WindowEngine, alarms: AlarmEngine, applied: dict[str, int] | None = None) -> None:
+        self.engine = engine
+        self.alarms = alarms
+        self.applied = applied or {}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"version": SITE_STATE_VERSION, "engine": self.engine.snapshot(), "alarms": self.alarms.snapshot(),
+                "applied": dict(sorted(self.applied.items()))}
+
+    @classmethod
+    def restore(cls, state: Mapping[str, Any], where: str) -> SiteState:
+        """``where`` names the object or file in the error: a corrupt or other-version state is never reused."""
+        try:
+            if state.get("version") != SITE_STATE_VERSION:
+                raise ValueError(f"site state version {state.get('version')!r}, this host reads {SITE_STATE_VERSION}")
+            return cls(WindowEngine.restore(state["engine"]), AlarmEngine.restore(state["alarms"]),
+                       {str(k): int(v) for k, v in state["applied"].items()})
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise StateError(f"{where}: unusable site state ({type(error).__name__}: {error})") from error
+
+
+class StateError(ValueError):
+    """A state object or checkpoint that cannot be used (corrupt, other version, other stream)."""
+
+
+class Sites:
+    """The per-site engines of one host; sites appear on their first event."""
+
+    def __init__(self, engine: EngineConfig, alarms: AlarmConfig, states: Mapping[str, SiteState] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine_config = engine
+        self.alarm_config = alarms
+        self.states: dict[str, SiteState] = dict(states or {})
+        self._clock = clock
+        self._last_input: dict[str, float] = {}  # wall clock of a site's last event: idle advance only
+
+    def site(self, name: str) -> SiteState:
+        state = self.states.get(name)
+        if state is None:
+            state = self.states[name] = SiteState(WindowEngine(self.engine_config), AlarmEngine(self.alarm_config))
+        return state
+
+    def apply(self, items: Sequence[Applied]) -> Emitted:
+        """Feeds each site its events (in input order) and merges the sites' output in input order."""
+        by_site: dict[str, list[tuple[int, Applied]]] = {}
+        for index, item in enumerate(items):
+            by_site.setdefault(item.event["site_id"], []).append((index, item))
+        out = Emitted()
+        placed: list[tuple[int, int, Tick, list[SentimentAlarm]]] = []
+        late: list[tuple[int, Mapping[str, Any]]] = []
+        now = self._clock()
+        serial = 0
+        for name, entries in by_site.items():
+            state = self.site(name)
+            applied = state.applied
+            if applied:
+                fresh = [(i, a) for i, a in entries if a.position > applied.get(a.partition, -1)]
+                out.skipped += len(entries) - len(fresh)
+                if not fresh:
+                    continue
+            else:
+                fresh = entries
+            out.dirty.add(name)
+            self._last_input[name] = now
+            events = [a.event for _, a in fresh]
+            before = (state.engine.watermark_ms, state.engine.max_event_time_ms)
+            result = state.engine.process(events)
+            last: dict[str, int] = {}
+            for _, a in fresh:
+                last[a.partition] = a.position
+            for partition, position in last.items():
+                applied[partition] = max(position, applied.get(partition, -1))
+            if result.ticks:
+                marks = self._watermarks(before, events)
+                for tick in result.ticks:
+                    trigger = fresh[min(bisect_left(marks, tick.end_ms), len(fresh) - 1)][0]
+                    placed.append((trigger, serial, tick, state.alarms.process([tick])))
+                    serial += 1
+            if result.late:
+                positions = {id(a.event): i for i, a in fresh}
+                late.extend((positions.get(id(e), fresh[-1][0]), e) for e in result.late)
+        placed.sort(key=lambda p: (p[0], p[1]))
+        for _, _, tick, alarms in placed:
+            out.windows += tick.windows
+            out.heartbeats += tick.heartbeats
+            out.alarms += alarms
+        out.late = [e for _, e in sorted(late, key=lambda pair: pair[0])]
+        return out
+
+    def _watermarks(self, before: tuple[int | None, int | None], events: Sequence[Mapping[str, Any]]) -> list[int]:
+        """The site's watermark after each event (the engine's rule: max event time - lateness), from
+        the engine's (watermark, max event time) before the events."""
+        lateness = self.engine_config.allowed_lateness_ms
+        low = -(1 << 62)
+        wm = before[0] if before[0] is not None else low
+        top = before[1] if before[1] is not None else low
+        marks = []
+        for event in events:
+            t = event["event_time_ms"]
+            if t > top:
+                top = t
+                wm = max(wm, t - lateness)
+            marks.append(wm)
+        return marks
+
+    def _close(self, name: str, ticks: list[Tick]) -> Emitted:
+        state = self.states[name]
+        out = Emitted(dirty={name} if ticks else set())
+        for tick in ticks:
+            out.windows += tick.windows
+            out.heartbeats += tick.heartbeats
+            out.alarms += state.alarms.process([tick])
+        return out
+
+    def advance_idle(self, idle_ms: int) -> Emitted:
+        """Sites with no event for ``idle_ms`` of wall clock: event time moves on with the clock.
+
+        The one input not in the log: it changes *when* windows appear, never their content."""
+        now = self._clock()
+        out = Emitted()
+        for name in sorted(self.states):
+            engine = self.states[name].engine
+            last = self._last_input.setdefault(name, now)
+            current = engine.watermark_ms
+            target = int(now * 1000) - idle_ms
+            if (now - last) * 1000 < idle_ms or current is None or target < current + 60_000:
+                continue
+            out.extend(self._close(name, engine.advance_watermark(target).ticks))
+        return out
+
+    def close_to_last_data(self) -> Emitted:
+        """End of a finite input (a demo's clips): each site's event time moves on to the end of its last
+        minute with data and no further, so only the windows ending by then close (``flush`` would
+        close an hour of empty ones, and the silence after the input is not an outage)."""
+        out = Emitted()
+        for name in sorted(self.states):
+            engine = self.states[name].engine
+            last = engine.max_event_time_ms
+            if last is None:
+                continue
+            end = (last // 60_000 + 1) * 60_000
+            if engine.watermark_ms is None or engine.watermark_ms < end:
+                out.extend(self._close(name, engine.advance_watermark(end).ticks))
+        return out
+
+    def flush(self) -> Emitted:
+        """End of input: every site closes every open window (sites in name order)."""
+        out = Emitted()
+        for name in sorted(self.states):
+            out.extend(self._close(name, self.states[name].engine.flush().ticks))
+        return out
+
+    def snapshot(self, names: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        chosen = sorted(self.states) if names is None else sorted(names)
+        return {name: self.states[name].snapshot() for name in chosen}
+
+    @classmethod
+    def restore(cls, engine: EngineConfig, alarms: AlarmConfig, states: Mapping[str, Mapping[str, Any]],
+                where: Callable[[str], str], clock: Callable[[], float] = time.time) -> Sites:
+        return cls(engine, alarms, {name: SiteState.restore(doc, where(name)) for name, doc in states.items()},
+                   clock)
+
+    def engine_stats(self) -> EngineStats:
+        """The sites' engine counters, summed (what one engine over all of them would count)."""
+        totals: dict[str, int] = {}
+        for state in self.states.values():
+            for key, value in vars(state.engine.stats).items():
+                totals[key] = totals.get(key, 0) + value
+        return EngineStats(**totals)

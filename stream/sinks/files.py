@@ -1,0 +1,52 @@
+"""Outputs as local JSON Lines files, truncated back to the checkpointed sizes on restart.
+
+``windows.jsonl`` (sentiment_window), ``alarms.jsonl`` (sentiment_alarm), ``late.jsonl`` (late
+events for the batch path), ``deadletter.jsonl``. Because the host checkpoints the sizes after an
+fsync, what a crash wrote after the last checkpoint is cut off and written again, byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stream.deadletter import DeadLetter, JsonlDeadLetterSink
+from stream.host.sites import Emitted
+from stream.jsonl import AppendFile, dumps
+
+WINDOWS, ALARMS, LATE, DEAD_LETTERS = "windows.jsonl", "alarms.jsonl", "late.jsonl", "deadletter.jsonl"
+OUTPUTS = (WINDOWS, ALARMS, LATE, DEAD_LETTERS)
+
+
+class FileOutputs:
+    def __init__(self, folder: Path | str, fault: Callable[[str], None] = lambda point: None) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._fault = fault  # tests: "torn-write" falls between the two halves of a windows write
+        self.files = {name: AppendFile(self.folder / name) for name in OUTPUTS}
+        self._dead = JsonlDeadLetterSink.on(self.files[DEAD_LETTERS])
+
+    def restore(self, positions: Mapping[str, Any]) -> None:
+        for name, handle in self.files.items():
+            handle.truncate(int(positions.get(name, 0)))  # what a crash wrote after the checkpoint goes
+
+    def write(self, emitted: Emitted, letters: Sequence[DeadLetter]) -> None:
+        if emitted.windows:
+            data = b"".join(dumps(w) + b"\n" for w in emitted.windows)
+            half = len(data) // 2
+            self.files[WINDOWS].write_raw(data[:half])
+            self._fault("torn-write")
+            self.files[WINDOWS].write_raw(data[half:])
+        self.files[ALARMS].write(emitted.alarms)
+        self.files[LATE].write(emitted.late)
+        self._dead.put(letters)
+
+    def flush(self) -> dict[str, Any]:
+        for handle in self.files.values():
+            handle.sync()
+        return {name: handle.size for name, handle in self.files.items()}
+
+    def close(self) -> None:
+        for handle in self.files.values():
+            handle.close()

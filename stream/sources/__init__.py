@@ -1,0 +1,1 @@
+"""Sources for the host (``stream.host.ports.Source``): the local log, Kinesis."""

@@ -1,0 +1,106 @@
+"""Drift on synthetic camera-days: stable data drawn from the baseline is not flagged, planted drift is."""
+
+import json
+
+import duckdb
+import numpy as np
+import pytest
+
+from batch.drift import SHIFTED, Baseline, camera_days, psi, query, reference_baseline
+from batch.table_schema import to_arrow_table
+from edge.expression.classifier import DEFAULT_MODEL
+from schemas.contract import FACE_EXPRESSION
+from schemas.expressions import EXPRESSIONS
+from schemas.validation import validate_event
+from tests.schemas.events import EVENT_TIME_MS, face_expression
+
+DAY_MS = 86_400_000
+BASELINE = Baseline.from_card(json.loads(DEFAULT_MODEL.with_suffix(".json").read_text()))
+
+
+def day_of_faces(rng, day, camera, shares, n=400, usable_share=0.9, confidence=0.7):
+    events = []
+    shares = np.asarray(shares, dtype=float) / np.sum(shares)
+    for i in range(n):
+        top = EXPRESSIONS[rng.choice(len(EXPRESSIONS), p=shares)]
+        rest = (1 - confidence) / (len(EXPRESSIONS) - 1)
+        probabilities = {name: (confidence if name == top else rest) for name in EXPRESSIONS}
+        usable = bool(rng.random() < usable_share)
+        events.append(face_expression(
+            camera_id=camera, track_id=f"t{day}-{i}", event_time_ms=EVENT_TIME_MS + day * DAY_MS + i * 1000,
+            probabilities=probabilities, top_class=top,
+            quality={"face_px": 90, "sharpness": 100.0, "brightness": 120.0, "usable": usable}))
+    return events
+
+
+def lake_with(events):
+    for event in events[:5]:
+        assert validate_event(event) == []
+    con = duckdb.connect()
+    con.register("face_expression_arrow", to_arrow_table(FACE_EXPRESSION, events))
+    con.execute("CREATE TABLE face_expression AS SELECT * FROM face_expression_arrow")
+    return con
+
+
+def drift_of(events, baseline=BASELINE, site=None):
+    rows = query(lake_with(events), EVENT_TIME_MS - DAY_MS, EVENT_TIME_MS + 30 * DAY_MS, site)
+    return camera_days(rows, baseline)
+
+
+def test_psi_is_zero_for_the_same_distribution_and_grows_with_the_shift():
+    base = list(BASELINE.shares)
+    assert psi(base, base) == pytest.approx(0.0)
+    shifted = [0.05, 0.0, 0.02, 0.6, 0.08, 0.05, 0.2]
+    more = [0.0, 0.0, 0.0, 0.95, 0.0, 0.0, 0.05]
+    assert 0 < psi(base, shifted) < psi(base, more)
+
+
+def test_stable_data_drawn_from_the_baseline_is_not_flagged():
+    rng = np.random.default_rng(1)
+    events = [e for day in range(5) for e in day_of_faces(rng, day, "cam-a", BASELINE.shares)]
+    days = drift_of(events)
+    assert len(days) == 5
+    assert all(d.psi is not None and d.psi < SHIFTED for d in days), [d.psi for d in days]
+    assert all(d.verdict in {"stable", "some change"} for d in days)
+    assert all(0.05 < d.low_quality_share < 0.16 for d in days)
+    assert all(d.mean_confidence == pytest.approx(0.7) for d in days)
+
+
+def test_planted_drift_is_flagged_on_the_camera_and_days_it_was_planted():
+    rng = np.random.default_rng(2)
+    skewed = np.array([0.02, 0.0, 0.01, 0.15, 0.02, 0.05, 0.75])  # a dim camera: everyone "neutral"
+    events = [e for day in range(4) for e in day_of_faces(rng, day, "cam-a", BASELINE.shares)]
+    events += [e for day in range(2) for e in day_of_faces(rng, day, "cam-b", BASELINE.shares)]
+    events += [e for day in range(2, 4) for e in day_of_faces(rng, day, "cam-b", skewed / skewed.sum())]
+    verdicts = {(d.camera_id, d.day[-2:]): d.verdict for d in drift_of(events)}
+    drifted = {key for key, verdict in verdicts.items() if verdict == "DRIFT"}
+    assert {cam for cam, _ in drifted} == {"cam-b"} and len(drifted) == 2
+
+
+def test_too_few_faces_give_no_number_and_unusable_faces_do_not_vote():
+    rng = np.random.default_rng(3)
+    few = day_of_faces(rng, 0, "cam-a", BASELINE.shares, n=50)
+    [day] = drift_of(few)
+    assert day.psi is None and day.verdict == "too few faces"
+    blurry = day_of_faces(rng, 1, "cam-a", np.array([0, 0, 0, 0, 0, 0, 1.0]), n=300, usable_share=0.0)
+    [only] = drift_of(blurry)
+    assert only.faces == 0 and only.low_quality_share == 1.0 and only.psi is None
+
+
+def test_a_sites_own_reference_period_can_be_the_baseline():
+    rng = np.random.default_rng(4)
+    site_mix = np.array([0.02, 0.0, 0.01, 0.5, 0.02, 0.05, 0.4])  # far from FER2013, but normal here
+    events = [e for day in range(6) for e in day_of_faces(rng, day, "cam-a", site_mix / site_mix.sum())]
+    days = drift_of(events)
+    assert all(d.verdict == "DRIFT" for d in days)  # against FER2013 everything looks drifted...
+    own = reference_baseline(days[:3], "first 3 days")
+    assert all(d.verdict != "DRIFT" for d in camera_days_again(events, own))  # ...against itself, nothing
+
+
+def camera_days_again(events, baseline):
+    return drift_of(events, baseline)
+
+
+def test_a_card_without_a_baseline_is_named():
+    with pytest.raises(ValueError, match="drift_baseline"):
+        Baseline.from_card({"version": "1"})

@@ -1,0 +1,123 @@
+"""`moodlens up`'s box: jobs on schedule (or skipped when missing), the disk budget, the lock, SIGTERM."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from moodlens.locallog import LocalLog
+from onebox import disk_budget
+from onebox.box import Box
+from onebox.config import from_values
+from onebox.layout import AlreadyRunningError, lock
+from onebox.schedule import next_every, next_weekly
+from tests.onebox.test_supervisor import FakeClock, FakeSpawner
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _config(state: Path, **sections: dict) -> object:
+    return from_values({"site": {"id": "cafe", "state_dir": str(state)}, **sections}, [{"id": "door", "source": "0"}])
+
+
+def test_schedules_run_on_the_hour_and_weekly() -> None:
+    now = dt.datetime(2026, 11, 30, 14, 20)  # a Monday
+    assert next_every(now, 60) == dt.datetime(2026, 11, 30, 15, 0)
+    assert next_every(now, 15) == dt.datetime(2026, 11, 30, 14, 30)
+    assert next_weekly(now, "monday", 6) == dt.datetime(2026, 12, 7, 6, 0)
+    assert next_weekly(now, "wednesday", 6) == dt.datetime(2026, 12, 2, 6, 0)
+
+
+def test_due_jobs_run_when_the_command_exists_and_are_skipped_with_a_log_line_otherwise(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock, spawner = FakeClock(), FakeSpawner()
+    now = [dt.datetime(2026, 11, 30, 14, 59)]
+    box = Box(_config(tmp_path / "s"), spawner, clock, has_command=lambda words: list(words) == ["batch", "compact"],
+              now=lambda: now[0])
+    box.start()
+    assert [s.name for s in box.supervisor.specs.values()] == ["edge-door", "stream"]
+    now[0] = dt.datetime(2026, 12, 7, 6, 1)  # past the hour and the weekly report
+    with caplog.at_level(logging.WARNING, logger="moodlens.up"):
+        box.step()
+    compact = box.supervisor.specs["compact"]
+    assert compact.argv[-4:] == ("--log", str(tmp_path / "s" / "log"), "--lake", str(tmp_path / "s" / "lake"))
+    assert "report" not in box.supervisor.specs
+    assert "report skipped: `moodlens report` is not in this installation" in caplog.text
+    status = json.loads((tmp_path / "s" / "run" / "status.json").read_text())
+    assert {c["name"] for c in status["children"]} == {"edge-door", "stream", "compact"}
+
+
+def test_the_disk_budget_warns_first_then_frees_what_the_stream_has_read(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state = tmp_path / "s"
+    box = Box(_config(state, disk={"budget_mb": 1, "warn_percent": 50}), FakeSpawner(), FakeClock(),
+              has_command=lambda words: False)
+    box.layout.make()
+    with caplog.at_level(logging.WARNING, logger="moodlens.up"):
+        (box.layout.logs / "moodlens.log").write_bytes(b"x" * 600_000)
+        assert box.check_disk().level == "warn"
+        assert "past the 50% warning" in caplog.text
+        (box.layout.logs / "moodlens.log.1").write_bytes(b"x" * 450_000)
+        log = LocalLog(box.layout.log, segment_bytes=1000)
+        for i in range(0, 300, 3):
+            log.append([json.dumps({"n": n, "pad": "y" * 100}).encode() for n in range(i, i + 3)])
+        log.close()
+        (box.layout.stream / "checkpoint.json").write_text(json.dumps({"position": 150}))
+        assessment = box.check_disk()
+    assert "over budget; freed" in caplog.text
+    assert not (box.layout.logs / "moodlens.log.1").exists()
+    kept = LocalLog(box.layout.log)
+    assert 140 <= kept.start_offset() <= 150 and kept.end_offset() == 300  # nothing unread went
+    assert assessment.used_bytes == disk_budget.usage(box.layout.root.iterdir())
+
+
+def test_a_second_box_on_the_same_state_folder_is_refused(tmp_path: Path) -> None:
+    first = lock(tmp_path)
+    with pytest.raises(AlreadyRunningError, match=rf"pid {os.getpid()}\) is already running on the state folder"):
+        lock(tmp_path)
+    first.close()
+    lock(tmp_path).close()  # released with the first
+
+
+def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) -> None:
+    site = tmp_path / "moodlens.toml"
+    site.write_text(f'[site]\nid = "cafe"\nstate_dir = "st"\n[[cameras]]\nid = "door"\n'
+                    f'source = "{REPO / "data/video/WolfgangLanger_Pexels.mp4"}"\nrealtime = true\n'
+                    '[thresholds]\nmin_tracks = 1\n[dashboard]\nport = 0\n'.replace("port = 0", "enabled = false"))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    up = subprocess.Popen([sys.executable, "-m", "moodlens.cli", "up", "--config", str(site)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    status = tmp_path / "st" / "run" / "status.json"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if status.exists() and all(c["state"] == "running" for c in json.loads(status.read_text())["children"]):
+            break
+        time.sleep(0.1)
+    second = subprocess.run([sys.executable, "-m", "moodlens.cli", "up", "--config", str(site)], check=False, env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert second.returncode == 2 and "already running on the state folder" in second.stderr
+    deadline = time.monotonic() + 30  # the edge is in its frame loop and the runner is following the log
+    log_dir, stream_dir = tmp_path / "st" / "log", tmp_path / "st" / "stream"
+    while not ((stream_dir / "windows.jsonl").exists() and log_dir.is_dir() and LocalLog(log_dir).end_offset() > 0):
+        assert time.monotonic() < deadline, up.stdout
+        time.sleep(0.1)
+    time.sleep(0.5)
+    up.send_signal(signal.SIGTERM)
+    output, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, output
+    children = {c["name"]: c for c in json.loads(status.read_text())["children"]}
+    assert {c["state"] for c in children.values()} == {"stopped"}, children
+    assert children["stream"]["last_exit"] == 0
+    records = [json.loads(line) for line in (tmp_path / "st" / "logs" / "moodlens.log").read_text().splitlines()]
+    assert any(r.get("child") == "stream" and r.get("event") == "stopped" for r in records)
+    # the edge drained its spool into the log before the runner stopped, and the runner read it all
+    assert json.loads((stream_dir / "checkpoint.json").read_text())["position"] == LocalLog(log_dir).end_offset()

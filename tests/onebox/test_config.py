@@ -1,0 +1,92 @@
+"""The site file: the example loads, every problem is named with its line, defaults fill the rest."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moodlens.cli import main
+from onebox.config import ConfigError, load, parse
+from onebox.example import EXAMPLE
+from onebox.settings import CAMERA, SECTIONS
+from onebox.toml_lines import key_lines
+
+
+def test_the_example_loads_and_mentions_every_setting(tmp_path: Path) -> None:
+    path = tmp_path / "moodlens.toml"
+    assert main(["init", str(path)]) == 0
+    config = load(path)
+    assert config.site_id == "cafe-1" and [c.id for c in config.cameras] == ["door"]
+    assert config.cameras[0].exclude_zones == ((0.7, 0.0, 1.0, 0.4),)
+    assert config.state_dir == tmp_path / "var/moodlens"  # relative to the file, not the working folder
+    documented = {s.key for settings in SECTIONS.values() for s in settings} | {s.key for s in CAMERA}
+    missing = {k for k in documented if not re.search(rf"^#?\s*{k} = ", EXAMPLE, re.M)} - {"compact_args", "args"}
+    assert missing == set()
+    assert main(["init", str(path)]) == 2  # never overwrites without --force
+
+
+def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
+    text = ('[site]\nid = "bad site"\n\n[thresholds]\nmin_track = 3\nlow_raise = "low"\n'
+            '[[cameras]]\nid = "a"\nsource = "0"\n[[cameras]]\nid = "a"\nsource = "1"\n'
+            'exclude_zones = [\n  [0, 0, 1.5, 1],\n]\n[dashboard]\nhost = "0.0.0.0"\nport = 70000\n')
+    with pytest.raises(ConfigError) as caught:
+        parse(text, tmp_path / "site.toml")
+    problems = caught.value.problems
+    expected = {
+        2: "site.id: 'bad site' is not a valid id",
+        5: "thresholds.min_track: unknown setting (did you mean 'min_tracks'?)",
+        6: "thresholds.low_raise: must be a number, got text 'low'",
+        11: "cameras[1].id: camera id 'a' is already used by cameras[0]",
+        13: "cameras[1].exclude_zones[0]: zone coordinates are fractions of the frame",
+        17: "dashboard.host: listening on 0.0.0.0 needs a token",
+        18: "dashboard.port: must be between 1 and 65535, got 70000",
+    }
+    for line, message in expected.items():
+        assert any(p.startswith(f"{tmp_path / 'site.toml'}:{line}: {message}") for p in problems), (line, problems)
+    assert len(problems) == len(expected)
+
+
+def test_broken_toml_and_missing_parts_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not valid TOML: .*line 2"):
+        parse('[site]\nid = "x\n', tmp_path / "a.toml")
+    with pytest.raises(ConfigError, match="no camera: add at least one"):
+        parse('[site]\nid = "x"\n', tmp_path / "a.toml")
+    with pytest.raises(ConfigError, match=r"a.toml:1: site: missing required setting 'id'"):
+        parse('[site]\n[[cameras]]\nid = "c"\nsource = "0"\n', tmp_path / "a.toml")
+    with pytest.raises(FileNotFoundError, match="moodlens init"):
+        load(tmp_path / "nope.toml")
+
+
+def test_config_show_lists_values_defaults_and_the_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "moodlens.toml"
+    path.write_text('[site]\nid = "shop"\n[thresholds]\nmin_tracks = 3\n[[cameras]]\nid = "c"\nsource = "0"\n')
+    monkeypatch.setenv("MOODLENS_IOT_PORT", "8884")
+    assert main(["config", "show", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"thresholds\.min_tracks\s+3\s+5\s", out)
+    assert re.search(r"dashboard\.port\s+8765\s+8765\s", out)
+    assert re.search(r"MOODLENS_IOT_PORT\s+8884\s+8883\s", out)
+    assert "MOODLENS_SPOOL_MAX_RECORDS" in out and "MOODLENS_STATE_DIR" in out
+
+
+keys = st.text(alphabet="abcdefghij_", min_size=1, max_size=8).filter(lambda k: k[0] != "_")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(keys, st.lists(keys, min_size=1, max_size=4, unique=True)), min_size=1, max_size=4,
+                unique_by=lambda t: t[0]))
+def test_key_lines_finds_every_key_where_it_was_written(tables: list[tuple[str, list[str]]]) -> None:
+    lines, expected = [], {}
+    for table, names in tables:
+        lines.append(f"[{table}]  # a comment with key = 1")
+        for name in names:
+            lines.append(f'{name} = ["#", [1,')
+            expected[f"{table}.{name}"] = len(lines)
+            lines += ["  2]]", ""]
+    found = key_lines("\n".join(lines))
+    assert {k: found[k] for k in expected} == expected

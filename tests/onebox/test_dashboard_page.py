@@ -1,0 +1,67 @@
+"""The dashboard in a real browser: loads cleanly, shows a new window within 3 s, lists a new alarm."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from onebox.dashboard.server import DashboardServer, open_dashboard
+from tests.onebox.browser import chromium
+from tests.onebox.events import alarm, window
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[DashboardServer, Path]]:
+    (tmp_path / "stream").mkdir()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "status.json").write_text(json.dumps({
+        "site": "cafe", "cameras": [{"id": "door", "name": "Front door"}],
+        "children": [{"name": "edge-door", "kind": "edge", "state": "backoff", "pid": None, "restarts": 2,
+                      "last_exit": 1, "uptime_s": None, "restart_in_s": 3.5}]}))
+    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
+    server.start()
+    try:
+        yield server, tmp_path
+    finally:
+        server.stop()
+
+
+def _append(path: Path, document: dict) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(document) + "\n")
+
+
+def test_page_shows_new_windows_and_alarms_live(served: tuple[DashboardServer, Path]) -> None:
+    server, root = served
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.resource_type))
+        page.goto(server.url)
+        page.wait_for_selector("#connection.live", timeout=5000)
+        assert "restarting in 3.5s" in page.inner_text("#children")  # a crashed child is shown
+
+        _append(root / "stream" / "windows.jsonl", window(None, 5, 0.37, tracks=8))
+        started = time.monotonic()
+        expect(page.locator("#site-scores")).to_contain_text("+0.37", timeout=3000)
+        assert time.monotonic() - started < 3.0
+
+        _append(root / "stream" / "windows.jsonl", window("door", 15, None, tracks=2))
+        expect(page.locator("#cameras")).to_contain_text("too few customers", timeout=3000)
+        _append(root / "stream" / "alarms.jsonl", alarm("door", "ALARM"))
+        expect(page.locator("#open-alarms")).to_contain_text("low sentiment", timeout=3000)
+        assert "door" in page.inner_text("#alarm-history")
+        _append(root / "stream" / "alarms.jsonl", alarm("door", "OK"))
+        expect(page.locator("#open-alarms")).to_contain_text("all clear", timeout=3000)
+        assert page.locator("img").count() == 0
+        assert "image" not in requests
+        assert errors == []

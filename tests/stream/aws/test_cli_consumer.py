@@ -1,0 +1,110 @@
+"""`moodlens stream run --source kinesis://STREAM --state s3://BUCKET/prefix` against moto server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moodlens.cli import main
+from stream.host.sites import Applied, Emitted, Sites
+from stream.sinks.files import WINDOWS
+from tests.stream.aws.test_kinesis_host import CONFIG, events
+
+
+def test_the_aws_consumer_reads_kinesis_keeps_state_in_s3_and_resumes(
+        aws_client: Callable[[str], Any], aws_env: str, unique: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    kinesis, s3 = aws_client("kinesis"), aws_client("s3")
+    stream, bucket = f"cli-{unique}", f"cli-state-{unique}"
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    evts = events()
+    half = len(evts) // 2
+
+    def put(batch: list[dict[str, Any]]) -> None:
+        kinesis.put_records(StreamName=stream, Records=[{"Data": json.dumps(e).encode(), "PartitionKey": e["site_id"]}
+                                                        for e in batch])
+
+    def run(*extra: str) -> dict[str, Any]:
+        assert main(["stream", "run", "--source", f"kinesis://{stream}", "--state", f"s3://{bucket}/consumer",
+                     "--out", str(tmp_path / "out"), "--endpoint-url", aws_env, "--region", "eu-west-1",
+                     "--no-time-check", "--once", *extra]) == 0
+        summary: dict[str, Any] = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+        return summary
+
+    put(evts[:half])
+    first = run()
+    put(evts[half:])
+    second = run("--flush")  # a new process: state from S3, Kinesis from the stored positions
+    assert first["records"] == half and second["records"] == len(evts)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert keys == {"consumer/host.json", "consumer/sites/s1.json", "consumer/sites/s2.json"}
+    sites = Sites(CONFIG.engine, CONFIG.alarms)
+    expected = Emitted()
+    expected.extend(sites.apply([Applied(e, "p", i) for i, e in enumerate(evts)]))
+    expected.extend(sites.flush())
+    got = [json.loads(line) for line in (tmp_path / "out" / WINDOWS).read_text().splitlines()]
+    assert sorted(w["event_id"] for w in got) == sorted(w["event_id"] for w in expected.windows)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--log", "x", "--source", "kinesis://s", "--state", "d"], "exactly one of --log DIR"),
+    (["--source", "kafka://s", "--state", "d"], "'kafka://s' is not a Kinesis source"),
+    (["--source", "kinesis://s", "--state", "s3://b/p"], "--state s3://... keeps no output files"),
+    (["--source", "kinesis://s", "--state", "s3:/b"], "an S3 location is s3://BUCKET/prefix"),
+    (["--source", "kinesis://nope", "--state", "d"], "--source kinesis://nope: no such Kinesis stream"),
+])
+def test_bad_arguments_are_refused_with_a_clear_message(argv: list[str], message: str, aws_env: str,
+                                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a if a != "d" else str(tmp_path / "d") for a in argv]
+    code = main(["stream", "run", *argv, "--endpoint-url", aws_env, "--region", "eu-west-1", "--once"])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_on_ecs_the_outputs_come_from_the_tasks_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moodlens.cli import build_parser
+
+    monkeypatch.setenv("MOODLENS_FIREHOSE_STREAM", "raw-delivery")
+    monkeypatch.setenv("MOODLENS_ALARM_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:alarms")
+    monkeypatch.setenv("MOODLENS_EVENT_BUS", "default")
+    monkeypatch.setenv("MOODLENS_METRIC_NAMESPACE", "Moodlens")
+    monkeypatch.setenv("MOODLENS_DEAD_LETTER_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq")
+    args = build_parser().parse_args(["stream", "run", "--source", "kinesis://s", "--state", "s3://b/state"])
+    assert (args.firehose, args.sns_topic, args.event_bus, args.metrics_namespace, args.dead_letter_queue) == (
+        "raw-delivery", "arn:aws:sns:eu-west-1:123456789012:alarms", "default", "Moodlens",
+        "https://sqs.eu-west-1.amazonaws.com/123456789012/dlq")
+    explicit = build_parser().parse_args(["stream", "run", "--source", "kinesis://s", "--state", "s3://b/state",
+                                          "--firehose", "other"])
+    assert explicit.firehose == "other"
+
+
+def test_a_second_consumer_writing_meanwhile_stops_this_one_with_exit_3(
+        aws_client: Callable[[str], Any], aws_env: str, unique: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from stream.state.s3 import S3Objects
+
+    kinesis, s3 = aws_client("kinesis"), aws_client("s3")
+    stream, bucket = f"fence-{unique}", f"fence-state-{unique}"
+    kinesis.create_stream(StreamName=stream, ShardCount=1)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    kinesis.put_records(StreamName=stream, Records=[{"Data": json.dumps(e).encode(), "PartitionKey": e["site_id"]}
+                                                    for e in events()[:50]])
+    original = S3Objects.put
+
+    def put_after_another_consumer(self: S3Objects, key: str, document: Any) -> None:
+        s3.put_object(Bucket=bucket, Key=key, Body=b'{"written": "by another consumer"}')  # real, unconditional
+        original(self, key, document)
+
+    monkeypatch.setattr(S3Objects, "put", put_after_another_consumer)
+    code = main(["stream", "run", "--source", f"kinesis://{stream}", "--state", f"s3://{bucket}/consumer",
+                 "--out", str(tmp_path / "out"), "--endpoint-url", aws_env, "--region", "eu-west-1",
+                 "--no-time-check", "--once"])
+    assert code == 3
+    assert f"s3://{bucket}/consumer/sites/s" in capsys.readouterr().err
+    body = s3.get_object(Bucket=bucket, Key="consumer/sites/s1.json")["Body"].read()
+    assert body == b'{"written": "by another consumer"}'  # not overwritten

@@ -1,0 +1,141 @@
+"""Event time per site: a site's answers do not depend on other sites in the same input, and the
+merged output depends only on the input sequence, not on how it is cut into batches."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stream.alarms import AlarmConfig
+from stream.engine import MINUTE_MS, EngineConfig
+from stream.host.sites import Applied, Emitted, Sites, SiteState, StateError
+from tests.stream.helpers import T0, event_streams, face
+
+ENGINE = EngineConfig(window_minutes=(1, 5), allowed_lateness_ms=60_000, min_tracks=2)
+ALARMS = AlarmConfig(window_minutes=5, min_tracks=2, raise_m=2, raise_n=3, clear_m=2, baseline_min_samples=5)
+
+
+def run(events: list[dict[str, Any]], cuts: list[int] | None = None) -> Emitted:
+    sites = Sites(ENGINE, ALARMS)
+    out = Emitted()
+    bounds = [0, *sorted(cuts or []), len(events)]
+    for start, end in itertools.pairwise(bounds):
+        out.extend(sites.apply([Applied(e, "p", i) for i, e in enumerate(events[start:end], start)]))
+    out.extend(sites.flush())
+    return out
+
+
+def quiet_site() -> list[dict[str, Any]]:
+    """Site "quiet": a few faces a minute, one camera whose events arrive 90 s late now and then."""
+    rng = random.Random(5)
+    out = []
+    for i in range(120):
+        t = T0 + i * 20_000
+        out.append(face(t, track=f"q{i // 4}", site="quiet", top=rng.choice(["happy", "sad"]), n=i))
+        if i % 10 == 5:
+            out.append(face(t - 90_000, track=f"q-late{i}", site="quiet", n=10_000 + i))
+    return out
+
+
+def busy_site(ahead_ms: int) -> list[dict[str, Any]]:
+    """Site "busy": many faces, its clock (event time) ``ahead_ms`` ahead of the quiet site."""
+    return [face(T0 + ahead_ms + i * 2_000, track=f"b{i // 10}", site="busy", camera="cam-b", n=i)
+            for i in range(1_200)]
+
+
+def interleave(a: list[dict[str, Any]], b: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    a, b, out = list(a), list(b), []
+    while a or b:
+        source = a if (a and (not b or rng.random() < len(a) / (len(a) + len(b)))) else b
+        out.append(source.pop(0))
+    return out
+
+
+def of_site(documents: list[Any], site: str) -> list[Any]:
+    return [d for d in documents if d["site_id"] == site]
+
+
+def test_a_sites_late_events_windows_and_alarms_do_not_depend_on_a_busy_neighbour() -> None:
+    alone = run(quiet_site())
+    assert alone.late and alone.windows  # the scenario has late events and windows of its own
+    for seed, ahead in ((1, 0), (2, 10 * MINUTE_MS), (3, 30 * MINUTE_MS)):
+        mixed = run(interleave(quiet_site(), busy_site(ahead), seed))
+        assert of_site(mixed.windows, "busy")
+        assert of_site(mixed.windows, "quiet") == alone.windows
+        assert of_site(mixed.late, "quiet") == alone.late
+        assert of_site(mixed.alarms, "quiet") == alone.alarms
+
+
+def test_with_one_global_watermark_the_neighbour_would_have_changed_the_answer() -> None:
+    """The same input through one engine shows what per-site event time prevents."""
+    from stream.engine import WindowEngine
+
+    mixed = interleave(quiet_site(), busy_site(30 * MINUTE_MS), 3)
+    engine = WindowEngine(ENGINE)
+    out = engine.process(mixed)
+    quiet_late = [e for e in out.late if e["site_id"] == "quiet"]
+    assert len(quiet_late) > len(run(quiet_site()).late)
+
+
+@settings(max_examples=40, deadline=None)
+@given(events=event_streams(max_minutes=15, max_events=80), data=st.data())
+def test_output_is_the_same_however_the_input_is_cut_into_batches(events: list[dict[str, Any]],
+                                                                   data: st.DataObject) -> None:
+    shuffled = list(events)
+    random.Random(data.draw(st.integers(0, 99))).shuffle(shuffled)  # out of order across sites and time
+    cuts = data.draw(st.lists(st.integers(0, len(shuffled)), max_size=6))
+    whole, cut = run(shuffled), run(shuffled, cuts)
+    assert json.dumps(cut.windows) == json.dumps(whole.windows)
+    assert json.dumps(cut.alarms) == json.dumps(whole.alarms)
+    assert cut.late == whole.late
+
+
+def test_a_re_delivered_record_is_skipped_by_a_site_that_applied_it() -> None:
+    events = quiet_site()[:40]
+    sites = Sites(ENGINE, ALARMS)
+    first = sites.apply([Applied(e, "shard-1", i) for i, e in enumerate(events)])
+    again = sites.apply([Applied(e, "shard-1", i) for i, e in enumerate(events)])
+    assert again.skipped == len(events) and not again.windows and not again.dirty
+    other_partition = sites.apply([Applied(events[0], "shard-2", 0)])
+    assert other_partition.skipped == 0  # positions are per partition
+    assert first.dirty == {"quiet"}
+
+
+def test_a_corrupt_or_other_version_site_state_is_refused_with_its_name() -> None:
+    sites = Sites(ENGINE, ALARMS)
+    sites.apply([Applied(quiet_site()[0], "p", 0)])
+    good = sites.snapshot()["quiet"]
+    for bad, why in (({**good, "version": 0}, "version 0"), ({**good, "engine": {"version": 1}}, "KeyError"),
+                     ({"version": 1}, "KeyError")):
+        try:
+            SiteState.restore(bad, "s3://b/sites/quiet.json")
+        except StateError as error:
+            assert "s3://b/sites/quiet.json" in str(error) and why in str(error)
+        else:
+            raise AssertionError("accepted a bad state")
+
+
+def test_a_quiet_site_closes_its_windows_on_the_wall_clock_while_a_neighbour_stays_busy() -> None:
+    now = [T0 / 1000 + 30]
+    sites = Sites(ENGINE, ALARMS, clock=lambda: now[0])
+    quiet = [face(T0 + i * 1_000, track=f"q{i}", site="quiet", n=i) for i in range(5)]
+    sites.apply([Applied(e, "p", i) for i, e in enumerate(quiet)])
+    closed_at: dict[int, list[int]] = {}
+    for minute in range(1, 6):  # the busy site keeps sending, with its own (current) event time
+        now[0] += 60
+        busy = [face(int(now[0] * 1000) + i, track=f"b{i}", site="busy", n=minute * 100 + i) for i in range(5)]
+        out = sites.apply([Applied(e, "p", 1_000 + minute * 100 + i) for i, e in enumerate(busy)])
+        assert not of_site(out.windows, "quiet")  # a neighbour's events never move the quiet site on
+        idle = sites.advance_idle(150_000)
+        assert not of_site(idle.windows, "busy")  # the busy site is not idle
+        closed_at[minute] = [w["window_end_ms"] for w in of_site(idle.windows, "quiet")]
+    # 150 s of wall clock without input from "quiet" (from minute 3 on): its event time follows the clock
+    assert closed_at[1] == closed_at[2] == []
+    assert T0 + MINUTE_MS in closed_at[3]
+    assert T0 + MINUTE_MS not in [w["window_end_ms"] for w in of_site(sites.flush().windows, "quiet")]
