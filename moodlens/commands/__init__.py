@@ -5,11 +5,27 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from moodlens.commands import config, dashboard, demo, edge, init, label, model, schema, stream, up
+from moodlens.commands import (
+    batch_analytics,
+    config,
+    dashboard,
+    demo,
+    demo_history,
+    edge,
+    init,
+    label,
+    model,
+    report,
+    schema,
+    stream,
+    up,
+)
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+demo.DEMO_SUBCOMMANDS.append(demo_history.register)  # `moodlens demo history`
 
 # In the order `moodlens --help` lists them: a site manager's commands first.
 COMMAND_GROUPS: list[Register] = [init.register, config.register, up.register, dashboard.register,
                                   demo.register, edge.register, stream.register, model.register, label.register,
-                                  schema.register]
+                                  schema.register, report.register, batch_analytics.register]

@@ -17,7 +17,7 @@ from training.data import load_labelled_split
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("model", help="check the expression model: accuracy on labelled faces")
+    group = groups.add_parser("model", help="the expression model: accuracy, publish, promote, roll back, drift")
     commands = group.add_subparsers(dest="command", required=True)
     evaluate = commands.add_parser("evaluate", help="score the model on a labelled split of an .npz archive")
     evaluate.add_argument("--data", type=Path, required=True, help=".npz archive with x_SPLIT and y_SPLIT")

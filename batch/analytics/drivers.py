@@ -1,0 +1,171 @@
+"""Drivers: how each kind of business event goes with sentiment, controlling for hour of week and site.
+
+The business-events file (CSV, UTF-8, header required, extra columns ignored):
+
+    time,site,kind,value
+    2026-10-02T12:00:00Z,cafe-central,promotion,1
+    2026-10-02T12:05:31Z,cafe-central,queue_length,4
+
+* ``time``: ISO 8601 with a time zone (``Z`` or ``+02:00``); the row applies to the hour containing it;
+* ``site``: the site id, as in the events; ``kind``: a name (letters, digits, ``_``), e.g. a menu
+  item, a promotion, a queue length, a staffing level; ``value``: a finite number (1 for on/off kinds).
+
+A kind's value in a (site, hour) is the mean of its rows in that hour, 0 when it has none.
+
+Model: weighted least squares of the hourly net score (weights: the hour's customers) on every
+kind's value plus a fixed effect for each (site, hour of week) cell, with heteroskedasticity-robust (HC3)
+standard errors, over hours with at least ``min_tracks`` customers. Each kind's coefficient is the
+change in net score per unit of value, with a 95% interval. This is an association: a kind that
+happens when customers are happier for another reason (a sunny day, a holiday) gets the credit.
+It is not proof of cause.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import statsmodels.api as sm
+
+from batch.analytics.forecast import HOUR_MS, hour_of_week
+from schemas.contract import IDENTIFIER
+
+COLUMNS = ("time", "site", "kind", "value")
+KIND = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+SITE = re.compile(IDENTIFIER)
+MAX_REPORTED = 20
+CAVEAT = ("Association, not proof of cause: each estimate compares hours with and without the event at the same "
+          "site and hour of the week; anything else that happens together with it is credited to it.")
+
+
+class BusinessEventsError(ValueError):
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.problems = problems
+        shown = problems[:MAX_REPORTED]
+        more = f"\n  ... and {len(problems) - MAX_REPORTED} more" if len(problems) > MAX_REPORTED else ""
+        super().__init__(f"{path}: {len(problems)} bad line(s):\n  " + "\n  ".join(shown) + more)
+
+
+def _parse_time(text: str) -> int:
+    stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        raise ValueError(f"time {text!r} has no time zone; write e.g. {text.strip()}Z for UTC")
+    return int(stamp.timestamp() * 1000)
+
+
+def parse_business_events(lines: Iterable[str], path: str = "<business events>") -> pd.DataFrame:
+    """Rows (time_ms, site_id, kind, value); raises BusinessEventsError naming every bad line."""
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if header is None:
+        raise BusinessEventsError(path, ["line 1: the file is empty; expected the header time,site,kind,value"])
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        raise BusinessEventsError(path, [f"line 1: header lacks column(s) {', '.join(missing)}; "
+                                         f"expected time,site,kind,value"])
+    where = {c: names.index(c) for c in COLUMNS}
+    rows: list[tuple[int, str, str, float]] = []
+    problems: list[str] = []
+    for line, record in enumerate(reader, start=2):
+        if not record or all(not cell.strip() for cell in record):
+            continue
+        if len(record) < len(names):
+            problems.append(f"line {line}: {len(record)} column(s), the header has {len(names)}")
+            continue
+        cells = {c: record[i].strip() for c, i in where.items()}
+        bad: list[str] = []
+        try:
+            time_ms = _parse_time(cells["time"])
+        except ValueError as error:
+            bad.append(f"time: {error}")
+        if not SITE.match(cells["site"]):
+            bad.append(f"site: {cells['site']!r} is not a site id")
+        if not KIND.match(cells["kind"]):
+            bad.append(f"kind: {cells['kind']!r} must be a name (letters, digits, _)")
+        try:
+            value = float(cells["value"])
+            if not math.isfinite(value):
+                bad.append(f"value: {cells['value']!r} is not finite")
+        except ValueError:
+            bad.append(f"value: {cells['value']!r} is not a number")
+        if bad:
+            problems.extend(f"line {line}: {b}" for b in bad)
+            continue
+        rows.append((time_ms, cells["site"], cells["kind"], value))
+    if problems:
+        raise BusinessEventsError(path, problems)
+    return pd.DataFrame(rows, columns=["time_ms", "site_id", "kind", "value"])
+
+
+def read_business_events(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"business events file {path} does not exist")
+    with path.open(encoding="utf-8", newline="") as handle:
+        return parse_business_events(handle, str(path))
+
+
+@dataclass(frozen=True)
+class Driver:
+    kind: str
+    effect: float | None  # change in net score per unit of value
+    low: float | None
+    high: float | None
+    p_value: float | None
+    hours_with: int  # rated hours where the kind was present
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class DriversResult:
+    drivers: list[Driver]
+    hours: int
+    sites: list[str]
+    unmatched_rows: int  # business rows at sites or hours without customers
+    caveat: str = CAVEAT
+
+
+def estimate_drivers(hourly: pd.DataFrame, business: pd.DataFrame, min_tracks: int = 5) -> DriversResult:
+    """`hourly`: `source.hourly_sentiment` rows (per site and hour); `business`: parsed rows."""
+    rated = hourly[hourly["tracks"] >= min_tracks].copy()
+    rated["net"] = (rated["positive"] - rated["negative"]) / rated["tracks"]
+    events = business.assign(hour_ms=business["time_ms"] // HOUR_MS * HOUR_MS)
+    values = events.pivot_table(index=["site_id", "hour_ms"], columns="kind", values="value", aggfunc="mean")
+    kinds = sorted(str(k) for k in values.columns)
+    keys = pd.MultiIndex.from_frame(rated[["site_id", "hour_ms"]])
+    unmatched = int(len(events) - events.set_index(["site_id", "hour_ms"]).index.isin(keys).sum())
+    joined = values.reindex(keys).fillna(0.0).reset_index(drop=True) if kinds else pd.DataFrame(index=range(len(rated)))
+    # One fixed effect per (site, hour of week): each site's own weekly rhythm, so the estimate compares
+    # the same hour of the week at the same site with and without the event.
+    how = hour_of_week(rated["hour_ms"].to_numpy())
+    fixed = pd.DataFrame({"cell": [f"{s}|{h}" for s, h in zip(rated["site_id"].astype(str), how, strict=True)]})
+    dummies = pd.get_dummies(fixed, columns=["cell"], drop_first=True, dtype=float)
+    present = [k for k in kinds if joined[k].abs().gt(0).any() and joined[k].nunique() > 1]
+    design = pd.concat([joined[present].reset_index(drop=True), dummies], axis=1)
+    design.insert(0, "const", 1.0)
+    drivers: list[Driver] = []
+    if present and len(rated) > design.shape[1]:
+        fit = sm.WLS(rated["net"].to_numpy(), design, weights=rated["tracks"].to_numpy(dtype=float)).fit(cov_type="HC3")
+        intervals = fit.conf_int(alpha=0.05)
+        for kind in present:
+            low, high = intervals.loc[kind]
+            drivers.append(Driver(kind, float(fit.params[kind]), float(low), float(high), float(fit.pvalues[kind]),
+                                  int(joined[kind].ne(0).sum())))
+    for kind in kinds:
+        if kind not in present or not drivers:
+            drivers.append(Driver(kind, None, None, None, None, int(joined[kind].ne(0).sum()) if kind in joined else 0,
+                                  "not enough rated hours with and without it to estimate"))
+    drivers.sort(key=lambda d: d.kind)
+    return DriversResult(drivers, len(rated), sorted(rated["site_id"].astype(str).unique()), unmatched)
+
+
+def drivers_frame(result: DriversResult) -> pd.DataFrame:
+    return pd.DataFrame([{"kind": d.kind, "effect_on_net_score": d.effect, "ci95_low": d.low, "ci95_high": d.high,
+                          "p_value": d.p_value, "hours_with": d.hours_with, "note": d.note}
+                         for d in result.drivers])

@@ -1,0 +1,253 @@
+"""Next week's expected net score and visits per site and hour, with 80% and 95% intervals.
+
+The model (why: docs/adr/analytics-0001-forecast.md): a regression with seasonal dummies on the
+hours a site is open: day of week + hour of day, the hour-of-day profile allowed to differ on
+weekends. Visits: OLS on √visits (variance-stabilising for counts). Net score: weighted least squares on
+the hourly net score, the weights from a variance model a + b/customers fitted to the residuals
+(an hour of 40 customers says more than one of 6, but not 7 times more: part of an hour's
+deviation is the day, not the sample). A prediction interval for a new hour adds that variance,
+at the hour's expected customers, to the uncertainty of the fitted mean.
+
+Closed hours are not zero sentiment: an hour-of-week is open when it had visitors in at least half
+of the history's weeks; closed hours get no net score at all and zero visits. Hours without
+customers carry no net score (no data, not 0).
+
+Always reported beside: a rolling-origin backtest (the last ``backtest_folds`` weeks, each forecast
+from the data before it) and the seasonal-naive baseline (same hour last week) on the same hours.
+Anomalous history hours (|standardised residual| >= ``anomaly_z``, with a robust scale) are flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+WEEK_HOURS = 168
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    horizon_days: int = 7
+    min_history_days: int = 21
+    backtest_folds: int = 3
+    min_tracks: int = 5
+    anomaly_z: float = 3.0
+
+
+@dataclass
+class Backtest:
+    folds: int = 0
+    hours: int = 0
+    net_mae: float = float("nan")
+    naive_net_mae: float = float("nan")
+    visits_mae: float = float("nan")
+    naive_visits_mae: float = float("nan")
+    coverage80: float = float("nan")
+    coverage95: float = float("nan")
+
+
+@dataclass
+class SiteForecast:
+    site: str
+    status: str  # "ok", or why there is no forecast
+    history_days: int
+    forecast: pd.DataFrame = field(default_factory=pd.DataFrame)
+    backtest: Backtest = field(default_factory=Backtest)
+    anomalies: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def hour_of_week(hour_ms: np.ndarray | pd.Series) -> np.ndarray:
+    """0 = Monday 00:00 UTC ... 167 = Sunday 23:00 (1970-01-01 was a Thursday)."""
+    hours = np.asarray(hour_ms, dtype=np.int64) // HOUR_MS
+    return np.asarray(((hours // 24 + 3) % 7) * 24 + hours % 24)
+
+
+def hourly_grid(site_hours: pd.DataFrame, start_ms: int, end_ms: int) -> pd.DataFrame:
+    """Every hour in [start, end): visits and tracks (0 when nobody came), net score (NaN then)."""
+    index = pd.Index(np.arange(start_ms, end_ms, HOUR_MS, dtype=np.int64), name="hour_ms")
+    grid = site_hours.set_index("hour_ms")[["visits", "tracks", "positive", "negative"]].reindex(index, fill_value=0)
+    grid = grid.astype("int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grid["net"] = np.where(grid["tracks"] > 0, (grid["positive"] - grid["negative"]) / grid["tracks"], np.nan)
+    grid["how"] = hour_of_week(grid.index.to_numpy())
+    return grid
+
+
+def open_hours_of_week(grid: pd.DataFrame) -> set[int]:
+    weeks = grid.assign(busy=grid["visits"] > 0).groupby("how")["busy"].mean()
+    return {int(h) for h, share in weeks.items() if share >= 0.5}
+
+
+def _design(how: np.ndarray, columns: list[str] | None = None) -> pd.DataFrame:
+    dow, hod = how // 24, how % 24
+    part = np.where(dow >= 5, "we", "wd")
+    frame = pd.DataFrame({"dow": [f"d{d}" for d in dow], "hod": [f"h{h}{p}" for h, p in zip(hod, part, strict=True)]})
+    dummies = pd.get_dummies(frame, columns=["dow", "hod"], dtype=float)
+    if columns is None:
+        # One reference level per group keeps the design full rank: a day, a weekday hour, a weekend hour.
+        hods = sorted(c for c in dummies.columns if c.startswith("hod_"))
+        reference = [c for c in dummies.columns if c.startswith("dow_")][:1]
+        reference += [next(c for c in hods if c.endswith(p)) for p in ("wd", "we") if any(c.endswith(p) for c in hods)]
+        dummies = dummies.drop(columns=reference)
+    else:
+        dummies = dummies.reindex(columns=[c for c in columns if c != "const"], fill_value=0.0)
+    dummies.insert(0, "const", 1.0)
+    return dummies
+
+
+@dataclass
+class _Fit:
+    open_how: set[int]
+    columns: list[str]
+    visits: sm.regression.linear_model.RegressionResults
+    net: sm.regression.linear_model.RegressionResults
+    usable_share: float
+    noise: tuple[float, float]  # an hour's net score variance: noise[0] + noise[1] / customers
+
+
+def _fit(grid: pd.DataFrame) -> _Fit:
+    open_how = open_hours_of_week(grid)
+    train = grid[grid["how"].isin(open_how)]
+    design = _design(train["how"].to_numpy())
+    visits = sm.OLS(np.sqrt(train["visits"].to_numpy(dtype=float)), design).fit()
+    rated = train["tracks"] > 0
+    y, x = train.loc[rated, "net"].to_numpy(), design[rated.to_numpy()]
+    tracks = train.loc[rated, "tracks"].to_numpy(dtype=float)
+    noise = _noise(y - sm.WLS(y, x, weights=tracks).fit().fittedvalues, tracks)
+    # Feasible GLS: an hour's variance is sampling noise (~1/customers) plus what the seasonal terms
+    # miss (promotions, weather: a constant), so busy hours are not trusted beyond what they know.
+    net = sm.WLS(y, x, weights=1.0 / (noise[0] + noise[1] / tracks)).fit()
+    usable = float(train["tracks"].sum() / max(1, train["visits"].sum()))
+    return _Fit(open_how, list(design.columns), visits, net, usable, noise)
+
+
+def _noise(residuals: np.ndarray, tracks: np.ndarray) -> tuple[float, float]:
+    """Method of moments: squared residuals regressed on [1, 1/customers], both parts kept >= 0."""
+    fit = sm.OLS(residuals**2, np.column_stack([np.ones_like(tracks), 1.0 / tracks])).fit()
+    constant, per_customer = (float(v) for v in fit.params)
+    if per_customer <= 0:
+        return max(float(np.mean(residuals**2)), 1e-6), 0.0
+    return max(constant, 0.0), per_customer
+
+
+def _predict(fit: _Fit, hours: np.ndarray) -> pd.DataFrame:
+    how = hour_of_week(hours)
+    out = pd.DataFrame({"hour_ms": hours, "open": np.isin(how, list(fit.open_how))})
+    design = _design(how, fit.columns)
+    mean_sqrt = fit.visits.predict(design)
+    scale = float(fit.visits.scale)
+    out["visits"] = np.where(out["open"], np.maximum(mean_sqrt, 0) ** 2 + scale, 0.0)
+    visits_se = np.sqrt(fit.visits.get_prediction(design).se_mean ** 2 + scale)
+    net_mean = fit.net.predict(design)
+    tracks = np.maximum(out["visits"].to_numpy() * fit.usable_share, 1.0)
+    noise = (fit.noise[0] + fit.noise[1] / tracks) * float(fit.net.scale)
+    net_se = np.sqrt(fit.net.get_prediction(design).se_mean ** 2 + noise)
+    out["net"] = np.where(out["open"], np.clip(net_mean, -1, 1), np.nan)
+    for level in (80, 95):
+        t_visits = stats.t.ppf(0.5 + level / 200, fit.visits.df_resid)
+        t_net = stats.t.ppf(0.5 + level / 200, fit.net.df_resid)
+        low = np.maximum(mean_sqrt - t_visits * visits_se, 0) ** 2
+        high = np.maximum(mean_sqrt + t_visits * visits_se, 0) ** 2
+        out[f"visits_lo{level}"] = np.where(out["open"], low, 0.0)
+        out[f"visits_hi{level}"] = np.where(out["open"], high, 0.0)
+        out[f"net_lo{level}"] = np.where(out["open"], np.clip(net_mean - t_net * net_se, -1, 1), np.nan)
+        out[f"net_hi{level}"] = np.where(out["open"], np.clip(net_mean + t_net * net_se, -1, 1), np.nan)
+    return out
+
+
+def _backtest(grid: pd.DataFrame, config: ForecastConfig) -> Backtest:
+    end = int(grid.index[-1]) + HOUR_MS
+    start = int(grid.index[0])
+    errors: list[pd.DataFrame] = []
+    folds = 0
+    for fold in range(config.backtest_folds, 0, -1):
+        origin = end - fold * 7 * DAY_MS
+        if origin - start < 14 * DAY_MS:
+            continue
+        train = grid[grid.index < origin]
+        test = grid[(grid.index >= origin) & (grid.index < origin + 7 * DAY_MS)]
+        predicted = _predict(_fit(train), test.index.to_numpy()).set_index("hour_ms")
+        naive = grid.reindex(test.index - WEEK_HOURS * HOUR_MS)
+        frame = pd.DataFrame({
+            "open": predicted["open"].to_numpy(), "visits": test["visits"].to_numpy(),
+            "tracks": test["tracks"].to_numpy(), "net": test["net"].to_numpy(),
+            "p_visits": predicted["visits"].to_numpy(), "p_net": predicted["net"].to_numpy(),
+            "n_visits": naive["visits"].to_numpy(), "n_net": naive["net"].to_numpy(),
+            "n_tracks": naive["tracks"].to_numpy(),
+            "lo80": predicted["net_lo80"].to_numpy(), "hi80": predicted["net_hi80"].to_numpy(),
+            "lo95": predicted["net_lo95"].to_numpy(), "hi95": predicted["net_hi95"].to_numpy()})
+        errors.append(frame)
+        folds += 1
+    if not errors:
+        return Backtest()
+    frame = pd.concat(errors)
+    visits = frame[frame["open"]]
+    # Same hours for both: open, enough customers now and a week before.
+    rated = frame[frame["open"] & (frame["tracks"] >= config.min_tracks) & (frame["n_tracks"] >= config.min_tracks)]
+    return Backtest(
+        folds=folds, hours=len(rated),
+        net_mae=float((rated["net"] - rated["p_net"]).abs().mean()),
+        naive_net_mae=float((rated["net"] - rated["n_net"]).abs().mean()),
+        visits_mae=float((visits["visits"] - visits["p_visits"]).abs().mean()),
+        naive_visits_mae=float((visits["visits"] - visits["n_visits"]).abs().mean()),
+        coverage80=float(((rated["net"] >= rated["lo80"]) & (rated["net"] <= rated["hi80"])).mean()),
+        coverage95=float(((rated["net"] >= rated["lo95"]) & (rated["net"] <= rated["hi95"])).mean()))
+
+
+def _robust_z(residuals: np.ndarray) -> np.ndarray:
+    scale = 1.4826 * float(np.median(np.abs(residuals - np.median(residuals)))) if len(residuals) else 0.0
+    return residuals / (scale or 1.0)
+
+
+def _anomalies(grid: pd.DataFrame, fit: _Fit, config: ForecastConfig) -> pd.DataFrame:
+    """Open hours far from what their hour of the week predicts: the net score (hours with enough
+    customers; residual over the hour's modelled spread) and the visits (a silent camera, a rush)."""
+    opened = grid[grid["how"].isin(fit.open_how)]
+    rated = opened[opened["tracks"] >= config.min_tracks]
+    frames = []
+    if len(rated):
+        expected = fit.net.predict(_design(rated["how"].to_numpy(), fit.columns))
+        spread = np.sqrt(fit.noise[0] + fit.noise[1] / rated["tracks"].to_numpy(dtype=float))
+        z = _robust_z((rated["net"].to_numpy() - expected) / spread)
+        flagged = np.abs(z) >= config.anomaly_z
+        frames.append(pd.DataFrame({"hour_ms": rated.index.to_numpy()[flagged], "measure": "net_score",
+                                    "actual": rated["net"].to_numpy()[flagged], "expected": expected[flagged],
+                                    "z": z[flagged]}))
+    if len(opened):
+        root = fit.visits.predict(_design(opened["how"].to_numpy(), fit.columns))
+        z = _robust_z(np.sqrt(opened["visits"].to_numpy(dtype=float)) - root)
+        flagged = np.abs(z) >= config.anomaly_z
+        frames.append(pd.DataFrame({"hour_ms": opened.index.to_numpy()[flagged], "measure": "visits",
+                                    "actual": opened["visits"].to_numpy(dtype=float)[flagged],
+                                    "expected": np.maximum(root[flagged], 0) ** 2, "z": z[flagged]}))
+    columns = ["hour_ms", "measure", "actual", "expected", "z"]
+    found = [f for f in frames if len(f)]
+    return pd.concat(found, ignore_index=True).sort_values("hour_ms")[columns] if found else pd.DataFrame(
+        columns=columns)
+
+
+def forecast_site(site: str, site_hours: pd.DataFrame, end_ms: int,
+                  config: ForecastConfig = ForecastConfig()) -> SiteForecast:
+    """`site_hours`: the site's rows of `source.hourly_sentiment`; history ends at `end_ms` (a midnight)."""
+    days = int(pd.Series(site_hours["hour_ms"] // DAY_MS).nunique()) if len(site_hours) else 0
+    if days < config.min_history_days:
+        return SiteForecast(site, f"too little history: {days} days with visitors, "
+                                  f"a forecast needs {config.min_history_days}", days)
+    start_ms = int(site_hours["hour_ms"].min()) // DAY_MS * DAY_MS
+    grid = hourly_grid(site_hours, start_ms, end_ms)
+    fit = _fit(grid)
+    future = np.arange(end_ms, end_ms + config.horizon_days * DAY_MS, HOUR_MS, dtype=np.int64)
+    forecast = _predict(fit, future)
+    forecast.insert(0, "site_id", site)
+    return SiteForecast(site, "ok", days, forecast, _backtest(grid, config), _anomalies(grid, fit, config))
+
+
+def forecast_sites(hourly: pd.DataFrame, end_ms: int, config: ForecastConfig = ForecastConfig()) -> list[SiteForecast]:
+    return [forecast_site(str(site), rows.drop(columns="site_id"), end_ms, config)
+            for site, rows in hourly.groupby("site_id", sort=True)]

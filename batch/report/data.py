@@ -1,0 +1,155 @@
+"""The report's numbers, as tables: everything the HTML shows is also a CSV export.
+
+One rule everywhere: a sentiment aggregate over fewer than ``min_tracks`` customers is suppressed
+(its value is empty and ``suppressed`` is true), never shown as a number. A camera hour without a
+heartbeat is ``offline``: no value, never zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from batch.analytics import source
+from batch.analytics.forecast import hour_of_week
+from batch.analytics.measures import Estimate, mean_valence, net_score, net_score_change
+from batch.analytics.source import Period
+
+HOUR_MS = 3_600_000
+
+
+def iso(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass
+class Totals:
+    visits: int
+    tracks: int
+    positive: int
+    negative: int
+    valence_sum: float
+    valence_sumsq: float
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> Totals:
+        def total(column: str) -> float:
+            return float(frame[column].fillna(0).sum()) if len(frame) and column in frame else 0.0
+
+        return cls(int(total("visits")), int(total("tracks")), int(total("positive")), int(total("negative")),
+                   total("valence_sum"), total("valence_sumsq"))
+
+    def net(self, min_tracks: int) -> Estimate | None:
+        return net_score(self.positive, self.negative, self.tracks, min_tracks)
+
+    def valence(self, min_tracks: int) -> Estimate | None:
+        return mean_valence(self.valence_sum, self.valence_sumsq, self.tracks, min_tracks)
+
+    def change(self, before: Totals, min_tracks: int) -> Estimate | None:
+        return net_score_change((self.positive, self.negative, self.tracks),
+                                (before.positive, before.negative, before.tracks), min_tracks)
+
+
+def with_net(frame: pd.DataFrame, min_tracks: int) -> pd.DataFrame:
+    """Adds net_score, net_low, net_high (empty when suppressed) and suppressed to per-hour rows."""
+    estimates = [net_score(int(p), int(n), int(t), min_tracks)
+                 for p, n, t in zip(frame["positive"], frame["negative"], frame["tracks"], strict=True)]
+    out = frame.copy()
+    out["net_score"] = [e.value if e else None for e in estimates]
+    out["net_low"] = [e.low if e else None for e in estimates]
+    out["net_high"] = [e.high if e else None for e in estimates]
+    out["suppressed"] = [e is None for e in estimates]
+    return out
+
+
+def hour_grid(period: Period) -> np.ndarray:
+    first = period.since_ms // HOUR_MS * HOUR_MS
+    return np.arange(first, period.until_ms, HOUR_MS, dtype=np.int64)
+
+
+def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.DataFrame,
+                  min_tracks: int) -> pd.DataFrame:
+    """Every camera x hour of the period: offline (no heartbeat), visits and net score when shown."""
+    beats = source.camera_hours(con, period)
+    with_heartbeats = set(zip(beats["site_id"], beats["camera_id"], strict=True)) if len(beats) else set()
+    hours = hour_grid(period)
+    rows = []
+    for site, camera in source.cameras(con, period.site):
+        rows.append(pd.DataFrame({"site_id": site, "camera_id": camera, "hour_ms": hours,
+                                  "reports_heartbeats": (site, camera) in with_heartbeats}))
+    if not rows:
+        return pd.DataFrame(columns=["site_id", "camera_id", "hour_ms", "offline", "visits", "tracks", "positive",
+                                     "negative", "net_score", "net_low", "net_high", "suppressed"])
+    grid = pd.concat(rows, ignore_index=True)
+    grid = grid.merge(beats, how="left", on=["site_id", "camera_id", "hour_ms"])
+    grid["heartbeats"] = grid["heartbeats"].fillna(0).astype("int64")
+    grid = grid.merge(by_camera[["site_id", "camera_id", "hour_ms", "visits", "tracks", "positive", "negative"]],
+                      how="left", on=["site_id", "camera_id", "hour_ms"])
+    for column in ("visits", "tracks", "positive", "negative"):
+        grid[column] = grid[column].fillna(0).astype("int64")
+    # A camera that reports heartbeats and sent none in an hour, and saw nobody, was offline then.
+    grid["offline"] = grid["reports_heartbeats"] & (grid["heartbeats"] == 0) & (grid["visits"] == 0)
+    grid = with_net(grid, min_tracks)
+    grid.loc[grid["offline"], ["net_score", "net_low", "net_high"]] = None
+    return grid.drop(columns=["reports_heartbeats"])
+
+
+def offline_spans(status: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive offline hours per camera: site, camera, from, to, hours."""
+    spans = []
+    for (site, camera), rows in status[status["offline"]].groupby(["site_id", "camera_id"], sort=True):
+        hours = rows["hour_ms"].to_numpy()
+        breaks = np.flatnonzero(np.diff(hours) != HOUR_MS)
+        starts = np.concatenate([[0], breaks + 1])
+        ends = np.concatenate([breaks, [len(hours) - 1]])
+        for s, e in zip(starts, ends, strict=True):
+            spans.append({"site_id": site, "camera_id": camera, "from_ms": int(hours[s]),
+                          "to_ms": int(hours[e]) + HOUR_MS, "hours": int(e - s + 1)})
+    return pd.DataFrame(spans, columns=["site_id", "camera_id", "from_ms", "to_ms", "hours"])
+
+
+def heatmap_cells(hourly: pd.DataFrame, min_tracks: int) -> tuple[dict[tuple[int, int], tuple[float | None, int]],
+                                                                  pd.DataFrame]:
+    """(weekday, hour) -> (net score or None when suppressed, tracks), and the same as a table."""
+    frame = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy())) if len(hourly) else \
+        hourly.assign(how=pd.Series(dtype="int64"))
+    grouped = frame.groupby("how")[["tracks", "positive", "negative"]].sum()
+    cells: dict[tuple[int, int], tuple[float | None, int]] = {}
+    rows = []
+    for how, row in grouped.iterrows():
+        estimate = net_score(int(row["positive"]), int(row["negative"]), int(row["tracks"]), min_tracks)
+        key = (int(how) // 24, int(how) % 24)
+        cells[key] = (estimate.value if estimate else None, int(row["tracks"]))
+        rows.append({"weekday": key[0], "hour": key[1], "tracks": int(row["tracks"]),
+                     "net_score": estimate.value if estimate else None, "suppressed": estimate is None})
+    return cells, pd.DataFrame(rows, columns=["weekday", "hour", "tracks", "net_score", "suppressed"])
+
+
+def busiest_hours(hourly: pd.DataFrame, count: int = 3) -> str:
+    if hourly.empty:
+        return ""
+    weekdays = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    by_how = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy())).groupby("how")["visits"].sum()
+    top = by_how.sort_values(ascending=False, kind="stable").head(count)
+    return ", ".join(f"{weekdays[int(h) // 24]} {int(h) % 24:02d}:00 ({int(v)})" for h, v in top.items())
+
+
+def alarm_episodes(alarms: pd.DataFrame, until_ms: int) -> dict[tuple[str, str | None], list[tuple[int, int, str]]]:
+    """(site, camera or None) -> [(raised, cleared or period end, what)], from ALARM/OK state changes."""
+    open_since: dict[tuple[str, str | None, str], tuple[int, str]] = {}
+    episodes: dict[tuple[str, str | None], list[tuple[int, int, str]]] = {}
+    for a in alarms.itertuples():
+        camera = None if a.camera_id is None or pd.isna(a.camera_id) else str(a.camera_id)
+        key = (str(a.site_id), camera, str(a.rule))
+        if a.state == "ALARM" and key not in open_since:
+            open_since[key] = (int(a.time_ms), f"{a.rule}: {a.reason}")
+        elif a.state == "OK" and key in open_since:
+            start, what = open_since.pop(key)
+            episodes.setdefault(key[:2], []).append((start, int(a.time_ms), f"{what} (until {iso(a.time_ms)})"))
+    for key, (start, what) in open_since.items():
+        episodes.setdefault(key[:2], []).append((start, until_ms, f"{what} (still raised)"))
+    return episodes

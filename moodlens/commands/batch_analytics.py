@@ -1,0 +1,124 @@
+"""`moodlens batch forecast` and `moodlens batch drivers`: the analyst's predictive side.
+
+`add_analytics_commands(batch_subparsers)` adds both under the `batch` group; `register` adds a
+`batch` group for them when no other module has made one yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from moodlens.commands.analytics_input import add_input_arguments, connect
+
+DAY_MS = 86_400_000
+
+
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    existing = groups.choices.get("batch")
+    if existing is None:
+        batch = groups.add_parser("batch", help="analytics over the event history")
+        add_analytics_commands(batch.add_subparsers(dest="batch_command", required=True, metavar="COMMAND"))
+        return
+    for action in existing._actions:  # the `batch` group of the lake module: add ours beside its commands
+        if isinstance(action, argparse._SubParsersAction):
+            add_analytics_commands(action)
+            return
+    raise RuntimeError("the batch group has no subcommands to add forecast and drivers to")
+
+
+def add_analytics_commands(batch: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    forecast = batch.add_parser("forecast", help="next 7 days' net score and visits per site and hour, "
+                                                 "beside a backtest and a seasonal-naive baseline")
+    add_input_arguments(forecast)
+    forecast.add_argument("--site", default=None, help="one site (default: every site)")
+    forecast.add_argument("--hourly", action="store_true", help="print every open hour, not a line per day")
+    forecast.add_argument("--csv", type=Path, default=None, help="write the hourly forecast to this CSV file")
+    forecast.set_defaults(handler=run_forecast)
+    drivers = batch.add_parser("drivers", help="each business event kind's association with sentiment")
+    add_input_arguments(drivers)
+    drivers.add_argument("--events", type=Path, required=True, help="business events CSV: time,site,kind,value")
+    drivers.add_argument("--csv", type=Path, default=None, help="also write the estimates to this CSV file")
+    drivers.set_defaults(handler=run_drivers)
+
+
+def _time(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%a %Y-%m-%d %H:%M")
+
+
+def check_site(site: str | None, known: list[str]) -> None:
+    if site is not None and site not in known:
+        raise ValueError(f"unknown site {site!r}; known sites: {', '.join(known) or '(none: the history is empty)'}")
+
+
+def run_forecast(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from batch.analytics.forecast import ForecastConfig, forecast_sites
+    from batch.analytics.source import Period, hourly_sentiment, known_sites, latest_event_ms
+
+    con = connect(args)
+    check_site(args.site, known_sites(con))
+    latest = latest_event_ms(con)
+    if latest is None:
+        raise ValueError(f"no visits in {args.log}: nothing to forecast from")
+    end_ms = (latest // DAY_MS + 1) * DAY_MS
+    hourly = hourly_sentiment(con, Period(0, end_ms, args.site))
+    results = forecast_sites(hourly, end_ms, ForecastConfig(min_tracks=args.min_tracks))
+    frames = []
+    for result in results:
+        print(f"\n== {result.site}: {result.history_days} days of history")
+        if result.status != "ok":
+            print(f"   no forecast: {result.status}")
+            continue
+        b = result.backtest
+        print(f"   backtest, {b.folds} rolling weekly origins, {b.hours} rated hours: net score MAE {b.net_mae:.3f} "
+              f"(seasonal-naive, same hour last week: {b.naive_net_mae:.3f}); visits MAE {b.visits_mae:.1f} "
+              f"(naive {b.naive_visits_mae:.1f}); interval coverage 80%: {b.coverage80:.0%}, 95%: {b.coverage95:.0%}")
+        for row in result.anomalies.itertuples():
+            if row.measure == "net_score":
+                what = f"net score {row.actual:+.2f}, expected {row.expected:+.2f}"
+            else:
+                what = f"{row.actual:.0f} visits, expected {row.expected:.0f}"
+            print(f"   anomalous hour: {_time(row.hour_ms)} {what} (z {row.z:+.1f})")
+        table = result.forecast[result.forecast["open"]]
+        frames.append(result.forecast)
+        if args.hourly:
+            for r in table.itertuples():
+                print(f"   {_time(r.hour_ms)}  visits {r.visits:5.1f} [80% {r.visits_lo80:.0f}-{r.visits_hi80:.0f}, "
+                      f"95% {r.visits_lo95:.0f}-{r.visits_hi95:.0f}]  net {r.net:+.2f} [80% {r.net_lo80:+.2f},"
+                      f"{r.net_hi80:+.2f}; 95% {r.net_lo95:+.2f},{r.net_hi95:+.2f}]")
+        else:
+            days = table.assign(day=table["hour_ms"] // DAY_MS * DAY_MS).groupby("day")
+            for day, rows in days:
+                weighted = float((rows["net"] * rows["visits"]).sum() / rows["visits"].sum())
+                busiest = rows.loc[rows["visits"].idxmax()]
+                print(f"   {_time(float(day))[:14]}  visits {rows['visits'].sum():6.0f}  net score {weighted:+.2f}  "
+                      f"busiest {_time(busiest['hour_ms'])[-5:]} ({busiest['visits']:.0f} visits, net "
+                      f"{busiest['net']:+.2f} [95% {busiest['net_lo95']:+.2f},{busiest['net_hi95']:+.2f}])")
+    if args.csv is not None and frames:
+        pd.concat(frames).to_csv(args.csv, index=False)
+        print(f"\nhourly forecast with intervals -> {args.csv}")
+    return 0
+
+
+def run_drivers(args: argparse.Namespace) -> int:
+    from batch.analytics.drivers import drivers_frame, estimate_drivers, read_business_events
+    from batch.analytics.source import Period, hourly_sentiment
+
+    business = read_business_events(args.events)
+    con = connect(args)
+    result = estimate_drivers(hourly_sentiment(con, Period(0, 1 << 47)), business, args.min_tracks)
+    print(f"{result.hours} hours with at least {args.min_tracks} customers at {len(result.sites)} site(s); "
+          f"{result.unmatched_rows} business rows fell in hours without enough customers")
+    print(f"{'kind':<20} {'effect on net score':>20}  {'95% interval':>18}  {'p':>6}  hours with it")
+    for d in result.drivers:
+        if d.effect is None or d.low is None or d.high is None or d.p_value is None:
+            print(f"{d.kind:<20} {'—':>20}  {'':>18}  {'':>6}  {d.hours_with}  ({d.note})")
+            continue
+        print(f"{d.kind:<20} {d.effect:>+20.3f}  [{d.low:+.3f}, {d.high:+.3f}]  {d.p_value:6.3f}  {d.hours_with}")
+    print(f"\n{result.caveat}")
+    if args.csv is not None:
+        drivers_frame(result).to_csv(args.csv, index=False)
+    return 0

@@ -1,0 +1,77 @@
+"""`moodlens report`: the weekly report of one site or all sites, as one HTML file plus CSVs (and a PDF)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from moodlens.commands.analytics_input import add_input_arguments, connect
+from moodlens.commands.batch_analytics import check_site
+
+DAY_MS = 86_400_000
+_DURATION = re.compile(r"^(\d+)([hdw])$")
+_UNIT_MS = {"h": 3_600_000, "d": DAY_MS, "w": 7 * DAY_MS}
+
+
+def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = groups.add_parser("report", help="the weekly report: one offline HTML file, CSV exports, a PDF")
+    add_input_arguments(report)
+    report.add_argument("--since", default="7d", help="period: 7d, 48h, 2w, or a UTC date (default 7d)")
+    report.add_argument("--until", default=None,
+                        help="end of the period, a UTC date or time (default: midnight after the latest visit)")
+    report.add_argument("--site", default=None, help="one site (default: every site, with a league table)")
+    report.add_argument("--out", type=Path, default=Path("var/report"), help="output folder (default var/report)")
+    report.add_argument("--events", type=Path, default=None, help="business events CSV: adds the drivers section")
+    report.add_argument("--no-forecast", action="store_true", help="leave the forecast section out")
+    report.add_argument("--pdf", action="store_true", help="also print report.pdf with headless Chromium")
+    report.set_defaults(handler=run_report)
+
+
+def _parse_time(text: str, what: str) -> int:
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is neither a duration like 7d/48h/2w nor a date like 2026-11-01") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return int(stamp.timestamp() * 1000)
+
+
+def period(since: str, until: str | None, latest_ms: int | None) -> tuple[int, int]:
+    if until is not None:
+        end = _parse_time(until, "--until")
+    elif latest_ms is not None:
+        end = (latest_ms // DAY_MS + 1) * DAY_MS
+    else:
+        raise ValueError("no visits in the data: give --until, or make some history first")
+    match = _DURATION.match(since.strip())
+    start = end - int(match.group(1)) * _UNIT_MS[match.group(2)] if match else _parse_time(since, "--since")
+    if start >= end:
+        raise ValueError(f"--since {since} is not before the end of the period")
+    return start, end
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from batch.analytics.drivers import read_business_events
+    from batch.analytics.source import known_sites, latest_event_ms
+    from batch.report.build import ReportOptions, build_report, write_report
+    from batch.report.chromium import print_pdf
+
+    started = time.perf_counter()
+    business = read_business_events(args.events) if args.events else None
+    con = connect(args)
+    check_site(args.site, known_sites(con))
+    since_ms, until_ms = period(args.since, args.until, latest_event_ms(con))
+    report = build_report(con, ReportOptions(since_ms, until_ms, args.site, args.min_tracks, business,
+                                             not args.no_forecast))
+    written = write_report(report, args.out)
+    html = written[0]
+    print(f"report: {html} ({html.stat().st_size / 1024:.0f} KiB), {len(written) - 1} CSV exports in {args.out}/ "
+          f"({time.perf_counter() - started:.1f} s)")
+    if args.pdf:
+        pdf = print_pdf(html, args.out / "report.pdf")
+        print(f"pdf: {pdf} ({pdf.stat().st_size / 1024:.0f} KiB)")
+    return 0

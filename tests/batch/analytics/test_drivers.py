@@ -1,0 +1,71 @@
+"""Drivers: planted effects come back within their intervals; the null kind's interval covers 0."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from batch.analytics.drivers import BusinessEventsError, estimate_drivers, parse_business_events
+from batch.analytics.source import Period, hourly_sentiment
+from batch.analytics.synthetic import PLANTED_EFFECTS, business_csv_lines
+from tests.support.history import history, lake
+
+
+def test_planted_effects_are_recovered_and_the_null_kind_covers_zero() -> None:
+    h = history()
+    business = parse_business_events(list(business_csv_lines(h)))
+    result = estimate_drivers(hourly_sentiment(lake(), Period(h.start_ms, h.end_ms)), business)
+    found = {d.kind: d for d in result.drivers}
+    assert set(found) == set(PLANTED_EFFECTS)
+    for kind, truth in PLANTED_EFFECTS.items():
+        d = found[kind]
+        assert d.low is not None and d.high is not None and d.effect is not None
+        assert d.low <= truth <= d.high, (kind, d)
+    low, high = found["promotion"].low, found["queue_length"].high
+    assert low is not None and low > 0 and high is not None and high < 0  # real effects are told apart from 0
+    assert "not proof of cause" in result.caveat
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "line 1: the file is empty"),
+    ("time,site,value\n", "header lacks column(s) kind"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1,promo,1\n2026-10-01T12:00:00,cafe-1,promo,1\n",
+     "line 3: time: time '2026-10-01T12:00:00' has no time zone"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1,promo,lots\n", "line 2: value: 'lots' is not a number"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe 1,promo,1\n", "line 2: site: 'cafe 1' is not a site id"),
+    ("time,site,kind,value\nyesterday,cafe-1,promo,1\n", "line 2: time:"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1,promo,nan\n", "line 2: value: 'nan' is not finite"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1\n", "line 2: 2 column(s), the header has 4"),
+])
+def test_bad_business_files_name_the_line_and_the_reason(text: str, message: str) -> None:
+    with pytest.raises(BusinessEventsError) as error:
+        parse_business_events(text.splitlines(keepends=True), "business.csv")
+    assert message in str(error.value) and str(error.value).startswith("business.csv:")
+
+
+def test_every_bad_line_is_reported_not_just_the_first() -> None:
+    text = "time,site,kind,value\n" + "".join(f"2026-10-01T12:00:00Z,cafe-1,promo,x{i}\n" for i in range(30))
+    with pytest.raises(BusinessEventsError) as error:
+        parse_business_events(text.splitlines(keepends=True))
+    assert len(error.value.problems) == 30 and "and 10 more" in str(error.value)
+
+
+@given(st.lists(st.tuples(st.integers(1_700_000_000_000, 1_900_000_000_000), st.sampled_from(["cafe-1", "shop.2"]),
+                          st.sampled_from(["promotion", "queue_length", "staff_on_shift"]),
+                          st.floats(-1e6, 1e6, allow_nan=False)), max_size=30),
+       st.integers(0, 30))
+def test_valid_rows_parse_back_exactly_and_one_bad_value_is_named_by_its_line(
+        rows: list[tuple[int, str, str, float]], bad_at: int) -> None:
+    lines = ["time,site,kind,value"] + [
+        f"{datetime.fromtimestamp(t / 1000, UTC).isoformat().replace('+00:00', 'Z')},{s},{k},{v!r}"
+        for t, s, k, v in rows]
+    parsed = parse_business_events(lines)
+    assert parsed.values.tolist() == [list(r) for r in rows]
+    if bad_at < len(rows):
+        lines[bad_at + 1] = lines[bad_at + 1].rsplit(",", 1)[0] + ",n/a"
+        with pytest.raises(BusinessEventsError) as error:
+            parse_business_events(lines)
+        assert error.value.problems == [f"line {bad_at + 2}: value: 'n/a' is not a number"]

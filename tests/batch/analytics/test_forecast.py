@@ -1,0 +1,81 @@
+"""Forecast: intervals, closed hours, too little history, backtest against the seasonal-naive baseline."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from batch.analytics.forecast import DAY_MS, HOUR_MS, ForecastConfig, forecast_sites, hour_of_week
+from batch.analytics.source import Period, hourly_sentiment
+from tests.support.history import history, lake
+
+
+@cache
+def _results():
+    h = history()
+    return forecast_sites(hourly_sentiment(lake(), Period(h.start_ms, h.end_ms)), h.end_ms), h
+
+
+def test_seven_days_by_hour_with_nested_intervals_and_no_sentiment_when_closed() -> None:
+    results, h = _results()
+    assert [r.site for r in results] == sorted(h.sites)
+    for result in results:
+        assert result.status == "ok"
+        f = result.forecast
+        assert len(f) == 7 * 24 and f["hour_ms"].iloc[0] == h.end_ms
+        is_open = f[f["open"]]
+        assert (is_open["net_lo95"] <= is_open["net_lo80"]).all() and (is_open["net_lo80"] <= is_open["net"]).all()
+        assert (is_open["net"] <= is_open["net_hi80"]).all() and (is_open["net_hi80"] <= is_open["net_hi95"]).all()
+        assert (is_open["visits_lo95"] <= is_open["visits"]).all()
+        assert (is_open["visits"] <= is_open["visits_hi95"]).all()
+        closed = f[~f["open"]]
+        assert len(closed) > 0 and closed["net"].isna().all() and (closed["visits"] == 0).all()
+    # The shop closes on Sundays: its Sunday forecast is closed, not a zero mood.
+    shop = next(r for r in results if r.site == "shop-east").forecast
+    sundays = shop[hour_of_week(shop["hour_ms"].to_numpy()) // 24 == 6]
+    assert not sundays["open"].any()
+
+
+def test_backtest_beats_the_seasonal_naive_baseline_and_intervals_cover() -> None:
+    results, _ = _results()
+    for result in results:
+        b = result.backtest
+        assert b.folds >= 1 and b.hours > 50
+        assert b.net_mae < b.naive_net_mae and b.visits_mae < b.naive_visits_mae, result.site
+        assert 0.85 <= b.coverage95 <= 1.0 and b.coverage80 >= 0.6, result.site
+
+
+def test_the_bad_evening_is_flagged_as_anomalous_and_little_else_is() -> None:
+    results, h = _results()
+    bad = next(i for i in h.incidents if i.kind == "bad_evening")
+    result = next(r for r in results if r.site == bad.site_id)
+    net = result.anomalies[result.anomalies["measure"] == "net_score"]
+    bad_hours = set(range(bad.start_ms, bad.end_ms, HOUR_MS))
+    assert len(set(net["hour_ms"]) & bad_hours) >= 2
+    assert all(net.loc[net["hour_ms"].isin(bad_hours), "z"] < 0)
+    for other in results:
+        assert (other.anomalies["measure"] == "net_score").sum() <= 6, other.site  # a short list, not noise
+
+
+def test_the_silent_camera_shows_as_missing_visits() -> None:
+    results, h = _results()
+    silent = next(i for i in h.incidents if i.kind == "silent_camera")
+    anomalies = next(r for r in results if r.site == silent.site_id).anomalies
+    during = anomalies[(anomalies["measure"] == "visits") & (anomalies["hour_ms"] >= silent.start_ms)
+                       & (anomalies["hour_ms"] < silent.end_ms)]
+    assert len(during) >= 1 and (during["z"] < 0).all() and (during["actual"] < during["expected"]).all()
+
+
+def test_a_site_with_too_little_history_says_so_instead_of_forecasting() -> None:
+    h = history()
+    recent = Period(h.end_ms - 10 * DAY_MS, h.end_ms)
+    results = forecast_sites(hourly_sentiment(lake(), recent), h.end_ms, ForecastConfig(min_history_days=21))
+    assert results and all(r.status.startswith("too little history") for r in results)
+    assert all(r.forecast.empty for r in results)
+
+
+def test_hour_of_week_starts_on_monday() -> None:
+    monday_ms = 1_789_344_000_000  # 2026-09-14 00:00 UTC, a Monday
+    assert list(hour_of_week(np.array([monday_ms, monday_ms + 25 * HOUR_MS, monday_ms + 7 * DAY_MS - HOUR_MS]))) == [
+        0, 25, 167]

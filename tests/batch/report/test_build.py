@@ -1,0 +1,120 @@
+"""The weekly report: suppression below min_tracks, offline cameras as gaps, self-contained HTML, CSVs."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from batch.analytics.drivers import parse_business_events
+from batch.analytics.source import register_events
+from batch.analytics.synthetic import business_csv_lines
+from batch.report.build import Report, ReportOptions, build_report, write_report
+from tests.schemas import events as samples
+from tests.support.history import history, lake
+
+HOUR_MS = 3_600_000
+START = samples.EVENT_TIME_MS // (24 * HOUR_MS) * (24 * HOUR_MS)  # a midnight
+HAPPY = {"angry": 0.0, "disgust": 0.0, "fear": 0.0, "happy": 0.9, "sad": 0.0, "surprise": 0.0, "neutral": 0.1}
+
+
+def _visit(camera: str, n: int, at: int) -> dict:
+    return samples.face_expression(site_id="tiny", camera_id=camera, track_id=f"t{n}", kind="track_end",
+                                   event_time_ms=at, duration_ms=30_000, frame_count=300,
+                                   event_id=samples.new_event_id(at), probabilities=HAPPY, top_class="happy",
+                                   valence=0.9)
+
+
+def tiny_lake() -> duckdb.DuckDBPyConnection:
+    """Camera a: 3 customers (too few); camera b: 8; camera a silent (no heartbeat) from 10:00 to 13:00."""
+    events = [_visit("a", i, START + 9 * HOUR_MS + i * 60_000) for i in range(3)]
+    events += [_visit("b", i, START + 9 * HOUR_MS + i * 60_000) for i in range(8)]
+    for camera in ("a", "b"):
+        for minute in range(0, 24 * 60, 15):
+            at = START + minute * 60_000
+            if camera == "a" and START + 10 * HOUR_MS <= at < START + 13 * HOUR_MS:
+                continue
+            events.append(samples.camera_heartbeat(site_id="tiny", camera_id=camera, event_time_ms=at,
+                                                   event_id=samples.new_event_id(at)))
+    events.append(samples.sentiment_alarm(site_id="tiny", camera_id=None, event_time_ms=START + 9 * HOUR_MS + 1))
+    con = duckdb.connect()
+    register_events(con, events, quarantine=[("{not json", "$: malformed JSON")])
+    return con
+
+
+def _camera_row(html: str, camera: str) -> str:
+    match = re.search(rf"<tr><td>{re.escape(camera)}</td>.*?</tr>", html)
+    assert match, camera
+    return match.group(0)
+
+
+def test_aggregates_below_min_tracks_are_suppressed_never_shown() -> None:
+    report = build_report(tiny_lake(), ReportOptions(START, START + 24 * HOUR_MS, "tiny", forecast=False))
+    assert "too few customers" in _camera_row(report.html, "tiny/a")
+    assert "too few customers" not in _camera_row(report.html, "tiny/b")
+    cameras = report.tables["cameras"]
+    a = cameras[(cameras["camera_id"] == "a") & (cameras["tracks"] > 0)]
+    assert len(a) == 1 and bool(a["suppressed"].iloc[0]) and a["net_score"].isna().all()
+    b = cameras[(cameras["camera_id"] == "b") & (cameras["tracks"] > 0)]
+    assert b["net_score"].tolist() == [1.0]
+    assert "too few customers (3)" not in report.html  # the site hour has 11: shown as a number
+    only_a = build_report(tiny_lake(), ReportOptions(START, START + 24 * HOUR_MS, "tiny", min_tracks=12,
+                                                     forecast=False))
+    assert only_a.tables["hourly"]["net_score"].isna().all()
+    assert "too few customers (11) to show an expression mix" in only_a.html
+    assert "too few customers (11)" in only_a.html  # the heatmap cell says why it is blank
+
+
+def test_an_offline_camera_is_a_gap_never_zero_or_a_bad_mood() -> None:
+    report = build_report(tiny_lake(), ReportOptions(START, START + 24 * HOUR_MS, "tiny", forecast=False))
+    cameras = report.tables["cameras"]
+    offline = cameras[cameras["offline"]]
+    assert sorted(offline["camera_id"].unique()) == ["a"]
+    assert sorted(offline["hour_ms"]) == [START + h * HOUR_MS for h in (10, 11, 12)]
+    assert offline["net_score"].isna().all()  # no value at all, neither 0 nor negative
+    spans = report.tables["silent_cameras"]
+    assert spans[["camera_id", "hours"]].values.tolist() == [["a", 3]]
+    assert "camera offline: no heartbeat for 3 h" in report.html
+    assert 'class="alarm"' in report.html  # the alarm is marked on the sentiment chart
+
+
+@cache
+def full_report() -> Report:
+    h = history()
+    business = parse_business_events(list(business_csv_lines(h)))
+    return build_report(lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, None, business=business))
+
+
+def test_multi_site_report_is_self_contained_and_has_every_section(tmp_path: Path) -> None:
+    report = full_report()
+    written = write_report(report, tmp_path)
+    html = written[0].read_text(encoding="utf-8")
+    assert written[0].stat().st_size < 5 * 1024 * 1024
+    assert "<script" not in html.lower()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)  # no external request
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", html, re.I)
+    for anchor in ("headline", "over-time", "heatmap", "cameras", "expressions", "visits", "forecast", "drivers",
+                   "league", "quality"):
+        assert f'<section id="{anchor}">' in html, anchor
+    assert "not proof of cause" in html
+    silent = next(i for i in history().incidents if i.kind == "silent_camera")
+    assert f"{silent.site_id}/{silent.camera_id}" in report.tables["silent_cameras"].assign(
+        key=lambda d: d["site_id"] + "/" + d["camera_id"])["key"].tolist()
+    for name in ("hourly", "cameras", "heatmap", "forecast", "forecast_backtest", "drivers", "alarms"):
+        assert (tmp_path / f"{name}.csv").is_file(), name
+    exported = pd.read_csv(tmp_path / "hourly.csv")
+    shown = exported[exported["net_score"].notna()]
+    assert (shown["tracks"] >= 5).all() and exported.loc[exported["tracks"] < 5, "net_score"].isna().all()
+    assert set(pd.read_csv(tmp_path / "forecast_backtest.csv")["site_id"]) == set(history().sites)
+
+
+@pytest.mark.parametrize("site", ["cafe-central"])
+def test_one_site_report_has_no_league_table(site: str) -> None:
+    h = history()
+    report = build_report(lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, site, forecast=False))
+    assert '<section id="league">' not in report.html
+    assert set(report.tables["hourly"]["site_id"]) == {site}

@@ -1,0 +1,99 @@
+"""`moodlens demo history`, `moodlens batch forecast|drivers` and `moodlens report` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moodlens.cli import main
+from moodlens.locallog import LocalLog
+from schemas.validation import validate_event
+
+
+@pytest.fixture(scope="module")
+def small_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("history")
+    assert main(["demo", "history", "--sites", "2", "--days", "3", "--seed", "5", "--out", str(out)]) == 0
+    return out
+
+
+def test_history_writes_the_log_business_events_and_the_truth(small_history: Path) -> None:
+    records = LocalLog(small_history / "log").read(0, 1_000_000)
+    events = [json.loads(payload) for _, payload in records]
+    assert len(events) > 500 and all(validate_event(e) == [] for e in events)
+    assert {e["site_id"] for e in events} == {"cafe-central", "cinema-north"}
+    times = [e["event_time_ms"] for e in events]
+    assert times == sorted(times)  # in event time, as the stream's watermark likes it
+    lines = (small_history / "business.csv").read_text().splitlines()
+    assert lines[0] == "time,site,kind,value" and len(lines) > 10
+    truth = json.loads((small_history / "truth.json").read_text())
+    assert truth["planted_effects_on_net_score"]["new_playlist"] == 0.0
+    assert {i["kind"] for i in truth["incidents"]} == {"model_upgrade", "bad_evening", "silent_camera"}
+
+
+def test_forecast_on_three_days_says_there_is_too_little_history(small_history: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["batch", "forecast", "--log", str(small_history / "log")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("no forecast: too little history") == 2
+
+
+def test_drivers_with_a_bad_line_exits_non_zero_naming_it(small_history: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "business.csv"
+    bad.write_text("time,site,kind,value\n2026-09-07T12:00:00Z,cafe-central,promotion,1\n"
+                   "2026-09-07T13:00:00Z,cafe-central,promotion,yes\n")
+    assert main(["batch", "drivers", "--log", str(small_history / "log"), "--events", str(bad)]) == 2
+    assert f"{bad}: 1 bad line(s)" in capsys.readouterr().err
+    assert main(["batch", "drivers", "--log", str(small_history / "log"),
+                 "--events", str(small_history / "business.csv")]) == 0
+    assert "not proof of cause" in capsys.readouterr().out
+
+
+def test_report_on_an_unknown_site_lists_the_known_ones(small_history: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["report", "--log", str(small_history / "log"), "--site", "nowhere", "--out", str(tmp_path)])
+    assert code == 2
+    assert "unknown site 'nowhere'; known sites: cafe-central, cinema-north" in capsys.readouterr().err
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_report_writes_html_and_csvs(small_history: Path, tmp_path: Path) -> None:
+    assert main(["report", "--log", str(small_history / "log"), "--since", "2d", "--site", "cafe-central",
+                 "--out", str(tmp_path), "--events", str(small_history / "business.csv")]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "cafe-central" in html and "too little history" in html
+    assert (tmp_path / "hourly.csv").is_file() and (tmp_path / "drivers.csv").is_file()
+
+
+def test_report_rejects_a_bad_period(small_history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--log", str(small_history / "log"), "--since", "last tuesday",
+                 "--out", str(tmp_path)]) == 2
+    assert "--since: 'last tuesday' is neither a duration" in capsys.readouterr().err
+
+
+def test_invalid_records_in_the_log_are_quarantined_not_counted(tmp_path: Path) -> None:
+    from batch.analytics.synthetic import HistoryConfig, generate_history
+
+    events = generate_history(HistoryConfig(sites=1, days=1, seed=2, heartbeat_minutes=60)).events
+    broken = dict(next(e for e in events if e["schema"] == "face_expression"), valence=7.0)
+    with LocalLog(tmp_path / "log") as log:
+        log.append([json.dumps(e).encode() for e in events] + [json.dumps(broken).encode(), b"{not json"])
+    out = tmp_path / "report"
+    assert main(["report", "--log", str(tmp_path / "log"), "--out", str(out), "--no-forecast"]) == 0
+    quality = dict(line.rsplit(",", 1) for line in (out / "quality.csv").read_text().splitlines()[1:])
+    assert quality["records in quarantine"] == "2"
+    faces = sum(1 for e in events if e["schema"] == "face_expression")
+    assert quality["events in face_expression"] == str(faces)
+
+
+def test_history_can_end_today_to_sit_beside_live_events(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    assert main(["demo", "history", "--sites", "1", "--days", "1", "--end", "today", "--out", str(tmp_path)]) == 0
+    truth = json.loads((tmp_path / "truth.json").read_text())
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert truth["end_ms"] == int(today.timestamp() * 1000)
+    assert main(["demo", "history", "--end", "someday", "--out", str(tmp_path)]) == 2
