@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     raw = records(args.records)
-    decoder = FastDecoder(sorted(INPUT_SCHEMAS))
+    decoder = FastDecoder(sorted(INPUT_SCHEMAS, key=lambda name: name != "face_expression"))
     fast_share = sum(decoder.fast(r) is not None for r in raw) / len(raw)
     reference = rate(lambda r: parse_event(r, max_bytes=MAX_BYTES), raw, args.repeat)
     fast = rate(lambda r: decoder.parse(r, max_bytes=MAX_BYTES), raw, args.repeat)

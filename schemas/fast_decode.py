@@ -116,9 +116,11 @@ def _envelope_version(contract: EventContract) -> Field:
 
 @cache
 def struct_for(contract: EventContract) -> type[msgspec.Struct]:
-    """The generated struct: one field per contract field, ``schema`` as the tag."""
-    fields = tuple(f for f in contract.fields if f.name not in ("schema", "schema_version"))
-    return _struct(contract.name, (_envelope_version(contract), *fields), tag_field="schema", tag=contract.name)
+    """The generated struct: one field per contract field; ``schema`` a one-value Literal, so a
+    decoder for one type refuses the others at their first key when, as the edge writes them,
+    ``schema`` comes first (faster than a tagged union, and not slowed by a tag further on)."""
+    fields = tuple(_envelope_version(contract) if f.name == "schema_version" else f for f in contract.fields)
+    return _struct(contract.name, fields)
 
 
 Check = Callable[[Any], bool]
@@ -171,31 +173,26 @@ def cross_field_checks(contract: EventContract) -> Check:
     return check
 
 
-# In a union of one, msgspec would let a record without its ``schema`` tag through; a second,
-# impossible member makes the tag required, as the reference requires it.
-_NO_EVENT = msgspec.defstruct("no_event", [], tag_field="schema", tag="\x00", **_STRUCT_OPTIONS)
-
-
 class FastDecoder:
     """Decodes and validates records of the given event types; anything else goes to the reference."""
 
     def __init__(self, names: Iterable[str] = tuple(CONTRACTS)) -> None:
-        contracts = [CONTRACTS[name] for name in names]
-        structs = (*(struct_for(c) for c in contracts), _NO_EVENT)
-        self._decode = msgspec.json.Decoder(Union.__getitem__(structs)).decode
-        self._checks = {struct_for(c): cross_field_checks(c) for c in contracts}
-        self._checks[_NO_EVENT] = lambda event: False
+        # Tried in this order: put the most frequent type first (a wrong guess costs one key).
+        self._types = tuple((msgspec.json.Decoder(struct_for(CONTRACTS[name])).decode,
+                             cross_field_checks(CONTRACTS[name])) for name in names)
 
     def fast(self, raw: bytes | str) -> dict[str, Any] | None:
         """The event when the fast path proves it valid, else None (which does not mean invalid)."""
-        try:
-            event = self._decode(raw)
-        except msgspec.MsgspecError:
-            return None
-        if not self._checks[type(event)](event):
-            return None
-        document: dict[str, Any] = msgspec.to_builtins(event)
-        return document
+        for decode, check in self._types:
+            try:
+                event = decode(raw)
+            except msgspec.MsgspecError:
+                continue
+            if not check(event):
+                return None
+            document: dict[str, Any] = msgspec.to_builtins(event)
+            return document
+        return None
 
     def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
         """Same answers as `schemas.validation.parse_event`: the event, or ValidationError with every problem."""

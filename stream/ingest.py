@@ -26,7 +26,8 @@ from stream.deadletter import DeadLetter
 
 INPUT_SCHEMAS = frozenset({"face_expression", "camera_heartbeat"})
 # Valid inputs are decoded and checked once by msgspec; the rest get the reference's exact reasons.
-_DECODER = FastDecoder(sorted(INPUT_SCHEMAS))
+# The frequent type first: a wrong guess costs the decoder one key.
+_DECODER = FastDecoder(sorted(INPUT_SCHEMAS, key=lambda name: name != "face_expression"))
 
 
 @dataclass(frozen=True)
