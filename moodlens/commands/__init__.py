@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from moodlens.commands import (
+    batch,
     batch_analytics,
     config,
     dashboard,
@@ -17,6 +18,7 @@ from moodlens.commands import (
     model,
     report,
     schema,
+    sql,
     stream,
     up,
 )
@@ -28,4 +30,6 @@ demo.DEMO_SUBCOMMANDS.append(demo_history.register)  # `moodlens demo history`
 # In the order `moodlens --help` lists them: a site manager's commands first.
 COMMAND_GROUPS: list[Register] = [init.register, config.register, up.register, dashboard.register,
                                   demo.register, edge.register, stream.register, model.register, label.register,
-                                  schema.register, report.register, batch_analytics.register]
+                                  schema.register, report.register,
+                                  # the lake's batch group first: batch_analytics adds forecast and drivers to it
+                                  batch.register, batch_analytics.register, sql.register]

@@ -1,0 +1,173 @@
+"""One compaction run: read every source, decode and check, drop duplicates, commit.
+
+Memory stays bounded: decoded rows are deduplicated and written as Parquet every `flush_rows`
+rows, all inside one transaction per table, committed once at the end (a transaction may add
+several snapshots, but readers see them appear together, atomically, or not at all).
+
+Commit order and crashes: pyiceberg commits one table at a time (there is no multi-table
+transaction in Iceberg's REST/SQL/Glue catalogs as pyiceberg 0.12 uses them), so a run commits
+exactly one snapshot per table it has rows for, in a fixed order: face_expression,
+camera_heartbeat, sentiment_window, sentiment_alarm, then quarantine. Each commit is atomic:
+readers see a table before or after it, never half. A crash between two commits leaves the
+earlier tables committed and the later ones at their previous snapshot; the next run over the
+same input finds the committed rows by event_id (and quarantined ones by their hash), skips them
+and commits the rest. So the lake converges to exactly what one uninterrupted run gives.
+Data files written by a run that died before its commit are orphans no snapshot names;
+`maintain` deletes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.catalog import Catalog
+from pyiceberg.table import Table, Transaction
+
+from batch.compact.decode import Decoded, Rejected, decode_lines
+from batch.compact.dedup import first_per_key, not_in_table, touched_partitions
+from batch.compact.sources import Source, SourceError
+from batch.lake.tables import EVENT_TABLES, QUARANTINE, QUARANTINE_SCHEMA, TIME_COLUMN, ensure_tables
+
+MAX_RAW_KEPT = 64 * 1024
+FLUSH_ROWS = 250_000  # decoded rows held before they are deduplicated and written (memory bound)
+
+
+def _no_fault(point: str) -> None:
+    return None
+
+
+@dataclass
+class CompactionResult:
+    records: int = 0  # non-blank input lines
+    written: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
+    outside_window: int = 0
+    quarantined: int = 0
+    errors: list[SourceError] = field(default_factory=list)
+    fast: int = 0
+    reference: int = 0
+    seconds: float = 0.0
+
+    @property
+    def needs_attention(self) -> bool:
+        """Unreadable input: someone must look (exit non-zero). Quarantined records are kept."""
+        return bool(self.errors)
+
+
+def _micros(value: dt.datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1_000_000)
+
+
+def _within(rows: pa.Table, since: dt.datetime | None, until: dt.datetime | None) -> pa.Table:
+    if since is None and until is None:
+        return rows
+    micros = rows.column(TIME_COLUMN).cast(pa.int64())
+    keep = pa.array([True] * rows.num_rows)
+    if since is not None:
+        keep = pc.and_(keep, pc.greater_equal(micros, _micros(since)))
+    if until is not None:
+        keep = pc.and_(keep, pc.less(micros, _micros(until)))
+    return rows.filter(keep)
+
+
+def quarantine_rows(rejected: list[Rejected], now: dt.datetime) -> pa.Table:
+    """Invalid records with their reasons; `record_id` (hash of the bytes) makes them idempotent."""
+    import json
+    rows = []
+    for r in rejected:
+        schema = site = None
+        try:
+            document = json.loads(r.raw)
+            if isinstance(document, dict):
+                schema = document.get("schema") if isinstance(document.get("schema"), str) else None
+                site = document.get("site_id") if isinstance(document.get("site_id"), str) else None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            pass
+        rows.append({"record_id": hashlib.sha256(r.raw).hexdigest(), "source": r.source, "line": r.line,
+                     "reasons": list(r.reasons), "raw": r.raw[:MAX_RAW_KEPT].decode("utf-8", "replace"),
+                     "schema": schema, "site_id": site, "quarantined_at": now})
+    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+
+
+class _TableWriter:
+    """Appends a run's fresh rows to one table inside one transaction, committed once at the end.
+
+    Rows arrive in chunks (bounded memory); each chunk is deduplicated against itself, against the
+    rows this run already appended (not visible to scans until the commit) and against the table.
+    """
+
+    def __init__(self, table: Table, key: str, by_partition: bool, properties: dict[str, str]) -> None:
+        self.table, self.key, self.by_partition, self.properties = table, key, by_partition, properties
+        self.tx: Transaction | None = None
+        self.seen: list[pa.Array] = []
+        self.written = self.duplicates = 0
+
+    def add(self, rows: pa.Table) -> None:
+        unique = first_per_key(rows, self.key)
+        if self.seen and unique.num_rows:
+            earlier = pa.chunked_array(self.seen).combine_chunks()
+            unique = unique.filter(pc.invert(pc.is_in(unique.column(self.key), value_set=earlier)))
+        partitions = touched_partitions(unique, TIME_COLUMN) if self.by_partition and unique.num_rows else None
+        fresh = not_in_table(unique, self.table, self.key, partitions)
+        self.duplicates += rows.num_rows - fresh.num_rows
+        if fresh.num_rows:
+            if self.tx is None:
+                self.tx = self.table.transaction()
+            self.tx.append(fresh, snapshot_properties={**self.properties, "moodlens.rows": str(fresh.num_rows)})
+            self.seen.append(fresh.column(self.key).combine_chunks())
+            self.written += fresh.num_rows
+
+    def commit(self) -> None:
+        if self.tx is not None:
+            self.tx.commit_transaction()
+
+
+def compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | None = None,
+            until: dt.datetime | None = None, fault: Callable[[str], None] = _no_fault,
+            now: dt.datetime | None = None, flush_rows: int = FLUSH_ROWS) -> CompactionResult:
+    started = time.perf_counter()
+    now = now or dt.datetime.now(dt.UTC)
+    result = CompactionResult()
+    tables = ensure_tables(catalog)
+    run = {"moodlens.compaction": now.isoformat()}
+    writers = {name: _TableWriter(tables[name], "event_id", True, run) for name in EVENT_TABLES}
+    decoded = Decoded()
+
+    def flush() -> None:
+        for name, parts in decoded.tables.items():
+            rows = pa.concat_tables(parts)
+            inside = _within(rows, since, until)
+            result.outside_window += rows.num_rows - inside.num_rows
+            writers[name].add(inside)
+        decoded.tables.clear()
+
+    for source in sources:
+        for batch in source.batches:
+            decode_lines(batch, decoded)
+            if sum(t.num_rows for parts in decoded.tables.values() for t in parts) >= flush_rows:
+                flush()
+        result.errors.extend(source.errors)
+    flush()
+    result.records, result.fast, result.reference = decoded.records, decoded.fast, decoded.reference
+    for name in EVENT_TABLES:
+        writer = writers[name]
+        fault(f"before_commit:{name}")
+        writer.commit()
+        if writer.written or writer.duplicates:
+            result.written[name], result.duplicates[name] = writer.written, writer.duplicates
+        fault(f"after_commit:{name}")
+    if decoded.rejected:
+        quarantine = _TableWriter(tables[QUARANTINE], "record_id", False, run)
+        quarantine.add(quarantine_rows(decoded.rejected, now))
+        result.duplicates[QUARANTINE] = quarantine.duplicates
+        fault(f"before_commit:{QUARANTINE}")
+        quarantine.commit()
+        result.quarantined = quarantine.written
+    result.seconds = time.perf_counter() - started
+    return result

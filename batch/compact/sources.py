@@ -1,0 +1,120 @@
+"""Where raw events come from: the embedded log, the stream runner's outputs, JSON Lines files.
+
+Every source yields batches of `(source, line number, raw bytes)` so a quarantined record names
+the file (or log) and line it came from. A file that cannot be read to its end (bad gzip, cut
+short) yields what it could read and reports a `SourceError`: the caller quarantines nothing it
+cannot see, says which file and where, and exits non-zero so someone looks at it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+Record = tuple[str, int, bytes]
+BATCH_LINES = 100_000
+NEWLINE = b"\n"
+STREAM_OUTPUTS = ("windows.jsonl", "alarms.jsonl")  # stream.embedded.WINDOWS, ALARMS
+
+
+@dataclass(frozen=True)
+class SourceError:
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass
+class Source:
+    """A named iterator of record batches plus the errors met while reading."""
+
+    name: str
+    batches: Iterator[list[Record]]
+    errors: list[SourceError] = field(default_factory=list)
+
+
+class LogReader(Protocol):
+    def read(self, offset: int, max_records: int) -> list[tuple[int, bytes]]: ...
+
+
+@dataclass
+class LogPosition:
+    """Where reading the log started and where it got to (the next offset to read)."""
+
+    start: int = 0
+    next: int = 0
+
+
+def from_log(log: LogReader, name: str, batch_lines: int = BATCH_LINES,
+             position: LogPosition | None = None) -> Iterator[list[Record]]:
+    """The embedded log's records from `position.start` on, the offset as line number (from 0)."""
+    position = position if position is not None else LogPosition()
+    offset = position.next = position.start
+    while records := log.read(offset, batch_lines):
+        yield [(name, at, payload) for at, payload in records]
+        offset = position.next = records[-1][0] + 1
+
+
+def _split(name: str, data: bytes, batch_lines: int) -> Iterator[list[Record]]:
+    lines = data.split(b"\n")
+    for start in range(0, len(lines), batch_lines):
+        yield [(name, start + i + 1, line) for i, line in enumerate(lines[start:start + batch_lines])]
+
+
+def _gunzip(data: bytes) -> tuple[bytes, str | None]:
+    """Whatever decompresses, and why the rest did not (concatenated gzip members are allowed)."""
+    out: list[bytes] = []
+    position = 0
+    while position < len(data):
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out.append(inflater.decompress(data[position:]))
+        except zlib.error as error:
+            return b"".join(out), f"corrupt gzip at byte {position}: {error}"
+        if not inflater.eof:
+            return b"".join(out), f"gzip cut short (member starting at byte {position} has no end)"
+        position = len(data) - len(inflater.unused_data)
+    return b"".join(out), None
+
+
+def decode_file(name: str, data: bytes, errors: list[SourceError],
+                batch_lines: int = BATCH_LINES) -> Iterator[list[Record]]:
+    if name.endswith(".gz") or data[:2] == b"\x1f\x8b":
+        data, problem = _gunzip(data)
+        if problem is not None:
+            # The readable part is kept; its last line may be torn, and is quarantined if so.
+            data = data[: data.rfind(b"\n") + 1]
+            errors.append(SourceError(name, f"{problem}; kept the {data.count(NEWLINE)} complete lines before it"))
+    yield from _split(name, data, batch_lines)
+
+
+def from_directory(root: Path, errors: list[SourceError]) -> Iterator[list[Record]]:
+    """JSON Lines files under `root` (plain or .gz, any depth), in name order."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder of raw events")
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        yield from decode_file(str(path), path.read_bytes(), errors)
+
+
+def from_stream_state(state: Path) -> Iterator[list[Record]]:
+    """The embedded stream runner's windows and alarms (its `--state` folder)."""
+    for output in STREAM_OUTPUTS:
+        path = state / output
+        if path.exists():
+            data = path.read_bytes()
+            yield from _split(str(path), data[: data.rfind(b"\n") + 1], BATCH_LINES)  # torn tail: not yet written
+
+
+def from_s3(uri: str, errors: list[SourceError], client: Any) -> Iterator[list[Record]]:
+    """Objects under s3://bucket/prefix (Firehose's raw/ layout: YYYY/MM/DD/HH/... .gz)."""
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    keys = sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+    for key in keys:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        yield from decode_file(f"s3://{bucket}/{key}", body, errors)

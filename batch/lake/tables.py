@@ -1,0 +1,171 @@
+"""Opens the lake's catalog and creates or evolves its Iceberg tables from the event contract.
+
+One definition: every event table's schema is `batch.table_schema.arrow_schema(contract)` with the
+event time stored as an Iceberg `timestamptz` (microseconds, the only precision Iceberg has).
+Partitioning is hidden: day(event_time_ms) and site_id, so a query filtering on either prunes
+files without knowing the layout. A newer minor version of the contract only adds nullable
+columns; `ensure_tables` adds them to existing tables (old files read them as NULL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform, IdentityTransform
+
+from batch.table_schema import arrow_schema
+from schemas.contract import CONTRACTS, EventContract
+
+NAMESPACE = "moodlens"
+EVENT_TABLES: tuple[str, ...] = ("face_expression", "camera_heartbeat", "sentiment_window", "sentiment_alarm")
+QUARANTINE = "quarantine"
+TIME_COLUMN = "event_time_ms"
+DEFAULT_LAKE = Path("var/lake")
+TARGET_FILE_BYTES = 128 * 1024 * 1024
+
+TABLE_PROPERTIES = {
+    "write.parquet.compression-codec": "zstd",
+    "write.target-file-size-bytes": str(TARGET_FILE_BYTES),
+    # Old metadata files name old data files; keep few so retention really forgets.
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "10",
+}
+
+# Invalid records, kept with their reasons: what arrived, from where, and why it was refused.
+QUARANTINE_SCHEMA = pa.schema([
+    pa.field("record_id", pa.string(), nullable=False, metadata={"description": "sha256 of the raw bytes"}),
+    pa.field("source", pa.string(), nullable=False),
+    pa.field("line", pa.int64(), nullable=False),
+    pa.field("reasons", pa.list_(pa.string()), nullable=False),
+    pa.field("raw", pa.string(), nullable=False),
+    pa.field("schema", pa.string()),
+    pa.field("site_id", pa.string()),
+    pa.field("quarantined_at", pa.timestamp("us", tz="UTC"), nullable=False),
+])
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """Where the catalog and the warehouse are. `properties` wins: Glue/S3 on AWS."""
+
+    root: Path = DEFAULT_LAKE
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def catalog_properties(self) -> dict[str, str]:
+        if self.properties:
+            return dict(self.properties)
+        root = self.root.resolve()
+        return {"type": "sql", "uri": f"sqlite:///{root / 'catalog.db'}", "warehouse": f"file://{root / 'warehouse'}"}
+
+
+def glue_lake(warehouse_s3: str, region: str | None = None, **extra: str) -> LakeConfig:
+    """The AWS lake: the same tables in the Glue catalog, data under `warehouse_s3`."""
+    props = {"type": "glue", "warehouse": warehouse_s3, **extra}
+    if region:
+        props["glue.region"] = props["s3.region"] = region
+    return LakeConfig(properties=tuple(sorted(props.items())))
+
+
+def open_catalog(config: LakeConfig) -> Catalog:
+    if not config.properties:
+        config.root.mkdir(parents=True, exist_ok=True)
+        (config.root / "warehouse").mkdir(exist_ok=True)
+    catalog = load_catalog("moodlens", **config.catalog_properties())
+    with contextlib.suppress(NamespaceAlreadyExistsError):
+        catalog.create_namespace(NAMESPACE)
+    return catalog
+
+
+def _to_lake_type(data_type: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(data_type):
+        return pa.timestamp("us", tz="UTC")
+    if pa.types.is_struct(data_type):
+        return pa.struct([f.with_type(_to_lake_type(f.type)) for f in data_type])
+    return data_type
+
+
+def lake_schema(contract: EventContract) -> pa.Schema:
+    """The contract's Arrow schema as the lake stores it (event time in microseconds)."""
+    schema = arrow_schema(contract)
+    return pa.schema([f.with_type(_to_lake_type(f.type)) for f in schema], metadata=schema.metadata)
+
+
+def table_schema(name: str) -> pa.Schema:
+    return QUARANTINE_SCHEMA if name == QUARANTINE else lake_schema(CONTRACTS[name])
+
+
+def identifier(name: str) -> str:
+    return f"{NAMESPACE}.{name}"
+
+
+def _partition(name: str, update: Any) -> None:
+    with update.update_spec() as spec:
+        if name == QUARANTINE:
+            spec.add_field("quarantined_at", DayTransform(), "quarantine_day")
+        else:
+            spec.add_field(TIME_COLUMN, DayTransform(), "event_day")
+            spec.add_field("site_id", IdentityTransform(), "site_id")
+
+
+def _create(catalog: Catalog, name: str, schema: pa.Schema) -> Table:
+    tx = catalog.create_table_transaction(identifier(name), schema=schema, properties=TABLE_PROPERTIES)
+    _partition(name, tx)
+    tx.commit_transaction()
+    return catalog.load_table(identifier(name))  # the committed table, not the staged one
+
+
+def ensure_table(catalog: Catalog, name: str, schema: pa.Schema | None = None) -> Table:
+    """The table, created when missing; columns the contract added since are added (nullable)."""
+    schema = schema if schema is not None else table_schema(name)
+    try:
+        table = catalog.load_table(identifier(name))
+    except NoSuchTableError:
+        return _create(catalog, name, schema)
+    known = {f.name for f in table.schema().fields}
+    if any(f.name not in known for f in schema):
+        with table.update_schema() as update:
+            update.union_by_name(schema)
+    if table.spec().is_unpartitioned() and table.current_snapshot() is None:
+        # Created by CloudFormation (which cannot declare a partition spec): partition before data.
+        tx = table.transaction()
+        tx.set_properties(TABLE_PROPERTIES)
+        _partition(name, tx)
+        table = tx.commit_transaction()
+    return table
+
+
+def ensure_tables(catalog: Catalog) -> dict[str, Table]:
+    return {name: ensure_table(catalog, name) for name in (*EVENT_TABLES, QUARANTINE)}
+
+
+def existing_tables(catalog: Catalog) -> dict[str, Table]:
+    """The lake's tables that exist now (a fresh lake has none)."""
+    tables: dict[str, Table] = {}
+    for name in (*EVENT_TABLES, QUARANTINE):
+        try:
+            tables[name] = catalog.load_table(identifier(name))
+        except NoSuchTableError:
+            continue
+    return tables
+
+
+def describe(table: Table) -> dict[str, Any]:
+    snapshot = table.current_snapshot()
+    return {"snapshot": snapshot.snapshot_id if snapshot else None,
+            "summary": dict(snapshot.summary.additional_properties) if snapshot and snapshot.summary else {}}
+
+
+def lake_from_argument(text: str | None) -> LakeConfig:
+    """`--lake`: a folder (embedded, the default var/lake) or s3://bucket/prefix (Glue + S3)."""
+    import os
+    text = text or os.environ.get("MOODLENS_LAKE") or str(DEFAULT_LAKE)
+    if text.startswith("s3://"):
+        return glue_lake(text.rstrip("/"), region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    return LakeConfig(root=Path(text))

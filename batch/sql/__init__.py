@@ -1,0 +1,1 @@
+"""SQL over the lake: the views written once in Trino's dialect, run by Athena or by DuckDB."""

@@ -1,0 +1,218 @@
+"""`moodlens sql`: DuckDB over the lake's Iceberg tables, with pyiceberg's partition pruning.
+
+For each table the query names, the simple filters on the partition source columns (`site_id`
+=/IN, `event_time_ms` comparisons and BETWEEN with literals, in the WHERE's top-level AND) become
+an Iceberg row filter; pyiceberg plans only the data files of matching partitions and DuckDB reads
+just those Parquet files (local warehouse) or the Arrow pyiceberg read (S3: DuckDB has no httpfs
+here). DuckDB still applies the whole WHERE itself, so pruning only ever skips files that could
+not match. The views (`batch/sql/views/`) are registered on top.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import duckdb
+import pyarrow as pa
+import sqlglot
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.table import Table
+from sqlglot import exp
+
+from batch.lake.filters import both, either, eq, ge, gt, isin, le, lt
+from batch.sql.views import views
+
+
+class QueryError(ValueError):
+    """A query the user must fix (syntax, unknown table or column): the message says where."""
+
+
+@dataclass
+class ScanStats:
+    files: int = 0
+    bytes: int = 0
+    total_files: int = 0
+    total_bytes: int = 0
+    pruned_by: str = ""
+    path: str = ""  # how DuckDB got the rows
+
+
+@dataclass
+class QueryResult:
+    table: pa.Table
+    scans: dict[str, ScanStats] = field(default_factory=dict)
+    referenced: set[str] = field(default_factory=set)  # lake tables the query names itself
+
+
+_COMPARISONS: dict[type[exp.Expression], Any] = {exp.EQ: eq, exp.GT: gt, exp.GTE: ge, exp.LT: lt, exp.LTE: le}
+_FLIPPED = {gt: lt, lt: gt, ge: le, le: ge, eq: eq}
+
+
+def _literal(node: exp.Expression, column: str) -> Any:
+    """A literal's value for the column, or None when it is not a plain literal."""
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal):
+        node = node.this
+    if not isinstance(node, exp.Literal) or not node.is_string:
+        return None
+    text = node.this
+    if column == "site_id":
+        return text
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).isoformat()
+
+
+def _term_filter(term: exp.Expression, aliases: set[str]) -> BooleanExpression | None:
+    def column_of(node: exp.Expression) -> str | None:
+        if isinstance(node, exp.Column) and node.name in ("site_id", "event_time_ms") and \
+                (not node.table or node.table in aliases):
+            return node.name
+        return None
+
+    if type(term) in _COMPARISONS:
+        op = _COMPARISONS[type(term)]
+        for left, right, kind in ((term.this, term.expression, op), (term.expression, term.this, _FLIPPED[op])):
+            name = column_of(left)
+            value = _literal(right, name) if name else None
+            if name and value is not None:
+                filtered: BooleanExpression = kind(name, value)
+                return filtered
+    if isinstance(term, exp.In) and (name := column_of(term.this)):
+        values = [_literal(v, name) for v in term.expressions]
+        if values and all(v is not None for v in values):
+            return isin(name, values)
+    if isinstance(term, exp.Between) and (name := column_of(term.this)):
+        low, high = _literal(term.args["low"], name), _literal(term.args["high"], name)
+        if low is not None and high is not None:
+            return both(ge(name, low), le(name, high))
+    return None
+
+
+def _conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
+    if node is None:
+        return []
+    inner: Any = node.unnest()
+    if isinstance(inner, exp.And):
+        return _conjuncts(inner.this) + _conjuncts(inner.expression)
+    return [inner]
+
+
+def partition_filters(query: str, names: set[str]) -> dict[str, tuple[BooleanExpression, str]]:
+    """Per lake table, the row filter implied by every place the query reads it (OR of them)."""
+    try:
+        statements = sqlglot.parse(query, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return {}  # DuckDB reports the syntax error with its own, better, message
+    found: dict[str, tuple[BooleanExpression, str]] = {}
+    for statement in statements:
+        if statement is None:
+            continue
+        for table in statement.find_all(exp.Table):
+            if table.name not in names or table.db:
+                continue
+            select = table.find_ancestor(exp.Select)
+            sources = list(select.find_all(exp.Table)) if select else []
+            direct = [t for t in sources if t.find_ancestor(exp.Select) is select]
+            aliases = {table.alias_or_name, table.name} if len(direct) == 1 else {table.alias_or_name}
+            where = select.args.get("where") if select else None
+            terms = [(f, t.sql()) for t in _conjuncts(where.this if where else None)
+                     if (f := _term_filter(t, aliases))]
+            condition: BooleanExpression = AlwaysTrue()
+            for term, _ in terms:
+                condition = term if isinstance(condition, AlwaysTrue) else both(condition, term)
+            text = " AND ".join(sql for _, sql in terms)
+            previous = found.get(table.name)
+            found[table.name] = (condition, text) if previous is None else \
+                (either(previous[0], condition), f"({previous[1] or 'all'}) OR ({text or 'all'})")
+    return found
+
+
+def _register(connection: duckdb.DuckDBPyConnection, name: str, table: Table,
+              row_filter: BooleanExpression, described: str) -> ScanStats:
+    stats = ScanStats(pruned_by=described if not isinstance(row_filter, AlwaysTrue) else "")
+    scan = table.scan(row_filter=row_filter)
+    tasks = list(scan.plan_files()) if table.current_snapshot() is not None else []
+    stats.files, stats.bytes = len(tasks), sum(t.file.file_size_in_bytes for t in tasks)
+    stats.total_files, stats.total_bytes = stats.files, stats.bytes
+    if stats.pruned_by:  # what the whole table would have cost, for comparison
+        everything = list(table.scan().plan_files())
+        stats.total_files, stats.total_bytes = len(everything), sum(t.file.file_size_in_bytes for t in everything)
+    paths = [urlparse(t.file.file_path) for t in tasks]
+    if tasks and all(p.scheme in ("", "file") for p in paths) and not any(t.delete_files for t in tasks):
+        # union_by_name: files written before a newer minor added a column read it as NULL
+        connection.read_parquet([p.path for p in paths], union_by_name=True).create_view(name)
+        stats.path = "DuckDB reads the planned Parquet files"
+    else:
+        stats.path = "pyarrow reads the planned files (S3 or row deletes), DuckDB scans the Arrow table"
+        connection.register(name, scan.to_arrow() if tasks else table.schema().as_arrow().empty_table())
+    return stats
+
+
+def _named(query: str) -> set[str]:
+    """Every table-like name the query mentions (all of them when it cannot be parsed here)."""
+    try:
+        return {t.name for s in sqlglot.parse(query, read="duckdb") if s for t in s.find_all(exp.Table)}
+    except sqlglot.errors.ParseError:
+        return {v.name for v in views()} | {"face_expression", "camera_heartbeat", "sentiment_window",
+                                            "sentiment_alarm", "quarantine"}
+
+
+def connect(tables: dict[str, Table], query: str | None = None, threads: int | None = None
+            ) -> tuple[duckdb.DuckDBPyConnection, dict[str, ScanStats]]:
+    """A DuckDB connection with the lake's tables and views under their names.
+
+    With `query`, only the tables it needs are planned, pruned by its partition filters; without,
+    every table and view is registered whole (e.g. for the analytics and the report).
+    """
+    connection = duckdb.connect()
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+        if threads:
+            connection.execute(f"SET threads = {int(threads)}")
+        filters = partition_filters(query, set(tables)) if query is not None else {}
+        named = _named(query) if query is not None else {v.name for v in views()} | set(tables)
+        used_views = [v for v in views() if v.name in named and v.tables() <= set(tables)]
+        needed = (named | {t for v in used_views for t in v.tables()}) & set(tables)
+        scans = {name: _register(connection, name, tables[name], *filters.get(name, (AlwaysTrue(), "")))
+                 for name in sorted(needed)}
+        for view in used_views:
+            connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files
+    except BaseException:
+        connection.close()
+        raise
+    return connection, scans
+
+
+def run_query(tables: dict[str, Table], query: str, threads: int | None = None) -> QueryResult:
+    """Runs `query` (DuckDB SQL; the lake's tables and views by name) and returns Arrow."""
+    connection, scans = connect(tables, query, threads)
+    try:
+        try:
+            relation = connection.sql(query)
+        except duckdb.Error as error:
+            raise QueryError(str(error)) from None
+        result = relation.to_arrow_table() if relation is not None else pa.table({})
+        return QueryResult(result, scans, set(partition_filters(query, set(tables))))
+    finally:
+        connection.close()
+
+
+def view_columns(tables: dict[str, Table]) -> dict[str, list[tuple[str, str]]]:
+    """Each view's output columns and DuckDB types (for the Glue view definitions)."""
+    connection = duckdb.connect()
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+        for name, table in tables.items():
+            connection.register(name, table.schema().as_arrow().empty_table())
+        out = {}
+        for view in views():
+            connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files
+            out[view.name] = [(row[0], row[1]) for row in connection.execute(f'DESCRIBE "{view.name}"').fetchall()]
+        return out
+    finally:
+        connection.close()

@@ -1,0 +1,135 @@
+"""The columnar fast path accepts exactly what the reference validator accepts, with its reasons."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pyarrow as pa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from batch.compact.decode import MAX_RECORD_BYTES, decode_lines
+from batch.lake.tables import lake_schema
+from batch.table_schema import to_arrow_table
+from schemas.contract import CONTRACTS
+from schemas.validation import ValidationError, parse_event
+from stream.ingest import IngestConfig
+from tests.schemas.events import SAMPLES, face_expression, sentiment_window
+
+
+def _records(events: list[Any]) -> list[tuple[str, int, bytes]]:
+    return [("test", i + 1, e if isinstance(e, bytes) else json.dumps(e).encode()) for i, e in enumerate(events)]
+
+
+def test_the_record_limit_is_the_streams() -> None:
+    assert IngestConfig().max_bytes == MAX_RECORD_BYTES
+
+
+def test_valid_events_of_every_kind_take_the_fast_path_and_match_the_reference_conversion() -> None:
+    events = [SAMPLES[name]() for name in sorted(SAMPLES) for _ in range(3)]
+    events.append(face_expression(kind="track_end", duration_ms=5000, frame_count=120, zone="door"))
+    # too few tracks: every measure null, nested objects included (their fields are not nullable)
+    events.append(sentiment_window(tracks=2, insufficient_data=True, shares=None, mean_valence=None,
+                                   valence_ci=None, net_score=None, net_score_ci=None))
+    decoded = decode_lines(_records(events))
+    assert decoded.reference == 0 and not decoded.rejected
+    for name, contract in CONTRACTS.items():
+        expected = to_arrow_table(contract, [e for e in events if e["schema"] == name])
+        got = pa.concat_tables(decoded.tables[name])
+        assert got.schema == lake_schema(contract)
+        assert got.column("event_id").to_pylist() == expected.column("event_id").to_pylist()
+        for column in expected.column_names:
+            if column != "event_time_ms":
+                assert got.column(column).to_pylist() == expected.column(column).to_pylist(), column
+        assert got.column("event_time_ms").cast(pa.int64()).to_pylist() == \
+            [e["event_time_ms"] * 1000 for e in events if e["schema"] == name]
+
+
+def _with(path: str, value: Any) -> dict[str, Any]:
+    event = face_expression()
+    *parents, leaf = path.split(".")
+    target = event
+    for parent in parents:
+        target = target[parent]
+    if value is _DELETE:
+        del target[leaf]
+    else:
+        target[leaf] = value
+    return event
+
+
+_DELETE = object()
+BAD: list[tuple[Any, str]] = [
+    (b"{not json", "$"), (b"[1, 2]", "$"), (b'{"a": 1}, {"b": 2}', "$"), (b"NaN", "$"),
+    (_with("quality.usable", None), "quality.usable"), (_with("valence", 1.5), "valence"),
+    (_with("camera_id", "has space"), "camera_id"), (_with("event_id", "not-a-ulid"), "event_id"),
+    (_with("schema_version", "2.0"), "schema_version"), (_with("kind", "track_end"), "duration_ms"),
+    (_with("probabilities.happy", 0.2), "probabilities"), (_with("probabilities.contempt", 0.3), "probabilities"),
+    (_with("quality.face_px", 1.0), "quality.face_px"), (_with("quality.sharpness", True), "quality.sharpness"),
+    (_with("box", None), "box"), (_with("track_id", _DELETE), "track_id"), (_with("schema", "nope"), "schema"),
+    (_with("event_time_ms", 1_790_000_000), "event_time_ms"),
+    (_with("edge_version", "x" * (MAX_RECORD_BYTES + 10)), "$"),
+]
+
+
+def test_each_invalid_record_is_rejected_with_the_reference_reasons_and_its_line() -> None:
+    good = [face_expression() for _ in range(40)]  # batches decode together: the bad ones must not spoil them
+    events = good + [bad for bad, _ in BAD]
+    decoded = decode_lines(_records(events))
+    assert sum(t.num_rows for t in decoded.tables["face_expression"]) == len(good)
+    assert sorted(r.line for r in decoded.rejected) == list(range(len(good) + 1, len(events) + 1))
+    for rejected in decoded.rejected:
+        _bad, field = BAD[rejected.line - len(good) - 1]
+        assert any(reason.startswith(field) for reason in rejected.reasons), (field, rejected.reasons)
+        try:
+            parse_event(rejected.raw, max_bytes=MAX_RECORD_BYTES)
+        except ValidationError as error:
+            assert rejected.reasons == tuple(str(p) for p in error.problems)
+
+
+_MUTATIONS: st.SearchStrategy[Any] = st.sampled_from([
+    None, 0, -1, 1.5, 1e300, -1e300, 2**64, "", "x", "cafe 1", "1.0", "2.0", True, {}, [], "track_end", "happy",
+    "01J8ZS3B0000000000000000AB",
+])
+_PATHS = st.sampled_from(["event_id", "site_id", "camera_id", "zone", "track_id", "kind", "duration_ms",
+                          "frame_count", "schema_version", "event_time_ms", "valence", "top_class", "box.x",
+                          "quality.face_px", "quality.sharpness", "quality.usable", "probabilities.happy",
+                          "probabilities.sad", "model.id", "edge_version", "extra"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_PATHS, st.one_of(_MUTATIONS, st.just(_DELETE))), min_size=1, max_size=3))
+def test_fast_path_verdict_equals_the_reference_verdict(mutations: list[tuple[str, Any]]) -> None:
+    event = copy.deepcopy(face_expression())
+    for path, value in mutations:
+        *parents, leaf = path.split(".")
+        target = event
+        for parent in parents:
+            target = target[parent]
+        if value is _DELETE:
+            target.pop(leaf, None)
+        else:
+            target[leaf] = value
+    raw = json.dumps(event).encode()
+    decoded = decode_lines(_records([face_expression(), raw]))
+    try:
+        parse_event(raw, max_bytes=MAX_RECORD_BYTES)
+        reference_accepts = True
+    except ValidationError:
+        reference_accepts = False
+    rows = sum(t.num_rows for t in decoded.tables.get("face_expression", []))
+    stored = {k: v for k, v in event.items() if k != "extra"}  # unknown fields are not kept
+    if reference_accepts and _fits_int64(stored):
+        assert rows == 2 and not decoded.rejected
+    elif reference_accepts:  # valid JSON, but no Parquet column holds it: quarantined, saying so
+        assert rows == 1 and "does not fit the lake's columns" in decoded.rejected[0].reasons[0]
+    else:
+        assert rows == 1 and [r.line for r in decoded.rejected] == [2]
+
+
+def _fits_int64(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_fits_int64(v) for v in value.values())
+    return not (isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63)
