@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test system-packages lint typecheck imports unit train evaluate bench lock clean
+.PHONY: demo test system-packages lint typecheck imports security unit train evaluate bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
@@ -25,7 +25,7 @@ $(VENV)/.dev: $(VENV)/.runtime
 demo: $(VENV)/.runtime
 	$(BIN)/moodlens demo $(ARGS)
 
-test: $(VENV)/.dev system-packages lint typecheck imports unit
+test: $(VENV)/.dev system-packages lint typecheck imports security unit
 
 # The IoT tests run against a real MQTT broker (Debian's mosquitto; the tests start their own) and the
 # page tests in a real browser (Debian's chromium, driven by Playwright; Playwright's own browser
@@ -44,6 +44,10 @@ typecheck: $(VENV)/.dev
 # The layers contract in pyproject.toml ([tool.importlinter]): an import that runs back up fails the build.
 imports: $(VENV)/.dev
 	$(BIN)/lint-imports --no-cache
+
+# Security lint of the shipped code; every `# nosec BXXX` carries its reason on the same line.
+security: $(VENV)/.dev
+	$(BIN)/bandit -q -r edge stream batch locallog schemas moodlens onebox training -c pyproject.toml
 
 # pytest exits 5 when it collected no test; that must fail CI, not pass it silently.
 unit: $(VENV)/.dev

@@ -66,7 +66,7 @@ def parse_sha256(text: str, origin: str) -> str:
     """`sha256sum` output ("<hex>  <name>") or a bare digest, normalised to lower-case hex."""
     fields = text.strip().split()
     digest = fields[0].lower() if fields else ""
-    if not _SHA256.match(digest):
+    if not _SHA256.fullmatch(digest):
         raise ModelVerificationError(f"{origin} does not hold a sha256 digest: {text[:80]!r}")
     return digest
 

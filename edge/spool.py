@@ -11,10 +11,18 @@ spool) goes into heartbeats, `dropped_total` (over the spool's life) is stored a
 
 Durability: `synchronous=FULL` by default, so an acknowledged `put` is on disk even after power loss.
 `NORMAL` (faster on slow SD cards) still survives a killed process, not a power cut.
+
+A full disk is one more bound, not the end of the edge: when SQLite says "database or disk is full",
+`put` drops the oldest events to make room (at least as many as it stores, at least 10% of the
+spool) and tries once more; if even that fails (the disk is full of something else) the new events
+are dropped instead. Either way they are counted in `dropped_count` (so heartbeats report them),
+`put` returns 0 for an event it could not keep, never raises for it, and the log says so clearly the
+first time, then again only as the count of drops passes 10, 100, 1,000... (a full disk lasts).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -28,6 +36,14 @@ from typing import Literal
 from edge.publish.ports import OutboundRecord
 
 logger = logging.getLogger(__name__)
+DROPPED = 0  # the sequence number `put` returns for an event the full disk made it drop
+_FULL_DISK_SHARE = 10  # a full disk drops at least 1/this (10%) of the spool at once, not one event per put
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """SQLite's SQLITE_FULL: "database or disk is full" (a full file system, or max_page_count)."""
+    return isinstance(error, sqlite3.OperationalError) and (
+        getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(error))
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -73,6 +89,9 @@ class SqliteSpool:
         count, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM spool").fetchone()
         self._count, self._bytes = int(count), int(size)
         self._dropped = 0
+        self._unsaved_drops = 0  # dropped while nothing could be written: added to dropped_total later
+        self._full_disk_drops = 0
+        self._full_disk_logged = 0  # the drop count last logged (0: never)
 
     # ------------------------------------------------------------------ writing
 
@@ -81,13 +100,57 @@ class SqliteSpool:
         return self.put_many([(payload, site_id, camera_id)])[0]
 
     def put_many(self, items: Iterable[tuple[bytes, str, str | None]]) -> list[int]:
-        """Stores events in one transaction (one fsync); returns their sequence numbers, in order."""
+        """Stores events in one transaction (one fsync); returns their sequence numbers, in order
+        (``DROPPED``, 0, for events a full disk made it drop: see the module docstring)."""
         rows = [(bytes(payload), site_id, camera_id) for payload, site_id, camera_id in items]
         for payload, _, _ in rows:
             if len(payload) > self.bounds.max_bytes:
                 raise ValueError(f"event of {len(payload)} bytes exceeds the spool's {self.bounds.max_bytes}")
         now = self._clock_ms()
-        with self._lock, self._transaction():
+        with self._lock:
+            try:
+                seqs = self._insert(rows, now)
+            except sqlite3.OperationalError as error:
+                if not is_disk_full(error):
+                    raise
+                before = self._dropped
+                seqs = self._insert_on_full_disk(rows, now)
+                self._log_full_disk(self._dropped - before, error)
+            return seqs
+
+    def _log_full_disk(self, dropped: int, error: sqlite3.OperationalError) -> None:
+        self._full_disk_drops += dropped
+        if self._full_disk_logged == 0:
+            logger.warning("spool %s: %s. Dropping the oldest events to keep the newest (counted in "
+                           "heartbeats' dropped_count); free disk space to stop the loss.", self.path, error)
+        elif len(str(self._full_disk_drops)) > len(str(self._full_disk_logged)):
+            logger.warning("spool %s: disk still full, %d events dropped for it so far", self.path,
+                           self._full_disk_drops)
+        else:
+            return
+        self._full_disk_logged = max(self._full_disk_drops, 1)
+
+    def _insert_on_full_disk(self, rows: list[tuple[bytes, str, str | None]], now: int) -> list[int]:
+        try:
+            with self._transaction():
+                room = max(len(rows), self._count // _FULL_DISK_SHARE, 1)
+                oldest = self._db.execute("SELECT seq, size FROM spool ORDER BY seq LIMIT ?", (room,)).fetchall()
+                self._delete_dropped(oldest, quiet=True)
+            return self._insert(rows, now)
+        except sqlite3.OperationalError as again:
+            if not is_disk_full(again):
+                raise
+        # Not even room for these after dropping: the disk is full of something else. Drop the new ones.
+        self._dropped += len(rows)
+        self._unsaved_drops += len(rows)
+        return [DROPPED] * len(rows)
+
+    def _insert(self, rows: list[tuple[bytes, str, str | None]], now: int) -> list[int]:
+        with self._transaction():
+            if self._unsaved_drops:
+                self._db.execute("INSERT INTO meta (key, value) VALUES ('dropped_total', ?) "
+                                 "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value",
+                                 (self._unsaved_drops,))
             seqs = []
             for payload, site_id, camera_id in rows:
                 self._make_room(len(payload), now)
@@ -99,6 +162,7 @@ class SqliteSpool:
                 seqs.append(cursor.lastrowid)
                 self._count += 1
                 self._bytes += len(payload)
+            self._unsaved_drops = 0
             return seqs
 
     def _make_room(self, incoming: int, now_ms: int) -> None:
@@ -120,7 +184,7 @@ class SqliteSpool:
         rows = self._db.execute("SELECT seq, size FROM spool WHERE enqueued_ms < ?", (cutoff,)).fetchall()
         self._delete_dropped(rows)
 
-    def _delete_dropped(self, rows: Sequence[tuple[int, int]]) -> None:
+    def _delete_dropped(self, rows: Sequence[tuple[int, int]], quiet: bool = False) -> None:
         if not rows:
             return
         self._db.executemany("DELETE FROM spool WHERE seq = ?", [(seq,) for seq, _ in rows])
@@ -129,8 +193,9 @@ class SqliteSpool:
         self._count -= len(rows)
         self._bytes -= sum(size for _, size in rows)
         self._dropped += len(rows)
-        logger.warning("spool full or stale: dropped the %d oldest events (%d dropped since start)",
-                       len(rows), self._dropped)
+        if not quiet:
+            logger.warning("spool full or stale: dropped the %d oldest events (%d dropped since start)",
+                           len(rows), self._dropped)
 
     # ------------------------------------------------------------------ reading
 
@@ -156,9 +221,9 @@ class SqliteSpool:
         if not seqs:
             return
         with self._lock, self._transaction():
-            rows = self._db.execute(
-                f"SELECT seq, size FROM spool WHERE seq IN ({','.join('?' * len(seqs))})", tuple(seqs)
-            ).fetchall()
+            # One bound parameter (a JSON array), no SQL built from strings, no limit on how many.
+            rows = self._db.execute("SELECT seq, size FROM spool WHERE seq IN (SELECT value FROM json_each(?))",
+                                    (json.dumps([int(seq) for seq in seqs]),)).fetchall()
             self._db.executemany("DELETE FROM spool WHERE seq = ?", [(seq,) for seq, _ in rows])
             self._count -= len(rows)
             self._bytes -= sum(size for _, size in rows)
@@ -195,12 +260,14 @@ class SqliteSpool:
     def _transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT; on an exception, ROLLBACK and reload the counters it touched."""
         self._db.execute("BEGIN IMMEDIATE")
-        dropped = self._dropped
+        dropped, unsaved = self._dropped, self._unsaved_drops
         try:
             yield
+            self._db.execute("COMMIT")  # may fail too (a full disk while writing the WAL)
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL at COMMIT)
+                self._db.execute("ROLLBACK")
             count, size = self._db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM spool").fetchone()
-            self._count, self._bytes, self._dropped = int(count), int(size), dropped
+            self._count, self._bytes = int(count), int(size)
+            self._dropped, self._unsaved_drops = dropped, unsaved
             raise
-        self._db.execute("COMMIT")

@@ -28,6 +28,16 @@ Concurrency
 Durability
     ``append`` returns after the lines are written and ``fsync``'d (and the directory too, when it
     created a segment): what ``append`` acknowledged survives SIGKILL and power loss.
+
+Failures (a full disk)
+    ``append`` is all or nothing: when a write or the fsync fails (ENOSPC, EIO, a short write), the
+    segment is truncated back to the end of the last acknowledged record, the counters stay as they
+    were, and the ``OSError`` goes to the caller, which keeps the records (the edge's spool) and
+    retries later. So no torn line is left for the next batch to be glued onto, and the next
+    segment is named by the true count. Should even the truncation fail, the writer closes its file
+    and repairs the tail when it next opens it (the crash path above). A reader that finds a torn
+    tail in a segment that is not the last one (left by an older writer) skips it and goes on with
+    the next segment instead of stopping there for good.
 """
 
 from __future__ import annotations
@@ -108,10 +118,24 @@ class LocalLog:
             assert self._write_fd is not None
             # One write per batch: readers only ever see whole lines, never a torn one (they stop at
             # the last newline), so a batch may become visible a line at a time but never garbled.
-            _write_all(self._write_fd, b"".join(lines))
-            os.fsync(self._write_fd)
+            try:
+                _write_all(self._write_fd, b"".join(lines))
+                os.fsync(self._write_fd)
+            except OSError:
+                self._undo_partial_append()
+                raise
             self._write_size += sum(len(line) for line in lines)
             self._write_next += len(lines)
+
+    def _undo_partial_append(self) -> None:
+        """Cuts what a failed append left (whole lines or a torn one) back to the last acknowledged end."""
+        assert self._write_fd is not None
+        try:
+            os.ftruncate(self._write_fd, self._write_size)  # frees space: works on a full disk
+            os.fsync(self._write_fd)
+        except OSError:
+            # Cannot even truncate: drop the handle; the next append reopens and cuts the torn tail.
+            self._close_writer()
 
     def close(self) -> None:
         with self._lock:
@@ -140,6 +164,13 @@ class LocalLog:
                 raise LogLockedError(f"{self.directory} already has a writer in another process") from None
             raise
         self._writer_lock_fd = lock_fd
+        try:
+            self._open_last_segment()
+        except OSError:
+            self._close_writer()  # also releases the lock: the next append starts over
+            raise
+
+    def _open_last_segment(self) -> None:
         bases = self._segment_bases()
         if not bases:
             self._create_segment(0)
@@ -148,18 +179,32 @@ class LocalLog:
         path = self._segment_path(base)
         complete_bytes, complete_lines = _complete_prefix(path)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        self._write_fd = fd
         if os.fstat(fd).st_size != complete_bytes:
-            # A crash tore the last line: it was never acknowledged, so it goes.
+            # A crash (or a failed append that could not cut itself back) tore the last line: it was
+            # never acknowledged, so it goes.
             os.ftruncate(fd, complete_bytes)
             os.fsync(fd)
-        self._write_fd, self._write_base = fd, base
+        self._write_base = base
         self._write_size, self._write_next = complete_bytes, base + complete_lines
 
     def _roll_segment(self) -> None:
         assert self._write_fd is not None
         os.close(self._write_fd)
         self._write_fd = None
-        self._create_segment(self._write_next)
+        try:
+            self._create_segment(self._write_next)
+        except OSError:
+            self._close_writer()  # reopened (and the last segment found again) by the next append
+            raise
+
+    def _close_writer(self) -> None:
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+            self._write_fd = None
+        if self._writer_lock_fd is not None:
+            os.close(self._writer_lock_fd)
+            self._writer_lock_fd = None
 
     def _create_segment(self, base: int) -> None:
         path = self._segment_path(base)
@@ -195,10 +240,12 @@ class LocalLog:
                 position.offset += len(got)
                 if len(records) >= max_records:
                     break
-                # The segment is exhausted; the next one, if any, starts exactly at our offset.
-                if index + 1 < len(bases) and bases[index + 1] == position.offset:
+                # The segment is exhausted; the next one, if any, starts exactly at our offset. One that
+                # starts further on means this segment ended in a torn tail (an older writer's failed
+                # append): skip the tail, the offsets show the gap. Never stop at it for good.
+                if index + 1 < len(bases) and bases[index + 1] >= position.offset:
                     index += 1
-                    position = _Position(position.offset, bases[index], 0)
+                    position = _Position(bases[index], bases[index], 0)
                     continue
                 break
             self._cursor = position
@@ -247,7 +294,7 @@ class LocalLog:
     def _segment_bases(self) -> list[int]:
         bases = []
         for entry in os.scandir(self.directory):
-            match = _SEGMENT_NAME.match(entry.name)
+            match = _SEGMENT_NAME.fullmatch(entry.name)
             if match:
                 bases.append(int(match.group(1)))
         return sorted(bases)

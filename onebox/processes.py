@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
+import subprocess  # nosec B404: children are our own `moodlens` commands, argument lists, no shell
 import threading
 import time
 from typing import IO
@@ -32,8 +32,10 @@ class SubprocessSpawner:
         self.base_env = dict(os.environ if base_env is None else base_env)
 
     def spawn(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(list(spec.argv), env={**self.base_env, **spec.env}, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        # argv is built from the validated site file and runs no shell
+        proc = subprocess.Popen(list(spec.argv), env={**self.base_env, **spec.env},  # nosec B603
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         assert proc.stdout is not None
         threading.Thread(target=_forward, args=(spec.name, proc.stdout), name=f"out-{spec.name}",
                          daemon=True).start()

@@ -21,7 +21,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 def identifier(value: Any) -> str | None:
-    return None if _ID.match(value) else (
+    return None if _ID.fullmatch(value) else (  # fullmatch: `$` lets a final newline through
         f"{value!r} is not a valid id: letters, digits and _ . : - only, starting with a letter or digit, "
         f"at most 64 characters (pattern {IDENTIFIER} from schemas/contract.py)")
 
@@ -48,7 +48,7 @@ def one_of_int(*choices: int) -> Check:
 
 
 def address(value: Any) -> str | None:
-    if value in ("localhost", "0.0.0.0", "::"):
+    if value in ("localhost", "0.0.0.0", "::"):  # nosec B104: a check of the setting, not a bind
         return None
     try:
         ipaddress.ip_address(value)

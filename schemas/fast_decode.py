@@ -35,10 +35,8 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 
 from schemas.contract import CONTRACTS, EventContract, Field
-from schemas.validation import PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
+from schemas.validation import MAX_ABS_INTEGER, PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
 
-# The widest integer the contract's readers accept (the lake stores int64); a bound, never a value.
-MAX_ABS_INTEGER = 2**63 - 1
 _LARGEST_FLOAT = 1.7976931348623157e308
 # A probability sum this close to the tolerance is left to the reference, which sums in JSON order.
 _SUM_MARGIN = 1e-9

@@ -5,6 +5,9 @@ Counting is by customer: a track counts once per window. A track's vote in a win
 already smooths probabilities over the track, so the latest update is the track's best estimate,
 and "latest" is a max, which merges exactly, in any order, and is unchanged by replays. The vote
 contributes the track's ``top_class`` (for the shares and the net score) and its ``valence``.
+A ``track_end`` votes like an update (it carries the track's smoothed summary and is its latest
+word) but is not a face of its own: ``faces`` counts usable ``track_update``s only. An unusable
+event of either kind never votes and counts in ``low_quality`` (the window's ``low_quality_faces``).
 
 Exactness: everything that is summed is an integer. Valence is carried as an integer in units of
 1e-6 (``VALENCE_SCALE``; quantisation error at most 5e-7, far below any interval width), so sums

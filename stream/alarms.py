@@ -18,17 +18,23 @@ are as deterministic as the windows):
                    ALARM; OK again with its next heartbeat. Cameras never heard of raise nothing.
 
 Each state change is one sentiment_alarm event (id derived from rule, key, state and time).
+
+Ticks marked ``flush`` (``WindowEngine.flush`` moving event time past the end of the input to close
+every window) are judged by no rule: they only record their heartbeats. Their windows describe
+minutes nobody has seen yet, and their silence is the end of the file, not a dead camera, so an
+alarm there would be one only the flush caused; nor do they clear an alarm.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from schemas.types import SentimentAlarm, SentimentWindow
 from stream.aggregate import RunningStats
-from stream.engine import Tick
+from stream.engine import EngineConfig, Tick
 from stream.ids import stable_event_id
 
 Rule = Literal["low_sentiment", "sentiment_drop", "camera_silent"]
@@ -52,10 +58,41 @@ class AlarmConfig:
     silent_minutes: int = 5
 
     def __post_init__(self) -> None:
+        for name in ("window_minutes", "min_tracks", "raise_m", "raise_n", "clear_m", "baseline_min_samples",
+                     "silent_minutes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"alarm setting {name} must be an integer, got {value!r}")
+        for name in ("low_raise", "low_clear", "drop_sigmas", "drop_clear_sigmas", "drop_min"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ValueError(f"alarm setting {name} must be a finite number, got {value!r}")
+        if self.window_minutes < 1:
+            raise ValueError(f"alarm window_minutes must be >= 1, got {self.window_minutes}")
+        if self.min_tracks < 1:
+            raise ValueError(f"alarm min_tracks must be >= 1, got {self.min_tracks}")
+        if self.silent_minutes < 1:
+            raise ValueError(f"silent_minutes must be >= 1 (a camera is silent after that many minutes "
+                             f"without a heartbeat), got {self.silent_minutes}")
         if not 1 <= self.raise_m <= self.raise_n or not 1 <= self.clear_m <= self.raise_n:
-            raise ValueError("need 1 <= raise_m, clear_m <= raise_n")
+            raise ValueError(f"need 1 <= raise_m, clear_m <= raise_n; got raise_m={self.raise_m}, "
+                             f"clear_m={self.clear_m}, raise_n={self.raise_n}")
+        for name in ("low_raise", "low_clear"):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a net score: between -1 and 1, got {getattr(self, name)}")
         if self.low_clear < self.low_raise:
-            raise ValueError("low_clear must be >= low_raise (hysteresis)")
+            raise ValueError(f"low_clear ({self.low_clear}) must be >= low_raise ({self.low_raise}) (hysteresis)")
+        if min(self.drop_sigmas, self.drop_clear_sigmas, self.drop_min) < 0 or self.baseline_min_samples < 0:
+            raise ValueError("drop_sigmas, drop_clear_sigmas, drop_min and baseline_min_samples must be >= 0")
+
+
+def check_alarms_fit_windows(alarms: AlarmConfig, engine: EngineConfig) -> None:
+    """Raises ValueError when the alarms watch a window length the engine never emits (which would
+    silently turn the low-sentiment and drop alarms off)."""
+    if alarms.window_minutes not in engine.window_minutes:
+        allowed = ", ".join(str(m) for m in engine.window_minutes)
+        raise ValueError(f"alarm window_minutes {alarms.window_minutes} is not one of the window lengths; "
+                         f"choose one of {allowed}")
 
 
 def hour_of_week(time_ms: int) -> int:
@@ -83,6 +120,8 @@ class AlarmEngine:
             for site, camera, beat in tick.heartbeats:
                 key = (site, camera)
                 self._last_beat[key] = max(beat, self._last_beat.get(key, beat))
+            if tick.flush:  # time the flush made up: nothing to judge (module docstring)
+                continue
             for window in tick.windows:
                 if window["window_minutes"] == self.config.window_minutes:
                     self._on_window(window, alarms)

@@ -3,17 +3,75 @@
 ``DeadLetterSink`` is the protocol each host implements: the embedded host writes JSON Lines
 (``JsonlDeadLetterSink``), the AWS host sends to SQS (``stream/aws``). A sink gets whole batches
 so it can batch its writes.
+
+A letter is bounded whatever it carries: the payload it keeps is cut to ``max_payload_bytes``
+*after* JSON encoding (a record of control characters grows six-fold when escaped), with the
+original's size and SHA-256 beside it so it can be matched with a copy kept elsewhere; at most
+``MAX_REASONS`` reasons of at most ``MAX_REASON_CHARS`` characters each. ``code`` is a short
+label of the cause (``reason_code``) for counting and alerting.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from stream.jsonl import AppendFile
+
+MAX_PAYLOAD_BYTES = 64 * 1024  # of the encoded payload kept in a letter (JSON-escaped text or base64)
+MAX_REASONS = 50
+MAX_REASON_CHARS = 1000
+MAX_SOURCE_CHARS = 512
+INTERNAL_ERROR = "internal_error"
+
+
+def reason_code(reasons: Sequence[tuple[str, str]]) -> str:
+    """A short label for counting dead letters by cause."""
+    if not reasons:
+        return "invalid_field"
+    path, text = reasons[0]
+    if path == "$":
+        if text.startswith("unexpected "):
+            return INTERNAL_ERROR
+        if "over the limit" in text:
+            return "too_large"
+        if any(word in text for word in ("base64", "byte-order mark", "surrogate", "utf-8", "UTF-8")):
+            return "bad_encoding"
+        if "JSON" in text:
+            return "malformed_json"
+        return "not_an_object"
+    if path == "schema_version" and "major" in text:
+        return "unsupported_major_version"
+    if path == "schema":
+        return "unknown_schema"
+    if path == "event_time_ms" and ("in the future" in text or "in the past" in text):
+        return "event_time_out_of_range"
+    if any("is required" in r for _, r in reasons):
+        return "missing_field"
+    return "invalid_field"
+
+
+def _encoded_size(text: str) -> int:
+    return len(json.dumps(text)) - 2  # as the sinks write it (ASCII escapes), without the quotes
+
+
+def _text_prefix(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose JSON encoding fits ``limit`` bytes."""
+    if len(text) * 12 <= limit or _encoded_size(text) <= limit:  # no character encodes to more than 12
+        return text
+    low, high = 0, min(len(text), limit)  # every character costs at least one byte
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _encoded_size(text[:middle]) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
 
 
 @dataclass(frozen=True)
@@ -22,13 +80,31 @@ class DeadLetter:
     reasons: tuple[tuple[str, str], ...]  # (field path, reason), every problem found
     source: str  # where it came from, e.g. "locallog:/data/events@1234" or "kinesis:shard-0001@4958..."
 
-    def to_json(self) -> dict[str, Any]:
-        document: dict[str, Any] = {"source": self.source,
-                                    "reasons": [{"path": p, "reason": r} for p, r in self.reasons]}
+    @property
+    def code(self) -> str:
+        return reason_code(self.reasons)
+
+    def to_json(self, max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+        """The letter as a bounded JSON document: the encoded payload kept is at most ``max_payload_bytes``."""
+        reasons = [{"path": p[:MAX_REASON_CHARS], "reason": r[:MAX_REASON_CHARS]}
+                   for p, r in self.reasons[:MAX_REASONS]]
+        if len(self.reasons) > MAX_REASONS:
+            reasons.append({"path": "$", "reason": f"and {len(self.reasons) - MAX_REASONS} more problems"})
+        document: dict[str, Any] = {"source": self.source[:MAX_SOURCE_CHARS], "code": self.code,
+                                    "reasons": reasons}
         try:
-            document["payload"] = self.payload.decode("utf-8")
+            text = self.payload.decode("utf-8")
         except UnicodeDecodeError:
-            document["payload_base64"] = base64.b64encode(self.payload).decode("ascii")
+            kept = self.payload[:max_payload_bytes // 4 * 3]
+            document["payload_base64"] = base64.b64encode(kept).decode("ascii")
+            truncated = len(kept) < len(self.payload)
+        else:
+            prefix = _text_prefix(text, max_payload_bytes)
+            document["payload"] = prefix
+            truncated = len(prefix) < len(text)
+        document.update({"payload_bytes": len(self.payload),
+                         "payload_sha256": hashlib.sha256(self.payload).hexdigest(),
+                         "payload_truncated": truncated})
         return document
 
     @classmethod

@@ -26,7 +26,21 @@ Logic
 Late events (event time below the watermark when they arrive) never change a window: they are
 returned in ``EngineOutput.late`` (and counted) for the batch path. Duplicates (same
 ``event_id``; a duplicate has the same event time) are dropped while their minute is open and for
-``dedup_horizon_ms`` behind the watermark; they are counted.
+``dedup_horizon_ms`` behind the watermark; they are counted. The first copy is kept. A copy whose
+content differs from the first (same id, another time, camera, track, class, valence, usability or
+kind: a camera with a broken id generator, a hand-edited replay) is dropped too but counted apart,
+in ``conflicting_duplicates``: it is a bug upstream, not a retry. Content is compared through a
+small fingerprint of what the engine reads (``_fingerprint``, 8 bits: the dedup tables stay as small as
+the sets of ids they were), so about 1 in 256 conflicting copies passes for a plain duplicate.
+
+The first tick: a fresh engine closes its first minute only when the watermark passes it, and that
+first minute is the earliest one holding an accepted event *at that moment*, not the earliest of
+the first batch: an on-time event for an earlier minute arriving in a later batch (within the
+allowed lateness) still lands in its window. So the output never depends on how the input is cut.
+
+Flush: ``flush()`` moves event time past the end of the data to close every window. The ticks it
+adds past the minute of the latest event carry ``flush=True``: they describe time nobody has seen
+yet, so the alarm rules do not judge them (``stream.alarms``): the end of the input is not an outage.
 
 Input: events already validated (``stream.ingest``): face_expression and camera_heartbeat dicts.
 The hot path reads only event_time_ms, event_id, site_id, camera_id, schema, quality.usable,
@@ -51,6 +65,7 @@ API (stable; used by the AWS hosts):
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -62,8 +77,42 @@ from stream.measures import window_event
 
 MINUTE_MS = 60_000
 _NEVER = -(1 << 62)
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
+_READABLE_SNAPSHOTS = (1, 2)  # 1: ids without content fingerprints (every copy then counts as plain)
 _CLASSES = len(CLASS_INDEX)
+_UNKNOWN = -1  # fingerprint of an id restored from a version 1 snapshot
+_STRING_CRC: dict[str, int] = {}  # ids repeat (sites, cameras, tracks): crc32 of each string once
+
+
+def _crc(text: str) -> int:
+    value = _STRING_CRC.get(text)
+    if value is None:
+        if len(_STRING_CRC) > 100_000:
+            _STRING_CRC.clear()
+        value = _STRING_CRC[text] = zlib.crc32(text.encode("utf-8", "surrogatepass"))
+    return value
+
+
+def _fingerprint(event: Mapping[str, Any]) -> int:
+    """8 bits that differ, with probability 255/256, between two events that differ in what the
+    engine reads. Deterministic across processes (no salted str hash): it goes into snapshots.
+    0..255 are CPython's cached small ints, so a fingerprint costs no object per event."""
+    crc = _STRING_CRC.get  # strings repeat: one dict lookup each, the CRC only the first time
+    site, camera = event["site_id"], event["camera_id"]
+    a, b = crc(site), crc(camera)
+    if a is None:
+        a = _crc(site)
+    if b is None:
+        b = _crc(camera)
+    t = event["event_time_ms"]
+    if event["schema"] != "face_expression":
+        return hash((t, a, b)) & 0xFF
+    track = event["track_id"]
+    c = crc(track)
+    if c is None:
+        c = _crc(track)
+    return hash((t, a, b, c, event["kind"] == "track_end", CLASS_INDEX.get(event["top_class"], -2),
+                 event["valence"], event["quality"].get("usable", True) is True)) & 0xFF
 
 
 @dataclass(frozen=True)
@@ -75,6 +124,12 @@ class EngineConfig:
     max_idle_ticks: int = 1440  # a jump in event time with nothing open emits at most this many ticks
 
     def __post_init__(self) -> None:
+        for name in ("allowed_lateness_ms", "min_tracks", "dedup_horizon_ms", "max_idle_ticks"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        if any(isinstance(m, bool) or not isinstance(m, int) for m in self.window_minutes):
+            raise ValueError(f"window_minutes must be whole minutes, got {self.window_minutes}")
         lengths = tuple(sorted(set(self.window_minutes)))
         if not lengths or lengths[0] < 1:
             raise ValueError(f"window_minutes must be positive, got {self.window_minutes}")
@@ -83,6 +138,10 @@ class EngineConfig:
             raise ValueError("allowed_lateness_ms and dedup_horizon_ms must be >= 0")
         if self.min_tracks < 1:
             raise ValueError(f"min_tracks must be >= 1, got {self.min_tracks}")
+        if self.max_idle_ticks < 1:
+            raise ValueError(f"max_idle_ticks must be >= 1, got {self.max_idle_ticks}")
+        if lengths[-1] > 24 * 60:
+            raise ValueError(f"window_minutes must be at most 1440 (a day), got {lengths[-1]}")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -101,6 +160,7 @@ class Tick:
     end_ms: int
     windows: list[SentimentWindow]
     heartbeats: list[tuple[str, str, int]]  # (site_id, camera_id, latest heartbeat time in the minute)
+    flush: bool = False  # added by flush() past the latest event: closes windows, judged by no alarm rule
 
 
 @dataclass
@@ -124,7 +184,8 @@ class EngineStats:
     faces: int = 0  # usable track_update observations
     low_quality: int = 0
     heartbeats: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # copies of an event already seen (retries, replays): the first is kept
+    conflicting_duplicates: int = 0  # same event_id, other content: dropped, the first is kept
     late: int = 0
     windows: int = 0
     ticks: int = 0
@@ -164,8 +225,9 @@ class WindowEngine:
         self._wm = _NEVER
         self._next_tick: int | None = None
         self._panes: dict[int, dict[tuple[str, str], _Pane]] = {}
-        self._ids: dict[int, set[str]] = {}  # open minutes' event ids
-        self._old_ids: dict[int, set[str]] = {}  # closed minutes' event ids, within the dedup horizon
+        # event id -> content fingerprint of its first copy, per minute
+        self._ids: dict[int, dict[str, int]] = {}  # open minutes
+        self._old_ids: dict[int, dict[str, int]] = {}  # closed minutes, within the dedup horizon
         self._cameras: dict[tuple[str, str], _Camera] = {}
         lengths = self.config.window_minutes
         self._longest = lengths[-1]
@@ -189,12 +251,18 @@ class WindowEngine:
         return EngineOutput(self._advance(), [])
 
     def flush(self) -> EngineOutput:
-        """End of input: closes every pane and emits every window that has data."""
+        """End of input: closes every pane and emits every window that has data.
+
+        Ticks past the minute of the latest event are marked ``flush`` (see the module docstring)."""
         last = max(self._panes) if self._panes else None
         if last is None and not self._cameras:
             return EngineOutput()
         end = (last + 1) * MINUTE_MS if last is not None else (self._next_tick or 0)
-        return self.advance_watermark(end + self._longest * MINUTE_MS)
+        data_end = (self._max_t // MINUTE_MS + 1) * MINUTE_MS if self._max_t != _NEVER else end
+        out = self.advance_watermark(end + self._longest * MINUTE_MS)
+        out.ticks = [Tick(t.end_ms, t.windows, t.heartbeats, True) if t.end_ms > data_end else t
+                     for t in out.ticks]
+        return out
 
     # --------------------------------------------------------------- hot path
 
@@ -207,8 +275,8 @@ class WindowEngine:
         panes, ids_by_minute, old_ids = self._panes, self._ids, self._old_ids
         cur_minute = _NEVER
         cur_panes: dict[tuple[str, str], _Pane] = {}
-        cur_ids: set[str] = set()
-        n = n_dup = n_late = n_low = n_faces = n_beats = 0
+        cur_ids: dict[str, int] = {}
+        n = n_dup = n_conflict = n_late = n_low = n_faces = n_beats = 0
         for event in events:
             n += 1
             t = event["event_time_ms"]
@@ -224,11 +292,15 @@ class WindowEngine:
                     if ids is None:
                         ids = old_ids.get(minute)
                         if ids is None:
-                            ids = old_ids[minute] = set()
-                    if eid in ids:
-                        n_dup += 1
+                            ids = old_ids[minute] = {}
+                    first = ids.get(eid)
+                    if first is not None:
+                        if first != _UNKNOWN and first != _fingerprint(event):
+                            n_conflict += 1
+                        else:
+                            n_dup += 1
                         continue
-                    ids.add(eid)
+                    ids[eid] = _fingerprint(event)
                 n_late += 1
                 late.append(event)
                 continue
@@ -237,15 +309,20 @@ class WindowEngine:
                 got = panes.get(minute)
                 if got is None:
                     cur_panes = panes[minute] = {}
-                    cur_ids = ids_by_minute[minute] = set()
+                    cur_ids = ids_by_minute[minute] = {}
                 else:
                     cur_panes = got
                     cur_ids = ids_by_minute[minute]
             eid = event["event_id"]
-            if eid in cur_ids:
-                n_dup += 1
+            fingerprint = _fingerprint(event)
+            first = cur_ids.get(eid)
+            if first is not None:
+                if first not in (_UNKNOWN, fingerprint):
+                    n_conflict += 1
+                else:
+                    n_dup += 1
                 continue
-            cur_ids.add(eid)
+            cur_ids[eid] = fingerprint
             key = (event["site_id"], event["camera_id"])
             pane = cur_panes.get(key)
             if pane is None:
@@ -268,8 +345,9 @@ class WindowEngine:
         self._max_t, self._wm = max_t, wm
         stats = self.stats
         stats.events += n
-        stats.accepted += n - n_dup - n_late
+        stats.accepted += n - n_dup - n_conflict - n_late
         stats.duplicates += n_dup
+        stats.conflicting_duplicates += n_conflict
         stats.late += n_late
         stats.low_quality += n_low
         stats.faces += n_faces
@@ -281,7 +359,9 @@ class WindowEngine:
     def _advance(self) -> list[Tick]:
         ticks: list[Tick] = []
         if self._next_tick is None:
-            if not self._panes:
+            # The first tick is fixed only once the watermark reaches it: until then an on-time event
+            # for an earlier minute may still arrive (in a later batch) and must get its window.
+            if not self._panes or (min(self._panes) + 1) * MINUTE_MS > self._wm:
                 return ticks
             self._next_tick = (min(self._panes) + 1) * MINUTE_MS
         wm = self._wm
@@ -399,6 +479,10 @@ class WindowEngine:
                       for (site, camera), p in sorted(self._panes[minute].items())],
             "ids": [[minute, sorted(ids)] for minute, ids in sorted(self._ids.items())],
             "old_ids": [[minute, sorted(ids)] for minute, ids in sorted(self._old_ids.items())],
+            # each id's fingerprint, in the order of "ids" / "old_ids" (kept apart: readers of the id lists)
+            "id_fingerprints": [[minute, [ids[i] for i in sorted(ids)]] for minute, ids in sorted(self._ids.items())],
+            "old_id_fingerprints": [[minute, [ids[i] for i in sorted(ids)]]
+                                    for minute, ids in sorted(self._old_ids.items())],
             "cameras": [[site, camera, [[track, *vote] for track, vote in sorted(c.tracks.items())],
                          [list(m) for m in c.minutes]]
                         for (site, camera), c in sorted(self._cameras.items())],
@@ -406,7 +490,7 @@ class WindowEngine:
 
     @classmethod
     def restore(cls, state: Mapping[str, Any]) -> WindowEngine:
-        if state.get("version") != SNAPSHOT_VERSION:
+        if state.get("version") not in _READABLE_SNAPSHOTS:
             raise ValueError(f"unsupported engine snapshot version {state.get('version')!r}")
         engine = cls(EngineConfig.from_json(state["config"]))
         engine.stats = EngineStats(**state["stats"])
@@ -416,12 +500,19 @@ class WindowEngine:
             pane.faces, pane.low, pane.heartbeat = faces, low, heartbeat
             pane.votes = {v[0]: (v[1], v[2], v[3], v[4]) for v in votes}
             engine._panes.setdefault(minute, {})[(site, camera)] = pane
-        engine._ids = {minute: set(ids) for minute, ids in state["ids"]}
+        engine._ids = _id_tables(state["ids"], state.get("id_fingerprints"))
         for minute in engine._panes:
-            engine._ids.setdefault(minute, set())
-        engine._old_ids = {minute: set(ids) for minute, ids in state["old_ids"]}
+            engine._ids.setdefault(minute, {})
+        engine._old_ids = _id_tables(state["old_ids"], state.get("old_id_fingerprints"))
         for site, camera, tracks, minutes in state["cameras"]:
             c = engine._cameras[(site, camera)] = _Camera()
             c.tracks = {t[0]: (t[1], t[2], t[3], t[4]) for t in tracks}
             c.minutes = deque((m[0], m[1], m[2]) for m in minutes)
         return engine
+
+
+def _id_tables(ids: list[Any], fingerprints: list[Any] | None) -> dict[int, dict[str, int]]:
+    if fingerprints is None:  # a version 1 snapshot
+        return {minute: dict.fromkeys(values, _UNKNOWN) for minute, values in ids}
+    prints = {minute: values for minute, values in fingerprints}
+    return {minute: dict(zip(values, prints[minute], strict=True)) for minute, values in ids}

@@ -13,10 +13,16 @@ probabilities, record size), the stream rejects:
   ``max_past_ms`` behind it (a replay of ancient data belongs to the batch path).
 
 The clock is an argument (``now_ms``); pass None to skip the time checks (replays, tests).
+
+One record never stops the stream: ``check`` never raises for a record. An unexpected exception
+while looking at one (a bug in a validator, an input nobody thought of) dead-letters that record
+with the reason ``unexpected <ExceptionType>: ...`` (code ``internal_error``) and the batch goes
+on, so a host can never be stuck replaying a poison record after a restart.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +30,7 @@ from schemas.fast_decode import FastDecoder
 from schemas.validation import ValidationError
 from stream.deadletter import DeadLetter
 
+logger = logging.getLogger(__name__)
 INPUT_SCHEMAS = frozenset({"face_expression", "camera_heartbeat"})
 # Valid inputs are decoded and checked once by msgspec; the rest get the reference's exact reasons.
 # The frequent type first: a wrong guess costs the decoder one key.
@@ -36,10 +43,25 @@ class IngestConfig:
     max_future_ms: int = 5 * 60_000
     max_past_ms: int = 7 * 24 * 3_600_000
 
+    def __post_init__(self) -> None:
+        for name in ("max_bytes", "max_future_ms", "max_past_ms"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"ingest setting {name} must be a positive integer, got {value!r}")
+
 
 def check(raw: bytes | str, now_ms: int | None, config: IngestConfig = IngestConfig()
           ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
-    """(event, []) when usable, else (None, [(path, reason), ...]). Never raises on bad input."""
+    """(event, []) when usable, else (None, [(path, reason), ...]). Never raises for a record."""
+    try:
+        return _check(raw, now_ms, config)
+    except Exception as error:  # one record must never stop the stream: dead-letter it, go on
+        logger.exception("unexpected error validating a record; dead-lettered")
+        return None, [("$", f"unexpected {type(error).__name__}: {str(error)[:300]}")]
+
+
+def _check(raw: bytes | str, now_ms: int | None, config: IngestConfig
+           ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
     try:
         event = _DECODER.parse(raw, max_bytes=config.max_bytes)
     except ValidationError as error:

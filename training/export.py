@@ -52,7 +52,7 @@ def export_onnx(net: ExpressionNet, path: Path, model_id: str, model_version: st
 def export_checkpoint(checkpoint: Path, path: Path, model_id: str, model_version: str,
                       width: int = 32, views: tuple[str, ...] = ("face",)) -> str:
     """Exports the weights saved in a training checkpoint (best.pt or last.pt)."""
-    state = torch.load(checkpoint, weights_only=False)
+    state = torch.load(checkpoint, weights_only=False)  # nosec B614: our own training checkpoint (optimizer, RNG state)
     net = ExpressionNet(width=width)
     net.load_state_dict(state["net"])
     metrics = {k: float(v) for k, v in state.get("result", {}).items()}

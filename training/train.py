@@ -140,7 +140,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     step, epoch, best = 0, 0, {"accuracy": -1.0}
     generator = torch.Generator().manual_seed(args.seed)
     if last.exists():
-        state = torch.load(last, weights_only=False)
+        state = torch.load(last, weights_only=False)  # nosec B614: our own checkpoint, in our --model-dir
         net.load_state_dict(state["net"])
         optimizer.load_state_dict(state["optimizer"])
         step, epoch, best = state["step"], state["epoch"], state["best"]
@@ -186,7 +186,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
                      "epoch": epoch, "best": best, "generator": generator.get_state()}, last)
 
     final = ExpressionNet(width=args.width)
-    final.load_state_dict(torch.load(best_path, weights_only=False)["net"])
+    final.load_state_dict(torch.load(best_path, weights_only=False)["net"])  # nosec B614: our own checkpoint
     model_dir = Path(args.model_dir)
     sha = export_onnx(final.eval(), model_dir / "expression.onnx", args.model_id, args.model_version,
                       {k: float(v) for k, v in best.items()})

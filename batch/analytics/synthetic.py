@@ -147,9 +147,11 @@ def _probabilities(top: str, rng: random.Random) -> dict[str, float]:
 class _Generator:
     def __init__(self, config: HistoryConfig) -> None:
         self.config = config
-        self.rng = random.Random(config.seed)
+        # bandit B311: seeded PRNG for reproducible synthetic data, not for secrets
+        self.rng = random.Random(config.seed)  # nosec B311
         # Heartbeats draw from their own stream, so their interval never changes the visits.
-        self.beats = random.Random(f"{config.seed}-heartbeats")
+        # bandit B311: seeded PRNG for reproducible synthetic data, not for secrets
+        self.beats = random.Random(f"{config.seed}-heartbeats")  # nosec B311
         self.counts = np.random.default_rng(config.seed)  # Poisson draws only
         self.start_ms = int(datetime(config.start.year, config.start.month, config.start.day,
                                      tzinfo=UTC).timestamp() * 1000)

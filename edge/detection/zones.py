@@ -37,7 +37,7 @@ def parse_polygon(text: str) -> np.ndarray:
 def parse_named_zone(text: str) -> tuple[str, np.ndarray]:
     """'name=x1,y1,x2,y2[,...]'."""
     name, sep, polygon = text.partition("=")
-    if not sep or not ZONE_NAME.match(name):
+    if not sep or not ZONE_NAME.fullmatch(name):  # fullmatch: `$` alone lets a final newline through
         raise ValueError(f"zone {text!r}: expected NAME=x1,y1,x2,y2 with a name of letters, digits, _.:-")
     return name, parse_polygon(polygon)
 

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from edge.publish.publisher import SpoolingPublisher
 from edge.spool import SpoolBounds, SqliteSpool
+from schemas.validation import require_identifiers
 
 N = TypeVar("N", int, float)
 
@@ -38,6 +39,8 @@ class PublisherSettings:
 
     @classmethod
     def from_environment(cls, site_id: str, camera_id: str) -> PublisherSettings:
+        # The ids name the spool file below: checked against the contract before any path is built.
+        require_identifiers(site=site_id, camera=camera_id)
         env = os.environ.get
         state = Path(env("MOODLENS_STATE_DIR", str(Path.home() / ".moodlens")))
 
@@ -81,6 +84,8 @@ def _number(name: str, default: N, kind: Callable[[str], N]) -> N:
 def build_publisher(kind: str, site_id: str, camera_id: str, settings: PublisherSettings) -> SpoolingPublisher:
     """A started SpoolingPublisher for `kind`; raises ValueError naming what is missing."""
     from edge.publish.ports import Transport
+
+    require_identifiers(site=site_id, camera=camera_id)  # they name the MQTT client and topics
 
     transport: Transport
     if kind == "local":

@@ -33,8 +33,10 @@ class LocalLogTransport:
         deadline = time.monotonic() + LOCK_WAIT_S
         while True:
             try:
-                # append is all-or-nothing from the reader's side only line by line, so a failure part-way
-                # can leave a prefix written: those are re-sent, a duplicate that event_id makes harmless.
+                # append is all or nothing: on a failure (a full disk) it cuts the log back to the last
+                # acknowledged record and raises, so nothing is acknowledged that a reader cannot read,
+                # and the publisher keeps the whole batch spooled. (Should even that cut fail, the lines
+                # it left are sent again: a duplicate that event_id makes harmless.)
                 self.log.append([record.payload for record in records])
                 break
             except LogLockedError as error:  # another edge is appending right now

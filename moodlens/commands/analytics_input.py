@@ -1,10 +1,11 @@
 """Where `moodlens batch forecast|drivers` and `moodlens report` read events from.
 
-Until the lake is wired in, the analytics read the embedded log (and the stream runner's alarms)
-into a DuckDB connection that carries the lake's tables under the lake's names, with the lake's
-Arrow schemas; the queries (`batch.analytics.source`) do not know the difference. Invalid
-records go to the `quarantine` table with their reasons, never into the numbers (they are the records
-the stream dead-letters; its deadletter.jsonl is not read as well, which would count them twice).
+`--lake L` (a folder or s3://bucket/prefix, or $MOODLENS_LAKE): the lake's Iceberg tables, what
+`moodlens batch compact` wrote; the analyst's source of truth. Without it, the embedded log (and
+the stream runner's alarms) are read straight into a DuckDB connection that carries the lake's
+tables under the lake's names, with the lake's Arrow schemas: a quick look at a log that was never
+compacted. The queries (`batch.analytics.source`) do not know the difference. Invalid records go to
+the `quarantine` table with their reasons, never into the numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ DEFAULT_HISTORY = Path("var/history")
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lake", default=None,
+                        help="the lake (a folder or s3://bucket/prefix) written by `moodlens batch compact`; "
+                             "without it the event log (--log) is read directly")
     parser.add_argument("--log", type=Path, default=DEFAULT_HISTORY / "log",
                         help="embedded event log to read (default var/history/log, from `moodlens demo history`)")
     parser.add_argument("--stream-state", type=Path, default=None,
@@ -52,6 +56,26 @@ def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
 
 
 def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
+    if getattr(args, "lake", None):
+        return _lake_connection(args.lake)
+    return _log_connection(args)
+
+
+def _lake_connection(lake: str) -> duckdb.DuckDBPyConnection:
+    from batch.lake.tables import existing_tables, lake_from_argument, open_catalog
+    from batch.sql.runner import connect as lake_connect
+
+    config = lake_from_argument(lake)
+    if not config.properties and not (config.root / "catalog.db").exists():
+        raise FileNotFoundError(f"no lake at {lake} (write one with `moodlens batch compact --lake {lake}`)")
+    tables = existing_tables(open_catalog(config))
+    if "face_expression" not in tables:
+        raise FileNotFoundError(f"{lake}: the lake has no face_expression table yet; run `moodlens batch compact`")
+    connection, _ = lake_connect(tables)
+    return connection
+
+
+def _log_connection(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     import duckdb
 
     from batch.analytics.source import register_events

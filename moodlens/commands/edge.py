@@ -264,7 +264,9 @@ def run_command(args: argparse.Namespace) -> int:
     from edge.quality import QualitySettings
     from edge.sources import ReconnectPolicy, SourceError, open_source, paced
     from moodlens import __version__
+    from schemas.validation import require_identifiers
 
+    require_identifiers(**{"--site": args.site, "--camera": args.camera})  # before any path is built from them
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.heartbeat_interval < 0:
         raise ValueError("--heartbeat-interval must be 0 (no heartbeats) or positive")

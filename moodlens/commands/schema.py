@@ -17,19 +17,30 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     validate.set_defaults(handler=run_validate)
 
 
+def _problems(line: bytes) -> list[str]:
+    """Every problem of one line; an unexpected error is a verdict on that line, never a crash."""
+    try:
+        parse_event(line.rstrip(b"\r\n"))
+    except ValidationError as error:
+        return [str(problem) for problem in error.problems]
+    except Exception as error:  # a validator bug must not hide the verdicts on the other lines
+        return [f"$: unexpected {type(error).__name__}: {str(error)[:300]}"]
+    return []
+
+
 def run_validate(args: argparse.Namespace) -> int:
-    stream = sys.stdin if str(args.file) == "-" else args.file.open(encoding="utf-8", errors="replace")
+    # Bytes, not text: the validator itself judges the encoding (UTF-8, no byte-order mark).
+    stream = sys.stdin.buffer if str(args.file) == "-" else args.file.open("rb")
     total = bad = 0
     with stream:
         for number, line in enumerate(stream, start=1):
             if not line.strip():
                 continue
             total += 1
-            try:
-                parse_event(line)
-            except ValidationError as error:
+            problems = _problems(line)
+            if problems:
                 bad += 1
-                for problem in error.problems:
+                for problem in problems:
                     print(f"{args.file}:{number}: {problem}")
     print(f"{total - bad} valid, {bad} invalid of {total} events", file=sys.stderr)
     return 1 if bad else 0

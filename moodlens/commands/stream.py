@@ -60,7 +60,9 @@ def run_host(args: argparse.Namespace) -> int:
         return 3
     finally:
         host.close()
-        print(run_summary(host.position, host.counters, str(args.state)), file=sys.stderr)
+        stats = host.sites.engine_stats()
+        print(run_summary(host.position, host.counters, str(args.state), stats.duplicates,
+                          stats.conflicting_duplicates), file=sys.stderr)
     return 0
 
 
@@ -71,13 +73,19 @@ def run_kcl_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_summary(position: Any, counters: dict[str, int], state: str) -> str:
+def run_summary(position: Any, counters: dict[str, int], state: str, duplicates: int = 0,
+                conflicting: int = 0) -> str:
     """What `stream run` did, for a person: read, written, set aside, and where to look."""
     c = counters
     where = f"log offset now {position}" if isinstance(position, int) else "positions in the checkpoint"
+    copies = ""
+    if duplicates or conflicting:  # in this process's engines (restored counts included)
+        copies = f"; {duplicates} duplicates dropped"
+        if conflicting:
+            copies += f", and {conflicting} copies with the same event_id but other content (the first kept)"
     return (f"stream run: read {c['records']} records ({where}), {c['events']} valid events; "
             f"wrote {c['windows']} windows and {c['alarms']} alarm changes to {state}/; "
-            f"{c['late']} late events (late.jsonl), {c['dead_letters']} rejected (deadletter.jsonl)")
+            f"{c['late']} late events (late.jsonl), {c['dead_letters']} rejected (deadletter.jsonl){copies}")
 
 
 def _time(ms: int) -> str:

@@ -45,7 +45,9 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     engine.add_argument("--window-minutes", default="5,15,60", help="rolling window lengths (default 5,15,60)")
     engine.add_argument("--lateness-s", type=float, default=120.0, help="allowed lateness per site (default 120)")
     engine.add_argument("--min-tracks", type=int, default=5, help="fewer tracks: insufficient data (default 5)")
-    engine.add_argument("--alarm-window", type=int, default=15, help="window length the alarms and metrics watch")
+    engine.add_argument("--alarm-window", type=int, default=None,
+                        help="window length the alarms and metrics watch, one of --window-minutes "
+                             "(default 15, or the longest window when 15 is not one)")
     engine.add_argument("--low-raise", type=float, default=-0.2)
     engine.add_argument("--low-clear", type=float, default=0.0)
     engine.add_argument("--silent-minutes", type=int, default=5)
@@ -57,10 +59,14 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
 
 def host_config(args: argparse.Namespace) -> HostConfig:
     s3 = str(args.state).startswith("s3://")
+    windows = _window_minutes(args.window_minutes)
+    if args.lateness_s < 0:
+        raise ValueError(f"--lateness-s must be >= 0, got {args.lateness_s}")
+    alarm_window = args.alarm_window if args.alarm_window is not None else 15 if 15 in windows else max(windows)
     return HostConfig(
-        engine=EngineConfig(window_minutes=_window_minutes(args.window_minutes),
+        engine=EngineConfig(window_minutes=windows,
                             allowed_lateness_ms=int(args.lateness_s * 1000), min_tracks=args.min_tracks),
-        alarms=AlarmConfig(window_minutes=args.alarm_window, min_tracks=args.min_tracks,
+        alarms=AlarmConfig(window_minutes=alarm_window, min_tracks=args.min_tracks,
                            low_raise=args.low_raise, low_clear=args.low_clear, silent_minutes=args.silent_minutes),
         batch_size=args.batch_size, check_time=not args.no_time_check,
         idle_advance_ms=(int(args.idle_advance_s * 1000) if args.idle_advance_s > 0 and not getattr(args, "once", False)

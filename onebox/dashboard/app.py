@@ -89,7 +89,8 @@ class Hub:
                 yield ": keep-alive\n\n"
 
 
-def create_app(state: DashboardState, host: str = "127.0.0.1", token: str = "", poll_s: float = 0.2) -> Starlette:
+def create_app(state: DashboardState, host: str = "127.0.0.1", token: str = "",  # nosec B107: "" = no token, refused off loopback
+               poll_s: float = 0.2) -> Starlette:
     if needs_token(host) and not token:
         raise ValueError(f"the dashboard on {host} needs a token ([dashboard] token, --token or "
                          "MOODLENS_DASHBOARD_TOKEN); only 127.0.0.1 may go without")

@@ -2,17 +2,17 @@
 never be processed (schema-invalid, oversized, out of time range) go to a queue with every reason and
 where they came from, so the shard moves on.
 
-Message body: `DeadLetter.to_json()` (source, reasons, payload as text or payload_base64) plus
-    "payload_bytes": original size, "payload_sha256": of the original, "payload_truncated": bool,
+Message body: `DeadLetter.to_json()` (source, code, reasons, payload as text or payload_base64,
+    "payload_bytes": original size, "payload_sha256": of the original, "payload_truncated": bool) plus
     "dead_lettered_at_ms": when it was sent.
-Message attribute: source. A payload over `max_payload_bytes` is cut
-(its size and SHA-256 are kept to match it with the stream's copy): SQS takes 256 KiB per message and
-per SendMessageBatch call (1 MiB since 2025 in most regions; we stay under the older limit).
+Message attribute: source. A payload whose *encoding* is over `max_payload_bytes` is cut (its size and
+SHA-256 are kept to match it with the stream's copy): SQS takes 256 KiB per message and per
+SendMessageBatch call (1 MiB since 2025 in most regions; we stay under the older limit). The cut is
+measured after JSON escaping, so a record of control characters cannot grow past the limit.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -22,8 +22,9 @@ from stream.deadletter import DeadLetter
 
 MAX_SQS_MESSAGE_BYTES = 256 * 1024
 MAX_BATCH_ENTRIES = 10
-DEFAULT_MAX_PAYLOAD_BYTES = 128 * 1024  # base64 grows it by 4/3: ~171 KiB, inside one message
+DEFAULT_MAX_PAYLOAD_BYTES = 192 * 1024  # of the encoded payload: leaves 64 KiB for reasons and source
 _ATTRIBUTE_BYTES = 1024
+_ENVELOPE_BYTES = 64 * 1024  # reasons (<= 50 x 1000 characters, escaped) + source + fixed fields
 
 
 class DeadLetterDeliveryError(RuntimeError):
@@ -33,14 +34,14 @@ class DeadLetterDeliveryError(RuntimeError):
 
 
 def dead_letter_body(letter: DeadLetter, now_ms: int, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> str:
-    cut = DeadLetter(letter.payload[:max_payload_bytes], tuple((p, r[:1000]) for p, r in letter.reasons[:50]),
-                     letter.source)
-    body = cut.to_json()
-    body.update({"payload_bytes": len(letter.payload),
-                 "payload_sha256": hashlib.sha256(letter.payload).hexdigest(),
-                 "payload_truncated": len(cut.payload) < len(letter.payload),
-                 "dead_lettered_at_ms": now_ms})
-    return json.dumps(body, separators=(",", ":"))
+    """The SQS message body (ASCII JSON, so its length in characters is its length in bytes)."""
+    body = letter.to_json(max_payload_bytes)
+    body["dead_lettered_at_ms"] = now_ms
+    text = json.dumps(body, separators=(",", ":"))
+    if len(text) + _ATTRIBUTE_BYTES > MAX_SQS_MESSAGE_BYTES:  # reasons escaped beyond the envelope: drop them
+        body["reasons"] = [{"path": "$", "reason": f"{len(letter.reasons)} reasons, too long to keep"}]
+        text = json.dumps(body, separators=(",", ":"))
+    return text
 
 
 class SqsDeadLetterSink:
@@ -50,7 +51,7 @@ class SqsDeadLetterSink:
 
     def __init__(self, client: Any, queue_url: str, *, max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
                  clock_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
-        if max_payload_bytes * 4 // 3 + 16 * 1024 > MAX_SQS_MESSAGE_BYTES:
+        if max_payload_bytes + _ENVELOPE_BYTES > MAX_SQS_MESSAGE_BYTES:
             raise ValueError(f"max_payload_bytes {max_payload_bytes} would not fit an SQS message")
         self.client = client
         self.queue_url = queue_url

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stream.alarms import AlarmConfig
+from stream.alarms import AlarmConfig, check_alarms_fit_windows
 from stream.deadletter import DeadLetter
 from stream.engine import EngineConfig
 from stream.host.ports import Outputs, Source, SourceRecord, StateStore
@@ -46,6 +46,7 @@ class HostConfig:
     commit_every_s: float = 0.0  # state commits at most this often (S3 PUTs cost); outputs go every batch
 
     def __post_init__(self) -> None:
+        check_alarms_fit_windows(self.alarms, self.engine)
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.idle_advance_ms is not None and self.idle_advance_ms < 1:

@@ -33,7 +33,8 @@ class DeliveryError(RuntimeError):
 
 
 def _backoff(attempt: int, base_s: float) -> float:
-    return float(base_s * (2 ** attempt) * (0.5 + random.random()))
+    # bandit B311: jitter spreads retries out; it needs no unpredictability, so no CSPRNG
+    return float(base_s * (2 ** attempt) * (0.5 + random.random()))  # nosec B311
 
 
 class FirehoseSink:

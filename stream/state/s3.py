@@ -68,7 +68,8 @@ class S3Objects:
                 if _code(error) not in _RETRY or attempt == self.attempts - 1:
                     raise
                 self.retries += 1
-                self.sleep(self.base_delay_s * (2 ** attempt) * (0.5 + random.random()))
+                # bandit B311: jitter spreads retries out; it needs no unpredictability, so no CSPRNG
+                self.sleep(self.base_delay_s * (2 ** attempt) * (0.5 + random.random()))  # nosec B311
         raise AssertionError("unreachable")
 
     def where(self, key: str) -> str:

@@ -160,3 +160,33 @@ def read_log(log: LocalLog) -> list[tuple[int, bytes]]:
         records.extend(got)
         offset = next_offset(got, offset)
     return records
+
+
+def test_a_full_disk_drops_oldest_counts_and_never_raises(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # max_page_count makes SQLite answer exactly as on a full file system: SQLITE_FULL,
+    # "database or disk is full"
+    spool = SqliteSpool(tmp_path / "spool.db")
+    spool._db.execute("PRAGMA max_page_count=40")
+    seqs = [spool.put(b"x" * 900, "cafe-1", "door") for _ in range(2_000)]
+    kept = spool.peek(10_000, 10**9)
+    assert spool.dropped_count > 0 and spool.depth() == len(kept) > 0
+    assert len(seqs) - seqs.count(0) - spool.dropped_count == spool.depth()  # every put: kept or counted
+    assert kept[-1].seq == max(seqs)  # the newest survive
+    assert spool.dropped_total == spool.dropped_count  # persisted too
+    warnings = [r.getMessage() for r in caplog.records if "database or disk is full" in r.getMessage()]
+    assert len(warnings) == 1 and "Dropping the oldest events" in warnings[0]  # said once, clearly
+    spool.close()
+
+
+def test_the_publisher_keeps_publishing_on_a_full_spool_disk(tmp_path: Path) -> None:
+    spool = SqliteSpool(tmp_path / "spool.db")
+    spool._db.execute("PRAGMA max_page_count=40")
+    log = LocalLog(tmp_path / "log")
+    publisher = SpoolingPublisher(spool, LocalLogTransport(log))
+    for i in range(600):
+        publisher.publish({"site_id": "cafe-1", "camera_id": "door", "event_id": f"e{i}", "pad": "y" * 800})
+    assert spool.dropped_count > 0
+    publisher.drain()
+    delivered = len(log.read(0, 10_000))
+    assert delivered + spool.dropped_count == 600 and spool.depth() == 0
+    publisher.close()

@@ -44,7 +44,7 @@ def test_records_come_back_in_order_with_dense_offsets(tmp_path, segment_bytes, 
 
 @pytest.mark.parametrize("offset", [0, 1, 9, 10, 11, 29, 30])
 def test_reading_from_any_offset_spans_segments(tmp_path, offset):
-    log = LocalLog(tmp_path, segment_bytes=60)  # ~6 records a segment
+    log = LocalLog(tmp_path, segment_bytes=10)  # ~6 records a segment
     append_one_by_one(log, 30)
     assert len(list(tmp_path.glob("*.jsonl"))) > 1
 
@@ -54,7 +54,7 @@ def test_reading_from_any_offset_spans_segments(tmp_path, offset):
 
 @pytest.mark.parametrize("offset", [30, 31, 1000])
 def test_reading_past_the_end_is_empty_not_an_error(tmp_path, offset):
-    log = LocalLog(tmp_path, segment_bytes=60)
+    log = LocalLog(tmp_path, segment_bytes=10)
     append_one_by_one(log, 30)
     assert LocalLog(tmp_path).read(offset, 10) == []
 
@@ -123,7 +123,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_log(tmp_path):
 
 
 def test_delete_before_drops_whole_old_segments_and_reads_resume_at_the_oldest_kept(tmp_path):
-    log = LocalLog(tmp_path, segment_bytes=60)
+    log = LocalLog(tmp_path, segment_bytes=10)
     append_one_by_one(log, 30)
     deleted = log.delete_before(15)
 
@@ -170,3 +170,33 @@ def test_paths_accept_str(tmp_path):
     log = LocalLog(str(tmp_path / "nested" / "log"))
     log.append([payload(0)])
     assert Path(tmp_path / "nested" / "log").is_dir()
+
+
+def test_a_failed_append_is_cut_back_and_the_counters_stay_right(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.disk_full import disk_full
+
+    log = LocalLog(tmp_path, segment_bytes=10)
+    log.append([payload(0), payload(1)])
+    size = (tmp_path / f"{0:020d}.jsonl").stat().st_size
+    with disk_full(monkeypatch, fail_at=3) as disk, pytest.raises(OSError, match="No space left"):
+        log.append([payload(2), payload(3), payload(4)])  # rolls: create, fsync dir, then a short write
+    assert disk.failures == 2  # a short write, then ENOSPC
+    # the torn half-line is gone, nothing was counted, and the next segment is named by the true count
+    assert [p for _, p in read_all(LocalLog(tmp_path))] == [payload(0), payload(1)]
+    assert (tmp_path / f"{0:020d}.jsonl").stat().st_size == size
+    log.append([payload(2), payload(3)])
+    log.append([payload(4)])
+    log.close()
+    assert [o for o, _ in read_all(LocalLog(tmp_path))] == [0, 1, 2, 3, 4]
+    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == [f"{0:020d}.jsonl", f"{2:020d}.jsonl",
+                                                                 f"{4:020d}.jsonl"]
+
+
+def test_a_reader_skips_a_torn_tail_in_an_older_segment_instead_of_stopping(tmp_path: Path) -> None:
+    # what an older writer left after a failed append: a torn line, then the next segment named by its
+    # stale count (3, while the first segment holds 2 whole lines)
+    (tmp_path / f"{0:020d}.jsonl").write_bytes(payload(0) + b"\n" + payload(1) + b'\n{"n": 2, "tor')
+    (tmp_path / f"{3:020d}.jsonl").write_bytes(payload(3) + b"\n" + payload(4) + b"\n")
+    records = read_all(LocalLog(tmp_path), batch=2)
+    assert records == [(0, payload(0)), (1, payload(1)), (3, payload(3)), (4, payload(4))]

@@ -43,3 +43,16 @@ def test_all_valid_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "validate", str(tmp_path / "nope.jsonl")]) == 2
     assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_poison_lines_get_a_verdict_and_the_rest_is_still_checked(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    huge = json.dumps(face_expression()).replace('"sharpness": 140.5', '"sharpness": 1' + "0" * 400)
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join([huge.encode(), b"\xef\xbb\xbf" + json.dumps(camera_heartbeat()).encode(),
+                                 json.dumps(face_expression()).encode()]) + b"\n")
+    assert main(["schema", "validate", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{path}:1: quality.sharpness: integer out of range" in out
+    assert f"{path}:2: $: malformed JSON: starts with a byte-order mark" in out
+    assert "1 valid, 2 invalid of 3 events" in err

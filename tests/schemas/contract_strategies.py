@@ -86,7 +86,7 @@ def valid_events(draw: st.DrawFn, names: tuple[str, ...] = tuple(CONTRACTS)) -> 
 
 
 NASTY: list[Any] = [
-    None, True, False, 0, -1, 1, 0.5, 1.5, -0.0, 2**63, -(2**63), INT64, 1e308, -1e308,
+    None, True, False, 0, -1, 1, 0.5, 1.5, -0.0, 2**63, -(2**63), INT64, 10**400, -(10**400), 1e308, -1e308,
     "", "cafe\n", "cafe", "x" * 65, "x" * 2000, "ALARM", "track_end", "track_update", "01ARZ3NDEKTSV4RRFFQ69G5FAV",
     "01arz3ndektsv4rrffq69g5fav", "1.0", "2.0", "01.3", "1.0\n", "face_expression", "camera_heartbeat",
     "sentiment_window", "happy", [], [1], {}, {"x": 1},

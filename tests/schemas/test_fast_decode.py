@@ -70,6 +70,7 @@ def test_a_decoder_for_some_types_leaves_the_others_to_the_reference(event: dict
     ("box.x", True), ("quality.face_px", 96.0), ("site_id", "cafe\n"), ("track_id", "t42\n"),
     ("schema_version", "1.0\n"), ("event_id", "01ARZ3NDEKTSV4RRFFQ69G5FAV\n"), ("zone", "door\n"),
     ("duration_ms", 2**63), ("event_time_ms", 2**63 - 1),
+    ("event_time_ms", 10**400), ("quality.face_px", -(10**400)), ("valence", 10**400), ("duration_ms", 10**400),
 ])
 def test_the_fast_path_leaves_these_to_the_reference(path: str, value: Any) -> None:
     event = face_expression()
@@ -81,6 +82,22 @@ def test_the_fast_path_leaves_these_to_the_reference(path: str, value: Any) -> N
     raw = json.dumps(event).encode()
     assert DECODER.fast(raw) is None
     assert outcome(DECODER.parse, raw) == outcome(parse_event, raw)
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    ("site_id", "cafe\n"), ("event_id", "01ARZ3NDEKTSV4RRFFQ69G5FAV\n"), ("event_time_ms", 10**400),
+    ("valence", -(10**400)), ("box.x", True), ("quality.face_px", 96.0),
+])
+def test_huge_numbers_bools_and_trailing_newlines_are_refused_with_their_field(path: str, value: Any) -> None:
+    event = face_expression()
+    *parents, leaf = path.split(".")
+    target = event
+    for key in parents:
+        target = target[key]
+    target[leaf] = value
+    with pytest.raises(ValidationError) as refused:
+        DECODER.parse(json.dumps(event).encode())
+    assert [p.path for p in refused.value.problems] == [path]
 
 
 def test_newer_minor_with_unknown_fields_keeps_them() -> None:

@@ -99,3 +99,25 @@ def test_hysteresis_config_is_checked() -> None:
         AlarmConfig(low_raise=0.0, low_clear=-0.1)
     with pytest.raises(ValueError):
         AlarmConfig(raise_m=4, raise_n=3)
+
+
+@pytest.mark.parametrize(("settings", "named"), [
+    ({"silent_minutes": -1}, "silent_minutes"), ({"silent_minutes": 0}, "silent_minutes"),
+    ({"window_minutes": 0}, "window_minutes"), ({"min_tracks": 0}, "min_tracks"),
+    ({"raise_m": 6}, "raise_m"), ({"low_raise": -2.0}, "low_raise"), ({"low_clear": float("nan")}, "low_clear"),
+    ({"low_raise": 0.5, "low_clear": 0.1}, "low_clear"), ({"drop_min": -0.1}, "drop_min")])
+def test_alarm_settings_that_make_no_sense_are_refused(settings: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        AlarmConfig(**settings)
+
+
+def test_an_alarm_window_the_engine_never_emits_is_refused_with_the_choices() -> None:
+    from stream.embedded import RunnerConfig
+    from stream.engine import EngineConfig
+
+    with pytest.raises(ValueError, match="alarm window_minutes 7 is not one of the window lengths; choose one "
+                                         "of 5, 15, 60"):
+        RunnerConfig(alarms=AlarmConfig(window_minutes=7))
+    with pytest.raises(ValueError, match="batch_size"):
+        RunnerConfig(batch_size=0)
+    RunnerConfig(engine=EngineConfig(window_minutes=(7,)), alarms=AlarmConfig(window_minutes=7))

@@ -37,3 +37,35 @@ def test_run_once_then_tail_shows_windows_and_alarms(tmp_path: Path, capsys: pyt
 
 def test_run_refuses_a_missing_log(tmp_path: Path) -> None:
     assert main(["stream", "run", "--log", str(tmp_path / "nope"), "--state", str(tmp_path / "s"), "--once"]) == 2
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--alarm-window", "7"], "alarm window_minutes 7 is not one of the window lengths; choose one of 5, 15, 60"),
+    (["--silent-minutes", "-1"], "silent_minutes must be >= 1"),
+    (["--window-minutes", "5,x"], "give whole minutes separated by commas"),
+    (["--min-tracks", "0"], "min_tracks must be >= 1"),
+    (["--batch-size", "0"], "batch_size must be >= 1"),
+])
+def test_run_refuses_settings_that_make_no_sense_naming_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str) -> None:
+    (tmp_path / "log").mkdir()
+    assert main(["stream", "run", "--log", str(tmp_path / "log"), "--state", str(tmp_path / "state"), "--once",
+                 *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "state").exists()  # refused before anything was written
+
+
+def test_run_with_only_a_5_minute_window_watches_it_by_default(tmp_path: Path) -> None:
+    LocalLog(tmp_path / "log").append([dumps(face(T0 + 1_000))])
+    assert main(["stream", "run", "--log", str(tmp_path / "log"), "--state", str(tmp_path / "state"), "--once",
+                 "--flush", "--no-time-check", "--window-minutes", "5", "--min-tracks", "1"]) == 0
+
+
+def test_the_summary_counts_conflicting_copies_apart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    event = face(T0 + 1_000)
+    LocalLog(tmp_path / "log").append([dumps(event), dumps(event), dumps({**event, "valence": -1.0})])
+    assert main(["stream", "run", "--log", str(tmp_path / "log"), "--state", str(tmp_path / "state"), "--once",
+                 "--no-time-check"]) == 0
+    summary = capsys.readouterr().err.strip().splitlines()[-1]
+    assert summary.endswith("; 1 duplicates dropped, and 1 copies with the same event_id but other content "
+                            "(the first kept)")

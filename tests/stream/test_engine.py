@@ -249,8 +249,39 @@ def test_a_long_gap_emits_a_bounded_number_of_empty_ticks() -> None:
     assert 10 <= len(out.ticks) <= 13
 
 
-@pytest.mark.parametrize("config", [
-    {"window_minutes": ()}, {"window_minutes": (0, 5)}, {"allowed_lateness_ms": -1}, {"min_tracks": 0}])
-def test_bad_configs_are_refused(config: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(("config", "named"), [
+    ({"window_minutes": ()}, "window_minutes"), ({"window_minutes": (0, 5)}, "window_minutes"),
+    ({"window_minutes": (2.5,)}, "window_minutes"), ({"window_minutes": (5, 2000)}, "window_minutes"),
+    ({"allowed_lateness_ms": -1}, "allowed_lateness_ms"), ({"min_tracks": 0}, "min_tracks"),
+    ({"max_idle_ticks": 0}, "max_idle_ticks"), ({"dedup_horizon_ms": 1.5}, "dedup_horizon_ms")])
+def test_bad_configs_are_refused_naming_the_setting(config: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
         EngineConfig(**config)
+
+
+def test_a_copy_with_other_content_is_dropped_and_counted_apart_and_the_first_is_kept() -> None:
+    first = face(T0 + 1_000, track="a", top="happy")
+    retry = dict(first)
+    conflict = {**first, "top_class": "sad", "valence": -0.8}  # same event_id, another verdict
+    later = face(T0 + 200_000, track="b")  # closes the minute: the copies below come after it
+    engine, out = run([first, retry, conflict, later, retry, conflict])
+    assert (engine.stats.duplicates, engine.stats.conflicting_duplicates) == (2, 2)
+    assert engine.stats.accepted == 2 and engine.stats.late == 0
+    window = next(w for w in out.windows if w["window_end_ms"] == T0 + MINUTE_MS and w["window_minutes"] == 1
+                  and w["camera_id"] is not None)
+    assert window["tracks"] == 1 and window["net_score"] == 1.0  # the first copy's vote, happy
+
+
+def test_fingerprints_survive_a_snapshot_and_a_version_1_snapshot_still_restores() -> None:
+    first = face(T0 + 1_000)
+    engine = WindowEngine(CONFIG)
+    engine.process([first])
+    state = json.loads(json.dumps(engine.snapshot()))
+    restored = WindowEngine.restore(state)
+    restored.process([{**first, "valence": -1.0}])
+    assert restored.stats.conflicting_duplicates == 1
+    old = {k: v for k, v in state.items() if k not in ("id_fingerprints", "old_id_fingerprints")}
+    old["version"] = 1
+    older = WindowEngine.restore(old)
+    older.process([{**first, "valence": -1.0}])  # unknown first content: a plain duplicate
+    assert (older.stats.duplicates, older.stats.conflicting_duplicates) == (1, 0)

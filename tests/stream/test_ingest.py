@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stream.deadletter import DeadLetter, JsonlDeadLetterSink
+from stream.deadletter import MAX_PAYLOAD_BYTES, DeadLetter, JsonlDeadLetterSink
 from stream.ingest import IngestConfig, check, ingest
 from tests.schemas.events import face_expression, sentiment_window
 from tests.stream.helpers import T0, beat, face
@@ -72,5 +73,53 @@ def test_ingest_keeps_order_and_every_letter_reaches_the_sink(tmp_path: Path) ->
     sink = JsonlDeadLetterSink(tmp_path / "dead.jsonl")
     sink.put(letters)
     sink.close()
-    stored = [DeadLetter.from_json(json.loads(line)) for line in (tmp_path / "dead.jsonl").read_bytes().splitlines()]
-    assert stored == letters  # payloads kept byte for byte, non-UTF-8 included
+    documents = [json.loads(line) for line in (tmp_path / "dead.jsonl").read_bytes().splitlines()]
+    stored = [DeadLetter.from_json(document) for document in documents]
+    for document, kept, letter in zip(documents, stored, letters, strict=True):
+        assert document["payload_bytes"] == len(letter.payload)
+        assert document["payload_sha256"] == hashlib.sha256(letter.payload).hexdigest()
+        if document["payload_truncated"]:  # only the oversize record: a prefix, within the cap
+            assert len(letter.payload) > MAX_PAYLOAD_BYTES and letter.payload.startswith(kept.payload)
+        else:  # payloads kept byte for byte, non-UTF-8 included
+            assert kept == letter
+
+
+def test_an_unexpected_error_dead_letters_that_record_and_the_batch_goes_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import stream.ingest as module
+
+    real = module._DECODER.parse
+    poison = encoded(note="poison")
+
+    def flaky(raw: bytes | str, max_bytes: int | None = None) -> dict[str, Any]:
+        if raw == poison:
+            raise OverflowError("int too large to convert to float")
+        return real(raw, max_bytes)
+
+    monkeypatch.setattr(module._DECODER, "parse", flaky)
+    good = encoded()
+    events, letters = ingest([("log@0", good), ("log@1", poison), ("log@2", good)], NOW)
+    assert len(events) == 2
+    assert [(letter.source, letter.code) for letter in letters] == [("log@1", "internal_error")]
+    assert letters[0].reasons == (("$", "unexpected OverflowError: int too large to convert to float"),)
+
+
+def test_a_huge_integer_is_a_dead_letter_with_its_field() -> None:
+    raw = encoded().replace(b'"sharpness": 100.0', b'"sharpness": 1' + b"0" * 400)
+    event, problems = check(raw, NOW)
+    assert event is None and problems[0][0] == "quality.sharpness" and "out of range" in problems[0][1]
+
+
+@pytest.mark.parametrize(("setting", "value"), [("max_bytes", 0), ("max_future_ms", -1), ("max_past_ms", 1.5)])
+def test_ingest_settings_that_make_no_sense_are_refused(setting: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=f"ingest setting {setting} must be a positive integer"):
+        IngestConfig(**{setting: value})
+
+
+def test_a_dead_letter_keeps_a_bounded_prefix_with_the_original_size_and_hash() -> None:
+    payload = b"\x01" * 500_000
+    document = DeadLetter(payload, (("$", "malformed JSON"),), "log@1").to_json()
+    assert len(json.dumps(document)) < MAX_PAYLOAD_BYTES + 2_000
+    assert document["payload_truncated"] and document["payload_bytes"] == len(payload)
+    assert document["payload_sha256"] == hashlib.sha256(payload).hexdigest()
+    assert document["code"] == "malformed_json"

@@ -41,3 +41,14 @@ def test_the_local_publisher_delivers_to_the_log_by_close(tmp_path):
     publisher.close()
     assert publisher.depth() == 0
     assert [json.loads(p) for _, p in LocalLog(Path(tmp_path / "log")).read(0, 100)] == events
+
+
+@pytest.mark.parametrize(("site", "camera"), [("../../../escape", "door"), ("x" * 300, "door"),
+                                              ("cafe-1", "door\n"), ("cafe-1", "a/b")])
+def test_no_spool_path_is_built_from_an_invalid_id(monkeypatch, tmp_path, site, camera):
+    monkeypatch.setenv("MOODLENS_STATE_DIR", str(tmp_path / "state"))
+    with pytest.raises(ValueError, match=r"invalid id: (site|camera): .* is not an id"):
+        PublisherSettings.from_environment(site, camera)
+    with pytest.raises(ValueError, match="invalid id"):
+        build_publisher("local", site, camera, PublisherSettings(tmp_path / "s.db", tmp_path / "log"))
+    assert not (tmp_path / "state").exists() and not (tmp_path / "s.db").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -92,3 +93,15 @@ def test_status_line_finds_the_depth_of_a_publishers_spool():
     stream = io.StringIO()
     StatusLine(Publisher(), stream=stream, every_s=0.0)(PipelineStats(frames=1))
     assert "spool 7" in stream.getvalue()
+
+
+@pytest.mark.parametrize("site", ["../../../escape", "x" * 300, "cafe\n"])
+def test_edge_run_refuses_an_invalid_site_before_touching_the_disk(
+        site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MOODLENS_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("MOODLENS_LOCAL_LOG", str(tmp_path / "log"))
+    code = main(["edge", "run", "--source", str(tmp_path / "none.mp4"), "--site", site, "--camera", "door",
+                 "--publisher", "local"])
+    assert code == 2
+    assert "invalid id: --site:" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no spool, no log, nothing outside either

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,14 @@ def test_the_aws_consumer_reads_kinesis_keeps_state_in_s3_and_resumes(
         kinesis.put_records(StreamName=stream, Records=[{"Data": json.dumps(e).encode(), "PartitionKey": e["site_id"]}
                                                         for e in batch])
 
-    def run(*extra: str) -> dict[str, Any]:
+    def run(*extra: str) -> dict[str, int]:
         assert main(["stream", "run", "--source", f"kinesis://{stream}", "--state", f"s3://{bucket}/consumer",
                      "--out", str(tmp_path / "out"), "--endpoint-url", aws_env, "--region", "eu-west-1",
                      "--no-time-check", "--once", *extra]) == 0
-        summary: dict[str, Any] = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
-        return summary
+        summary = capsys.readouterr().err.strip().splitlines()[-1]  # the sentence `stream run` ends with
+        read = re.search(r"read (\d+) records", summary)
+        assert read, summary
+        return {"records": int(read.group(1))}
 
     put(evts[:half])
     first = run()

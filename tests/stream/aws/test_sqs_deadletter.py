@@ -77,3 +77,16 @@ def test_put_raises_with_the_unsent_letters() -> None:
     with pytest.raises(DeadLetterDeliveryError) as caught:
         SqsDeadLetterSink(Refusing(), "q").put(letters)
     assert caught.value.unsent == letters[1:]
+
+
+@pytest.mark.parametrize("payload", [
+    b"\x01" * 50_000,  # each byte escapes to 6 (\u0001): 300,000 bytes if cut before escaping
+    "\U0001F600".encode() * 100_000,  # 12 escaped bytes per 4 raw
+    b"\xff" * 300_000,  # not UTF-8: base64
+])
+def test_a_body_stays_under_the_sqs_limit_whatever_the_payload(payload: bytes) -> None:
+    body = dead_letter_body(DeadLetter(payload, tuple(("$", "r" * 5000) for _ in range(200)), "k@1"), 7)
+    assert len(body.encode()) <= MAX_SQS_MESSAGE_BYTES - 1024
+    document = json.loads(body)
+    assert document["payload_truncated"] is True and document["payload_bytes"] == len(payload)
+    assert payload.startswith(DeadLetter.from_json(document).payload)
