@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess  # nosec B404: the demo runs our own CLI, argument lists, no shell
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from onebox.box import Box, HasCommand
-from onebox.children import edge_spec, stream_spec
+from onebox.children import CLI, edge_spec, stream_spec
 from onebox.config import SiteConfig, from_values
 from onebox.eventlog import LogTail, open_log
 from onebox.layout import Layout
@@ -29,6 +30,9 @@ from onebox.processes import RealClock, SubprocessSpawner
 from stream.jsonl import iter_jsonl
 
 SITE = "demo-cafe"
+# Beside the clips' site, a synthetic history of two more sites ending now: four weeks are enough for
+# the report's forecast, heatmap and week-on-week numbers (`moodlens demo history`).
+HISTORY_DAYS = 28
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm")
 
 
@@ -114,10 +118,13 @@ class DemoResult:
     alarms: list[dict[str, Any]] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     report: str = ""
+    history: str = ""
+    lake_summary: str = ""
 
 
 def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, has_command: HasCommand,
-             port: int = 8765, out: IO[str] = sys.stderr, dashboard: Any = None) -> DemoResult:
+             port: int = 8765, out: IO[str] = sys.stderr, dashboard: Any = None,
+             history_days: int = HISTORY_DAYS) -> DemoResult:
     """Runs the clips through the box; `dashboard` (a started server) may watch it live."""
     config = site_config(clips, state, min_tracks, port)
     layout = Layout(config.state_dir)
@@ -144,8 +151,60 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
     result = DemoResult(layout.root, clips, failed=[n for n in edges if box.supervisor.status[n].state == "failed"])
     close_at_end_of_input(layout, config)
     _collect(result, layout)
+    if has_command(["batch", "compact"]):
+        result.history = compact(["--log", str(layout.log), "--state", str(layout.stream)], box.config.lake_dir)
+        if not result.history and history_days > 0 and has_command(["demo", "history"]):
+            result.history = add_history(layout, box.config.lake_dir, history_days, out)
     result.report = make_report(box, has_command)
+    if has_command(["sql"]):
+        result.lake_summary = lake_summary(box.config.lake_dir)
     return result
+
+
+def _moodlens(*argv: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *argv], capture_output=True, text=True, timeout=timeout_s,  # nosec B603: our CLI
+                          check=False)
+
+
+def compact(source: list[str], lake: Path) -> str:
+    """`moodlens batch compact` into the demo's lake; "" when it worked, else what went wrong."""
+    done = _moodlens("batch", "compact", *source, "--lake", str(lake))
+    return "" if done.returncode == 0 else f"compaction failed: {(done.stderr or done.stdout).strip()[-300:]}"
+
+
+def add_history(layout: Layout, lake: Path, days: int, out: IO[str]) -> str:
+    """Two more sites' last weeks (synthetic), through the stream and into the demo's lake."""
+    history = layout.root / "history"
+    steps = [("history", ["demo", "history", "--sites", "2", "--days", str(days), "--seed", "1", "--end", "today",
+                          "--out", str(history)]),
+             ("windows and alarms", ["stream", "run", "--log", str(history / "log"), "--state",
+                                     str(history / "stream"), "--once", "--flush", "--no-time-check"]),
+             ("lake", ["batch", "compact", "--log", str(history / "log"), "--state", str(history / "stream"),
+                       "--lake", str(lake)])]
+    for name, argv in steps:
+        out.write(f"  synthetic history: {name}...\n")
+        out.flush()
+        done = _moodlens(*argv)
+        if done.returncode != 0:
+            return f"synthetic history failed at {name}: {(done.stderr or done.stdout).strip()[-300:]}"
+    return f"synthetic history of 2 more sites over {days} days, in the lake at {lake}"
+
+
+LAKE_SUMMARY_SQL = """
+SELECT site_id AS site, count(*) AS hours, sum(tracks) AS visits,
+       round(avg(net_score), 2) AS net_score, sum(CASE WHEN suppressed THEN 1 ELSE 0 END) AS hours_too_few
+FROM sentiment_by_hour_site
+WHERE hour >= current_date - INTERVAL 7 DAY
+GROUP BY site_id ORDER BY site_id
+"""
+
+
+def lake_summary(lake: Path) -> str:
+    """The last seven days per site, from the lake's `sentiment_by_hour_site` view."""
+    done = _moodlens("sql", "--lake", str(lake), LAKE_SUMMARY_SQL)
+    if done.returncode != 0:
+        return f"(no summary from the lake: {(done.stderr or done.stdout).strip()[-300:]})"
+    return done.stdout.rstrip()
 
 
 def close_at_end_of_input(layout: Layout, config: SiteConfig) -> None:
@@ -180,7 +239,7 @@ def make_report(box: Box, has_command: HasCommand) -> str:
             while box.supervisor.running(job.name) and time.monotonic() < deadline:
                 time.sleep(0.1)
                 box.supervisor.tick()
-    made = sorted(reports.glob("*"), key=lambda p: p.stat().st_mtime) if reports.is_dir() else []
+    made = sorted(reports.glob("*.html"), key=lambda p: p.stat().st_mtime) if reports.is_dir() else []
     if made:
         return str(made[-1])
     return f"`moodlens report` wrote nothing (see {box.layout.logs / 'moodlens.log'})"

@@ -32,6 +32,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="fewest customers for a window to report numbers (the demo site has only a few)")
     demo.add_argument("--blur-faces", action="store_true", help="pixelate faces in the annotated video")
     demo.add_argument("--serve", action="store_true", help="keep the dashboard up afterwards (Ctrl-C to stop)")
+    demo.add_argument("--history-days", type=int, default=28,
+                      help="days of synthetic history of two more sites for the lake and the report (0: none)")
     demo.add_argument("--port", type=int, default=8765, help="dashboard port (default 8765; 0: any free one)")
     demo.set_defaults(handler=run_demo)
     if DEMO_SUBCOMMANDS:
@@ -47,6 +49,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from onebox.dashboard.server import PortInUseError, open_dashboard
     from onebox.layout import lock
 
+    if args.history_days < 0:
+        raise ValueError(f"--history-days must be 0 (none) or more, got {args.history_days}")
     if args.min_tracks < 1:
         raise ValueError(f"--min-tracks must be at least 1, got {args.min_tracks}")
     clips = demo.find_clips(args.videos)
@@ -72,13 +76,19 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"(no live dashboard: {error})", file=sys.stderr)
     print("edges (detect, track, classify; one process per camera):", flush=True)
     try:
-        result = demo.run_demo(clips, state, args.min_tracks, args.blur_faces, has_command, args.port)
+        result = demo.run_demo(clips, state, args.min_tracks, args.blur_faces, has_command, args.port,
+                               history_days=args.history_days)
         print("\n" + demo.summary(result))
         print("\nalarm log:" if result.alarms else "\nalarm log: no alarm")
         for alarm in result.alarms:
             print("  " + format_event(alarm))
         for video in sorted(state.glob("annotated_*.mp4")):
             print(f"\nannotated video: {video}")
+        if result.history:
+            print(f"\n{result.history}")
+        if result.lake_summary:
+            print("last 7 days per site, from the lake (`moodlens sql`, view sentiment_by_hour_site):")
+            print(result.lake_summary)
         print(f"report: {result.report}")
         print(f"windows and alarms: {state / 'stream'}/ (`moodlens stream tail --state {state / 'stream'}`)")
         if dashboard is not None and args.serve:

@@ -67,6 +67,10 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _add_pipeline_options(bench)
     bench.set_defaults(handler=bench_command)
 
+    from moodlens.commands.infra import register_provision
+
+    register_provision(commands)
+
 
 def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     from edge.expression.classifier import DEFAULT_MODEL

@@ -11,6 +11,7 @@ import numpy as np
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
 from edge.expression.confusion_plot import write_confusion_png
 from edge.expression.evaluation import Scores, score
+from moodlens.commands.model_drift import add_drift_command
 from moodlens.commands.model_registry import add_registry_commands
 from schemas.expressions import EXPRESSIONS
 from training.data import load_labelled_split
@@ -29,6 +30,7 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     evaluate.add_argument("--batch-size", type=int, default=256)
     evaluate.set_defaults(handler=run_evaluate)
     add_registry_commands(commands)
+    add_drift_command(commands)
 
 
 def evaluate(classifier: ExpressionClassifier, images: np.ndarray, labels: np.ndarray,

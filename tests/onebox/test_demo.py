@@ -29,7 +29,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
-        assert main(["demo", "--videos", str(clips), "--state", str(state), "--port", "0"]) == 0
+        assert main(["demo", "--videos", str(clips), "--state", str(state), "--port", "0",
+                     "--history-days", "2"]) == 0
     out.write_text(buffer.getvalue())
     return state, buffer.getvalue()
 
@@ -65,6 +66,12 @@ def test_the_summary_speaks_to_a_person(demo_run: tuple[Path, str]) -> None:
     assert "alarms: 0 raised, 0 cleared" in out
     assert "moodlens dashboard --state" in out
     assert len(out.splitlines()) < 40  # not hundreds of window lines
+    assert "synthetic history of 2 more sites over 2 days" in out
+    table = out.split("sentiment_by_hour_site):")[1]
+    assert all(site in table for site in ("cafe-central", "cinema-north", "demo-cafe"))
+    report = out.split("report: ")[1].split()[0]
+    assert report.endswith(".html") and Path(report).is_file()
+    assert "cafe-central" in Path(report).read_text()
     video = cv2.VideoCapture(str(state / "annotated_front_door.mp4"))
     assert video.isOpened() and int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 72
     video.release()
