@@ -63,10 +63,6 @@ def compaction_command() -> list[str]:
 
 
 def report_command() -> list[str]:
-    """Weekly: the last seven days' report, written to reports/.
-
-    INTEGRATION POINT (analytics): `moodlens report` reads a local event log and writes a local
-    folder so far; on AWS it needs to read the lake (Glue/S3) and write s3:// (this task's role may
-    read lake/ and write reports/ only). Until then the scheduled task exits with an error each week.
-    """
-    return ["report", "--since", "7d", "--out", f"s3://{DATA_BUCKET}/{REPORTS_PREFIX}"]
+    """Weekly: the last seven days' report from the lake (Glue + S3), uploaded to reports/."""
+    return ["report", "--since", "7d", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}",
+            "--out", f"s3://{DATA_BUCKET}/{REPORTS_PREFIX}"]
