@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from locallog import LocalLog
 from moodlens.cli import main
-from moodlens.locallog import LocalLog
 from schemas.validation import validate_event
 
 

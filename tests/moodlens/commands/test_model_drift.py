@@ -5,8 +5,8 @@ import json
 import boto3
 import numpy as np
 
+from locallog import LocalLog
 from moodlens.cli import main
-from moodlens.locallog import LocalLog
 from tests.batch.drift_events import BASELINE, day_of_faces
 
 SKEWED = np.array([0.02, 0.0, 0.01, 0.15, 0.02, 0.05, 0.75])  # a dim camera: everyone "neutral"
