@@ -24,6 +24,7 @@ LAKE_DATABASE = NAMESPACE
 
 # Where things live in the buckets.
 RAW_PREFIX = "raw/"          # Firehose writes windows, alarms and late events here; compaction reads it
+RAW_EVENTS_PREFIX = RAW_PREFIX + "events/"  # every edge event as it arrived (a Kinesis-sourced Firehose)
 LAKE_PREFIX = "lake/"        # the Iceberg warehouse
 REPORTS_PREFIX = "reports/"  # the weekly report
 STATE_PREFIX = "state/"      # the consumer's checkpoints and per-site state (state bucket)

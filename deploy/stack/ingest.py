@@ -8,8 +8,9 @@ policy serves every camera and a new site needs no redeploy.
 
 from __future__ import annotations
 
+from deploy.container import RAW_EVENTS_PREFIX
 from deploy.stack.cfn import Json, allow, arn, att, named, ref, service_role
-from deploy.stack.storage import KEY_ARN, key_use
+from deploy.stack.storage import KEY_ARN, RAW_ERRORS_PREFIX, key_use, object_arns
 
 TOPIC_FILTER = "moodlens/+/+/events"  # edge.publish.iot.TOPIC_TEMPLATE with site and camera as levels
 SITE_ATTRIBUTE = "site"
@@ -66,6 +67,41 @@ def topic_rule() -> dict[str, Json]:
     return {"IngestRuleRole": role, "IngestRule": rule}
 
 
+def event_archive() -> dict[str, Json]:
+    """Every event as it arrived, from the stream into raw/events/ (gzip JSON Lines, one folder per
+    UTC date): what the lake's face_expression and camera_heartbeat tables are compacted from. A
+    Kinesis-sourced Firehose reads the stream on its own, so the archive does not depend on the
+    consumer being up; the delimiter processor ends each record with a newline."""
+    role = service_role("firehose.amazonaws.com", {"read-stream": [
+        allow(["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords",
+               "kinesis:GetShardIterator", "kinesis:ListShards"], att(STREAM)), key_use("kinesis")],
+        "deliver-to-raw": [
+            allow(["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:ListBucket",
+                   "s3:ListBucketMultipartUploads"], att("DataBucket")),
+            allow(["s3:PutObject", "s3:GetObject"], [object_arns("DataBucket", RAW_EVENTS_PREFIX),
+                                                     object_arns("DataBucket", RAW_ERRORS_PREFIX)]),
+            key_use("s3"),
+            allow("logs:PutLogEvents", {"Fn::Join": ["", [att("FirehoseLogGroup"), ":log-stream:*"]]})]})
+    archive = {"Type": "AWS::KinesisFirehose::DeliveryStream", "Properties": {
+        "DeliveryStreamName": named("event-archive"),
+        "DeliveryStreamType": "KinesisStreamAsSource",
+        "KinesisStreamSourceConfiguration": {"KinesisStreamARN": att(STREAM), "RoleARN": att("EventArchiveRole")},
+        "ExtendedS3DestinationConfiguration": {
+            "BucketARN": att("DataBucket"), "RoleARN": att("EventArchiveRole"),
+            "Prefix": RAW_EVENTS_PREFIX + "date=!{timestamp:yyyy-MM-dd}/",
+            "ErrorOutputPrefix": (RAW_ERRORS_PREFIX
+                                  + "events/!{firehose:error-output-type}/date=!{timestamp:yyyy-MM-dd}/"),
+            "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 64},
+            "CompressionFormat": "GZIP", "FileExtension": ".jsonl.gz",
+            "ProcessingConfiguration": {"Enabled": True, "Processors": [{"Type": "AppendDelimiterToRecord"}]},
+            "EncryptionConfiguration": {"KMSEncryptionConfig": {"AWSKMSKeyARN": KEY_ARN}},
+            "CloudWatchLoggingOptions": {"Enabled": True, "LogGroupName": ref("FirehoseLogGroup"),
+                                         "LogStreamName": ref("FirehoseLogStream")}}}}
+    # no SSE setting of its own: Firehose takes none for a Kinesis source (the stream is KMS-encrypted and
+    # the objects are written with the stack's key)
+    return {"EventArchiveRole": role, "EventArchive": archive}
+
+
 def resources() -> dict[str, Json]:
     return {**event_stream(), "CameraPolicy": camera_policy(), "CameraThingType": thing_type(),
-            **topic_rule()}
+            **topic_rule(), **event_archive()}

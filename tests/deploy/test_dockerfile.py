@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "infra" / "Dockerfile"
 
 
-def instructions() -> list[tuple[str, str]]:
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+def instructions(dockerfile: Path = DOCKERFILE) -> list[tuple[str, str]]:
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
 
@@ -44,10 +44,12 @@ def test_what_it_copies_exists_and_is_in_the_build_context() -> None:
         assert not ignored(source), f"{source} is excluded by infra/Dockerfile.dockerignore"
 
 
-def test_it_copies_every_package_the_project_installs() -> None:
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, REPO / "infra" / "onebox" / "Dockerfile"],
+                         ids=["aws", "onebox"])
+def test_it_copies_every_package_the_project_installs(dockerfile: Path) -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     includes = project["tool"]["setuptools"]["packages"]["find"]["include"]
-    copied = {source for op, args in instructions() if op == "COPY" and not args.startswith("--from")
+    copied = {source for op, args in instructions(dockerfile) if op == "COPY" and not args.startswith("--from")
               for source in args.split()[:-1]}
     assert {pattern.rstrip("*") for pattern in includes} <= copied
     assert project["project"]["readme"] in copied  # setuptools reads it while building

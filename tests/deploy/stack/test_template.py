@@ -113,9 +113,17 @@ def test_data_at_rest_uses_the_stack_key(template: dict[str, Any]) -> None:
     (stream,) = of_type(template, "AWS::Kinesis::Stream").values()
     assert stream["StreamEncryption"] == {"EncryptionType": "KMS", "KeyId": key}
     assert stream["StreamModeDetails"] == {"StreamMode": "ON_DEMAND"}
-    (delivery,) = of_type(template, "AWS::KinesisFirehose::DeliveryStream").values()
-    assert delivery["DeliveryStreamEncryptionConfigurationInput"]["KeyARN"] == key
-    assert delivery["ExtendedS3DestinationConfiguration"]["Prefix"].startswith(container.RAW_PREFIX)
+    deliveries = of_type(template, "AWS::KinesisFirehose::DeliveryStream")
+    outputs, archive = deliveries["OutputDelivery"], deliveries["EventArchive"]
+    assert outputs["DeliveryStreamEncryptionConfigurationInput"]["KeyARN"] == key
+    # the archive reads the (KMS-encrypted) stream: Firehose takes no SSE setting of its own then
+    assert archive["KinesisStreamSourceConfiguration"]["KinesisStreamARN"] == {"Fn::GetAtt": ["EventStream", "Arn"]}
+    for delivery in (outputs, archive):
+        s3 = delivery["ExtendedS3DestinationConfiguration"]
+        assert s3["Prefix"].startswith(container.RAW_PREFIX)
+        assert s3["EncryptionConfiguration"] == {"KMSEncryptionConfig": {"AWSKMSKeyARN": key}}
+    processors = archive["ExtendedS3DestinationConfiguration"]["ProcessingConfiguration"]["Processors"]
+    assert processors == [{"Type": "AppendDelimiterToRecord"}]  # one JSON record a line, as compaction reads
     (workgroup,) = of_type(template, "AWS::Athena::WorkGroup").values()
     config = workgroup["WorkGroupConfiguration"]
     assert config["ResultConfiguration"]["EncryptionConfiguration"] == {"EncryptionOption": "SSE_KMS", "KmsKey": key}
