@@ -14,7 +14,6 @@ from edge.expression.evaluation import Scores, score
 from moodlens.commands.model_drift import add_drift_command
 from moodlens.commands.model_registry import add_registry_commands
 from schemas.expressions import EXPRESSIONS
-from training.data import load_labelled_split
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +52,8 @@ def format_scores(scores: Scores, split: str, n: int) -> str:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     classifier = ExpressionClassifier(args.model)
+    from training.data import load_labelled_split  # the training package only when evaluating
+
     images, labels = load_labelled_split(args.data, args.split)
     scores = evaluate(classifier, images, labels, args.batch_size)
     png = args.confusion or Path("build") / f"confusion_{args.split}.png"
