@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test system-packages lint typecheck security unit train evaluate bench lock clean
+.PHONY: demo test system-packages lint typecheck imports security infra-lint unit train evaluate bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
@@ -25,7 +25,7 @@ $(VENV)/.dev: $(VENV)/.runtime
 demo: $(VENV)/.runtime
 	$(BIN)/moodlens demo $(ARGS)
 
-test: $(VENV)/.dev system-packages lint typecheck security unit
+test: $(VENV)/.dev system-packages lint typecheck imports security infra-lint unit
 
 # The IoT tests run against a real MQTT broker (Debian's mosquitto; the tests start their own) and the
 # page tests in a real browser (Debian's chromium, driven by Playwright; Playwright's own browser
@@ -41,9 +41,27 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
+# The layers contract in pyproject.toml ([tool.importlinter]): an import that runs back up fails the build.
+imports: $(VENV)/.dev
+	$(BIN)/lint-imports --no-cache
+
+# The CloudFormation template: cfn-lint (dev extra) and checkov. Checkov pins libraries that clash with
+# ours, so it gets its own venv. Suppressions sit in the template's Metadata, each with its reason.
+CHECKOV := build/checkov-venv/bin/checkov
+TEMPLATES := infra/cloudformation/moodlens.json
+
+$(CHECKOV):
+	$(PYTHON) -m venv build/checkov-venv
+	build/checkov-venv/bin/pip install --disable-pip-version-check -q checkov==3.3.30
+
+infra-lint: $(VENV)/.dev $(CHECKOV)
+	$(BIN)/cfn-lint --regions us-east-1 eu-west-1 -- $(TEMPLATES)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) --quiet --compact --skip-download --framework cloudformation \
+	  $(addprefix -f ,$(TEMPLATES))
+
 # Security lint of the shipped code; every `# nosec BXXX` carries its reason on the same line.
 security: $(VENV)/.dev
-	$(BIN)/bandit -q -r edge stream batch schemas moodlens onebox training -c pyproject.toml
+	$(BIN)/bandit -q -r edge stream batch locallog schemas moodlens onebox training deploy -c pyproject.toml
 
 # pytest exits 5 when it collected no test; that must fail CI, not pass it silently.
 unit: $(VENV)/.dev

@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from the repo root
 
-from moodlens.locallog import LocalLog
+from locallog import LocalLog
 from schemas.expressions import EXPRESSIONS, VALENCE
 from stream.alarms import AlarmConfig
 from stream.embedded import EmbeddedRunner, RunnerConfig

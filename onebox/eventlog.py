@@ -1,7 +1,6 @@
 """The embedded event log, seen from the box: tail its heartbeats, trim what the stream has consumed.
 
-The one place `onebox` touches the local log (today `moodlens.locallog`; it moves to its own package,
-and only this import changes).
+The one place `onebox` touches the local log (the `locallog` package).
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from moodlens.locallog import LocalLog
+from locallog import LocalLog
 
 
 def open_log(directory: Path) -> LocalLog:

@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from locallog.files import write_all
+from locallog.files import write_atomically as write_bytes_atomically
+
 
 def dumps(document: Any) -> bytes:
     return json.dumps(document, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
@@ -27,15 +30,11 @@ class AppendFile:
 
     def write(self, documents: Iterable[Any]) -> int:
         data = b"".join(dumps(d) + b"\n" for d in documents)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
+        write_all(self._fd, data)
         return len(data)
 
     def write_raw(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
+        write_all(self._fd, data)
 
     def sync(self) -> None:
         os.fsync(self._fd)
@@ -50,23 +49,9 @@ class AppendFile:
 
 
 def write_atomically(path: Path, document: Any, before_replace: Callable[[], None] | None = None) -> None:
-    """Writes `document` as JSON to `path` so a crash leaves either the old or the new file, whole.
-
-    Temp file, fsync, rename, then fsync the folder so the rename itself survives a power cut.
-    """
-    temp = path.with_suffix(".tmp")
-    with temp.open("wb") as stream:
-        stream.write(dumps(document))
-        stream.flush()
-        os.fsync(stream.fileno())
-    if before_replace is not None:
-        before_replace()
-    os.replace(temp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    """Writes ``document`` as JSON to ``path`` so a crash leaves either the old or the new file, whole
+    (``locallog.files.write_atomically``: temp file, fsync, rename, folder fsync)."""
+    write_bytes_atomically(path, dumps(document), before_replace)
 
 
 def read_checkpoint(path: Path, **expected: Any) -> dict[str, Any] | None:

@@ -76,3 +76,24 @@ def load_training_split(path: Path, ferplus_weight: float) -> Split:
     keep = usable_training_rows(images, votes)
     kept_votes = votes[keep] if votes is not None else None
     return Split(images[keep], labels[keep], soft_targets(labels[keep], kept_votes, ferplus_weight))
+
+
+def load_labelled_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """x_SPLIT (N, H, W) uint8 and y_SPLIT (N,) from the archive, with errors that name the array."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no archive at {path}")
+    with np.load(path, allow_pickle=False) as archive:
+        names = [f"x_{split}", f"y_{split}"]
+        missing = [n for n in names if n not in archive.files]
+        if missing:
+            splits = sorted({f[2:] for f in archive.files if f.startswith("x_")})
+            raise ValueError(f"{path}: no array {', '.join(missing)}; splits present: {', '.join(splits)}")
+        images, labels = archive[names[0]], archive[names[1]]
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(f"{path}: x_{split} must be (N, H, W) and y_{split} (N,); "
+                         f"got {images.shape} and {labels.shape}")
+    if len(labels) == 0:
+        raise ValueError(f"{path}: split {split} is empty")
+    if labels.min() < 0 or labels.max() >= len(EXPRESSIONS):
+        raise ValueError(f"{path}: y_{split} holds labels outside 0..{len(EXPRESSIONS) - 1}")
+    return images.astype(np.uint8, copy=False), labels.astype(np.int64)

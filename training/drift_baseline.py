@@ -30,7 +30,7 @@ def baseline(probabilities: np.ndarray, split: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     from edge.expression.classifier import ExpressionClassifier
-    from moodlens.commands.model import load_labelled_split
+    from training.data import load_labelled_split
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True)

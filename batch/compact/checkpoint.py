@@ -1,6 +1,7 @@
 """How far compaction has read the embedded log, so a run reads only what is new.
 
-Written after every table has committed, atomically (temp file, fsync, rename). A crash before
+Written after every table has committed, atomically (``locallog.files.write_atomically``: temp
+file, fsync, rename, folder fsync). A crash before
 it leaves the old offset: the next run re-reads those records and dedup by event_id skips what
 was committed. Only a speed-up: deleting the file (or `--from-start`) re-reads the whole log and
 changes nothing in the tables.
@@ -9,8 +10,9 @@ changes nothing in the tables.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from locallog.files import write_atomically
 
 CHECKPOINT = "compaction-checkpoint.json"
 
@@ -30,9 +32,4 @@ def write_offset(lake_root: Path, log_dir: Path, offset: int) -> None:
     except FileNotFoundError:
         offsets = {}
     offsets[str(log_dir.resolve())] = offset
-    temp = path.with_suffix(".tmp")
-    with temp.open("w", encoding="utf-8") as stream:
-        json.dump(offsets, stream, sort_keys=True)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temp, path)
+    write_atomically(path, json.dumps(offsets, sort_keys=True).encode())

@@ -167,5 +167,9 @@ def lake_from_argument(text: str | None) -> LakeConfig:
     import os
     text = text or os.environ.get("MOODLENS_LAKE") or str(DEFAULT_LAKE)
     if text.startswith("s3://"):
-        return glue_lake(text.rstrip("/"), region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+        # AWS_ENDPOINT_URL (an S3-compatible store, LocalStack, moto): pyarrow's S3 does not read it itself
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        extra = {"glue.endpoint": endpoint, "s3.endpoint": endpoint} if endpoint else {}
+        return glue_lake(text.rstrip("/"), region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+                         **extra)
     return LakeConfig(root=Path(text))

@@ -14,11 +14,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from batch import drift
 from batch.analytics import source
 from batch.analytics.drivers import CAVEAT, drivers_frame, estimate_drivers
 from batch.analytics.forecast import ForecastConfig, SiteForecast, forecast_sites
 from batch.analytics.measures import Estimate
 from batch.analytics.source import Period
+from batch.drift import Baseline
 from batch.report import svg
 from batch.report.data import (
     HOUR_MS,
@@ -45,6 +47,7 @@ class ReportOptions:
     min_tracks: int = 5
     business: pd.DataFrame | None = None
     forecast: bool = True
+    drift_baseline: Baseline | None = None  # the model card's; None leaves model drift out
 
 
 @dataclass
@@ -172,6 +175,27 @@ def _drivers_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, tab
               f"robust (HC3) standard errors; {result.hours} hours with ≥ {options.min_tracks} customers.</p>")
 
 
+def _drift_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, site: str | None,
+                   tables: dict[str, pd.DataFrame]) -> str:
+    """Model drift per camera-day (`batch.drift`): is the model still seeing what it was made for?"""
+    if options.drift_baseline is None:
+        return ""
+    days = drift.camera_days(drift.query(con, options.since_ms, options.until_ms, site), options.drift_baseline)
+    # rounded: sums of floats differ in their last bits with the order an engine adds them in
+    tables["model_drift"] = pd.DataFrame([{"site": d.site_id, "camera": d.camera_id, "day": d.day, "faces": d.faces,
+                                           "low_quality_share": round(d.low_quality_share, 4),
+                                           "mean_confidence": round(d.mean_confidence, 4),
+                                           "psi": None if d.psi is None else round(d.psi, 4), "verdict": d.verdict}
+                                          for d in days])
+    rows = [[escape(f"{d.site_id}/{d.camera_id}"), d.day, str(d.faces), f"{d.low_quality_share:.0%}",
+             f"{d.mean_confidence:.2f}", "-" if d.psi is None else f"{d.psi:.3f}", d.verdict] for d in days]
+    drifted = sum(d.verdict == "DRIFT" for d in days)
+    return (f"<p>Model drift (population stability index of the top-class mix against "
+            f"{escape(options.drift_baseline.source)}; above 0.25 is drift): <b>{drifted}</b> of {len(days)} "
+            "camera-days.</p>" +
+            _table(["camera", "day", "usable faces", "low quality", "confidence", "PSI", "verdict"], rows))
+
+
 def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Report:
     m = options.min_tracks
     period = Period(options.since_ms, options.until_ms, options.site)
@@ -282,7 +306,8 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
                       _table(["camera", "from (UTC)", "to (UTC)", "hours"], silent) if silent
                       else "<p>No silent camera in the period.</p>") +
                      "<p>Expression model versions:</p>" +
-                     _table(["model version", "customers", "first seen", "last seen"], models)))
+                     _table(["model version", "customers", "first seen", "last seen"], models) +
+                     _drift_section(con, options, options.site, tables)))
 
     tables["hourly"] = hourly.assign(hour=[iso(h) for h in hourly["hour_ms"]])
     tables["cameras"] = status.assign(hour=[iso(h) for h in status["hour_ms"]])

@@ -1,4 +1,4 @@
-"""Transport into the embedded default's local log (moodlens.locallog), which the stream consumer reads.
+"""Transport into the embedded default's local log (`locallog`), which the stream consumer reads.
 
 Given a folder, the transport shares the log with the other edges of the box (`moodlens up` runs one
 edge process per camera): each batch opens the log, appends under its writer lock and closes it, so
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge.publish.ports import BatchLimits, OutboundRecord, TransportUnavailable
-from moodlens.locallog import LocalLog, LogLockedError
+from locallog import LocalLog, LogLockedError
 
 SHARED_SEGMENT_BYTES = 8 * 1024 * 1024
 LOCK_WAIT_S = 2.0

@@ -13,6 +13,7 @@ from moodlens.commands import (
     demo,
     demo_history,
     edge,
+    infra,
     init,
     label,
     model,
@@ -32,4 +33,4 @@ COMMAND_GROUPS: list[Register] = [init.register, config.register, up.register, d
                                   demo.register, edge.register, stream.register, model.register, label.register,
                                   schema.register, report.register,
                                   # the lake's batch group first: batch_analytics adds forecast and drivers to it
-                                  batch.register, batch_analytics.register, sql.register]
+                                  batch.register, batch_analytics.register, sql.register, infra.register]

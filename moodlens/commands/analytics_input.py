@@ -34,7 +34,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
-    from moodlens.locallog import LocalLog, next_offset
+    from locallog import LocalLog, next_offset
 
     if not args.log.is_dir():
         raise FileNotFoundError(f"no event log at {args.log} (make one with `moodlens demo history --out "

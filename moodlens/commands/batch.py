@@ -76,7 +76,7 @@ def run_compact(args: argparse.Namespace) -> int:
     )
     from batch.lake.maintain import maintain_lake
     from batch.lake.tables import ensure_tables, lake_from_argument, open_catalog
-    from moodlens.locallog import LocalLog
+    from locallog import LocalLog
 
     errors: list[SourceError] = []
     lake = lake_from_argument(args.lake)

@@ -36,7 +36,7 @@ def register(demo_subcommands: argparse._SubParsersAction[argparse.ArgumentParse
 
 def run_history(args: argparse.Namespace) -> int:
     from batch.analytics.synthetic import PLANTED_EFFECTS, HistoryConfig, business_csv_lines, generate_history
-    from moodlens.locallog import LocalLog
+    from locallog import LocalLog
 
     started = time.perf_counter()
     start: date = args.start

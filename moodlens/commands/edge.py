@@ -75,6 +75,10 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _add_pipeline_options(bench)
     bench.set_defaults(handler=bench_command)
 
+    from moodlens.commands.infra import register_provision
+
+    register_provision(commands)
+
 
 def positive_int(text: str) -> int:
     try:

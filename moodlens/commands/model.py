@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
+from moodlens.commands.model_drift import add_drift_command
 from moodlens.commands.model_registry import add_registry_commands
 from schemas.expressions import EXPRESSIONS
 
@@ -30,27 +31,7 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     evaluate.add_argument("--batch-size", type=int, default=256)
     evaluate.set_defaults(handler=run_evaluate)
     add_registry_commands(commands)
-
-
-def load_labelled_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """x_SPLIT (N, H, W) uint8 and y_SPLIT (N,) from the archive, with errors that name the array."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no archive at {path}")
-    with np.load(path, allow_pickle=False) as archive:
-        names = [f"x_{split}", f"y_{split}"]
-        missing = [n for n in names if n not in archive.files]
-        if missing:
-            splits = sorted({f[2:] for f in archive.files if f.startswith("x_")})
-            raise ValueError(f"{path}: no array {', '.join(missing)}; splits present: {', '.join(splits)}")
-        images, labels = archive[names[0]], archive[names[1]]
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise ValueError(f"{path}: x_{split} must be (N, H, W) and y_{split} (N,); "
-                         f"got {images.shape} and {labels.shape}")
-    if len(labels) == 0:
-        raise ValueError(f"{path}: split {split} is empty")
-    if labels.min() < 0 or labels.max() >= len(EXPRESSIONS):
-        raise ValueError(f"{path}: y_{split} holds labels outside 0..{len(EXPRESSIONS) - 1}")
-    return images.astype(np.uint8, copy=False), labels.astype(np.int64)
+    add_drift_command(commands)
 
 
 def evaluate(classifier: ExpressionClassifier, images: np.ndarray, labels: np.ndarray,
@@ -77,6 +58,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from training.confusion_plot import write_confusion_png
 
     classifier = ExpressionClassifier(args.model)
+    from training.data import load_labelled_split  # the training package only when evaluating
+
     images, labels = load_labelled_split(args.data, args.split)
     scores = evaluate(classifier, images, labels, args.batch_size)
     png = args.confusion or Path("build") / f"confusion_{args.split}.png"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from moodlens.commands.analytics_input import add_input_arguments, connect
 from moodlens.commands.batch_analytics import check_site
@@ -23,7 +25,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     report.add_argument("--until", default=None,
                         help="end of the period, a UTC date or time (default: midnight after the latest visit)")
     report.add_argument("--site", default=None, help="one site (default: every site, with a league table)")
-    report.add_argument("--out", type=Path, default=Path("var/report"), help="output folder (default var/report)")
+    report.add_argument("--out", default="var/report",
+                        help="output folder, or s3://bucket/prefix/ to upload there (default var/report)")
     report.add_argument("--events", type=Path, default=None, help="business events CSV: adds the drivers section")
     report.add_argument("--no-forecast", action="store_true", help="leave the forecast section out")
     report.add_argument("--pdf", action="store_true", help="also print report.pdf with headless Chromium")
@@ -54,11 +57,25 @@ def period(since: str, until: str | None, latest_ms: int | None) -> tuple[int, i
     return start, end
 
 
+def _drift_baseline() -> Any:
+    """The shipped model's drift baseline (its card), for the report's model drift table."""
+    import json
+
+    from batch.drift import Baseline
+    from edge.expression.classifier import DEFAULT_MODEL
+
+    try:
+        return Baseline.from_card(json.loads(DEFAULT_MODEL.with_suffix(".json").read_text()))
+    except (OSError, ValueError):
+        return None  # a card without a baseline: the report leaves model drift out
+
+
 def run_report(args: argparse.Namespace) -> int:
     from batch.analytics.drivers import read_business_events
     from batch.analytics.source import known_sites, latest_event_ms
     from batch.report.build import ReportOptions, build_report, write_report
     from batch.report.chromium import print_pdf
+    from batch.report.publish import parse_s3_prefix, upload
 
     started = time.perf_counter()
     business = read_business_events(args.events) if args.events else None
@@ -66,12 +83,22 @@ def run_report(args: argparse.Namespace) -> int:
     check_site(args.site, known_sites(con))
     since_ms, until_ms = period(args.since, args.until, latest_event_ms(con))
     report = build_report(con, ReportOptions(since_ms, until_ms, args.site, args.min_tracks, business,
-                                             not args.no_forecast))
-    written = write_report(report, args.out)
-    html = written[0]
-    print(f"report: {html} ({html.stat().st_size / 1024:.0f} KiB), {len(written) - 1} CSV exports in {args.out}/ "
-          f"({time.perf_counter() - started:.1f} s)")
-    if args.pdf:
-        pdf = print_pdf(html, args.out / "report.pdf")
-        print(f"pdf: {pdf} ({pdf.stat().st_size / 1024:.0f} KiB)")
+                                             not args.no_forecast, _drift_baseline()))
+    remote = str(args.out).startswith("s3://")
+    if remote:
+        parse_s3_prefix(args.out)  # a bad location fails before the work, not after
+    with tempfile.TemporaryDirectory(prefix="moodlens-report-") as scratch:
+        folder = Path(scratch) if remote else Path(args.out)
+        written = write_report(report, folder)
+        html = written[0]
+        where = "" if remote else f" in {folder}/"
+        print(f"report: {html if not remote else html.name} ({html.stat().st_size / 1024:.0f} KiB), "
+              f"{len(written) - 1} CSV exports{where} ({time.perf_counter() - started:.1f} s)")
+        if args.pdf:
+            pdf = print_pdf(html, folder / "report.pdf")
+            written.append(pdf)
+            print(f"pdf: {pdf.name} ({pdf.stat().st_size / 1024:.0f} KiB)")
+        if remote:
+            uploaded = upload(written, args.out)
+            print(f"uploaded {len(uploaded)} files to {args.out} ({uploaded[0]})")
     return 0

@@ -23,7 +23,7 @@ from stream.host.loop import Host, HostConfig
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
     where = run.add_argument_group("where from, where to")
-    where.add_argument("--log", type=Path, help="local event log directory (moodlens.locallog)")
+    where.add_argument("--log", type=Path, help="local event log directory (the embedded event log, package locallog)")
     where.add_argument("--source", help="kinesis://STREAM (the AWS consumer); instead of --log")
     where.add_argument("--state", required=True,
                        help="state folder (checkpoint.json and, unless --out, the output files) or s3://BUCKET/prefix")
@@ -129,7 +129,7 @@ def build_host(args: argparse.Namespace) -> Host:
     store = state_store(args)
     sinks = outputs(args)
     if args.log is not None:
-        from moodlens.locallog import LocalLog
+        from locallog import LocalLog
         from stream.sources.locallog import LocalLogSource
 
         if not args.log.is_dir():

@@ -6,5 +6,4 @@ passed in, and only the CLI wiring (`moodlens/commands/stream_host.py`) creates 
 * ``kcl_processor``   record processor for the KCL MultiLangDaemon (``amazon_kclpy``): per-site state in S3
 * ``cloudwatch``      PutMetricData within its limits; ``MetricSink`` protocol
 * ``sqs_deadletter``  the SQS ``DeadLetterSink``
-* ``infra``           generates infra/cloudformation/moodlens-stream.json (stream, DLQ, role, alarms)
 """

@@ -21,15 +21,14 @@ EndingSequenceNumber) whose GetRecords came back empty with MillisBehindLatest 0
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+from locallog.files import write_atomically
 
 # GetRecords returns at most 10,000 records or 10 MiB per call; 5 calls/s per shard.
 MAX_GET_RECORDS_LIMIT = 10_000
@@ -101,8 +100,8 @@ class MemoryCheckpointStore:
 
 
 class JsonCheckpointStore:
-    """Checkpoints in a local JSON file, replaced atomically (temp file in the same folder, fsync,
-    os.replace), so a crash leaves either the old file or the new one, never half of one."""
+    """Checkpoints in a local JSON file, replaced atomically (``locallog.files.write_atomically``: temp
+    file, fsync, rename, folder fsync), so a crash leaves either the old file or the new one, whole."""
 
     def __init__(self, path: str | Path, stream_name: str) -> None:
         self.path = Path(path)
@@ -120,18 +119,7 @@ class JsonCheckpointStore:
     def save(self, checkpoints: Mapping[str, ShardCheckpoint]) -> None:
         document = {"stream": self.stream_name,
                     "shards": {k: v.to_json() for k, v in sorted(checkpoints.items())}}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(document, handle, indent=1)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        write_atomically(self.path, json.dumps(document, indent=1).encode())
 
 
 def order_shards(shards: Iterable[ShardInfo]) -> list[ShardInfo]:

@@ -15,7 +15,7 @@ import pytest
 from edge.publish.local import LocalLogTransport
 from edge.publish.publisher import SpoolingPublisher
 from edge.spool import SpoolBounds, SqliteSpool
-from moodlens.locallog import LocalLog, next_offset
+from locallog import LocalLog, next_offset
 
 REPO = Path(__file__).resolve().parents[2]
 

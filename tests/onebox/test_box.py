@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from moodlens.locallog import LocalLog
+from locallog import LocalLog
 from onebox import disk_budget
 from onebox.box import Box
 from onebox.config import from_values

@@ -65,7 +65,7 @@ def test_never_an_image(tmp_path: Path) -> None:
 
 
 def test_heartbeats_from_the_log_show_camera_health(tmp_path: Path) -> None:
-    from moodlens.locallog import LocalLog
+    from locallog import LocalLog
 
     root = _state(tmp_path)
     with LocalLog(root / "log") as log:

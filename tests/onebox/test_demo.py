@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import pytest
 
+from locallog import LocalLog
 from moodlens.cli import main
-from moodlens.locallog import LocalLog
 from schemas.validation import validate_event
 
 REPO_VIDEO = Path(__file__).resolve().parents[2] / "data" / "video"

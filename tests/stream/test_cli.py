@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from locallog import LocalLog
 from moodlens.cli import main
-from moodlens.locallog import LocalLog
 from stream.jsonl import dumps
 from tests.stream.helpers import T0, beat, face
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from moodlens.locallog import LocalLog
+from locallog import LocalLog
 from schemas.validation import validate_event
 from stream.alarms import AlarmConfig
 from stream.embedded import ALARMS, CHECKPOINT, DEAD_LETTERS, LATE, OUTPUTS, WINDOWS, EmbeddedRunner, RunnerConfig
@@ -205,7 +205,7 @@ def test_sigkill_of_a_real_process_then_restart_gives_the_uninterrupted_output(
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(REPO)!r})
-        from moodlens.locallog import LocalLog
+        from locallog import LocalLog
         from stream.embedded import EmbeddedRunner
         from tests.stream.test_embedded import CONFIG
         kill_at = int(sys.argv[1])

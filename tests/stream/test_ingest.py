@@ -88,7 +88,7 @@ def test_an_unexpected_error_dead_letters_that_record_and_the_batch_goes_on(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import stream.ingest as module
 
-    real = module.parse_event
+    real = module._DECODER.parse
     poison = encoded(note="poison")
 
     def flaky(raw: bytes | str, max_bytes: int | None = None) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def test_an_unexpected_error_dead_letters_that_record_and_the_batch_goes_on(
             raise OverflowError("int too large to convert to float")
         return real(raw, max_bytes)
 
-    monkeypatch.setattr(module, "parse_event", flaky)
+    monkeypatch.setattr(module._DECODER, "parse", flaky)
     good = encoded()
     events, letters = ingest([("log@0", good), ("log@1", poison), ("log@2", good)], NOW)
     assert len(events) == 2

@@ -17,7 +17,7 @@ from pyiceberg.catalog import Catalog
 from batch.compact.run import compact
 from batch.compact.sources import Source, SourceError, from_log, from_s3
 from batch.lake.tables import EVENT_TABLES, QUARANTINE, identifier
-from moodlens.locallog import LocalLog
+from locallog import LocalLog
 from tests.batch.lakes import DAY_MS, HOUR_MS, T0, compact_folder, new_catalog, update, write_jsonl
 from tests.schemas.events import camera_heartbeat, sentiment_alarm, sentiment_window
 from tests.support.moto_server import moto_server

@@ -13,7 +13,7 @@ import pytest
 from edge.publish.local import LocalLogTransport
 from edge.publish.publisher import SpoolingPublisher
 from edge.spool import SqliteSpool
-from moodlens.locallog import LocalLog
+from locallog import LocalLog
 from stream.embedded import EmbeddedRunner, RunnerConfig
 from tests.stream.helpers import T0, face
 from tests.support.disk_full import disk_full

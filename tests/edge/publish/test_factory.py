@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edge.publish.factory import PublisherSettings, build_publisher
-from moodlens.locallog import LocalLog
+from locallog import LocalLog
 from tests.edge.publish.fakes import heartbeat
 
 

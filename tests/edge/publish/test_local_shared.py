@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from moodlens.locallog import LocalLog
+from locallog import LocalLog
 
 REPO = Path(__file__).resolve().parents[3]
 WRITER = """

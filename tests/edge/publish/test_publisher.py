@@ -14,7 +14,7 @@ from edge.publish.local import LocalLogTransport
 from edge.publish.ports import BatchLimits
 from edge.publish.publisher import EventTooLargeError, SpoolingPublisher
 from edge.spool import SpoolBounds, SqliteSpool
-from moodlens.locallog import LocalLog
+from locallog import LocalLog
 from tests.edge.publish.fakes import RecordingSleep, ScriptedTransport, heartbeat
 
 

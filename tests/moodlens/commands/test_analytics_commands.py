@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from locallog import LocalLog
 from moodlens.cli import main
-from moodlens.locallog import LocalLog
 from schemas.validation import validate_event
 
 
@@ -66,6 +66,9 @@ def test_report_writes_html_and_csvs(small_history: Path, tmp_path: Path) -> Non
     html = (tmp_path / "report.html").read_text()
     assert "cafe-central" in html and "too little history" in html
     assert (tmp_path / "hourly.csv").is_file() and (tmp_path / "drivers.csv").is_file()
+    assert "Model drift (population stability index" in html
+    drift = (tmp_path / "model_drift.csv").read_text().splitlines()
+    assert drift[0].startswith("site,camera,day,faces") and len(drift) > 1
 
 
 def test_report_rejects_a_bad_period(small_history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from locallog import LocalLog
 from moodlens.cli import main
-from moodlens.locallog import LocalLog
 from tests.batch.lakes import T0, update, visit, write_jsonl
 from tests.schemas.events import sentiment_window
 

@@ -16,9 +16,9 @@ import pytest
 from edge.expression.classifier import DEFAULT_MODEL
 from edge.frame import Frame
 from edge.pipeline import PipelineStats
+from locallog import LocalLog
 from moodlens import __version__
 from moodlens.cli import main
-from moodlens.locallog import LocalLog
 from schemas.validation import validate_event
 from tests.edge.conftest import VIDEO
 from tests.edge.test_model_store import tiny_onnx_model

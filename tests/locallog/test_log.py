@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from moodlens.locallog import LocalLog, LogLockedError, next_offset
+from locallog import LocalLog, LogLockedError, next_offset
 
 
 def payload(number: int) -> bytes:
@@ -137,7 +137,7 @@ def test_delete_before_drops_whole_old_segments_and_reads_resume_at_the_oldest_k
 
 WRITER = textwrap.dedent("""
     import json, sys
-    from moodlens.locallog import LocalLog
+    from locallog import LocalLog
     log = LocalLog(sys.argv[1], segment_bytes=500)
     for start in range(0, int(sys.argv[2]), 10):
         log.append([json.dumps({"n": n}).encode() for n in range(start, start + 10)])

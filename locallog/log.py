@@ -52,6 +52,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from locallog.files import fsync_directory as _fsync_directory
+from locallog.files import write_all as _write_all
+
 SEGMENT_SUFFIX = ".jsonl"
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 _SEGMENT_NAME = re.compile(r"^(\d{20})\.jsonl$")
@@ -298,21 +301,6 @@ class LocalLog:
 
     def _segment_path(self, base: int) -> Path:
         return self.directory / f"{base:020d}{SEGMENT_SUFFIX}"
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _complete_prefix(path: Path) -> tuple[int, int]:

@@ -1,0 +1,78 @@
+"""What the stack's containers run and what they read: the one integration point between the
+infrastructure and the code inside the image (the stream host, the lake's compaction, the reports).
+
+Every task runs the image's entrypoint, ``moodlens``, with one of the commands below. Resource names
+reach the container as environment variables (names here, values from the template), never baked in
+the image. If a command's flags change, change them here: the template is regenerated from this
+module and a test parses every command with the CLI's own parser.
+"""
+
+from __future__ import annotations
+
+from batch.lake.tables import NAMESPACE
+
+# CloudWatch metrics the stream host publishes from its windows (namespace, names, dimensions).
+METRIC_NAMESPACE = "Moodlens"
+NET_SCORE = "NetScore"
+TRACKS = "Tracks"
+FACES = "Faces"
+SITE_DIMENSION = "Site"
+CAMERA_DIMENSION = "Camera"
+
+# The Glue database of the lake's Iceberg tables: pyiceberg's namespace.
+LAKE_DATABASE = NAMESPACE
+
+# Where things live in the buckets.
+RAW_PREFIX = "raw/"          # Firehose writes windows, alarms and late events here; compaction reads it
+RAW_EVENTS_PREFIX = RAW_PREFIX + "events/"  # every edge event as it arrived (a Kinesis-sourced Firehose)
+LAKE_PREFIX = "lake/"        # the Iceberg warehouse
+REPORTS_PREFIX = "reports/"  # the weekly report
+STATE_PREFIX = "state/"      # the consumer's checkpoints and per-site state (state bucket)
+
+# Environment of every task: resource names resolved by CloudFormation (template expressions).
+ENV_FIREHOSE_STREAM = "MOODLENS_FIREHOSE_STREAM"
+ENV_ALARM_TOPIC_ARN = "MOODLENS_ALARM_TOPIC_ARN"
+ENV_EVENT_BUS = "MOODLENS_EVENT_BUS"
+ENV_DEAD_LETTER_QUEUE_URL = "MOODLENS_DEAD_LETTER_QUEUE_URL"
+ENV_METRIC_NAMESPACE = "MOODLENS_METRIC_NAMESPACE"
+ENV_KCL_APPLICATION = "MOODLENS_KCL_APPLICATION"
+ENV_GLUE_DATABASE = "MOODLENS_GLUE_DATABASE"
+ENV_ATHENA_WORKGROUP = "MOODLENS_ATHENA_WORKGROUP"
+
+
+# Placeholders in CloudFormation's Fn::Sub syntax: the template's logical ids of the stream and buckets.
+STREAM_NAME = "${EventStream}"
+STATE_BUCKET = "${StateBucket}"
+DATA_BUCKET = "${DataBucket}"
+
+
+def consumer_command() -> list[str]:
+    """The long-running consumer (ECS service)."""
+    return ["stream", "run", "--source", f"kinesis://{STREAM_NAME}",
+            "--state", f"s3://{STATE_BUCKET}/{STATE_PREFIX.rstrip('/')}"]
+
+
+def kcl_command() -> list[str]:
+    """KCL mode (ConsumerMode=kcl): the MultiLangDaemon, which runs `stream kcl-worker` per shard."""
+    return ["infra", "kcl-daemon", "--stream", STREAM_NAME, "--application", "${AWS::StackName}-kcl",
+            "--state", f"s3://{STATE_BUCKET}/{STATE_PREFIX}kcl"]
+
+
+def compaction_command() -> list[str]:
+    """Hourly: raw/ -> the lake's Iceberg tables (Glue catalog)."""
+    return ["batch", "compact", "--raw", f"s3://{DATA_BUCKET}/{RAW_PREFIX}", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}"]
+
+
+MODEL_DRIFT_MAX = "ModelDriftMax"  # the largest PSI of a drift run, no dimensions: what the alarm watches
+
+
+def drift_command() -> list[str]:
+    """Daily: the model's drift per camera over the last day, as CloudWatch metrics (the alarm's input)."""
+    return ["model", "drift", "--since", "1d", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}", "--cloudwatch",
+            "--exit-zero"]
+
+
+def report_command() -> list[str]:
+    """Weekly: the last seven days' report from the lake (Glue + S3), uploaded to reports/."""
+    return ["report", "--since", "7d", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}",
+            "--out", f"s3://{DATA_BUCKET}/{REPORTS_PREFIX}"]

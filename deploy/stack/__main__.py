@@ -1,0 +1,3 @@
+from deploy.stack.template import main
+
+raise SystemExit(main())

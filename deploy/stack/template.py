@@ -1,0 +1,122 @@
+"""The whole AWS stack as one CloudFormation template, assembled from the area modules.
+
+    python -m deploy.stack --inventory infra/cloudformation/inventory.json --out infra/cloudformation/moodlens.json
+
+The committed template is checked against this generator by a test; cfn-lint and checkov check it
+in `make infra-lint`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from deploy.stack import compute, ingest, monitoring, storage
+from deploy.stack.cfn import Json, ref, sub
+from stream.alarms import AlarmConfig
+from stream.engine import EngineConfig
+
+Inventory = Mapping[str, Sequence[str]]  # site -> cameras
+GIB = 1024**3
+
+PARAMETERS: dict[str, Json] = {
+    "ImageUri": {"Type": "String", "AllowedPattern": r"^\S+[:@]\S+$",
+                 "ConstraintDescription": "an image reference with a tag or digest (registry/name:tag)",
+                 "Description": "The moodlens container image (infra/Dockerfile), e.g. an ECR image with its tag."},
+    "VpcId": {"Type": "AWS::EC2::VPC::Id", "Description": "VPC of the tasks (moodlens infra deploy: the default VPC)."},
+    "SubnetIds": {"Type": "List<AWS::EC2::Subnet::Id>",
+                  "Description": "Subnets of the tasks; public ones with AssignPublicIp=ENABLED, or private ones "
+                                 "with a NAT gateway or VPC endpoints."},
+    "AssignPublicIp": {"Type": "String", "Default": "ENABLED", "AllowedValues": ["ENABLED", "DISABLED"],
+                       "Description": "ENABLED: tasks reach AWS APIs without a NAT gateway (no inbound rule)."},
+    "AlarmEmail": {"Type": "String", "Default": "", "AllowedPattern": r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                   "ConstraintDescription": "an e-mail address, or empty for no subscription",
+                   "Description": "E-mail address subscribed to the alarm topic (confirm the mail AWS sends); "
+                                  "empty for none."},
+    "ConsumerMode": {"Type": "String", "Default": "single", "AllowedValues": ["single", "kcl"],
+                     "Description": "single: one consumer task (restarted by ECS); kcl: KCL workers, scaled on lag."},
+    "ConsumerMaxTasks": {"Type": "Number", "Default": 4, "MinValue": 1, "MaxValue": 50,
+                         "Description": "kcl mode: most consumer tasks (more than the stream's shards do nothing)."},
+    "RawRetentionDays": {"Type": "Number", "Default": 30, "MinValue": 2, "MaxValue": 3650,
+                         "Description": "Days raw/ outputs are kept after compaction (for replays)."},
+    "AthenaScanLimitBytes": {"Type": "Number", "Default": 10 * GIB, "MinValue": 10 * 1024**2,
+                             "Description": "Athena cancels a query of the analysts' workgroup past this many bytes."},
+}
+
+CONDITIONS: dict[str, Json] = {
+    "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]},
+    "ScaleOut": {"Fn::Equals": [ref("ConsumerMode"), "kcl"]},
+}
+
+
+def outputs() -> dict[str, Json]:
+    values: dict[str, tuple[Any, str]] = {
+        "StreamName": (ref(ingest.STREAM), "Kinesis stream the IoT rule (and --publisher kinesis) writes to"),
+        "DataBucket": (ref("DataBucket"), "raw/ (Firehose), lake/ (Iceberg), reports/"),
+        "StateBucket": (ref("StateBucket"), "the consumer's checkpoints and per-site state"),
+        "AthenaResultsBucket": (ref("AthenaResultsBucket"), "Athena query results"),
+        "CameraPolicyName": (ref("CameraPolicy"), "IoT policy moodlens edge provision attaches"),
+        "CameraThingType": (ref("CameraThingType"), "IoT thing type of the cameras"),
+        "AlarmTopicArn": (ref("AlarmTopic"), "SNS topic of the alarms"),
+        "DeadLetterQueueUrl": (ref("DeadLetterQueue"), "records the consumer could not use"),
+        "OutputDeliveryStream": (ref("OutputDelivery"), "Firehose delivery of windows, alarms and late events"),
+        "ClusterName": (ref("Cluster"), "ECS cluster"),
+        "LakeDatabase": (ref("LakeDatabase"), "Glue database"),
+        "AthenaWorkGroup": (ref("AnalystWorkGroup"), "Athena workgroup for analysts"),
+        "DashboardUrl": (monitoring.dashboard_url(), "CloudWatch dashboard"),
+    }
+    return {name: {"Value": value, "Description": text} for name, (value, text) in values.items()}
+
+
+def build_template(inventory: Inventory, alarms: AlarmConfig | None = None,
+                   engine: EngineConfig | None = None) -> Json:
+    alarms = alarms or AlarmConfig()
+    engine = engine or EngineConfig()
+    if alarms.window_minutes not in engine.window_minutes:
+        raise ValueError(f"alarm window {alarms.window_minutes} min is not one of the engine's windows "
+                         f"{engine.window_minutes}")
+    if not -1 <= alarms.low_raise < 1:
+        raise ValueError(f"low_raise {alarms.low_raise} must be in [-1, 1): 1 marks periods with too few tracks")
+    resources: dict[str, Json] = {
+        storage.KEY: storage.data_key(),
+        "DataKeyAlias": {"Type": "AWS::KMS::Alias", "Properties": {
+            "AliasName": sub("alias/${AWS::StackName}-data"), "TargetKeyId": ref(storage.KEY)}},
+        **storage.buckets(), **storage.queues(), **storage.firehose(),
+        **storage.lake_catalog(), **storage.lake_tables(),
+        **ingest.resources(),
+        **compute.roles(), **compute.consumer(), **compute.schedules(),
+        **monitoring.topic(), **monitoring.operations_alarms(), **monitoring.site_alarms(alarms, inventory),
+        **monitoring.dashboard(),
+    }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "moodlens AWS mode: IoT Core -> Kinesis -> ECS Fargate consumer -> Firehose/S3, SNS, "
+                       "CloudWatch; Glue/Athena lake; scheduled compaction and report. Generated by "
+                       "`python -m deploy.stack`: do not edit by hand.",
+        "Parameters": PARAMETERS,
+        "Conditions": CONDITIONS,
+        "Resources": resources,
+        "Outputs": outputs(),
+    }
+
+
+def render(template: Mapping[str, Any]) -> str:
+    return json.dumps(template, indent=1) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.stack", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--inventory", type=Path, required=True, help="JSON: {site: [camera, ...]}")
+    parser.add_argument("--out", type=Path, help="template path (stdout if omitted)")
+    args = parser.parse_args(argv)
+    text = render(build_template(json.loads(args.inventory.read_text())))
+    if args.out:
+        args.out.write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+

@@ -1,0 +1,109 @@
+"""`moodlens model drift`: per camera and day, is the model still seeing what it was made for?"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from edge.expression.classifier import DEFAULT_MODEL
+
+
+def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    drift = commands.add_parser(
+        "drift", help="top-class mix, confidence and low-quality share per camera-day against the model's baseline",
+        description="Reads face_expression from the lake. Drift is the population stability index (PSI) of the "
+                    "top-class shares against the model card's baseline (FER2013 public test) or a reference "
+                    "period of the site's own: below 0.1 stable, 0.1-0.25 some change, above 0.25 DRIFT.")
+    drift.add_argument("--lake", default=None, help="the lake (folder or s3://...; default var/lake or $MOODLENS_LAKE)")
+    drift.add_argument("--site", default=None)
+    drift.add_argument("--since", default="7d", help="period: 7d, 48h, 2w, or a UTC date (default 7d)")
+    drift.add_argument("--until", default=None, help="end of the period (default: the end of the last day with data)")
+    drift.add_argument("--card", type=Path, default=DEFAULT_MODEL.with_suffix(".json"),
+                       help="model card JSON holding the drift_baseline (default: the shipped model's)")
+    drift.add_argument("--reference", default=None, metavar="SINCE..UNTIL",
+                       help="use the site's own period as the baseline instead, e.g. 2026-10-01..2026-10-15")
+    drift.add_argument("--min-faces", type=int, default=100, help="fewer usable faces in a camera-day: no PSI")
+    drift.add_argument("--cloudwatch", action="store_true",
+                       help="also put the PSI per site and camera as CloudWatch metric Moodlens/ModelDrift")
+    drift.add_argument("--endpoint-url", default=None)
+    drift.add_argument("--exit-zero", action="store_true",
+                       help="exit 0 even when a camera drifted (a scheduled run: the CloudWatch alarm tells)")
+    drift.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    drift.set_defaults(handler=run_drift)
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    from batch.analytics.source import latest_event_ms
+    from batch.drift import Baseline, camera_days, query, reference_baseline
+    from moodlens.commands.analytics_input import connect
+    from moodlens.commands.report import period
+
+    if args.min_faces < 1:
+        raise ValueError(f"--min-faces must be at least 1, got {args.min_faces}")
+    con = connect(argparse.Namespace(lake=args.lake or _default_lake()))
+    since_ms, until_ms = period(args.since, args.until, latest_event_ms(con))
+    if args.reference:
+        start, sep, end = args.reference.partition("..")
+        if not sep:
+            raise ValueError(f"--reference {args.reference!r}: give SINCE..UNTIL, e.g. 2026-10-01..2026-10-15")
+        ref_since, ref_until = period(start, end, None)
+        reference = camera_days(query(con, ref_since, ref_until, args.site), _any_baseline(), 1)
+        baseline = reference_baseline(reference, args.reference)
+    else:
+        if not args.card.is_file():
+            raise FileNotFoundError(f"no model card at {args.card}")
+        baseline = Baseline.from_card(json.loads(args.card.read_text()))
+    days = camera_days(query(con, since_ms, until_ms, args.site), baseline, args.min_faces)
+    if not days:
+        print("no faces in the lake for that period" + (f" at site {args.site}" if args.site else ""))
+        return 0
+    if args.json:
+        for d in days:
+            print(json.dumps({"site_id": d.site_id, "camera_id": d.camera_id, "day": d.day, "faces": d.faces,
+                              "low_quality_share": round(d.low_quality_share, 4),
+                              "mean_confidence": round(d.mean_confidence, 4),
+                              "psi": None if d.psi is None else round(d.psi, 4), "verdict": d.verdict}))
+    else:
+        print(f"baseline: {baseline.source} (mean confidence {baseline.mean_confidence:.2f})")
+        print(f"{'site':<16} {'camera':<12} {'day':<10} {'faces':>6} {'low-q':>6} {'conf':>5} {'PSI':>6}  verdict")
+        for d in days:
+            psi = "-" if d.psi is None else f"{d.psi:.3f}"
+            print(f"{d.site_id:<16} {d.camera_id:<12} {d.day:<10} {d.faces:>6} {d.low_quality_share:>6.0%} "
+                  f"{d.mean_confidence:>5.2f} {psi:>6}  {d.verdict}")
+    if args.cloudwatch:
+        put_drift_metrics(days, args.endpoint_url)
+    return 1 if any(d.verdict == "DRIFT" for d in days) and not args.exit_zero else 0
+
+
+def put_drift_metrics(days: list[Any], endpoint_url: str | None, client: Any = None) -> int:
+    """One datapoint per camera-day with a PSI: namespace Moodlens, metric ModelDrift, dims Site, Camera."""
+    import datetime as dt
+
+    import boto3
+
+    client = client or boto3.client("cloudwatch", endpoint_url=endpoint_url)
+    data = [{"MetricName": "ModelDrift", "Value": d.psi, "Unit": "None",
+             "Timestamp": dt.datetime.fromisoformat(d.day).replace(tzinfo=dt.UTC),
+             "Dimensions": [{"Name": "Site", "Value": d.site_id}, {"Name": "Camera", "Value": d.camera_id}]}
+            for d in days if d.psi is not None]
+    if data:  # the largest, stamped now and without dimensions: what the fleet's alarm watches
+        data.append({"MetricName": "ModelDriftMax", "Value": max(float(d["Value"]) for d in data), "Unit": "None",
+                     "Timestamp": dt.datetime.now(dt.UTC)})
+    for start in range(0, len(data), 1000):  # PutMetricData takes up to 1,000 values a call
+        client.put_metric_data(Namespace="Moodlens", MetricData=data[start:start + 1000])
+    return len(data)
+
+
+def _default_lake() -> str:
+    import os
+
+    return os.environ.get("MOODLENS_LAKE") or "var/lake"
+
+
+def _any_baseline() -> Any:
+    from batch.drift import Baseline
+    from schemas.expressions import EXPRESSIONS
+
+    return Baseline(tuple(1 / len(EXPRESSIONS) for _ in EXPRESSIONS), 0.0, "uniform")

@@ -1,0 +1,214 @@
+"""Decode once, fast: msgspec structs generated from the contract prove a record valid in one pass.
+
+The fast path is conservative by design: it accepts only records the reference validator
+(`schemas.validation`) accepts, and hands everything else to it, so the reasons a record is refused
+(field paths, wording) come from one place and never drift. A record takes the slow path when it
+is invalid, or when it is valid but unusual in a way the generated structs do not model:
+
+* fields the structs do not know (a newer minor version's additions, extras in nested objects),
+  which the reference keeps in its output, as the contract promises;
+* a byte-order mark, lone UTF-16 surrogates, integers beyond int64, numbers beyond a double,
+  JSON in UTF-16/32: msgspec refuses them and the reference decides;
+* probabilities whose sum lands within 1e-9 of the tolerance, where summing in another order
+  could change the answer.
+
+Where the checks run: types, enums, ranges, lengths and the event id's pattern inside msgspec's
+decoder (C); the identifier patterns of values that repeat from record to record (site, camera,
+track, zone, schema version) in Python, once per distinct combination, remembered in a bounded set;
+the cross-field rules (``required_when``, probabilities summing to 1) in Python on the struct.
+Accepted records come back as the same dicts the reference returns (equal keys and values, ints
+kept as ints), built from the struct by ``msgspec.to_builtins``.
+
+The structs are built from `schemas.contract` at import, like the JSON Schema files and the Arrow
+schema; a contract feature they cannot express faithfully is refused at import, not ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from operator import attrgetter
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+
+from schemas.contract import CONTRACTS, EventContract, Field
+from schemas.validation import MAX_ABS_INTEGER, PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
+
+_LARGEST_FLOAT = 1.7976931348623157e308
+# A probability sum this close to the tolerance is left to the reference, which sums in JSON order.
+_SUM_MARGIN = 1e-9
+# Unique per event, so remembering them would not pay: their pattern is checked by msgspec.
+_UNIQUE_PER_EVENT = frozenset({"event_id"})
+# Distinct (site, camera, track, ...) combinations remembered as valid before the memory starts over.
+_REMEMBERED = 1 << 16
+_STRUCT_OPTIONS: dict[str, Any] = {"forbid_unknown_fields": True, "kw_only": True, "gc": False}
+
+
+def full_match(pattern: str) -> str:
+    """The contract's pattern as a full match (msgspec searches; ``$`` alone admits a final newline)."""
+    body = pattern.removeprefix("^").removesuffix("$")
+    return rf"^(?:{body})\Z"
+
+
+def _number_bounds(spec: Field, integral: bool) -> dict[str, Any]:
+    low = -math.inf if spec.minimum is None else spec.minimum
+    high = math.inf if spec.maximum is None else spec.maximum
+    if integral:
+        return {"ge": -MAX_ABS_INTEGER if low == -math.inf else max(math.ceil(low), -MAX_ABS_INTEGER),
+                "le": MAX_ABS_INTEGER if high == math.inf else min(math.floor(high), MAX_ABS_INTEGER)}
+    return {"ge": max(float(low), -_LARGEST_FLOAT), "le": min(float(high), _LARGEST_FLOAT)}
+
+
+def _string_type(spec: Field) -> Any:
+    meta: dict[str, Any] = {}
+    if spec.pattern is not None and spec.name in _UNIQUE_PER_EVENT:
+        meta["pattern"] = full_match(spec.pattern)
+    if spec.max_length is not None:
+        meta["max_length"] = spec.max_length
+    return Annotated[str, msgspec.Meta(**meta)] if meta else str
+
+
+def _value_type(spec: Field, owner: str) -> Any:
+    if spec.enum is not None:
+        if spec.kind != "string" or spec.pattern is not None or spec.max_length is not None:
+            raise NotImplementedError(f"{owner}.{spec.name}: an enum with other constraints")
+        return Literal.__getitem__(spec.enum)
+    if spec.kind == "string":
+        return _string_type(spec)
+    if spec.kind == "integer":
+        return Annotated[int, msgspec.Meta(**_number_bounds(spec, integral=True))]
+    if spec.kind == "number":
+        # int or float, each kept as it came (the reference keeps 1 as 1, not 1.0); bool is neither.
+        return Union[Annotated[int, msgspec.Meta(**_number_bounds(spec, integral=True))],  # noqa: UP007
+                     Annotated[float, msgspec.Meta(**_number_bounds(spec, integral=False))]]
+    if spec.kind == "boolean":
+        return bool
+    if spec.kind == "object":
+        if any(f.pattern is not None or f.required_when is not None for f in spec.fields):
+            raise NotImplementedError(f"{owner}.{spec.name}: patterns or required_when inside an object")
+        return _struct(f"{owner}.{spec.name}", spec.fields)
+    raise NotImplementedError(f"{owner}.{spec.name}: kind {spec.kind}")
+
+
+def _struct(name: str, fields: tuple[Field, ...], **options: Any) -> type[msgspec.Struct]:
+    required: list[tuple[str, Any]] = []
+    optional: list[tuple[str, Any, Any]] = []
+    for spec in fields:
+        kind = _value_type(spec, name)
+        if spec.nullable:
+            kind = Union[kind, None]  # noqa: UP007
+        if spec.required:
+            required.append((spec.name, kind))
+        else:  # UNSET tells "absent" from null, which the contract treats differently
+            optional.append((spec.name, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
+    return msgspec.defstruct(name, [*required, *optional], **_STRUCT_OPTIONS, **options)
+
+
+def _envelope_version(contract: EventContract) -> Field:
+    """schema_version restricted to this reader's major (leading zeros, like ``int()``, allowed)."""
+    return Field("schema_version", "string", "", pattern=rf"^0*{contract.major}\.[0-9]+$")
+
+
+@cache
+def struct_for(contract: EventContract) -> type[msgspec.Struct]:
+    """The generated struct: one field per contract field; ``schema`` a one-value Literal, so a
+    decoder for one type refuses the others at their first key when, as the edge writes them,
+    ``schema`` comes first (faster than a tagged union, and not slowed by a tag further on)."""
+    fields = tuple(_envelope_version(contract) if f.name == "schema_version" else f for f in contract.fields)
+    return _struct(contract.name, fields)
+
+
+Check = Callable[[Any], bool]
+
+
+def _conditions(fields: tuple[Field, ...]) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """``required_when`` grouped: (sibling, value, the fields that value makes required)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for spec in fields:
+        if spec.required_when is not None:
+            groups.setdefault(spec.required_when, []).append(spec.name)
+    return tuple((sibling, value, tuple(names)) for (sibling, value), names in groups.items())
+
+
+def cross_field_checks(contract: EventContract) -> Check:
+    """The rules msgspec's types do not carry, in one function: False sends the record to the reference.
+
+    * ``required_when``: a field made required by a sibling's value (``duration_ms`` on track_end);
+    * probabilities summing to 1 (face_expression, as in the reference);
+    * the identifier patterns of values that repeat (ids of sites, cameras, tracks, the version),
+      checked once per distinct combination and remembered. Built afresh for each decoder, so what
+      one decoder remembers is its own.
+    """
+    conditions = _conditions(contract.fields)
+    sums_to_one = contract.name == "face_expression"
+    specs = [_envelope_version(contract)] + [f for f in contract.fields if f.pattern is not None
+                                             and f.name not in _UNIQUE_PER_EVENT | {"schema_version"}]
+    matchers = tuple(re.compile(full_match(f.pattern or "")).match for f in specs)
+    values_of: Callable[[Any], Any] = attrgetter(*(f.name for f in specs))  # a tuple: always two or more
+    seen: set[tuple[Any, ...]] = set()
+    unset, astuple, limit = msgspec.UNSET, msgspec.structs.astuple, PROBABILITY_SUM_TOLERANCE - _SUM_MARGIN
+
+    def check(event: Any) -> bool:
+        for sibling, value, names in conditions:
+            if getattr(event, sibling) == value and any(getattr(event, name) is unset for name in names):
+                return False
+        if sums_to_one and not abs(sum(astuple(event.probabilities)) - 1.0) < limit:
+            return False
+        values = values_of(event)
+        if values in seen:
+            return True
+        for value, match in zip(values, matchers, strict=True):
+            if isinstance(value, str) and match(value) is None:  # None and UNSET were typed by msgspec
+                return False
+        if len(seen) >= _REMEMBERED:
+            seen.clear()
+        seen.add(values)
+        return True
+
+    return check
+
+
+class FastDecoder:
+    """Decodes and validates records of the given event types; anything else goes to the reference."""
+
+    def __init__(self, names: Iterable[str] = tuple(CONTRACTS)) -> None:
+        # Tried in this order: put the most frequent type first (a wrong guess costs one key).
+        self._types = tuple((msgspec.json.Decoder(struct_for(CONTRACTS[name])).decode,
+                             cross_field_checks(CONTRACTS[name])) for name in names)
+
+    def fast(self, raw: bytes | str) -> dict[str, Any] | None:
+        """The event when the fast path proves it valid, else None (which does not mean invalid)."""
+        for decode, check in self._types:
+            try:
+                event = decode(raw)
+            except msgspec.MsgspecError:
+                continue
+            if not check(event):
+                return None
+            document: dict[str, Any] = msgspec.to_builtins(event)
+            return document
+        return None
+
+    def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
+        """Same answers as `schemas.validation.parse_event`: the event, or ValidationError with every problem."""
+        if isinstance(raw, (bytes, str)):
+            size = len(raw) if isinstance(raw, bytes) else len(raw.encode(errors="surrogatepass"))
+            if max_bytes is None or size <= max_bytes:
+                event = self.fast(raw)
+                if event is not None:
+                    return event
+        return parse_event(raw, max_bytes=max_bytes)
+
+
+_all_events = FastDecoder()
+
+
+def parse_event_fast(raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
+    """`schemas.validation.parse_event`, through the fast path for every event type."""
+    return _all_events.parse(raw, max_bytes)
+
+
+__all__ = ["FastDecoder", "ValidationError", "cross_field_checks", "full_match", "parse_event_fast", "struct_for"]

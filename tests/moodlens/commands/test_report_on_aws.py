@@ -1,0 +1,49 @@
+"""The weekly report as the AWS schedule runs it: the lake on Glue + S3 in, an S3 prefix out (moto server).
+
+moto emulates Glue's table API and S3; EventBridge Scheduler never fires and ECS runs nothing there, so
+the test runs the task's command itself, with the arguments the stack gives it."""
+
+import gzip
+import json
+
+import boto3
+import pytest
+
+from deploy.container import report_command
+from moodlens.cli import main
+from tests.support.history import FOUR_WEEKS, history
+
+KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "eu-west-1"}
+
+
+@pytest.fixture(scope="module")
+def aws_lake(aws_endpoint):
+    """One Glue lake for the module: moto's Glue catalog is shared by every test of the session."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                            "AWS_DEFAULT_REGION": "eu-west-1", "AWS_REGION": "eu-west-1",
+                            "AWS_ENDPOINT_URL": aws_endpoint}.items():  # boto3, pyiceberg's Glue, pyarrow's S3
+            patch.setenv(name, value)
+        s3 = boto3.client("s3", endpoint_url=aws_endpoint, **KEYS)
+        s3.create_bucket(Bucket="report-data", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        events = [e for e in history(FOUR_WEEKS).events if e["site_id"] == "cafe-central"][-3000:]
+        s3.put_object(Bucket="report-data", Key="raw/2026/10/01/00/part-1.gz",
+                      Body=gzip.compress("\n".join(json.dumps(e) for e in events).encode()))
+        assert main(["batch", "compact", "--raw", "s3://report-data/raw/", "--lake", "s3://report-data/lake"]) == 0
+        yield s3
+
+
+def test_the_scheduled_report_reads_the_glue_lake_and_writes_to_s3(aws_lake, capsys):
+    argv = [part.replace("${DataBucket}", "report-data") for part in report_command()]
+    assert "--lake" in argv and argv[argv.index("--out") + 1] == "s3://report-data/reports/"
+    assert main([*argv, "--no-forecast"]) == 0
+    keys = {o["Key"] for o in aws_lake.list_objects_v2(Bucket="report-data", Prefix="reports/")["Contents"]}
+    assert {"reports/report.html", "reports/hourly.csv", "reports/model_drift.csv"} <= keys
+    page = aws_lake.get_object(Bucket="report-data", Key="reports/report.html")
+    assert page["ContentType"] == "text/html" and b"cafe-central" in page["Body"].read()
+    assert "uploaded" in capsys.readouterr().out
+
+
+def test_a_bad_s3_location_fails_before_any_work(aws_lake, capsys):
+    assert main(["report", "--lake", "s3://report-data/lake", "--since", "7d", "--out", "s3://B_ad/x"]) == 2
+    assert "s3://BUCKET/prefix/" in capsys.readouterr().err
