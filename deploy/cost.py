@@ -61,7 +61,8 @@ def lines(a: Assumptions) -> list[tuple[str, str, float, bool]]:
     events = a.cameras * a.events_per_minute * 60 * a.open_hours * DAYS
     kinesis_gb = events * 1 / GB  # each record rounded up to 1 KB
     windows = (a.cameras + 1) * 3 * 60 * a.open_hours * DAYS  # site + cameras, 5/15/60 min, each minute
-    metrics = 3 * (a.cameras + 1) + a.cameras  # NetScore/Tracks/Faces per site and camera; Heartbeat per camera
+    # NetScore/Tracks/Faces per site and camera; Heartbeat and ModelDrift per camera
+    metrics = 3 * (a.cameras + 1) + 2 * a.cameras
     batch_hours = a.compaction_minutes / 60 * HOURS
     vcpu, gb = 0.5, 1.0
     return [
@@ -75,6 +76,9 @@ def lines(a: Assumptions) -> list[tuple[str, str, float, bool]]:
          kinesis_gb * (p["kinesis_in_gb"] + p["kinesis_out_gb"]), False),
         ("Firehose (windows, 5 KB each)", f"{windows / 1e3:.0f} k x 5 KB = {windows * 5 / GB:.2f} GB x "
          f"${p['firehose_gb']}", windows * 5 / GB * p["firehose_gb"], False),
+        ("Firehose event archive (reads the stream into raw/events/)",
+         f"{kinesis_gb:.2f} GB x (${p['firehose_gb']} + ${p['kinesis_out_gb']} second reader)",
+         kinesis_gb * (p["firehose_gb"] + p["kinesis_out_gb"]), False),
         ("S3 state PUTs", f"{a.state_commits_per_minute:g}/min x {HOURS * 60} min x ${p['s3_put_per_k']}/k",
          a.state_commits_per_minute * HOURS * 60 / 1e3 * p["s3_put_per_k"], False),
         ("S3 lake storage (after 12 months)", f"{events * a.lake_bytes_per_event / 1e9 * 12:.1f} GB x "
@@ -92,8 +96,9 @@ def lines(a: Assumptions) -> list[tuple[str, str, float, bool]]:
          (HOURS + batch_hours) * p["public_ipv4_hour"], True),
         ("Fargate compaction (1 vCPU, 4 GB, hourly)", f"{batch_hours:.1f} h x (${p['fargate_vcpu_hour']} + 4 x "
          f"${p['fargate_gb_hour']})", batch_hours * (p["fargate_vcpu_hour"] + 4 * p["fargate_gb_hour"]), True),
-        ("CloudWatch dashboard, 4 operations alarms", f"${p['cw_dashboard_month']:.2f} + 4 x "
-         f"${p['cw_alarm_metric_month']}", p["cw_dashboard_month"] + 4 * p["cw_alarm_metric_month"], True),
+        ("CloudWatch dashboard, 5 operations alarms, ModelDriftMax", f"${p['cw_dashboard_month']:.2f} + 5 x "
+         f"${p['cw_alarm_metric_month']} + ${p['cw_metric_month']}",
+         p["cw_dashboard_month"] + 5 * p["cw_alarm_metric_month"] + p["cw_metric_month"], True),
         ("PutMetricData (one request a minute)", f"{HOURS * 60 / 1e3:.1f} k x ${p['cw_put_per_k']}/k",
          HOURS * 60 / 1e3 * p["cw_put_per_k"], True),
         ("KMS key", f"${p['kms_key_month']:.2f}", p["kms_key_month"], True),
