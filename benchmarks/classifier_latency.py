@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
-from edge.expression.latency import time_per_call_ms
+from training.latency import time_per_call_ms
 
 
 def main() -> None:

@@ -13,9 +13,11 @@ import os
 from pathlib import Path
 
 from edge.bench import run_benchmark
+from edge.detection.choice import DETECTORS, DetectorChoice, build_detector
 from edge.detection.haar import HaarSettings
 from edge.expression.classifier import DEFAULT_MODEL
 from edge.pipeline import PipelineSettings
+from moodlens import __version__
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -25,22 +27,19 @@ def main() -> None:
     parser.add_argument("--video", type=Path, default=REPO / "data" / "video" / "WolfgangLanger_Pexels.mp4")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--full-detect-every", type=int, nargs="+", default=[4],
-                        help="one run per value; 1 = full-frame Haar on every frame")
+                        help="one run per value; 1 = a full search on every frame")
     parser.add_argument("--detect-width", type=int, default=320)
     parser.add_argument("--classify-interval-ms", type=int, default=250)
-    parser.add_argument("--detector", choices=("haar", "hog"), default="haar")
+    parser.add_argument("--detector", choices=DETECTORS, default="yunet")
     args = parser.parse_args()
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     print(f"cores available to this process: {affinity or 'unknown'} (run under `taskset -c 0` for one core)")
     for every in args.full_detect_every:
         settings = PipelineSettings(full_detect_every=every, classify_interval_ms=args.classify_interval_ms)
-        detector = None
-        if args.detector == "hog":
-            from edge.detection.hog import HogFaceDetector
-            detector = HogFaceDetector(detect_width=args.detect_width)
+        detector, built = build_detector(DetectorChoice(args.detector, args.detect_width))
         result = run_benchmark(args.video, args.model, settings, HaarSettings(detect_width=args.detect_width),
-                               detector=detector)
-        print(f"\n-- {args.detector}: full-frame detection every {every} frame(s), "
+                               detector=detector, edge_version=__version__)
+        print(f"\n-- {built}: full-frame detection every {every} frame(s), "
               f"detect width {args.detect_width} px, "
               f"classify each track every {args.classify_interval_ms} ms, model {args.model.name}")
         print(result.report())

@@ -87,6 +87,7 @@ class VideoAnnotator:
         self.fps = fps
         self.blur_faces = blur_faces
         self._writer: cv2.VideoWriter | None = None
+        self._size = (0, 0)
 
     def write(self, image: np.ndarray, tracks: list[TrackDrawing], faces: np.ndarray) -> None:
         if self._writer is None:
@@ -94,7 +95,11 @@ class VideoAnnotator:
             self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (image.shape[1], image.shape[0]))
             if not self._writer.isOpened():
                 raise ValueError(f"annotated video {self.path}: OpenCV cannot write this file")
-        self._writer.write(draw(image, tracks, faces, self.blur_faces))
+            self._size = (image.shape[1], image.shape[0])
+        canvas = draw(image, tracks, faces, self.blur_faces)
+        if (canvas.shape[1], canvas.shape[0]) != self._size:  # the source changed resolution mid-stream
+            canvas = cv2.resize(canvas, self._size, interpolation=cv2.INTER_AREA)
+        self._writer.write(canvas)
 
     def close(self) -> None:
         if self._writer is not None:

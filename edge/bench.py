@@ -62,13 +62,14 @@ def peak_rss_mib() -> float:
 
 
 def run_benchmark(video: Path, model: Path, settings: PipelineSettings, haar: HaarSettings,
-                  max_frames: int | None = None, detector: FaceDetector | None = None) -> BenchResult:
+                  max_frames: int | None = None, detector: FaceDetector | None = None,
+                  edge_version: str = "bench") -> BenchResult:
     """Runs the pipeline over the video as fast as it goes; `detector` replaces the Haar one built from `haar`."""
     cv2.setNumThreads(1)
     classifier = ExpressionClassifier(model, threads=1)
     source = VideoCaptureSource(str(video), live=False, start_ms=1_790_000_000_000)
     sink = CountingSink()
-    context = EventContext("bench-site", "bench-cam", classifier.info.model_id, classifier.info.version)
+    context = EventContext("bench-site", "bench-cam", classifier.info.model_id, classifier.info.version, edge_version)
     pipeline = Pipeline(detector or HaarFaceDetector(haar), classifier, sink, context, settings=settings)
     open_tracks = 0
 

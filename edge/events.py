@@ -17,7 +17,6 @@ import numpy as np
 from edge.quality import FaceQuality
 from edge.tracking.smoothing import ExpressionSmoother
 from edge.tracking.tracker import Track
-from moodlens import __version__
 from schemas.contract import FACE_EXPRESSION
 from schemas.expressions import EXPRESSIONS, top_class, valence
 from schemas.ids import new_event_id
@@ -31,7 +30,7 @@ class EventContext:
     camera_id: str
     model_id: str
     model_version: str
-    edge_version: str = __version__
+    edge_version: str  # the software's version, passed in by whoever runs the edge
 
 
 @dataclass

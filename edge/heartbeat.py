@@ -150,6 +150,8 @@ class FrameHeartbeats:
         assert self.emitter is not None
         try:
             self.sink.publish(dict(self.emitter.build(counters)))
+        except BrokenPipeError:  # stdout's reader has gone (`| head`): the run ends, quietly, upstream
+            raise
         except Exception:  # a failed heartbeat must not stop capture
             logger.exception("heartbeat failed")
             return

@@ -79,6 +79,7 @@ class Pipeline:
                                       self.settings.smoothing_half_life_ms)
         self.stats = PipelineStats()
         self._since_full = self.settings.full_detect_every
+        self._frame_size: tuple[int, int] | None = None
 
     def run(self, frames: Iterable[Frame], on_frame: Callable[[PipelineStats], None] | None = None,
             max_frames: int | None = None) -> PipelineStats:
@@ -104,9 +105,10 @@ class Pipeline:
         stats.frames += 1
         stats.first_ms = frame.time_ms if stats.first_ms is None else stats.first_ms
         stats.last_ms = frame.time_ms
+        self._follow_frame_size(frame)
 
         start = timer()
-        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+        gray = to_gray(frame.image)
         detections = self._detect(gray, frame.time_ms)
         detections = self.zones.keep(detections, frame.width, frame.height)
         stats.faces += len(detections)
@@ -131,6 +133,17 @@ class Pipeline:
         if self.annotator is not None:
             self.annotator.write(frame.image, self._drawings(step.active), detections.xyxy)
             stats.stage_s["annotate"] += timer() - after_publish
+
+    def _follow_frame_size(self, frame: Frame) -> None:
+        """A stream that changes resolution (a camera reconfigured, files of different sizes) ends
+        every open track: their boxes belong to the old picture, and a track must not jump."""
+        size = (frame.width, frame.height)
+        if self._frame_size is not None and size != self._frame_size:
+            log.warning("frame size changed from %dx%d to %dx%d at frame %d: open tracks ended, detection restarts",
+                        *self._frame_size, *size, frame.index)
+            self._publish([e for e in (self.reporter.end(t) for t in self.tracker.close_all()) if e is not None])
+            self._since_full = self.settings.full_detect_every
+        self._frame_size = size
 
     def finish(self) -> None:
         self._publish([e for e in (self.reporter.end(t) for t in self.tracker.close_all()) if e is not None])
@@ -184,3 +197,14 @@ class Pipeline:
             drawings.append(TrackDrawing(track.track_id, track.box, probs, bool(state and state.usable),
                                          track.detection_index is not None))
         return drawings
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """8-bit gray from the BGR frames sources deliver, tolerating gray, BGRA and 16-bit ones."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 1:
+        return image[:, :, 0]
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY)

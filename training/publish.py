@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from edge.expression.classifier import ExpressionClassifier
-from edge.expression.evaluation import Scores, score
-from edge.expression.latency import time_per_call_ms
 from schemas.expressions import EXPRESSIONS
 from training.data import load_split
+from training.evaluation import Scores, score
 from training.export import export_checkpoint
+from training.latency import time_per_call_ms
 from training.network import VIEWS
 from training.quantize import quantize
 

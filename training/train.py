@@ -22,9 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edge.expression.evaluation import score
 from training.augment import augment
 from training.data import EXPRESSIONS, load_split, load_training_split
+from training.evaluation import score
 from training.export import export_onnx
 from training.network import ExpressionNet
 

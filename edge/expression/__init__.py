@@ -1,1 +1,1 @@
-"""Facial expression classification (onnxruntime) and its evaluation."""
+"""Facial expression classification at the edge (onnxruntime); its evaluation tools live in training/."""

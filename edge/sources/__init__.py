@@ -8,13 +8,14 @@ from edge.sources.awscam import AwsCamSource
 from edge.sources.capture import ReconnectPolicy, VideoCaptureSource
 from edge.sources.errors import SourceError
 from edge.sources.folder import IMAGE_SUFFIXES, ImageFolderSource
-from edge.sources.pacing import paced
+from edge.sources.pacing import paced, sampled
+from edge.sources.playlist import VIDEO_SUFFIXES, VideoFolderSource
 
 __all__ = ["AwsCamSource", "ImageFolderSource", "ReconnectPolicy", "SourceError", "VideoCaptureSource",
-           "open_source", "paced"]
+           "VideoFolderSource", "open_source", "paced", "sampled"]
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
-AnySource = VideoCaptureSource | ImageFolderSource | AwsCamSource
+AnySource = VideoCaptureSource | ImageFolderSource | VideoFolderSource | AwsCamSource
 
 
 def open_source(spec: str, reconnect: ReconnectPolicy | None = None, folder_fps: float = 10.0) -> AnySource:
@@ -30,9 +31,22 @@ def open_source(spec: str, reconnect: ReconnectPolicy | None = None, folder_fps:
         return VideoCaptureSource(text, live=True, reconnect=reconnect)
     path = Path(text)
     if path.is_dir():
-        return ImageFolderSource(path, fps=folder_fps)
+        return _folder_source(path, folder_fps)
     if path.is_file():
         if path.suffix.lower() in IMAGE_SUFFIXES:
             raise SourceError(f"source {text!r} is a single image; put it in a folder to use it as an image folder")
         return VideoCaptureSource(str(path), live=False)
     raise SourceError(f"source {text!r} is not a file, folder, camera index, stream URL or 'awscam'")
+
+
+def _folder_source(folder: Path, folder_fps: float) -> ImageFolderSource | VideoFolderSource:
+    """Images (one frame each) or videos (played in turn) as one camera; a mix is refused, not guessed."""
+    files = [p for p in folder.iterdir() if p.is_file()]
+    images = sum(p.suffix.lower() in IMAGE_SUFFIXES for p in files)
+    videos = sum(p.suffix.lower() in VIDEO_SUFFIXES for p in files)
+    if images and videos:
+        raise SourceError(f"folder {folder} holds {images} images and {videos} videos: a folder is either "
+                          "images (frames) or videos (played in turn); move one kind out")
+    if videos:
+        return VideoFolderSource(folder)
+    return ImageFolderSource(folder, fps=folder_fps)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from edge.frame import Frame
-from edge.sources.capture import ReconnectPolicy, usable_frame, wall_clock_ms
+from edge.sources.capture import ReconnectPolicy, as_bgr8, usable_frame, wall_clock_ms
 from edge.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,13 @@ class AwsCamSource:
             except Exception as error:  # the SDK raises whatever its IPC layer raises
                 ok, image = False, None
                 log.warning("awscam: getLastFrame failed: %s", type(error).__name__)
+            if ok and image is previous:
+                self._sleep(0.005)
+                continue
+            raw, image = image, as_bgr8(image) if ok else image
             if ok and usable_frame(image):
                 failures = 0
-                if image is previous:
-                    self._sleep(0.005)
-                    continue
-                previous = image
+                previous = raw
                 yield Frame(image, index, self._now_ms())
                 index += 1
                 continue

@@ -47,6 +47,22 @@ def usable_frame(image: Any) -> TypeGuard[np.ndarray]:
             and image.shape[2] == 3 and image.shape[0] > 0 and image.shape[1] > 0)
 
 
+def as_bgr8(image: Any) -> Any:
+    """Gray, BGRA and 16-bit frames (thermal and machine-vision cameras deliver them) as 8-bit BGR;
+    anything else is returned as it came, for `usable_frame` to turn away."""
+    if not isinstance(image, np.ndarray) or image.size == 0 or image.ndim not in (2, 3):
+        return image
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)  # keep the top 8 bits: the picture, not the sensor noise
+    if image.dtype != np.uint8:
+        return image
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
 STREAM_TIMEOUT_MS = 10_000
 
 
@@ -100,6 +116,7 @@ class VideoCaptureSource:
         while True:
             capture = self._capture
             ok, image = capture.read() if capture is not None else (False, None)
+            image = as_bgr8(image) if ok else image
             if ok and usable_frame(image):
                 bad_in_a_row = 0
                 time_ms = self._now_ms() if self.live else self._start_ms + round(index * 1000 / self.fps)

@@ -8,6 +8,27 @@ from collections.abc import Callable, Iterable, Iterator
 from edge.frame import Frame
 
 
+def sampled(frames: Iterable[Frame], fps: float | None) -> Iterator[Frame]:
+    """Frames thinned to about `fps` per second of their own timeline (None: every frame).
+
+    Works on frame times, so a 30 frames/s file sampled at 5 keeps every sixth frame and a live
+    camera keeps one frame per 200 ms however fast it delivers.
+    """
+    if fps is None:
+        yield from frames
+        return
+    if fps <= 0:
+        raise ValueError(f"--fps must be positive, got {fps}")
+    step_ms = 1000.0 / fps
+    due: float | None = None
+    for frame in frames:
+        if due is not None and frame.time_ms < due - 0.5:  # half a ms: frame times are rounded
+            continue
+        yield frame
+        # From the due time, not the frame's, so the rate does not drift; after a gap, start afresh.
+        due = (frame.time_ms if due is None or frame.time_ms >= due + step_ms else due) + step_ms
+
+
 def paced(frames: Iterable[Frame], realtime: bool, clock: Callable[[], float] = time.monotonic,
           sleep: Callable[[float], None] = time.sleep) -> Iterator[Frame]:
     """Yields each frame no earlier than its offset from the first frame's time, when `realtime`.

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
-from edge.expression.confusion_plot import write_confusion_png
-from edge.expression.evaluation import Scores, score
 from moodlens.commands.model_drift import add_drift_command
 from moodlens.commands.model_registry import add_registry_commands
 from schemas.expressions import EXPRESSIONS
+
+if TYPE_CHECKING:  # the evaluation tools live with training; loaded only when a model command runs
+    from training.evaluation import Scores
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +36,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def evaluate(classifier: ExpressionClassifier, images: np.ndarray, labels: np.ndarray,
              batch_size: int = 256) -> Scores:
+    from training.evaluation import score
+
     predicted = np.concatenate([
         classifier.classify(list(images[i:i + batch_size])).argmax(axis=1)
         for i in range(0, len(images), batch_size)
@@ -51,6 +55,8 @@ def format_scores(scores: Scores, split: str, n: int) -> str:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from training.confusion_plot import write_confusion_png
+
     classifier = ExpressionClassifier(args.model)
     from training.data import load_labelled_split  # the training package only when evaluating
 

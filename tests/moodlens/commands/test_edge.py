@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import json
+import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import cv2
 import pytest
 
-from edge.pipeline import PipelineStats
 from moodlens.cli import main
-from moodlens.commands.edge import StatusLine
 from schemas.validation import validate_event
-from tests.edge.conftest import VIDEO, ListSink
+from tests.edge.conftest import VIDEO
 
 CLIP = str(VIDEO / "single_face.mp4")
+REPO = Path(__file__).resolve().parents[3]
 
 
 def edge_run(*extra: str) -> list[str]:
@@ -67,32 +70,120 @@ def test_bench_prints_the_figures(random_model, capsys):
         assert figure in out
 
 
-class Spool(ListSink):
-    def depth(self) -> int:
-        return 7
+# ------------------------------------------------------------------------------------------------ as a user meets it
 
 
-def test_status_line_shows_fps_faces_tracks_and_spool_depth():
-    stream = io.StringIO()
-    status = StatusLine(Spool(), stream=stream, every_s=0.0)
-    stats = PipelineStats(frames=10, faces=9, open_tracks=2)
-    stats.events["track_update"] = 3
-    status(stats)
-    line = stream.getvalue()
-    assert "frames 10" in line and "faces 9" in line and "tracks 2" in line and "events 3" in line
-    assert "spool 7" in line and "fps" in line
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--max-frames", "-1", "must be 1 or more, got -1"), ("--max-frames", "0", "must be 1 or more"),
+    ("--fps", "0", "must be above 0"), ("--folder-fps", "abc", "expected a number"),
+])
+def test_bad_numbers_are_refused_before_anything_runs(random_model, capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(edge_run("--source", CLIP, "--model", str(random_model), option, value))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and message in err
 
 
-class Publisher(ListSink):
-    def __init__(self) -> None:
-        super().__init__()
-        self.spool = Spool()
+def test_help_states_the_image_folders_assumed_rate_and_the_sampling_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["edge", "run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "assumed taken at this rate (default 10 frames/s)" in text
+    assert "--fps" in text and "yunet" in text
 
 
-def test_status_line_finds_the_depth_of_a_publishers_spool():
-    stream = io.StringIO()
-    StatusLine(Publisher(), stream=stream, every_s=0.0)(PipelineStats(frames=1))
-    assert "spool 7" in stream.getvalue()
+def test_fps_samples_a_video_file_at_the_chosen_rate(random_model, tmp_path, caplog):
+    out = tmp_path / "events.jsonl"
+    with caplog.at_level(logging.INFO, logger="moodlens.edge"):
+        assert main(edge_run("--source", CLIP, "--model", str(random_model), "--fps", "5", "--output", str(out))) == 0
+    assert "edge run done: 12 frames" in caplog.text  # 2.4 s of a 30 frames/s clip at 5 frames/s
+
+
+def test_summary_prints_one_row_per_visit_after_the_run(random_model, tmp_path, capsys):
+    out = tmp_path / "events.jsonl"
+    assert main(edge_run("--source", CLIP, "--model", str(random_model), "--summary", "--output", str(out))) == 0
+    table = capsys.readouterr().out.splitlines()
+    ends = [json.loads(line) for line in out.read_text().splitlines() if '"track_end"' in line]
+    assert table[0].split()[:4] == ["track", "start", "end", "duration"]
+    assert len(ends) >= 1 and table[-1] == (f"{len(ends)} visits" if len(ends) > 1 else "1 visit")
+    assert table[2].split()[0] == ends[0]["track_id"] and ends[0]["top_class"] in table[2]
+
+
+def test_a_folder_of_videos_plays_each_in_turn_as_one_camera(random_model, tmp_path, capsys):
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    (folder / "1.mp4").write_bytes((VIDEO / "single_face.mp4").read_bytes())  # 72 frames, 640x360
+    (folder / "2.mov").write_bytes((VIDEO / "face_noface.mov").read_bytes())  # 960x540, a face from the start
+    out = tmp_path / "events.jsonl"
+    assert main(edge_run("--source", str(folder), "--model", str(random_model), "--output", str(out), "--summary",
+                         "--max-frames", "96")) == 0
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {e["camera_id"] for e in events} == {"cam-a"}
+    visits = [e for e in events if e.get("kind") == "track_end"]
+    assert len(visits) == 2  # one visit per file: the second file's other frame size starts a new track
+    assert visits[0]["event_time_ms"] < visits[1]["event_time_ms"]
+
+
+def test_a_folder_mixing_images_and_videos_is_refused(random_model, tmp_path, capsys):
+    for name in ("single_face.jpg", "single_face.mp4"):
+        (tmp_path / name).write_bytes((VIDEO / name).read_bytes())
+    assert main(edge_run("--source", str(tmp_path), "--model", str(random_model))) == 2
+    assert "holds 1 images and 1 videos" in capsys.readouterr().err
+
+
+def test_a_broken_model_file_is_named_as_the_user_gave_it(tmp_path, capsys):
+    broken = tmp_path / "mine.onnx"
+    broken.write_bytes(b"\x08\x07garbage")
+    assert main(edge_run("--source", CLIP, "--model", str(broken))) == 2
+    err = capsys.readouterr().err
+    assert f"model file {broken} is not a loadable ONNX model" in err and "state" not in err
+
+
+def test_piping_into_head_ends_quietly(random_model, tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.mp4").write_bytes((VIDEO / "single_face.mp4").read_bytes())
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "moodlens.cli", *edge_run("--source", str(folder), "--model", str(random_model),
+                                                              "--heartbeat-interval", "0.001", "--detector", "haar")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()  # like `head -1`: one line, then the reader goes away
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0
+    assert json.loads(first)["schema"] == "camera_heartbeat"
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_a_camera_that_stops_delivering_is_a_clear_error_after_its_events(random_model, tmp_path, monkeypatch,
+                                                                           capsys):
+    from edge.frame import Frame
+    from edge.sources import SourceError
+
+    class Vanishing:
+        description = "camera 0"
+        fps = 10.0
+
+        def frames(self):
+            capture = cv2.VideoCapture(CLIP)
+            for index in range(20):
+                image = capture.read()[1]
+                yield Frame(image, index, 1_790_000_000_000 + 100 * index)
+            capture.release()
+            raise SourceError("camera 0: lost after 20 frames and 10 reconnect attempts failed")
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr("edge.sources.open_source", lambda *args, **kwargs: Vanishing())
+    out = tmp_path / "events.jsonl"
+    assert main(edge_run("--source", "0", "--model", str(random_model), "--output", str(out))) == 2
+    assert "camera 0: lost after 20 frames" in capsys.readouterr().err
+    kinds = [json.loads(line).get("kind") for line in out.read_text().splitlines()]
+    assert "track_end" in kinds  # the visit in progress was closed and published before the error
 
 
 @pytest.mark.parametrize("site", ["../../../escape", "x" * 300, "cafe\n"])

@@ -169,7 +169,7 @@ def test_live_heartbeats_are_on_the_wall_clock(random_model, tmp_path, monkeypat
 
 
 def test_the_status_line_still_sees_every_frame(random_model, tmp_path, monkeypatch):
-    from moodlens.commands import edge
+    from moodlens.commands import edge  # the command module uses the StatusLine name it imported
 
     seen: list[int] = []
 
