@@ -81,8 +81,11 @@ def _struct(name: str, fields: Sequence[Field], top: EventContract | None = None
             kind = Union[kind, None]  # noqa: UP007 (a runtime type expression)
         if spec.required:
             members.append((spec.name, kind))
-        else:  # absent and null differ: only a nullable field may be null
-            members.append((spec.name, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
+        else:
+            # Absent and null differ: only a nullable field may be null. msgspec never checks a
+            # default, so an absent field reads as None while an explicit null still has to fit
+            # `kind` (refused unless nullable): no UNSET to replace column by column afterwards.
+            members.append((spec.name, kind, None))
     members.sort(key=lambda m: len(m) == 3)  # fields with defaults last
     options: dict[str, Any] = {"gc": False}
     if top is None:
@@ -107,9 +110,6 @@ def _columns_of(structs: Sequence[Any], cls: type[msgspec.Struct]) -> dict[str, 
 
 
 def _column(values: Sequence[Any], spec: Field, data_type: pa.DataType, cls: Any) -> pa.Array:
-    unset = msgspec.UNSET
-    if not spec.required:
-        values = [None if v is unset else v for v in values]
     if spec.kind != "object":
         if pa.types.is_timestamp(data_type):
             return pc.multiply(pa.array(values, pa.int64()), 1000).cast(data_type)
@@ -251,7 +251,7 @@ def decode_lines(records: Sequence[tuple[str, int, bytes]], out: Decoded | None 
         chunk = pending.pop()
         if not chunk:
             continue
-        decoded = _decode_structs([r[2] for r in chunk])
+        decoded = _decode_structs(list(map(itemgetter(2), chunk)))
         if decoded is not None:
             kept.extend(chunk)
             structs.extend(decoded)
