@@ -8,7 +8,7 @@ per CPU second, so the ceiling each puts on compaction is plain: a stage at R ev
 caps the whole pipeline below R.
 
 Stages of today's path: gunzip; splitting into (source, line, bytes) records; msgspec decoding
-whole batches into contract structs (types, enums, ranges inside msgspec); the whole fast path
+each line into contract structs (types, enums, ranges inside msgspec); the whole fast path
 (`decode_lines`: msgspec, structs into Arrow columns, the column checks); the Iceberg append and
 commit are in ``lake.py compact``'s total only.
 
@@ -74,7 +74,7 @@ def main() -> None:
     _timed("gunzip (zlib)", n, lambda: zlib.decompressobj(wbits=31).decompress(packed))
     records = _timed("split into (source, line, bytes) records",
                      n, lambda: [("bench", i + 1, line) for i, line in enumerate(data.split(b"\n"))])
-    _timed("msgspec: batch decode into contract structs", n, lambda: _decode_structs(lines))
+    _timed("msgspec: decode each line into contract structs", n, lambda: _decode_structs(lines))
     decoded = _timed("fast path in all: msgspec + Arrow columns + column checks", n, lambda: decode_lines(records))
     assert decoded.fast == n and not decoded.rejected, "the benchmark's events are all valid"
 
