@@ -28,6 +28,12 @@ from onebox.supervisor import Backoff, ChildSpec, ChildStatus, Clock, Spawner, S
 
 log = logging.getLogger("moodlens.up")
 HasCommand = Callable[[Sequence[str]], bool]
+# Daily, a few minutes after midnight's compaction: the dashboard's forecast line and the model's drift.
+DAILY_FORECAST = ["batch", "forecast", "--lake", "{lake}", "--site", "{site}", "--dashboard-json",
+                  "{lake}/forecast.json"]
+DAILY_DRIFT = ["model", "drift", "--lake", "{lake}", "--site", "{site}", "--since", "1d", "--exit-zero",
+               "--dashboard-json", "{lake}/drift.json"]
+FIVE_MIN, TEN_MIN = dt.timedelta(minutes=5), dt.timedelta(minutes=10)
 
 
 @dataclass
@@ -60,6 +66,9 @@ class Box:
         if every > 0:
             self.jobs.insert(0, Job("compact", self.config.get("lake", "compact_args"),
                                     lambda now: next_every(now, every)))
+            # daily, a few minutes past midnight's compaction: the dashboard's forecast line and model drift
+            self.jobs.insert(1, Job("forecast", DAILY_FORECAST, lambda now: next_every(now, 24 * 60) + FIVE_MIN))
+            self.jobs.insert(2, Job("drift", DAILY_DRIFT, lambda now: next_every(now, 24 * 60) + TEN_MIN))
         self.disk: disk_budget.Assessment | None = None
         self._last_disk = -1e18
         self._last_status = ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from moodlens.commands.analytics_input import add_input_arguments, connect
 
@@ -35,6 +36,9 @@ def add_analytics_commands(batch: argparse._SubParsersAction[argparse.ArgumentPa
     forecast.add_argument("--site", default=None, help="one site (default: every site)")
     forecast.add_argument("--hourly", action="store_true", help="print every open hour, not a line per day")
     forecast.add_argument("--csv", type=Path, default=None, help="write the hourly forecast to this CSV file")
+    forecast.add_argument("--dashboard-json", type=Path, default=None,
+                          help="write [[hour_ms, net], ...] of one site's open hours for the live dashboard "
+                               "(needs --site when the lake holds several)")
     forecast.set_defaults(handler=run_forecast)
     drivers = batch.add_parser("drivers", help="each business event kind's association with sentiment")
     add_input_arguments(drivers)
@@ -100,6 +104,8 @@ def run_forecast(args: argparse.Namespace) -> int:
     if args.csv is not None and frames:
         pd.concat(frames).to_csv(args.csv, index=False)
         print(f"\nhourly forecast with intervals -> {args.csv}")
+    if args.dashboard_json is not None:
+        write_dashboard_forecast(args.dashboard_json, results, args.site)
     return 0
 
 
@@ -122,3 +128,20 @@ def run_drivers(args: argparse.Namespace) -> int:
     if args.csv is not None:
         drivers_frame(result).to_csv(args.csv, index=False)
     return 0
+
+
+def write_dashboard_forecast(path: Path, results: list[Any], site: str | None) -> None:
+    """The dashboard's forecast line: [[hour_ms, net], ...] for one site's open hours ([] without one)."""
+    import json
+
+    from locallog.files import write_atomically
+
+    chosen = [r for r in results if site is None or r.site == site]
+    if len(chosen) > 1:
+        raise ValueError(f"--dashboard-json: the lake holds {len(chosen)} sites; name one with --site")
+    points: list[list[float]] = []
+    if chosen and chosen[0].status == "ok":
+        table = chosen[0].forecast
+        points = [[int(r.hour_ms), round(float(r.net), 4)] for r in table[table["open"]].itertuples()]
+    write_atomically(path, json.dumps(points).encode())
+    print(f"dashboard forecast ({len(points)} hours) -> {path}")

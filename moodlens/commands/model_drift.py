@@ -31,6 +31,8 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     drift.add_argument("--exit-zero", action="store_true",
                        help="exit 0 even when a camera drifted (a scheduled run: the CloudWatch alarm tells)")
     drift.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    drift.add_argument("--dashboard-json", type=Path, default=None,
+                       help="write each camera's latest day (PSI, verdict) for the live dashboard")
     drift.set_defaults(handler=run_drift)
 
 
@@ -74,6 +76,8 @@ def run_drift(args: argparse.Namespace) -> int:
                   f"{d.mean_confidence:>5.2f} {psi:>6}  {d.verdict}")
     if args.cloudwatch:
         put_drift_metrics(days, args.endpoint_url)
+    if args.dashboard_json is not None:
+        write_dashboard_drift(args.dashboard_json, days)
     return 1 if any(d.verdict == "DRIFT" for d in days) and not args.exit_zero else 0
 
 
@@ -94,6 +98,16 @@ def put_drift_metrics(days: list[Any], endpoint_url: str | None, client: Any = N
     for start in range(0, len(data), 1000):  # PutMetricData takes up to 1,000 values a call
         client.put_metric_data(Namespace="Moodlens", MetricData=data[start:start + 1000])
     return len(data)
+
+
+def write_dashboard_drift(path: Path, days: list[Any]) -> None:
+    """{camera: {day, psi, verdict}} for each camera's latest day: what the dashboard shows beside its health."""
+    from locallog.files import write_atomically
+
+    latest: dict[str, Any] = {}
+    for d in days:  # sorted by (site, camera, day): the last one a camera has wins
+        latest[d.camera_id] = {"day": d.day, "psi": None if d.psi is None else round(d.psi, 4), "verdict": d.verdict}
+    write_atomically(path, json.dumps(latest, sort_keys=True).encode())
 
 
 def _default_lake() -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -41,7 +43,22 @@ def bind(host: str, port: int) -> socket.socket:
 def state_for(root: Path, reports: Path | None, lake: Path | None = None) -> DashboardState:
     layout = Layout(root)
     return DashboardState(layout.stream, layout.status, reports or root / "reports", LogTail(layout.log),
-                          forecast=lake_forecast(lake or root / "lake"))
+                          forecast=lake_forecast(lake or root / "lake"), drift=lake_json(lake or root / "lake",
+                                                                                            "drift.json", dict))
+
+
+def lake_json(lake: Path, name: str, kind: type) -> Callable[[], Any]:
+    """`<lake>/<name>` as JSON of type `kind` when it exists (written by the box's daily jobs), else None."""
+    import json
+
+    def read() -> Any:
+        try:
+            value = json.loads((lake / name).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return value if isinstance(value, kind) else None
+
+    return read
 
 
 def lake_forecast(lake: Path) -> ForecastHook:

@@ -43,6 +43,7 @@ class DashboardState:
     reports_dir: Path | None = None
     heartbeats: Any = None  # an object with read() -> list[event dict] (onebox.eventlog.LogTail)
     forecast: ForecastHook | None = None  # HOOK: the lake's forecast for today, [[time_ms, net], ...]
+    drift: Callable[[], dict[str, Any] | None] | None = None  # camera -> {day, psi, verdict} (model drift)
     today: Callable[[], dt.date] = dt.date.today
     site: str | None = None
     latest: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # camera|"" -> minutes -> window
@@ -158,8 +159,10 @@ class DashboardState:
         status = self._status()
         names = {c["id"]: c.get("name") or c["id"] for c in status.get("cameras", [])}
         ids = sorted({k for k in self.latest if k} | set(self.health) | set(names))
+        drift = (self.drift() if self.drift else None) or {}
         cameras = [{"id": cid, "name": names.get(cid, cid), "windows": self.latest.get(cid, {}),
-                    "tracks_now": self.health.get(cid, {}).get("open_tracks"), "health": self.health.get(cid)}
+                    "tracks_now": self.health.get(cid, {}).get("open_tracks"), "health": self.health.get(cid),
+                    "drift": drift.get(cid)}
                    for cid in ids]
         tracks = [c["tracks_now"] for c in cameras if c["tracks_now"] is not None]
         return {

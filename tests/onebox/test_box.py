@@ -126,3 +126,21 @@ def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) 
     assert any(r.get("child") == "stream" and r.get("event") == "stopped" for r in records)
     # the edge drained its spool into the log before the runner stopped, and the runner read it all
     assert json.loads((stream_dir / "checkpoint.json").read_text())["position"] == LocalLog(log_dir).end_offset()
+
+
+def test_the_dashboards_forecast_and_model_drift_are_refreshed_daily_when_the_box_compacts(tmp_path: Path) -> None:
+    now = [dt.datetime(2026, 11, 30, 23, 58)]
+    box = Box(_config(tmp_path / "s"), FakeSpawner(), FakeClock(), has_command=lambda words: True,
+              now=lambda: now[0])
+    assert [j.name for j in box.jobs] == ["compact", "forecast", "drift", "report"]
+    box.start()
+    now[0] = dt.datetime(2026, 12, 1, 0, 11)  # past midnight's compaction, then 00:05 and 00:10
+    box.step()
+    lake = str(tmp_path / "s" / "lake")
+    forecast, drift = box.supervisor.specs["forecast"].argv, box.supervisor.specs["drift"].argv
+    assert forecast[-8:] == ("batch", "forecast", "--lake", lake, "--site", "cafe", "--dashboard-json",
+                             f"{lake}/forecast.json")
+    assert drift[-2:] == ("--dashboard-json", f"{lake}/drift.json") and "--exit-zero" in drift
+    off = Box(_config(tmp_path / "t", lake={"compact_every_minutes": 0}), FakeSpawner(), FakeClock(),
+              has_command=lambda words: True)
+    assert [j.name for j in off.jobs] == ["report"]  # no lake kept: nothing to forecast from

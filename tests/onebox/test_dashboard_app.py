@@ -129,3 +129,15 @@ def test_the_lakes_forecast_is_drawn_when_there_is_one(tmp_path: Path) -> None:
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "forecast.json").write_text("[[1700000000000, 0.25], [1700003600000, 0.3]]")
     assert state.snapshot()["forecast"] == [[1700000000000, 0.25], [1700003600000, 0.3]]
+
+
+def test_model_drift_from_the_lake_shows_beside_each_cameras_health(tmp_path: Path) -> None:
+    root = _state(tmp_path)
+    state = state_for(root, None, lake=tmp_path / "lake")
+    state.poll()
+    assert [c["drift"] for c in state.snapshot()["cameras"]] == [None]
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "drift.json").write_text(json.dumps(
+        {"door": {"day": "2026-11-29", "psi": 0.41, "verdict": "DRIFT"}}))
+    door = next(c for c in state.snapshot()["cameras"] if c["id"] == "door")
+    assert door["drift"] == {"day": "2026-11-29", "psi": 0.41, "verdict": "DRIFT"}

@@ -102,6 +102,9 @@
       const h = c.health;
       box.append(el("div", { class: "small" }, h ? `heartbeat ${ago(h.time_ms)} · ${h.fps.toFixed(1)} frames/s · ` +
         `spool ${h.spool_depth}${h.dropped ? " (" + h.dropped + " dropped)" : ""} · model ${h.model_version}` : "no heartbeat yet"));
+      const d = c.drift;
+      if (d) box.append(el("div", { class: "small drift drift-" + d.verdict.replace(/ /g, "-") },
+        `model drift ${d.day}: ${d.verdict}${d.psi === null ? "" : " (PSI " + d.psi.toFixed(2) + ")"}`));
       return box;
     }));
     $("children").tBodies[0].replaceChildren(...s.children.map((c) => {

@@ -79,3 +79,21 @@ def test_hour_of_week_starts_on_monday() -> None:
     monday_ms = 1_789_344_000_000  # 2026-09-14 00:00 UTC, a Monday
     assert list(hour_of_week(np.array([monday_ms, monday_ms + 25 * HOUR_MS, monday_ms + 7 * DAY_MS - HOUR_MS]))) == [
         0, 25, 167]
+
+
+def test_the_dashboard_gets_one_sites_open_hours_and_several_sites_need_a_choice(tmp_path) -> None:
+    import json
+
+    import pytest
+
+    from moodlens.commands.batch_analytics import write_dashboard_forecast
+
+    results, _ = _results()
+    site = results[0].site
+    write_dashboard_forecast(tmp_path / "forecast.json", results, site)
+    points = json.loads((tmp_path / "forecast.json").read_text())
+    opened = results[0].forecast[results[0].forecast["open"]]
+    assert [p[0] for p in points] == [int(t) for t in opened["hour_ms"]] and len(points) > 0
+    assert all(-1 <= p[1] <= 1 for p in points)
+    with pytest.raises(ValueError, match="name one with --site"):
+        write_dashboard_forecast(tmp_path / "other.json", results, None)

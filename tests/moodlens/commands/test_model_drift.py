@@ -33,6 +33,12 @@ def test_drift_is_reported_per_camera_day_and_exits_non_zero_when_found(tmp_path
     assert len(verdicts) == 6
     assert {v for (cam, _), v in verdicts.items() if cam == "cam-b"} == {"DRIFT"}
     assert "DRIFT" not in {v for (cam, _), v in verdicts.items() if cam == "cam-a"}
+    out = tmp_path / "drift.json"
+    assert main(["model", "drift", "--lake", lake, "--since", "7d", "--exit-zero", "--dashboard-json", str(out)]) == 0
+    latest = json.loads(out.read_text())
+    last_day = max(day for _, day in verdicts)
+    assert latest["cam-b"]["verdict"] == "DRIFT" and latest["cam-b"]["day"] == last_day
+    assert latest["cam-a"]["verdict"] != "DRIFT"
 
 
 def test_a_sites_own_reference_period_is_a_fairer_baseline(tmp_path, capsys):
