@@ -1,6 +1,6 @@
 """Columnar decoding of JSON Lines events with the contract's checks, fast path plus reference.
 
-Fast path: msgspec decodes a whole batch of lines at once into structs generated from the
+Fast path: msgspec decodes each line of a batch (one C loop) into structs generated from the
 contract (types, enums, numeric ranges, lengths, null vs missing); the remaining checks run on
 the Arrow columns (identifier and ULID patterns, `schema_version`'s major, `duration_ms` and
 `frame_count` required for `track_end`, probabilities summing to 1, finiteness, record size).
@@ -81,8 +81,11 @@ def _struct(name: str, fields: Sequence[Field], top: EventContract | None = None
             kind = Union[kind, None]  # noqa: UP007 (a runtime type expression)
         if spec.required:
             members.append((spec.name, kind))
-        else:  # absent and null differ: only a nullable field may be null
-            members.append((spec.name, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
+        else:
+            # Absent and null differ: only a nullable field may be null. msgspec never checks a
+            # default, so an absent field reads as None while an explicit null still has to fit
+            # `kind` (refused unless nullable): no UNSET to replace column by column afterwards.
+            members.append((spec.name, kind, None))
     members.sort(key=lambda m: len(m) == 3)  # fields with defaults last
     options: dict[str, Any] = {"gc": False}
     if top is None:
@@ -93,10 +96,10 @@ def _struct(name: str, fields: Sequence[Field], top: EventContract | None = None
 
 
 @cache
-def _decoders() -> tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]]:
+def _decoder() -> msgspec.json.Decoder[Any]:
     structs = tuple(_struct(f"Fast_{c.name}", c.fields, top=c) for c in CONTRACTS.values())
     union: Any = Union[structs]  # noqa: UP007
-    return msgspec.json.Decoder(list[union]), msgspec.json.Decoder(union)
+    return msgspec.json.Decoder(union)
 
 
 # ----------------------------------------------------------------- structs to Arrow columns
@@ -107,9 +110,6 @@ def _columns_of(structs: Sequence[Any], cls: type[msgspec.Struct]) -> dict[str, 
 
 
 def _column(values: Sequence[Any], spec: Field, data_type: pa.DataType, cls: Any) -> pa.Array:
-    unset = msgspec.UNSET
-    if not spec.required:
-        values = [None if v is unset else v for v in values]
     if spec.kind != "object":
         if pa.types.is_timestamp(data_type):
             return pc.multiply(pa.array(values, pa.int64()), 1000).cast(data_type)
@@ -185,6 +185,9 @@ def _suspect_rows(contract: EventContract, table: pa.Table, sizes: np.ndarray) -
         elif spec.kind == "number":
             values = column.to_numpy(zero_copy_only=False).astype(np.float64)
             bad |= ~np.isfinite(values) & ~np.isnan(values)  # NaN here is a null
+            # msgspec reads an integer beyond int64 (`2**64`) into a float field; the reference
+            # refuses such an integer, accepts such a float: it decides (`>=`, a float's rounding).
+            bad |= np.abs(values) >= 2.0**63
     major = pc.match_substring_regex(table.column("schema_version"), rf"^{contract.major}\.[0-9]+$")
     bad |= ~major.to_numpy(zero_copy_only=False)
     if contract.name == "face_expression":
@@ -213,16 +216,26 @@ def _reference(source: str, line: int, raw: bytes, out: Decoded) -> None:
         return
     contract = CONTRACTS[event["schema"]]
     try:
-        table = pa.Table.from_pylist([_lake_row(contract, event)], schema=lake_schema(contract))
+        table = pa.Table.from_pylist([lake_row(contract, event)], schema=lake_schema(contract))
     except (pa.ArrowInvalid, OverflowError) as error:  # valid JSON number, too big for the column
         out.rejected.append(Rejected(source, line, raw, (f"$: does not fit the lake's columns: {error}",)))
         return
     out.add(contract.name, table)
 
 
-def _lake_row(contract: EventContract, event: dict[str, Any]) -> dict[str, Any]:
+def _as_stored(spec: Field, value: Any) -> Any:
+    """A JSON integer in a number field as the float the column holds (pyarrow refuses to round
+    an int beyond 2**53 into a double; the fast path's msgspec rounds it, so both must)."""
+    if spec.kind == "number" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if spec.kind == "object" and isinstance(value, dict):
+        return {f.name: _as_stored(f, value.get(f.name)) for f in spec.fields}
+    return value
+
+
+def lake_row(contract: EventContract, event: dict[str, Any]) -> dict[str, Any]:
     import datetime as dt
-    row = {f.name: event.get(f.name) for f in contract.fields}
+    row = {f.name: _as_stored(f, event.get(f.name)) for f in contract.fields}
     millis: int = event["event_time_ms"]
     row["event_time_ms"] = dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC).replace(
         microsecond=(millis % 1000) * 1000)
@@ -230,13 +243,17 @@ def _lake_row(contract: EventContract, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decode_structs(lines: list[bytes]) -> list[Any] | None:
-    batch_decoder, _ = _decoders()
+    """One struct per line, or None if any line does not decode.
+
+    Line by line (`map` keeps the loop in C), not one array of the joined lines: faster here, and
+    a line can only ever become its own record. Joined with commas, a line torn mid-object could
+    merge with the next one into a single valid record (`{..,"x":[{}` + `{}]}`), and a line holding
+    two documents would keep the count right while shifting every later line.
+    """
     try:
-        structs: list[Any] = batch_decoder.decode(b"[" + b",".join(lines) + b"]")
+        return list(map(_decoder().decode, lines))
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    # A line holding two documents ("{..},{..}") would shift every later line: refuse the batch.
-    return structs if len(structs) == len(lines) else None
 
 
 def decode_lines(records: Sequence[tuple[str, int, bytes]], out: Decoded | None = None) -> Decoded:
@@ -251,7 +268,7 @@ def decode_lines(records: Sequence[tuple[str, int, bytes]], out: Decoded | None 
         chunk = pending.pop()
         if not chunk:
             continue
-        decoded = _decode_structs([r[2] for r in chunk])
+        decoded = _decode_structs(list(map(itemgetter(2), chunk)))
         if decoded is not None:
             kept.extend(chunk)
             structs.extend(decoded)
@@ -267,9 +284,8 @@ def decode_lines(records: Sequence[tuple[str, int, bytes]], out: Decoded | None 
 
 def _decode_one(record: tuple[str, int, bytes], out: Decoded, kept: list[tuple[str, int, bytes]],
                 structs: list[Any]) -> None:
-    _, single = _decoders()
     try:
-        struct = single.decode(record[2])
+        struct = _decoder().decode(record[2])
     except (msgspec.ValidationError, msgspec.DecodeError):
         _reference(*record, out)
         return

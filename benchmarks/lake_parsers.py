@@ -1,0 +1,107 @@
+"""Where compaction's time goes, stage by stage, and what other JSON parsers would cost instead.
+
+    taskset -c 0 .venv/bin/python benchmarks/lake_parsers.py [--events 200000]
+
+Same events as ``benchmarks/lake.py compact`` (edge-shaped, ~620 bytes, 99.5% face_expression),
+one gzip block in memory. Each stage is timed in CPU seconds on its own and printed as events
+per CPU second, so the ceiling each puts on compaction is plain: a stage at R events/s alone
+caps the whole pipeline below R.
+
+Stages of today's path: gunzip; splitting into (source, line, bytes) records; msgspec decoding
+each line into contract structs (types, enums, ranges inside msgspec); the whole fast path
+(`decode_lines`: msgspec, structs into Arrow columns, the column checks); the Iceberg append and
+commit are in ``lake.py compact``'s total only.
+
+Alternatives, parsing only (none of them runs the contract's checks, so each is a lower bound of
+its cost as a fast path): ``pyarrow.json.read_json`` with an explicit schema (C++, straight to
+Arrow; best case: face_expression lines only, no splitting by kind, no checks) and DuckDB's
+``read_json`` with typed columns from the gzip file (includes gunzip; note DuckDB casts values
+leniently, so it would also need a strict type layer on top).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+from batch.compact.decode import _decode_structs, decode_lines
+from benchmarks.lake import T0_MS, edge_events
+from schemas.contract import CONTRACTS, Field
+
+_JSON_TYPES = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}
+_DUCKDB_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
+
+
+def _json_fields(fields: tuple[Field, ...]) -> list[pa.Field]:
+    return [pa.field(f.name, pa.struct(_json_fields(f.fields)) if f.kind == "object" else _JSON_TYPES[f.kind])
+            for f in fields]
+
+
+def _duckdb_type(spec: Field) -> str:
+    if spec.kind == "object":
+        return "STRUCT(" + ", ".join(f"{f.name} {_duckdb_type(f)}" for f in spec.fields) + ")"
+    return _DUCKDB_TYPES[spec.kind]
+
+
+def _timed(label: str, events: int, work: Callable[[], Any]) -> Any:
+    started = time.process_time()
+    result = work()
+    used = time.process_time() - started
+    print(f"  {label:<58} {used:6.2f} CPU s  {events / used:>11,.0f} events per CPU s", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000)
+    args = parser.parse_args()
+    lines = edge_events(args.events, start_ms=T0_MS)
+    data = b"\n".join(lines) + b"\n"
+    packed = gzip.compress(data, compresslevel=1)
+    n = len(lines)
+    print(f"{n:,} events, {len(data) / 1e6:.0f} MB of JSON ({len(data) / n:.0f} bytes each), one core:")
+
+    _timed("gunzip (zlib)", n, lambda: zlib.decompressobj(wbits=31).decompress(packed))
+    records = _timed("split into (source, line, bytes) records",
+                     n, lambda: [("bench", i + 1, line) for i, line in enumerate(data.split(b"\n"))])
+    _timed("msgspec: decode each line into contract structs", n, lambda: _decode_structs(lines))
+    decoded = _timed("fast path in all: msgspec + Arrow columns + column checks", n, lambda: decode_lines(records))
+    assert decoded.fast == n and not decoded.rejected, "the benchmark's events are all valid"
+
+    face = CONTRACTS["face_expression"]
+    face_lines = b"\n".join(line for line in lines if line.startswith(b'{"schema":"face_expression"'))
+    faces = face_lines.count(b"\n") + 1
+    options = pa_json.ParseOptions(explicit_schema=pa.schema(_json_fields(face.fields)),
+                                   unexpected_field_behavior="error")
+    table = _timed("pyarrow.json.read_json, face_expression only, no checks", faces, lambda: pa_json.read_json(
+        io.BytesIO(face_lines), read_options=pa_json.ReadOptions(use_threads=False), parse_options=options))
+    assert table.num_rows == faces
+
+    import duckdb  # only here: the lake's SQL engine, measured as a parser for comparison
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "events.jsonl.gz"
+        path.write_bytes(packed)
+        union: dict[str, str] = {}
+        for contract in CONTRACTS.values():
+            union.update({f.name: _duckdb_type(f) for f in contract.fields})
+        columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in union.items()) + "}"
+        connection = duckdb.connect()
+        connection.execute("SET threads = 1")
+        query = f"SELECT * FROM read_json('{path}', format = 'newline_delimited', columns = {columns})"
+        rows = _timed("DuckDB read_json from gzip, typed columns (lenient), no checks",
+                      n, lambda: connection.sql(query).to_arrow_table())
+        assert rows.num_rows == n
+
+
+if __name__ == "__main__":
+    main()
