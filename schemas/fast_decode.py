@@ -16,8 +16,9 @@ Where the checks run: types, enums, ranges, lengths and the event id's pattern i
 decoder (C); the identifier patterns of values that repeat from record to record (site, camera,
 track, zone, schema version) in Python, once per distinct combination, remembered in a bounded set;
 the cross-field rules (``required_when``, probabilities summing to 1) in Python on the struct.
-Accepted records come back as the same dicts the reference returns (equal keys and values, ints
-kept as ints), built from the struct by ``msgspec.to_builtins``.
+Accepted records come back as the decoded structs themselves (`schemas.struct_mapping.EventStruct`):
+read-only mappings equal to the dicts the reference returns (same keys and values, ints kept as
+ints), so no dict is built per record; writers turn them into JSON with ``msgspec.to_builtins``.
 
 The structs are built from `schemas.contract` at import, like the JSON Schema files and the Arrow
 schema; a contract feature they cannot express faithfully is refused at import, not ignored.
@@ -30,11 +31,12 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from operator import attrgetter
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast
 
 import msgspec
 
 from schemas.contract import CONTRACTS, EventContract, Field
+from schemas.struct_mapping import EventStruct, as_mapping
 from schemas.validation import MAX_ABS_INTEGER, PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
 
 _LARGEST_FLOAT = 1.7976931348623157e308
@@ -44,7 +46,7 @@ _SUM_MARGIN = 1e-9
 _UNIQUE_PER_EVENT = frozenset({"event_id"})
 # Distinct (site, camera, track, ...) combinations remembered as valid before the memory starts over.
 _REMEMBERED = 1 << 16
-_STRUCT_OPTIONS: dict[str, Any] = {"forbid_unknown_fields": True, "kw_only": True, "gc": False}
+_STRUCT_OPTIONS: dict[str, Any] = {"forbid_unknown_fields": True, "kw_only": True, "gc": False, "frozen": True}
 
 
 def full_match(pattern: str) -> str:
@@ -93,7 +95,7 @@ def _value_type(spec: Field, owner: str) -> Any:
     raise NotImplementedError(f"{owner}.{spec.name}: kind {spec.kind}")
 
 
-def _struct(name: str, fields: tuple[Field, ...], **options: Any) -> type[msgspec.Struct]:
+def _struct(name: str, fields: tuple[Field, ...], **options: Any) -> type[EventStruct]:
     required: list[tuple[str, Any]] = []
     optional: list[tuple[str, Any, Any]] = []
     for spec in fields:
@@ -104,7 +106,10 @@ def _struct(name: str, fields: tuple[Field, ...], **options: Any) -> type[msgspe
             required.append((spec.name, kind))
         else:  # UNSET tells "absent" from null, which the contract treats differently
             optional.append((spec.name, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
-    return msgspec.defstruct(name, [*required, *optional], **_STRUCT_OPTIONS, **options)
+    struct = msgspec.defstruct(name, [*required, *optional], bases=(EventStruct,),
+                               namespace={"_keys": frozenset(spec.name for spec in fields)},
+                               **_STRUCT_OPTIONS, **options)
+    return cast(type[EventStruct], struct)
 
 
 def _envelope_version(contract: EventContract) -> Field:
@@ -113,7 +118,7 @@ def _envelope_version(contract: EventContract) -> Field:
 
 
 @cache
-def struct_for(contract: EventContract) -> type[msgspec.Struct]:
+def struct_for(contract: EventContract) -> type[EventStruct]:
     """The generated struct: one field per contract field; ``schema`` a one-value Literal, so a
     decoder for one type refuses the others at their first key when, as the edge writes them,
     ``schema`` comes first (faster than a tagged union, and not slowed by a tag further on)."""
@@ -176,37 +181,36 @@ class FastDecoder:
 
     def __init__(self, names: Iterable[str] = tuple(CONTRACTS)) -> None:
         # Tried in this order: put the most frequent type first (a wrong guess costs one key).
-        self._types = tuple((msgspec.json.Decoder(struct_for(CONTRACTS[name])).decode,
-                             cross_field_checks(CONTRACTS[name])) for name in names)
+        self._types: tuple[tuple[Callable[[bytes | str], EventStruct], Check], ...] = tuple(
+            (msgspec.json.Decoder(struct_for(CONTRACTS[name])).decode, cross_field_checks(CONTRACTS[name]))
+            for name in names)
 
-    def fast(self, raw: bytes | str) -> dict[str, Any] | None:
+    def fast(self, raw: bytes | str) -> EventStruct | None:
         """The event when the fast path proves it valid, else None (which does not mean invalid)."""
         for decode, check in self._types:
             try:
                 event = decode(raw)
             except msgspec.MsgspecError:
                 continue
-            if not check(event):
-                return None
-            document: dict[str, Any] = msgspec.to_builtins(event)
-            return document
+            return event if check(event) else None
         return None
 
-    def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
-        """Same answers as `schemas.validation.parse_event`: the event, or ValidationError with every problem."""
+    def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
+        """Same answers as `schemas.validation.parse_event`: the event (an `EventStruct` from the fast
+        path, equal to the reference's dict, or that dict), or ValidationError with every problem."""
         if isinstance(raw, (bytes, str)):
             size = len(raw) if isinstance(raw, bytes) else len(raw.encode(errors="surrogatepass"))
             if max_bytes is None or size <= max_bytes:
                 event = self.fast(raw)
                 if event is not None:
-                    return event
+                    return as_mapping(event)
         return parse_event(raw, max_bytes=max_bytes)
 
 
 _all_events = FastDecoder()
 
 
-def parse_event_fast(raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
+def parse_event_fast(raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
     """`schemas.validation.parse_event`, through the fast path for every event type."""
     return _all_events.parse(raw, max_bytes)
 
