@@ -12,9 +12,10 @@ is invalid, or when it is valid but unusual in a way the generated structs do no
 * probabilities whose sum lands within 1e-9 of the tolerance, where summing in another order
   could change the answer.
 
-Where the checks run: types, enums, ranges, lengths and the event id's pattern inside msgspec's
-decoder (C); the identifier patterns of values that repeat from record to record (site, camera,
-track, zone, schema version) in Python, once per distinct combination, remembered in a bounded set;
+Where the checks run: types, enums, ranges and lengths inside msgspec's decoder (C); the event
+id's pattern in Python's ``re`` on every record (msgspec's own pattern check cost ~3x more); the
+identifier patterns of values that repeat from record to record (site, camera, track, zone, schema
+version) in Python, once per distinct combination, remembered in a bounded set;
 the cross-field rules (``required_when``, probabilities summing to 1) in Python on the struct.
 Accepted records come back as the decoded structs themselves (`schemas.struct_mapping.EventStruct`):
 read-only mappings equal to the dicts the reference returns (same keys and values, ints kept as
@@ -36,13 +37,13 @@ from typing import Annotated, Any, Literal, Union, cast
 import msgspec
 
 from schemas.contract import CONTRACTS, EventContract, Field
-from schemas.struct_mapping import EventStruct, as_mapping
+from schemas.struct_mapping import EventStruct
 from schemas.validation import MAX_ABS_INTEGER, PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
 
 _LARGEST_FLOAT = 1.7976931348623157e308
 # A probability sum this close to the tolerance is left to the reference, which sums in JSON order.
 _SUM_MARGIN = 1e-9
-# Unique per event, so remembering them would not pay: their pattern is checked by msgspec.
+# Unique per event, so remembering them would not pay: their pattern is matched on every record.
 _UNIQUE_PER_EVENT = frozenset({"event_id"})
 # Distinct (site, camera, track, ...) combinations remembered as valid before the memory starts over.
 _REMEMBERED = 1 << 16
@@ -65,9 +66,7 @@ def _number_bounds(spec: Field, integral: bool) -> dict[str, Any]:
 
 
 def _string_type(spec: Field) -> Any:
-    meta: dict[str, Any] = {}
-    if spec.pattern is not None and spec.name in _UNIQUE_PER_EVENT:
-        meta["pattern"] = full_match(spec.pattern)
+    meta: dict[str, Any] = {}  # patterns are matched by `cross_field_checks`
     if spec.max_length is not None:
         meta["max_length"] = spec.max_length
     return Annotated[str, msgspec.Meta(**meta)] if meta else str
@@ -143,6 +142,7 @@ def cross_field_checks(contract: EventContract) -> Check:
 
     * ``required_when``: a field made required by a sibling's value (``duration_ms`` on track_end);
     * probabilities summing to 1 (face_expression, as in the reference);
+    * the patterns of values unique per event (the event id), matched on every record;
     * the identifier patterns of values that repeat (ids of sites, cameras, tracks, the version),
       checked once per distinct combination and remembered. Built afresh for each decoder, so what
       one decoder remembers is its own.
@@ -152,11 +152,17 @@ def cross_field_checks(contract: EventContract) -> Check:
     specs = [_envelope_version(contract)] + [f for f in contract.fields if f.pattern is not None
                                              and f.name not in _UNIQUE_PER_EVENT | {"schema_version"}]
     matchers = tuple(re.compile(full_match(f.pattern or "")).match for f in specs)
+    unique = tuple((f.name, re.compile(full_match(f.pattern)).match) for f in contract.fields
+                   if f.pattern is not None and f.name in _UNIQUE_PER_EVENT)
     values_of: Callable[[Any], Any] = attrgetter(*(f.name for f in specs))  # a tuple: always two or more
     seen: set[tuple[Any, ...]] = set()
     unset, astuple, limit = msgspec.UNSET, msgspec.structs.astuple, PROBABILITY_SUM_TOLERANCE - _SUM_MARGIN
 
     def check(event: Any) -> bool:
+        for name, match_unique in unique:
+            value = getattr(event, name)
+            if isinstance(value, str) and match_unique(value) is None:  # None and UNSET: typed by msgspec
+                return False
         for sibling, value, names in conditions:
             if getattr(event, sibling) == value and any(getattr(event, name) is unset for name in names):
                 return False
@@ -198,12 +204,21 @@ class FastDecoder:
     def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
         """Same answers as `schemas.validation.parse_event`: the event (an `EventStruct` from the fast
         path, equal to the reference's dict, or that dict), or ValidationError with every problem."""
-        if isinstance(raw, (bytes, str)):
-            size = len(raw) if isinstance(raw, bytes) else len(raw.encode(errors="surrogatepass"))
-            if max_bytes is None or size <= max_bytes:
-                event = self.fast(raw)
-                if event is not None:
-                    return as_mapping(event)
+        if isinstance(raw, bytes):
+            size = len(raw)
+        elif isinstance(raw, str):
+            size = len(raw.encode(errors="surrogatepass"))
+        else:
+            return parse_event(raw, max_bytes=max_bytes)
+        if max_bytes is None or size <= max_bytes:
+            for decode, check in self._types:  # `fast`, inlined: this is the stream's hot path
+                try:
+                    event = decode(raw)
+                except msgspec.MsgspecError:
+                    continue
+                if check(event):
+                    return event  # type: ignore[return-value]  # registered as a Mapping; mypy cannot see it
+                break
         return parse_event(raw, max_bytes=max_bytes)
 
 

@@ -20,7 +20,7 @@ same bytes through the same ``json.dumps`` as before (`stream.jsonl.dumps`).
 from __future__ import annotations
 
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -81,11 +81,6 @@ class EventStruct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=F
 Mapping.register(EventStruct)
 
 
-def as_mapping(event: EventStruct) -> Mapping[str, Any]:
-    """The struct typed as what it behaves as (registered as a Mapping; mypy cannot see that)."""
-    return cast(Mapping[str, Any], event)
-
-
 def to_document(event: Mapping[str, Any] | EventStruct) -> dict[str, Any]:
     """The plain dict (nested dicts, no structs) for an event from either path."""
     if isinstance(event, msgspec.Struct):
@@ -101,4 +96,4 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-__all__ = ["EventStruct", "as_mapping", "json_default", "to_document"]
+__all__ = ["EventStruct", "json_default", "to_document"]
