@@ -47,6 +47,7 @@ _SUM_MARGIN = 1e-9
 _UNIQUE_PER_EVENT = frozenset({"event_id"})
 # Distinct (site, camera, track, ...) combinations remembered as valid before the memory starts over.
 _REMEMBERED = 1 << 16
+_TAG = "schema"  # the field naming the event type: the structs' tag
 _STRUCT_OPTIONS: dict[str, Any] = {"forbid_unknown_fields": True, "kw_only": True, "gc": False, "frozen": True}
 
 
@@ -94,7 +95,14 @@ def _value_type(spec: Field, owner: str) -> Any:
     raise NotImplementedError(f"{owner}.{spec.name}: kind {spec.kind}")
 
 
-def _struct(name: str, fields: tuple[Field, ...], **options: Any) -> type[EventStruct]:
+def _struct(name: str, fields: tuple[Field, ...], tag: str | None = None) -> type[EventStruct]:
+    """A struct for these fields; with ``tag``, the ``schema`` field is msgspec's tag (its value is
+    ``tag``): not a struct field, but a key of the event (`EventStruct`) and of its dict."""
+    options: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"_keys": frozenset(spec.name for spec in fields)}
+    if tag is not None:
+        options = {"tag_field": _TAG, "tag": tag}
+        namespace.update(_keys=namespace["_keys"] | {_TAG}, _tag_keys=(_TAG,), **{_TAG: tag})
     required: list[tuple[str, Any]] = []
     optional: list[tuple[str, Any, Any]] = []
     for spec in fields:
@@ -105,8 +113,7 @@ def _struct(name: str, fields: tuple[Field, ...], **options: Any) -> type[EventS
             required.append((spec.name, kind))
         else:  # UNSET tells "absent" from null, which the contract treats differently
             optional.append((spec.name, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
-    struct = msgspec.defstruct(name, [*required, *optional], bases=(EventStruct,),
-                               namespace={"_keys": frozenset(spec.name for spec in fields)},
+    struct = msgspec.defstruct(name, [*required, *optional], bases=(EventStruct,), namespace=namespace,
                                **_STRUCT_OPTIONS, **options)
     return cast(type[EventStruct], struct)
 
@@ -118,11 +125,15 @@ def _envelope_version(contract: EventContract) -> Field:
 
 @cache
 def struct_for(contract: EventContract) -> type[EventStruct]:
-    """The generated struct: one field per contract field; ``schema`` a one-value Literal, so a
-    decoder for one type refuses the others at their first key when, as the edge writes them,
-    ``schema`` comes first (faster than a tagged union, and not slowed by a tag further on)."""
-    fields = tuple(_envelope_version(contract) if f.name == "schema_version" else f for f in contract.fields)
-    return _struct(contract.name, fields)
+    """The generated struct: one field per contract field but ``schema``, which is the struct's
+    tag, so a decoder for a union of event types picks the type from it (one lookup when, as the
+    edge writes them, ``schema`` comes first; msgspec finds it further on too)."""
+    schema = contract.field_named(_TAG)
+    if schema.enum != (contract.name,) or not schema.required or schema.nullable:
+        raise NotImplementedError(f"{contract.name}.{_TAG}: not a required one-value enum of the event's name")
+    fields = tuple(_envelope_version(contract) if f.name == "schema_version" else f
+                   for f in contract.fields if f.name != _TAG)
+    return _struct(contract.name, fields, tag=contract.name)
 
 
 Check = Callable[[Any], bool]
@@ -186,20 +197,19 @@ class FastDecoder:
     """Decodes and validates records of the given event types; anything else goes to the reference."""
 
     def __init__(self, names: Iterable[str] = tuple(CONTRACTS)) -> None:
-        # Tried in this order: put the most frequent type first (a wrong guess costs one key).
-        self._types: tuple[tuple[Callable[[bytes | str], EventStruct], Check], ...] = tuple(
-            (msgspec.json.Decoder(struct_for(CONTRACTS[name])).decode, cross_field_checks(CONTRACTS[name]))
-            for name in names)
+        self._checks: dict[type, Check] = {struct_for(CONTRACTS[name]): cross_field_checks(CONTRACTS[name])
+                                           for name in names}
+        structs = tuple(self._checks)
+        kind: Any = Union.__getitem__(structs) if len(structs) > 1 else structs[0]  # a tagged union
+        self._decode: Callable[[bytes | str], EventStruct] = msgspec.json.Decoder(kind).decode
 
     def fast(self, raw: bytes | str) -> EventStruct | None:
         """The event when the fast path proves it valid, else None (which does not mean invalid)."""
-        for decode, check in self._types:
-            try:
-                event = decode(raw)
-            except msgspec.MsgspecError:
-                continue
-            return event if check(event) else None
-        return None
+        try:
+            event = self._decode(raw)
+        except msgspec.MsgspecError:
+            return None
+        return event if self._checks[type(event)](event) else None
 
     def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
         """Same answers as `schemas.validation.parse_event`: the event (an `EventStruct` from the fast
@@ -211,14 +221,12 @@ class FastDecoder:
         else:
             return parse_event(raw, max_bytes=max_bytes)
         if max_bytes is None or size <= max_bytes:
-            for decode, check in self._types:  # `fast`, inlined: this is the stream's hot path
-                try:
-                    event = decode(raw)
-                except msgspec.MsgspecError:
-                    continue
-                if check(event):
-                    return event  # type: ignore[return-value]  # registered as a Mapping; mypy cannot see it
-                break
+            try:  # `fast`, inlined: this is the stream's hot path
+                event = self._decode(raw)
+            except msgspec.MsgspecError:
+                return parse_event(raw, max_bytes=max_bytes)
+            if self._checks[type(event)](event):
+                return event  # type: ignore[return-value]  # registered as a Mapping; mypy cannot see it
         return parse_event(raw, max_bytes=max_bytes)
 
 

@@ -28,9 +28,10 @@ _UNSET = msgspec.UNSET
 
 
 class EventStruct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=False, frozen=True):
-    """Base of the generated structs. ``_keys``: the struct's field names, set per generated class."""
+    """Base of the generated structs. ``_keys``: the keys it can have, set per generated class."""
 
     _keys: ClassVar[frozenset[str]] = frozenset()
+    _tag_keys: ClassVar[tuple[str, ...]] = ()  # ("schema",): msgspec's tag, a class attribute, not a field
 
     def __getitem__(self, key: str) -> Any:
         if key in self._keys:
@@ -50,7 +51,10 @@ class EventStruct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, gc=F
         return key in self._keys and getattr(self, key) is not _UNSET
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name in self.__struct_fields__ if getattr(self, name) is not _UNSET)
+        yield from self._tag_keys
+        for name in self.__struct_fields__:
+            if getattr(self, name) is not _UNSET:
+                yield name
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

@@ -162,8 +162,9 @@ def test_oversized_records_are_refused_before_decoding() -> None:
 def test_structs_follow_the_contract() -> None:
     for contract in CONTRACTS.values():
         struct = struct_for(contract)
-        assert struct.__struct_fields__ == tuple(f.name for f in contract.fields if f.required) + tuple(
-            f.name for f in contract.fields if not f.required)
+        assert struct.__struct_config__.tag_field == "schema" and struct.__struct_config__.tag == contract.name
+        assert struct.__struct_fields__ == tuple(f.name for f in contract.fields if f.required and f.name != "schema"
+                                                 ) + tuple(f.name for f in contract.fields if not f.required)
         decode = msgspec.json.Decoder(struct).decode
         with pytest.raises(msgspec.ValidationError, match="schema"):
             decode(json.dumps({**SAMPLES[contract.name](), "schema": "other"}).encode())
