@@ -24,7 +24,7 @@ from edge.detection.detections import Detections
 from edge.detection.zones import ZoneMask
 from edge.events import EventContext, TrackReporter
 from edge.frame import Frame
-from edge.ports import EventSink, ExpressionModel, FaceDetector
+from edge.ports import CropSink, EventSink, ExpressionModel, FaceDetector
 from edge.quality import QualitySettings, crop_box, measure
 from edge.tracking.tracker import Track, Tracker
 
@@ -66,8 +66,9 @@ class Pipeline:
     def __init__(self, detector: FaceDetector, classifier: ExpressionModel, sink: EventSink,
                  context: EventContext, tracker: Tracker | None = None, quality: QualitySettings | None = None,
                  zones: ZoneMask | None = None, annotator: VideoAnnotator | None = None,
-                 settings: PipelineSettings | None = None) -> None:
+                 settings: PipelineSettings | None = None, crops: CropSink | None = None) -> None:
         self.detector = detector
+        self.crops = crops  # None (always, but in opt-in labeling): no crop outlives its classification
         self.classifier = classifier
         self.sink = sink
         self.settings = settings or PipelineSettings()
@@ -183,6 +184,8 @@ class Pipeline:
             self.stats.classified += 1
             self.stats.low_quality += not quality.usable
             self.reporter.add_classification(track.track_id, probs, quality, frame.time_ms)
+            if self.crops is not None and quality.usable:
+                self.crops.offer(track.track_id, frame.time_ms, crop, probs)
 
     def _publish(self, events: list[dict[str, Any]]) -> None:
         for event in events:

@@ -56,3 +56,12 @@ class SpoolDepth(Protocol):
     """A sink that can say how many events wait to be delivered (for the status line)."""
 
     def depth(self) -> int: ...
+
+
+class CropSink(Protocol):
+    """Opt-in labeling only (`moodlens label collect`): offered each usable face crop the classifier saw.
+
+    The one place a crop leaves the frame loop; the normal edge passes no CropSink, so crops exist only
+    in memory for the instant they are classified."""
+
+    def offer(self, track_id: str, time_ms: int, crop: Any, probabilities: Any) -> None: ...

@@ -82,7 +82,7 @@ def open_model(model: str, pinned_sha256: str | None, poll_interval_s: float,
 
     if poll_interval_s < 0:
         raise ValueError("--model-poll-interval must be 0 (never) or positive")
-    if not model.startswith("s3://") and not Path(model).is_file():
+    if not model.startswith(("s3://", "registry:")) and not Path(model).is_file():
         raise ModelError(f"model file {model} does not exist")
     cache = cache_dir or model_cache_dir()
     try:

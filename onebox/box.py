@@ -138,11 +138,21 @@ class Box:
         self.disk = assessment
         return assessment
 
+    def trimmable_offset(self) -> int | None:
+        """Below this offset the event log may go: the stream has windowed it and, when the box
+        compacts, the lake holds it too (compaction keeps its own offset beside the lake)."""
+        from batch.compact.checkpoint import read_offset
+
+        stream = consumed_offset(self.layout.stream)
+        if stream is None or not self.config.values["lake"]["compact_every_minutes"]:
+            return stream
+        return min(stream, read_offset(self.config.lake_dir, self.layout.log))
+
     def free_space(self) -> int:
         before = disk_budget.usage(lake_paths(self.config, self.layout))
         for path in disk_budget.rotated_logs(self.layout.logs):
             path.unlink(missing_ok=True)
-        offset = consumed_offset(self.layout.stream)
+        offset = self.trimmable_offset()
         if offset is not None and self.layout.log.is_dir():
             trim(self.layout.log, offset)
         return before - disk_budget.usage(lake_paths(self.config, self.layout))

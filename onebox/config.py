@@ -79,6 +79,14 @@ class SiteConfig:
         return self._path(self.values["report"]["output_dir"], self.state_dir / "reports")
 
     @property
+    def label_crops_dir(self) -> Path:
+        return self._path(self.values["labeling"]["crops_dir"], self.state_dir / "label-crops")
+
+    @property
+    def label_key_file(self) -> Path:
+        return self._path(self.values["labeling"]["key_file"], Path.home() / ".moodlens" / "label.key")
+
+    @property
     def dashboard_token(self) -> str:
         return str(self.values["dashboard"]["token"] or os.environ.get("MOODLENS_DASHBOARD_TOKEN", ""))
 

@@ -54,6 +54,16 @@ token = ""
 [disk]
 budget_mb = 2048              # spools + event log + logs + lake; a warning at warn_percent,
 warn_percent = 80             # and at 100% the oldest event log segments already in the lake are deleted
+
+# Opt-in labeling of this site's own faces (`moodlens label collect`), off while consent is not recorded.
+# Crops (48x48 faces, never whole frames) are kept encrypted and deleted after retention_days.
+[labeling]
+consent_recorded_by = ""      # who recorded the consent (empty: labeling is off)
+consent_recorded_at = ""      # when, e.g. "2026-11-30"
+purpose = "fine-tune the expression model for this site"
+retention_days = 30           # 1 to 365
+crops_dir = ""                # empty: <state_dir>/label-crops
+key_file = "~/.moodlens/label.key"  # keep the key off the box's disk if you can
 '''
 
 

@@ -31,6 +31,31 @@ class Console(logging.Formatter):
         return f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {who:>12} {record.getMessage()}"
 
 
+class CurrentStderr(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record comes, not to the one there at set-up (which a
+    test's output capture, or a caller that redirected it, may have closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def teardown() -> None:
+    """Undoes `setup`: the box's handlers closed and removed, records propagate again (the command ended)."""
+    root = logging.getLogger("moodlens")
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
+    root.propagate = True
+
+
 def setup(log_dir: Path, max_bytes: int = 10 * 1024 * 1024, backups: int = 5, console: bool = True,
           console_children: bool = True, console_level: str = "INFO") -> logging.handlers.RotatingFileHandler:
     """JSON lines to `log_dir/moodlens.log`, rotated at `max_bytes`, `backups` old files kept."""
@@ -45,7 +70,7 @@ def setup(log_dir: Path, max_bytes: int = 10 * 1024 * 1024, backups: int = 5, co
         old.close()
     root.addHandler(handler)
     if console:
-        stream = logging.StreamHandler(sys.stderr)
+        stream = CurrentStderr()
         stream.setFormatter(Console())
         stream.setLevel(console_level)
         if not console_children:

@@ -119,6 +119,18 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("budget_mb", int, 2048, "most disk for spools, logs and the lake together (MiB)", at_least(1)),
         Setting("warn_percent", int, 80, "warn when this share of the budget is used", between(1, 99)),
     ),
+    # Opt-in labeling (`moodlens label collect`): off until consent is recorded here. See README: privacy.
+    "labeling": (
+        Setting("consent_recorded_by", str, "", "who recorded the consent to keep face crops for labeling "
+                "(empty: labeling is off)"),
+        Setting("consent_recorded_at", str, "", "when the consent was recorded (a date, e.g. 2026-11-30)"),
+        Setting("purpose", str, "fine-tune the expression model for this site", "what the crops are for"),
+        Setting("retention_days", int, 30, "crops are deleted this many days after they were taken",
+                between(1, 365)),
+        Setting("crops_dir", str, "", "the encrypted crop store (empty: <state_dir>/label-crops)"),
+        Setting("key_file", str, "~/.moodlens/label.key", "the crop store's key: keep it off the box's disk "
+                "if you can (relative: to this file)"),
+    ),
 }
 
 CAMERA: tuple[Setting, ...] = (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,22 @@ def aws_env(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
                         "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
         monkeypatch.setenv(name, value)
     return aws_endpoint
+
+
+@pytest.fixture
+def aws_client(aws_env: str) -> Callable[[str], Any]:
+    """boto3 clients pointed at the session's moto server."""
+    import boto3
+
+    def make(service: str) -> Any:
+        return boto3.client(service, endpoint_url=aws_env, region_name="eu-west-1")
+    return make
+
+
+@pytest.fixture
+def unique() -> str:
+    """A fresh name per test: the moto server lives for the whole session."""
+    return uuid.uuid4().hex[:10]
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import ctypes
 import importlib.util
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404: one probe of the detector library in a child (our own code, no shell)
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -93,7 +93,8 @@ def _probe_in_child(path: Path) -> None:
             "LibFaceDetection(sys.argv[1])(np.zeros((64, 64, 3), np.uint8))")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     try:
-        result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+        result = subprocess.run([sys.executable, "-c", code, str(path)],  # nosec B603: our interpreter, our code
+                                capture_output=True, text=True,
                                 timeout=60, env=env, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         raise DetectorUnavailableError(f"{path}: the load check could not run: {error}") from None

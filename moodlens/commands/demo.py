@@ -102,5 +102,6 @@ def run_demo(args: argparse.Namespace) -> int:
         if dashboard is not None:
             dashboard.stop()
         holder.close()
+        logs.teardown()
     sys.stdout.flush()
     return 1 if result.failed else 0

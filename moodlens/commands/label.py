@@ -18,6 +18,18 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     group = groups.add_parser("label", help="label a site's own face crops (opt-in, see README: privacy)")
     commands = group.add_subparsers(dest="command", required=True)
 
+    collect = commands.add_parser(
+        "collect", help="keep a sample of face crops from the site's cameras, encrypted, for labeling (opt-in)",
+        description="Refused unless the site file's [labeling] section records consent. Keeps at most "
+                    "--per-camera face crops (48x48 grey faces, never whole frames) per camera, spread over hours "
+                    "and expressions, one per visit, encrypted at rest, deleted after the retention days. "
+                    "Staff areas (exclude_zones) are masked as in `moodlens up`.")
+    collect.add_argument("--config", type=Path, default=Path("moodlens.toml"), help="the site file")
+    collect.add_argument("--per-camera", type=int, required=True, help="crops to keep per camera")
+    collect.add_argument("--cameras", default=None, help="camera ids, comma-separated (default: all)")
+    collect.add_argument("--max-frames", type=int, default=None, help="stop each camera after this many frames")
+    collect.set_defaults(handler=run_collect)
+
     rekognition = commands.add_parser(
         "rekognition", help="label crops with Amazon Rekognition DetectFaces into a Ground Truth manifest",
         description="Sends each crop once to DetectFaces (Attributes ALL), keeps only its emotions as a soft "
@@ -60,6 +72,61 @@ def _open_store(crops: Path, key: Path) -> CropStore:
     if not key_path.exists():
         raise FileNotFoundError(f"no key at {key_path}: the crop store's key (--key) is needed to read crops")
     return CropStore(crops, load_or_create_key(key_path), now_ms=int(time.time() * 1000))
+
+
+def run_collect(args: argparse.Namespace) -> int:
+    from edge.detection.choice import DetectorChoice, build_detector
+    from edge.detection.zones import ZoneMask, parse_polygon
+    from edge.events import EventContext
+    from edge.expression.classifier import DEFAULT_MODEL
+    from edge.pipeline import Pipeline
+    from edge.runtime import open_model
+    from edge.sinks import CountingSink
+    from edge.sources import ReconnectPolicy, SourceError, open_source, sampled
+    from moodlens import __version__
+    from onebox.config import load
+    from training.labeling.collect import CropSampler
+    from training.labeling.crops import Consent, CropStore, load_or_create_key
+
+    if args.per_camera < 1:
+        raise ValueError(f"--per-camera must be at least 1, got {args.per_camera}")
+    config = load(args.config)
+    labeling = config.values["labeling"]
+    if not labeling["consent_recorded_by"] or not labeling["consent_recorded_at"]:
+        print(f"moodlens: error: {args.config}: labeling is off: [labeling] consent_recorded_by and "
+              "consent_recorded_at are not set (see README: privacy); nothing collected", file=sys.stderr)
+        return 2
+    wanted = set(args.cameras.split(",")) if args.cameras else {c.id for c in config.cameras}
+    unknown = wanted - {c.id for c in config.cameras}
+    if unknown:
+        raise ValueError(f"--cameras: {', '.join(sorted(unknown))} not in {args.config} "
+                         f"(cameras: {', '.join(c.id for c in config.cameras)})")
+    store = CropStore(config.label_crops_dir, load_or_create_key(config.label_key_file), int(time.time() * 1000))
+    store.record_consent(Consent(labeling["consent_recorded_by"], labeling["consent_recorded_at"],
+                                 labeling["purpose"], labeling["retention_days"]))
+    _, classifier = open_model(str(DEFAULT_MODEL), None, 0)
+    info = classifier.pin()
+    for camera in (c for c in config.cameras if c.id in wanted):
+        detector, _ = build_detector(DetectorChoice())
+        zones = ZoneMask([parse_polygon(",".join(f"{v:g}" for v in zone)) for zone in camera.exclude_zones])
+        sampler = CropSampler(store, config.site_id, camera.id, args.per_camera)
+        pipeline = Pipeline(detector, classifier, CountingSink(),  # no events: this run only samples crops
+                            EventContext(config.site_id, camera.id, info.model_id, info.version, __version__),
+                            zones=zones, crops=sampler)
+        try:
+            source = open_source(camera.source, ReconnectPolicy(max_attempts=3), camera.fps)
+        except SourceError as error:
+            raise ValueError(f"camera {camera.id}: {error}") from None
+        try:
+            pipeline.run(sampler.until_full(sampled(source.frames(), camera.fps)), max_frames=args.max_frames)
+        finally:
+            source.close()
+        print(f"{camera.id}: kept {sampler.kept} of {args.per_camera} crops "
+              f"({pipeline.stats.frames} frames, {pipeline.stats.classified} faces classified)")
+    print(f"crop store: {config.label_crops_dir} (encrypted; key {config.label_key_file}; deleted after "
+          f"{labeling['retention_days']} days). Next: moodlens label rekognition {config.label_crops_dir} "
+          "--out manifest.jsonl --dry-run")
+    return 0
 
 
 def run_rekognition(args: argparse.Namespace) -> int:

@@ -54,4 +54,5 @@ def run_up(args: argparse.Namespace) -> int:
         if dashboard is not None:
             dashboard.stop()
         holder.close()
+        logs.teardown()
     return 0

@@ -120,3 +120,14 @@ def test_the_commands_publish_promote_list_and_roll_back(tmp_path, capsys):
     assert "no previous version" in capsys.readouterr().err
     assert main(["model", "promote", "3.0", "--registry", root]) == 2
     assert "never published" in capsys.readouterr().err
+
+
+def test_edge_run_takes_a_registry_channel_as_its_model(tmp_path):
+    from edge.runtime import open_model
+
+    registry = Registry(LocalBlobStore(tmp_path / "registry"))
+    card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())
+    registry.publish(DEFAULT_MODEL.read_bytes(), card, card["version"])
+    registry.promote(card["version"], site="cafe-1")
+    watcher, classifier = open_model(f"registry:{tmp_path / 'registry'}#site=cafe-1", None, 0, tmp_path / "cache")
+    assert watcher.resolved.sha256 == card["sha256"] and classifier.info.version == card["version"]
