@@ -12,12 +12,14 @@ is invalid, or when it is valid but unusual in a way the generated structs do no
 * probabilities whose sum lands within 1e-9 of the tolerance, where summing in another order
   could change the answer.
 
-Where the checks run: types, enums, ranges, lengths and the event id's pattern inside msgspec's
-decoder (C); the identifier patterns of values that repeat from record to record (site, camera,
-track, zone, schema version) in Python, once per distinct combination, remembered in a bounded set;
+Where the checks run: types, enums, ranges and lengths inside msgspec's decoder (C); the event
+id's pattern in Python's ``re`` on every record (msgspec's own pattern check cost ~3x more); the
+identifier patterns of values that repeat from record to record (site, camera, track, zone, schema
+version) in Python, once per distinct combination, remembered in a bounded set;
 the cross-field rules (``required_when``, probabilities summing to 1) in Python on the struct.
-Accepted records come back as the same dicts the reference returns (equal keys and values, ints
-kept as ints), built from the struct by ``msgspec.to_builtins``.
+Accepted records come back as the decoded structs themselves (`schemas.struct_mapping.EventStruct`):
+read-only mappings equal to the dicts the reference returns (same keys and values, ints kept as
+ints), so no dict is built per record; writers turn them into JSON with ``msgspec.to_builtins``.
 
 The structs are built from `schemas.contract` at import, like the JSON Schema files and the Arrow
 schema; a contract feature they cannot express faithfully is refused at import, not ignored.
@@ -30,21 +32,23 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from operator import attrgetter
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast
 
 import msgspec
 
 from schemas.contract import CONTRACTS, EventContract, Field
+from schemas.struct_mapping import EventStruct
 from schemas.validation import MAX_ABS_INTEGER, PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
 
 _LARGEST_FLOAT = 1.7976931348623157e308
 # A probability sum this close to the tolerance is left to the reference, which sums in JSON order.
 _SUM_MARGIN = 1e-9
-# Unique per event, so remembering them would not pay: their pattern is checked by msgspec.
+# Unique per event, so remembering them would not pay: their pattern is matched on every record.
 _UNIQUE_PER_EVENT = frozenset({"event_id"})
 # Distinct (site, camera, track, ...) combinations remembered as valid before the memory starts over.
 _REMEMBERED = 1 << 16
-_STRUCT_OPTIONS: dict[str, Any] = {"forbid_unknown_fields": True, "kw_only": True, "gc": False}
+_TAG = "schema"  # the field naming the event type: the structs' tag
+_STRUCT_OPTIONS: dict[str, Any] = {"forbid_unknown_fields": True, "kw_only": True, "gc": False, "frozen": True}
 
 
 def full_match(pattern: str) -> str:
@@ -63,9 +67,7 @@ def _number_bounds(spec: Field, integral: bool) -> dict[str, Any]:
 
 
 def _string_type(spec: Field) -> Any:
-    meta: dict[str, Any] = {}
-    if spec.pattern is not None and spec.name in _UNIQUE_PER_EVENT:
-        meta["pattern"] = full_match(spec.pattern)
+    meta: dict[str, Any] = {}  # patterns are matched by `cross_field_checks`
     if spec.max_length is not None:
         meta["max_length"] = spec.max_length
     return Annotated[str, msgspec.Meta(**meta)] if meta else str
@@ -93,7 +95,14 @@ def _value_type(spec: Field, owner: str) -> Any:
     raise NotImplementedError(f"{owner}.{spec.name}: kind {spec.kind}")
 
 
-def _struct(name: str, fields: tuple[Field, ...], **options: Any) -> type[msgspec.Struct]:
+def _struct(name: str, fields: tuple[Field, ...], tag: str | None = None) -> type[EventStruct]:
+    """A struct for these fields; with ``tag``, the ``schema`` field is msgspec's tag (its value is
+    ``tag``): not a struct field, but a key of the event (`EventStruct`) and of its dict."""
+    options: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"_keys": frozenset(spec.name for spec in fields)}
+    if tag is not None:
+        options = {"tag_field": _TAG, "tag": tag}
+        namespace.update(_keys=namespace["_keys"] | {_TAG}, _tag_keys=(_TAG,), **{_TAG: tag})
     required: list[tuple[str, Any]] = []
     optional: list[tuple[str, Any, Any]] = []
     for spec in fields:
@@ -104,7 +113,9 @@ def _struct(name: str, fields: tuple[Field, ...], **options: Any) -> type[msgspe
             required.append((spec.name, kind))
         else:  # UNSET tells "absent" from null, which the contract treats differently
             optional.append((spec.name, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
-    return msgspec.defstruct(name, [*required, *optional], **_STRUCT_OPTIONS, **options)
+    struct = msgspec.defstruct(name, [*required, *optional], bases=(EventStruct,), namespace=namespace,
+                               **_STRUCT_OPTIONS, **options)
+    return cast(type[EventStruct], struct)
 
 
 def _envelope_version(contract: EventContract) -> Field:
@@ -113,12 +124,16 @@ def _envelope_version(contract: EventContract) -> Field:
 
 
 @cache
-def struct_for(contract: EventContract) -> type[msgspec.Struct]:
-    """The generated struct: one field per contract field; ``schema`` a one-value Literal, so a
-    decoder for one type refuses the others at their first key when, as the edge writes them,
-    ``schema`` comes first (faster than a tagged union, and not slowed by a tag further on)."""
-    fields = tuple(_envelope_version(contract) if f.name == "schema_version" else f for f in contract.fields)
-    return _struct(contract.name, fields)
+def struct_for(contract: EventContract) -> type[EventStruct]:
+    """The generated struct: one field per contract field but ``schema``, which is the struct's
+    tag, so a decoder for a union of event types picks the type from it (one lookup when, as the
+    edge writes them, ``schema`` comes first; msgspec finds it further on too)."""
+    schema = contract.field_named(_TAG)
+    if schema.enum != (contract.name,) or not schema.required or schema.nullable:
+        raise NotImplementedError(f"{contract.name}.{_TAG}: not a required one-value enum of the event's name")
+    fields = tuple(_envelope_version(contract) if f.name == "schema_version" else f
+                   for f in contract.fields if f.name != _TAG)
+    return _struct(contract.name, fields, tag=contract.name)
 
 
 Check = Callable[[Any], bool]
@@ -138,6 +153,7 @@ def cross_field_checks(contract: EventContract) -> Check:
 
     * ``required_when``: a field made required by a sibling's value (``duration_ms`` on track_end);
     * probabilities summing to 1 (face_expression, as in the reference);
+    * the patterns of values unique per event (the event id), matched on every record;
     * the identifier patterns of values that repeat (ids of sites, cameras, tracks, the version),
       checked once per distinct combination and remembered. Built afresh for each decoder, so what
       one decoder remembers is its own.
@@ -147,11 +163,17 @@ def cross_field_checks(contract: EventContract) -> Check:
     specs = [_envelope_version(contract)] + [f for f in contract.fields if f.pattern is not None
                                              and f.name not in _UNIQUE_PER_EVENT | {"schema_version"}]
     matchers = tuple(re.compile(full_match(f.pattern or "")).match for f in specs)
+    unique = tuple((f.name, re.compile(full_match(f.pattern)).match) for f in contract.fields
+                   if f.pattern is not None and f.name in _UNIQUE_PER_EVENT)
     values_of: Callable[[Any], Any] = attrgetter(*(f.name for f in specs))  # a tuple: always two or more
     seen: set[tuple[Any, ...]] = set()
     unset, astuple, limit = msgspec.UNSET, msgspec.structs.astuple, PROBABILITY_SUM_TOLERANCE - _SUM_MARGIN
 
     def check(event: Any) -> bool:
+        for name, match_unique in unique:
+            value = getattr(event, name)
+            if isinstance(value, str) and match_unique(value) is None:  # None and UNSET: typed by msgspec
+                return False
         for sibling, value, names in conditions:
             if getattr(event, sibling) == value and any(getattr(event, name) is unset for name in names):
                 return False
@@ -175,38 +197,43 @@ class FastDecoder:
     """Decodes and validates records of the given event types; anything else goes to the reference."""
 
     def __init__(self, names: Iterable[str] = tuple(CONTRACTS)) -> None:
-        # Tried in this order: put the most frequent type first (a wrong guess costs one key).
-        self._types = tuple((msgspec.json.Decoder(struct_for(CONTRACTS[name])).decode,
-                             cross_field_checks(CONTRACTS[name])) for name in names)
+        self._checks: dict[type, Check] = {struct_for(CONTRACTS[name]): cross_field_checks(CONTRACTS[name])
+                                           for name in names}
+        structs = tuple(self._checks)
+        kind: Any = Union.__getitem__(structs) if len(structs) > 1 else structs[0]  # a tagged union
+        self._decode: Callable[[bytes | str], EventStruct] = msgspec.json.Decoder(kind).decode
 
-    def fast(self, raw: bytes | str) -> dict[str, Any] | None:
+    def fast(self, raw: bytes | str) -> EventStruct | None:
         """The event when the fast path proves it valid, else None (which does not mean invalid)."""
-        for decode, check in self._types:
-            try:
-                event = decode(raw)
-            except msgspec.MsgspecError:
-                continue
-            if not check(event):
-                return None
-            document: dict[str, Any] = msgspec.to_builtins(event)
-            return document
-        return None
+        try:
+            event = self._decode(raw)
+        except msgspec.MsgspecError:
+            return None
+        return event if self._checks[type(event)](event) else None
 
-    def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
-        """Same answers as `schemas.validation.parse_event`: the event, or ValidationError with every problem."""
-        if isinstance(raw, (bytes, str)):
-            size = len(raw) if isinstance(raw, bytes) else len(raw.encode(errors="surrogatepass"))
-            if max_bytes is None or size <= max_bytes:
-                event = self.fast(raw)
-                if event is not None:
-                    return event
+    def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
+        """Same answers as `schemas.validation.parse_event`: the event (an `EventStruct` from the fast
+        path, equal to the reference's dict, or that dict), or ValidationError with every problem."""
+        if isinstance(raw, bytes):
+            size = len(raw)
+        elif isinstance(raw, str):
+            size = len(raw.encode(errors="surrogatepass"))
+        else:
+            return parse_event(raw, max_bytes=max_bytes)
+        if max_bytes is None or size <= max_bytes:
+            try:  # `fast`, inlined: this is the stream's hot path
+                event = self._decode(raw)
+            except msgspec.MsgspecError:
+                return parse_event(raw, max_bytes=max_bytes)
+            if self._checks[type(event)](event):
+                return event  # type: ignore[return-value]  # registered as a Mapping; mypy cannot see it
         return parse_event(raw, max_bytes=max_bytes)
 
 
 _all_events = FastDecoder()
 
 
-def parse_event_fast(raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
+def parse_event_fast(raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
     """`schemas.validation.parse_event`, through the fast path for every event type."""
     return _all_events.parse(raw, max_bytes)
 

@@ -23,6 +23,7 @@ on, so a host can never be stuck replaying a poison record after a restart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +52,9 @@ class IngestConfig:
 
 
 def check(raw: bytes | str, now_ms: int | None, config: IngestConfig = IngestConfig()
-          ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
-    """(event, []) when usable, else (None, [(path, reason), ...]). Never raises for a record."""
+          ) -> tuple[Mapping[str, Any] | None, list[tuple[str, str]]]:
+    """(event, []) when usable, else (None, [(path, reason), ...]). Never raises for a record.
+    The event is a read-only mapping: the fast path's struct, or the reference's dict."""
     try:
         return _check(raw, now_ms, config)
     except Exception as error:  # one record must never stop the stream: dead-letter it, go on
@@ -61,7 +63,7 @@ def check(raw: bytes | str, now_ms: int | None, config: IngestConfig = IngestCon
 
 
 def _check(raw: bytes | str, now_ms: int | None, config: IngestConfig
-           ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+           ) -> tuple[Mapping[str, Any] | None, list[tuple[str, str]]]:
     try:
         event = _DECODER.parse(raw, max_bytes=config.max_bytes)
     except ValidationError as error:
@@ -83,9 +85,9 @@ def _check(raw: bytes | str, now_ms: int | None, config: IngestConfig
 
 
 def ingest(records: list[tuple[str, bytes]], now_ms: int | None, config: IngestConfig = IngestConfig()
-           ) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
+           ) -> tuple[list[Mapping[str, Any]], list[DeadLetter]]:
     """Splits (source position, payload) records into events and dead letters, keeping order."""
-    events: list[dict[str, Any]] = []
+    events: list[Mapping[str, Any]] = []
     letters: list[DeadLetter] = []
     for source, payload in records:
         event, problems = check(payload, now_ms, config)

@@ -10,10 +10,14 @@ from typing import Any
 
 from locallog.files import write_all
 from locallog.files import write_atomically as write_bytes_atomically
+from schemas.struct_mapping import json_default
 
 
 def dumps(document: Any) -> bytes:
-    return json.dumps(document, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
+    """One line's bytes. Events from the fast path (msgspec structs) are written as their dicts,
+    through the same encoder, so the bytes do not depend on which path validated an event."""
+    return json.dumps(document, separators=(",", ":"), sort_keys=True, allow_nan=False,
+                      default=json_default).encode()
 
 
 class AppendFile:

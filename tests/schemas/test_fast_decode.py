@@ -8,6 +8,7 @@ accept what the reference accepts; what it does not accept, the reference decide
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import msgspec
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from schemas.contract import CONTRACTS, Field
 from schemas.fast_decode import FastDecoder, full_match, struct_for
+from schemas.struct_mapping import EventStruct, json_default, to_document
 from schemas.validation import ValidationError, parse_event
 from tests.schemas.contract_strategies import mutated_records, valid_events
 from tests.schemas.events import SAMPLES, face_expression
@@ -31,7 +33,12 @@ def outcome(parse: Any, raw: bytes | str) -> tuple[str, Any]:
         event = parse(raw, max_bytes=4096)
     except ValidationError as error:
         return "refused", [(p.path, p.reason) for p in error.problems]
-    return "accepted", json.dumps(event, sort_keys=True)
+    return "accepted", dumps(event)
+
+
+def dumps(event: Any) -> str:
+    """As the stream's writers encode an event (structs through ``json_default``): tells 1 from 1.0."""
+    return json.dumps(event, sort_keys=True, default=json_default)
 
 
 @SETTINGS
@@ -40,7 +47,9 @@ def test_fast_path_and_reference_agree_on_mutated_records(raw: bytes) -> None:
     fast = DECODER.fast(raw)
     event("fast path" if fast is not None else "reference decides")
     if fast is not None:  # soundness: the fast path never accepts what the reference refuses
-        assert json.dumps(fast, sort_keys=True) == json.dumps(parse_event(raw), sort_keys=True)
+        reference = parse_event(raw)
+        assert dumps(fast) == dumps(reference)
+        assert_reads_like(fast, reference)
     assert outcome(DECODER.parse, raw) == outcome(parse_event, raw)
 
 
@@ -50,7 +59,25 @@ def test_valid_events_take_the_fast_path(event: dict[str, Any]) -> None:
     raw = json.dumps(event).encode()
     fast = DECODER.fast(raw)
     assert fast is not None, parse_event(raw)
-    assert json.dumps(fast, sort_keys=True) == json.dumps(json.loads(raw), sort_keys=True)
+    assert dumps(fast) == json.dumps(json.loads(raw), sort_keys=True)
+    assert_reads_like(fast, parse_event(raw))
+
+
+def assert_reads_like(fast: EventStruct, reference: dict[str, Any]) -> None:
+    """The struct answers every mapping question as the reference's dict does, nested objects too."""
+    assert fast == reference and reference == fast and (fast != reference) is False
+    assert sorted(fast) == sorted(reference) and len(fast) == len(reference)
+    assert dict(fast.items()).keys() == reference.keys()
+    for key, value in reference.items():
+        assert key in fast and fast.get(key) == value and fast[key] == value
+        assert type(to_document(fast)[key]) is type(value)  # 1 stays an int, 1.0 a float
+        if isinstance(value, dict):
+            assert_reads_like(fast[key], value)
+    for absent in ("zone", "duration_ms", "frame_count", "usable", "keys", "get", "_keys", "__class__"):
+        if absent not in reference:
+            assert absent not in fast and fast.get(absent, "default") == "default"
+            with pytest.raises(KeyError):
+                fast[absent]
 
 
 @given(valid_events(("face_expression", "camera_heartbeat")), st.sampled_from(["sentiment_window", "2.0"]))
@@ -107,6 +134,18 @@ def test_newer_minor_with_unknown_fields_keeps_them() -> None:
     assert event["gaze"] == {"yaw": 3} and event["box"]["angle"] == 4
 
 
+def test_fast_path_events_are_read_only_mappings() -> None:
+    event = DECODER.fast(json.dumps(face_expression()).encode())
+    assert isinstance(event, Mapping) and isinstance(event["quality"], Mapping)
+    with pytest.raises(AttributeError):
+        event.site_id = "elsewhere"
+    with pytest.raises(TypeError):
+        event["site_id"] = "elsewhere"
+    with pytest.raises(TypeError):
+        hash(event)  # equal to a dict, so unhashable like one
+    assert event != {**face_expression(), "site_id": "elsewhere"} and event != ["not", "a", "mapping"]
+
+
 def test_absent_and_null_stay_apart() -> None:
     with_null, absent = face_expression(zone=None), face_expression()
     del absent["zone"]
@@ -123,8 +162,9 @@ def test_oversized_records_are_refused_before_decoding() -> None:
 def test_structs_follow_the_contract() -> None:
     for contract in CONTRACTS.values():
         struct = struct_for(contract)
-        assert struct.__struct_fields__ == tuple(f.name for f in contract.fields if f.required) + tuple(
-            f.name for f in contract.fields if not f.required)
+        assert struct.__struct_config__.tag_field == "schema" and struct.__struct_config__.tag == contract.name
+        assert struct.__struct_fields__ == tuple(f.name for f in contract.fields if f.required and f.name != "schema"
+                                                 ) + tuple(f.name for f in contract.fields if not f.required)
         decode = msgspec.json.Decoder(struct).decode
         with pytest.raises(msgspec.ValidationError, match="schema"):
             decode(json.dumps({**SAMPLES[contract.name](), "schema": "other"}).encode())

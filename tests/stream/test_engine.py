@@ -10,13 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.fast_decode import FastDecoder
 from schemas.validation import validate_event
 from stream.aggregate import PaneAggregate, WindowAggregate
-from stream.engine import MINUTE_MS, EngineConfig, EngineOutput, WindowEngine
+from stream.engine import MINUTE_MS, EngineConfig, EngineOutput, WindowEngine, _fingerprint
+from stream.jsonl import dumps
 from stream.measures import window_event
 from tests.stream.helpers import T0, beat, event_streams, face
 
 SETTINGS = settings(max_examples=60, deadline=None)
+DECODER = FastDecoder(["face_expression", "camera_heartbeat"])
 CONFIG = EngineConfig(window_minutes=(1, 3, 5), allowed_lateness_ms=60_000, min_tracks=1,
                       dedup_horizon_ms=120_000)
 
@@ -285,3 +288,30 @@ def test_fingerprints_survive_a_snapshot_and_a_version_1_snapshot_still_restores
     older = WindowEngine.restore(old)
     older.process([{**first, "valence": -1.0}])  # unknown first content: a plain duplicate
     assert (older.stats.duplicates, older.stats.conflicting_duplicates) == (1, 0)
+
+
+@SETTINGS
+@given(event_streams(), st.data())
+def test_fast_path_structs_give_the_same_windows_fingerprints_and_late_events_as_dicts(events, data) -> None:
+    """The engine reads the fast path's structs (`schemas.struct_mapping`) as it reads the
+    reference's dicts; the fingerprints it inlines on its hot path are `_fingerprint`'s."""
+    structs: list[Any] = [DECODER.fast(json.dumps(e).encode()) for e in events]
+    assert all(s is not None for s in structs)
+    # copies and out-of-order events, some late, so duplicates, conflicts and the late path all run
+    extra = data.draw(st.lists(st.sampled_from(range(len(events))), max_size=10))
+    order = list(range(len(events))) + extra
+    from_dicts, from_structs = run([events[i] for i in order]), run([structs[i] for i in order])
+    assert from_dicts[1].windows == from_structs[1].windows
+    assert from_dicts[1].late == from_structs[1].late  # the structs equal the dicts
+    assert [dumps(e) for e in from_dicts[1].late] == [dumps(e) for e in from_structs[1].late]
+    assert from_dicts[0].stats == from_structs[0].stats
+    assert from_dicts[0].snapshot() == from_structs[0].snapshot()
+    engine, checked = WindowEngine(CONFIG), 0
+    for event, struct in zip(events, structs, strict=True):
+        engine.process([struct])
+        minute = event["event_time_ms"] // MINUTE_MS
+        ids = {**engine._old_ids.get(minute, {}), **engine._ids.get(minute, {})}
+        if event["event_id"] in ids:  # an on-time event always is; a late one within the dedup horizon
+            assert ids[event["event_id"]] == _fingerprint(event)
+            checked += 1
+    assert checked >= len(events) - engine.stats.late
