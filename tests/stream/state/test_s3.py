@@ -115,7 +115,10 @@ def test_throttling_is_retried_with_backoff_then_given_up(s3: tuple[Any, str]) -
     store = S3StateStore(Throttling(client, fail=3), url, sleep=pauses.append, attempts=6)
     store.load()
     store.commit(checkpoint(1), {"s1": {"n": 1}})
-    assert store.objects.retries == 3 and pauses[1] > pauses[0] / 1.5 * 1.3  # grows (jitter aside)
+    assert store.objects.retries == 3 and len(pauses) == 3
+    base = store.objects.base_delay_s
+    # exponential with jitter: attempt k waits base * 2**k * (0.5 .. 1.5)
+    assert all(base * 2 ** k * 0.5 <= pause <= base * 2 ** k * 1.5 for k, pause in enumerate(pauses))
     assert S3StateStore(client, url).load()[0] == checkpoint(1)
     stubborn = S3StateStore(Throttling(client, fail=100), url, sleep=lambda s: None, attempts=3)
     with pytest.raises(ClientError, match="SlowDown"):
