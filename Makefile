@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test system-packages lint typecheck imports security infra-lint unit train evaluate bench lock clean
+.PHONY: demo test system-packages lint typecheck imports security infra-lint unit train evaluate bench lock clean finetune
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
@@ -70,6 +70,13 @@ unit: $(VENV)/.dev
 train: $(VENV)/.dev
 	$(BIN)/python training/train.py --data $(FER) --model-dir build/model
 	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/model/checkpoints/best.pt --out edge/models
+
+# Fine-tune on a site's labelled crops (see README: the model's life). BASE: a checkpoint `make train` wrote.
+MANIFEST ?= manifest.jsonl
+CROPS ?= var/moodlens/label-crops
+BASE ?= build/model/checkpoints/best.pt
+finetune: $(VENV)/.dev
+	$(BIN)/python -m training.finetune --manifest $(MANIFEST) --crops $(CROPS) --base $(BASE) --data $(FER) --out build/finetune
 
 evaluate: $(VENV)/.runtime
 	$(BIN)/moodlens model evaluate --data $(FER) --split test_public --confusion build/confusion_test_public.png
