@@ -19,9 +19,11 @@ restaurant's customers are not FER2013's mix).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from schemas.expressions import EXPRESSIONS
@@ -35,6 +37,17 @@ class Baseline:
     shares: tuple[float, ...]  # in EXPRESSIONS order
     mean_confidence: float
     source: str
+
+    @classmethod
+    def from_card_file(cls, path: Path) -> Baseline:
+        """The baseline in a model card JSON file (the `.json` beside the `.onnx`)."""
+        if not path.is_file():
+            raise FileNotFoundError(f"no model card at {path}")
+        try:
+            card = json.loads(path.read_text())
+        except ValueError as error:
+            raise ValueError(f"{path}: not JSON ({error})") from None
+        return cls.from_card(card)
 
     @classmethod
     def from_card(cls, card: Mapping[str, Any]) -> Baseline:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from locallog.files import write_atomically
 from schemas.contract import IDENTIFIER
 
 _VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
@@ -56,18 +57,14 @@ class LocalBlobStore:
         return path.read_bytes() if path.is_file() else None
 
     def put(self, key: str, data: bytes) -> None:
-        path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".part")
-        temporary.write_bytes(data)
-        temporary.replace(path)  # a reader sees the old or the new channel, never half of one
+        write_atomically(self.root / key, data)  # a reader sees the old or the new channel, never half of one
 
     def keys(self, prefix: str) -> list[str]:
         base = self.root / prefix
         if not base.exists():
             return []
         return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file()
-                      and not p.name.endswith(".part"))
+                      and not p.name.startswith("."))  # write_atomically's temp files are hidden
 
 
 class S3BlobStore:

@@ -57,20 +57,22 @@ def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
 
 def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     if getattr(args, "lake", None):
-        return _lake_connection(args.lake)
+        return lake_connection(args.lake)
     return _log_connection(args)
 
 
-def _lake_connection(lake: str) -> duckdb.DuckDBPyConnection:
+def lake_connection(lake: str | None) -> duckdb.DuckDBPyConnection:
+    """The lake's tables and views in DuckDB; `lake` None: $MOODLENS_LAKE, else var/lake."""
     from batch.lake.tables import existing_tables, lake_from_argument, open_catalog
     from batch.sql.runner import connect as lake_connect
 
     config = lake_from_argument(lake)
+    where = lake or str(config.root)
     if not config.properties and not (config.root / "catalog.db").exists():
-        raise FileNotFoundError(f"no lake at {lake} (write one with `moodlens batch compact --lake {lake}`)")
+        raise FileNotFoundError(f"no lake at {where} (write one with `moodlens batch compact --lake {where}`)")
     tables = existing_tables(open_catalog(config))
     if "face_expression" not in tables:
-        raise FileNotFoundError(f"{lake}: the lake has no face_expression table yet; run `moodlens batch compact`")
+        raise FileNotFoundError(f"{where}: the lake has no face_expression table yet; run `moodlens batch compact`")
     connection, _ = lake_connect(tables)
     return connection
 

@@ -39,12 +39,12 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 def run_drift(args: argparse.Namespace) -> int:
     from batch.analytics.source import latest_event_ms
     from batch.drift import Baseline, camera_days, query, reference_baseline
-    from moodlens.commands.analytics_input import connect
+    from moodlens.commands.analytics_input import lake_connection
     from moodlens.commands.report import period
 
     if args.min_faces < 1:
         raise ValueError(f"--min-faces must be at least 1, got {args.min_faces}")
-    con = connect(argparse.Namespace(lake=args.lake or _default_lake()))
+    con = lake_connection(args.lake)
     since_ms, until_ms = period(args.since, args.until, latest_event_ms(con))
     if args.reference:
         start, sep, end = args.reference.partition("..")
@@ -54,9 +54,7 @@ def run_drift(args: argparse.Namespace) -> int:
         reference = camera_days(query(con, ref_since, ref_until, args.site), _any_baseline(), 1)
         baseline = reference_baseline(reference, args.reference)
     else:
-        if not args.card.is_file():
-            raise FileNotFoundError(f"no model card at {args.card}")
-        baseline = Baseline.from_card(json.loads(args.card.read_text()))
+        baseline = Baseline.from_card_file(args.card)
     days = camera_days(query(con, since_ms, until_ms, args.site), baseline, args.min_faces)
     if not days:
         print("no faces in the lake for that period" + (f" at site {args.site}" if args.site else ""))
@@ -108,12 +106,6 @@ def write_dashboard_drift(path: Path, days: list[Any]) -> None:
     for d in days:  # sorted by (site, camera, day): the last one a camera has wins
         latest[d.camera_id] = {"day": d.day, "psi": None if d.psi is None else round(d.psi, 4), "verdict": d.verdict}
     write_atomically(path, json.dumps(latest, sort_keys=True).encode())
-
-
-def _default_lake() -> str:
-    import os
-
-    return os.environ.get("MOODLENS_LAKE") or "var/lake"
 
 
 def _any_baseline() -> Any:

@@ -59,13 +59,11 @@ def period(since: str, until: str | None, latest_ms: int | None) -> tuple[int, i
 
 def _drift_baseline() -> Any:
     """The shipped model's drift baseline (its card), for the report's model drift table."""
-    import json
-
     from batch.drift import Baseline
     from edge.expression.classifier import DEFAULT_MODEL
 
     try:
-        return Baseline.from_card(json.loads(DEFAULT_MODEL.with_suffix(".json").read_text()))
+        return Baseline.from_card_file(DEFAULT_MODEL.with_suffix(".json"))
     except (OSError, ValueError):
         return None  # a card without a baseline: the report leaves model drift out
 

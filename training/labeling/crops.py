@@ -25,6 +25,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from locallog.files import write_atomically
+
 _CROP_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
 DAY_MS = 86_400_000
 
@@ -116,9 +118,7 @@ class CropStore:
                             event_time_ms + consent.retention_days * DAY_MS, hashlib.sha256(jpeg).hexdigest(),
                             None if model_probabilities is None else tuple(float(p) for p in model_probabilities))
         target = self._path(crop_id)
-        temporary = target.with_suffix(".tmp")
-        temporary.write_bytes(self._fernet.encrypt(jpeg))
-        os.replace(temporary, target)
+        write_atomically(target, self._fernet.encrypt(jpeg))
         with (self.root / "index.jsonl").open("a") as index:
             index.write(json.dumps(asdict(record)) + "\n")
         return record
@@ -164,9 +164,7 @@ class CropStore:
             else:
                 keep.append(record)
         if gone:
-            temporary = path.with_suffix(".tmp")
-            temporary.write_text("".join(json.dumps(asdict(r)) + "\n" for r in keep))
-            os.replace(temporary, path)
+            write_atomically(path, "".join(json.dumps(asdict(r)) + "\n" for r in keep).encode())
         return gone
 
     def _path(self, crop_id: str) -> Path:
