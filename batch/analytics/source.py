@@ -101,6 +101,19 @@ def camera_hours(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame
         FROM camera_heartbeat WHERE {where} GROUP BY ALL ORDER BY ALL""", params)  # nosec B608
 
 
+def heartbeat_lifetimes(con: duckdb.DuckDBPyConnection, site: str | None = None) -> tuple[pd.DataFrame, int | None]:
+    """Each camera's first heartbeat ever (site_id, camera_id, first_ms), and the latest heartbeat of
+    any camera: before the first a camera did not exist yet, after the latest the data has not arrived."""
+    clause = "WHERE site_id = ?" if site else ""
+    params = [site] if site else []
+    # bandit B608: only constants and '?' placeholders are formatted in; values are bound
+    first = _frame(con, f"""
+        SELECT site_id, camera_id, min(epoch_ms(event_time_ms)) AS first_ms
+        FROM camera_heartbeat {clause} GROUP BY ALL""", params)  # nosec B608
+    latest = _frame(con, "SELECT max(epoch_ms(event_time_ms)) AS t FROM camera_heartbeat")["t"].iloc[0]
+    return first, None if pd.isna(latest) else int(latest)
+
+
 def cameras(con: duckdb.DuckDBPyConnection, site: str | None = None) -> list[tuple[str, str]]:
     """Every (site, camera) ever heard of, by heartbeat or face."""
     clause = "WHERE site_id = ?" if site else ""

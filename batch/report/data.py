@@ -91,11 +91,16 @@ def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.
                       how="left", on=["site_id", "camera_id", "hour_ms"])
     for column in ("visits", "tracks", "positive", "negative"):
         grid[column] = grid[column].fillna(0).astype("int64")
-    # A camera that reports heartbeats and sent none in an hour, and saw nobody, was offline then.
-    grid["offline"] = grid["reports_heartbeats"] & (grid["heartbeats"] == 0) & (grid["visits"] == 0)
+    # A camera that reports heartbeats and sent none in an hour, and saw nobody, was offline then;
+    # but only between its first heartbeat and the data's latest one: before, it was not installed
+    # yet; after, the data has not arrived yet (the rest of today is no outage).
+    first, latest = source.heartbeat_lifetimes(con, period.site)
+    grid = grid.merge(first, how="left", on=["site_id", "camera_id"])
+    known = (grid["hour_ms"] + HOUR_MS > grid["first_ms"]) & (grid["hour_ms"] <= (latest if latest is not None else -1))
+    grid["offline"] = grid["reports_heartbeats"] & (grid["heartbeats"] == 0) & (grid["visits"] == 0) & known
     grid = with_net(grid, min_tracks)
     grid.loc[grid["offline"], ["net_score", "net_low", "net_high"]] = None
-    return grid.drop(columns=["reports_heartbeats"])
+    return grid.drop(columns=["reports_heartbeats", "first_ms"])
 
 
 def offline_spans(status: pd.DataFrame) -> pd.DataFrame:

@@ -29,7 +29,7 @@ def _visit(camera: str, n: int, at: int) -> dict:
                                    valence=0.9)
 
 
-def tiny_lake() -> duckdb.DuckDBPyConnection:
+def tiny_lake(extra: tuple[dict, ...] = ()) -> duckdb.DuckDBPyConnection:
     """Camera a: 3 customers (too few); camera b: 8; camera a silent (no heartbeat) from 10:00 to 13:00."""
     events = [_visit("a", i, START + 9 * HOUR_MS + i * 60_000) for i in range(3)]
     events += [_visit("b", i, START + 9 * HOUR_MS + i * 60_000) for i in range(8)]
@@ -41,6 +41,7 @@ def tiny_lake() -> duckdb.DuckDBPyConnection:
             events.append(samples.camera_heartbeat(site_id="tiny", camera_id=camera, event_time_ms=at,
                                                    event_id=samples.new_event_id(at)))
     events.append(samples.sentiment_alarm(site_id="tiny", camera_id=None, event_time_ms=START + 9 * HOUR_MS + 1))
+    events += extra
     con = duckdb.connect()
     register_events(con, events, quarantine=[("{not json", "$: malformed JSON")])
     return con
@@ -118,3 +119,16 @@ def test_one_site_report_has_no_league_table(site: str) -> None:
     report = build_report(lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, site, forecast=False))
     assert '<section id="league">' not in report.html
     assert set(report.tables["hourly"]["site_id"]) == {site}
+
+
+def test_a_camera_is_offline_only_while_it_existed_and_data_had_arrived() -> None:
+    installed_at_noon = tuple(samples.camera_heartbeat(site_id="tiny", camera_id="c", event_time_ms=START + h * HOUR_MS,
+                                                       event_id=samples.new_event_id(START + h * HOUR_MS))
+                              for h in (12, 13, 16))
+    two_days = ReportOptions(START, START + 48 * HOUR_MS, "tiny", forecast=False)
+    report = build_report(tiny_lake(installed_at_noon), two_days)
+    offline = report.tables["cameras"]
+    offline = offline[offline["offline"]]
+    c_hours = sorted(int((h - START) // HOUR_MS) for h in offline[offline["camera_id"] == "c"]["hour_ms"])
+    assert c_hours == [14, 15] + list(range(17, 24))  # not before its first heartbeat at 12:00
+    assert offline["hour_ms"].max() < START + 24 * HOUR_MS  # the second day has no data yet: no outage
