@@ -36,9 +36,19 @@ from typing import Annotated, Any, Literal, Union, cast
 
 import msgspec
 
+from schemas import native_program
 from schemas.contract import CONTRACTS, EventContract, Field
 from schemas.struct_mapping import EventStruct
 from schemas.validation import MAX_ABS_INTEGER, PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
+
+try:  # the C validator, built by `pip install -e .` where a compiler exists (optional in pyproject.toml)
+    from schemas import _record
+except ImportError:  # pragma: no cover - depends on the install
+    _record = None  # type: ignore[assignment]
+else:
+    Mapping.register(_record.Event)  # read-only mappings equal to the reference's dicts
+# Which path proves records valid first: "native" (C, schemas/_native/record.c) or "msgspec".
+DECODE_PATH = "native" if _record is not None else "msgspec"
 
 _LARGEST_FLOAT = 1.7976931348623157e308
 # A probability sum this close to the tolerance is left to the reference, which sums in JSON order.
@@ -197,14 +207,20 @@ class FastDecoder:
     """Decodes and validates records of the given event types; anything else goes to the reference."""
 
     def __init__(self, names: Iterable[str] = tuple(CONTRACTS)) -> None:
+        names = tuple(names)
         self._checks: dict[type, Check] = {struct_for(CONTRACTS[name]): cross_field_checks(CONTRACTS[name])
                                            for name in names}
         structs = tuple(self._checks)
         kind: Any = Union.__getitem__(structs) if len(structs) > 1 else structs[0]  # a tagged union
         self._decode: Callable[[bytes | str], EventStruct] = msgspec.json.Decoder(kind).decode
+        self._native = _native_parser(names)
 
-    def fast(self, raw: bytes | str) -> EventStruct | None:
-        """The event when the fast path proves it valid, else None (which does not mean invalid)."""
+    def fast(self, raw: bytes | str) -> Mapping[str, Any] | None:
+        """The event when a fast path proves it valid, else None (which does not mean invalid)."""
+        if self._native is not None:
+            native = self._native(raw)
+            if native is not None:
+                return native
         try:
             event = self._decode(raw)
         except msgspec.MsgspecError:
@@ -214,6 +230,11 @@ class FastDecoder:
     def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
         """Same answers as `schemas.validation.parse_event`: the event (an `EventStruct` from the fast
         path, equal to the reference's dict, or that dict), or ValidationError with every problem."""
+        if self._native is not None and (type(raw) is bytes or (type(raw) is str and raw.isascii())):
+            if max_bytes is None or len(raw) <= max_bytes:  # ASCII: one byte per character
+                native = self._native(raw)
+                if native is not None:
+                    return native
         if isinstance(raw, bytes):
             size = len(raw)
         elif isinstance(raw, str):
@@ -230,6 +251,17 @@ class FastDecoder:
         return parse_event(raw, max_bytes=max_bytes)
 
 
+def _native_parser(names: tuple[str, ...]) -> Callable[[bytes | str], Mapping[str, Any] | None] | None:
+    """The C validator's ``parse`` for these event types, or None when it is not built or the contract
+    has a rule its program cannot express (then the msgspec path alone runs, checking everything)."""
+    if _record is None:
+        return None
+    try:
+        return _record.Decoder(native_program.program(names), native_program.TAG).parse
+    except NotImplementedError:
+        return None
+
+
 _all_events = FastDecoder()
 
 
@@ -238,4 +270,5 @@ def parse_event_fast(raw: bytes | str | Mapping[str, Any], max_bytes: int | None
     return _all_events.parse(raw, max_bytes)
 
 
-__all__ = ["FastDecoder", "ValidationError", "cross_field_checks", "full_match", "parse_event_fast", "struct_for"]
+__all__ = ["DECODE_PATH", "FastDecoder", "ValidationError", "cross_field_checks", "full_match", "parse_event_fast",
+           "struct_for"]
