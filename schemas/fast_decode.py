@@ -225,16 +225,17 @@ class FastDecoder:
             event = self._decode(raw)
         except msgspec.MsgspecError:
             return None
-        return event if self._checks[type(event)](event) else None
+        return cast(Mapping[str, Any], event) if self._checks[type(event)](event) else None
 
     def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
         """Same answers as `schemas.validation.parse_event`: the event (an `EventStruct` from the fast
         path, equal to the reference's dict, or that dict), or ValidationError with every problem."""
-        if self._native is not None and (type(raw) is bytes or (type(raw) is str and raw.isascii())):
-            if max_bytes is None or len(raw) <= max_bytes:  # ASCII: one byte per character
-                native = self._native(raw)
-                if native is not None:
-                    return native
+        native = self._native  # ASCII text: one byte per character, so len() is its size
+        if (native is not None and (type(raw) is bytes or (type(raw) is str and raw.isascii()))
+                and (max_bytes is None or len(raw) <= max_bytes)):
+            proven = native(raw)
+            if proven is not None:
+                return proven
         if isinstance(raw, bytes):
             size = len(raw)
         elif isinstance(raw, str):

@@ -739,6 +739,74 @@ static PyTypeObject EventType = {
 
 /* ------------------------------------------------------------------ the decoder type */
 
+/* Past one JSON value of any shape, without judging it (only to find the tag; the parse proper is strict). */
+static int skip_value(Cursor *c) {
+    int depth = 0;
+    for (;;) {
+        skip_ws(c);
+        if (c->p >= c->end) return 0;
+        char ch = *c->p;
+        if (ch == '"') {
+            c->p++;
+            for (;;) {
+                if (c->p >= c->end) return 0;
+                if (*c->p == '\\') {
+                    if (c->end - c->p < 2) return 0;
+                    c->p += 2;
+                } else if (*c->p++ == '"') {
+                    break;
+                }
+            }
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > 64) return 0;
+            c->p++;
+            continue;
+        } else if (ch == '}' || ch == ']') {
+            if (depth == 0) return 0;
+            depth--;
+            c->p++;
+        } else if (ch == ',' || ch == ':') {
+            if (depth == 0) return 0;
+            c->p++;
+            continue;
+        } else {
+            const char *s = c->p;
+            while (c->p < c->end && *c->p != ',' && *c->p != '}' && *c->p != ']' && *c->p != ':' && *c->p != ' ' &&
+                   *c->p != '\n' && *c->p != '\r' && *c->p != '\t' && *c->p != '"' && *c->p != '{' && *c->p != '[')
+                c->p++;
+            if (c->p == s) return 0;
+        }
+        if (depth == 0) return 1;
+    }
+}
+
+/* The contract the record's tag names (the tag may be any top-level key; the edge writes it first),
+ * or NULL. Reads a copy of the cursor, just past the opening brace. */
+static const Spec *find_contract(Decoder *self, Cursor c) {
+    for (;;) {
+        const char *k, *v;
+        Py_ssize_t kn, vn;
+        skip_ws(&c);
+        if (!scan_string(&c, &k, &kn)) return NULL;
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p != ':') return NULL;
+        c.p++;
+        skip_ws(&c);
+        if (kn == self->tag_len && memcmp(k, self->tag_key, (size_t)kn) == 0) {
+            if (!scan_string(&c, &v, &vn)) return NULL;
+            for (Py_ssize_t i = 0; i < self->n_contracts; i++) {
+                const Spec *s = &self->contracts[i];
+                if (s->key_len == vn && memcmp(s->key, v, (size_t)vn) == 0) return s;
+            }
+            return NULL;
+        }
+        if (!skip_value(&c)) return NULL;
+        skip_ws(&c);
+        if (c.p >= c.end || *c.p != ',') return NULL;
+        c.p++;
+    }
+}
+
 static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
     Cursor c;
     c.decoder = self;
@@ -751,39 +819,14 @@ static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
     } else {
         Py_RETURN_NONE;
     }
-    const char *k, *v;
-    Py_ssize_t kn, vn;
     skip_ws(&c);
     if (c.p >= c.end || *c.p != '{') Py_RETURN_NONE;
     c.p++;
-    skip_ws(&c);
-    if (!scan_string(&c, &k, &kn) || kn != self->tag_len || memcmp(k, self->tag_key, (size_t)kn) != 0)
-        Py_RETURN_NONE;
-    skip_ws(&c);
-    if (c.p >= c.end || *c.p != ':') Py_RETURN_NONE;
-    c.p++;
-    skip_ws(&c);
-    if (!scan_string(&c, &v, &vn)) Py_RETURN_NONE;
-    const Spec *contract = NULL;
-    for (Py_ssize_t i = 0; i < self->n_contracts; i++) {
-        const Spec *s = &self->contracts[i];
-        if (s->key_len == vn && memcmp(s->key, v, (size_t)vn) == 0) {
-            contract = s;
-            break;
-        }
-    }
+    const Spec *contract = find_contract(self, c);
     if (!contract) Py_RETURN_NONE;
-    /* the tag is field `tag_index` of the contract, marked seen with the contract's name as its value */
-    Py_ssize_t tag_index = -1;
-    for (Py_ssize_t i = 0; i < contract->n_fields; i++)
-        if (contract->fields[i].key_len == self->tag_len &&
-            memcmp(contract->fields[i].key, self->tag_key, (size_t)self->tag_len) == 0)
-            tag_index = i;
-    if (tag_index < 0) Py_RETURN_NONE;
     Event *event = event_new(self, contract);
     if (!event) return NULL;
-    event->values[tag_index] = Py_NewRef(contract->name);
-    if (!parse_object(contract, &c, event, UINT64_C(1) << tag_index, 1)) {
+    if (!parse_object(contract, &c, event, 0, 0)) {
         Py_DECREF(event);
         if (PyErr_Occurred()) {
             if (!PyErr_ExceptionMatches(PyExc_MemoryError)) PyErr_Clear(); /* a pattern check's error: give up */
