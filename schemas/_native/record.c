@@ -819,6 +819,7 @@ static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
     } else {
         Py_RETURN_NONE;
     }
+    if (!self->tag_key) Py_RETURN_NONE; /* never initialised */
     skip_ws(&c);
     if (c.p >= c.end || *c.p != '{') Py_RETURN_NONE;
     c.p++;

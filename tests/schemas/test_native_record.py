@@ -14,6 +14,7 @@ import re
 import struct
 import tracemalloc
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,8 +35,10 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 def test_the_extension_is_built_where_it_is_required() -> None:
     """`make test` sets MOODLENS_REQUIRE_NATIVE: CI must not fall back to msgspec without saying so."""
-    from schemas import _record  # noqa: F401  # ImportError here fails the test
+    from schemas import _record  # ImportError here fails the test
     assert fast_decode.DECODE_PATH == "native"
+    source = Path(fast_decode.__file__).with_name("_native") / "record.c"
+    assert Path(_record.__file__).stat().st_mtime >= source.stat().st_mtime, "stale build: make (pip install -e .)"
 
 
 def native() -> Any:
