@@ -227,6 +227,12 @@ class FastDecoder:
             return None
         return cast(Mapping[str, Any], event) if self._checks[type(event)](event) else None
 
+    def path_of(self, raw: bytes | str) -> str:
+        """Which path proves ``raw`` valid: "native" (C), "msgspec", or "reference" (it decides; invalid or unusual)."""
+        if self._native is not None and self._native(raw) is not None:
+            return "native"
+        return "msgspec" if self.fast(raw) is not None else "reference"
+
     def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
         """Same answers as `schemas.validation.parse_event`: the event (an `EventStruct` from the fast
         path, equal to the reference's dict, or that dict), or ValidationError with every problem."""

@@ -711,12 +711,27 @@ static PyObject *Event_richcompare(Event *self, PyObject *other, int op) {
     return result;
 }
 
+/* Pickled and copied as its plain dict; shown as that dict. */
+static PyObject *Event_reduce(Event *self, PyObject *unused) {
+    PyObject *d = Event_to_dict(self, NULL);
+    return d ? Py_BuildValue("(O(N))", (PyObject *)&PyDict_Type, d) : NULL;
+}
+
+static PyObject *Event_repr(Event *self) {
+    PyObject *d = Event_to_dict(self, NULL);
+    if (!d) return NULL;
+    PyObject *r = PyObject_Repr(d);
+    Py_DECREF(d);
+    return r;
+}
+
 static PyMappingMethods Event_as_mapping = {(lenfunc)Event_length, (binaryfunc)Event_subscript, NULL};
 static PySequenceMethods Event_as_sequence = {.sq_contains = (objobjproc)Event_contains};
 
 static PyMethodDef Event_methods[] = {
     {"get", (PyCFunction)(void (*)(void))Event_get, METH_FASTCALL, "get(key, default=None)"},
     {"to_dict", (PyCFunction)Event_to_dict, METH_NOARGS, "The plain dict, nested objects as dicts."},
+    {"__reduce__", (PyCFunction)Event_reduce, METH_NOARGS, "Pickled as its plain dict."},
     {"keys", (PyCFunction)Event_keys, METH_NOARGS, "A KeysView."},
     {"items", (PyCFunction)Event_items, METH_NOARGS, "An ItemsView."},
     {"values", (PyCFunction)Event_values, METH_NOARGS, "A ValuesView."},
@@ -734,6 +749,7 @@ static PyTypeObject EventType = {
     .tp_iter = (getiterfunc)Event_iter,
     .tp_hash = PyObject_HashNotImplemented,
     .tp_richcompare = (richcmpfunc)Event_richcompare,
+    .tp_repr = (reprfunc)Event_repr,
     .tp_methods = Event_methods,
 };
 

@@ -8,8 +8,10 @@ their own against Python's ``re`` and ``float``.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import pickle
 import re
 import struct
 import tracemalloc
@@ -180,6 +182,8 @@ def test_events_are_read_only_mappings_equal_to_the_reference() -> None:
     assert event != {**expected, "site_id": "elsewhere"}
     assert event != ["not", "a", "mapping"]
     assert type(event["quality"]["face_px"]) is int and type(event["quality"]["brightness"]) is float
+    assert pickle.loads(pickle.dumps(event)) == expected and copy.deepcopy(event) == expected
+    assert repr(event) == repr(to_document(event)) and "'box': {'x'" in repr(event)
 
 
 # ---------------------------------------------------------------- patterns
