@@ -429,7 +429,7 @@ static int number_to_double(const Number *n, double *out) {
 
 #define FAIL() return NULL
 
-static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event, uint64_t seen, int after_member);
+static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event);
 
 static PyTypeObject EventType;
 static PyObject *KEYS_VIEW, *ITEMS_VIEW, *VALUES_VIEW; /* collections.abc's views */
@@ -509,7 +509,7 @@ static PyObject *parse_value(const Spec *s, Cursor *c, double *as_double) {
         c->p++;
         Event *e = event_new(c->decoder, s);
         if (!e) FAIL();
-        if (!parse_object(s, c, e, 0, 0)) {
+        if (!parse_object(s, c, e)) {
             Py_DECREF(e);
             FAIL();
         }
@@ -554,19 +554,16 @@ static inline Py_ssize_t find_field(const Spec *obj, const char *k, Py_ssize_t n
     return -1;
 }
 
-/* Members of `obj` into `dict`, the cursor just past '{' (or past a member when after_member);
- * consumes the closing '}'. Returns dict (borrowed) or NULL to give up. */
-static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event, uint64_t seen, int after_member) {
+/* Members of `obj` into `event`, the cursor just past '{'; consumes the closing '}'.
+ * Returns `event` (borrowed) or NULL to give up. */
+static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event) {
     Py_ssize_t hint = 0;
+    uint64_t seen = 0;
     double sum = 0.0;
     skip_ws(c);
-    if (!after_member) {
-        if (c->p < c->end && *c->p == '}') {
-            c->p++;
-            goto close;
-        }
-    } else {
-        goto separator;
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        goto close;
     }
     for (;;) {
         const char *k;
@@ -585,7 +582,6 @@ static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event, uint64_t
         sum += as_double; /* members of a sum rule are numbers; in JSON order, as the reference sums */
         seen |= UINT64_C(1) << i;
         hint = i + 1;
-    separator:
         skip_ws(c);
         if (c->p >= c->end) FAIL();
         if (*c->p == '}') {
@@ -843,7 +839,7 @@ static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
     if (!contract) Py_RETURN_NONE;
     Event *event = event_new(self, contract);
     if (!event) return NULL;
-    if (!parse_object(contract, &c, event, 0, 0)) {
+    if (!parse_object(contract, &c, event)) {
         Py_DECREF(event);
         if (PyErr_Occurred()) {
             if (!PyErr_ExceptionMatches(PyExc_MemoryError)) PyErr_Clear(); /* a pattern check's error: give up */
