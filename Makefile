@@ -13,13 +13,14 @@ $(BIN)/python:
 
 # Runtime only: what a site manager's box needs to run the pipeline. `pip install -e` also builds the C
 # validator (schemas/_native/record.c) in place where a compiler exists; without one it runs msgspec.
-$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt schemas/_native/record.c
+NATIVE_SOURCES := $(wildcard schemas/_native/*.c schemas/_native/*.h)
+$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt $(NATIVE_SOURCES)
 	$(PIP) -e .
 	touch $@
 
 # Tests and training: the dev tools and the CPU build of torch; here the C validator must build (the
 # tests fail without it, MOODLENS_REQUIRE_NATIVE below), so the compiler comes first.
-$(VENV)/.dev: $(VENV)/.runtime schemas/_native/record.c | build-tools
+$(VENV)/.dev: $(VENV)/.runtime $(NATIVE_SOURCES) | build-tools
 	$(PIP) -e '.[dev,train]'
 	touch $@
 
