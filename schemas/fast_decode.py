@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from operator import attrgetter
-from typing import Annotated, Any, Literal, Union, cast
+from typing import Annotated, Any, Literal, Protocol, Union, cast
 
 import msgspec
 
@@ -203,8 +203,21 @@ def cross_field_checks(contract: EventContract) -> Check:
     return check
 
 
+class _Parse(Protocol):
+    def __call__(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]: ...
+
+
 class FastDecoder:
-    """Decodes and validates records of the given event types; anything else goes to the reference."""
+    """Decodes and validates records of the given event types; anything else goes to the reference.
+
+    ``parse(raw, max_bytes=None)``: same answers as `schemas.validation.parse_event`: the event (from
+    the C validator, an `Event`; from msgspec, an `EventStruct`; both equal to the reference's dict;
+    or that dict), or ValidationError with every problem. With the C validator built, ``parse`` is
+    its ``validate`` (no Python frame on the hot path), which calls `parse_without_native` for
+    whatever it does not prove valid.
+    """
+
+    parse: _Parse
 
     def __init__(self, names: Iterable[str] = tuple(CONTRACTS)) -> None:
         names = tuple(names)
@@ -213,7 +226,9 @@ class FastDecoder:
         structs = tuple(self._checks)
         kind: Any = Union.__getitem__(structs) if len(structs) > 1 else structs[0]  # a tagged union
         self._decode: Callable[[bytes | str], EventStruct] = msgspec.json.Decoder(kind).decode
-        self._native = _native_parser(names)
+        native = _native_decoder(names, self.parse_without_native)
+        self._native = native.parse if native is not None else None
+        self.parse = native.validate if native is not None else self.parse_without_native
 
     def fast(self, raw: bytes | str) -> Mapping[str, Any] | None:
         """The event when a fast path proves it valid, else None (which does not mean invalid)."""
@@ -233,15 +248,9 @@ class FastDecoder:
             return "native"
         return "msgspec" if self.fast(raw) is not None else "reference"
 
-    def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
-        """Same answers as `schemas.validation.parse_event`: the event (an `EventStruct` from the fast
-        path, equal to the reference's dict, or that dict), or ValidationError with every problem."""
-        native = self._native  # ASCII text: one byte per character, so len() is its size
-        if (native is not None and (type(raw) is bytes or (type(raw) is str and raw.isascii()))
-                and (max_bytes is None or len(raw) <= max_bytes)):
-            proven = native(raw)
-            if proven is not None:
-                return proven
+    def parse_without_native(self, raw: bytes | str | Mapping[str, Any],
+                             max_bytes: int | None = None) -> Mapping[str, Any]:
+        """``parse`` by msgspec, then the reference: all of it without the C validator, else what it leaves."""
         if isinstance(raw, bytes):
             size = len(raw)
         elif isinstance(raw, str):
@@ -249,7 +258,7 @@ class FastDecoder:
         else:
             return parse_event(raw, max_bytes=max_bytes)
         if max_bytes is None or size <= max_bytes:
-            try:  # `fast`, inlined: this is the stream's hot path
+            try:  # `fast`, inlined: this is the stream's hot path without the C validator
                 event = self._decode(raw)
             except msgspec.MsgspecError:
                 return parse_event(raw, max_bytes=max_bytes)
@@ -258,13 +267,13 @@ class FastDecoder:
         return parse_event(raw, max_bytes=max_bytes)
 
 
-def _native_parser(names: tuple[str, ...]) -> Callable[[bytes | str], Mapping[str, Any] | None] | None:
-    """The C validator's ``parse`` for these event types, or None when it is not built or the contract
-    has a rule its program cannot express (then the msgspec path alone runs, checking everything)."""
+def _native_decoder(names: tuple[str, ...], fallback: _Parse) -> _record.Decoder | None:
+    """The C validator for these event types, or None when it is not built or the contract has a rule
+    its program cannot express (then the msgspec path alone runs, checking everything)."""
     if _record is None:
         return None
     try:
-        return _record.Decoder(native_program.program(names), native_program.TAG).parse
+        return _record.Decoder(native_program.program(names), native_program.TAG, fallback)
     except NotImplementedError:
         return None
 

@@ -333,10 +333,46 @@ static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
     return (PyObject *)event;
 }
 
+/* validate(raw, max_bytes=None): the event when proven valid here (and raw fits max_bytes), else what
+ * fallback(raw, max_bytes) returns or raises: the stream's hot path, with no Python frame of its own. */
+static PyObject *Decoder_validate(Decoder *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs < 1 || nargs + nkw > 2 ||
+        (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "max_bytes") != 0)) {
+        PyErr_SetString(PyExc_TypeError, "validate(raw, max_bytes=None)");
+        return NULL;
+    }
+    PyObject *raw = args[0], *max_bytes = nargs + nkw == 2 ? args[1] : Py_None;
+    Py_ssize_t size = -1; /* bytes, or ASCII text (one byte per character); other text: the fallback */
+    if (PyBytes_Check(raw)) size = PyBytes_GET_SIZE(raw);
+    else if (PyUnicode_Check(raw) && PyUnicode_IS_ASCII(raw)) size = PyUnicode_GET_LENGTH(raw);
+    if (size >= 0) {
+        int fits = 1;
+        if (max_bytes != Py_None) {
+            long long limit = PyLong_Check(max_bytes) ? PyLong_AsLongLong(max_bytes) : -1;
+            if (limit == -1 && PyErr_Occurred()) PyErr_Clear(); /* a limit beyond int64: the fallback judges */
+            fits = PyLong_Check(max_bytes) && limit >= 0 && size <= limit;
+        }
+        if (fits) {
+            PyObject *event = Decoder_parse(self, raw);
+            if (event != Py_None) return event; /* the event, or NULL: no memory */
+            Py_DECREF(event);
+        }
+    }
+    if (!self->fallback) Py_RETURN_NONE;
+    PyObject *call[2] = {raw, max_bytes};
+    return PyObject_Vectorcall(self->fallback, call, 2, NULL);
+}
+
 static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwds) {
-    PyObject *contracts, *tag;
-    static char *names[] = {"contracts", "tag", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!U", names, &PyTuple_Type, &contracts, &tag)) return -1;
+    PyObject *contracts, *tag, *fallback = Py_None;
+    static char *names[] = {"contracts", "tag", "fallback", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!U|O", names, &PyTuple_Type, &contracts, &tag, &fallback))
+        return -1;
+    if (fallback != Py_None && !PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
+        return -1;
+    }
     if (self->contracts) {
         PyErr_SetString(PyExc_RuntimeError, "Decoder already initialised");
         return -1;
@@ -349,6 +385,7 @@ static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwds) {
     }
     self->n_contracts = n;
     self->tag = Py_NewRef(tag);
+    if (fallback != Py_None) self->fallback = Py_NewRef(fallback);
     self->tag_key = PyUnicode_AsUTF8AndSize(tag, &self->tag_len);
     if (!self->tag_key) return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -361,7 +398,20 @@ static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwds) {
     return 0;
 }
 
+/* The fallback is usually a bound method of the object holding this decoder: a cycle the GC must see. */
+static int Decoder_traverse(Decoder *self, visitproc visit, void *arg) {
+    Py_VISIT(self->fallback);
+    return 0;
+}
+
+static int Decoder_clear(Decoder *self) {
+    Py_CLEAR(self->fallback);
+    return 0;
+}
+
 static void Decoder_dealloc(Decoder *self) {
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->fallback);
     if (self->contracts) {
         for (Py_ssize_t i = 0; i < self->n_contracts; i++) spec_clear(&self->contracts[i]);
         PyMem_Free(self->contracts);
@@ -372,13 +422,17 @@ static void Decoder_dealloc(Decoder *self) {
 
 static PyMethodDef Decoder_methods[] = {
     {"parse", (PyCFunction)Decoder_parse, METH_O,
-     "parse(raw: bytes | str) -> dict | None\n\nThe valid event as a dict, or None: not proven valid here."},
+     "parse(raw: bytes | str) -> Event | None\n\nThe valid event, or None: not proven valid here."},
+    {"validate", (PyCFunction)(void (*)(void))Decoder_validate, METH_FASTCALL | METH_KEYWORDS,
+     "validate(raw, max_bytes=None) -> the event proven valid here, else fallback(raw, max_bytes)."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DecoderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "schemas._record.Decoder",
     .tp_basicsize = sizeof(Decoder),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)Decoder_traverse,
+    .tp_clear = (inquiry)Decoder_clear,
     .tp_doc = "Decoder(contracts, tag): validates records against compiled contracts "
               "(schemas.native_program).",
     .tp_new = PyType_GenericNew,

@@ -53,6 +53,7 @@ typedef struct {
     PyObject *tag; /* the key naming the event type ("schema") */
     const char *tag_key;
     Py_ssize_t tag_len;
+    PyObject *fallback; /* callable(raw, max_bytes) for what this code does not prove valid, or NULL */
 } Decoder;
 
 typedef struct {

@@ -9,12 +9,14 @@ their own against Python's ``re`` and ``float``.
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import os
 import pickle
 import re
 import struct
 import tracemalloc
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,29 @@ def test_events_are_read_only_mappings_equal_to_the_reference() -> None:
     assert type(event["quality"]["face_px"]) is int and type(event["quality"]["brightness"]) is float
     assert pickle.loads(pickle.dumps(event)) == expected and copy.deepcopy(event) == expected
     assert repr(event) == repr(to_document(event)) and "'box': {'x'" in repr(event)
+
+
+def test_validate_falls_back_for_what_it_does_not_prove_and_honours_the_size_limit() -> None:
+    decoder = fast_decode.FastDecoder()
+    document = face_expression()
+    raw = json.dumps(document).encode()
+    assert decoder.parse(raw) == decoder.parse(raw, max_bytes=len(raw)) == parse_event(raw)
+    with pytest.raises(ValidationError, match=f"over the limit of {len(raw) - 1}"):
+        decoder.parse(raw, max_bytes=len(raw) - 1)
+    with pytest.raises(ValidationError, match="schema_version"):
+        decoder.parse(raw.replace(b'"1.0"', b'"2.0"'), max_bytes=4096)
+    assert decoder.parse(document) == parse_event(raw)  # a mapping: the reference's path
+    with pytest.raises(TypeError):
+        decoder.parse(raw, limit=10)  # type: ignore[call-arg]
+
+
+def test_decoders_are_collected() -> None:
+    """The C decoder calls back into its FastDecoder: a cycle the garbage collector must see."""
+    decoder = fast_decode.FastDecoder(["camera_heartbeat"])
+    alive = weakref.ref(decoder)
+    del decoder
+    gc.collect()
+    assert alive() is None
 
 
 # ---------------------------------------------------------------- patterns
