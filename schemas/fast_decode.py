@@ -1,4 +1,10 @@
-"""Decode once, fast: msgspec structs generated from the contract prove a record valid in one pass.
+"""Decode once, fast: the C validator, then msgspec structs generated from the contract, then the reference.
+
+Where it is built (``pip install -e .``; ``DECODE_PATH`` says which path is active), the C validator
+``schemas._record`` (``schemas/_native/``, program compiled from the contract by
+`schemas.native_program`) reads each record first: it returns a read-only `Event` mapping equal to
+the reference's dict when it proves the record valid, and otherwise hands the record to the msgspec
+path below, exactly as if it were not there (see ``docs/adr/native-0001-c-validator.md``).
 
 The fast path is conservative by design: it accepts only records the reference validator
 (`schemas.validation`) accepts, and hands everything else to it, so the reasons a record is refused
