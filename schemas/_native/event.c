@@ -5,7 +5,8 @@ static PyObject *KEYS_VIEW, *ITEMS_VIEW, *VALUES_VIEW; /* collections.abc's view
 
 Event *event_new(Decoder *d, const Spec *spec) {
     PyTypeObject *tp = &EventType;
-    size_t size = (size_t)_PyObject_VAR_SIZE(tp, spec->n_fields);
+    /* tp_basicsize is offsetof(Event, values): pointer-aligned, so the slots follow without padding */
+    size_t size = (size_t)tp->tp_basicsize + (size_t)spec->n_fields * sizeof(PyObject *);
     Event *e = (Event *)PyObject_Malloc(size);
     if (!e) {
         PyErr_NoMemory();

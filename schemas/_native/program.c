@@ -109,7 +109,7 @@ int spec_from(Spec *s, PyObject *t, int depth) {
         }
         for (Py_ssize_t i = 0; i < s->n_enum; i++) {
             PyObject *v = PyTuple_GET_ITEM(enums, i);
-            if (!PyUnicode_Check(v) || PyUnicode_READY(v) < 0 || !PyUnicode_IS_ASCII(v)) {
+            if (!PyUnicode_Check(v) || !TEXT_READY(v) || !PyUnicode_IS_ASCII(v)) {
                 /* non-ASCII enum values never match here (non-ASCII input is given up on) */
                 if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "program: enum values must be ASCII str");
                 return -1;

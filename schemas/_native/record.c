@@ -303,7 +303,7 @@ static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
     if (PyBytes_Check(raw)) {
         c.p = PyBytes_AS_STRING(raw);
         c.end = c.p + PyBytes_GET_SIZE(raw);
-    } else if (PyUnicode_Check(raw) && PyUnicode_IS_READY(raw) && PyUnicode_IS_ASCII(raw)) {
+    } else if (PyUnicode_Check(raw) && TEXT_READY(raw) && PyUnicode_IS_ASCII(raw)) {
         c.p = (const char *)PyUnicode_1BYTE_DATA(raw);
         c.end = c.p + PyUnicode_GET_LENGTH(raw);
     } else {
@@ -345,7 +345,7 @@ static PyObject *Decoder_validate(Decoder *self, PyObject *const *args, Py_ssize
     PyObject *raw = args[0], *max_bytes = nargs + nkw == 2 ? args[1] : Py_None;
     Py_ssize_t size = -1; /* bytes, or ASCII text (one byte per character); other text: the fallback */
     if (PyBytes_Check(raw)) size = PyBytes_GET_SIZE(raw);
-    else if (PyUnicode_Check(raw) && PyUnicode_IS_ASCII(raw)) size = PyUnicode_GET_LENGTH(raw);
+    else if (PyUnicode_Check(raw) && TEXT_READY(raw) && PyUnicode_IS_ASCII(raw)) size = PyUnicode_GET_LENGTH(raw);
     if (size >= 0) {
         int fits = 1;
         if (max_bytes != Py_None) {

@@ -14,6 +14,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Text is always "ready" from 3.12 on (the macros are deprecated there); before, check it. */
+#if PY_VERSION_HEX < 0x030C0000
+#define TEXT_READY(o) PyUnicode_IS_READY(o) /* a legacy string not yet ready: not read here */
+#else
+#define TEXT_READY(o) 1
+#endif
+
 enum { KIND_STRING = 0, KIND_INTEGER = 1, KIND_NUMBER = 2, KIND_BOOLEAN = 3, KIND_OBJECT = 4 };
 #define MAX_FIELDS 64 /* one bit each in the "seen" mask */
 

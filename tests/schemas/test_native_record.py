@@ -112,7 +112,7 @@ def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
     assert_sound(raw)
 
 
-@settings(SETTINGS, max_examples=300)
+@settings(SETTINGS, max_examples=150)
 @given(st.data())
 def test_flipped_bytes_in_valid_records_never_crash(data: st.DataObject) -> None:
     raw = bytearray(json.dumps(data.draw(valid_events(("face_expression",)))).encode())
