@@ -7,7 +7,8 @@
  * Conservative by construction: this code never refuses a record, it only accepts or gives up. It gives
  * up (returns None) on anything it does not handle exactly as the reference does: backslash escapes,
  * bytes >= 0x80 or < 0x20 inside strings, unknown or repeated keys, arrays, integers of 19 digits or
- * more, numbers that do not fit a double, a first key other than the event's tag, any rule broken.
+ * more, numbers that do not fit a double, any rule broken. The tag may be any key: when it is not the
+ * first, the record is parsed as each event type in turn (at most one can succeed).
  *
  * Memory safety: every read is checked against the end of the buffer; no fixed-size buffers; recursion
  * only follows the program's nested objects (two levels), never the input's own nesting.
@@ -229,72 +230,37 @@ close:
 
 /* ------------------------------------------------------------------ the decoder type */
 
-/* Past one JSON value of any shape, without judging it (only to find the tag; the parse proper is strict). */
-static int skip_value(Cursor *c) {
-    int depth = 0;
-    for (;;) {
-        skip_ws(c);
-        if (c->p >= c->end) return 0;
-        char ch = *c->p;
-        if (ch == '"') {
-            c->p++;
-            for (;;) {
-                if (c->p >= c->end) return 0;
-                if (*c->p == '\\') {
-                    if (c->end - c->p < 2) return 0;
-                    c->p += 2;
-                } else if (*c->p++ == '"') {
-                    break;
-                }
-            }
-        } else if (ch == '{' || ch == '[') {
-            if (++depth > 64) return 0;
-            c->p++;
-            continue;
-        } else if (ch == '}' || ch == ']') {
-            if (depth == 0) return 0;
-            depth--;
-            c->p++;
-        } else if (ch == ',' || ch == ':') {
-            if (depth == 0) return 0;
-            c->p++;
-            continue;
-        } else {
-            const char *s = c->p;
-            while (c->p < c->end && *c->p != ',' && *c->p != '}' && *c->p != ']' && *c->p != ':' && *c->p != ' ' &&
-                   *c->p != '\n' && *c->p != '\r' && *c->p != '\t' && *c->p != '"' && *c->p != '{' && *c->p != '[')
-                c->p++;
-            if (c->p == s) return 0;
-        }
-        if (depth == 0) return 1;
+/* When the record's first key is the tag (as the edge writes it): 1 and the contract it names (NULL:
+ * none this decoder knows). Else 0: the tag comes later (writers that sort keys). The cursor is a copy. */
+static int leading_tag(Decoder *self, Cursor c, const Spec **contract) {
+    const char *k, *v;
+    Py_ssize_t kn, vn;
+    *contract = NULL;
+    skip_ws(&c);
+    if (!scan_string(&c, &k, &kn) || kn != self->tag_len || memcmp(k, self->tag_key, (size_t)kn) != 0) return 0;
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != ':') return 1;
+    c.p++;
+    skip_ws(&c);
+    if (!scan_string(&c, &v, &vn)) return 1;
+    for (Py_ssize_t i = 0; i < self->n_contracts; i++) {
+        const Spec *s = &self->contracts[i];
+        if (s->key_len == vn && memcmp(s->key, v, (size_t)vn) == 0) *contract = s;
     }
+    return 1;
 }
 
-/* The contract the record's tag names (the tag may be any top-level key; the edge writes it first),
- * or NULL. Reads a copy of the cursor, just past the opening brace. */
-static const Spec *find_contract(Decoder *self, Cursor c) {
-    for (;;) {
-        const char *k, *v;
-        Py_ssize_t kn, vn;
+/* The record as an event of `contract`, or NULL (an exception set only when memory ran out). */
+static PyObject *parse_as(Decoder *self, const Spec *contract, Cursor c) {
+    Event *event = event_new(self, contract);
+    if (!event) return NULL;
+    if (parse_object(contract, &c, event)) {
         skip_ws(&c);
-        if (!scan_string(&c, &k, &kn)) return NULL;
-        skip_ws(&c);
-        if (c.p >= c.end || *c.p != ':') return NULL;
-        c.p++;
-        skip_ws(&c);
-        if (kn == self->tag_len && memcmp(k, self->tag_key, (size_t)kn) == 0) {
-            if (!scan_string(&c, &v, &vn)) return NULL;
-            for (Py_ssize_t i = 0; i < self->n_contracts; i++) {
-                const Spec *s = &self->contracts[i];
-                if (s->key_len == vn && memcmp(s->key, v, (size_t)vn) == 0) return s;
-            }
-            return NULL;
-        }
-        if (!skip_value(&c)) return NULL;
-        skip_ws(&c);
-        if (c.p >= c.end || *c.p != ',') return NULL;
-        c.p++;
+        if (c.p == c.end) return (PyObject *)event;
     }
+    Py_DECREF(event);
+    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_MemoryError)) PyErr_Clear(); /* a pattern check's */
+    return NULL;
 }
 
 static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
@@ -313,24 +279,21 @@ static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
     skip_ws(&c);
     if (c.p >= c.end || *c.p != '{') Py_RETURN_NONE;
     c.p++;
-    const Spec *contract = find_contract(self, c);
-    if (!contract) Py_RETURN_NONE;
-    Event *event = event_new(self, contract);
-    if (!event) return NULL;
-    if (!parse_object(contract, &c, event)) {
-        Py_DECREF(event);
-        if (PyErr_Occurred()) {
-            if (!PyErr_ExceptionMatches(PyExc_MemoryError)) PyErr_Clear(); /* a pattern check's error: give up */
-            else return NULL;
-        }
+    const Spec *contract;
+    if (leading_tag(self, c, &contract)) {
+        if (!contract) Py_RETURN_NONE;
+        PyObject *event = parse_as(self, contract, c);
+        if (event || PyErr_Occurred()) return event;
         Py_RETURN_NONE;
     }
-    skip_ws(&c);
-    if (c.p != c.end) {
-        Py_DECREF(event);
-        Py_RETURN_NONE;
+    /* The tag comes later: parse as each event type in turn. Tags differ and each contract's tag is a
+     * required one-value enum, so at most one can succeed, and a wrong one usually fails at its first
+     * unknown key: cheaper than finding the tag first. */
+    for (Py_ssize_t i = 0; i < self->n_contracts; i++) {
+        PyObject *event = parse_as(self, &self->contracts[i], c);
+        if (event || PyErr_Occurred()) return event;
     }
-    return (PyObject *)event;
+    Py_RETURN_NONE;
 }
 
 /* validate(raw, max_bytes=None): the event when proven valid here (and raw fits max_bytes), else what
@@ -390,8 +353,24 @@ static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwds) {
     if (!self->tag_key) return -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (spec_from(&self->contracts[i], PyTuple_GET_ITEM(contracts, i), 0) < 0) return -1;
-        if (self->contracts[i].kind != KIND_OBJECT) {
+        const Spec *contract = &self->contracts[i];
+        if (contract->kind != KIND_OBJECT) {
             PyErr_SetString(PyExc_ValueError, "program: a contract must be an object");
+            return -1;
+        }
+        /* Decoder_parse relies on it: the tag is a required, non-null field whose one value is the
+         * contract's name, and names differ, so a record can be valid under one contract at most. */
+        int tagged = 0;
+        for (Py_ssize_t f = 0; f < contract->n_fields; f++) {
+            const Spec *field = &contract->fields[f];
+            if (field->key_len == self->tag_len && memcmp(field->key, self->tag_key, (size_t)self->tag_len) == 0)
+                tagged = field->required && !field->nullable && field->n_enum == 1 &&
+                         PyUnicode_Compare(field->enum_values[0], contract->name) == 0;
+        }
+        for (Py_ssize_t j = 0; j < i; j++)
+            if (PyUnicode_Compare(self->contracts[j].name, contract->name) == 0) tagged = 0;
+        if (!tagged) {
+            PyErr_SetString(PyExc_ValueError, "program: each contract needs its own name as a required one-value tag");
             return -1;
         }
     }

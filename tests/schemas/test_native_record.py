@@ -31,7 +31,7 @@ from schemas.native_program import compile_pattern, program
 from schemas.struct_mapping import json_default, to_document
 from schemas.validation import ValidationError, parse_event
 from tests.schemas.contract_strategies import mutated_records, valid_events
-from tests.schemas.events import face_expression
+from tests.schemas.events import camera_heartbeat, face_expression
 
 record = pytest.importorskip("schemas._record") if not os.environ.get("MOODLENS_REQUIRE_NATIVE") else None
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -92,7 +92,7 @@ def plain(value: Any) -> bool:
 @SETTINGS
 @given(valid_events())
 def test_every_valid_event_takes_the_native_path(event: dict[str, Any]) -> None:
-    for raw in (json.dumps(event).encode(), json.dumps(event, separators=(",", ":")).encode()):
+    for raw in (json.dumps(event).encode(), json.dumps(event, separators=(",", ":"), sort_keys=True).encode()):
         accepted = assert_sound(raw)
         assert accepted is not None or not plain(event), raw
 
@@ -146,6 +146,17 @@ def test_the_tag_may_come_anywhere() -> None:
     unknown_first = json.dumps(face_expression(gaze=None), sort_keys=True)  # "schema" after an unknown field
     assert PARSE(unknown_first.encode()) is None
     assert assert_sound(json.dumps(face_expression(), sort_keys=True).encode()) is not None
+    assert assert_sound(json.dumps(camera_heartbeat(), sort_keys=True).encode()) is not None  # the second type tried
+
+
+def test_a_program_whose_tag_could_match_two_types_is_refused() -> None:
+    from schemas import _record
+    untagged = tuple((*c[:12], tuple(f if f[0] != "schema" else (f[0], f[1], False, *f[3:]) for f in c[12]), *c[13:])
+                     for c in program())
+    with pytest.raises(ValueError, match="tag"):
+        _record.Decoder(untagged, "schema")
+    with pytest.raises(ValueError, match="tag"):
+        _record.Decoder(program() + program()[:1], "schema")
 
 
 def test_repeated_keys_and_trailing_data_go_to_the_reference() -> None:
