@@ -3,7 +3,7 @@
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import Any
 
-class Event(Mapping[str, Any]):  # registered as a Mapping at import (schemas.fast_decode)
+class Event(Mapping[str, Any]):  # registered as a collections.abc.Mapping when the module loads
     """A validated event or nested object: a read-only mapping of its present fields."""
 
     def __getitem__(self, key: str) -> Any: ...

@@ -51,8 +51,6 @@ try:  # the C validator, built by `pip install -e .` where a compiler exists (op
     from schemas import _record
 except ImportError:  # pragma: no cover - depends on the install
     _record = None  # type: ignore[assignment]
-else:
-    Mapping.register(_record.Event)  # read-only mappings equal to the reference's dicts
 # Which path proves records valid first: "native" (C, schemas/_native/record.c) or "msgspec".
 DECODE_PATH = "native" if _record is not None else "msgspec"
 

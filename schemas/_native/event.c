@@ -163,6 +163,12 @@ int event_type_ready(void) {
     KEYS_VIEW = PyObject_GetAttrString(abc, "KeysView");
     ITEMS_VIEW = PyObject_GetAttrString(abc, "ItemsView");
     VALUES_VIEW = PyObject_GetAttrString(abc, "ValuesView");
+    /* a Mapping to isinstance(), as the reference's dicts and msgspec's structs are */
+    PyObject *mapping = PyObject_GetAttrString(abc, "Mapping");
+    PyObject *registered = mapping ? PyObject_CallMethod(mapping, "register", "O", (PyObject *)&EventType) : NULL;
+    Py_XDECREF(mapping);
     Py_DECREF(abc);
+    if (!registered) return -1;
+    Py_DECREF(registered);
     return KEYS_VIEW && ITEMS_VIEW && VALUES_VIEW ? 0 : -1;
 }
