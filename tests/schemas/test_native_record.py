@@ -141,6 +141,32 @@ def test_unusual_but_maybe_valid_records_go_to_the_reference(change: Any) -> Non
         assert reference(raw) is None
 
 
+def hostile_records() -> list[bytes]:
+    """The cases of test_hostile_input.py, as bytes: each is invalid."""
+    raw = json.dumps(face_expression())
+    beat = json.dumps(camera_heartbeat())
+    out = [raw.replace('"valence": 0.55', f'"valence": {number}').encode()
+           for number in ("1" + "0" * 400, "-" + "9" * 30, str(2**63))]
+    out += [json.dumps({**face_expression(), field: face_expression()[field] + "\n"}).encode()
+            for field in ("site_id", "camera_id", "track_id", "event_id")]
+    out += [b"\xef\xbb\xbf" + beat.encode(), beat.encode("utf-16"), beat.encode("utf-32"),
+            beat.encode()[:-1] + b"\xed\xa0\x80}", json.dumps(face_expression(event_time_ms=2**63 - 1)).encode()]
+    out += [(raw[:-1] + extra).encode() for escaped in ("\\ud800", "x\\udc00y")
+            for extra in (f', "note": "{escaped}"}}', f', "n{escaped}": 1}}', f', "deep": {{"list": ["{escaped}"]}}}}')]
+    return out
+
+
+@pytest.mark.parametrize("raw", hostile_records())
+def test_hostile_records_are_left_to_the_reference_with_its_reasons(raw: bytes) -> None:
+    assert PARSE is not None
+    assert PARSE(raw) is None
+    with pytest.raises(ValidationError) as native_path:
+        fast_decode.FastDecoder().parse(raw)
+    with pytest.raises(ValidationError) as reference_path:
+        parse_event(raw)
+    assert native_path.value.problems == reference_path.value.problems
+
+
 def test_the_tag_may_come_anywhere() -> None:
     assert PARSE is not None
     unknown_first = json.dumps(face_expression(gaze=None), sort_keys=True)  # "schema" after an unknown field
