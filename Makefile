@@ -101,4 +101,4 @@ lock:
 	  build/lock-venv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache schemas/_record.*.so
