@@ -279,6 +279,30 @@ def test_compiled_patterns_match_as_re_fullmatch(pattern: str, data: st.DataObje
     assert _record.match_pattern(items, text) == (re.fullmatch(regex, text) is not None), text
 
 
+def test_rules_the_program_cannot_carry_are_refused_at_import() -> None:
+    """Then FastDecoder runs without the C path rather than checking less."""
+    from schemas.contract import Field
+    from schemas.native_program import field_program
+    for spec in (Field("k", "string", "", enum=("a",), max_length=3),
+                 Field("k", "string", "", enum=("a",), pattern="^a$"),
+                 Field("k", "string", "", enum=("\u00e9",)), Field("k", "integer", "", minimum=2**60 + 1)):
+        with pytest.raises(NotImplementedError):
+            field_program(spec, (spec,))
+
+
+def test_a_pattern_the_greedy_matcher_cannot_take_is_checked_by_re_in_the_c_path() -> None:
+    from schemas import _record
+    from schemas.contract import Field
+    from schemas.native_program import field_program
+    fields = (Field("schema", "string", "", enum=("t",)), Field("v", "string", "", pattern="^(ab)+$"))
+    contract = ("t", 4, True, False, 0, 0, -1.0, 1.0, None, None, None, -1,
+                tuple(field_program(f, fields) for f in fields), -1, None, -1.0, False)
+    parse = _record.Decoder((contract,), "schema").parse
+    assert parse(b'{"schema": "t", "v": "abab"}') == {"schema": "t", "v": "abab"}
+    for value in (b"aba", b"abab\\n", b""):
+        assert parse(b'{"schema": "t", "v": "' + value + b'"}') is None
+
+
 # ---------------------------------------------------------------- numbers
 
 def number_record(token: str) -> bytes:
