@@ -278,7 +278,7 @@ def _native_decoder(names: tuple[str, ...], fallback: _Parse) -> _record.Decoder
         return None
     try:
         return _record.Decoder(native_program.program(names), native_program.TAG, fallback)
-    except NotImplementedError:
+    except (NotImplementedError, ValueError):  # a rule it cannot carry; ValueError: one the C code refuses
         return None
 
 
