@@ -34,7 +34,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from batch.compact.decode import _decode_structs, decode_lines
+from batch.compact.decode import Lines, decode_lines
+from batch.compact.fast_decode import _decode_structs
 from benchmarks.lake import T0_MS, edge_events
 from schemas.contract import CONTRACTS, Field
 
@@ -72,8 +73,7 @@ def main() -> None:
     print(f"{n:,} events, {len(data) / 1e6:.0f} MB of JSON ({len(data) / n:.0f} bytes each), one core:")
 
     _timed("gunzip (zlib)", n, lambda: zlib.decompressobj(wbits=31).decompress(packed))
-    records = _timed("split into (source, line, bytes) records",
-                     n, lambda: [("bench", i + 1, line) for i, line in enumerate(data.split(b"\n"))])
+    records = _timed("split into lines (one `Lines` batch)", n, lambda: Lines.of("bench", data.split(b"\n")[:-1]))
     _timed("msgspec: decode each line into contract structs", n, lambda: _decode_structs(lines))
     decoded = _timed("fast path in all: msgspec + Arrow columns + column checks", n, lambda: decode_lines(records))
     assert decoded.fast == n and not decoded.rejected, "the benchmark's events are all valid"
