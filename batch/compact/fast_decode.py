@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Annotated, Any, Literal, Union
 
@@ -28,6 +29,7 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from msgspec.structs import astuple
 
 from batch.lake.tables import lake_schema
 from schemas.contract import CONTRACTS, EventContract, Field
@@ -166,8 +168,23 @@ def _column(structs: Sequence[Any], spec: Field, data_type: pa.DataType, cls: An
             mask = pa.array(nulls)
             filler = _filler(spec, nested)
             present = [filler if v is None else v for v in present]
-    children = [_column(present, c, f.type, nested) for c, f in zip(spec.fields, data_type, strict=True)]
+    kinds = {c.kind if c.required and not c.nullable else "" for c in spec.fields}
+    if len(kinds) == 1 and (kind := kinds.pop()) in ("number", "integer"):  # e.g. probabilities, box
+        children = _same_kind_children(present, spec, nested, _NUMPY[kind])
+    else:
+        children = [_column(present, c, f.type, nested) for c, f in zip(spec.fields, data_type, strict=True)]
     return pa.StructArray.from_arrays(children, fields=list(data_type), mask=mask)
+
+
+def _same_kind_children(structs: Sequence[Any], spec: Field, cls: Any, dtype: Any) -> list[pa.Array]:
+    """Members of one numeric type, never null: every struct's values into one buffer at once
+    (`astuple` chained: one C loop, no attribute lookups), then a column per member; half the
+    cost of a pass per member. (Measured: the same for members of mixed types, into an object
+    array, is slower than a pass per member.)"""
+    order = cls.__struct_fields__  # the struct's member order (may differ from the contract's)
+    flat = np.fromiter(chain.from_iterable(map(astuple, structs)), dtype, count=len(structs) * len(order))
+    grid = flat.reshape(len(structs), len(order))
+    return [pa.array(np.ascontiguousarray(grid[:, order.index(child.name)])) for child in spec.fields]
 
 
 def _nested_class(cls: Any, name: str) -> type[msgspec.Struct]:
