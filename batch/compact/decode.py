@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from batch.compact.fast_decode import MAX_RECORD_BYTES, decode_fast
+from batch.compact.fast_decode import MAX_RECORD_BYTES, FastDecoder, decode_fast
 from batch.compact.sources import Lines
 from batch.lake.tables import lake_schema
 from schemas.contract import CONTRACTS, EventContract, Field
@@ -89,17 +89,21 @@ def _reference(source: str, line: int, raw: bytes, out: Decoded) -> tuple[str, p
     return contract.name, table
 
 
-def decode_lines(batch: Lines, out: Decoded | None = None) -> Decoded:
-    """Decodes a batch of raw lines into per-table Arrow tables (in input order) and rejects."""
+def decode_lines(batch: Lines, out: Decoded | None = None, fast: FastDecoder = decode_fast) -> Decoded:
+    """Decodes a batch of raw lines into per-table Arrow tables (in input order) and rejects.
+
+    `fast` is the replaceable step (see `batch.compact.fast_decode`): whatever it refuses, the
+    reference validator decides.
+    """
     out = out if out is not None else Decoded()
     lines, numbers = batch.lines, batch.numbers
     if not all(lines):  # empty lines are no records (a file's last newline); `all` is one C loop
         kept = [i for i, line in enumerate(lines) if line]
         lines, numbers = [lines[i] for i in kept], [numbers[i] for i in kept]
-    fast = decode_fast(lines)
+    vouched = fast(lines)
     blank = 0
     late: dict[str, list[tuple[int, pa.Table]]] = {}  # rows the reference accepted, by line index
-    for index in sorted(fast.refused):
+    for index in sorted(vouched.refused):
         raw = lines[index]
         if raw.isspace():  # whitespace only: no record either (msgspec refuses it, so it lands here)
             blank += 1
@@ -108,8 +112,8 @@ def decode_lines(batch: Lines, out: Decoded | None = None) -> Decoded:
         if accepted is not None:
             late.setdefault(accepted[0], []).append((index, accepted[1]))
     out.records += len(lines) - blank
-    for name in sorted(set(fast.tables) | set(late), key=list(CONTRACTS).index):
-        table, rows = fast.tables.get(name, (None, None))
+    for name in sorted(set(vouched.tables) | set(late), key=list(CONTRACTS).index):
+        table, rows = vouched.tables.get(name, (None, None))
         out.fast += table.num_rows if table is not None else 0
         if name in late:
             table, rows = _in_line_order(table, rows, late[name])

@@ -18,7 +18,7 @@ probabilities summing to 1, finiteness, record size).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain
@@ -46,6 +46,9 @@ class FastColumns:
 
     tables: dict[str, tuple[pa.Table, np.ndarray]] = field(default_factory=dict)
     refused: list[int] = field(default_factory=list)  # line indices left to the reference validator
+
+
+FastDecoder = Callable[[Sequence[bytes]], FastColumns]  # `decode_fast`'s shape: what a native decoder provides
 
 
 # ----------------------------------------------------------------- structs from the contract

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batch.compact.decode import MAX_RECORD_BYTES, Lines, decode_lines, lake_row
+from batch.compact.fast_decode import FastColumns
 from batch.lake.tables import lake_schema
 from batch.table_schema import to_arrow_table
 from schemas.contract import CONTRACTS
@@ -218,3 +219,15 @@ def test_empty_and_whitespace_lines_are_no_records_and_shift_no_line_number() ->
     decoded = decode_lines(_records(events))
     assert decoded.records == 3 and decoded.fast == 2
     assert [r.line for r in decoded.rejected] == [5]
+
+
+def test_a_fast_decoder_that_refuses_everything_changes_no_row_and_no_reason() -> None:
+    # The seam a native decoder plugs into: what it refuses, the reference decides, in line order.
+    events: list[Any] = [SAMPLES[name]() for name in sorted(SAMPLES)] + [b"{not json", face_expression()]
+    fast = decode_lines(_records(events))
+    slow = decode_lines(_records(events), fast=lambda lines: FastColumns(refused=list(range(len(lines)))))
+    assert slow.fast == 0 and slow.reference == fast.reference + fast.fast == len(events)
+    assert [(r.line, r.reasons) for r in slow.rejected] == [(r.line, r.reasons) for r in fast.rejected]
+    assert sorted(slow.tables) == sorted(fast.tables)
+    for name in fast.tables:
+        assert pa.concat_tables(slow.tables[name]).equals(pa.concat_tables(fast.tables[name])), name
