@@ -2,15 +2,18 @@
 
     taskset -c 0 .venv/bin/python benchmarks/lake_parsers.py [--events 200000]
 
-Same events as ``benchmarks/lake.py compact`` (edge-shaped, ~620 bytes, 99.5% face_expression),
-one gzip block in memory. Each stage is timed in CPU seconds on its own and printed as events
-per CPU second, so the ceiling each puts on compaction is plain: a stage at R events/s alone
-caps the whole pipeline below R.
+Same events as ``benchmarks/lake.py compact`` (edge-shaped, ~565 bytes, 99.5% face_expression),
+one gzip block in memory. Each stage is timed in CPU seconds on its own, after a warm-up batch
+(building the decoder and first calls cost ~0.2 s once per process), and printed as events per
+CPU second, so the ceiling each puts on compaction is plain: a stage at R events/s alone caps the
+whole pipeline below R, and 1e6 / R is its microseconds per event.
 
-Stages of today's path: gunzip; splitting into (source, line, bytes) records; msgspec decoding
-each line into contract structs (types, enums, ranges inside msgspec); the whole fast path
-(`decode_lines`: msgspec, structs into Arrow columns, the column checks); the Iceberg append and
-commit are in ``lake.py compact``'s total only.
+Stages of today's path: gunzip; splitting into lines (one ``Lines`` batch); msgspec decoding
+each line into contract structs (types, enums, ranges inside msgspec); transposing the structs
+into Arrow columns; the column checks; the whole fast path (``decode_lines``: the three before,
+plus the bookkeeping, mostly freeing the structs); dedup within the batch; the Iceberg append and
+commit of the decoded rows (pyiceberg: partition split, Parquet zstd, statistics, metadata).
+Reading files and dedup against the table are in ``lake.py compact``'s total only.
 
 Alternatives, parsing only (none of them runs the contract's checks, so each is a lower bound of
 its cost as a fast path): ``pyarrow.json.read_json`` with an explicit schema (C++, straight to
