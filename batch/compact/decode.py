@@ -97,21 +97,18 @@ def decode_lines(batch: Lines, out: Decoded | None = None, fast: FastDecoder = d
     """
     out = out if out is not None else Decoded()
     lines, numbers = batch.lines, batch.numbers
-    if not all(lines):  # empty lines are no records (a file's last newline); `all` is one C loop
-        kept = [i for i, line in enumerate(lines) if line]
+    # Empty and whitespace-only lines are no records. Two C loops (`isspace` stops at a record's
+    # `{`), and the filtering only when there are some: the fast path never bisects over them.
+    if not all(lines) or any(map(bytes.isspace, lines)):
+        kept = [i for i, line in enumerate(lines) if line and not line.isspace()]
         lines, numbers = [lines[i] for i in kept], [numbers[i] for i in kept]
+    out.records += len(lines)
     vouched = fast(lines)
-    blank = 0
     late: dict[str, list[tuple[int, pa.Table]]] = {}  # rows the reference accepted, by line index
     for index in sorted(vouched.refused):
-        raw = lines[index]
-        if raw.isspace():  # whitespace only: no record either (msgspec refuses it, so it lands here)
-            blank += 1
-            continue
-        accepted = _reference(batch.source, numbers[index], raw, out)
+        accepted = _reference(batch.source, numbers[index], lines[index], out)
         if accepted is not None:
             late.setdefault(accepted[0], []).append((index, accepted[1]))
-    out.records += len(lines) - blank
     for name in sorted(set(vouched.tables) | set(late), key=list(CONTRACTS).index):
         table, rows = vouched.tables.get(name, (None, None))
         out.fast += table.num_rows if table is not None else 0
