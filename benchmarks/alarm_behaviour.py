@@ -48,6 +48,7 @@ class Planted:
     site: str
     start_ms: int
     end_ms: int
+    customers: int = 0  # visits that ended in the hour: what the windows can see of it
 
 
 def plant_bad_hours(events: list[dict[str, Any]], sites: dict[str, Any], start_ms: int, days: int,
@@ -74,9 +75,18 @@ def plant_bad_hours(events: list[dict[str, Any]], sites: dict[str, Any], start_m
             sour = draw.choice(("sad", "angry"))
             probabilities = dict(event["probabilities"])
             probabilities["happy"], probabilities[sour] = probabilities[sour], probabilities["happy"]
-            event = dict(event, probabilities=probabilities, top_class=sour, valence=round(valence(probabilities), 4))
-        out.append(event)
-    return out, sorted(planted, key=lambda p: (p.start_ms, p.site))
+            out.append(dict(event, probabilities=probabilities, top_class=sour,
+                            valence=round(valence(probabilities), 4)))
+        else:
+            out.append(event)
+    seen: dict[Planted, set[tuple[str, str]]] = {p: set() for p in planted}
+    for event in out:
+        if event["schema"] == "face_expression" and event["kind"] == "track_end":
+            for p in planted:
+                if p.site == event["site_id"] and p.start_ms <= event["event_time_ms"] < p.end_ms:
+                    seen[p].add((event["camera_id"], event["track_id"]))
+    counted = [Planted(p.site, p.start_ms, p.end_ms, len(seen[p])) for p in planted]
+    return out, sorted(counted, key=lambda p: (p.start_ms, p.site))
 
 
 def run_alarms(events: list[dict[str, Any]], config: AlarmConfig, batch: int = 5000) -> list[SentimentAlarm]:
@@ -93,7 +103,7 @@ def intervals(alarms: Iterable[SentimentAlarm], end_ms: int) -> dict[tuple[str, 
     opened: dict[tuple[str, str, str], int] = {}
     out: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
     for a in alarms:
-        key = (a["rule"], a["site_id"], a["camera_id"] or "")
+        key: tuple[str, str, str] = (a["rule"], a["site_id"], a["camera_id"] or "")
         if a["state"] == "ALARM":
             opened[key] = a["event_time_ms"]
         elif key in opened:
@@ -141,11 +151,11 @@ def site_raises(alarms: Iterable[SentimentAlarm]) -> list[tuple[str, int, str]]:
 
 
 def detection(name: str, alarms: list[SentimentAlarm], planted: list[Planted], config: AlarmConfig,
-              end_ms: int) -> None:
+              end_ms: int, busy: int) -> list[float | None]:
+    """Per planted hour: minutes from its start to the first site alarm raised (0: already raised), or None."""
     spans = intervals(alarms, end_ms)
     slack = config.window_minutes * 60_000
-    delays: list[float] = []
-    missed = 0
+    delays: list[float | None] = []
     for p in planted:
         starts = []
         for (rule, site, camera), raised in spans.items():
@@ -156,13 +166,14 @@ def detection(name: str, alarms: list[SentimentAlarm], planted: list[Planted], c
                     starts.append(p.start_ms)  # already raised when it began
                 elif p.start_ms <= a < p.end_ms + slack:
                     starts.append(a)
-        if starts:
-            delays.append((min(starts) - p.start_ms) / 60_000)
-        else:
-            missed += 1
-    found = len(planted) - missed
-    summary = (f"median {statistics.median(delays):.0f} min, max {max(delays):.0f} min" if delays else "-")
-    print(f"[{name}] planted bad hours raised: {found} of {len(planted)}; delay from the hour's start: {summary}")
+        delays.append((min(starts) - p.start_ms) / 60_000 if starts else None)
+    for label, chosen in (("busy", lambda p: p.customers >= busy), ("quiet", lambda p: p.customers < busy)):
+        found = [d for p, d in zip(planted, delays, strict=True) if chosen(p) and d is not None]
+        total = sum(1 for p in planted if chosen(p))
+        summary = f"median {statistics.median(found):.0f} min, max {max(found):.0f} min" if found else "-"
+        print(f"[{name}] planted bad hours, {label} (customers in the hour {'>=' if label == 'busy' else '<'} "
+              f"{busy}): raised {len(found)} of {total}; delay from the hour's start: {summary}")
+    return delays
 
 
 def false_raises(name: str, alarms: list[SentimentAlarm], incidents: list[Any], config: AlarmConfig,
@@ -205,7 +216,8 @@ def main() -> None:
         dirty = run_alarms(planted_events, config)
         behaviour(name, clean, profiles, history.start_ms, history.end_ms, args.days)
         false_raises(name, clean, history.incidents, config, args.sites, args.days)
-        detection(name, dirty, planted, config, history.end_ms)
+        busy = config.min_tracks * 60 // config.window_minutes  # enough customers in every window of the hour
+        detection(name, dirty, planted, config, history.end_ms, busy)
         print(f"[{name}] ({time.perf_counter() - t:.1f} s for both runs)")
 
 
