@@ -14,7 +14,11 @@ Per rule and site (``site`` = the site's own windows, ``cams`` = its cameras' wi
 raises per day, median / p90 minutes raised, flaps (raises that clear within 10 minutes), raises
 still open an hour after closing; then per planted incident whether a site alarm was raised during
 it (or within one window length after) and how fast, and the false raises per site-week of the
-clean run (raises not overlapping the generator's incidents).
+clean run (raises not overlapping the generator's incidents). Planted hours are grouped by what the
+windows can see: "bad and busy" (net score of the hour's customers <= -0.4, and at least
+min_tracks customers per window on average: 20 an hour), "quiet" (fewer customers: most 15-minute
+windows are "insufficient data" and no rule judges them) and "busy but barely sour" (the random
+flips left the hour above -0.4).
 
 ``before`` is the rules as they were (fixed thresholds, no minimum hold, alarms left raised through
 silence), reproduced with `stream.alarms.LEGACY`; ``after`` is today's default `AlarmConfig`.
@@ -32,7 +36,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batch.analytics.synthetic import HOUR_MS, HistoryConfig, generate_history, opening_hours, site_profiles
-from schemas.expressions import valence
+from schemas.expressions import NEGATIVE, POSITIVE, valence
 from schemas.types import SentimentAlarm
 from stream.alarms import LEGACY, AlarmConfig
 from stream.engine import EngineConfig
@@ -41,6 +45,7 @@ from stream.host.sites import Applied, Sites
 DAY_MS = 24 * HOUR_MS
 FLAP_MS = 10 * 60_000
 FLIP_SHARE = 0.75  # share of happy customers who turn sad or angry in a planted bad hour
+BAD_NET = -0.4  # a planted hour whose customers came out at or below this net score is a real bad hour
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class Planted:
     start_ms: int
     end_ms: int
     customers: int = 0  # visits that ended in the hour: what the windows can see of it
+    net: float = 0.0  # the hour's net score as planted (a few planted hours came out barely sour)
 
 
 def plant_bad_hours(events: list[dict[str, Any]], sites: dict[str, Any], start_ms: int, days: int,
@@ -79,13 +85,17 @@ def plant_bad_hours(events: list[dict[str, Any]], sites: dict[str, Any], start_m
                             valence=round(valence(probabilities), 4)))
         else:
             out.append(event)
-    seen: dict[Planted, set[tuple[str, str]]] = {p: set() for p in planted}
+    seen: dict[Planted, dict[tuple[str, str], str]] = {p: {} for p in planted}
     for event in out:
         if event["schema"] == "face_expression" and event["kind"] == "track_end":
             for p in planted:
                 if p.site == event["site_id"] and p.start_ms <= event["event_time_ms"] < p.end_ms:
-                    seen[p].add((event["camera_id"], event["track_id"]))
-    counted = [Planted(p.site, p.start_ms, p.end_ms, len(seen[p])) for p in planted]
+                    seen[p][(event["camera_id"], event["track_id"])] = event["top_class"]
+    counted = []
+    for p in planted:
+        votes = list(seen[p].values())
+        net = (sum(v in POSITIVE for v in votes) - sum(v in NEGATIVE for v in votes)) / max(len(votes), 1)
+        counted.append(Planted(p.site, p.start_ms, p.end_ms, len(votes), round(net, 2)))
     return out, sorted(counted, key=lambda p: (p.start_ms, p.site))
 
 
@@ -167,12 +177,15 @@ def detection(name: str, alarms: list[SentimentAlarm], planted: list[Planted], c
                 elif p.start_ms <= a < p.end_ms + slack:
                     starts.append(a)
         delays.append((min(starts) - p.start_ms) / 60_000 if starts else None)
-    for label, chosen in (("busy", lambda p: p.customers >= busy), ("quiet", lambda p: p.customers < busy)):
+    groups = (("bad and busy", lambda p: p.customers >= busy and p.net <= BAD_NET),
+              ("quiet (fewer customers)", lambda p: p.customers < busy),
+              ("busy but barely sour", lambda p: p.customers >= busy and p.net > BAD_NET))
+    for label, chosen in groups:
         found = [d for p, d in zip(planted, delays, strict=True) if chosen(p) and d is not None]
         total = sum(1 for p in planted if chosen(p))
         summary = f"median {statistics.median(found):.0f} min, max {max(found):.0f} min" if found else "-"
-        print(f"[{name}] planted bad hours, {label} (customers in the hour {'>=' if label == 'busy' else '<'} "
-              f"{busy}): raised {len(found)} of {total}; delay from the hour's start: {summary}")
+        print(f"[{name}] planted bad hours, {label}: raised {len(found)} of {total}; delay from the hour's start: "
+              f"{summary}")
     return delays
 
 
