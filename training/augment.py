@@ -62,7 +62,7 @@ def mix_batch(pixels: torch.Tensor, targets: torch.Tensor, rng: np.random.Genera
         mixed = lam * pixels + (1 - lam) * pixels[partner]
     else:
         h, w = pixels.shape[-2:]
-        cut_h, cut_w = int(round(h * math.sqrt(1 - lam))), int(round(w * math.sqrt(1 - lam)))
+        cut_h, cut_w = round(h * math.sqrt(1 - lam)), round(w * math.sqrt(1 - lam))
         y, x = int(rng.integers(h - cut_h + 1)), int(rng.integers(w - cut_w + 1))
         mixed = pixels.clone()
         mixed[:, :, y:y + cut_h, x:x + cut_w] = pixels[partner][:, :, y:y + cut_h, x:x + cut_w]

@@ -1,0 +1,145 @@
+"""Distillation: teachers' targets are what their exported graphs compute, an interrupted run resumes
+to the same weights as one that never stopped, and the student it exports is a model the edge loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.expression.classifier import ExpressionClassifier
+from schemas.expressions import EXPRESSIONS
+from tests.training.test_train import write_archive
+from training import distill as distill_module
+from training.augment import mix_batch
+from training.export import export_checkpoint
+from training.network import VIEWS, ExpressionNet
+from training.teachers import ensemble_probabilities, load_teacher, soften
+
+
+def save_teacher(path: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    net = ExpressionNet(width=8)
+    for module in net.modules():  # non-trivial batch-norm statistics, as a trained net has
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)  # type: ignore[union-attr]  # set: track_running_stats
+            module.running_var.uniform_(0.5, 2.0)  # type: ignore[union-attr]
+    last = net.head[1]
+    assert isinstance(last, torch.nn.Linear)
+    with torch.no_grad():  # confident, as a trained teacher is: untrained logits are all near zero
+        last.weight.mul_(50.0)
+    torch.save({"net": net.state_dict(), "result": {"accuracy": 0.5}}, path)
+    return path
+
+
+def faces(n: int, seed: int = 0) -> torch.Tensor:
+    """Noise over a left-to-right ramp that differs per face: neither symmetric nor alike."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 1, 48)[None, None, None, :] * rng.uniform(-150, 150, (n, 1, 1, 1))
+    pixels = 128 + ramp + rng.normal(0, 30, (n, 1, 48, 48))
+    return torch.from_numpy(pixels.clip(0, 255).astype(np.float32))
+
+
+def test_checkpoint_teacher_targets_are_what_its_exported_graph_outputs(tmp_path: Path) -> None:
+    checkpoint = save_teacher(tmp_path / "teacher.pt", seed=1)
+    exported = tmp_path / "teacher.onnx"
+    export_checkpoint(checkpoint, exported, "teacher", "0", views=VIEWS)
+    pixels = faces(6)
+    from_checkpoint = load_teacher(checkpoint, VIEWS).probabilities(pixels)
+    from_graph = load_teacher(exported).probabilities(pixels)
+    torch.testing.assert_close(from_checkpoint, from_graph, atol=1e-5, rtol=1e-4)
+    # The views matter: a single-view teacher says something else about the same faces.
+    single = load_teacher(checkpoint, ("face",)).probabilities(pixels)
+    assert (single - from_checkpoint).abs().max() > 1e-4
+
+
+def test_ensemble_averages_teachers_and_soften_keeps_the_ranking(tmp_path: Path) -> None:
+    first = load_teacher(save_teacher(tmp_path / "a.pt", seed=1), ("face", "mirror"))
+    second = load_teacher(save_teacher(tmp_path / "b.pt", seed=2), ("face", "mirror"))
+    pixels = faces(4, seed=3)
+    averaged = ensemble_probabilities([first, second], pixels)
+    torch.testing.assert_close(averaged, (first.probabilities(pixels) + second.probabilities(pixels)) / 2)
+    softened = soften(averaged, 4.0)
+    torch.testing.assert_close(softened.sum(dim=1), torch.ones(4))
+    assert torch.equal(softened.argsort(dim=1), averaged.argsort(dim=1))
+    assert (softened.max(dim=1).values <= averaged.max(dim=1).values + 1e-6).all()
+    torch.testing.assert_close(soften(averaged, 1.0), averaged)
+
+
+def test_loss_is_cross_entropy_without_teacher_and_kl_vanishes_on_agreement() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(5, 7)
+    targets = torch.softmax(torch.randn(5, 7), dim=1)
+    weights = torch.ones(5)
+    teacher = torch.softmax(torch.randn(5, 7), dim=1)
+    hard_only = distill_module.distillation_loss(logits, targets, teacher, weights, alpha=0.0, temperature=4.0)
+    expected = -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    torch.testing.assert_close(hard_only, expected)
+    agreeing = distill_module.distillation_loss(torch.log(teacher), targets, teacher, weights, alpha=1.0,
+                                                temperature=3.0)
+    assert abs(agreeing.item()) < 1e-5
+    disagreeing = distill_module.distillation_loss(logits, targets, teacher, weights, alpha=1.0, temperature=3.0)
+    assert disagreeing.item() > 1e-3
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), mixup=st.sampled_from([0.0, 0.2, 1.0]),
+       cutmix=st.sampled_from([0.0, 1.0]))
+def test_mixed_batches_keep_pixel_range_and_targets_summing_to_one(seed: int, mixup: float, cutmix: float) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    pixels = torch.rand(6, 1, 48, 48, generator=generator) * 255
+    targets = torch.softmax(torch.randn(6, 7, generator=generator), dim=1)
+    mixed, mixed_targets = mix_batch(pixels, targets, np.random.default_rng(seed), mixup, cutmix)
+    torch.testing.assert_close(mixed_targets.sum(dim=1), torch.ones(6))
+    assert mixed.shape == pixels.shape and mixed.min() >= 0 and mixed.max() <= 255
+    if mixup == 0 and cutmix == 0:
+        assert torch.equal(mixed, pixels) and torch.equal(mixed_targets, targets)
+
+
+def run(archive: Path, model_dir: Path, teachers: list[Path], *extra: str) -> dict[str, object] | None:
+    argv = ["--data", str(archive), "--model-dir", str(model_dir), "--teachers", *map(str, teachers),
+            "--batch-size", "16", "--epochs", "2", "--threads", "1", "--width", "8",
+            "--mixup", "0.4", "--cutmix", "1.0", "--mix-prob", "0.7", "--checkpoint-every", "0", *extra]
+    return distill_module.distill(distill_module.parse_args(argv))
+
+
+def test_interrupted_run_resumes_to_the_same_weights_and_exports_a_runtime_model(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "fer.npz", n_train=64, n_test=32)  # 4 steps per epoch
+    checkpoint_teacher = save_teacher(tmp_path / "teacher.pt", seed=1)
+    onnx_teacher = tmp_path / "teacher2.onnx"
+    export_checkpoint(save_teacher(tmp_path / "teacher2.pt", seed=2), onnx_teacher, "t2", "0", views=("face", "mirror"))
+    teachers = [checkpoint_teacher, onnx_teacher]
+
+    whole = run(archive, tmp_path / "whole", teachers)
+    # Stopped inside epoch 1, then across the epoch boundary, then to the end.
+    assert run(archive, tmp_path / "pieces", teachers, "--stop-after-steps", "3") is None
+    interrupted = torch.load(tmp_path / "pieces" / "checkpoints" / "last.pt", weights_only=False)
+    assert interrupted["step"] == 3 and interrupted["epoch"] == 0 and interrupted["position"] == 48
+    assert run(archive, tmp_path / "pieces", teachers, "--stop-after-steps", "3") is None
+    pieces = run(archive, tmp_path / "pieces", teachers)
+    assert whole is not None and pieces is not None
+
+    final = {name: torch.load(tmp_path / name / "checkpoints" / "last.pt", weights_only=False)
+             for name in ("whole", "pieces")}
+    assert final["whole"]["step"] == final["pieces"]["step"] == 8
+    for key, value in final["whole"]["net"].items():
+        torch.testing.assert_close(final["pieces"]["net"][key], value, atol=1e-6, rtol=1e-5, msg=key)
+    assert whole["accuracy"] == pieces["accuracy"] and whole["arch"] == "compact"
+
+    classifier = ExpressionClassifier(tmp_path / "pieces" / "expression.onnx")
+    assert classifier.info.input_size == 48 and classifier.info.classes == EXPRESSIONS
+    crops = [np.random.default_rng(4).integers(0, 255, (90, 70, 3), dtype=np.uint8)]
+    probabilities = classifier.classify(crops)
+    assert probabilities.shape == (1, 7)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_refuses_to_run_without_teachers(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--teachers"):
+        distill_module.parse_args(["--data", str(tmp_path / "fer.npz")])
+    with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
+        load_teacher(tmp_path / "missing.pt")
