@@ -37,37 +37,32 @@ from training.augment import augment, mix_batch
 from training.data import EXPRESSIONS, load_split, load_training_split
 from training.evaluation import score
 from training.export import export_onnx
-from training.network import ARCHITECTURES, VIEWS, build_net
+from training.network import VIEWS, build_net
 from training.teachers import Teacher, ensemble_probabilities, load_teacher, soften
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    extra = argparse.ArgumentParser(add_help=False)
-    extra.add_argument("--teachers", nargs="+", default=[],
-                       help="teacher checkpoints (.pt) and/or ONNX files; their probabilities are averaged")
-    extra.add_argument("--teacher-views", default=",".join(VIEWS),
-                       help=f"test-time views a checkpoint teacher averages, from {VIEWS} "
-                            "(an ONNX teacher uses the views in its graph)")
-    extra.add_argument("--temperature", type=float, default=4.0)
-    extra.add_argument("--alpha", type=float, default=0.7, help="share of the distillation term in the loss")
-    extra.add_argument("--mixup", type=float, default=0.2, help="mixup Beta(a, a); 0 disables")
-    extra.add_argument("--cutmix", type=float, default=0.0, help="cutmix Beta(a, a); 0 disables")
-    extra.add_argument("--mix-prob", type=float, default=0.5, help="share of batches that are mixed")
-    extra.add_argument("--checkpoint-every", type=int, default=100, help="steps between mid-epoch last.pt saves")
-    extra.add_argument("--stop-after-steps", type=int, default=0,
-                       help="save last.pt and stop after N steps in this invocation (a planned interruption)")
-    known, rest = extra.parse_known_args(argv)
-    defaults = [] if "SM_MODEL_DIR" in os.environ else ["--model-dir", "build/distill"]
-    defaults += ["--arch", "compact", "--width", "40", "--model-id", "moodlens-expression-compact40",
-                "--lr", "0.1", "--weight-decay", "1e-4"]
-    args = base.parse_args([*defaults, *rest])  # user flags come later and win
-    for key, value in vars(known).items():
-        setattr(args, key, value)
+    p = base.build_parser(__doc__)
+    p.add_argument("--teachers", nargs="+", default=[],
+                   help="teacher checkpoints (.pt) and/or ONNX files; their probabilities are averaged")
+    p.add_argument("--teacher-views", default=",".join(VIEWS),
+                   help=f"test-time views a checkpoint teacher averages, from {VIEWS} "
+                        "(an ONNX teacher uses the views in its graph)")
+    p.add_argument("--temperature", type=float, default=4.0)
+    p.add_argument("--alpha", type=float, default=0.7, help="share of the distillation term in the loss")
+    p.add_argument("--mixup", type=float, default=0.2, help="mixup Beta(a, a); 0 disables")
+    p.add_argument("--cutmix", type=float, default=0.0, help="cutmix Beta(a, a); 0 disables")
+    p.add_argument("--mix-prob", type=float, default=0.5, help="share of batches that are mixed")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between mid-epoch last.pt saves")
+    p.add_argument("--stop-after-steps", type=int, default=0,
+                   help="save last.pt and stop after N steps in this invocation (a planned interruption)")
+    # The student's defaults; the teacher's are train.py's.
+    p.set_defaults(arch="compact", width=40, model_id="moodlens-expression-compact40", lr=0.1, weight_decay=1e-4,
+                   model_dir=os.environ.get("SM_MODEL_DIR", "build/distill"))
+    args = base.parse_args(argv, p)
     args.teacher_views = tuple(v for v in args.teacher_views.split(",") if v)
     if not args.teachers:
-        raise SystemExit("--teachers is required: one or more checkpoints or ONNX files to learn from")
-    if args.arch not in ARCHITECTURES:
-        raise SystemExit(f"--arch {args.arch}: choose one of {', '.join(ARCHITECTURES)}")
+        p.error("--teachers is required: one or more checkpoints or ONNX files to learn from")
     return args
 
 

@@ -32,9 +32,10 @@ from training.network import ARCHITECTURES, build_net
 ARCHIVE_NAME = "fer2013_dev.npz"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
+    """The flags shared by train.py and distill.py (which adds its own to this parser)."""
     env = os.environ
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=env.get("SM_CHANNEL_TRAINING"),
                    help="FER2013 .npz archive, or a folder holding " + ARCHIVE_NAME)
     p.add_argument("--model-dir", default=env.get("SM_MODEL_DIR", "build/model"))
@@ -58,6 +59,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps in total")
     p.add_argument("--model-version", default="1.0.0")
     p.add_argument("--model-id", default="moodlens-expression-vgg32")
+    return p
+
+
+def parse_args(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    env = os.environ
+    p = parser or build_parser()
     args, unknown = p.parse_known_args(argv)
     if unknown:
         print(f"ignoring unknown arguments: {unknown}", file=sys.stderr)

@@ -138,8 +138,11 @@ def test_interrupted_run_resumes_to_the_same_weights_and_exports_a_runtime_model
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_refuses_to_run_without_teachers(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="--teachers"):
+def test_refuses_to_run_without_teachers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
         distill_module.parse_args(["--data", str(tmp_path / "fer.npz")])
+    assert "--teachers is required" in capsys.readouterr().err
+    args = distill_module.parse_args(["--data", "x.npz", "--teachers", "t.pt", "--width", "48"])
+    assert (args.arch, args.width, args.model_dir) == ("compact", 48, "build/distill")
     with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
         load_teacher(tmp_path / "missing.pt")
