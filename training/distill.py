@@ -38,6 +38,7 @@ from training.data import EXPRESSIONS, load_split, load_training_split
 from training.evaluation import score
 from training.export import export_onnx
 from training.network import VIEWS, build_net
+from training.teacher_cache import build_cache, cache_key
 from training.teachers import Teacher, ensemble_probabilities, load_teacher, soften
 
 
@@ -53,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mixup", type=float, default=0.2, help="mixup Beta(a, a); 0 disables")
     p.add_argument("--cutmix", type=float, default=0.0, help="cutmix Beta(a, a); 0 disables")
     p.add_argument("--mix-prob", type=float, default=0.5, help="share of batches that are mixed")
+    p.add_argument("--teacher-cache-copies", type=int, default=0,
+                   help="K > 0: the teachers label K augmented copies of each face once (stored beside the "
+                        "checkpoints), each epoch draws one copy per face; 0: teachers on every batch")
     p.add_argument("--checkpoint-every", type=int, default=100, help="steps between mid-epoch last.pt saves")
     p.add_argument("--stop-after-steps", type=int, default=0,
                    help="save last.pt and stop after N steps in this invocation (a planned interruption)")
@@ -123,6 +127,11 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
 
     checkpoints = Path(args.checkpoint_dir)
     checkpoints.mkdir(parents=True, exist_ok=True)
+    cache = None
+    if args.teacher_cache_copies:
+        key = cache_key(args.teachers, args.teacher_views, args.seed, x_all)
+        cache = build_cache(checkpoints / "teacher-cache", key, args.teacher_cache_copies, x_all, teachers,
+                            args.seed, 512, device)
     last, best_path = checkpoints / "last.pt", checkpoints / "best.pt"
     step, epoch, best = 0, 0, {"accuracy": -1.0}
     generator = torch.Generator().manual_seed(args.seed)
@@ -155,17 +164,24 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
                 print(f"stopped after {steps_this_run} steps (step {step}); run again to resume", flush=True)
                 return None
             idx = order[position:position + args.batch_size]
-            batch = augment(x_all[idx], generator).to(device)
             soft_targets, weights = t_all[idx].to(device), y_weights[idx].to(device)
+            if cache is None:
+                batch = augment(x_all[idx], generator).to(device)
+            else:
+                batch, cached = cache.draw(idx, generator)
+                batch, soft_targets = batch.to(device), torch.cat([soft_targets, cached.to(device)], dim=1)
             # Per-step numpy generator: resumable without carrying its state in the checkpoint.
             mixing = np.random.default_rng([args.seed, step])
-            if mixing.random() < args.mix_prob:
+            if mixing.random() < args.mix_prob:  # with the cache, its probabilities are mixed alike
                 batch, soft_targets = mix_batch(batch, soft_targets, mixing, args.mixup, args.cutmix)
+            if cache is not None:
+                soft_targets, said = soft_targets[:, :len(EXPRESSIONS)], soft_targets[:, len(EXPRESSIONS):]
             batch = batch.contiguous(memory_format=torch.channels_last)
             for group in optimizer.param_groups:
                 group["lr"] = base.learning_rate(step, total_steps, args.lr)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                said = ensemble_probabilities(teachers, batch)
+                if cache is None:
+                    said = ensemble_probabilities(teachers, batch)
                 logits = net(batch)
             loss = distillation_loss(logits.float(), soft_targets, said.float(), weights, args.alpha,
                                      args.temperature)

@@ -18,6 +18,7 @@ from training import distill as distill_module
 from training.augment import mix_batch
 from training.export import export_checkpoint
 from training.network import VIEWS, ExpressionNet
+from training.teacher_cache import build_cache, cache_key
 from training.teachers import ensemble_probabilities, load_teacher, soften
 
 
@@ -107,20 +108,27 @@ def run(archive: Path, model_dir: Path, teachers: list[Path], *extra: str) -> di
     return distill_module.distill(distill_module.parse_args(argv))
 
 
-def test_interrupted_run_resumes_to_the_same_weights_and_exports_a_runtime_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cache_copies", [0, 2])
+def test_interrupted_run_resumes_to_the_same_weights_and_exports_a_runtime_model(tmp_path: Path,
+                                                                                cache_copies: int) -> None:
     archive = write_archive(tmp_path / "fer.npz", n_train=64, n_test=32)  # 4 steps per epoch
     checkpoint_teacher = save_teacher(tmp_path / "teacher.pt", seed=1)
     onnx_teacher = tmp_path / "teacher2.onnx"
     export_checkpoint(save_teacher(tmp_path / "teacher2.pt", seed=2), onnx_teacher, "t2", "0", views=("face", "mirror"))
     teachers = [checkpoint_teacher, onnx_teacher]
 
-    whole = run(archive, tmp_path / "whole", teachers)
+    cache = ("--teacher-cache-copies", str(cache_copies))
+    whole = run(archive, tmp_path / "whole", teachers, *cache)
     # Stopped inside epoch 1, then across the epoch boundary, then to the end.
-    assert run(archive, tmp_path / "pieces", teachers, "--stop-after-steps", "3") is None
+    assert run(archive, tmp_path / "pieces", teachers, *cache, "--stop-after-steps", "3") is None
     interrupted = torch.load(tmp_path / "pieces" / "checkpoints" / "last.pt", weights_only=False)
     assert interrupted["step"] == 3 and interrupted["epoch"] == 0 and interrupted["position"] == 48
-    assert run(archive, tmp_path / "pieces", teachers, "--stop-after-steps", "3") is None
-    pieces = run(archive, tmp_path / "pieces", teachers)
+    cached = sorted((tmp_path / "pieces" / "checkpoints").glob("teacher-cache/*.pt"))
+    assert len(cached) == cache_copies
+    written = [path.stat().st_mtime_ns for path in cached]
+    assert run(archive, tmp_path / "pieces", teachers, *cache, "--stop-after-steps", "3") is None
+    pieces = run(archive, tmp_path / "pieces", teachers, *cache)
+    assert [path.stat().st_mtime_ns for path in cached] == written  # resumed runs reuse the cache
     assert whole is not None and pieces is not None
 
     final = {name: torch.load(tmp_path / name / "checkpoints" / "last.pt", weights_only=False)
@@ -146,3 +154,22 @@ def test_refuses_to_run_without_teachers(tmp_path: Path, capsys: pytest.CaptureF
     assert (args.arch, args.width, args.model_dir) == ("compact", 48, "build/distill")
     with pytest.raises(FileNotFoundError, match=r"missing\.pt"):
         load_teacher(tmp_path / "missing.pt")
+
+
+def test_cached_targets_are_the_teachers_on_the_cached_faces(tmp_path: Path) -> None:
+    teacher_file = save_teacher(tmp_path / "teacher.pt", seed=1)
+    teachers = [load_teacher(teacher_file, VIEWS)]
+    x_all = faces(20, seed=5)
+    key = cache_key([str(teacher_file)], VIEWS, 0, x_all)
+    cache = build_cache(tmp_path / "cache", key, 2, x_all, teachers, seed=0, batch_size=8, device=torch.device("cpu"))
+    assert cache.images.shape == (2, 20, 1, 48, 48) and cache.images.dtype == torch.uint8
+    assert not torch.equal(cache.images[0], cache.images[1])  # two different augmentations
+    for k in range(2):
+        torch.testing.assert_close(cache.probabilities[k], teachers[0].probabilities(cache.images[k].float()))
+    pixels, said = cache.draw(torch.tensor([3, 7]), torch.Generator().manual_seed(0))
+    for row, face in enumerate((3, 7)):
+        k = next(k for k in range(2) if torch.equal(cache.images[k, face].float(), pixels[row]))
+        torch.testing.assert_close(said[row], cache.probabilities[k, face])
+    other = save_teacher(tmp_path / "other.pt", seed=2)
+    assert cache_key([str(other)], VIEWS, 0, x_all) != key  # a changed teacher never reads stale targets
+    assert cache_key([str(teacher_file)], ("face",), 0, x_all) != key
