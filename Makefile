@@ -80,9 +80,12 @@ finetune: $(VENV)/.dev
 
 # Distil teachers (checkpoints and/or ONNX files, averaged) into the fast student, then publish it for
 # review into build/distill/publish (never over edge/models). Resumes from build/distill/checkpoints.
+# On a CPU the teachers cost ~12x the student per step, so they label 8 augmented copies of each face
+# once (build/distill/checkpoints/teacher-cache); DISTILL_ARGS= runs them on every batch instead (GPU).
 TEACHERS ?= build/model/checkpoints/best.pt
+DISTILL_ARGS ?= --teacher-cache-copies 8
 distill: $(VENV)/.dev
-	$(BIN)/python training/distill.py --data $(FER) --teachers $(TEACHERS) --model-dir build/distill $(ARGS)
+	$(BIN)/python training/distill.py --data $(FER) --teachers $(TEACHERS) --model-dir build/distill $(DISTILL_ARGS)
 	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/distill/checkpoints/best.pt \
 	  --out build/distill/publish --model-id moodlens-expression-compact40
 
