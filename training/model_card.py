@@ -11,7 +11,7 @@ CALIBRATION_FACES = 1024
 _ARCHITECTURES = {
     "ExpressionNet": "VGG-style CNN: four stages of two 3x3 convolutions (32-64-128-256 channels at width 32) "
                      "with batch norm and ReLU, global average pooling, dropout, one linear layer",
-    "CompactNet": "compact CNN: a stride-2 3x3 stem, then depthwise-separable blocks at 24, 12, 6 and 3 pixels "
+    "CompactNet": "Compact CNN: a stride-2 3x3 stem, then depthwise-separable blocks at 24, 12, 6 and 3 pixels "
                   "with batch norm and ReLU, global average pooling, dropout, one linear layer; trained by "
                   "distillation from larger teachers (`training/distill.py`)",
 }
@@ -31,8 +31,9 @@ def _anchor_text(figures: dict) -> str:
     anchor = figures.get("anchor")
     if not anchor:
         return "The open anchor's latency was not measured for this card (run `make anchor` first)."
+    how = "the .tflite file fer ships" if anchor["model"] == "fer-tflite" else "its Keras weights as float TFLite"
     return (f"Beside it, in the same run of `make anchor` ({anchor['measured']}): the open anchor, `fer`'s "
-            f"mini-Xception under TensorFlow Lite (the .tflite file fer ships), "
+            f"mini-Xception under TensorFlow Lite (the faster of its two files: {how}), "
             f"{anchor['ms_per_face']:.3f} ms per face.")
 
 

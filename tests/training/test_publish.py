@@ -42,9 +42,10 @@ def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_
     checkpoint = tmp_path / "best.pt"
     torch.save({"net": CompactNet(width=8).state_dict(), "result": {"accuracy": 0.3}, "arch": "compact"}, checkpoint)
     anchor = tmp_path / "latency.json"
-    # A budget no candidate meets: the fastest set, one view, must be chosen.
+    # A budget no candidate meets (the faster anchor file's): the fastest set, one view, must be chosen.
     anchor.write_text(json.dumps({"measured": "2026-01-01T00:00:00Z",
-                                  "models": {"fer-tflite": {"ms_per_face": 0.0001}}}))
+                                  "models": {"fer-tflite": {"ms_per_face": 0.5},
+                                             "fer-fp32-tflite": {"ms_per_face": 0.0001}}}))
     out = tmp_path / "models"
     figures = publish(checkpoint, archive, out, "student", "0.1.0", work=tmp_path / "work",
                       anchor_file=anchor, latency_runs=30)
@@ -57,7 +58,8 @@ def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_
     classifier = ExpressionClassifier(out / "expression.onnx")
     assert classifier.info.sha256 == figures["sha256"] and classifier.info.model_id == "student"
     card = (out / "MODEL_CARD.md").read_text()
-    assert "0.000 ms per face" in card and "fer" in card  # the anchor's figure, as measured
+    assert figures["latency_budget_ms"] == 0.0001  # the faster of the anchor's two files
+    assert "0.000 ms per face" in card and "float TFLite" in card
     assert f"{latency['float32']:.3f}" in card and f"{latency['int8']:.3f}" in card
     assert "classified once" in card and (out / "expression_confusion.png").stat().st_size > 1000
     assert json.loads((out / "expression.json").read_text())["sha256"] == figures["sha256"]
