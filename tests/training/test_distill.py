@@ -173,3 +173,12 @@ def test_cached_targets_are_the_teachers_on_the_cached_faces(tmp_path: Path) -> 
     other = save_teacher(tmp_path / "other.pt", seed=2)
     assert cache_key([str(other)], VIEWS, 0, x_all) != key  # a changed teacher never reads stale targets
     assert cache_key([str(teacher_file)], ("face",), 0, x_all) != key
+
+
+def test_sagemaker_locations_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SM_CHANNEL_TRAINING", "/opt/ml/input/data/training")
+    monkeypatch.setenv("SM_MODEL_DIR", "/opt/ml/model")
+    args = distill_module.parse_args(["--teachers", "/opt/ml/input/data/teachers/best.pt", "--epochs", "3",
+                                      "--sagemaker-extra", "1"])
+    assert args.data == "/opt/ml/input/data/training" and args.model_dir == "/opt/ml/model"
+    assert args.checkpoint_dir == "/opt/ml/checkpoints" and args.epochs == 3
