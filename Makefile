@@ -5,19 +5,22 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test system-packages lint typecheck imports security infra-lint unit train evaluate bench lock clean finetune distill anchor students
+.PHONY: demo test system-packages build-tools lint typecheck imports security infra-lint unit train evaluate bench lock clean finetune distill anchor students
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 
-# Runtime only: what a site manager's box needs to run the pipeline.
-$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
+# Runtime only: what a site manager's box needs to run the pipeline. `pip install -e` also builds the C
+# validator (schemas/_native/record.c) in place where a compiler exists; without one it runs msgspec.
+NATIVE_SOURCES := $(wildcard schemas/_native/*.c schemas/_native/*.h)
+$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt $(NATIVE_SOURCES)
 	$(PIP) -e .
 	touch $@
 
-# Tests and training: the dev tools and the CPU build of torch.
-$(VENV)/.dev: $(VENV)/.runtime
+# Tests and training: the dev tools and the CPU build of torch; here the C validator must build (the
+# tests fail without it, MOODLENS_REQUIRE_NATIVE below), so the compiler comes first.
+$(VENV)/.dev: $(VENV)/.runtime $(NATIVE_SOURCES) | build-tools
 	$(PIP) -e '.[dev,train]'
 	touch $@
 
@@ -34,6 +37,13 @@ system-packages:
 	@{ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } && [ -x /usr/bin/chromium ] || { \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto chromium; }
+
+# A C compiler and Python's headers for the C validator (Debian: gcc, python3-dev), installed if missing.
+build-tools:
+	@{ command -v cc >/dev/null || command -v gcc >/dev/null; } && $(PYTHON) -c 'import os, sys, sysconfig; \
+	  sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || { \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gcc python3-dev; }
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -65,7 +75,7 @@ security: $(VENV)/.dev
 
 # pytest exits 5 when it collected no test; that must fail CI, not pass it silently.
 unit: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran"; exit $$rc; }
+	MOODLENS_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran"; exit $$rc; }
 
 train: $(VENV)/.dev
 	$(BIN)/python training/train.py --data $(FER) --model-dir build/model
@@ -125,4 +135,4 @@ lock:
 	  build/lock-venv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache schemas/_record.*.so
