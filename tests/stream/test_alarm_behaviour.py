@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from schemas.types import SentimentAlarm
 from schemas.validation import validate_event
@@ -176,3 +178,42 @@ def test_a_version_1_state_is_read() -> None:
 def test_new_settings_that_make_no_sense_are_refused(settings: dict[str, object], named: str) -> None:
     with pytest.raises(ValueError, match=named):
         AlarmConfig(**settings)  # type: ignore[arg-type]
+
+
+minutes_of_windows = st.lists(st.one_of(
+    st.none(),  # no window this minute (nobody in the last hour)
+    st.tuples(st.integers(0, 40), st.integers(0, 40), st.integers(0, 40))), min_size=1, max_size=240)
+
+
+def ticks_from(minutes: list[tuple[int, int, int] | None]) -> list[Tick]:
+    ticks = []
+    for i, counts in enumerate(minutes):
+        end = T0 + (i + 1) * MINUTE_MS
+        windows = []
+        if counts is not None:
+            classes = [0] * 7
+            for name, count in zip(("happy", "sad", "neutral"), counts, strict=True):
+                classes[CLASS_INDEX[name]] = count
+            n = sum(counts)
+            windows.append(window_event("cafe", None, end, WINDOW, WindowAggregate(n, n, 0, tuple(classes)), 5))
+        ticks.append(Tick(end, windows, [("cafe", "cam", end - 1)]))
+    return ticks
+
+
+@settings(max_examples=60, deadline=None)
+@given(minutes_of_windows, st.data())
+def test_alarms_alternate_hold_and_survive_a_restart_anywhere(minutes: list[tuple[int, int, int] | None],
+                                                               data: st.DataObject) -> None:
+    ticks = ticks_from(minutes)
+    whole = AlarmEngine().process(ticks)
+    last: dict[str, SentimentAlarm] = {}
+    for alarm in whole:
+        before = last.get(alarm["rule"])
+        assert alarm["state"] != (before["state"] if before else "OK")  # ALARM, OK, ALARM, ... per rule
+        if alarm["state"] == "OK" and before is not None and "no customers" not in alarm["reason"]:
+            assert alarm["event_time_ms"] - before["event_time_ms"] >= AlarmConfig().hold_minutes * MINUTE_MS
+        last[alarm["rule"]] = alarm
+    cut = data.draw(st.integers(0, len(ticks)))
+    engine = AlarmEngine()
+    head = engine.process(ticks[:cut])
+    assert head + AlarmEngine.restore(json.loads(json.dumps(engine.snapshot()))).process(ticks[cut:]) == whole
