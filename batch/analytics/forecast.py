@@ -61,7 +61,8 @@ class Backtest:
     naive_visits_mae: float = float("nan")
     coverage80: float = float("nan")  # net score, on the `hours` above
     coverage95: float = float("nan")
-    visits_coverage80: float = float("nan")  # visits, on every open hour of the scored weeks
+    visits_hours: int = 0  # open hours of the scored weeks: visits are scored on all of them
+    visits_coverage80: float = float("nan")
     visits_coverage95: float = float("nan")
     # Standardised errors behind the forecast's intervals (net score hours): 0 means t-quantiles.
     calibration_hours: int = 0
@@ -268,7 +269,7 @@ def _backtest(grid: pd.DataFrame, config: ForecastConfig) -> tuple[Backtest, Cal
         naive_net_mae=float((rated["net"] - rated["n_net"]).abs().mean()),
         visits_mae=float((visits["visits"] - visits["p_visits"]).abs().mean()),
         naive_visits_mae=float((visits["visits"] - visits["n_visits"]).abs().mean()),
-        coverage80=share["net80"], coverage95=share["net95"],
+        coverage80=share["net80"], coverage95=share["net95"], visits_hours=len(visits),
         visits_coverage80=share["visits80"], visits_coverage95=share["visits95"],
         calibration_hours=final.errors.get("net", 0) if final.multiplier("net", 95) is not None else 0), final
 
