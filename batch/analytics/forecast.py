@@ -12,8 +12,13 @@ Closed hours are not zero sentiment: an hour-of-week is open when it had visitor
 of the history's weeks; closed hours get no net score at all and zero visits. Hours without
 customers carry no net score (no data, not 0).
 
+The intervals' widths are calibrated out of sample (split-conformal, `intervals.py`): a half-width is
+the quantile of the standardised errors the same model made in earlier rolling-origin weeks, not a
+t-quantile of its own variance, which is too narrow out of sample (a bad evening, a silent camera).
+
 Always reported beside: a rolling-origin backtest (the last ``backtest_folds`` weeks, each forecast
-from the data before it) and the seasonal-naive baseline (same hour last week) on the same hours.
+from the data before it, its intervals calibrated on the weeks before it only) and the
+seasonal-naive baseline (same hour last week) on the same hours.
 Anomalous history hours (|standardised residual| >= ``anomaly_z``, with a robust scale) are flagged.
 """
 
@@ -26,14 +31,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from batch.analytics.intervals import (
-    LEVELS,
-    NO_CALIBRATION,
-    Calibration,
-    HourOfWeekEffects,
-    calibrate,
-    shrunk_effects,
-)
+from batch.analytics.intervals import LEVELS, NO_CALIBRATION, Calibration, calibrate
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -122,10 +120,7 @@ class _Fit:
     open_how: set[int]
     columns: list[str]
     visits: sm.regression.linear_model.RegressionResults
-    visits_effects: HourOfWeekEffects  # on √visits
-    visits_scale: float  # √visits residual variance once the hour-of-week effects are taken out
     net: sm.regression.linear_model.RegressionResults
-    net_effects: HourOfWeekEffects
     usable_share: float
     noise: tuple[float, float]  # an hour's net score variance: noise[0] + noise[1] / customers
 
@@ -133,26 +128,17 @@ class _Fit:
 def _fit(grid: pd.DataFrame) -> _Fit:
     open_how = open_hours_of_week(grid)
     train = grid[grid["how"].isin(open_how)]
-    how = train["how"].to_numpy()
-    design = _design(how)
+    design = _design(train["how"].to_numpy())
     visits = sm.OLS(np.sqrt(train["visits"].to_numpy(dtype=float)), design).fit()
-    visits_effects = shrunk_effects(how, visits.resid.to_numpy(), np.ones(len(how)), design.shape[1])
-    visits_left = visits.resid.to_numpy() - visits_effects.effect[how]
-    visits_scale = float(np.sum(visits_left**2) / max(1.0, visits.df_resid))
-    rated = (train["tracks"] > 0).to_numpy()
-    y, x = train["net"].to_numpy()[rated], design[rated]
-    tracks = train["tracks"].to_numpy(dtype=float)[rated]
+    rated = train["tracks"] > 0
+    y, x = train.loc[rated, "net"].to_numpy(), design[rated.to_numpy()]
+    tracks = train.loc[rated, "tracks"].to_numpy(dtype=float)
     noise = _noise(y - sm.WLS(y, x, weights=tracks).fit().fittedvalues, tracks)
     # Feasible GLS: an hour's variance is sampling noise (~1/customers) plus what the seasonal terms
     # miss (promotions, weather: a constant), so busy hours are not trusted beyond what they know.
-    weights = 1.0 / (noise[0] + noise[1] / tracks)
-    net = sm.WLS(y, x, weights=weights).fit()
-    net_effects = shrunk_effects(how[rated], np.asarray(net.resid), weights, design.shape[1])
-    # The noise left once the hour-of-week effects are known: the effects' own uncertainty is added apart.
-    noise = _noise(np.asarray(net.resid) - net_effects.effect[how[rated]], tracks)
+    net = sm.WLS(y, x, weights=1.0 / (noise[0] + noise[1] / tracks)).fit()
     usable = float(train["tracks"].sum() / max(1, train["visits"].sum()))
-    return _Fit(open_how, list(design.columns), visits, visits_effects, visits_scale, net, net_effects, usable,
-                noise)
+    return _Fit(open_how, list(design.columns), visits, net, usable, noise)
 
 
 def _noise(residuals: np.ndarray, tracks: np.ndarray) -> tuple[float, float]:
@@ -169,16 +155,16 @@ def _predict(fit: _Fit, hours: np.ndarray) -> pd.DataFrame:
     how = hour_of_week(hours)
     out = pd.DataFrame({"hour_ms": hours, "open": np.isin(how, list(fit.open_how))})
     design = _design(how, fit.columns)
-    root = fit.visits.predict(design).to_numpy() + fit.visits_effects.effect[how]
-    out["visits"] = np.where(out["open"], np.maximum(root, 0) ** 2 + fit.visits_scale, 0.0)
+    root = np.asarray(fit.visits.predict(design))
+    scale = float(fit.visits.scale)
+    out["visits"] = np.where(out["open"], np.maximum(root, 0) ** 2 + scale, 0.0)
     out["root_mean"] = root
-    out["root_sd"] = np.sqrt(fit.visits.get_prediction(design).se_mean ** 2 + fit.visits_effects.variance[how]
-                             + fit.visits_scale)
-    net_mean = fit.net.predict(design).to_numpy() + fit.net_effects.effect[how]
+    out["root_sd"] = np.sqrt(fit.visits.get_prediction(design).se_mean ** 2 + scale)
+    net_mean = np.asarray(fit.net.predict(design))
     tracks = np.maximum(out["visits"].to_numpy() * fit.usable_share, 1.0)
-    noise = fit.noise[0] + fit.noise[1] / tracks
+    noise = (fit.noise[0] + fit.noise[1] / tracks) * float(fit.net.scale)
     out["net_mean"] = net_mean
-    out["net_sd"] = np.sqrt(fit.net.get_prediction(design).se_mean ** 2 + fit.net_effects.variance[how] + noise)
+    out["net_sd"] = np.sqrt(fit.net.get_prediction(design).se_mean ** 2 + noise)
     out["net"] = np.where(out["open"], np.clip(net_mean, -1, 1), np.nan)
     return out
 
@@ -286,8 +272,7 @@ def _anomalies(grid: pd.DataFrame, fit: _Fit, config: ForecastConfig) -> pd.Data
     rated = opened[opened["tracks"] >= config.min_tracks]
     frames = []
     if len(rated):
-        how = rated["how"].to_numpy()
-        expected = np.asarray(fit.net.predict(_design(how, fit.columns))) + fit.net_effects.effect[how]
+        expected = fit.net.predict(_design(rated["how"].to_numpy(), fit.columns))
         spread = np.sqrt(fit.noise[0] + fit.noise[1] / rated["tracks"].to_numpy(dtype=float))
         z = _robust_z((rated["net"].to_numpy() - expected) / spread)
         flagged = np.abs(z) >= config.anomaly_z
@@ -295,8 +280,7 @@ def _anomalies(grid: pd.DataFrame, fit: _Fit, config: ForecastConfig) -> pd.Data
                                     "actual": rated["net"].to_numpy()[flagged], "expected": expected[flagged],
                                     "z": z[flagged]}))
     if len(opened):
-        how = opened["how"].to_numpy()
-        root = np.asarray(fit.visits.predict(_design(how, fit.columns))) + fit.visits_effects.effect[how]
+        root = fit.visits.predict(_design(opened["how"].to_numpy(), fit.columns))
         z = _robust_z(np.sqrt(opened["visits"].to_numpy(dtype=float)) - root)
         flagged = np.abs(z) >= config.anomaly_z
         frames.append(pd.DataFrame({"hour_ms": opened.index.to_numpy()[flagged], "measure": "visits",
