@@ -178,8 +178,9 @@ def _with_intervals(predicted: pd.DataFrame, fit: _Fit, calibration: Calibration
     net, net_sd = predicted["net_mean"].to_numpy(), predicted["net_sd"].to_numpy()
     for level in LEVELS:
         t = stats.t.ppf(0.5 + level / 200, [fit.visits.df_resid, fit.net.df_resid])
-        q_visits = calibration.multiplier("visits", level) or float(t[0])
-        q_net = calibration.multiplier("net", level) or float(t[1])
+        by_visits, by_net = calibration.multiplier("visits", level), calibration.multiplier("net", level)
+        q_visits = float(t[0]) if by_visits is None else by_visits
+        q_net = float(t[1]) if by_net is None else by_net
         out[f"visits_lo{level}"] = np.where(is_open, np.maximum(root - q_visits * root_sd, 0) ** 2, 0.0)
         out[f"visits_hi{level}"] = np.where(is_open, np.maximum(root + q_visits * root_sd, 0) ** 2, 0.0)
         out[f"net_lo{level}"] = np.where(is_open, np.clip(net - q_net * net_sd, -1, 1), np.nan)
