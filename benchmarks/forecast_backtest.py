@@ -4,6 +4,10 @@
 
 Rolling-origin backtest (the last 3 weeks, each forecast from the data before it); the baseline is
 "same hour last week"; both are scored on the same hours (open, >= 5 customers now and a week before).
+Coverage of the 80%/95% intervals is out of sample: each scored week's intervals are calibrated on
+the standardised errors of the weeks before it only (up to 3 more origins feed calibration); net
+score on the scored hours, visits on every open hour. "calibrated on": net-score errors behind the
+forecast's own intervals. Pin BLAS to one thread (OMP_NUM_THREADS=1) on a shared machine.
 """
 
 from __future__ import annotations
