@@ -12,8 +12,13 @@ Closed hours are not zero sentiment: an hour-of-week is open when it had visitor
 of the history's weeks; closed hours get no net score at all and zero visits. Hours without
 customers carry no net score (no data, not 0).
 
+The intervals' widths are calibrated out of sample (split-conformal, `intervals.py`): a half-width is
+the quantile of the standardised errors the same model made in earlier rolling-origin weeks, not a
+t-quantile of its own variance, which is too narrow out of sample (a bad evening, a silent camera).
+
 Always reported beside: a rolling-origin backtest (the last ``backtest_folds`` weeks, each forecast
-from the data before it) and the seasonal-naive baseline (same hour last week) on the same hours.
+from the data before it, its intervals calibrated on the weeks before it only) and the
+seasonal-naive baseline (same hour last week) on the same hours.
 Anomalous history hours (|standardised residual| >= ``anomaly_z``, with a robust scale) are flagged.
 """
 
@@ -26,6 +31,8 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from batch.analytics.intervals import LEVELS, NO_CALIBRATION, Calibration, calibrate
+
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 WEEK_HOURS = 168
@@ -36,6 +43,8 @@ class ForecastConfig:
     horizon_days: int = 7
     min_history_days: int = 21
     backtest_folds: int = 3
+    # Earlier weekly origins whose out-of-sample errors only calibrate the intervals of later ones.
+    calibration_folds: int = 3
     min_tracks: int = 5
     anomaly_z: float = 3.0
 
@@ -48,8 +57,13 @@ class Backtest:
     naive_net_mae: float = float("nan")
     visits_mae: float = float("nan")
     naive_visits_mae: float = float("nan")
-    coverage80: float = float("nan")
+    coverage80: float = float("nan")  # net score, on the `hours` above
     coverage95: float = float("nan")
+    visits_hours: int = 0  # open hours of the scored weeks: visits are scored on all of them
+    visits_coverage80: float = float("nan")
+    visits_coverage95: float = float("nan")
+    # Standardised errors behind the forecast's intervals (net score hours): 0 means t-quantiles.
+    calibration_hours: int = 0
 
 
 @dataclass
@@ -137,67 +151,114 @@ def _noise(residuals: np.ndarray, tracks: np.ndarray) -> tuple[float, float]:
 
 
 def _predict(fit: _Fit, hours: np.ndarray) -> pd.DataFrame:
+    """Means and predictive sds, unclipped (`root_*` on the √visits scale), before any interval."""
     how = hour_of_week(hours)
     out = pd.DataFrame({"hour_ms": hours, "open": np.isin(how, list(fit.open_how))})
     design = _design(how, fit.columns)
-    mean_sqrt = fit.visits.predict(design)
+    root = np.asarray(fit.visits.predict(design))
     scale = float(fit.visits.scale)
-    out["visits"] = np.where(out["open"], np.maximum(mean_sqrt, 0) ** 2 + scale, 0.0)
-    visits_se = np.sqrt(fit.visits.get_prediction(design).se_mean ** 2 + scale)
-    net_mean = fit.net.predict(design)
+    out["visits"] = np.where(out["open"], np.maximum(root, 0) ** 2 + scale, 0.0)
+    out["root_mean"] = root
+    out["root_sd"] = np.sqrt(fit.visits.get_prediction(design).se_mean ** 2 + scale)
+    net_mean = np.asarray(fit.net.predict(design))
     tracks = np.maximum(out["visits"].to_numpy() * fit.usable_share, 1.0)
     noise = (fit.noise[0] + fit.noise[1] / tracks) * float(fit.net.scale)
-    net_se = np.sqrt(fit.net.get_prediction(design).se_mean ** 2 + noise)
+    out["net_mean"] = net_mean
+    out["net_sd"] = np.sqrt(fit.net.get_prediction(design).se_mean ** 2 + noise)
     out["net"] = np.where(out["open"], np.clip(net_mean, -1, 1), np.nan)
-    for level in (80, 95):
-        t_visits = stats.t.ppf(0.5 + level / 200, fit.visits.df_resid)
-        t_net = stats.t.ppf(0.5 + level / 200, fit.net.df_resid)
-        low = np.maximum(mean_sqrt - t_visits * visits_se, 0) ** 2
-        high = np.maximum(mean_sqrt + t_visits * visits_se, 0) ** 2
-        out[f"visits_lo{level}"] = np.where(out["open"], low, 0.0)
-        out[f"visits_hi{level}"] = np.where(out["open"], high, 0.0)
-        out[f"net_lo{level}"] = np.where(out["open"], np.clip(net_mean - t_net * net_se, -1, 1), np.nan)
-        out[f"net_hi{level}"] = np.where(out["open"], np.clip(net_mean + t_net * net_se, -1, 1), np.nan)
     return out
 
 
-def _backtest(grid: pd.DataFrame, config: ForecastConfig) -> Backtest:
+def _with_intervals(predicted: pd.DataFrame, fit: _Fit, calibration: Calibration) -> pd.DataFrame:
+    """80% and 95% intervals: mean ± q·sd, q the calibrated quantile of earlier weeks' |z|, or the
+    t-quantile where too few earlier errors were seen."""
+    out = predicted.drop(columns=["root_mean", "root_sd", "net_mean", "net_sd"])
+    is_open = predicted["open"].to_numpy()
+    root, root_sd = predicted["root_mean"].to_numpy(), predicted["root_sd"].to_numpy()
+    net, net_sd = predicted["net_mean"].to_numpy(), predicted["net_sd"].to_numpy()
+    for level in LEVELS:
+        t = stats.t.ppf(0.5 + level / 200, [fit.visits.df_resid, fit.net.df_resid])
+        by_visits, by_net = calibration.multiplier("visits", level), calibration.multiplier("net", level)
+        q_visits = float(t[0]) if by_visits is None else by_visits
+        q_net = float(t[1]) if by_net is None else by_net
+        out[f"visits_lo{level}"] = np.where(is_open, np.maximum(root - q_visits * root_sd, 0) ** 2, 0.0)
+        out[f"visits_hi{level}"] = np.where(is_open, np.maximum(root + q_visits * root_sd, 0) ** 2, 0.0)
+        out[f"net_lo{level}"] = np.where(is_open, np.clip(net - q_net * net_sd, -1, 1), np.nan)
+        out[f"net_hi{level}"] = np.where(is_open, np.clip(net + q_net * net_sd, -1, 1), np.nan)
+    return out
+
+
+def _fold_errors(grid: pd.DataFrame, origin: int) -> pd.DataFrame:
+    """One rolling origin: the week from `origin` forecast from the data before it, with the
+    standardised errors z = (actual - mean) / predicted sd (net score; √visits)."""
+    train = grid[grid.index < origin]
+    test = grid[(grid.index >= origin) & (grid.index < origin + 7 * DAY_MS)]
+    fit = _fit(train)
+    predicted = _predict(fit, test.index.to_numpy())
+    naive = grid.reindex(test.index - WEEK_HOURS * HOUR_MS)
+    root = np.sqrt(test["visits"].to_numpy(dtype=float))
+    return pd.DataFrame({
+        "open": predicted["open"].to_numpy(), "visits": test["visits"].to_numpy(),
+        "tracks": test["tracks"].to_numpy(), "net": test["net"].to_numpy(),
+        "p_visits": predicted["visits"].to_numpy(), "p_net": predicted["net"].to_numpy(),
+        "n_visits": naive["visits"].to_numpy(), "n_net": naive["net"].to_numpy(),
+        "n_tracks": naive["tracks"].to_numpy(),
+        "z_net": (test["net"].to_numpy() - predicted["net_mean"].to_numpy()) / predicted["net_sd"].to_numpy(),
+        "z_visits": (root - predicted["root_mean"].to_numpy()) / predicted["root_sd"].to_numpy(),
+        "df_net": fit.net.df_resid, "df_visits": fit.visits.df_resid})
+
+
+def _calibration(folds: list[pd.DataFrame], config: ForecastConfig) -> Calibration:
+    """From these folds' errors: net score on open hours with enough customers, visits on open hours."""
+    if not folds:
+        return NO_CALIBRATION
+    frame = pd.concat(folds)
+    rated = frame["open"] & (frame["tracks"] >= config.min_tracks)
+    return calibrate({"net": frame.loc[rated, "z_net"].to_numpy(),
+                      "visits": frame.loc[frame["open"], "z_visits"].to_numpy()})
+
+
+def _covered(z: pd.Series, df: pd.Series, calibration: Calibration, measure: str, level: int) -> float:
+    q = calibration.multiplier(measure, level)
+    limit = np.full(len(z), q) if q is not None else stats.t.ppf(0.5 + level / 200, df.to_numpy())
+    return float((np.abs(z.to_numpy()) <= limit).sum())
+
+
+def _backtest(grid: pd.DataFrame, config: ForecastConfig) -> tuple[Backtest, Calibration]:
+    """The last `backtest_folds` weeks are scored; before them up to `calibration_folds` more weeks
+    only feed calibration. A week's intervals are calibrated on the weeks before it alone, so the
+    coverage reported is out of sample, as the forecast's will be (calibrated on every week here)."""
     end = int(grid.index[-1]) + HOUR_MS
     start = int(grid.index[0])
-    errors: list[pd.DataFrame] = []
-    folds = 0
-    for fold in range(config.backtest_folds, 0, -1):
-        origin = end - fold * 7 * DAY_MS
-        if origin - start < 14 * DAY_MS:
-            continue
-        train = grid[grid.index < origin]
-        test = grid[(grid.index >= origin) & (grid.index < origin + 7 * DAY_MS)]
-        predicted = _predict(_fit(train), test.index.to_numpy()).set_index("hour_ms")
-        naive = grid.reindex(test.index - WEEK_HOURS * HOUR_MS)
-        frame = pd.DataFrame({
-            "open": predicted["open"].to_numpy(), "visits": test["visits"].to_numpy(),
-            "tracks": test["tracks"].to_numpy(), "net": test["net"].to_numpy(),
-            "p_visits": predicted["visits"].to_numpy(), "p_net": predicted["net"].to_numpy(),
-            "n_visits": naive["visits"].to_numpy(), "n_net": naive["net"].to_numpy(),
-            "n_tracks": naive["tracks"].to_numpy(),
-            "lo80": predicted["net_lo80"].to_numpy(), "hi80": predicted["net_hi80"].to_numpy(),
-            "lo95": predicted["net_lo95"].to_numpy(), "hi95": predicted["net_hi95"].to_numpy()})
-        errors.append(frame)
-        folds += 1
-    if not errors:
-        return Backtest()
-    frame = pd.concat(errors)
+    total = config.backtest_folds + config.calibration_folds
+    origins = [end - k * 7 * DAY_MS for k in range(total, 0, -1) if end - k * 7 * DAY_MS - start >= 14 * DAY_MS]
+    folds = [_fold_errors(grid, origin) for origin in origins]
+    if not folds:
+        return Backtest(), NO_CALIBRATION
+    scored_from = max(0, len(folds) - config.backtest_folds)
+    hits = {key: 0.0 for key in ("net80", "net95", "visits80", "visits95")}
+    for index in range(scored_from, len(folds)):
+        fold, calibration = folds[index], _calibration(folds[:index], config)
+        rated = fold[fold["open"] & (fold["tracks"] >= config.min_tracks) & (fold["n_tracks"] >= config.min_tracks)]
+        opened = fold[fold["open"]]
+        for level in LEVELS:
+            hits[f"net{level}"] += _covered(rated["z_net"], rated["df_net"], calibration, "net", level)
+            hits[f"visits{level}"] += _covered(opened["z_visits"], opened["df_visits"], calibration, "visits", level)
+    frame = pd.concat(folds[scored_from:])
     visits = frame[frame["open"]]
     # Same hours for both: open, enough customers now and a week before.
     rated = frame[frame["open"] & (frame["tracks"] >= config.min_tracks) & (frame["n_tracks"] >= config.min_tracks)]
+    final = _calibration(folds, config)
+    share = {key: value / max(1, len(rated) if key.startswith("net") else len(visits)) for key, value in hits.items()}
     return Backtest(
-        folds=folds, hours=len(rated),
+        folds=len(folds) - scored_from, hours=len(rated),
         net_mae=float((rated["net"] - rated["p_net"]).abs().mean()),
         naive_net_mae=float((rated["net"] - rated["n_net"]).abs().mean()),
         visits_mae=float((visits["visits"] - visits["p_visits"]).abs().mean()),
         naive_visits_mae=float((visits["visits"] - visits["n_visits"]).abs().mean()),
-        coverage80=float(((rated["net"] >= rated["lo80"]) & (rated["net"] <= rated["hi80"])).mean()),
-        coverage95=float(((rated["net"] >= rated["lo95"]) & (rated["net"] <= rated["hi95"])).mean()))
+        coverage80=share["net80"], coverage95=share["net95"], visits_hours=len(visits),
+        visits_coverage80=share["visits80"], visits_coverage95=share["visits95"],
+        calibration_hours=final.errors.get("net", 0) if final.multiplier("net", 95) is not None else 0), final
 
 
 def _robust_z(residuals: np.ndarray) -> np.ndarray:
@@ -243,9 +304,10 @@ def forecast_site(site: str, site_hours: pd.DataFrame, end_ms: int,
     grid = hourly_grid(site_hours, start_ms, end_ms)
     fit = _fit(grid)
     future = np.arange(end_ms, end_ms + config.horizon_days * DAY_MS, HOUR_MS, dtype=np.int64)
-    forecast = _predict(fit, future)
+    backtest, calibration = _backtest(grid, config)
+    forecast = _with_intervals(_predict(fit, future), fit, calibration)
     forecast.insert(0, "site_id", site)
-    return SiteForecast(site, "ok", days, forecast, _backtest(grid, config), _anomalies(grid, fit, config))
+    return SiteForecast(site, "ok", days, forecast, backtest, _anomalies(grid, fit, config))
 
 
 def forecast_sites(hourly: pd.DataFrame, end_ms: int, config: ForecastConfig = ForecastConfig()) -> list[SiteForecast]:
