@@ -79,7 +79,11 @@ def run_forecast(args: argparse.Namespace) -> int:
         b = result.backtest
         print(f"   backtest, {b.folds} rolling weekly origins, {b.hours} rated hours: net score MAE {b.net_mae:.3f} "
               f"(seasonal-naive, same hour last week: {b.naive_net_mae:.3f}); visits MAE {b.visits_mae:.1f} "
-              f"(naive {b.naive_visits_mae:.1f}); interval coverage 80%: {b.coverage80:.0%}, 95%: {b.coverage95:.0%}")
+              f"(naive {b.naive_visits_mae:.1f}); out-of-sample interval coverage, net score 80%: "
+              f"{b.coverage80:.0%}, 95%: {b.coverage95:.0%}; visits 80%: {b.visits_coverage80:.0%}, "
+              f"95%: {b.visits_coverage95:.0%}; "
+              + (f"intervals calibrated on {b.calibration_hours} backtest hours" if b.calibration_hours
+                 else "intervals from t-quantiles (too few backtest hours to calibrate)"))
         for row in result.anomalies.itertuples():
             if row.measure == "net_score":
                 what = f"net score {row.actual:+.2f}, expected {row.expected:+.2f}"
