@@ -15,9 +15,11 @@ forehead to chin). Face size is the labelled box's height in the frame's pixels.
 time of this one-threaded process (median per frame), so other work on the machine does not
 inflate it.
 
-Rows: `yunet` is the full search over every tile (what the edge finds once its rotation has
-passed); the last line times a full search as the pipeline runs it (coarse pass, one tile every
-second search).
+Rows: `yunet` is the full search over every tile, upright and turned (what the edge finds once
+its rotation has passed); the last line times a full search as the pipeline runs it (coarse pass,
+one tile every second search). A breakdown of the generated faces >= 24 px by how they were made
+(size, turn, blur, dim room, half covered) shows where each detector's misses are.
+`--detectors yunet` runs YuNet alone (the scenes are the same whichever run).
 `haar w320` is the edge's original setting (frames shrunk to 320 px wide), `haar full` the cascade
 on the full frame. HOG rows appear when dlib is installed.
 """
