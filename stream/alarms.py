@@ -4,18 +4,38 @@ Rules (all in event time, evaluated at each closed minute boundary, in tick orde
 are as deterministic as the windows):
 
 ``low_sentiment``  On windows of ``window_minutes`` (default 15) with at least ``min_tracks`` tracks:
-                   a window is *bad* when net score < ``low_raise`` and *good* when
-                   net score >= ``low_clear`` (> low_raise: the dead band between them is the
-                   hysteresis). ALARM when ``raise_m`` of the last ``raise_n`` windows are bad; back to OK
-                   (recovery) when ``clear_m`` of the last ``raise_n`` are good. Windows with
-                   insufficient data count as neither. Per site, and per camera (``cameras``).
+                   a window is *bad* when its net score is below ``low_raise`` **and** below the OK
+                   level ``low_clear`` by at least ``z_raise`` standard errors (the sampling error of a
+                   net score from this window's customer count: with 6 customers one sour face moves
+                   the score by 0.3, with 60 by 0.03, so the same dip is noise in one and evidence in
+                   the other); *good* when net score >= ``low_clear`` (> low_raise: the dead band
+                   between them is the hysteresis). ALARM when ``raise_m`` of the last ``raise_n``
+                   windows are bad; back to OK (recovery) when ``clear_m`` of the last ``raise_n``
+                   are good and the alarm has been raised for ``hold_minutes`` (default: one window
+                   length, so the windows that raised it have rolled out before it can clear). The
+                   N windows are one window length apart (``disjoint_windows``: judged every minute,
+                   the windows ending now, 15 and 30 minutes ago): consecutive minute windows share
+                   14 of their 15 minutes, so "3 of 5" of them was one window's evidence counted
+                   three times. Windows with insufficient data count as neither. Per site, and per
+                   camera (``cameras``).
 ``sentiment_drop`` Site windows only, against the site's baseline for that hour of the week (UTC):
-                   ``RunningStats`` of past net scores, mergeable. Bad when the baseline has at least
-                   ``baseline_min_samples`` and net < mean − max(``drop_sigmas``·sd, ``drop_min``);
-                   good when net >= mean − max(``drop_clear_sigmas``·sd, ``drop_min``/2). Same M-of-N.
+                   ``RunningStats`` of past net scores, mergeable. With at least ``baseline_min_samples``
+                   the spread is σ = √(sd² + se²) (the baseline's spread plus this window's sampling
+                   error: the baseline was learnt from busier or quieter windows than this one).
+                   Bad when net < mean − max(``drop_sigmas``·σ, ``drop_min``); good when
+                   net >= mean − max(``drop_clear_sigmas``·σ, ``drop_min``/2). Same M-of-N and hold.
                    Every sufficient window not judged bad then joins its baseline.
 ``camera_silent``  A camera that has sent heartbeats and sent none for more than ``silent_minutes``:
                    ALARM; OK again with its next heartbeat. Cameras never heard of raise nothing.
+
+Quiet resolves. A raised low_sentiment or sentiment_drop alarm whose key has had no window with
+enough customers for ``quiet_minutes`` (default 30) goes back to OK with the reason "no customers
+for N minutes (site closed or quiet)": nobody is there to be unhappy, and an alarm left raised
+through a closed night is noise the next morning. A new bad spell raises a new alarm.
+
+``LEGACY`` (0 for ``z_raise``, ``hold_minutes`` and ``quiet_minutes``, ``drop_sampling_noise`` and
+``disjoint_windows`` off, 3 of 5 / 4 of 5, ``drop_sigmas`` 2) is the rules as they were before, kept
+for the benchmark's before/after (``benchmarks/alarm_behaviour.py``; ADR alarms-0001).
 
 Each state change is one sentiment_alarm event (id derived from rule, key, state and time).
 
@@ -30,8 +50,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from schemas.expressions import NEGATIVE, POSITIVE
 from schemas.types import SentimentAlarm, SentimentWindow
 from stream.aggregate import RunningStats
 from stream.engine import EngineConfig, Tick
@@ -39,6 +60,7 @@ from stream.ids import stable_event_id
 
 Rule = Literal["low_sentiment", "sentiment_drop", "camera_silent"]
 HOUR_MS = 3_600_000
+ALARM_STATE_VERSION = 2  # 2: machines carry raised_ms and data_ms
 
 
 @dataclass(frozen=True)
@@ -47,23 +69,28 @@ class AlarmConfig:
     min_tracks: int = 5
     low_raise: float = -0.2
     low_clear: float = 0.0
-    raise_m: int = 3
-    raise_n: int = 5
-    clear_m: int = 4
+    raise_m: int = 2
+    raise_n: int = 3
+    clear_m: int = 2
     cameras: bool = True
     drop_sigmas: float = 2.0
     drop_clear_sigmas: float = 1.0
     drop_min: float = 0.2
     baseline_min_samples: int = 30
     silent_minutes: int = 5
+    z_raise: float = 2.0  # a bad window is this many standard errors below low_clear
+    hold_minutes: int = 15  # an alarm stays raised at least this long (one window length)
+    quiet_minutes: int = 30  # no window with enough customers this long: the alarm resolves (0: never)
+    drop_sampling_noise: bool = True  # the drop rule's spread includes the window's own sampling error
+    disjoint_windows: bool = True  # the N windows of M-of-N are one window length apart (independent)
 
     def __post_init__(self) -> None:
         for name in ("window_minutes", "min_tracks", "raise_m", "raise_n", "clear_m", "baseline_min_samples",
-                     "silent_minutes"):
+                     "silent_minutes", "hold_minutes", "quiet_minutes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"alarm setting {name} must be an integer, got {value!r}")
-        for name in ("low_raise", "low_clear", "drop_sigmas", "drop_clear_sigmas", "drop_min"):
+        for name in ("low_raise", "low_clear", "drop_sigmas", "drop_clear_sigmas", "drop_min", "z_raise"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"alarm setting {name} must be a finite number, got {value!r}")
@@ -84,6 +111,12 @@ class AlarmConfig:
             raise ValueError(f"low_clear ({self.low_clear}) must be >= low_raise ({self.low_raise}) (hysteresis)")
         if min(self.drop_sigmas, self.drop_clear_sigmas, self.drop_min) < 0 or self.baseline_min_samples < 0:
             raise ValueError("drop_sigmas, drop_clear_sigmas, drop_min and baseline_min_samples must be >= 0")
+        if self.z_raise < 0 or self.hold_minutes < 0 or self.quiet_minutes < 0:
+            raise ValueError(f"z_raise, hold_minutes and quiet_minutes must be >= 0, got {self.z_raise}, "
+                             f"{self.hold_minutes}, {self.quiet_minutes}")
+        for name in ("drop_sampling_noise", "disjoint_windows", "cameras"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"alarm setting {name} must be true or false, got {getattr(self, name)!r}")
 
 
 def check_alarms_fit_windows(alarms: AlarmConfig, engine: EngineConfig) -> None:
@@ -101,10 +134,26 @@ def hour_of_week(time_ms: int) -> int:
     return ((hours // 24 + 3) % 7) * 24 + hours % 24
 
 
+def net_score_error(window: SentimentWindow, level: float) -> float:
+    """Standard error of the window's net score if the room's true net score were ``level``.
+
+    A customer votes +1 (happy), -1 (negative) or 0, so a net score from n customers has variance
+    (s - level²)/n with s the share who vote at all; s is estimated with one pseudo-vote on each
+    side (as the window's own interval does), so an all-sour window of five still has an error."""
+    n = window["tracks"]
+    shares = cast(Mapping[str, float], window["shares"] or {})
+    voters = round(n * sum(shares.get(name, 0.0) for name in sorted(POSITIVE | NEGATIVE)))
+    s = (voters + 2) / (n + 2)
+    return math.sqrt(max(s - level * level, 1.0 / (n + 2)) / n)
+
+
 @dataclass
 class _Machine:
     state: str = "OK"
-    history: str = ""  # last raise_n verdicts: B(ad), G(ood), M(iddle), -(no data)
+    history: str = ""  # verdicts, newest last, one per minute: B(ad), G(ood), M(iddle), -(no data)
+    raised_ms: int | None = None  # when the current ALARM was raised
+    data_ms: int | None = None  # end of the last window with enough customers
+    seen_ms: int | None = None  # end of the last window judged (minutes between count as no data)
 
 
 class AlarmEngine:
@@ -125,6 +174,7 @@ class AlarmEngine:
             for window in tick.windows:
                 if window["window_minutes"] == self.config.window_minutes:
                     self._on_window(window, alarms)
+            self._check_quiet(tick.end_ms, alarms)
             self._check_silence(tick.end_ms, alarms)
         return alarms
 
@@ -136,12 +186,14 @@ class AlarmEngine:
         net = window["net_score"]
         enough = net is not None and window["tracks"] >= c.min_tracks
         if camera is None or c.cameras:
-            verdict = "-" if net is None or not enough else \
-                "B" if net < c.low_raise else "G" if net >= c.low_clear else "M"
+            verdict = "-"
+            if net is not None and enough:
+                strong = c.low_clear - net >= c.z_raise * net_score_error(window, c.low_clear)
+                verdict = "B" if net < c.low_raise and strong else "G" if net >= c.low_clear else "M"
             self._step("low_sentiment", site, camera, verdict, window["window_end_ms"], net,
                        c.low_raise, c.low_clear,
-                       f"net score below {c.low_raise:g} in {c.raise_m} of {c.raise_n} "
-                       f"{c.window_minutes}-minute windows",
+                       f"net score below {c.low_raise:g} (and {c.z_raise:g} standard errors below "
+                       f"{c.low_clear:g}) in {c.raise_m} of {c.raise_n} {c.window_minutes}-minute windows",
                        f"net score at or above {c.low_clear:g} in {c.clear_m} of {c.raise_n} windows",
                        alarms)
         if camera is not None or net is None or not enough:
@@ -150,7 +202,8 @@ class AlarmEngine:
         baseline = self._baselines.get((site, how), RunningStats())
         verdict = "-"
         if baseline.count >= max(c.baseline_min_samples, 2):
-            mean, sd = baseline.mean, baseline.std
+            mean = baseline.mean
+            sd = math.hypot(baseline.std, net_score_error(window, mean)) if c.drop_sampling_noise else baseline.std
             raise_at = mean - max(c.drop_sigmas * sd, c.drop_min)
             clear_at = mean - max(c.drop_clear_sigmas * sd, c.drop_min / 2)
             verdict = "B" if net < raise_at else "G" if net >= clear_at else "M"
@@ -161,6 +214,25 @@ class AlarmEngine:
                        f"net score back near this hour's baseline {mean:+.2f}", alarms)
         if verdict != "B":  # an anomaly does not teach the baseline that it is normal
             self._baselines[(site, how)] = baseline.add(net)
+
+    def _check_quiet(self, now: int, alarms: list[SentimentAlarm]) -> None:
+        """Raised sentiment alarms whose key has had no window with enough customers for quiet_minutes."""
+        limit = self.config.quiet_minutes * 60_000
+        if not limit:
+            return
+        for (rule, site, camera), machine in sorted(self._machines.items()):
+            if machine.state != "ALARM" or rule == "camera_silent":
+                continue
+            since = machine.data_ms if machine.data_ms is not None else machine.raised_ms
+            if since is None:  # restored from a version-1 state: the quiet spell counts from now
+                machine.data_ms = now
+                continue
+            if now - since < limit:
+                continue
+            minutes = (now - since) // 60_000
+            machine.state, machine.history, machine.raised_ms = "OK", "", None
+            alarms.append(self._alarm(rule, site, camera or None, "OK", now, None, None,  # type: ignore[arg-type]
+                                      f"no customers for {minutes} minutes (site closed or quiet): resolved"))
 
     def _check_silence(self, now: int, alarms: list[SentimentAlarm]) -> None:
         limit = self.config.silent_minutes * 60_000
@@ -185,12 +257,20 @@ class AlarmEngine:
         machine = self._machines.get(key)
         if machine is None:
             machine = self._machines[key] = _Machine()
-        machine.history = (machine.history + verdict)[-c.raise_n:]
-        if machine.state == "OK" and machine.history.count("B") >= c.raise_m:
-            machine.state, machine.history = "ALARM", ""
+        spacing = c.window_minutes if c.disjoint_windows else 1
+        span = (c.raise_n - 1) * spacing + 1
+        gap = 0 if machine.seen_ms is None or not c.disjoint_windows else (time_ms - machine.seen_ms) // 60_000 - 1
+        machine.history = (machine.history + "-" * min(max(gap, 0), span) + verdict)[-span:]
+        machine.seen_ms = time_ms
+        if verdict != "-":
+            machine.data_ms = time_ms
+        judged = machine.history[::-1][::spacing]  # the last raise_n windows, one window length apart
+        if machine.state == "OK" and judged.count("B") >= c.raise_m:
+            machine.state, machine.history, machine.raised_ms = "ALARM", "", time_ms
             alarms.append(self._alarm(rule, site, camera, "ALARM", time_ms, value, raise_at, raise_reason))
-        elif machine.state == "ALARM" and machine.history.count("G") >= c.clear_m:
-            machine.state, machine.history = "OK", ""
+        elif (machine.state == "ALARM" and judged.count("G") >= c.clear_m
+              and (machine.raised_ms is None or time_ms - machine.raised_ms >= c.hold_minutes * 60_000)):
+            machine.state, machine.history, machine.raised_ms = "OK", "", None
             alarms.append(self._alarm(rule, site, camera, "OK", time_ms, value, clear_at, clear_reason))
 
     @staticmethod
@@ -211,16 +291,34 @@ class AlarmEngine:
 
     def snapshot(self) -> dict[str, Any]:
         return {
+            "version": ALARM_STATE_VERSION,
             "config": asdict(self.config),
-            "machines": [[*key, m.state, m.history] for key, m in sorted(self._machines.items())],
+            "machines": [[*key, m.state, m.history, m.raised_ms, m.data_ms, m.seen_ms]
+                         for key, m in sorted(self._machines.items())],
             "baselines": [[site, how, *stats.to_json()] for (site, how), stats in sorted(self._baselines.items())],
             "last_beat": [[site, camera, t] for (site, camera), t in sorted(self._last_beat.items())],
         }
 
     @classmethod
     def restore(cls, state: Mapping[str, Any]) -> AlarmEngine:
+        """Reads this version's state and version 1's (no ``version`` key; machines without their raise
+        and last-data times: a restored raised alarm has served its hold, and resolves after
+        quiet_minutes without customers counted from the first tick after the restore)."""
+        version = state.get("version", 1)
+        if version not in (1, ALARM_STATE_VERSION):
+            raise ValueError(f"alarm state version {version!r}, this engine reads 1 and {ALARM_STATE_VERSION}")
         engine = cls(AlarmConfig(**state["config"]))
-        engine._machines = {(r, s, c): _Machine(st, h) for r, s, c, st, h in state["machines"]}
+        if version == 1:
+            engine._machines = {(r, s, c): _Machine(st, h) for r, s, c, st, h in state["machines"]}
+        else:
+            engine._machines = {(r, s, c): _Machine(st, h, raised, data, seen)
+                                for r, s, c, st, h, raised, data, seen in state["machines"]}
         engine._baselines = {(s, h): RunningStats.from_json([n, t, q]) for s, h, n, t, q in state["baselines"]}
         engine._last_beat = {(s, c): t for s, c, t in state["last_beat"]}
         return engine
+
+
+# The rules as they were before hold, quiet resolution and evidence in standard errors (the benchmark's
+# "before"; also what a config restored from a version-1 state would have meant).
+LEGACY = AlarmConfig(z_raise=0.0, hold_minutes=0, quiet_minutes=0, drop_sampling_noise=False,
+                     disjoint_windows=False, raise_m=3, raise_n=5, clear_m=4, drop_sigmas=2.0)

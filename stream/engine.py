@@ -1,8 +1,8 @@
 """The window engine: event-time rolling sentiment windows per site and per site+camera.
 
 Pure Python, no SDK, no clock: everything is decided by the events themselves, so the same input
-sequence always gives the same output, whichever host runs it (embedded runner, Lambda, Kinesis
-reader) and however the input is cut into batches.
+sequence always gives the same output, whichever host runs it (embedded runner, Kinesis host, KCL record
+processor) and however the input is cut into batches.
 
 Split in three, after the clock / windower / logic split of dataflow engines:
 
@@ -30,7 +30,7 @@ returned in ``EngineOutput.late`` (and counted) for the batch path. Duplicates (
 content differs from the first (same id, another time, camera, track, class, valence, usability or
 kind: a camera with a broken id generator, a hand-edited replay) is dropped too but counted apart,
 in ``conflicting_duplicates``: it is a bug upstream, not a retry. Content is compared through a
-small fingerprint of what the engine reads (``_fingerprint``, 8 bits: the dedup tables stay as small as
+small fingerprint of what the engine reads (`stream.fingerprint`, 8 bits: the dedup tables stay as small as
 the sets of ids they were), so about 1 in 256 conflicting copies passes for a plain duplicate.
 
 The first tick: a fresh engine closes its first minute only when the watermark passes it, and that
@@ -65,14 +65,19 @@ API (stable; used by the AWS hosts):
 
 from __future__ import annotations
 
-import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 from schemas.types import SentimentWindow
 from stream.aggregate import CLASS_INDEX, VALENCE_SCALE, WindowAggregate
+from stream.engine_types import EngineConfig, EngineOutput, EngineStats, Tick
+from stream.fingerprint import STRING_CRC as _STRING_CRC
+from stream.fingerprint import UNKNOWN as _UNKNOWN
+from stream.fingerprint import crc_of as _crc
+from stream.fingerprint import fingerprint as _fingerprint
+from stream.fingerprint import id_tables as _id_tables
 from stream.measures import window_event
 
 MINUTE_MS = 60_000
@@ -80,115 +85,6 @@ _NEVER = -(1 << 62)
 SNAPSHOT_VERSION = 2
 _READABLE_SNAPSHOTS = (1, 2)  # 1: ids without content fingerprints (every copy then counts as plain)
 _CLASSES = len(CLASS_INDEX)
-_UNKNOWN = -1  # fingerprint of an id restored from a version 1 snapshot
-_STRING_CRC: dict[str, int] = {}  # ids repeat (sites, cameras, tracks): crc32 of each string once
-
-
-def _crc(text: str) -> int:
-    value = _STRING_CRC.get(text)
-    if value is None:
-        if len(_STRING_CRC) > 100_000:
-            _STRING_CRC.clear()
-        value = _STRING_CRC[text] = zlib.crc32(text.encode("utf-8", "surrogatepass"))
-    return value
-
-
-def _fingerprint(event: Mapping[str, Any]) -> int:
-    """8 bits that differ, with probability 255/256, between two events that differ in what the
-    engine reads. Deterministic across processes (no salted str hash): it goes into snapshots.
-    0..255 are CPython's cached small ints, so a fingerprint costs no object per event."""
-    crc = _STRING_CRC.get  # strings repeat: one dict lookup each, the CRC only the first time
-    site, camera = event["site_id"], event["camera_id"]
-    a, b = crc(site), crc(camera)
-    if a is None:
-        a = _crc(site)
-    if b is None:
-        b = _crc(camera)
-    t = event["event_time_ms"]
-    if event["schema"] != "face_expression":
-        return hash((t, a, b)) & 0xFF
-    track = event["track_id"]
-    c = crc(track)
-    if c is None:
-        c = _crc(track)
-    return hash((t, a, b, c, event["kind"] == "track_end", CLASS_INDEX.get(event["top_class"], -2),
-                 event["valence"], event["quality"].get("usable", True) is True)) & 0xFF
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    window_minutes: tuple[int, ...] = (5, 15, 60)
-    allowed_lateness_ms: int = 120_000
-    min_tracks: int = 5
-    dedup_horizon_ms: int = 600_000  # event ids remembered this long behind the watermark
-    max_idle_ticks: int = 1440  # a jump in event time with nothing open emits at most this many ticks
-
-    def __post_init__(self) -> None:
-        for name in ("allowed_lateness_ms", "min_tracks", "dedup_horizon_ms", "max_idle_ticks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
-        if any(isinstance(m, bool) or not isinstance(m, int) for m in self.window_minutes):
-            raise ValueError(f"window_minutes must be whole minutes, got {self.window_minutes}")
-        lengths = tuple(sorted(set(self.window_minutes)))
-        if not lengths or lengths[0] < 1:
-            raise ValueError(f"window_minutes must be positive, got {self.window_minutes}")
-        object.__setattr__(self, "window_minutes", lengths)
-        if self.allowed_lateness_ms < 0 or self.dedup_horizon_ms < 0:
-            raise ValueError("allowed_lateness_ms and dedup_horizon_ms must be >= 0")
-        if self.min_tracks < 1:
-            raise ValueError(f"min_tracks must be >= 1, got {self.min_tracks}")
-        if self.max_idle_ticks < 1:
-            raise ValueError(f"max_idle_ticks must be >= 1, got {self.max_idle_ticks}")
-        if lengths[-1] > 24 * 60:
-            raise ValueError(f"window_minutes must be at most 1440 (a day), got {lengths[-1]}")
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["window_minutes"] = list(self.window_minutes)
-        return data
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> EngineConfig:
-        return cls(**{**data, "window_minutes": tuple(data["window_minutes"])})
-
-
-@dataclass(frozen=True)
-class Tick:
-    """One closed minute boundary: the windows ending there and the heartbeats of the minute."""
-
-    end_ms: int
-    windows: list[SentimentWindow]
-    heartbeats: list[tuple[str, str, int]]  # (site_id, camera_id, latest heartbeat time in the minute)
-    flush: bool = False  # added by flush() past the latest event: closes windows, judged by no alarm rule
-
-
-@dataclass
-class EngineOutput:
-    ticks: list[Tick] = field(default_factory=list)
-    late: list[Mapping[str, Any]] = field(default_factory=list)
-
-    @property
-    def windows(self) -> list[SentimentWindow]:
-        return [w for tick in self.ticks for w in tick.windows]
-
-    def extend(self, other: EngineOutput) -> None:
-        self.ticks.extend(other.ticks)
-        self.late.extend(other.late)
-
-
-@dataclass
-class EngineStats:
-    events: int = 0  # everything given to process()
-    accepted: int = 0  # into an open pane
-    faces: int = 0  # usable track_update observations
-    low_quality: int = 0
-    heartbeats: int = 0
-    duplicates: int = 0  # copies of an event already seen (retries, replays): the first is kept
-    conflicting_duplicates: int = 0  # same event_id, other content: dropped, the first is kept
-    late: int = 0
-    windows: int = 0
-    ticks: int = 0
 
 
 def _aggregate(row: list[int]) -> WindowAggregate:
@@ -315,7 +211,7 @@ class WindowEngine:
                     cur_panes = got
                     cur_ids = ids_by_minute[minute]
             # Each field read once (events may be the fast path's structs, where a read costs a
-            # Python call); the fingerprint is `_fingerprint`'s, inlined on these values.
+            # Python call); the fingerprint is `stream.fingerprint.fingerprint`'s, inlined on these values.
             eid = event["event_id"]
             site, camera = event["site_id"], event["camera_id"]
             a, b = crc(site), crc(camera)
@@ -529,8 +425,4 @@ class WindowEngine:
         return engine
 
 
-def _id_tables(ids: list[Any], fingerprints: list[Any] | None) -> dict[int, dict[str, int]]:
-    if fingerprints is None:  # a version 1 snapshot
-        return {minute: dict.fromkeys(values, _UNKNOWN) for minute, values in ids}
-    prints = {minute: values for minute, values in fingerprints}
-    return {minute: dict(zip(values, prints[minute], strict=True)) for minute, values in ids}
+__all__ = ["MINUTE_MS", "EngineConfig", "EngineOutput", "EngineStats", "Tick", "WindowEngine"]

@@ -1,8 +1,9 @@
 """Raw record -> validated input event, or a dead letter with every reason.
 
 The validation stage in front of the window engine (the engine's hot path trusts its input).
-Records are decoded and validated once by ``schemas.fast_decode`` (msgspec structs generated from the
-contract; the reference validator names the reasons for whatever they refuse). Beyond the contract
+Records are decoded and validated once by ``schemas.fast_decode`` (the C validator where it is built,
+else msgspec structs, both generated from the contract; the reference validator names the reasons for
+whatever they do not prove valid). Beyond the contract
 (``schemas.validation``: malformed JSON, NaN, unknown major version, missing fields, out-of-range
 probabilities, record size), the stream rejects:
 
@@ -33,7 +34,7 @@ from stream.deadletter import DeadLetter
 
 logger = logging.getLogger(__name__)
 INPUT_SCHEMAS = frozenset({"face_expression", "camera_heartbeat"})
-# Valid inputs are decoded and checked once by msgspec; the rest get the reference's exact reasons.
+# Valid inputs are decoded and checked once (C, else msgspec); the rest get the reference's exact reasons.
 # The frequent type first: a wrong guess costs the decoder one key.
 _DECODER = FastDecoder(sorted(INPUT_SCHEMAS, key=lambda name: name != "face_expression"))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -41,3 +42,29 @@ def augment(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         for i in torch.nonzero(erase).flatten().tolist():
             jittered[i, :, ys[i]:ys[i] + size, xs[i]:xs[i] + size] = 128.0
     return jittered.clamp(0, 255)
+
+
+def mix_batch(pixels: torch.Tensor, targets: torch.Tensor, rng: np.random.Generator, mixup_alpha: float,
+              cutmix_alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mixup or cutmix of a batch with a shuffled copy of itself; targets mixed in the same proportion.
+
+    One of the enabled methods (alpha > 0) is chosen per batch, its share lambda ~ Beta(alpha, alpha).
+    Cutmix pastes a rectangle of the partner face; lambda becomes the share of pixels kept.
+    `rng` is a numpy generator so that a caller can derive it from (seed, step) and resume exactly.
+    """
+    methods = [name for name, alpha in (("mixup", mixup_alpha), ("cutmix", cutmix_alpha)) if alpha > 0]
+    if not methods:
+        return pixels, targets
+    method = methods[int(rng.integers(len(methods)))]
+    lam = float(rng.beta(mixup_alpha, mixup_alpha) if method == "mixup" else rng.beta(cutmix_alpha, cutmix_alpha))
+    partner = torch.from_numpy(rng.permutation(pixels.shape[0])).to(pixels.device)
+    if method == "mixup":
+        mixed = lam * pixels + (1 - lam) * pixels[partner]
+    else:
+        h, w = pixels.shape[-2:]
+        cut_h, cut_w = round(h * math.sqrt(1 - lam)), round(w * math.sqrt(1 - lam))
+        y, x = int(rng.integers(h - cut_h + 1)), int(rng.integers(w - cut_w + 1))
+        mixed = pixels.clone()
+        mixed[:, :, y:y + cut_h, x:x + cut_w] = pixels[partner][:, :, y:y + cut_h, x:x + cut_w]
+        lam = 1 - cut_h * cut_w / (h * w)
+    return mixed, lam * targets + (1 - lam) * targets[partner]

@@ -9,14 +9,15 @@ from pathlib import Path
 
 import onnx
 import torch
+from torch import nn
 
 from training.data import EXPRESSIONS
-from training.network import INPUT_SIZE, VIEWS, ExpressionNet, Probabilities
+from training.network import INPUT_SIZE, VIEWS, Probabilities, build_net
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
 
 
-def export_onnx(net: ExpressionNet, path: Path, model_id: str, model_version: str,
+def export_onnx(net: nn.Module, path: Path, model_id: str, model_version: str,
                 metrics: dict[str, float] | None = None, views: tuple[str, ...] = ("face",)) -> str:
     """Writes `path` and returns its sha256. Batch size stays dynamic."""
     wrapped = Probabilities(net, views=views).eval()
@@ -49,14 +50,25 @@ def export_onnx(net: ExpressionNet, path: Path, model_id: str, model_version: st
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def export_checkpoint(checkpoint: Path, path: Path, model_id: str, model_version: str,
-                      width: int = 32, views: tuple[str, ...] = ("face",)) -> str:
-    """Exports the weights saved in a training checkpoint (best.pt or last.pt)."""
+def net_from_checkpoint(checkpoint: Path, arch: str | None = None) -> tuple[nn.Module, dict]:
+    """The float net saved in a training checkpoint (best.pt or last.pt), in eval mode, and the state.
+
+    The architecture comes from the checkpoint's "arch" (train.py and distill.py record it; older
+    checkpoints are "vgg"), the width from the first convolution's weights.
+    """
     state = torch.load(checkpoint, weights_only=False)  # nosec B614: our own training checkpoint (optimizer, RNG state)
-    net = ExpressionNet(width=width)
-    net.load_state_dict(state["net"])
+    weights = state["net"]
+    net = build_net(arch or state.get("arch", "vgg"), int(weights["features.0.weight"].shape[0]))
+    net.load_state_dict(weights)
+    return net.eval(), state
+
+
+def export_checkpoint(checkpoint: Path, path: Path, model_id: str, model_version: str,
+                      views: tuple[str, ...] = ("face",)) -> str:
+    """Exports the weights saved in a training checkpoint (best.pt or last.pt)."""
+    net, state = net_from_checkpoint(checkpoint)
     metrics = {k: float(v) for k, v in state.get("result", {}).items()}
-    return export_onnx(net.eval(), path, model_id, model_version, metrics, views)
+    return export_onnx(net, path, model_id, model_version, metrics, views)
 
 
 if __name__ == "__main__":

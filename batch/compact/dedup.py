@@ -22,8 +22,8 @@ DAY_US = 86_400_000_000
 
 def first_per_key(table: pa.Table, key: str) -> pa.Table:
     """The first row of each key, in input order."""
-    if table.num_rows == 0:
-        return table
+    if table.num_rows == 0 or len(pc.unique(table.column(key))) == table.num_rows:
+        return table  # no duplicates (the usual case): a hash pass, no grouping and sorting
     indexed = table.select([key]).append_column("__row", pa.array(np.arange(table.num_rows)))
     firsts = indexed.group_by(key, use_threads=False).aggregate([("__row", "min")]).column("__row_min")
     if len(firsts) == table.num_rows:

@@ -1,7 +1,7 @@
 """Where raw events come from: the embedded log, the stream runner's outputs, JSON Lines files.
 
-Every source yields batches of `(source, line number, raw bytes)` so a quarantined record names
-the file (or log) and line it came from. A file that cannot be read to its end (bad gzip, cut
+Every source yields batches of raw lines (`Lines`: the source, the lines, their numbers) so a
+quarantined record names the file (or log) and line it came from. A file that cannot be read to its end (bad gzip, cut
 short) yields what it could read and reports a `SourceError`: the caller quarantines nothing it
 cannot see, says which file and where, and exits non-zero so someone looks at it.
 """
@@ -9,15 +9,30 @@ cannot see, says which file and where, and exits non-zero so someone looks at it
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-Record = tuple[str, int, bytes]
 BATCH_LINES = 100_000
 NEWLINE = b"\n"
 STREAM_OUTPUTS = ("windows.jsonl", "alarms.jsonl")  # stream.embedded.WINDOWS, ALARMS
+
+
+@dataclass(frozen=True)
+class Lines:
+    """One batch of raw records from one source; `numbers[i]` is the line (or log offset) of `lines[i]`.
+
+    Files give `range`s of line numbers: no tuple per record is ever built on the fast path.
+    """
+
+    source: str
+    lines: Sequence[bytes]
+    numbers: Sequence[int]
+
+    @classmethod
+    def of(cls, source: str, lines: Sequence[bytes], first: int = 1) -> Lines:
+        return cls(source, lines, range(first, first + len(lines)))
 
 
 @dataclass(frozen=True)
@@ -34,7 +49,7 @@ class Source:
     """A named iterator of record batches plus the errors met while reading."""
 
     name: str
-    batches: Iterator[list[Record]]
+    batches: Iterator[Lines]
     errors: list[SourceError] = field(default_factory=list)
 
 
@@ -51,19 +66,21 @@ class LogPosition:
 
 
 def from_log(log: LogReader, name: str, batch_lines: int = BATCH_LINES,
-             position: LogPosition | None = None) -> Iterator[list[Record]]:
+             position: LogPosition | None = None) -> Iterator[Lines]:
     """The embedded log's records from `position.start` on, the offset as line number (from 0)."""
     position = position if position is not None else LogPosition()
     offset = position.next = position.start
     while records := log.read(offset, batch_lines):
-        yield [(name, at, payload) for at, payload in records]
+        yield Lines(name, [payload for _, payload in records], [at for at, _ in records])
         offset = position.next = records[-1][0] + 1
 
 
-def _split(name: str, data: bytes, batch_lines: int) -> Iterator[list[Record]]:
-    lines = data.split(b"\n")
+def _split(name: str, data: bytes, batch_lines: int) -> Iterator[Lines]:
+    lines = data.split(NEWLINE)
+    if lines and not lines[-1]:
+        lines.pop()  # what follows the last newline: nothing
     for start in range(0, len(lines), batch_lines):
-        yield [(name, start + i + 1, line) for i, line in enumerate(lines[start:start + batch_lines])]
+        yield Lines.of(name, lines[start:start + batch_lines], start + 1)
 
 
 def _gunzip(data: bytes) -> tuple[bytes, str | None]:
@@ -83,7 +100,7 @@ def _gunzip(data: bytes) -> tuple[bytes, str | None]:
 
 
 def decode_file(name: str, data: bytes, errors: list[SourceError],
-                batch_lines: int = BATCH_LINES) -> Iterator[list[Record]]:
+                batch_lines: int = BATCH_LINES) -> Iterator[Lines]:
     if name.endswith(".gz") or data[:2] == b"\x1f\x8b":
         data, problem = _gunzip(data)
         if problem is not None:
@@ -93,7 +110,7 @@ def decode_file(name: str, data: bytes, errors: list[SourceError],
     yield from _split(name, data, batch_lines)
 
 
-def from_directory(root: Path, errors: list[SourceError]) -> Iterator[list[Record]]:
+def from_directory(root: Path, errors: list[SourceError]) -> Iterator[Lines]:
     """JSON Lines files under `root` (plain or .gz, any depth), in name order."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder of raw events")
@@ -101,7 +118,7 @@ def from_directory(root: Path, errors: list[SourceError]) -> Iterator[list[Recor
         yield from decode_file(str(path), path.read_bytes(), errors)
 
 
-def from_stream_state(state: Path) -> Iterator[list[Record]]:
+def from_stream_state(state: Path) -> Iterator[Lines]:
     """The embedded stream runner's windows and alarms (its `--state` folder)."""
     for output in STREAM_OUTPUTS:
         path = state / output
@@ -110,7 +127,7 @@ def from_stream_state(state: Path) -> Iterator[list[Record]]:
             yield from _split(str(path), data[: data.rfind(b"\n") + 1], BATCH_LINES)  # torn tail: not yet written
 
 
-def from_s3(uri: str, errors: list[SourceError], client: Any) -> Iterator[list[Record]]:
+def from_s3(uri: str, errors: list[SourceError], client: Any) -> Iterator[Lines]:
     """Objects under s3://bucket/prefix (Firehose's raw/ layout: YYYY/MM/DD/HH/... .gz)."""
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

@@ -121,11 +121,27 @@ def _create(catalog: Catalog, name: str, schema: pa.Schema) -> Table:
     return catalog.load_table(identifier(name))  # the committed table, not the staged one
 
 
+class LakeLocationError(ValueError):
+    """The catalog's table lives outside the lake the user named: writing there would go elsewhere."""
+
+
+def _in_this_lake(catalog: Catalog, table: Table, name: str) -> Table:
+    """`table`, if it lives under the catalog's warehouse. A Glue database holds one lake: a second
+    `--lake s3://...` with the same database would otherwise read and write the first lake's files."""
+    warehouse = str(catalog.properties.get("warehouse", "")).rstrip("/")
+    if warehouse and not table.location().startswith(warehouse + "/"):
+        raise LakeLocationError(
+            f"the catalog's table {identifier(name)} lives at {table.location()}, not under the lake "
+            f"{warehouse}: one catalog database holds one lake; use --lake {table.location().rsplit('/', 2)[0]} "
+            f"or a catalog without that table")
+    return table
+
+
 def ensure_table(catalog: Catalog, name: str, schema: pa.Schema | None = None) -> Table:
     """The table, created when missing; columns the contract added since are added (nullable)."""
     schema = schema if schema is not None else table_schema(name)
     try:
-        table = catalog.load_table(identifier(name))
+        table = _in_this_lake(catalog, catalog.load_table(identifier(name)), name)
     except NoSuchTableError:
         return _create(catalog, name, schema)
     known = {f.name for f in table.schema().fields}
@@ -150,7 +166,7 @@ def existing_tables(catalog: Catalog) -> dict[str, Table]:
     tables: dict[str, Table] = {}
     for name in (*EVENT_TABLES, QUARANTINE):
         try:
-            tables[name] = catalog.load_table(identifier(name))
+            tables[name] = _in_this_lake(catalog, catalog.load_table(identifier(name)), name)
         except NoSuchTableError:
             continue
     return tables

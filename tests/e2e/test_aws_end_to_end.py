@@ -33,6 +33,7 @@ import pytest
 
 from locallog import LocalLog
 from moodlens.cli import main
+from tests.support.moto_server import drop_glue_lake
 
 REPO = Path(__file__).resolve().parents[2]
 CLIPS = {"door": REPO / "data" / "video" / "single_face.mp4", "terrace": REPO / "data" / "video" / "noface_face.mov"}
@@ -61,8 +62,10 @@ def aws(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             DeliveryStreamName=names["firehose"], DeliveryStreamType="DirectPut",
             ExtendedS3DestinationConfiguration={"RoleARN": "arn:aws:iam::123456789012:role/firehose",
                                                 "BucketARN": f"arn:aws:s3:::{names['data']}", "Prefix": "raw/"})
+        drop_glue_lake(aws_endpoint)  # the lake's Glue database is this test's alone (see drop_glue_lake)
         yield {**names, "s3": s3, "kinesis": kinesis, "endpoint": aws_endpoint,
                "tmp": tmp_path_factory.mktemp("e2e")}
+        drop_glue_lake(aws_endpoint)
 
 
 def run(*argv: str) -> str:

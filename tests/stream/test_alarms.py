@@ -14,8 +14,12 @@ from stream.engine import MINUTE_MS, Tick
 from stream.measures import window_event
 from tests.stream.helpers import T0
 
+# The M-of-N and dead-band mechanics alone, over consecutive windows: no evidence gate, hold or quiet
+# resolution (those have their own tests in test_alarm_behaviour.py).
+MECHANICS: dict[str, Any] = {"z_raise": 0.0, "hold_minutes": 0, "quiet_minutes": 0, "drop_sampling_noise": False,
+                             "disjoint_windows": False}
 CONFIG = AlarmConfig(window_minutes=15, min_tracks=5, low_raise=-0.2, low_clear=0.0, raise_m=2, raise_n=3,
-                     clear_m=2, cameras=False, baseline_min_samples=1_000_000)
+                     clear_m=2, cameras=False, baseline_min_samples=1_000_000, **MECHANICS)
 
 
 def window(end: int, net: float | None, tracks: int = 10, camera: str | None = None) -> Any:
@@ -51,7 +55,8 @@ def test_low_sentiment_m_of_n_with_hysteresis(nets: list[float | None], expected
 
 def test_sentiment_drop_against_the_hour_of_week_baseline() -> None:
     config = AlarmConfig(window_minutes=15, min_tracks=5, raise_m=2, raise_n=3, clear_m=2, low_raise=-0.9,
-                         low_clear=-0.9, baseline_min_samples=20, drop_min=0.2)
+                         low_clear=-0.9, baseline_min_samples=20, drop_min=0.2, drop_sigmas=2.0,
+                         **MECHANICS)
     engine = AlarmEngine(config)
     hour = T0 // 3_600_000 * 3_600_000
     ticks = [Tick(hour + (i + 1) * MINUTE_MS, [window(hour + (i + 1) * MINUTE_MS, 0.6 if i % 2 else 0.4)], [])

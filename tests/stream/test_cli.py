@@ -15,14 +15,15 @@ from tests.stream.helpers import T0, beat, face
 
 def test_run_once_then_tail_shows_windows_and_alarms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = LocalLog(tmp_path / "log")
-    events = [face(T0 + s * 1_000, f"t{s // 20}", top="sad" if s > 600 else "happy", n=s) for s in range(1_500)]
+    # 30 sad minutes: an alarm needs two disjoint 15-minute windows of evidence (stream.alarms)
+    events = [face(T0 + s * 1_000, f"t{s // 20}", top="sad" if s > 600 else "happy", n=s) for s in range(2_400)]
     log.append([dumps(beat(T0))] + [dumps(e) for e in events] + [b"garbage"])
     log.close()
     state = tmp_path / "state"
     assert main(["stream", "run", "--log", str(tmp_path / "log"), "--state", str(state), "--once", "--flush",
                  "--no-time-check", "--min-tracks", "3", "--silent-minutes", "3"]) == 0
     summary = capsys.readouterr().err.strip().splitlines()[-1]
-    assert summary.startswith("stream run: read 1502 records (log offset now 1502)")
+    assert summary.startswith("stream run: read 2402 records (log offset now 2402)")
     assert "1 rejected (deadletter.jsonl)" in summary and "wrote 0 windows" not in summary
     assert main(["stream", "tail", "--state", str(state), "-n", "1000", "--minutes", "15"]) == 0
     out = capsys.readouterr().out.splitlines()

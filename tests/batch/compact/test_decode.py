@@ -11,7 +11,8 @@ import pyarrow.compute as pc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batch.compact.decode import MAX_RECORD_BYTES, decode_lines, lake_row
+from batch.compact.decode import MAX_RECORD_BYTES, Lines, decode_lines, lake_row
+from batch.compact.fast_decode import FastColumns
 from batch.lake.tables import lake_schema
 from batch.table_schema import to_arrow_table
 from schemas.contract import CONTRACTS
@@ -20,8 +21,8 @@ from stream.ingest import IngestConfig
 from tests.schemas.events import SAMPLES, face_expression, sentiment_window
 
 
-def _records(events: list[Any]) -> list[tuple[str, int, bytes]]:
-    return [("test", i + 1, e if isinstance(e, bytes) else json.dumps(e).encode()) for i, e in enumerate(events)]
+def _records(events: list[Any]) -> Lines:
+    return Lines.of("test", [e if isinstance(e, bytes) else json.dumps(e).encode() for e in events])
 
 
 def test_the_record_limit_is_the_streams() -> None:
@@ -72,6 +73,8 @@ BAD: list[tuple[Any, str]] = [
     (_with("box", None), "box"), (_with("track_id", _DELETE), "track_id"), (_with("schema", "nope"), "schema"),
     (_with("event_time_ms", 1_790_000_000), "event_time_ms"),
     (_with("edge_version", "x" * (MAX_RECORD_BYTES + 10)), "$"),
+    # bad UTF-8 in a member nobody reads: msgspec skips it unchecked, the reference refuses it
+    (json.dumps({**face_expression(), "extra": "\ud800"}, ensure_ascii=False).encode("utf-8", "surrogatepass"), "$"),
 ]
 
 
@@ -195,3 +198,36 @@ def _reference_rows(name: str, accepted: dict[str, Any]) -> list[dict[str, Any]]
     """The reference validator's output as the lake stores it (unknown fields left out)."""
     contract = CONTRACTS[name]
     return pa.Table.from_pylist([lake_row(contract, accepted)], schema=lake_schema(contract)).to_pylist()
+
+
+def test_rows_keep_line_order_whichever_path_took_them() -> None:
+    # A float beyond 2**63 in a number field: the reference accepts it, the fast path leaves it to
+    # the reference; the copy of its event_id on the next line comes through the fast path.
+    first = face_expression()
+    first["quality"] = {**first["quality"], "sharpness": 2.0**64}
+    later = face_expression(event_id=first["event_id"])
+    events = [face_expression(), first, later, face_expression()]
+    decoded = decode_lines(_records(events))
+    assert decoded.reference == 1 and decoded.fast == 3 and not decoded.rejected
+    table = pa.concat_tables(decoded.tables["face_expression"])
+    assert table.column("event_id").to_pylist() == [e["event_id"] for e in events]
+    assert table.column("quality").to_pylist()[1]["sharpness"] == 2.0**64  # the first copy is first
+
+
+def test_empty_and_whitespace_lines_are_no_records_and_shift_no_line_number() -> None:
+    events: list[Any] = [face_expression(), b"", b"  \r", face_expression(), b'{"schema": "nope"}', b"\t"]
+    decoded = decode_lines(_records(events))
+    assert decoded.records == 3 and decoded.fast == 2
+    assert [r.line for r in decoded.rejected] == [5]
+
+
+def test_a_fast_decoder_that_refuses_everything_changes_no_row_and_no_reason() -> None:
+    # The seam a native decoder plugs into: what it refuses, the reference decides, in line order.
+    events: list[Any] = [SAMPLES[name]() for name in sorted(SAMPLES)] + [b"{not json", face_expression()]
+    fast = decode_lines(_records(events))
+    slow = decode_lines(_records(events), fast=lambda lines: FastColumns(refused=list(range(len(lines)))))
+    assert slow.fast == 0 and slow.reference == fast.reference + fast.fast == len(events)
+    assert [(r.line, r.reasons) for r in slow.rejected] == [(r.line, r.reasons) for r in fast.rejected]
+    assert sorted(slow.tables) == sorted(fast.tables)
+    for name in fast.tables:
+        assert pa.concat_tables(slow.tables[name]).equals(pa.concat_tables(fast.tables[name])), name

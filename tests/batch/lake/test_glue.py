@@ -1,6 +1,8 @@
 """AWS mode: the same code on the Glue catalog and an S3 warehouse (moto in server mode).
 
-moto servers in one process share their state, hence a bucket name no other test uses.
+moto servers in one process share their state, hence a bucket name no other test uses, and each
+test drops the Glue tables it made (one Glue database holds one lake: another test's `--lake`
+would otherwise find them, and is refused, see below).
 
 moto emulates Glue's table API and S3; it runs no Athena SQL, so the queries here run on DuckDB
 over what pyiceberg reads from S3 through pyarrow (as `moodlens sql --lake s3://...` does).
@@ -10,40 +12,72 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 
 import boto3
+import pytest
+from pyiceberg.catalog import Catalog
 
 from batch.compact.run import compact
 from batch.compact.sources import Source, SourceError, from_s3
-from batch.lake.tables import ensure_tables, glue_lake, identifier, open_catalog
+from batch.lake.tables import LakeLocationError, ensure_tables, existing_tables, glue_lake, identifier, open_catalog
 from batch.sql.runner import run_query
 from tests.batch.lakes import HOUR_MS, T0, update
-from tests.support.moto_server import moto_server
+from tests.support.moto_server import drop_glue_lake, moto_server
 
 KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "eu-west-1"}
 
 
-def test_compaction_and_sql_on_glue_and_s3() -> None:
-    with moto_server() as endpoint:
-        s3 = boto3.client("s3", endpoint_url=endpoint, **KEYS)
-        s3.create_bucket(Bucket="glue-lake", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        events = [update(T0 + i * HOUR_MS, site=f"site-{i % 2}") for i in range(6)]
-        s3.put_object(Bucket="glue-lake", Key="raw/2026/09/22/00/part-1.gz",
-                      Body=gzip.compress("\n".join(json.dumps(e) for e in events).encode()))
-        credentials = {"access-key-id": "test", "secret-access-key": "test", "endpoint": endpoint}
-        config = glue_lake("s3://glue-lake/warehouse", region="eu-west-1",
-                           **{f"{service}.{k}": v for service in ("glue", "s3") for k, v in credentials.items()})
-        catalog = open_catalog(config)
-        errors: list[SourceError] = []
-        first = compact(catalog, [Source("s3", from_s3("s3://glue-lake/raw/", errors, s3), errors)])
-        second = compact(catalog, [Source("s3", from_s3("s3://glue-lake/raw/", errors, s3), errors)])
-        assert first.written == {"face_expression": 6} and second.written == {"face_expression": 0}
-        glue = boto3.client("glue", endpoint_url=endpoint, **KEYS)
-        stored = glue.get_table(DatabaseName="moodlens", Name="face_expression")["Table"]
-        assert stored["Parameters"]["table_type"].upper() == "ICEBERG"
-        table = catalog.load_table(identifier("face_expression"))
-        assert all(p.startswith("s3://glue-lake/warehouse/moodlens.db/face_expression/data/")
-                   for p in table.inspect.files().column("file_path").to_pylist())
-        result = run_query(ensure_tables(catalog), "SELECT count(*) AS n FROM face_expression WHERE site_id = 'site-1'")
-        assert result.table.to_pylist() == [{"n": 3}]
-        assert result.scans["face_expression"].files == 1 and result.scans["face_expression"].total_files == 2
+CREDENTIALS = {"access-key-id": "test", "secret-access-key": "test"}
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    with moto_server() as url:
+        drop_glue_lake(url)
+        yield url
+        drop_glue_lake(url)
+
+
+def _lake(endpoint: str, warehouse: str) -> Catalog:
+    settings = {**CREDENTIALS, "endpoint": endpoint}
+    extra = {f"{service}.{k}": v for service in ("glue", "s3") for k, v in settings.items()}
+    return open_catalog(glue_lake(warehouse, region="eu-west-1", **extra))
+
+
+def test_a_second_lake_on_the_same_glue_database_is_refused_naming_the_table_and_both_places(endpoint: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint, **KEYS)
+    for bucket in ("glue-lake-first", "glue-lake-second"):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    ensure_tables(_lake(endpoint, "s3://glue-lake-first/lake"))
+    second = _lake(endpoint, "s3://glue-lake-second/lake")
+    for open_tables in (ensure_tables, existing_tables):
+        with pytest.raises(LakeLocationError) as refused:
+            open_tables(second)
+        message = str(refused.value)
+        assert "moodlens." in message and "s3://glue-lake-first/lake/moodlens.db/" in message
+        assert "not under the lake s3://glue-lake-second/lake" in message
+        assert "--lake s3://glue-lake-first/lake " in message
+    assert ensure_tables(_lake(endpoint, "s3://glue-lake-first/lake/"))  # the same lake, a trailing slash
+
+
+def test_compaction_and_sql_on_glue_and_s3(endpoint: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint, **KEYS)
+    s3.create_bucket(Bucket="glue-lake", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    events = [update(T0 + i * HOUR_MS, site=f"site-{i % 2}") for i in range(6)]
+    s3.put_object(Bucket="glue-lake", Key="raw/2026/09/22/00/part-1.gz",
+                  Body=gzip.compress("\n".join(json.dumps(e) for e in events).encode()))
+    catalog = _lake(endpoint, "s3://glue-lake/warehouse")
+    errors: list[SourceError] = []
+    first = compact(catalog, [Source("s3", from_s3("s3://glue-lake/raw/", errors, s3), errors)])
+    second = compact(catalog, [Source("s3", from_s3("s3://glue-lake/raw/", errors, s3), errors)])
+    assert first.written == {"face_expression": 6} and second.written == {"face_expression": 0}
+    glue = boto3.client("glue", endpoint_url=endpoint, **KEYS)
+    stored = glue.get_table(DatabaseName="moodlens", Name="face_expression")["Table"]
+    assert stored["Parameters"]["table_type"].upper() == "ICEBERG"
+    table = catalog.load_table(identifier("face_expression"))
+    assert all(p.startswith("s3://glue-lake/warehouse/moodlens.db/face_expression/data/")
+               for p in table.inspect.files().column("file_path").to_pylist())
+    result = run_query(ensure_tables(catalog), "SELECT count(*) AS n FROM face_expression WHERE site_id = 'site-1'")
+    assert result.table.to_pylist() == [{"n": 3}]
+    assert result.scans["face_expression"].files == 1 and result.scans["face_expression"].total_files == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from batch.compact.decode import decode_lines
+from batch.compact.decode import Lines, decode_lines
 from batch.lake.tables import ensure_table, identifier, lake_schema
 from batch.sql.runner import run_query
 from schemas.contract import CONTRACTS, Field
@@ -40,7 +40,7 @@ def test_a_newer_minor_version_adds_a_nullable_column_and_old_files_still_read(t
                                nullable=True, minimum=0.0, maximum=1.0)))
     table = ensure_table(catalog, "face_expression", lake_schema(newer))
     assert table.schema().find_field("gaze").optional
-    old_rows = decode_lines([("t", 1, b"")]).tables  # nothing: the decoder is the 1.0 one
+    old_rows = decode_lines(Lines.of("t", [b""])).tables  # nothing: the decoder is the 1.0 one
     assert old_rows == {}
     moment = dt.datetime.fromtimestamp((T0 + 10) / 1000, tz=dt.UTC)
     new_rows = pa.Table.from_pylist([{**update(T0 + 10), "event_time_ms": moment, "gaze": 0.25}],

@@ -126,7 +126,8 @@ class MemoryOutputs:
 
 def events() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for i in range(360):  # 30 minutes, four sites, s3 turns sour
+    for i in range(480):  # 40 minutes, four sites, s3 turns sour for 30 (long enough for two disjoint
+        # 15-minute windows of evidence: stream.alarms)
         for k, site in enumerate(SITES):
             top = "sad" if site == "s3" and i > 120 else ("happy" if (i + k) % 3 else "neutral")
             out.append(face(T0 + i * 5_000 + k, track=f"{site}-{i // 10}", site=site, top=top, n=i))

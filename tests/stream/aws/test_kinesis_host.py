@@ -20,7 +20,8 @@ CONFIG = RunnerConfig(check_time=False)
 
 def events() -> list[dict[str, Any]]:
     out = []
-    for i in range(90):  # 15 minutes, two sites, a sad spell at site s2
+    for i in range(240):  # 40 minutes, two sites, a 35-minute sad spell at site s2 (two disjoint 15-minute
+        # windows of evidence raise the default alarm: stream.alarms)
         t = T0 + i * 10_000
         out.append(face(t, track=f"a{i // 6}", site="s1", top="happy", n=i))
         out.append(face(t + 1, track=f"b{i // 6}", site="s2", top="sad" if i > 30 else "happy", n=i))

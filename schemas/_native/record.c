@@ -1,0 +1,460 @@
+/* One JSON record -> the validated event as a dict, or None: "not proven valid here, ask the reference".
+ *
+ * Generic: what to check comes from a "program" that `schemas.native_program` compiles from
+ * `schemas.contract` at import (field names, kinds, bounds, enums, patterns, nesting, required_when,
+ * the probabilities' sum). Nothing in this file knows a field by name.
+ *
+ * Conservative by construction: this code never refuses a record, it only accepts or gives up. It gives
+ * up (returns None) on anything it does not handle exactly as the reference does: backslash escapes,
+ * bytes >= 0x80 or < 0x20 inside strings, unknown or repeated keys, arrays, integers of 19 digits or
+ * more, numbers that do not fit a double, any rule broken. The tag may be any key: when it is not the
+ * first, the record is parsed as each event type in turn (at most one can succeed).
+ *
+ * Memory safety: every read is checked against the end of the buffer; no fixed-size buffers; recursion
+ * only follows the program's nested objects (two levels), never the input's own nesting.
+ */
+#include "record.h"
+
+/* ------------------------------------------------------------------ scanning */
+
+static inline void skip_ws(Cursor *c) {
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t')) c->p++;
+}
+
+/* A plain string (no escapes, printable ASCII) starting at the opening quote: its bytes, or 0 to give up. */
+static inline int scan_string(Cursor *c, const char **start, Py_ssize_t *len) {
+    if (c->p >= c->end || *c->p != '"') return 0;
+    const char *s = ++c->p;
+    while (c->p < c->end) {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '"') {
+            *start = s;
+            *len = c->p - s;
+            c->p++;
+            return 1;
+        }
+        if (ch == '\\' || ch < 0x20 || ch >= 0x80) return 0;
+        c->p++;
+    }
+    return 0;
+}
+
+static inline int literal(Cursor *c, const char *word, Py_ssize_t n) {
+    if (c->end - c->p < n || memcmp(c->p, word, n) != 0) return 0;
+    c->p += n;
+    return 1;
+}
+
+static int pattern_matches(const Spec *s, const char *v, Py_ssize_t n) {
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 0; i < s->n_pattern; i++) {
+        const PatternItem *item = &s->pattern[i];
+        Py_ssize_t count = 0, max = item->max < 0 ? PY_SSIZE_T_MAX : item->max;
+        while (pos < n && count < max) {
+            unsigned char ch = (unsigned char)v[pos];
+            if (ch >= 128 || !(item->set[ch >> 3] & (1u << (ch & 7)))) break;
+            pos++;
+            count++;
+        }
+        if (count < item->min) return 0;
+    }
+    return pos == n;
+}
+
+/* ------------------------------------------------------------------ values */
+
+#define FAIL() return NULL
+
+static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event);
+
+static PyObject *make_ascii(const char *s, Py_ssize_t n) {
+    PyObject *u = PyUnicode_New(n, 127);
+    if (u) memcpy(PyUnicode_1BYTE_DATA(u), s, (size_t)n);
+    return u;
+}
+
+/* The value of one field, or NULL (an exception set only for real errors, such as no memory). */
+static PyObject *parse_value(const Spec *s, Cursor *c, double *as_double) {
+    if (c->p >= c->end) FAIL();
+    char ch = *c->p;
+    if (ch == 'n') {
+        if (!s->nullable || !literal(c, "null", 4)) FAIL();
+        Py_RETURN_NONE;
+    }
+    switch (s->kind) {
+    case KIND_STRING: {
+        const char *v;
+        Py_ssize_t n;
+        if (!scan_string(c, &v, &n)) FAIL();
+        if (s->enum_values) {
+            for (Py_ssize_t i = 0; i < s->n_enum; i++) {
+                PyObject *e = s->enum_values[i];
+                if (PyUnicode_GET_LENGTH(e) == n && memcmp(PyUnicode_1BYTE_DATA(e), v, (size_t)n) == 0)
+                    return Py_NewRef(e);
+            }
+            FAIL();
+        }
+        size_t slot = 0;
+        if (s->cache && n <= CACHE_MAX_LEN) {
+            uint32_t h = 2166136261u; /* FNV-1a */
+            for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)v[i]) * 16777619u;
+            slot = (h ^ (h >> 16)) & (CACHE_SLOTS - 1);
+            PyObject *seen = s->cache[slot];
+            if (seen && PyUnicode_GET_LENGTH(seen) == n && memcmp(PyUnicode_1BYTE_DATA(seen), v, (size_t)n) == 0)
+                return Py_NewRef(seen); /* it passed every check when it was remembered */
+        }
+        if (s->max_length >= 0 && n > s->max_length) FAIL(); /* ASCII: bytes are characters */
+        if (s->n_pattern >= 0 && !pattern_matches(s, v, n)) FAIL();
+        PyObject *u = make_ascii(v, n);
+        if (u && s->pattern_check) {
+            PyObject *m = PyObject_CallOneArg(s->pattern_check, u);
+            if (!m || m == Py_None) {
+                Py_XDECREF(m);
+                Py_DECREF(u);
+                FAIL();
+            }
+            Py_DECREF(m);
+        }
+        if (u && s->cache && n <= CACHE_MAX_LEN) Py_XSETREF(s->cache[slot], Py_NewRef(u));
+        return u;
+    }
+    case KIND_BOOLEAN:
+        if (literal(c, "true", 4)) Py_RETURN_TRUE;
+        if (literal(c, "false", 5)) Py_RETURN_FALSE;
+        FAIL();
+    case KIND_OBJECT: {
+        if (ch != '{') FAIL();
+        c->p++;
+        Event *e = event_new(c->decoder, s);
+        if (!e) FAIL();
+        if (!parse_object(s, c, e)) {
+            Py_DECREF(e);
+            FAIL();
+        }
+        return (PyObject *)e;
+    }
+    case KIND_INTEGER:
+    case KIND_NUMBER: {
+        Number n;
+        if (!scan_number(c, &n)) FAIL();
+        if (!n.is_float) {
+            /* 18 digits fit an int64 with room; longer ones (rare, near or past the limits) go back */
+            if (n.int_digits > 18) FAIL();
+            long long v = (long long)n.mant;
+            if (n.negative) v = -v;
+            if (s->kind == KIND_INTEGER) {
+                if (v < s->int_lo || v > s->int_hi) FAIL();
+            } else {
+                /* the reference compares the int with float bounds exactly: exact here below 2^53 */
+                if (v > (1LL << 53) || v < -(1LL << 53)) FAIL();
+                double dv = (double)v;
+                if (dv < s->num_lo || dv > s->num_hi) FAIL();
+                *as_double = dv;
+            }
+            return PyLong_FromLongLong(v);
+        }
+        if (s->kind == KIND_INTEGER) FAIL(); /* 96.0 is no integer for the reference */
+        double d;
+        if (!number_to_double(&n, &d) || !isfinite(d)) FAIL();
+        if (d < s->num_lo || d > s->num_hi) FAIL();
+        *as_double = d;
+        return PyFloat_FromDouble(d);
+    }
+    }
+    FAIL();
+}
+
+static inline Py_ssize_t find_field(const Spec *obj, const char *k, Py_ssize_t n, Py_ssize_t hint) {
+    if (hint < obj->n_fields && obj->fields[hint].key_len == n && memcmp(obj->fields[hint].key, k, (size_t)n) == 0)
+        return hint;
+    for (Py_ssize_t i = 0; i < obj->n_fields; i++)
+        if (obj->fields[i].key_len == n && memcmp(obj->fields[i].key, k, (size_t)n) == 0) return i;
+    return -1;
+}
+
+/* Members of `obj` into `event`, the cursor just past '{'; consumes the closing '}'.
+ * Returns `event` (borrowed) or NULL to give up. */
+static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event) {
+    Py_ssize_t hint = 0;
+    uint64_t seen = 0;
+    double sum = 0.0;
+    skip_ws(c);
+    if (c->p < c->end && *c->p == '}') {
+        c->p++;
+        goto close;
+    }
+    for (;;) {
+        const char *k;
+        Py_ssize_t kn;
+        if (!scan_string(c, &k, &kn)) FAIL();
+        Py_ssize_t i = find_field(obj, k, kn, hint);
+        if (i < 0 || (seen & (UINT64_C(1) << i))) FAIL(); /* unknown (a newer minor's) or repeated */
+        skip_ws(c);
+        if (c->p >= c->end || *c->p != ':') FAIL();
+        c->p++;
+        skip_ws(c);
+        double as_double = 0.0;
+        PyObject *v = parse_value(&obj->fields[i], c, &as_double);
+        if (!v) FAIL();
+        event->values[i] = v; /* i was not seen: the slot is empty */
+        sum += as_double; /* members of a sum rule are numbers; in JSON order, as the reference sums */
+        seen |= UINT64_C(1) << i;
+        hint = i + 1;
+        skip_ws(c);
+        if (c->p >= c->end) FAIL();
+        if (*c->p == '}') {
+            c->p++;
+            break;
+        }
+        if (*c->p != ',') FAIL();
+        c->p++;
+        skip_ws(c);
+    }
+close:
+    for (Py_ssize_t i = 0; i < obj->n_fields; i++) {
+        const Spec *f = &obj->fields[i];
+        if (seen & (UINT64_C(1) << i)) continue;
+        if (f->required) FAIL();
+        if (f->when_index >= 0 && (seen & (UINT64_C(1) << f->when_index))) {
+            PyObject *sibling = event->values[f->when_index];
+            if (!sibling) FAIL();
+            int equal = PyObject_RichCompareBool(sibling, f->when_value, Py_EQ);
+            if (equal != 0) FAIL(); /* required by its sibling's value (or the comparison failed) */
+        }
+    }
+    if (obj->sum_limit >= 0.0) {
+        if (obj->n_fields == 0 || !(fabs(sum - 1.0) < obj->sum_limit)) FAIL();
+    }
+    return (PyObject *)event;
+}
+
+/* ------------------------------------------------------------------ the decoder type */
+
+/* When the record's first key is the tag (as the edge writes it): 1 and the contract it names (NULL:
+ * none this decoder knows). Else 0: the tag comes later (writers that sort keys). The cursor is a copy. */
+static int leading_tag(Decoder *self, Cursor c, const Spec **contract) {
+    const char *k, *v;
+    Py_ssize_t kn, vn;
+    *contract = NULL;
+    skip_ws(&c);
+    if (!scan_string(&c, &k, &kn) || kn != self->tag_len || memcmp(k, self->tag_key, (size_t)kn) != 0) return 0;
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != ':') return 1;
+    c.p++;
+    skip_ws(&c);
+    if (!scan_string(&c, &v, &vn)) return 1;
+    for (Py_ssize_t i = 0; i < self->n_contracts; i++) {
+        const Spec *s = &self->contracts[i];
+        if (s->key_len == vn && memcmp(s->key, v, (size_t)vn) == 0) *contract = s;
+    }
+    return 1;
+}
+
+/* The record as an event of `contract`, or NULL (an exception set only when memory ran out). */
+static PyObject *parse_as(Decoder *self, const Spec *contract, Cursor c) {
+    Event *event = event_new(self, contract);
+    if (!event) return NULL;
+    if (parse_object(contract, &c, event)) {
+        skip_ws(&c);
+        if (c.p == c.end) return (PyObject *)event;
+    }
+    Py_DECREF(event);
+    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_MemoryError)) PyErr_Clear(); /* a pattern check's */
+    return NULL;
+}
+
+static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
+    Cursor c;
+    c.decoder = self;
+    if (PyBytes_Check(raw)) {
+        c.p = PyBytes_AS_STRING(raw);
+        c.end = c.p + PyBytes_GET_SIZE(raw);
+    } else if (PyUnicode_Check(raw) && TEXT_READY(raw) && PyUnicode_IS_ASCII(raw)) {
+        c.p = (const char *)PyUnicode_1BYTE_DATA(raw);
+        c.end = c.p + PyUnicode_GET_LENGTH(raw);
+    } else {
+        Py_RETURN_NONE;
+    }
+    if (!self->tag_key) Py_RETURN_NONE; /* never initialised */
+    skip_ws(&c);
+    if (c.p >= c.end || *c.p != '{') Py_RETURN_NONE;
+    c.p++;
+    const Spec *contract;
+    if (leading_tag(self, c, &contract)) {
+        if (!contract) Py_RETURN_NONE;
+        PyObject *event = parse_as(self, contract, c);
+        if (event || PyErr_Occurred()) return event;
+        Py_RETURN_NONE;
+    }
+    /* The tag comes later: parse as each event type in turn. Tags differ and each contract's tag is a
+     * required one-value enum, so at most one can succeed, and a wrong one usually fails at its first
+     * unknown key: cheaper than finding the tag first. */
+    for (Py_ssize_t i = 0; i < self->n_contracts; i++) {
+        PyObject *event = parse_as(self, &self->contracts[i], c);
+        if (event || PyErr_Occurred()) return event;
+    }
+    Py_RETURN_NONE;
+}
+
+/* validate(raw, max_bytes=None): the event when proven valid here (and raw fits max_bytes), else what
+ * fallback(raw, max_bytes) returns or raises: the stream's hot path, with no Python frame of its own. */
+static PyObject *Decoder_validate(Decoder *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs < 1 || nargs + nkw > 2 ||
+        (nkw == 1 && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "max_bytes") != 0)) {
+        PyErr_SetString(PyExc_TypeError, "validate(raw, max_bytes=None)");
+        return NULL;
+    }
+    PyObject *raw = args[0], *max_bytes = nargs + nkw == 2 ? args[1] : Py_None;
+    Py_ssize_t size = -1; /* bytes, or ASCII text (one byte per character); other text: the fallback */
+    if (PyBytes_Check(raw)) size = PyBytes_GET_SIZE(raw);
+    else if (PyUnicode_Check(raw) && TEXT_READY(raw) && PyUnicode_IS_ASCII(raw)) size = PyUnicode_GET_LENGTH(raw);
+    if (size >= 0) {
+        int fits = 1;
+        if (max_bytes != Py_None) {
+            long long limit = PyLong_Check(max_bytes) ? PyLong_AsLongLong(max_bytes) : -1;
+            if (limit == -1 && PyErr_Occurred()) PyErr_Clear(); /* a limit beyond int64: the fallback judges */
+            fits = PyLong_Check(max_bytes) && limit >= 0 && size <= limit;
+        }
+        if (fits) {
+            PyObject *event = Decoder_parse(self, raw);
+            if (event != Py_None) return event; /* the event, or NULL: no memory */
+            Py_DECREF(event);
+        }
+    }
+    if (!self->fallback) Py_RETURN_NONE;
+    PyObject *call[2] = {raw, max_bytes};
+    return PyObject_Vectorcall(self->fallback, call, 2, NULL);
+}
+
+static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwds) {
+    PyObject *contracts, *tag, *fallback = Py_None;
+    static char *names[] = {"contracts", "tag", "fallback", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!U|O", names, &PyTuple_Type, &contracts, &tag, &fallback))
+        return -1;
+    if (fallback != Py_None && !PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "fallback must be callable");
+        return -1;
+    }
+    if (self->contracts) {
+        PyErr_SetString(PyExc_RuntimeError, "Decoder already initialised");
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(contracts);
+    self->contracts = PyMem_Calloc(n ? n : 1, sizeof(Spec));
+    if (!self->contracts) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->n_contracts = n;
+    self->tag = Py_NewRef(tag);
+    if (fallback != Py_None) self->fallback = Py_NewRef(fallback);
+    self->tag_key = PyUnicode_AsUTF8AndSize(tag, &self->tag_len);
+    if (!self->tag_key) return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (spec_from(&self->contracts[i], PyTuple_GET_ITEM(contracts, i), 0) < 0) return -1;
+        const Spec *contract = &self->contracts[i];
+        if (contract->kind != KIND_OBJECT) {
+            PyErr_SetString(PyExc_ValueError, "program: a contract must be an object");
+            return -1;
+        }
+        /* Decoder_parse relies on it: the tag is a required, non-null field whose one value is the
+         * contract's name, and names differ, so a record can be valid under one contract at most. */
+        int tagged = 0;
+        for (Py_ssize_t f = 0; f < contract->n_fields; f++) {
+            const Spec *field = &contract->fields[f];
+            if (field->key_len == self->tag_len && memcmp(field->key, self->tag_key, (size_t)self->tag_len) == 0)
+                tagged = field->required && !field->nullable && field->n_enum == 1 &&
+                         PyUnicode_Compare(field->enum_values[0], contract->name) == 0;
+        }
+        for (Py_ssize_t j = 0; j < i; j++)
+            if (PyUnicode_Compare(self->contracts[j].name, contract->name) == 0) tagged = 0;
+        if (!tagged) {
+            PyErr_SetString(PyExc_ValueError, "program: each contract needs its own name as a required one-value tag");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The fallback is usually a bound method of the object holding this decoder: a cycle the GC must see. */
+static int Decoder_traverse(Decoder *self, visitproc visit, void *arg) {
+    Py_VISIT(self->fallback);
+    return 0;
+}
+
+static int Decoder_clear(Decoder *self) {
+    Py_CLEAR(self->fallback);
+    return 0;
+}
+
+static void Decoder_dealloc(Decoder *self) {
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->fallback);
+    if (self->contracts) {
+        for (Py_ssize_t i = 0; i < self->n_contracts; i++) spec_clear(&self->contracts[i]);
+        PyMem_Free(self->contracts);
+    }
+    Py_XDECREF(self->tag);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Decoder_methods[] = {
+    {"parse", (PyCFunction)Decoder_parse, METH_O,
+     "parse(raw: bytes | str) -> Event | None\n\nThe valid event, or None: not proven valid here."},
+    {"validate", (PyCFunction)(void (*)(void))Decoder_validate, METH_FASTCALL | METH_KEYWORDS,
+     "validate(raw, max_bytes=None) -> the event proven valid here, else fallback(raw, max_bytes)."},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject DecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "schemas._record.Decoder",
+    .tp_basicsize = sizeof(Decoder),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_traverse = (traverseproc)Decoder_traverse,
+    .tp_clear = (inquiry)Decoder_clear,
+    .tp_doc = "Decoder(contracts, tag): validates records against compiled contracts "
+              "(schemas.native_program).",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Decoder_init,
+    .tp_dealloc = (destructor)Decoder_dealloc,
+    .tp_methods = Decoder_methods,
+};
+
+static PyObject *match_pattern(PyObject *module, PyObject *args) {
+    PyObject *items;
+    const char *value;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "O!s#", &PyTuple_Type, &items, &value, &n)) return NULL;
+    Spec s;
+    memset(&s, 0, sizeof s);
+    PyObject *field = Py_BuildValue("(siiiLLddOOOnOnOdi)", "v", KIND_STRING, 1, 0, 0LL, 0LL, 0.0, 0.0, Py_None, items,
+                                    Py_None, (Py_ssize_t)-1, Py_None, (Py_ssize_t)-1, Py_None, -1.0, 0);
+    if (!field) return NULL;
+    int ok = spec_from(&s, field, 0);
+    Py_DECREF(field);
+    PyObject *result = NULL;
+    if (ok == 0) result = PyBool_FromLong(pattern_matches(&s, value, n));
+    spec_clear(&s);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"match_pattern", match_pattern, METH_VARARGS,
+     "match_pattern(items, value: str) -> bool: the compiled pattern's greedy match (for tests)."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "schemas._record",
+                                    "Records validated against compiled contracts, in C.", -1, module_methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__record(void) {
+    if (event_type_ready() < 0 || PyType_Ready(&DecoderType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    if (PyModule_AddObjectRef(m, "Decoder", (PyObject *)&DecoderType) < 0 ||
+        PyModule_AddObjectRef(m, "Event", (PyObject *)&EventType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

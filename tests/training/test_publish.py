@@ -1,0 +1,65 @@
+"""Publishing a student: views and precision chosen by measurement, both latencies and the anchor's on the card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edge.expression.classifier import ExpressionClassifier
+from tests.training.test_train import write_archive
+from training.evaluation import score
+from training.network import CompactNet
+from training.publish import choose_precision, choose_views, publish
+
+
+def scores(correct: int, of: int = 10) -> object:
+    truth = np.zeros(of, dtype=np.int64)
+    predicted = np.where(np.arange(of) < correct, 0, 1)
+    return score(truth, predicted, 7)
+
+
+def test_views_most_accurate_within_budget_else_fastest() -> None:
+    one, two, four = scores(6), scores(7), scores(8)
+    candidates = [(("face",), one, 0.2), (("face", "mirror"), two, 0.4),
+                  (("face", "mirror", "zoom", "zoom_mirror"), four, 0.8)]
+    assert choose_views(candidates, None)[0] == candidates[2][0]  # type: ignore[arg-type]
+    assert choose_views(candidates, 0.5)[0] == ("face", "mirror")  # type: ignore[arg-type]
+    assert choose_views(candidates, 0.1)[0] == ("face",)  # type: ignore[arg-type]
+
+
+def test_int8_only_where_faster_and_as_accurate() -> None:
+    assert choose_precision((scores(8), 0.30), (scores(8), 0.20)) == "int8"  # type: ignore[arg-type]
+    assert choose_precision((scores(8), 0.30), (scores(8), 0.29)) == "fp32"  # type: ignore[arg-type]
+    assert choose_precision((scores(8), 0.30), (scores(7), 0.10)) == "fp32"  # type: ignore[arg-type]
+
+
+def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "fer.npz")
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "best.pt"
+    torch.save({"net": CompactNet(width=8).state_dict(), "result": {"accuracy": 0.3}, "arch": "compact"}, checkpoint)
+    anchor = tmp_path / "latency.json"
+    # A budget no candidate meets (the faster anchor file's): the fastest set, one view, must be chosen.
+    anchor.write_text(json.dumps({"measured": "2026-01-01T00:00:00Z",
+                                  "models": {"fer-tflite": {"ms_per_face": 0.5},
+                                             "fer-fp32-tflite": {"ms_per_face": 0.0001}}}))
+    out = tmp_path / "models"
+    figures = publish(checkpoint, archive, out, "student", "0.1.0", work=tmp_path / "work",
+                      anchor_file=anchor, latency_runs=30)
+    assert figures["test_time_views"] == ["face"] and figures["architecture"] == "CompactNet"
+    assert len(figures["views_considered"]) == 3  # type: ignore[arg-type]
+    latency = figures["latency_ms"]
+    assert isinstance(latency, dict) and latency["float32"] > 0 and latency["int8"] > 0
+    shipped_as = {"fp32": "float32", "int8": "int8"}[str(figures["precision"])]
+    assert figures["latency_ms_batch1_one_core"] == latency[shipped_as]
+    classifier = ExpressionClassifier(out / "expression.onnx")
+    assert classifier.info.sha256 == figures["sha256"] and classifier.info.model_id == "student"
+    card = (out / "MODEL_CARD.md").read_text()
+    assert figures["latency_budget_ms"] == 0.0001  # the faster of the anchor's two files
+    assert "0.000 ms per face" in card and "float TFLite" in card
+    assert f"{latency['float32']:.3f}" in card and f"{latency['int8']:.3f}" in card
+    assert "classified once" in card and (out / "expression_confusion.png").stat().st_size > 1000
+    assert json.loads((out / "expression.json").read_text())["sha256"] == figures["sha256"]
