@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import sys
 import tempfile
 import time
 import zlib
@@ -42,6 +43,10 @@ from batch.compact.decode import Lines, decode_lines
 from batch.compact.dedup import first_per_key
 from batch.compact.fast_decode import _decode_structs, _suspect_rows, _to_table
 from batch.lake.tables import LakeConfig, ensure_tables, open_catalog
+
+if __package__ in (None, ""):  # run as a script (as the README does): make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from benchmarks.lake import T0_MS, edge_events
 from schemas.contract import CONTRACTS, Field
 

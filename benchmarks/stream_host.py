@@ -31,9 +31,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import boto3
+
+if __package__ in (None, ""):  # run as a script (as the README does): make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.stream_engine import edge_events
 from stream.deadletter import DeadLetter
