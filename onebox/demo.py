@@ -123,9 +123,12 @@ class DemoResult:
 
 
 def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, has_command: HasCommand,
-             port: int = 8765, out: IO[str] = sys.stderr, dashboard: Any = None,
+             port: int = 8765, out: IO[str] | None = None, dashboard: Any = None,
              history_days: int = HISTORY_DAYS) -> DemoResult:
-    """Runs the clips through the box; `dashboard` (a started server) may watch it live."""
+    """Runs the clips through the box; `dashboard` (a started server) may watch it live. Progress goes
+    to `out`, by default the `sys.stderr` of the moment of the call (not of the import: a test's
+    output capture, or a caller that redirected it, may have closed that one since)."""
+    out = out if out is not None else sys.stderr
     config = site_config(clips, state, min_tracks, port)
     layout = Layout(config.state_dir)
     specs = []
