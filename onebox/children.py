@@ -34,7 +34,9 @@ def stream_spec(config: SiteConfig, layout: Layout, extra: Sequence[str] = ()) -
     argv = [*CLI, "stream", "run", "--log", str(layout.log), "--state", str(layout.stream),
             "--min-tracks", str(t["min_tracks"]), "--lateness-s", f"{t['lateness_s']:g}",
             "--alarm-window", str(t["alarm_window_minutes"]), "--low-raise", f"{t['low_raise']:g}",
-            "--low-clear", f"{t['low_clear']:g}", "--silent-minutes", str(t["silent_minutes"])]
+            "--low-clear", f"{t['low_clear']:g}", "--silent-minutes", str(t["silent_minutes"]),
+            "--z-raise", f"{t['z_raise']:g}", "--hold-minutes", str(t["hold_minutes"]),
+            "--quiet-minutes", str(t["quiet_minutes"])]
     # SIGTERM: the runner finishes its batch and checkpoints (stream run's handler).
     return ChildSpec("stream", (*argv, *extra), {}, "always", signal.SIGTERM, 1, "stream")
 

@@ -34,6 +34,9 @@ lateness_s = 120              # how late an event may arrive and still count
 alarm_window_minutes = 15     # window the alarms watch: 5, 15 or 60
 low_raise = -0.2              # net score below this (and 2 std errors below low_clear): a bad window; 2 of 3 raise
 low_clear = 0.0               # net score at or above this: a good window (2 of 3 good clear it)
+z_raise = 2                   # how sure a bad window must be (standard errors); higher: fewer, later alarms
+hold_minutes = 15             # a raised alarm stays raised at least this long (0: no hold)
+quiet_minutes = 30            # a raised alarm resolves after this long without customers (0: never)
 silent_minutes = 5            # a camera quiet this long raises camera_silent
 
 [lake]

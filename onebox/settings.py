@@ -93,6 +93,12 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("low_raise", (int, float), -0.2, "net score below this is a bad window", between(-1, 1)),
         Setting("low_clear", (int, float), 0.0, "net score at or above this is a good window (>= low_raise)",
                 between(-1, 1)),
+        Setting("z_raise", (int, float), 2.0, "a bad window's net score is this many standard errors below "
+                "low_clear (higher: fewer false alarms, later true ones; 0: the net score alone)", between(0, 10)),
+        Setting("hold_minutes", int, 15, "a raised alarm stays raised at least this long (0: no hold)",
+                between(0, 24 * 60)),
+        Setting("quiet_minutes", int, 30, "a raised alarm resolves after this long without enough customers "
+                "(site closed or quiet; 0: never)", between(0, 24 * 60)),
         Setting("silent_minutes", int, 5, "a camera with no heartbeat for this long raises camera_silent",
                 at_least(1)),
     ),

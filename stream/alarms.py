@@ -111,9 +111,11 @@ class AlarmConfig:
             raise ValueError(f"low_clear ({self.low_clear}) must be >= low_raise ({self.low_raise}) (hysteresis)")
         if min(self.drop_sigmas, self.drop_clear_sigmas, self.drop_min) < 0 or self.baseline_min_samples < 0:
             raise ValueError("drop_sigmas, drop_clear_sigmas, drop_min and baseline_min_samples must be >= 0")
-        if self.z_raise < 0 or self.hold_minutes < 0 or self.quiet_minutes < 0:
-            raise ValueError(f"z_raise, hold_minutes and quiet_minutes must be >= 0, got {self.z_raise}, "
-                             f"{self.hold_minutes}, {self.quiet_minutes}")
+        for name, what in (("z_raise", "standard errors of evidence (0: the net score alone decides)"),
+                           ("hold_minutes", "minutes a raised alarm stays raised (0: no hold)"),
+                           ("quiet_minutes", "minutes without customers before an alarm resolves (0: never)")):
+            if getattr(self, name) < 0:
+                raise ValueError(f"alarm setting {name} must be >= 0 ({what}), got {getattr(self, name)}")
         for name in ("drop_sampling_noise", "disjoint_windows", "cameras"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"alarm setting {name} must be true or false, got {getattr(self, name)!r}")
@@ -300,14 +302,17 @@ class AlarmEngine:
         }
 
     @classmethod
-    def restore(cls, state: Mapping[str, Any]) -> AlarmEngine:
+    def restore(cls, state: Mapping[str, Any], config: AlarmConfig | None = None) -> AlarmEngine:
         """Reads this version's state and version 1's (no ``version`` key; machines without their raise
         and last-data times: a restored raised alarm has served its hold, and resolves after
-        quiet_minutes without customers counted from the first tick after the restore)."""
+        quiet_minutes without customers counted from the first tick after the restore).
+
+        ``config``: the settings to judge with from now on (a host restarted with other settings applies
+        them to the sites it already knew); without it, the settings stored in the state."""
         version = state.get("version", 1)
         if version not in (1, ALARM_STATE_VERSION):
             raise ValueError(f"alarm state version {version!r}, this engine reads 1 and {ALARM_STATE_VERSION}")
-        engine = cls(AlarmConfig(**state["config"]))
+        engine = cls(config if config is not None else AlarmConfig(**state["config"]))
         if version == 1:
             engine._machines = {(r, s, c): _Machine(st, h) for r, s, c, st, h in state["machines"]}
         else:

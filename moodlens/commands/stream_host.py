@@ -20,6 +20,8 @@ from stream.alarms import AlarmConfig
 from stream.engine import EngineConfig
 from stream.host.loop import Host, HostConfig
 
+ALARM_DEFAULTS = AlarmConfig()  # the flags' defaults are the alarm rules' own
+
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
     where = run.add_argument_group("where from, where to")
@@ -48,9 +50,22 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     engine.add_argument("--alarm-window", type=int, default=None,
                         help="window length the alarms and metrics watch, one of --window-minutes "
                              "(default 15, or the longest window when 15 is not one)")
-    engine.add_argument("--low-raise", type=float, default=-0.2)
-    engine.add_argument("--low-clear", type=float, default=0.0)
-    engine.add_argument("--silent-minutes", type=int, default=5)
+    engine.add_argument("--low-raise", type=float, default=ALARM_DEFAULTS.low_raise,
+                        help="a window's net score below this can be a bad window (default %(default)g)")
+    engine.add_argument("--low-clear", type=float, default=ALARM_DEFAULTS.low_clear,
+                        help="a window's net score at or above this is a good window (default %(default)g)")
+    engine.add_argument("--z-raise", type=float, default=ALARM_DEFAULTS.z_raise,
+                        help="how sure a bad window must be: its net score this many standard errors below "
+                             "--low-clear, so a few sour faces in a quiet window raise nothing; higher: fewer "
+                             "false alarms, later and fewer true ones; 0: the net score alone (default %(default)g)")
+    engine.add_argument("--hold-minutes", type=int, default=ALARM_DEFAULTS.hold_minutes,
+                        help="a raised alarm stays raised at least this long, so it cannot flap "
+                             "(0: no hold; default %(default)s)")
+    engine.add_argument("--quiet-minutes", type=int, default=ALARM_DEFAULTS.quiet_minutes,
+                        help="a raised alarm resolves after this long without enough customers (site closed "
+                             "or quiet; 0: never; default %(default)s)")
+    engine.add_argument("--silent-minutes", type=int, default=ALARM_DEFAULTS.silent_minutes,
+                        help="a camera with no heartbeat this long raises camera_silent (default %(default)s)")
     engine.add_argument("--idle-advance-s", type=float, default=60.0,
                         help="a site without input this long: its event time moves on with the clock (0: never)")
     engine.add_argument("--no-time-check", action="store_true",
@@ -67,7 +82,8 @@ def host_config(args: argparse.Namespace) -> HostConfig:
         engine=EngineConfig(window_minutes=windows,
                             allowed_lateness_ms=int(args.lateness_s * 1000), min_tracks=args.min_tracks),
         alarms=AlarmConfig(window_minutes=alarm_window, min_tracks=args.min_tracks,
-                           low_raise=args.low_raise, low_clear=args.low_clear, silent_minutes=args.silent_minutes),
+                           low_raise=args.low_raise, low_clear=args.low_clear, silent_minutes=args.silent_minutes,
+                           z_raise=args.z_raise, hold_minutes=args.hold_minutes, quiet_minutes=args.quiet_minutes),
         batch_size=args.batch_size, check_time=not args.no_time_check,
         idle_advance_ms=(int(args.idle_advance_s * 1000) if args.idle_advance_s > 0 and not getattr(args, "once", False)
                          else None),

@@ -141,7 +141,8 @@ class SiteRecordProcessor:
         for site in sorted(names - set(self.sites.states)):
             document = self.store.get(site)
             if document is not None:
-                self.sites.states[site] = SiteState.restore(document, self.store.site_where(site))
+                self.sites.states[site] = SiteState.restore(document, self.store.site_where(site),
+                                                            self.sites.alarm_config)
 
     def _write(self, emitted: Any, letters: list[DeadLetter]) -> None:
         self.outputs.write(emitted, letters)

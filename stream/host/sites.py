@@ -72,12 +72,14 @@ class SiteState:
                 "applied": dict(sorted(self.applied.items()))}
 
     @classmethod
-    def restore(cls, state: Mapping[str, Any], where: str) -> SiteState:
-        """``where`` names the object or file in the error: a corrupt or other-version state is never reused."""
+    def restore(cls, state: Mapping[str, Any], where: str, alarms: AlarmConfig | None = None) -> SiteState:
+        """``where`` names the object or file in the error: a corrupt or other-version state is never reused.
+        ``alarms``: the host's alarm settings, which replace the ones stored with the state (so operations'
+        tuning applies to the sites a restarted host already knew)."""
         try:
             if state.get("version") != SITE_STATE_VERSION:
                 raise ValueError(f"site state version {state.get('version')!r}, this host reads {SITE_STATE_VERSION}")
-            return cls(WindowEngine.restore(state["engine"]), AlarmEngine.restore(state["alarms"]),
+            return cls(WindowEngine.restore(state["engine"]), AlarmEngine.restore(state["alarms"], alarms),
                        {str(k): int(v) for k, v in state["applied"].items()})
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise StateError(f"{where}: unusable site state ({type(error).__name__}: {error})") from error
@@ -221,7 +223,7 @@ class Sites:
     @classmethod
     def restore(cls, engine: EngineConfig, alarms: AlarmConfig, states: Mapping[str, Mapping[str, Any]],
                 where: Callable[[str], str], clock: Callable[[], float] = time.time) -> Sites:
-        return cls(engine, alarms, {name: SiteState.restore(doc, where(name)) for name, doc in states.items()},
+        return cls(engine, alarms, {name: SiteState.restore(doc, where(name), alarms) for name, doc in states.items()},
                    clock)
 
     def engine_stats(self) -> EngineStats:

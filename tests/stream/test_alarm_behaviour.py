@@ -172,8 +172,23 @@ def test_a_version_1_state_is_read() -> None:
         AlarmEngine.restore({**old, "version": 9})
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_hold_minutes_sets_when_a_raised_alarm_may_clear(seed: int) -> None:
+    """A 35-minute bad spell, then a clearly good room: with the default hold the alarm clears once two
+    windows are good again; with a 90-minute hold (`--hold-minutes 90`) the same raise holds until the
+    90 minutes are served, then clears at once, the evidence being good by then."""
+    ticks = simulate(lambda minute: -0.6 if 60 <= minute < 95 else 0.6, 300, 2.0, seed)
+    short = raised(AlarmEngine(AlarmConfig()).process(ticks))
+    long = raised(AlarmEngine(AlarmConfig(hold_minutes=90)).process(ticks))
+    assert len(short) == len(long) == 1 and short[0][0] == long[0][0]  # the hold changes no raise
+    start, cleared = short[0]
+    assert cleared is not None and AlarmConfig().hold_minutes <= cleared - start < 60
+    assert long[0][1] is not None and 90 <= long[0][1] - start <= 91
+
+
 @pytest.mark.parametrize(("settings", "named"), [
-    ({"z_raise": -1.0}, "z_raise"), ({"hold_minutes": -1}, "hold_minutes"), ({"quiet_minutes": 1.5}, "quiet_minutes"),
+    ({"z_raise": -1.0}, "z_raise must be >= 0"), ({"hold_minutes": -1}, "hold_minutes must be >= 0"),
+    ({"quiet_minutes": -30}, "quiet_minutes must be >= 0"), ({"quiet_minutes": 1.5}, "quiet_minutes"),
     ({"disjoint_windows": 1}, "disjoint_windows")])
 def test_new_settings_that_make_no_sense_are_refused(settings: dict[str, object], named: str) -> None:
     with pytest.raises(ValueError, match=named):

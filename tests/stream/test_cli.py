@@ -46,6 +46,9 @@ def test_run_refuses_a_missing_log(tmp_path: Path) -> None:
     (["--window-minutes", "5,x"], "give whole minutes separated by commas"),
     (["--min-tracks", "0"], "min_tracks must be >= 1"),
     (["--batch-size", "0"], "batch_size must be >= 1"),
+    (["--z-raise", "-0.5"], "alarm setting z_raise must be >= 0 (standard errors of evidence"),
+    (["--hold-minutes", "-1"], "alarm setting hold_minutes must be >= 0 (minutes a raised alarm stays raised"),
+    (["--quiet-minutes", "-10"], "alarm setting quiet_minutes must be >= 0"),
 ])
 def test_run_refuses_settings_that_make_no_sense_naming_them(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str) -> None:

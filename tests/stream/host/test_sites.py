@@ -121,6 +121,19 @@ def test_a_corrupt_or_other_version_site_state_is_refused_with_its_name() -> Non
             raise AssertionError("accepted a bad state")
 
 
+def test_a_host_restarted_with_other_alarm_settings_applies_them_to_the_sites_it_knew() -> None:
+    """Operations tune the alarms (`--hold-minutes`, a site-file key) and restart: the stored state keeps
+    its alarm machines, but the host's settings judge from now on, not the ones saved with the state."""
+    sites = Sites(ENGINE, ALARMS)
+    sites.apply([Applied(e, "p", i) for i, e in enumerate(quiet_site())])
+    snapshot = json.loads(json.dumps(sites.snapshot()))
+    tuned = AlarmConfig(**{**vars(ALARMS), "hold_minutes": 60, "z_raise": 3.0})
+    restarted = Sites.restore(ENGINE, tuned, snapshot, lambda name: name)
+    assert restarted.states["quiet"].alarms.config == tuned
+    assert restarted.snapshot()["quiet"]["alarms"]["machines"] == snapshot["quiet"]["alarms"]["machines"]
+    assert SiteState.restore(snapshot["quiet"], "quiet").alarms.config == ALARMS  # alone: the stored settings
+
+
 def test_a_quiet_site_closes_its_windows_on_the_wall_clock_while_a_neighbour_stays_busy() -> None:
     now = [T0 / 1000 + 30]
     sites = Sites(ENGINE, ALARMS, clock=lambda: now[0])
