@@ -18,8 +18,6 @@ point (hyperparameters as flags, locations from SM_* variables, like train.py).
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import time
@@ -34,10 +32,9 @@ import torch.nn.functional as F
 
 from training import train as base
 from training.augment import augment, mix_batch
-from training.data import EXPRESSIONS, load_split, load_training_split
+from training.data import EXPRESSIONS
 from training.evaluation import score
-from training.export import export_onnx
-from training.network import VIEWS, build_net
+from training.network import VIEWS
 from training.teacher_cache import build_cache, cache_key
 from training.teachers import Teacher, ensemble_probabilities, load_teacher, soften
 
@@ -98,32 +95,15 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
-    archive = base.resolve_archive(args.data)
-    split = load_training_split(archive, args.ferplus_weight)
-    val_images, val_labels = load_split(archive, "test_public")
-    images, targets, labels = split.images, split.targets, split.labels
-    if args.train_limit:
-        images, targets, labels = images[:args.train_limit], targets[:args.train_limit], labels[:args.train_limit]
-        val_images, val_labels = val_images[:args.train_limit], val_labels[:args.train_limit]
-
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    use_bf16 = device.type == "cuda" or bool(torch.backends.mkldnn.is_available()
-                                              and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    device, use_bf16 = base.pick_device()
     teachers: list[Teacher] = [load_teacher(Path(t), args.teacher_views, device, max(1, torch.get_num_threads()))
                                for t in args.teachers]
     for teacher in teachers:
         print(f"teacher: {teacher.name}", flush=True)
-    net = build_net(args.arch, args.width).to(device)
-    net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # missing from torch stubs
-    optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
-                                weight_decay=args.weight_decay)
-    x_all = torch.from_numpy(images).float().unsqueeze(1)
-    t_all = torch.from_numpy(targets)
-    y_weights = base.class_weights(labels, args.class_weight_power)[torch.from_numpy(labels)]
-    steps_per_epoch = math.ceil(len(images) / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
+    run = base.prepare(args, device)  # the student, built after the teachers as before
+    images, val_images, val_labels = run.images, run.val_images, run.val_labels
+    x_all, t_all, y_weights, net, optimizer = run.x_all, run.t_all, run.y_weights, run.net, run.optimizer
+    steps_per_epoch, total_steps = run.steps_per_epoch, run.total_steps
 
     checkpoints = Path(args.checkpoint_dir)
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -212,17 +192,8 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
         base.save_atomic({"net": net.state_dict(), "result": {}, "arch": args.arch, "width": args.width},
                          best_path)
         save_last()
-    final = build_net(args.arch, args.width)
-    final.load_state_dict(torch.load(best_path, weights_only=False)["net"])  # nosec B614: our own checkpoint
-    model_dir = Path(args.model_dir)
-    sha = export_onnx(final.eval(), model_dir / "expression.onnx", args.model_id, args.model_version,
-                      {k: float(v) for k, v in best.items()})
-    summary = {**best, "sha256": sha, "train_rows": len(images), "epochs": args.epochs, "arch": args.arch,
-               "width": args.width, "teachers": list(args.teachers)}
-    (model_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary), flush=True)
-    return summary
-
+    return base.export_best(args, best_path, best, len(images), arch=args.arch, width=args.width,
+                            teachers=list(args.teachers))
 
 def main(argv: list[str] | None = None) -> int:
     distill(parse_args(argv))

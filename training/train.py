@@ -13,7 +13,9 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script, as SageMaker does: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -115,10 +117,37 @@ def save_atomic(state: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def train(args: argparse.Namespace) -> dict[str, float]:
-    torch.manual_seed(args.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def pick_device() -> tuple[torch.device, bool]:
+    """The device, and whether to train under bf16 autocast there."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    # bf16 autocast with channels-last roughly quadruples oneDNN conv training speed on CPUs with
+    # AVX512-BF16 or AMX; elsewhere it would be slower, so it is used only where supported.
+    use_bf16 = device.type == "cuda" or bool(torch.backends.mkldnn.is_available()
+                                              and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return device, use_bf16
+
+
+@dataclass
+class Run:
+    """What a training run (train.py, distill.py) starts from: the data as tensors, the net and its optimizer."""
+
+    images: np.ndarray
+    val_images: np.ndarray
+    val_labels: np.ndarray
+    x_all: torch.Tensor  # the training faces, (N, 1, 48, 48) float
+    t_all: torch.Tensor  # their soft targets
+    y_weights: torch.Tensor  # each face's class weight
+    net: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    steps_per_epoch: int
+    total_steps: int
+
+
+def prepare(args: argparse.Namespace, device: torch.device) -> Run:
+    """The data (--train-limit applied), a fresh net on `device` (channels-last) and its SGD optimizer.
+
+    The net is built here, after anything the caller built before (its weights come from torch's
+    seeded generator, so what is built first decides them)."""
     archive = resolve_archive(args.data)
     train_split = load_training_split(archive, args.ferplus_weight)
     val_images, val_labels = load_split(archive, "test_public")
@@ -126,23 +155,42 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     if args.train_limit:
         images, targets, labels = images[:args.train_limit], targets[:args.train_limit], labels[:args.train_limit]
         val_images, val_labels = val_images[:args.train_limit], val_labels[:args.train_limit]
-
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    # bf16 autocast with channels-last roughly quadruples oneDNN conv training speed on CPUs with
-    # AVX512-BF16 or AMX; elsewhere it would be slower, so it is used only where supported.
-    use_bf16 = device.type == "cuda" or bool(torch.backends.mkldnn.is_available()
-                                              and torch.ops.mkldnn._is_mkldnn_bf16_supported())
     net = build_net(args.arch, args.width).to(device)
     net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # missing from torch stubs
     optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True,
                                 weight_decay=args.weight_decay)
-    x_all = torch.from_numpy(images).float().unsqueeze(1)
-    t_all = torch.from_numpy(targets)
-    y_weights = class_weights(labels, args.class_weight_power)[torch.from_numpy(labels)]
     steps_per_epoch = math.ceil(len(images) / args.batch_size)
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
+    return Run(images, val_images, val_labels, torch.from_numpy(images).float().unsqueeze(1),
+               torch.from_numpy(targets), class_weights(labels, args.class_weight_power)[torch.from_numpy(labels)],
+               net, optimizer, steps_per_epoch, total_steps)
+
+
+def export_best(args: argparse.Namespace, best_path: Path, best: dict[str, Any], train_rows: int,
+                **extra: Any) -> dict[str, Any]:
+    """Exports the best checkpoint to MODEL_DIR/expression.onnx and writes metrics.json; the summary."""
+    final = build_net(args.arch, args.width)
+    final.load_state_dict(torch.load(best_path, weights_only=False)["net"])  # nosec B614: our own checkpoint
+    model_dir = Path(args.model_dir)
+    sha = export_onnx(final.eval(), model_dir / "expression.onnx", args.model_id, args.model_version,
+                      {k: float(v) for k, v in best.items()})
+    summary = {**best, "sha256": sha, "train_rows": train_rows, "epochs": args.epochs, **extra}
+    (model_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary), flush=True)
+    return summary
+
+
+def train(args: argparse.Namespace) -> dict[str, float]:
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device, use_bf16 = pick_device()
+    run = prepare(args, device)
+    images, val_images, val_labels = run.images, run.val_images, run.val_labels
+    x_all, t_all, y_weights, net, optimizer = run.x_all, run.t_all, run.y_weights, run.net, run.optimizer
+    steps_per_epoch, total_steps = run.steps_per_epoch, run.total_steps
 
     checkpoints = Path(args.checkpoint_dir)
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -195,15 +243,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         save_atomic({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                      "epoch": epoch, "best": best, "generator": generator.get_state(), "arch": args.arch}, last)
 
-    final = build_net(args.arch, args.width)
-    final.load_state_dict(torch.load(best_path, weights_only=False)["net"])  # nosec B614: our own checkpoint
-    model_dir = Path(args.model_dir)
-    sha = export_onnx(final.eval(), model_dir / "expression.onnx", args.model_id, args.model_version,
-                      {k: float(v) for k, v in best.items()})
-    summary = {**best, "sha256": sha, "train_rows": len(images), "epochs": args.epochs}
-    (model_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary), flush=True)
-    return summary
+    return export_best(args, best_path, best, len(images))
 
 
 def main(argv: list[str] | None = None) -> int:
