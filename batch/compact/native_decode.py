@@ -90,11 +90,12 @@ def _add(out: FastColumns, name: str, table: pa.Table, rows: np.ndarray) -> None
     out.tables[name] = (merged, indices)
 
 
-def decode_native(lines: Sequence[bytes]) -> FastColumns:
-    """Per event kind, the rows of `lines` the C decoder (then msgspec) vouches for; the other lines refused."""
+def decode_native(lines: Sequence[bytes], then: FastDecoder | None = decode_fast) -> FastColumns:
+    """Per event kind, the rows of `lines` the C decoder vouches for, then `then` (msgspec's path) of the
+    lines it leaves; the other lines refused. Without the extension, `then` decodes everything."""
     decoder = _decoder()
     if decoder is None:
-        return decode_fast(lines)
+        return then(lines) if then is not None else FastColumns(refused=list(range(len(lines))))
     out = FastColumns()
     left: list[int] = []
     start = 0
@@ -107,13 +108,15 @@ def decode_native(lines: Sequence[bytes]) -> FastColumns:
                 rows, index, columns = found
                 _add(out, name, _table(CONTRACTS[name], rows, columns), np.frombuffer(index, dtype=np.int64) + start)
         start += consumed  # fewer than all only once a table's strings reach 2 GiB
-    if left:  # escapes, non-ASCII text, unknown keys...: the msgspec path, then the reference
-        rest = decode_fast([lines[i] for i in left])
+    if left and then is not None:  # escapes, non-ASCII text, unknown keys...: msgspec, then the reference
+        rest = then([lines[i] for i in left])
         positions = np.array(left, dtype=np.int64)
         out.refused.extend(positions[rest.refused].tolist())
         for name, (table, rows) in rest.tables.items():
             _add(out, name, table, positions[rows])
         out.tables = {name: out.tables[name] for name in _NAMES if name in out.tables}
+    else:
+        out.refused.extend(left)
     return out
 
 
