@@ -423,6 +423,12 @@ static int line_row(Decoder *self, Table *tables, PyObject *raw, Py_ssize_t line
     return 0;
 }
 
+static int calls_python(const Spec *s) {
+    int calls = s->pattern_check != NULL;
+    for (Py_ssize_t i = 0; i < s->n_fields; i++) calls |= calls_python(&s->fields[i]);
+    return calls;
+}
+
 static Py_ssize_t count_nulls(const uint8_t *bits, Py_ssize_t rows) {
     Py_ssize_t valid = 0, whole = rows / 8;
     for (Py_ssize_t i = 0; i < whole; i++) valid += __builtin_popcount(bits[i]);
@@ -492,7 +498,12 @@ PyObject *Decoder_columns(Decoder *self, PyObject *const *args, Py_ssize_t nargs
     Py_ssize_t max_bytes = PyLong_AsSsize_t(args[1]);
     if (max_bytes == -1 && PyErr_Occurred()) return NULL;
     if (max_bytes > LINE_LIMIT) max_bytes = LINE_LIMIT; /* longer ones refused: the reference decides */
-    PyObject *seq = PySequence_Fast(args[0], "columns: lines must be a sequence");
+    /* Python code runs in the loop only where a field's pattern is checked by `re`: then the lines are read
+     * from a tuple of their own, so that code cannot free or move them under the loop. */
+    int calls_back = 0;
+    for (Py_ssize_t k = 0; k < self->n_contracts; k++) calls_back |= calls_python(&self->contracts[k]);
+    PyObject *seq = calls_back && !PyTuple_CheckExact(args[0]) ? PySequence_Tuple(args[0])
+                                                                : PySequence_Fast(args[0], "columns: lines must be a sequence");
     if (!seq) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), i;
     PyObject **items = PySequence_Fast_ITEMS(seq);

@@ -264,3 +264,22 @@ def test_fuzzed_batches_leak_neither_memory_nor_references() -> None:
     assert grown < 64 * 1024, grown
     assert [sys.getrefcount(line) for line in lines] == counts
     assert sys.getrefcount(decoder) == held
+
+
+def test_a_pattern_left_to_re_is_checked_in_the_columns_too() -> None:
+    from schemas import _record
+    from schemas.contract import Field
+    from schemas.native_program import field_program
+    fields = (Field("schema", "string", "", enum=("t",)), Field("v", "string", "", pattern="^(ab)+$"))
+    contract = ("t", 4, True, False, 0, 0, -1.0, 1.0, None, None, None, -1,
+                tuple(field_program(f, fields) for f in fields), -1, None, -1.0, False)
+    decoder = _record.Decoder((contract,), "schema")
+    lines = [b'{"schema": "t", "v": "' + value + b'"}' for value in (b"abab", b"aba", b"abab\\n", b"", b"ab")]
+    consumed, refused, (table,) = decoder.columns(lines, 1000)
+    assert table is not None
+    rows, index, columns = table
+    assert (consumed, refused, rows) == (5, [1, 2, 3], 2)
+    assert np.frombuffer(index, dtype=np.int64).tolist() == [0, 4]
+    _validity, offsets, data, nulls = columns[1]
+    assert offsets is not None and data is not None and nulls == 0
+    assert bytes(data) == b"ababab" and np.frombuffer(offsets, dtype=np.int32).tolist() == [0, 4, 6]
