@@ -30,7 +30,8 @@ typedef struct {
 
 typedef struct {
     Column *cols; /* NULL until the first line of this type */
-    Py_ssize_t n_cols, rows, cap;
+    Column **strings; /* the string columns among them */
+    Py_ssize_t n_cols, n_strings, rows, cap;
     PyObject *index; /* bytearray of int64: each row's line */
     int64_t *lines;
 } Table;
@@ -44,6 +45,7 @@ static void number_fields(Spec *obj, Py_ssize_t *next) {
         Spec *f = &obj->fields[i];
         f->column = (*next)++;
         f->next_key = i + 1 < obj->n_fields ? i + 1 : 0;
+        f->last_enum = 0;
         f->plain_key = 1;
         for (Py_ssize_t k = 0; k < f->key_len; k++) {
             unsigned char ch = (unsigned char)f->key[k];
@@ -131,11 +133,17 @@ static int table_room(Table *t, const Spec *contract, Py_ssize_t size, Py_ssize_
         }
         t->n_cols = contract->n_columns;
         collect(t, contract);
+        t->strings = PyMem_Calloc((size_t)(t->n_cols ? t->n_cols : 1), sizeof(Column *));
+        if (!t->strings) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < t->n_cols; i++)
+            if (t->cols[i].spec->kind == KIND_STRING) t->strings[t->n_strings++] = &t->cols[i];
     }
     if (t->rows >= t->cap && grow_rows(t, t->rows + (left > 64 ? left : 64)) < 0) return -1;
-    for (Py_ssize_t i = 0; i < t->n_cols; i++) {
-        Column *col = &t->cols[i];
-        if (col->spec->kind != KIND_STRING) continue;
+    for (Py_ssize_t i = 0; i < t->n_strings; i++) {
+        Column *col = t->strings[i];
         /* a string is shorter than its line; 8 more for copies by whole words */
         Py_ssize_t end = (Py_ssize_t)((int32_t *)col->v)[t->rows] + size + 8;
         if (end > INT32_MAX) return 1;
@@ -244,12 +252,17 @@ static int put_value(Table *t, const Spec *s, Cursor *c, Py_ssize_t r, double *a
         const char *v;
         Py_ssize_t n;
         if (!scan_string(c, &v, &n)) return 0;
-        if (s->enum_values) {
-            Py_ssize_t i = 0;
-            while (i < s->n_enum && !(PyUnicode_GET_LENGTH(s->enum_values[i]) == n &&
-                                      same_bytes((const char *)PyUnicode_1BYTE_DATA(s->enum_values[i]), v, n)))
-                i++;
-            if (i == s->n_enum) return 0;
+        if (s->enum_values) { /* the value matched last first (values repeat from row to row), then all */
+            if (s->n_enum == 0) return 0;
+            PyObject *e = s->enum_values[s->last_enum];
+            if (!(PyUnicode_GET_LENGTH(e) == n && same_bytes((const char *)PyUnicode_1BYTE_DATA(e), v, n))) {
+                Py_ssize_t i = 0;
+                while (i < s->n_enum && !(PyUnicode_GET_LENGTH(s->enum_values[i]) == n &&
+                                          same_bytes((const char *)PyUnicode_1BYTE_DATA(s->enum_values[i]), v, n)))
+                    i++;
+                if (i == s->n_enum) return 0;
+                ((Spec *)s)->last_enum = i;
+            }
         } else {
             if (s->max_length >= 0 && n > s->max_length) return 0; /* ASCII: bytes are characters */
             if (s->n_pattern >= 0 && !pattern_matches(s, v, n)) return 0;
@@ -479,6 +492,7 @@ static void table_clear(Table *t) {
         }
         PyMem_Free(t->cols);
     }
+    PyMem_Free(t->strings);
     Py_XDECREF(t->index);
 }
 

@@ -54,6 +54,7 @@ typedef struct Spec {
      * the one expected after this field. Only guesses, always checked. */
     Py_ssize_t first_key, next_key;
     int plain_key; /* the key is printable ASCII without quote or backslash: compared in place */
+    Py_ssize_t last_enum; /* columns.c: the enum value matched last, tried first */
 } Spec;
 
 #define CACHE_SLOTS 64     /* per field, direct-mapped by a hash of the bytes */
