@@ -26,6 +26,7 @@ enum { KIND_STRING = 0, KIND_INTEGER = 1, KIND_NUMBER = 2, KIND_BOOLEAN = 3, KIN
 
 typedef struct {
     unsigned char set[16]; /* ASCII bitmap */
+    unsigned char in[256]; /* the same, one byte per character: 1 for members (never above 127) */
     Py_ssize_t min, max;   /* max < 0: unbounded */
 } PatternItem;
 
@@ -173,14 +174,11 @@ static inline int pattern_matches(const Spec *s, const char *v, Py_ssize_t n) {
     Py_ssize_t pos = 0;
     for (Py_ssize_t i = 0; i < s->n_pattern; i++) {
         const PatternItem *item = &s->pattern[i];
-        Py_ssize_t count = 0, max = item->max < 0 ? PY_SSIZE_T_MAX : item->max;
-        while (pos < n && count < max) {
-            unsigned char ch = (unsigned char)v[pos];
-            if (ch >= 128 || !(item->set[ch >> 3] & (1u << (ch & 7)))) break;
-            pos++;
-            count++;
-        }
+        Py_ssize_t count = 0, limit = n - pos;
+        if (item->max >= 0 && item->max < limit) limit = item->max;
+        while (count < limit && item->in[(unsigned char)v[pos + count]]) count++;
         if (count < item->min) return 0;
+        pos += count;
     }
     return pos == n;
 }
