@@ -286,7 +286,10 @@ def _valid_utf8(lines: Sequence[bytes], refused: list[int]) -> np.ndarray | None
 
 def decode_fast(lines: Sequence[bytes]) -> FastColumns:
     """Per event kind, the rows of `lines` the fast path vouches for; the other lines refused."""
+    if not isinstance(lines, list | tuple):  # lines still in place (a `LineBuffer`): msgspec wants bytes
+        lines = list(lines)
     out = FastColumns()
+    given = lines
     candidates = _valid_utf8(lines, out.refused)
     if candidates is not None:
         lines = [lines[i] for i in candidates]
@@ -299,7 +302,7 @@ def decode_fast(lines: Sequence[bytes]) -> FastColumns:
     out.refused.extend(refused)
     if not structs:
         return out
-    sizes = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))[indices]
+    sizes = np.fromiter(map(len, given), dtype=np.int64, count=len(given))[indices]  # indices: into `given`
     kinds = {cls: code for code, cls in enumerate(set(map(type, structs)))}
     codes = np.fromiter(map(kinds.__getitem__, map(type, structs)), dtype=np.int16, count=len(structs)) \
         if len(kinds) > 1 else None

@@ -256,3 +256,15 @@ def test_a_fast_decoder_that_refuses_everything_changes_no_row_and_no_reason(fas
     assert sorted(slow.tables) == sorted(quick.tables)
     for name in quick.tables:
         assert pa.concat_tables(slow.tables[name]).equals(pa.concat_tables(quick.tables[name])), name
+
+
+@FAST_PATHS
+def test_a_line_that_is_no_utf8_before_one_with_non_ascii_text_shifts_no_row(fast: FastDecoder) -> None:
+    # msgspec's path drops the non-UTF-8 line before decoding: each row's size must still be its own line's.
+    accented = face_expression()
+    accented["model"]["id"] = "mod\u00e8le"  # non-ASCII: the C decoder leaves it to msgspec's path
+    events: list[Any] = [b"\x80{", face_expression(), json.dumps(accented, ensure_ascii=False).encode()]
+    decoded = decode_lines(_records(events), fast=fast)
+    assert decoded.records == 3 and [r.line for r in decoded.rejected] == [1]
+    rows = pa.concat_tables(decoded.tables["face_expression"])
+    assert [model["id"] for model in rows.column("model").to_pylist()] == [events[1]["model"]["id"], "mod\u00e8le"]
