@@ -8,15 +8,18 @@ one gzip block in memory. Each stage is timed in CPU seconds on its own, after a
 CPU second, so the ceiling each puts on compaction is plain: a stage at R events/s alone caps the
 whole pipeline below R, and 1e6 / R is its microseconds per event.
 
-Stages of today's path: gunzip; splitting into lines (one ``Lines`` batch); the native column
-decoder (``decode_native``: C reads each line once and writes Arrow column buffers per event type,
-every contract check included; lines per CPU second); the whole fast path (``decode_lines``: the
-native decoder plus the bookkeeping; the decoder's first batch is shown apart: it also pays for
-faulting its fresh memory in); dedup within the batch; the Iceberg append and commit of the
-decoded rows (pyiceberg: partition split, Parquet zstd, statistics, metadata). Beside it, the
-msgspec path that runs where the extension is not built (``decode_fast``) and its stages: msgspec
-decoding each line into contract structs (types, enums, ranges inside msgspec); transposing the
-structs into Arrow columns; the column checks.
+Stages of today's path: gunzip; finding the lines in place (``LineBuffer.split``: one newline
+scan, int64 offsets, no object per line: what compaction does with a file) beside splitting them
+into one ``bytes`` each (what it did, and what the embedded log's lists still are); the native
+column decoder (``decode_native``: C reads each line once and writes Arrow column buffers per event
+type, every contract check included; lines per CPU second), on the bytes objects and in place
+(``Decoder.columns_in``); the whole fast path (``decode_lines``: the native decoder plus the
+bookkeeping; the decoder's first batch is shown apart: it also pays for faulting its fresh memory
+in), on the bytes and in place, and split + fast path together both ways; dedup within the batch;
+the Iceberg append and commit of the decoded rows (pyiceberg: partition split, Parquet zstd,
+statistics, metadata). Beside it, the msgspec path that runs where the extension is not built
+(``decode_fast``) and its stages: msgspec decoding each line into contract structs (types, enums,
+ranges inside msgspec); transposing the structs into Arrow columns; the column checks.
 Reading files and dedup against the table are in ``lake.py compact``'s total only.
 
 Alternatives, parsing only (none of them runs the contract's checks, so each is a lower bound of
@@ -46,6 +49,7 @@ import pyarrow.json as pa_json
 from batch.compact.decode import Lines, decode_lines
 from batch.compact.dedup import first_per_key
 from batch.compact.fast_decode import _decode_structs, _suspect_rows, _to_table, decode_fast
+from batch.compact.line_buffer import LineBuffer
 from batch.compact.native_decode import DECODE_PATH, decode_native
 from batch.lake.tables import LakeConfig, ensure_tables, open_catalog
 
@@ -100,7 +104,10 @@ def main() -> None:
     decode_lines(warm)
     decode_fast(warm.lines)
     _timed("gunzip (zlib)", n, lambda: zlib.decompressobj(wbits=31).decompress(packed))
-    records = _timed("split into lines (one `Lines` batch)", n, lambda: Lines.of("bench", data.split(b"\n")[:-1]))
+    records = _timed("split into lines (one `Lines` batch of bytes: before)", n,
+                     lambda: Lines.of("bench", data.split(b"\n")[:-1]))
+    in_place = _timed("lines in place (one `LineBuffer`: newline scan, offsets)", n,
+                      lambda: Lines.of("bench", LineBuffer.split(data)))
     if DECODE_PATH == "native":
         # The first batch of a process faults its ~60 MB of column memory in from the kernel; later
         # batches (compaction reads 100 k lines at a time) mostly reuse freed memory: both shown.
@@ -109,6 +116,8 @@ def main() -> None:
         assert not first.refused, "the benchmark's events are all valid"
         del first
         _timed("native column decoder (C): lines to lake tables, every check", n, lambda: decode_native(lines))
+        _timed("native column decoder in place (`columns_in` on the `LineBuffer`)", n,
+               lambda: decode_native(in_place.lines))
     structs = _timed("msgspec: decode each line into contract structs", n, lambda: _decode_structs(lines))
     assert structs is not None
     by_kind: dict[str, list[Any]] = {}
@@ -123,6 +132,12 @@ def main() -> None:
     decoded = _timed(f"fast path in all (`decode_lines`: {DECODE_PATH} decoder + bookkeeping)", n,
                      lambda: decode_lines(records))
     assert decoded.fast == n and not decoded.rejected, "the benchmark's events are all valid"
+    _timed("fast path in all, in place (`decode_lines` on the `LineBuffer`)", n,
+           lambda: decode_lines(in_place))
+    _timed("split into bytes + fast path (`decode_lines`): before", n,
+           lambda: decode_lines(Lines.of("bench", data.split(b"\n")[:-1])))
+    _timed("lines in place + fast path (`decode_lines`): compaction now", n,
+           lambda: decode_lines(Lines.of("bench", LineBuffer.split(data))))
     rows = {name: pa.concat_tables(parts) for name, parts in decoded.tables.items()}
     _timed("dedup within the batch (one hash pass: no duplicates)", n,
            lambda: [first_per_key(table, "event_id") for table in rows.values()])

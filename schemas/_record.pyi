@@ -3,6 +3,8 @@
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any
 
+from typing_extensions import Buffer
+
 class Event(Mapping[str, Any]):  # registered as a collections.abc.Mapping when the module loads
     """A validated event or nested object: a read-only mapping of its present fields."""
 
@@ -23,9 +25,15 @@ class Decoder:
     def validate(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]: ...
     def columns(self, lines: Sequence[bytes], max_bytes: int, /) -> tuple[int, list[int], tuple[Table | None, ...]]:
         """(consumed, refused, per contract None or (rows, line index, column buffers depth first))."""
+    def columns_in(self, data: Buffer, starts: Buffer, ends: Buffer, max_bytes: int, /
+                   ) -> tuple[int, list[int], tuple[Table | None, ...]]:
+        """As `columns`, line i being data[starts[i]:ends[i]] read in place (starts, ends: int64 arrays)."""
 
 # (validity bitmap or None, values, string bytes or None, null count) per column
 ColumnBuffers = tuple[bytearray | None, bytearray | None, bytearray | None, int]
 Table = tuple[int, bytearray, tuple[ColumnBuffers, ...]]
+
+def line_ends(data: Buffer, /) -> bytearray:
+    """int64 per line: where it ends (its newline, or len(data) for a last line without one)."""
 
 def match_pattern(items: tuple[tuple[bytes, int, int], ...], value: str) -> bool: ...

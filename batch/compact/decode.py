@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from batch.compact.fast_decode import MAX_RECORD_BYTES, FastDecoder
+from batch.compact.line_buffer import LineBuffer
 from batch.compact.native_decode import decode_columns
 from batch.compact.sources import Lines
 from batch.lake.tables import lake_schema
@@ -99,9 +100,13 @@ def decode_lines(batch: Lines, out: Decoded | None = None, fast: FastDecoder = d
     """
     out = out if out is not None else Decoded()
     lines, numbers = batch.lines, batch.numbers
-    # Empty and whitespace-only lines are no records. Two C loops (`isspace` stops at a record's
-    # `{`), and the filtering only when there are some: the fast path never bisects over them.
-    if not all(lines) or any(map(bytes.isspace, lines)):
+    # Empty and whitespace-only lines are no records, filtered out only when there are some: the
+    # fast path never bisects over them. A file's lines in place: vectorised over their offsets.
+    if isinstance(lines, LineBuffer):
+        records = lines.records()
+        if records is not None:
+            lines, numbers = lines.take(records), [numbers[i] for i in records.tolist()]
+    elif not all(lines) or any(map(bytes.isspace, lines)):  # two C loops (`isspace` stops at a `{`)
         kept = [i for i, line in enumerate(lines) if line and not line.isspace()]
         lines, numbers = [lines[i] for i in kept], [numbers[i] for i in kept]
     out.records += len(lines)

@@ -4,6 +4,8 @@
 program (`schemas._record`, compiled from the contract by `schemas.native_program`) reads each line
 once and writes the values of the records it proves valid straight into column buffers per event
 type (`Decoder.columns`, `schemas/_native/columns.c`): no Python object per record or per value.
+A file's lines (a `LineBuffer`) are read in place in the file's bytes (`Decoder.columns_in`): no
+Python object per line either, but for the lines it leaves.
 Here those buffers become tables in the lake's schema, zero-copy (`pa.Array.from_buffers`).
 
 It runs every check the msgspec path runs, in C, from the same program as the stream's validator
@@ -27,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from batch.compact.fast_decode import MAX_RECORD_BYTES, FastColumns, FastDecoder, decode_fast
+from batch.compact.line_buffer import LineBuffer
 from batch.lake.tables import lake_schema
 from schemas import native_program
 from schemas.contract import CONTRACTS, EventContract, Field
@@ -101,7 +104,10 @@ def decode_native(lines: Sequence[bytes], then: FastDecoder | None = decode_fast
     start = 0
     while start < len(lines):
         batch = lines if start == 0 else lines[start:]
-        consumed, refused, tables = decoder.columns(batch, MAX_RECORD_BYTES)
+        if isinstance(batch, LineBuffer):  # a file's lines, read in place
+            consumed, refused, tables = decoder.columns_in(batch.data, batch.starts, batch.ends, MAX_RECORD_BYTES)
+        else:
+            consumed, refused, tables = decoder.columns(batch, MAX_RECORD_BYTES)
         left.extend(refused if start == 0 else [start + i for i in refused])
         for name, found in zip(_NAMES, tables, strict=True):
             if found is not None:

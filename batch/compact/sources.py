@@ -1,9 +1,11 @@
 """Where raw events come from: the embedded log, the stream runner's outputs, JSON Lines files.
 
 Every source yields batches of raw lines (`Lines`: the source, the lines, their numbers) so a
-quarantined record names the file (or log) and line it came from. A file that cannot be read to its end (bad gzip, cut
-short) yields what it could read and reports a `SourceError`: the caller quarantines nothing it
-cannot see, says which file and where, and exits non-zero so someone looks at it.
+quarantined record names the file (or log) and line it came from. A file's lines stay inside the
+file's bytes (a `LineBuffer`: offsets, no object per line) for the native decoder to read in place.
+A file that cannot be read to its end (bad gzip, cut short) yields what it could read and reports
+a `SourceError`: the caller quarantines nothing it cannot see, says which file and where, and
+exits non-zero so someone looks at it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from batch.compact.line_buffer import LineBuffer
+
 BATCH_LINES = 100_000
 NEWLINE = b"\n"
 STREAM_OUTPUTS = ("windows.jsonl", "alarms.jsonl")  # stream.embedded.WINDOWS, ALARMS
@@ -23,7 +27,9 @@ STREAM_OUTPUTS = ("windows.jsonl", "alarms.jsonl")  # stream.embedded.WINDOWS, A
 class Lines:
     """One batch of raw records from one source; `numbers[i]` is the line (or log offset) of `lines[i]`.
 
-    Files give `range`s of line numbers: no tuple per record is ever built on the fast path.
+    Files give their lines as a `LineBuffer` (in place in the file's bytes: a `bytes` only for a
+    line someone indexes) and `range`s of line numbers: nothing per record is built on the fast path.
+    The log gives lists.
     """
 
     source: str
@@ -75,10 +81,11 @@ def from_log(log: LogReader, name: str, batch_lines: int = BATCH_LINES,
         offset = position.next = records[-1][0] + 1
 
 
-def _split(name: str, data: bytes, batch_lines: int) -> Iterator[Lines]:
-    lines = data.split(NEWLINE)
-    if lines and not lines[-1]:
-        lines.pop()  # what follows the last newline: nothing
+def _split(name: str, data: bytes, batch_lines: int, torn_tail: bool = True) -> Iterator[Lines]:
+    """Batches of `data`'s lines, in place; `torn_tail=False` drops a last line without its newline."""
+    lines = LineBuffer.split(data)
+    if not torn_tail and data and not data.endswith(NEWLINE):
+        lines = lines[:-1]  # the last line is not yet written to its end
     for start in range(0, len(lines), batch_lines):
         yield Lines.of(name, lines[start:start + batch_lines], start + 1)
 
@@ -123,8 +130,7 @@ def from_stream_state(state: Path) -> Iterator[Lines]:
     for output in STREAM_OUTPUTS:
         path = state / output
         if path.exists():
-            data = path.read_bytes()
-            yield from _split(str(path), data[: data.rfind(b"\n") + 1], BATCH_LINES)  # torn tail: not yet written
+            yield from _split(str(path), path.read_bytes(), BATCH_LINES, torn_tail=False)
 
 
 def from_s3(uri: str, errors: list[SourceError], client: Any) -> Iterator[Lines]:

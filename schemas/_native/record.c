@@ -362,6 +362,9 @@ static PyMethodDef Decoder_methods[] = {
     {"columns", (PyCFunction)(void (*)(void))Decoder_columns, METH_FASTCALL,
      "columns(lines, max_bytes) -> (consumed, refused, tables): the lines proven valid here as Arrow column\n"
      "buffers per contract (see schemas/_native/columns.c)."},
+    {"columns_in", (PyCFunction)(void (*)(void))Decoder_columns_in, METH_FASTCALL,
+     "columns_in(data, starts, ends, max_bytes) -> as columns(), line i being data[starts[i]:ends[i]], read in\n"
+     "place (starts, ends: int64 arrays)."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DecoderType = {
@@ -399,6 +402,9 @@ static PyObject *match_pattern(PyObject *module, PyObject *args) {
 static PyMethodDef module_methods[] = {
     {"match_pattern", match_pattern, METH_VARARGS,
      "match_pattern(items, value: str) -> bool: the compiled pattern's greedy match (for tests)."},
+    {"line_ends", line_ends, METH_O,
+     "line_ends(data) -> bytearray of int64: each line's end (its newline, or len(data) for an unterminated\n"
+     "last one), the lines data.split(b'\\n') gives less the empty piece after a final newline."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "schemas._record",

@@ -194,9 +194,11 @@ int number_to_double(const Number *n, double *out);
 /* record.c: when the record's first key is the tag, 1 and the contract it names (NULL: none); else 0 */
 int leading_tag(Decoder *self, Cursor c, const Spec **contract);
 
-/* columns.c: a batch of lines -> Arrow column buffers (Decoder.columns) */
+/* columns.c: a batch of lines -> Arrow column buffers (Decoder.columns, .columns_in), and where lines end */
 void columns_number(Spec *contract);
 PyObject *Decoder_columns(Decoder *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *Decoder_columns_in(Decoder *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *line_ends(PyObject *module, PyObject *arg);
 
 /* event.c: the Event type */
 extern PyTypeObject EventType;
