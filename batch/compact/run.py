@@ -1,8 +1,8 @@
 """One compaction run: read every source, decode and check, drop duplicates, commit.
 
-Memory stays bounded: decoded rows are deduplicated and written as Parquet every `flush_rows`
-rows, all inside one transaction per table, committed once at the end (a transaction may add
-several snapshots, but readers see them appear together, atomically, or not at all).
+Memory stays bounded: decoded rows are deduplicated and written as Parquet files every
+`flush_rows` rows; each table's files are added in one snapshot, committed once at the end
+(`batch.lake.append.FastAppend`), so readers see a run's rows appear together or not at all.
 
 Commit order and crashes: pyiceberg commits one table at a time (there is no multi-table
 transaction in Iceberg's REST/SQL/Glue catalogs as pyiceberg 0.12 uses them), so a run commits
@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import Table
 
 from batch.compact.decode import Decoded, Rejected, decode_lines
 from batch.compact.dedup import first_per_key, not_in_table, touched_partitions
 from batch.compact.sources import Source, SourceError
+from batch.lake.append import FastAppend
 from batch.lake.tables import EVENT_TABLES, QUARANTINE, QUARANTINE_SCHEMA, TIME_COLUMN, ensure_tables
 
 MAX_RAW_KEPT = 64 * 1024
@@ -96,15 +97,15 @@ def quarantine_rows(rejected: list[Rejected], now: dt.datetime) -> pa.Table:
 
 
 class _TableWriter:
-    """Appends a run's fresh rows to one table inside one transaction, committed once at the end.
+    """Appends a run's fresh rows to one table: Parquet files as chunks come, one snapshot at the end.
 
     Rows arrive in chunks (bounded memory); each chunk is deduplicated against itself, against the
-    rows this run already appended (not visible to scans until the commit) and against the table.
+    rows this run already wrote (not visible to scans until the commit) and against the table.
     """
 
     def __init__(self, table: Table, key: str, by_partition: bool, properties: dict[str, str]) -> None:
         self.table, self.key, self.by_partition, self.properties = table, key, by_partition, properties
-        self.tx: Transaction | None = None
+        self.files = FastAppend(table)
         self.seen: list[pa.Array] = []
         self.written = self.duplicates = 0
 
@@ -117,15 +118,12 @@ class _TableWriter:
         fresh = not_in_table(unique, self.table, self.key, partitions)
         self.duplicates += rows.num_rows - fresh.num_rows
         if fresh.num_rows:
-            if self.tx is None:
-                self.tx = self.table.transaction()
-            self.tx.append(fresh, snapshot_properties={**self.properties, "moodlens.rows": str(fresh.num_rows)})
+            self.files.write(fresh)
             self.seen.append(fresh.column(self.key).combine_chunks())
             self.written += fresh.num_rows
 
     def commit(self) -> None:
-        if self.tx is not None:
-            self.tx.commit_transaction()
+        self.files.commit({**self.properties, "moodlens.rows": str(self.written)})
 
 
 def compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | None = None,

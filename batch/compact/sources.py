@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+try:  # python-isal: the same inflate API, 2x faster than zlib (half of gunzip's time per event)
+    from isal import isal_zlib as _inflate
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)
+except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback, not the plan
+    _inflate = zlib
+    _INFLATE_ERRORS = (zlib.error,)
+
 BATCH_LINES = 100_000
 NEWLINE = b"\n"
 STREAM_OUTPUTS = ("windows.jsonl", "alarms.jsonl")  # stream.embedded.WINDOWS, ALARMS
@@ -83,19 +90,38 @@ def _split(name: str, data: bytes, batch_lines: int) -> Iterator[Lines]:
         yield Lines.of(name, lines[start:start + batch_lines], start + 1)
 
 
+def _gunzip_member(member: bytes) -> tuple[bytes, bool, int]:
+    """One gzip member inflated: its bytes, whether it ended, and how many bytes followed it.
+
+    isal inflates; when it refuses or finds no end, zlib inflates again, so what is kept of a bad
+    member and the error message (zlib's, which says why) are exactly zlib's: isal only makes the
+    good path faster.
+    """
+    inflater: Any = _inflate.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(member)
+        if inflater.eof:
+            return out, True, len(inflater.unused_data)
+    except _INFLATE_ERRORS:
+        pass
+    inflater = zlib.decompressobj(wbits=31)
+    out = inflater.decompress(member)  # raises zlib.error with zlib's reason
+    return out, inflater.eof, len(inflater.unused_data)
+
+
 def _gunzip(data: bytes) -> tuple[bytes, str | None]:
     """Whatever decompresses, and why the rest did not (concatenated gzip members are allowed)."""
     out: list[bytes] = []
     position = 0
     while position < len(data):
-        inflater = zlib.decompressobj(wbits=31)
         try:
-            out.append(inflater.decompress(data[position:]))
+            inflated, ended, unused = _gunzip_member(data[position:])
         except zlib.error as error:
             return b"".join(out), f"corrupt gzip at byte {position}: {error}"
-        if not inflater.eof:
+        out.append(inflated)
+        if not ended:
             return b"".join(out), f"gzip cut short (member starting at byte {position} has no end)"
-        position = len(data) - len(inflater.unused_data)
+        position = len(data) - unused
     return b"".join(out), None
 
 
