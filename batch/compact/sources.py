@@ -8,15 +8,17 @@ cannot see, says which file and where, and exits non-zero so someone looks at it
 
 from __future__ import annotations
 
+import types
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+_inflate: types.ModuleType
 try:  # python-isal: the same inflate API, 2x faster than zlib (half of gunzip's time per event)
     from isal import isal_zlib as _inflate
-    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate.error)
+    _INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _inflate.error)
 except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback, not the plan
     _inflate = zlib
     _INFLATE_ERRORS = (zlib.error,)

@@ -68,7 +68,8 @@ def test_rows_partitions_and_statistics_are_those_pyiceberg_writes(tmp_path: Pat
     theirs = catalog.create_table("moodlens.reference", schema=ours.schema(), partition_spec=ours.spec(),
                                   properties=ours.properties)
     theirs.append(rows)
-    assert ours.current_snapshot().summary["moodlens.rows"] == "60"
+    snapshot = ours.current_snapshot()
+    assert snapshot is not None and snapshot.summary is not None and snapshot.summary["moodlens.rows"] == "60"
     assert _by_id(ours.scan().to_arrow()) == _by_id(theirs.scan().to_arrow()) == _by_id(rows)
     ours_files, their_files = _files(ours), _files(theirs)
     assert ours_files.keys() == their_files.keys() and len(ours_files) == 6  # 2 days x 3 sites
