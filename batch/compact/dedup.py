@@ -2,6 +2,11 @@
 
 Against the table, only the partitions the new rows fall in are read (their `event_id` column,
 pruned by pyiceberg to those days and sites), so a late event is checked against its own day.
+
+Within a run, keys are compared by a 64-bit fingerprint first (event ids are ULIDs and quarantine
+ids sha256 hex: all of one length, so the fingerprint is a few vectorised multiplies over the
+string bytes, and hashing integers is ~10x cheaper than hashing strings). Equal fingerprints are
+only candidates: the strings decide, so a fingerprint collision can never drop an event.
 """
 
 from __future__ import annotations
@@ -18,17 +23,79 @@ from pyiceberg.table import Table
 from batch.lake.filters import both, ge, isin, lt
 
 DAY_US = 86_400_000_000
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constants (golden ratio; murmur3's finaliser)
+_FINAL = np.uint64(0xFF51AFD7ED558CCD)
+
+
+def fingerprints(keys: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """A 64-bit fingerprint of each key, when the keys are non-null strings of one length >= 8
+    (else None: callers compare the strings). Reads the string bytes in place, 8 at a time."""
+    array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    count = len(array)
+    if count == 0 or array.null_count or not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    _, offsets_buffer, data = array.buffers()
+    offset_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type, count=count + 1, offset=array.offset *
+                            np.dtype(offset_type).itemsize)
+    width = int(offsets[1] - offsets[0])
+    if width < 8 or not np.all(np.diff(offsets) == width):
+        return None
+    start = int(offsets[0])
+    prints = np.full(count, width, dtype=np.uint64)
+    for at in sorted({*range(0, width - 7, 8), width - 8}):  # 8-byte words covering every byte
+        word = np.ndarray(shape=(count,), dtype="<u8", buffer=data, offset=start + at, strides=(width,))
+        prints = (prints ^ word) * _MIX
+        prints ^= prints >> np.uint64(29)
+    return (prints * _FINAL) ^ (prints >> np.uint64(32))
+
+
+def _all_distinct(keys: pa.Array | pa.ChunkedArray) -> bool:
+    prints = fingerprints(keys)
+    if prints is not None and len(pc.unique(pa.array(prints))) == len(prints):
+        return True  # distinct fingerprints: distinct keys
+    return len(pc.unique(keys)) == len(keys)
 
 
 def first_per_key(table: pa.Table, key: str) -> pa.Table:
     """The first row of each key, in input order."""
-    if table.num_rows == 0 or len(pc.unique(table.column(key))) == table.num_rows:
+    if table.num_rows == 0 or _all_distinct(table.column(key)):
         return table  # no duplicates (the usual case): a hash pass, no grouping and sorting
     indexed = table.select([key]).append_column("__row", pa.array(np.arange(table.num_rows)))
     firsts = indexed.group_by(key, use_threads=False).aggregate([("__row", "min")]).column("__row_min")
     if len(firsts) == table.num_rows:
         return table
-    return table.take(pc.sort_indices(firsts))
+    return table.take(np.sort(firsts.to_numpy()))  # the first rows themselves, in input order
+
+
+class SeenKeys:
+    """The keys a run has written so far (table scans see them only after the commit)."""
+
+    def __init__(self) -> None:
+        self.keys: list[pa.Array] = []
+        self.prints: list[np.ndarray | None] = []
+
+    def add(self, keys: pa.Array | pa.ChunkedArray) -> None:
+        array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+        self.keys.append(array)
+        self.prints.append(fingerprints(array))
+
+    def contains(self, keys: pa.Array | pa.ChunkedArray) -> pa.BooleanArray:
+        """Which of `keys` were added before."""
+        if not self.keys:
+            return pa.array(np.zeros(len(keys), dtype=bool))
+        prints = fingerprints(keys)
+        earlier_prints = [p for p in self.prints if p is not None]
+        if prints is None or len(earlier_prints) < len(self.prints):
+            return pc.is_in(keys, value_set=pa.chunked_array(self.keys).combine_chunks())
+        earlier = pa.array(np.concatenate(earlier_prints))
+        maybe = pc.is_in(pa.array(prints), value_set=earlier)
+        if not pc.any(maybe).as_py():
+            return maybe
+        # Candidates: only the earlier keys with one of their fingerprints, compared as strings.
+        twins = pa.chunked_array(self.keys).combine_chunks().filter(
+            pc.is_in(earlier, value_set=pa.array(prints).filter(maybe)))
+        return pc.and_(maybe, pc.is_in(keys, value_set=twins))
 
 
 def _iso(micros: int) -> str:

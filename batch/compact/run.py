@@ -30,7 +30,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from batch.compact.decode import Decoded, Rejected, decode_lines
-from batch.compact.dedup import first_per_key, not_in_table, touched_partitions
+from batch.compact.dedup import SeenKeys, first_per_key, not_in_table, touched_partitions
 from batch.compact.sources import Source, SourceError
 from batch.lake.append import FastAppend
 from batch.lake.tables import EVENT_TABLES, QUARANTINE, QUARANTINE_SCHEMA, TIME_COLUMN, ensure_tables
@@ -69,11 +69,9 @@ def _within(rows: pa.Table, since: dt.datetime | None, until: dt.datetime | None
     if since is None and until is None:
         return rows
     micros = rows.column(TIME_COLUMN).cast(pa.int64())
-    keep = pa.array([True] * rows.num_rows)
-    if since is not None:
-        keep = pc.and_(keep, pc.greater_equal(micros, _micros(since)))
-    if until is not None:
-        keep = pc.and_(keep, pc.less(micros, _micros(until)))
+    low = pc.greater_equal(micros, _micros(since)) if since is not None else None
+    high = pc.less(micros, _micros(until)) if until is not None else None
+    keep = high if low is None else (low if high is None else pc.and_(low, high))
     return rows.filter(keep)
 
 
@@ -106,20 +104,19 @@ class _TableWriter:
     def __init__(self, table: Table, key: str, by_partition: bool, properties: dict[str, str]) -> None:
         self.table, self.key, self.by_partition, self.properties = table, key, by_partition, properties
         self.files = FastAppend(table)
-        self.seen: list[pa.Array] = []
+        self.seen = SeenKeys()
         self.written = self.duplicates = 0
 
     def add(self, rows: pa.Table) -> None:
         unique = first_per_key(rows, self.key)
-        if self.seen and unique.num_rows:
-            earlier = pa.chunked_array(self.seen).combine_chunks()
-            unique = unique.filter(pc.invert(pc.is_in(unique.column(self.key), value_set=earlier)))
+        if unique.num_rows:
+            unique = unique.filter(pc.invert(self.seen.contains(unique.column(self.key))))
         partitions = touched_partitions(unique, TIME_COLUMN) if self.by_partition and unique.num_rows else None
         fresh = not_in_table(unique, self.table, self.key, partitions)
         self.duplicates += rows.num_rows - fresh.num_rows
         if fresh.num_rows:
             self.files.write(fresh)
-            self.seen.append(fresh.column(self.key).combine_chunks())
+            self.seen.add(fresh.column(self.key))
             self.written += fresh.num_rows
 
     def commit(self) -> None:

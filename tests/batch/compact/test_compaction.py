@@ -178,3 +178,12 @@ def test_compaction_is_idempotent_and_independent_of_how_input_is_split_into_run
     assert _ids(split, "face_expression") == _ids(whole, "face_expression")
     quarantined = split.load_table(identifier(QUARANTINE)).scan().to_arrow()
     assert quarantined.num_rows == 1 and pc.sum(pc.equal(quarantined.column("raw"), "bad line")).as_py() == 1
+
+
+def test_a_duplicate_in_the_middle_of_a_file_loses_no_other_event(tmp_path: Path) -> None:
+    events = [update(T0 + i) for i in range(4)]
+    write_jsonl(tmp_path / "raw" / "a.jsonl", [events[0], events[0], events[1], events[2], events[1], events[3]])
+    catalog = new_catalog(tmp_path / "lake")
+    result = compact_folder(catalog, tmp_path / "raw")
+    assert result.written["face_expression"] == 4 and result.duplicates["face_expression"] == 2
+    assert _ids(catalog, "face_expression") == sorted(e["event_id"] for e in events)
