@@ -110,7 +110,9 @@ class _TableWriter:
     def add(self, rows: pa.Table) -> None:
         unique = first_per_key(rows, self.key)
         if unique.num_rows:
-            unique = unique.filter(pc.invert(self.seen.contains(unique.column(self.key))))
+            again = self.seen.contains(unique.column(self.key))
+            if again.true_count:  # (filtering copies every column: only when something goes)
+                unique = unique.filter(pc.invert(again))
         partitions = touched_partitions(unique, TIME_COLUMN) if self.by_partition and unique.num_rows else None
         fresh = not_in_table(unique, self.table, self.key, partitions)
         self.duplicates += rows.num_rows - fresh.num_rows

@@ -76,21 +76,49 @@ class _Layout:
                                             TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT)
         self.stats_plan = compute_statistics_plan(self.schema, self.properties)
         self.column_ids = parquet_path_to_id_mapping(self.schema)
-        self.checked: set[pa.Schema] = set()
+        self.file_schemas: dict[pa.Schema, pa.Schema] = {}  # per schema of the rows: what their files hold
 
     def conform(self, rows: pa.Table) -> pa.Table:
-        """`rows` in the table's column order and types, field ids attached; refused as pyiceberg would."""
-        if rows.schema not in self.checked:
+        """`rows` in the table's column order, field ids attached; refused as pyiceberg would refuse them."""
+        schema = self.file_schemas.get(rows.schema)
+        if schema is None:
             _check_pyarrow_schema_compatible(self.schema, rows.schema, format_version=self.format_version)
-            self.checked.add(rows.schema)
+            schema = self.file_schemas[rows.schema] = pa.schema(
+                [_as_stored(target, rows.schema.field(target.name).type) if target.name in rows.column_names
+                 else target for target in self.arrow])
         columns = []
-        for target in self.arrow:
-            if target.name in rows.column_names:
-                column = rows.column(target.name)
-                columns.append(column if column.type.equals(target.type) else column.cast(target.type))
-            else:  # a column the table has and these rows lack (an older contract): NULL
-                columns.append(pa.nulls(rows.num_rows, target.type))
-        return pa.Table.from_arrays(columns, schema=self.arrow)
+        for field in schema:
+            if field.name not in rows.column_names:  # a column the table has and these rows lack: NULL
+                columns.append(pa.nulls(rows.num_rows, field.type))
+                continue
+            column = rows.column(field.name)
+            columns.append(column if column.type.equals(field.type) else column.cast(field.type))
+        return pa.Table.from_arrays(columns, schema=schema)
+
+
+_STRINGS = (pa.types.is_string, pa.types.is_large_string)
+_LISTS = (pa.types.is_list, pa.types.is_large_list)
+
+
+def _same_kind(kinds: tuple[Any, ...], *types: pa.DataType) -> bool:
+    return all(any(kind(t) for kind in kinds) for t in types)
+
+
+def _as_stored(target: pa.Field, actual: pa.DataType) -> pa.Field:
+    """The table's field (name, nullability, field id) with the rows' own string and list widths:
+    without an Arrow schema in the footer, a Parquet file cannot tell string from large_string,
+    so the rows are written as they come instead of being copied into the other width."""
+    kind = target.type
+    if _same_kind(_STRINGS, kind, actual):
+        return target.with_type(actual)
+    if pa.types.is_struct(kind) and pa.types.is_struct(actual) and \
+            [f.name for f in kind] == [f.name for f in actual]:
+        return target.with_type(pa.struct([_as_stored(kind.field(i), actual.field(i).type)
+                                           for i in range(kind.num_fields)]))
+    if _same_kind(_LISTS, kind, actual):
+        element = _as_stored(kind.value_field, actual.value_type)
+        return target.with_type(pa.large_list(element) if pa.types.is_large_list(actual) else pa.list_(element))
+    return target  # anything else is cast to the table's type
 
 
 def _codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
@@ -180,7 +208,7 @@ class FastAppend:
         name = f"00000-{next(self.counter)}-{self.write_uuid}.parquet"  # pyiceberg's naming
         path = self.locations.new_data_location(data_file_name=name, partition_key=key)
         with self.table.io.new_output(path).create(overwrite=True) as stream:
-            writer = pq.ParquetWriter(stream, self.layout.arrow, **self.layout.writer_options)
+            writer = pq.ParquetWriter(stream, rows.schema, **self.layout.writer_options)
             writer.write_table(rows, row_group_size=self.layout.row_group_rows)
             writer.close()
             size = stream.tell()
