@@ -1,6 +1,6 @@
 """Where compaction's time goes, stage by stage, and what other JSON parsers would cost instead.
 
-    taskset -c 0 .venv/bin/python benchmarks/lake_parsers.py [--events 200000]
+    taskset -c 1 .venv/bin/python benchmarks/lake_parsers.py [--events 200000]
 
 Same events as ``benchmarks/lake.py compact`` (edge-shaped, ~565 bytes, 99.5% face_expression),
 one gzip block in memory. Each stage is timed in CPU seconds on its own, after a warm-up batch
@@ -9,13 +9,17 @@ CPU second, so the ceiling each puts on compaction is plain: a stage at R events
 whole pipeline below R, and 1e6 / R is its microseconds per event.
 
 Stages of today's path: gunzip (isal; zlib for comparison); splitting into lines (one ``Lines``
-batch); msgspec decoding each line into contract structs (types, enums, ranges inside msgspec);
-transposing the structs into Arrow columns; the column checks; the whole fast path
-(``decode_lines``: the three before, plus the bookkeeping, mostly freeing the structs); dedup
-within the batch; writing the decoded rows as Iceberg data files (``batch.lake.append``: partition
-split, Parquet zstd, statistics) and the commit (one fast append per table, a fixed cost per run);
-pyiceberg's own ``Transaction.append`` of the same rows for comparison. Reading files and dedup
-against the table are in ``lake.py compact``'s total only.
+batch); the native column decoder (``decode_native``: C reads each line once and writes Arrow
+column buffers per event type, every contract check included; lines per CPU second); the whole
+fast path (``decode_lines``: the native decoder plus the bookkeeping; the decoder's first batch is
+shown apart: it also pays for faulting its fresh memory in); dedup within the batch; writing the
+decoded rows as Iceberg data files (``batch.lake.append``: partition split, Parquet zstd,
+statistics) and the commit (one fast append per table, a fixed cost per run); pyiceberg's own
+``Transaction.append`` of the same rows for comparison. Beside it, the msgspec path that runs
+where the extension is not built (``decode_fast``) and its stages: msgspec decoding each line into
+contract structs (types, enums, ranges inside msgspec); transposing the structs into Arrow
+columns; the column checks.
+Reading files and dedup against the table are in ``lake.py compact``'s total only.
 
 Alternatives, parsing only (none of them runs the contract's checks, so each is a lower bound of
 its cost as a fast path): ``pyarrow.json.read_json`` with an explicit schema (C++, straight to
@@ -43,7 +47,8 @@ import pyarrow.json as pa_json
 
 from batch.compact.decode import Lines, decode_lines
 from batch.compact.dedup import first_per_key
-from batch.compact.fast_decode import _decode_structs, _suspect_rows, _to_table
+from batch.compact.fast_decode import _decode_structs, _suspect_rows, _to_table, decode_fast
+from batch.compact.native_decode import DECODE_PATH, decode_native
 from batch.compact.sources import _gunzip
 from batch.lake.append import FastAppend
 from batch.lake.tables import LakeConfig, ensure_tables, open_catalog
@@ -107,13 +112,23 @@ def main() -> None:
     data = b"\n".join(lines) + b"\n"
     packed = gzip.compress(data, compresslevel=1)
     n = len(lines)
-    print(f"{n:,} events, {len(data) / 1e6:.0f} MB of JSON ({len(data) / n:.0f} bytes each), one core:")
+    print(f"{n:,} events, {len(data) / 1e6:.0f} MB of JSON ({len(data) / n:.0f} bytes each), one core; "
+          f"compaction's fast path: {DECODE_PATH}")
 
     warm = Lines.of("warm-up", lines[:2000])  # one-time costs (building the decoder, first calls): ~0.2 s
     decode_lines(warm)
+    decode_fast(warm.lines)
     _timed("gunzip (isal, as `batch.compact.sources` does)", n, lambda: _gunzip(packed))
     _timed("  for comparison: gunzip with zlib", n, lambda: zlib.decompressobj(wbits=31).decompress(packed))
     records = _timed("split into lines (one `Lines` batch)", n, lambda: Lines.of("bench", data.split(b"\n")[:-1]))
+    if DECODE_PATH == "native":
+        # The first batch of a process faults its ~60 MB of column memory in from the kernel; later
+        # batches (compaction reads 100 k lines at a time) mostly reuse freed memory: both shown.
+        first = _timed("native column decoder, first batch (fresh memory from the kernel)", n,
+                       lambda: decode_native(lines))
+        assert not first.refused, "the benchmark's events are all valid"
+        del first
+        _timed("native column decoder (C): lines to lake tables, every check", n, lambda: decode_native(lines))
     structs = _timed("msgspec: decode each line into contract structs", n, lambda: _decode_structs(lines))
     assert structs is not None
     by_kind: dict[str, list[Any]] = {}
@@ -124,7 +139,8 @@ def main() -> None:
     _timed("column checks (patterns, major, sums, sizes)", n, lambda: [
         _suspect_rows(CONTRACTS[name], table, np.zeros(table.num_rows, dtype=np.int64))
         for name, table in tables.items()])
-    decoded = _timed("fast path in all (`decode_lines`: the three above + bookkeeping)", n,
+    _timed("msgspec path in all (`decode_fast`: the three above + bookkeeping)", n, lambda: decode_fast(lines))
+    decoded = _timed(f"fast path in all (`decode_lines`: {DECODE_PATH} decoder + bookkeeping)", n,
                      lambda: decode_lines(records))
     assert decoded.fast == n and not decoded.rejected, "the benchmark's events are all valid"
     rows = {name: pa.concat_tables(parts) for name, parts in decoded.tables.items()}

@@ -1,6 +1,6 @@
-"""Types of the C validator (source: schemas/_native/record.c; program: schemas.native_program)."""
+"""Types of the C validator (source: schemas/_native/record.c, columns.c; program: schemas.native_program)."""
 
-from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any
 
 class Event(Mapping[str, Any]):  # registered as a collections.abc.Mapping when the module loads
@@ -21,5 +21,11 @@ class Decoder:
                  fallback: Callable[..., Mapping[str, Any]] | None = None) -> None: ...
     def parse(self, raw: bytes | str) -> Event | None: ...
     def validate(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]: ...
+    def columns(self, lines: Sequence[bytes], max_bytes: int, /) -> tuple[int, list[int], tuple[Table | None, ...]]:
+        """(consumed, refused, per contract None or (rows, line index, column buffers depth first))."""
+
+# (validity bitmap or None, values, string bytes or None, null count) per column
+ColumnBuffers = tuple[bytearray | None, bytearray | None, bytearray | None, int]
+Table = tuple[int, bytearray, tuple[ColumnBuffers, ...]]
 
 def match_pattern(items: tuple[tuple[bytes, int, int], ...], value: str) -> bool: ...

@@ -82,6 +82,18 @@ def hour_of_week(hour_ms: np.ndarray | pd.Series) -> np.ndarray:
     return np.asarray(((hours // 24 + 3) % 7) * 24 + hours % 24)
 
 
+def history_end_ms(latest_event_ms: int, now_ms: int) -> int:
+    """Where a forecast's history ends: after the latest event's hour if that hour is over, else at its start.
+
+    An hour still filling (the lake is compacted hourly, so its newest hour is usually the current
+    one) would read as a quiet, half-empty hour: it would drag the fit down and be flagged as an
+    anomaly. Ending at the next midnight instead, as before, also counted the rest of the day as
+    open hours with nobody in them.
+    """
+    start = latest_event_ms // HOUR_MS * HOUR_MS
+    return start + HOUR_MS if start + HOUR_MS <= now_ms else start
+
+
 def hourly_grid(site_hours: pd.DataFrame, start_ms: int, end_ms: int) -> pd.DataFrame:
     """Every hour in [start, end): visits and tracks (0 when nobody came), net score (NaN then)."""
     index = pd.Index(np.arange(start_ms, end_ms, HOUR_MS, dtype=np.int64), name="hour_ms")
@@ -295,7 +307,7 @@ def _anomalies(grid: pd.DataFrame, fit: _Fit, config: ForecastConfig) -> pd.Data
 
 def forecast_site(site: str, site_hours: pd.DataFrame, end_ms: int,
                   config: ForecastConfig = ForecastConfig()) -> SiteForecast:
-    """`site_hours`: the site's rows of `source.hourly_sentiment`; history ends at `end_ms` (a midnight)."""
+    """`site_hours`: the site's rows of `source.hourly_sentiment`; history ends at `end_ms` (an hour boundary)."""
     days = int(pd.Series(site_hours["hour_ms"] // DAY_MS).nunique()) if len(site_hours) else 0
     if days < config.min_history_days:
         return SiteForecast(site, f"too little history: {days} days with visitors, "

@@ -1,6 +1,7 @@
 """Decoding a batch of JSON lines into per-table Arrow rows and rejects: fast path plus reference.
 
-The fast path (`batch.compact.fast_decode.decode_fast`) turns the lines it can vouch for into
+The fast path (`batch.compact.native_decode.decode_columns`: the C column decoder where it is
+built, else msgspec's `batch.compact.fast_decode.decode_fast`) turns the lines it can vouch for into
 Arrow columns; every line it refuses goes to the reference validator
 (`schemas.validation.parse_event`, the stream's own), which alone decides what is invalid and
 why. So the fast path may only be stricter, never looser: a record it wrongly refuses is still
@@ -21,7 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from batch.compact.fast_decode import MAX_RECORD_BYTES, FastDecoder, decode_fast
+from batch.compact.fast_decode import MAX_RECORD_BYTES, FastDecoder
+from batch.compact.native_decode import decode_columns
 from batch.compact.sources import Lines
 from batch.lake.tables import lake_schema
 from schemas.contract import CONTRACTS, EventContract, Field
@@ -89,7 +91,7 @@ def _reference(source: str, line: int, raw: bytes, out: Decoded) -> tuple[str, p
     return contract.name, table
 
 
-def decode_lines(batch: Lines, out: Decoded | None = None, fast: FastDecoder = decode_fast) -> Decoded:
+def decode_lines(batch: Lines, out: Decoded | None = None, fast: FastDecoder = decode_columns) -> Decoded:
     """Decodes a batch of raw lines into per-table Arrow tables (in input order) and rejects.
 
     `fast` is the replaceable step (see `batch.compact.fast_decode`): whatever it refuses, the

@@ -48,6 +48,9 @@ class ReportOptions:
     business: pd.DataFrame | None = None
     forecast: bool = True
     drift_baseline: Baseline | None = None  # the model card's; None leaves model drift out
+    # Where the forecast's history ends (an hour boundary); None: the end of the period. Give it
+    # when the period runs past the lake's last finished hour (a report built mid-day).
+    forecast_from_ms: int | None = None
 
 
 @dataclass
@@ -271,6 +274,8 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     if options.forecast:
         history = source.hourly_sentiment(con, Period(0, options.until_ms, options.site))
         end = -(-options.until_ms // HOUR_MS) * HOUR_MS
+        if options.forecast_from_ms is not None:
+            end = min(end, options.forecast_from_ms)
         results = forecast_sites(history, end, ForecastConfig(min_tracks=m))
         sections.append(("forecast", "Forecast, next 7 days", _forecast_section(results, tables)))
     if options.business is not None:

@@ -59,7 +59,7 @@ def check_site(site: str | None, known: list[str]) -> None:
 def run_forecast(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from batch.analytics.forecast import ForecastConfig, forecast_sites
+    from batch.analytics.forecast import ForecastConfig, forecast_sites, history_end_ms
     from batch.analytics.source import Period, hourly_sentiment, known_sites, latest_event_ms
 
     con = connect(args)
@@ -67,9 +67,11 @@ def run_forecast(args: argparse.Namespace) -> int:
     latest = latest_event_ms(con)
     if latest is None:
         raise ValueError(f"no visits in {args.log}: nothing to forecast from")
-    end_ms = (latest // DAY_MS + 1) * DAY_MS
+    end_ms = history_end_ms(latest, int(datetime.now(UTC).timestamp() * 1000))
     hourly = hourly_sentiment(con, Period(0, end_ms, args.site))
     results = forecast_sites(hourly, end_ms, ForecastConfig(min_tracks=args.min_tracks))
+    print(f"history up to {_time(end_ms)} UTC; the forecast starts there" + (
+        " (the latest event's hour is still filling, so it is left out)" if end_ms <= latest else ""))
     frames = []
     for result in results:
         print(f"\n== {result.site}: {result.history_days} days of history")
@@ -102,7 +104,9 @@ def run_forecast(args: argparse.Namespace) -> int:
             for day, rows in days:
                 weighted = float((rows["net"] * rows["visits"]).sum() / rows["visits"].sum())
                 busiest = rows.loc[rows["visits"].idxmax()]
-                print(f"   {_time(float(day))[:14]}  visits {rows['visits'].sum():6.0f}  net score {weighted:+.2f}  "
+                part = f" from {_time(end_ms)[-5:]}" if day == end_ms // DAY_MS * DAY_MS and end_ms % DAY_MS else ""
+                print(f"   {_time(float(day))[:14]}{part}  visits {rows['visits'].sum():6.0f}  "
+                      f"net score {weighted:+.2f}  "
                       f"busiest {_time(busiest['hour_ms'])[-5:]} ({busiest['visits']:.0f} visits, net "
                       f"{busiest['net']:+.2f} [95% {busiest['net_lo95']:+.2f},{busiest['net_hi95']:+.2f}])")
     if args.csv is not None and frames:

@@ -70,6 +70,7 @@ def _drift_baseline() -> Any:
 
 def run_report(args: argparse.Namespace) -> int:
     from batch.analytics.drivers import read_business_events
+    from batch.analytics.forecast import history_end_ms
     from batch.analytics.source import known_sites, latest_event_ms
     from batch.report.build import ReportOptions, build_report, write_report
     from batch.report.chromium import print_pdf
@@ -79,9 +80,12 @@ def run_report(args: argparse.Namespace) -> int:
     business = read_business_events(args.events) if args.events else None
     con = connect(args)
     check_site(args.site, known_sites(con))
-    since_ms, until_ms = period(args.since, args.until, latest_event_ms(con))
-    report = build_report(con, ReportOptions(since_ms, until_ms, args.site, args.min_tracks, business,
-                                             not args.no_forecast, _drift_baseline()))
+    latest = latest_event_ms(con)
+    since_ms, until_ms = period(args.since, args.until, latest)
+    now_ms = int(time.time() * 1000)
+    report = build_report(con, ReportOptions(
+        since_ms, until_ms, args.site, args.min_tracks, business, not args.no_forecast, _drift_baseline(),
+        forecast_from_ms=history_end_ms(latest, now_ms) if latest is not None else None))
     remote = str(args.out).startswith("s3://")
     if remote:
         parse_s3_prefix(args.out)  # a bad location fails before the work, not after

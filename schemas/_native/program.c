@@ -143,6 +143,7 @@ int spec_from(Spec *s, PyObject *t, int depth) {
                 return -1;
             }
             memcpy(s->pattern[i].set, bits, 16);
+            for (int ch = 0; ch < 128; ch++) s->pattern[i].in[ch] = (bits[ch >> 3] >> (ch & 7)) & 1;
         }
     }
     if (check != Py_None) {

@@ -15,52 +15,6 @@
  */
 #include "record.h"
 
-/* ------------------------------------------------------------------ scanning */
-
-static inline void skip_ws(Cursor *c) {
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t')) c->p++;
-}
-
-/* A plain string (no escapes, printable ASCII) starting at the opening quote: its bytes, or 0 to give up. */
-static inline int scan_string(Cursor *c, const char **start, Py_ssize_t *len) {
-    if (c->p >= c->end || *c->p != '"') return 0;
-    const char *s = ++c->p;
-    while (c->p < c->end) {
-        unsigned char ch = (unsigned char)*c->p;
-        if (ch == '"') {
-            *start = s;
-            *len = c->p - s;
-            c->p++;
-            return 1;
-        }
-        if (ch == '\\' || ch < 0x20 || ch >= 0x80) return 0;
-        c->p++;
-    }
-    return 0;
-}
-
-static inline int literal(Cursor *c, const char *word, Py_ssize_t n) {
-    if (c->end - c->p < n || memcmp(c->p, word, n) != 0) return 0;
-    c->p += n;
-    return 1;
-}
-
-static int pattern_matches(const Spec *s, const char *v, Py_ssize_t n) {
-    Py_ssize_t pos = 0;
-    for (Py_ssize_t i = 0; i < s->n_pattern; i++) {
-        const PatternItem *item = &s->pattern[i];
-        Py_ssize_t count = 0, max = item->max < 0 ? PY_SSIZE_T_MAX : item->max;
-        while (pos < n && count < max) {
-            unsigned char ch = (unsigned char)v[pos];
-            if (ch >= 128 || !(item->set[ch >> 3] & (1u << (ch & 7)))) break;
-            pos++;
-            count++;
-        }
-        if (count < item->min) return 0;
-    }
-    return pos == n;
-}
-
 /* ------------------------------------------------------------------ values */
 
 #define FAIL() return NULL
@@ -232,7 +186,7 @@ close:
 
 /* When the record's first key is the tag (as the edge writes it): 1 and the contract it names (NULL:
  * none this decoder knows). Else 0: the tag comes later (writers that sort keys). The cursor is a copy. */
-static int leading_tag(Decoder *self, Cursor c, const Spec **contract) {
+int leading_tag(Decoder *self, Cursor c, const Spec **contract) {
     const char *k, *v;
     Py_ssize_t kn, vn;
     *contract = NULL;
@@ -373,6 +327,7 @@ static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwds) {
             PyErr_SetString(PyExc_ValueError, "program: each contract needs its own name as a required one-value tag");
             return -1;
         }
+        columns_number(&self->contracts[i]);
     }
     return 0;
 }
@@ -404,6 +359,9 @@ static PyMethodDef Decoder_methods[] = {
      "parse(raw: bytes | str) -> Event | None\n\nThe valid event, or None: not proven valid here."},
     {"validate", (PyCFunction)(void (*)(void))Decoder_validate, METH_FASTCALL | METH_KEYWORDS,
      "validate(raw, max_bytes=None) -> the event proven valid here, else fallback(raw, max_bytes)."},
+    {"columns", (PyCFunction)(void (*)(void))Decoder_columns, METH_FASTCALL,
+     "columns(lines, max_bytes) -> (consumed, refused, tables): the lines proven valid here as Arrow column\n"
+     "buffers per contract (see schemas/_native/columns.c)."},
     {NULL, NULL, 0, NULL}};
 
 static PyTypeObject DecoderType = {

@@ -26,6 +26,7 @@ enum { KIND_STRING = 0, KIND_INTEGER = 1, KIND_NUMBER = 2, KIND_BOOLEAN = 3, KIN
 
 typedef struct {
     unsigned char set[16]; /* ASCII bitmap */
+    unsigned char in[256]; /* the same, one byte per character: 1 for members (never above 127) */
     Py_ssize_t min, max;   /* max < 0: unbounded */
 } PatternItem;
 
@@ -48,6 +49,13 @@ typedef struct Spec {
     PyObject *when_value;
     double sum_limit; /* object: |sum of members - 1| must be below it; < 0: no rule */
     PyObject **cache; /* string values seen before, already checked (ids repeat from record to record) */
+    Py_ssize_t column;    /* columns.c: its column among its contract's, depth first (the contract's own: 0) */
+    Py_ssize_t n_columns; /* columns.c, on a contract: how many columns it has */
+    /* columns.c learns the order writers put keys in: the member expected first in this object, and
+     * the one expected after this field. Only guesses, always checked. */
+    Py_ssize_t first_key, next_key;
+    int plain_key; /* the key is printable ASCII without quote or backslash: compared in place */
+    Py_ssize_t last_enum; /* columns.c: the enum value matched last, tried first */
 } Spec;
 
 #define CACHE_SLOTS 64     /* per field, direct-mapped by a hash of the bytes */
@@ -88,6 +96,93 @@ typedef struct {
     const char *start, *stop;
 } Number;
 
+/* Scanning, shared by record.c (one record -> an Event) and columns.c (a batch -> Arrow columns). */
+
+static inline void skip_ws(Cursor *c) {
+    if (c->p < c->end && (unsigned char)*c->p > ' ') return; /* the usual case: compact JSON */
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t')) c->p++;
+}
+
+/* Eight bytes at once: nonzero when any of them is a quote, a backslash, a control character (< 0x20)
+ * or not ASCII (>= 0x80): the bytes a plain string stops or gives up at. Exact as a yes/no (the
+ * classic "has a byte less than n" tests), not as a position: the byte loop finds which one. */
+#define BYTES8(b) (UINT64_C(0x0101010101010101) * (b))
+static inline uint64_t special8(uint64_t w) {
+#define HAS_LESS(x, n) (((x) - BYTES8(n)) & ~(x) & BYTES8(0x80))
+    return HAS_LESS(w, 0x20) | HAS_LESS(w ^ BYTES8(0x22), 1) | HAS_LESS(w ^ BYTES8(0x5C), 1) | (w & BYTES8(0x80));
+#undef HAS_LESS
+}
+
+/* A plain string (no escapes, printable ASCII) starting at the opening quote: its bytes, or 0 to give up. */
+static inline int scan_string(Cursor *c, const char **start, Py_ssize_t *len) {
+    if (c->p >= c->end || *c->p != '"') return 0;
+    const char *s = ++c->p;
+    while (c->end - c->p >= 8) { /* whole words of ordinary bytes, then byte by byte */
+        uint64_t w;
+        memcpy(&w, c->p, 8);
+        if (special8(w)) break;
+        c->p += 8;
+    }
+    while (c->p < c->end) {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '"') {
+            *start = s;
+            *len = c->p - s;
+            c->p++;
+            return 1;
+        }
+        if (ch == '\\' || ch < 0x20 || ch >= 0x80) return 0;
+        c->p++;
+    }
+    return 0;
+}
+
+/* memcmp(a, b, n) == 0 for short n without a call (keys, enum values): words, then bytes. */
+static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
+    uint64_t x, y;
+    uint32_t u, w;
+    if (n >= 8) { /* words, the last one overlapping */
+        for (Py_ssize_t k = 0; k + 8 < n; k += 8) {
+            memcpy(&x, a + k, 8);
+            memcpy(&y, b + k, 8);
+            if (x != y) return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        memcpy(&u, a, 4);
+        memcpy(&w, b, 4);
+        if (u != w) return 0;
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&w, b + n - 4, 4);
+        return u == w;
+    }
+    for (; n > 0; n--)
+        if (*a++ != *b++) return 0;
+    return 1;
+}
+
+static inline int literal(Cursor *c, const char *word, Py_ssize_t n) {
+    if (c->end - c->p < n || memcmp(c->p, word, n) != 0) return 0;
+    c->p += n;
+    return 1;
+}
+
+static inline int pattern_matches(const Spec *s, const char *v, Py_ssize_t n) {
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 0; i < s->n_pattern; i++) {
+        const PatternItem *item = &s->pattern[i];
+        Py_ssize_t count = 0, limit = n - pos;
+        if (item->max >= 0 && item->max < limit) limit = item->max;
+        while (count < limit && item->in[(unsigned char)v[pos + count]]) count++;
+        if (count < item->min) return 0;
+        pos += count;
+    }
+    return pos == n;
+}
+
 /* program.c: a Spec from one field's tuple, and its release */
 int spec_from(Spec *s, PyObject *t, int depth);
 void spec_clear(Spec *s);
@@ -95,6 +190,13 @@ void spec_clear(Spec *s);
 /* numbers.c: the JSON number grammar, and the double Python's float() gives for it */
 int scan_number(Cursor *c, Number *n);
 int number_to_double(const Number *n, double *out);
+
+/* record.c: when the record's first key is the tag, 1 and the contract it names (NULL: none); else 0 */
+int leading_tag(Decoder *self, Cursor c, const Spec **contract);
+
+/* columns.c: a batch of lines -> Arrow column buffers (Decoder.columns) */
+void columns_number(Spec *contract);
+PyObject *Decoder_columns(Decoder *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* event.c: the Event type */
 extern PyTypeObject EventType;

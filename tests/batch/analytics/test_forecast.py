@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
-from batch.analytics.forecast import DAY_MS, HOUR_MS, ForecastConfig, forecast_sites, hour_of_week
+from batch.analytics.forecast import DAY_MS, HOUR_MS, ForecastConfig, forecast_sites, history_end_ms, hour_of_week
 from batch.analytics.source import Period, hourly_sentiment
 from tests.support.history import history, lake
 
@@ -97,3 +99,36 @@ def test_the_dashboard_gets_one_sites_open_hours_and_several_sites_need_a_choice
     assert all(-1 <= p[1] <= 1 for p in points)
     with pytest.raises(ValueError, match="name one with --site"):
         write_dashboard_forecast(tmp_path / "other.json", results, None)
+
+
+def test_history_ends_after_the_latest_events_hour_only_once_that_hour_is_over() -> None:
+    latest = 10 * DAY_MS + 13 * HOUR_MS + 30 * 60_000
+    assert history_end_ms(latest, now_ms=latest + 60_000) == 10 * DAY_MS + 13 * HOUR_MS  # 13:00 still filling
+    assert history_end_ms(latest, now_ms=10 * DAY_MS + 14 * HOUR_MS) == 10 * DAY_MS + 14 * HOUR_MS
+    assert history_end_ms(latest, now_ms=20 * DAY_MS) == 10 * DAY_MS + 14 * HOUR_MS
+
+
+@given(latest=st.integers(0, 10**13), ahead=st.integers(0, 10**9))
+def test_history_never_ends_in_the_future_nor_leaves_out_a_finished_hour(latest: int, ahead: int) -> None:
+    now = latest + ahead
+    end = history_end_ms(latest, now)
+    assert end % HOUR_MS == 0 and end <= now
+    assert end > latest or now < end + HOUR_MS  # the latest event's hour is left out only while it is not over
+
+
+def test_a_lake_cut_mid_afternoon_forecasts_from_that_hour_without_flagging_the_empty_rest_of_the_day() -> None:
+    """The lake as compaction leaves it mid-day: events up to 14:20 of the last day, now 14:25."""
+    h = history()
+    cut = h.end_ms - DAY_MS + 14 * HOUR_MS + 20 * 60_000
+    end = history_end_ms(cut, now_ms=cut + 5 * 60_000)
+    hourly = hourly_sentiment(lake(), Period(h.start_ms, cut))
+    for result in forecast_sites(hourly, end):
+        assert result.status == "ok" and result.forecast["hour_ms"].iloc[0] == end == cut // HOUR_MS * HOUR_MS
+        late = result.anomalies[result.anomalies["hour_ms"] >= end - HOUR_MS]
+        assert late.empty, f"{result.site}: the unfinished hour or after flagged: {late}"
+    # Before, history ran to the next midnight: the afternoon and evening nobody could yet have
+    # visited read as open, empty hours and were flagged as anomalies.
+    midnight = (cut // DAY_MS + 1) * DAY_MS
+    flagged = [r.anomalies[(r.anomalies["hour_ms"] >= end) & (r.anomalies["measure"] == "visits")]
+               for r in forecast_sites(hourly, midnight)]
+    assert sum(len(f) for f in flagged) > 0

@@ -1,24 +1,39 @@
-"""The columnar fast path accepts exactly what the reference validator accepts, with its reasons."""
+"""The columnar fast paths accept exactly what the reference validator accepts, with its reasons.
+
+Every test runs with each fast path `decode_lines` can take: msgspec's (`decode_fast`) and the C
+column decoder's (`decode_native`, which hands what it leaves to msgspec's): the seam's contract
+holds for both.
+"""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batch.compact.decode import MAX_RECORD_BYTES, Lines, decode_lines, lake_row
-from batch.compact.fast_decode import FastColumns
+from batch.compact.fast_decode import FastColumns, FastDecoder, decode_fast
+from batch.compact.native_decode import DECODE_PATH, decode_native
 from batch.lake.tables import lake_schema
 from batch.table_schema import to_arrow_table
 from schemas.contract import CONTRACTS
 from schemas.validation import ValidationError, parse_event
 from stream.ingest import IngestConfig
 from tests.schemas.events import SAMPLES, face_expression, sentiment_window
+
+_NATIVE_MISSING = DECODE_PATH != "native" and not os.environ.get("MOODLENS_REQUIRE_NATIVE")
+FAST_PATHS = pytest.mark.parametrize("fast", [
+    pytest.param(decode_fast, id="msgspec"),
+    pytest.param(decode_native, id="native",
+                 marks=pytest.mark.skipif(_NATIVE_MISSING, reason="schemas._record not built (pip install -e .)")),
+])
 
 
 def _records(events: list[Any]) -> Lines:
@@ -29,13 +44,14 @@ def test_the_record_limit_is_the_streams() -> None:
     assert IngestConfig().max_bytes == MAX_RECORD_BYTES
 
 
-def test_valid_events_of_every_kind_take_the_fast_path_and_match_the_reference_conversion() -> None:
+@FAST_PATHS
+def test_valid_events_of_every_kind_take_the_fast_path_and_match_the_reference_conversion(fast: FastDecoder) -> None:
     events = [SAMPLES[name]() for name in sorted(SAMPLES) for _ in range(3)]
     events.append(face_expression(kind="track_end", duration_ms=5000, frame_count=120, zone="door"))
     # too few tracks: every measure null, nested objects included (their fields are not nullable)
     events.append(sentiment_window(tracks=2, insufficient_data=True, shares=None, mean_valence=None,
                                    valence_ci=None, net_score=None, net_score_ci=None))
-    decoded = decode_lines(_records(events))
+    decoded = decode_lines(_records(events), fast=fast)
     assert decoded.reference == 0 and not decoded.rejected
     for name, contract in CONTRACTS.items():
         expected = to_arrow_table(contract, [e for e in events if e["schema"] == name])
@@ -78,10 +94,11 @@ BAD: list[tuple[Any, str]] = [
 ]
 
 
-def test_each_invalid_record_is_rejected_with_the_reference_reasons_and_its_line() -> None:
+@FAST_PATHS
+def test_each_invalid_record_is_rejected_with_the_reference_reasons_and_its_line(fast: FastDecoder) -> None:
     good = [face_expression() for _ in range(40)]  # batches decode together: the bad ones must not spoil them
     events = good + [bad for bad, _ in BAD]
-    decoded = decode_lines(_records(events))
+    decoded = decode_lines(_records(events), fast=fast)
     assert sum(t.num_rows for t in decoded.tables["face_expression"]) == len(good)
     assert sorted(r.line for r in decoded.rejected) == list(range(len(good) + 1, len(events) + 1))
     for rejected in decoded.rejected:
@@ -93,13 +110,14 @@ def test_each_invalid_record_is_rejected_with_the_reference_reasons_and_its_line
             assert rejected.reasons == tuple(str(p) for p in error.problems)
 
 
-def test_a_record_torn_over_two_lines_never_merges_into_one_and_no_line_is_shifted() -> None:
+@FAST_PATHS
+def test_a_record_torn_over_two_lines_never_merges_into_one_and_no_line_is_shifted(fast: FastDecoder) -> None:
     whole = json.dumps(face_expression()).encode()
     torn_head = whole[:-1] + b', "extra": [{"b": 1}'  # with the next line, one valid object
     torn_tail = b'{"c": 2}]}'
     two_on_one = whole + b"," + json.dumps(face_expression()).encode()  # would keep a count of lines right
     events: list[Any] = [face_expression(), torn_head, torn_tail, two_on_one, face_expression()]
-    decoded = decode_lines(_records(events))
+    decoded = decode_lines(_records(events), fast=fast)
     assert sum(t.num_rows for t in decoded.tables["face_expression"]) == 2
     assert [r.line for r in decoded.rejected] == [2, 3, 4]
     assert [r.raw for r in decoded.rejected] == [torn_head, torn_tail, two_on_one]
@@ -123,9 +141,11 @@ _PATHS = st.sampled_from(["event_id", "site_id", "camera_id", "zone", "track_id"
                           "probabilities.sad", "model.id", "edge_version", "extra"])
 
 
+@FAST_PATHS
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(_PATHS, st.one_of(_MUTATIONS, st.just(_DELETE))), min_size=1, max_size=3), _BYTES)
-def test_fast_path_verdict_and_rows_equal_the_reference(mutations: list[tuple[str, Any]], mangle: Any) -> None:
+def test_fast_path_verdict_and_rows_equal_the_reference(fast: FastDecoder, mutations: list[tuple[str, Any]],
+                                                        mangle: Any) -> None:
     event = copy.deepcopy(face_expression())
     for path, value in mutations:
         *parents, leaf = path.split(".")
@@ -137,7 +157,7 @@ def test_fast_path_verdict_and_rows_equal_the_reference(mutations: list[tuple[st
         else:
             target[leaf] = value
     raw = mangle(json.dumps(event, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-    decoded = decode_lines(_records([face_expression(), raw]))
+    decoded = decode_lines(_records([face_expression(), raw]), fast=fast)
     try:
         accepted = parse_event(raw, max_bytes=MAX_RECORD_BYTES)
         reference_accepts = True
@@ -165,9 +185,11 @@ def _fits_int64(value: Any) -> bool:
 _KINDS = st.sampled_from(sorted(SAMPLES))
 
 
+@FAST_PATHS
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_KINDS, st.data())
-def test_every_kind_null_or_missing_fields_get_the_reference_verdict(name: str, data: st.DataObject) -> None:
+def test_every_kind_null_or_missing_fields_get_the_reference_verdict(fast: FastDecoder, name: str,
+                                                                     data: st.DataObject) -> None:
     event = SAMPLES[name]()
     paths = [f.name for f in CONTRACTS[name].fields] + [
         f"{f.name}.{child.name}" for f in CONTRACTS[name].fields if isinstance(event.get(f.name), dict)
@@ -183,7 +205,7 @@ def test_every_kind_null_or_missing_fields_get_the_reference_verdict(name: str, 
         else:
             target[leaf] = value
     raw = json.dumps(event).encode()
-    decoded = decode_lines(_records([raw]))
+    decoded = decode_lines(_records([raw]), fast=fast)
     try:
         accepted = parse_event(raw, max_bytes=MAX_RECORD_BYTES)
     except ValidationError as error:
@@ -200,34 +222,37 @@ def _reference_rows(name: str, accepted: dict[str, Any]) -> list[dict[str, Any]]
     return pa.Table.from_pylist([lake_row(contract, accepted)], schema=lake_schema(contract)).to_pylist()
 
 
-def test_rows_keep_line_order_whichever_path_took_them() -> None:
-    # A float beyond 2**63 in a number field: the reference accepts it, the fast path leaves it to
-    # the reference; the copy of its event_id on the next line comes through the fast path.
-    first = face_expression()
+@FAST_PATHS
+def test_rows_keep_line_order_whichever_path_took_them(fast: FastDecoder) -> None:
+    # A newer minor's field (every fast path leaves unknown fields to the reference, which accepts
+    # them) and a float beyond 2**63; the copy of its event_id on the next line takes the fast path.
+    first = face_expression(gaze=0.5)
     first["quality"] = {**first["quality"], "sharpness": 2.0**64}
     later = face_expression(event_id=first["event_id"])
     events = [face_expression(), first, later, face_expression()]
-    decoded = decode_lines(_records(events))
+    decoded = decode_lines(_records(events), fast=fast)
     assert decoded.reference == 1 and decoded.fast == 3 and not decoded.rejected
     table = pa.concat_tables(decoded.tables["face_expression"])
     assert table.column("event_id").to_pylist() == [e["event_id"] for e in events]
     assert table.column("quality").to_pylist()[1]["sharpness"] == 2.0**64  # the first copy is first
 
 
-def test_empty_and_whitespace_lines_are_no_records_and_shift_no_line_number() -> None:
+@FAST_PATHS
+def test_empty_and_whitespace_lines_are_no_records_and_shift_no_line_number(fast: FastDecoder) -> None:
     events: list[Any] = [face_expression(), b"", b"  \r", face_expression(), b'{"schema": "nope"}', b"\t"]
-    decoded = decode_lines(_records(events))
+    decoded = decode_lines(_records(events), fast=fast)
     assert decoded.records == 3 and decoded.fast == 2
     assert [r.line for r in decoded.rejected] == [5]
 
 
-def test_a_fast_decoder_that_refuses_everything_changes_no_row_and_no_reason() -> None:
+@FAST_PATHS
+def test_a_fast_decoder_that_refuses_everything_changes_no_row_and_no_reason(fast: FastDecoder) -> None:
     # The seam a native decoder plugs into: what it refuses, the reference decides, in line order.
     events: list[Any] = [SAMPLES[name]() for name in sorted(SAMPLES)] + [b"{not json", face_expression()]
-    fast = decode_lines(_records(events))
+    quick = decode_lines(_records(events), fast=fast)
     slow = decode_lines(_records(events), fast=lambda lines: FastColumns(refused=list(range(len(lines)))))
-    assert slow.fast == 0 and slow.reference == fast.reference + fast.fast == len(events)
-    assert [(r.line, r.reasons) for r in slow.rejected] == [(r.line, r.reasons) for r in fast.rejected]
-    assert sorted(slow.tables) == sorted(fast.tables)
-    for name in fast.tables:
-        assert pa.concat_tables(slow.tables[name]).equals(pa.concat_tables(fast.tables[name])), name
+    assert slow.fast == 0 and slow.reference == quick.reference + quick.fast == len(events)
+    assert [(r.line, r.reasons) for r in slow.rejected] == [(r.line, r.reasons) for r in quick.rejected]
+    assert sorted(slow.tables) == sorted(quick.tables)
+    for name in quick.tables:
+        assert pa.concat_tables(slow.tables[name]).equals(pa.concat_tables(quick.tables[name])), name
