@@ -83,10 +83,11 @@ train: $(VENV)/.dev
 	$(BIN)/python training/train.py --data $(FER) --model-dir build/model
 	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/model/checkpoints/best.pt --out edge/models
 
-# Fine-tune on a site's labelled crops (see README: the model's life). BASE: a checkpoint `make train` wrote.
+# Fine-tune on a site's labelled crops (see README: the model's life). BASE: the shipped ONNX model (lifted back
+# into a float net) or a checkpoint `make train` wrote.
 MANIFEST ?= manifest.jsonl
 CROPS ?= var/moodlens/label-crops
-BASE ?= build/model/checkpoints/best.pt
+BASE ?= edge/models/expression.onnx
 finetune: $(VENV)/.dev
 	$(BIN)/python -m training.finetune --manifest $(MANIFEST) --crops $(CROPS) --base $(BASE) --data $(FER) --out build/finetune
 

@@ -1,20 +1,21 @@
 """Fine-tunes the expression model on a site's own labelled crops mixed with FER2013.
 
-    make finetune MANIFEST=manifest.jsonl CROPS=var/moodlens/label-crops BASE=build/model/checkpoints/best.pt
+    make finetune MANIFEST=manifest.jsonl CROPS=var/moodlens/label-crops BASE=edge/models/expression.onnx
 
-Starts from a trained checkpoint (`make train` writes one; the int8 ONNX that ships cannot be
-trained further), mixes each batch from the site's crops and FER2013's training faces
-(``--fer-share``), holds out whole camera-days of the site data (`training.site_data`), and scores
-base and fine-tuned models on the held-out site data and on FER2013's public test. It refuses to
-write a model that is worse than the base on the public test by more than ``--margin`` (default one
-point of accuracy): a site must not buy its own faces with everyone else's. Also a SageMaker
-script-mode entry point: SM_CHANNEL_TRAINING (the FER2013 archive), SM_CHANNEL_SITE (manifest.jsonl,
-crops/ and label.key), SM_MODEL_DIR.
+Starts from the shipped model (its ONNX file is lifted back into a float net, `training.onnx_base`)
+or from a training checkpoint (`make train` writes one), mixes each batch from the site's crops and
+FER2013's training faces (``--fer-share``), holds out whole camera-days of the site data
+(`training.site_data`), and scores base and fine-tuned models on the held-out site data and on
+FER2013's public test. It refuses to write a model that is worse than the base on the public test by
+more than ``--margin`` (default one point of accuracy): a site must not buy its own faces with
+everyone else's. Also a SageMaker script-mode entry point: SM_CHANNEL_TRAINING (the FER2013
+archive), SM_CHANNEL_SITE (manifest.jsonl, crops/ and label.key), SM_MODEL_DIR.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -34,7 +35,10 @@ from training.augment import augment
 from training.data import load_split, load_training_split
 from training.evaluation import Scores, score
 from training.network import ExpressionNet
+from training.onnx_base import lift_onnx
 from training.train import predict, resolve_archive
+
+LIFT_CALIBRATION_FACES = 1024  # faces that rebuild an ONNX base's batch norms
 
 
 class WorseModelError(RuntimeError):
@@ -48,7 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--manifest", type=Path, default=site / "manifest.jsonl" if site else None)
     p.add_argument("--crops", type=Path, default=site / "crops" if site else None, help="the crop store")
     p.add_argument("--key", type=Path, default=site / "label.key" if site else Path("~/.moodlens/label.key"))
-    p.add_argument("--base", type=Path, required=True, help="checkpoint to start from (make train's best.pt)")
+    p.add_argument("--base", type=Path, required=True,
+                   help="what to start from: the shipped ONNX model (edge/models/expression.onnx) or a checkpoint "
+                        "(make train's best.pt)")
     p.add_argument("--data", default=env.get("SM_CHANNEL_TRAINING"), help="FER2013 .npz archive")
     p.add_argument("--out", type=Path, default=Path(env.get("SM_MODEL_DIR", "build/finetune")))
     p.add_argument("--epochs", type=int, default=5)
@@ -57,7 +63,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fer-share", type=float, default=0.5, help="share of each batch from FER2013")
     p.add_argument("--holdout", type=float, default=0.25, help="share of camera-days held out")
     p.add_argument("--margin", type=float, default=0.01, help="largest accuracy drop allowed on the public test")
-    p.add_argument("--width", type=int, default=32)
+    p.add_argument("--width", type=int, default=32, help="a checkpoint base's width (an ONNX base carries its own)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--model-version", default="1.0.0-site")
@@ -78,6 +84,22 @@ def _scores(net: ExpressionNet, images: np.ndarray, labels: np.ndarray) -> Score
 def _figures(s: Scores) -> dict[str, Any]:
     return {"accuracy": round(s.accuracy, 4), "macro_f1": round(s.macro_f1, 4),
             "recall": {n: round(float(r), 4) for n, r in zip(EXPRESSIONS, s.recall, strict=True)}}
+
+
+def _base_net(base: Path, width: int, calibration: np.ndarray) -> tuple[ExpressionNet, tuple[str, ...]]:
+    """The float net to start from and the test-time views to export it with.
+
+    An ONNX file (the shipped model, or one the registry serves) is lifted back into a float net
+    (`training.onnx_base`); a checkpoint (make train's best.pt) is loaded as it is.
+    """
+    if not base.is_file():
+        raise FileNotFoundError(f"--base {base}: no such file")
+    if base.suffix == ".onnx":
+        lifted = lift_onnx(base, calibration)
+        return lifted.net, lifted.views
+    net = ExpressionNet(width=width)
+    net.load_state_dict(torch.load(base, weights_only=False)["net"])  # nosec B614: the operator's checkpoint
+    return net, ("face",)
 
 
 def finetune(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,12 +123,10 @@ def finetune(args: argparse.Namespace) -> dict[str, Any]:
     test_images, test_labels = load_split(archive, "test_public")
     held_labels = site_held.targets.argmax(1)
 
-    base = ExpressionNet(width=args.width)
-    base.load_state_dict(torch.load(args.base, weights_only=False)["net"])  # nosec B614: the operator's checkpoint
+    base, views = _base_net(args.base, args.width, fer.images[:LIFT_CALIBRATION_FACES])
     before = {"fer_public_test": _scores(base, test_images, test_labels),
               "site_held_out": _scores(base, site_held.images, held_labels)}
-    net = ExpressionNet(width=args.width)
-    net.load_state_dict(base.state_dict())
+    net = copy.deepcopy(base)
     optimizer = torch.optim.SGD(net.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     generator = torch.Generator().manual_seed(args.seed)
     n_fer = round(args.batch_size * args.fer_share)
@@ -145,7 +165,7 @@ def finetune(args: argparse.Namespace) -> dict[str, Any]:
                               f"(figures in {args.out}/finetune.json)")
     summary["sha256"] = export_onnx(net.eval(), args.out / "expression.onnx", args.model_id, args.model_version,
                                     {"accuracy": after["fer_public_test"].accuracy,
-                                     "macro_f1": after["fer_public_test"].macro_f1})
+                                     "macro_f1": after["fer_public_test"].macro_f1}, views=views)
     (args.out / "finetune.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -98,3 +98,30 @@ def test_a_manifest_line_that_does_not_parse_is_named_and_gone_crops_are_counted
     manifest.write_text("not json\n")
     with pytest.raises(ValueError, match=r"manifest.jsonl:1: not JSON"):
         load_site_data(manifest, store)
+
+
+def test_fine_tuning_starts_from_the_shipped_onnx_file_and_keeps_its_views(tmp_path: Path) -> None:
+    """The int8 file the cameras run is lifted back into a float net: 'before' is that file's net."""
+    from training.export import export_onnx
+    from training.network import VIEWS
+    from training.onnx_base import lift_onnx
+
+    torch.manual_seed(0)
+    shipped = tmp_path / "expression.onnx"
+    export_onnx(ExpressionNet(width=8).eval(), shipped, "moodlens-expression-vgg8", "1.0.0", views=VIEWS)
+    args = argv(tmp_path, "--margin", "1.0")
+    args[args.index("--base") + 1] = str(shipped)
+    summary = finetune_module.finetune(finetune_module.parse_args(args))
+    out = tmp_path / "out"
+    tuned = lift_onnx(out / "expression.onnx", np.full((4, 48, 48), 128, np.float32))
+    assert tuned.views == VIEWS and summary["before"]["fer_public_test"]["accuracy"] >= 0
+    before = lift_onnx(shipped, np.full((4, 48, 48), 128, np.float32)).net
+    assert any(not torch.equal(a, b) for a, b in zip(before.state_dict().values(), tuned.net.state_dict().values(),
+                                                         strict=True))
+
+
+def test_a_base_that_does_not_exist_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = argv(tmp_path)
+    args[args.index("--base") + 1] = str(tmp_path / "nope.onnx")
+    assert finetune_module.main(args) == 2
+    assert "--base" in capsys.readouterr().err
