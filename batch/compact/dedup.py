@@ -13,6 +13,7 @@ candidates: the strings decide, so a fingerprint collision can never drop an eve
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -129,31 +130,72 @@ def touched_partitions(rows: pa.Table, time_column: str) -> BooleanExpression:
     return both(isin("site_id", sites), both(ge(time_column, _iso(first)), lt(time_column, _iso(last))))
 
 
-def held_keys(table: Table, key: str, partitions: BooleanExpression | None) -> pa.Array:
+def _planned(table: Table, key: str, partitions: BooleanExpression | None) -> list[Any]:
+    scan = table.scan(row_filter=partitions, selected_fields=(key,)) if partitions is not None \
+        else table.scan(selected_fields=(key,))
+    return list(scan.plan_files())
+
+
+def held_keys(table: Table, key: str, partitions: BooleanExpression | None,
+              files: dict[str, pa.Array] | None = None) -> pa.Array:
     """The key column of every data file in the given partitions (all files when None).
 
     Read straight from the planned Parquet files: partition pruning is all we need (extra keys
     from the same partitions are harmless to an anti-join), and skipping pyiceberg's row-level
-    residual filter makes a re-run several times faster.
+    residual filter makes a re-run several times faster. `files` keeps each file's keys for the
+    next chunk of the run (the table does not change until the run commits).
     """
-    scan = table.scan(row_filter=partitions, selected_fields=(key,)) if partitions is not None \
-        else table.scan(selected_fields=(key,))
-    tasks = list(scan.plan_files())
+    tasks = _planned(table, key, partitions)
     if any(task.delete_files for task in tasks):  # row-level deletes: let pyiceberg apply them
-        return scan.to_arrow().column(key).combine_chunks()
+        scan = table.scan(row_filter=partitions, selected_fields=(key,)) if partitions is not None \
+            else table.scan(selected_fields=(key,))
+        return scan.to_arrow().column(key).combine_chunks().cast(pa.string())
+    files = files if files is not None else {}
     columns = []
     for task in tasks:
-        with table.io.new_input(task.file.file_path).open() as stream:
-            columns.append(pq.read_table(stream, columns=[key]).column(key))
+        path = task.file.file_path
+        if path not in files:
+            with table.io.new_input(path).open() as stream:
+                files[path] = pq.read_table(stream, columns=[key]).column(key).combine_chunks().cast(pa.string())
+        columns.append(files[path])
     return pa.chunked_array(columns, type=pa.string()).combine_chunks() if columns else pa.array([], pa.string())
 
 
-def not_in_table(rows: pa.Table, table: Table, key: str, partitions: BooleanExpression | None) -> pa.Table:
+def known_keys(keys: pa.Array | pa.ChunkedArray, held: pa.Array) -> np.ndarray:
+    """Which of `keys` are in `held`: fingerprints pair each key with a held one, the strings of
+    the pair decide; keys whose pair differs (a fingerprint shared by two keys) are looked up by
+    string among the held keys with that fingerprint."""
+    if len(held) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    prints, held_prints = fingerprints(keys), fingerprints(held)
+    if prints is None or held_prints is None:
+        return pc.is_in(keys, value_set=held).to_numpy(zero_copy_only=False)
+    held_order = np.argsort(held_prints)
+    held_sorted = held_prints[held_order]
+    order = np.argsort(prints)  # sorted needles: a sequential walk
+    at = np.minimum(np.searchsorted(held_sorted, prints[order]), len(held_sorted) - 1)
+    hit = held_sorted[at] == prints[order]
+    known = np.zeros(len(prints), dtype=bool)
+    if not hit.any():
+        return known
+    rows, partners = order[hit], held_order[at[hit]]
+    array = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    same = pc.equal(array.take(pa.array(rows)), held.take(pa.array(partners))).to_numpy(zero_copy_only=False)
+    known[rows[same]] = True
+    if not same.all():
+        doubtful = rows[~same]
+        twins = held.filter(pc.is_in(pa.array(held_prints), value_set=pa.array(prints[doubtful])))
+        known[doubtful] = pc.is_in(array.take(pa.array(doubtful)), value_set=twins).to_numpy(zero_copy_only=False)
+    return known
+
+
+def not_in_table(rows: pa.Table, table: Table, key: str, partitions: BooleanExpression | None,
+                 files: dict[str, pa.Array] | None = None) -> pa.Table:
     """The rows whose key the table does not hold yet (in the given partitions, or anywhere)."""
     if rows.num_rows == 0 or table.current_snapshot() is None:
         return rows
-    held = held_keys(table, key, partitions)
+    held = held_keys(table, key, partitions, files)
     if len(held) == 0:
         return rows
-    known = pc.is_in(rows.column(key), value_set=held)
-    return rows.filter(pc.invert(known)) if pc.any(known).as_py() else rows
+    known = known_keys(rows.column(key), held)
+    return rows.filter(pa.array(~known)) if known.any() else rows

@@ -105,6 +105,7 @@ class _TableWriter:
         self.table, self.key, self.by_partition, self.properties = table, key, by_partition, properties
         self.files = FastAppend(table)
         self.seen = SeenKeys()
+        self.held_files: dict[str, pa.Array] = {}  # keys of the table's files, each read once a run
         self.written = self.duplicates = 0
 
     def add(self, rows: pa.Table) -> None:
@@ -114,7 +115,7 @@ class _TableWriter:
             if again.true_count:  # (filtering copies every column: only when something goes)
                 unique = unique.filter(pc.invert(again))
         partitions = touched_partitions(unique, TIME_COLUMN) if self.by_partition and unique.num_rows else None
-        fresh = not_in_table(unique, self.table, self.key, partitions)
+        fresh = not_in_table(unique, self.table, self.key, partitions, self.held_files)
         self.duplicates += rows.num_rows - fresh.num_rows
         if fresh.num_rows:
             self.files.write(fresh)

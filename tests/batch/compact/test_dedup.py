@@ -67,3 +67,18 @@ def test_fingerprints_read_sliced_arrays_in_place_and_refuse_mixed_widths() -> N
     assert np.array_equal(part, whole[3:7]) and len(set(whole.tolist())) == 10
     assert fingerprints(pa.array(["a" * 26, "b" * 27])) is None
     assert fingerprints(pa.array(["a" * 26, None])) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(pool=st.lists(KEY, min_size=1, max_size=10), held=st.lists(st.integers(0, 9), max_size=12),
+       asked=st.lists(st.integers(0, 9), min_size=1, max_size=12), collide=st.booleans())
+def test_keys_the_table_holds_are_found_by_their_strings(pool: list[str], held: list[int], asked: list[int],
+                                                         collide: bool) -> None:
+    held_keys = pa.array([pool[i % len(pool)] for i in held], pa.string())
+    keys = [pool[i % len(pool)] for i in asked]
+    with pytest.MonkeyPatch.context() as patch:
+        if collide:  # every fingerprint equal: only the strings can tell keys apart
+            patch.setattr(dedup, "fingerprints", lambda k: None if (real := fingerprints(k)) is None
+                          else np.zeros_like(real))
+        found = dedup.known_keys(pa.chunked_array([pa.array(keys, pa.large_string())]), held_keys)
+    assert found.tolist() == [k in set(held_keys.to_pylist()) for k in keys]
