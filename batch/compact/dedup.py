@@ -1,7 +1,8 @@
 """Exactly once in the lake: one row per event_id, within a run and against what is committed.
 
 Against the table, only the partitions the new rows fall in are read (their `event_id` column,
-pruned by pyiceberg to those days and sites), so a late event is checked against its own day.
+pruned by pyiceberg to those days and sites), so a late event is checked against its own day;
+each file once per run (the table does not change until the run commits).
 
 Within a run, keys are compared by a 64-bit fingerprint first (event ids are ULIDs and quarantine
 ids sha256 hex: all of one length, so the fingerprint is a few vectorised multiplies over the

@@ -72,7 +72,7 @@ def _within(rows: pa.Table, since: dt.datetime | None, until: dt.datetime | None
     low = pc.greater_equal(micros, _micros(since)) if since is not None else None
     high = pc.less(micros, _micros(until)) if until is not None else None
     keep = high if low is None else (low if high is None else pc.and_(low, high))
-    return rows.filter(keep)
+    return rows if pc.all(keep).as_py() else rows.filter(keep)  # (filtering copies every column)
 
 
 def quarantine_rows(rejected: list[Rejected], now: dt.datetime) -> pa.Table:

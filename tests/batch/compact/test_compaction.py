@@ -74,6 +74,8 @@ def test_since_and_until_select_by_event_time(tmp_path: Path) -> None:
     start = dt.datetime.fromtimestamp((T0 + 2 * HOUR_MS) / 1000, tz=dt.UTC)
     result = compact_folder(catalog, tmp_path / "raw", since=start, until=start + dt.timedelta(hours=3))
     assert result.written["face_expression"] == 3 and result.outside_window == 3
+    wide = compact_folder(catalog, tmp_path / "raw", since=start - dt.timedelta(days=1), until=None)
+    assert wide.written["face_expression"] == 3 and wide.outside_window == 0  # all inside: the rest
 
 
 @pytest.mark.parametrize("point", ["before_commit:face_expression",
