@@ -1,11 +1,12 @@
 """Lake figures: compaction events/s and peak memory; hourly SQL over a month; pruning.
 
-    taskset -c 0 .venv/bin/python benchmarks/lake.py compact [--events 1000000] [--plain]
+    taskset -c 0 .venv/bin/python benchmarks/lake.py compact [--events 1000000] [--plain | --log]
     .venv/bin/python benchmarks/lake.py query [--events 10000000] [--days 30] [--sites 3] [--threads 2]
 
 ``compact`` writes realistic edge events (track_update once a second per face, a track_end per
 visit, a heartbeat per camera per minute; ~565 bytes each, ids and times unique) as gzip JSON
-Lines files (plain with ``--plain``), then times `batch.compact.run.compact` from the files to
+Lines files (plain with ``--plain``; into the embedded log with ``--log``, the default input of
+`moodlens batch compact`), then times `batch.compact.run.compact` from the files to
 committed Iceberg tables: reading, gunzip, decoding and every contract check, dedup against the
 table, Parquet writing and the commit, in a fresh process. Run it under `taskset -c 0` for the
 one-core figure; events per CPU second is the figure (wall time depends on the machine's load).
@@ -36,9 +37,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from batch.compact.run import compact
-from batch.compact.sources import Source, SourceError, from_directory
+from batch.compact.sources import Source, SourceError, from_directory, from_log
 from batch.lake.tables import LakeConfig, ensure_tables, lake_schema, open_catalog
 from batch.sql.runner import run_query
+from locallog import LocalLog
 from schemas.contract import CONTRACTS
 from schemas.expressions import EXPRESSIONS, VALENCE
 
@@ -99,19 +101,25 @@ def bench_compact(args: argparse.Namespace) -> None:
         raw = root / "raw"
         raw.mkdir()
         per_file, size = 100_000, 0
+        log = LocalLog(raw) if args.log else None
         for start in range(0, args.events, per_file):  # file by file: the generator's memory stays small
             lines = edge_events(min(per_file, args.events - start), first=start, start_ms=T0_MS + start * 50)
             size += sum(map(len, lines)) + len(lines)
             data = b"\n".join(lines) + b"\n"
-            if args.plain:
+            if log is not None:
+                log.append(lines)
+            elif args.plain:
                 (raw / f"part-{start:09d}.jsonl").write_bytes(data)
             else:
                 (raw / f"part-{start:09d}.jsonl.gz").write_bytes(gzip.compress(data, compresslevel=1))
         del lines, data
-        print(f"{args.events:,} events, {size / 1e6:.0f} MB of JSON, in {'plain' if args.plain else 'gzip'} files",
-              flush=True)
+        if log is not None:
+            log.close()  # the compacting process reads it
+        form = "the embedded log" if args.log else "plain files" if args.plain else "gzip files"
+        print(f"{args.events:,} events, {size / 1e6:.0f} MB of JSON, in {form}", flush=True)
         # A fresh process, so the generator's memory is not in the peak RSS.
-        subprocess.run([sys.executable, __file__, "compact-files", str(raw), str(root / "lake")], check=True)
+        subprocess.run([sys.executable, __file__, "compact-files", str(raw), str(root / "lake"),
+                        *(["--log"] if args.log else [])], check=True)
 
 
 def bench_compact_files(args: argparse.Namespace) -> None:
@@ -119,8 +127,13 @@ def bench_compact_files(args: argparse.Namespace) -> None:
     catalog = open_catalog(LakeConfig(root=lake))
     ensure_tables(catalog)
     errors: list[SourceError] = []
+
+    def source() -> Source:
+        batches = from_log(LocalLog(raw), f"log:{raw}") if args.log else from_directory(raw, errors)
+        return Source(str(raw), batches, errors)
+
     started, cpu = time.perf_counter(), time.process_time()
-    result = compact(catalog, [Source(str(raw), from_directory(raw, errors), errors)])
+    result = compact(catalog, [source()])
     wall, used = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"compaction: {result.records:,} events in {wall:.2f} s wall, {used:.2f} s CPU: "
@@ -129,7 +142,7 @@ def bench_compact_files(args: argparse.Namespace) -> None:
     print(f"  written {result.written}, fast path {result.fast:,}, reference {result.reference:,}")
     again = time.perf_counter()
     errors.clear()
-    rerun = compact(catalog, [Source(str(raw), from_directory(raw, errors), errors)])
+    rerun = compact(catalog, [source()])
     print(f"  re-run over the same input: {sum(rerun.written.values())} rows written, "
           f"{sum(rerun.duplicates.values()):,} duplicates skipped in {time.perf_counter() - again:.2f} s")
 
@@ -216,6 +229,7 @@ def main() -> None:
     c = modes.add_parser("compact")
     c.add_argument("--events", type=int, default=1_000_000)
     c.add_argument("--plain", action="store_true", help="plain .jsonl files (Firehose without compression)")
+    c.add_argument("--log", action="store_true", help="the embedded log (`moodlens batch compact`'s default input)")
     q = modes.add_parser("query")
     q.add_argument("--events", type=int, default=10_000_000)
     q.add_argument("--days", type=int, default=30)
@@ -225,6 +239,7 @@ def main() -> None:
     f = modes.add_parser("compact-files", help="(internal) compact a folder of raw files, in this process")
     f.add_argument("raw")
     f.add_argument("lake")
+    f.add_argument("--log", action="store_true", help="raw is an embedded log folder")
     args = parser.parse_args()
     {"compact": bench_compact, "compact-files": bench_compact_files, "query": bench_query}[args.mode](args)
 

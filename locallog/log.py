@@ -251,6 +251,42 @@ class LocalLog:
             self._cursor = position
             return records
 
+    def read_block(self, offset: int, max_bytes: int) -> tuple[int, bytes]:
+        """Records from ``offset`` on as one block of whole lines, and the offset of its first record.
+
+        For bulk readers (the lake's compaction) that parse lines in place: no object per record.
+        The block holds complete lines of one segment, about ``max_bytes`` (more when a single
+        record is larger). Continue with ``first + block.count(b"\\n")``. An empty block: nothing new.
+        Offsets are dense within a block; across a torn tail left in an older segment the next
+        block's first offset shows the gap, as ``read`` does.
+        """
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        with self._lock:
+            bases = self._segment_bases()
+            if not bases:
+                return offset, b""
+            offset = max(offset, bases[0])
+            position = self._locate(offset, bases)
+            if position is None:
+                return offset, b""
+            index = bases.index(position.segment_base)
+            while True:
+                block = _read_block(self._segment_path(position.segment_base), position.byte, max_bytes)
+                if block:
+                    break
+                if index + 1 < len(bases) and bases[index + 1] >= position.offset:
+                    index += 1  # this segment is exhausted (or ends in a torn tail): the next one
+                    position = _Position(bases[index], bases[index], 0)
+                    continue
+                self._cursor = position
+                return position.offset, b""
+            first = position.offset
+            self._cursor = _Position(first + block.count(b"\n"), position.segment_base, position.byte + len(block))
+            return first, block
+
     def end_offset(self) -> int:
         """The offset the next appended record will get (the count of records ever appended)."""
         bases = self._segment_bases()
@@ -340,6 +376,28 @@ def _skip_lines(path: Path, skip: int) -> int | None:
                     return position + start
             position += len(chunk)
     return None
+
+
+def _read_block(path: Path, byte: int, max_bytes: int) -> bytes:
+    """Whole lines from ``byte`` on: about ``max_bytes``, up to the last newline (past it when one
+    line is longer); empty when no complete line follows ``byte``."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return b""  # deleted by retention while we read: the caller finds the next segment
+    with handle:
+        handle.seek(byte)
+        data = handle.read(max_bytes)
+        end = data.rfind(b"\n")
+        while end < 0:
+            more = handle.read(_READ_CHUNK)
+            if not more:
+                return b""  # no newline yet: not a record (yet)
+            found = more.find(b"\n")
+            if found >= 0:
+                return data + more[:found + 1]
+            data += more
+    return data[:end + 1]
 
 
 def _read_lines(path: Path, byte: int, max_lines: int) -> tuple[list[bytes], int]:

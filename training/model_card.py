@@ -37,6 +37,14 @@ def _anchor_text(figures: dict) -> str:
             f"{anchor['ms_per_face']:.3f} ms per face.")
 
 
+def _provenance(figures: dict, checkpoint: Path) -> str:
+    machine = f"Figures measured on: {figures['machine']}.\n" if figures.get("machine") else ""
+    if figures.get("lifted_from"):
+        return (f"{machine}Lifted from `{figures['lifted_from']}` (`training/onnx_base.py`: the float net back out of "
+                f"the shipped file) into `{checkpoint}`, then exported and quantized again.")
+    return f"{machine}Trained from `{checkpoint}`."
+
+
 def model_card(figures: dict, checkpoint: Path) -> str:
     shipped, int8, float32 = figures["shipped"], figures["int8"], figures["float32"]
     latency = figures["latency_ms"]
@@ -113,5 +121,5 @@ not for employees (the EU AI Act bans emotion recognition in workplaces; mask st
   fear is often confused with sad and surprise (see the recall table).
 - Demographic balance of FER2013 is undocumented; accuracy across groups is not measured.
 
-Trained from `{checkpoint}`.
+{_provenance(figures, checkpoint)}
 """

@@ -60,6 +60,24 @@ def one_core_latency_ms(path: Path, runs: int = 2000) -> float:
         os.sched_setaffinity(0, previous)
 
 
+def this_machine() -> str:
+    """The CPU the figures were measured on: int8 speed and even accuracy depend on its instructions."""
+    model, flags = "unknown CPU", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    vnni = "VNNI" if flags & {"avx512_vnni", "avx_vnni"} else "no VNNI"
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    load = os.getloadavg()[0]
+    return f"{model}, {os.cpu_count()} cores, {isa}, {vnni}; load average {load:.1f} while measuring"
+
+
 def scores_dict(scores: Scores) -> dict[str, object]:
     return {"accuracy": round(scores.accuracy, 4), "macro_f1": round(scores.macro_f1, 4),
             "recall": {n: round(r, 4) for n, r in zip(EXPRESSIONS, scores.recall, strict=True)}}
@@ -143,6 +161,7 @@ def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str
                              for v, s, ms in candidates],
         "latency_budget_ms": budget_ms, "anchor": anchor,
         "confusion_shipped": shipped_scores.confusion.tolist(), "confusion_picture": confusion_png.name,
+        "machine": this_machine(), "lifted_from": state.get("lifted_from"),
     }
     (out / "expression.json").write_text(json.dumps(figures, indent=2) + "\n")
     (out / "MODEL_CARD.md").write_text(model_card(figures, checkpoint))

@@ -1,8 +1,8 @@
 """One compaction run: read every source, decode and check, drop duplicates, commit.
 
-Memory stays bounded: decoded rows are deduplicated and written as Parquet every `flush_rows`
-rows, all inside one transaction per table, committed once at the end (a transaction may add
-several snapshots, but readers see them appear together, atomically, or not at all).
+Memory stays bounded: decoded rows are deduplicated and written as Parquet files every
+`flush_rows` rows; each table's files are added in one snapshot, committed once at the end
+(`batch.lake.append.FastAppend`), so readers see a run's rows appear together or not at all.
 
 Commit order and crashes: pyiceberg commits one table at a time (there is no multi-table
 transaction in Iceberg's REST/SQL/Glue catalogs as pyiceberg 0.12 uses them), so a run commits
@@ -27,11 +27,12 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.table import Table, Transaction
+from pyiceberg.table import Table
 
 from batch.compact.decode import Decoded, Rejected, decode_lines
-from batch.compact.dedup import first_per_key, not_in_table, touched_partitions
+from batch.compact.dedup import SeenKeys, first_per_key, not_in_table, touched_partitions
 from batch.compact.sources import Source, SourceError
+from batch.lake.append import FastAppend
 from batch.lake.tables import EVENT_TABLES, QUARANTINE, QUARANTINE_SCHEMA, TIME_COLUMN, ensure_tables
 
 MAX_RAW_KEPT = 64 * 1024
@@ -68,12 +69,10 @@ def _within(rows: pa.Table, since: dt.datetime | None, until: dt.datetime | None
     if since is None and until is None:
         return rows
     micros = rows.column(TIME_COLUMN).cast(pa.int64())
-    keep = pa.array([True] * rows.num_rows)
-    if since is not None:
-        keep = pc.and_(keep, pc.greater_equal(micros, _micros(since)))
-    if until is not None:
-        keep = pc.and_(keep, pc.less(micros, _micros(until)))
-    return rows.filter(keep)
+    low = pc.greater_equal(micros, _micros(since)) if since is not None else None
+    high = pc.less(micros, _micros(until)) if until is not None else None
+    keep = high if low is None else (low if high is None else pc.and_(low, high))
+    return rows if pc.all(keep).as_py() else rows.filter(keep)  # (filtering copies every column)
 
 
 def quarantine_rows(rejected: list[Rejected], now: dt.datetime) -> pa.Table:
@@ -96,36 +95,35 @@ def quarantine_rows(rejected: list[Rejected], now: dt.datetime) -> pa.Table:
 
 
 class _TableWriter:
-    """Appends a run's fresh rows to one table inside one transaction, committed once at the end.
+    """Appends a run's fresh rows to one table: Parquet files as chunks come, one snapshot at the end.
 
     Rows arrive in chunks (bounded memory); each chunk is deduplicated against itself, against the
-    rows this run already appended (not visible to scans until the commit) and against the table.
+    rows this run already wrote (not visible to scans until the commit) and against the table.
     """
 
     def __init__(self, table: Table, key: str, by_partition: bool, properties: dict[str, str]) -> None:
         self.table, self.key, self.by_partition, self.properties = table, key, by_partition, properties
-        self.tx: Transaction | None = None
-        self.seen: list[pa.Array] = []
+        self.files = FastAppend(table)
+        self.seen = SeenKeys()
+        self.held_files: dict[str, pa.Array] = {}  # keys of the table's files, each read once a run
         self.written = self.duplicates = 0
 
     def add(self, rows: pa.Table) -> None:
         unique = first_per_key(rows, self.key)
-        if self.seen and unique.num_rows:
-            earlier = pa.chunked_array(self.seen).combine_chunks()
-            unique = unique.filter(pc.invert(pc.is_in(unique.column(self.key), value_set=earlier)))
+        if unique.num_rows:
+            again = self.seen.contains(unique.column(self.key))
+            if again.true_count:  # (filtering copies every column: only when something goes)
+                unique = unique.filter(pc.invert(again))
         partitions = touched_partitions(unique, TIME_COLUMN) if self.by_partition and unique.num_rows else None
-        fresh = not_in_table(unique, self.table, self.key, partitions)
+        fresh = not_in_table(unique, self.table, self.key, partitions, self.held_files)
         self.duplicates += rows.num_rows - fresh.num_rows
         if fresh.num_rows:
-            if self.tx is None:
-                self.tx = self.table.transaction()
-            self.tx.append(fresh, snapshot_properties={**self.properties, "moodlens.rows": str(fresh.num_rows)})
-            self.seen.append(fresh.column(self.key).combine_chunks())
+            self.files.write(fresh)
+            self.seen.add(fresh.column(self.key))
             self.written += fresh.num_rows
 
     def commit(self) -> None:
-        if self.tx is not None:
-            self.tx.commit_transaction()
+        self.files.commit({**self.properties, "moodlens.rows": str(self.written)})
 
 
 def compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | None = None,

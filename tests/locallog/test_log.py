@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from locallog import LocalLog, LogLockedError, next_offset
 
@@ -200,3 +202,46 @@ def test_a_reader_skips_a_torn_tail_in_an_older_segment_instead_of_stopping(tmp_
     (tmp_path / f"{3:020d}.jsonl").write_bytes(payload(3) + b"\n" + payload(4) + b"\n")
     records = read_all(LocalLog(tmp_path), batch=2)
     assert records == [(0, payload(0)), (1, payload(1)), (3, payload(3)), (4, payload(4))]
+
+
+def read_all_blocks(log: LocalLog, offset: int = 0, max_bytes: int = 7) -> list[tuple[int, bytes]]:
+    """`read_block`'s records, one (offset, payload) per line, to compare with `read`'s."""
+    records: list[tuple[int, bytes]] = []
+    while True:
+        first, block = log.read_block(offset, max_bytes)
+        if not block:
+            return records
+        assert block.endswith(b"\n")
+        lines = block[:-1].split(b"\n")
+        records.extend(zip(range(first, first + len(lines)), lines, strict=True))
+        offset = first + len(lines)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sizes=st.lists(st.integers(0, 40), min_size=0, max_size=40), segment_bytes=st.sampled_from([1, 30, 200, 10**6]),
+       max_bytes=st.integers(1, 300), start=st.integers(0, 45), torn=st.booleans())
+def test_blocks_hold_exactly_the_records_read_gives(tmp_path_factory, sizes, segment_bytes, max_bytes, start, torn):
+    folder = tmp_path_factory.mktemp("log")
+    log = LocalLog(folder, segment_bytes=segment_bytes)
+    for n, size in enumerate(sizes):
+        log.append([json.dumps({"n": n, "pad": "x" * size}).encode()])
+    if torn:
+        with open(sorted(folder.glob("*.jsonl"))[-1] if sizes else folder / f"{0:020d}.jsonl", "ab") as handle:
+            handle.write(b'{"n": "torn')  # a writer mid-line: invisible to both
+    expected = read_all(LocalLog(folder), start)
+    assert read_all_blocks(LocalLog(folder), start, max_bytes) == expected
+    assert read_all_blocks(log, start, max_bytes) == expected  # the writer's own handle, cursor reused
+
+
+def test_blocks_skip_a_torn_tail_in_an_older_segment_as_read_does(tmp_path: Path) -> None:
+    (tmp_path / f"{0:020d}.jsonl").write_bytes(payload(0) + b"\n" + payload(1) + b'\n{"n": 2, "tor')
+    (tmp_path / f"{3:020d}.jsonl").write_bytes(payload(3) + b"\n" + payload(4) + b"\n")
+    assert read_all_blocks(LocalLog(tmp_path), max_bytes=1000) == [
+        (0, payload(0)), (1, payload(1)), (3, payload(3)), (4, payload(4))]
+
+
+def test_bad_block_arguments_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="offset must be >= 0"):
+        LocalLog(tmp_path).read_block(-1, 10)
+    with pytest.raises(ValueError, match="max_bytes must be >= 1"):
+        LocalLog(tmp_path).read_block(0, 0)

@@ -74,6 +74,8 @@ def test_since_and_until_select_by_event_time(tmp_path: Path) -> None:
     start = dt.datetime.fromtimestamp((T0 + 2 * HOUR_MS) / 1000, tz=dt.UTC)
     result = compact_folder(catalog, tmp_path / "raw", since=start, until=start + dt.timedelta(hours=3))
     assert result.written["face_expression"] == 3 and result.outside_window == 3
+    wide = compact_folder(catalog, tmp_path / "raw", since=start - dt.timedelta(days=1), until=None)
+    assert wide.written["face_expression"] == 3 and wide.outside_window == 0  # all inside: the rest
 
 
 @pytest.mark.parametrize("point", ["before_commit:face_expression",
@@ -178,3 +180,12 @@ def test_compaction_is_idempotent_and_independent_of_how_input_is_split_into_run
     assert _ids(split, "face_expression") == _ids(whole, "face_expression")
     quarantined = split.load_table(identifier(QUARANTINE)).scan().to_arrow()
     assert quarantined.num_rows == 1 and pc.sum(pc.equal(quarantined.column("raw"), "bad line")).as_py() == 1
+
+
+def test_a_duplicate_in_the_middle_of_a_file_loses_no_other_event(tmp_path: Path) -> None:
+    events = [update(T0 + i) for i in range(4)]
+    write_jsonl(tmp_path / "raw" / "a.jsonl", [events[0], events[0], events[1], events[2], events[1], events[3]])
+    catalog = new_catalog(tmp_path / "lake")
+    result = compact_folder(catalog, tmp_path / "raw")
+    assert result.written["face_expression"] == 4 and result.duplicates["face_expression"] == 2
+    assert _ids(catalog, "face_expression") == sorted(e["event_id"] for e in events)

@@ -254,7 +254,8 @@ def test_model_checksums(random_model, tmp_path, state_dir, capsys, setup, extra
     versions = {e["model"]["version"] for e in of("face_expression", events)}
     versions |= {b["model_version"] for b in of("camera_heartbeat", events)}
     shipped = model.read_bytes() == DEFAULT_MODEL.read_bytes()
-    assert versions == ({"1.0.0"} if shipped else {"0.0.1"})
+    shipped_version = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["version"]
+    assert versions == ({shipped_version} if shipped else {"0.0.1"})
     assert [p.name for p in (state_dir / "models").glob("*.onnx")] == [f"{sha(model)}.onnx"]
 
 

@@ -1,0 +1,235 @@
+"""Appending Arrow rows to an Iceberg table: our own partition split and Parquet files, one fast append.
+
+pyiceberg's `Transaction.append` does the same job at ~0.5 M rows per CPU second; most of that is
+its generic partition split (one filter pass over the table per partition) and Parquet settings
+that dictionary-encode every column (event ids and measurements too). Here:
+
+* partitions: each partition field's transform runs once over its column (pyiceberg's own
+  `pyarrow_transform`, so the values are exactly the ones pyiceberg would compute), the results
+  become small integer codes, and one `take` groups the rows by partition, keeping input order
+  within each (the edge's events arrive in time order, so each file is sorted by time already);
+* files: one Parquet file per partition (more only past the table's target file size), zstd as
+  the table says, plain encoding (no dictionaries), statistics for every column, written where
+  pyiceberg's location provider puts them, with unique names;
+* metadata: each file's `DataFile` (partition, sizes, counts, bounds) comes from its Parquet
+  footer through pyiceberg's own helper, as `pyiceberg.io.pyarrow.write_file` does;
+* commit: all files of a run in one snapshot (`fast_append`, or `merge_append` when the table asks
+  for manifest merging), in one transaction.
+
+Files written before a crash are named by no snapshot: orphans `maintain` deletes. See
+docs/adr/lakewrite-0001-own-parquet-fast-append.md for the pyiceberg internals this relies on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyiceberg.io.pyarrow import (
+    _check_pyarrow_schema_compatible,
+    _get_parquet_writer_kwargs,
+    compute_statistics_plan,
+    data_file_statistics_from_parquet_metadata,
+    parquet_path_to_id_mapping,
+    schema_to_pyarrow,
+)
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
+from pyiceberg.schema import sanitize_column_names
+from pyiceberg.table import Table, TableProperties
+from pyiceberg.typedef import Record
+from pyiceberg.utils.properties import property_as_bool, property_as_int
+
+FEW_PARTITIONS = 16  # up to this many, one comparison pass per partition beats a sort
+
+
+class _Layout:
+    """What every file of a table shares: Arrow schema with field ids, writer settings, stats plan."""
+
+    def __init__(self, table: Table) -> None:
+        metadata = table.metadata
+        self.schema = metadata.schema()
+        if sanitize_column_names(self.schema) != self.schema:
+            raise ValueError(f"{table.name()}: column names Parquet cannot hold as they are")
+        self.arrow = schema_to_pyarrow(self.schema, include_field_ids=True)
+        self.spec = metadata.spec()
+        self.spec_id = metadata.default_spec_id
+        self.properties = metadata.properties
+        self.format_version = metadata.format_version
+        self.writer_options: dict[str, Any] = {
+            **_get_parquet_writer_kwargs(self.properties), "store_decimal_as_integer": True,
+            # No Arrow schema in the footer: readers take the Parquet types (string, not the
+            # large_string the Iceberg schema maps to), as they do for pyiceberg's own files.
+            "store_schema": False,
+            # Plain encoding: zstd packs repeated values as well as dictionaries do (files within 1%),
+            # and dictionaries of unique ids and measurements cost time for nothing (measured in
+            # docs/adr/lakewrite-0001-own-parquet-fast-append.md).
+            "use_dictionary": False}
+        self.row_group_rows = property_as_int(self.properties, TableProperties.PARQUET_ROW_GROUP_LIMIT,
+                                              TableProperties.PARQUET_ROW_GROUP_LIMIT_DEFAULT)
+        self.target_bytes = property_as_int(self.properties, TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
+                                            TableProperties.WRITE_TARGET_FILE_SIZE_BYTES_DEFAULT)
+        self.stats_plan = compute_statistics_plan(self.schema, self.properties)
+        self.column_ids = parquet_path_to_id_mapping(self.schema)
+        self.file_schemas: dict[pa.Schema, pa.Schema] = {}  # per schema of the rows: what their files hold
+
+    def conform(self, rows: pa.Table) -> pa.Table:
+        """`rows` in the table's column order, field ids attached; refused as pyiceberg would refuse them."""
+        schema = self.file_schemas.get(rows.schema)
+        if schema is None:
+            _check_pyarrow_schema_compatible(self.schema, rows.schema, format_version=self.format_version)
+            schema = self.file_schemas[rows.schema] = pa.schema(
+                [_as_stored(target, rows.schema.field(target.name).type) if target.name in rows.column_names
+                 else target for target in self.arrow])
+        columns = []
+        for field in schema:
+            if field.name not in rows.column_names:  # a column the table has and these rows lack: NULL
+                columns.append(pa.nulls(rows.num_rows, field.type))
+                continue
+            column = rows.column(field.name)
+            columns.append(column if column.type.equals(field.type) else column.cast(field.type))
+        return pa.Table.from_arrays(columns, schema=schema)
+
+
+_STRINGS = (pa.types.is_string, pa.types.is_large_string)
+_LISTS = (pa.types.is_list, pa.types.is_large_list)
+
+
+def _same_kind(kinds: tuple[Any, ...], *types: pa.DataType) -> bool:
+    return all(any(kind(t) for kind in kinds) for t in types)
+
+
+def _as_stored(target: pa.Field, actual: pa.DataType) -> pa.Field:
+    """The table's field (name, nullability, field id) with the rows' own string and list widths:
+    without an Arrow schema in the footer, a Parquet file cannot tell string from large_string,
+    so the rows are written as they come instead of being copied into the other width."""
+    kind = target.type
+    if _same_kind(_STRINGS, kind, actual):
+        return target.with_type(actual)
+    if pa.types.is_struct(kind) and pa.types.is_struct(actual) and \
+            [f.name for f in kind] == [f.name for f in actual]:
+        return target.with_type(pa.struct([_as_stored(kind.field(i), actual.field(i).type)
+                                           for i in range(kind.num_fields)]))
+    if _same_kind(_LISTS, kind, actual):
+        element = _as_stored(kind.value_field, actual.value_type)
+        return target.with_type(pa.large_list(element) if pa.types.is_large_list(actual) else pa.list_(element))
+    return target  # anything else is cast to the table's type
+
+
+def _codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
+    """Small integer codes for `values` and the value of each code (None for nulls)."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.unify_dictionaries().combine_chunks()
+    dictionary = encoded.dictionary.to_pylist()
+    indices = encoded.indices
+    if indices.null_count:
+        indices = indices.fill_null(len(dictionary))
+        dictionary.append(None)
+    return indices.to_numpy(zero_copy_only=False).astype(np.int64), dictionary
+
+
+def split_by_partition(rows: pa.Table, layout: _Layout) -> list[tuple[list[Any], pa.Table]]:
+    """(partition values, rows) per partition, rows in input order within each."""
+    if layout.spec.is_unpartitioned():
+        return [([], rows)]
+    key = np.zeros(rows.num_rows, dtype=np.int64)
+    values: list[list[Any]] = []
+    for field in layout.spec.fields:
+        source = layout.schema.find_field(field.source_id)
+        column = rows.column(layout.schema.find_column_name(field.source_id))
+        codes, dictionary = _codes(field.transform.pyarrow_transform(source.field_type)(column))
+        key = key * len(dictionary) + codes
+        values.append(dictionary)
+    radices = [len(v) for v in values]
+
+    def partition_values(code: int) -> list[Any]:
+        out = []
+        for dictionary, radix in zip(reversed(values), reversed(radices), strict=True):
+            code, index = divmod(code, radix)
+            out.append(dictionary[index])
+        return out[::-1]
+
+    first, last = int(key.min()), int(key.max())
+    if first == last:
+        return [(partition_values(first), rows)]
+    keys = np.unique(pc.unique(pa.array(key)).to_numpy())
+    if len(keys) <= FEW_PARTITIONS:
+        groups = [np.flatnonzero(key == k) for k in keys]
+        order = np.concatenate(groups)
+    else:
+        order = np.argsort(key, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(key[order])) + 1)
+    grouped = rows.take(pa.array(order))
+    out, start = [], 0
+    for k, group in zip(keys, groups, strict=True):
+        out.append((partition_values(int(k)), grouped.slice(start, len(group))))
+        start += len(group)
+    return out
+
+
+class FastAppend:
+    """Rows written as Parquet files now; all of them added to the table in one snapshot by `commit`."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.layout = _Layout(table)
+        self.locations = table.location_provider()
+        self.write_uuid = uuid.uuid4()
+        self.counter = itertools.count()
+        self.files: list[DataFile] = []
+        self.rows = 0
+
+    def write(self, rows: pa.Table) -> None:
+        if rows.num_rows == 0:
+            return
+        conformed = self.layout.conform(rows)
+        for values, part in split_by_partition(conformed, self.layout):
+            key = PartitionKey(field_values=[PartitionFieldValue(field, value) for field, value in
+                                             zip(self.layout.spec.fields, values, strict=True)],
+                               partition_spec=self.layout.spec, schema=self.layout.schema) if values else None
+            for piece in self._pieces(part):
+                self.files.append(self._write_file(piece, key))
+        self.rows += rows.num_rows
+
+    def _pieces(self, part: pa.Table) -> list[pa.Table]:
+        """At most the table's target file size each (in Arrow bytes, as pyiceberg counts it)."""
+        if part.nbytes <= self.layout.target_bytes:
+            return [part]
+        per_file = max(1, int(self.layout.target_bytes / (part.nbytes / part.num_rows)))
+        return [part.slice(start, per_file) for start in range(0, part.num_rows, per_file)]
+
+    def _write_file(self, rows: pa.Table, key: PartitionKey | None) -> DataFile:
+        name = f"00000-{next(self.counter)}-{self.write_uuid}.parquet"  # pyiceberg's naming
+        path = self.locations.new_data_location(data_file_name=name, partition_key=key)
+        with self.table.io.new_output(path).create(overwrite=True) as stream:
+            writer = pq.ParquetWriter(stream, rows.schema, **self.layout.writer_options)
+            writer.write_table(rows, row_group_size=self.layout.row_group_rows)
+            writer.close()
+            size = stream.tell()
+        statistics = data_file_statistics_from_parquet_metadata(
+            parquet_metadata=writer.writer.metadata, stats_columns=self.layout.stats_plan,
+            parquet_column_mapping=self.layout.column_ids)
+        return DataFile.from_args(
+            content=DataFileContent.DATA, file_path=path, file_format=FileFormat.PARQUET,
+            partition=key.partition if key is not None else Record(), file_size_in_bytes=size,
+            sort_order_id=None, spec_id=self.layout.spec_id, equality_ids=None, key_metadata=None,
+            **statistics.to_serialized_dict())
+
+    def commit(self, snapshot_properties: dict[str, str]) -> None:
+        """One snapshot with every file written; nothing at all when nothing was written."""
+        if not self.files:
+            return
+        tx = self.table.transaction()
+        update = tx.update_snapshot(snapshot_properties=snapshot_properties)
+        merge = property_as_bool(self.layout.properties, TableProperties.MANIFEST_MERGE_ENABLED,
+                                 TableProperties.MANIFEST_MERGE_ENABLED_DEFAULT)
+        with update.merge_append() if merge else update.fast_append() as append:
+            for data_file in self.files:
+                append.append_data_file(data_file)
+        tx.commit_transaction()
