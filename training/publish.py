@@ -24,6 +24,7 @@ from edge.expression.classifier import ExpressionClassifier
 from schemas.expressions import EXPRESSIONS
 from training.confusion_plot import write_confusion_png
 from training.data import load_split
+from training.drift_baseline import baseline_of
 from training.evaluation import Scores, score
 from training.export import export_onnx, net_from_checkpoint
 from training.latency import time_per_call_ms
@@ -162,6 +163,8 @@ def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str
         "latency_budget_ms": budget_ms, "anchor": anchor,
         "confusion_shipped": shipped_scores.confusion.tolist(), "confusion_picture": confusion_png.name,
         "machine": this_machine(), "lifted_from": state.get("lifted_from"),
+        # What `moodlens model drift` compares camera-days with: it travels with the model.
+        "drift_baseline": baseline_of(shipped, images, "test_public"),
     }
     (out / "expression.json").write_text(json.dumps(figures, indent=2) + "\n")
     (out / "MODEL_CARD.md").write_text(model_card(figures, checkpoint))

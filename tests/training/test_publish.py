@@ -63,3 +63,8 @@ def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_
     assert f"{latency['float32']:.3f}" in card and f"{latency['int8']:.3f}" in card
     assert "classified once" in card and (out / "expression_confusion.png").stat().st_size > 1000
     assert json.loads((out / "expression.json").read_text())["sha256"] == figures["sha256"]
+    # The drift baseline travels with the model: the shipped file's own outputs on the judged faces.
+    drift = json.loads((out / "expression.json").read_text())["drift_baseline"]
+    assert drift["faces"] == figures["faces"] and abs(sum(drift["top_class_share"].values()) - 1) < 1e-3
+    assert 1 / 7 <= drift["mean_confidence"] <= 1
+    assert "Figures measured on: " in card
