@@ -104,7 +104,7 @@ def decode_native(lines: Sequence[bytes], then: FastDecoder | None = decode_fast
     start = 0
     while start < len(lines):
         batch = lines if start == 0 else lines[start:]
-        if isinstance(batch, LineBuffer):  # a file's lines, read in place
+        if isinstance(batch, LineBuffer) and IN_PLACE:  # a file's lines, read in place
             consumed, refused, tables = decoder.columns_in(batch.data, batch.starts, batch.ends, MAX_RECORD_BYTES)
         else:
             consumed, refused, tables = decoder.columns(batch, MAX_RECORD_BYTES)
@@ -127,7 +127,9 @@ def decode_native(lines: Sequence[bytes], then: FastDecoder | None = decode_fast
 
 
 DECODE_PATH = "native" if _decoder() is not None else "msgspec"
+# Whether the built extension reads lines in place (`columns_in`); an older build reads them as bytes.
+IN_PLACE = hasattr(_decoder(), "columns_in")
 # The fast path `batch.compact.decode.decode_lines` takes by default.
 decode_columns: FastDecoder = decode_native if DECODE_PATH == "native" else decode_fast
 
-__all__ = ["DECODE_PATH", "decode_columns", "decode_native"]
+__all__ = ["DECODE_PATH", "IN_PLACE", "decode_columns", "decode_native"]

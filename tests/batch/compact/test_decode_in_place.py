@@ -20,10 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batch.compact import native_decode
 from batch.compact.decode import MAX_RECORD_BYTES, Decoded, Lines, decode_lines
 from batch.compact.fast_decode import FastDecoder, decode_fast
 from batch.compact.line_buffer import LineBuffer
-from batch.compact.native_decode import DECODE_PATH, decode_native
+from batch.compact.native_decode import DECODE_PATH, IN_PLACE, decode_native
 from batch.compact.sources import _split
 from tests.schemas.contract_strategies import mutated_records, valid_events
 from tests.schemas.events import face_expression
@@ -92,7 +93,8 @@ def test_decoding_in_place_equals_decoding_the_lines_as_bytes(fast: FastDecoder,
         assert table.equals(theirs[name], check_metadata=True), name
 
 
-@pytest.mark.skipif(_NATIVE_MISSING, reason="schemas._record not built (pip install -e .)")
+@pytest.mark.skipif(not IN_PLACE and not os.environ.get("MOODLENS_REQUIRE_NATIVE"),
+                    reason="schemas._record not built, or built before columns_in (pip install -e .)")
 @SETTINGS
 @given(FILES)
 def test_the_c_decoder_alone_gives_the_same_verdicts_in_place(data: bytes) -> None:
@@ -114,3 +116,14 @@ def test_a_refused_line_keeps_its_number_and_bytes_after_blank_lines_and_a_crlf_
     assert decoded.records == 3 and decoded.fast == 1
     assert [(r.source, r.line, r.raw) for r in decoded.rejected] == [("f", 5, b"{oops}\r"), ("f", 7, big)]
     assert str(MAX_RECORD_BYTES) in " ".join(decoded.rejected[1].reasons)
+
+
+@pytest.mark.skipif(_NATIVE_MISSING, reason="schemas._record not built (pip install -e .)")
+def test_a_build_without_columns_in_reads_the_same_lines_as_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = b"\n".join([json.dumps(face_expression()).encode(), b"{bad", b" ", json.dumps(face_expression()).encode()])
+    in_place = _decode_all(list(_split("f", data, 3)), decode_native)
+    monkeypatch.setattr(native_decode, "IN_PLACE", False)  # as with an extension built before it
+    as_bytes = _decode_all(list(_split("f", data, 3)), decode_native)
+    assert as_bytes.rejected == in_place.rejected and [r.line for r in as_bytes.rejected] == [2]
+    assert (as_bytes.records, as_bytes.fast) == (in_place.records, in_place.fast) == (3, 2)
+    assert _tables(as_bytes)["face_expression"].equals(_tables(in_place)["face_expression"])

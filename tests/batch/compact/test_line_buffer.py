@@ -9,6 +9,7 @@ are refused, never read.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from batch.compact import line_buffer
 from batch.compact.line_buffer import LineBuffer
-from batch.compact.native_decode import _decoder
+from batch.compact.native_decode import IN_PLACE, _decoder
 from batch.compact.sources import _split
 from tests.schemas.events import face_expression
 
@@ -86,7 +87,14 @@ def test_a_memoryview_or_bytearray_is_read_like_bytes() -> None:
         assert list(LineBuffer.split(form, native=False)) == old_split(data)
 
 
-needs_native = pytest.mark.skipif(_decoder() is None, reason="schemas._record not built (pip install -e .)")
+needs_native = pytest.mark.skipif(not IN_PLACE and not os.environ.get("MOODLENS_REQUIRE_NATIVE"),
+                                  reason="schemas._record not built, or built before columns_in (pip install -e .)")
+
+
+@pytest.mark.skipif(not os.environ.get("MOODLENS_REQUIRE_NATIVE"), reason="the extension is optional here")
+def test_the_built_extension_reads_lines_in_place_where_it_is_required() -> None:
+    """`make test` sets MOODLENS_REQUIRE_NATIVE: a stale build (no `columns_in`) fails here."""
+    assert IN_PLACE and line_buffer._native_line_ends is not None
 
 
 @needs_native
