@@ -31,6 +31,7 @@ from pyiceberg.table import Table
 
 from batch.compact.decode import Decoded, Rejected, decode_lines
 from batch.compact.dedup import SeenKeys, first_per_key, not_in_table, touched_partitions
+from batch.compact.memory import big_blocks_reused
 from batch.compact.sources import Source, SourceError
 from batch.lake.append import FastAppend
 from batch.lake.tables import EVENT_TABLES, QUARANTINE, QUARANTINE_SCHEMA, TIME_COLUMN, ensure_tables
@@ -129,6 +130,13 @@ class _TableWriter:
 def compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | None = None,
             until: dt.datetime | None = None, fault: Callable[[str], None] = _no_fault,
             now: dt.datetime | None = None, flush_rows: int = FLUSH_ROWS) -> CompactionResult:
+    with big_blocks_reused():  # a file's or a batch's big buffers are reused, not faulted in again
+        return _compact(catalog, sources, since, until, fault, now, flush_rows)
+
+
+def _compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | None,
+             until: dt.datetime | None, fault: Callable[[str], None],
+             now: dt.datetime | None, flush_rows: int) -> CompactionResult:
     started = time.perf_counter()
     now = now or dt.datetime.now(dt.UTC)
     result = CompactionResult()
