@@ -32,6 +32,9 @@ TARGET_FILE_BYTES = 128 * 1024 * 1024
 
 TABLE_PROPERTIES = {
     "write.parquet.compression-codec": "zstd",
+    # Level 1, not zstd's default 3: on 200 k edge rows it writes 8% faster (0.386 against 0.419 us
+    # a row, one core) and the file came out smaller (1.46 against 1.68 MB).
+    "write.parquet.compression-level": "1",
     "write.target-file-size-bytes": str(TARGET_FILE_BYTES),
     # Old metadata files name old data files; keep few so retention really forgets.
     "write.metadata.delete-after-commit.enabled": "true",
