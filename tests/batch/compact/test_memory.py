@@ -31,3 +31,15 @@ def test_inside_a_run_a_freed_big_block_is_reused_without_page_faults() -> None:
         faults_to_reallocate()  # the first block of the run comes from the heap once
         assert faults_to_reallocate() < pages // 10
     assert faults_to_reallocate() > pages // 2  # defaults again after the run
+
+
+@pytest.mark.skipif(_glibc() is None, reason="not glibc: the allocator is left alone")
+def test_arrow_allocates_from_glibc_during_the_run_and_from_its_own_pool_after() -> None:
+    import pyarrow as pa
+
+    before = pa.default_memory_pool().backend_name
+    with big_blocks_reused():
+        assert pa.default_memory_pool().backend_name == "system"
+        kept = pa.array(range(1000))  # allocated inside, freed outside: its pool goes with it
+    assert pa.default_memory_pool().backend_name == before
+    assert kept.sum().as_py() == 499500
