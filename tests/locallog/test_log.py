@@ -245,3 +245,14 @@ def test_bad_block_arguments_are_refused(tmp_path: Path) -> None:
         LocalLog(tmp_path).read_block(-1, 10)
     with pytest.raises(ValueError, match="max_bytes must be >= 1"):
         LocalLog(tmp_path).read_block(0, 0)
+
+
+@pytest.mark.parametrize("max_bytes", [10, 70_000, 200_000, 1 << 25])
+def test_blocks_with_lines_longer_than_the_stretch_searched_for_the_cut(tmp_path: Path, max_bytes: int) -> None:
+    log = LocalLog(tmp_path)
+    log.append([payload(0), json.dumps({"n": 1, "pad": "x" * 150_000}).encode(), payload(2)])
+    log.append([json.dumps({"n": 3, "pad": "y" * 70_000}).encode()])
+    with open(sorted(tmp_path.glob("*.jsonl"))[-1], "ab") as handle:
+        handle.write(b'{"n": 4, "torn": "' + b"z" * 100_000)  # a long line still being written
+    assert read_all_blocks(LocalLog(tmp_path), max_bytes=max_bytes) == read_all(LocalLog(tmp_path))
+    assert [n for n, _ in read_all(LocalLog(tmp_path))] == [0, 1, 2, 3]
