@@ -41,7 +41,8 @@ from pyiceberg.io.pyarrow import (
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 from pyiceberg.schema import sanitize_column_names
-from pyiceberg.table import Table, TableProperties
+from pyiceberg.table import Table, TableProperties, Transaction
+from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.typedef import Record
 from pyiceberg.utils.properties import property_as_bool, property_as_int
 
@@ -173,6 +174,22 @@ def split_by_partition(rows: pa.Table, layout: _Layout) -> list[tuple[list[Any],
     return out
 
 
+class _OneCopyTransaction(Transaction):
+    """pyiceberg's Transaction applies its staged updates to the base metadata and deep-copies the
+    result every time `table_metadata` is read: 14 times in one fast append's commit, ~0.035 s of
+    CPU each commit (7% of compacting 1 M events). This one rebuilds it only after a change. The
+    metadata models are frozen, so sharing one copy between readers is safe."""
+
+    _built: tuple[int, int, TableMetadata] | None = None
+
+    @property
+    def table_metadata(self) -> TableMetadata:
+        key = (id(self._table.metadata), len(self._updates))
+        if self._built is None or self._built[:2] != key:
+            self._built = (*key, super().table_metadata)
+        return self._built[2]
+
+
 class FastAppend:
     """Rows written as Parquet files now; all of them added to the table in one snapshot by `commit`."""
 
@@ -225,7 +242,7 @@ class FastAppend:
         """One snapshot with every file written; nothing at all when nothing was written."""
         if not self.files:
             return
-        tx = self.table.transaction()
+        tx = _OneCopyTransaction(self.table)
         update = tx.update_snapshot(snapshot_properties=snapshot_properties)
         merge = property_as_bool(self.layout.properties, TableProperties.MANIFEST_MERGE_ENABLED,
                                  TableProperties.MANIFEST_MERGE_ENABLED_DEFAULT)
