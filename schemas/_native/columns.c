@@ -205,32 +205,22 @@ static int object_row(Table *t, Spec *obj, Cursor *c, Py_ssize_t r) {
             const char *k;
             Py_ssize_t kn;
             if (!scan_string(c, &k, &kn)) return 0;
-            for (i = 0; i < obj->n_fields; i++)
-                if (obj->fields[i].key_len == kn && same_bytes(obj->fields[i].key, k, kn)) break;
-            if (i == obj->n_fields) return 0; /* unknown (a newer minor's): the reference keeps it */
+            i = find_field(obj, k, kn, obj->n_fields);
+            if (i < 0) return 0; /* unknown (a newer minor's): the reference keeps it */
             if (last < 0) obj->first_key = i;
             else obj->fields[last].next_key = i;
         }
         if (seen & (UINT64_C(1) << i)) return 0; /* repeated */
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ':') return 0;
-        c->p++;
-        skip_ws(c);
+        if (!past_colon(c)) return 0;
         double as_double = 0.0;
         int ok = put_value(t, &obj->fields[i], c, r, &as_double);
         if (ok <= 0) return ok;
         sum += as_double; /* members of a sum rule are numbers; in JSON order, as the reference sums */
         seen |= UINT64_C(1) << i;
         last = i;
-        skip_ws(c);
-        if (c->p >= c->end) return 0;
-        if (*c->p == '}') {
-            c->p++;
-            break;
-        }
-        if (*c->p != ',') return 0;
-        c->p++;
-        skip_ws(c);
+        int more = next_member(c);
+        if (more < 0) return 0;
+        if (!more) break;
     }
 close:
     for (Py_ssize_t i = 0; i < obj->n_fields; i++) {
@@ -242,8 +232,7 @@ close:
         }
         put_empty(t, f, r, 0);
     }
-    if (obj->sum_limit >= 0.0 && (obj->n_fields == 0 || !(fabs(sum - 1.0) < obj->sum_limit))) return 0;
-    return 1;
+    return sum_holds(obj, sum);
 }
 
 /* The record (cursor just past its '{') as a row of `contract`: 1 accepted, 0 not, 2 the table is full, -1 error. */

@@ -118,14 +118,6 @@ static PyObject *parse_value(const Spec *s, Cursor *c, double *as_double) {
     FAIL();
 }
 
-static inline Py_ssize_t find_field(const Spec *obj, const char *k, Py_ssize_t n, Py_ssize_t hint) {
-    if (hint < obj->n_fields && obj->fields[hint].key_len == n && memcmp(obj->fields[hint].key, k, (size_t)n) == 0)
-        return hint;
-    for (Py_ssize_t i = 0; i < obj->n_fields; i++)
-        if (obj->fields[i].key_len == n && memcmp(obj->fields[i].key, k, (size_t)n) == 0) return i;
-    return -1;
-}
-
 /* Members of `obj` into `event`, the cursor just past '{'; consumes the closing '}'.
  * Returns `event` (borrowed) or NULL to give up. */
 static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event) {
@@ -143,10 +135,7 @@ static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event) {
         if (!scan_string(c, &k, &kn)) FAIL();
         Py_ssize_t i = find_field(obj, k, kn, hint);
         if (i < 0 || (seen & (UINT64_C(1) << i))) FAIL(); /* unknown (a newer minor's) or repeated */
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ':') FAIL();
-        c->p++;
-        skip_ws(c);
+        if (!past_colon(c)) FAIL();
         double as_double = 0.0;
         PyObject *v = parse_value(&obj->fields[i], c, &as_double);
         if (!v) FAIL();
@@ -154,15 +143,9 @@ static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event) {
         sum += as_double; /* members of a sum rule are numbers; in JSON order, as the reference sums */
         seen |= UINT64_C(1) << i;
         hint = i + 1;
-        skip_ws(c);
-        if (c->p >= c->end) FAIL();
-        if (*c->p == '}') {
-            c->p++;
-            break;
-        }
-        if (*c->p != ',') FAIL();
-        c->p++;
-        skip_ws(c);
+        int more = next_member(c);
+        if (more < 0) FAIL();
+        if (!more) break;
     }
 close:
     for (Py_ssize_t i = 0; i < obj->n_fields; i++) {
@@ -176,9 +159,7 @@ close:
             if (equal != 0) FAIL(); /* required by its sibling's value (or the comparison failed) */
         }
     }
-    if (obj->sum_limit >= 0.0) {
-        if (obj->n_fields == 0 || !(fabs(sum - 1.0) < obj->sum_limit)) FAIL();
-    }
+    if (!sum_holds(obj, sum)) FAIL();
     return (PyObject *)event;
 }
 

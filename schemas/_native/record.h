@@ -164,6 +164,45 @@ static inline int same_bytes(const char *a, const char *b, Py_ssize_t n) {
     return 1;
 }
 
+/* An object's member syntax, shared by both object parsers. */
+
+/* The field of `obj` named k (n bytes), trying `hint` first; -1 when it has none (a newer minor's key). */
+static inline Py_ssize_t find_field(const Spec *obj, const char *k, Py_ssize_t n, Py_ssize_t hint) {
+    if (hint < obj->n_fields && obj->fields[hint].key_len == n && same_bytes(obj->fields[hint].key, k, n))
+        return hint;
+    for (Py_ssize_t i = 0; i < obj->n_fields; i++)
+        if (obj->fields[i].key_len == n && same_bytes(obj->fields[i].key, k, n)) return i;
+    return -1;
+}
+
+/* Past the ':' after a key, and the blanks around it: 1, or 0 when it is not there. */
+static inline int past_colon(Cursor *c) {
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ':') return 0;
+    c->p++;
+    skip_ws(c);
+    return 1;
+}
+
+/* After a member's value: 1 past ',' (another member follows), 0 past the closing '}', -1 malformed. */
+static inline int next_member(Cursor *c) {
+    skip_ws(c);
+    if (c->p >= c->end) return -1;
+    if (*c->p == '}') {
+        c->p++;
+        return 0;
+    }
+    if (*c->p != ',') return -1;
+    c->p++;
+    skip_ws(c);
+    return 1;
+}
+
+/* The object's sum rule (its members add up to 1 within its tolerance), or no rule at all. */
+static inline int sum_holds(const Spec *obj, double sum) {
+    return obj->sum_limit < 0.0 || (obj->n_fields > 0 && fabs(sum - 1.0) < obj->sum_limit);
+}
+
 static inline int literal(Cursor *c, const char *word, Py_ssize_t n) {
     if (c->end - c->p < n || memcmp(c->p, word, n) != 0) return 0;
     c->p += n;
