@@ -222,20 +222,13 @@ class LocalLog:
 
         Continue with ``last_offset + 1`` (see ``next_offset``). Empty when nothing is there yet.
         """
-        if offset < 0:
-            raise ValueError(f"offset must be >= 0, got {offset}")
-        if max_records < 1:
-            raise ValueError(f"max_records must be >= 1, got {max_records}")
+        _check_request(offset, "max_records", max_records)
         with self._lock:
-            bases = self._segment_bases()
-            if not bases:
+            start = self._start(offset)
+            if start is None:
                 return []
-            offset = max(offset, bases[0])
-            position = self._locate(offset, bases)
-            if position is None:
-                return []
+            bases, position = start
             records: list[tuple[int, bytes]] = []
-            index = bases.index(position.segment_base)
             while True:
                 got, position.byte = _read_lines(self._segment_path(position.segment_base), position.byte,
                                                  max_records - len(records))
@@ -243,14 +236,10 @@ class LocalLog:
                 position.offset += len(got)
                 if len(records) >= max_records:
                     break
-                # The segment is exhausted; the next one, if any, starts exactly at our offset. One that
-                # starts further on means this segment ended in a torn tail (an older writer's failed
-                # append): skip the tail, the offsets show the gap. Never stop at it for good.
-                if index + 1 < len(bases) and bases[index + 1] >= position.offset:
-                    index += 1
-                    position = _Position(bases[index], bases[index], 0)
-                    continue
-                break
+                following = _next_segment(bases, position)
+                if following is None:
+                    break
+                position = following
             self._cursor = position
             return records
 
@@ -263,32 +252,30 @@ class LocalLog:
         Offsets are dense within a block; across a torn tail left in an older segment the next
         block's first offset shows the gap, as ``read`` does.
         """
-        if offset < 0:
-            raise ValueError(f"offset must be >= 0, got {offset}")
-        if max_bytes < 1:
-            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        _check_request(offset, "max_bytes", max_bytes)
         with self._lock:
-            bases = self._segment_bases()
-            if not bases:
+            start = self._start(offset)
+            if start is None:
                 return offset, b""
-            offset = max(offset, bases[0])
-            position = self._locate(offset, bases)
-            if position is None:
-                return offset, b""
-            index = bases.index(position.segment_base)
-            while True:
-                block = _read_block(self._segment_path(position.segment_base), position.byte, max_bytes)
-                if block:
-                    break
-                if index + 1 < len(bases) and bases[index + 1] >= position.offset:
-                    index += 1  # this segment is exhausted (or ends in a torn tail): the next one
-                    position = _Position(bases[index], bases[index], 0)
-                    continue
-                self._cursor = position
-                return position.offset, b""
+            bases, position = start
+            while not (block := _read_block(self._segment_path(position.segment_base), position.byte, max_bytes)):
+                following = _next_segment(bases, position)
+                if following is None:
+                    self._cursor = position
+                    return position.offset, b""
+                position = following
             first = position.offset
             self._cursor = _Position(first + _count_lines(block), position.segment_base, position.byte + len(block))
             return first, block
+
+    def _start(self, offset: int) -> tuple[list[int], _Position] | None:
+        """The segments and where the record at ``offset`` (or the oldest retained) starts; None when
+        the log is empty or ``offset`` is past its end."""
+        bases = self._segment_bases()
+        if not bases:
+            return None
+        position = self._locate(max(offset, bases[0]), bases)
+        return None if position is None else (bases, position)
 
     def end_offset(self) -> int:
         """The offset the next appended record will get (the count of records ever appended)."""
@@ -340,6 +327,24 @@ class LocalLog:
 
     def _segment_path(self, base: int) -> Path:
         return self.directory / f"{base:020d}{SEGMENT_SUFFIX}"
+
+
+def _check_request(offset: int, limit_name: str, limit: int) -> None:
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    if limit < 1:
+        raise ValueError(f"{limit_name} must be >= 1, got {limit}")
+
+
+def _next_segment(bases: list[int], position: _Position) -> _Position | None:
+    """Where reading goes on once ``position``'s segment is exhausted: the next segment, which starts
+    exactly at our offset, or further on when this one ended in a torn tail (an older writer's
+    failed append: skip the tail, the offsets show the gap; never stop at it for good). None: no
+    next segment yet."""
+    index = bases.index(position.segment_base)
+    if index + 1 < len(bases) and bases[index + 1] >= position.offset:
+        return _Position(bases[index + 1], bases[index + 1], 0)
+    return None
 
 
 def _complete_prefix(path: Path) -> tuple[int, int]:
