@@ -137,3 +137,15 @@ def mutated_records(draw: st.DrawFn, names: tuple[str, ...] = tuple(CONTRACTS)) 
     elif edit == "spaces":
         raw = "\n " + raw.replace(": ", ":").replace(", ", ",") + " \t"
     return raw.encode()
+
+
+def plain(value: Any) -> bool:
+    """What the native C code reads itself: strings of printable ASCII without escapes, ints a double
+    holds exactly (up to 2^53). Anything else it leaves to the slower paths."""
+    if isinstance(value, dict):
+        return all(plain(k) and plain(v) for k, v in value.items())
+    if isinstance(value, str):
+        return all(" " <= c <= "~" and c not in '"\\' for c in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) <= 2**53
+    return True

@@ -30,7 +30,7 @@ from schemas.contract import CONTRACTS
 from schemas.native_program import compile_pattern, program
 from schemas.struct_mapping import json_default, to_document
 from schemas.validation import ValidationError, parse_event
-from tests.schemas.contract_strategies import mutated_records, valid_events
+from tests.schemas.contract_strategies import mutated_records, plain, valid_events
 from tests.schemas.events import camera_heartbeat, face_expression
 
 record = pytest.importorskip("schemas._record") if not os.environ.get("MOODLENS_REQUIRE_NATIVE") else None
@@ -76,17 +76,6 @@ def assert_sound(raw: bytes) -> Any:
         assert dumps(event) == dumps(expected) and to_document(event) == expected
         assert sorted(event) == sorted(expected) and len(event) == len(expected)
     return event
-
-
-def plain(value: Any) -> bool:
-    """Strings of printable ASCII without escapes, ints a double holds exactly: what the C code reads itself."""
-    if isinstance(value, dict):
-        return all(plain(k) and plain(v) for k, v in value.items())
-    if isinstance(value, str):
-        return all(" " <= c <= "~" and c not in '"\\' for c in value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return abs(value) <= 2**53
-    return True
 
 
 @SETTINGS

@@ -32,7 +32,7 @@ from batch.compact.native_decode import DECODE_PATH, decode_columns, decode_nati
 from batch.lake.tables import lake_schema
 from schemas.contract import CONTRACTS
 from schemas.validation import ValidationError, parse_event
-from tests.schemas.contract_strategies import mutated_records, valid_events
+from tests.schemas.contract_strategies import mutated_records, plain, valid_events
 from tests.schemas.events import SAMPLES, camera_heartbeat, face_expression, sentiment_window
 
 if DECODE_PATH != "native" and not os.environ.get("MOODLENS_REQUIRE_NATIVE"):
@@ -76,17 +76,6 @@ def assert_sound(lines: Sequence[bytes]) -> dict[int, tuple[str, dict[str, Any]]
     for index, row in accepted.items():
         assert reference_row(lines[index]) == row, lines[index]
     return accepted
-
-
-def plain(value: Any) -> bool:
-    """What the C code reads itself: strings of printable ASCII without escapes, ints of up to 2^53."""
-    if isinstance(value, dict):
-        return all(plain(k) and plain(v) for k, v in value.items())
-    if isinstance(value, str):
-        return all(" " <= c <= "~" and c not in '"\\' for c in value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return abs(value) <= 2**53
-    return True
 
 
 def shuffled(value: Any, rng: random.Random) -> Any:
