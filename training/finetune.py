@@ -35,10 +35,8 @@ from training.augment import augment
 from training.data import load_split, load_training_split
 from training.evaluation import Scores, score
 from training.network import ExpressionNet
-from training.onnx_base import lift_onnx
+from training.onnx_base import CALIBRATION_FACES, lift_onnx
 from training.train import predict, resolve_archive
-
-LIFT_CALIBRATION_FACES = 1024  # faces that rebuild an ONNX base's batch norms
 
 
 class WorseModelError(RuntimeError):
@@ -123,7 +121,7 @@ def finetune(args: argparse.Namespace) -> dict[str, Any]:
     test_images, test_labels = load_split(archive, "test_public")
     held_labels = site_held.targets.argmax(1)
 
-    base, views = _base_net(args.base, args.width, fer.images[:LIFT_CALIBRATION_FACES])
+    base, views = _base_net(args.base, args.width, fer.images[:CALIBRATION_FACES])
     before = {"fer_public_test": _scores(base, test_images, test_labels),
               "site_held_out": _scores(base, site_held.images, held_labels)}
     net = copy.deepcopy(base)

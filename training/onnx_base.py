@@ -31,6 +31,7 @@ from torch import nn
 from training.network import VIEWS, ExpressionNet
 
 CALIBRATION_BATCH = 256
+CALIBRATION_FACES = 1024  # real faces that rebuild the batch norms (what fine-tuning and the CLI use)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", type=Path, help="the ONNX file (e.g. edge/models/expression.onnx)")
     parser.add_argument("--data", type=Path, required=True, help="FER2013 .npz archive (training faces calibrate)")
     parser.add_argument("--out", type=Path, default=Path("build/lifted/best.pt"))
-    parser.add_argument("--faces", type=int, default=1024)
+    parser.add_argument("--faces", type=int, default=CALIBRATION_FACES)
     args = parser.parse_args(argv)
     images, _ = load_split(args.data, "train")
     try:
