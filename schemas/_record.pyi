@@ -1,4 +1,5 @@
-"""Types of the C validator (source: schemas/_native/record.c, columns.c; program: schemas.native_program)."""
+"""Types of the C validator (source: schemas/_native/record.c, columns.c, column_batches.c, dictionary.c;
+program: schemas.native_program)."""
 
 from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any
@@ -23,14 +24,19 @@ class Decoder:
                  fallback: Callable[..., Mapping[str, Any]] | None = None) -> None: ...
     def parse(self, raw: bytes | str) -> Event | None: ...
     def validate(self, raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> Mapping[str, Any]: ...
-    def columns(self, lines: Sequence[bytes], max_bytes: int, /) -> tuple[int, list[int], tuple[Table | None, ...]]:
-        """(consumed, refused, per contract None or (rows, line index, column buffers depth first))."""
-    def columns_in(self, data: Buffer, starts: Buffer, ends: Buffer, max_bytes: int, /
+    def columns(self, lines: Sequence[bytes], max_bytes: int, dictionary: Encodings = None, /
+                ) -> tuple[int, list[int], tuple[Table | None, ...]]:
+        """(consumed, refused, per contract None or (rows, line index, column buffers depth first)).
+        `dictionary`: per contract None or one byte per column, nonzero for a string column to give as
+        int32 indices + its distinct values (more than 1024 in a batch: plain after all)."""
+    def columns_in(self, data: Buffer, starts: Buffer, ends: Buffer, max_bytes: int, dictionary: Encodings = None, /
                    ) -> tuple[int, list[int], tuple[Table | None, ...]]:
         """As `columns`, line i being data[starts[i]:ends[i]] read in place (starts, ends: int64 arrays)."""
 
-# (validity bitmap or None, values, string bytes or None, null count) per column
-ColumnBuffers = tuple[bytearray | None, bytearray | None, bytearray | None, int]
+Encodings = tuple[bytes | None, ...] | None
+# (validity bitmap or None, values, string bytes or None, null count) per column; a dictionary-encoded
+# column: (validity, int32 indices, (the dictionary's int32 offsets, its bytes), null count)
+ColumnBuffers = tuple[bytearray | None, bytearray | None, bytearray | tuple[bytearray, bytearray] | None, int]
 Table = tuple[int, bytearray, tuple[ColumnBuffers, ...]]
 
 def line_ends(data: Buffer, /) -> bytearray:

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from batch.compact.dictionary import as_decoded
 from batch.compact.fast_decode import MAX_RECORD_BYTES, FastDecoder
 from batch.compact.line_buffer import LineBuffer
 from batch.compact.native_decode import decode_columns
@@ -50,8 +51,9 @@ class Decoded:
     reference: int = 0
 
     def add(self, name: str, table: pa.Table) -> None:
+        """Rows of event type `name`, in `decoded_schema` (low-cardinality strings dictionary-encoded)."""
         if table.num_rows:
-            self.tables.setdefault(name, []).append(table)
+            self.tables.setdefault(name, []).append(as_decoded(table, CONTRACTS[name]))
 
 
 def _as_stored(spec: Field, value: Any) -> Any:
@@ -120,15 +122,16 @@ def decode_lines(batch: Lines, out: Decoded | None = None, fast: FastDecoder = d
         table, rows = vouched.tables.get(name, (None, None))
         out.fast += table.num_rows if table is not None else 0
         if name in late:
-            table, rows = _in_line_order(table, rows, late[name])
+            table, rows = _in_line_order(CONTRACTS[name], table, rows, late[name])
         out.add(name, table)
     return out
 
 
-def _in_line_order(table: pa.Table | None, rows: np.ndarray | None,
+def _in_line_order(contract: EventContract, table: pa.Table | None, rows: np.ndarray | None,
                    late: list[tuple[int, pa.Table]]) -> tuple[pa.Table, np.ndarray]:
     """The fast path's rows and the reference's, merged back into the order of their lines."""
-    parts = [t for _, t in late] if table is None else [table, *(t for _, t in late)]
+    reference = as_decoded(pa.concat_tables([t for _, t in late]), contract)  # plain strings: cast once
+    parts = [reference] if table is None else [as_decoded(table, contract), reference]
     indices = np.array([i for i, _ in late], dtype=np.int64)
     if rows is not None:
         indices = np.concatenate([rows, indices])

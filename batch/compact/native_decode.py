@@ -6,7 +6,8 @@ once and writes the values of the records it proves valid straight into column b
 type (`Decoder.columns`, `schemas/_native/columns.c`): no Python object per record or per value.
 A file's lines (a `LineBuffer`) are read in place in the file's bytes (`Decoder.columns_in`): no
 Python object per line either, but for the lines it leaves.
-Here those buffers become tables in the lake's schema, zero-copy (`pa.Array.from_buffers`).
+Here those buffers become tables in the lake's schema, zero-copy (`pa.Array.from_buffers`), the
+low-cardinality strings dictionary-encoded (`batch.compact.dictionary.decoded_schema`).
 
 It runs every check the msgspec path runs, in C, from the same program as the stream's validator
 (types, enums, bounds, patterns including the ULID and ``schema_version``'s major, ``required_when``,
@@ -28,9 +29,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from batch.compact.dictionary import as_decoded, column_flags, decoded_schema
 from batch.compact.fast_decode import MAX_RECORD_BYTES, FastColumns, FastDecoder, decode_fast
 from batch.compact.line_buffer import LineBuffer
-from batch.lake.tables import lake_schema
 from schemas import native_program
 from schemas.contract import CONTRACTS, EventContract, Field
 
@@ -42,7 +43,10 @@ except ImportError:  # pragma: no cover - depends on the install
 _NAMES = tuple(CONTRACTS)
 _MS_TO_US = 1000  # the contract's epoch milliseconds, the lake's timestamp[us]
 
-Buffers = tuple[bytearray | None, bytearray | None, bytearray | None, int]  # validity, values, data, nulls
+# validity, values, data (a dictionary-encoded column's: its dictionary's offsets and bytes), nulls
+Buffers = tuple[bytearray | None, bytearray | None, bytearray | tuple[bytearray, bytearray] | None, int]
+# Per contract, which columns the decoder gives dictionary-encoded (`batch.compact.dictionary`).
+_DICTIONARY = tuple(column_flags(CONTRACTS[name]) for name in _NAMES)
 
 
 @cache
@@ -67,14 +71,23 @@ def _array(spec: Field, data_type: pa.DataType, rows: int, columns: Iterator[Buf
     if pa.types.is_timestamp(data_type):
         micros = np.frombuffer(values or b"", dtype=np.int64) * _MS_TO_US
         return pa.Array.from_buffers(data_type, rows, [mask, pa.py_buffer(micros)], null_count=nulls)
+    if isinstance(data, tuple):  # indices into the batch's distinct values
+        offsets, strings = data
+        dictionary = pa.Array.from_buffers(pa.string(), len(offsets) // 4 - 1,
+                                           [None, pa.py_buffer(offsets), pa.py_buffer(strings)])
+        return pa.DictionaryArray.from_buffers(data_type, rows, [mask, pa.py_buffer(values or b"")], dictionary,
+                                               null_count=nulls)
     buffers = [mask, pa.py_buffer(values or b"")]
     if spec.kind == "string":
         buffers.append(pa.py_buffer(data or b""))
+    if pa.types.is_dictionary(data_type):  # more distinct values in this batch than the decoder keeps
+        plain = pa.Array.from_buffers(pa.string(), rows, buffers, null_count=nulls)
+        return plain.dictionary_encode()
     return pa.Array.from_buffers(data_type, rows, buffers, null_count=nulls)
 
 
 def _table(contract: EventContract, rows: int, columns: tuple[Buffers, ...]) -> pa.Table:
-    schema = lake_schema(contract)
+    schema = decoded_schema(contract)
     flow = iter(columns)
     arrays = [_array(spec, schema.field(spec.name).type, rows, flow) for spec in contract.fields]
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -82,6 +95,7 @@ def _table(contract: EventContract, rows: int, columns: tuple[Buffers, ...]) -> 
 
 def _add(out: FastColumns, name: str, table: pa.Table, rows: np.ndarray) -> None:
     """Rows of one event type into `out`, kept in line order whichever pass found them."""
+    table = as_decoded(table, CONTRACTS[name])  # msgspec's path gives plain strings
     if name not in out.tables:
         out.tables[name] = (table, rows)
         return
@@ -105,9 +119,10 @@ def decode_native(lines: Sequence[bytes], then: FastDecoder | None = decode_fast
     while start < len(lines):
         batch = lines if start == 0 else lines[start:]
         if isinstance(batch, LineBuffer) and IN_PLACE:  # a file's lines, read in place
-            consumed, refused, tables = decoder.columns_in(batch.data, batch.starts, batch.ends, MAX_RECORD_BYTES)
+            consumed, refused, tables = decoder.columns_in(batch.data, batch.starts, batch.ends, MAX_RECORD_BYTES,
+                                                           _DICTIONARY)
         else:
-            consumed, refused, tables = decoder.columns(batch, MAX_RECORD_BYTES)
+            consumed, refused, tables = decoder.columns(batch, MAX_RECORD_BYTES, _DICTIONARY)
         left.extend(refused if start == 0 else [start + i for i in refused])
         for name, found in zip(_NAMES, tables, strict=True):
             if found is not None:

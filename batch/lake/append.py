@@ -66,11 +66,11 @@ class _Layout:
             **_get_parquet_writer_kwargs(self.properties), "store_decimal_as_integer": True,
             # No Arrow schema in the footer: readers take the Parquet types (string, not the
             # large_string the Iceberg schema maps to), as they do for pyiceberg's own files.
-            "store_schema": False,
-            # Plain encoding: zstd packs repeated values as well as dictionaries do (files within 1%),
-            # and dictionaries of unique ids and measurements cost time for nothing (measured in
-            # docs/adr/lakewrite-0001-own-parquet-fast-append.md).
-            "use_dictionary": False}
+            "store_schema": False}
+        # Plain encoding but for the columns that come dictionary-encoded (`dictionaries`, per file):
+        # zstd packs repeated values as well as dictionaries do (files within 1%), and dictionaries of
+        # unique ids and measurements cost time for nothing (measured in
+        # docs/adr/lakewrite-0001-own-parquet-fast-append.md); an Arrow dictionary is written as it is.
         self.row_group_rows = property_as_int(self.properties, TableProperties.PARQUET_ROW_GROUP_LIMIT,
                                               TableProperties.PARQUET_ROW_GROUP_LIMIT_DEFAULT)
         self.target_bytes = property_as_int(self.properties, TableProperties.WRITE_TARGET_FILE_SIZE_BYTES,
@@ -78,12 +78,21 @@ class _Layout:
         self.stats_plan = compute_statistics_plan(self.schema, self.properties)
         self.column_ids = parquet_path_to_id_mapping(self.schema)
         self.file_schemas: dict[pa.Schema, pa.Schema] = {}  # per schema of the rows: what their files hold
+        self.dictionary_paths: dict[pa.Schema, list[str] | bool] = {}
+
+    def dictionaries(self, schema: pa.Schema) -> list[str] | bool:
+        """`use_dictionary` for a file of `schema`: its dictionary-encoded columns, or False."""
+        paths = self.dictionary_paths.get(schema)
+        if paths is None:
+            paths = self.dictionary_paths[schema] = dictionary_columns(schema) or False
+        return paths
 
     def conform(self, rows: pa.Table) -> pa.Table:
         """`rows` in the table's column order, field ids attached; refused as pyiceberg would refuse them."""
         schema = self.file_schemas.get(rows.schema)
         if schema is None:
-            _check_pyarrow_schema_compatible(self.schema, rows.schema, format_version=self.format_version)
+            _check_pyarrow_schema_compatible(self.schema, _plain_strings(rows.schema),
+                                             format_version=self.format_version)
             schema = self.file_schemas[rows.schema] = pa.schema(
                 [_as_stored(target, rows.schema.field(target.name).type) if target.name in rows.column_names
                  else target for target in self.arrow])
@@ -101,6 +110,37 @@ _STRINGS = (pa.types.is_string, pa.types.is_large_string)
 _LISTS = (pa.types.is_list, pa.types.is_large_list)
 
 
+def _plain(field: pa.Field) -> pa.Field:
+    kind = field.type
+    if pa.types.is_dictionary(kind):
+        return field.with_type(kind.value_type)
+    if pa.types.is_struct(kind):
+        return field.with_type(pa.struct([_plain(member) for member in kind]))
+    return field
+
+
+def _plain_strings(schema: pa.Schema) -> pa.Schema:
+    """`schema` with dictionary types as their values' type: what a file of it reads back as (checked
+    so, pyiceberg says nothing of dictionaries, an encoding detail to Iceberg)."""
+    return pa.schema([_plain(field) for field in schema], metadata=schema.metadata)
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Dotted paths of the dictionary-encoded columns: Parquet writes them as dictionary pages + indices
+    (the writer takes Arrow's dictionary as it is; other columns stay plain)."""
+    out: list[str] = []
+
+    def walk(fields: Any, prefix: str) -> None:
+        for field in fields:
+            if pa.types.is_dictionary(field.type):
+                out.append(prefix + field.name)
+            elif pa.types.is_struct(field.type):
+                walk(field.type, f"{prefix}{field.name}.")
+
+    walk(schema, "")
+    return out
+
+
 def _same_kind(kinds: tuple[Any, ...], *types: pa.DataType) -> bool:
     return all(any(kind(t) for kind in kinds) for t in types)
 
@@ -112,6 +152,8 @@ def _as_stored(target: pa.Field, actual: pa.DataType) -> pa.Field:
     kind = target.type
     if _same_kind(_STRINGS, kind, actual):
         return target.with_type(actual)
+    if pa.types.is_dictionary(actual) and _same_kind(_STRINGS, kind, actual.value_type):
+        return target.with_type(actual)  # written as a Parquet dictionary, read back as the strings
     if pa.types.is_struct(kind) and pa.types.is_struct(actual) and \
             [f.name for f in kind] == [f.name for f in actual]:
         return target.with_type(pa.struct([_as_stored(kind.field(i), actual.field(i).type)
@@ -225,7 +267,8 @@ class FastAppend:
         name = f"00000-{next(self.counter)}-{self.write_uuid}.parquet"  # pyiceberg's naming
         path = self.locations.new_data_location(data_file_name=name, partition_key=key)
         with self.table.io.new_output(path).create(overwrite=True) as stream:
-            writer = pq.ParquetWriter(stream, rows.schema, **self.layout.writer_options)
+            writer = pq.ParquetWriter(stream, rows.schema, **self.layout.writer_options,
+                                      use_dictionary=self.layout.dictionaries(rows.schema))
             writer.write_table(rows, row_group_size=self.layout.row_group_rows)
             writer.close()
             size = stream.tell()

@@ -43,7 +43,7 @@ static Py_ssize_t values_size(int kind, Py_ssize_t rows) {
 }
 
 /* A bytearray of `size` bytes, new or resized, not zeroed: every row writes all its slots (and bits). */
-static int resize(PyObject **array, char **storage, Py_ssize_t size) {
+int bytes_resize(PyObject **array, char **storage, Py_ssize_t size) {
     if (!*array) {
         *array = PyByteArray_FromStringAndSize(NULL, size);
         if (!*array) return -1;
@@ -66,16 +66,16 @@ static int grow_rows(Table *t, Py_ssize_t cap) {
     for (Py_ssize_t i = 0; i < t->n_cols; i++) {
         Column *col = &t->cols[i];
         int kind = col->spec->kind;
-        if (kind != KIND_OBJECT && resize(&col->values, &col->v, values_size(kind, cap)) < 0) return -1;
+        if (kind != KIND_OBJECT && bytes_resize(&col->values, &col->v, values_size(kind, cap)) < 0) return -1;
         if (kind == KIND_STRING && t->cap == 0) ((int32_t *)col->v)[0] = 0;
         if (may_be_null(col->spec)) {
             char *bits;
-            if (resize(&col->validity, &bits, (cap + 7) / 8) < 0) return -1;
+            if (bytes_resize(&col->validity, &bits, (cap + 7) / 8) < 0) return -1;
             col->bits = (uint8_t *)bits;
         }
     }
     char *lines;
-    if (resize(&t->index, &lines, cap * 8) < 0) return -1;
+    if (bytes_resize(&t->index, &lines, cap * 8) < 0) return -1;
     t->lines = (int64_t *)lines;
     t->cap = cap;
     return 0;
@@ -99,8 +99,15 @@ int table_room(Table *t, const Spec *contract, Py_ssize_t size, Py_ssize_t left)
             PyErr_NoMemory();
             return -1;
         }
-        for (Py_ssize_t i = 0; i < t->n_cols; i++)
-            if (t->cols[i].spec->kind == KIND_STRING) t->strings[t->n_strings++] = &t->cols[i];
+        for (Py_ssize_t i = 0; i < t->n_cols; i++) {
+            Column *col = &t->cols[i];
+            if (col->spec->kind != KIND_STRING) continue;
+            if (t->encode && t->encode[i]) {
+                if (!(col->dict = dict_new())) return -1;
+            } else {
+                t->strings[t->n_strings++] = col; /* offsets + bytes: room reserved below, line by line */
+            }
+        }
     }
     if (t->rows >= t->cap && grow_rows(t, t->rows + (left > 64 ? left : 64)) < 0) return -1;
     for (Py_ssize_t i = 0; i < t->n_strings; i++) {
@@ -111,7 +118,7 @@ int table_room(Table *t, const Spec *contract, Py_ssize_t size, Py_ssize_t left)
         if (end > col->d_cap) {
             Py_ssize_t cap = col->d_cap * 2 > end ? col->d_cap * 2 : end + 65536;
             if (cap > INT32_MAX) cap = INT32_MAX;
-            if (resize(&col->data, &col->d, cap) < 0) return -1;
+            if (bytes_resize(&col->data, &col->d, cap) < 0) return -1;
             col->d_cap = cap;
         }
     }
@@ -127,7 +134,10 @@ void put_empty(Table *t, const Spec *s, Py_ssize_t r, int valid) {
     case KIND_INTEGER: ((int64_t *)col->v)[r] = 0; break;
     case KIND_NUMBER: ((double *)col->v)[r] = 0.0; break;
     case KIND_BOOLEAN: bit_put((uint8_t *)col->v, r, 0); break;
-    case KIND_STRING: ((int32_t *)col->v)[r + 1] = ((int32_t *)col->v)[r]; break;
+    case KIND_STRING:
+        if (col->dict) ((int32_t *)col->v)[r] = 0; /* "" */
+        else ((int32_t *)col->v)[r + 1] = ((int32_t *)col->v)[r];
+        break;
     case KIND_OBJECT:
         for (Py_ssize_t i = 0; i < s->n_fields; i++) {
             const Spec *f = &s->fields[i];
@@ -144,9 +154,11 @@ static Py_ssize_t count_nulls(const uint8_t *bits, Py_ssize_t rows) {
     return rows - valid;
 }
 
-/* (rows, index, ((validity|None, values|None, data|None, null_count), ...)) with buffers trimmed to size. */
+/* (rows, index, ((validity|None, values|None, data|None, null_count), ...)) with buffers trimmed to size; a
+ * dictionary-encoded column's values are its int32 indices and its data the dictionary's (offsets, bytes). */
 PyObject *table_result(Table *t) {
     Py_ssize_t rows = t->rows;
+    PyObject *data = NULL;
     if (PyByteArray_Resize(t->index, rows * 8) < 0) return NULL;
     PyObject *cols = PyTuple_New(t->n_cols);
     if (!cols) return NULL;
@@ -159,21 +171,30 @@ PyObject *table_result(Table *t) {
             if (col->bits) col->bits[rows / 8] &= keep;
             if (kind == KIND_BOOLEAN) ((uint8_t *)col->v)[rows / 8] &= keep;
         }
-        if (kind == KIND_STRING) {
+        data = col->data ? Py_NewRef(col->data) : Py_NewRef(Py_None);
+        Py_ssize_t size = values_size(kind, rows);
+        if (col->dict) { /* indices, and (offsets, data) of the dictionary */
+            size = rows * 4;
+            Py_SETREF(data, dict_result(col->dict));
+            if (!data) goto error_data;
+        } else if (kind == KIND_STRING) {
             Py_ssize_t used = ((int32_t *)col->v)[rows];
-            if (!col->data && resize(&col->data, &col->d, 0) < 0) goto error;
-            if (PyByteArray_Resize(col->data, used) < 0) goto error;
+            if (!col->data && bytes_resize(&col->data, &col->d, 0) < 0) goto error_data;
+            if (PyByteArray_Resize(col->data, used) < 0) goto error_data;
+            Py_SETREF(data, Py_NewRef(col->data));
         }
         /* trimmed last: a smaller buffer may move, and the pointers above are not used again */
-        if (col->values && PyByteArray_Resize(col->values, values_size(kind, rows)) < 0) goto error;
-        if (col->validity && PyByteArray_Resize(col->validity, (rows + 7) / 8) < 0) goto error;
+        if (col->values && PyByteArray_Resize(col->values, size) < 0) goto error_data;
+        if (col->validity && PyByteArray_Resize(col->validity, (rows + 7) / 8) < 0) goto error_data;
         PyObject *entry = Py_BuildValue("(OOOn)", nulls ? col->validity : Py_None, col->values ? col->values : Py_None,
-                                        col->data ? col->data : Py_None, nulls);
-        if (!entry) goto error;
+                                        data, nulls);
+        Py_CLEAR(data);
+        if (!entry) goto error_data;
         PyTuple_SET_ITEM(cols, i, entry);
     }
     return Py_BuildValue("(nON)", rows, t->index, cols);
-error:
+error_data:
+    Py_XDECREF(data);
     Py_DECREF(cols);
     return NULL;
 }
@@ -184,6 +205,7 @@ void table_clear(Table *t) {
             Py_XDECREF(t->cols[i].values);
             Py_XDECREF(t->cols[i].data);
             Py_XDECREF(t->cols[i].validity);
+            dict_free(t->cols[i].dict);
         }
         PyMem_Free(t->cols);
     }

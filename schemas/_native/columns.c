@@ -3,8 +3,9 @@
  * Decoder.columns(lines, max_bytes) runs the program and the checks of record.c (the same scanner,
  * numbers, patterns, enums, bounds, required_when, the probabilities' sum, the same reasons to give
  * up) but writes each accepted record's values straight into per-leaf column buffers instead of
- * building Python objects: int64, double, bit-packed bool, or int32 offsets + bytes for strings, and
- * a validity bitmap for every leaf or object that may be absent or null. Nothing here knows a field.
+ * building Python objects: int64, double, bit-packed bool, int32 offsets + bytes for strings (or int32
+ * indices into a dictionary for the string columns the caller names, dictionary.c), and a validity
+ * bitmap for every leaf or object that may be absent or null. Nothing here knows a field.
  *
  * Conservative like record.c: a line is either proven valid (its values go into its event type's
  * columns, its index into that table's row index) or refused (its index into `refused`: the caller's
@@ -113,8 +114,16 @@ static int put_value(Table *t, const Spec *s, Cursor *c, Py_ssize_t r, double *a
                 if (ok <= 0) return ok;
             }
         }
+        if (col->dict) {
+            int32_t k = dict_index(col->dict, v, n);
+            if (k >= 0) {
+                ((int32_t *)col->v)[r] = k;
+                break;
+            }
+            if (k == -1 || dict_to_plain(t, col, r, n) < 0) return -1; /* full: plain from here on */
+        }
         int32_t *offsets = (int32_t *)col->v;
-        char *to = col->d + offsets[r]; /* table_room reserved the line's size + 8 */
+        char *to = col->d + offsets[r]; /* table_room reserved the line's size + 8 (dict_to_plain: n + 8) */
         if (c->end - v >= n + 8) { /* whole words, the last one past the string: still inside the line */
             for (Py_ssize_t k = 0; k < n; k += 8) memcpy(to + k, v + k, 8);
         } else {
@@ -180,9 +189,16 @@ static int sibling_equals(Table *t, const Spec *sibling, PyObject *value, Py_ssi
     const Column *col = &t->cols[sibling->column];
     if (col->bits && !bit_get(col->bits, r)) return 0; /* null: None is no str */
     if (!PyUnicode_IS_ASCII(value)) return 0;          /* the column holds ASCII only */
-    const int32_t *offsets = (const int32_t *)col->v;
-    Py_ssize_t n = offsets[r + 1] - offsets[r];
-    return PyUnicode_GET_LENGTH(value) == n && memcmp(PyUnicode_1BYTE_DATA(value), col->d + offsets[r], (size_t)n) == 0;
+    const int32_t *slots = (const int32_t *)col->v;
+    Py_ssize_t n;
+    const char *bytes;
+    if (col->dict) {
+        bytes = dict_value(col->dict, slots[r], &n);
+    } else {
+        n = slots[r + 1] - slots[r];
+        bytes = col->d + slots[r];
+    }
+    return PyUnicode_GET_LENGTH(value) == n && memcmp(PyUnicode_1BYTE_DATA(value), bytes, (size_t)n) == 0;
 }
 
 /* Members of `obj` into row r, the cursor just past '{'; consumes the closing '}'. 1, 0 to give up, -1 on error. */
@@ -250,7 +266,7 @@ static int row_as(Decoder *self, Table *tables, const Spec *contract, Cursor c, 
 }
 
 /* One line, p[0..size), as a row of the table of its type: as row_as. */
-static int line_row(Decoder *self, Table *tables, const char *p, Py_ssize_t size, Py_ssize_t line, Py_ssize_t left) {
+int line_row(Decoder *self, Table *tables, const char *p, Py_ssize_t size, Py_ssize_t line, Py_ssize_t left) {
     Cursor c;
     c.decoder = self;
     c.p = p;
@@ -265,183 +281,4 @@ static int line_row(Decoder *self, Table *tables, const char *p, Py_ssize_t size
         if (ok != 0) return ok;
     }
     return 0;
-}
-
-static int calls_python(const Spec *s) {
-    int calls = s->pattern_check != NULL;
-    for (Py_ssize_t i = 0; i < s->n_fields; i++) calls |= calls_python(&s->fields[i]);
-    return calls;
-}
-
-/* Where a batch's lines are: a sequence of bytes objects, or one buffer and each line's start and end in it. */
-typedef struct {
-    PyObject **items; /* the lines (a tuple's or list's items), or NULL: then the buffer */
-    const char *data;
-    Py_ssize_t size;
-    const char *starts, *ends; /* int64 offsets into data, read with memcpy (no alignment assumed) */
-} LineSource;
-
-/* Line i: 1 and where its bytes are, or 0 when it cannot be read here (no bytes object; offsets outside the buffer). */
-static inline int line_at(const LineSource *src, Py_ssize_t i, const char **p, Py_ssize_t *size) {
-    if (src->items) {
-        PyObject *raw = src->items[i];
-        if (!PyBytes_Check(raw)) return 0;
-        *p = PyBytes_AS_STRING(raw);
-        *size = PyBytes_GET_SIZE(raw);
-        return 1;
-    }
-    int64_t start, end;
-    memcpy(&start, src->starts + 8 * i, 8);
-    memcpy(&end, src->ends + 8 * i, 8);
-    if (start < 0 || start > end || end > (int64_t)src->size) return 0;
-    *p = src->data + start;
-    *size = (Py_ssize_t)(end - start);
-    return 1;
-}
-
-static int calls_back(const Decoder *self) {
-    int calls = 0;
-    for (Py_ssize_t k = 0; k < self->n_contracts; k++) calls |= calls_python(&self->contracts[k]);
-    return calls;
-}
-
-static int max_bytes_of(PyObject *arg, Py_ssize_t *max_bytes) {
-    *max_bytes = PyLong_AsSsize_t(arg);
-    if (*max_bytes == -1 && PyErr_Occurred()) return -1;
-    if (*max_bytes > LINE_LIMIT) *max_bytes = LINE_LIMIT; /* longer ones refused: the reference decides */
-    return 0;
-}
-
-/* The n lines of `src` -> (consumed, refused, tables), as columns() and columns_in() return them. */
-static PyObject *columns_of(Decoder *self, const LineSource *src, Py_ssize_t n, Py_ssize_t max_bytes) {
-    PyObject *refused = PyList_New(0), *tables = NULL, *result = NULL;
-    Table *state = PyMem_Calloc((size_t)(self->n_contracts ? self->n_contracts : 1), sizeof(Table));
-    Py_ssize_t i;
-    if (!refused || !state) {
-        if (!state) PyErr_NoMemory();
-        goto done;
-    }
-    for (i = 0; i < n; i++) {
-        const char *p;
-        Py_ssize_t size;
-        int ok = 0;
-        if (line_at(src, i, &p, &size) && size <= max_bytes) ok = line_row(self, state, p, size, i, n - i);
-        if (ok < 0) goto done;
-        if (ok == 2) break;
-        if (ok == 0) {
-            PyObject *index = PyLong_FromSsize_t(i);
-            if (!index || PyList_Append(refused, index) < 0) {
-                Py_XDECREF(index);
-                goto done;
-            }
-            Py_DECREF(index);
-        }
-    }
-    tables = PyTuple_New(self->n_contracts);
-    if (!tables) goto done;
-    for (Py_ssize_t k = 0; k < self->n_contracts; k++) {
-        PyObject *entry = state[k].rows ? table_result(&state[k]) : Py_NewRef(Py_None);
-        if (!entry) goto done;
-        PyTuple_SET_ITEM(tables, k, entry);
-    }
-    result = Py_BuildValue("(nOO)", i, refused, tables);
-done:
-    if (state) {
-        for (Py_ssize_t k = 0; k < self->n_contracts; k++) table_clear(&state[k]);
-        PyMem_Free(state);
-    }
-    Py_XDECREF(tables);
-    Py_XDECREF(refused);
-    return result;
-}
-
-/* columns(lines, max_bytes) -> (consumed, refused, tables): `consumed` lines read (fewer than all only
- * when a table's strings reached 2 GiB: call again with the rest); `refused` the indices of those not
- * proven valid here (not bytes, longer than max_bytes, or any reason record.c gives up); `tables` per
- * contract, in the program's order, None or (rows, index, columns). */
-PyObject *Decoder_columns(Decoder *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "columns(lines, max_bytes)");
-        return NULL;
-    }
-    if (!self->tag_key) {
-        PyErr_SetString(PyExc_RuntimeError, "Decoder not initialised");
-        return NULL;
-    }
-    Py_ssize_t max_bytes;
-    if (max_bytes_of(args[1], &max_bytes) < 0) return NULL;
-    /* Python code runs in the loop only where a field's pattern is checked by `re`: then the lines are read
-     * from a tuple of their own, so that code cannot free or move them under the loop. */
-    PyObject *seq = calls_back(self) && !PyTuple_CheckExact(args[0])
-                        ? PySequence_Tuple(args[0])
-                        : PySequence_Fast(args[0], "columns: lines must be a sequence");
-    if (!seq) return NULL;
-    LineSource src = {PySequence_Fast_ITEMS(seq), NULL, 0, NULL, NULL};
-    PyObject *result = columns_of(self, &src, PySequence_Fast_GET_SIZE(seq), max_bytes);
-    Py_DECREF(seq);
-    return result;
-}
-
-/* columns_in(data, starts, ends, max_bytes) -> as columns(): line i is data[starts[i]:ends[i]], read in place
- * (no bytes object per line). `data` any contiguous buffer; `starts` and `ends` C-contiguous buffers of int64
- * of one length (numpy arrays). A line whose offsets fall outside `data` is refused. The views held here keep
- * all three alive and unresizable while Python code (a pattern checked by `re`) may run in the loop. */
-PyObject *Decoder_columns_in(Decoder *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "columns_in(data, starts, ends, max_bytes)");
-        return NULL;
-    }
-    if (!self->tag_key) {
-        PyErr_SetString(PyExc_RuntimeError, "Decoder not initialised");
-        return NULL;
-    }
-    Py_ssize_t max_bytes;
-    if (max_bytes_of(args[3], &max_bytes) < 0) return NULL;
-    Py_buffer data, starts, ends;
-    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) return NULL;
-    if (PyObject_GetBuffer(args[1], &starts, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(&data);
-        return NULL;
-    }
-    if (PyObject_GetBuffer(args[2], &ends, PyBUF_SIMPLE) < 0) {
-        PyBuffer_Release(&starts);
-        PyBuffer_Release(&data);
-        return NULL;
-    }
-    PyObject *result = NULL;
-    if (starts.len != ends.len || starts.len % 8) {
-        PyErr_SetString(PyExc_ValueError, "columns_in: starts and ends must be int64 arrays of one length");
-    } else {
-        LineSource src = {NULL, data.buf, data.len, starts.buf, ends.buf};
-        result = columns_of(self, &src, starts.len / 8, max_bytes);
-    }
-    PyBuffer_Release(&ends);
-    PyBuffer_Release(&starts);
-    PyBuffer_Release(&data);
-    return result;
-}
-
-/* line_ends(data) -> bytearray of int64: where each line of `data` ends, at its '\n' (or at len(data) for a
- * last line without one): the lines bytes.split(b"\n") cuts, less the empty piece after a final newline. */
-PyObject *line_ends(PyObject *module, PyObject *arg) {
-    Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
-    const char *base = view.buf, *p = base, *end = base + view.len;
-    Py_ssize_t cap = view.len / 128 + 16, n = 0; /* lines of ~128 bytes or more: rarely grown */
-    PyObject *out = PyByteArray_FromStringAndSize(NULL, cap * 8);
-    while (out && p < end) {
-        const char *newline = memchr(p, '\n', (size_t)(end - p));
-        int64_t at = newline ? (int64_t)(newline - base) : (int64_t)view.len;
-        if (n == cap) {
-            cap *= 2;
-            if (PyByteArray_Resize(out, cap * 8) < 0) Py_CLEAR(out);
-            if (!out) break;
-        }
-        memcpy(PyByteArray_AS_STRING(out) + 8 * n++, &at, 8);
-        if (!newline) break;
-        p = newline + 1;
-    }
-    PyBuffer_Release(&view);
-    if (out && PyByteArray_Resize(out, n * 8) < 0) Py_CLEAR(out);
-    return out;
 }
