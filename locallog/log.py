@@ -48,7 +48,7 @@ import itertools
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +81,15 @@ class _Position:
     offset: int
     segment_base: int
     byte: int
+
+
+def _count_lines(block: bytes) -> int:
+    # Twice as fast as bytes.count(b"\n") on big blocks (0.085 against 0.185 us per 565-byte line).
+    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A))
+
+
+def _newlines(block: bytes) -> np.ndarray:
+    return np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
 
 
 class LocalLog:
@@ -252,6 +261,24 @@ class LocalLog:
         Offsets are dense within a block; across a torn tail left in an older segment the next
         block's first offset shows the gap, as ``read`` does.
         """
+        return self._block(offset, max_bytes, _count_lines)
+
+    def read_block_lines(self, offset: int, max_bytes: int, line_ends: Callable[[bytes], np.ndarray] = _newlines
+                         ) -> tuple[int, bytes, np.ndarray]:
+        """As `read_block`, with where each of the block's lines ends (its newline's index), as
+        `line_ends` finds them (a caller may have a faster scan): the block is scanned once, for the
+        log's cursor and for the caller who splits it. Continue with ``first + len(ends)``."""
+        found = np.zeros(0, dtype=np.int64)
+
+        def count(block: bytes) -> int:
+            nonlocal found
+            found = line_ends(block)
+            return len(found)
+
+        first, block = self._block(offset, max_bytes, count)
+        return first, block, found
+
+    def _block(self, offset: int, max_bytes: int, count: Callable[[bytes], int]) -> tuple[int, bytes]:
         _check_request(offset, "max_bytes", max_bytes)
         with self._lock:
             start = self._start(offset)
@@ -265,7 +292,7 @@ class LocalLog:
                     return position.offset, b""
                 position = following
             first = position.offset
-            self._cursor = _Position(first + _count_lines(block), position.segment_base, position.byte + len(block))
+            self._cursor = _Position(first + count(block), position.segment_base, position.byte + len(block))
             return first, block
 
     def _start(self, offset: int) -> tuple[list[int], _Position] | None:
@@ -386,9 +413,6 @@ def _skip_lines(path: Path, skip: int) -> int | None:
     return None
 
 
-def _count_lines(block: bytes) -> int:
-    # Twice as fast as bytes.count(b"\n") on big blocks (0.085 against 0.185 us per 565-byte line).
-    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A))
 
 
 def _read_block(path: Path, byte: int, max_bytes: int) -> bytes:

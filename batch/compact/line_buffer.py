@@ -62,7 +62,12 @@ class LineBuffer(Sequence[bytes]):
     @classmethod
     def split(cls, data: Data, native: bool = True) -> LineBuffer:
         """All the lines of `data`, as `bytes.split(b"\\n")` cuts them less the piece after a final newline."""
-        ends = line_ends(data, native)
+        return cls.at_ends(data, line_ends(data, native))
+
+    @classmethod
+    def at_ends(cls, data: Data, ends: np.ndarray) -> LineBuffer:
+        """The lines of `data` that end at `ends` (as `line_ends` gives them), each starting past the last."""
+        ends = np.ascontiguousarray(ends, dtype=np.int64)
         starts = np.empty_like(ends)
         if len(ends):
             starts[0] = 0

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import types
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from batch.compact.line_buffer import LineBuffer
+import numpy as np
+
+from batch.compact.line_buffer import LineBuffer, line_ends
 
 _inflate: types.ModuleType
 try:  # python-isal: the same inflate API, 2x faster than zlib (half of gunzip's time per event)
@@ -75,9 +77,11 @@ class LogReader(Protocol):
 
 @runtime_checkable
 class BlockLogReader(LogReader, Protocol):
-    """A log that also hands out whole lines as one block (`locallog.LocalLog.read_block`)."""
+    """A log that also hands out whole lines as one block, with where each line ends (found by the
+    scan it is given: `locallog.LocalLog.read_block_lines`)."""
 
-    def read_block(self, offset: int, max_bytes: int) -> tuple[int, bytes]: ...
+    def read_block_lines(self, offset: int, max_bytes: int, line_ends: Callable[[bytes], np.ndarray]
+                         ) -> tuple[int, bytes, np.ndarray]: ...
 
 
 @dataclass
@@ -99,10 +103,10 @@ def from_log(log: LogReader, name: str, batch_lines: int = BATCH_LINES,
     offset = position.next = position.start
     if isinstance(log, BlockLogReader):
         while True:
-            first, block = log.read_block(offset, BLOCK_BYTES)
+            first, block, ends = log.read_block_lines(offset, BLOCK_BYTES, line_ends)  # one scan for both
             if not block:
                 return
-            lines = LineBuffer.split(block)
+            lines = LineBuffer.at_ends(block, ends)
             for start in range(0, len(lines), batch_lines):
                 batch = lines[start:start + batch_lines]
                 yield Lines.of(name, batch, first + start)

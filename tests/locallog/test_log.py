@@ -9,6 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -217,6 +218,31 @@ def read_all_blocks(log: LocalLog, offset: int = 0, max_bytes: int = 7) -> list[
         offset = first + len(lines)
 
 
+def read_all_block_lines(log: LocalLog, offset: int = 0, max_bytes: int = 7) -> list[tuple[int, bytes]]:
+    """`read_block_lines`' records, cut where its ends say and continued past the last of them, each
+    block scanned once (by a scan of our own, counted)."""
+    records: list[tuple[int, bytes]] = []
+    scans: list[int] = []
+    blocks = 0
+
+    def newlines(block: bytes) -> np.ndarray:
+        scans.append(len(block))
+        return np.array([i for i, byte in enumerate(block) if byte == 0x0A], dtype=np.int64)
+
+    while True:
+        first, block, ends = log.read_block_lines(offset, max_bytes, newlines)
+        if not block:
+            assert len(ends) == 0 and len(scans) == blocks  # one scan per block, none for an empty one
+            return records
+        blocks += 1
+        assert scans[-1] == len(block) and ends.tolist() == [i for i, byte in enumerate(block) if byte == 0x0A]
+        assert ends[-1] == len(block) - 1  # whole lines
+        starts = [0, *(int(end) + 1 for end in ends[:-1])]
+        lines = [block[start:int(end)] for start, end in zip(starts, ends, strict=True)]
+        records.extend(zip(range(first, first + len(lines)), lines, strict=True))
+        offset = first + len(ends)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sizes=st.lists(st.integers(0, 40), min_size=0, max_size=40), segment_bytes=st.sampled_from([1, 30, 200, 10**6]),
        max_bytes=st.integers(1, 300), start=st.integers(0, 45), torn=st.booleans())
@@ -231,6 +257,8 @@ def test_blocks_hold_exactly_the_records_read_gives(tmp_path_factory, sizes, seg
     expected = read_all(LocalLog(folder), start)
     assert read_all_blocks(LocalLog(folder), start, max_bytes) == expected
     assert read_all_blocks(log, start, max_bytes) == expected  # the writer's own handle, cursor reused
+    assert read_all_block_lines(LocalLog(folder), start, max_bytes) == expected
+    assert read_all_block_lines(log, start, max_bytes) == expected
 
 
 def test_blocks_skip_a_torn_tail_in_an_older_segment_as_read_does(tmp_path: Path) -> None:
@@ -238,6 +266,7 @@ def test_blocks_skip_a_torn_tail_in_an_older_segment_as_read_does(tmp_path: Path
     (tmp_path / f"{3:020d}.jsonl").write_bytes(payload(3) + b"\n" + payload(4) + b"\n")
     assert read_all_blocks(LocalLog(tmp_path), max_bytes=1000) == [
         (0, payload(0)), (1, payload(1)), (3, payload(3)), (4, payload(4))]
+    assert read_all_block_lines(LocalLog(tmp_path), max_bytes=1000) == read_all_blocks(LocalLog(tmp_path), 0, 1000)
 
 
 def test_bad_block_arguments_are_refused(tmp_path: Path) -> None:

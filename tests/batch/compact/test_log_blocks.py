@@ -20,7 +20,7 @@ from locallog.log import LocalLog
 
 
 class RecordsOnly:
-    """The log as a reader without `read_block`: the list form."""
+    """The log as a reader without `read_block_lines`: the list form."""
 
     def __init__(self, log: LocalLog) -> None:
         self.log = log
