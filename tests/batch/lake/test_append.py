@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyiceberg.table import Table
@@ -171,3 +172,23 @@ def test_every_row_lands_once_in_the_file_of_its_day_and_site(tmp_path_factory: 
         seen.extend(stored.column("event_id").to_pylist())
     assert sorted(seen) == sorted(rows.column("event_id").to_pylist())
     assert _by_id(table.scan().to_arrow()) == _by_id(rows)
+
+
+def test_rows_the_table_cannot_hold_are_refused_as_pyiceberg_refuses_them_and_dictionaries_pass_quietly(
+        tmp_path: Path, caplog: Any) -> None:
+    catalog = new_catalog(tmp_path / "lake")
+    table = ensure_table(catalog, "face_expression")
+    rows = _rows(_events(6))
+    assert pa.types.is_dictionary(rows.schema.field("site_id").type)  # as compaction decodes them
+    with caplog.at_level("WARNING"):
+        FastAppend(table).write(rows)
+    assert not [r for r in caplog.records if "dictionary" in r.getMessage()]  # an encoding, not a type
+    extra = rows.append_column("mood", pa.array(["x"] * rows.num_rows))
+    with pytest.raises(ValueError, match="more columns: mood"):
+        FastAppend(table).write(extra)
+    with pytest.raises(ValueError, match="valence"):
+        FastAppend(table).write(rows.drop_columns(["valence"]))  # required
+    as_text = rows.set_column(rows.schema.get_field_index("valence"), "valence",
+                              pc.cast(rows.column("valence"), pa.string()))
+    with pytest.raises(ValueError, match="valence"):
+        FastAppend(table).write(as_text)
