@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test system-packages build-tools lint typecheck imports security infra-lint unit train evaluate bench lock clean finetune distill anchor students
+.PHONY: demo test system-packages build-tools lint typecheck imports security infra-lint unit train evaluate bench lock clean distclean finetune distill anchor students
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
@@ -137,5 +137,14 @@ lock:
 	{ echo "# Pinned versions for every environment (make demo, make test, make train). Regenerate: make lock"; \
 	  build/lock-venv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
 
+# Training state (hours of CPU: build/model, build/distill, build/finetune) survives `make clean`;
+# `make distclean` removes it too.
+TRAINING_STATE := model distill finetune
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache schemas/_record.*.so
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache schemas/_record.*.so
+	if [ -d build ]; then find build -mindepth 1 -maxdepth 1 $(patsubst %,! -name %,$(TRAINING_STATE)) \
+	  -exec rm -rf {} +; fi
+	@for d in $(TRAINING_STATE); do [ -d build/$$d ] && echo "kept build/$$d (training state; make distclean removes it)"; done; true
+
+distclean: clean
+	rm -rf build

@@ -43,6 +43,7 @@ class BenchResult:
             f"throughput       {self.fps:.1f} frames/s end to end ({self.wall_s:.2f} s wall)",
             f"faces found      {s.frames_with_faces} of {s.frames} frames "
             f"({s.faces} detections, {s.classified} crops classified, {s.low_quality} below the quality gate)",
+            f"full searches    {s.full_searches} of {s.frames} frames (near known faces on the rest)",
             "time per stage   " + "  ".join(f"{name} {1000 * s.stage_s[name] / max(1, s.frames):.2f}"
                                             for name in STAGES if name != "annotate" or s.stage_s[name])
             + " ms/frame",

@@ -1,8 +1,10 @@
 """The frame loop: source → detect → quality → track → classify → events → sink.
 
-Full-frame detection runs every `full_detect_every` frames (and whenever nothing is tracked); in
+Full-frame detection is due every `full_detect_every` frames (and whenever nothing is tracked); in
 between, each track is re-detected in a small region around its predicted box, which costs a
 fraction of a full scan, falling back to a full scan when a face seen a frame ago is not found.
+A due full scan is skipped while the picture outside the known faces has not changed since the
+last one (edge.detection.scene_change): it would find nothing new; one still runs every second.
 Each track is classified at most once per `classify_interval_ms`; the per-track smoothing makes
 more often pointless. No pixels leave this module except into the optional local annotated video.
 """
@@ -21,6 +23,7 @@ import numpy as np
 
 from edge.annotate import TrackDrawing, VideoAnnotator
 from edge.detection.detections import Detections
+from edge.detection.scene_change import SceneChange, SceneChangeSettings
 from edge.detection.zones import ZoneMask
 from edge.events import EventContext, TrackReporter
 from edge.frame import Frame
@@ -38,6 +41,7 @@ class PipelineSettings:
     classify_interval_ms: int = 250
     update_interval_ms: int = 1000
     smoothing_half_life_ms: float = 1000.0
+    scene_change: SceneChangeSettings = field(default_factory=SceneChangeSettings)
 
     def __post_init__(self) -> None:
         if self.full_detect_every < 1:
@@ -51,6 +55,7 @@ class PipelineStats:
     faces: int = 0  # detections summed over frames
     low_quality: int = 0  # classified crops that failed the gate
     classified: int = 0
+    full_searches: int = 0  # full-frame detections run (the rest searched near known faces)
     events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     open_tracks: int = 0
@@ -80,6 +85,7 @@ class Pipeline:
                                       self.settings.smoothing_half_life_ms)
         self.stats = PipelineStats()
         self._since_full = self.settings.full_detect_every
+        self._scene = SceneChange(self.settings.scene_change)
         self._frame_size: tuple[int, int] | None = None
 
     def run(self, frames: Iterable[Frame], on_frame: Callable[[PipelineStats], None] | None = None,
@@ -144,6 +150,7 @@ class Pipeline:
                         *self._frame_size, *size, frame.index)
             self._publish([e for e in (self.reporter.end(t) for t in self.tracker.close_all()) if e is not None])
             self._since_full = self.settings.full_detect_every
+            self._scene.reset()
         self._frame_size = size
 
     def finish(self) -> None:
@@ -155,13 +162,23 @@ class Pipeline:
     def _detect(self, gray: np.ndarray, time_ms: int) -> Detections:
         masked = self.zones.blank(gray)
         self._since_full += 1
-        if self._since_full < self.settings.full_detect_every and self.tracker.tracks:
-            near = self.detector.detect_near(masked, self.tracker.predicted_boxes(time_ms))
-            seen_last_frame = sum(t.detection_index is not None for t in self.tracker.tracks)
-            if len(near) >= seen_last_frame:
-                return near
-            # A face seen a frame ago is not where it was predicted (turned, moved fast): look everywhere.
+        known = self.tracker.predicted_boxes(time_ms) if self.tracker.tracks else np.empty((0, 4), np.float32)
+        full_due = self._since_full >= self.settings.full_detect_every or not len(known)
+        if full_due and self._scene.search_needed(masked, known, time_ms):
+            return self._full_search(masked, time_ms)
+        if not len(known):
+            return Detections()  # nothing followed and nothing changed since the last full search
+        near = self.detector.detect_near(masked, known)
+        seen_last_frame = sum(t.detection_index is not None for t in self.tracker.tracks)
+        if len(near) >= seen_last_frame:
+            return near
+        # A face seen a frame ago is not where it was predicted (turned, moved fast): look everywhere.
+        return self._full_search(masked, time_ms)
+
+    def _full_search(self, masked: np.ndarray, time_ms: int) -> Detections:
         self._since_full = 0
+        self.stats.full_searches += 1
+        self._scene.searched(masked, time_ms)
         return self.detector.detect(masked)
 
     def _classify(self, frame: Frame, gray: np.ndarray, active: list[Track]) -> None:

@@ -60,7 +60,7 @@ API (stable; used by the AWS hosts):
     engine.flush()                      # end of input: close everything -> EngineOutput
     engine.watermark_ms, engine.max_event_time_ms, engine.stats (EngineStats)
     state = engine.snapshot()           # JSON-able dict
-    engine = WindowEngine.restore(state)
+    engine = WindowEngine.restore(state[, config])  # config: the host's settings, else the saved ones
 """
 
 from __future__ import annotations
@@ -403,10 +403,14 @@ class WindowEngine:
         }
 
     @classmethod
-    def restore(cls, state: Mapping[str, Any]) -> WindowEngine:
+    def restore(cls, state: Mapping[str, Any], config: EngineConfig | None = None) -> WindowEngine:
+        """The engine a snapshot holds. ``config``: the host's settings, which replace the saved ones (a
+        restart with a new ``min_tracks`` suppresses by the new one from the next window on). The state
+        holds minutes, not windows, so other window lengths are summed from the same minutes; a length
+        longer than the saved longest lacks the minutes before the restart until it has filled."""
         if state.get("version") not in _READABLE_SNAPSHOTS:
             raise ValueError(f"unsupported engine snapshot version {state.get('version')!r}")
-        engine = cls(EngineConfig.from_json(state["config"]))
+        engine = cls(config or EngineConfig.from_json(state["config"]))
         engine.stats = EngineStats(**state["stats"])
         engine._max_t, engine._wm, engine._next_tick = state["max_t"], state["wm"], state["next_tick"]
         for minute, site, camera, faces, low, heartbeat, votes in state["panes"]:

@@ -116,6 +116,9 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detect-width", type=int, default=320, help="width frames are shrunk to for detection")
     parser.add_argument("--full-detect-every", type=int, default=4,
                         help="full-frame detection every N frames; re-detect near tracks in between")
+    parser.add_argument("--still-search-interval", type=float, default=1.0, metavar="SECONDS",
+                        help="while the picture outside the faces already followed does not change, a due "
+                             "full-frame detection runs only this often (default 1; 0 = on every due frame)")
     parser.add_argument("--update-interval", type=float, default=1.0,
                         help="seconds between track_update events of one track (default 1)")
     parser.add_argument("--classify-interval", type=float, default=0.25,
@@ -148,6 +151,7 @@ def make_publisher(args: argparse.Namespace) -> EventSink:
 
 def _pipeline_parts(args: argparse.Namespace) -> tuple[FaceDetector, ZoneMask, PipelineSettings]:
     from edge.detection.choice import DetectorChoice, build_detector
+    from edge.detection.scene_change import SceneChangeSettings
     from edge.detection.zones import ZoneMask, parse_named_zone, parse_polygon
     from edge.pipeline import PipelineSettings
 
@@ -155,9 +159,13 @@ def _pipeline_parts(args: argparse.Namespace) -> tuple[FaceDetector, ZoneMask, P
     zones = ZoneMask([parse_polygon(z) for z in args.exclude_zone], dict(parse_named_zone(z) for z in args.zone))
     if args.update_interval <= 0 or args.classify_interval <= 0:
         raise ValueError("--update-interval and --classify-interval must be positive")
+    if args.still_search_interval < 0:
+        raise ValueError(f"--still-search-interval must be 0 or more seconds, got {args.still_search_interval}")
+    still = round(args.still_search_interval * 1000)
     settings = PipelineSettings(full_detect_every=args.full_detect_every,
                                 classify_interval_ms=round(args.classify_interval * 1000),
-                                update_interval_ms=round(args.update_interval * 1000))
+                                update_interval_ms=round(args.update_interval * 1000),
+                                scene_change=SceneChangeSettings(enabled=still > 0, quiet_search_ms=max(1, still)))
     return detector, zones, settings
 
 
@@ -239,17 +247,13 @@ def _run(args: argparse.Namespace) -> int:
 def bench_command(args: argparse.Namespace) -> int:
     from edge.bench import run_benchmark
     from edge.detection.haar import HaarSettings
-    from edge.pipeline import PipelineSettings
     from moodlens import __version__
 
     if not Path(args.source).is_file():
         raise FileNotFoundError(f"benchmark video {args.source} does not exist")
-    settings = PipelineSettings(full_detect_every=args.full_detect_every,
-                                classify_interval_ms=round(args.classify_interval * 1000),
-                                update_interval_ms=round(args.update_interval * 1000))
     if args.model.startswith("s3://"):
         raise ValueError("edge bench takes a local model file, not an S3 URI")
-    detector, _, _ = _pipeline_parts(args)
+    detector, _, settings = _pipeline_parts(args)
     result = run_benchmark(Path(args.source), Path(args.model), settings,
                            HaarSettings(cascade=args.cascade, detect_width=args.detect_width), args.max_frames,
                            detector, edge_version=__version__)

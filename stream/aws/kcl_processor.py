@@ -142,7 +142,7 @@ class SiteRecordProcessor:
             document = self.store.get(site)
             if document is not None:
                 self.sites.states[site] = SiteState.restore(document, self.store.site_where(site),
-                                                            self.sites.alarm_config)
+                                                            self.sites.alarm_config, self.sites.engine_config)
 
     def _write(self, emitted: Any, letters: list[DeadLetter]) -> None:
         self.outputs.write(emitted, letters)

@@ -20,6 +20,8 @@ was not saved applies it again.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +33,7 @@ from stream.alarms import AlarmConfig, AlarmEngine
 from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
 
 SITE_STATE_VERSION = 1
+log = logging.getLogger(__name__)
 
 
 class Applied(NamedTuple):  # a tuple: made once per record on the hot path
@@ -72,14 +75,15 @@ class SiteState:
                 "applied": dict(sorted(self.applied.items()))}
 
     @classmethod
-    def restore(cls, state: Mapping[str, Any], where: str, alarms: AlarmConfig | None = None) -> SiteState:
+    def restore(cls, state: Mapping[str, Any], where: str, alarms: AlarmConfig | None = None,
+                engine: EngineConfig | None = None) -> SiteState:
         """``where`` names the object or file in the error: a corrupt or other-version state is never reused.
-        ``alarms``: the host's alarm settings, which replace the ones stored with the state (so operations'
-        tuning applies to the sites a restarted host already knew)."""
+        ``alarms`` and ``engine``: the host's settings, which replace the ones stored with the state (so
+        operations' tuning, a new `--min-tracks` too, applies to the sites a restarted host already knew)."""
         try:
             if state.get("version") != SITE_STATE_VERSION:
                 raise ValueError(f"site state version {state.get('version')!r}, this host reads {SITE_STATE_VERSION}")
-            return cls(WindowEngine.restore(state["engine"]), AlarmEngine.restore(state["alarms"], alarms),
+            return cls(WindowEngine.restore(state["engine"], engine), AlarmEngine.restore(state["alarms"], alarms),
                        {str(k): int(v) for k, v in state["applied"].items()})
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise StateError(f"{where}: unusable site state ({type(error).__name__}: {error})") from error
@@ -223,8 +227,9 @@ class Sites:
     @classmethod
     def restore(cls, engine: EngineConfig, alarms: AlarmConfig, states: Mapping[str, Mapping[str, Any]],
                 where: Callable[[str], str], clock: Callable[[], float] = time.time) -> Sites:
-        return cls(engine, alarms, {name: SiteState.restore(doc, where(name), alarms) for name, doc in states.items()},
-                   clock)
+        restored = {name: SiteState.restore(doc, where(name), alarms, engine) for name, doc in states.items()}
+        _say_changed_settings(engine, states)
+        return cls(engine, alarms, restored, clock)
 
     def engine_stats(self) -> EngineStats:
         """The sites' engine counters, summed (what one engine over all of them would count)."""
@@ -233,3 +238,20 @@ class Sites:
             for key, value in vars(state.engine.stats).items():
                 totals[key] = totals.get(key, 0) + value
         return EngineStats(**totals)
+
+
+def _say_changed_settings(engine: EngineConfig, states: Mapping[str, Mapping[str, Any]]) -> None:
+    """One line when the saved states were made with other window settings than the host now runs."""
+    saved = {json.dumps(doc["engine"]["config"], sort_keys=True) for doc in states.values()}
+    now = engine.to_json()
+    for text in sorted(saved):
+        before = json.loads(text)
+        changed = {key: (before.get(key), value) for key, value in now.items() if before.get(key) != value}
+        if not changed:
+            continue
+        said = ", ".join(f"{key} {old} -> {new}" for key, (old, new) in sorted(changed.items()))
+        longest = max(before.get("window_minutes") or [0])
+        note = (f"; windows longer than {longest} minutes lack the minutes before the restart until they fill"
+                if max(engine.window_minutes) > longest else "")
+        log.warning("window settings changed since the state was saved (%s): the new ones apply from now%s",
+                    said, note)

@@ -12,6 +12,7 @@ import pytest
 from edge.annotate import VideoAnnotator
 from edge.detection.detections import Detections
 from edge.detection.haar import HaarFaceDetector
+from edge.detection.scene_change import SceneChangeSettings
 from edge.detection.zones import ZoneMask, parse_named_zone, parse_polygon
 from edge.events import EventContext
 from edge.frame import Frame
@@ -150,11 +151,55 @@ class ScriptedDetector:
 def test_full_scans_and_re_detects_near_tracks(classifier, sink, near_finds, every, expected):
     detector = ScriptedDetector(near_finds)
     pipeline = Pipeline(detector, classifier, sink, context(classifier),
-                        settings=PipelineSettings(full_detect_every=every))
+                        settings=PipelineSettings(full_detect_every=every, scene_change=SceneChangeSettings(False)))
     image = np.full((360, 640, 3), 120, np.uint8)
     pipeline.run(Frame(image, i, T0 + 40 * i) for i in range(8))
     assert detector.calls == expected
     assert pipeline.stats.frames_with_faces == 8
+
+
+def still_then_changed(changed_at: int, frames: int, step_ms: int = 40):
+    """A still grey picture; from frame `changed_at` on, a bright square far from the scripted face."""
+    for i in range(frames):
+        image = np.full((360, 640, 3), 120, np.uint8)
+        if i >= changed_at:
+            image[250:300, 450:500] = 220
+        yield Frame(image, i, T0 + step_ms * i)
+
+
+def test_a_due_full_scan_is_skipped_while_nothing_changes_outside_the_known_faces(classifier, sink):
+    detector = ScriptedDetector(near_finds=True)
+    pipeline = Pipeline(detector, classifier, sink, context(classifier), settings=PipelineSettings(full_detect_every=4))
+    pipeline.run(still_then_changed(changed_at=10, frames=16))
+    # Frames 4 and 8 were due but nothing had changed; at 10 the square appears (a face might have
+    # come with it) and the next due search runs at once; then the picture is still again.
+    assert [i for i, call in enumerate(detector.calls) if call == "full"] == [0, 10]
+    assert pipeline.stats.full_searches == detector.calls.count("full")
+    assert pipeline.stats.frames_with_faces == 16
+
+
+def test_however_still_the_picture_a_full_scan_runs_every_quiet_interval(classifier, sink):
+    detector = ScriptedDetector(near_finds=True)
+    settings = PipelineSettings(full_detect_every=4, scene_change=SceneChangeSettings(quiet_search_ms=1000))
+    pipeline = Pipeline(detector, classifier, sink, context(classifier), settings=settings)
+    pipeline.run(still_then_changed(changed_at=10**6, frames=76, step_ms=40))  # 3 s of a still picture
+    full = [i for i, call in enumerate(detector.calls) if call == "full"]
+    assert full == [0, 25, 50, 75]  # at 0, 1.0, 2.0 and 3.0 s
+
+
+def test_with_nothing_followed_a_still_picture_is_not_searched_every_frame(classifier, sink):
+    class Nobody(ScriptedDetector):
+        def detect(self, gray):
+            self.calls.append(f"full {gray[275, 475]}")  # what the search saw where the square comes
+            return Detections()
+
+    detector = Nobody(near_finds=False)
+    pipeline = Pipeline(detector, classifier, sink, context(classifier))
+    pipeline.run(still_then_changed(changed_at=20, frames=30))
+    # Without the gate an empty view is searched on every frame (30 searches); with it, at the start
+    # and when the square appears (frame 20); from 21 on the picture is the one searched at 20.
+    assert detector.calls == ["full 120", "full 220"]
+    assert pipeline.stats.full_searches == 2
 
 
 # ------------------------------------------------------------------------------------------------ crowds and odd frames

@@ -51,6 +51,7 @@ def test_run_to_stdout_with_annotation_and_zones(random_model, tmp_path, capsys)
     (["--source", "nowhere.mp4"], "not a file, folder, camera index"),
     (["--source", CLIP, "--exclude-zone", "0,0,2,2"], "fractions of the frame"),
     (["--source", CLIP, "--update-interval", "0"], "must be positive"),
+    (["--source", CLIP, "--still-search-interval", "-1"], "--still-search-interval must be 0 or more seconds"),
     (["--source", CLIP, "--annotate", "out.gif"], "use a .mp4"),
 ])
 def test_bad_input_is_a_clear_error(random_model, args, message, capsys):
@@ -66,7 +67,8 @@ def test_missing_model_is_named(capsys, tmp_path):
 def test_bench_prints_the_figures(random_model, capsys):
     assert main(["edge", "bench", "--source", CLIP, "--model", str(random_model), "--max-frames", "24"]) == 0
     out = capsys.readouterr().out
-    for figure in ("frames/s end to end", "faces found", "time per stage", "peak RSS", "per minute per face"):
+    for figure in ("frames/s end to end", "faces found", "full searches", "time per stage", "peak RSS",
+                   "per minute per face"):
         assert figure in out
 
 

@@ -134,6 +134,65 @@ def test_a_host_restarted_with_other_alarm_settings_applies_them_to_the_sites_it
     assert SiteState.restore(snapshot["quiet"], "quiet").alarms.config == ALARMS  # alone: the stored settings
 
 
+def restarted_midway(events: list[dict[str, Any]], before: EngineConfig, after: EngineConfig,
+                     cut: int) -> tuple[Emitted, Sites]:
+    """The first `cut` events under `before`; state saved as JSON; the rest on a host run with `after`."""
+    first = Sites(before, ALARMS)
+    first.apply([Applied(e, "p", i) for i, e in enumerate(events[:cut])])
+    snapshot = json.loads(json.dumps(first.snapshot()))
+    host = Sites.restore(after, ALARMS, snapshot, lambda name: name)
+    out = host.apply([Applied(e, "p", i) for i, e in enumerate(events[cut:], cut)])
+    out.extend(host.flush())
+    return out, host
+
+
+def windows_from(emitted: Emitted, end_ms: int) -> list[Any]:
+    return [w for w in emitted.windows if w["window_end_ms"] > end_ms]
+
+
+def test_a_host_restarted_with_another_min_tracks_suppresses_by_the_new_one(caplog) -> None:
+    """Raising `--min-tracks` (privacy) and restarting must not leave the sites already known on the old
+    threshold: from the restart on, the windows are those of a host that always ran the new one."""
+    events = quiet_site()
+    stricter = EngineConfig(**{**vars(ENGINE), "min_tracks": 4})
+    cut = len(events) // 2
+    out, host = restarted_midway(events, ENGINE, stricter, cut)
+    assert host.states["quiet"].engine.config == stricter
+    always = run_with(events, stricter)
+    restart_ms = max(e["event_time_ms"] for e in events[:cut])
+    assert windows_from(out, restart_ms) == windows_from(always, restart_ms)
+    assert windows_from(out, restart_ms) != windows_from(run(events), restart_ms)  # the threshold mattered
+    assert "min_tracks 2 -> 4" in caplog.text
+
+
+def test_shorter_window_lengths_after_a_restart_are_exact_and_longer_ones_are_said_to_fill(caplog) -> None:
+    events = quiet_site()
+    cut = len(events) // 2
+    restart_ms = max(e["event_time_ms"] for e in events[:cut])
+    shorter = EngineConfig(**{**vars(ENGINE), "window_minutes": (1, 3)})
+    out, _ = restarted_midway(events, ENGINE, shorter, cut)
+    assert windows_from(out, restart_ms) == windows_from(run_with(events, shorter), restart_ms)
+    assert "window_minutes [1, 5] -> [1, 3]" in caplog.text and "until they fill" not in caplog.text
+    caplog.clear()
+    longer = EngineConfig(**{**vars(ENGINE), "window_minutes": (1, 5, 30)})
+    out, _ = restarted_midway(events, ENGINE, longer, cut)
+    assert {w["window_minutes"] for w in windows_from(out, restart_ms)} == {1, 5, 30}
+    assert "windows longer than 5 minutes lack the minutes before the restart until they fill" in caplog.text
+
+
+def test_a_restart_with_the_same_settings_says_nothing(caplog) -> None:
+    events = quiet_site()
+    restarted_midway(events, ENGINE, ENGINE, len(events) // 2)
+    assert "window settings changed" not in caplog.text
+
+
+def run_with(events: list[dict[str, Any]], engine: EngineConfig) -> Emitted:
+    sites = Sites(engine, ALARMS)
+    out = sites.apply([Applied(e, "p", i) for i, e in enumerate(events)])
+    out.extend(sites.flush())
+    return out
+
+
 def test_a_quiet_site_closes_its_windows_on_the_wall_clock_while_a_neighbour_stays_busy() -> None:
     now = [T0 / 1000 + 30]
     sites = Sites(ENGINE, ALARMS, clock=lambda: now[0])
