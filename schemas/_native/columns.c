@@ -115,7 +115,7 @@ static int put_value(Table *t, const Spec *s, Cursor *c, Py_ssize_t r, double *a
             }
         }
         if (col->dict) {
-            int32_t k = dict_index(col->dict, v, n);
+            int32_t k = dict_find(col->dict, v, n);
             if (k >= 0) {
                 ((int32_t *)col->v)[r] = k;
                 break;

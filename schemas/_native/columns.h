@@ -52,11 +52,29 @@ int bytes_resize(PyObject **array, char **storage, Py_ssize_t size);
 
 /* dictionary.c: a string column as int32 indices into a dictionary of at most DICT_LIMIT values per batch */
 #define DICT_LIMIT 1024
+#define DICT_SLOTS (2 * DICT_LIMIT) /* a power of two: at most half full, so every probe ends */
+
+struct Dictionary {
+    PyObject *offsets, *data; /* bytearrays: an Arrow string array's int32 offsets and bytes */
+    int32_t *off;
+    char *bytes;
+    Py_ssize_t size, data_cap;
+    int32_t last;              /* the index found last, tried first */
+    int32_t slots[DICT_SLOTS]; /* index + 1 by hash; 0: empty */
+};
+
+static inline int dict_holds(const Dictionary *d, int32_t k, const char *v, Py_ssize_t n) {
+    return d->off[k + 1] - d->off[k] == n && same_bytes(d->bytes + d->off[k], v, n);
+}
 Dictionary *dict_new(void);
 void dict_free(Dictionary *d);
 /* The index of value v[0..n) (added if new): >= 0; -2 when the dictionary is full; -1 on error. Index 0
  * is always "" (the value of a row that is null or empty). */
 int32_t dict_index(Dictionary *d, const char *v, Py_ssize_t n);
+/* The same, the value matched last compared here (values come in runs), the rest in dict_index. */
+static inline int32_t dict_find(Dictionary *d, const char *v, Py_ssize_t n) {
+    return dict_holds(d, d->last, v, n) ? d->last : dict_index(d, v, n);
+}
 /* Value k's bytes. */
 const char *dict_value(const Dictionary *d, int32_t k, Py_ssize_t *n);
 /* A full dictionary's column back to offsets + bytes for its `rows` rows, with room for `more` bytes. 0, -1 on error. */

@@ -12,25 +12,11 @@
  */
 #include "columns.h"
 
-#define DICT_SLOTS (2 * DICT_LIMIT) /* a power of two: at most half full, so every probe ends */
-
-struct Dictionary {
-    PyObject *offsets, *data; /* bytearrays: an Arrow string array's int32 offsets and bytes */
-    int32_t *off;
-    char *bytes;
-    Py_ssize_t size, data_cap;
-    int32_t last;               /* the index found last, tried first */
-    int32_t slots[DICT_SLOTS]; /* index + 1 by hash; 0: empty */
-};
 
 static uint32_t hash_of(const char *v, Py_ssize_t n) {
     uint32_t h = 2166136261u ^ (uint32_t)n; /* FNV-1a: values are short */
     for (Py_ssize_t i = 0; i < n; i++) h = (h ^ (unsigned char)v[i]) * 16777619u;
     return h ^ (h >> 15);
-}
-
-static inline int same_value(const Dictionary *d, int32_t k, const char *v, Py_ssize_t n) {
-    return d->off[k + 1] - d->off[k] == n && memcmp(d->bytes + d->off[k], v, (size_t)n) == 0;
 }
 
 Dictionary *dict_new(void) {
@@ -62,11 +48,11 @@ void dict_free(Dictionary *d) {
 }
 
 int32_t dict_index(Dictionary *d, const char *v, Py_ssize_t n) {
-    if (d->size > 0 && same_value(d, d->last, v, n)) return d->last;
+    if (d->size > 0 && dict_holds(d, d->last, v, n)) return d->last;
     uint32_t i = hash_of(v, n) & (DICT_SLOTS - 1);
     for (; d->slots[i]; i = (i + 1) & (DICT_SLOTS - 1)) {
         int32_t k = d->slots[i] - 1;
-        if (same_value(d, k, v, n)) return d->last = k;
+        if (dict_holds(d, k, v, n)) return d->last = k;
     }
     if (d->size == DICT_LIMIT) return -2;
     Py_ssize_t end = (Py_ssize_t)d->off[d->size] + n;
