@@ -9,7 +9,12 @@ module and a test parses every command with the CLI's own parser.
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Sequence
+
 from batch.lake.tables import NAMESPACE
+from stream.alarms import AlarmConfig
+from stream.engine import EngineConfig
 
 # CloudWatch metrics the stream host publishes from its windows (namespace, names, dimensions).
 METRIC_NAMESPACE = "Moodlens"
@@ -46,16 +51,31 @@ STATE_BUCKET = "${StateBucket}"
 DATA_BUCKET = "${DataBucket}"
 
 
-def consumer_command() -> list[str]:
-    """The long-running consumer (ECS service)."""
+def host_arguments(engine: EngineConfig, alarms: AlarmConfig) -> list[str]:
+    """The stream host's window and alarm settings as `stream run` / `stream kcl-worker` flags. The stack
+    builds its net-score alarms from the same two objects, so CloudWatch and the consumer judge alike
+    (a test parses these back with the CLI and gets the same settings)."""
+    return ["--window-minutes", ",".join(str(m) for m in engine.window_minutes),
+            "--lateness-s", f"{engine.allowed_lateness_ms / 1000:g}", "--min-tracks", str(engine.min_tracks),
+            # `--flag=value`: a value like -1e-05 would otherwise be read as a flag
+            "--alarm-window", str(alarms.window_minutes), f"--low-raise={alarms.low_raise!r}",
+            f"--low-clear={alarms.low_clear!r}", f"--z-raise={alarms.z_raise!r}",
+            "--hold-minutes", str(alarms.hold_minutes), "--quiet-minutes", str(alarms.quiet_minutes),
+            "--silent-minutes", str(alarms.silent_minutes)]
+
+
+def consumer_command(host: Sequence[str] = ()) -> list[str]:
+    """The long-running consumer (ECS service); `host`: `host_arguments(...)`."""
     return ["stream", "run", "--source", f"kinesis://{STREAM_NAME}",
-            "--state", f"s3://{STATE_BUCKET}/{STATE_PREFIX.rstrip('/')}"]
+            "--state", f"s3://{STATE_BUCKET}/{STATE_PREFIX.rstrip('/')}", *host]
 
 
-def kcl_command() -> list[str]:
-    """KCL mode (ConsumerMode=kcl): the MultiLangDaemon, which runs `stream kcl-worker` per shard."""
+def kcl_command(host: Sequence[str] = ()) -> list[str]:
+    """KCL mode (ConsumerMode=kcl): the MultiLangDaemon, which runs `stream kcl-worker` per shard, with
+    `host` (the same flags as the single consumer's) on the worker's command line."""
     return ["infra", "kcl-daemon", "--stream", STREAM_NAME, "--application", "${AWS::StackName}-kcl",
-            "--state", f"s3://{STATE_BUCKET}/{STATE_PREFIX}kcl"]
+            "--state", f"s3://{STATE_BUCKET}/{STATE_PREFIX}kcl",
+            *([f"--worker-args={shlex.join(host)}"] if host else [])]
 
 
 def compaction_command() -> list[str]:

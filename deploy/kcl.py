@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 DAEMON_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
 
 
-def properties(stream: str, application: str, state: str, region: str) -> str:
-    worker = shlex.join(["moodlens", "stream", "kcl-worker", "--state", state])
+def properties(stream: str, application: str, state: str, region: str, worker_args: Sequence[str] = ()) -> str:
+    """`worker_args`: the stream host's settings (deploy.container.host_arguments) for every worker."""
+    worker = shlex.join(["moodlens", "stream", "kcl-worker", "--state", state, *worker_args])
     values = {
         "executableName": worker,
         "streamName": stream,
@@ -47,11 +48,11 @@ def daemon_command(properties_file: Path, classpath: str) -> list[str]:
 
 def run_daemon(stream: str, application: str, state: str, region: str, folder: Path,
                exec_: Callable[[str, list[str]], object] = os.execvp,
-               classpath: Callable[[], str] = jar_classpath) -> None:
+               classpath: Callable[[], str] = jar_classpath, worker_args: Sequence[str] = ()) -> None:
     if not state.startswith("s3://"):
         raise ValueError(f"--state {state}: KCL mode keeps each site's state in S3 (s3://bucket/prefix)")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "kcl.properties"
-    path.write_text(properties(stream, application, state, region))
+    path.write_text(properties(stream, application, state, region, worker_args))
     command = daemon_command(path, classpath())
     exec_(command[0], command)

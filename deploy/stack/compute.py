@@ -119,8 +119,8 @@ def _command(words: list[str]) -> list[Json | str]:
     return [sub(w) if "${" in w else w for w in words]
 
 
-def _consumer_command() -> Json:
-    return if_("ScaleOut", _command(c.kcl_command()), _command(c.consumer_command()))
+def _consumer_command(host: list[str]) -> Json:
+    return if_("ScaleOut", _command(c.kcl_command(host)), _command(c.consumer_command(host)))
 
 
 def task_definition(name: str, role: str, log: str, cpu: str, memory: str, command: list[Any] | Json) -> Json:
@@ -142,7 +142,8 @@ def task_definition(name: str, role: str, log: str, cpu: str, memory: str, comma
                 "awslogs-group": ref(log), "awslogs-region": ref("AWS::Region"), "awslogs-stream-prefix": name}}}]}}
 
 
-def consumer() -> dict[str, Json]:
+def consumer(host: list[str]) -> dict[str, Json]:
+    """`host`: the stream host's window and alarm flags (deploy.container.host_arguments)."""
     cluster = skip_checkov({"Type": "AWS::ECS::Cluster", "Properties": {
         "ClusterName": named("cluster"), "ClusterSettings": [{"Name": "containerInsights", "Value": "disabled"}]}},
         CKV_AWS_65="Container Insights costs more than the one-service stack it would watch; the consumer's "
@@ -166,7 +167,7 @@ def consumer() -> dict[str, Json]:
         "ConsumerLogGroup": log_group("consumer"),
         "BatchLogGroup": log_group("batch"),
         "ConsumerTask": task_definition("consumer", "ConsumerTaskRole", "ConsumerLogGroup", CONSUMER_CPU,
-                                        CONSUMER_MEMORY, _consumer_command()),
+                                        CONSUMER_MEMORY, _consumer_command(host)),
         "ConsumerService": service,
         **autoscaling(),
     }

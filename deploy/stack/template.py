@@ -1,6 +1,7 @@
 """The whole AWS stack as one CloudFormation template, assembled from the area modules.
 
     python -m deploy.stack --inventory infra/cloudformation/inventory.json --out infra/cloudformation/moodlens.json
+    (add --thresholds thresholds.json for other window and alarm settings than the defaults)
 
 The committed template is checked against this generator by a test; cfn-lint and checkov check it
 in `make infra-lint`.
@@ -15,8 +16,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from deploy.container import host_arguments
 from deploy.stack import compute, ingest, monitoring, storage
 from deploy.stack.cfn import Json, ref, sub
+from deploy.stack.thresholds import load_thresholds
 from stream.alarms import AlarmConfig
 from stream.engine import EngineConfig
 
@@ -88,7 +91,7 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None,
         **storage.buckets(), **storage.queues(), **storage.firehose(),
         **storage.lake_catalog(), **storage.lake_tables(),
         **ingest.resources(),
-        **compute.roles(), **compute.consumer(), **compute.schedules(),
+        **compute.roles(), **compute.consumer(host_arguments(engine, alarms)), **compute.schedules(),
         **monitoring.topic(), **monitoring.operations_alarms(), **monitoring.site_alarms(alarms, inventory),
         **monitoring.dashboard(),
     }
@@ -111,9 +114,17 @@ def render(template: Mapping[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.stack", description=__doc__.split("\n\n")[0])
     parser.add_argument("--inventory", type=Path, required=True, help="JSON: {site: [camera, ...]}")
+    parser.add_argument("--thresholds", type=Path,
+                        help="JSON of the stream host's window and alarm settings (the site file's [thresholds] "
+                             "keys, plus window_minutes); the consumer and the net-score alarms both use them")
     parser.add_argument("--out", type=Path, help="template path (stdout if omitted)")
     args = parser.parse_args(argv)
-    text = render(build_template(json.loads(args.inventory.read_text())))
+    try:
+        engine, alarms = load_thresholds(args.thresholds) if args.thresholds else (None, None)
+        text = render(build_template(json.loads(args.inventory.read_text()), alarms, engine))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.out:
         args.out.write_text(text)
     else:

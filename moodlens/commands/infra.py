@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     kcl.add_argument("--region", default=None, help="AWS region (default AWS_REGION)")
     kcl.add_argument("--folder", type=Path, default=Path("/tmp/kcl"),  # nosec B108: the task's own volume
                      help="where the properties file goes (default /tmp/kcl: the task's one writable volume)")
+    kcl.add_argument("--worker-args", default="", metavar="'FLAGS'",
+                     help="window and alarm flags of `stream kcl-worker` (e.g. '--min-tracks 8'), checked here "
+                          "and given to every worker the daemon starts")
     kcl.set_defaults(handler=kcl_daemon_command)
 
 
@@ -67,8 +71,25 @@ def kcl_daemon_command(args: argparse.Namespace) -> int:
     region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region:
         raise ValueError("no AWS region: pass --region or set AWS_REGION")
-    run_daemon(args.stream, args.application, args.state, region, args.folder)
+    worker_args = shlex.split(args.worker_args)
+    _check_worker_args(args.state, worker_args)
+    run_daemon(args.stream, args.application, args.state, region, args.folder, worker_args=worker_args)
     return 0  # not reached: the daemon replaced this process
+
+
+def _check_worker_args(state: str, worker_args: list[str]) -> None:
+    """A bad flag fails here, once and clearly, not in every worker the daemon would start."""
+    from moodlens.commands.stream_host import add_arguments, host_config
+
+    parser = argparse.ArgumentParser(prog="moodlens infra kcl-daemon --worker-args", add_help=False,
+                                     exit_on_error=False)
+    add_arguments(parser)
+    try:
+        host_config(parser.parse_args(["--state", state, *worker_args]))
+    except argparse.ArgumentError as error:
+        raise ValueError(f"--worker-args: {error}") from None
+    except SystemExit:  # argparse exits for an unknown flag even with exit_on_error=False
+        raise ValueError(f"--worker-args {shlex.join(worker_args)!r}: not flags of `stream kcl-worker`") from None
 
 
 def provision_command(args: argparse.Namespace) -> int:

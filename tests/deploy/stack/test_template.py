@@ -258,7 +258,8 @@ def test_tasks_get_every_resource_name_they_need(template: dict[str, Any]) -> No
     consumer = of_type(template, "AWS::ECS::TaskDefinition")["ConsumerTask"]["ContainerDefinitions"][0]
     condition, kcl, single = consumer["Command"]["Fn::If"]
     assert condition == "ScaleOut"
-    for words, expected in ((kcl, container.kcl_command()), (single, container.consumer_command())):
+    host = container.host_arguments(EngineConfig(), AlarmConfig())
+    for words, expected in ((kcl, container.kcl_command(host)), (single, container.consumer_command(host))):
         assert [w["Fn::Sub"] if isinstance(w, dict) else w for w in words] == expected
 
 
@@ -272,3 +273,67 @@ def test_the_lake_tables_and_views_sit_in_the_stack_database_under_the_lake_pref
     assert iceberg and all(lake in json.dumps(t["TableInput"]["StorageDescriptor"]["Location"]) for t in iceberg)
     assert container.LAKE_PREFIX in database["LocationUri"]["Fn::Sub"]
     assert len(of_type(template, "AWS::Athena::WorkGroup")) == 1  # the stack's, with the scan-limit parameter
+
+
+# ------------------------------------------------------------------------------------------------ thresholds
+
+
+def consumer_settings(template: dict[str, Any]) -> list[tuple[EngineConfig, AlarmConfig]]:
+    """What the consumer task would run with, in both modes, read back through the CLI."""
+    from moodlens.cli import build_parser
+    from moodlens.commands.stream_host import host_config
+    from tests.deploy.test_container_commands import concrete, kcl_worker_of
+
+    consumer = of_type(template, "AWS::ECS::TaskDefinition")["ConsumerTask"]["ContainerDefinitions"][0]
+    _, kcl, single = consumer["Command"]["Fn::If"]
+    kcl_words, single_words = ([w["Fn::Sub"] if isinstance(w, dict) else w for w in words] for words in (kcl, single))
+    daemon = build_parser().parse_args(concrete(kcl_words))
+    found = []
+    for words in (concrete(single_words), kcl_worker_of(daemon.worker_args)):
+        config = host_config(build_parser().parse_args(words))
+        found.append((config.engine, config.alarms))
+    return found
+
+
+def test_a_thresholds_file_sets_the_consumer_and_the_net_score_alarms_alike(tmp_path: Path, capsys) -> None:
+    from deploy.stack.template import main
+
+    (tmp_path / "inventory.json").write_text(json.dumps({"cafe-1": ["cam-a"]}))
+    (tmp_path / "thresholds.json").write_text(json.dumps({
+        "min_tracks": 8, "low_raise": -0.35, "alarm_window_minutes": 5, "window_minutes": [5, 30],
+        "hold_minutes": 45}))
+    assert main(["--inventory", str(tmp_path / "inventory.json"), "--thresholds", str(tmp_path / "thresholds.json"),
+                 "--out", str(tmp_path / "stack.json")]) == 0
+    template = json.loads((tmp_path / "stack.json").read_text())
+    engine = EngineConfig(window_minutes=(5, 30), min_tracks=8)
+    alarms = AlarmConfig(window_minutes=5, min_tracks=8, low_raise=-0.35, hold_minutes=45)
+    assert consumer_settings(template) == [(engine, alarms), (engine, alarms)]
+    net = of_type(template, "AWS::CloudWatch::Alarm")[logical_id("net-score", "cafe-1")]
+    (gated,) = [m for m in net["Metrics"] if "Expression" in m]
+    assert net["Threshold"] == -0.35 and "tracks >= 8" in gated["Expression"]
+    assert {m["MetricStat"]["Period"] for m in net["Metrics"] if "MetricStat" in m} == {300}
+
+
+def test_the_committed_stack_runs_the_consumer_with_the_default_settings(template: dict[str, Any]) -> None:
+    assert consumer_settings(template) == [(EngineConfig(), AlarmConfig())] * 2
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"min_trakcs": 8}', "unknown setting min_trakcs"),
+    ('{"min_tracks": 0}', "min_tracks must be >= 1"),
+    ('{"alarm_window_minutes": 10}', "alarm_window_minutes 10 is not one of window_minutes [5, 15, 60]"),
+    ('{"lateness_s": "2m"}', "lateness_s must be a number of seconds"),
+    ('{"low_raise": 0.5, "low_clear": 0.1}', "low_clear"),
+    ('{"min_tracks": 8,}', "not JSON (line 1"),
+    ('[8]', "one JSON object"),
+])
+def test_a_bad_thresholds_file_is_named_with_its_setting(tmp_path: Path, capsys, content: str, message: str) -> None:
+    from deploy.stack.template import main
+
+    (tmp_path / "inventory.json").write_text(json.dumps({"cafe-1": ["cam-a"]}))
+    (tmp_path / "thresholds.json").write_text(content)
+    assert main(["--inventory", str(tmp_path / "inventory.json"), "--thresholds", str(tmp_path / "thresholds.json"),
+                 "--out", str(tmp_path / "stack.json")]) == 2
+    err = capsys.readouterr().err
+    assert "thresholds.json" in err and message in err
+    assert not (tmp_path / "stack.json").exists()
