@@ -34,6 +34,7 @@ class Decoder:
         """As `columns`, line i being data[starts[i]:ends[i]] read in place (starts, ends: int64 arrays)."""
 
 Encodings = tuple[bytes | None, ...] | None
+DICTIONARY_LIMIT: int  # distinct values a dictionary-encoded column keeps per batch before it goes plain
 # (validity bitmap or None, values, string bytes or None, null count) per column; a dictionary-encoded
 # column: (validity, int32 indices, (the dictionary's int32 offsets, its bytes), null count)
 ColumnBuffers = tuple[bytearray | None, bytearray | None, bytearray | tuple[bytearray, bytearray] | None, int]

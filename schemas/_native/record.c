@@ -13,7 +13,7 @@
  * Memory safety: every read is checked against the end of the buffer; no fixed-size buffers; recursion
  * only follows the program's nested objects (two levels), never the input's own nesting.
  */
-#include "record.h"
+#include "columns.h" /* (and record.h) */
 
 /* ------------------------------------------------------------------ values */
 
@@ -397,7 +397,8 @@ PyMODINIT_FUNC PyInit__record(void) {
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     if (PyModule_AddObjectRef(m, "Decoder", (PyObject *)&DecoderType) < 0 ||
-        PyModule_AddObjectRef(m, "Event", (PyObject *)&EventType) < 0) {
+        PyModule_AddObjectRef(m, "Event", (PyObject *)&EventType) < 0 ||
+        PyModule_AddIntConstant(m, "DICTIONARY_LIMIT", DICT_LIMIT) < 0) { /* distinct values per column and batch */
         Py_DECREF(m);
         return NULL;
     }

@@ -20,7 +20,7 @@ from batch.compact import native_decode
 from batch.compact.decode import MAX_RECORD_BYTES, Lines, decode_lines
 from batch.compact.dictionary import DICTIONARY_COLUMNS, column_flags, decoded_schema
 from batch.compact.fast_decode import decode_fast
-from batch.compact.native_decode import DECODE_PATH, decode_native
+from batch.compact.native_decode import DECODE_PATH, _record, decode_native
 from batch.lake.append import FastAppend
 from batch.lake.tables import ensure_table, lake_schema
 from schemas.contract import CONTRACTS
@@ -29,7 +29,7 @@ from tests.schemas.events import EVENT_TIME_MS, camera_heartbeat, face_expressio
 
 NATIVE = pytest.mark.skipif(DECODE_PATH != "native" and not os.environ.get("MOODLENS_REQUIRE_NATIVE"),
                             reason="schemas._record not built (pip install -e .)")
-DICT_LIMIT = 1024  # schemas/_native/columns.h: distinct values per column and batch the C dictionary keeps
+DICT_LIMIT = getattr(_record, "DICTIONARY_LIMIT", 1024)  # distinct values per column and batch the C side keeps
 FACES = CONTRACTS["face_expression"]
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
