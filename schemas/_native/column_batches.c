@@ -111,20 +111,27 @@ done:
     return result;
 }
 
+/* The two entry points' common checks: `required` arguments and one optional (the dictionary), on a
+ * decoder whose __init__ has run. */
+static int entry_check(Decoder *self, Py_ssize_t nargs, Py_ssize_t required, const char *usage) {
+    if (nargs != required && nargs != required + 1) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return -1;
+    }
+    if (!self->tag_key) {
+        PyErr_SetString(PyExc_RuntimeError, "Decoder not initialised");
+        return -1;
+    }
+    return 0;
+}
+
 /* columns(lines, max_bytes[, dictionary]) -> (consumed, refused, tables): `consumed` lines read (fewer than
  * all only when a table's strings reached 2 GiB: call again with the rest); `refused` the indices of those
  * not proven valid here (not bytes, longer than max_bytes, or any reason record.c gives up); `tables` per
  * contract, in the program's order, None or (rows, index, columns). `dictionary` (see encodings_of) names
  * the string columns to give as int32 indices + (offsets, bytes) of their distinct values. */
 PyObject *Decoder_columns(Decoder *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2 && nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "columns(lines, max_bytes[, dictionary])");
-        return NULL;
-    }
-    if (!self->tag_key) {
-        PyErr_SetString(PyExc_RuntimeError, "Decoder not initialised");
-        return NULL;
-    }
+    if (entry_check(self, nargs, 2, "columns(lines, max_bytes[, dictionary])") < 0) return NULL;
     Py_ssize_t max_bytes;
     if (max_bytes_of(args[1], &max_bytes) < 0) return NULL;
     /* Python code runs in the loop only where a field's pattern is checked by `re`: then the lines are read
@@ -144,14 +151,7 @@ PyObject *Decoder_columns(Decoder *self, PyObject *const *args, Py_ssize_t nargs
  * of one length (numpy arrays). A line whose offsets fall outside `data` is refused. The views held here keep
  * all three alive and unresizable while Python code (a pattern checked by `re`) may run in the loop. */
 PyObject *Decoder_columns_in(Decoder *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 4 && nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "columns_in(data, starts, ends, max_bytes[, dictionary])");
-        return NULL;
-    }
-    if (!self->tag_key) {
-        PyErr_SetString(PyExc_RuntimeError, "Decoder not initialised");
-        return NULL;
-    }
+    if (entry_check(self, nargs, 4, "columns_in(data, starts, ends, max_bytes[, dictionary])") < 0) return NULL;
     Py_ssize_t max_bytes;
     if (max_bytes_of(args[3], &max_bytes) < 0) return NULL;
     Py_buffer data, starts, ends;

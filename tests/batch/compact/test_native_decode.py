@@ -277,3 +277,17 @@ def test_a_pattern_left_to_re_is_checked_in_the_columns_too() -> None:
     _validity, offsets, data, nulls = columns[1]
     assert offsets is not None and data is not None and nulls == 0
     assert bytes(data) == b"ababab" and np.frombuffer(offsets, dtype=np.int32).tolist() == [0, 4, 6]
+
+
+def test_the_column_entry_points_refuse_a_wrong_call_with_their_usage() -> None:
+    from schemas import _record
+
+    decoder = native_decode._decoder()
+    with pytest.raises(TypeError, match=r"columns\(lines, max_bytes\[, dictionary\]\)"):
+        decoder.columns([b"{}"])
+    with pytest.raises(TypeError, match=r"columns_in\(data, starts, ends, max_bytes\[, dictionary\]\)"):
+        decoder.columns_in(b"{}", np.array([0]), np.array([2]))
+    bare = _record.Decoder.__new__(_record.Decoder)  # __init__ never ran: no program to run
+    for call in (lambda: bare.columns([b"{}"], 100), lambda: bare.columns_in(b"{}", np.array([0]), np.array([2]), 100)):
+        with pytest.raises(RuntimeError, match="Decoder not initialised"):
+            call()
