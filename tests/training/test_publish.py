@@ -49,8 +49,12 @@ def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_
     out = tmp_path / "models"
     figures = publish(checkpoint, archive, out, "student", "0.1.0", work=tmp_path / "work",
                       anchor_file=anchor, latency_runs=30)
-    assert figures["test_time_views"] == ["face"] and figures["architecture"] == "CompactNet"
-    assert len(figures["views_considered"]) == 3  # type: ignore[arg-type]
+    considered = figures["views_considered"]
+    assert isinstance(considered, list) and len(considered) == 3
+    # The fastest set as measured (for a net this small one view and two are within the noise of each other).
+    (chosen,) = [c for c in considered if c["views"] == figures["test_time_views"]]
+    assert chosen["float32_ms"] == min(c["float32_ms"] for c in considered)
+    assert figures["architecture"] == "CompactNet"
     latency = figures["latency_ms"]
     assert isinstance(latency, dict) and latency["float32"] > 0 and latency["int8"] > 0
     shipped_as = {"fp32": "float32", "int8": "int8"}[str(figures["precision"])]
