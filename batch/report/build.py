@@ -183,19 +183,20 @@ def _drift_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, site:
     """Model drift per camera-day (`batch.drift`): is the model still seeing what it was made for?"""
     if options.drift_baseline is None:
         return ""
-    days = drift.camera_days(drift.query(con, options.since_ms, options.until_ms, site), options.drift_baseline)
+    days = drift.judge(con, options.since_ms, options.until_ms, site, options.drift_baseline)
     # rounded: sums of floats differ in their last bits with the order an engine adds them in
     tables["model_drift"] = pd.DataFrame([{"site": d.site_id, "camera": d.camera_id, "day": d.day, "faces": d.faces,
                                            "low_quality_share": round(d.low_quality_share, 4),
                                            "mean_confidence": round(d.mean_confidence, 4),
-                                           "psi": None if d.psi is None else round(d.psi, 4), "verdict": d.verdict}
+                                           "psi": None if d.psi is None else round(d.psi, 4), "verdict": d.verdict,
+                                           "baseline": d.baseline if d.psi is not None else ""}
                                           for d in days])
     rows = [[escape(f"{d.site_id}/{d.camera_id}"), d.day, str(d.faces), f"{d.low_quality_share:.0%}",
              f"{d.mean_confidence:.2f}", "-" if d.psi is None else f"{d.psi:.3f}", d.verdict] for d in days]
     drifted = sum(d.verdict == "DRIFT" for d in days)
-    return (f"<p>Model drift (population stability index of the top-class mix against "
-            f"{escape(options.drift_baseline.source)}; above 0.25 is drift): <b>{drifted}</b> of {len(days)} "
-            "camera-days.</p>" +
+    return (f"<p>Model drift (population stability index of the top-class mix against each camera's own "
+            f"previous {drift.OWN_DAYS} days, or {escape(options.drift_baseline.source)} where a camera has less "
+            f"history; above 0.25 is drift): <b>{drifted}</b> of {len(days)} camera-days.</p>" +
             _table(["camera", "day", "usable faces", "low quality", "confidence", "PSI", "verdict"], rows))
 
 

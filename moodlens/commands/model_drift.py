@@ -13,9 +13,10 @@ from edge.expression.classifier import DEFAULT_MODEL
 def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     drift = commands.add_parser(
         "drift", help="top-class mix, confidence and low-quality share per camera-day against the model's baseline",
-        description="Reads face_expression from the lake. Drift is the population stability index (PSI) of the "
-                    "top-class shares against the model card's baseline (FER2013 public test) or a reference "
-                    "period of the site's own: below 0.1 stable, 0.1-0.25 some change, above 0.25 DRIFT.")
+        description="Reads face_expression from the lake. Drift is the population stability index (PSI) of a "
+                    "camera-day's top-class shares against the same camera's own previous days (--own-days), or the "
+                    "model card's baseline (FER2013 public test) where a camera has too little history, or a "
+                    "reference period of the site's own: below 0.1 stable, 0.1-0.25 some change, above 0.25 DRIFT.")
     drift.add_argument("--lake", default=None, help="the lake (folder or s3://...; default var/lake or $MOODLENS_LAKE)")
     drift.add_argument("--site", default=None)
     drift.add_argument("--since", default="7d", help="period: 7d, 48h, 2w, or a UTC date (default 7d)")
@@ -24,6 +25,9 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
                        help="model card JSON holding the drift_baseline (default: the shipped model's)")
     drift.add_argument("--reference", default=None, metavar="SINCE..UNTIL",
                        help="use the site's own period as the baseline instead, e.g. 2026-10-01..2026-10-15")
+    drift.add_argument("--own-days", type=int, default=14,
+                       help="compare each camera-day with the camera's own previous N days (default 14); where they "
+                            "hold under 5 x --min-faces usable faces, and with 0, with the model card's baseline")
     drift.add_argument("--min-faces", type=int, default=100, help="fewer usable faces in a camera-day: no PSI")
     drift.add_argument("--cloudwatch", action="store_true",
                        help="also put the PSI per site and camera as CloudWatch metric Moodlens/ModelDrift")
@@ -38,12 +42,14 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 def run_drift(args: argparse.Namespace) -> int:
     from batch.analytics.source import latest_event_ms
-    from batch.drift import Baseline, camera_days, query, reference_baseline
+    from batch.drift import Baseline, camera_days, judge, query, reference_baseline
     from moodlens.commands.analytics_input import lake_connection
     from moodlens.commands.report import period
 
     if args.min_faces < 1:
         raise ValueError(f"--min-faces must be at least 1, got {args.min_faces}")
+    if args.own_days < 0:
+        raise ValueError(f"--own-days must be 0 or more, got {args.own_days}")
     con = lake_connection(args.lake)
     since_ms, until_ms = period(args.since, args.until, latest_event_ms(con))
     if args.reference:
@@ -53,9 +59,10 @@ def run_drift(args: argparse.Namespace) -> int:
         ref_since, ref_until = period(start, end, None)
         reference = camera_days(query(con, ref_since, ref_until, args.site), _any_baseline(), 1)
         baseline = reference_baseline(reference, args.reference)
+        own_days = 0  # the period the user chose is the yardstick for every day
     else:
-        baseline = Baseline.from_card_file(args.card)
-    days = camera_days(query(con, since_ms, until_ms, args.site), baseline, args.min_faces)
+        baseline, own_days = Baseline.from_card_file(args.card), args.own_days
+    days = judge(con, since_ms, until_ms, args.site, baseline, own_days, args.min_faces)
     if not days:
         print("no faces in the lake for that period" + (f" at site {args.site}" if args.site else ""))
         return 0
@@ -64,14 +71,18 @@ def run_drift(args: argparse.Namespace) -> int:
             print(json.dumps({"site_id": d.site_id, "camera_id": d.camera_id, "day": d.day, "faces": d.faces,
                               "low_quality_share": round(d.low_quality_share, 4),
                               "mean_confidence": round(d.mean_confidence, 4),
-                              "psi": None if d.psi is None else round(d.psi, 4), "verdict": d.verdict}))
+                              "psi": None if d.psi is None else round(d.psi, 4), "verdict": d.verdict,
+                              "baseline": d.baseline}))
     else:
-        print(f"baseline: {baseline.source} (mean confidence {baseline.mean_confidence:.2f})")
-        print(f"{'site':<16} {'camera':<12} {'day':<10} {'faces':>6} {'low-q':>6} {'conf':>5} {'PSI':>6}  verdict")
+        fallback = f"{baseline.source} (mean confidence {baseline.mean_confidence:.2f})"
+        print(f"baseline: each camera's own previous {own_days} days; where a camera has less history, {fallback}"
+              if own_days else f"baseline: {fallback}")
+        print(f"{'site':<16} {'camera':<12} {'day':<10} {'faces':>6} {'low-q':>6} {'conf':>5} {'PSI':>6}  "
+              f"{'verdict':<13}  against")
         for d in days:
             psi = "-" if d.psi is None else f"{d.psi:.3f}"
             print(f"{d.site_id:<16} {d.camera_id:<12} {d.day:<10} {d.faces:>6} {d.low_quality_share:>6.0%} "
-                  f"{d.mean_confidence:>5.2f} {psi:>6}  {d.verdict}")
+                  f"{d.mean_confidence:>5.2f} {psi:>6}  {d.verdict:<13}  {d.baseline if d.psi is not None else ''}")
     if args.cloudwatch:
         put_drift_metrics(days, args.endpoint_url)
     if args.dashboard_json is not None:

@@ -4,7 +4,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from batch.drift import SHIFTED, Baseline, camera_days, psi, query, reference_baseline
+from batch.drift import OWN_MIN_FACES_FACTOR, SHIFTED, Baseline, camera_days, judge, psi, query, reference_baseline
 from batch.table_schema import to_arrow_table
 from schemas.contract import FACE_EXPRESSION
 from schemas.validation import validate_event
@@ -83,3 +83,58 @@ def camera_days_again(events, baseline):
 def test_a_card_without_a_baseline_is_named():
     with pytest.raises(ValueError, match="drift_baseline"):
         Baseline.from_card({"version": "1"})
+
+
+# ------------------------------------------------------------------------------------------------ own history
+
+SITE_MIX = np.array([0.02, 0.0, 0.01, 0.5, 0.02, 0.05, 0.4])  # a restaurant: far from FER2013, normal here
+DIM = np.array([0.02, 0.0, 0.01, 0.15, 0.02, 0.05, 0.75])  # the camera dimmed: everyone "neutral"
+
+
+def judged(events, since_day, until_day, own_days=14):
+    con = lake_with(events)
+    return judge(con, EVENT_TIME_MS + since_day * DAY_MS, EVENT_TIME_MS + until_day * DAY_MS, None, BASELINE,
+                 own_days)
+
+
+def test_a_camera_is_judged_against_its_own_past_once_it_has_one_and_against_the_card_before():
+    rng = np.random.default_rng(5)
+    events = [e for day in range(10) for e in day_of_faces(rng, day, "cam-a", SITE_MIX / SITE_MIX.sum())]
+    days = judged(events, 0, 10)
+    assert len(days) == 10
+    # 400 faces a day, 90% usable: from the third day the camera's own past holds 5 x 100 usable faces
+    needed = OWN_MIN_FACES_FACTOR * 100
+    first_own = next(i for i, d in enumerate(days) if d.baseline == "own 14 days")
+    assert sum(d.faces for d in days[:first_own]) >= needed > sum(d.faces for d in days[:first_own - 1])
+    assert all(d.baseline == BASELINE.source and d.verdict == "DRIFT" for d in days[:first_own])  # vs FER2013
+    assert all(d.verdict == "stable" for d in days[first_own:])  # vs itself: nothing changed
+    assert [d.baseline for d in judged(events, 0, 10, own_days=0)] == [BASELINE.source] * 10
+
+
+def test_a_camera_that_changes_is_flagged_against_its_own_past_on_the_days_it_changed():
+    rng = np.random.default_rng(6)
+    events = [e for day in range(8) for e in day_of_faces(rng, day, "cam-a", SITE_MIX / SITE_MIX.sum())]
+    events += [e for day in range(8, 10) for e in day_of_faces(rng, day, "cam-a", DIM / DIM.sum())]
+    events += [e for day in range(10) for e in day_of_faces(rng, day, "cam-b", SITE_MIX / SITE_MIX.sum())]
+    # The period judged starts after the history: days 0-5 are read only as the cameras' past.
+    days = {(d.camera_id, day_index(d)): d for d in judged(events, 6, 10)}
+    assert sorted(days) == [(camera, day) for camera in ("cam-a", "cam-b") for day in range(6, 10)]
+    assert {key for key, d in days.items() if d.verdict == "DRIFT"} == {("cam-a", 8), ("cam-a", 9)}
+    assert all(d.baseline == "own 14 days" for d in days.values())
+
+
+def day_index(day) -> int:
+    import datetime as dt
+
+    first = dt.datetime.fromtimestamp(EVENT_TIME_MS / 1000, dt.UTC).date()
+    return (dt.date.fromisoformat(day.day) - first).days
+
+
+def test_only_the_days_before_count_as_a_camera_s_past():
+    rng = np.random.default_rng(8)
+    events = [e for day in range(4) for e in day_of_faces(rng, day, "cam-a", SITE_MIX / SITE_MIX.sum())]
+    events += [e for day in range(4, 6) for e in day_of_faces(rng, day, "cam-a", DIM / DIM.sum())]
+    days = judged(events, 0, 6, own_days=2)
+    # own_days=2: day 5 is compared with days 3 and 4 (one normal, one dim), not with days 0-2
+    expected = reference_baseline(days[3:5], "")
+    assert days[5].psi == pytest.approx(psi(expected.shares, days[5].shares))

@@ -68,7 +68,7 @@ def test_report_writes_html_and_csvs(small_history: Path, tmp_path: Path) -> Non
     assert (tmp_path / "hourly.csv").is_file() and (tmp_path / "drivers.csv").is_file()
     assert "Model drift (population stability index" in html
     drift = (tmp_path / "model_drift.csv").read_text().splitlines()
-    assert drift[0].startswith("site,camera,day,faces") and len(drift) > 1
+    assert drift[0].startswith("site,camera,day,faces") and drift[0].endswith(",baseline") and len(drift) > 1
 
 
 def test_report_rejects_a_bad_period(small_history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,9 +12,9 @@ from tests.batch.drift_events import BASELINE, day_of_faces
 SKEWED = np.array([0.02, 0.0, 0.01, 0.15, 0.02, 0.05, 0.75])  # a dim camera: everyone "neutral"
 
 
-def lake_with_planted_drift(tmp_path, cameras=(("cam-a", BASELINE.shares), ("cam-b", SKEWED))):
+def lake_with_planted_drift(tmp_path, cameras=(("cam-a", BASELINE.shares), ("cam-b", SKEWED)), days=3):
     rng = np.random.default_rng(7)
-    events = [e for camera, mix in cameras for day in range(3) for e in day_of_faces(rng, day, camera, mix, n=200)]
+    events = [e for camera, mix in cameras for day in range(days) for e in day_of_faces(rng, day, camera, mix, n=200)]
     log = LocalLog(tmp_path / "log")
     log.append([json.dumps(e).encode() for e in sorted(events, key=lambda e: e["event_time_ms"])])
     log.close()
@@ -72,3 +72,20 @@ def test_a_card_without_a_baseline_and_a_bad_reference_are_named(tmp_path, capsy
     assert "drift_baseline" in capsys.readouterr().err
     assert main(["model", "drift", "--lake", lake, "--reference", "2026-10-01"]) == 2
     assert "SINCE..UNTIL" in capsys.readouterr().err
+
+
+def test_by_default_a_camera_is_judged_against_its_own_past_once_it_has_one(tmp_path, capsys):
+    """A site whose normal mix is far from FER2013: against the card every day is drift (an alarm every
+    day, soon ignored); against the camera's own previous days only its first days, before it has a past."""
+    lake = lake_with_planted_drift(tmp_path, cameras=(("cam-b", SKEWED),), days=6)
+    capsys.readouterr()
+    assert main(["model", "drift", "--lake", lake, "--own-days", "0", "--json"]) == 1
+    card_only = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["verdict"] for r in card_only} == {"DRIFT"} and len(card_only) == 6
+    main(["model", "drift", "--lake", lake, "--json"])
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    own = [r for r in rows if r["baseline"] == "own 14 days"]
+    assert len(own) >= 3 and all(r["verdict"] != "DRIFT" for r in own)
+    assert all(r["baseline"].startswith("model card") for r in rows if r not in own)
+    assert main(["model", "drift", "--lake", lake, "--own-days", "-1"]) == 2
+    assert "--own-days must be 0 or more" in capsys.readouterr().err
