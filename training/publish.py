@@ -24,7 +24,7 @@ from edge.expression.classifier import ExpressionClassifier
 from schemas.expressions import EXPRESSIONS
 from training.confusion_plot import write_confusion_png
 from training.data import load_split
-from training.drift_baseline import baseline_of
+from training.drift_baseline import baseline, classify_faces
 from training.evaluation import Scores, score
 from training.export import export_onnx, net_from_checkpoint
 from training.latency import time_per_call_ms
@@ -40,12 +40,11 @@ DEFAULT_ANCHOR = Path("build/anchor/latency.json")
 ANCHOR_MODELS = ("fer-tflite", "fer-fp32-tflite")  # the file `fer` runs; its Keras weights as float TFLite
 
 
-def evaluate_file(path: Path, images: np.ndarray, labels: np.ndarray) -> Scores:
-    classifier = ExpressionClassifier(path)
-    pixels = images.astype(np.float32)[:, None]
-    predicted = np.concatenate([classifier.classify_batch(pixels[i:i + 512]).argmax(1)
-                                for i in range(0, len(pixels), 512)])
-    return score(labels, predicted, len(EXPRESSIONS))
+def evaluate_file(path: Path, images: np.ndarray, labels: np.ndarray) -> tuple[Scores, np.ndarray]:
+    """Scores and the (N, 7) probabilities of the ONNX file on the faces, classified as the edge does
+    (the probabilities are also the drift baseline's input: the faces are classified once)."""
+    probabilities = classify_faces(path, images)
+    return score(labels, probabilities.argmax(1), len(EXPRESSIONS)), probabilities
 
 
 def one_core_latency_ms(path: Path, runs: int = 2000) -> float:
@@ -127,10 +126,12 @@ def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str
     if budget_ms is None and anchor is not None:
         budget_ms = float(str(anchor["ms_per_face"]))
     candidates = []
+    probabilities_of: dict[tuple[str, ...], np.ndarray] = {}
     for choice in ([views] if views else VIEW_CHOICES):
         path = work / f"expression.{len(choice)}view.float.onnx"
         export_onnx(net, path, model_id, version, metrics, choice)
-        candidates.append((choice, evaluate_file(path, images, labels), one_core_latency_ms(path, latency_runs)))
+        choice_scores, probabilities_of[choice] = evaluate_file(path, images, labels)
+        candidates.append((choice, choice_scores, one_core_latency_ms(path, latency_runs)))
         print(f"views {','.join(choice)}: accuracy {candidates[-1][1].accuracy:.4f}, "
               f"{candidates[-1][2]:.3f} ms/face fp32", flush=True)
     chosen_views, float_scores, float_ms = choose_views(candidates, budget_ms)
@@ -140,10 +141,12 @@ def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str
     faces = min(CALIBRATION_FACES, len(train_images))
     calibration = train_images[np.random.default_rng(0).choice(len(train_images), faces, replace=False)]
     quantize(float_path, int8_path, calibration)
-    int8_scores, int8_ms = evaluate_file(int8_path, images, labels), one_core_latency_ms(int8_path, latency_runs)
+    (int8_scores, int8_probabilities), int8_ms = (evaluate_file(int8_path, images, labels),
+                                                  one_core_latency_ms(int8_path, latency_runs))
     if precision == "auto":
         precision = choose_precision((float_scores, float_ms), (int8_scores, int8_ms))
     shipped_scores, shipped_ms = (int8_scores, int8_ms) if precision == "int8" else (float_scores, float_ms)
+    shipped_probabilities = int8_probabilities if precision == "int8" else probabilities_of[chosen_views]
     out.mkdir(parents=True, exist_ok=True)
     shipped = out / "expression.onnx"
     shutil.copyfile(int8_path if precision == "int8" else float_path, shipped)
@@ -164,7 +167,7 @@ def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str
         "confusion_shipped": shipped_scores.confusion.tolist(), "confusion_picture": confusion_png.name,
         "machine": this_machine(), "lifted_from": state.get("lifted_from"),
         # What `moodlens model drift` compares camera-days with: it travels with the model.
-        "drift_baseline": baseline_of(shipped, images, "test_public"),
+        "drift_baseline": baseline(shipped_probabilities, "test_public"),
     }
     (out / "expression.json").write_text(json.dumps(figures, indent=2) + "\n")
     (out / "MODEL_CARD.md").write_text(model_card(figures, checkpoint))

@@ -10,6 +10,8 @@ import torch
 
 from edge.expression.classifier import ExpressionClassifier
 from tests.training.test_train import write_archive
+from training.data import load_split
+from training.drift_baseline import baseline_of
 from training.evaluation import score
 from training.network import CompactNet
 from training.publish import choose_precision, choose_views, publish
@@ -71,4 +73,7 @@ def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_
     drift = json.loads((out / "expression.json").read_text())["drift_baseline"]
     assert drift["faces"] == figures["faces"] and abs(sum(drift["top_class_share"].values()) - 1) < 1e-3
     assert 1 / 7 <= drift["mean_confidence"] <= 1
+    # ...the same as classifying the shipped file again (publish reuses the scoring pass's outputs)
+    images, _ = load_split(archive, "test_public")
+    assert drift == json.loads(json.dumps(baseline_of(out / "expression.onnx", images, "test_public")))
     assert "Figures measured on: " in card
