@@ -116,12 +116,9 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
     step, epoch, best = 0, 0, {"accuracy": -1.0}
     generator = torch.Generator().manual_seed(args.seed)
     order, position, running = None, 0, 0.0
-    if last.exists():
-        state = torch.load(last, weights_only=False)  # nosec B614: our own checkpoint, in our --checkpoint-dir
-        net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
+    state = base.resume(last, net, optimizer, generator)
+    if state is not None:
         step, epoch, best = state["step"], state["epoch"], state["best"]
-        generator.set_state(state["generator"])
         _restore_rng_states(state["rng"])
         order, position, running = state["order"], state["position"], state["running"]
         print(f"resumed from {last}: epoch {epoch}, step {step}, position {position}, best {best}", flush=True)

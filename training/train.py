@@ -117,6 +117,20 @@ def save_atomic(state: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def resume(last: Path, net: nn.Module, optimizer: torch.optim.Optimizer,
+           generator: torch.Generator) -> dict[str, Any] | None:
+    """Restores what train.py and distill.py both keep in `last.pt` (the net, the optimizer, the data
+    order's generator) and returns the whole state for the caller's counters and extras; None when
+    there is no `last.pt` yet."""
+    if not last.exists():
+        return None
+    state: dict[str, Any] = torch.load(last, weights_only=False)  # nosec B614: our own checkpoint, in our folder
+    net.load_state_dict(state["net"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    return state
+
+
 def pick_device() -> tuple[torch.device, bool]:
     """The device, and whether to train under bf16 autocast there."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -197,12 +211,9 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     last, best_path = checkpoints / "last.pt", checkpoints / "best.pt"
     step, epoch, best = 0, 0, {"accuracy": -1.0}
     generator = torch.Generator().manual_seed(args.seed)
-    if last.exists():
-        state = torch.load(last, weights_only=False)  # nosec B614: our own checkpoint, in our --model-dir
-        net.load_state_dict(state["net"])
-        optimizer.load_state_dict(state["optimizer"])
+    state = resume(last, net, optimizer, generator)
+    if state is not None:
         step, epoch, best = state["step"], state["epoch"], state["best"]
-        generator.set_state(state["generator"])
         print(f"resumed from {last}: epoch {epoch}, step {step}, best {best}", flush=True)
 
     while step < total_steps:
