@@ -16,12 +16,14 @@ import json
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge.detection.choice import DetectorChoice, build_detector
+from edge.detection.yunet import YuNetFaceDetector
 from edge.events import EventContext
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
 from edge.frame import Frame
@@ -102,6 +104,8 @@ def main() -> None:
     parser.add_argument("--classify-interval-ms", type=int, default=250)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--all-cores", action="store_true", help="do not pin to core 0")
+    parser.add_argument("--near", choices=("merged", "apart"), nargs="+", default=["merged", "apart"],
+                        help="yunet: one run per value: neighbours' near windows merged where cheaper, or each apart")
     args = parser.parse_args()
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {0})
@@ -110,11 +114,13 @@ def main() -> None:
     classifier = ExpressionClassifier(args.model, threads=1)
     print(f"{args.detector} detector, {width}x{height}, classify each face every {args.classify_interval_ms} ms, "
           f"{args.frames} frames; times are CPU seconds of this process (one core)")
-    print(f"{'faces':>5} {'frames/s':>9} {'found/frame':>12} {'batches':>8} {'faces/batch':>12} "
+    print(f"{'near':>6} {'faces':>5} {'frames/s':>9} {'found/frame':>12} {'batches':>8} {'faces/batch':>12} "
           f"{'classify ms/frame':>18} {'detect ms/frame':>16}")
-    for faces in args.faces:
+    for faces, near in ((faces, near) for faces in args.faces for near in args.near):
         frames = crowd_frames(faces, args.frames, width, height)
         detector, _ = build_detector(DetectorChoice(args.detector))
+        if isinstance(detector, YuNetFaceDetector):
+            detector.settings = replace(detector.settings, merge_near=near == "merged")
         counting = CountingModel(classifier)
         batches = counting.batches
         context = EventContext("bench", "crowd", classifier.info.model_id, classifier.info.version, "bench")
@@ -123,9 +129,9 @@ def main() -> None:
         start = time.process_time()
         stats = pipeline.run(frames)
         seconds = time.process_time() - start
-        print(f"{faces:>5} {stats.frames / seconds:>9.1f} {stats.faces / stats.frames:>12.1f} {len(batches):>8} "
-              f"{np.mean(batches) if batches else 0:>12.1f} {1000 * stats.stage_s['classify'] / stats.frames:>18.2f}"
-              f" {1000 * stats.stage_s['detect'] / stats.frames:>16.2f}")
+        classify_ms, detect_ms = (1000 * stats.stage_s[stage] / stats.frames for stage in ("classify", "detect"))
+        print(f"{near:>6} {faces:>5} {stats.frames / seconds:>9.1f} {stats.faces / stats.frames:>12.1f} "
+              f"{len(batches):>8} {np.mean(batches) if batches else 0:>12.1f} {classify_ms:>18.2f} {detect_ms:>16.2f}")
 
 
 if __name__ == "__main__":

@@ -124,6 +124,29 @@ def test_detect_near_follows_a_known_face_and_finds_nothing_elsewhere(yunet):
     assert len(yunet.detect_near(image, np.array([[0, 0, 60, 60]], np.float32))) == 0
 
 
+def test_the_group_s_near_windows_merged_find_the_same_faces_in_fewer_calls(yunet):
+    """multi_face.jpg: five people side by side, their near windows overlap. Looked at together where
+    cheaper (edge.detection.near_regions), the near search finds the same five faces with fewer calls."""
+    image = gray("multi_face.jpg")
+    known = yunet.detect_complete(image)
+    found = {}
+    for merge in (True, False):
+        calls: list[tuple[int, int]] = []
+        detect = load_libfacedetection()
+
+        def counted(picture: np.ndarray, calls: list[tuple[int, int]] = calls, detect=detect) -> np.ndarray:
+            calls.append(picture.shape[:2])
+            return detect(picture)
+
+        near = YuNetFaceDetector(YuNetSettings(merge_near=merge), detect_call=counted).detect_near(image, known.xyxy)
+        found[merge] = (near, calls)
+    (merged, merged_calls), (apart, apart_calls) = found[True], found[False]
+    assert len(apart) == len(merged) == 5 and len(apart_calls) == 5
+    assert len(merged_calls) < 5
+    nearest = np.abs(merged.centers[:, None, :] - apart.centers[None, :, :]).max(axis=2).min(axis=1)
+    assert nearest.max() < 6  # each face merged lies where it lies alone
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (5, 7), (2, 4000), (8000, 8000)])
 def test_tiny_thin_and_huge_frames_give_an_answer(yunet, shape):
     faces = yunet.detect(np.full(shape, 90, np.uint8))
