@@ -60,6 +60,14 @@ from stream.ids import stable_event_id
 
 Rule = Literal["low_sentiment", "sentiment_drop", "camera_silent"]
 HOUR_MS = 3_600_000
+
+
+def default_alarm_window(window_minutes: Iterable[int]) -> int:
+    """The window length the alarms watch when none is chosen: 15 minutes where the engine has that
+    window, else its longest (one rule for `stream run` and the AWS stack's thresholds file)."""
+    lengths = list(window_minutes)
+    return 15 if 15 in lengths else max(lengths)
+
 ALARM_STATE_VERSION = 2  # 2: machines carry raised_ms and data_ms
 
 

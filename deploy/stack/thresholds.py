@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stream.alarms import AlarmConfig
+from stream.alarms import AlarmConfig, default_alarm_window
 from stream.engine import EngineConfig
 
 KEYS = {
@@ -58,7 +58,7 @@ def configs(values: dict[str, Any]) -> tuple[EngineConfig, AlarmConfig]:
     min_tracks = values.get("min_tracks", engine_defaults.min_tracks)
     engine = EngineConfig(window_minutes=tuple(windows), allowed_lateness_ms=round(lateness * 1000),
                           min_tracks=min_tracks)
-    alarm_window = values.get("alarm_window_minutes", 15 if 15 in engine.window_minutes else max(engine.window_minutes))
+    alarm_window = values.get("alarm_window_minutes", default_alarm_window(engine.window_minutes))
     if alarm_window not in engine.window_minutes:
         raise ValueError(f"alarm_window_minutes {alarm_window!r} is not one of window_minutes "
                          f"{list(engine.window_minutes)}")

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stream.alarms import AlarmConfig
+from stream.alarms import AlarmConfig, default_alarm_window
 from stream.engine import EngineConfig
 from stream.host.loop import Host, HostConfig
 
@@ -77,7 +77,7 @@ def host_config(args: argparse.Namespace) -> HostConfig:
     windows = _window_minutes(args.window_minutes)
     if args.lateness_s < 0:
         raise ValueError(f"--lateness-s must be >= 0, got {args.lateness_s}")
-    alarm_window = args.alarm_window if args.alarm_window is not None else 15 if 15 in windows else max(windows)
+    alarm_window = args.alarm_window if args.alarm_window is not None else default_alarm_window(windows)
     return HostConfig(
         engine=EngineConfig(window_minutes=windows,
                             allowed_lateness_ms=int(args.lateness_s * 1000), min_tracks=args.min_tracks),
