@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,12 @@ class NearWindow:
 
     @property
     def cost(self) -> float:
-        return (self.right - self.left) * (self.bottom - self.top) * self.factor ** 2 + CALL_PX
+        return _cost(self.right - self.left, self.bottom - self.top, self.factor)
+
+
+def _cost(width: Any, height: Any, factor: Any) -> Any:
+    """What YuNet pays for a window (numbers or numpy arrays of them), in shown pixels."""
+    return width * height * factor ** 2 + CALL_PX
 
 
 def windows_for(regions: Sequence[SearchRegion], factors: Sequence[float], merge: bool = True) -> list[NearWindow]:
@@ -52,13 +58,12 @@ def windows_for(regions: Sequence[SearchRegion], factors: Sequence[float], merge
     largest = smallest.copy()
     members = [[i] for i in range(len(regions))]
     alive = np.ones(len(regions), dtype=bool)
-    cost = (box[:, 2] - box[:, 0]) * (box[:, 3] - box[:, 1]) * factor ** 2 + CALL_PX
+    cost = _cost(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1], factor)
     upper = np.triu(np.ones((len(regions), len(regions)), dtype=bool), 1)
-    while merge and alive.sum() > 1:
+    while alive.sum() > 1:
         width = np.maximum(box[:, None, 2], box[None, :, 2]) - np.minimum(box[:, None, 0], box[None, :, 0])
         height = np.maximum(box[:, None, 3], box[None, :, 3]) - np.minimum(box[:, None, 1], box[None, :, 1])
-        saving = cost[:, None] + cost[None, :] - (width * height * np.maximum(factor[:, None], factor[None, :]) ** 2
-                                                  + CALL_PX)
+        saving = cost[:, None] + cost[None, :] - _cost(width, height, np.maximum(factor[:, None], factor[None, :]))
         alike = np.maximum(largest[:, None], largest[None, :]) <= MAX_SIZE_RATIO * np.minimum(
             smallest[:, None], smallest[None, :])
         saving = np.where(alike & upper & alive[:, None] & alive[None, :], saving, -np.inf)
@@ -69,7 +74,7 @@ def windows_for(regions: Sequence[SearchRegion], factors: Sequence[float], merge
                   max(box[i, 3], box[j, 3]))
         factor[i] = max(factor[i], factor[j])
         smallest[i], largest[i] = min(smallest[i], smallest[j]), max(largest[i], largest[j])
-        cost[i] = (box[i, 2] - box[i, 0]) * (box[i, 3] - box[i, 1]) * factor[i] ** 2 + CALL_PX
+        cost[i] = _cost(box[i, 2] - box[i, 0], box[i, 3] - box[i, 1], factor[i])
         members[i] += members[j]
         alive[j] = False
     windows = [NearWindow(int(box[k, 0]), int(box[k, 1]), int(box[k, 2]), int(box[k, 3]), float(factor[k]),
