@@ -81,7 +81,7 @@ unit: $(VENV)/.dev
 
 train: $(VENV)/.dev
 	$(BIN)/python training/train.py --data $(FER) --model-dir build/model
-	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/model/checkpoints/best.pt --out edge/models
+	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/model/checkpoints/model.pt --out edge/models
 
 # Fine-tune on a site's labelled crops (see README: the model's life). BASE: the shipped ONNX model (lifted back
 # into a float net) or a checkpoint `make train` wrote.
@@ -95,11 +95,11 @@ finetune: $(VENV)/.dev
 # review into build/distill/publish (never over edge/models). Resumes from build/distill/checkpoints.
 # On a CPU the teachers cost ~12x the student per step, so they label 8 augmented copies of each face
 # once (build/distill/checkpoints/teacher-cache); DISTILL_ARGS= runs them on every batch instead (GPU).
-TEACHERS ?= build/model/checkpoints/best.pt
+TEACHERS ?= build/model/checkpoints/model.pt
 DISTILL_ARGS ?= --teacher-cache-copies 8
 distill: $(VENV)/.dev
 	$(BIN)/python training/distill.py --data $(FER) --teachers $(TEACHERS) --model-dir build/distill $(DISTILL_ARGS)
-	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/distill/checkpoints/best.pt \
+	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/distill/checkpoints/model.pt \
 	  --out build/distill/publish --model-id moodlens-expression-compact40
 
 # The open anchor (fer's mini-Xception under TensorFlow Lite) timed beside our models on one core, and fer

@@ -1,6 +1,6 @@
 """Distils one or more teachers into the fast student (CompactNet) on FER2013 and exports ONNX.
 
-    make distill TEACHERS="build/model/checkpoints/best.pt other.onnx"
+    make distill TEACHERS="build/model/checkpoints/model.pt other.onnx"
 
 Loss per face: (1 - alpha) x cross-entropy to the soft targets train.py uses (FER label blended
 with the FER+ votes) + alpha x T^2 x KL(teachers softened by T || student softened by T), both
@@ -8,7 +8,7 @@ weighted by class as in train.py. The teachers see the student's own augmented (
 mixup/cutmix-mixed) batch, each averaging its test-time views (flip, zoom), so the flip and zoom
 averaging that the shipped model did at run time is folded into a single-view student.
 
-Resumable like train.py (`last.pt` / `best.pt` in --checkpoint-dir), and also mid-epoch: `last.pt`
+Resumable like train.py (`last.pt` / `model.pt` in --checkpoint-dir), and also mid-epoch: `last.pt`
 is written every --checkpoint-every steps with the epoch's order and every random state, so a run
 stopped at any point and started again with the same arguments reaches the same weights as one
 that never stopped. Runs unchanged on CPU and CUDA, locally or as a SageMaker script-mode entry
@@ -112,20 +112,20 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
         key = cache_key(args.teachers, args.teacher_views, args.seed, x_all)
         cache = build_cache(checkpoints / "teacher-cache", key, args.teacher_cache_copies, x_all, teachers,
                             args.seed, 512, device)
-    last, best_path = checkpoints / "last.pt", checkpoints / "best.pt"
-    step, epoch, best = 0, 0, {"accuracy": -1.0}
+    last, chosen_path = checkpoints / "last.pt", checkpoints / base.CHOSEN_NAME
+    step, epoch, chosen = 0, 0, {}
     generator = torch.Generator().manual_seed(args.seed)
     order, position, running = None, 0, 0.0
     state = base.resume(last, net, optimizer, generator)
     if state is not None:
-        step, epoch, best = state["step"], state["epoch"], state["best"]
+        step, epoch, chosen = state["step"], state["epoch"], base.chosen_so_far(state)
         _restore_rng_states(state["rng"])
         order, position, running = state["order"], state["position"], state["running"]
-        print(f"resumed from {last}: epoch {epoch}, step {step}, position {position}, best {best}", flush=True)
+        print(f"resumed from {last}: epoch {epoch}, step {step}, position {position}, chosen {chosen}", flush=True)
 
     def save_last() -> None:
         base.save_atomic({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                          "epoch": epoch, "best": best, "generator": generator.get_state(),
+                          "epoch": epoch, "chosen": chosen, "generator": generator.get_state(),
                           "rng": _rng_states(), "order": order, "position": position, "running": running,
                           "arch": args.arch, "width": args.width}, last)
 
@@ -179,18 +179,14 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
                   "fear_recall": float(scores.recall[EXPRESSIONS.index("fear")])}
         print(f"epoch {epoch} loss {running / steps_per_epoch:.4f} val acc {scores.accuracy:.4f} "
               f"f1 {scores.macro_f1:.4f} fear {result['fear_recall']:.3f} {time.time() - started:.0f}s", flush=True)
-        if scores.accuracy > best["accuracy"]:
-            best = result
-            base.save_atomic({"net": net.state_dict(), "result": result, "arch": args.arch,
-                              "width": args.width}, best_path)
+        chosen = base.keep_if_chosen(args.select, result, chosen,
+                                     {"net": net.state_dict(), "arch": args.arch, "width": args.width}, chosen_path)
         save_last()
 
-    if not best_path.exists():  # stopped by --max-steps before the first epoch ended
-        base.save_atomic({"net": net.state_dict(), "result": {}, "arch": args.arch, "width": args.width},
-                         best_path)
+    if base.ensure_chosen(net, args, chosen_path):  # e.g. stopped by --max-steps before an epoch ended
         save_last()
-    return base.export_best(args, best_path, best, len(images), arch=args.arch, width=args.width,
-                            teachers=list(args.teachers))
+    return base.export_chosen(args, chosen_path, chosen, len(images), arch=args.arch, width=args.width,
+                              teachers=list(args.teachers))
 
 def main(argv: list[str] | None = None) -> int:
     distill(parse_args(argv))

@@ -51,7 +51,7 @@ def export_onnx(net: nn.Module, path: Path, model_id: str, model_version: str,
 
 
 def net_from_checkpoint(checkpoint: Path, arch: str | None = None) -> tuple[nn.Module, dict]:
-    """The float net saved in a training checkpoint (best.pt or last.pt), in eval mode, and the state.
+    """The float net saved in a training checkpoint (model.pt or last.pt), in eval mode, and the state.
 
     The architecture comes from the checkpoint's "arch" (train.py and distill.py record it; older
     checkpoints are "vgg"), the width from the first convolution's weights.
@@ -65,7 +65,7 @@ def net_from_checkpoint(checkpoint: Path, arch: str | None = None) -> tuple[nn.M
 
 def export_checkpoint(checkpoint: Path, path: Path, model_id: str, model_version: str,
                       views: tuple[str, ...] = ("face",)) -> str:
-    """Exports the weights saved in a training checkpoint (best.pt or last.pt)."""
+    """Exports the weights saved in a training checkpoint (model.pt or last.pt)."""
     net, state = net_from_checkpoint(checkpoint)
     metrics = {k: float(v) for k, v in state.get("result", {}).items()}
     return export_onnx(net, path, model_id, model_version, metrics, views)

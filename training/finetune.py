@@ -52,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--key", type=Path, default=site / "label.key" if site else Path("~/.moodlens/label.key"))
     p.add_argument("--base", type=Path, required=True,
                    help="what to start from: the shipped ONNX model (edge/models/expression.onnx) or a checkpoint "
-                        "(make train's best.pt)")
+                        "(make train's model.pt)")
     p.add_argument("--data", default=env.get("SM_CHANNEL_TRAINING"), help="FER2013 .npz archive")
     p.add_argument("--out", type=Path, default=Path(env.get("SM_MODEL_DIR", "build/finetune")))
     p.add_argument("--epochs", type=int, default=5)
@@ -88,7 +88,7 @@ def _base_net(base: Path, width: int, calibration: np.ndarray) -> tuple[Expressi
     """The float net to start from and the test-time views to export it with.
 
     An ONNX file (the shipped model, or one the registry serves) is lifted back into a float net
-    (`training.onnx_base`); a checkpoint (make train's best.pt) is loaded as it is.
+    (`training.onnx_base`); a checkpoint (make train's model.pt) is loaded as it is.
     """
     if not base.is_file():
         raise FileNotFoundError(f"--base {base}: no such file")

@@ -166,6 +166,8 @@ def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str
         "latency_budget_ms": budget_ms, "anchor": anchor,
         "confusion_shipped": shipped_scores.confusion.tolist(), "confusion_picture": confusion_png.name,
         "machine": this_machine(), "lifted_from": state.get("lifted_from"),
+        # Checkpoints from before --select were the epoch best on the public test.
+        "epoch_selection": state.get("select", "best-public-test"),
         # What `moodlens model drift` compares camera-days with: it travels with the model.
         "drift_baseline": baseline(shipped_probabilities, "test_public"),
     }
@@ -176,7 +178,7 @@ def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=Path("build/model/checkpoints/best.pt"))
+    parser.add_argument("--checkpoint", type=Path, default=Path("build/model/checkpoints/model.pt"))
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=Path("edge/models"))
     parser.add_argument("--model-id", default="moodlens-expression-vgg32")

@@ -52,7 +52,7 @@ class OnnxTeacher:
 
 def load_teacher(path: Path, views: tuple[str, ...] = VIEWS, device: torch.device | None = None,
                  threads: int = 1) -> Teacher:
-    """A .onnx file or a training checkpoint (.pt, best.pt or last.pt) as a teacher."""
+    """A .onnx file or a training checkpoint (.pt: model.pt or last.pt) as a teacher."""
     if not path.is_file():
         raise FileNotFoundError(f"teacher {path} does not exist")
     if path.suffix == ".onnx":

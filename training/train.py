@@ -32,6 +32,12 @@ from training.export import export_onnx
 from training.network import ARCHITECTURES, build_net
 
 ARCHIVE_NAME = "fer2013_dev.npz"
+# The checkpoint a run exports and `training.publish` ships, beside the resumable last.pt.
+CHOSEN_NAME = "model.pt"
+# How a run picks the epoch whose weights become model.pt. "final": the last epoch, so the public
+# test never influences the model it then scores. "best-public-test": the epoch that scored best on
+# it, as models up to 1.0.1 were chosen; the figure is then optimistic by the epochs' spread.
+SELECTIONS = ("final", "best-public-test")
 
 
 def build_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
@@ -55,6 +61,9 @@ def build_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--arch", choices=ARCHITECTURES, default="vgg",
                    help="vgg: ExpressionNet (the shipped model and the teacher); compact: the fast student")
+    p.add_argument("--select", choices=SELECTIONS, default="final",
+                   help="which epoch becomes model.pt: the final one (the public test only reports), or the "
+                        "one best on the public test (optimistic; how models up to 1.0.1 were chosen)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     p.add_argument("--train-limit", type=int, default=0, help="train on the first N rows only")
@@ -131,6 +140,17 @@ def resume(last: Path, net: nn.Module, optimizer: torch.optim.Optimizer,
     return state
 
 
+def keep_if_chosen(select: str, result: dict[str, Any], chosen: dict[str, Any], checkpoint: dict[str, Any],
+                   path: Path) -> dict[str, Any]:
+    """Writes this epoch's `checkpoint` to `path` (model.pt) when `select` picks it; the chosen epoch's result.
+
+    Under "final" every epoch overwrites it, so after the last epoch it holds the final weights."""
+    if select == "final" or result["accuracy"] > chosen.get("accuracy", -1.0):
+        save_atomic({**checkpoint, "result": result, "select": select}, path)
+        return result
+    return chosen
+
+
 def pick_device() -> tuple[torch.device, bool]:
     """The device, and whether to train under bf16 autocast there."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -182,15 +202,31 @@ def prepare(args: argparse.Namespace, device: torch.device) -> Run:
                net, optimizer, steps_per_epoch, total_steps)
 
 
-def export_best(args: argparse.Namespace, best_path: Path, best: dict[str, Any], train_rows: int,
-                **extra: Any) -> dict[str, Any]:
-    """Exports the best checkpoint to MODEL_DIR/expression.onnx and writes metrics.json; the summary."""
+def ensure_chosen(net: nn.Module, args: argparse.Namespace, chosen_path: Path) -> bool:
+    """Saves the current weights as model.pt where no epoch ended yet (--max-steps), or where a run
+    begun before model.pt existed resumes already finished; True when it had to."""
+    if chosen_path.exists():
+        return False
+    save_atomic({"net": net.state_dict(), "result": {}, "arch": args.arch, "width": args.width,
+                 "select": args.select}, chosen_path)
+    return True
+
+
+def chosen_so_far(state: dict[str, Any]) -> dict[str, Any]:
+    """The chosen epoch's result from a last.pt; checkpoints written before --select kept it as "best"."""
+    return dict(state.get("chosen", state.get("best", {})))
+
+
+def export_chosen(args: argparse.Namespace, chosen_path: Path, chosen: dict[str, Any], train_rows: int,
+                  **extra: Any) -> dict[str, Any]:
+    """Exports model.pt to MODEL_DIR/expression.onnx and writes metrics.json; the summary."""
     final = build_net(args.arch, args.width)
-    final.load_state_dict(torch.load(best_path, weights_only=False)["net"])  # nosec B614: our own checkpoint
+    final.load_state_dict(torch.load(chosen_path, weights_only=False)["net"])  # nosec B614: our own checkpoint
     model_dir = Path(args.model_dir)
     sha = export_onnx(final.eval(), model_dir / "expression.onnx", args.model_id, args.model_version,
-                      {k: float(v) for k, v in best.items()})
-    summary = {**best, "sha256": sha, "train_rows": train_rows, "epochs": args.epochs, **extra}
+                      {k: float(v) for k, v in chosen.items()})
+    summary = {**chosen, "select": args.select, "sha256": sha, "train_rows": train_rows, "epochs": args.epochs,
+               **extra}
     (model_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary), flush=True)
     return summary
@@ -208,13 +244,13 @@ def train(args: argparse.Namespace) -> dict[str, float]:
 
     checkpoints = Path(args.checkpoint_dir)
     checkpoints.mkdir(parents=True, exist_ok=True)
-    last, best_path = checkpoints / "last.pt", checkpoints / "best.pt"
-    step, epoch, best = 0, 0, {"accuracy": -1.0}
+    last, chosen_path = checkpoints / "last.pt", checkpoints / CHOSEN_NAME
+    step, epoch, chosen = 0, 0, {}
     generator = torch.Generator().manual_seed(args.seed)
     state = resume(last, net, optimizer, generator)
     if state is not None:
-        step, epoch, best = state["step"], state["epoch"], state["best"]
-        print(f"resumed from {last}: epoch {epoch}, step {step}, best {best}", flush=True)
+        step, epoch, chosen = state["step"], state["epoch"], chosen_so_far(state)
+        print(f"resumed from {last}: epoch {epoch}, step {step}, chosen {chosen}", flush=True)
 
     while step < total_steps:
         net.train()
@@ -248,13 +284,13 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         print(f"epoch {epoch} loss {running / steps_per_epoch:.4f} val acc {scores.accuracy:.4f} "
               f"f1 {scores.macro_f1:.4f} (flip-TTA acc {flip_scores.accuracy:.4f} "
               f"f1 {flip_scores.macro_f1:.4f}) {time.time() - started:.0f}s", flush=True)
-        if scores.accuracy > best["accuracy"]:
-            best = result
-            save_atomic({"net": net.state_dict(), "result": result, "arch": args.arch}, best_path)
+        chosen = keep_if_chosen(args.select, result, chosen, {"net": net.state_dict(), "arch": args.arch},
+                                chosen_path)
         save_atomic({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                     "epoch": epoch, "best": best, "generator": generator.get_state(), "arch": args.arch}, last)
+                     "epoch": epoch, "chosen": chosen, "generator": generator.get_state(), "arch": args.arch}, last)
 
-    return export_best(args, best_path, best, len(images))
+    ensure_chosen(net, args, chosen_path)
+    return export_chosen(args, chosen_path, chosen, len(images))
 
 
 def main(argv: list[str] | None = None) -> int:

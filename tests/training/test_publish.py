@@ -41,8 +41,9 @@ def test_int8_only_where_faster_and_as_accurate() -> None:
 def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_path: Path) -> None:
     archive = write_archive(tmp_path / "fer.npz")
     torch.manual_seed(0)
-    checkpoint = tmp_path / "best.pt"
-    torch.save({"net": CompactNet(width=8).state_dict(), "result": {"accuracy": 0.3}, "arch": "compact"}, checkpoint)
+    checkpoint = tmp_path / "model.pt"
+    torch.save({"net": CompactNet(width=8).state_dict(), "result": {"accuracy": 0.3}, "arch": "compact",
+                "select": "final"}, checkpoint)
     anchor = tmp_path / "latency.json"
     # A budget no candidate meets (the faster anchor file's): the fastest set, one view, must be chosen.
     anchor.write_text(json.dumps({"measured": "2026-01-01T00:00:00Z",
@@ -68,6 +69,7 @@ def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_
     assert "0.000 ms per face" in card and "float TFLite" in card
     assert f"{latency['float32']:.3f}" in card and f"{latency['int8']:.3f}" in card
     assert "classified once" in card and (out / "expression_confusion.png").stat().st_size > 1000
+    assert figures["epoch_selection"] == "final" and "did not choose it" in card
     assert json.loads((out / "expression.json").read_text())["sha256"] == figures["sha256"]
     # The drift baseline travels with the model: the shipped file's own outputs on the judged faces.
     drift = json.loads((out / "expression.json").read_text())["drift_baseline"]

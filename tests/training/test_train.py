@@ -51,6 +51,46 @@ def test_trains_few_steps_exports_and_resumes(tmp_path: Path) -> None:
     onnx_path = model_dir / "expression.onnx"
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert metrics["sha256"] == hashlib.sha256(onnx_path.read_bytes()).hexdigest()
+    # --select final (the default): the exported weights are the last epoch's, whatever the test said.
+    chosen = torch.load(model_dir / "checkpoints" / train_module.CHOSEN_NAME, weights_only=False)
+    assert metrics["epoch"] == 2 and metrics["select"] == "final" and chosen["select"] == "final"
+    for name, weights in checkpoint["net"].items():
+        torch.testing.assert_close(chosen["net"][name], weights)
+
+
+def test_final_keeps_every_epoch_and_best_public_test_only_improvements(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    picks = {}
+    for select in train_module.SELECTIONS:
+        chosen: dict = {}
+        for epoch, accuracy in enumerate([0.5, 0.7, 0.6], start=1):
+            chosen = train_module.keep_if_chosen(select, {"epoch": epoch, "accuracy": accuracy}, chosen,
+                                                 {"net": {"w": torch.tensor([float(epoch)])}}, path)
+        saved = torch.load(path, weights_only=False)
+        assert saved["result"] == chosen and saved["net"]["w"].item() == chosen["epoch"]
+        assert saved["select"] == select
+        picks[select] = chosen["epoch"]
+    assert picks == {"final": 3, "best-public-test": 2}
+
+
+def test_a_finished_run_from_before_select_still_exports(tmp_path: Path) -> None:
+    """A last.pt written before model.pt existed keeps its result under "best" and has no model.pt."""
+    archive = write_archive(tmp_path / "fer.npz")
+    model_dir = tmp_path / "model"
+    common = ["--data", str(archive), "--model-dir", str(model_dir), "--batch-size", "32", "--threads", "1",
+              "--epochs", "1"]
+    run_training(common)
+    checkpoints = model_dir / "checkpoints"
+    state = torch.load(checkpoints / "last.pt", weights_only=False)
+    state["best"] = state.pop("chosen")
+    torch.save(state, checkpoints / "last.pt")
+    (checkpoints / train_module.CHOSEN_NAME).unlink()
+
+    summary = run_training(common)  # nothing left to train: exports the final weights
+    chosen = torch.load(checkpoints / train_module.CHOSEN_NAME, weights_only=False)
+    for name, weights in state["net"].items():
+        torch.testing.assert_close(chosen["net"][name], weights)
+    assert summary["epoch"] == 1 and summary["select"] == "final"
 
 
 @pytest.mark.parametrize("views", [("face",), VIEWS])
