@@ -54,11 +54,12 @@ def net_from_checkpoint(checkpoint: Path, arch: str | None = None) -> tuple[nn.M
     """The float net saved in a training checkpoint (model.pt or last.pt), in eval mode, and the state.
 
     The architecture comes from the checkpoint's "arch" (train.py and distill.py record it; older
-    checkpoints are "vgg"), the width from the first convolution's weights.
+    checkpoints are "vgg"), the width from the classifier's weights.
     """
     state = torch.load(checkpoint, weights_only=False)  # nosec B614: our own training checkpoint (optimizer, RNG state)
     weights = state["net"]
-    net = build_net(arch or state.get("arch", "vgg"), int(weights["features.0.weight"].shape[0]))
+    # Every architecture ends in Linear(8 x width, classes).
+    net = build_net(arch or state.get("arch", "vgg"), int(weights["head.1.weight"].shape[1]) // 8)
     net.load_state_dict(weights)
     return net.eval(), state
 

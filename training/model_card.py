@@ -14,6 +14,9 @@ _ARCHITECTURES = {
     "CompactNet": "Compact CNN: a stride-2 3x3 stem, then depthwise-separable blocks at 24, 12, 6 and 3 pixels "
                   "with batch norm and ReLU, global average pooling, dropout, one linear layer; trained by "
                   "distillation from larger teachers (`training/distill.py`)",
+    "ResidualNet": "mini-Xception-shaped CNN: two full-resolution 3x3 convolutions, then four residual modules "
+                   "of depthwise-separable convolutions that halve the resolution, global average pooling, "
+                   "dropout, one linear layer; trained by distillation from larger teachers (`training/distill.py`)",
 }
 _VIEW_WORDS = {"face": "as is", "mirror": "mirrored", "zoom": "zoomed to the central 42x42 pixels",
                "zoom_mirror": "zoomed and mirrored"}

@@ -77,8 +77,48 @@ class CompactNet(nn.Module):
         return self.head(self.features((pixels - PIXEL_MEAN) / PIXEL_STD))
 
 
+class _ResidualModule(nn.Module):
+    """Two separable convolutions and a stride-2 max pool, beside a stride-2 1x1 shortcut: mini-Xception's module."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            *_separable(c_in, c_out),
+            nn.Conv2d(c_out, c_out, 3, padding=1, groups=c_out, bias=False), nn.BatchNorm2d(c_out),
+            nn.Conv2d(c_out, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
+            nn.MaxPool2d(3, stride=2, padding=1))
+        self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=2, bias=False), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.main(x) + self.shortcut(x))
+
+
+class ResidualNet(nn.Module):
+    """The open anchor's shape (mini-Xception) at our width: two full-resolution 3x3 convolutions, then
+    four residual separable modules (width, 2x, 4x, 8x channels) that halve the resolution each.
+
+    CompactNet's stride-2 stem saves the 48x48 convolutions but sees the eyes and mouth at half
+    resolution; this keeps a thin (`stem`-channel) full-resolution pair and spends the rest lower down.
+    """
+
+    def __init__(self, width: int = 16, classes: int = 7, dropout: float = 0.2, stem: int = 8) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            *_conv(1, stem), *_conv(stem, stem),
+            _ResidualModule(stem, w), _ResidualModule(w, 2 * w), _ResidualModule(2 * w, 4 * w),
+            _ResidualModule(4 * w, 8 * w),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(8 * w, classes))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Raw 0..255 gray pixels (N, 1, 48, 48) to logits (N, 7)."""
+        return self.head(self.features((pixels - PIXEL_MEAN) / PIXEL_STD))
+
+
 # Architectures by the name a checkpoint records ("arch"); checkpoints without one are "vgg".
-ARCHITECTURES = ("vgg", "compact", "compact-plain")
+ARCHITECTURES = ("vgg", "compact", "compact-plain", "residual")
 
 
 def build_net(arch: str = "vgg", width: int = 32) -> nn.Module:
@@ -88,6 +128,8 @@ def build_net(arch: str = "vgg", width: int = 32) -> nn.Module:
         return CompactNet(width=width)
     if arch == "compact-plain":
         return CompactNet(width=width, separable=False)
+    if arch == "residual":
+        return ResidualNet(width=width)
     raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
 
 

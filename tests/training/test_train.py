@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from training import train as train_module
-from training.export import INPUT_NAME, export_onnx
-from training.network import VIEWS, ExpressionNet, Probabilities
+from training.export import INPUT_NAME, export_onnx, net_from_checkpoint
+from training.network import ARCHITECTURES, VIEWS, ExpressionNet, Probabilities, build_net
 
 
 def write_archive(path: Path, n_train: int = 96, n_test: int = 40, seed: int = 0) -> Path:
@@ -149,3 +149,22 @@ def test_views_average_what_each_view_predicts() -> None:
     torch.testing.assert_close(averaged, (face + mirror) / 2)
     with pytest.raises(ValueError, match="views must be"):
         Probabilities(net, ("sideways",))
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_every_architecture_comes_back_from_its_checkpoint_and_exports_faithfully(tmp_path: Path,
+                                                                                  arch: str) -> None:
+    torch.manual_seed(4)
+    net = build_net(arch, 12).eval()  # not 8: ResidualNet's stem has 8 channels whatever the width
+    checkpoint = tmp_path / "model.pt"
+    torch.save({"net": net.state_dict(), "arch": arch}, checkpoint)
+    restored, _ = net_from_checkpoint(checkpoint)  # the width is read back from the weights
+    assert type(restored) is type(net)
+    pixels = torch.from_numpy(np.random.default_rng(5).uniform(0, 255, (3, 1, 48, 48)).astype(np.float32))
+    with torch.no_grad():
+        expected = torch.softmax(net(pixels), dim=1).numpy()
+        torch.testing.assert_close(torch.softmax(restored(pixels), dim=1).numpy(), expected)
+    path = tmp_path / "m.onnx"
+    export_onnx(restored, path, "m", "0")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {INPUT_NAME: pixels.numpy()})[0], expected, atol=1e-5)
