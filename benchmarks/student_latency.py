@@ -27,7 +27,8 @@ from training.network import build_net
 from training.quantize import quantize
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CANDIDATES = ("vgg:32", "vgg:16", "compact-plain:24", "compact:32", "compact:40", "compact:48")
+DEFAULT_CANDIDATES = ("vgg:32", "vgg:16", "compact-plain:24", "compact:32", "compact:40", "compact:48", "residual:16",
+                      "residual:20", "residual:24")
 
 
 def main() -> None:
