@@ -92,15 +92,20 @@ finetune: $(VENV)/.dev
 	$(BIN)/python -m training.finetune --manifest $(MANIFEST) --crops $(CROPS) --base $(BASE) --data $(FER) --out build/finetune
 
 # Distil teachers (checkpoints and/or ONNX files, averaged) into the fast student, then publish it for
-# review into build/distill/publish (never over edge/models). Resumes from build/distill/checkpoints.
+# review into $(DISTILL_DIR)/publish (never over edge/models). Resumes from $(DISTILL_DIR)/checkpoints.
 # On a CPU the teachers cost ~12x the student per step, so they label 8 augmented copies of each face
-# once (build/distill/checkpoints/teacher-cache); DISTILL_ARGS= runs them on every batch instead (GPU).
+# once ($(DISTILL_DIR)/checkpoints/teacher-cache); DISTILL_ARGS= runs them on every batch instead (GPU).
+# Another student gets its own folder, e.g. DISTILL_DIR=build/distill-res20 STUDENT_ID=moodlens-expression-residual20
+# DISTILL_ARGS="--teacher-cache-copies 8 --arch residual --width 20" (build/distill-* also survive make clean).
 TEACHERS ?= build/model/checkpoints/model.pt
 DISTILL_ARGS ?= --teacher-cache-copies 8
+DISTILL_DIR ?= build/distill
+STUDENT_ID ?= moodlens-expression-compact40
 distill: $(VENV)/.dev
-	$(BIN)/python training/distill.py --data $(FER) --teachers $(TEACHERS) --model-dir build/distill $(DISTILL_ARGS)
-	$(BIN)/python -m training.publish --data $(FER) --checkpoint build/distill/checkpoints/model.pt \
-	  --out build/distill/publish --model-id moodlens-expression-compact40
+	$(BIN)/python training/distill.py --data $(FER) --teachers $(TEACHERS) --model-dir $(DISTILL_DIR) \
+	  --model-id $(STUDENT_ID) $(DISTILL_ARGS)
+	$(BIN)/python -m training.publish --data $(FER) --checkpoint $(DISTILL_DIR)/checkpoints/model.pt \
+	  --out $(DISTILL_DIR)/publish --model-id $(STUDENT_ID)
 
 # The open anchor (fer's mini-Xception under TensorFlow Lite) timed beside our models on one core, and fer
 # end to end on the sample clip beside our edge. Its own venv from constraints-anchor.txt: TensorFlow's
@@ -137,14 +142,14 @@ lock:
 	{ echo "# Pinned versions for every environment (make demo, make test, make train). Regenerate: make lock"; \
 	  build/lock-venv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
 
-# Training state (hours of CPU: build/model, build/distill, build/finetune) survives `make clean`;
-# `make distclean` removes it too.
-TRAINING_STATE := model distill finetune
+# Training state (hours of CPU: build/model, build/distill, build/distill-*, build/finetune) survives
+# `make clean`; `make distclean` removes it too.
+TRAINING_STATE := model distill distill-* finetune
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache schemas/_record.*.so
-	if [ -d build ]; then find build -mindepth 1 -maxdepth 1 $(patsubst %,! -name %,$(TRAINING_STATE)) \
+	if [ -d build ]; then find build -mindepth 1 -maxdepth 1 $(patsubst %,! -name '%',$(TRAINING_STATE)) \
 	  -exec rm -rf {} +; fi
-	@for d in $(TRAINING_STATE); do [ -d build/$$d ] && echo "kept build/$$d (training state; make distclean removes it)"; done; true
+	@for d in $(addprefix build/,$(TRAINING_STATE)); do [ -d $$d ] && echo "kept $$d (training state; make distclean removes it)"; done; true
 
 distclean: clean
 	rm -rf build

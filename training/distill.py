@@ -116,7 +116,7 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
     step, epoch, chosen = 0, 0, {}
     generator = torch.Generator().manual_seed(args.seed)
     order, position, running = None, 0, 0.0
-    state = base.resume(last, net, optimizer, generator)
+    state = base.resume(last, net, optimizer, generator, args.arch, args.width)
     if state is not None:
         step, epoch, chosen = state["step"], state["epoch"], base.chosen_so_far(state)
         _restore_rng_states(state["rng"])

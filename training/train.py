@@ -126,14 +126,21 @@ def save_atomic(state: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def resume(last: Path, net: nn.Module, optimizer: torch.optim.Optimizer,
-           generator: torch.Generator) -> dict[str, Any] | None:
+def resume(last: Path, net: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
+           arch: str, width: int) -> dict[str, Any] | None:
     """Restores what train.py and distill.py both keep in `last.pt` (the net, the optimizer, the data
     order's generator) and returns the whole state for the caller's counters and extras; None when
-    there is no `last.pt` yet."""
+    there is no `last.pt` yet. A `last.pt` of another architecture or width is refused by name."""
     if not last.exists():
         return None
     state: dict[str, Any] = torch.load(last, weights_only=False)  # nosec B614: our own checkpoint, in our folder
+    # Checkpoints without "arch" are "vgg"; train.py's recorded no width before, so it is read from the weights.
+    saved_arch = state.get("arch", "vgg")
+    saved_width = state.get("width", int(state["net"]["head.1.weight"].shape[1]) // 8)
+    if (saved_arch, saved_width) != (arch, width):
+        raise SystemExit(f"{last} holds a run of --arch {saved_arch} --width {saved_width}; this run asks for "
+                         f"--arch {arch} --width {width}. Give it its own --model-dir (or --checkpoint-dir), "
+                         "or the same --arch and --width to resume.")
     net.load_state_dict(state["net"])
     optimizer.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"])
@@ -247,7 +254,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     last, chosen_path = checkpoints / "last.pt", checkpoints / CHOSEN_NAME
     step, epoch, chosen = 0, 0, {}
     generator = torch.Generator().manual_seed(args.seed)
-    state = resume(last, net, optimizer, generator)
+    state = resume(last, net, optimizer, generator, args.arch, args.width)
     if state is not None:
         step, epoch, chosen = state["step"], state["epoch"], chosen_so_far(state)
         print(f"resumed from {last}: epoch {epoch}, step {step}, chosen {chosen}", flush=True)
@@ -284,10 +291,11 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         print(f"epoch {epoch} loss {running / steps_per_epoch:.4f} val acc {scores.accuracy:.4f} "
               f"f1 {scores.macro_f1:.4f} (flip-TTA acc {flip_scores.accuracy:.4f} "
               f"f1 {flip_scores.macro_f1:.4f}) {time.time() - started:.0f}s", flush=True)
-        chosen = keep_if_chosen(args.select, result, chosen, {"net": net.state_dict(), "arch": args.arch},
-                                chosen_path)
-        save_atomic({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                     "epoch": epoch, "chosen": chosen, "generator": generator.get_state(), "arch": args.arch}, last)
+        chosen = keep_if_chosen(args.select, result, chosen,
+                                {"net": net.state_dict(), "arch": args.arch, "width": args.width}, chosen_path)
+        save_atomic({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
+                     "chosen": chosen, "generator": generator.get_state(), "arch": args.arch, "width": args.width},
+                    last)
 
     ensure_chosen(net, args, chosen_path)
     return export_chosen(args, chosen_path, chosen, len(images))

@@ -168,3 +168,23 @@ def test_every_architecture_comes_back_from_its_checkpoint_and_exports_faithfull
     export_onnx(restored, path, "m", "0")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {INPUT_NAME: pixels.numpy()})[0], expected, atol=1e-5)
+
+
+def test_resuming_another_architecture_or_width_is_refused_by_name(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "fer.npz")
+    model_dir = tmp_path / "model"
+    common = ["--data", str(archive), "--model-dir", str(model_dir), "--batch-size", "32", "--threads", "1",
+              "--epochs", "1", "--width", "8"]
+    run_training(common)
+    last = model_dir / "checkpoints" / "last.pt"
+    for other in (["--width", "16"], ["--arch", "compact"]):
+        with pytest.raises(SystemExit, match="holds a run of --arch vgg --width 8") as refused:
+            run_training([*common, *other])
+        assert str(last) in str(refused.value)
+    # A checkpoint from before "width" was recorded: the width is read from its weights.
+    state = torch.load(last, weights_only=False)
+    del state["width"]
+    torch.save(state, last)
+    with pytest.raises(SystemExit, match="--width 8; this run asks for --arch vgg --width 16"):
+        run_training([*common, "--width", "16"])
+    assert run_training([*common, "--epochs", "2"])["epoch"] == 2  # the same shape resumes
