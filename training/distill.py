@@ -118,7 +118,7 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
     order, position, running = None, 0, 0.0
     state = base.resume(last, net, optimizer, generator, args.arch, args.width)
     if state is not None:
-        step, epoch, chosen = state["step"], state["epoch"], base.chosen_so_far(state)
+        step, epoch, chosen = state["step"], state["epoch"], base.chosen_so_far(state, chosen_path)
         _restore_rng_states(state["rng"])
         order, position, running = state["order"], state["position"], state["running"]
         print(f"resumed from {last}: epoch {epoch}, step {step}, position {position}, chosen {chosen}", flush=True)

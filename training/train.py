@@ -219,21 +219,25 @@ def ensure_chosen(net: nn.Module, args: argparse.Namespace, chosen_path: Path) -
     return True
 
 
-def chosen_so_far(state: dict[str, Any]) -> dict[str, Any]:
-    """The chosen epoch's result from a last.pt; checkpoints written before --select kept it as "best"."""
-    return dict(state.get("chosen", state.get("best", {})))
+def chosen_so_far(state: dict[str, Any], chosen_path: Path) -> dict[str, Any]:
+    """The chosen epoch's result from a resumed last.pt, or {} where model.pt does not hold its weights:
+    a run begun before model.pt existed (its last.pt says "best", of a best.pt no longer read) then
+    chooses again from the epochs still to come, or exports its final weights if none are left."""
+    return dict(state.get("chosen", {})) if chosen_path.exists() else {}
 
 
 def export_chosen(args: argparse.Namespace, chosen_path: Path, chosen: dict[str, Any], train_rows: int,
                   **extra: Any) -> dict[str, Any]:
     """Exports model.pt to MODEL_DIR/expression.onnx and writes metrics.json; the summary."""
     final = build_net(args.arch, args.width)
-    final.load_state_dict(torch.load(chosen_path, weights_only=False)["net"])  # nosec B614: our own checkpoint
+    saved = torch.load(chosen_path, weights_only=False)  # nosec B614: our own checkpoint
+    final.load_state_dict(saved["net"])
     model_dir = Path(args.model_dir)
     sha = export_onnx(final.eval(), model_dir / "expression.onnx", args.model_id, args.model_version,
                       {k: float(v) for k, v in chosen.items()})
-    summary = {**chosen, "select": args.select, "sha256": sha, "train_rows": train_rows, "epochs": args.epochs,
-               **extra}
+    # The rule that chose these weights: a finished run resumed under another --select keeps its own.
+    summary = {**chosen, "select": saved.get("select", args.select), "sha256": sha, "train_rows": train_rows,
+               "epochs": args.epochs, **extra}
     (model_dir / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary), flush=True)
     return summary
@@ -256,7 +260,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     generator = torch.Generator().manual_seed(args.seed)
     state = resume(last, net, optimizer, generator, args.arch, args.width)
     if state is not None:
-        step, epoch, chosen = state["step"], state["epoch"], chosen_so_far(state)
+        step, epoch, chosen = state["step"], state["epoch"], chosen_so_far(state, chosen_path)
         print(f"resumed from {last}: epoch {epoch}, step {step}, chosen {chosen}", flush=True)
 
     while step < total_steps:

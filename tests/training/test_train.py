@@ -90,7 +90,34 @@ def test_a_finished_run_from_before_select_still_exports(tmp_path: Path) -> None
     chosen = torch.load(checkpoints / train_module.CHOSEN_NAME, weights_only=False)
     for name, weights in state["net"].items():
         torch.testing.assert_close(chosen["net"][name], weights)
-    assert summary["epoch"] == 1 and summary["select"] == "final"
+    # Its old "best" figures belong to weights it no longer exports: the summary claims no epoch's.
+    assert "accuracy" not in summary and summary["select"] == "final"
+
+
+def test_best_public_test_resumed_from_before_select_claims_only_the_weights_it_exports(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "fer.npz")
+    model_dir = tmp_path / "model"
+    common = ["--data", str(archive), "--model-dir", str(model_dir), "--batch-size", "32", "--threads", "1",
+              "--select", "best-public-test"]
+    run_training([*common, "--epochs", "1"])
+    checkpoints = model_dir / "checkpoints"
+    state = torch.load(checkpoints / "last.pt", weights_only=False)
+    state["best"] = {**state.pop("chosen"), "accuracy": 2.0}  # an old best no later epoch can beat
+    torch.save(state, checkpoints / "last.pt")
+    (checkpoints / train_module.CHOSEN_NAME).unlink()
+
+    summary = run_training([*common, "--epochs", "2"])
+    chosen = torch.load(checkpoints / train_module.CHOSEN_NAME, weights_only=False)
+    assert summary["epoch"] == 2 and summary["accuracy"] <= 1.0 and chosen["result"]["epoch"] == 2
+    assert summary["select"] == "best-public-test"
+
+
+def test_a_finished_run_keeps_the_rule_that_chose_its_weights(tmp_path: Path) -> None:
+    archive = write_archive(tmp_path / "fer.npz")
+    common = ["--data", str(archive), "--model-dir", str(tmp_path / "model"), "--batch-size", "32",
+              "--threads", "1", "--epochs", "1"]
+    run_training([*common, "--select", "best-public-test"])
+    assert run_training(common)["select"] == "best-public-test"  # nothing left to train under "final"
 
 
 @pytest.mark.parametrize("views", [("face",), VIEWS])
