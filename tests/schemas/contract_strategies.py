@@ -9,6 +9,7 @@ keys, a byte-order mark, malformed JSON.
 
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from typing import Any
@@ -118,7 +119,9 @@ def mutated_records(draw: st.DrawFn, names: tuple[str, ...] = tuple(CONTRACTS)) 
         parent = _parent(event, path)
         action = draw(st.sampled_from(["set", "set", "set", "delete", "unknown"]))
         if action == "set":
-            parent[path[-1]] = draw(st.sampled_from(NASTY))
+            # A copy: NASTY's lists and dicts are shared, and a later mutation may write into this one
+            # (even put it inside itself), which would change NASTY for every later example.
+            parent[path[-1]] = copy.deepcopy(draw(st.sampled_from(NASTY)))
         elif action == "delete":
             del parent[path[-1]]
         else:
