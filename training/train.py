@@ -60,7 +60,8 @@ def build_parser(description: str | None = __doc__) -> argparse.ArgumentParser:
                    help="loss weight per class = (count/mean)^-power; 0 disables")
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--arch", choices=ARCHITECTURES, default="vgg",
-                   help="vgg: ExpressionNet (the shipped model and the teacher); compact: the fast student")
+                   help="vgg: ExpressionNet (the shipped model and the teacher); compact: the fast student; "
+                        "compact-plain: it with full 3x3 convolutions; residual: the anchor's mini-Xception shape")
     p.add_argument("--select", choices=SELECTIONS, default="final",
                    help="which epoch becomes model.pt: the final one (the public test only reports), or the "
                         "one best on the public test (optimistic; how models up to 1.0.1 were chosen)")
