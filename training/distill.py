@@ -124,10 +124,9 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
         print(f"resumed from {last}: epoch {epoch}, step {step}, position {position}, chosen {chosen}", flush=True)
 
     def save_last() -> None:
-        base.save_atomic({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+        base.save_atomic({**base.net_state(net, args), "optimizer": optimizer.state_dict(), "step": step,
                           "epoch": epoch, "chosen": chosen, "generator": generator.get_state(),
-                          "rng": _rng_states(), "order": order, "position": position, "running": running,
-                          "arch": args.arch, "width": args.width}, last)
+                          "rng": _rng_states(), "order": order, "position": position, "running": running}, last)
 
     steps_this_run = 0
     while step < total_steps:
@@ -179,8 +178,7 @@ def distill(args: argparse.Namespace) -> dict[str, object] | None:
                   "fear_recall": float(scores.recall[EXPRESSIONS.index("fear")])}
         print(f"epoch {epoch} loss {running / steps_per_epoch:.4f} val acc {scores.accuracy:.4f} "
               f"f1 {scores.macro_f1:.4f} fear {result['fear_recall']:.3f} {time.time() - started:.0f}s", flush=True)
-        chosen = base.keep_if_chosen(args.select, result, chosen,
-                                     {"net": net.state_dict(), "arch": args.arch, "width": args.width}, chosen_path)
+        chosen = base.keep_if_chosen(args.select, result, chosen, base.net_state(net, args), chosen_path)
         save_last()
 
     if base.ensure_chosen(net, args, chosen_path):  # e.g. stopped by --max-steps before an epoch ended

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from training.data import EXPRESSIONS
-from training.network import INPUT_SIZE, VIEWS, Probabilities, build_net
+from training.network import INPUT_SIZE, VIEWS, Probabilities, build_net, width_of
 
 INPUT_NAME, OUTPUT_NAME = "pixels", "probabilities"
 
@@ -58,8 +58,7 @@ def net_from_checkpoint(checkpoint: Path, arch: str | None = None) -> tuple[nn.M
     """
     state = torch.load(checkpoint, weights_only=False)  # nosec B614: our own training checkpoint (optimizer, RNG state)
     weights = state["net"]
-    # Every architecture ends in Linear(8 x width, classes).
-    net = build_net(arch or state.get("arch", "vgg"), int(weights["head.1.weight"].shape[1]) // 8)
+    net = build_net(arch or state.get("arch", "vgg"), width_of(weights))
     net.load_state_dict(weights)
     return net.eval(), state
 

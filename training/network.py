@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
@@ -121,6 +123,11 @@ class ResidualNet(nn.Module):
 
 # Architectures by the name a checkpoint records ("arch"); checkpoints without one are "vgg".
 ARCHITECTURES = ("vgg", "compact", "compact-plain", "residual")
+
+
+def width_of(weights: Mapping[str, torch.Tensor]) -> int:
+    """The width a saved net was built with: every architecture here ends in Linear(8 x width, classes)."""
+    return int(weights["head.1.weight"].shape[1]) // 8
 
 
 def build_net(arch: str = "vgg", width: int = 32) -> nn.Module:

@@ -29,7 +29,7 @@ from training.augment import augment
 from training.data import EXPRESSIONS, load_split, load_training_split
 from training.evaluation import score
 from training.export import export_onnx
-from training.network import ARCHITECTURES, build_net
+from training.network import ARCHITECTURES, build_net, width_of
 
 ARCHIVE_NAME = "fer2013_dev.npz"
 # The checkpoint a run exports and `training.publish` ships, beside the resumable last.pt.
@@ -137,7 +137,7 @@ def resume(last: Path, net: nn.Module, optimizer: torch.optim.Optimizer, generat
     state: dict[str, Any] = torch.load(last, weights_only=False)  # nosec B614: our own checkpoint, in our folder
     # Checkpoints without "arch" are "vgg"; train.py's recorded no width before, so it is read from the weights.
     saved_arch = state.get("arch", "vgg")
-    saved_width = state.get("width", int(state["net"]["head.1.weight"].shape[1]) // 8)
+    saved_width = state.get("width", width_of(state["net"]))
     if (saved_arch, saved_width) != (arch, width):
         raise SystemExit(f"{last} holds a run of --arch {saved_arch} --width {saved_width}; this run asks for "
                          f"--arch {arch} --width {width}. Give it its own --model-dir (or --checkpoint-dir), "
@@ -146,6 +146,11 @@ def resume(last: Path, net: nn.Module, optimizer: torch.optim.Optimizer, generat
     optimizer.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"])
     return state
+
+
+def net_state(net: nn.Module, args: argparse.Namespace) -> dict[str, Any]:
+    """The weights and what rebuilds them, as every checkpoint (last.pt, model.pt) holds them."""
+    return {"net": net.state_dict(), "arch": args.arch, "width": args.width}
 
 
 def keep_if_chosen(select: str, result: dict[str, Any], chosen: dict[str, Any], checkpoint: dict[str, Any],
@@ -215,8 +220,7 @@ def ensure_chosen(net: nn.Module, args: argparse.Namespace, chosen_path: Path) -
     begun before model.pt existed resumes already finished; True when it had to."""
     if chosen_path.exists():
         return False
-    save_atomic({"net": net.state_dict(), "result": {}, "arch": args.arch, "width": args.width,
-                 "select": args.select}, chosen_path)
+    save_atomic({**net_state(net, args), "result": {}, "select": args.select}, chosen_path)
     return True
 
 
@@ -296,11 +300,9 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         print(f"epoch {epoch} loss {running / steps_per_epoch:.4f} val acc {scores.accuracy:.4f} "
               f"f1 {scores.macro_f1:.4f} (flip-TTA acc {flip_scores.accuracy:.4f} "
               f"f1 {flip_scores.macro_f1:.4f}) {time.time() - started:.0f}s", flush=True)
-        chosen = keep_if_chosen(args.select, result, chosen,
-                                {"net": net.state_dict(), "arch": args.arch, "width": args.width}, chosen_path)
-        save_atomic({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
-                     "chosen": chosen, "generator": generator.get_state(), "arch": args.arch, "width": args.width},
-                    last)
+        chosen = keep_if_chosen(args.select, result, chosen, net_state(net, args), chosen_path)
+        save_atomic({**net_state(net, args), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
+                     "chosen": chosen, "generator": generator.get_state()}, last)
 
     ensure_chosen(net, args, chosen_path)
     return export_chosen(args, chosen_path, chosen, len(images))
