@@ -62,7 +62,7 @@ def corpus(records: int, seed: int) -> list[bytes]:
     return [record.replace(b"\n", b" ") for record in out]
 
 
-def run(lines: list[bytes], batch: int = 2_000) -> dict[str, int]:
+def run(lines: list[bytes], batch: int = 2_000) -> dict[str, float]:
     decoder = FastDecoder()
     accepted = refused = 0
     for raw in lines:
