@@ -52,7 +52,8 @@ output_dir = ""               # empty: <state_dir>/reports; the dashboard links 
 enabled = true
 host = "127.0.0.1"            # any other address needs a token (or MOODLENS_DASHBOARD_TOKEN)
 port = 8765
-token = ""
+token = ""                    # off loopback: at least 16 random characters (`openssl rand -hex 16`)
+allowed_hosts = []            # names browsers use besides this address, e.g. ["cafe-box.lan"]
 
 [disk]
 budget_mb = 2048              # spools + event log + logs + lake; a warning at warn_percent,

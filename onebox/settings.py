@@ -57,6 +57,12 @@ def address(value: Any) -> str | None:
     return None
 
 
+def host_name(value: Any) -> str | None:
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", value):
+        return None
+    return f"{value!r} is not a host name (letters, digits, dots and dashes, e.g. \"cafe-box.lan\")"
+
+
 def zone(value: Any) -> str | None:
     if not isinstance(value, list) or len(value) < 4 or len(value) % 2 or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in value):
@@ -120,6 +126,8 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("host", str, "127.0.0.1", "address to listen on; anything but loopback needs a token", address),
         Setting("port", int, 8765, "port to listen on", between(1, 65535)),
         Setting("token", str, "", "required on a non-loopback address (or set MOODLENS_DASHBOARD_TOKEN)"),
+        Setting("allowed_hosts", list, [], "names besides loopback and host that browsers reach the page by (the "
+                "box's DNS name); any other Host header is refused", item_check=host_name),
     ),
     "disk": (
         Setting("budget_mb", int, 2048, "most disk for spools, logs and the lake together (MiB)", at_least(1)),

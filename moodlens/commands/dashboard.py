@@ -34,7 +34,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
     token = args.token or (config.dashboard_token if config else os.environ.get("MOODLENS_DASHBOARD_TOKEN", ""))
     try:
         server = open_dashboard(state, host, args.port or section["port"], token,
-                                config.reports_dir if config else None, config.lake_dir if config else None)
+                                config.reports_dir if config else None, config.lake_dir if config else None,
+                                section.get("allowed_hosts", ()))
     except RuntimeError as error:
         raise ValueError(str(error)) from None
     print(f"dashboard for {state} at {server.url}{'?token=…' if token else ''} (Ctrl-C to stop)", flush=True)

@@ -20,6 +20,8 @@ from onebox.dashboard.app import create_app
 from onebox.dashboard.server import state_for
 from onebox.eventlog import LogTail, Skipped, events
 
+LOCAL = "http://127.0.0.1:8765"  # the Host a browser on the box sends
+
 
 class _Spool:
     dropped_count = 0
@@ -83,7 +85,7 @@ def test_the_dashboard_starts_and_keeps_serving_over_a_log_with_a_malformed_hear
     raw_append(log_dir, [bad_heartbeat("door"), heartbeat_without("door", "spool_depth")])
     for _ in range(2):  # a restart reads the same tail again: it must start again too
         app = create_app(state_for(tmp_path, None), poll_s=0.05)
-        with TestClient(app) as client:
+        with TestClient(app, base_url=LOCAL) as client:
             snapshot = client.get("/api/snapshot").json()
             assert client.get("/").status_code == 200
         door = next(c for c in snapshot["cameras"] if c["id"] == "door")
