@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edge.redact import SOURCE_ENV
 from edge.spool import SpoolBounds
 from schemas.contract import IDENTIFIER
 
@@ -168,6 +169,8 @@ class EnvSetting:
 
 # What the edge reads from the environment (edge/publish/factory.py, moodlens/commands/edge.py).
 ENVIRONMENT: tuple[EnvSetting, ...] = (
+    EnvSetting(SOURCE_ENV, "", "the edge's source when --source is not given; `moodlens up` passes each camera's "
+               "source here, out of the command line"),
     EnvSetting("MOODLENS_STATE_DIR", "~/.moodlens", "the edge's spool and verified model cache"),
     EnvSetting("MOODLENS_SPOOL", "<state>/spool-<site>-<camera>.db", "one edge's spool file"),
     EnvSetting("MOODLENS_LOCAL_LOG", "", "the embedded event log (`--publisher local`); `moodlens up` sets it"),

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from onebox.config import weak_token
 from onebox.dashboard.guard import allowed_hosts, host_allowed
 from onebox.dashboard.state import REPORT_SUFFIXES, DashboardState
 
@@ -98,6 +99,8 @@ def create_app(state: DashboardState, host: str = "127.0.0.1", token: str = "", 
     if needs_token(host) and not token:
         raise ValueError(f"the dashboard on {host} needs a token ([dashboard] token, --token or "
                          "MOODLENS_DASHBOARD_TOKEN); only 127.0.0.1 may go without")
+    if needs_token(host) and (why := weak_token(token)):
+        raise ValueError(f"the dashboard token is too weak for {host}: {why}")
     allowed = allowed_hosts(host, host_names)
     hub = Hub(state, poll_s)
 

@@ -44,13 +44,13 @@ def test_loopback_needs_no_token_and_the_snapshot_has_scores_and_alarms(tmp_path
 def test_any_other_address_requires_the_token(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="needs a token"):
         create_app(state_for(_state(tmp_path), None), host="0.0.0.0")
-    app = create_app(state_for(tmp_path, None), host="0.0.0.0", token="s3cret")
+    app = create_app(state_for(tmp_path, None), host="0.0.0.0", token="s3cret-token-8d2f1c")
     with TestClient(app, base_url=LOCAL) as client:
         for path in ("/", "/api/snapshot", "/static/app.js", "/reports/week-48.html"):
             assert client.get(path).status_code == 401, path
         assert client.get("/api/snapshot", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert client.get("/api/snapshot", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-        assert client.get("/?token=s3cret").status_code == 200
+        assert client.get("/api/snapshot", headers={"Authorization": "Bearer s3cret-token-8d2f1c"}).status_code == 200
+        assert client.get("/?token=s3cret-token-8d2f1c").status_code == 200
         assert client.get("/api/snapshot").status_code == 200  # the page's cookie now carries it
 
 
