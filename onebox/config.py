@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.redact import has_credentials
 from onebox.settings import CAMERA, SECTIONS, Setting
 from onebox.toml_lines import key_lines, line_of
 
@@ -96,7 +97,22 @@ def load(path: Path) -> SiteConfig:
     if not path.is_file():
         raise FileNotFoundError(f"no site file at {path}: `moodlens init` writes a commented example")
     text = path.read_text(encoding="utf-8")
-    return parse(text, path)
+    config = parse(text, path)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077 and (secret := _secret_in(config)):
+        raise ConfigError(path, [f"{path}: holds {secret} and other users may read it (mode {mode:o}): "
+                                 f"chmod 600 {path}"])
+    return config
+
+
+def _secret_in(config: SiteConfig) -> str | None:
+    """What secret the site file itself holds (a token, a camera password), else None."""
+    if config.values["dashboard"]["token"]:
+        return "the dashboard token"
+    for index, camera in enumerate(config.cameras):
+        if has_credentials(camera.source):
+            return f"a password in cameras[{index}].source"
+    return None
 
 
 def parse(text: str, path: Path) -> SiteConfig:

@@ -15,7 +15,7 @@ import pytest
 from moodlens.cli import main
 from onebox import logs
 from onebox.children import edge_spec
-from onebox.config import ConfigError, from_values, parse
+from onebox.config import ConfigError, from_values, load, parse
 from onebox.dashboard.app import create_app
 from onebox.dashboard.server import state_for
 from onebox.layout import Layout
@@ -84,6 +84,7 @@ def test_config_show_prints_neither_the_token_nor_a_cameras_password(tmp_path: P
     path = tmp_path / "moodlens.toml"
     path.write_text(f'[site]\nid = "shop"\n[dashboard]\nhost = "0.0.0.0"\ntoken = "{token}"\n'
                     f'[[cameras]]\nid = "c"\nsource = "{SOURCE}"\n')
+    path.chmod(0o600)
     monkeypatch.setenv("MOODLENS_DASHBOARD_TOKEN", "env-token-0b8e7d6c5a")
     monkeypatch.setenv("MOODLENS_EDGE_SOURCE", SOURCE)
     assert main(["config", "show", "--config", str(path)]) == 0
@@ -116,3 +117,25 @@ def test_the_dashboard_itself_refuses_a_weak_token_off_loopback(tmp_path: Path) 
     with pytest.raises(ValueError, match="too weak"):
         create_app(state_for(tmp_path, None), host="0.0.0.0", token="1")  # nosec B104
     create_app(state_for(tmp_path, None), host="0.0.0.0", token="9f86d081884c7d65")  # nosec B104
+
+
+@pytest.mark.parametrize(("extra", "what"), [('[dashboard]\ntoken = "9f86d081884c7d65"\n', "the dashboard token"),
+                                             ("", "a password in cameras\\[0\\].source")])
+def test_a_site_file_holding_a_secret_must_be_owner_only(tmp_path: Path, extra: str, what: str) -> None:
+    path = tmp_path / "moodlens.toml"
+    source = SOURCE if not extra else "0"
+    path.write_text(f'[site]\nid = "shop"\n{extra}[[cameras]]\nid = "c"\nsource = "{source}"\n')
+    path.chmod(0o640)
+    with pytest.raises(ConfigError, match=rf"holds {what} and other users may read it \(mode 640\): chmod 600"):
+        load(path)
+    assert main(["config", "check", "--config", str(path)]) == 2
+    path.chmod(0o600)
+    load(path)
+    assert main(["config", "check", "--config", str(path)]) == 0
+
+
+def test_a_site_file_without_secrets_may_be_read_by_others(tmp_path: Path) -> None:
+    path = tmp_path / "moodlens.toml"
+    path.write_text('[site]\nid = "shop"\n[[cameras]]\nid = "c"\nsource = "rtsp://192.168.1.20/s"\n')
+    path.chmod(0o644)
+    assert load(path).cameras[0].source == "rtsp://192.168.1.20/s"
