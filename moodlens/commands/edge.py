@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.ports import ClosableSink, EventSink
+from edge.redact import SOURCE_ENV
 from edge.runtime import BetweenFrames, SinkGauge, StatusLine, open_model
 
 if TYPE_CHECKING:  # the heavy modules (OpenCV, onnxruntime) load only when an edge command runs
@@ -31,9 +32,14 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     commands = group.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="detect, track and classify faces from a source; publish events")
-    run.add_argument("--source", required=True,
-                     help="video file, camera index (0), rtsp:// or http:// URL, a folder of images (frames, "
-                          "in name order) or of videos (played in turn as one camera), or 'awscam'")
+    sources = run.add_mutually_exclusive_group()
+    sources.add_argument("--source",
+                         help="video file, camera index (0), rtsp:// or http:// URL, a folder of images (frames, "
+                              "in name order) or of videos (played in turn as one camera), or 'awscam'. A URL with "
+                              f"a password belongs in {SOURCE_ENV} or --source-file: any user can read a command "
+                              "line (ps)")
+    sources.add_argument("--source-file", type=Path, default=None,
+                         help="read the source from this file (first line), readable by its owner only (0600)")
     run.add_argument("--site", required=True, help="site id put on every event")
     run.add_argument("--camera", required=True, help="camera id put on every event")
     run.add_argument("--publisher", choices=PUBLISHERS, default="local", help="where events go (default local)")
@@ -130,6 +136,31 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-face-px", type=int, default=40, help="quality gate: smallest usable face height")
 
 
+def source_spec(args: argparse.Namespace) -> str:
+    """The source from --source, --source-file (owner-only when it holds a password) or MOODLENS_EDGE_SOURCE."""
+    from edge.redact import has_credentials
+
+    if args.source is not None:
+        return str(args.source)
+    if args.source_file is not None:
+        path: Path = args.source_file
+        try:
+            text = path.read_text(encoding="utf-8").strip().splitlines()
+        except OSError as error:
+            raise ValueError(f"--source-file {path}: {error.strerror}") from None
+        spec = text[0].strip() if text else ""
+        if not spec:
+            raise ValueError(f"--source-file {path} is empty: write the source on its first line")
+        if has_credentials(spec) and path.stat().st_mode & 0o077:
+            raise ValueError(f"--source-file {path} holds a password and other users may read it "
+                             f"(mode {path.stat().st_mode & 0o777:o}): chmod 600 {path}")
+        return spec
+    spec = os.environ.get(SOURCE_ENV, "").strip()
+    if not spec:
+        raise ValueError(f"no source: give --source, --source-file or {SOURCE_ENV}")
+    return spec
+
+
 def make_publisher(args: argparse.Namespace) -> EventSink:
     """The event sink for `--publisher`. HOOK: the spool/publisher work replaces the kinesis and iot arms.
 
@@ -202,7 +233,8 @@ def _run(args: argparse.Namespace) -> int:
     watcher, classifier = open_model(args.model, args.model_sha256, args.model_poll_interval)
     info = classifier.pin()
     try:
-        source = open_source(args.source, ReconnectPolicy(max_attempts=args.reconnect_attempts), args.folder_fps)
+        source = open_source(source_spec(args), ReconnectPolicy(max_attempts=args.reconnect_attempts),
+                             args.folder_fps)
     except SourceError as error:
         raise ValueError(str(error)) from None
     publisher = make_publisher(args)

@@ -37,7 +37,7 @@ def run_up(args: argparse.Namespace) -> int:
     if section["enabled"] and not args.no_dashboard:
         try:
             dashboard = open_dashboard(layout.root, section["host"], section["port"], config.dashboard_token,
-                                       config.reports_dir, config.lake_dir)
+                                       config.reports_dir, config.lake_dir, section["allowed_hosts"])
         except RuntimeError as error:
             raise ValueError(str(error)) from None
     stop = threading.Event()
