@@ -20,7 +20,7 @@ class Keys:
         return sign(load_private_key(self.private), version, hashlib.sha256(model).hexdigest())
 
     @property
-    def public_key(self):  # noqa: ANN201 - cryptography's key type
+    def public_key(self):
         return load_public_key(self.public)
 
 

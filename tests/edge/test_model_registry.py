@@ -18,7 +18,6 @@ from edge.model_registry import (
     parse_registry_uri,
 )
 from edge.model_store import ModelStore, ModelWatcher, classifier_watcher, source_for
-from moodlens.cli import main
 from tests.edge.model_keys import make_keys, registry_with
 
 
@@ -39,9 +38,9 @@ def test_publish_is_idempotent_for_the_same_file_and_refuses_another_file_under_
 
 def test_a_signature_must_name_the_file_and_version_it_is_published_with(tmp_path, keys):
     registry = Registry(LocalBlobStore(tmp_path / "registry"))
-    with pytest.raises(RegistryError, match="signs version 1.0"):
+    with pytest.raises(RegistryError, match=r"signs version 1.0"):
         registry.publish(b"model 2.0", {}, "2.0", keys.sign("1.0", b"model 2.0"))
-    with pytest.raises(RegistryError, match="signs version 2.0 sha256"):
+    with pytest.raises(RegistryError, match=r"signs version 2.0 sha256"):
         registry.publish(b"model 2.0", {}, "2.0", keys.sign("2.0", b"another file"))
     with pytest.raises(RegistryError, match="not a model signature file"):
         registry.publish(b"model 2.0", {}, "2.0", b"{}")
@@ -105,7 +104,7 @@ def test_a_file_swapped_together_with_its_checksum_is_refused_by_its_signature(t
     digest = hashlib.sha256(swapped).hexdigest()
     (root / "versions" / "2.0" / "model.onnx").write_bytes(swapped)
     (root / "versions" / "2.0" / "model.onnx.sha256").write_text(f"{digest}  model.onnx\n")
-    with pytest.raises(RegistryError, match="model.onnx.sig: signs version 2.0 sha256"):
+    with pytest.raises(RegistryError, match=r"model.onnx.sig: signs version 2.0 sha256"):
         registry.promote("2.0")
     # re-signed with a key of the attacker's own: the publisher's public key tells
     (root / "versions" / "2.0" / "model.onnx.sig").write_bytes(make_keys(tmp_path, "attacker").sign("2.0", swapped))
@@ -121,10 +120,10 @@ def test_rolling_back_onto_deleted_or_changed_files_is_refused(tmp_path, keys):
     registry.promote("2.0")
     model = root / "versions" / "1.0" / "model.onnx"
     model.unlink()
-    with pytest.raises(RegistryError, match="cannot roll back to 1.0: version 1.0: model file missing"):
+    with pytest.raises(RegistryError, match=r"cannot roll back to 1.0: version 1.0: model file missing"):
         registry.rollback()
     model.write_bytes(b"not what was published")
-    with pytest.raises(RegistryError, match="cannot roll back to 1.0: .*changed after publishing"):
+    with pytest.raises(RegistryError, match=r"cannot roll back to 1.0: .*changed after publishing"):
         registry.rollback()
     assert registry.resolve().version == "2.0" and registry.resolve().previous[-1][0] == "1.0"
     model.write_bytes(b"model 1.0")
@@ -200,5 +199,5 @@ def test_edge_run_takes_a_registry_channel_as_its_model(tmp_path, keys):
     uri = f"registry:{tmp_path / 'registry'}#site=cafe-1"
     watcher, classifier = open_model(uri, None, 0, tmp_path / "cache", public_key_file=keys.public)
     assert watcher.resolved.sha256 == card["sha256"] and classifier.info.version == card["version"]
-    with pytest.raises(ValueError, match="holds no public key.*--model-public-key"):
+    with pytest.raises(ValueError, match=r"holds no public key.*--model-public-key"):
         open_model(uri, None, 0, tmp_path / "cache")

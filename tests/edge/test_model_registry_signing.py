@@ -139,7 +139,7 @@ def test_a_signature_for_another_version_is_refused(tmp_path, keys):
     registry = registry_with(root, keys, "1.0", "1.1")
     registry.promote("1.1")
     (root / "versions" / "1.1" / "model.onnx.sig").write_bytes(keys.sign("1.0", b"model 1.1"))
-    with pytest.raises(ModelSignatureError, match="signed as version 1.0, but it is published as 1.1"):
+    with pytest.raises(ModelSignatureError, match=r"signed as version 1.0, but it is published as 1.1"):
         watcher_of(registry, tmp_path, keys.public_key)
 
 

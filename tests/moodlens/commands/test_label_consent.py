@@ -37,7 +37,7 @@ class DetectFacesStandIn:
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 assert self.headers["X-Amz-Target"] == "RekognitionService.DetectFaces"
                 stand_in.received.append(base64.b64decode(body["Image"]["Bytes"]))

@@ -64,7 +64,7 @@ def test_consent_needs_a_name_and_a_bounded_retention():
 def test_no_crop_is_read_once_the_consent_record_is_gone(store):
     record = store.add("c1", jpeg(7), "cafe", "door", NOW_MS)
     (store.root / "consent.json").unlink()
-    with pytest.raises(ConsentMissingError, match="consent.json: no consent recorded"):
+    with pytest.raises(ConsentMissingError, match=r"consent.json: no consent recorded"):
         store.read(record)
 
 
