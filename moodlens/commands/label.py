@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from training.labeling.crops import Consent, CropRecord, CropStore
+    from training.labeling.crops import Consent, CropStore
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -115,13 +114,6 @@ class _Labeling:
             store.require_consent(self.site_consent(), check_site=True)
         return store
 
-    def reader(self, store: CropStore) -> Callable[[CropRecord], bytes]:
-        """`store.read` behind both consents, checked again for every crop."""
-        def read(record: CropRecord) -> bytes:
-            store.require_consent(self.site_consent(), check_site=True)
-            return store.read(record)
-        return read
-
 
 def run_collect(args: argparse.Namespace) -> int:
     from edge.detection.choice import DetectorChoice, build_detector
@@ -173,7 +165,7 @@ def run_collect(args: argparse.Namespace) -> int:
         print(f"{camera.id}: kept {sampler.kept} of {args.per_camera} crops "
               f"({pipeline.stats.frames} frames, {pipeline.stats.classified} faces classified)")
     print(f"crop store: {config.label_crops_dir} (encrypted; key {config.label_key_file}; deleted after "
-          f"{labeling['retention_days']} days). Next: moodlens label rekognition {config.label_crops_dir} "
+          f"{labeling['retention_days']} days). Next: moodlens label rekognition --config {args.config} "
           "--out manifest.jsonl --dry-run")
     return 0
 
@@ -195,7 +187,7 @@ def run_rekognition(args: argparse.Namespace) -> int:
     from botocore.exceptions import NoCredentialsError
 
     client = boto3.client("rekognition", region_name=args.region, endpoint_url=args.endpoint_url)
-    labeler = RekognitionLabeler(client, labeling.reader(store), rate_per_second=args.rate)
+    labeler = RekognitionLabeler(client, store.reader(labeling.site_consent), rate_per_second=args.rate)
     try:
         run = labeler.run(records, args.out, review_path,
                           source_ref=lambda r: str(labeling.crops / "crops" / f"{r.crop_id}.enc"))
@@ -224,7 +216,7 @@ def run_review(args: argparse.Namespace) -> int:
     if not items:
         print("nothing to review")
         return 0
-    read = labeling.reader(store)
+    read = store.reader(labeling.site_consent)
 
     def read_image(crop_id: str) -> np.ndarray | None:
         record = by_id.get(crop_id)

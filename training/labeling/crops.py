@@ -28,7 +28,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -179,6 +179,14 @@ class CropStore:
                                      else tuple(probabilities))
                 except (json.JSONDecodeError, TypeError) as error:
                     raise ValueError(f"{path}:{number}: not a crop record ({error})") from None
+
+    def reader(self, site_consent: Callable[[], Consent | None]) -> Callable[[CropRecord], bytes]:
+        """`read` behind both consents, the site file's (``site_consent``, asked afresh) and the store's,
+        checked again for every crop: a withdrawal during a long run stops it at the next crop."""
+        def read(record: CropRecord) -> bytes:
+            self.require_consent(site_consent(), check_site=True)
+            return self.read(record)
+        return read
 
     def read(self, record: CropRecord) -> bytes:
         """The crop's JPEG bytes; refused (ConsentMissingError) once the consent record is gone."""
