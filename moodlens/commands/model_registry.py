@@ -1,4 +1,4 @@
-"""`moodlens model keygen|publish|list|promote|rollback`: the model registry (a folder or an S3 prefix)."""
+"""`moodlens model keygen|sign|publish|list|promote|rollback`: the model registry (a folder or an S3 prefix)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.model_registry import Registry, RegistryError, blob_store
+from edge.model_registry import Registry, RegistryError, blob_store, check_version
 from edge.model_signature import load_public_key
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 REGISTRY_HELP = "registry location: a folder or s3://bucket/prefix (default: $MOODLENS_MODEL_REGISTRY)"
 PUBLIC_KEY_HELP = ("the publisher's public key (PEM): also check the version's signature, as edges do "
@@ -28,13 +28,17 @@ def add_registry_commands(commands: argparse._SubParsersAction[argparse.Argument
     keygen.add_argument("--private-key", type=Path, required=True)
     keygen.add_argument("--public-key", type=Path, required=True)
     keygen.set_defaults(handler=run_keygen)
+    signing = commands.add_parser(
+        "sign", help="write <model>.sig beside a model file, for edges that hold the public key",
+        description="For a model an edge runs from a file or an S3 object rather than a registry: the "
+                    "signature covers the file's sha256 and the version name (default: the card's 'version').")
+    signing.add_argument("model", type=Path, help="the .onnx file")
+    signing.add_argument("--version", default=None, help="version name (default: the card's 'version')")
+    signing.set_defaults(handler=run_sign)
     publish = commands.add_parser("publish", help="sign and upload a model, its card and figures as a new version")
     publish.add_argument("model", type=Path, help="the .onnx file")
     publish.add_argument("--card", type=Path, default=None, help="figures JSON (default: the model's .json beside it)")
     publish.add_argument("--version", default=None, help="version name (default: the card's 'version')")
-    publish.add_argument("--signing-key", type=Path, default=_env_path("MOODLENS_MODEL_SIGNING_KEY"),
-                         help="the publisher's private key, readable by its owner only "
-                              "(default: $MOODLENS_MODEL_SIGNING_KEY)")
     publish.set_defaults(handler=run_publish)
     listing = commands.add_parser("list", help="published versions and what each site runs")
     listing.set_defaults(handler=run_list)
@@ -50,6 +54,10 @@ def add_registry_commands(commands: argparse._SubParsersAction[argparse.Argument
         description="Refused, the channel unchanged, when that version's file is gone or changed.")
     rollback.add_argument("--site", default=None)
     rollback.set_defaults(handler=run_rollback)
+    for command in (signing, publish):
+        command.add_argument("--signing-key", type=Path, default=_env_path("MOODLENS_MODEL_SIGNING_KEY"),
+                             help="the publisher's private key, readable by its owner only "
+                                  "(default: $MOODLENS_MODEL_SIGNING_KEY)")
     for command in (promote, rollback):
         command.add_argument("--public-key", type=Path, default=_env_path("MOODLENS_MODEL_PUBLIC_KEY"),
                              help=PUBLIC_KEY_HELP)
@@ -82,16 +90,19 @@ def run_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_publish(args: argparse.Namespace) -> int:
-    from training.signing import load_private_key, sign
+def _signing_key(args: argparse.Namespace) -> Ed25519PrivateKey:
+    from training.signing import load_private_key
 
     if not args.model.is_file():
         raise FileNotFoundError(f"no model file at {args.model}")
     if args.signing_key is None:
         raise ValueError("no signing key: pass --signing-key or set MOODLENS_MODEL_SIGNING_KEY "
                          "(`moodlens model keygen` makes one); edges run only signed models")
-    private_key = load_private_key(args.signing_key)
-    card_path = args.card or args.model.with_suffix(".json")
+    return load_private_key(args.signing_key)
+
+
+def _card_and_version(args: argparse.Namespace) -> tuple[dict[str, object], str]:
+    card_path = getattr(args, "card", None) or args.model.with_suffix(".json")
     card = {}
     if card_path.is_file():
         try:
@@ -103,6 +114,25 @@ def run_publish(args: argparse.Namespace) -> int:
     version = args.version or card.get("version")
     if not version:
         raise ValueError(f"no version: pass --version or give a card with a 'version' ({card_path})")
+    return card, str(version)
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    from training.signing import sign_file
+
+    private_key = _signing_key(args)
+    _, version = _card_and_version(args)
+    check_version(version)
+    path = sign_file(private_key, args.model, version)
+    print(f"signed {args.model} as version {version}: {path}")
+    return 0
+
+
+def run_publish(args: argparse.Namespace) -> int:
+    from training.signing import sign
+
+    private_key = _signing_key(args)
+    card, version = _card_and_version(args)
     markdown = args.model.with_name("MODEL_CARD.md")
     model = args.model.read_bytes()
     registry = _registry(args, private_key.public_key())

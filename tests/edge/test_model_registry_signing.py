@@ -181,3 +181,18 @@ def test_a_registry_given_the_public_key_checks_signatures_when_promoting(tmp_pa
     with pytest.raises(ValueError, match="not valid under the trusted key"):
         strict.promote("1.0")
     assert strict.channel() is None
+
+
+def test_model_sign_lets_an_edge_holding_the_key_run_a_local_model(tmp_path, keys, capsys):
+    from edge.runtime import open_model
+
+    model = tmp_path / "expression.onnx"
+    model.write_bytes(DEFAULT_MODEL.read_bytes())
+    (tmp_path / "expression.json").write_text(DEFAULT_MODEL.with_suffix(".json").read_text())
+    assert main(["model", "sign", str(model), "--signing-key", str(keys.private)]) == 0
+    version = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())["version"]
+    assert f"as version {version}" in capsys.readouterr().out
+    _, classifier = open_model(str(model), None, 0, tmp_path / "cache", public_key_file=keys.public)
+    assert classifier.info.version == version
+    assert main(["model", "sign", str(model), "--signing-key", str(keys.private), "--version", "../1"]) == 2
+    assert "not a version name" in capsys.readouterr().err
