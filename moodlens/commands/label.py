@@ -89,8 +89,12 @@ class _Labeling:
 
     @classmethod
     def of(cls, args: argparse.Namespace) -> _Labeling:
+        """The store and key given, else the site file's (read only then: purging and withdrawing
+        need no consent, so with both given they need no site file either)."""
         from onebox.config import load
 
+        if args.crops is not None and args.key is not None:
+            return cls(args.crops, args.key.expanduser(), args.config)
         config = load(args.config)
         return cls(args.crops or config.label_crops_dir, (args.key or config.label_key_file).expanduser(),
                    args.config)
@@ -247,7 +251,7 @@ def run_withdraw(args: argparse.Namespace) -> int:
     gone = withdraw(labeling.crops, labeling.key)
     print(f"consent withdrawn: deleted {gone.crops} crops, the index and the consent record in {labeling.crops}"
           f"{f', and the key {labeling.key}' if gone.key_deleted else f' (no key at {labeling.key})'}")
-    if labeling.site_consent() is not None:
+    if labeling.config.is_file() and labeling.site_consent() is not None:
         print(f"{labeling.config} still records consent in [labeling]: clear consent_recorded_by and "
               "consent_recorded_at, or the next `moodlens label collect` records it again")
     return 0

@@ -28,3 +28,12 @@ def test_a_missing_site_file_is_named(tmp_path, capsys):
     assert main(["label", "rekognition", str(tmp_path / "crops"), "--config", str(tmp_path / "none.toml"),
                  "--out", str(tmp_path / "m.jsonl"), "--dry-run"]) == 2
     assert "no site file at" in capsys.readouterr().err
+
+
+def test_purge_and_withdraw_given_the_store_and_key_need_no_site_file(tmp_path, capsys):
+    crop_store(tmp_path)
+    store = ["--config", str(tmp_path / "none.toml"), "--key", str(tmp_path / "keys" / "label.key")]
+    assert main(["label", "purge", str(tmp_path / "crops"), *store]) == 0
+    assert "deleted 0 expired crops" in capsys.readouterr().out
+    assert main(["label", "withdraw", str(tmp_path / "crops"), *store]) == 0
+    assert "deleted 3 crops" in capsys.readouterr().out and not (tmp_path / "crops").exists()
