@@ -167,7 +167,7 @@ class Registry:
         if existing is not None:
             if _digest_of(existing, version) != digest:
                 raise RegistryError(f"version {version} is already published with another file; publish a new version")
-            if self.store.get(f"versions/{version}/model.onnx.sig") is None:  # published before signing
+            if self.store.get(f"versions/{version}/model.onnx.sig") is None:  # the same file, now signed
                 self.store.put(f"versions/{version}/model.onnx.sig", signature)
             return False
         self.store.put(f"versions/{version}/model.onnx", model)

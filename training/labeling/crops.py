@@ -256,7 +256,7 @@ def withdraw(root: Path, key_path: Path) -> Withdrawn:
 
 
 def _make_private(root: Path) -> None:
-    """0700 for the store's folders, 0600 for its files: stores written before that rule get it too."""
+    """0700 for the store's folders, 0600 for its files, also where they were looser (copied, made by hand)."""
     if not root.is_dir():
         return
     for folder in (root, root / "crops"):

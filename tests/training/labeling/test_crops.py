@@ -80,7 +80,7 @@ def test_the_fine_tune_reads_no_crop_without_consent(store, tmp_path):
         load_site_data(manifest, store)
 
 
-def test_a_store_written_before_the_0600_rule_is_made_private_when_opened(tmp_path, store):
+def test_a_store_with_loose_modes_is_made_private_when_opened(tmp_path, store):
     store.add("c1", jpeg(9), "cafe", "door", NOW_MS)
     for path in (store.root / "index.jsonl", store.root / "consent.json"):
         path.chmod(0o644)
