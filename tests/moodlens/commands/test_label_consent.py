@@ -181,3 +181,12 @@ def test_the_store_is_private_to_its_owner(tmp_path):
     assert stat.S_IMODE(root.stat().st_mode) == 0o700 and stat.S_IMODE((root / "crops").stat().st_mode) == 0o700
     for path in (root / "index.jsonl", root / "consent.json", *sorted((root / "crops").iterdir())):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_consent_cleared_in_the_site_file_during_a_run_stops_it_at_the_next_crop(tmp_path, rekognition, capsys):
+    crop_store(tmp_path)
+    config = site_file(tmp_path)
+    rekognition.on_request = lambda: site_file(tmp_path, consent=False)
+    assert label_rekognition(tmp_path, config, rekognition) == 2
+    assert len(rekognition.received) == 1
+    assert "records no consent" in capsys.readouterr().err
