@@ -70,6 +70,12 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                      help="pin the model's sha256: any other file (or new version) is refused. Without it the "
                           "digest comes from <model>.sha256 or, for a local file, its <stem>.json model card; "
                           "an S3 model must have one of them (empty: no pin)")
+    run.add_argument("--model-public-key", type=Path, metavar="PEM",
+                     default=Path(os.environ["MOODLENS_MODEL_PUBLIC_KEY"])
+                     if os.environ.get("MOODLENS_MODEL_PUBLIC_KEY") else None,
+                     help="the model publisher's Ed25519 public key: only models with a valid signature by it "
+                          "(<model>.sig, or the registry's) run; needed to follow a registry: channel "
+                          "(default: $MOODLENS_MODEL_PUBLIC_KEY)")
     run.add_argument("--model-poll-interval", type=float, default=300.0, metavar="SECONDS",
                      help="look for a new model version this often and swap it in between frames "
                           "(default 300; 0 = never)")
@@ -230,7 +236,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.heartbeat_interval < 0:
         raise ValueError("--heartbeat-interval must be 0 (no heartbeats) or positive")
     detector, zones, settings = _pipeline_parts(args)
-    watcher, classifier = open_model(args.model, args.model_sha256, args.model_poll_interval)
+    watcher, classifier = open_model(args.model, args.model_sha256, args.model_poll_interval,
+                                     public_key_file=args.model_public_key)
     info = classifier.pin()
     try:
         source = open_source(source_spec(args), ReconnectPolicy(max_attempts=args.reconnect_attempts),
