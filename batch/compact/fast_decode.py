@@ -32,11 +32,10 @@ import pyarrow.compute as pc
 from msgspec.structs import astuple
 
 from batch.lake.tables import lake_schema
-from schemas.contract import CONTRACTS, EventContract, Field
+from schemas.contract import CONTRACTS, MAX_RECORD_BYTES, EventContract, Field
 from schemas.validation import PROBABILITY_SUM_TOLERANCE
 
 INT64 = (-(2**63), 2**63 - 1)
-MAX_RECORD_BYTES = 64 * 1024  # the stream's limit (stream.ingest.IngestConfig.max_bytes)
 BISECT_BELOW = 32  # a failing chunk this small is decoded line by line
 
 
