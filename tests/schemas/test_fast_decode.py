@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from schemas.contract import CONTRACTS, Field
-from schemas.fast_decode import FastDecoder, full_match, struct_for
+from schemas.fast_decode import FastDecoder, full_match
 from schemas.struct_mapping import EventStruct, json_default, to_document
+from schemas.structs import struct_for
 from schemas.validation import ValidationError, parse_event
 from tests.schemas.contract_strategies import mutated_records, valid_events
 from tests.schemas.events import SAMPLES, face_expression
