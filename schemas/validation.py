@@ -43,7 +43,7 @@ class Code(StrEnum):
 class Problem:
     path: str
     reason: str
-    code: str = Code.INVALID_FIELD
+    code: str = Code.INVALID_FIELD  # what most checks of a value find; readers may add codes of their own
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
