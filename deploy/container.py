@@ -14,15 +14,21 @@ from collections.abc import Sequence
 
 from batch.lake.tables import NAMESPACE
 from stream.alarms import AlarmConfig
-from stream.engine import EngineConfig
 
-# CloudWatch metrics the stream host publishes from its windows (namespace, names, dimensions).
-METRIC_NAMESPACE = "Moodlens"
-NET_SCORE = "NetScore"
-TRACKS = "Tracks"
-FACES = "Faces"
-SITE_DIMENSION = "Site"
-CAMERA_DIMENSION = "Camera"
+# The CloudWatch names the stack's alarms and dashboard watch, and the consumer's environment, are the
+# stream's, declared where it writes and reads them; named here for the stack's modules.
+from stream.aws.cloudwatch import CAMERA as CAMERA_DIMENSION  # noqa: F401
+from stream.aws.cloudwatch import FACES, MODEL_DRIFT_MAX, NET_SCORE, TRACKS  # noqa: F401
+from stream.aws.cloudwatch import NAMESPACE as METRIC_NAMESPACE  # noqa: F401
+from stream.aws.cloudwatch import SITE as SITE_DIMENSION  # noqa: F401
+from stream.engine import EngineConfig
+from stream.sinks.aws import (  # noqa: F401
+    ENV_ALARM_TOPIC_ARN,
+    ENV_DEAD_LETTER_QUEUE_URL,
+    ENV_EVENT_BUS,
+    ENV_FIREHOSE_STREAM,
+    ENV_METRIC_NAMESPACE,
+)
 
 # The Glue database of the lake's Iceberg tables: pyiceberg's namespace.
 LAKE_DATABASE = NAMESPACE
@@ -34,12 +40,7 @@ LAKE_PREFIX = "lake/"        # the Iceberg warehouse
 REPORTS_PREFIX = "reports/"  # the weekly report
 STATE_PREFIX = "state/"      # the consumer's checkpoints and per-site state (state bucket)
 
-# Environment of every task: resource names resolved by CloudFormation (template expressions).
-ENV_FIREHOSE_STREAM = "MOODLENS_FIREHOSE_STREAM"
-ENV_ALARM_TOPIC_ARN = "MOODLENS_ALARM_TOPIC_ARN"
-ENV_EVENT_BUS = "MOODLENS_EVENT_BUS"
-ENV_DEAD_LETTER_QUEUE_URL = "MOODLENS_DEAD_LETTER_QUEUE_URL"
-ENV_METRIC_NAMESPACE = "MOODLENS_METRIC_NAMESPACE"
+# Environment of the other tasks: resource names resolved by CloudFormation (template expressions).
 ENV_KCL_APPLICATION = "MOODLENS_KCL_APPLICATION"
 ENV_GLUE_DATABASE = "MOODLENS_GLUE_DATABASE"
 ENV_ATHENA_WORKGROUP = "MOODLENS_ATHENA_WORKGROUP"
@@ -81,9 +82,6 @@ def kcl_command(host: Sequence[str] = ()) -> list[str]:
 def compaction_command() -> list[str]:
     """Hourly: raw/ -> the lake's Iceberg tables (Glue catalog)."""
     return ["batch", "compact", "--raw", f"s3://{DATA_BUCKET}/{RAW_PREFIX}", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}"]
-
-
-MODEL_DRIFT_MAX = "ModelDriftMax"  # the largest PSI of a drift run, no dimensions: what the alarm watches
 
 
 def drift_command() -> list[str]:

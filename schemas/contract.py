@@ -19,6 +19,10 @@ Kind = Literal["string", "integer", "number", "boolean", "object"]
 MIN_EVENT_TIME_MS = 946_684_800_000
 MAX_EVENT_TIME_MS = 4_102_444_800_000
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+# The largest record, in bytes of its one-line JSON, that is an event at all: the edge refuses a bigger
+# one before it is spooled, the stream dead-letters one, compaction refuses one. Every transport
+# carries it (IoT Core 128 KiB, Kinesis 1 MiB), and a window of several thousand faces stays far below.
+MAX_RECORD_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)

@@ -27,25 +27,25 @@ Accepted records come back as the decoded structs themselves (`schemas.struct_ma
 read-only mappings equal to the dicts the reference returns (same keys and values, ints kept as
 ints), so no dict is built per record; writers turn them into JSON with ``msgspec.to_builtins``.
 
-The structs are built from `schemas.contract` at import, like the JSON Schema files and the Arrow
-schema; a contract feature they cannot express faithfully is refused at import, not ignored.
+The structs are built from `schemas.contract` by `schemas.structs` (rules `EVENTS`), like the JSON
+Schema files and the Arrow schema; a contract feature they cannot express faithfully is refused when
+they are built, not ignored.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from functools import cache
 from operator import attrgetter
-from typing import Annotated, Any, Literal, Protocol, Union, cast
+from typing import Any, Protocol, Union, cast
 
 import msgspec
 
 from schemas import native_program
 from schemas.contract import CONTRACTS, EventContract, Field
 from schemas.struct_mapping import EventStruct
-from schemas.validation import MAX_ABS_INTEGER, PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
+from schemas.structs import EVENTS, struct_for
+from schemas.validation import PROBABILITY_SUM_TOLERANCE, ValidationError, parse_event
 
 try:  # the C validator, built by `pip install -e .` where a compiler exists (optional in pyproject.toml)
     from schemas import _record
@@ -54,15 +54,12 @@ except ImportError:  # pragma: no cover - depends on the install
 # Which path proves records valid first: "native" (C, schemas/_native/record.c) or "msgspec".
 DECODE_PATH = "native" if _record is not None else "msgspec"
 
-_LARGEST_FLOAT = 1.7976931348623157e308
 # A probability sum this close to the tolerance is left to the reference, which sums in JSON order.
 _SUM_MARGIN = 1e-9
 # Unique per event, so remembering them would not pay: their pattern is matched on every record.
 _UNIQUE_PER_EVENT = frozenset({"event_id"})
 # Distinct (site, camera, track, ...) combinations remembered as valid before the memory starts over.
 _REMEMBERED = 1 << 16
-_TAG = "schema"  # the field naming the event type: the structs' tag
-_STRUCT_OPTIONS: dict[str, Any] = {"forbid_unknown_fields": True, "kw_only": True, "gc": False, "frozen": True}
 
 
 def full_match(pattern: str) -> str:
@@ -71,83 +68,9 @@ def full_match(pattern: str) -> str:
     return rf"^(?:{body})\Z"
 
 
-def _number_bounds(spec: Field, integral: bool) -> dict[str, Any]:
-    low = -math.inf if spec.minimum is None else spec.minimum
-    high = math.inf if spec.maximum is None else spec.maximum
-    if integral:
-        return {"ge": -MAX_ABS_INTEGER if low == -math.inf else max(math.ceil(low), -MAX_ABS_INTEGER),
-                "le": MAX_ABS_INTEGER if high == math.inf else min(math.floor(high), MAX_ABS_INTEGER)}
-    return {"ge": max(float(low), -_LARGEST_FLOAT), "le": min(float(high), _LARGEST_FLOAT)}
-
-
-def _string_type(spec: Field) -> Any:
-    meta: dict[str, Any] = {}  # patterns are matched by `cross_field_checks`
-    if spec.max_length is not None:
-        meta["max_length"] = spec.max_length
-    return Annotated[str, msgspec.Meta(**meta)] if meta else str
-
-
-def _value_type(spec: Field, owner: str) -> Any:
-    if spec.enum is not None:
-        if spec.kind != "string" or spec.pattern is not None or spec.max_length is not None:
-            raise NotImplementedError(f"{owner}.{spec.name}: an enum with other constraints")
-        return Literal.__getitem__(spec.enum)
-    if spec.kind == "string":
-        return _string_type(spec)
-    if spec.kind == "integer":
-        return Annotated[int, msgspec.Meta(**_number_bounds(spec, integral=True))]
-    if spec.kind == "number":
-        # int or float, each kept as it came (the reference keeps 1 as 1, not 1.0); bool is neither.
-        return Union[Annotated[int, msgspec.Meta(**_number_bounds(spec, integral=True))],  # noqa: UP007
-                     Annotated[float, msgspec.Meta(**_number_bounds(spec, integral=False))]]
-    if spec.kind == "boolean":
-        return bool
-    if spec.kind == "object":
-        if any(f.pattern is not None or f.required_when is not None for f in spec.fields):
-            raise NotImplementedError(f"{owner}.{spec.name}: patterns or required_when inside an object")
-        return _struct(f"{owner}.{spec.name}", spec.fields)
-    raise NotImplementedError(f"{owner}.{spec.name}: kind {spec.kind}")
-
-
-def _struct(name: str, fields: tuple[Field, ...], tag: str | None = None) -> type[EventStruct]:
-    """A struct for these fields; with ``tag``, the ``schema`` field is msgspec's tag (its value is
-    ``tag``): not a struct field, but a key of the event (`EventStruct`) and of its dict."""
-    options: dict[str, Any] = {}
-    namespace: dict[str, Any] = {"_keys": frozenset(spec.name for spec in fields)}
-    if tag is not None:
-        options = {"tag_field": _TAG, "tag": tag}
-        namespace.update(_keys=namespace["_keys"] | {_TAG}, _tag_keys=(_TAG,), **{_TAG: tag})
-    required: list[tuple[str, Any]] = []
-    optional: list[tuple[str, Any, Any]] = []
-    for spec in fields:
-        kind = _value_type(spec, name)
-        if spec.nullable:
-            kind = Union[kind, None]  # noqa: UP007
-        if spec.required:
-            required.append((spec.name, kind))
-        else:  # UNSET tells "absent" from null, which the contract treats differently
-            optional.append((spec.name, Union[kind, msgspec.UnsetType], msgspec.UNSET))  # noqa: UP007
-    struct = msgspec.defstruct(name, [*required, *optional], bases=(EventStruct,), namespace=namespace,
-                               **_STRUCT_OPTIONS, **options)
-    return cast(type[EventStruct], struct)
-
-
 def _envelope_version(contract: EventContract) -> Field:
     """schema_version restricted to this reader's major (leading zeros, like ``int()``, allowed)."""
     return Field("schema_version", "string", "", pattern=rf"^0*{contract.major}\.[0-9]+$")
-
-
-@cache
-def struct_for(contract: EventContract) -> type[EventStruct]:
-    """The generated struct: one field per contract field but ``schema``, which is the struct's
-    tag, so a decoder for a union of event types picks the type from it (one lookup when, as the
-    edge writes them, ``schema`` comes first; msgspec finds it further on too)."""
-    schema = contract.field_named(_TAG)
-    if schema.enum != (contract.name,) or not schema.required or schema.nullable:
-        raise NotImplementedError(f"{contract.name}.{_TAG}: not a required one-value enum of the event's name")
-    fields = tuple(_envelope_version(contract) if f.name == "schema_version" else f
-                   for f in contract.fields if f.name != _TAG)
-    return _struct(contract.name, fields, tag=contract.name)
 
 
 Check = Callable[[Any], bool]
@@ -225,7 +148,7 @@ class FastDecoder:
 
     def __init__(self, names: Iterable[str] = tuple(CONTRACTS)) -> None:
         names = tuple(names)
-        self._checks: dict[type, Check] = {struct_for(CONTRACTS[name]): cross_field_checks(CONTRACTS[name])
+        self._checks: dict[type, Check] = {struct_for(CONTRACTS[name], EVENTS): cross_field_checks(CONTRACTS[name])
                                            for name in names}
         structs = tuple(self._checks)
         kind: Any = Union.__getitem__(structs) if len(structs) > 1 else structs[0]  # a tagged union
@@ -290,5 +213,4 @@ def parse_event_fast(raw: bytes | str | Mapping[str, Any], max_bytes: int | None
     return _all_events.parse(raw, max_bytes)
 
 
-__all__ = ["DECODE_PATH", "FastDecoder", "ValidationError", "cross_field_checks", "full_match", "parse_event_fast",
-           "struct_for"]
+__all__ = ["DECODE_PATH", "FastDecoder", "ValidationError", "cross_field_checks", "full_match", "parse_event_fast"]

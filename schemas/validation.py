@@ -7,10 +7,11 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
-from schemas.contract import CONTRACTS, IDENTIFIER, EventContract, Field
+from schemas.contract import CONTRACTS, IDENTIFIER, MAX_RECORD_BYTES, EventContract, Field
 
 # Probabilities come from a softmax rounded for the wire; anything further from 1 is a bug.
 PROBABILITY_SUM_TOLERANCE = 0.01
@@ -26,10 +27,23 @@ _BOM = b"\xef\xbb\xbf"
 MAX_DEPTH = 32
 
 
+class Code(StrEnum):
+    """Why a record is refused, as a label to count and alert on; the message says it to a person."""
+
+    TOO_LARGE = "too_large"
+    BAD_ENCODING = "bad_encoding"  # not UTF-8, a byte-order mark, a lone UTF-16 surrogate
+    MALFORMED_JSON = "malformed_json"  # not JSON, or JSON that is not an object
+    UNKNOWN_SCHEMA = "unknown_schema"
+    UNSUPPORTED_MAJOR_VERSION = "unsupported_major_version"
+    MISSING_FIELD = "missing_field"
+    INVALID_FIELD = "invalid_field"
+
+
 @dataclass(frozen=True)
 class Problem:
     path: str
     reason: str
+    code: str = Code.INVALID_FIELD  # what most checks of a value find; readers may add codes of their own
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -100,7 +114,7 @@ def _check_fields(fields: tuple[Field, ...], document: Mapping[str, Any], prefix
             condition = spec.required_when
             if spec.required or (condition and document.get(condition[0]) == condition[1]):
                 why = f" when {condition[0]} is {condition[1]}" if condition and not spec.required else ""
-                problems.append(Problem(path, f"is required{why}"))
+                problems.append(Problem(path, f"is required{why}", Code.MISSING_FIELD))
             continue
         _check_value(spec, document[spec.name], path, problems)
 
@@ -123,21 +137,23 @@ def contract_of(document: Mapping[str, Any]) -> tuple[EventContract | None, list
     name, version = document.get("schema"), document.get("schema_version")
     if not isinstance(name, str) or name not in CONTRACTS:
         known = ", ".join(sorted(CONTRACTS))
-        return None, [Problem("schema", f"unknown event schema {name!r}; expected one of {known}")]
+        return None, [Problem("schema", f"unknown event schema {name!r}; expected one of {known}",
+                              Code.UNKNOWN_SCHEMA)]
     contract = CONTRACTS[name]
     if not isinstance(version, str) or not re.fullmatch(r"[0-9]+\.[0-9]+", version):
         return None, [Problem("schema_version", f"must be MAJOR.MINOR, got {version!r}")]
     major = int(version.split(".")[0])
     if major != contract.major:
         return None, [Problem("schema_version", f"unsupported major version {major} of {name}; "
-                                                f"this reader understands {contract.major}.x")]
+                                                f"this reader understands {contract.major}.x",
+                              Code.UNSUPPORTED_MAJOR_VERSION)]
     return contract, []
 
 
 def validate_event(document: Any) -> list[Problem]:
     """Every problem with `document`; an empty list means valid. Unknown fields are allowed."""
     if not isinstance(document, Mapping):
-        return [Problem("$", f"event must be a JSON object, got {type(document).__name__}")]
+        return [Problem("$", f"event must be a JSON object, got {type(document).__name__}", Code.MALFORMED_JSON)]
     contract, problems = contract_of(document)
     if contract is None:
         return problems
@@ -145,6 +161,10 @@ def validate_event(document: Any) -> list[Problem]:
     if contract.name == "face_expression":
         _check_probabilities(document, problems)
     return problems
+
+
+class NotUtf8Error(ValueError):
+    """Text that is not plain UTF-8: a byte-order mark, a lone UTF-16 surrogate."""
 
 
 def _reject_constant(token: str) -> float:
@@ -192,12 +212,12 @@ def decode_json(raw: bytes | str) -> Any:
     UTF-16 surrogates (``"\\ud800"``: not a character; no UTF-8 writer downstream can encode it)."""
     if isinstance(raw, bytes):
         if raw.startswith(_BOM):
-            raise ValueError("starts with a byte-order mark (U+FEFF); records are UTF-8 without one")
+            raise NotUtf8Error("starts with a byte-order mark (U+FEFF); records are UTF-8 without one")
         text = raw.decode("utf-8")  # strict: invalid UTF-8 (and encoded surrogates) raise here
         escapes = _SURROGATE_ESCAPE.search(raw) is not None
     else:
         if raw.startswith("\ufeff"):
-            raise ValueError("starts with a byte-order mark (U+FEFF); records are UTF-8 without one")
+            raise NotUtf8Error("starts with a byte-order mark (U+FEFF); records are UTF-8 without one")
         text = raw
         escapes = (_LONE_SURROGATE.search(raw) is not None
                    or _SURROGATE_ESCAPE.search(raw.encode("utf-8", "surrogatepass")) is not None)
@@ -207,22 +227,31 @@ def decode_json(raw: bytes | str) -> Any:
     if escapes:  # rare: only then walk the document (a valid pair decodes to one character, not flagged)
         where = _lone_surrogate_path(document, "$")
         if where is not None:
-            raise ValueError(f"lone UTF-16 surrogate in {where} (not a character)")
+            raise NotUtf8Error(f"lone UTF-16 surrogate in {where} (not a character)")
     return document
+
+
+def size_problem(size: int, max_bytes: int | None = MAX_RECORD_BYTES) -> Problem | None:
+    """Why a record of ``size`` bytes is refused (over ``max_bytes``; None: no limit), else None."""
+    if max_bytes is not None and size > max_bytes:
+        return Problem("$", f"record is {size} bytes, over the limit of {max_bytes}", Code.TOO_LARGE)
+    return None
 
 
 def parse_event(raw: bytes | str | Mapping[str, Any], max_bytes: int | None = None) -> dict[str, Any]:
     """Decodes and validates one event; raises ValidationError listing every problem."""
     if isinstance(raw, (bytes, str)):
-        size = len(raw.encode() if isinstance(raw, str) else raw)
-        if max_bytes is not None and size > max_bytes:
-            raise ValidationError([Problem("$", f"record is {size} bytes, over the limit of {max_bytes}")])
+        too_large = size_problem(len(raw.encode() if isinstance(raw, str) else raw), max_bytes)
+        if too_large is not None:
+            raise ValidationError([too_large])
         try:
             document = decode_json(raw)
         except RecursionError:
-            raise ValidationError([Problem("$", "malformed JSON: nested too deeply")]) from None
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ValidationError([Problem("$", f"malformed JSON: {str(error)[:300]}")]) from None
+            raise ValidationError([Problem("$", "malformed JSON: nested too deeply", Code.MALFORMED_JSON)]) from None
+        except (NotUtf8Error, UnicodeDecodeError) as error:
+            raise ValidationError([Problem("$", f"malformed JSON: {str(error)[:300]}", Code.BAD_ENCODING)]) from None
+        except ValueError as error:
+            raise ValidationError([Problem("$", f"malformed JSON: {str(error)[:300]}", Code.MALFORMED_JSON)]) from None
     else:
         document = raw
     problems = validate_event(document)

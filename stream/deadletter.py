@@ -8,7 +8,7 @@ A letter is bounded whatever it carries: the payload it keeps is cut to ``max_pa
 *after* JSON encoding (a record of control characters grows six-fold when escaped), with the
 original's size and SHA-256 beside it so it can be matched with a copy kept elsewhere; at most
 ``MAX_REASONS`` reasons of at most ``MAX_REASON_CHARS`` characters each. ``code`` is a short
-label of the cause (``reason_code``) for counting and alerting.
+label of the cause (`letter_code`, from the validators' codes) for counting and alerting.
 """
 
 from __future__ import annotations
@@ -21,39 +21,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from schemas.validation import Code, Problem
 from stream.jsonl import AppendFile
 
 MAX_PAYLOAD_BYTES = 64 * 1024  # of the encoded payload kept in a letter (JSON-escaped text or base64)
 MAX_REASONS = 50
 MAX_REASON_CHARS = 1000
 MAX_SOURCE_CHARS = 512
+# The stream's own codes, beside the contract's (`schemas.validation.Code`).
 INTERNAL_ERROR = "internal_error"
+EVENT_TIME_OUT_OF_RANGE = "event_time_out_of_range"
 
 
-def reason_code(reasons: Sequence[tuple[str, str]]) -> str:
-    """A short label for counting dead letters by cause."""
-    if not reasons:
-        return "invalid_field"
-    path, text = reasons[0]
-    if path == "$":
-        if text.startswith("unexpected "):
-            return INTERNAL_ERROR
-        if "over the limit" in text:
-            return "too_large"
-        if any(word in text for word in ("base64", "byte-order mark", "surrogate", "utf-8", "UTF-8")):
-            return "bad_encoding"
-        if "JSON" in text:
-            return "malformed_json"
-        return "not_an_object"
-    if path == "schema_version" and "major" in text:
-        return "unsupported_major_version"
-    if path == "schema":
-        return "unknown_schema"
-    if path == "event_time_ms" and ("in the future" in text or "in the past" in text):
-        return "event_time_out_of_range"
-    if any("is required" in r for _, r in reasons):
-        return "missing_field"
-    return "invalid_field"
+def letter_code(problems: Sequence[Problem]) -> str:
+    """The letter's one label: the first problem's code, except that among field problems a missing
+    field counts before an invalid one."""
+    if not problems:
+        return Code.INVALID_FIELD
+    first = problems[0].code
+    if first not in (Code.INVALID_FIELD, Code.MISSING_FIELD):
+        return first
+    return Code.MISSING_FIELD if any(p.code == Code.MISSING_FIELD for p in problems) else Code.INVALID_FIELD
 
 
 def _encoded_size(text: str) -> int:
@@ -79,10 +67,11 @@ class DeadLetter:
     payload: bytes  # the record exactly as received
     reasons: tuple[tuple[str, str], ...]  # (field path, reason), every problem found
     source: str  # where it came from, e.g. "locallog:/data/events@1234" or "kinesis:shard-0001@4958..."
+    code: str  # a label of the cause, for counting and alerting (`letter_code`)
 
-    @property
-    def code(self) -> str:
-        return reason_code(self.reasons)
+    @classmethod
+    def of(cls, payload: bytes, problems: Sequence[Problem], source: str) -> DeadLetter:
+        return cls(payload, tuple((p.path, p.reason) for p in problems), source, letter_code(problems))
 
     def to_json(self, max_payload_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
         """The letter as a bounded JSON document: the encoded payload kept is at most ``max_payload_bytes``."""
@@ -111,7 +100,7 @@ class DeadLetter:
     def from_json(cls, data: dict[str, Any]) -> DeadLetter:
         payload = (data["payload"].encode() if "payload" in data
                    else base64.b64decode(data["payload_base64"]))
-        return cls(payload, tuple((r["path"], r["reason"]) for r in data["reasons"]), data["source"])
+        return cls(payload, tuple((r["path"], r["reason"]) for r in data["reasons"]), data["source"], data["code"])
 
 
 class DeadLetterSink(Protocol):

@@ -28,9 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.contract import MAX_RECORD_BYTES
 from schemas.fast_decode import FastDecoder
-from schemas.validation import ValidationError
-from stream.deadletter import DeadLetter
+from schemas.validation import Code, Problem, ValidationError
+from stream.deadletter import EVENT_TIME_OUT_OF_RANGE, INTERNAL_ERROR, DeadLetter
 
 logger = logging.getLogger(__name__)
 INPUT_SCHEMAS = frozenset({"face_expression", "camera_heartbeat"})
@@ -41,7 +42,7 @@ _DECODER = FastDecoder(sorted(INPUT_SCHEMAS, key=lambda name: name != "face_expr
 
 @dataclass(frozen=True)
 class IngestConfig:
-    max_bytes: int = 64 * 1024
+    max_bytes: int = MAX_RECORD_BYTES
     max_future_ms: int = 5 * 60_000
     max_past_ms: int = 7 * 24 * 3_600_000
 
@@ -53,35 +54,37 @@ class IngestConfig:
 
 
 def check(raw: bytes | str, now_ms: int | None, config: IngestConfig = IngestConfig()
-          ) -> tuple[Mapping[str, Any] | None, list[tuple[str, str]]]:
-    """(event, []) when usable, else (None, [(path, reason), ...]). Never raises for a record.
+          ) -> tuple[Mapping[str, Any] | None, list[Problem]]:
+    """(event, []) when usable, else (None, every problem). Never raises for a record.
     The event is a read-only mapping: the fast path's struct, or the reference's dict."""
     try:
         return _check(raw, now_ms, config)
     except Exception as error:  # one record must never stop the stream: dead-letter it, go on
         logger.exception("unexpected error validating a record; dead-lettered")
-        return None, [("$", f"unexpected {type(error).__name__}: {str(error)[:300]}")]
+        return None, [Problem("$", f"unexpected {type(error).__name__}: {str(error)[:300]}", INTERNAL_ERROR)]
 
 
 def _check(raw: bytes | str, now_ms: int | None, config: IngestConfig
-           ) -> tuple[Mapping[str, Any] | None, list[tuple[str, str]]]:
+           ) -> tuple[Mapping[str, Any] | None, list[Problem]]:
     try:
         event = _DECODER.parse(raw, max_bytes=config.max_bytes)
     except ValidationError as error:
-        return None, [(p.path, p.reason) for p in error.problems]
+        return None, error.problems
     except RecursionError:
-        return None, [("$", "malformed JSON: nested too deeply")]
+        return None, [Problem("$", "malformed JSON: nested too deeply", Code.MALFORMED_JSON)]
     if event["schema"] not in INPUT_SCHEMAS:
-        return None, [("schema", f"{event['schema']} is not a stream input "
-                                 f"(expected {', '.join(sorted(INPUT_SCHEMAS))})")]
+        return None, [Problem("schema", f"{event['schema']} is not a stream input "
+                                        f"(expected {', '.join(sorted(INPUT_SCHEMAS))})", Code.UNKNOWN_SCHEMA)]
     if now_ms is not None:
         t = event["event_time_ms"]
         if t > now_ms + config.max_future_ms:
-            return None, [("event_time_ms", f"{(t - now_ms) / 1000:.0f} s in the future "
-                                            f"(limit {config.max_future_ms / 1000:.0f} s)")]
+            return None, [Problem("event_time_ms", f"{(t - now_ms) / 1000:.0f} s in the future "
+                                                   f"(limit {config.max_future_ms / 1000:.0f} s)",
+                                  EVENT_TIME_OUT_OF_RANGE)]
         if t < now_ms - config.max_past_ms:
-            return None, [("event_time_ms", f"{(now_ms - t) / 3_600_000:.1f} h in the past "
-                                            f"(limit {config.max_past_ms / 3_600_000:.1f} h)")]
+            return None, [Problem("event_time_ms", f"{(now_ms - t) / 3_600_000:.1f} h in the past "
+                                                   f"(limit {config.max_past_ms / 3_600_000:.1f} h)",
+                                  EVENT_TIME_OUT_OF_RANGE)]
     return event, []
 
 
@@ -93,7 +96,7 @@ def ingest(records: list[tuple[str, bytes]], now_ms: int | None, config: IngestC
     for source, payload in records:
         event, problems = check(payload, now_ms, config)
         if event is None:
-            letters.append(DeadLetter(bytes(payload), tuple(problems), source))
+            letters.append(DeadLetter.of(bytes(payload), problems, source))
         else:
             events.append(event)
     return events, letters

@@ -23,15 +23,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from batch.compact.dictionary import as_decoded
-from batch.compact.fast_decode import MAX_RECORD_BYTES, FastDecoder
+from batch.compact.fast_decode import FastDecoder
 from batch.compact.line_buffer import LineBuffer
 from batch.compact.native_decode import decode_columns
 from batch.compact.sources import Lines
 from batch.lake.tables import lake_schema
-from schemas.contract import CONTRACTS, EventContract, Field
+from schemas.contract import CONTRACTS, MAX_RECORD_BYTES, EventContract, Field
 from schemas.validation import ValidationError, parse_event
 
-__all__ = ["MAX_RECORD_BYTES", "Decoded", "Lines", "Rejected", "decode_lines", "lake_row"]
+__all__ = ["Decoded", "Lines", "Rejected", "decode_lines", "lake_row"]
 
 
 @dataclass(frozen=True)

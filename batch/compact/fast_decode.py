@@ -9,7 +9,7 @@ differently: the property tests in `tests/batch/compact/test_decode.py` hold any
 to that.
 
 This one: msgspec decodes each line (one C loop per batch) into structs generated from the
-contract (types, enums, numeric ranges, lengths, null vs missing); the structs are transposed
+contract by `schemas.structs` (types, enums, numeric ranges, lengths, null vs missing); the structs are transposed
 into Arrow columns (numeric columns that cannot be null straight into numpy buffers); the
 remaining checks run once per kind on the columns (identifier and ULID patterns,
 `schema_version`'s major, `duration_ms` and `frame_count` required for `track_end`,
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from itertools import chain
 from operator import attrgetter, itemgetter
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Union
 
 import msgspec
 import numpy as np
@@ -32,11 +32,10 @@ import pyarrow.compute as pc
 from msgspec.structs import astuple
 
 from batch.lake.tables import lake_schema
-from schemas.contract import CONTRACTS, EventContract, Field
+from schemas.contract import CONTRACTS, MAX_RECORD_BYTES, EventContract, Field
+from schemas.structs import StructRules, contract_name, struct_for
 from schemas.validation import PROBABILITY_SUM_TOLERANCE
 
-INT64 = (-(2**63), 2**63 - 1)
-MAX_RECORD_BYTES = 64 * 1024  # the stream's limit (stream.ingest.IngestConfig.max_bytes)
 BISECT_BELOW = 32  # a failing chunk this small is decoded line by line
 
 
@@ -53,49 +52,13 @@ FastDecoder = Callable[[Sequence[bytes]], FastColumns]  # `decode_fast`'s shape:
 
 # ----------------------------------------------------------------- structs from the contract
 
-def _leaf_type(spec: Field) -> Any:
-    if spec.kind == "string":
-        if spec.enum is not None:
-            return Literal[spec.enum]
-        return Annotated[str, msgspec.Meta(max_length=spec.max_length)] if spec.max_length else str
-    if spec.kind == "boolean":
-        return bool
-    low = spec.minimum if spec.minimum is not None else None
-    high = spec.maximum if spec.maximum is not None else None
-    if spec.kind == "integer":
-        return Annotated[int, msgspec.Meta(ge=int(low) if low is not None else INT64[0],
-                                           le=int(high) if high is not None else INT64[1])]
-    return Annotated[float, msgspec.Meta(ge=low, le=high)] if low is not None or high is not None else float
-
-
-def _struct(name: str, fields: Sequence[Field], top: EventContract | None = None) -> type[msgspec.Struct]:
-    members: list[Any] = []
-    for spec in fields:
-        if top is not None and spec.name == "schema":
-            continue  # the union's tag
-        kind = _struct(f"{name}_{spec.name}", spec.fields) if spec.kind == "object" else _leaf_type(spec)
-        if spec.nullable:
-            kind = Union[kind, None]  # noqa: UP007 (a runtime type expression)
-        if spec.required:
-            members.append((spec.name, kind))
-        else:
-            # Absent and null differ: only a nullable field may be null. msgspec never checks a
-            # default, so an absent field reads as None while an explicit null still has to fit
-            # `kind` (refused unless nullable): no UNSET to replace column by column afterwards.
-            members.append((spec.name, kind, None))
-    members.sort(key=lambda m: len(m) == 3)  # fields with defaults last
-    options: dict[str, Any] = {"gc": False}
-    if top is None:
-        options["forbid_unknown_fields"] = True  # unknown members (e.g. an 8th probability): reference
-    else:
-        options.update(tag_field="schema", tag=top.name)
-    return msgspec.defstruct(name, members, **options)
+# Columns, not events: an absent field is a null, a number a float64, extra top-level fields dropped.
+COLUMNS = StructRules(absent=None, numbers_as_sent=False, unknown_fields=True)
 
 
 @cache
 def _decoder() -> msgspec.json.Decoder[Any]:
-    structs = tuple(_struct(f"Fast_{c.name}", c.fields, top=c) for c in CONTRACTS.values())
-    union: Any = Union[structs]  # noqa: UP007
+    union: Any = Union[tuple(struct_for(c, COLUMNS) for c in CONTRACTS.values())]  # noqa: UP007
     return msgspec.json.Decoder(union)
 
 
@@ -313,7 +276,7 @@ def decode_fast(lines: Sequence[bytes]) -> FastColumns:
             where = np.flatnonzero(codes == code)
             members = list(itemgetter(*where)(structs)) if len(where) > 1 else [structs[where[0]]]
             rows = indices[where]
-        contract = CONTRACTS[cls.__name__[len("Fast_"):]]
+        contract = CONTRACTS[contract_name(cls)]
         table = _to_table(contract, members)
         bad = _suspect_rows(contract, table, sizes if codes is None else sizes[where])
         if bad.any():

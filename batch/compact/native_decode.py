@@ -30,10 +30,10 @@ import numpy as np
 import pyarrow as pa
 
 from batch.compact.dictionary import as_decoded, column_flags, decoded_schema
-from batch.compact.fast_decode import MAX_RECORD_BYTES, FastColumns, FastDecoder, decode_fast
+from batch.compact.fast_decode import FastColumns, FastDecoder, decode_fast
 from batch.compact.line_buffer import LineBuffer
 from schemas import native_program
-from schemas.contract import CONTRACTS, EventContract, Field
+from schemas.contract import CONTRACTS, MAX_RECORD_BYTES, EventContract, Field
 
 try:  # built by `pip install -e .` where a compiler exists (optional in pyproject.toml)
     from schemas import _record

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edge.publish.ports import BatchLimits, OutboundRecord, TransportUnavailable
 from locallog import LocalLog, LogLockedError
+from schemas.contract import MAX_RECORD_BYTES
 
 SHARED_SEGMENT_BYTES = 8 * 1024 * 1024
 LOCK_WAIT_S = 2.0
@@ -23,7 +24,8 @@ LOCK_WAIT_S = 2.0
 
 class LocalLogTransport:
     name = "local-log"
-    limits = BatchLimits(max_records=1000, max_bytes=4 * 1024 * 1024, max_record_bytes=1024 * 1024)
+    # The log takes any size; its reader, the stream, takes records up to the contract's limit.
+    limits = BatchLimits(max_records=1000, max_bytes=4 * 1024 * 1024, max_record_bytes=MAX_RECORD_BYTES)
 
     def __init__(self, log: LocalLog | Path | str) -> None:
         self.shared = not isinstance(log, LocalLog)

@@ -20,12 +20,10 @@ from typing import Any
 
 from edge.publish.backoff import Backoff
 from edge.publish.ports import OutboundRecord, Spool, Transport, TransportUnavailable
+from schemas.contract import MAX_RECORD_BYTES
+from schemas.validation import size_problem
 
 logger = logging.getLogger(__name__)
-
-
-class EventTooLargeError(ValueError):
-    """An event bigger than the transport can ever carry: refused at publish, never spooled."""
 
 
 @dataclass
@@ -34,6 +32,8 @@ class DeliveryStats:
     failed_attempts: int = 0
     consecutive_failures: int = 0
     last_error: str | None = None
+    refused: int = 0  # events over the record limit: never spooled, so never sent
+    last_refusal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,9 @@ class SpoolingPublisher:
         self.partial_retries = partial_retries
         self.idle_poll_s = idle_poll_s
         self.stats = DeliveryStats()
+        # The contract's limit, or the transport's where that is smaller: what the stream would
+        # dead-letter, or the service refuse, is refused here, before it takes spool space.
+        self.max_record_bytes = min(MAX_RECORD_BYTES, transport.limits.max_record_bytes)
         self._sleep = sleep
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -66,11 +69,19 @@ class SpoolingPublisher:
     # ---------------------------------------------------------------- the sink port
 
     def publish(self, event: dict[str, Any]) -> None:
-        """Spools one event durably; returns once it would survive a crash. Never waits on the network."""
+        """Spools one event durably; returns once it would survive a crash. Never waits on the network.
+
+        An event over the record limit is refused: logged with its reason and counted in
+        ``stats.refused``, not spooled; the camera goes on with the next one."""
         payload = encode_event(event)
-        if len(payload) > self.transport.limits.max_record_bytes:
-            raise EventTooLargeError(f"event {event.get('event_id')} is {len(payload)} bytes; "
-                                f"{self.transport.name} carries at most {self.transport.limits.max_record_bytes}")
+        too_large = size_problem(len(payload), self.max_record_bytes)
+        if too_large is not None:
+            reason = (f"event {event.get('event_id')} ({event.get('schema')}) refused, not sent to "
+                      f"{self.transport.name}: {too_large.reason} ({too_large.code})")
+            logger.error("%s", reason)
+            self.stats.refused += 1
+            self.stats.last_refusal = reason
+            return
         self.spool.put(payload, str(event["site_id"]), _optional_str(event.get("camera_id")))
         self._wake.set()
 

@@ -30,7 +30,7 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
                             "hold under 5 x --min-faces usable faces, and with 0, with the model card's baseline")
     drift.add_argument("--min-faces", type=int, default=100, help="fewer usable faces in a camera-day: no PSI")
     drift.add_argument("--cloudwatch", action="store_true",
-                       help="also put the PSI per site and camera as CloudWatch metric Moodlens/ModelDrift")
+                       help="also put the PSI per site and camera as CloudWatch metric ModelDrift (and ModelDriftMax)")
     drift.add_argument("--endpoint-url", default=None)
     drift.add_argument("--exit-zero", action="store_true",
                        help="exit 0 even when a camera drifted (a scheduled run: the CloudWatch alarm tells)")
@@ -91,21 +91,27 @@ def run_drift(args: argparse.Namespace) -> int:
 
 
 def put_drift_metrics(days: list[Any], endpoint_url: str | None, client: Any = None) -> int:
-    """One datapoint per camera-day with a PSI: namespace Moodlens, metric ModelDrift, dims Site, Camera."""
+    """One datapoint per camera-day with a PSI (`MODEL_DRIFT`, dimensions site and camera), and the largest,
+    stamped now and without dimensions (`MODEL_DRIFT_MAX`: what the fleet's alarm watches)."""
     import datetime as dt
 
     import boto3
 
-    client = client or boto3.client("cloudwatch", endpoint_url=endpoint_url)
-    data = [{"MetricName": "ModelDrift", "Value": d.psi, "Unit": "None",
-             "Timestamp": dt.datetime.fromisoformat(d.day).replace(tzinfo=dt.UTC),
-             "Dimensions": [{"Name": "Site", "Value": d.site_id}, {"Name": "Camera", "Value": d.camera_id}]}
+    from stream.aws.cloudwatch import CAMERA, MODEL_DRIFT, MODEL_DRIFT_MAX, SITE, CloudWatchPublisher, MetricDatum
+
+    def day_ms(day: str) -> int:
+        return int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() * 1000)
+
+    data = [MetricDatum(MODEL_DRIFT, ((SITE, d.site_id), (CAMERA, d.camera_id)), day_ms(d.day), value=float(d.psi))
             for d in days if d.psi is not None]
-    if data:  # the largest, stamped now and without dimensions: what the fleet's alarm watches
-        data.append({"MetricName": "ModelDriftMax", "Value": max(float(d["Value"]) for d in data), "Unit": "None",
-                     "Timestamp": dt.datetime.now(dt.UTC)})
-    for start in range(0, len(data), 1000):  # PutMetricData takes up to 1,000 values a call
-        client.put_metric_data(Namespace="Moodlens", MetricData=data[start:start + 1000])
+    if data:
+        data.append(MetricDatum(MODEL_DRIFT_MAX, (), int(dt.datetime.now(dt.UTC).timestamp() * 1000),
+                                value=max(float(d.psi) for d in days if d.psi is not None)))
+    publisher = CloudWatchPublisher(client or boto3.client("cloudwatch", endpoint_url=endpoint_url))
+    result = publisher.publish(data)
+    if not result.ok:
+        raise RuntimeError(f"cloudwatch: {len(result.failed)} of {len(data)} drift metrics not taken: "
+                           f"{result.errors[:1]}")
     return len(data)
 
 

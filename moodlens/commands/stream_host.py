@@ -4,9 +4,8 @@ Sources: ``--log DIR`` (the local log) or ``--source kinesis://STREAM``. State: 
 ``--state s3://BUCKET/prefix``. Outputs: the local files in ``--out DIR`` (default: the state folder
 when it is local) and, on AWS, ``--firehose``, ``--sns-topic``, ``--event-bus``,
 ``--metrics-namespace``, ``--dead-letter-queue``; on ECS these come from the task's environment
-(``MOODLENS_FIREHOSE_STREAM``, ``MOODLENS_ALARM_TOPIC_ARN``, ``MOODLENS_EVENT_BUS``,
-``MOODLENS_METRIC_NAMESPACE``, ``MOODLENS_DEAD_LETTER_QUEUE_URL``: the stack sets them), so the
-task's command stays ``stream run --source kinesis://STREAM --state s3://BUCKET/prefix``.
+(``MOODLENS_*``, named in `stream.sinks.aws`: the stack sets them), so the task's command stays
+``stream run --source kinesis://STREAM --state s3://BUCKET/prefix``.
 """
 
 from __future__ import annotations
@@ -19,6 +18,13 @@ from typing import Any
 from stream.alarms import AlarmConfig, default_alarm_window
 from stream.engine import EngineConfig
 from stream.host.loop import Host, HostConfig
+from stream.sinks.aws import (
+    ENV_ALARM_TOPIC_ARN,
+    ENV_DEAD_LETTER_QUEUE_URL,
+    ENV_EVENT_BUS,
+    ENV_FIREHOSE_STREAM,
+    ENV_METRIC_NAMESPACE,
+)
 
 ALARM_DEFAULTS = AlarmConfig()  # the flags' defaults are the alarm rules' own
 
@@ -31,12 +37,12 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                        help="state folder (checkpoint.json and, unless --out, the output files) or s3://BUCKET/prefix")
     where.add_argument("--out", type=Path, help="folder for windows/alarms/late/deadletter .jsonl")
     for flag, variable, what in (
-            ("--firehose", "MOODLENS_FIREHOSE_STREAM", "Firehose delivery stream for windows, alarms, late events"),
-            ("--sns-topic", "MOODLENS_ALARM_TOPIC_ARN", "SNS topic ARN for alarms"),
-            ("--event-bus", "MOODLENS_EVENT_BUS", "EventBridge bus for alarms"),
-            ("--metrics-namespace", "MOODLENS_METRIC_NAMESPACE",
+            ("--firehose", ENV_FIREHOSE_STREAM, "Firehose delivery stream for windows, alarms, late events"),
+            ("--sns-topic", ENV_ALARM_TOPIC_ARN, "SNS topic ARN for alarms"),
+            ("--event-bus", ENV_EVENT_BUS, "EventBridge bus for alarms"),
+            ("--metrics-namespace", ENV_METRIC_NAMESPACE,
              "CloudWatch namespace for NetScore/Tracks/Faces per site and camera"),
-            ("--dead-letter-queue", "MOODLENS_DEAD_LETTER_QUEUE_URL", "SQS queue URL for dead letters")):
+            ("--dead-letter-queue", ENV_DEAD_LETTER_QUEUE_URL, "SQS queue URL for dead letters")):
         where.add_argument(flag, default=os.environ.get(variable) or None, help=f"{what} (default ${variable})")
     where.add_argument("--endpoint-url", help="AWS endpoint (moto server, LocalStack)")
     where.add_argument("--region", help="AWS region")

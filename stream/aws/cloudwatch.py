@@ -3,6 +3,9 @@ windows' own figures, ``stream.sinks.aws``) or statistic sets (a datum that carr
 Minimum and Maximum is merged by CloudWatch with every other datum of the same metric, dimensions and
 minute).
 
+The namespace, metric and dimension names are declared here, once: the host and the drift check
+write them through `CloudWatchPublisher`, the stack's alarms and dashboard (``deploy``) read them.
+
 This module imports no AWS SDK: `MetricSink` is what the hosts call, `CloudWatchPublisher` wraps any
 object with boto3's `put_metric_data` signature, `MemoryMetricSink` keeps data for tests and the
 embedded path.
@@ -18,6 +21,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 NAMESPACE = "Moodlens"
+# From the windows of the alarm's length, per site (no Camera dimension) and per site and camera.
+NET_SCORE, TRACKS, FACES = "NetScore", "Tracks", "Faces"
+HEARTBEAT = "Heartbeat"  # one sample per camera and minute with a heartbeat
+DEAD_LETTERS = "DeadLetters"  # records dead-lettered, at processing time, no dimensions
+MODEL_DRIFT = "ModelDrift"  # the model's PSI per site, camera and day
+MODEL_DRIFT_MAX = "ModelDriftMax"  # the largest PSI of a drift run, no dimensions: what the alarm watches
+SITE, CAMERA = "Site", "Camera"  # dimensions
 # PutMetricData (2024+): at most 1000 metrics per request, 1 MB per POST, 30 dimensions per metric,
 # 150 distinct Values per datum; timestamps up to two weeks old and up to two hours ahead.
 MAX_DATA_PER_REQUEST = 1000

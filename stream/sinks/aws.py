@@ -16,15 +16,29 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stream.aws.cloudwatch import MetricDatum, MetricSink
+from stream.aws.cloudwatch import (
+    CAMERA,
+    DEAD_LETTERS,
+    FACES,
+    HEARTBEAT,
+    NET_SCORE,
+    SITE,
+    TRACKS,
+    MetricDatum,
+    MetricSink,
+)
 from stream.deadletter import DeadLetter, DeadLetterSink
 from stream.host.sites import Emitted
 from stream.jsonl import dumps
 
 FIREHOSE_MAX_RECORDS, FIREHOSE_MAX_BYTES = 500, 4 * 1024 * 1024
-# CloudWatch metric names and dimensions (the alarms in infra read these)
-NET_SCORE, TRACKS, FACES, HEARTBEAT, DEAD_LETTERS = "NetScore", "Tracks", "Faces", "Heartbeat", "DeadLetters"
-SITE, CAMERA = "Site", "Camera"
+# The consumer's task environment, one variable per output: the stack sets them (``deploy.container``),
+# `stream run` takes them as its flags' defaults.
+ENV_FIREHOSE_STREAM = "MOODLENS_FIREHOSE_STREAM"
+ENV_ALARM_TOPIC_ARN = "MOODLENS_ALARM_TOPIC_ARN"
+ENV_EVENT_BUS = "MOODLENS_EVENT_BUS"
+ENV_METRIC_NAMESPACE = "MOODLENS_METRIC_NAMESPACE"
+ENV_DEAD_LETTER_QUEUE_URL = "MOODLENS_DEAD_LETTER_QUEUE_URL"
 EVENTBRIDGE_MAX_ENTRIES = 10
 
 

@@ -1,7 +1,7 @@
 """The fast path (msgspec structs from the contract) agrees with the reference validator on every record.
 
 Agreement means: the same accept/reject, the same event (equal keys and values, ints still ints)
-when accepted, the same problems (paths and reasons) when refused. The fast path may only ever
+when accepted, the same problems (paths, reasons and codes) when refused. The fast path may only ever
 accept what the reference accepts; what it does not accept, the reference decides.
 """
 
@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from schemas.contract import CONTRACTS, Field
-from schemas.fast_decode import FastDecoder, full_match, struct_for
+from schemas.fast_decode import FastDecoder, full_match
 from schemas.struct_mapping import EventStruct, json_default, to_document
+from schemas.structs import struct_for
 from schemas.validation import ValidationError, parse_event
 from tests.schemas.contract_strategies import mutated_records, valid_events
 from tests.schemas.events import SAMPLES, face_expression
@@ -32,7 +33,7 @@ def outcome(parse: Any, raw: bytes | str) -> tuple[str, Any]:
     try:
         event = parse(raw, max_bytes=4096)
     except ValidationError as error:
-        return "refused", [(p.path, p.reason) for p in error.problems]
+        return "refused", [(p.path, p.reason, p.code) for p in error.problems]
     return "accepted", dumps(event)
 
 

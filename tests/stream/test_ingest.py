@@ -27,30 +27,48 @@ def without(name: str) -> bytes:
     return json.dumps(event).encode()
 
 
-BAD: list[tuple[str, bytes, str, str]] = [
-    ("malformed JSON", b'{"schema": "face_expression",', "$", "malformed JSON"),
-    ("not UTF-8", b"\xff\xfe{}", "$", "malformed JSON"),
-    ("not an object", b"[1, 2]", "$", "must be a JSON object"),
-    ("unknown major version", encoded().replace(b'"1.0"', b'"2.0"', 1), "schema_version", "major version 2"),
-    ("missing field", without("track_id"), "track_id", "is required"),
-    ("NaN", encoded().replace(b'"valence": 1.0', b'"valence": NaN'), "$", "NaN is not valid JSON"),
+BAD: list[tuple[str, bytes, str, str, str]] = [
+    ("malformed JSON", b'{"schema": "face_expression",', "$", "malformed JSON", "malformed_json"),
+    ("not UTF-8", b"\xff\xfe{}", "$", "malformed JSON", "bad_encoding"),
+    ("byte-order mark", b"\xef\xbb\xbf" + encoded(), "$", "byte-order mark", "bad_encoding"),
+    ("lone surrogate", encoded(note="\ud800"), "$", "surrogate", "bad_encoding"),
+    ("not an object", b"[1, 2]", "$", "must be a JSON object", "malformed_json"),
+    ("unknown schema", encoded().replace(b'"face_expression"', b'"face_expressions"', 1), "schema",
+     "unknown event schema", "unknown_schema"),
+    ("unknown major version", encoded().replace(b'"1.0"', b'"2.0"', 1), "schema_version", "major version 2",
+     "unsupported_major_version"),
+    ("missing field", without("track_id"), "track_id", "is required", "missing_field"),
+    ("NaN", encoded().replace(b'"valence": 1.0', b'"valence": NaN'), "$", "NaN is not valid JSON", "malformed_json"),
     ("probability out of range", json.dumps(face_expression(
         probabilities={"angry": 1.5, "disgust": 0, "fear": 0, "happy": 0, "sad": 0, "surprise": 0,
-                       "neutral": -0.5})).encode(), "probabilities.angry", "above the maximum"),
+                       "neutral": -0.5})).encode(), "probabilities.angry", "above the maximum", "invalid_field"),
     ("far future", json.dumps(face(T0 + 86_400_000)).encode(),
-     "event_time_ms", "in the future"),
-    ("far past", json.dumps(face(T0 - 8 * 86_400_000)).encode(), "event_time_ms", "in the past"),
+     "event_time_ms", "in the future", "event_time_out_of_range"),
+    ("far past", json.dumps(face(T0 - 8 * 86_400_000)).encode(), "event_time_ms", "in the past",
+     "event_time_out_of_range"),
     ("over the size limit", json.dumps(face(T0, zone=None, padding="x" * 70_000)).encode(), "$",
-     "over the limit"),
-    ("not a stream input", json.dumps(sentiment_window()).encode(), "schema", "not a stream input"),
+     "over the limit", "too_large"),
+    ("not a stream input", json.dumps(sentiment_window()).encode(), "schema", "not a stream input", "unknown_schema"),
 ]
 
 
-@pytest.mark.parametrize(("name", "raw", "path", "reason"), BAD, ids=[b[0] for b in BAD])
-def test_bad_records_are_refused_with_their_reason(name: str, raw: bytes, path: str, reason: str) -> None:
+@pytest.mark.parametrize(("name", "raw", "path", "reason", "code"), BAD, ids=[b[0] for b in BAD])
+def test_bad_records_are_refused_with_their_reason_and_code(name: str, raw: bytes, path: str, reason: str,
+                                                            code: str) -> None:
     event, problems = check(raw, NOW)
     assert event is None
-    assert any(p == path and reason in r for p, r in problems), problems
+    assert any(p.path == path and reason in p.reason for p in problems), problems
+    [letter] = ingest([("log@1", raw)], NOW)[1]
+    assert letter.code == code
+    assert DeadLetter.from_json(json.loads(json.dumps(letter.to_json()))).code == code
+
+
+def test_a_missing_field_names_the_letter_even_after_an_invalid_one() -> None:
+    event = face(T0, site="bad site")
+    del event["track_id"]  # declared after site_id: its problem comes second
+    [letter] = ingest([("log@1", json.dumps(event).encode())], NOW)[1]
+    assert [path for path, _ in letter.reasons] == ["site_id", "track_id"]
+    assert letter.code == "missing_field"
 
 
 @pytest.mark.parametrize("raw", [json.dumps(face(T0)).encode(), json.dumps(beat(T0 + 60_000)).encode(),
@@ -67,7 +85,7 @@ def test_time_checks_are_skipped_without_a_clock_and_limits_are_configurable() -
 
 
 def test_ingest_keeps_order_and_every_letter_reaches_the_sink(tmp_path: Path) -> None:
-    records = [(f"log@{i}", raw) for i, (_, raw, _, _) in enumerate(BAD)] + [("log@99", encoded())]
+    records = [(f"log@{i}", raw) for i, (_, raw, _, _, _) in enumerate(BAD)] + [("log@99", encoded())]
     events, letters = ingest(records, NOW)
     assert len(events) == 1 and [letter.source for letter in letters] == [f"log@{i}" for i in range(len(BAD))]
     sink = JsonlDeadLetterSink(tmp_path / "dead.jsonl")
@@ -107,7 +125,7 @@ def test_an_unexpected_error_dead_letters_that_record_and_the_batch_goes_on(
 def test_a_huge_integer_is_a_dead_letter_with_its_field() -> None:
     raw = encoded().replace(b'"sharpness": 100.0', b'"sharpness": 1' + b"0" * 400)
     event, problems = check(raw, NOW)
-    assert event is None and problems[0][0] == "quality.sharpness" and "out of range" in problems[0][1]
+    assert event is None and problems[0].path == "quality.sharpness" and "out of range" in problems[0].reason
 
 
 @pytest.mark.parametrize(("setting", "value"), [("max_bytes", 0), ("max_future_ms", -1), ("max_past_ms", 1.5)])
@@ -118,7 +136,7 @@ def test_ingest_settings_that_make_no_sense_are_refused(setting: str, value: Any
 
 def test_a_dead_letter_keeps_a_bounded_prefix_with_the_original_size_and_hash() -> None:
     payload = b"\x01" * 500_000
-    document = DeadLetter(payload, (("$", "malformed JSON"),), "log@1").to_json()
+    document = DeadLetter(payload, (("$", "malformed JSON"),), "log@1", "malformed_json").to_json()
     assert len(json.dumps(document)) < MAX_PAYLOAD_BYTES + 2_000
     assert document["payload_truncated"] and document["payload_bytes"] == len(payload)
     assert document["payload_sha256"] == hashlib.sha256(payload).hexdigest()

@@ -21,9 +21,9 @@ import random
 import sys
 import time
 
-from batch.compact.fast_decode import MAX_RECORD_BYTES
 from batch.compact.line_buffer import LineBuffer
 from batch.compact.native_decode import DECODE_PATH, IN_PLACE, decode_native
+from schemas.contract import MAX_RECORD_BYTES
 from schemas.fast_decode import FastDecoder, ValidationError
 from tests.support.fuzz_records import PLAN_BYTES, build, plans_from_bytes
 

@@ -18,15 +18,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batch.compact.decode import MAX_RECORD_BYTES, Lines, decode_lines, lake_row
+from batch.compact.decode import Lines, decode_lines, lake_row
 from batch.compact.dictionary import decoded_schema
 from batch.compact.fast_decode import FastColumns, FastDecoder, decode_fast
 from batch.compact.native_decode import DECODE_PATH, decode_native
 from batch.lake.tables import lake_schema
 from batch.table_schema import to_arrow_table
-from schemas.contract import CONTRACTS
+from schemas.contract import CONTRACTS, MAX_RECORD_BYTES
 from schemas.validation import ValidationError, parse_event
-from stream.ingest import IngestConfig
 from tests.schemas.events import SAMPLES, face_expression, sentiment_window
 
 _NATIVE_MISSING = DECODE_PATH != "native" and not os.environ.get("MOODLENS_REQUIRE_NATIVE")
@@ -39,10 +38,6 @@ FAST_PATHS = pytest.mark.parametrize("fast", [
 
 def _records(events: list[Any]) -> Lines:
     return Lines.of("test", [e if isinstance(e, bytes) else json.dumps(e).encode() for e in events])
-
-
-def test_the_record_limit_is_the_streams() -> None:
-    assert IngestConfig().max_bytes == MAX_RECORD_BYTES
 
 
 @FAST_PATHS

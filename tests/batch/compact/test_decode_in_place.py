@@ -21,11 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batch.compact import native_decode
-from batch.compact.decode import MAX_RECORD_BYTES, Decoded, Lines, decode_lines
+from batch.compact.decode import Decoded, Lines, decode_lines
 from batch.compact.fast_decode import FastDecoder, decode_fast
 from batch.compact.line_buffer import LineBuffer
 from batch.compact.native_decode import DECODE_PATH, IN_PLACE, decode_native
 from batch.compact.sources import _split
+from schemas.contract import MAX_RECORD_BYTES
 from tests.schemas.contract_strategies import mutated_records, valid_events
 from tests.schemas.events import face_expression
 

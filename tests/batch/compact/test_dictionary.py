@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batch.compact import native_decode
-from batch.compact.decode import MAX_RECORD_BYTES, Lines, decode_lines
+from batch.compact.decode import Lines, decode_lines
 from batch.compact.dictionary import DICTIONARY_COLUMNS, column_flags, decoded_schema
 from batch.compact.fast_decode import decode_fast
 from batch.compact.native_decode import DECODE_PATH, _record, decode_native
 from batch.lake.append import FastAppend
 from batch.lake.tables import ensure_table, lake_schema
-from schemas.contract import CONTRACTS
+from schemas.contract import CONTRACTS, MAX_RECORD_BYTES
 from tests.batch.lakes import new_catalog
 from tests.schemas.events import EVENT_TIME_MS, camera_heartbeat, face_expression
 

@@ -26,12 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batch.compact import native_decode
-from batch.compact.decode import MAX_RECORD_BYTES, Lines, decode_lines, lake_row
+from batch.compact.decode import Lines, decode_lines, lake_row
 from batch.compact.dictionary import decoded_schema
 from batch.compact.fast_decode import FastColumns, decode_fast
 from batch.compact.native_decode import DECODE_PATH, decode_columns, decode_native
 from batch.lake.tables import lake_schema
-from schemas.contract import CONTRACTS
+from schemas.contract import CONTRACTS, MAX_RECORD_BYTES
 from schemas.validation import ValidationError, parse_event
 from tests.schemas.contract_strategies import mutated_records, plain, valid_events
 from tests.schemas.events import SAMPLES, camera_heartbeat, face_expression, sentiment_window

@@ -12,7 +12,7 @@ import pytest
 from edge.publish.backoff import Backoff
 from edge.publish.local import LocalLogTransport
 from edge.publish.ports import BatchLimits
-from edge.publish.publisher import EventTooLargeError, SpoolingPublisher
+from edge.publish.publisher import SpoolingPublisher
 from edge.spool import SpoolBounds, SqliteSpool
 from locallog import LocalLog
 from tests.edge.publish.fakes import RecordingSleep, ScriptedTransport, heartbeat
@@ -98,13 +98,21 @@ def test_records_that_keep_failing_stay_spooled_and_the_pass_reports_why(spool):
 
 
 @pytest.mark.parametrize("event_size", [70_000, 1_000_000])
-def test_an_event_the_transport_can_never_carry_is_refused_at_publish(spool, event_size):
-    transport = ScriptedTransport(limits=BatchLimits(10, 1 << 20, 65_536))
-    publisher = SpoolingPublisher(spool, transport)
+def test_an_event_over_the_record_limit_is_refused_at_publish_and_the_next_one_goes_on(spool, caplog, event_size):
+    publisher = SpoolingPublisher(spool, ScriptedTransport(limits=BatchLimits(10, 1 << 20, 1 << 20)))
     event = heartbeat(0) | {"edge_version": "x" * event_size}
-    with pytest.raises(EventTooLargeError, match="at most 65536"):
+    with caplog.at_level(logging.ERROR):
         publisher.publish(event)
-    assert spool.depth() == 0
+    publisher.publish(heartbeat(1))
+    assert spool.depth() == 1 and publisher.stats.refused == 1
+    assert f"{event['event_id']} (camera_heartbeat) refused" in caplog.text
+    assert "over the limit of 65536 (too_large)" in (publisher.stats.last_refusal or "")
+
+
+def test_a_transport_smaller_than_the_contract_sets_the_limit(spool):
+    publisher = SpoolingPublisher(spool, ScriptedTransport(limits=BatchLimits(10, 1 << 20, 1000)))
+    publisher.publish(heartbeat(0) | {"edge_version": "x" * 1000})
+    assert spool.depth() == 0 and "over the limit of 1000" in (publisher.stats.last_refusal or "")
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])

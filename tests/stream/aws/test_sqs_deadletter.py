@@ -19,7 +19,7 @@ from stream.deadletter import DeadLetter
 
 
 def letter(size: int, i: int = 0) -> DeadLetter:
-    return DeadLetter(b"x" * size, (("$", "malformed JSON: boom"),), f"kinesis:s/shardId-0@{i}")
+    return DeadLetter(b"x" * size, (("$", "malformed JSON: boom"),), f"kinesis:s/shardId-0@{i}", "malformed_json")
 
 
 @pytest.mark.parametrize(("payload", "limit", "truncated", "text"), [
@@ -29,7 +29,8 @@ def letter(size: int, i: int = 0) -> DeadLetter:
 ])
 def test_body_keeps_reasons_source_and_the_payload_or_its_fingerprint(
         payload: bytes, limit: int, truncated: bool, text: bool) -> None:
-    body = json.loads(dead_letter_body(DeadLetter(payload, (("$", "bad"),), "kinesis:s/x@1"), 7, limit))
+    letter = DeadLetter(payload, (("$", "bad"),), "kinesis:s/x@1", "malformed_json")
+    body = json.loads(dead_letter_body(letter, 7, limit))
     assert body["reasons"] == [{"path": "$", "reason": "bad"}]
     assert body["source"] == "kinesis:s/x@1"
     assert body["payload_bytes"] == len(payload)
@@ -85,7 +86,8 @@ def test_put_raises_with_the_unsent_letters() -> None:
     b"\xff" * 300_000,  # not UTF-8: base64
 ])
 def test_a_body_stays_under_the_sqs_limit_whatever_the_payload(payload: bytes) -> None:
-    body = dead_letter_body(DeadLetter(payload, tuple(("$", "r" * 5000) for _ in range(200)), "k@1"), 7)
+    letter = DeadLetter(payload, tuple(("$", "r" * 5000) for _ in range(200)), "k@1", "malformed_json")
+    body = dead_letter_body(letter, 7)
     assert len(body.encode()) <= MAX_SQS_MESSAGE_BYTES - 1024
     document = json.loads(body)
     assert document["payload_truncated"] is True and document["payload_bytes"] == len(payload)

@@ -135,7 +135,7 @@ def test_cloudwatch_metrics_per_site_and_camera_come_from_the_windows(aws_client
 def test_dead_letters_go_to_sqs_with_their_reason(aws_client: Callable[[str], Any], unique: str) -> None:
     sqs = aws_client("sqs")
     url, _ = queue(sqs, f"dlq-{unique}")
-    letter = DeadLetter(b"{broken", (("$", "malformed JSON"),), "kinesis:s/shard-0@1")
+    letter = DeadLetter(b"{broken", (("$", "malformed JSON"),), "kinesis:s/shard-0@1", "malformed_json")
     AwsOutputs(dead_letters=SqsDeadLetterSink(sqs, url, clock_ms=lambda: int(time.time() * 1000))).write(
         Emitted(), [letter])
     (body,) = drain(sqs, url)
