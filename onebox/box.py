@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from onebox import disk_budget
+from onebox import disk_budget, leftovers
 from onebox.children import all_specs, job_spec, lake_paths
 from onebox.config import SiteConfig
 from onebox.eventlog import consumed_offset, trim
@@ -78,6 +78,7 @@ class Box:
 
     def start(self) -> None:
         self.layout.make()
+        leftovers.stop_leftovers(self.layout.children)
         for spec in self.specs if self.specs is not None else all_specs(self.config, self.layout):
             self.supervisor.add(spec)
         now = self.now()
@@ -187,7 +188,18 @@ class Box:
         temp.write_text(json.dumps(status), encoding="utf-8")
         os.replace(temp, self.layout.status)
 
+    def _record_children(self) -> None:
+        running = [(name, child.pid, self.supervisor.specs[name].stop_signal)
+                   for name, child in self.supervisor.status.items()
+                   if child.pid is not None and self.supervisor.running(name)]
+        try:
+            leftovers.record(self.layout.children, running)
+        except OSError as error:  # a full disk: the children still die with us (parent-death signal)
+            log.warning("cannot record the children's pids in %s: %s", self.layout.children, error)
+
     def _child_event(self, what: str, child: ChildStatus) -> None:
+        if what in ("started", "stopped", "exited", "crashed", "failed"):
+            self._record_children()
         extra = {"child": child.name, "event": what, "pid": child.pid, "exit": child.last_exit}
         if child.state == "backoff" and child.restart_at is not None:
             delay = round(child.restart_at - self.clock.monotonic(), 1)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import IO
 
 STATUS_FILE = "status.json"
+CHILDREN_FILE = "children.json"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class Layout:
     @property
     def status(self) -> Path:
         return self.run / STATUS_FILE
+
+    @property
+    def children(self) -> Path:  # pids and start times of the running children, for the next `up`
+        return self.run / CHILDREN_FILE
 
     def make(self) -> None:
         for folder in (self.log, self.stream, self.spool, self.logs, self.run):
