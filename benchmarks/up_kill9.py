@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "video" / "WolfgangLanger_Pexels.mp4"
 
@@ -44,7 +45,7 @@ def processes(site: str, stream_dir: Path) -> dict[int, str]:
     return found
 
 
-def faces(log: Path) -> list[dict[str, object]]:
+def faces(log: Path) -> list[dict[str, Any]]:
     out = []
     for segment in sorted(log.glob("*.jsonl")):
         for line in segment.read_bytes().splitlines():
@@ -103,18 +104,20 @@ def main() -> None:
         for pid in processes(site, state / "stream"):  # the orphans of a checkout without the fix
             os.kill(pid, signal.SIGKILL)
         time.sleep(1)
-        subprocess.run([sys.executable, "-m", "moodlens.cli", "stream", "run", "--log", str(state / "log"), "--state",
-                        str(state / "stream"), "--once", "--flush"], env=env, cwd=args.repo, check=True, capture_output=True)
+        flush = ["stream", "run", "--log", str(state / "log"), "--state", str(state / "stream"), "--once", "--flush"]
+        subprocess.run([sys.executable, "-m", "moodlens.cli", *flush], env=env, cwd=args.repo, check=True,
+                       capture_output=True)
         logged = faces(state / "log")
         counted: dict[int, int] = {}
         for line in (state / "stream" / "windows.jsonl").read_text().splitlines():
             window = json.loads(line)
-            if window["camera_id"] == "door" and window["window_minutes"] == 5 and window["window_end_ms"] % 300_000 == 0:
+            tiles = window["window_minutes"] == 5 and window["window_end_ms"] % 300_000 == 0  # each face in one
+            if window["camera_id"] == "door" and tiles:
                 counted[window["window_end_ms"]] = window["faces"]
-        usable = {str(f["event_id"]) for f in logged if f["quality"].get("usable", True)}  # type: ignore[union-attr]
+        usable = {str(f["event_id"]) for f in logged if f["quality"].get("usable", True)}
 
         def rate(start: float, end: float) -> float:
-            n = sum(1 for f in logged if start * 1000 <= int(f["event_time_ms"]) < end * 1000)  # type: ignore[call-overload]
+            n = sum(1 for f in logged if start * 1000 <= int(f["event_time_ms"]) < end * 1000)
             return n / (end - start)
 
         print(f"checkout: {args.repo}")

@@ -25,7 +25,8 @@ class ProducerClaim:
     """Held from `claim` until `release` (or the process's end)."""
 
     def __init__(self, path: Path, fd: int) -> None:
-        self.path, self._fd = path, fd
+        self.path = path
+        self._fd: int | None = fd
 
     def release(self) -> None:
         if self._fd is not None:

@@ -219,9 +219,9 @@ class _Checker:
         home, base = Path.home().resolve(), config.base.resolve()
         folders = {"site.state_dir": config.state_dir, "lake.path": config.lake_dir,
                    "report.output_dir": config.reports_dir, "labeling.crops_dir": config.label_crops_dir}
-        for where, folder in folders.items():
-            folder = folder.resolve()
-            if folder == folder.parent or folder == home or folder in _SYSTEM_FOLDERS:
+        for where, given in folders.items():
+            folder = given.resolve()
+            if folder in (folder.parent, home) or folder in _SYSTEM_FOLDERS:
                 self.problem(where, f"{folder} is not a folder of this site's own: the box creates, counts and "
                              "deletes files in it; give a folder for moodlens alone, e.g. under the state folder")
         lake, state = config.lake_dir.resolve(), config.state_dir.resolve()
@@ -242,7 +242,7 @@ class _Checker:
 
 _SYSTEM_FOLDERS = {Path(p) for p in ("/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc",
                                      "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib",
-                                     "/var/tmp", "/mnt", "/media")}  # nosec B108: refused, never used
+                                     "/var/tmp", "/mnt", "/media")}
 
 
 def _line_number(problem: str) -> int:

@@ -25,7 +25,7 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _prctl() -> Callable[..., int] | None:
-    if not os.uname().sysname == "Linux":
+    if os.uname().sysname != "Linux":
         return None
     try:
         function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
@@ -66,9 +66,12 @@ class SubprocessSpawner:
     def spawn(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
         # argv is built from the validated site file and runs no shell. The parent-death signal is the
         # child's own stop signal, so an edge still drains its spool and the runner still checkpoints.
+        # preexec_fn beside threads is safe here: between fork and exec the child only calls prctl (found
+        # before the fork) and getppid, nothing that takes a lock another thread might have held.
         proc = subprocess.Popen(list(spec.argv), env={**self.base_env, **spec.env},  # nosec B603
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=die_with_parent(spec.stop_signal))
+                                start_new_session=True,
+                                preexec_fn=die_with_parent(spec.stop_signal))  # noqa: PLW1509
         assert proc.stdout is not None
         threading.Thread(target=_forward, args=(spec.name, proc.stdout), name=f"out-{spec.name}",
                          daemon=True).start()

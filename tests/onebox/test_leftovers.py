@@ -42,7 +42,7 @@ def test_a_child_dies_with_its_supervisor_even_when_the_supervisor_is_killed(tmp
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     up = subprocess.Popen([sys.executable, str(supervisor)], env=env)
     try:
-        _wait(lambda: (tmp_path / "ready").exists())
+        _wait((tmp_path / "ready").exists)
         pid = int((tmp_path / "pid").read_text())
         assert _alive(pid)
         up.kill()

@@ -27,7 +27,7 @@ def test_up_with_a_busy_port_says_so_before_starting_anything(tmp_path: Path,
     busy.listen(1)
     try:
         site = tmp_path / "moodlens.toml"
-        site.write_text(f'[site]\nid = "cafe"\nstate_dir = "st"\n[[cameras]]\nid = "door"\nsource = "0"\n'
+        site.write_text('[site]\nid = "cafe"\nstate_dir = "st"\n[[cameras]]\nid = "door"\nsource = "0"\n'
                         '[dashboard]\nport = 1\n')
         # 75, not 2: the shipped systemd unit tries again (RestartPreventExitStatus=2 is for a wrong site file)
         port = busy.getsockname()[1]
