@@ -52,6 +52,7 @@ class Job:
     catch_up: bool = False  # not run for a day (the box was off): due soon after start, not at its hour
     blocked: Callable[[], str | None] | None = None  # why it cannot run now (None: it can)
     blocked_logged: bool = False
+    writes_lake: bool = False  # never beside another job that writes the lake: it waits for that one to end
 
 
 @dataclass
@@ -74,13 +75,13 @@ class Box:
         self.jobs = [Job("report", report["args"], lambda now: next_weekly(now, report["weekday"], report["hour"]))]
         if every > 0:
             self.jobs.insert(0, Job("compact", self.config.get("lake", "compact_args"),
-                                    lambda now: next_every(now, every)))
+                                    lambda now: next_every(now, every), writes_lake=True))
             # daily, a few minutes past midnight's compaction: the dashboard's forecast line and model drift
             self.jobs.insert(1, Job("forecast", DAILY_FORECAST, lambda now: next_every(now, 24 * 60) + FIVE_MIN))
             self.jobs.insert(2, Job("drift", DAILY_DRIFT, lambda now: next_every(now, 24 * 60) + TEN_MIN))
             retain = [*DAILY_RETENTION, str(self.config.get("lake", "retain_days"))]
             self.jobs.append(Job("retention", retain, lambda now: next_every(now, 24 * 60) + RETENTION_AT,
-                                 catch_up=True))
+                                 catch_up=True, writes_lake=True))
         self.jobs.append(Job("crop-expiry", DAILY_CROP_EXPIRY, lambda now: next_every(now, 24 * 60) + CROP_EXPIRY_AT,
                              catch_up=True, blocked=self._crop_store_missing))
         self.runs = JobRuns.load(self.layout.jobs)
@@ -135,6 +136,9 @@ class Box:
         for job in self.jobs:
             if job.due is None or now < job.due:
                 continue
+            if job.writes_lake and any(other.writes_lake and self.supervisor.running(other.name)
+                                       for other in self.jobs if other is not job):
+                continue  # still due: it starts once the other lake writer has ended
             job.due = job.next_due(now)
             if job.blocked is not None and (reason := job.blocked()):
                 if not job.blocked_logged:

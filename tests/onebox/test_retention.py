@@ -97,3 +97,21 @@ def test_a_daily_job_that_ran_today_keeps_its_hour_and_one_the_box_missed_runs_s
     due = {j.name: j.due for j in box.jobs}
     assert due["retention"] == dt.datetime(2026, 12, 8, 0, 20)
     assert due["crop-expiry"] == start + dt.timedelta(minutes=5)
+
+
+def test_retention_waits_for_a_running_compaction_and_starts_when_it_ends(tmp_path: Path) -> None:
+    config = from_values({"site": {"id": "cafe", "state_dir": str(tmp_path / "s")}}, [{"id": "door", "source": "0"}])
+    clock = [dt.datetime(2026, 12, 7, 23, 59)]
+    spawner = FakeSpawner()
+    box = Box(config, spawner, FakeClock(), lambda words: True, specs=[], now=lambda: clock[0])
+    box.start()
+    clock[0] = dt.datetime(2026, 12, 8, 0, 0, 30)
+    box.step()
+    assert box.supervisor.running("compact") and "retention" not in box.supervisor.specs
+    clock[0] = dt.datetime(2026, 12, 8, 0, 21)  # retention is due while the compaction still runs
+    box.step()
+    assert "retention" not in box.supervisor.specs
+    spawner.spawned[0].code = 0  # the compaction ends
+    box.step()
+    box.step()
+    assert box.supervisor.running("retention")
