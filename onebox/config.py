@@ -221,7 +221,8 @@ class _Checker:
                    "report.output_dir": config.reports_dir, "labeling.crops_dir": config.label_crops_dir}
         for where, given in folders.items():
             folder = given.resolve()
-            if folder in (folder.parent, home) or folder in _SYSTEM_FOLDERS:
+            # the state folder may be a home: the service user's (`useradd --home /var/lib/moodlens`)
+            if folder == folder.parent or folder in _SYSTEM_FOLDERS or (folder == home and where != "site.state_dir"):
                 self.problem(where, f"{folder} is not a folder of this site's own: the box creates, counts and "
                              "deletes files in it; give a folder for moodlens alone, e.g. under the state folder")
         lake, state = config.lake_dir.resolve(), config.state_dir.resolve()

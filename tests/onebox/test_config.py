@@ -133,6 +133,14 @@ def test_a_lake_that_is_not_the_sites_own_folder_is_refused(tmp_path: Path, path
     assert parse(text("lake"), tmp_path / "site.toml").lake_dir == tmp_path / "lake"
 
 
+def test_the_state_folder_may_be_the_service_users_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    text = '[site]\nid = "cafe"\nstate_dir = "~"\n[[cameras]]\nid = "d"\nsource = "0"\n'
+    assert parse(text, tmp_path / "etc" / "site.toml").lake_dir == tmp_path / "home" / "lake"
+    with pytest.raises(ConfigError, match=r"site.toml:5: lake.path: .* is not a folder of this site's own"):
+        parse(text.replace('"~"\n', '"~/s"\n[lake]\npath = "~"\n'), tmp_path / "etc" / "site.toml")
+
+
 def test_config_check_refuses_what_up_would_fail_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     site = tmp_path / "moodlens.toml"
     site.write_text('[site]\nid = "cafe"\n[lake]\ncompact_args = ["batch", "compact", "--lake", "{lake}", "{when}"]\n'
