@@ -4,7 +4,8 @@ Each child gets its own session (so a Ctrl-C on the terminal reaches only `moodl
 the children in order) and its output is read line by line into the box's structured log, tagged
 with the child's name. On Linux each child also asks the kernel for its stop signal should its
 parent die (`PR_SET_PDEATHSIG`): a `kill -9` of `moodlens up` leaves no edge or stream runner
-behind to be doubled by the next `up` (which also stops any it finds: `onebox.leftovers`).
+behind to be doubled by the next `up` (which also stops any it finds: `onebox.leftovers`). The kernel
+sends it when the thread that spawned the child ends, so spawn from the supervisor's main loop only.
 """
 
 from __future__ import annotations
