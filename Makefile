@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test system-packages build-tools lint typecheck imports security infra-lint unit train evaluate bench lock clean distclean finetune distill anchor students
+.PHONY: demo test system-packages build-tools lint typecheck imports security infra-lint unit native-check train evaluate bench lock clean distclean finetune distill anchor students
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
@@ -28,7 +28,7 @@ $(VENV)/.dev: $(VENV)/.runtime $(NATIVE_SOURCES) | build-tools
 demo: $(VENV)/.runtime
 	$(BIN)/moodlens demo $(ARGS)
 
-test: $(VENV)/.dev system-packages lint typecheck imports security infra-lint unit
+test: $(VENV)/.dev system-packages lint typecheck imports security infra-lint native-check unit
 
 # The IoT tests run against a real MQTT broker (Debian's mosquitto; the tests start their own) and the
 # page tests in a real browser (Debian's chromium, driven by Playwright; Playwright's own browser
@@ -78,6 +78,25 @@ security: $(VENV)/.dev
 # test went from 4 s to 92 s on a loaded machine).
 unit: $(VENV)/.dev
 	MOODLENS_REQUIRE_NATIVE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran"; exit $$rc; }
+
+# The C parser of hostile bytes under AddressSanitizer and UndefinedBehaviorSanitizer: a copy of the tree
+# (so the in-place build the other tests use stays as it is) with schemas._record built sanitized, then the
+# native test files and a fuzz corpus (tests/support/native_fuzz.py). The interpreter is not instrumented,
+# so libasan is preloaded; leaks are not checked (CPython keeps its own). Any report aborts: the target fails.
+NATIVE_CHECK := build/native-check
+SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+SANITIZER_ENV := LD_PRELOAD=$$(cc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 MOODLENS_REQUIRE_NATIVE=1 OMP_NUM_THREADS=1
+NATIVE_TESTS := tests/schemas/test_native_record.py tests/schemas/test_fast_decode.py tests/schemas/test_hostile_input.py \
+  tests/batch/compact/test_native_decode.py tests/batch/compact/test_decode.py tests/batch/compact/test_decode_in_place.py \
+  tests/batch/compact/test_dictionary.py tests/batch/compact/test_line_buffer.py tests/batch/compact/test_log_blocks.py
+native-check: $(VENV)/.dev
+	rm -rf $(NATIVE_CHECK) && mkdir -p $(NATIVE_CHECK)
+	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(NATIVE_CHECK)
+	cd $(NATIVE_CHECK) && CFLAGS="$(SANITIZE) -g -O1 -fno-omit-frame-pointer" LDFLAGS="$(SANITIZE)" \
+	  $(CURDIR)/$(BIN)/python -c 'import setuptools; setuptools.setup()' build_ext --inplace -q
+	cd $(NATIVE_CHECK) && $(SANITIZER_ENV) $(CURDIR)/$(BIN)/python -m pytest -q -p no:cacheprovider $(NATIVE_TESTS)
+	cd $(NATIVE_CHECK) && $(SANITIZER_ENV) $(CURDIR)/$(BIN)/python -m tests.support.native_fuzz
 
 train: $(VENV)/.dev
 	$(BIN)/python training/train.py --data $(FER) --model-dir build/model

@@ -11,6 +11,12 @@ operator named): a checksum beside a local file sits under the same permissions 
 adds no authority, and refusing would only break `--model my.onnx`. Such a file is logged as
 unverified; a published checksum, where there is one, is always enforced, and a pin makes it strict.
 
+Signatures (`edge.model_signature`): a store given the publisher's public key runs only models with a
+valid Ed25519 signature by it, whatever their source (``<model>.sig`` beside a file or S3 object, the
+version's ``model.onnx.sig`` in a registry); the signed sha256 is then the expected one. A registry
+channel is never followed without a key: whoever can write its bucket could otherwise put any model
+on every edge that follows it.
+
 Caching: verified files live in ``cache_dir/<sha256>.onnx``, written to a temporary name and renamed, so
 a crash never leaves a half-downloaded model under a valid name, and a restart without network reuses
 the cached copy of an S3 model.
@@ -32,11 +38,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
 from edge.expression.classifier import ExpressionClassifier, ModelInfo, file_sha256
+from edge.model_signature import ModelSignatureError, SignatureFile, Signed, key_id, load_public_key, verify
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +60,7 @@ class ModelVerificationError(ValueError):
 
 class ModelSource(Protocol):
     uri: str
+    requires_signature: bool  # refused by a store that holds no public key
 
     def fingerprint(self) -> str:
         """Changes whenever the model changes; cheap (no download)."""
@@ -59,6 +70,10 @@ class ModelSource(Protocol):
 
     def sidecar_sha256(self) -> str | None:
         """The digest in ``<model>.sha256``, or None when there is no sidecar."""
+        ...
+
+    def signature(self) -> SignatureFile:
+        """The model's signature file (its ``data`` None when there is none); cheap (no model download)."""
         ...
 
 
@@ -72,9 +87,15 @@ def parse_sha256(text: str, origin: str) -> str:
 
 
 class LocalFileSource:
+    requires_signature = False
+
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.uri = str(self.path)
+
+    def signature(self) -> SignatureFile:
+        path = self.path.with_name(self.path.name + ".sig")
+        return SignatureFile(str(path), path.read_bytes() if path.is_file() else None)
 
     def fingerprint(self) -> str:
         stat = self.path.stat()
@@ -108,6 +129,8 @@ class S3Client(Protocol):
 
 
 class S3Source:
+    requires_signature = False
+
     def __init__(self, uri: str, client: S3Client) -> None:
         match = re.match(r"^s3://([^/]+)/(.+)$", uri)
         if not match:
@@ -126,15 +149,21 @@ class S3Source:
                 target.write(block)
 
     def sidecar_sha256(self) -> str | None:
+        body = self._beside(".sha256")
+        return None if body is None else parse_sha256(body.decode(), f"{self.uri}.sha256")
+
+    def signature(self) -> SignatureFile:
+        return SignatureFile(f"{self.uri}.sig", self._beside(".sig"))
+
+    def _beside(self, suffix: str) -> bytes | None:
         from botocore.exceptions import ClientError
 
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.key + ".sha256")["Body"].read()
+            return bytes(self.client.get_object(Bucket=self.bucket, Key=self.key + suffix)["Body"].read())
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise
-        return parse_sha256(body.decode(), f"{self.uri}.sha256")
 
 
 def source_for(uri: str, s3_client: S3Client | None = None, endpoint_url: str | None = None) -> ModelSource:
@@ -164,15 +193,23 @@ class ResolvedModel:
 class ModelStore:
     """Fetches a model into the cache and verifies it; knows nothing of onnxruntime."""
 
-    def __init__(self, cache_dir: Path | str, pinned_sha256: str | None = None, trust_local: bool = False) -> None:
+    def __init__(self, cache_dir: Path | str, pinned_sha256: str | None = None, trust_local: bool = False,
+                 public_key: Ed25519PublicKey | None = None) -> None:
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.pinned_sha256 = parse_sha256(pinned_sha256, "the pinned sha256") if pinned_sha256 else None
         self.trust_local = trust_local
+        self.public_key = public_key
 
     def resolve(self, source: ModelSource) -> ResolvedModel:
         fingerprint = source.fingerprint()
+        signed = self._signed(source)
         expected = self.pinned_sha256 or source.sidecar_sha256()
+        if signed is not None:
+            if expected is not None and expected != signed.sha256:
+                raise ModelVerificationError(f"{source.uri}: signed for sha256 {signed.sha256}, but expected "
+                                             f"{expected}")
+            expected = signed.sha256
         if expected is None and not (self.trust_local and isinstance(source, LocalFileSource)):
             raise ModelVerificationError(f"{source.uri}: no sha256 to check it against; pin one or put "
                                          f"a {source.uri}.sha256 sidecar beside it")
@@ -197,6 +234,24 @@ class ModelStore:
         finally:
             partial.unlink(missing_ok=True)
         return ResolvedModel(source.uri, cached, expected, fingerprint)
+
+    def _signed(self, source: ModelSource) -> Signed | None:
+        """What the source's signature vouches for; None when this store holds no key (and may run unsigned)."""
+        if self.public_key is None:
+            if source.requires_signature:
+                raise ModelSignatureError(f"{source.uri}: a registry's models are signed and this edge holds no "
+                                          "public key to check them: give it the publisher's key "
+                                          "(--model-public-key); nothing loaded")
+            return None
+        found = source.signature()
+        if found.data is None:
+            raise ModelSignatureError(f"{source.uri}: not signed (no {found.origin}); this edge runs only models "
+                                      f"signed by key {key_id(self.public_key)}")
+        signed = verify(found.data, self.public_key, found.origin)
+        if found.version is not None and signed.version != found.version:
+            raise ModelSignatureError(f"{found.origin}: signed as version {signed.version}, but it is published "
+                                      f"as {found.version}; the model is refused")
+        return signed
 
 
 class ModelWatcher(Generic[Model]):
@@ -291,8 +346,9 @@ class SwappingClassifier:
 
 def classifier_watcher(uri: str, cache_dir: Path | str, pinned_sha256: str | None = None,
                        poll_interval_s: float = 300.0, s3_client: S3Client | None = None,
-                       endpoint_url: str | None = None,
-                       trust_local: bool = False) -> ModelWatcher[ExpressionClassifier]:
-    return ModelWatcher(source_for(uri, s3_client, endpoint_url), ModelStore(cache_dir, pinned_sha256, trust_local),
-                        ExpressionClassifier, poll_interval_s)
+                       endpoint_url: str | None = None, trust_local: bool = False,
+                       public_key_file: Path | None = None) -> ModelWatcher[ExpressionClassifier]:
+    public_key = load_public_key(public_key_file) if public_key_file is not None else None
+    store = ModelStore(cache_dir, pinned_sha256, trust_local, public_key)
+    return ModelWatcher(source_for(uri, s3_client, endpoint_url), store, ExpressionClassifier, poll_interval_s)
 

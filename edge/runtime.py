@@ -67,15 +67,16 @@ def model_cache_dir() -> Path:
     return Path(os.environ.get("MOODLENS_STATE_DIR") or Path.home() / ".moodlens") / "models"
 
 
-def open_model(model: str, pinned_sha256: str | None, poll_interval_s: float,
-               cache_dir: Path | None = None) -> tuple[ModelWatcher[ExpressionClassifier], SwappingClassifier]:
+def open_model(model: str, pinned_sha256: str | None, poll_interval_s: float, cache_dir: Path | None = None,
+               public_key_file: Path | None = None) -> tuple[ModelWatcher[ExpressionClassifier], SwappingClassifier]:
     """`model` (path or s3://) through the verifying store, as a classifier that follows new versions.
 
     A local path the operator names is trusted when nothing is published to check it against (see
     edge.model_store); a sidecar, a model card (the shipped model's edge/models/expression.json) or
     a pinned sha256 is always enforced. S3 models must verify. S3's endpoint comes from boto3's own
     settings (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, region, credentials). Errors name `model` as
-    given, never the verified copy in the cache, which the user has never heard of.
+    given, never the verified copy in the cache, which the user has never heard of. With
+    `public_key_file` only models signed by that key run (a registry channel needs one).
     """
     from edge.expression.classifier import ModelError
     from edge.model_store import SwappingClassifier, classifier_watcher
@@ -87,7 +88,8 @@ def open_model(model: str, pinned_sha256: str | None, poll_interval_s: float,
     cache = cache_dir or model_cache_dir()
     try:
         watcher = classifier_watcher(model, cache, pinned_sha256=pinned_sha256 or None,
-                                     poll_interval_s=poll_interval_s or 300.0, trust_local=True)
+                                     poll_interval_s=poll_interval_s or 300.0, trust_local=True,
+                                     public_key_file=public_key_file)
     except ModelError as error:
         cached_copy = re.escape(str(cache)) + r"[/\\][0-9a-fA-F]+\.onnx"
         raise ModelError(re.sub(cached_copy, model, str(error))) from None

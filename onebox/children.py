@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from edge.redact import SOURCE_ENV
 from onebox.config import CameraConfig, SiteConfig
 from onebox.layout import Layout
 from onebox.settings import JOB_PLACEHOLDERS
@@ -17,13 +18,15 @@ CLI = (sys.executable, "-m", "moodlens.cli")
 
 def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart: Restart = "on-failure",
               extra: Sequence[str] = ()) -> ChildSpec:
-    argv = [*CLI, "edge", "run", "--source", camera.source, "--site", config.site_id, "--camera", camera.id,
+    # The source travels in the environment, which only the box's user can read: an RTSP URL may
+    # hold a password, and any user of the machine can read a command line.
+    argv = [*CLI, "edge", "run", "--site", config.site_id, "--camera", camera.id,
             "--publisher", "local", "--quiet", "--folder-fps", f"{camera.fps:g}"]
     if camera.realtime:
         argv.append("--realtime")
     for zone in camera.exclude_zones:
         argv += ["--exclude-zone", ",".join(f"{v:g}" for v in zone)]
-    env = {"MOODLENS_LOCAL_LOG": str(layout.log), "MOODLENS_STATE_DIR": str(layout.root),
+    env = {SOURCE_ENV: camera.source, "MOODLENS_LOCAL_LOG": str(layout.log), "MOODLENS_STATE_DIR": str(layout.root),
            "MOODLENS_SPOOL": str(layout.spool / f"{camera.id}.db")}
     # on-failure: an edge exits 0 only when a recorded source has ended; a lost camera exits non-zero.
     # SIGINT: `edge run` closes its publisher on KeyboardInterrupt, delivering what is spooled.

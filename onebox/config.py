@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.redact import has_credentials
 from onebox.settings import CAMERA, SECTIONS, Setting
 from onebox.toml_lines import key_lines, line_of
 
@@ -96,7 +97,22 @@ def load(path: Path) -> SiteConfig:
     if not path.is_file():
         raise FileNotFoundError(f"no site file at {path}: `moodlens init` writes a commented example")
     text = path.read_text(encoding="utf-8")
-    return parse(text, path)
+    config = parse(text, path)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077 and (secret := _secret_in(config)):
+        raise ConfigError(path, [f"{path}: holds {secret} and other users may read it (mode {mode:o}): "
+                                 f"chmod 600 {path}"])
+    return config
+
+
+def _secret_in(config: SiteConfig) -> str | None:
+    """What secret the site file itself holds (a token, a camera password), else None."""
+    if config.values["dashboard"]["token"]:
+        return "the dashboard token"
+    for index, camera in enumerate(config.cameras):
+        if has_credentials(camera.source):
+            return f"a password in cameras[{index}].source"
+    return None
 
 
 def parse(text: str, path: Path) -> SiteConfig:
@@ -206,11 +222,14 @@ class _Checker:
                          f"alarm does not flap; got {thresholds['low_clear']}")
         self.folders(values)
         dashboard = values["dashboard"]
-        if (dashboard["enabled"] and dashboard["host"] not in ("127.0.0.1", "localhost", "::1")
-                and not (dashboard["token"] or os.environ.get("MOODLENS_DASHBOARD_TOKEN"))):
-            self.problem("dashboard.host", f"listening on {dashboard['host']} needs a token: set [dashboard] token "
-                         "or MOODLENS_DASHBOARD_TOKEN (only 127.0.0.1 may go without)")
-
+        token = dashboard["token"] or os.environ.get("MOODLENS_DASHBOARD_TOKEN", "")
+        if dashboard["enabled"] and dashboard["host"] not in ("127.0.0.1", "localhost", "::1"):
+            if not token.strip():
+                self.problem("dashboard.host", f"listening on {dashboard['host']} needs a token: set [dashboard] "
+                             "token or MOODLENS_DASHBOARD_TOKEN (only 127.0.0.1 may go without)")
+            elif why := weak_token(token):
+                where = "dashboard.token" if dashboard["token"] else "MOODLENS_DASHBOARD_TOKEN"
+                self.problem(where, f"too weak for a dashboard on {dashboard['host']}: {why}")
 
     def folders(self, values: dict[str, dict[str, Any]]) -> None:
         """Folders the box writes into, deletes from or counts must be its own, never a system's or a home."""
@@ -239,6 +258,21 @@ class _Checker:
         if key.is_relative_to(crops):
             self.problem("labeling.key_file", f"{key} is inside the crop store {crops}: whoever copies the store "
                          "would have the key too; keep the key elsewhere (default ~/.moodlens/label.key)")
+
+
+MIN_TOKEN_CHARS = 16
+MIN_TOKEN_DISTINCT = 8
+
+
+def weak_token(token: str) -> str | None:
+    """Why `token` would not keep a network out of the dashboard (short, or few distinct characters
+    like "aaaaaaaaaaaaaaaa"), else None. `openssl rand -hex 16` passes."""
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"{len(token)} characters; use at least {MIN_TOKEN_CHARS} random ones (e.g. `openssl rand -hex 16`)"
+    if len(set(token)) < MIN_TOKEN_DISTINCT or token.strip() != token:
+        return (f"only {len(set(token))} distinct characters (or spaces at an end); use a random one "
+                "(e.g. `openssl rand -hex 16`)")
+    return None
 
 
 _SYSTEM_FOLDERS = {Path(p) for p in ("/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc",

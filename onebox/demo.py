@@ -9,7 +9,6 @@ hour of empty windows, no camera_silent alarms caused by the end of the input).
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess  # nosec B404: the demo runs our own CLI, argument lists, no shell
@@ -24,7 +23,7 @@ from typing import IO, Any
 from onebox.box import Box, HasCommand
 from onebox.children import CLI, edge_spec, stream_spec
 from onebox.config import SiteConfig, from_values
-from onebox.eventlog import LogTail, open_log
+from onebox.eventlog import LogTail, Skipped, events, open_log
 from onebox.layout import Layout
 from onebox.processes import RealClock, SubprocessSpawner
 from stream.jsonl import iter_jsonl
@@ -114,6 +113,7 @@ class DemoResult:
     clips: list[Clip]
     events: int = 0
     visits: int = 0
+    skipped: int = 0  # log records the event contract refused
     windows: list[dict[str, Any]] = field(default_factory=list)
     alarms: list[dict[str, Any]] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
@@ -249,14 +249,11 @@ def make_report(box: Box, has_command: HasCommand) -> str:
 
 
 def _collect(result: DemoResult, layout: Layout) -> None:
-    log = open_log(layout.log)
-    offset = 0
-    while records := log.read(offset, 10_000):
-        offset = records[-1][0] + 1
-        for _, payload in records:
-            result.events += 1
-            event = json.loads(payload)
-            result.visits += event.get("kind") == "track_end"
+    skipped = Skipped()
+    for event in events(layout.log, skipped):
+        result.events += 1
+        result.visits += event.get("kind") == "track_end"
+    result.skipped = skipped.count
     result.windows = list(iter_jsonl(layout.stream / "windows.jsonl"))
     result.alarms = list(iter_jsonl(layout.stream / "alarms.jsonl"))
 
@@ -303,6 +300,9 @@ def summary(result: DemoResult) -> str:
         f"alarms: {raised} raised, {cleared} cleared",
         f"the site's net score: {score}",
     ]
+    if result.skipped:
+        lines.append(f"log records skipped, they break the event contract: {result.skipped} (see "
+                     f"{result.state}/logs/moodlens.log)")
     if result.failed:
         lines.append(f"cameras that failed: {', '.join(result.failed)} (see {result.state}/logs/moodlens.log)")
     return "\n".join(lines)

@@ -1,19 +1,70 @@
 """The embedded event log, seen from the box: tail its heartbeats, trim what the stream has consumed.
 
-The one place `onebox` touches the local log (the `locallog` package).
+The one place `onebox` touches the local log (the `locallog` package). Every record read here is
+checked against the event contract (`schemas`, the stream's own fast decoder): one bad record (a
+text `fps`, a missing field, broken JSON) is skipped and counted, so no reader of the log can be
+stopped by it, and the reason is logged with the record's offset.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from locallog import LocalLog
+from schemas.fast_decode import ValidationError, parse_event_fast
+
+log = logging.getLogger("moodlens.eventlog")
+READ_BATCH = 5000
 
 
 def open_log(directory: Path) -> LocalLog:
     return LocalLog(directory)
+
+
+@dataclass
+class Skipped:
+    """Records a reader refused: how many, and why the last one was refused."""
+
+    count: int = 0
+    last: str | None = None
+
+    def add(self, where: str, error: ValidationError) -> None:
+        self.count += 1
+        self.last = f"{where}: {error}"
+        log.warning("%s skipped, it breaks the event contract: %s", where, error)
+
+
+def parse_or_skip(raw: bytes, where: str, skipped: Skipped) -> Mapping[str, Any] | None:
+    """The event in `raw` when the contract accepts it; otherwise None, counted in `skipped` with
+    `where` (the file and place the reason names)."""
+    try:
+        return parse_event_fast(raw)
+    except ValidationError as error:
+        skipped.add(where, error)
+        return None
+
+
+def decode(directory: Path, offset: int, payload: bytes, skipped: Skipped) -> Mapping[str, Any] | None:
+    return parse_or_skip(payload, f"event log {directory}: record at offset {offset}", skipped)
+
+
+def events(directory: Path, skipped: Skipped, start: int = 0) -> Iterator[Mapping[str, Any]]:
+    """Every valid event from `start` to the log's current end, bad records skipped and counted."""
+    if not directory.is_dir():
+        return
+    reader = LocalLog(directory)
+    offset = max(start, reader.start_offset())
+    while records := reader.read(offset, READ_BATCH):
+        offset = records[-1][0] + 1
+        for at, payload in records:
+            event = decode(directory, at, payload, skipped)
+            if event is not None:
+                yield event
 
 
 class LogTail:
@@ -24,8 +75,9 @@ class LogTail:
         self._log: LocalLog | None = None
         self._offset: int | None = None
         self.backlog = backlog
+        self.skipped = Skipped()
 
-    def read(self, max_records: int = 5000) -> list[dict[str, Any]]:
+    def read(self, max_records: int = READ_BATCH) -> list[Mapping[str, Any]]:
         if self._log is None:
             if not self.directory.is_dir():
                 return []
@@ -36,13 +88,8 @@ class LogTail:
         if not records:
             return []
         self._offset = records[-1][0] + 1
-        out = []
-        for _, payload in records:
-            try:
-                out.append(json.loads(payload))
-            except ValueError:
-                continue  # the stream runner dead-letters it; the dashboard just skips it
-        return out
+        decoded = (decode(self.directory, offset, payload, self.skipped) for offset, payload in records)
+        return [event for event in decoded if event is not None]
 
 
 def consumed_offset(stream_state: Path) -> int | None:

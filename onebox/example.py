@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 EXAMPLE = '''\
@@ -53,7 +54,8 @@ output_dir = ""               # empty: <state_dir>/reports; the dashboard links 
 enabled = true
 host = "127.0.0.1"            # any other address needs a token (or MOODLENS_DASHBOARD_TOKEN)
 port = 8765
-token = ""
+token = ""                    # off loopback: at least 16 random characters (`openssl rand -hex 16`)
+allowed_hosts = []            # names browsers use besides this address, e.g. ["cafe-box.lan"]
 
 [disk]
 budget_mb = 2048              # spools + event log + logs + lake; a warning at warn_percent,
@@ -72,7 +74,13 @@ key_file = "~/.moodlens/label.key"  # keep the key off the box's disk if you can
 
 
 def write_example(path: Path, force: bool = False) -> None:
+    """Writes the example readable by its owner only: the site file will hold camera passwords and the
+    dashboard token."""
     if path.exists() and not force:
         raise FileExistsError(f"{path} already exists; pass --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(EXAMPLE, encoding="utf-8")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if force else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        os.fchmod(fd, 0o600)  # an existing file overwritten with --force keeps its mode otherwise
+        handle.write(EXAMPLE)

@@ -1,13 +1,20 @@
-"""The box's log: JSON lines, one object per record, in a rotated file (and readable on the console)."""
+"""The box's log: JSON lines, one object per record, in a rotated file (and readable on the console).
+
+The log file is readable by its owner only, and a password in a URL (a camera's RTSP source, in a
+child's output too) is masked in every record."""
 
 from __future__ import annotations
 
 import json
 import logging
 import logging.handlers
+import os
 import sys
 import time
+from io import TextIOWrapper
 from pathlib import Path
+
+from edge.redact import mask_credentials
 
 LOG_FILE = "moodlens.log"
 
@@ -16,19 +23,20 @@ class JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         document = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
                     + f".{int(record.msecs):03d}Z", "level": record.levelname, "logger": record.name,
-                    "message": record.getMessage()}
+                    "message": mask_credentials(record.getMessage())}
         for key in ("child", "event", "pid", "exit", "restart_in_s", "used_mb", "budget_mb"):
             if hasattr(record, key):
                 document[key] = getattr(record, key)
         if record.exc_info:
-            document["error"] = self.formatException(record.exc_info)
+            document["error"] = mask_credentials(self.formatException(record.exc_info))
         return json.dumps(document, ensure_ascii=False)
 
 
 class Console(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         who = getattr(record, "child", None) or record.name.removeprefix("moodlens.")
-        return f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {who:>12} {record.getMessage()}"
+        message = mask_credentials(record.getMessage())
+        return f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {who:>12} {message}"
 
 
 class CurrentStderr(logging.StreamHandler):
@@ -47,6 +55,15 @@ class CurrentStderr(logging.StreamHandler):
         pass
 
 
+class OwnerOnlyFile(logging.handlers.RotatingFileHandler):
+    """A rotated log whose files only the box's user can read (they name cameras, hosts and errors)."""
+
+    def _open(self) -> TextIOWrapper:
+        stream = super()._open()
+        os.fchmod(stream.fileno(), 0o600)
+        return stream
+
+
 def teardown() -> None:
     """Undoes `setup`: the box's handlers closed and removed, records propagate again (the command ended)."""
     root = logging.getLogger("moodlens")
@@ -60,8 +77,7 @@ def setup(log_dir: Path, max_bytes: int = 10 * 1024 * 1024, backups: int = 5, co
           console_children: bool = True, console_level: str = "INFO") -> logging.handlers.RotatingFileHandler:
     """JSON lines to `log_dir/moodlens.log`, rotated at `max_bytes`, `backups` old files kept."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(log_dir / LOG_FILE, maxBytes=max_bytes, backupCount=backups,
-                                                   encoding="utf-8")
+    handler = OwnerOnlyFile(log_dir / LOG_FILE, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(JsonLines())
     root = logging.getLogger("moodlens")
     root.setLevel(logging.INFO)

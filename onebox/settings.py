@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from edge.redact import SOURCE_ENV
 from edge.spool import SpoolBounds
 from schemas.contract import IDENTIFIER
 
@@ -92,6 +93,12 @@ def address(value: Any) -> str | None:
     return None
 
 
+def host_name(value: Any) -> str | None:
+    if isinstance(value, str) and re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", value):
+        return None
+    return f"{value!r} is not a host name (letters, digits, dots and dashes, e.g. \"cafe-box.lan\")"
+
+
 def zone(value: Any) -> str | None:
     if not isinstance(value, list) or len(value) < 4 or len(value) % 2 or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in value):
@@ -157,6 +164,8 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("host", str, "127.0.0.1", "address to listen on; anything but loopback needs a token", address),
         Setting("port", int, 8765, "port to listen on", between(1, 65535)),
         Setting("token", str, "", "required on a non-loopback address (or set MOODLENS_DASHBOARD_TOKEN)"),
+        Setting("allowed_hosts", list, [], "names besides loopback and host that browsers reach the page by (the "
+                "box's DNS name); any other Host header is refused", item_check=host_name),
     ),
     "disk": (
         Setting("budget_mb", int, 2048, "most disk for spools, logs and the lake together (MiB)", at_least(1)),
@@ -197,6 +206,8 @@ class EnvSetting:
 
 # What the edge reads from the environment (edge/publish/factory.py, moodlens/commands/edge.py).
 ENVIRONMENT: tuple[EnvSetting, ...] = (
+    EnvSetting(SOURCE_ENV, "", "the edge's source when --source is not given; `moodlens up` passes each camera's "
+               "source here, out of the command line"),
     EnvSetting("MOODLENS_STATE_DIR", "~/.moodlens", "the edge's spool and verified model cache"),
     EnvSetting("MOODLENS_SPOOL", "<state>/spool-<site>-<camera>.db", "one edge's spool file"),
     EnvSetting("MOODLENS_LOCAL_LOG", "", "the embedded event log (`--publisher local`); `moodlens up` sets it"),

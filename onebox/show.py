@@ -1,4 +1,6 @@
-"""`moodlens config show`: every setting with its value and its default, then the environment settings."""
+"""`moodlens config show`: every setting with its value and its default, then the environment settings.
+
+Secrets are never printed: the dashboard token shows as set or not, a password in a URL as ***."""
 
 from __future__ import annotations
 
@@ -7,12 +9,20 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from edge.redact import mask_credentials
 from onebox.config import SiteConfig
 from onebox.settings import CAMERA, ENVIRONMENT, SECTIONS
 
+SECRETS = ("dashboard.token", "MOODLENS_DASHBOARD_TOKEN")
+
 
 def _text(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else f'"{value}"'
+    return json.dumps(value) if not isinstance(value, str) else f'"{mask_credentials(value)}"'
+
+
+def _secret(value: str) -> str:
+    """Whether a secret is set, and its length, never the secret."""
+    return f"(set, {len(value)} characters, hidden)" if value else '""'
 
 
 def show(config: SiteConfig | None, source: str) -> str:
@@ -21,7 +31,8 @@ def show(config: SiteConfig | None, source: str) -> str:
         for setting in settings:
             value = config.get(section, setting.key) if config else setting.default
             default = "(required)" if setting.required else _text(setting.default)
-            rows.append((f"{section}.{setting.key}", "-" if value is None else _text(value), default, setting.help))
+            shown = _secret(value) if f"{section}.{setting.key}" in SECRETS else _text(value)
+            rows.append((f"{section}.{setting.key}", "-" if value is None else shown, default, setting.help))
     for index, camera in enumerate(config.cameras if config else ()):
         for setting in CAMERA:
             value = getattr(camera, setting.key)
@@ -34,10 +45,17 @@ def show(config: SiteConfig | None, source: str) -> str:
     if config is not None:
         lines += ["", "resolved folders:",
                   f"  state  {config.state_dir}", f"  lake   {config.lake_dir}", f"  reports {config.reports_dir}"]
-    env_rows = [(e.name, os.environ.get(e.name, "-"), e.default or '""', e.help) for e in ENVIRONMENT]
+    env_rows = [(e.name, _env_value(e.name), e.default or '""', e.help) for e in ENVIRONMENT]
     lines += ["", "environment (read by `moodlens edge run`; `moodlens up` sets the log and spool per camera):", ""]
     lines += _table(("variable", "value", "default", "what"), env_rows)
     return "\n".join(lines)
+
+
+def _env_value(name: str) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        return "-"
+    return _secret(value) if name in SECRETS else mask_credentials(value)
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:

@@ -5,8 +5,9 @@ split and time it on one core; keep the most accurate set within the latency bud
 anchor's measured latency from `make anchor`, when there is one); quantize it to int8 (calibrated
 on training faces) and keep int8 only where it is measurably faster on this CPU without costing
 accuracy; then write `expression.onnx`, `expression.json` (figures), the confusion matrix picture and
-`MODEL_CARD.md` into the output folder. fp32 and int8 latencies are measured the same way as
-`make bench` (batch 1, one core, median) and both go on the card.
+`MODEL_CARD.md` into the output folder, and, given the publisher's key (``--signing-key``),
+`expression.onnx.sig`, which an edge holding the public key requires. fp32 and int8 latencies are
+measured the same way as `make bench` (batch 1, one core, median) and both go on the card.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from training.latency import time_per_call_ms
 from training.model_card import CALIBRATION_FACES, model_card
 from training.network import VIEWS
 from training.quantize import quantize
+from training.signing import load_private_key, sign_file
 
 # Candidate view sets, cheapest first: one view, the face and its mirror, all four.
 VIEW_CHOICES: tuple[tuple[str, ...], ...] = (("face",), ("face", "mirror"), VIEWS)
@@ -116,8 +118,9 @@ def choose_precision(fp32: tuple[Scores, float], int8: tuple[Scores, float]) -> 
 def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str,
             work: Path = Path("build/publish"), views: tuple[str, ...] | None = None,
             precision: str = "auto", budget_ms: float | None = None, anchor_file: Path | None = DEFAULT_ANCHOR,
-            latency_runs: int = 2000) -> dict[str, object]:
+            latency_runs: int = 2000, signing_key: Path | None = None) -> dict[str, object]:
     """`views` None: chosen by measurement; `budget_ms` None: the anchor's latency where measured."""
+    private_key = load_private_key(signing_key) if signing_key is not None else None  # refused before the work
     work.mkdir(parents=True, exist_ok=True)
     net, state = net_from_checkpoint(checkpoint)
     metrics = {k: float(v) for k, v in state.get("result", {}).items()}
@@ -150,6 +153,10 @@ def publish(checkpoint: Path, data: Path, out: Path, model_id: str, version: str
     out.mkdir(parents=True, exist_ok=True)
     shipped = out / "expression.onnx"
     shutil.copyfile(int8_path if precision == "int8" else float_path, shipped)
+    stale = shipped.with_name(shipped.name + ".sig")
+    stale.unlink(missing_ok=True)  # a signature of the file this one replaced would make edges refuse it
+    if private_key is not None:
+        sign_file(private_key, shipped, version)
     confusion_png = out / "expression_confusion.png"
     write_confusion_png(shipped_scores.confusion, EXPRESSIONS,
                         f"{model_id} {version} ({precision}) on test_public", confusion_png)
@@ -192,10 +199,14 @@ def main() -> None:
     parser.add_argument("--budget-ms", type=float, help="latency budget per face (default: the anchor's)")
     parser.add_argument("--anchor", type=Path, default=DEFAULT_ANCHOR,
                         help="the anchor's figures from `make anchor` (used when present)")
+    parser.add_argument("--signing-key", type=Path, default=None,
+                        help="the publisher's Ed25519 private key (`moodlens model keygen`): writes "
+                             "expression.onnx.sig, which edges given the public key require")
     args = parser.parse_args()
     views = None if args.views == "auto" else tuple(args.views.split(","))
     figures = publish(args.checkpoint, args.data, args.out, args.model_id, args.model_version, views=views,
-                      precision=args.precision, budget_ms=args.budget_ms, anchor_file=args.anchor)
+                      precision=args.precision, budget_ms=args.budget_ms, anchor_file=args.anchor,
+                      signing_key=args.signing_key)
     print(json.dumps({k: v for k, v in figures.items() if not k.startswith("confusion")}, indent=2))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edge.redact import mask_credentials
 from edge.sources.awscam import AwsCamSource
 from edge.sources.capture import ReconnectPolicy, VideoCaptureSource
 from edge.sources.errors import SourceError
@@ -30,13 +31,14 @@ def open_source(spec: str, reconnect: ReconnectPolicy | None = None, folder_fps:
     if text.lower().startswith(STREAM_SCHEMES):
         return VideoCaptureSource(text, live=True, reconnect=reconnect)
     path = Path(text)
+    shown = mask_credentials(text)
     if path.is_dir():
         return _folder_source(path, folder_fps)
     if path.is_file():
         if path.suffix.lower() in IMAGE_SUFFIXES:
-            raise SourceError(f"source {text!r} is a single image; put it in a folder to use it as an image folder")
+            raise SourceError(f"source {shown!r} is a single image; put it in a folder to use it as an image folder")
         return VideoCaptureSource(str(path), live=False)
-    raise SourceError(f"source {text!r} is not a file, folder, camera index, stream URL or 'awscam'")
+    raise SourceError(f"source {shown!r} is not a file, folder, camera index, stream URL or 'awscam'")
 
 
 def _folder_source(folder: Path, folder_fps: float) -> ImageFolderSource | VideoFolderSource:

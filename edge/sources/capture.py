@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from edge.frame import Frame
+from edge.redact import mask_credentials
 from edge.sources.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class VideoCaptureSource:
                  start_ms: int | None = None) -> None:
         self.target = target
         self.live = live
-        self.description = f"camera {target}" if isinstance(target, int) else str(target)
+        self.description = f"camera {target}" if isinstance(target, int) else mask_credentials(str(target))
         self.reconnect = reconnect or ReconnectPolicy()
         self._open_capture = open_capture or opencv_capture
         self._sleep = sleep

@@ -16,7 +16,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       "this site file")
     dash.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1; others need --token)")
     dash.add_argument("--port", type=int, default=None, help="port (default 8765)")
-    dash.add_argument("--token", default=None, help="required off loopback (or MOODLENS_DASHBOARD_TOKEN)")
+    dash.add_argument("--token", default=None, help="required off loopback: 16 or more random characters. Other "
+                      "users can read a command line (ps): prefer MOODLENS_DASHBOARD_TOKEN or the site file")
     dash.set_defaults(handler=run_dashboard)
 
 
@@ -34,7 +35,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
     token = args.token or (config.dashboard_token if config else os.environ.get("MOODLENS_DASHBOARD_TOKEN", ""))
     try:
         server = open_dashboard(state, host, args.port or section["port"], token,
-                                config.reports_dir if config else None, config.lake_dir if config else None)
+                                config.reports_dir if config else None, config.lake_dir if config else None,
+                                section.get("allowed_hosts", ()))
     except RuntimeError as error:
         raise ValueError(str(error)) from None
     print(f"dashboard for {state} at {server.url}{'?token=…' if token else ''} (Ctrl-C to stop)", flush=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.ports import ClosableSink, EventSink
+from edge.redact import SOURCE_ENV
 from edge.runtime import BetweenFrames, SinkGauge, StatusLine, open_model
 
 if TYPE_CHECKING:  # the heavy modules (OpenCV, onnxruntime) load only when an edge command runs
@@ -31,9 +32,14 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     commands = group.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="detect, track and classify faces from a source; publish events")
-    run.add_argument("--source", required=True,
-                     help="video file, camera index (0), rtsp:// or http:// URL, a folder of images (frames, "
-                          "in name order) or of videos (played in turn as one camera), or 'awscam'")
+    sources = run.add_mutually_exclusive_group()
+    sources.add_argument("--source",
+                         help="video file, camera index (0), rtsp:// or http:// URL, a folder of images (frames, "
+                              "in name order) or of videos (played in turn as one camera), or 'awscam'. A URL with "
+                              f"a password belongs in {SOURCE_ENV} or --source-file: any user can read a command "
+                              "line (ps)")
+    sources.add_argument("--source-file", type=Path, default=None,
+                         help="read the source from this file (first line), readable by its owner only (0600)")
     run.add_argument("--site", required=True, help="site id put on every event")
     run.add_argument("--camera", required=True, help="camera id put on every event")
     run.add_argument("--publisher", choices=PUBLISHERS, default="local", help="where events go (default local)")
@@ -64,6 +70,12 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                      help="pin the model's sha256: any other file (or new version) is refused. Without it the "
                           "digest comes from <model>.sha256 or, for a local file, its <stem>.json model card; "
                           "an S3 model must have one of them (empty: no pin)")
+    run.add_argument("--model-public-key", type=Path, metavar="PEM",
+                     default=Path(os.environ["MOODLENS_MODEL_PUBLIC_KEY"])
+                     if os.environ.get("MOODLENS_MODEL_PUBLIC_KEY") else None,
+                     help="the model publisher's Ed25519 public key: only models with a valid signature by it "
+                          "(<model>.sig, or the registry's) run; needed to follow a registry: channel "
+                          "(default: $MOODLENS_MODEL_PUBLIC_KEY)")
     run.add_argument("--model-poll-interval", type=float, default=300.0, metavar="SECONDS",
                      help="look for a new model version this often and swap it in between frames "
                           "(default 300; 0 = never)")
@@ -128,6 +140,31 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zone", action="append", default=[], metavar="NAME=X1,Y1,X2,Y2[,...]",
                         help="named area reported in events' zone field; repeatable")
     parser.add_argument("--min-face-px", type=int, default=40, help="quality gate: smallest usable face height")
+
+
+def source_spec(args: argparse.Namespace) -> str:
+    """The source from --source, --source-file (owner-only when it holds a password) or MOODLENS_EDGE_SOURCE."""
+    from edge.redact import has_credentials
+
+    if args.source is not None:
+        return str(args.source)
+    if args.source_file is not None:
+        path: Path = args.source_file
+        try:
+            text = path.read_text(encoding="utf-8").strip().splitlines()
+        except OSError as error:
+            raise ValueError(f"--source-file {path}: {error.strerror}") from None
+        spec = text[0].strip() if text else ""
+        if not spec:
+            raise ValueError(f"--source-file {path} is empty: write the source on its first line")
+        if has_credentials(spec) and path.stat().st_mode & 0o077:
+            raise ValueError(f"--source-file {path} holds a password and other users may read it "
+                             f"(mode {path.stat().st_mode & 0o777:o}): chmod 600 {path}")
+        return spec
+    spec = os.environ.get(SOURCE_ENV, "").strip()
+    if not spec:
+        raise ValueError(f"no source: give --source, --source-file or {SOURCE_ENV}")
+    return spec
 
 
 def make_publisher(args: argparse.Namespace) -> EventSink:
@@ -199,10 +236,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.heartbeat_interval < 0:
         raise ValueError("--heartbeat-interval must be 0 (no heartbeats) or positive")
     detector, zones, settings = _pipeline_parts(args)
-    watcher, classifier = open_model(args.model, args.model_sha256, args.model_poll_interval)
+    watcher, classifier = open_model(args.model, args.model_sha256, args.model_poll_interval,
+                                     public_key_file=args.model_public_key)
     info = classifier.pin()
     try:
-        source = open_source(args.source, ReconnectPolicy(max_attempts=args.reconnect_attempts), args.folder_fps)
+        source = open_source(source_spec(args), ReconnectPolicy(max_attempts=args.reconnect_attempts),
+                             args.folder_fps)
     except SourceError as error:
         raise ValueError(str(error)) from None
     publisher = make_publisher(args)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from training.labeling.crops import CropStore
-
-DEFAULT_KEY = Path("~/.moodlens/label.key")
+    from training.labeling.crops import Consent, CropStore
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,44 +33,90 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "rekognition", help="label crops with Amazon Rekognition DetectFaces into a Ground Truth manifest",
         description="Sends each crop once to DetectFaces (Attributes ALL), keeps only its emotions as a soft "
                     "label over the seven classes, and writes an augmented manifest; doubtful labels go to a "
-                    "review list. Prints the number of calls and their cost before it starts; resumable.")
-    rekognition.add_argument("crops", type=Path, help="crop store folder (written by `moodlens label collect`)")
+                    "review list. Prints the number of calls and their cost before it starts; resumable. "
+                    "Refused, and nothing sent, unless both the site file's [labeling] section and the crop "
+                    "store's consent.json record consent; both are checked again before each crop is sent.")
     rekognition.add_argument("--out", type=Path, required=True, help="manifest (JSON Lines), appended to")
     rekognition.add_argument("--review", type=Path, default=None, help="review list (default: OUT with .review.jsonl)")
     rekognition.add_argument("--dry-run", action="store_true", help="print what it would cost and stop")
     rekognition.add_argument("--rate", type=float, default=5.0, help="calls per second at most (default 5)")
     rekognition.add_argument("--price", type=float, default=None, help="USD per image (default: list price)")
-    rekognition.add_argument("--key", type=Path, default=DEFAULT_KEY, help="the crop store's key file")
     rekognition.add_argument("--region", default=None)
     rekognition.add_argument("--endpoint-url", default=None)
     rekognition.set_defaults(handler=run_rekognition)
 
-    review = commands.add_parser("review", help="accept or fix the doubtful labels, in the terminal")
-    review.add_argument("crops", type=Path)
+    review = commands.add_parser(
+        "review", help="accept or fix the doubtful labels, in the terminal",
+        description="Shows each doubtful label's reasons and scores and takes accept / a class / skip. The face "
+                    "itself is drawn in the terminal (a 32x32 grey copy, in its scrollback and in any recording "
+                    "of the session) only with --show-faces. Refused unless consent is on record.")
     review.add_argument("--manifest", type=Path, required=True)
     review.add_argument("--review", type=Path, default=None)
-    review.add_argument("--key", type=Path, default=DEFAULT_KEY)
+    review.add_argument("--show-faces", action="store_true",
+                        help="draw each face (32x32 grey) in the terminal; it stays in the scrollback")
     review.set_defaults(handler=run_review)
 
     purge = commands.add_parser("purge", help="delete crops past their retention date now")
-    purge.add_argument("crops", type=Path)
-    purge.add_argument("--key", type=Path, default=DEFAULT_KEY)
     purge.set_defaults(handler=run_purge)
+
+    withdraw = commands.add_parser(
+        "withdraw", help="consent withdrawn: delete every crop, the index, the consent record and the key",
+        description="Deletes the crop store's consent record, its key (crops left by a crash can no longer be "
+                    "decrypted), every crop and the index; needs no key and can be run again. Clear the site "
+                    "file's [labeling] consent lines too, or the next `label collect` records consent again.")
+    withdraw.set_defaults(handler=run_withdraw)
+
+    for command in (rekognition, review, purge, withdraw):
+        command.add_argument("crops", type=Path, nargs="?", default=None,
+                             help="crop store folder (default: the site file's [labeling] crops_dir)")
+        command.add_argument("--config", type=Path, default=Path("moodlens.toml"),
+                             help="the site file, whose [labeling] section must record consent")
+        command.add_argument("--key", type=Path, default=None,
+                             help="the crop store's key file (default: the site file's [labeling] key_file)")
 
 
 def _review_path(out: Path, review: Path | None) -> Path:
     return review or out.with_name(out.name.removesuffix(".jsonl") + ".review.jsonl")
 
 
-def _open_store(crops: Path, key: Path) -> CropStore:
-    from training.labeling.crops import CropStore, load_or_create_key
+@dataclass(frozen=True)
+class _Labeling:
+    """Where a site's crop store and key are, and whether its site file records consent now."""
 
-    if not crops.is_dir():
-        raise FileNotFoundError(f"no crop store at {crops}")
-    key_path = key.expanduser()
-    if not key_path.exists():
-        raise FileNotFoundError(f"no key at {key_path}: the crop store's key (--key) is needed to read crops")
-    return CropStore(crops, load_or_create_key(key_path), now_ms=int(time.time() * 1000))
+    crops: Path
+    key: Path
+    config: Path
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> _Labeling:
+        """The store and key given, else the site file's (read only then: purging and withdrawing
+        need no consent, so with both given they need no site file either)."""
+        from onebox.config import load
+
+        if args.crops is not None and args.key is not None:
+            return cls(args.crops, args.key.expanduser(), args.config)
+        config = load(args.config)
+        return cls(args.crops or config.label_crops_dir, (args.key or config.label_key_file).expanduser(),
+                   args.config)
+
+    def site_consent(self) -> Consent | None:
+        """Read afresh each time: consent withdrawn in the site file stops a run at its next crop."""
+        from onebox.config import load
+        from training.labeling.crops import Consent
+
+        return Consent.from_site(load(self.config).values["labeling"])
+
+    def open(self, need_consent: bool = True) -> CropStore:
+        from training.labeling.crops import CropStore, load_or_create_key
+
+        if not self.crops.is_dir():
+            raise FileNotFoundError(f"no crop store at {self.crops}")
+        if not self.key.exists():
+            raise FileNotFoundError(f"no key at {self.key}: the crop store's key (--key) is needed to read crops")
+        store = CropStore(self.crops, load_or_create_key(self.key), now_ms=int(time.time() * 1000))
+        if need_consent:
+            store.require_consent(self.site_consent(), check_site=True)
+        return store
 
 
 def run_collect(args: argparse.Namespace) -> int:
@@ -92,7 +137,8 @@ def run_collect(args: argparse.Namespace) -> int:
         raise ValueError(f"--per-camera must be at least 1, got {args.per_camera}")
     config = load(args.config)
     labeling = config.values["labeling"]
-    if not labeling["consent_recorded_by"] or not labeling["consent_recorded_at"]:
+    consent = Consent.from_site(labeling)
+    if consent is None:
         print(f"moodlens: error: {args.config}: labeling is off: [labeling] consent_recorded_by and "
               "consent_recorded_at are not set (see README: privacy); nothing collected", file=sys.stderr)
         return 2
@@ -102,8 +148,7 @@ def run_collect(args: argparse.Namespace) -> int:
         raise ValueError(f"--cameras: {', '.join(sorted(unknown))} not in {args.config} "
                          f"(cameras: {', '.join(c.id for c in config.cameras)})")
     store = CropStore(config.label_crops_dir, load_or_create_key(config.label_key_file), int(time.time() * 1000))
-    store.record_consent(Consent(labeling["consent_recorded_by"], labeling["consent_recorded_at"],
-                                 labeling["purpose"], labeling["retention_days"]))
+    store.record_consent(consent)
     _, classifier = open_model(str(DEFAULT_MODEL), None, 0)
     info = classifier.pin()
     for camera in (c for c in config.cameras if c.id in wanted):
@@ -124,7 +169,7 @@ def run_collect(args: argparse.Namespace) -> int:
         print(f"{camera.id}: kept {sampler.kept} of {args.per_camera} crops "
               f"({pipeline.stats.frames} frames, {pipeline.stats.classified} faces classified)")
     print(f"crop store: {config.label_crops_dir} (encrypted; key {config.label_key_file}; deleted after "
-          f"{labeling['retention_days']} days). Next: moodlens label rekognition {config.label_crops_dir} "
+          f"{labeling['retention_days']} days). Next: moodlens label rekognition --config {args.config} "
           "--out manifest.jsonl --dry-run")
     return 0
 
@@ -132,7 +177,8 @@ def run_collect(args: argparse.Namespace) -> int:
 def run_rekognition(args: argparse.Namespace) -> int:
     from training.labeling.rekognition import PRICE_PER_IMAGE_USD, RekognitionLabeler, already_done, estimate
 
-    store = _open_store(args.crops, args.key)
+    labeling = _Labeling.of(args)
+    store = labeling.open()
     review_path = _review_path(args.out, args.review)
     records = list(store.records())
     price = PRICE_PER_IMAGE_USD if args.price is None else args.price
@@ -145,10 +191,10 @@ def run_rekognition(args: argparse.Namespace) -> int:
     from botocore.exceptions import NoCredentialsError
 
     client = boto3.client("rekognition", region_name=args.region, endpoint_url=args.endpoint_url)
-    labeler = RekognitionLabeler(client, store.read, rate_per_second=args.rate)
+    labeler = RekognitionLabeler(client, store.reader(labeling.site_consent), rate_per_second=args.rate)
     try:
         run = labeler.run(records, args.out, review_path,
-                          source_ref=lambda r: str(args.crops / "crops" / f"{r.crop_id}.enc"))
+                          source_ref=lambda r: str(labeling.crops / "crops" / f"{r.crop_id}.enc"))
     except NoCredentialsError:
         print("moodlens: error: no AWS credentials for Rekognition (set AWS_PROFILE or AWS_ACCESS_KEY_ID)",
               file=sys.stderr)
@@ -164,30 +210,48 @@ def run_review(args: argparse.Namespace) -> int:
     import cv2
     import numpy as np
 
+    from training.labeling.crops import ConsentMissingError
     from training.labeling.review import pending, review
 
-    store = _open_store(args.crops, args.key)
+    labeling = _Labeling.of(args)
+    store = labeling.open()
     by_id = {r.crop_id: r for r in store.records()}
     items = pending(_review_path(args.manifest, args.review), args.manifest)
     if not items:
         print("nothing to review")
         return 0
+    read = store.reader(labeling.site_consent)
 
     def read_image(crop_id: str) -> np.ndarray | None:
         record = by_id.get(crop_id)
         if record is None:
             return None
         try:
-            return cv2.imdecode(np.frombuffer(store.read(record), np.uint8), cv2.IMREAD_GRAYSCALE)
+            return cv2.imdecode(np.frombuffer(read(record), np.uint8), cv2.IMREAD_GRAYSCALE)
+        except ConsentMissingError:
+            raise  # consent gone: the review stops rather than go on
         except (FileNotFoundError, ValueError):
             return None
 
-    counts = review(items, args.manifest, read_image, input, sys.stdout)
+    counts = review(items, args.manifest, read_image if args.show_faces else None, input, sys.stdout)
     print(f"accepted {counts['accepted']}, fixed {counts['fixed']}, skipped {counts['skipped']}")
     return 0
 
 
 def run_purge(args: argparse.Namespace) -> int:
-    store = _open_store(args.crops, args.key)
+    store = _Labeling.of(args).open(need_consent=False)  # deleting needs no consent
     print(f"deleted {store.purged} expired crops")
+    return 0
+
+
+def run_withdraw(args: argparse.Namespace) -> int:
+    from training.labeling.crops import withdraw
+
+    labeling = _Labeling.of(args)
+    gone = withdraw(labeling.crops, labeling.key)
+    print(f"consent withdrawn: deleted {gone.crops} crops, the index and the consent record in {labeling.crops}"
+          f"{f', and the key {labeling.key}' if gone.key_deleted else f' (no key at {labeling.key})'}")
+    if labeling.config.is_file() and labeling.site_consent() is not None:
+        print(f"{labeling.config} still records consent in [labeling]: clear consent_recorded_by and "
+              "consent_recorded_at, or the next `moodlens label collect` records it again")
     return 0

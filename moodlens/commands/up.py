@@ -45,7 +45,7 @@ def run_up(args: argparse.Namespace) -> int:
         port = section["port"] if args.port is None else args.port
         try:
             dashboard = open_dashboard(layout.root, section["host"], port, config.dashboard_token,
-                                       config.reports_dir, config.lake_dir)
+                                       config.reports_dir, config.lake_dir, section["allowed_hosts"])
         except PortInUseError as error:
             logs.teardown()
             holder.close()

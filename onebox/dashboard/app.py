@@ -1,7 +1,8 @@
 """The live dashboard: one page, its script and style, a server-sent event stream, and the reports.
 
 Security: bound to 127.0.0.1 unless told otherwise, and any other address needs a token (header
-`Authorization: Bearer`, `?token=` once, then a same-site cookie). It never serves an image: the
+`Authorization: Bearer`, `?token=` once, then a same-site cookie). Every request must name this box
+in its Host header (`onebox.dashboard.guard`: no DNS rebinding onto a tokenless page). It never serves an image: the
 content security policy forbids images in the page, and a guard refuses any image response.
 """
 
@@ -11,7 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -21,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from onebox.config import weak_token
+from onebox.dashboard.guard import allowed_hosts, host_allowed
 from onebox.dashboard.state import REPORT_SUFFIXES, DashboardState
 
 STATIC = Path(__file__).parent / "static"
@@ -90,10 +93,15 @@ class Hub:
 
 
 def create_app(state: DashboardState, host: str = "127.0.0.1", token: str = "",  # nosec B107: "" = no token, refused off loopback
-               poll_s: float = 0.2) -> Starlette:
+               poll_s: float = 0.2, host_names: Iterable[str] = ()) -> Starlette:
+    """`host_names`: names besides loopback and `host` that browsers may reach the page by (the site
+    file's [dashboard] allowed_hosts); a request naming any other Host is refused."""
     if needs_token(host) and not token:
         raise ValueError(f"the dashboard on {host} needs a token ([dashboard] token, --token or "
                          "MOODLENS_DASHBOARD_TOKEN); only 127.0.0.1 may go without")
+    if needs_token(host) and (why := weak_token(token)):
+        raise ValueError(f"the dashboard token is too weak for {host}: {why}")
+    allowed = allowed_hosts(host, host_names)
     hub = Hub(state, poll_s)
 
     async def page(request: Request) -> Response:
@@ -132,6 +140,9 @@ def create_app(state: DashboardState, host: str = "127.0.0.1", token: str = "", 
 
     class Guard(BaseHTTPMiddleware):
         async def dispatch(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            if not host_allowed(request.headers.get("host", ""), allowed, host):
+                return PlainTextResponse("400: this dashboard does not answer to that Host name; add the name to "
+                                         "[dashboard] allowed_hosts in the site file", 400)
             if token and not _authorized(request, token):
                 return PlainTextResponse("401: this dashboard needs its token (?token=... or "
                                          "Authorization: Bearer ...)", 401, headers={"WWW-Authenticate": "Bearer"})

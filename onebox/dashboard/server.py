@@ -1,11 +1,12 @@
-"""Serving the dashboard with uvicorn on a socket bound here, so a busy port gets a clear message."""
+"""Serving the dashboard with uvicorn on a socket bound here, so a busy port gets a clear message; its
+connections are guarded (`onebox.dashboard.guard`) against half-sent requests."""
 
 from __future__ import annotations
 
 import errno
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from onebox.dashboard.app import create_app
+from onebox.dashboard.guard import HEADER_TIMEOUT_S, MAX_CONCURRENT, MAX_HEADER_BYTES, MAX_WAITING, guarded_protocol
 from onebox.dashboard.state import DashboardState, ForecastHook
 from onebox.eventlog import LogTail
 from onebox.layout import Layout
@@ -76,10 +78,13 @@ def lake_forecast(lake: Path) -> ForecastHook:
 
 
 class DashboardServer:
-    def __init__(self, app: Starlette, sock: socket.socket) -> None:
+    def __init__(self, app: Starlette, sock: socket.socket, header_timeout_s: float = HEADER_TIMEOUT_S,
+                 max_waiting: int = MAX_WAITING) -> None:
         self.sock = sock
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                                    timeout_graceful_shutdown=1))
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, log_level="warning", access_log=False, timeout_graceful_shutdown=1,
+            http=guarded_protocol(header_timeout_s, max_waiting), timeout_keep_alive=5,
+            limit_concurrency=MAX_CONCURRENT, h11_max_incomplete_event_size=MAX_HEADER_BYTES))
         self.thread: threading.Thread | None = None
 
     @property
@@ -102,6 +107,7 @@ class DashboardServer:
 
 
 def open_dashboard(root: Path, host: str, port: int, token: str, reports: Path | None = None,
-                   lake: Path | None = None) -> DashboardServer:
-    app = create_app(state_for(root, reports, lake), host, token)  # refuses a non-loopback host without a token
+                   lake: Path | None = None, host_names: Sequence[str] = ()) -> DashboardServer:
+    # create_app refuses a non-loopback host without a token
+    app = create_app(state_for(root, reports, lake), host, token, host_names=host_names)
     return DashboardServer(app, bind(host, port))

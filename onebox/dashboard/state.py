@@ -12,11 +12,12 @@ import datetime as dt
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from onebox.eventlog import Skipped, parse_or_skip
 from stream.aggregate import RunningStats
 from stream.alarms import hour_of_week
 from stream.embedded import ALARMS, CHECKPOINT, WINDOWS
@@ -29,7 +30,7 @@ REPORT_SUFFIXES = (".html", ".md", ".txt", ".csv", ".json", ".pdf")
 ForecastHook = Callable[[], list[list[float]] | None]
 
 
-def _short(window: dict[str, Any]) -> dict[str, Any]:
+def _short(window: Mapping[str, Any]) -> dict[str, Any]:
     ci = window.get("net_score_ci") or {}
     return {"end_ms": window["window_end_ms"], "minutes": window["window_minutes"], "tracks": window["tracks"],
             "insufficient": window["insufficient_data"], "net": window.get("net_score"),
@@ -55,13 +56,14 @@ class DashboardState:
     open_alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)
+    skipped: Skipped = field(default_factory=Skipped)  # output lines the event contract refused
 
     def poll(self) -> bool:
         """Reads what is new; returns whether anything changed."""
         changed = False
         for name, fold in ((WINDOWS, self._window), (ALARMS, self._alarm)):
             path = self.stream_dir / name
-            documents, self.offsets[name] = _read_new(path, self.offsets.get(name))
+            documents, self.offsets[name] = _read_new(path, self.offsets.get(name), self.skipped)
             for document in documents:
                 fold(document)
             changed |= bool(documents)
@@ -92,7 +94,7 @@ class DashboardState:
         self.baseline = baseline
         return changed
 
-    def _window(self, window: dict[str, Any]) -> None:
+    def _window(self, window: Mapping[str, Any]) -> None:
         self.site = window["site_id"]
         key = window["camera_id"] or ""
         slot = self.latest.setdefault(key, {})
@@ -110,7 +112,7 @@ class DashboardState:
             self.curve.append([short["end_ms"], short["net"], short["low"], short["high"]])
             del self.curve[:-24 * 60]  # one point a minute at most
 
-    def _alarm(self, alarm: dict[str, Any]) -> None:
+    def _alarm(self, alarm: Mapping[str, Any]) -> None:
         self.site = alarm["site_id"]
         short = {"time_ms": alarm["event_time_ms"], "rule": alarm["rule"], "state": alarm["state"],
                  "camera": alarm["camera_id"], "value": alarm["value"], "reason": alarm["reason"]}
@@ -121,7 +123,7 @@ class DashboardState:
         else:
             self.open_alarms.pop(key, None)
 
-    def _heartbeat(self, event: dict[str, Any]) -> None:
+    def _heartbeat(self, event: Mapping[str, Any]) -> None:
         self.site = self.site or event["site_id"]
         self.health[event["camera_id"]] = {
             "time_ms": event["event_time_ms"], "fps": event["fps"], "spool_depth": event["spool_depth"],
@@ -178,10 +180,11 @@ class DashboardState:
             "disk": status.get("disk"),
             "jobs": status.get("jobs", []),  # when retention, crop expiry, compaction... last ran
             "reports": self.reports(),
+            "skipped": self.skipped.count + getattr(self.heartbeats, "skipped", Skipped()).count,
         }
 
 
-def _read_new(path: Path, offset: int | None) -> tuple[list[dict[str, Any]], int]:
+def _read_new(path: Path, offset: int | None, skipped: Skipped) -> tuple[list[Mapping[str, Any]], int]:
     """Complete lines after byte `offset` (None: near the end of the file), at most CHUNK_BYTES of them."""
     try:
         size = path.stat().st_size
@@ -194,15 +197,16 @@ def _read_new(path: Path, offset: int | None) -> tuple[list[dict[str, Any]], int
             offset = max(0, size - START_TAIL_BYTES)
             if offset:
                 handle.seek(offset - 1)
-                skipped = handle.readline()  # finish the line the cut fell in
-                offset += len(skipped) - 1
+                partial = handle.readline()  # finish the line the cut fell in
+                offset += len(partial) - 1
         handle.seek(offset)
         data = handle.read(CHUNK_BYTES)
     end = data.rfind(b"\n") + 1
     documents = []
-    for line in data[:end].splitlines():
-        try:
-            documents.append(json.loads(line))
-        except ValueError:
-            continue  # the runner writes whole lines; a damaged one is not the dashboard's to judge
+    at = offset
+    for line in data[:end].splitlines(keepends=True):
+        where, at = f"{path}: line at byte {at}", at + len(line)
+        document = parse_or_skip(line.rstrip(b"\n"), where, skipped) if line.strip() else None
+        if document is not None:
+            documents.append(document)
     return documents, offset + end

@@ -138,6 +138,22 @@ def test_an_s3_model_without_a_sidecar_is_refused(aws_env, tmp_path):
         ModelStore(tmp_path / "cache").resolve(source_for("s3://bare/model.onnx", s3_client=s3))
 
 
+def test_an_edge_holding_the_public_key_runs_only_signed_s3_models(aws_env, tmp_path):
+    from edge.model_signature import ModelSignatureError
+    from tests.edge.model_keys import make_keys
+
+    keys = make_keys(tmp_path / "keys")
+    s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=aws_env)
+    s3.create_bucket(Bucket="signed", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="signed", Key="model.onnx", Body=b"s3 model")
+    s3.put_object(Bucket="signed", Key="model.onnx.sha256", Body=digest(b"s3 model").encode())
+    store = ModelStore(tmp_path / "cache", public_key=keys.public_key)
+    with pytest.raises(ModelSignatureError, match=r"s3://signed/model.onnx: not signed \(no s3://signed/model.onnx.sig\)"):
+        store.resolve(source_for("s3://signed/model.onnx", s3_client=s3))
+    s3.put_object(Bucket="signed", Key="model.onnx.sig", Body=keys.sign("1.0", b"s3 model"))
+    assert store.resolve(source_for("s3://signed/model.onnx", s3_client=s3)).sha256 == digest(b"s3 model")
+
+
 @pytest.mark.parametrize("uri", ["s3://", "s3://bucket", "s3://bucket/"])
 def test_malformed_s3_uris_are_refused(uri):
     with pytest.raises(ValueError, match="S3 URI"):

@@ -12,6 +12,8 @@ from onebox.dashboard.app import create_app
 from onebox.dashboard.server import PortInUseError, bind, state_for
 from tests.onebox.events import alarm, heartbeat, window
 
+LOCAL = "http://127.0.0.1:8765"  # the Host a browser on the box sends
+
 
 def _state(tmp_path: Path) -> Path:
     stream = tmp_path / "stream"
@@ -27,7 +29,7 @@ def _state(tmp_path: Path) -> Path:
 
 def test_loopback_needs_no_token_and_the_snapshot_has_scores_and_alarms(tmp_path: Path) -> None:
     app = create_app(state_for(_state(tmp_path), None))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         page = client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert "img-src 'none'" in page.headers["content-security-policy"]
@@ -42,19 +44,19 @@ def test_loopback_needs_no_token_and_the_snapshot_has_scores_and_alarms(tmp_path
 def test_any_other_address_requires_the_token(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="needs a token"):
         create_app(state_for(_state(tmp_path), None), host="0.0.0.0")
-    app = create_app(state_for(tmp_path, None), host="0.0.0.0", token="s3cret")
-    with TestClient(app) as client:
+    app = create_app(state_for(tmp_path, None), host="0.0.0.0", token="s3cret-token-8d2f1c")
+    with TestClient(app, base_url=LOCAL) as client:
         for path in ("/", "/api/snapshot", "/static/app.js", "/reports/week-48.html"):
             assert client.get(path).status_code == 401, path
         assert client.get("/api/snapshot", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert client.get("/api/snapshot", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-        assert client.get("/?token=s3cret").status_code == 200
+        assert client.get("/api/snapshot", headers={"Authorization": "Bearer s3cret-token-8d2f1c"}).status_code == 200
+        assert client.get("/?token=s3cret-token-8d2f1c").status_code == 200
         assert client.get("/api/snapshot").status_code == 200  # the page's cookie now carries it
 
 
 def test_never_an_image(tmp_path: Path) -> None:
     app = create_app(state_for(_state(tmp_path), None))
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         responses = [client.get(p) for p in ("/", "/static/app.js", "/static/app.css", "/api/snapshot",
                                              "/reports/week-48.html", "/reports/chart.png", "/favicon.ico",
                                              "/static/../reports/chart.png")]

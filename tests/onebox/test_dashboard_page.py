@@ -65,3 +65,23 @@ def test_page_shows_new_windows_and_alarms_live(served: tuple[DashboardServer, P
         assert page.locator("img").count() == 0
         assert "image" not in requests
         assert errors == []
+
+
+def test_a_malformed_heartbeat_in_the_log_leaves_the_page_working(served: tuple[DashboardServer, Path]) -> None:
+    from playwright.sync_api import expect
+
+    from tests.onebox.test_eventlog import bad_heartbeat, edge_append, edge_heartbeat, raw_append
+
+    server, root = served
+    with chromium() as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.url)
+        page.wait_for_selector("#connection.live", timeout=5000)
+        edge_append(root / "log", [edge_heartbeat("door")])
+        expect(page.locator("#cameras")).to_contain_text("frames/s", timeout=3000)
+        raw_append(root / "log", [bad_heartbeat("door")])  # text fps: the page would call toFixed on it
+        _append(root / "stream" / "windows.jsonl", window(None, 5, 0.21, tracks=8))
+        expect(page.locator("#site-scores")).to_contain_text("+0.21", timeout=3000)  # still live
+        assert errors == []

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from edge.expression.classifier import ExpressionClassifier
+from edge.model_signature import load_public_key
 from tests.training.test_train import write_archive
 from training.data import load_split
 from training.drift_baseline import baseline_of
@@ -79,3 +81,37 @@ def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_
     images, _ = load_split(archive, "test_public")
     assert drift == json.loads(json.dumps(baseline_of(out / "expression.onnx", images, "test_public")))
     assert "Figures measured on: " in card
+
+
+def test_a_published_model_is_signed_for_edges_that_hold_the_public_key(tmp_path: Path) -> None:
+    from edge.model_store import LocalFileSource, ModelStore
+    from training.signing import generate_key_pair
+
+    generate_key_pair(tmp_path / "publisher.key", tmp_path / "publisher.pub")
+    archive = write_archive(tmp_path / "fer.npz")
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "model.pt"
+    torch.save({"net": CompactNet(width=8).state_dict(), "arch": "compact"}, checkpoint)
+    out = tmp_path / "models"
+    publish(checkpoint, archive, out, "student", "0.2.0", work=tmp_path / "work", views=("face",),
+            precision="fp32", anchor_file=None, latency_runs=5, signing_key=tmp_path / "publisher.key")
+    public_key = load_public_key(tmp_path / "publisher.pub")
+    shipped = out / "expression.onnx"
+    resolved = ModelStore(tmp_path / "cache", public_key=public_key).resolve(LocalFileSource(shipped))
+    assert resolved.sha256 == ExpressionClassifier(shipped).info.sha256
+    assert json.loads((out / "expression.onnx.sig").read_text())["version"] == "0.2.0"
+    # published again without the key: the old signature, of another file, must not stay beside it
+    publish(checkpoint, archive, out, "student", "0.2.1", work=tmp_path / "work", views=("face",),
+            precision="fp32", anchor_file=None, latency_runs=5)
+    assert not (out / "expression.onnx.sig").exists()
+
+
+def test_a_signing_key_others_can_read_is_refused_before_any_work(tmp_path: Path) -> None:
+    from training.signing import generate_key_pair
+
+    generate_key_pair(tmp_path / "publisher.key", tmp_path / "publisher.pub")
+    (tmp_path / "publisher.key").chmod(0o640)
+    with pytest.raises(ValueError, match="readable by group or others"):
+        publish(tmp_path / "no-checkpoint.pt", tmp_path / "no-data.npz", tmp_path / "models", "student", "0.2.0",
+                work=tmp_path / "work", signing_key=tmp_path / "publisher.key")
+    assert not (tmp_path / "work").exists()

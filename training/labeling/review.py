@@ -1,7 +1,9 @@
 """`moodlens label review`: the doubtful labels, one at a time, in the terminal: accept, fix or skip.
 
-The crop is drawn in the terminal with half-block characters (two grey pixels per character cell),
-so the operator sees the face without it being written anywhere else. Each decision is appended to
+Only when asked (`--show-faces`, ``read_image`` given) is the crop drawn in the terminal, with
+half-block characters (two grey pixels per character cell): a 32x32 grey copy of the face then sits
+in the terminal's scrollback and in any recording of the session, which is why it is not the
+default. Without it the operator decides from the reasons and scores. Each decision is appended to
 the manifest at once (with ``human-annotated: yes``), so a review can stop and resume; a crop that is
 already in the manifest is not asked about again.
 """
@@ -66,7 +68,7 @@ def render_gray(image: np.ndarray, width: int = 32) -> str:
     return "\n".join(rows)
 
 
-def review(items: list[dict[str, Any]], manifest: Path, read_image: Callable[[str], np.ndarray | None],
+def review(items: list[dict[str, Any]], manifest: Path, read_image: Callable[[str], np.ndarray | None] | None,
            ask: Callable[[str], str], out: TextIO) -> dict[str, int]:
     counts = {"accepted": 0, "fixed": 0, "skipped": 0}
     with manifest.open("a") as good:
@@ -74,8 +76,9 @@ def review(items: list[dict[str, Any]], manifest: Path, read_image: Callable[[st
             suggested = item.get("expression-metadata", {}).get("class-name")
             out.write(f"\n[{index}/{len(items)}] crop {item['crop-id']} camera {item.get('camera-id')} "
                       f"day {item.get('day')}\n")
-            image = read_image(item["crop-id"])
-            if image is not None:
+            if read_image is None:
+                out.write("  (face not drawn; --show-faces draws it here)\n")
+            elif (image := read_image(item["crop-id"])) is not None:
                 out.write(render_gray(image) + "\n")
             for reason in item.get("review-reasons", []):
                 out.write(f"  why: {reason}\n")

@@ -44,3 +44,12 @@ def test_the_crop_is_drawn_two_pixels_per_character():
     rows = drawing.splitlines()
     assert len(rows) == 8 and rows[0].count("\u2580") == 16
     assert "38;2;0;0;0m" in rows[0] and "38;2;255;255;255m" in rows[-1]
+
+
+def test_without_a_reader_no_face_is_drawn(tmp_path):
+    review_list, manifest = tmp_path / "r.jsonl", tmp_path / "m.jsonl"
+    review_list.write_text(json.dumps(item("a")) + "\n")
+    out = io.StringIO()
+    assert review(pending(review_list, manifest), manifest, None, lambda prompt: "a", out)["accepted"] == 1
+    assert "\u2580" not in out.getvalue() and "\x1b[" not in out.getvalue()
+    assert "--show-faces" in out.getvalue()
