@@ -18,10 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from onebox import disk_budget
+from onebox import disk_budget, leftovers
 from onebox.children import all_specs, job_spec, lake_paths
 from onebox.config import SiteConfig
 from onebox.eventlog import consumed_offset, trim
+from onebox.jobruns import JobRuns
 from onebox.layout import Layout
 from onebox.schedule import next_every, next_weekly
 from onebox.supervisor import Backoff, ChildSpec, ChildStatus, Clock, Spawner, Supervisor
@@ -33,7 +34,12 @@ DAILY_FORECAST = ["batch", "forecast", "--lake", "{lake}", "--site", "{site}", "
                   "{lake}/forecast.json"]
 DAILY_DRIFT = ["model", "drift", "--lake", "{lake}", "--site", "{site}", "--since", "1d", "--exit-zero",
                "--dashboard-json", "{lake}/drift.json"]
+# Daily retention: the lake's old rows and snapshots (`batch maintain`), the crop store's expired crops.
+DAILY_RETENTION = ["batch", "maintain", "--lake", "{lake}", "--retain-days"]  # + [lake] retain_days
+DAILY_CROP_EXPIRY = ["label", "purge", "{crops}", "--key", "{key}"]
 FIVE_MIN, TEN_MIN = dt.timedelta(minutes=5), dt.timedelta(minutes=10)
+RETENTION_AT, CROP_EXPIRY_AT = dt.timedelta(minutes=20), dt.timedelta(minutes=25)
+DAY = dt.timedelta(days=1)
 
 
 @dataclass
@@ -43,6 +49,10 @@ class Job:
     next_due: Callable[[dt.datetime], dt.datetime]
     due: dt.datetime | None = None
     missing_logged: bool = False
+    catch_up: bool = False  # not run for a day (the box was off): due soon after start, not at its hour
+    blocked: Callable[[], str | None] | None = None  # why it cannot run now (None: it can)
+    blocked_logged: bool = False
+    writes_lake: bool = False  # never beside another job that writes the lake: it waits for that one to end
 
 
 @dataclass
@@ -65,10 +75,16 @@ class Box:
         self.jobs = [Job("report", report["args"], lambda now: next_weekly(now, report["weekday"], report["hour"]))]
         if every > 0:
             self.jobs.insert(0, Job("compact", self.config.get("lake", "compact_args"),
-                                    lambda now: next_every(now, every)))
+                                    lambda now: next_every(now, every), writes_lake=True))
             # daily, a few minutes past midnight's compaction: the dashboard's forecast line and model drift
             self.jobs.insert(1, Job("forecast", DAILY_FORECAST, lambda now: next_every(now, 24 * 60) + FIVE_MIN))
             self.jobs.insert(2, Job("drift", DAILY_DRIFT, lambda now: next_every(now, 24 * 60) + TEN_MIN))
+            retain = [*DAILY_RETENTION, str(self.config.get("lake", "retain_days"))]
+            self.jobs.append(Job("retention", retain, lambda now: next_every(now, 24 * 60) + RETENTION_AT,
+                                 catch_up=True, writes_lake=True))
+        self.jobs.append(Job("crop-expiry", DAILY_CROP_EXPIRY, lambda now: next_every(now, 24 * 60) + CROP_EXPIRY_AT,
+                             catch_up=True, blocked=self._crop_store_missing))
+        self.runs = JobRuns.load(self.layout.jobs)
         self.disk: disk_budget.Assessment | None = None
         self._last_disk = -1e18
         self._last_status = ""
@@ -78,11 +94,15 @@ class Box:
 
     def start(self) -> None:
         self.layout.make()
+        leftovers.stop_leftovers(self.layout.children)
         for spec in self.specs if self.specs is not None else all_specs(self.config, self.layout):
             self.supervisor.add(spec)
         now = self.now()
         for job in self.jobs:
             job.due = job.next_due(now)
+            last = self.runs.last_run_ms(job.name)
+            if job.catch_up and (last is None or now - dt.datetime.fromtimestamp(last / 1000) > DAY):
+                job.due = min(job.due, now + FIVE_MIN)
             log.info("%s scheduled for %s", job.name, job.due.strftime("%Y-%m-%d %H:%M"))
 
     def step(self) -> None:
@@ -116,7 +136,15 @@ class Box:
         for job in self.jobs:
             if job.due is None or now < job.due:
                 continue
+            if job.writes_lake and any(other.writes_lake and self.supervisor.running(other.name)
+                                       for other in self.jobs if other is not job):
+                continue  # still due: it starts once the other lake writer has ended
             job.due = job.next_due(now)
+            if job.blocked is not None and (reason := job.blocked()):
+                if not job.blocked_logged:
+                    log.info("%s skipped: %s; next try %s", job.name, reason, job.due.strftime("%Y-%m-%d %H:%M"))
+                    job.blocked_logged = True
+                continue
             command = [p for p in job.template[:2] if not p.startswith("-")]
             if not self.has_command(command):
                 if not job.missing_logged:
@@ -126,6 +154,14 @@ class Box:
                 continue
             if not self.supervisor.run_job(job_spec(job.name, job.template, self.config, self.layout)):
                 log.warning("%s skipped: its previous run is still going", job.name)
+
+    def _crop_store_missing(self) -> str | None:
+        crops, key = self.config.label_crops_dir, self.config.label_key_file
+        if not crops.is_dir():
+            return f"no crop store at {crops} (labeling is off)"
+        if not key.is_file():
+            return f"the crop store's key {key} is not on this box (`label purge` needs it); run it where the key is"
+        return None
 
     # ------------------------------------------------------------------ disk
 
@@ -171,7 +207,7 @@ class Box:
     def status(self) -> dict[str, Any]:
         return {"site": self.config.site_id, "pid": os.getpid(), "updated_ms": int(time.time() * 1000),
                 "cameras": [{"id": c.id, "name": c.label} for c in self.config.cameras],
-                "children": self.supervisor.snapshot(),
+                "children": self.supervisor.snapshot(), "jobs": self.runs.to_json(),
                 "disk": self.disk.to_json() if self.disk else None}
 
     def write_status(self, force: bool = False) -> None:
@@ -187,7 +223,24 @@ class Box:
         temp.write_text(json.dumps(status), encoding="utf-8")
         os.replace(temp, self.layout.status)
 
+    def _record_children(self) -> None:
+        running = [(name, child.pid, self.supervisor.specs[name].stop_signal)
+                   for name, child in self.supervisor.status.items()
+                   if child.pid is not None and self.supervisor.running(name)]
+        try:
+            leftovers.record(self.layout.children, running)
+        except OSError as error:  # a full disk: the children still die with us (parent-death signal)
+            log.warning("cannot record the children's pids in %s: %s", self.layout.children, error)
+
     def _child_event(self, what: str, child: ChildStatus) -> None:
+        if what in ("started", "stopped", "exited", "crashed", "failed"):
+            self._record_children()
+        if child.kind == "job":
+            now_ms = int(self.now().timestamp() * 1000)
+            if what == "started":
+                self.runs.started(child.name, now_ms)
+            elif what in ("stopped", "exited", "failed"):
+                self.runs.ended(child.name, child.last_exit, now_ms)
         extra = {"child": child.name, "event": what, "pid": child.pid, "exit": child.last_exit}
         if child.state == "backoff" and child.restart_at is not None:
             delay = round(child.restart_at - self.clock.monotonic(), 1)

@@ -10,6 +10,7 @@ from pathlib import Path
 from edge.redact import SOURCE_ENV
 from onebox.config import CameraConfig, SiteConfig
 from onebox.layout import Layout
+from onebox.settings import JOB_PLACEHOLDERS
 from onebox.supervisor import ChildSpec, Restart
 
 CLI = (sys.executable, "-m", "moodlens.cli")
@@ -46,7 +47,9 @@ def stream_spec(config: SiteConfig, layout: Layout, extra: Sequence[str] = ()) -
 
 def job_spec(name: str, template: Sequence[str], config: SiteConfig, layout: Layout) -> ChildSpec:
     fill = {"log": str(layout.log), "lake": str(config.lake_dir), "reports": str(config.reports_dir),
-            "state": str(layout.root), "site": config.site_id}
+            "state": str(layout.root), "site": config.site_id, "crops": str(config.label_crops_dir),
+            "key": str(config.label_key_file)}
+    assert set(fill) == set(JOB_PLACEHOLDERS)  # the site-file check accepts exactly what is filled here
     argv = [part.format(**fill) for part in template]
     return ChildSpec(name, (*CLI, *argv), {}, "never", signal.SIGTERM, 2, "job")
 

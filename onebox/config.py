@@ -220,6 +220,7 @@ class _Checker:
         if thresholds["low_clear"] < thresholds["low_raise"]:
             self.problem("thresholds.low_clear", f"must be at least low_raise ({thresholds['low_raise']}) so an "
                          f"alarm does not flap; got {thresholds['low_clear']}")
+        self.folders(values)
         dashboard = values["dashboard"]
         token = dashboard["token"] or os.environ.get("MOODLENS_DASHBOARD_TOKEN", "")
         if dashboard["enabled"] and dashboard["host"] not in ("127.0.0.1", "localhost", "::1"):
@@ -229,6 +230,34 @@ class _Checker:
             elif why := weak_token(token):
                 where = "dashboard.token" if dashboard["token"] else "MOODLENS_DASHBOARD_TOKEN"
                 self.problem(where, f"too weak for a dashboard on {dashboard['host']}: {why}")
+
+    def folders(self, values: dict[str, dict[str, Any]]) -> None:
+        """Folders the box writes into, deletes from or counts must be its own, never a system's or a home."""
+        real = self.path.name.endswith(".toml") or self.path.exists()
+        config = SiteConfig(self.path.resolve() if real else None, values, ())
+        home, base = Path.home().resolve(), config.base.resolve()
+        folders = {"site.state_dir": config.state_dir, "lake.path": config.lake_dir,
+                   "report.output_dir": config.reports_dir, "labeling.crops_dir": config.label_crops_dir}
+        for where, given in folders.items():
+            folder = given.resolve()
+            # the state folder may be a home: the service user's (`useradd --home /var/lib/moodlens`)
+            if folder == folder.parent or folder in _SYSTEM_FOLDERS or (folder == home and where != "site.state_dir"):
+                self.problem(where, f"{folder} is not a folder of this site's own: the box creates, counts and "
+                             "deletes files in it; give a folder for moodlens alone, e.g. under the state folder")
+        lake, state = config.lake_dir.resolve(), config.state_dir.resolve()
+        if base.is_relative_to(lake) and lake != lake.parent:
+            self.problem("lake.path", f"{lake} holds the site file's own folder {base}: lake maintenance deletes "
+                         "files it does not know there; give the lake a folder of its own")
+        elif state.is_relative_to(lake) and lake != lake.parent:
+            self.problem("lake.path", f"{lake} holds the state folder {state}: give the lake a folder of its own "
+                         "(empty: <state_dir>/lake)")
+        elif any(lake.is_relative_to(state / part) for part in ("log", "stream", "spool", "logs", "run")):
+            self.problem("lake.path", f"{lake} is inside one of the state folder's working folders (log, stream, "
+                         "spool, logs, run); empty puts it at <state_dir>/lake")
+        crops, key = config.label_crops_dir.resolve(), config.label_key_file.resolve()
+        if key.is_relative_to(crops):
+            self.problem("labeling.key_file", f"{key} is inside the crop store {crops}: whoever copies the store "
+                         "would have the key too; keep the key elsewhere (default ~/.moodlens/label.key)")
 
 
 MIN_TOKEN_CHARS = 16
@@ -244,6 +273,12 @@ def weak_token(token: str) -> str | None:
         return (f"only {len(set(token))} distinct characters (or spaces at an end); use a random one "
                 "(e.g. `openssl rand -hex 16`)")
     return None
+
+
+# Folders a site file may not name as its own (refused, never written to).
+_SYSTEM_FOLDERS = {Path(p) for p in ("/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc",
+                                     "/root", "/run", "/sbin", "/srv", "/sys", "/usr", "/var", "/var/lib", "/mnt",
+                                     "/media", "/tmp", "/var/tmp")}  # nosec B108
 
 
 def _line_number(problem: str) -> int:

@@ -43,6 +43,7 @@ silent_minutes = 5            # a camera quiet this long raises camera_silent
 [lake]
 path = ""                     # the event lake; empty: <state_dir>/lake
 compact_every_minutes = 60    # `moodlens batch compact` this often (0: never)
+retain_days = 180             # rows older than this are deleted daily (`batch maintain`; 0: keep all)
 
 [report]
 weekday = "monday"            # the weekly report, local time

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import IO
 
 STATUS_FILE = "status.json"
+CHILDREN_FILE = "children.json"
+JOBS_FILE = "jobs.json"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,14 @@ class Layout:
     @property
     def status(self) -> Path:
         return self.run / STATUS_FILE
+
+    @property
+    def children(self) -> Path:  # pids and start times of the running children, for the next `up`
+        return self.run / CHILDREN_FILE
+
+    @property
+    def jobs(self) -> Path:  # when each scheduled job last ran (retention, crop expiry, ...)
+        return self.run / JOBS_FILE
 
     def make(self) -> None:
         for folder in (self.log, self.stream, self.spool, self.logs, self.run):

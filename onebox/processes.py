@@ -2,21 +2,54 @@
 
 Each child gets its own session (so a Ctrl-C on the terminal reaches only `moodlens up`, which stops
 the children in order) and its output is read line by line into the box's structured log, tagged
-with the child's name.
+with the child's name. On Linux each child also asks the kernel for its stop signal should its
+parent die (`PR_SET_PDEATHSIG`): a `kill -9` of `moodlens up` leaves no edge or stream runner
+behind to be doubled by the next `up` (which also stops any it finds: `onebox.leftovers`). The kernel
+sends it when the thread that spawned the child ends, so spawn from the supervisor's main loop only.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import subprocess  # nosec B404: children are our own `moodlens` commands, argument lists, no shell
 import threading
 import time
+from collections.abc import Callable
 from typing import IO
 
 from onebox.supervisor import ChildSpec
 
 log = logging.getLogger("moodlens.child")
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _prctl() -> Callable[..., int] | None:
+    if os.uname().sysname != "Linux":
+        return None
+    try:
+        function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return function
+
+
+_PRCTL = _prctl()  # looked up once, here: the child between fork and exec only calls it
+
+
+def die_with_parent(signum: int) -> Callable[[], None] | None:
+    """What the child runs before exec: the kernel sends it `signum` when this process dies."""
+    if _PRCTL is None:
+        return None
+    parent, prctl = os.getpid(), _PRCTL
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died between fork and prctl: nobody will signal us
+            os._exit(1)
+
+    return arm
 
 
 class RealClock:
@@ -32,10 +65,14 @@ class SubprocessSpawner:
         self.base_env = dict(os.environ if base_env is None else base_env)
 
     def spawn(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
-        # argv is built from the validated site file and runs no shell
+        # argv is built from the validated site file and runs no shell. The parent-death signal is the
+        # child's own stop signal, so an edge still drains its spool and the runner still checkpoints.
+        # preexec_fn beside threads is safe here: between fork and exec the child only calls prctl (found
+        # before the fork) and getppid, nothing that takes a lock another thread might have held.
         proc = subprocess.Popen(list(spec.argv), env={**self.base_env, **spec.env},  # nosec B603
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=die_with_parent(spec.stop_signal))  # noqa: PLW1509
         assert proc.stdout is not None
         threading.Thread(target=_forward, args=(spec.name, proc.stdout), name=f"out-{spec.name}",
                          daemon=True).start()

@@ -7,7 +7,9 @@ environment settings the edge reads (`edge/publish/factory.py`) are listed besid
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +30,44 @@ def identifier(value: Any) -> str | None:
 
 
 def positive(value: Any) -> str | None:
-    return None if value > 0 else f"must be positive, got {value}"
+    return None if math.isfinite(value) and value > 0 else f"must be a positive finite number, got {value}"
 
 
 def at_least(low: float) -> Check:
-    return lambda value: None if value >= low else f"must be at least {low:g}, got {value}"
+    return lambda value: None if math.isfinite(value) and value >= low else (
+        f"must be a finite number at least {low:g}, got {value}")
+
+
+def not_an_option(value: Any) -> str | None:
+    """A value that becomes a command-line argument must not read as an option to the command."""
+    if not value.strip():
+        return "must not be empty"
+    return f"{value!r} starts with '-': the command would read it as an option" if value.startswith("-") else None
+
+
+# What `{name}` in a scheduled job's arguments is filled with (onebox.children.job_spec fills exactly these).
+JOB_PLACEHOLDERS = ("log", "lake", "reports", "state", "site", "crops", "key")
+
+
+def job_arguments(value: Any) -> str | None:
+    """A scheduled job's argument list: text only, a `moodlens` command first, known placeholders."""
+    if not value:
+        return "must name a moodlens command, e.g. [\"batch\", \"compact\", ...]; got an empty list"
+    if not all(isinstance(part, str) for part in value):
+        wrong = next(part for part in value if not isinstance(part, str))
+        return f"every argument must be text (quote numbers: \"{wrong}\"); got {wrong!r}"
+    if value[0].startswith("-"):
+        return f"must start with a moodlens command, not the option {value[0]!r}"
+    for part in value:
+        try:
+            names = [field for _, field, _, _ in string.Formatter().parse(part) if field is not None]
+        except ValueError as error:
+            return f"argument {part!r}: {error} (write a literal brace as {{{{ or }}}})"
+        unknown = [n for n in names if n not in JOB_PLACEHOLDERS]
+        if unknown:
+            return (f"argument {part!r}: unknown placeholder {{{unknown[0]}}}; known: "
+                    + ", ".join(f"{{{n}}}" for n in JOB_PLACEHOLDERS))
+    return None
 
 
 def between(low: float, high: float) -> Check:
@@ -113,14 +148,16 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("path", str, "", "the event lake folder (empty: <state_dir>/lake)"),
         Setting("compact_every_minutes", int, 60, "run `moodlens batch compact` this often (0: never)", at_least(0)),
         Setting("compact_args", list, ["batch", "compact", "--log", "{log}", "--lake", "{lake}"],
-                "the compaction command's arguments; {log}, {lake}, {state} are filled in", None),
+                "the compaction command's arguments; {log}, {lake}, {state} are filled in", job_arguments),
+        Setting("retain_days", int, 180, "`moodlens up` deletes lake rows older than this many days, daily "
+                "(`batch maintain`; 0: keep everything)", between(0, 100 * 366)),
     ),
     "report": (
         Setting("weekday", str, "monday", "day of the weekly report (local time)", one_of(*WEEKDAYS)),
         Setting("hour", int, 6, "hour of the weekly report (local time, 0-23)", between(0, 23)),
         Setting("output_dir", str, "", "where reports go (empty: <state_dir>/reports); the dashboard links them"),
         Setting("args", list, ["report", "--lake", "{lake}", "--out", "{reports}"],
-                "the report command's arguments; {lake}, {reports}, {state} are filled in"),
+                "the report command's arguments; {lake}, {reports}, {state} are filled in", job_arguments),
     ),
     "dashboard": (
         Setting("enabled", bool, True, "serve the live dashboard from `moodlens up`"),
@@ -151,7 +188,7 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
 CAMERA: tuple[Setting, ...] = (
     Setting("id", str, None, "camera id put on every event (unique within the site)", identifier, required=True),
     Setting("source", str, None, "video file, camera index ('0'), rtsp:// URL, image folder or 'awscam'",
-            required=True),
+            not_an_option, required=True),
     Setting("name", str, "", "a name people know it by (shown on the dashboard)"),
     Setting("fps", (int, float), 10.0, "frame rate given to an image folder source", positive),
     Setting("realtime", bool, False, "pace recorded sources (files, folders) to their real time"),

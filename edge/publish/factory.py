@@ -93,7 +93,7 @@ def build_publisher(kind: str, site_id: str, camera_id: str, settings: Publisher
             raise ValueError("the local log publisher needs a log directory (MOODLENS_LOCAL_LOG)")
         from edge.publish.local import LocalLogTransport
 
-        transport = LocalLogTransport(settings.local_log_dir)
+        transport = LocalLogTransport(settings.local_log_dir, producer=f"{site_id}.{camera_id}")
     elif kind == "kinesis":
         if not settings.kinesis_stream:
             raise ValueError("--publisher kinesis needs a stream name (MOODLENS_KINESIS_STREAM)")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge.publish.ports import BatchLimits, OutboundRecord, TransportUnavailable
-from locallog import LocalLog, LogLockedError
+from locallog import LocalLog, LogLockedError, ProducerClaim, claim
 from schemas.contract import MAX_RECORD_BYTES
 
 SHARED_SEGMENT_BYTES = 8 * 1024 * 1024
@@ -27,9 +27,15 @@ class LocalLogTransport:
     # The log takes any size; its reader, the stream, takes records up to the contract's limit.
     limits = BatchLimits(max_records=1000, max_bytes=4 * 1024 * 1024, max_record_bytes=MAX_RECORD_BYTES)
 
-    def __init__(self, log: LocalLog | Path | str) -> None:
+    def __init__(self, log: LocalLog | Path | str, producer: str | None = None) -> None:
         self.shared = not isinstance(log, LocalLog)
         self.log = LocalLog(log, SHARED_SEGMENT_BYTES) if not isinstance(log, LocalLog) else log
+        self.claim: ProducerClaim | None = None
+        if producer is not None:  # this camera's edge, once: a second copy would log every face twice
+            try:
+                self.claim = claim(self.log.directory, producer)
+            except LogLockedError as error:
+                raise ValueError(str(error)) from None
 
     def send(self, records: Sequence[OutboundRecord]) -> list[int]:
         deadline = time.monotonic() + LOCK_WAIT_S
@@ -54,3 +60,5 @@ class LocalLogTransport:
 
     def close(self) -> None:
         self.log.close()
+        if self.claim is not None:
+            self.claim.release()

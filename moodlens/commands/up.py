@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 
 from moodlens.commands.site_options import add_config_option, has_command
+
+# A busy dashboard port may free itself (a previous `up` still stopping): EX_TEMPFAIL, which the shipped
+# systemd unit restarts, unlike 2 (a wrong site file, a second `up` on the same state folder).
+EXIT_PORT_BUSY = 75
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,6 +19,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                                       "with the live dashboard")
     add_config_option(up)
     up.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
+    up.add_argument("--port", type=int, default=None,
+                    help="serve the dashboard on this port instead of the site file's [dashboard] port")
     up.set_defaults(handler=run_up)
 
 
@@ -21,7 +28,7 @@ def run_up(args: argparse.Namespace) -> int:
     from onebox import logs
     from onebox.box import Box
     from onebox.config import load
-    from onebox.dashboard.server import open_dashboard
+    from onebox.dashboard.server import PortInUseError, open_dashboard
     from onebox.layout import Layout, lock
     from onebox.processes import RealClock, SubprocessSpawner
 
@@ -35,9 +42,16 @@ def run_up(args: argparse.Namespace) -> int:
     dashboard = None
     section = config.values["dashboard"]
     if section["enabled"] and not args.no_dashboard:
+        port = section["port"] if args.port is None else args.port
         try:
-            dashboard = open_dashboard(layout.root, section["host"], section["port"], config.dashboard_token,
+            dashboard = open_dashboard(layout.root, section["host"], port, config.dashboard_token,
                                        config.reports_dir, config.lake_dir, section["allowed_hosts"])
+        except PortInUseError as error:
+            logs.teardown()
+            holder.close()
+            print(f"moodlens: error: {error}; exit {EXIT_PORT_BUSY}: started by systemd, `moodlens up` is tried "
+                  "again shortly", file=sys.stderr)
+            return EXIT_PORT_BUSY
         except RuntimeError as error:
             raise ValueError(str(error)) from None
     stop = threading.Event()

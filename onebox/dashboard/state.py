@@ -178,6 +178,7 @@ class DashboardState:
             "alarms": list(self.alarms),
             "children": status.get("children", []),
             "disk": status.get("disk"),
+            "jobs": status.get("jobs", []),  # when retention, crop expiry, compaction... last ran
             "reports": self.reports(),
             "skipped": self.skipped.count + getattr(self.heartbeats, "skipped", Skipped()).count,
         }

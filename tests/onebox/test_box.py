@@ -132,7 +132,7 @@ def test_the_dashboards_forecast_and_model_drift_are_refreshed_daily_when_the_bo
     now = [dt.datetime(2026, 11, 30, 23, 58)]
     box = Box(_config(tmp_path / "s"), FakeSpawner(), FakeClock(), has_command=lambda words: True,
               now=lambda: now[0])
-    assert [j.name for j in box.jobs] == ["compact", "forecast", "drift", "report"]
+    assert [j.name for j in box.jobs] == ["compact", "forecast", "drift", "report", "retention", "crop-expiry"]
     box.start()
     now[0] = dt.datetime(2026, 12, 1, 0, 11)  # past midnight's compaction, then 00:05 and 00:10
     box.step()
@@ -143,4 +143,4 @@ def test_the_dashboards_forecast_and_model_drift_are_refreshed_daily_when_the_bo
     assert drift[-2:] == ("--dashboard-json", f"{lake}/drift.json") and "--exit-zero" in drift
     off = Box(_config(tmp_path / "t", lake={"compact_every_minutes": 0}), FakeSpawner(), FakeClock(),
               has_command=lambda words: True)
-    assert [j.name for j in off.jobs] == ["report"]  # no lake kept: nothing to forecast from
+    assert [j.name for j in off.jobs] == ["report", "crop-expiry"]  # no lake kept: nothing to forecast or retain

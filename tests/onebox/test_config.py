@@ -90,3 +90,78 @@ def test_key_lines_finds_every_key_where_it_was_written(tables: list[tuple[str, 
             lines += ["  2]]", ""]
     found = key_lines("\n".join(lines))
     assert {k: found[k] for k in expected} == expected
+
+
+def test_values_that_would_kill_up_are_refused_with_their_line(tmp_path: Path) -> None:
+    text = ('[site]\nid = "cafe"\nstate_dir = "st"\n'
+            '[thresholds]\nlateness_s = inf\n'
+            '[lake]\npath = "/"\ncompact_args = ["batch", "compact", "--lake", "{lakes}", "--since", 7]\n'
+            '[report]\nargs = ["report", "--out", "{reports"]\n'
+            '[labeling]\ncrops_dir = "crops"\nkey_file = "crops/label.key"\n'
+            '[[cameras]]\nid = "door"\nsource = "--help"\nfps = nan\n'
+            '[[cameras]]\nid = "yard"\nsource = "0"\nfps = inf\n')
+    site = tmp_path / "site.toml"
+    with pytest.raises(ConfigError) as caught:
+        parse(text, site)
+    problems = caught.value.problems
+    expected = {
+        5: "thresholds.lateness_s: must be a finite number at least 0, got inf",
+        7: "lake.path: / is not a folder of this site's own",
+        8: "lake.compact_args: every argument must be text (quote numbers",
+        10: "report.args: argument '{reports': expected '}' before end of string",
+        13: "labeling.key_file: ",
+        16: "cameras[0].source: '--help' starts with '-': the command would read it as an option",
+        17: "cameras[0].fps: must be a positive finite number, got nan",
+        21: "cameras[1].fps: must be a positive finite number, got inf",
+    }
+    for line, message in expected.items():
+        assert any(p.startswith(f"{site}:{line}: {message}") for p in problems), (line, problems)
+    assert len(problems) == len(expected), problems
+    unknown = text.replace('"--since", 7', '"--since", "7d"')
+    with pytest.raises(ConfigError, match=r"site.toml:8: lake.compact_args: argument '{lakes}': unknown placeholder "
+                                          r"{lakes}; known: {log}, {lake}"):
+        parse(unknown, site)
+
+
+@pytest.mark.parametrize("path", ["~", ".", "..", "st/log/lake", "st", "/etc", "/usr"])
+def test_a_lake_that_is_not_the_sites_own_folder_is_refused(tmp_path: Path, path: str) -> None:
+    def text(lake: str) -> str:
+        return f'[site]\nid = "cafe"\nstate_dir = "st"\n[lake]\npath = "{lake}"\n[[cameras]]\nid = "d"\nsource = "0"\n'
+
+    with pytest.raises(ConfigError, match=r"site.toml:5: lake.path: "):
+        parse(text(path), tmp_path / "site.toml")
+    assert parse(text("lake"), tmp_path / "site.toml").lake_dir == tmp_path / "lake"
+
+
+def test_the_state_folder_may_be_the_service_users_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    text = '[site]\nid = "cafe"\nstate_dir = "~"\n[[cameras]]\nid = "d"\nsource = "0"\n'
+    assert parse(text, tmp_path / "etc" / "site.toml").lake_dir == tmp_path / "home" / "lake"
+    with pytest.raises(ConfigError, match=r"site.toml:5: lake.path: .* is not a folder of this site's own"):
+        parse(text.replace('"~"\n', '"~/s"\n[lake]\npath = "~"\n'), tmp_path / "etc" / "site.toml")
+
+
+def test_config_check_refuses_what_up_would_fail_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site = tmp_path / "moodlens.toml"
+    site.write_text('[site]\nid = "cafe"\n[lake]\ncompact_args = ["batch", "compact", "--lake", "{lake}", "{when}"]\n'
+                    '[[cameras]]\nid = "door"\nsource = "0"\n')
+    assert main(["config", "check", "--config", str(site)]) == 2
+    assert f"{site}:4: lake.compact_args: argument '{{when}}': unknown placeholder" in capsys.readouterr().err
+
+
+_PARTS = st.lists(st.sampled_from(["{", "}", "{{", "}}", "x", "-", "{lake}", "{log}", "{0}", "{lake.x}", "{site!r}",
+                                   "{reports:>5}", "{crops}", "{key}", "{}", "{nope}"]), max_size=4).map("".join)
+
+
+@given(st.lists(_PARTS, min_size=1, max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_job_arguments_the_check_accepts_are_always_filled_in(arguments: list[str]) -> None:
+    from onebox.children import job_spec
+    from onebox.config import from_values
+    from onebox.layout import Layout
+    from onebox.settings import job_arguments
+
+    config = from_values({"site": {"id": "cafe", "state_dir": "/srv/moodlens-test"}}, [{"id": "d", "source": "0"}])
+    if job_arguments(arguments) is None:
+        argv = job_spec("compact", arguments, config, Layout(config.state_dir)).argv
+        assert len(argv) == len(arguments) + 3  # the interpreter, -m, moodlens.cli, then each argument filled

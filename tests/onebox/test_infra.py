@@ -19,6 +19,10 @@ def test_the_unit_and_the_image_run_moodlens_up_with_a_site_file() -> None:
     args = build_parser().parse_args(exec_start[1:])
     assert args.group == "up" and str(args.config) == "/etc/moodlens/moodlens.toml"
     assert "KillMode=mixed" in unit and "RestartPreventExitStatus=2" in unit  # lock refusal: no restart loop
+    from moodlens.commands.up import EXIT_PORT_BUSY
+
+    prevented = re.search(r"^RestartPreventExitStatus=(.+)$", unit, re.M).group(1).split()
+    assert "Restart=on-failure" in unit and str(EXIT_PORT_BUSY) not in prevented  # a busy port is tried again
 
     docker = (INFRA / "Dockerfile").read_text()
     entry = json.loads(re.search(r"^ENTRYPOINT (.+)$", docker, re.M).group(1))

@@ -116,6 +116,7 @@
     }));
     const d = s.disk;
     $("disk").textContent = d ? `disk: ${d.used_mb} of ${d.budget_mb} MiB (${d.percent}%)` + (d.level !== "ok" ? " — " + d.level : "") : "";
+    $("disk").textContent += (s.jobs || []).map((j) => ` · ${j.name} last ran ${new Date(j.last_run_ms).toLocaleString()}${j.last_exit ? " (failed: exit " + j.last_exit + ")" : ""}`).join("");
     $("reports").replaceChildren(...(s.reports.length ? s.reports.map((r) => {
       const li = el("li");
       li.append(el("a", { href: "/reports/" + encodeURIComponent(r.name) }, r.name),

@@ -27,14 +27,18 @@ def test_up_with_a_busy_port_says_so_before_starting_anything(tmp_path: Path,
     busy.listen(1)
     try:
         site = tmp_path / "moodlens.toml"
-        site.write_text(f'[site]\nid = "cafe"\nstate_dir = "st"\n[[cameras]]\nid = "door"\nsource = "0"\n'
-                        f'[dashboard]\nport = {busy.getsockname()[1]}\n')
-        assert main(["up", "--config", str(site)]) == 2
+        site.write_text('[site]\nid = "cafe"\nstate_dir = "st"\n[[cameras]]\nid = "door"\nsource = "0"\n'
+                        '[dashboard]\nport = 1\n')
+        # 75, not 2: the shipped systemd unit tries again (RestartPreventExitStatus=2 is for a wrong site file)
+        port = busy.getsockname()[1]
+        assert main(["up", "--config", str(site), "--port", str(port)]) == 75
     finally:
         busy.close()
     err = capsys.readouterr().err
-    assert "the port is already in use" in err and "[dashboard] port" in err
+    assert f"127.0.0.1:{port}: the port is already in use" in err  # --port, the flag it suggests
+    assert "[dashboard] port" in err and "tried again" in err
     assert not (tmp_path / "st" / "run" / "status.json").exists()  # no child was started
+    lock(tmp_path / "st").close()  # and the state folder is free again
 
 
 def test_dashboard_needs_a_state_folder_and_a_token_off_loopback(tmp_path: Path,

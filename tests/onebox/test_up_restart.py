@@ -1,0 +1,123 @@
+"""`kill -9` of a real `moodlens up`, then a new `up`: no process of the old one left, nothing doubled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from locallog import LocalLog
+from onebox import leftovers
+
+REPO = Path(__file__).resolve().parents[2]
+VIDEO = REPO / "data/video/WolfgangLanger_Pexels.mp4"
+
+
+def processes_of(site: str, state: Path) -> dict[int, str]:
+    """This test's edges and stream runners among every process on the machine, by pid."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if leftovers.start_time(int(entry.name)) is None:
+            continue
+        if "edge" in argv and "run" in argv and site in argv:
+            found[int(entry.name)] = "edge"
+        elif "stream" in argv and "run" in argv and str(state / "stream") in argv:
+            found[int(entry.name)] = "stream"
+    return found
+
+
+def _running(status: Path) -> list[dict]:  # type: ignore[type-arg]
+    if not status.exists():
+        return []
+    children = json.loads(status.read_text())["children"]
+    return children if children and all(c["state"] == "running" for c in children) else []
+
+
+def _up(site_file: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "moodlens.cli", "up", "--config", str(site_file)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _faces(log: Path) -> list[dict]:  # type: ignore[type-arg]
+    records, offset = [], 0
+    reader = LocalLog(log)
+    while batch := reader.read(offset, 10_000):
+        records += [json.loads(payload) for _, payload in batch]
+        offset = batch[-1][0] + 1
+    return [r for r in records if r.get("schema") != "camera_heartbeat"]
+
+
+def _wait(predicate, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_kill_9_of_up_then_a_new_up_leaves_no_old_process_and_counts_no_face_twice(tmp_path: Path) -> None:
+    site = f"kill9-{uuid.uuid4().hex[:8]}"
+    state = tmp_path / "st"
+    site_file = tmp_path / "moodlens.toml"
+    site_file.write_text(f'[site]\nid = "{site}"\nstate_dir = "st"\n[[cameras]]\nid = "door"\nsource = "{VIDEO}"\n'
+                         'realtime = true\n[thresholds]\nmin_tracks = 1\n[dashboard]\nenabled = false\n'
+                         '[lake]\ncompact_every_minutes = 0\n')
+    status, log = state / "run" / "status.json", state / "log"
+    first = _up(site_file)
+    try:
+        _wait(lambda: bool(_running(status)), "the first up's children")
+        old = {c["pid"] for c in _running(status)}
+        _wait(lambda: log.is_dir() and len(_faces(log)) > 0, "the first faces in the log")
+        first.kill()  # kill -9: no handler runs, the children are not told
+        first.wait()
+        _wait(lambda: not (set(processes_of(site, state)) & old), "the old children to die with their supervisor",
+              timeout=30)
+        faces_before = {f["event_id"] for f in _faces(log)}
+        second = _up(site_file)
+        try:
+            _wait(lambda: bool(_running(status)) and {c["pid"] for c in _running(status)} != old, "the second up")
+            running = processes_of(site, state)
+            assert sorted(running.values()) == ["edge", "stream"], running  # one edge, one runner: no second set
+            assert not set(running) & old
+            _wait(lambda: len(_faces(log)) > len(faces_before), "the second up's faces")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            output, _ = second.communicate(timeout=60)
+        assert second.returncode == 0, output
+    finally:
+        first.kill()
+    assert not processes_of(site, state)
+    # close every window, then count: each face the edges logged counts once, however often it was delivered
+    flush = subprocess.run([sys.executable, "-m", "moodlens.cli", "stream", "run", "--log", str(log), "--state",
+                            str(state / "stream"), "--once", "--flush"], env={**os.environ, "PYTHONPATH": str(REPO)},
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert flush.returncode == 0, flush.stderr
+    assert counted_faces(state / "stream" / "windows.jsonl") == logged_faces(log)
+
+
+def logged_faces(log: Path) -> int:
+    """Distinct usable face updates in the log, per event id: the independent count."""
+    return len({f["event_id"] for f in _faces(log)
+                if f.get("kind") == "track_update" and f["quality"].get("usable", True)})
+
+
+def counted_faces(windows: Path) -> int:
+    """The stream's count: faces in the camera's 5-minute windows that end on a multiple of 5 minutes (the
+    windows slide by a minute; these tile time, so each face is in exactly one)."""
+    latest = {}
+    for line in windows.read_text().splitlines():
+        window = json.loads(line)
+        if window["camera_id"] == "door" and window["window_minutes"] == 5 and window["window_end_ms"] % 300_000 == 0:
+            latest[window["window_end_ms"]] = window["faces"]
+    return sum(latest.values())
