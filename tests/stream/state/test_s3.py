@@ -44,11 +44,20 @@ def versions(client: Any, url: str) -> list[dict[str, Any]]:
     """Every version ever written of the state object, oldest first."""
     bucket, prefix = parse_s3_url(url)
     key = f"{prefix}/state.json"
-    listed = client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
-    ordered = sorted(listed, key=lambda v: (v["LastModified"], not v["IsLatest"]))
-    bodies = [json.loads(client.get_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])["Body"].read())
-              for v in ordered]
-    return sorted(bodies, key=lambda b: (b["epoch"], b["commit"]))  # S3 keeps them in write order; moto by time
+    listed = client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])  # newest first
+    return [json.loads(client.get_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])["Body"].read())
+            for v in reversed(listed)]
+
+
+def stale_writes(written: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Versions written by a consumer after a later one had claimed the state (a lower epoch than
+    some version before it): what a stale consumer wrote."""
+    stale, newest = [], 0
+    for version in written:
+        if version["epoch"] < newest:
+            stale.append(version)
+        newest = max(newest, version["epoch"])
+    return stale
 
 
 def started(client: Any, url: str, **options: Any) -> S3StateStore:
@@ -98,7 +107,7 @@ def test_a_stale_consumer_is_fenced_before_writing_anything(s3: tuple[Any, str])
     new.commit(checkpoint(2), {"s1": {"by": "new"}})  # the live consumer is never fenced by the stale one
     assert S3StateStore(client, url).load() == (checkpoint(2), {"s1": {"by": "new"}})
     written = versions(client, url)
-    assert [v["owner"] for v in written if v["epoch"] >= 2] == [new.owner] * 2
+    assert [v["owner"] for v in written if v["epoch"] >= 2] == [new.owner] * 2 and stale_writes(written) == []
     assert not [v for v in written if v["owner"] == old.owner and v["commit"] == 2]  # the refused commit
 
 
