@@ -115,3 +115,58 @@ def test_a_second_consumer_starting_meanwhile_stops_this_one_with_exit_3_having_
     assert f"s3://{bucket}/consumer/state.json: another consumer (the-other-task, epoch 2)" in capsys.readouterr().err
     state = json.loads(s3.get_object(Bucket=bucket, Key="consumer/state.json")["Body"].read())
     assert (state["owner"], state["epoch"], state["checkpoint"], state["sites"]) == ("the-other-task", 2, None, {})
+
+
+KILLED_MID_LINE = """
+import os, signal, sys
+import stream.sinks.files as files
+from moodlens.cli import main
+kill_at, argv = int(sys.argv[1]), sys.argv[2:]
+seen = []
+original = files.FileOutputs.__init__
+
+def killing(self, folder, fault=None):
+    def fault(point):
+        seen.append(point)
+        if point == "torn-write" and seen.count(point) == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)  # half a windows line is on disk
+    original(self, folder, fault)
+
+files.FileOutputs.__init__ = killing
+sys.exit(main(argv))
+"""
+
+
+@pytest.mark.parametrize("commit_every", ["0", "30"])
+def test_a_consumer_on_s3_state_killed_mid_line_then_restarted_leaves_byte_identical_files(
+        aws_client: Callable[[str], Any], aws_env: str, unique: str, tmp_path: Path, commit_every: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    kinesis, s3 = aws_client("kinesis"), aws_client("s3")
+    stream, bucket = f"kill-{unique}", f"kill-state-{unique}"
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    make_bucket(s3, bucket)
+    evts = events()
+    for start in range(0, len(evts), 200):
+        kinesis.put_records(StreamName=stream, Records=[{"Data": json.dumps(e).encode(), "PartitionKey": e["site_id"]}
+                                                        for e in evts[start:start + 200]])
+
+    def argv(name: str) -> list[str]:
+        return ["stream", "run", "--source", f"kinesis://{stream}", "--state", f"s3://{bucket}/{name}",
+                "--out", str(tmp_path / name), "--endpoint-url", aws_env, "--region", "eu-west-1", "--no-time-check",
+                "--once", "--flush", "--batch-size", "40", "--commit-every-s", commit_every]
+
+    assert main(argv("clean")) == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    for kill_at in (1, 2):  # killed twice, each time in the middle of a windows line (a batch; the flush)
+        done = subprocess.run([sys.executable, "-c", KILLED_MID_LINE, str(kill_at), *argv("killed")], env=env,
+                              check=False, capture_output=True)
+        assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert subprocess.run([sys.executable, "-m", "moodlens.cli", *argv("killed")], env=env, check=False,
+                          capture_output=True).returncode == 0
+    for name in ("windows.jsonl", "alarms.jsonl", "late.jsonl", "deadletter.jsonl"):
+        assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
+    assert (tmp_path / "clean" / WINDOWS).stat().st_size > 0
