@@ -75,7 +75,7 @@ class S3Objects:
         self.etags: dict[str, str] = {}
         self.retries = 0
 
-    def _call(self, operation: Callable[..., Any], **kwargs: Any) -> Any:
+    def request(self, operation: Callable[..., Any], **kwargs: Any) -> Any:
         for attempt in range(self.attempts):
             try:
                 return operation(**kwargs)
@@ -92,7 +92,7 @@ class S3Objects:
 
     def get(self, key: str) -> dict[str, Any] | None:
         try:
-            response = self._call(self.client.get_object, Bucket=self.bucket, Key=key)
+            response = self.request(self.client.get_object, Bucket=self.bucket, Key=key)
         except Exception as error:
             if _code(error) in _MISSING:
                 self.etags.pop(key, None)
@@ -112,7 +112,7 @@ class S3Objects:
         etag = self.etags.get(key)
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
-            response = self._call(self.client.put_object, Bucket=self.bucket, Key=key, Body=dumps(document),
+            response = self.request(self.client.put_object, Bucket=self.bucket, Key=key, Body=dumps(document),
                                   ContentType="application/json", **condition)
         except Exception as error:
             if _code(error) in _FENCED:
@@ -127,7 +127,7 @@ class S3Objects:
         keys: list[str] = []
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
         while True:
-            response = self._call(self.client.list_objects_v2, **kwargs)
+            response = self.request(self.client.list_objects_v2, **kwargs)
             keys.extend(item["Key"] for item in response.get("Contents", []))
             if not response.get("IsTruncated"):
                 return keys
@@ -205,7 +205,7 @@ class S3StateStore:
     def _refuse_older_layout(self) -> None:
         for name in _OLDER_LAYOUT:
             key = f"{self.prefix}/{name}".lstrip("/")
-            found = self.objects._call(self.objects.client.list_objects_v2, Bucket=self.objects.bucket,
+            found = self.objects.request(self.objects.client.list_objects_v2, Bucket=self.objects.bucket,
                                        Prefix=key, MaxKeys=1).get("Contents", [])
             if found:
                 raise StateError(
@@ -217,7 +217,7 @@ class S3StateStore:
     def _read(self) -> tuple[dict[str, Any] | None, str | None]:
         """The state object (checked) and its ETag; None before the first consumer claimed it."""
         try:
-            response = self.objects._call(self.objects.client.get_object, Bucket=self.objects.bucket, Key=self.key)
+            response = self.objects.request(self.objects.client.get_object, Bucket=self.objects.bucket, Key=self.key)
         except Exception as error:
             if _code(error) in _MISSING:
                 return None, None
@@ -286,7 +286,7 @@ class S3StateStore:
 
     def _put(self, body: Mapping[str, Any], condition: Mapping[str, str]) -> Any:
         try:
-            return self.objects._call(self.objects.client.put_object, Bucket=self.objects.bucket, Key=self.key,
+            return self.objects.request(self.objects.client.put_object, Bucket=self.objects.bucket, Key=self.key,
                                       Body=dumps(body), ContentType="application/json", **condition)
         except Exception as error:
             if _code(error) in _FENCED:
