@@ -112,8 +112,10 @@ class Host:
         if checkpoint is not None:
             for name, expected in (("version", CHECKPOINT_VERSION), ("source", source.name)):
                 if checkpoint.get(name) != expected:
+                    why = (" (another version of moodlens wrote it; nothing was overwritten: move it aside and "
+                           "replay the source from its start)" if name == "version" else "")
                     raise StateError(f"{state.where}: checkpoint has {name} {checkpoint.get(name)!r}, "
-                                     f"this host expects {expected!r}")
+                                     f"this host expects {expected!r}{why}")
         self.sites = Sites.restore(self.config.engine, self.config.alarms, sites, state.site_where, clock)
         self._counters: dict[str, int] = dict.fromkeys(HOST_COUNTERS, 0)
         if checkpoint is not None:

@@ -49,10 +49,13 @@ def test_a_second_host_on_the_same_folder_is_refused_until_the_first_closes(tmp_
 
 def test_a_refused_state_lets_go_of_the_lock(tmp_path: Path) -> None:
     (tmp_path / "state").mkdir()
-    (tmp_path / "state" / CHECKPOINT).write_text('{"version": 2, "source": "log", "sites": {}}')
+    older = '{"version": 2, "source": "log", "sites": {}}'
+    (tmp_path / "state" / CHECKPOINT).write_text(older)
     for _ in range(2):  # the second attempt is refused for the same reason, not for a lock left behind
-        with pytest.raises(ValueError, match="checkpoint has version 2, this host expects 3"):
+        with pytest.raises(ValueError, match=r"checkpoint.json: checkpoint has version 2, this host expects 3 "
+                                             r"\(another version of moodlens wrote it; nothing was overwritten"):
             EmbeddedRunner(LocalLog(tmp_path / "log"), tmp_path / "state", CONFIG, source="log")
+    assert (tmp_path / "state" / CHECKPOINT).read_text() == older
 
 
 HOLDER = textwrap.dedent("""
