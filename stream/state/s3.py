@@ -188,6 +188,7 @@ class S3StateStore:
         self._etag: str | None = None
         self._sites: dict[str, Any] = {}
         self._loaded: dict[str, Any] | None = None
+        self._read_etag: str | None = None
 
     def site_where(self, site: str) -> str:
         return f"{self.where} (site {site})"
@@ -196,8 +197,8 @@ class S3StateStore:
     def load(self) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
         """Reads and checks the state; writes nothing (the host checks it too, then ``claim``s it)."""
         self._refuse_older_layout()
-        document, self._etag = self._read()
-        self._loaded = document
+        document, self._read_etag = self._read()
+        self._loaded, self._etag = document, None  # nothing may be written before the claim
         checkpoint = document["checkpoint"] if document else None
         self._sites = dict(document["sites"]) if document else {}
         return checkpoint, dict(self._sites)
@@ -236,7 +237,7 @@ class S3StateStore:
     def claim(self) -> bool:
         """Writes the state just loaded back under the next epoch, If-Match what was read; False when
         another consumer wrote in between (load again)."""
-        document, etag = self._loaded, self._etag
+        document, etag = self._loaded, self._read_etag
         self.epoch = (int(document["epoch"]) if document else 0) + 1
         self.commits = 0
         body = self._body(document["checkpoint"] if document else None, document["sites"] if document else {})
@@ -259,12 +260,14 @@ class S3StateStore:
 
     # -- commits ------------------------------------------------------------------------------------
     def commit(self, checkpoint: Mapping[str, Any], sites: Mapping[str, Mapping[str, Any]]) -> None:
+        if self._etag is None:
+            raise FencedError(f"{self.where}: this consumer has not claimed the state; writing nothing")
         merged = {**self._sites, **sites}
         self.commits += 1
         body = self._body(checkpoint, merged)
         self._fault("before-put")
         try:
-            response = self._put(body, {"IfMatch": self._etag or ""})
+            response = self._put(body, {"IfMatch": self._etag})
         except _Precondition:
             current, etag = self._read()
             if current is None or (current["owner"], current["commit"]) != (self.owner, self.commits):

@@ -111,6 +111,16 @@ def test_a_stale_consumer_is_fenced_before_writing_anything(s3: tuple[Any, str])
     assert not [v for v in written if v["owner"] == old.owner and v["commit"] == 2]  # the refused commit
 
 
+def test_nothing_is_written_before_the_claim(s3: tuple[Any, str]) -> None:
+    client, url = s3
+    store = S3StateStore(client, url)
+    store.load()
+    with pytest.raises(FencedError, match="has not claimed the state; writing nothing"):
+        store.commit(checkpoint(1), {"s1": {"n": 1}})
+    bucket, _ = parse_s3_url(url)
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket)
+
+
 def test_two_consumers_starting_together_the_later_claim_wins(s3: tuple[Any, str]) -> None:
     client, url = s3
     a, b = S3StateStore(client, url), S3StateStore(client, url)
