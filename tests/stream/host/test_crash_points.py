@@ -6,12 +6,15 @@ passes (each output file written, each one fsync'd, the state written), and each
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from locallog import LocalLog
 from stream.embedded import OUTPUTS, EmbeddedRunner
@@ -49,7 +52,7 @@ def wirings(aws_client: Callable[[str], Any], unique: str, log_dir: Path) -> dic
 
     def consumer(root: Path, fault: Fault) -> Host:
         return Host(LocalLogSource(LocalLog(log_dir), "log"),
-                    S3StateStore(s3, f"s3://crash-{unique}/{root.name}", fault=fault),
+                    S3StateStore(s3, f"s3://crash-{unique}/{root.parent.name}/{root.name}", fault=fault),
                     FileOutputs(root, fault=fault), CONFIG, fault=fault)
 
     return {"embedded": embedded, "s3 state": consumer}
@@ -106,3 +109,36 @@ def test_a_crash_between_any_two_writes_of_a_commit_leaves_counters_and_outputs_
     assert wrong == []
     print(f"{name}: {tried} crashes tested at {len(points)} points of the commit, "
           f"{len(wrong)} with wrong counters or outputs")
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(crashes=st.lists(st.integers(1, 400), min_size=1, max_size=4), batch_size=st.integers(5, 200),
+       wiring_name=st.sampled_from(["embedded", "s3 state"]))
+def test_any_crashes_at_any_fault_calls_and_any_batch_size_leave_the_counters_exact(
+        wirings: dict[str, Wiring], tmp_path_factory: pytest.TempPathFactory, crashes: list[int], batch_size: int,
+        wiring_name: str) -> None:
+    """Property: killed at any fault calls (counted over the whole run, across restarts), with any
+    batch size, the counters and files after a last run to the end equal an uninterrupted run's."""
+    root = tmp_path_factory.mktemp("any")
+    config = dataclasses.replace(CONFIG, batch_size=batch_size)
+
+    def wiring(folder: Path, fault: Fault) -> Host:
+        host = wirings[wiring_name](folder, fault)
+        host.config = config
+        return host
+
+    clean = run_to_end(wiring, root / "clean")
+    assert clean["windows"] and clean["records"] == len(records(seed=11, minutes=30))
+    calls = 0
+
+    def crash(point: str) -> None:
+        nonlocal calls
+        calls += 1
+        if calls in crashes:
+            raise SimulatedCrashError(point)
+
+    for _ in crashes:
+        with suppress(SimulatedCrashError):
+            run_to_end(wiring, root / "crashed", crash)
+    assert run_to_end(wiring, root / "crashed") == clean
+    assert outputs(root / "crashed") == outputs(root / "clean")
