@@ -283,3 +283,22 @@ def test_an_endpoint_that_ignores_conditional_writes_is_refused_before_any_commi
                                          "ignores conditional writes"):
         Host(LocalLogSource(_EmptyLog()), S3StateStore(IgnoresConditions(client), url), FileOutputs(tmp_path))
     assert S3StateStore(client, url).load() == (None, {})  # only the empty claim exists
+
+
+def test_a_host_whose_claim_loses_a_race_loads_again_and_claims_the_next_epoch(
+        s3: tuple[Any, str], tmp_path: Any) -> None:
+    client, url = s3
+    rival = S3StateStore(client, url, owner="rival")
+
+    class Racing(S3StateStore):
+        def claim(self) -> bool:
+            if rival.epoch == 0:  # the rival starts between this one's load and its claim
+                rival.load()
+                assert rival.claim()
+            return super().claim()
+
+    host = Host(LocalLogSource(_EmptyLog()), Racing(client, url, owner="host"), FileOutputs(tmp_path))
+    assert (rival.epoch, host.state.epoch) == (1, 2)  # type: ignore[attr-defined]
+    with pytest.raises(FencedError, match=r"another consumer \(host, epoch 2\)"):
+        rival.commit(checkpoint(1), {})
+    host.close()
