@@ -4,7 +4,7 @@ after a busy day, and cameras per consumer core.
     taskset -c 0 .venv/bin/python benchmarks/stream_host.py consumer [--cameras 200] [--seconds 600]
     taskset -c 0 .venv/bin/python benchmarks/stream_host.py state [--cameras 10] [--hours 12]
 
-``consumer`` runs the host (validation, per-site engines and alarms, outputs, commit) over
+``consumer`` runs the host (validation, per-site engines and alarms, outputs, fenced commit) over
 edge-shaped records already in memory (the source is not measured), with its state in S3 on a moto
 server started as a separate process, so the CPU time counted (``time.process_time``) is the
 consumer's own: boto3 requests included, the fake S3 not. Outputs go to a null sink (their cost is
@@ -118,6 +118,7 @@ def events_per_camera_s(faces: float, dwell_s: int) -> float:
 
 def consumer(args: argparse.Namespace) -> None:
     payloads = [dumps(e) for e in edge_events(args.cameras, args.seconds, args.faces, args.dwell_s)]
+    # the fence costs: a claim at start (two PUTs), then one conditional PUT of the whole state per commit
     rate = events_per_camera_s(args.faces, args.dwell_s)
     cpu = time.process_time()
     ingest([(str(i), p) for i, p in enumerate(payloads)], None)
@@ -130,6 +131,7 @@ def consumer(args: argparse.Namespace) -> None:
         s3 = CountingPuts(boto3.client("s3", endpoint_url=url, region_name="eu-west-1", aws_access_key_id="bench",
                           aws_secret_access_key="bench"))
         s3.create_bucket(Bucket="bench", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_bucket_versioning(Bucket="bench", VersioningConfiguration={"Status": "Enabled"})  # the store needs it
         commit_records = int(30 * rate * args.cameras)  # the S3 default: a commit per 30 s of input
         for policy, batch in (("commit every batch", args.batch_size), ("commit every 30 s of input", None)):
             store = S3StateStore(s3, f"s3://bench/{policy.replace(' ', '-')}")

@@ -9,7 +9,8 @@ the recorded size, discarding whatever a crash left after the last checkpoint; t
 log from the recorded offset. Processing is deterministic (event time only, a watermark per site
 updated per event, outputs placed at the record that closed them, derived ids), so killed at any
 point and restarted it writes exactly the bytes an uninterrupted run writes, however the log was
-cut into batches.
+cut into batches. One runner per state folder: the folder is locked while it runs
+(``stream.state.local``), so a second one is refused instead of writing the same files.
 
 Event time advances per site, as on AWS (``stream.host.sites``): a site's late events and windows do
 not depend on other sites in the same log.

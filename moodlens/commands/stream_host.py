@@ -132,9 +132,13 @@ def outputs(args: argparse.Namespace) -> Any:
     return parts[0] if len(parts) == 1 else Fanout(*parts)
 
 
-def state_store(args: argparse.Namespace) -> Any:
+def _check_state(args: argparse.Namespace) -> None:
     if str(args.state).startswith("s3:") and not str(args.state).startswith("s3://"):
         raise ValueError(f"--state {args.state}: an S3 location is s3://BUCKET/prefix")
+
+
+def state_store(args: argparse.Namespace) -> Any:
+    _check_state(args)
     if str(args.state).startswith("s3://"):
         from stream.state.s3 import S3StateStore
 
@@ -147,8 +151,8 @@ def state_store(args: argparse.Namespace) -> Any:
 def build_host(args: argparse.Namespace) -> Host:
     if (args.log is None) == (args.source is None):
         raise ValueError("give exactly one of --log DIR (local log) or --source kinesis://STREAM")
+    _check_state(args)
     config = host_config(args)
-    store = state_store(args)
     sinks = outputs(args)
     if args.log is not None:
         from locallog import LocalLog
@@ -167,7 +171,7 @@ def build_host(args: argparse.Namespace) -> Host:
         except client.exceptions.ResourceNotFoundException as error:
             raise FileNotFoundError(f"--source {args.source}: no such Kinesis stream ({error})") from error
         source = KinesisSource(client, name)
-    return Host(source, store, sinks, config)
+    return Host(source, state_store(args), sinks, config)  # last: a local state is locked once taken
 
 
 def kcl_processor(args: argparse.Namespace) -> Any:

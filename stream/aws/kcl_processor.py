@@ -12,6 +12,10 @@ site loads its object; a record re-delivered after a crash or a lease move is sk
 sites that had applied it, and applied by those that had not. Event time is per site
 (``stream.host.sites``), so the windows are those a single consumer would compute.
 
+Counters. Each site object carries the site's own counters (events, windows, alarms, late) with its
+engines, so their sum over the site objects is exact whatever crash cut a batch between two site
+objects: a site counts exactly the records it applied.
+
 Fencing. Site objects are written with If-Match on the ETag this processor read (If-None-Match for a
 new site). A 412 means another worker has the site now: the processor stops (no more outputs, no
 state, no checkpoint) and says why; the lease's owner carries on from its own checkpoint.
@@ -81,7 +85,7 @@ class SiteRecordProcessor:
         self.sites = Sites(self.config.engine, self.config.alarms, clock=clock)
         self.stopped: str | None = None  # why this processor refuses further records
         self.last: tuple[str, int] | None = None  # last (sequence number, sub) fully applied and stored
-        self.counters = {"records": 0, "events": 0, "dead_letters": 0, "windows": 0, "alarms": 0, "skipped": 0}
+        self.read = {"records": 0, "dead_letters": 0, "skipped": 0}  # this processor's reading, not stored
 
     # -- the KCL lifecycle --------------------------------------------------------------------------
     def initialize(self, initialize_input: Any) -> None:
@@ -125,16 +129,20 @@ class SiteRecordProcessor:
             sub = int(r.sub_sequence_number or 0)
             batch.append(SourceRecord(self.shard_id, kinesis_position(r.sequence_number, sub), r.binary_data,
                                       f"kinesis:{self.shard_id}@{r.sequence_number}/{sub}"))
-        emitted, letters, events = apply_batch(batch, self.sites, self.config, now_ms, load=self._load)
+        emitted, letters, _ = apply_batch(batch, self.sites, self.config, now_ms, load=self._load)
         if self.config.idle_advance_ms is not None:
             emitted.extend(self.sites.advance_idle(self.config.idle_advance_ms))
         self._write(emitted, letters)
         for site in sorted(emitted.dirty):
             self.store.put(site, self.sites.states[site].snapshot())  # FencedError: another worker has it
-        for key, value in (("records", len(records)), ("events", events), ("dead_letters", len(letters)),
-                           ("windows", len(emitted.windows)), ("alarms", len(emitted.alarms)),
-                           ("skipped", emitted.skipped)):
-            self.counters[key] += value
+        for key, value in (("records", len(records)), ("dead_letters", len(letters)), ("skipped", emitted.skipped)):
+            self.read[key] += value
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """What this processor read, and what the sites it holds produced (events, windows, alarms, late:
+        stored in each site's object, so summed over the objects they are exact after any crash)."""
+        return {**self.read, **self.sites.counters()}
 
     def _load(self, names: set[str]) -> None:
         """Sites seen for the first time by this processor: their state objects, if any (a site moving here)."""

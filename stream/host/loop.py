@@ -4,14 +4,17 @@ Every wiring (the embedded runner on a local log, the Kinesis consumer on ECS, t
 processor) runs this loop; they differ only in the adapters behind the ports (``stream.host.ports``).
 
 One ordered commit per batch, after quix-streams' checkpoint: (1) outputs written and flushed
-(files fsync'd; Firehose/SNS/EventBridge/CloudWatch/SQS calls returned), (2) the changed sites'
-states, each carrying the last position it applied per partition, (3) the host checkpoint: the
-source position, counters and the outputs' positions. A crash before (2) replays the batch: local
-files are truncated back to the checkpointed sizes, remote sinks receive the same windows and alarms
-again with the same deterministic ids (idempotent downstream). A crash between (2) and (3) replays
-records that some sites already applied: those sites skip them (``stream.host.sites``), no window is
-counted twice. The state store refuses to overwrite a newer checkpoint (``FencedError``): a second
-or stale consumer stops instead.
+(files fsync'd; Firehose/SNS/EventBridge/CloudWatch/SQS calls returned), (2) the state: the changed
+sites' states (each carrying the last position it applied per partition and its own counters) and
+the host checkpoint (the source position, the record counters and the outputs' positions). Both
+state stores write (2) in one atomic, fenced write (a local file replaced by rename; one S3 object
+written with If-Match), so a crash before it replays the batch: local files are truncated back to
+the checkpointed sizes, remote sinks receive the same windows and alarms again with the same
+deterministic ids (idempotent downstream). The counters are a function of that committed state:
+windows, alarms, late events and events are summed from the site states (``Sites.counters``), the
+rest is the checkpoint's; a store whose sites are written apart from the checkpoint (the KCL
+processor's) still counts each site exactly. A second or stale consumer is refused by the store
+(``FencedError``) before it writes anything.
 
 Event time advances per site (``stream.host.sites``): answers do not depend on neighbours' traffic
 or on which consumer reads which shard.
@@ -27,11 +30,13 @@ from typing import Any
 from stream.alarms import AlarmConfig, check_alarms_fit_windows
 from stream.deadletter import DeadLetter
 from stream.engine import EngineConfig
-from stream.host.ports import Outputs, Source, SourceRecord, StateStore
+from stream.host.ports import FencedError, Outputs, Source, SourceRecord, StateStore
 from stream.host.sites import Applied, Emitted, Sites, StateError
 from stream.ingest import IngestConfig, ingest
 
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3
+CLAIM_ATTEMPTS = 5
+HOST_COUNTERS = ("records", "dead_letters", "skipped")  # per record read; the rest per site (SITE_COUNTERS)
 COUNTERS = ("records", "events", "dead_letters", "windows", "alarms", "late", "skipped")
 
 
@@ -83,25 +88,52 @@ class Host:
         self.config = config or HostConfig()
         self._clock = clock
         self._fault = fault  # tests: raises at named points to simulate a crash there
-        checkpoint, sites = state.load()
+        for _ in range(CLAIM_ATTEMPTS):  # checked before claimed: a refused state is left as it was
+            checkpoint, sites = state.load()
+            try:
+                self._restore(checkpoint, sites)
+                claimed = state.claim()
+            except BaseException:
+                state.close()  # a refused state is let go: the folder's lock, if any, goes with it
+                raise
+            if claimed:
+                break
+        else:
+            state.close()
+            raise FencedError(f"{state.where}: other consumers wrote the state each of the {CLAIM_ATTEMPTS} times "
+                              "this one tried to claim it; stopping without writing anything")
+        self._last_idle_check = clock()
+        self._last_commit = clock()
+        self._dirty: set[str] = set()
+        self._pending: dict[str, Any] = {"position": self.position, "batches": 0}
+
+    def _restore(self, checkpoint: dict[str, Any] | None, sites: dict[str, dict[str, Any]]) -> None:
+        state, source, outputs, clock = self.state, self.source, self.outputs, self._clock
         if checkpoint is not None:
             for name, expected in (("version", CHECKPOINT_VERSION), ("source", source.name)):
                 if checkpoint.get(name) != expected:
+                    why = (" (another version of moodlens wrote it; nothing was overwritten: move it aside and "
+                           "replay the source from its start)" if name == "version" else "")
                     raise StateError(f"{state.where}: checkpoint has {name} {checkpoint.get(name)!r}, "
-                                     f"this host expects {expected!r}")
+                                     f"this host expects {expected!r}{why}")
         self.sites = Sites.restore(self.config.engine, self.config.alarms, sites, state.site_where, clock)
-        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self._counters: dict[str, int] = dict.fromkeys(HOST_COUNTERS, 0)
         if checkpoint is not None:
-            self.counters.update(checkpoint["counters"])
+            saved = checkpoint.get("counters")
+            if not isinstance(saved, dict) or set(saved) != set(HOST_COUNTERS):
+                raise StateError(f"{state.where}: checkpoint counters {saved!r}, expected {', '.join(HOST_COUNTERS)}")
+            self._counters.update(saved)
         if state.atomic:  # sites and position change together: cut the outputs back to match them
             outputs.restore(checkpoint["outputs"] if checkpoint else {})
         source.seek(checkpoint["position"] if checkpoint else None)
         self._sizes: dict[str, Any] = checkpoint["outputs"] if checkpoint else {}
         self.position: Any = checkpoint["position"] if checkpoint else None
-        self._last_idle_check = clock()
-        self._last_commit = clock()
-        self._dirty: set[str] = set()
-        self._pending: dict[str, Any] = {"position": self.position, "batches": 0}
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Records, dead letters and skipped replays from the checkpoint; the rest summed over the sites."""
+        merged = {**self._counters, **self.sites.counters()}
+        return {key: merged[key] for key in COUNTERS}
 
     # ------------------------------------------------------------------ run
 
@@ -112,12 +144,12 @@ class Host:
             self._last_idle_check = self._clock()
             idle = self.sites.advance_idle(self.config.idle_advance_ms)
             if idle.windows or idle.alarms:
-                self._commit(idle, [], 0, 0, position=self._pending["position"])  # before this batch
+                self._commit(idle, [], 0, position=self._pending["position"])  # before this batch
         if not records:
             return 0
         now_ms = int(self._clock() * 1000) if self.config.check_time else None
-        emitted, letters, events = apply_batch(records, self.sites, self.config, now_ms)
-        self._commit(emitted, letters, len(records), events, position=self.source.position())
+        emitted, letters, _ = apply_batch(records, self.sites, self.config, now_ms)
+        self._commit(emitted, letters, len(records), position=self.source.position())
         return len(records)
 
     def drain(self, flush: bool = False) -> int:
@@ -126,13 +158,13 @@ class Host:
         while count := self.step():
             total += count
         if flush:
-            self._commit(self.sites.flush(), [], 0, 0, position=self._pending["position"])
+            self._commit(self.sites.flush(), [], 0, position=self._pending["position"])
         self.commit()
         return total
 
     def close_to_last_data(self) -> None:
         """End of a finite input: closes each site's windows up to its last minute with data."""
-        self._commit(self.sites.close_to_last_data(), [], 0, 0, position=self._pending["position"])
+        self._commit(self.sites.close_to_last_data(), [], 0, position=self._pending["position"])
         self.commit()
 
     def run(self, stop: Callable[[], bool], poll_s: float = 0.5) -> None:
@@ -142,23 +174,21 @@ class Host:
                 time.sleep(poll_s)
 
     def close(self) -> None:
-        """Closes the outputs; does not commit (after a crash the state must stay as it was): call
-        ``commit`` first on a graceful stop."""
+        """Closes the outputs and lets go of the state; does not commit (after a crash the state must
+        stay as it was): call ``commit`` first on a graceful stop."""
         self.outputs.close()
+        self.state.close()
 
     # ------------------------------------------------------------- commit
 
-    def _commit(self, emitted: Emitted, letters: list[DeadLetter], records: int, events: int,
-                position: Any) -> None:
+    def _commit(self, emitted: Emitted, letters: list[DeadLetter], records: int, position: Any) -> None:
         """Outputs now (written and flushed); the state when ``commit_every_s`` has passed."""
         fault = self._fault
         fault("before-write")
         self.outputs.write(emitted, letters)
         self._sizes = self.outputs.flush()
-        counters = self.counters
-        for key, value in (("records", records), ("events", events), ("dead_letters", len(letters)),
-                           ("windows", len(emitted.windows)), ("alarms", len(emitted.alarms)),
-                           ("late", len(emitted.late)), ("skipped", emitted.skipped)):
+        counters = self._counters
+        for key, value in (("records", records), ("dead_letters", len(letters)), ("skipped", emitted.skipped)):
             counters[key] += value
         self._dirty |= emitted.dirty
         self._pending = {"position": position, "batches": int(self._pending["batches"]) + 1}
@@ -171,7 +201,7 @@ class Host:
             return
         self._fault("before-checkpoint")
         checkpoint = {"version": CHECKPOINT_VERSION, "source": self.source.name,
-                      "position": self._pending["position"], "counters": self.counters, "outputs": self._sizes}
+                      "position": self._pending["position"], "counters": dict(self._counters), "outputs": self._sizes}
         self.state.commit(checkpoint, self.sites.snapshot(sorted(self._dirty)))
         self.position = self._pending["position"]
         self._dirty = set()

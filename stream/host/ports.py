@@ -43,12 +43,20 @@ class StateStore(Protocol):
     def load(self) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
         """(host checkpoint or None before the first one, site states by site)."""
 
+    def claim(self) -> bool:
+        """Makes the state just loaded this host's before its first write (S3: the next epoch, a
+        conditional write; a local folder: its lock is already held). False: another consumer wrote
+        it since ``load``; load again."""
+
     def commit(self, checkpoint: Mapping[str, Any], sites: Mapping[str, Mapping[str, Any]]) -> None:
-        """Stores the changed sites' states, then the host checkpoint; raises ``FencedError`` rather
-        than overwrite what another consumer wrote."""
+        """Stores the changed sites' states and the host checkpoint; raises ``FencedError``, having
+        written nothing, when another consumer has taken the state over."""
 
     def site_where(self, site: str) -> str:
         """The file or object holding a site's state (for error messages)."""
+
+    def close(self) -> None:
+        """Lets go of the state (a folder's lock); writes nothing."""
 
 
 class Outputs(Protocol):
@@ -64,4 +72,4 @@ class Outputs(Protocol):
 
 
 class FencedError(RuntimeError):
-    """Another consumer wrote the state since this one read it: stop, overwrite nothing."""
+    """Another consumer has taken the state over since this one claimed it: stop, write nothing."""

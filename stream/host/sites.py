@@ -32,7 +32,8 @@ from schemas.types import SentimentAlarm, SentimentWindow
 from stream.alarms import AlarmConfig, AlarmEngine
 from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
 
-SITE_STATE_VERSION = 1
+SITE_STATE_VERSION = 2
+SITE_COUNTERS = ("events", "windows", "alarms", "late")  # what a site's own events produced
 log = logging.getLogger(__name__)
 
 
@@ -63,16 +64,21 @@ class Emitted:
 
 
 class SiteState:
-    """A site's engines and, per partition, the last position applied."""
+    """A site's engines, per partition the last position applied, and what it produced so far.
 
-    def __init__(self, engine: WindowEngine, alarms: AlarmEngine, applied: dict[str, int] | None = None) -> None:
+    The counters live with the engines they count, in the same state object: whatever crash
+    leaves a site's state older or newer than the host's checkpoint, its counters match it."""
+
+    def __init__(self, engine: WindowEngine, alarms: AlarmEngine, applied: dict[str, int] | None = None,
+                 counters: Mapping[str, int] | None = None) -> None:
         self.engine = engine
         self.alarms = alarms
         self.applied = applied or {}
+        self.counters = {key: int((counters or {}).get(key, 0)) for key in SITE_COUNTERS}
 
     def snapshot(self) -> dict[str, Any]:
         return {"version": SITE_STATE_VERSION, "engine": self.engine.snapshot(), "alarms": self.alarms.snapshot(),
-                "applied": dict(sorted(self.applied.items()))}
+                "applied": dict(sorted(self.applied.items())), "counters": dict(self.counters)}
 
     @classmethod
     def restore(cls, state: Mapping[str, Any], where: str, alarms: AlarmConfig | None = None,
@@ -82,9 +88,14 @@ class SiteState:
         operations' tuning, a new `--min-tracks` too, applies to the sites a restarted host already knew)."""
         try:
             if state.get("version") != SITE_STATE_VERSION:
-                raise ValueError(f"site state version {state.get('version')!r}, this host reads {SITE_STATE_VERSION}")
+                raise ValueError(f"site state version {state.get('version')!r} (another version of moodlens wrote "
+                                 f"it), this host reads {SITE_STATE_VERSION}")
+            counters = state["counters"]
+            if not isinstance(counters, dict) or set(counters) != set(SITE_COUNTERS):
+                raise ValueError(f"counters {counters!r}: expected {', '.join(SITE_COUNTERS)}")
             return cls(WindowEngine.restore(state["engine"], engine), AlarmEngine.restore(state["alarms"], alarms),
-                       {str(k): int(v) for k, v in state["applied"].items()})
+                       {str(k): int(v) for k, v in state["applied"].items()},
+                       {key: int(value) for key, value in counters.items()})
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise StateError(f"{where}: unusable site state ({type(error).__name__}: {error})") from error
 
@@ -135,6 +146,9 @@ class Sites:
             events = [a.event for _, a in fresh]
             before = (state.engine.watermark_ms, state.engine.max_event_time_ms)
             result = state.engine.process(events)
+            counters = state.counters
+            counters["events"] += len(events)
+            counters["late"] += len(result.late)
             last: dict[str, int] = {}
             for _, a in fresh:
                 last[a.partition] = a.position
@@ -144,7 +158,10 @@ class Sites:
                 marks = self._watermarks(before, events)
                 for tick in result.ticks:
                     trigger = fresh[min(bisect_left(marks, tick.end_ms), len(fresh) - 1)][0]
-                    placed.append((trigger, serial, tick, state.alarms.process([tick])))
+                    raised = state.alarms.process([tick])
+                    counters["windows"] += len(tick.windows)
+                    counters["alarms"] += len(raised)
+                    placed.append((trigger, serial, tick, raised))
                     serial += 1
             if result.late:
                 positions = {id(a.event): i for i, a in fresh}
@@ -177,9 +194,12 @@ class Sites:
         state = self.states[name]
         out = Emitted(dirty={name} if ticks else set())
         for tick in ticks:
+            raised = state.alarms.process([tick])
             out.windows += tick.windows
             out.heartbeats += tick.heartbeats
-            out.alarms += state.alarms.process([tick])
+            out.alarms += raised
+            state.counters["windows"] += len(tick.windows)
+            state.counters["alarms"] += len(raised)
         return out
 
     def advance_idle(self, idle_ms: int) -> Emitted:
@@ -230,6 +250,14 @@ class Sites:
         restored = {name: SiteState.restore(doc, where(name), alarms, engine) for name, doc in states.items()}
         _say_changed_settings(engine, states)
         return cls(engine, alarms, restored, clock)
+
+    def counters(self) -> dict[str, int]:
+        """The sites' counters, summed: a function of the committed site states alone."""
+        totals = dict.fromkeys(SITE_COUNTERS, 0)
+        for state in self.states.values():
+            for key, value in state.counters.items():
+                totals[key] += value
+        return totals
 
     def engine_stats(self) -> EngineStats:
         """The sites' engine counters, summed (what one engine over all of them would count)."""

@@ -23,7 +23,7 @@ class FileOutputs:
     def __init__(self, folder: Path | str, fault: Callable[[str], None] = lambda point: None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._fault = fault  # tests: "torn-write" falls between the two halves of a windows write
+        self._fault = fault  # tests: "torn-write" halves a windows write; "after-<file>", "synced-<file>"
         self.files = {name: AppendFile(self.folder / name) for name in OUTPUTS}
         self._dead = JsonlDeadLetterSink.on(self.files[DEAD_LETTERS])
 
@@ -38,13 +38,17 @@ class FileOutputs:
             self.files[WINDOWS].write_raw(data[:half])
             self._fault("torn-write")
             self.files[WINDOWS].write_raw(data[half:])
+        self._fault(f"after-{WINDOWS}")
         self.files[ALARMS].write(emitted.alarms)
+        self._fault(f"after-{ALARMS}")
         self.files[LATE].write(emitted.late)
+        self._fault(f"after-{LATE}")
         self._dead.put(letters)
 
     def flush(self) -> dict[str, Any]:
-        for handle in self.files.values():
+        for name, handle in self.files.items():
             handle.sync()
+            self._fault(f"synced-{name}")
         return {name: handle.size for name, handle in self.files.items()}
 
     def close(self) -> None:

@@ -1,10 +1,17 @@
 """Host state in a local folder: one checkpoint file holding the host position and every site's
 state, replaced atomically (temp file, fsync, rename, folder fsync), so the sites and the position
-always change together."""
+always change together.
+
+One writer per folder. The store holds an exclusive ``flock`` on ``stream.lock`` in the folder for
+its whole life (the kernel lets go when the process dies, kill -9 included), and writes its pid into
+that file; a second host on the same folder is refused, naming the folder and the holder's pid,
+before it reads or writes anything."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +20,27 @@ from stream.host.sites import StateError
 from stream.jsonl import write_atomically
 
 CHECKPOINT = "checkpoint.json"
+LOCK = "stream.lock"
+
+
+class StateLockedError(StateError):
+    """Another live process writes this state folder."""
+
+
+def lock_folder(folder: Path) -> int:
+    """An exclusive lock on ``folder/stream.lock`` (returns its descriptor; closing it lets go)."""
+    path = folder / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise StateLockedError(f"{folder}: another stream host (pid {holder}) is writing this state folder; "
+                               f"one folder has one writer: stop that one first (lock {path})") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
 
 
 class LocalStateStore:
@@ -20,6 +48,7 @@ class LocalStateStore:
                  fault: Callable[[str], None] = lambda point: None) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock: int | None = lock_folder(self.folder)
         self.path = self.folder / name
         self.atomic = True  # sites and position in one file, replaced at once
         self.where = str(self.path)
@@ -41,8 +70,16 @@ class LocalStateStore:
         self._sites = dict(document.pop("sites", {}))
         return document, dict(self._sites)
 
+    def claim(self) -> bool:
+        return True  # the folder's lock, taken at the start, is the claim
+
     def commit(self, checkpoint: Mapping[str, Any], sites: Mapping[str, Mapping[str, Any]]) -> None:
         merged = {**self._sites, **sites}
         write_atomically(self.path, {**checkpoint, "sites": merged},
                          before_replace=lambda: self._fault("before-replace"))
         self._sites = merged
+
+    def close(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # the flock goes with the descriptor
+            self._lock = None

@@ -1,14 +1,26 @@
 """Host state in S3, fenced by conditional writes.
 
-Objects under ``s3://BUCKET/PREFIX/``: ``host.json`` (the source position, counters, outputs'
-positions) and ``sites/<site>.json`` (one per site: its engine and alarm state and the last position
-it applied per partition, so a site can move between consumers on its own).
+The consumer (``S3StateStore``) keeps its whole state in one object, ``s3://BUCKET/PREFIX/state.json``:
+the host checkpoint (source position, record counters, outputs' positions) and every site's state
+(engines, alarms, the last position applied per partition, the site's own counters). One object,
+so a commit is one PUT: a crash leaves the old state or the new one, whole, never sites ahead of the
+checkpoint; the counters and the outputs' positions in it are exact, and local ``--out`` files are
+cut back to them on restart.
 
-Fencing. Every object is written with a condition on what this consumer last saw: ``If-Match`` the
-ETag it read or wrote, or ``If-None-Match: *`` for an object it has never seen. If another consumer
-(a second ECS task, a KCL worker that stole the lease) wrote in between, S3 answers 412
-PreconditionFailed and this store raises ``FencedError`` without writing anything more: a stale or
-second consumer can never overwrite a newer checkpoint.
+The fence. Starting, a consumer claims the state: it reads ``state.json`` and writes it back with
+the next ``epoch`` and its own ``owner`` id, ``If-Match`` the ETag it read (``If-None-Match: *`` when
+there is none). Every commit is one PUT ``If-Match`` the ETag of its own last write, carrying its
+epoch. Whoever claims later changes that ETag, so an older consumer's next PUT gets 412
+PreconditionFailed and it stops (``FencedError``) having written nothing at all; nothing a stale
+consumer does is ever visible to the live one. Each body names its owner and commit number, so no
+two writes have the same ETag (S3's ETag is the body's MD5). It rests on S3's strong
+read-after-write consistency and its conditional writes (If-Match, If-None-Match, since 2024);
+the bucket must have versioning on, so every state ever committed can still be read back. Both are
+checked at start: a bucket without versioning, or an endpoint that ignores If-None-Match, is
+refused before any state is written.
+
+``S3Objects`` and ``S3SiteStates`` (one object per site, each written If-Match the ETag last seen)
+serve the KCL record processor, whose shard leases and checkpoints the KCL keeps.
 
 Throttling (503 SlowDown, 500, RequestTimeout) is retried with exponential backoff and jitter;
 after ``attempts`` it raises, and the batch is replayed from the last checkpoint.
@@ -17,8 +29,11 @@ after ``attempts`` it raises, and the batch is replayed from the last checkpoint
 from __future__ import annotations
 
 import json
+import os
 import random
+import socket
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
@@ -60,7 +75,7 @@ class S3Objects:
         self.etags: dict[str, str] = {}
         self.retries = 0
 
-    def _call(self, operation: Callable[..., Any], **kwargs: Any) -> Any:
+    def request(self, operation: Callable[..., Any], **kwargs: Any) -> Any:
         for attempt in range(self.attempts):
             try:
                 return operation(**kwargs)
@@ -77,7 +92,7 @@ class S3Objects:
 
     def get(self, key: str) -> dict[str, Any] | None:
         try:
-            response = self._call(self.client.get_object, Bucket=self.bucket, Key=key)
+            response = self.request(self.client.get_object, Bucket=self.bucket, Key=key)
         except Exception as error:
             if _code(error) in _MISSING:
                 self.etags.pop(key, None)
@@ -97,7 +112,7 @@ class S3Objects:
         etag = self.etags.get(key)
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
-            response = self._call(self.client.put_object, Bucket=self.bucket, Key=key, Body=dumps(document),
+            response = self.request(self.client.put_object, Bucket=self.bucket, Key=key, Body=dumps(document),
                                   ContentType="application/json", **condition)
         except Exception as error:
             if _code(error) in _FENCED:
@@ -112,7 +127,7 @@ class S3Objects:
         keys: list[str] = []
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
         while True:
-            response = self._call(self.client.list_objects_v2, **kwargs)
+            response = self.request(self.client.list_objects_v2, **kwargs)
             keys.extend(item["Key"] for item in response.get("Contents", []))
             if not response.get("IsTruncated"):
                 return keys
@@ -149,30 +164,159 @@ class S3SiteStates:
         return states
 
 
+STORE_VERSION = 1  # the layout of state.json; another layout is refused, never rewritten
+STATE = "state.json"
+_OLDER_LAYOUT = ("host.json", "sites/")  # one object per site and host.json, fenced one at a time
+
+
 class S3StateStore:
-    """The host's ``StateStore`` on S3: changed sites first, then ``host.json``, all fenced."""
+    """The host's ``StateStore`` on S3: one object, claimed with the next epoch at start, then each
+    commit one PUT If-Match this consumer's own last write."""
 
     def __init__(self, client: Any, url: str, *, fault: Callable[[str], None] = lambda point: None,
-                 **retry: Any) -> None:
+                 owner: str | None = None, **retry: Any) -> None:
         bucket, prefix = parse_s3_url(url)
-        self._fault = fault  # tests: "after-sites" falls between the site objects and host.json
-        self.atomic = False  # one object per site, then host.json: not one write
-        self.where = f"s3://{bucket}/{prefix}"
+        self._fault = fault  # tests: "before-put" and "after-put" fall around the commit's one write
+        self.atomic = True  # sites, position, counters and outputs' sizes change in one write
         self.objects = S3Objects(client, bucket, **retry)
-        self.sites = S3SiteStates(self.objects, prefix)
-        self.host_key = f"{prefix}/host.json".lstrip("/")
+        self.prefix = prefix
+        self.key = f"{prefix}/{STATE}".lstrip("/")
+        self.where = self.objects.where(self.key)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.epoch = 0
+        self.commits = 0
+        self._etag: str | None = None
+        self._sites: dict[str, Any] = {}
+        self._loaded: dict[str, Any] | None = None
+        self._read_etag: str | None = None
 
     def site_where(self, site: str) -> str:
-        return self.sites.site_where(site)
+        return f"{self.where} (site {site})"
 
+    # -- start: refuse what cannot be fenced, then claim -------------------------------------------
     def load(self) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
-        checkpoint = self.objects.get(self.host_key)
-        if checkpoint is not None:
-            self.where = self.objects.where(self.host_key)
-        return checkpoint, self.sites.all()
+        """Reads and checks the state; writes nothing (the host checks it too, then ``claim``s it)."""
+        self._refuse_older_layout()
+        document, self._read_etag = self._read()
+        self._loaded, self._etag = document, None  # nothing may be written before the claim
+        checkpoint = document["checkpoint"] if document else None
+        self._sites = dict(document["sites"]) if document else {}
+        return checkpoint, dict(self._sites)
 
+    def _refuse_older_layout(self) -> None:
+        for name in _OLDER_LAYOUT:
+            key = f"{self.prefix}/{name}".lstrip("/")
+            found = self.objects.request(self.objects.client.list_objects_v2, Bucket=self.objects.bucket,
+                                       Prefix=key, MaxKeys=1).get("Contents", [])
+            if found:
+                raise StateError(
+                    f"{self.objects.where(found[0]['Key'])}: written by an older version of moodlens (host.json "
+                    f"and one object per site, fenced one object at a time); this version keeps the state in one "
+                    f"fenced object, {self.where}. Use a new prefix (and replay the stream) or move the old "
+                    "objects away; nothing was overwritten")
+
+    def _read(self) -> tuple[dict[str, Any] | None, str | None]:
+        """The state object (checked) and its ETag; None before the first consumer claimed it."""
+        try:
+            response = self.objects.request(self.objects.client.get_object, Bucket=self.objects.bucket, Key=self.key)
+        except Exception as error:
+            if _code(error) in _MISSING:
+                return None, None
+            raise
+        version = response.get("VersionId")
+        if not version or version == "null":
+            raise StateError(f"{self.where}: the bucket {self.objects.bucket} keeps no versions of it (versioning "
+                             "is not enabled); the state needs a versioned bucket so every commit stays readable. "
+                             "Turn versioning on; nothing was overwritten")
+        try:
+            document = json.loads(response["Body"].read())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StateError(f"{self.where}: corrupt state object ({error}); nothing was overwritten") from error
+        return _checked(document, self.where), response["ETag"]
+
+    def claim(self) -> bool:
+        """Writes the state just loaded back under the next epoch, If-Match what was read; False when
+        another consumer wrote in between (load again)."""
+        document, etag = self._loaded, self._read_etag
+        self.epoch = (int(document["epoch"]) if document else 0) + 1
+        self.commits = 0
+        body = self._body(document["checkpoint"] if document else None, document["sites"] if document else {})
+        try:
+            response = self._put(body, {"IfMatch": etag} if etag else {"IfNoneMatch": "*"})
+        except _Precondition:
+            return False
+        if not response.get("VersionId") or response.get("VersionId") == "null":
+            raise StateError(f"{self.where}: the bucket {self.objects.bucket} keeps no versions (versioning is not "
+                             "enabled); the state needs a versioned bucket so every commit stays readable. "
+                             "Turn versioning on (this first, empty state object can then be deleted)")
+        self._etag = response["ETag"]
+        try:
+            self._put(body, {"IfNoneMatch": "*"})  # must fail: the object exists
+        except _Precondition:
+            return True
+        raise StateError(f"{self.where}: the endpoint accepted a write with If-None-Match: * over an existing "
+                         "object: it ignores conditional writes, and without them a second consumer could overwrite "
+                         "this one's state. Use S3 (or a store that honours If-Match and If-None-Match)")
+
+    # -- commits ------------------------------------------------------------------------------------
     def commit(self, checkpoint: Mapping[str, Any], sites: Mapping[str, Mapping[str, Any]]) -> None:
-        for site, state in sites.items():
-            self.sites.put(site, state)
-        self._fault("after-sites")
-        self.objects.put(self.host_key, checkpoint)
+        if self._etag is None:
+            raise FencedError(f"{self.where}: this consumer has not claimed the state; writing nothing")
+        merged = {**self._sites, **sites}
+        self.commits += 1
+        body = self._body(checkpoint, merged)
+        self._fault("before-put")
+        try:
+            response = self._put(body, {"IfMatch": self._etag})
+        except _Precondition:
+            current, etag = self._read()
+            if current is None or (current["owner"], current["commit"]) != (self.owner, self.commits):
+                holder = (f"{current['owner']}, epoch {current['epoch']}" if current else "the object was deleted")
+                raise FencedError(f"{self.where}: another consumer ({holder}) has taken the state over since this one "
+                                  f"({self.owner}, epoch {self.epoch}) claimed it; stopping without writing "
+                                  "anything") from None
+            response = {"ETag": etag}  # this consumer's own write, whose answer was lost and retried
+        self._etag = response["ETag"]
+        self._sites = merged
+        self._fault("after-put")
+
+    def close(self) -> None:
+        return None  # nothing held: the fence is the ETag
+
+    def _body(self, checkpoint: Mapping[str, Any] | None, sites: Mapping[str, Any]) -> dict[str, Any]:
+        return {"store": STORE_VERSION, "epoch": self.epoch, "owner": self.owner, "commit": self.commits,
+                "checkpoint": checkpoint, "sites": sites}
+
+    def _put(self, body: Mapping[str, Any], condition: Mapping[str, str]) -> Any:
+        try:
+            return self.objects.request(self.objects.client.put_object, Bucket=self.objects.bucket, Key=self.key,
+                                      Body=dumps(body), ContentType="application/json", **condition)
+        except Exception as error:
+            if _code(error) in _FENCED:
+                raise _Precondition from error
+            raise
+
+
+class _Precondition(Exception):  # noqa: N818 - a 412: the condition did not hold
+    pass
+
+
+def _checked(document: Any, where: str) -> dict[str, Any]:
+    """The state object's fields, or a ``StateError`` naming the object and the field."""
+    if not isinstance(document, dict):
+        raise StateError(f"{where}: corrupt state object (not a JSON object); nothing was overwritten")
+    if document.get("store") != STORE_VERSION:
+        raise StateError(f"{where}: state object format {document.get('store')!r} (another version of moodlens "
+                         f"wrote it), this host reads {STORE_VERSION}; nothing was overwritten")
+    epoch = document.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+        raise StateError(f"{where}: state object has no valid epoch ({epoch!r}): it cannot be fenced; "
+                         "nothing was overwritten")
+    for name, kind in (("owner", str), ("commit", int), ("sites", dict)):
+        if not isinstance(document.get(name), kind):
+            raise StateError(f"{where}: corrupt state object ({name} {document.get(name)!r}); nothing was "
+                             "overwritten")
+    if document.get("checkpoint") is not None and not isinstance(document["checkpoint"], dict):
+        raise StateError(f"{where}: corrupt state object (checkpoint {document['checkpoint']!r}); nothing was "
+                         "overwritten")
+    return document

@@ -56,6 +56,7 @@ def aws(aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         s3 = boto3.client("s3")
         for bucket in (names["state"], names["data"]):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=names["state"], VersioningConfiguration={"Status": "Enabled"})  # as the stack's
         kinesis = boto3.client("kinesis")
         kinesis.create_stream(StreamName=names["stream"], ShardCount=2)
         boto3.client("firehose").create_delivery_stream(
@@ -160,7 +161,7 @@ def test_both_cameras_published_through_kinesis_and_the_consumer_kept_its_state_
     assert {e["camera_id"] for e in events} == set(CLIPS) and {e["site_id"] for e in events} == {SITE}
     assert sum(e.get("kind") == "track_end" for e in events) == 2
     keys = {o["Key"] for o in aws["s3"].list_objects_v2(Bucket=aws["state"])["Contents"]}
-    assert keys == {"consumer/host.json", f"consumer/sites/{SITE}.json"}
+    assert keys == {"consumer/state.json"}
 
 
 def test_windows_and_alarms_on_aws_equal_the_embedded_modes(aws, pipeline) -> None:

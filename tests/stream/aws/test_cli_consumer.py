@@ -14,6 +14,7 @@ from moodlens.cli import main
 from stream.host.sites import Applied, Emitted, Sites
 from stream.sinks.files import WINDOWS
 from tests.stream.aws.test_kinesis_host import CONFIG, events
+from tests.stream.state.test_s3 import make_bucket
 
 
 def test_the_aws_consumer_reads_kinesis_keeps_state_in_s3_and_resumes(
@@ -22,7 +23,7 @@ def test_the_aws_consumer_reads_kinesis_keeps_state_in_s3_and_resumes(
     kinesis, s3 = aws_client("kinesis"), aws_client("s3")
     stream, bucket = f"cli-{unique}", f"cli-state-{unique}"
     kinesis.create_stream(StreamName=stream, ShardCount=2)
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    make_bucket(s3, bucket)
     evts = events()
     half = len(evts) // 2
 
@@ -45,7 +46,7 @@ def test_the_aws_consumer_reads_kinesis_keeps_state_in_s3_and_resumes(
     second = run("--flush")  # a new process: state from S3, Kinesis from the stored positions
     assert first["records"] == half and second["records"] == len(evts)
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
-    assert keys == {"consumer/host.json", "consumer/sites/s1.json", "consumer/sites/s2.json"}
+    assert keys == {"consumer/state.json"}
     sites = Sites(CONFIG.engine, CONFIG.alarms)
     expected = Emitted()
     expected.extend(sites.apply([Applied(e, "p", i) for i, e in enumerate(evts)]))
@@ -86,28 +87,86 @@ def test_on_ecs_the_outputs_come_from_the_tasks_environment(monkeypatch: pytest.
     assert explicit.firehose == "other"
 
 
-def test_a_second_consumer_writing_meanwhile_stops_this_one_with_exit_3(
+def test_a_second_consumer_starting_meanwhile_stops_this_one_with_exit_3_having_written_nothing(
         aws_client: Callable[[str], Any], aws_env: str, unique: str, tmp_path: Path,
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from stream.state.s3 import S3Objects
+    from stream.state.s3 import S3StateStore
 
     kinesis, s3 = aws_client("kinesis"), aws_client("s3")
     stream, bucket = f"fence-{unique}", f"fence-state-{unique}"
     kinesis.create_stream(StreamName=stream, ShardCount=1)
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    make_bucket(s3, bucket)
     kinesis.put_records(StreamName=stream, Records=[{"Data": json.dumps(e).encode(), "PartitionKey": e["site_id"]}
                                                     for e in events()[:50]])
-    original = S3Objects.put
+    original = S3StateStore.commit
+    other = S3StateStore(s3, f"s3://{bucket}/consumer", owner="the-other-task")
 
-    def put_after_another_consumer(self: S3Objects, key: str, document: Any) -> None:
-        s3.put_object(Bucket=bucket, Key=key, Body=b'{"written": "by another consumer"}')  # real, unconditional
-        original(self, key, document)
+    def commit_after_another_consumer_started(self: S3StateStore, *args: Any) -> None:
+        if self is not other:
+            other.load()
+            assert other.claim()  # real, conditional: the other task is the live consumer now
+        original(self, *args)
 
-    monkeypatch.setattr(S3Objects, "put", put_after_another_consumer)
+    monkeypatch.setattr(S3StateStore, "commit", commit_after_another_consumer_started)
     code = main(["stream", "run", "--source", f"kinesis://{stream}", "--state", f"s3://{bucket}/consumer",
                  "--out", str(tmp_path / "out"), "--endpoint-url", aws_env, "--region", "eu-west-1",
                  "--no-time-check", "--once"])
     assert code == 3
-    assert f"s3://{bucket}/consumer/sites/s" in capsys.readouterr().err
-    body = s3.get_object(Bucket=bucket, Key="consumer/sites/s1.json")["Body"].read()
-    assert body == b'{"written": "by another consumer"}'  # not overwritten
+    assert f"s3://{bucket}/consumer/state.json: another consumer (the-other-task, epoch 2)" in capsys.readouterr().err
+    state = json.loads(s3.get_object(Bucket=bucket, Key="consumer/state.json")["Body"].read())
+    assert (state["owner"], state["epoch"], state["checkpoint"], state["sites"]) == ("the-other-task", 2, None, {})
+
+
+KILLED_MID_LINE = """
+import os, signal, sys
+import stream.sinks.files as files
+from moodlens.cli import main
+kill_at, argv = int(sys.argv[1]), sys.argv[2:]
+seen = []
+original = files.FileOutputs.__init__
+
+def killing(self, folder, fault=None):
+    def fault(point):
+        seen.append(point)
+        if point == "torn-write" and seen.count(point) == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)  # half a windows line is on disk
+    original(self, folder, fault)
+
+files.FileOutputs.__init__ = killing
+sys.exit(main(argv))
+"""
+
+
+@pytest.mark.parametrize("commit_every", ["0", "30"])
+def test_a_consumer_on_s3_state_killed_mid_line_then_restarted_leaves_byte_identical_files(
+        aws_client: Callable[[str], Any], aws_env: str, unique: str, tmp_path: Path, commit_every: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    kinesis, s3 = aws_client("kinesis"), aws_client("s3")
+    stream, bucket = f"kill-{unique}", f"kill-state-{unique}"
+    kinesis.create_stream(StreamName=stream, ShardCount=2)
+    make_bucket(s3, bucket)
+    evts = events()
+    for start in range(0, len(evts), 200):
+        kinesis.put_records(StreamName=stream, Records=[{"Data": json.dumps(e).encode(), "PartitionKey": e["site_id"]}
+                                                        for e in evts[start:start + 200]])
+
+    def argv(name: str) -> list[str]:
+        return ["stream", "run", "--source", f"kinesis://{stream}", "--state", f"s3://{bucket}/{name}",
+                "--out", str(tmp_path / name), "--endpoint-url", aws_env, "--region", "eu-west-1", "--no-time-check",
+                "--once", "--flush", "--batch-size", "40", "--commit-every-s", commit_every]
+
+    assert main(argv("clean")) == 0
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    for kill_at in (1, 2):  # killed twice, each time in the middle of a windows line (a batch; the flush)
+        done = subprocess.run([sys.executable, "-c", KILLED_MID_LINE, str(kill_at), *argv("killed")], env=env,
+                              check=False, capture_output=True)
+        assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert subprocess.run([sys.executable, "-m", "moodlens.cli", *argv("killed")], env=env, check=False,
+                          capture_output=True).returncode == 0
+    for name in ("windows.jsonl", "alarms.jsonl", "late.jsonl", "deadletter.jsonl"):
+        assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
+    assert (tmp_path / "clean" / WINDOWS).stat().st_size > 0

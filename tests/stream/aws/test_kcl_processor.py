@@ -233,3 +233,59 @@ def test_a_split_parent_then_children_on_other_workers_gives_the_single_consumer
     everything = [w for o in outputs for w in o.windows]
     assert by_id(everything) == windows and len(everything) == len(windows)
     assert by_id([a for o in outputs for a in o.alarms]) == alarms
+
+
+class Crash(Exception):  # noqa: N818
+    pass
+
+
+class CrashingStore:
+    """The site store, with the worker dying just before its ``at``-th site write."""
+
+    def __init__(self, inner: S3SiteStates, at: int) -> None:
+        self.inner, self.at, self.puts = inner, at, 0
+
+    def get(self, site: str) -> dict[str, Any] | None:
+        return self.inner.get(site)
+
+    def put(self, site: str, state: Any) -> None:
+        self.puts += 1
+        if self.puts == self.at:
+            raise Crash(f"before site write {self.at}")
+        self.inner.put(site, state)
+
+    def site_where(self, site: str) -> str:
+        return self.inner.site_where(site)
+
+
+def stored_counters(store: S3SiteStates) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for state in store.all().values():
+        for key, value in state["counters"].items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+@pytest.mark.parametrize("at", [9, 10, 11, 12, 13])  # batch 3 writes sites 9..12; 13: before batch 4's first
+def test_a_worker_dying_between_two_site_writes_leaves_the_stored_counters_exact(
+        aws_client: Callable[[str], Any], unique: str, at: int) -> None:
+    s3 = aws_client("s3")
+    s3.create_bucket(Bucket=f"kcl-crash-{unique}", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+
+    def store() -> S3SiteStates:
+        return S3SiteStates(S3Objects(s3, f"kcl-crash-{unique}"), "app")
+
+    daemon = StandIn()
+    daemon.put("shard-0", payloads(events()))
+    dying = SiteRecordProcessor(CrashingStore(store(), at), MemoryOutputs(), CONFIG, log=lambda line: None)
+    daemon.start("shard-0", dying)
+    with pytest.raises(Crash):
+        daemon.deliver("shard-0", dying, batch=100)
+    assert daemon.checkpoints["shard-0"] == daemon.shards["shard-0"][(at - 1) // 4 * 100 - 1].sequence_number
+    restarted = SiteRecordProcessor(store(), MemoryOutputs(), CONFIG, log=lambda line: None)
+    daemon.steal("shard-0", restarted)  # the daemon starts a new processor from the last checkpoint
+    daemon.deliver("shard-0", restarted, batch=100)
+    sites = Sites(CONFIG.engine, CONFIG.alarms)
+    sites.apply([Applied(e, "x", i) for i, e in enumerate(events())])
+    assert stored_counters(store()) == sites.counters()
+    assert (restarted.counters["skipped"] > 0) == (at in (10, 11, 12))  # sites written before the crash skip

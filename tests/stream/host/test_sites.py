@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from stream.alarms import AlarmConfig
 from stream.engine import MINUTE_MS, EngineConfig
-from stream.host.sites import Applied, Emitted, Sites, SiteState, StateError
+from stream.host.sites import SITE_STATE_VERSION, Applied, Emitted, Sites, SiteState, StateError
 from tests.stream.helpers import T0, event_streams, face
 
 ENGINE = EngineConfig(window_minutes=(1, 5), allowed_lateness_ms=60_000, min_tracks=2)
@@ -111,8 +111,12 @@ def test_a_corrupt_or_other_version_site_state_is_refused_with_its_name() -> Non
     sites = Sites(ENGINE, ALARMS)
     sites.apply([Applied(quiet_site()[0], "p", 0)])
     good = sites.snapshot()["quiet"]
+    without_counters = {key: value for key, value in good.items() if key != "counters"}
     for bad, why in (({**good, "version": 0}, "version 0"), ({**good, "engine": {"version": 1}}, "KeyError"),
-                     ({"version": 1}, "KeyError")):
+                     ({"version": SITE_STATE_VERSION}, "KeyError"),
+                     ({**without_counters, "version": 1}, "another version of moodlens"),
+                     (without_counters, "KeyError: 'counters'"),
+                     ({**good, "counters": {"windows": 3}}, "expected events, windows, alarms, late")):
         try:
             SiteState.restore(bad, "s3://b/sites/quiet.json")
         except StateError as error:
@@ -211,3 +215,23 @@ def test_a_quiet_site_closes_its_windows_on_the_wall_clock_while_a_neighbour_sta
     assert closed_at[1] == closed_at[2] == []
     assert T0 + MINUTE_MS in closed_at[3]
     assert T0 + MINUTE_MS not in [w["window_end_ms"] for w in of_site(sites.flush().windows, "quiet")]
+
+
+def test_each_sites_counters_travel_with_its_state_and_sum_to_what_it_emitted() -> None:
+    """The counters are part of a site's state: a site restored from its snapshot counts on from
+    there, and the sites' sums equal what the sites emitted, whichever way the input was cut."""
+    events = quiet_site()
+    whole = Sites(ENGINE, ALARMS)
+    emitted = whole.apply([Applied(e, "p", i) for i, e in enumerate(events)])
+    emitted.extend(whole.flush())
+    cut = Sites(ENGINE, ALARMS)
+    half = len(events) // 2
+    first = cut.apply([Applied(e, "p", i) for i, e in enumerate(events[:half])])
+    resumed = Sites.restore(ENGINE, ALARMS, json.loads(json.dumps(cut.snapshot())), lambda name: name)
+    second = resumed.apply([Applied(e, "p", i) for i, e in enumerate(events) if i >= half - 3])  # 3 replayed
+    second.extend(resumed.flush())
+    assert second.skipped == 3
+    assert whole.counters() == resumed.counters() == {
+        "events": len(events), "windows": len(emitted.windows), "alarms": len(emitted.alarms),
+        "late": len(emitted.late)}
+    assert len(first.windows) + len(second.windows) == len(emitted.windows)

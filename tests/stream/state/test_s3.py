@@ -1,5 +1,6 @@
-"""Host state in S3 against a moto server: round trip, fencing by conditional writes, throttling,
-corrupt and other-version objects, and a crash between the site objects and host.json.
+"""Host state in S3 against a moto server: one fenced object, claimed per epoch; refusals of what
+cannot be fenced (older layouts and versions, missing epoch, corrupt objects, buckets without
+versioning, endpoints ignoring conditional writes); throttling; a lost answer.
 
 moto (5.x) honours If-Match and If-None-Match on PutObject (412 PreconditionFailed), like S3 since
 2024; ``test_moto_honours_conditional_writes`` guards that assumption, so the fencing tests below
@@ -14,26 +15,57 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from stream.aws.kinesis_host import kinesis_host
-from stream.host.loop import CHECKPOINT_VERSION, Host, HostConfig
+from stream.host.loop import CHECKPOINT_VERSION, Host
 from stream.host.ports import FencedError
 from stream.host.sites import StateError
-from stream.sinks.files import WINDOWS, FileOutputs
+from stream.sinks.files import FileOutputs
 from stream.sources.locallog import LocalLogSource
 from stream.state.s3 import S3StateStore, parse_s3_url
-from tests.stream.helpers import T0, face
+
+
+def make_bucket(client: Any, bucket: str, versioned: bool = True) -> None:
+    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    if versioned:
+        client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
 @pytest.fixture
 def s3(aws_client: Callable[[str], Any], unique: str) -> tuple[Any, str]:
     client = aws_client("s3")
-    bucket = f"state-{unique}"
-    client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    return client, f"s3://{bucket}/consumer"
+    make_bucket(client, f"state-{unique}")
+    return client, f"s3://state-{unique}/consumer"
 
 
 def checkpoint(n: int) -> dict[str, Any]:
     return {"version": CHECKPOINT_VERSION, "source": "test", "position": n, "counters": {}, "outputs": {}}
+
+
+def versions(client: Any, url: str) -> list[dict[str, Any]]:
+    """Every version ever written of the state object, oldest first."""
+    bucket, prefix = parse_s3_url(url)
+    key = f"{prefix}/state.json"
+    listed = client.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])  # newest first
+    return [json.loads(client.get_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])["Body"].read())
+            for v in reversed(listed)]
+
+
+def stale_writes(written: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Versions written by a consumer after a later one had claimed the state (a lower epoch than
+    some version before it): what a stale consumer wrote."""
+    stale, newest = [], 0
+    for version in written:
+        if version["epoch"] < newest:
+            stale.append(version)
+        newest = max(newest, version["epoch"])
+    return stale
+
+
+def started(client: Any, url: str, **options: Any) -> S3StateStore:
+    """A store loaded and claimed, as the host does at its start."""
+    store = S3StateStore(client, url, **options)
+    store.load()
+    assert store.claim()
+    return store
 
 
 def test_moto_honours_conditional_writes(s3: tuple[Any, str]) -> None:
@@ -46,43 +78,60 @@ def test_moto_honours_conditional_writes(s3: tuple[Any, str]) -> None:
         client.put_object(Bucket=bucket, Key="k", Body=b"3", IfMatch='"not-the-etag"')
 
 
-def test_round_trip_one_object_per_site(s3: tuple[Any, str]) -> None:
+def test_round_trip_in_one_object_each_start_claiming_the_next_epoch(s3: tuple[Any, str]) -> None:
     client, url = s3
     store = S3StateStore(client, url)
-    assert store.load() == (None, {})
+    assert store.load() == (None, {}) and store.claim() and store.epoch == 1
     store.commit(checkpoint(1), {"cafe/1": {"n": 1}, "shop-2": {"n": 2}})
     store.commit(checkpoint(2), {"shop-2": {"n": 3}})
     again = S3StateStore(client, url)
     loaded, sites = again.load()
+    assert again.claim()
     assert loaded == checkpoint(2) and sites == {"cafe/1": {"n": 1}, "shop-2": {"n": 3}}
+    assert again.epoch == 2
     bucket, _ = parse_s3_url(url)
     keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
-    assert keys == {"consumer/host.json", "consumer/sites/cafe%2F1.json", "consumer/sites/shop-2.json"}
+    assert keys == {"consumer/state.json"}
+    assert [(v["epoch"], v["commit"], v["owner"] == store.owner) for v in versions(client, url)] == [
+        (1, 0, True), (1, 1, True), (1, 2, True), (2, 0, False)]
 
 
-def test_a_stale_consumer_is_fenced_and_overwrites_nothing(s3: tuple[Any, str]) -> None:
+def test_a_stale_consumer_is_fenced_before_writing_anything(s3: tuple[Any, str]) -> None:
     client, url = s3
-    old = S3StateStore(client, url)
-    old.load()
+    old = started(client, url)
     old.commit(checkpoint(1), {"s1": {"by": "old"}})
-    new = S3StateStore(client, url)  # a second task starts, reads, writes
-    new.load()
-    new.commit(checkpoint(2), {"s1": {"by": "new"}})
-    with pytest.raises(FencedError, match=r"s3://state-\w+/consumer/sites/s1.json was written by another"):
-        old.commit(checkpoint(3), {"s1": {"by": "old"}})
-    with pytest.raises(FencedError, match=r"host\.json"):
-        old.commit(checkpoint(3), {})
+    new = started(client, url)  # a second task starts: it claims epoch 2
+    with pytest.raises(FencedError, match=rf"consumer/state.json: another consumer \({new.owner}, epoch 2\) "
+                                          rf"has taken the state over since this one \({old.owner}, epoch 1\)"):
+        old.commit(checkpoint(2), {"s2": {"by": "old"}})  # a site the new one has not written: still refused
+    new.commit(checkpoint(2), {"s1": {"by": "new"}})  # the live consumer is never fenced by the stale one
     assert S3StateStore(client, url).load() == (checkpoint(2), {"s1": {"by": "new"}})
+    written = versions(client, url)
+    assert [v["owner"] for v in written if v["epoch"] >= 2] == [new.owner] * 2 and stale_writes(written) == []
+    assert not [v for v in written if v["owner"] == old.owner and v["commit"] == 2]  # the refused commit
 
 
-def test_two_consumers_starting_together_only_one_creates_the_state(s3: tuple[Any, str]) -> None:
+def test_nothing_is_written_before_the_claim(s3: tuple[Any, str]) -> None:
+    client, url = s3
+    store = S3StateStore(client, url)
+    store.load()
+    with pytest.raises(FencedError, match="has not claimed the state; writing nothing"):
+        store.commit(checkpoint(1), {"s1": {"n": 1}})
+    bucket, _ = parse_s3_url(url)
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket)
+
+
+def test_two_consumers_starting_together_the_later_claim_wins(s3: tuple[Any, str]) -> None:
     client, url = s3
     a, b = S3StateStore(client, url), S3StateStore(client, url)
     a.load()
     b.load()
-    a.commit(checkpoint(1), {"s1": {"by": "a"}})
-    with pytest.raises(FencedError, match="did not exist"):
-        b.commit(checkpoint(1), {"s1": {"by": "b"}})
+    assert a.claim() and not b.claim()  # both read "no state"; only one If-None-Match: * creates it
+    b.load()
+    assert b.claim() and (a.epoch, b.epoch) == (1, 2)  # loaded again: the later claim wins
+    with pytest.raises(FencedError, match="epoch 2"):
+        a.commit(checkpoint(1), {"s1": {"by": "a"}})
+    b.commit(checkpoint(1), {"s1": {"by": "b"}})
 
 
 class Throttling:
@@ -112,8 +161,7 @@ class Throttling:
 def test_throttling_is_retried_with_backoff_then_given_up(s3: tuple[Any, str]) -> None:
     client, url = s3
     pauses: list[float] = []
-    store = S3StateStore(Throttling(client, fail=3), url, sleep=pauses.append, attempts=6)
-    store.load()
+    store = started(Throttling(client, fail=3), url, sleep=pauses.append, attempts=6)
     store.commit(checkpoint(1), {"s1": {"n": 1}})
     assert store.objects.retries == 3 and len(pauses) == 3
     base = store.objects.base_delay_s
@@ -125,21 +173,30 @@ def test_throttling_is_retried_with_backoff_then_given_up(s3: tuple[Any, str]) -
         stubborn.load()
 
 
-def test_a_corrupt_or_older_state_object_is_refused_naming_the_object(s3: tuple[Any, str], tmp_path: Any) -> None:
+class LostAnswer(Throttling):
+    """PutObject that is carried out, but whose answer is lost (500): the retry meets its own write."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client, fail=0)
+        self.lose_next_put = False
+
+    def put_object(self, **kwargs: Any) -> Any:
+        response = self.client.put_object(**kwargs)
+        if self.lose_next_put:
+            self.lose_next_put = False
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "answer lost"},
+                               "ResponseMetadata": {"HTTPStatusCode": 500}}, "PutObject")
+        return response
+
+
+def test_a_commit_whose_answer_was_lost_is_recognised_as_its_own_not_fenced(s3: tuple[Any, str]) -> None:
     client, url = s3
-    bucket, _ = parse_s3_url(url)
-    client.put_object(Bucket=bucket, Key="consumer/host.json", Body=json.dumps({**checkpoint(1), "source": "locallog",
-                                                                               "version": 1}).encode())
-    with pytest.raises(StateError, match=rf"s3://{bucket}/consumer/host.json: checkpoint has version 1"):
-        Host(LocalLogSource(_EmptyLog()), S3StateStore(client, url), FileOutputs(tmp_path))
-    client.put_object(Bucket=bucket, Key="consumer/host.json",
-                      Body=json.dumps({**checkpoint(1), "source": "locallog"}).encode())
-    client.put_object(Bucket=bucket, Key="consumer/sites/cafe-1.json", Body=b'{"version": 1, "engine": {')
-    with pytest.raises(StateError, match=rf"s3://{bucket}/consumer/sites/cafe-1.json: corrupt state object"):
-        Host(LocalLogSource(_EmptyLog()), S3StateStore(client, url), FileOutputs(tmp_path))
-    client.put_object(Bucket=bucket, Key="consumer/sites/cafe-1.json", Body=b'{"version": 0}')
-    with pytest.raises(StateError, match=rf"s3://{bucket}/consumer/sites/cafe-1.json: unusable site state"):
-        Host(LocalLogSource(_EmptyLog()), S3StateStore(client, url), FileOutputs(tmp_path))
+    flaky = LostAnswer(client)
+    store = started(flaky, url, sleep=lambda s: None)
+    flaky.lose_next_put = True
+    store.commit(checkpoint(1), {"s1": {"n": 1}})  # written, answer lost, retried: 412 on its own write
+    store.commit(checkpoint(2), {"s1": {"n": 2}})
+    assert S3StateStore(client, url).load() == (checkpoint(2), {"s1": {"n": 2}})
 
 
 class _EmptyLog:
@@ -147,50 +204,101 @@ class _EmptyLog:
         return []
 
 
-class Crash(Exception):  # noqa: N818
-    pass
+def host_on(client: Any, url: str, tmp_path: Any) -> Host:
+    return Host(LocalLogSource(_EmptyLog()), S3StateStore(client, url), FileOutputs(tmp_path))
 
 
-def test_kinesis_consumer_on_s3_state_crashing_between_sites_and_host_counts_no_window_twice(
-        s3: tuple[Any, str], aws_client: Callable[[str], Any], unique: str, tmp_path: Any) -> None:
+def state_body(**fields: Any) -> bytes:
+    document = {"store": 1, "epoch": 3, "owner": "earlier", "commit": 4,
+                "checkpoint": {**checkpoint(1), "source": "locallog", "counters": {
+                    "records": 0, "dead_letters": 0, "skipped": 0}}, "sites": {}}
+    return json.dumps({key: value for key, value in {**document, **fields}.items() if value != "-"}).encode()
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    (state_body(store=0), r"state object format 0 \(another version of moodlens wrote it\), this host reads 1"),
+    (state_body(epoch="-"), r"state object has no valid epoch \(None\): it cannot be fenced"),
+    (state_body(epoch=0), r"no valid epoch \(0\)"),
+    (b'{"store": 1, "epoch": ', r"corrupt state object \(Expecting value"),
+    (b"[1, 2]", r"corrupt state object \(not a JSON object\)"),
+    (state_body(sites=[]), r"corrupt state object \(sites \[\]\)"),
+    (state_body(checkpoint={**checkpoint(1), "version": 2}), r"checkpoint has version 2, this host expects 3"),
+    (state_body(sites={"cafe-1": {"version": 1, "engine": {}}}),
+     r" \(site cafe-1\): unusable site state \(ValueError: site state version 1 \(another version"),
+])
+def test_a_state_object_that_cannot_be_trusted_is_refused_by_name_and_left_as_it_was(
+        s3: tuple[Any, str], tmp_path: Any, body: bytes, why: str) -> None:
     client, url = s3
-    kinesis = aws_client("kinesis")
-    stream = f"s3host-{unique}"
-    kinesis.create_stream(StreamName=stream, ShardCount=2)
-    events = [face(T0 + i * 5_000, track=f"{site}-{i // 8}", site=site, n=i, top="happy" if i % 3 else "sad")
-              for i in range(120) for site in ("s1", "s2", "s3")]
-    for start in range(0, len(events), 200):
-        kinesis.put_records(StreamName=stream, Records=[{"Data": json.dumps(e).encode(), "PartitionKey": e["site_id"]}
-                                                        for e in events[start:start + 200]])
-    config = HostConfig(check_time=False)
+    bucket, _ = parse_s3_url(url)
+    client.put_object(Bucket=bucket, Key="consumer/state.json", Body=body)
+    with pytest.raises(StateError, match=rf"s3://{bucket}/consumer/state.json.*{why}"):
+        host_on(client, url, tmp_path)
+    assert client.get_object(Bucket=bucket, Key="consumer/state.json")["Body"].read() == body
+    assert len(client.list_object_versions(Bucket=bucket)["Versions"]) == 1  # refused before the claim
 
-    clean = kinesis_host(kinesis, stream, S3StateStore(client, url + "-clean"), FileOutputs(tmp_path / "clean"),
-                         config, limit=50)
-    clean.drain(flush=True)
-    clean.close()
 
-    crashes = {"n": 0}
+@pytest.mark.parametrize("key", ["consumer/host.json", "consumer/sites/cafe-1.json"])
+def test_the_older_layout_is_refused_by_name_and_nothing_is_written(s3: tuple[Any, str], tmp_path: Any,
+                                                                    key: str) -> None:
+    client, url = s3
+    bucket, _ = parse_s3_url(url)
+    client.put_object(Bucket=bucket, Key=key, Body=b'{"version": 2}')
+    with pytest.raises(StateError, match=rf"s3://{bucket}/{key}: written by an older version of moodlens .* "
+                                         rf"one fenced object, s3://{bucket}/consumer/state.json.*nothing was "
+                                         "overwritten"):
+        host_on(client, url, tmp_path)
+    assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]] == [key]
 
-    def fault(point: str) -> None:
-        if point == "after-sites":
-            crashes["n"] += 1
-            if crashes["n"] == 3:
-                raise Crash(point)
 
-    host = kinesis_host(kinesis, stream, S3StateStore(client, url, fault=fault), FileOutputs(tmp_path / "crashed"),
-                        config, limit=50)
-    with pytest.raises(Crash):
-        host.drain(flush=True)
+def test_a_bucket_without_versioning_is_refused_and_an_existing_state_left_as_it_was(
+        aws_client: Callable[[str], Any], unique: str, tmp_path: Any) -> None:
+    client = aws_client("s3")
+    make_bucket(client, f"plain-{unique}", versioned=False)
+    url = f"s3://plain-{unique}/consumer"
+    with pytest.raises(StateError, match=rf"consumer/state.json: the bucket plain-{unique} keeps no versions "
+                                         r"\(versioning is not enabled\)"):
+        host_on(client, url, tmp_path)  # new state: the first (empty) claim shows it
+    client.put_object(Bucket=f"plain-{unique}", Key="consumer/state.json", Body=state_body())
+    with pytest.raises(StateError, match=r"versioning is not enabled.*nothing was overwritten"):
+        host_on(client, url, tmp_path)
+    assert client.get_object(Bucket=f"plain-{unique}", Key="consumer/state.json")["Body"].read() == state_body()
+
+
+class IgnoresConditions(Throttling):
+    """An S3 look-alike that drops If-Match and If-None-Match (as some S3-compatible stores do)."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client, fail=0)
+
+    def put_object(self, **kwargs: Any) -> Any:
+        kwargs.pop("IfMatch", None)
+        kwargs.pop("IfNoneMatch", None)
+        return self.client.put_object(**kwargs)
+
+
+def test_an_endpoint_that_ignores_conditional_writes_is_refused_before_any_commit(
+        s3: tuple[Any, str], tmp_path: Any) -> None:
+    client, url = s3
+    with pytest.raises(StateError, match="accepted a write with If-None-Match: \\* over an existing object: it "
+                                         "ignores conditional writes"):
+        Host(LocalLogSource(_EmptyLog()), S3StateStore(IgnoresConditions(client), url), FileOutputs(tmp_path))
+    assert S3StateStore(client, url).load() == (None, {})  # only the empty claim exists
+
+
+def test_a_host_whose_claim_loses_a_race_loads_again_and_claims_the_next_epoch(
+        s3: tuple[Any, str], tmp_path: Any) -> None:
+    client, url = s3
+    rival = S3StateStore(client, url, owner="rival")
+
+    class Racing(S3StateStore):
+        def claim(self) -> bool:
+            if rival.epoch == 0:  # the rival starts between this one's load and its claim
+                rival.load()
+                assert rival.claim()
+            return super().claim()
+
+    host = Host(LocalLogSource(_EmptyLog()), Racing(client, url, owner="host"), FileOutputs(tmp_path))
+    assert (rival.epoch, host.state.epoch) == (1, 2)  # type: ignore[attr-defined]
+    with pytest.raises(FencedError, match=r"another consumer \(host, epoch 2\)"):
+        rival.commit(checkpoint(1), {})
     host.close()
-    host = kinesis_host(kinesis, stream, S3StateStore(client, url), FileOutputs(tmp_path / "crashed"), config, limit=50)
-    host.drain(flush=True)
-    host.close()
-    assert host.counters["skipped"] > 0  # the replayed batch: sites that had stored it skipped it
-
-    def windows(folder: Any) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in (folder / WINDOWS).read_text().splitlines()]
-
-    expected = {w["event_id"]: w for w in windows(tmp_path / "clean")}
-    got = windows(tmp_path / "crashed")
-    assert {w["event_id"]: w for w in got} == expected  # nothing lost, each window the same
-    assert len(got) == len(expected)  # the sites that had stored the batch did not emit it again
