@@ -28,7 +28,7 @@ from edge.events import EventContext
 from edge.expression.classifier import DEFAULT_MODEL, ExpressionClassifier
 from edge.frame import Frame
 from edge.pipeline import Pipeline, PipelineSettings
-from edge.sinks import CountingSink
+from edge.publish.sinks import CountingSink
 
 REPO = Path(__file__).resolve().parent.parent
 LABELS = REPO / "benchmarks" / "labels"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from edge.publish.local import LocalLogTransport
 from edge.publish.publisher import SpoolingPublisher
-from edge.spool import SqliteSpool
+from edge.publish.spool import SqliteSpool
 from schemas.ids import new_event_id
 
 

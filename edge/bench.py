@@ -15,7 +15,7 @@ from edge.events import EventContext
 from edge.expression.classifier import ExpressionClassifier
 from edge.pipeline import STAGES, Pipeline, PipelineSettings, PipelineStats
 from edge.ports import FaceDetector
-from edge.sinks import CountingSink
+from edge.publish.sinks import CountingSink
 from edge.sources.capture import VideoCaptureSource
 
 

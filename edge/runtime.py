@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the heavy modules (OpenCV, onnxruntime) load only when the 
     from edge.events import EventContext
     from edge.expression.classifier import ExpressionClassifier
     from edge.heartbeat import FrameHeartbeats, PipelineCounters
-    from edge.model_store import ModelWatcher, SwappingClassifier
+    from edge.model.store import ModelWatcher, SwappingClassifier
     from edge.pipeline import Pipeline, PipelineStats
 
 log = logging.getLogger("moodlens.edge")
@@ -72,14 +72,14 @@ def open_model(model: str, pinned_sha256: str | None, poll_interval_s: float, ca
     """`model` (path or s3://) through the verifying store, as a classifier that follows new versions.
 
     A local path the operator names is trusted when nothing is published to check it against (see
-    edge.model_store); a sidecar, a model card (the shipped model's edge/models/expression.json) or
+    edge.model.store); a sidecar, a model card (the shipped model's edge/models/expression.json) or
     a pinned sha256 is always enforced. S3 models must verify. S3's endpoint comes from boto3's own
     settings (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, region, credentials). Errors name `model` as
     given, never the verified copy in the cache, which the user has never heard of. With
     `public_key_file` only models signed by that key run (a registry channel needs one).
     """
     from edge.expression.classifier import ModelError
-    from edge.model_store import SwappingClassifier, classifier_watcher
+    from edge.model.store import SwappingClassifier, classifier_watcher
 
     if poll_interval_s < 0:
         raise ValueError("--model-poll-interval must be 0 (never) or positive")

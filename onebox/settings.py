@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.redact import SOURCE_ENV
-from edge.spool import SpoolBounds
+from edge.publish.spool import SpoolBounds
 from schemas.contract import IDENTIFIER
 
 Check = Callable[[Any], str | None]

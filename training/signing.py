@@ -2,7 +2,7 @@
 
 The private key stays where models are published (a build machine, the operator's laptop): it is
 read only from a file nobody but its owner can read, and never goes to an edge or the registry. The
-edge holds the public key (`edge.model_signature` owns the signature's format and its check).
+edge holds the public key (`edge.model.signature` owns the signature's format and its check).
 The private key file is not passphrase-protected, like an ssh deploy key: a publish runs unattended
 in CI; its protection is the file's mode and where it lives.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.model_signature import encode, key_id, signed_message
+from edge.model.signature import encode, key_id, signed_message
 
 
 def generate_key_pair(private_path: Path, public_path: Path) -> str:

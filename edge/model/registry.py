@@ -3,7 +3,7 @@
 Layout under a root (a local folder or ``s3://bucket/prefix``):
 
     versions/<version>/model.onnx          the model, never overwritten once published
-    versions/<version>/model.onnx.sig      the publisher's Ed25519 signature (`edge.model_signature`)
+    versions/<version>/model.onnx.sig      the publisher's Ed25519 signature (`edge.model.signature`)
     versions/<version>/model.onnx.sha256   its digest (sha256sum format)
     versions/<version>/card.json           the model card's figures (accuracy, macro-F1, per class)
     versions/<version>/MODEL_CARD.md       the card itself, when given
@@ -11,7 +11,7 @@ Layout under a root (a local folder or ``s3://bucket/prefix``):
     channels/sites/<site>.json             the same, for one site; wins over the fleet channel
 
 An edge names the registry as its model, ``registry:<root>`` or ``registry:<root>#site=<site>``
-(`edge.model_store.source_for`), and holds the publisher's public key. Its watcher polls the
+(`edge.model.store.source_for`), and holds the publisher's public key. Its watcher polls the
 channel, downloads a newly promoted version, checks its signature and sha256 and swaps it in between
 frames; the previous file stays in the model cache, so a rollback swaps back without a download.
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from edge.model_signature import ModelSignatureError, SignatureFile, read, verify
+from edge.model.signature import ModelSignatureError, SignatureFile, read, verify
 from locallog.files import write_atomically
 from schemas.contract import IDENTIFIER
 

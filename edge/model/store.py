@@ -11,7 +11,7 @@ operator named): a checksum beside a local file sits under the same permissions 
 adds no authority, and refusing would only break `--model my.onnx`. Such a file is logged as
 unverified; a published checksum, where there is one, is always enforced, and a pin makes it strict.
 
-Signatures (`edge.model_signature`): a store given the publisher's public key runs only models with a
+Signatures (`edge.model.signature`): a store given the publisher's public key runs only models with a
 valid Ed25519 signature by it, whatever their source (``<model>.sig`` beside a file or S3 object, the
 version's ``model.onnx.sig`` in a registry); the signed sha256 is then the expected one. A registry
 channel is never followed without a key: whoever can write its bucket could otherwise put any model
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from edge.expression.classifier import ExpressionClassifier, ModelInfo, file_sha256
-from edge.model_signature import ModelSignatureError, SignatureFile, Signed, key_id, load_public_key, verify
+from edge.model.signature import ModelSignatureError, SignatureFile, Signed, key_id, load_public_key, verify
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -169,7 +169,7 @@ class S3Source:
 def source_for(uri: str, s3_client: S3Client | None = None, endpoint_url: str | None = None) -> ModelSource:
     """A path, an ``s3://bucket/key`` URI, or a registry channel (``registry:<root>[#site=S]``)."""
     if uri.startswith("registry:"):
-        from edge.model_registry import Registry, RegistrySource, blob_store, parse_registry_uri
+        from edge.model.registry import Registry, RegistrySource, blob_store, parse_registry_uri
 
         root, site = parse_registry_uri(uri)
         return RegistrySource(Registry(blob_store(root, s3_client, endpoint_url)), site)

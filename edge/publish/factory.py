@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from edge.publish.publisher import SpoolingPublisher
-from edge.spool import SpoolBounds, SqliteSpool
+from edge.publish.spool import SpoolBounds, SqliteSpool
 from schemas.validation import require_identifiers
 
 N = TypeVar("N", int, float)

@@ -176,7 +176,7 @@ def make_publisher(args: argparse.Namespace) -> EventSink:
     `args` carries --publisher, --site, --camera and --output; add options in `register` as needed.
     """
     from edge.publish.factory import PublisherSettings, build_publisher
-    from edge.sinks import JsonLinesSink
+    from edge.publish.sinks import JsonLinesSink
 
     settings = PublisherSettings.from_environment(args.site, args.camera)
     if args.publisher == "local" and settings.local_log_dir is None:

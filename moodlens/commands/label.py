@@ -126,7 +126,7 @@ def run_collect(args: argparse.Namespace) -> int:
     from edge.expression.classifier import DEFAULT_MODEL
     from edge.pipeline import Pipeline
     from edge.runtime import open_model
-    from edge.sinks import CountingSink
+    from edge.publish.sinks import CountingSink
     from edge.sources import ReconnectPolicy, SourceError, open_source, sampled
     from moodlens import __version__
     from onebox.config import load

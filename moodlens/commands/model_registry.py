@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.model_registry import Registry, RegistryError, blob_store, check_version
-from edge.model_signature import load_public_key
+from edge.model.registry import Registry, RegistryError, blob_store, check_version
+from edge.model.signature import load_public_key
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from edge.expression.classifier import ExpressionClassifier
-from edge.model_signature import load_public_key
+from edge.model.signature import load_public_key
 from tests.training.test_train import write_archive
 from training.data import load_split
 from training.drift_baseline import baseline_of
@@ -84,7 +84,7 @@ def test_publishes_a_single_view_student_with_both_latencies_and_the_anchor(tmp_
 
 
 def test_a_published_model_is_signed_for_edges_that_hold_the_public_key(tmp_path: Path) -> None:
-    from edge.model_store import LocalFileSource, ModelStore
+    from edge.model.store import LocalFileSource, ModelStore
     from training.signing import generate_key_pair
 
     generate_key_pair(tmp_path / "publisher.key", tmp_path / "publisher.pub")

@@ -121,7 +121,7 @@ def test_on_real_footage_the_gate_finds_a_newcomer_with_a_fraction_of_the_search
     from edge.events import EventContext
     from edge.frame import Frame
     from edge.pipeline import Pipeline, PipelineSettings
-    from edge.sinks import CountingSink
+    from edge.publish.sinks import CountingSink
 
     images = talking_head_with_a_newcomer(arrives_at=45, frames=90)
     runs = {}

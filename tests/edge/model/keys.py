@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.model_registry import LocalBlobStore, Registry
-from edge.model_signature import load_public_key
+from edge.model.registry import LocalBlobStore, Registry
+from edge.model.signature import load_public_key
 from training.signing import generate_key_pair, load_private_key, sign
 
 

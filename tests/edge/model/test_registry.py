@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.expression.classifier import DEFAULT_MODEL
-from edge.model_registry import (
+from edge.model.registry import (
     LocalBlobStore,
     Registry,
     RegistryError,
@@ -17,8 +17,8 @@ from edge.model_registry import (
     check_version,
     parse_registry_uri,
 )
-from edge.model_store import ModelStore, ModelWatcher, classifier_watcher, source_for
-from tests.edge.model_keys import make_keys, registry_with
+from edge.model.store import ModelStore, ModelWatcher, classifier_watcher, source_for
+from tests.edge.model.keys import make_keys, registry_with
 
 
 @pytest.fixture

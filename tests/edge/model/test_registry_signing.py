@@ -8,11 +8,11 @@ import stat
 import pytest
 
 from edge.expression.classifier import DEFAULT_MODEL
-from edge.model_registry import LocalBlobStore, Registry, RegistrySource
-from edge.model_signature import ModelSignatureError
-from edge.model_store import LocalFileSource, ModelStore, ModelVerificationError, ModelWatcher
+from edge.model.registry import LocalBlobStore, Registry, RegistrySource
+from edge.model.signature import ModelSignatureError
+from edge.model.store import LocalFileSource, ModelStore, ModelVerificationError, ModelWatcher
 from moodlens.cli import main
-from tests.edge.model_keys import make_keys, registry_with
+from tests.edge.model.keys import make_keys, registry_with
 from training.signing import generate_key_pair, load_private_key, sign_file
 
 

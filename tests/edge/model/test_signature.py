@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.model_signature import ModelSignatureError, load_public_key, verify
+from edge.model.signature import ModelSignatureError, load_public_key, verify
 from training.signing import sign
 
 PUBLISHER = Ed25519PrivateKey.generate()

@@ -11,7 +11,7 @@ import boto3
 import numpy as np
 import pytest
 
-from edge.model_store import (
+from edge.model.store import (
     LocalFileSource,
     ModelStore,
     ModelVerificationError,
@@ -139,8 +139,8 @@ def test_an_s3_model_without_a_sidecar_is_refused(aws_env, tmp_path):
 
 
 def test_an_edge_holding_the_public_key_runs_only_signed_s3_models(aws_env, tmp_path):
-    from edge.model_signature import ModelSignatureError
-    from tests.edge.model_keys import make_keys
+    from edge.model.signature import ModelSignatureError
+    from tests.edge.model.keys import make_keys
 
     keys = make_keys(tmp_path / "keys")
     s3 = boto3.client("s3", region_name="eu-west-1", endpoint_url=aws_env)

@@ -12,7 +12,7 @@ import pytest
 
 from edge.publish.local import LocalLogTransport
 from edge.publish.publisher import SpoolingPublisher
-from edge.spool import SqliteSpool
+from edge.publish.spool import SqliteSpool
 from locallog import LocalLog
 from stream.embedded import EmbeddedRunner, RunnerConfig
 from tests.stream.helpers import T0, face

@@ -18,7 +18,7 @@ from edge.publish.backoff import Backoff
 from edge.publish.iot import IotCoreTransport, MqttTlsSettings, topic_for
 from edge.publish.ports import OutboundRecord, TransportUnavailable
 from edge.publish.publisher import SpoolingPublisher
-from edge.spool import SqliteSpool
+from edge.publish.spool import SqliteSpool
 from tests.edge.publish.fakes import RecordingSleep, heartbeat
 from tests.edge.publish.mosquitto import (
     MOSQUITTO_MISSING,

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from edge.publish.kinesis import KinesisTransport, kinesis_client
 from edge.publish.ports import OutboundRecord, TransportThrottled, TransportUnavailable
 from edge.publish.publisher import SpoolingPublisher
-from edge.spool import SqliteSpool
+from edge.publish.spool import SqliteSpool
 from tests.edge.publish.fakes import RecordingSleep, heartbeat
 
 STREAM = "moodlens-events"

@@ -13,7 +13,7 @@ from edge.publish.backoff import Backoff
 from edge.publish.local import LocalLogTransport
 from edge.publish.ports import BatchLimits
 from edge.publish.publisher import SpoolingPublisher
-from edge.spool import SpoolBounds, SqliteSpool
+from edge.publish.spool import SpoolBounds, SqliteSpool
 from locallog import LocalLog
 from tests.edge.publish.fakes import RecordingSleep, ScriptedTransport, heartbeat
 

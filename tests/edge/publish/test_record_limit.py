@@ -15,7 +15,7 @@ from edge.publish.iot import IotCoreTransport
 from edge.publish.kinesis import KinesisTransport
 from edge.publish.local import LocalLogTransport
 from edge.publish.publisher import SpoolingPublisher, encode_event
-from edge.spool import SqliteSpool
+from edge.publish.spool import SqliteSpool
 from locallog import LocalLog
 from schemas.contract import MAX_RECORD_BYTES
 from schemas.validation import Code

@@ -14,10 +14,10 @@ import pytest
 
 from edge.publish.local import LocalLogTransport
 from edge.publish.publisher import SpoolingPublisher
-from edge.spool import SpoolBounds, SqliteSpool
+from edge.publish.spool import SpoolBounds, SqliteSpool
 from locallog import LocalLog, next_offset
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 class FakeClock:
@@ -122,7 +122,7 @@ KILLED_PUBLISHER = textwrap.dedent("""
     import sys
     from edge.publish.local import LocalLogTransport
     from edge.publish.publisher import SpoolingPublisher
-    from edge.spool import SqliteSpool
+    from edge.publish.spool import SqliteSpool
     from tests.edge.publish.fakes import heartbeat
     publisher = SpoolingPublisher(SqliteSpool(sys.argv[1]), LocalLogTransport(sys.argv[2]))
     for number in range(100_000):

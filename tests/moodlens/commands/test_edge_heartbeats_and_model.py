@@ -21,7 +21,7 @@ from moodlens import __version__
 from moodlens.cli import main
 from schemas.validation import validate_event
 from tests.edge.conftest import VIDEO
-from tests.edge.test_model_store import tiny_onnx_model
+from tests.edge.model.test_store import tiny_onnx_model
 
 CLIP = VIDEO / "single_face.mp4"  # 640x360, 30 fps, one frontal face
 T0 = 1_760_000_000_000  # a wall-clock-like epoch ms for synthetic timelines
@@ -261,7 +261,7 @@ def test_model_checksums(random_model, tmp_path, state_dir, capsys, setup, extra
 
 def test_an_unverified_local_model_is_logged(random_model, tmp_path, caplog):
     model = bare_copy(random_model, tmp_path / "m")
-    with caplog.at_level(logging.WARNING, logger="edge.model_store"):
+    with caplog.at_level(logging.WARNING, logger="edge.model.store"):
         assert main(edge_run("--source", str(CLIP), "--max-frames", "2", "--model", str(model),
                              "--output", str(tmp_path / "e.jsonl"))) == 0
     assert "unverified" in caplog.text
@@ -308,16 +308,16 @@ def test_a_missing_s3_model_is_a_clear_error(s3_models, capsys):
 def test_a_new_s3_version_is_swapped_in_mid_run_and_a_bad_one_is_refused(s3_models, tmp_path, monkeypatch):
     """Frames 0-10 run on version A; B is uploaded before frame 10 and used from frame 11; C (wrong sha256)
     is uploaded before frame 20 and refused: capture goes on with B to the end."""
-    import edge.model_store
+    import edge.model.store
 
     a = tiny_onnx_model(tmp_path / "a.onnx", "1.0.0", bias=3).read_bytes()
     b = tiny_onnx_model(tmp_path / "b.onnx", "2.0.0", bias=6).read_bytes()
     c = tiny_onnx_model(tmp_path / "c.onnx", "3.0.0", bias=1).read_bytes()
     uri = s3_models(a)
 
-    watchers: list[edge.model_store.ModelWatcher] = []
-    real = edge.model_store.classifier_watcher
-    monkeypatch.setattr(edge.model_store, "classifier_watcher",
+    watchers: list[edge.model.store.ModelWatcher] = []
+    real = edge.model.store.classifier_watcher
+    monkeypatch.setattr(edge.model.store, "classifier_watcher",
                         lambda *args, **kwargs: watchers.append(real(*args, **kwargs)) or watchers[-1])
 
     def wait_for(condition: Callable[[], bool]) -> None:
