@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from edge.ports import ClosableSink, EventSink
 from edge.redact import SOURCE_ENV
-from edge.runtime import BetweenFrames, SinkGauge, StatusLine, open_model
+from edge.model.loading import open_model
+from edge.runtime import BetweenFrames, SinkGauge, StatusLine
 
 if TYPE_CHECKING:  # the heavy modules (OpenCV, onnxruntime) load only when an edge command runs
     from edge.detection.zones import ZoneMask

@@ -125,7 +125,7 @@ def run_collect(args: argparse.Namespace) -> int:
     from edge.events import EventContext
     from edge.expression.classifier import DEFAULT_MODEL
     from edge.pipeline import Pipeline
-    from edge.runtime import open_model
+    from edge.model.loading import open_model
     from edge.publish.sinks import CountingSink
     from edge.sources import ReconnectPolicy, SourceError, open_source, sampled
     from moodlens import __version__

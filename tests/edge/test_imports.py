@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 EDGE_MODULES = ["edge.pipeline", "edge.sources", "edge.detection.haar", "edge.detection.hog", "edge.events",
-                "edge.annotate", "edge.bench", "edge.runtime", "edge.detection.yunet", "edge.detection.choice",
+                "edge.annotate", "edge.bench", "edge.runtime", "edge.model.loading", "edge.detection.yunet", "edge.detection.choice",
                 "moodlens.commands.edge"]
 
 

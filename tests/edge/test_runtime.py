@@ -1,14 +1,11 @@
-"""What runs around the frame loop: the status line and the model opened for the run."""
+"""What runs around the frame loop: the status line and the sink's depth."""
 
 from __future__ import annotations
 
 import io
 
-import pytest
-
-from edge.expression.classifier import ModelError
 from edge.pipeline import PipelineStats
-from edge.runtime import StatusLine, open_model
+from edge.runtime import StatusLine
 from tests.edge.conftest import ListSink
 
 
@@ -38,13 +35,3 @@ def test_status_line_finds_the_depth_of_a_publishers_spool():
     stream = io.StringIO()
     StatusLine(Publisher(), stream=stream, every_s=0.0)(PipelineStats(frames=1))
     assert "spool 7" in stream.getvalue()
-
-
-def test_a_broken_model_file_is_named_as_given_not_as_its_cached_copy(tmp_path):
-    broken = tmp_path / "mine.onnx"
-    broken.write_bytes(b"not an onnx model")
-    cache = tmp_path / "cache"
-    with pytest.raises(ModelError) as error:
-        open_model(str(broken), None, 0, cache_dir=cache)
-    assert str(broken) in str(error.value) and "not a loadable ONNX model" in str(error.value)
-    assert str(cache) not in str(error.value)

@@ -189,7 +189,7 @@ def test_the_shipped_model_runs_from_an_s3_registry(aws_env, tmp_path, keys):
 
 
 def test_edge_run_takes_a_registry_channel_as_its_model(tmp_path, keys):
-    from edge.runtime import open_model
+    from edge.model.loading import open_model
 
     registry = Registry(LocalBlobStore(tmp_path / "registry"))
     card = json.loads(DEFAULT_MODEL.with_suffix(".json").read_text())

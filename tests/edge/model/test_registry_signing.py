@@ -184,7 +184,7 @@ def test_a_registry_given_the_public_key_checks_signatures_when_promoting(tmp_pa
 
 
 def test_model_sign_lets_an_edge_holding_the_key_run_a_local_model(tmp_path, keys, capsys):
-    from edge.runtime import open_model
+    from edge.model.loading import open_model
 
     model = tmp_path / "expression.onnx"
     model.write_bytes(DEFAULT_MODEL.read_bytes())
