@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge.redact import SOURCE_ENV
 from edge.publish.spool import SpoolBounds
+from edge.redact import SOURCE_ENV
 from schemas.contract import IDENTIFIER
 
 Check = Callable[[Any], str | None]

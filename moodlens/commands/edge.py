@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge.model.loading import open_model
 from edge.ports import ClosableSink, EventSink
 from edge.redact import SOURCE_ENV
-from edge.model.loading import open_model
 from edge.runtime import BetweenFrames, SinkGauge, StatusLine
 
 if TYPE_CHECKING:  # the heavy modules (OpenCV, onnxruntime) load only when an edge command runs

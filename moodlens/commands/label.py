@@ -124,8 +124,8 @@ def run_collect(args: argparse.Namespace) -> int:
     from edge.detection.zones import ZoneMask, parse_polygon
     from edge.events import EventContext
     from edge.expression.classifier import DEFAULT_MODEL
-    from edge.pipeline import Pipeline
     from edge.model.loading import open_model
+    from edge.pipeline import Pipeline
     from edge.publish.sinks import CountingSink
     from edge.sources import ReconnectPolicy, SourceError, open_source, sampled
     from moodlens import __version__

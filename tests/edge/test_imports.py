@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 EDGE_MODULES = ["edge.pipeline", "edge.sources", "edge.detection.haar", "edge.detection.hog", "edge.events",
-                "edge.annotate", "edge.bench", "edge.runtime", "edge.model.loading", "edge.detection.yunet", "edge.detection.choice",
-                "moodlens.commands.edge"]
+                "edge.annotate", "edge.bench", "edge.runtime", "edge.model.loading", "edge.detection.yunet",
+                "edge.detection.choice", "moodlens.commands.edge"]
 
 
 def test_edge_modules_import_neither_torch_nor_optional_sdks():
