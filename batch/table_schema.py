@@ -12,9 +12,6 @@ import pyarrow as pa
 
 from schemas.contract import EventContract, Field
 
-# Columns the lake adds to every event table: where the record came from and its partitions.
-PARTITION_COLUMNS: tuple[tuple[str, str], ...] = (("site", "string"), ("event_date", "string"))
-
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_(),
 }

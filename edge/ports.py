@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from edge.detection.detections import Detections
-from edge.frame import Frame
-
-
-class FrameSource(Protocol):
-    """Frames in source order; `close` releases the device or file."""
-
-    description: str
-
-    def frames(self) -> Iterator[Frame]: ...
-
-    def close(self) -> None: ...
 
 
 class FaceDetector(Protocol):

@@ -25,8 +25,6 @@ KINDS = {"string": 0, "integer": 1, "number": 2, "boolean": 3, "object": 4}
 TAG = "schema"  # the field naming the event type; the C code wants it as the record's first key
 # A probability sum this close to the tolerance is left to the reference, which sums in JSON order.
 SUM_MARGIN = 1e-9
-# Ints the C code compares with float bounds exactly (it gives larger ones back to the reference).
-_EXACT_INT = 2**53
 # Unique per event, so the C code does not remember them (it remembers ids that repeat, checked once).
 UNIQUE_PER_EVENT = frozenset({"event_id"})
 
@@ -40,10 +38,6 @@ def _charset(chars: Iterable[str]) -> bytes:
         code = ord(char)
         bits[code >> 3] |= 1 << (code & 7)
     return bytes(bits)
-
-
-def _members(bits: bytes) -> set[int]:
-    return {code for code in range(128) if bits[code >> 3] >> (code & 7) & 1}
 
 
 def _class(body: str, start: int) -> tuple[set[str], int] | None:

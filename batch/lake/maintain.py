@@ -18,7 +18,6 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
@@ -135,13 +134,6 @@ def delete_orphans(table: Table, now: dt.datetime, grace: dt.timedelta = ORPHAN_
                 os.remove(path)
                 deleted.append(path)
     return deleted
-
-
-def rows_by_partition(table: Table) -> pa.Table:
-    """Rows per (day, site) partition: what retention and tests look at."""
-    files = table.inspect.files()
-    return files.select(["partition", "record_count"]).group_by("partition").aggregate(
-        [("record_count", "sum")]) if files.num_rows else pa.table({"partition": [], "record_count_sum": []})
 
 
 def count_rows(table: Table) -> int:
