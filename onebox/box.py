@@ -28,7 +28,6 @@ from onebox.schedule import next_every, next_weekly
 from onebox.supervisor import Backoff, ChildSpec, ChildStatus, Clock, Spawner, Supervisor
 
 log = logging.getLogger("moodlens.up")
-HasCommand = Callable[[Sequence[str]], bool]
 # Daily, a few minutes after midnight's compaction: the dashboard's forecast line and the model's drift.
 DAILY_FORECAST = ["batch", "forecast", "--lake", "{lake}", "--site", "{site}", "--dashboard-json",
                   "{lake}/forecast.json"]
@@ -48,7 +47,6 @@ class Job:
     template: Sequence[str]
     next_due: Callable[[dt.datetime], dt.datetime]
     due: dt.datetime | None = None
-    missing_logged: bool = False
     catch_up: bool = False  # not run for a day (the box was off): due soon after start, not at its hour
     blocked: Callable[[], str | None] | None = None  # why it cannot run now (None: it can)
     blocked_logged: bool = False
@@ -60,7 +58,6 @@ class Box:
     config: SiteConfig
     spawner: Spawner
     clock: Clock
-    has_command: HasCommand
     specs: list[ChildSpec] | None = None  # default: from the site file (the demo passes its own)
     backoff: Backoff = field(default_factory=Backoff)
     now: Callable[[], dt.datetime] = dt.datetime.now
@@ -144,13 +141,6 @@ class Box:
                 if not job.blocked_logged:
                     log.info("%s skipped: %s; next try %s", job.name, reason, job.due.strftime("%Y-%m-%d %H:%M"))
                     job.blocked_logged = True
-                continue
-            command = [p for p in job.template[:2] if not p.startswith("-")]
-            if not self.has_command(command):
-                if not job.missing_logged:
-                    log.warning("%s skipped: `moodlens %s` is not in this installation; next try %s", job.name,
-                                " ".join(command), job.due.strftime("%Y-%m-%d %H:%M"))
-                    job.missing_logged = True
                 continue
             if not self.supervisor.run_job(job_spec(job.name, job.template, self.config, self.layout)):
                 log.warning("%s skipped: its previous run is still going", job.name)

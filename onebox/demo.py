@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from onebox.box import Box, HasCommand
+from onebox.box import Box
 from onebox.children import CLI, edge_spec, stream_spec
 from onebox.config import SiteConfig, from_values
 from onebox.eventlog import LogTail, Skipped, events, open_log
@@ -122,8 +122,8 @@ class DemoResult:
     lake_summary: str = ""
 
 
-def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, has_command: HasCommand,
-             port: int = 8765, out: IO[str] | None = None, dashboard: Any = None,
+def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, port: int = 8765,
+             out: IO[str] | None = None, dashboard: Any = None,
              history_days: int = HISTORY_DAYS) -> DemoResult:
     """Runs the clips through the box; `dashboard` (a started server) may watch it live. Progress goes
     to `out`, by default the `sys.stderr` of the moment of the call (not of the import: a test's
@@ -139,7 +139,7 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
             extra += ["--blur-faces"] if blur_faces else []
         specs.append(edge_spec(config, camera, layout, "on-failure", extra))
     specs.append(stream_spec(config, layout, ["--idle-advance-s", "0", "--poll-s", "0.2"]))
-    box = Box(config, SubprocessSpawner(), RealClock(), has_command, specs=specs, jobs_enabled=False)
+    box = Box(config, SubprocessSpawner(), RealClock(), specs=specs, jobs_enabled=False)
     progress = Progress(clips, layout.log, out)
     edges = [s.name for s in specs if s.kind == "edge"]
 
@@ -154,13 +154,11 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
     result = DemoResult(layout.root, clips, failed=[n for n in edges if box.supervisor.status[n].state == "failed"])
     close_at_end_of_input(layout, config)
     _collect(result, layout)
-    if has_command(["batch", "compact"]):
-        result.history = compact(["--log", str(layout.log), "--state", str(layout.stream)], box.config.lake_dir)
-        if not result.history and history_days > 0 and has_command(["demo", "history"]):
-            result.history = add_history(layout, box.config.lake_dir, history_days, out)
-    result.report = make_report(box, has_command)
-    if has_command(["sql"]):
-        result.lake_summary = lake_summary(box.config.lake_dir)
+    result.history = compact(["--log", str(layout.log), "--state", str(layout.stream)], box.config.lake_dir)
+    if not result.history and history_days > 0:
+        result.history = add_history(layout, box.config.lake_dir, history_days, out)
+    result.report = make_report(box)
+    result.lake_summary = lake_summary(box.config.lake_dir)
     return result
 
 
@@ -227,21 +225,19 @@ def close_at_end_of_input(layout: Layout, config: SiteConfig) -> None:
         runner.close()
 
 
-def make_report(box: Box, has_command: HasCommand) -> str:
-    """The weekly report over the demo's data, when this installation has `moodlens report`."""
-    if not has_command(["report"]):
-        return "`moodlens report` is not in this installation yet: no report"
-    reports = box.config.reports_dir
-    for job in box.jobs:  # compaction first (when there is one), then the report, through the supervisor
-        if job.name == "report" or has_command(["batch", "compact"]):
-            from onebox.children import job_spec
+def make_report(box: Box) -> str:
+    """The weekly report over the demo's data: the box's jobs run once each through the supervisor, in
+    the box's order (a compaction, where the site has one, before the report)."""
+    from onebox.children import job_spec
 
-            box.supervisor.stopping = False
-            box.supervisor.run_job(job_spec(job.name, job.template, box.config, box.layout))
-            deadline = time.monotonic() + 60
-            while box.supervisor.running(job.name) and time.monotonic() < deadline:
-                time.sleep(0.1)
-                box.supervisor.tick()
+    reports = box.config.reports_dir
+    for job in box.jobs:
+        box.supervisor.stopping = False
+        box.supervisor.run_job(job_spec(job.name, job.template, box.config, box.layout))
+        deadline = time.monotonic() + 60
+        while box.supervisor.running(job.name) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            box.supervisor.tick()
     made = sorted(reports.glob("*.html"), key=lambda p: p.stat().st_mtime) if reports.is_dir() else []
     if made:
         return str(made[-1])

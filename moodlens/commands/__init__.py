@@ -1,4 +1,9 @@
-"""Command groups of the `moodlens` CLI; each module adds one group with `register(subparsers)`."""
+"""Command groups of the `moodlens` CLI; each module adds one group with `register(subparsers)`.
+
+A group made of several modules is composed by its own module's `register`, which calls the others'
+`add_*_commands` (`model` adds the registry's and the drift commands, `batch` the lake's and the
+analytics', `demo` adds `history`), so every command is named here or in its group's module.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,9 @@ from collections.abc import Callable
 
 from moodlens.commands import (
     batch,
-    batch_analytics,
     config,
     dashboard,
     demo,
-    demo_history,
     edge,
     infra,
     init,
@@ -26,11 +29,7 @@ from moodlens.commands import (
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-demo.DEMO_SUBCOMMANDS.append(demo_history.register)  # `moodlens demo history`
-
 # In the order `moodlens --help` lists them: a site manager's commands first.
 COMMAND_GROUPS: list[Register] = [init.register, config.register, up.register, dashboard.register,
                                   demo.register, edge.register, stream.register, model.register, label.register,
-                                  schema.register, report.register,
-                                  # the lake's batch group first: batch_analytics adds forecast and drivers to it
-                                  batch.register, batch_analytics.register, sql.register, infra.register]
+                                  schema.register, report.register, batch.register, sql.register, infra.register]

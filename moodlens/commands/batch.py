@@ -1,4 +1,5 @@
-"""`moodlens batch compact|maintain`: raw events into the Iceberg lake, and keeping it tidy."""
+"""`moodlens batch`: raw events into the Iceberg lake and keeping it tidy (`compact`, `maintain`), and the
+analytics over it (`forecast`, `drivers`, from `moodlens.commands.batch_analytics`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ DEFAULT_STATE = Path("var/stream")
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = groups.add_parser("batch", help="the event lake: compaction, maintenance")
+    from moodlens.commands.batch_analytics import add_analytics_commands
+
+    group = groups.add_parser("batch", help="the event lake: compaction, maintenance, forecast, drivers")
     commands = group.add_subparsers(dest="command", required=True)
     add_lake_commands(commands)
+    add_analytics_commands(commands)
 
 
 def add_lake_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,7 +1,6 @@
 """`moodlens batch forecast` and `moodlens batch drivers`: the analyst's predictive side.
 
-`add_analytics_commands(batch_subparsers)` adds both under the `batch` group; `register` adds a
-`batch` group for them when no other module has made one yet.
+`add_analytics_commands(batch_subparsers)` adds both under the `batch` group (`moodlens.commands.batch`).
 """
 
 from __future__ import annotations
@@ -14,19 +13,6 @@ from typing import Any
 from moodlens.commands.analytics_input import add_input_arguments, connect
 
 DAY_MS = 86_400_000
-
-
-def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    existing = groups.choices.get("batch")
-    if existing is None:
-        batch = groups.add_parser("batch", help="analytics over the event history")
-        add_analytics_commands(batch.add_subparsers(dest="batch_command", required=True, metavar="COMMAND"))
-        return
-    for action in existing._actions:  # the `batch` group of the lake module: add ours beside its commands
-        if isinstance(action, argparse._SubParsersAction):
-            add_analytics_commands(action)
-            return
-    raise RuntimeError("the batch group has no subcommands to add forecast and drivers to")
 
 
 def add_analytics_commands(batch: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

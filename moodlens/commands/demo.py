@@ -11,15 +11,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-REPO_VIDEO = Path(__file__).resolve().parents[2] / "data" / "video"
-DemoRegister = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+from moodlens.commands.demo_history import add_history_command
 
-# `moodlens demo <subcommand>` (e.g. `demo history`): append a register function here; plain
-# `moodlens demo [options]` runs the clips.
-DEMO_SUBCOMMANDS: list[DemoRegister] = []
+REPO_VIDEO = Path(__file__).resolve().parents[2] / "data" / "video"
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,14 +32,11 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="days of synthetic history of two more sites for the lake and the report (0: none)")
     demo.add_argument("--port", type=int, default=8765, help="dashboard port (default 8765; 0: any free one)")
     demo.set_defaults(handler=run_demo)
-    if DEMO_SUBCOMMANDS:
-        subcommands = demo.add_subparsers(dest="demo_command", metavar="SUBCOMMAND")
-        for add in DEMO_SUBCOMMANDS:
-            add(subcommands)
+    # `moodlens demo history` writes synthetic history; plain `moodlens demo [options]` runs the clips.
+    add_history_command(demo.add_subparsers(dest="demo_command", metavar="SUBCOMMAND"))
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from moodlens.commands.site_options import has_command
     from moodlens.commands.stream import format_event
     from onebox import demo, logs
     from onebox.dashboard.server import PortInUseError, open_dashboard
@@ -76,7 +69,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"(no live dashboard: {error})", file=sys.stderr)
     print("edges (detect, track, classify; one process per camera):", flush=True)
     try:
-        result = demo.run_demo(clips, state, args.min_tracks, args.blur_faces, has_command, args.port,
+        result = demo.run_demo(clips, state, args.min_tracks, args.blur_faces, args.port,
                                history_days=args.history_days)
         print("\n" + demo.summary(result))
         print("\nalarm log:" if result.alarms else "\nalarm log: no alarm")

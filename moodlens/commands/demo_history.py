@@ -19,8 +19,8 @@ from pathlib import Path
 CHUNK = 20_000
 
 
-def register(demo_subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds `history` under `moodlens demo` (see `demo.DEMO_SUBCOMMANDS`); plain `moodlens demo` is unchanged."""
+def add_history_command(demo_subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Adds `history` under `moodlens demo`; plain `moodlens demo` is unchanged."""
     history = demo_subcommands.add_parser("history", help="write weeks of synthetic events for several sites")
     history.add_argument("--sites", type=int, default=3)
     history.add_argument("--days", type=int, default=60)

@@ -7,7 +7,7 @@ import signal
 import sys
 import threading
 
-from moodlens.commands.site_options import add_config_option, has_command
+from moodlens.commands.site_options import add_config_option
 
 # A busy dashboard port may free itself (a previous `up` still stopping): EX_TEMPFAIL, which the shipped
 # systemd unit restarts, unlike 2 (a wrong site file, a second `up` on the same state folder).
@@ -57,7 +57,7 @@ def run_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    box = Box(config, SubprocessSpawner(), RealClock(), has_command)
+    box = Box(config, SubprocessSpawner(), RealClock())
     if dashboard is not None:
         dashboard.start()
         print(f"moodlens up: site {config.site_id}, {len(config.cameras)} cameras; dashboard at {dashboard.url}; "

@@ -38,30 +38,28 @@ def test_schedules_run_on_the_hour_and_weekly() -> None:
     assert next_weekly(now, "wednesday", 6) == dt.datetime(2026, 12, 2, 6, 0)
 
 
-def test_due_jobs_run_when_the_command_exists_and_are_skipped_with_a_log_line_otherwise(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_due_jobs_run_as_the_supervisors_children_and_a_lake_writer_waits_for_the_other(tmp_path: Path) -> None:
     clock, spawner = FakeClock(), FakeSpawner()
     now = [dt.datetime(2026, 11, 30, 14, 59)]
-    box = Box(_config(tmp_path / "s"), spawner, clock, has_command=lambda words: list(words) == ["batch", "compact"],
-              now=lambda: now[0])
+    box = Box(_config(tmp_path / "s"), spawner, clock, now=lambda: now[0])
     box.start()
     assert [s.name for s in box.supervisor.specs.values()] == ["edge-door", "stream"]
-    now[0] = dt.datetime(2026, 12, 7, 6, 1)  # past the hour and the weekly report
-    with caplog.at_level(logging.WARNING, logger="moodlens.up"):
-        box.step()
+    now[0] = dt.datetime(2026, 12, 7, 6, 1)  # past the hour, midnight's jobs and the weekly report
+    box.step()
     compact = box.supervisor.specs["compact"]
     assert compact.argv[-4:] == ("--log", str(tmp_path / "s" / "log"), "--lake", str(tmp_path / "s" / "lake"))
-    assert "report" not in box.supervisor.specs
-    assert "report skipped: `moodlens report` is not in this installation" in caplog.text
+    assert box.supervisor.specs["report"].argv[-5:-3] == ("report", "--lake")
+    # retention writes the lake too: it waits while the compaction runs; crop expiry has no crop store
+    assert "retention" not in box.supervisor.specs and "crop-expiry" not in box.supervisor.specs
     status = json.loads((tmp_path / "s" / "run" / "status.json").read_text())
-    assert {c["name"] for c in status["children"]} == {"edge-door", "stream", "compact"}
+    assert {c["name"] for c in status["children"]} == {"edge-door", "stream", "compact", "forecast", "drift",
+                                                       "report"}
 
 
 def test_the_disk_budget_warns_first_then_frees_what_the_stream_has_read(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     state = tmp_path / "s"
-    box = Box(_config(state, disk={"budget_mb": 1, "warn_percent": 50}), FakeSpawner(), FakeClock(),
-              has_command=lambda words: False)
+    box = Box(_config(state, disk={"budget_mb": 1, "warn_percent": 50}), FakeSpawner(), FakeClock())
     box.layout.make()
     with caplog.at_level(logging.WARNING, logger="moodlens.up"):
         (box.layout.logs / "moodlens.log").write_bytes(b"x" * 600_000)
@@ -130,7 +128,7 @@ def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) 
 
 def test_the_dashboards_forecast_and_model_drift_are_refreshed_daily_when_the_box_compacts(tmp_path: Path) -> None:
     now = [dt.datetime(2026, 11, 30, 23, 58)]
-    box = Box(_config(tmp_path / "s"), FakeSpawner(), FakeClock(), has_command=lambda words: True,
+    box = Box(_config(tmp_path / "s"), FakeSpawner(), FakeClock(),
               now=lambda: now[0])
     assert [j.name for j in box.jobs] == ["compact", "forecast", "drift", "report", "retention", "crop-expiry"]
     box.start()
@@ -141,6 +139,5 @@ def test_the_dashboards_forecast_and_model_drift_are_refreshed_daily_when_the_bo
     assert forecast[-8:] == ("batch", "forecast", "--lake", lake, "--site", "cafe", "--dashboard-json",
                              f"{lake}/forecast.json")
     assert drift[-2:] == ("--dashboard-json", f"{lake}/drift.json") and "--exit-zero" in drift
-    off = Box(_config(tmp_path / "t", lake={"compact_every_minutes": 0}), FakeSpawner(), FakeClock(),
-              has_command=lambda words: True)
+    off = Box(_config(tmp_path / "t", lake={"compact_every_minutes": 0}), FakeSpawner(), FakeClock())
     assert [j.name for j in off.jobs] == ["report", "crop-expiry"]  # no lake kept: nothing to forecast or retain
