@@ -1,7 +1,7 @@
 """The event contract: every event type, its version and its fields, declared once.
 
 JSON Schema files, the validator, the Arrow/Parquet schema and the Athena column list are all
-derived from these declarations (see `jsonschema_gen.py`, `validation.py`, `batch/arrow_schema.py`);
+derived from these declarations (see `jsonschema_gen.py`, `validation.py`, `batch/table_schema.py`);
 tests check the committed files and the Python types against them.
 """
 

@@ -13,8 +13,8 @@ True)``, ``dict(event)``), so the structs answer those the same way:
   event compares equal to the reference's dict for the same record; unhashable, like a dict;
 * read-only: the stream never changes an event, and a decoded record should not change under it.
 
-Writers turn them into JSON with `to_document` (``msgspec.to_builtins``): the same dict, so the
-same bytes through the same ``json.dumps`` as before (`stream.jsonl.dumps`).
+Writers turn them into JSON with `to_document` (``msgspec.to_builtins``): the reference's dict, so the
+same bytes through `stream.jsonl.dumps`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ edge process per camera): each batch opens the log, appends under its writer loc
 the lock is held for one write and fsync. A writer that finds the lock taken retries briefly, then
 reports the log unavailable and the events stay spooled. Shared logs use smaller segments because
 opening one re-reads its last segment to find the end. Given a `LocalLog`, the transport keeps it
-(and its lock) for its lifetime, as before.
+(and its lock) for its lifetime: that log is this writer's alone.
 """
 
 from __future__ import annotations

@@ -169,19 +169,18 @@ def source_spec(args: argparse.Namespace) -> str:
 
 
 def make_publisher(args: argparse.Namespace) -> EventSink:
-    """The event sink for `--publisher`. HOOK: the spool/publisher work replaces the kinesis and iot arms.
+    """The event sink for `--publisher` (local, kinesis or iot), from --site, --camera, --output and MOODLENS_*.
 
-    Contract: return an object with `publish(event: dict) -> None` that never blocks on the network
-    (the frame loop calls it inline, once per event); optionally `depth() -> int` (events waiting,
-    shown on the status line) and `close() -> None` (called once when the run ends, also on errors).
-    `args` carries --publisher, --site, --camera and --output; add options in `register` as needed.
+    Its `publish(event)` never blocks on the network (the frame loop calls it inline, once per event);
+    it may have `depth()` (events waiting, shown on the status line) and `close()` (called once when
+    the run ends, also on errors).
     """
     from edge.publish.factory import PublisherSettings, build_publisher
     from edge.publish.sinks import JsonLinesSink
 
     settings = PublisherSettings.from_environment(args.site, args.camera)
     if args.publisher == "local" and settings.local_log_dir is None:
-        # No local log configured (MOODLENS_LOCAL_LOG): plain JSON Lines to --output, as before.
+        # No local log configured (MOODLENS_LOCAL_LOG): nothing to deliver to, so no spool; JSON Lines to --output.
         return JsonLinesSink(args.output)
     # Spooled (SQLite WAL) with a background drainer; settings from MOODLENS_* (see edge/publish/factory.py).
     return build_publisher(args.publisher, args.site, args.camera, settings)
