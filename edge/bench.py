@@ -10,11 +10,11 @@ from pathlib import Path
 
 import cv2
 
+from edge.detection.detections import FaceDetector
 from edge.detection.haar import HaarFaceDetector, HaarSettings
 from edge.events import EventContext
 from edge.expression.classifier import ExpressionClassifier
 from edge.pipeline import STAGES, Pipeline, PipelineSettings, PipelineStats
-from edge.ports import FaceDetector
 from edge.publish.sinks import CountingSink
 from edge.sources.capture import VideoCaptureSource
 

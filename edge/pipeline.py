@@ -22,12 +22,12 @@ import cv2
 import numpy as np
 
 from edge.annotate import TrackDrawing, VideoAnnotator
-from edge.detection.detections import Detections
+from edge.detection.detections import Detections, FaceDetector
 from edge.detection.scene_change import SceneChange, SceneChangeSettings
 from edge.detection.zones import ZoneMask
 from edge.events import EventContext, TrackReporter
 from edge.frame import Frame
-from edge.ports import CropSink, EventSink, ExpressionModel, FaceDetector
+from edge.ports import CropSink, EventSink, ExpressionModel
 from edge.quality import QualitySettings, crop_box, measure
 from edge.tracking.tracker import Track, Tracker
 

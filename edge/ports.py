@@ -1,4 +1,5 @@
-"""The small interfaces between the pure pipeline and its adapters (OpenCV, onnxruntime, publishers)."""
+"""The small interfaces between the pure pipeline and its adapters (onnxruntime, publishers); the face
+detector's is `edge.detection.detections.FaceDetector`, beside the detections it returns."""
 
 from __future__ import annotations
 
@@ -6,18 +7,6 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-
-from edge.detection.detections import Detections
-
-
-class FaceDetector(Protocol):
-    def detect(self, gray: np.ndarray) -> Detections:
-        """Faces in a full-resolution gray frame, boxes in that frame's pixels."""
-        ...
-
-    def detect_near(self, gray: np.ndarray, boxes: np.ndarray) -> Detections:
-        """Faces near known boxes (xyxy): the cheap re-detect between full scans."""
-        ...
 
 
 class ExpressionModel(Protocol):

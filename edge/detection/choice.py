@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from edge.ports import FaceDetector
+from edge.detection.detections import FaceDetector
 
 log = logging.getLogger(__name__)
 DETECTORS = ("yunet", "haar", "hog")

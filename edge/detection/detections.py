@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -116,3 +117,15 @@ def regions_around(boxes: np.ndarray, frame_shape: tuple[int, ...], margin: floa
         right, bottom = min(width, int(x2 + grow)), min(height, int(y2 + grow))
         if right - left >= min_side and bottom - top >= min_side:
             yield SearchRegion(left, top, right, bottom, size)
+
+
+class FaceDetector(Protocol):
+    """What the pipeline needs of a detector (Haar, HOG, YuNet: `edge.detection.choice`)."""
+
+    def detect(self, gray: np.ndarray) -> Detections:
+        """Faces in a full-resolution gray frame, boxes in that frame's pixels."""
+        ...
+
+    def detect_near(self, gray: np.ndarray, boxes: np.ndarray) -> Detections:
+        """Faces near known boxes (xyxy): the cheap re-detect between full scans."""
+        ...

@@ -19,9 +19,9 @@ from edge.redact import SOURCE_ENV
 from edge.runtime import BetweenFrames, SinkGauge, StatusLine
 
 if TYPE_CHECKING:  # the heavy modules (OpenCV, onnxruntime) load only when an edge command runs
+    from edge.detection.detections import FaceDetector
     from edge.detection.zones import ZoneMask
     from edge.pipeline import PipelineSettings
-    from edge.ports import FaceDetector
 
 PUBLISHERS = ("local", "kinesis", "iot")
 SAMPLE_VIDEO = Path(__file__).resolve().parents[2] / "data" / "video" / "WolfgangLanger_Pexels.mp4"
