@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from edge.state import state_dir
 
 if TYPE_CHECKING:  # onnxruntime loads only when a model is opened
     from edge.expression.classifier import ExpressionClassifier
@@ -13,8 +14,8 @@ if TYPE_CHECKING:  # onnxruntime loads only when a model is opened
 
 
 def model_cache_dir() -> Path:
-    """Verified model copies, beside the spool in the state folder (MOODLENS_STATE_DIR, else ~/.moodlens)."""
-    return Path(os.environ.get("MOODLENS_STATE_DIR") or Path.home() / ".moodlens") / "models"
+    """Verified model copies, beside the spool in the edge's state folder."""
+    return state_dir() / "models"
 
 
 def open_model(model: str, pinned_sha256: str | None, poll_interval_s: float, cache_dir: Path | None = None,

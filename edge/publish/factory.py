@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from edge.publish.publisher import SpoolingPublisher
 from edge.publish.spool import SpoolBounds, SqliteSpool
+from edge.state import state_dir
 from schemas.validation import require_identifiers
 
 N = TypeVar("N", int, float)
@@ -42,7 +43,7 @@ class PublisherSettings:
         # The ids name the spool file below: checked against the contract before any path is built.
         require_identifiers(site=site_id, camera=camera_id)
         env = os.environ.get
-        state = Path(env("MOODLENS_STATE_DIR", str(Path.home() / ".moodlens")))
+        state = state_dir()
 
         def path(name: str) -> Path | None:
             value = env(name)
