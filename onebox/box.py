@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from onebox import disk_budget
+from onebox.alerts.wiring import alert_service
 from onebox.camera_watch import CAMERA_ALARMS, CameraWatch, EdgeReport, append
 from onebox.children import all_specs, job_spec, lake_paths
 from onebox.config import SiteConfig
@@ -77,6 +78,7 @@ class Box:
                                  float(self.config.get("thresholds", "silent_minutes")), self._now_ms())
         self._beats = LogTail(self.layout.log, backlog=0)
         self._last_cameras = -1e18
+        self.alerts = alert_service(self.config, self.layout, CAMERA_ALARMS)  # None: no [alerts] urls
         self._last_status = ""
         self._last_status_at = -1e18
 
@@ -84,6 +86,8 @@ class Box:
 
     def start(self) -> None:
         self.layout.make()
+        if self.alerts is not None:
+            self.alerts.start()
         for spec in self.specs if self.specs is not None else all_specs(self.config, self.layout):
             self.supervisor.add(spec)
         self.watch.started_ms = self._now_ms()
@@ -117,6 +121,9 @@ class Box:
         log.info("stopping: edges drain their spools, then the stream runner checkpoints")
         self.supervisor.stop(grace_s)
         self.write_status(force=True)
+        if self.alerts is not None:
+            self.alerts.poll()  # the alarms the stream wrote while it stopped
+            self.alerts.stop()
         log.info("stopped")
 
     # ------------------------------------------------------------------ jobs
@@ -237,3 +244,18 @@ class Box:
                       extra={**extra, "reason": why} if why else extra)
         else:
             log.info("%s%s", what, f" (pid {child.pid})" if what == "started" else "", extra=extra)
+        if child.name == "report" and what == "exited" and self.alerts is not None \
+                and self.config.get("alerts", "weekly_report"):
+            self._send_report()
+
+    def _send_report(self) -> None:
+        folder = self.config.reports_dir
+        reports = sorted((p for p in folder.glob("*") if p.suffix.lower() in (".html", ".pdf")),
+                         key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+        if not reports:
+            log.warning("the report job ended but wrote no .html or .pdf in %s: no report message", folder)
+            return
+        newest = reports[-1]
+        pdf = newest.with_suffix(".pdf")
+        assert self.alerts is not None
+        self.alerts.report_ready(pdf if pdf.is_file() else newest)

@@ -21,13 +21,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from schemas.types import SentimentAlarm
 from stream.ids import stable_event_id
 
 CAMERA_ALARMS = "camera-alarms.jsonl"
-RULE = "camera_silent"
+RULE: Final = "camera_silent"
 
 
 @dataclass(frozen=True)

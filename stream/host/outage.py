@@ -22,12 +22,12 @@ silence has lasted ``after_minutes`` of its own clock.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from schemas.types import SentimentAlarm
 from stream.ids import stable_event_id
 
-RULE = "site_unreachable"
+RULE: Final = "site_unreachable"
 
 
 class OutageWatch:

@@ -1,0 +1,154 @@
+"""Alarms reach people: real SMTP (aiosmtpd) and a real webhook receiver, both on loopback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from onebox.alerts.wiring import LEDGER, alert_service
+from onebox.box import Box
+from onebox.camera_watch import CAMERA_ALARMS
+from onebox.children import edge_spec
+from onebox.config import SiteConfig, from_values
+from onebox.layout import Layout
+from onebox.processes import RealClock, SubprocessSpawner
+from stream.embedded import ALARMS, WINDOWS
+from stream.ids import stable_event_id
+from tests.onebox.alerts.conftest import Hook, Inbox
+
+T = 1_796_000_100_000 // 60_000 * 60_000
+
+
+def site(tmp_path: Path, urls: list[str], **alerts: Any) -> SiteConfig:
+    return from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s")},
+                        "alerts": {"urls": urls, "site_name": "Café Central", "timezone": "Europe/Paris",
+                                   "min_interval_minutes": 30, **alerts}},
+                       [{"id": "door", "source": "0", "name": "Front door"}])
+
+
+def alarm(rule: str, state: str, t: int, camera: str | None = "door", reason: str = "net score low") -> dict:
+    return {"schema": "sentiment_alarm", "schema_version": "1.0",
+            "event_id": stable_event_id(t, "sentiment_alarm", rule, state, "cafe-7", camera or ""),
+            "site_id": "cafe-7", "event_time_ms": t, "camera_id": camera, "rule": rule, "state": state,
+            "value": -0.41, "threshold": -0.2, "reason": reason}
+
+
+def window(t: int, camera: str | None = "door") -> dict:
+    return {"schema": "sentiment_window", "schema_version": "1.0", "event_id": "w" + str(t), "site_id": "cafe-7",
+            "event_time_ms": t, "camera_id": camera, "window_start_ms": t - 900_000, "window_end_ms": t,
+            "window_minutes": 15, "tracks": 23, "faces": 400, "low_quality_faces": 3, "insufficient_data": False,
+            "shares": {}, "mean_valence": -0.2, "valence_ci": None, "net_score": -0.41,
+            "net_score_ci": {"low": -0.6, "high": -0.22}}
+
+
+def append(path: Path, *documents: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        for document in documents:
+            handle.write(json.dumps(document) + "\n")
+
+
+def settle(service: Any, until: Any, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        service.poll()
+        if until():
+            return
+        time.sleep(0.1)
+
+
+def test_a_raise_and_its_clear_reach_email_and_webhook_once_in_plain_words(
+        tmp_path: Path, smtp: tuple[Inbox, str], webhook: tuple[Hook, str]) -> None:
+    inbox, mail_url = smtp
+    hook, hook_url = webhook
+    config = site(tmp_path, [mail_url, hook_url])
+    layout = Layout(config.state_dir)
+    layout.make()
+    service = alert_service(config, layout, CAMERA_ALARMS)
+    assert service is not None
+    service.poll()  # first start: reads from the files' ends
+    append(layout.stream / WINDOWS, window(T))
+    append(layout.stream / ALARMS, alarm("low_sentiment", "ALARM", T))
+    settle(service, lambda: len(inbox.messages) == 1 and len(hook.posts) == 1)
+    text = inbox.texts()[0]
+    assert inbox.messages[0]["Subject"] == "ALARM at Café Central, Front door: customers look unhappy"
+    for words in ("Café Central, Front door,", "(CET)", "Customers look unhappy.",
+                  "Net score -0.41 (95% interval -0.60 to -0.22) from 23 customers in the 15 minutes to",
+                  "Why: net score low", "Live page: http://127.0.0.1:8765/"):
+        assert words in text, words
+    assert hook.posts[0]["title"] == inbox.messages[0]["Subject"]
+    append(layout.stream / ALARMS, alarm("low_sentiment", "OK", T + 1_800_000, reason="net score back"))
+    settle(service, lambda: len(inbox.messages) == 2 and len(hook.posts) == 2)
+    assert inbox.messages[1]["Subject"].startswith("Resolved at Café Central, Front door")
+    # a restart: the stream runner rewrites its uncommitted tail (same alarms, same ids), the box raises again
+    restarted = alert_service(config, layout, CAMERA_ALARMS)
+    assert restarted is not None
+    append(layout.stream / ALARMS, alarm("low_sentiment", "OK", T + 1_800_000, reason="net score back"))
+    restarted.poll()
+    time.sleep(0.5)
+    restarted.poll()
+    assert len(inbox.messages) == 2 and len(hook.posts) == 2
+    ledger = json.loads((layout.run / LEDGER).read_text())
+    assert ledger["pending"] == [] and len(ledger["sent"]) == 2
+
+
+def test_a_flapping_camera_sends_one_message_and_a_refusing_server_is_retried(
+        tmp_path: Path, smtp: tuple[Inbox, str], caplog: pytest.LogCaptureFixture) -> None:
+    inbox, mail_url = smtp
+    config = site(tmp_path, [mail_url])
+    layout = Layout(config.state_dir)
+    layout.make()
+    service = alert_service(config, layout, CAMERA_ALARMS)
+    assert service is not None
+    service.outbox.first_retry_s = 0.2
+    service.poll()
+    inbox.refuse = True
+    for i in range(20):  # down and up every 10 seconds
+        append(layout.run / CAMERA_ALARMS, alarm("camera_silent", "ALARM", T + i * 20_000, reason="no heartbeat"),
+               alarm("camera_silent", "OK", T + i * 20_000 + 10_000, reason="back"))
+    with caplog.at_level(logging.WARNING, logger="moodlens.alerts"):
+        settle(service, lambda: inbox.refused >= 2, timeout_s=20)
+    assert inbox.refused >= 2 and inbox.messages == []
+    assert "not delivered (try 1)" in caplog.text
+    inbox.refuse = False
+    settle(service, lambda: not service.outbox.pending, timeout_s=20)
+    subjects = [m["Subject"] for m in inbox.messages]
+    assert subjects == ["ALARM at Café Central, Front door: a camera is not working",
+                        "Resolved at Café Central, Front door: the camera works again"]  # 2, not 40
+    # it stops for good inside the interval: told when the interval ends, with the raises not sent
+    append(layout.run / CAMERA_ALARMS, alarm("camera_silent", "ALARM", T + 500_000, reason="no heartbeat"))
+    service.poll()
+    assert len(inbox.messages) == 2
+    service.outbox.groups["camera_silent/cafe-7/door"]["alarm_at"] -= 3600  # the interval is over
+    settle(service, lambda: len(inbox.messages) == 3, timeout_s=20)
+    assert inbox.messages[2]["Subject"] == subjects[0]
+    assert "Raised 19 more times before this" in inbox.texts()[-1]
+
+
+def test_a_missing_camera_file_reaches_the_inbox_with_its_reason(
+        tmp_path: Path, smtp: tuple[Inbox, str]) -> None:
+    """A real edge process, a real box, a real SMTP server: the time from start to the message."""
+    inbox, mail_url = smtp
+    config = from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s")},
+                          "alerts": {"urls": [mail_url], "site_name": "Café Central"}},
+                         [{"id": "door", "source": str(tmp_path / "door.mp4"), "name": "Front door"}])
+    layout = Layout(config.state_dir)
+    box = Box(config, SubprocessSpawner(), RealClock(), has_command=lambda words: False, jobs_enabled=False,
+              specs=[edge_spec(config, config.cameras[0], layout)])
+    started = time.monotonic()
+    box.start()
+    try:
+        while time.monotonic() - started < 120 and not inbox.messages:
+            box.step()
+            time.sleep(0.2)
+    finally:
+        box.shutdown(grace_s=5)
+    elapsed = time.monotonic() - started
+    assert [m["Subject"] for m in inbox.messages] == ["ALARM at Café Central, Front door: a camera is not working"]
+    assert "is not a file" in inbox.texts()[0] and "exit 2" in inbox.texts()[0]
+    print(f"missing camera file: message in the inbox {elapsed:.1f} s after the box started")
