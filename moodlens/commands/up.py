@@ -14,6 +14,8 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                                       "with the live dashboard")
     add_config_option(up)
     up.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
+    up.add_argument("--port", type=int, default=None,
+                    help="serve the dashboard on this port instead of the site file's [dashboard] port")
     up.set_defaults(handler=run_up)
 
 
@@ -36,7 +38,8 @@ def run_up(args: argparse.Namespace) -> int:
     section = config.values["dashboard"]
     if section["enabled"] and not args.no_dashboard:
         try:
-            dashboard = open_dashboard(layout.root, section["host"], section["port"], config.dashboard_token,
+            port = args.port if args.port is not None else section["port"]
+            dashboard = open_dashboard(layout.root, section["host"], port, config.dashboard_token,
                                        config.reports_dir, config.lake_dir)
         except RuntimeError as error:
             raise ValueError(str(error)) from None
