@@ -152,3 +152,72 @@ def test_a_missing_camera_file_reaches_the_inbox_with_its_reason(
     assert [m["Subject"] for m in inbox.messages] == ["ALARM at Café Central, Front door: a camera is not working"]
     assert "is not a file" in inbox.texts()[0] and "exit 2" in inbox.texts()[0]
     print(f"missing camera file: message in the inbox {elapsed:.1f} s after the box started")
+
+
+def test_the_weekly_report_is_sent_attached_when_the_report_job_ends(
+        tmp_path: Path, smtp: tuple[Inbox, str]) -> None:
+    import datetime as dt
+
+    from tests.onebox.test_supervisor import FakeClock, FakeSpawner
+
+    inbox, mail_url = smtp
+    config = site(tmp_path, [mail_url])
+    spawner = FakeSpawner()
+    now = [dt.datetime(2026, 12, 7, 5, 59)]
+    box = Box(config, spawner, FakeClock(), has_command=lambda words: True, now=lambda: now[0])
+    box.start()
+    now[0] = dt.datetime(2026, 12, 7, 6, 1)  # Monday 06:00: the report is due
+    box.step()
+    assert "report" in box.supervisor.specs
+    config.reports_dir.mkdir(parents=True, exist_ok=True)
+    (config.reports_dir / "week-49.html").write_text("<h1>Week 49</h1><p>net score +0.31</p>")
+    (config.reports_dir / "week-49.csv").write_text("a,b\n")
+    spawner.spawned[-1].code = 0  # the report job ends well
+    box.step()
+    assert box.alerts is not None
+    settle(box.alerts, lambda: len(inbox.messages) == 1)
+    box.shutdown(grace_s=1)
+    message = inbox.messages[0]
+    assert message["Subject"] == "Weekly report for Café Central"
+    assert "week-49.html" in inbox.texts()[0] and "http://127.0.0.1:8765/reports/week-49.html" in inbox.texts()[0]
+    attached = [part.get_filename() for part in message.iter_attachments()]
+    assert attached == ["week-49.html"]
+
+
+def test_an_smtp_server_that_hangs_is_retried_and_never_blocks_the_box(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A server that accepts the connection and never answers: the box's loop goes on, the message waits."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    port = listener.getsockname()[1]
+    config = site(tmp_path, [f"mailto://127.0.0.1:{port}?from=a@example.com&to=b@example.com&mode=insecure"])
+    layout = Layout(config.state_dir)
+    layout.make()
+    service = alert_service(config, layout, CAMERA_ALARMS)
+    assert service is not None
+    service.poll()
+    append(layout.run / CAMERA_ALARMS, alarm("camera_silent", "ALARM", T, reason="no heartbeat"))
+    with caplog.at_level(logging.WARNING, logger="moodlens.alerts"):
+        service.start(every_s=0.2)
+        started = time.monotonic()
+        loops = 0
+        while time.monotonic() - started < 3:  # the box's own loop, meanwhile
+            loops += 1
+            time.sleep(0.01)
+        assert loops > 100  # not blocked
+        deadline = time.monotonic() + 90
+        while "not delivered (try 1)" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.2)
+        service.stop(timeout_s=60)
+    listener.close()
+    for connection in held:
+        connection.close()
+    assert "not delivered (try 1)" in caplog.text
+    assert len(service.outbox.pending) == 1  # kept for the next try, in the ledger too
+    assert json.loads((layout.run / LEDGER).read_text())["pending"][0]["tries"] >= 1
