@@ -4,6 +4,7 @@ never lost), and a restart (a new outbox on the same ledger) changes nothing of 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,7 +62,7 @@ def test_messages_alternate_per_group_and_no_key_is_sent_twice_across_restarts(t
     assert len(keys) == len(set(keys))  # nothing sent twice
     for camera in ("door", "till"):
         states = [t.split()[0] for t in titles if t.split()[1] == camera]
-        assert all(a != b for a, b in zip(states, states[1:], strict=False))  # alternating
+        assert all(a != b for a, b in itertools.pairwise(states))  # alternating
         assert not states or states[0] == "ALARM"  # a clear only after a raise people were told of
         last = [k.split("-")[1] for k in offered if k.startswith(camera)][-1:]
         assert (states[-1:] or ["OK"]) == (last or ["OK"])  # in the end people know the state it is in
