@@ -87,8 +87,8 @@ def test_a_ten_minute_outage_loses_nothing_and_is_reported_once(tmp_path: Path) 
     silent_since = START + (OUTAGE[0] - STEP_S) * 1000  # south's last delivery before the outage
     assert 5 * 60_000 <= raised["event_time_ms"] - silent_since <= 5 * 60_000 + 2_000  # checked every second
     assert cleared["event_time_ms"] == START + OUTAGE[1] * 1000
-    print(f"outage: {broken.counters['late']} late, site_unreachable {(raised['event_time_ms'] - silent_since) / 1000:.0f} s "
-          f"after the last event, cleared {(cleared['event_time_ms'] - START) / 1000 - OUTAGE[1]:.0f} s after it sent again")
+    after_s = (raised["event_time_ms"] - silent_since) / 1000
+    print(f"outage: {broken.counters['late']} late, site_unreachable {after_s:.0f} s after the last event")
     others = [a for a in broken_alarms if a["rule"] != "site_unreachable"]
     assert others == [a for a in clean_alarms if a["rule"] != "site_unreachable"]
     assert not [a for a in clean_alarms if a["rule"] == "site_unreachable"]
