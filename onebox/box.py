@@ -76,6 +76,7 @@ class Box:
         self._last_disk = -1e18
         self.watch = CameraWatch(self.config.site_id, {c.id: c.label for c in self.config.cameras},
                                  float(self.config.get("thresholds", "silent_minutes")), self._now_ms())
+        self.watch.restore(self.layout.run / CAMERA_ALARMS)
         self._beats = LogTail(self.layout.log, backlog=0)
         self._last_cameras = -1e18
         self.alerts = alert_service(self.config, self.layout, CAMERA_ALARMS)  # None: no [alerts] urls

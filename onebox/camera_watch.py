@@ -48,6 +48,25 @@ class CameraWatch:
     last_beat: dict[str, int] = field(default_factory=dict)
     down: dict[str, int] = field(default_factory=dict)  # camera -> when its alarm was raised
 
+    def restore(self, path: Path) -> None:
+        """The raises still standing in the box's file from its previous run: not raised again, and
+        cleared (so the people told of them are told it is over) by the camera's next heartbeat."""
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        last: dict[str, dict[str, object]] = {}
+        for line in lines:
+            try:
+                alarm = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a crash: the next check writes what is true now
+            if alarm.get("site_id") == self.site and alarm.get("camera_id") in self.cameras:
+                last[alarm["camera_id"]] = alarm
+        for camera, alarm in last.items():
+            if alarm.get("state") == "ALARM" and isinstance(alarm.get("event_time_ms"), int):
+                self.down[camera] = int(alarm["event_time_ms"])  # type: ignore[arg-type]
+
     def beat(self, camera: str, time_ms: int) -> None:
         """A heartbeat from ``camera`` (its event time: the edge's wall clock)."""
         if camera in self.cameras:

@@ -91,3 +91,16 @@ def test_a_missing_camera_file_is_one_error_and_one_alarm_with_its_reason_from_a
     status = json.loads(box.layout.status.read_text())
     assert any("is not a file" in (c.get("reason") or "") for c in status["children"])
     print(f"camera with a missing file: alarm after {elapsed:.1f} s")
+
+
+def test_a_restarted_box_does_not_raise_a_standing_alarm_again_and_clears_it_with_the_next_heartbeat(
+        tmp_path: Path) -> None:
+    first = watch()
+    raised = first.check(T + 6 * MIN, {})
+    path = tmp_path / CAMERA_ALARMS
+    path.write_text("".join(json.dumps(a) + "\n" for a in raised) + '{"cut by a cra')
+    again = CameraWatch("cafe", {"door": "Front door", "till": "Till"}, 5, T + 60 * MIN)
+    again.restore(path)
+    assert again.check(T + 70 * MIN, {}) == []  # still down: nothing new to say
+    again.beat("door", T + 71 * MIN)
+    assert [(a["camera_id"], a["state"]) for a in again.check(T + 71 * MIN, {})] == [("door", "OK")]
