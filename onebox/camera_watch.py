@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from schemas.types import SentimentAlarm
 from stream.ids import stable_event_id
@@ -55,7 +55,7 @@ class CameraWatch:
             lines = path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return
-        last: dict[str, dict[str, object]] = {}
+        last: dict[str, dict[str, Any]] = {}
         for line in lines:
             try:
                 alarm = json.loads(line)
@@ -64,8 +64,9 @@ class CameraWatch:
             if alarm.get("site_id") == self.site and alarm.get("camera_id") in self.cameras:
                 last[alarm["camera_id"]] = alarm
         for camera, alarm in last.items():
-            if alarm.get("state") == "ALARM" and isinstance(alarm.get("event_time_ms"), int):
-                self.down[camera] = int(alarm["event_time_ms"])  # type: ignore[arg-type]
+            time_ms = alarm.get("event_time_ms")
+            if alarm.get("state") == "ALARM" and isinstance(time_ms, int):
+                self.down[camera] = time_ms
 
     def beat(self, camera: str, time_ms: int) -> None:
         """A heartbeat from ``camera`` (its event time: the edge's wall clock)."""
