@@ -131,3 +131,16 @@ def test_the_edge_reconnects_after_the_server_restarts_and_detects_a_stall(rtsp_
     spool.close()
     print(f"rtsp: connected {connect_s:.1f} s after start, reconnected {reconnect_s:.1f} s after the server "
           f"restarted, stall detected {stall_s:.1f} s after the server stopped sending")
+
+
+def test_a_camera_url_that_does_not_answer_exits_75_for_the_box_to_retry(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    env = {**os.environ, "MOODLENS_LOCAL_LOG": str(tmp_path / "log"), "MOODLENS_STATE_DIR": str(tmp_path),
+           "MOODLENS_SPOOL": str(tmp_path / "spool.db")}
+    result = subprocess.run(
+        [sys.executable, "-m", "moodlens.cli", "edge", "run", "--source", f"rtsp://127.0.0.1:{port}/cam",
+         "--site", "cafe", "--camera", "door", "--publisher", "local", "--quiet"],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 75, result.stderr
+    assert f"moodlens: error: cannot open source rtsp://127.0.0.1:{port}/cam" in result.stderr
+    assert "worth retrying" in result.stderr
