@@ -221,3 +221,37 @@ def test_an_smtp_server_that_hangs_is_retried_and_never_blocks_the_box(
     assert "not delivered (try 1)" in caplog.text
     assert len(service.outbox.pending) == 1  # kept for the next try, in the ledger too
     assert json.loads((layout.run / LEDGER).read_text())["pending"][0]["tries"] >= 1
+
+
+@pytest.mark.slow
+def test_a_live_camera_that_never_starts_reaches_the_inbox_after_silent_minutes(
+        tmp_path: Path, smtp: tuple[Inbox, str]) -> None:
+    """A camera URL nothing answers: its edge is retried (exit 75) and, silent_minutes after the box
+    started, the alarm with the edge's reason reaches the inbox."""
+    from tests.onebox.alerts.conftest import free_port
+
+    inbox, mail_url = smtp
+    config = from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s")},
+                          "thresholds": {"silent_minutes": 1},
+                          "alerts": {"urls": [mail_url], "site_name": "Café Central"}},
+                         [{"id": "door", "source": f"rtsp://127.0.0.1:{free_port()}/cam", "name": "Front door"}])
+    layout = Layout(config.state_dir)
+    box = Box(config, SubprocessSpawner(), RealClock(), has_command=lambda words: False, jobs_enabled=False,
+              specs=[edge_spec(config, config.cameras[0], layout)])
+    started = time.monotonic()
+    box.start()
+    try:
+        while time.monotonic() - started < 150 and not inbox.messages:
+            box.step()
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
+        restarts = box.supervisor.status["edge-door"].restarts
+    finally:
+        box.shutdown(grace_s=5)
+    assert [m["Subject"] for m in inbox.messages] == ["ALARM at Café Central, Front door: a camera is not working"]
+    text = inbox.texts()[0]
+    assert "keeps failing (exit 75) and is being restarted" in text and "cannot open source rtsp://" in text
+    assert restarts >= 1  # a live camera is retried
+    assert 60 <= elapsed <= 60 + 10
+    print(f"live camera that never starts: message in the inbox {elapsed:.1f} s after the box started "
+          f"(silent_minutes 1), {restarts} edge restarts meanwhile")
