@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import zoneinfo
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -22,6 +23,8 @@ def page_url(config: SiteConfig) -> str:
     if alerts["page_url"]:
         return str(alerts["page_url"]).rstrip("/") + "/"
     host = dashboard["host"]
+    if host in ("0.0.0.0", "::"):  # nosec B104: listening everywhere: link to the box by its name
+        host = socket.gethostname()
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{dashboard['port']}/"
 
