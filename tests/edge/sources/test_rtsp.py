@@ -144,3 +144,42 @@ def test_a_camera_url_that_does_not_answer_exits_75_for_the_box_to_retry(tmp_pat
     assert result.returncode == 75, result.stderr
     assert f"moodlens: error: cannot open source rtsp://127.0.0.1:{port}/cam" in result.stderr
     assert "worth retrying" in result.stderr
+
+
+def test_a_server_that_answers_garbage_is_a_clear_error_the_box_retries(tmp_path: Path) -> None:
+    import random
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def answer() -> None:
+        listener.settimeout(0.5)
+        rng = random.Random(3)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.recv(4096)
+                connection.sendall(bytes(rng.randrange(256) for _ in range(4096)))
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    env = {**os.environ, "MOODLENS_LOCAL_LOG": str(tmp_path / "log"), "MOODLENS_STATE_DIR": str(tmp_path),
+           "MOODLENS_SPOOL": str(tmp_path / "spool.db")}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "moodlens.cli", "edge", "run", "--source", f"rtsp://127.0.0.1:{port}/cam",
+             "--site", "cafe", "--camera", "door", "--publisher", "local", "--quiet"],
+            env=env, capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    assert result.returncode == 75, result.stderr
+    assert f"cannot open source rtsp://127.0.0.1:{port}/cam" in result.stderr
