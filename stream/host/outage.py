@@ -37,7 +37,7 @@ class OutageWatch:
         self.after_ms = int(after_minutes * 60_000)
         self.unreachable: dict[str, float] = {}  # site -> wall clock (s) of its last event when raised
 
-    def heard(self, site: str, last_s: float | None, now_s: float) -> SentimentAlarm | None:
+    def heard(self, site: str, now_s: float) -> SentimentAlarm | None:
         """The site sent again: the OK alarm when it had been reported unreachable."""
         if site not in self.unreachable:
             return None

@@ -138,7 +138,7 @@ class Sites:
             else:
                 fresh = entries
             out.dirty.add(name)
-            if self.outage is not None and (back := self.outage.heard(name, self._last_input.get(name), now)):
+            if self.outage is not None and (back := self.outage.heard(name, now)):
                 cleared.append(back)
             self._last_input[name] = now
             events = [a.event for _, a in fresh]

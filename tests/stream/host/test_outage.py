@@ -101,9 +101,9 @@ def test_a_site_never_heard_from_raises_nothing_and_one_heard_from_raises_once()
     raised = watch.check({"a": 1000.0}, 1000.0 + 300)
     assert [(a["site_id"], a["state"], a["value"]) for a in raised] == [("a", "ALARM", 5.0)]
     assert watch.check({"a": 1000.0}, 1000.0 + 900) == []  # raised once, however long it lasts
-    back = watch.heard("a", 1000.0, 1000.0 + 960)
+    back = watch.heard("a", 1000.0 + 960)
     assert back is not None and back["state"] == "OK" and "16.0 minutes" in back["reason"]
-    assert watch.heard("a", 1960.0, 1961.0) is None
+    assert watch.heard("a", 1961.0) is None
 
 
 def test_outage_minutes_must_be_positive() -> None:
