@@ -138,7 +138,9 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
             extra += ["--annotate", str(layout.root / f"annotated_{_safe(clip.path.stem)}.mp4")]
             extra += ["--blur-faces"] if blur_faces else []
         specs.append(edge_spec(config, camera, layout, "on-failure", extra))
-    specs.append(stream_spec(config, layout, ["--idle-advance-s", "0", "--poll-s", "0.2"]))
+    # recorded clips end: their silence afterwards is not an outage
+    specs.append(stream_spec(config, layout, ["--idle-advance-s", "0", "--unreachable-minutes", "0",
+                                              "--poll-s", "0.2"]))
     box = Box(config, SubprocessSpawner(), RealClock(), has_command, specs=specs, jobs_enabled=False)
     progress = Progress(clips, layout.log, out)
     edges = [s.name for s in specs if s.kind == "edge"]

@@ -57,6 +57,18 @@ port = 8765
 token = ""                    # off loopback: at least 16 random characters (`openssl rand -hex 16`)
 allowed_hosts = []            # names browsers use besides this address, e.g. ["cafe-box.lan"]
 
+# Alarm and weekly-report messages to people, through Apprise: one URL per destination, e.g.
+# "mailto://user:app-password@smtp.example.com?to=manager@example.com", "slack://T0/B0/xyz",
+# "msteams://...", "ntfy://ntfy.sh/my-cafe", "json://alerts.example.com/hook". Empty: no messages.
+[alerts]
+urls = []
+site_name = "Café Central"    # the site's name in messages (empty: its id)
+page_url = ""                 # the live page's link in messages; empty: the dashboard's own address
+min_interval_minutes = 30     # at most one message per alarm and camera this often (a flapping camera: one)
+give_up_minutes = 60          # an undelivered message is retried this long, then given up (logged)
+weekly_report = true          # send the weekly report, attached, when it is written
+timezone = ""                 # time zone of the times in messages, e.g. "Europe/Paris"; empty: the box's
+
 [disk]
 budget_mb = 2048              # spools + event log + logs + lake; a warning at warn_percent,
 warn_percent = 80             # and at 100% the oldest event log segments already in the lake are deleted

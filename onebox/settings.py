@@ -108,6 +108,24 @@ def zone(value: Any) -> str | None:
     return None
 
 
+def alert_url(value: Any) -> str | None:
+    from onebox.alerts.apprise_notifier import check_url  # Apprise loads only for a site that sends alerts
+
+    return check_url(value)
+
+
+def timezone(value: Any) -> str | None:
+    if not value:
+        return None
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is not a time zone name (such as Europe/Paris or America/New_York)"
+    return None
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -170,6 +188,20 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
     "disk": (
         Setting("budget_mb", int, 2048, "most disk for spools, logs and the lake together (MiB)", at_least(1)),
         Setting("warn_percent", int, 80, "warn when this share of the budget is used", between(1, 99)),
+    ),
+    # Messages to people (onebox/alerts): empty urls sends nothing.
+    "alerts": (
+        Setting("urls", list, [], "where alarm and report messages go, one Apprise URL each (mailto://, json://, "
+                "slack://, msteams://, ntfy://, tgram://, ...); empty: no messages", item_check=alert_url),
+        Setting("site_name", str, "", "the site's name in messages (empty: its id)"),
+        Setting("page_url", str, "", "the live page's link in messages (empty: the dashboard's address)"),
+        Setting("min_interval_minutes", int, 30, "at most one message per alarm and camera this often; the "
+                "raises in between are counted in the next one (no storm when a camera flaps)", between(0, 24 * 60)),
+        Setting("give_up_minutes", int, 60, "a message not delivered for this long is given up (logged at ERROR)",
+                between(1, 7 * 24 * 60)),
+        Setting("weekly_report", bool, True, "send the weekly report, attached, when it is written"),
+        Setting("timezone", str, "", "time zone of the times in messages (e.g. Europe/Paris; empty: the box's)",
+                timezone),
     ),
     # Opt-in labeling (`moodlens label collect`): off until consent is recorded here. See README: privacy.
     "labeling": (

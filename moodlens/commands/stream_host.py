@@ -72,8 +72,13 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                              "or quiet; 0: never; default %(default)s)")
     engine.add_argument("--silent-minutes", type=int, default=ALARM_DEFAULTS.silent_minutes,
                         help="a camera with no heartbeat this long raises camera_silent (default %(default)s)")
-    engine.add_argument("--idle-advance-s", type=float, default=60.0,
-                        help="a site without input this long: its event time moves on with the clock (0: never)")
+    engine.add_argument("--idle-advance-s", type=float, default=3600.0,
+                        help="a site without input this long: its event time moves on with the clock, closing its "
+                             "last windows; an outage longer than this makes its spooled events late (0: never; "
+                             "default %(default)g)")
+    engine.add_argument("--unreachable-minutes", type=float, default=5.0,
+                        help="a site that was sending and sent nothing this long (wall clock) raises "
+                             "site_unreachable, cleared by its next event (0: never; default %(default)g)")
     engine.add_argument("--no-time-check", action="store_true",
                         help="accept any event time (replaying old data); default refuses far future/past")
 
@@ -93,6 +98,8 @@ def host_config(args: argparse.Namespace) -> HostConfig:
         batch_size=args.batch_size, check_time=not args.no_time_check,
         idle_advance_ms=(int(args.idle_advance_s * 1000) if args.idle_advance_s > 0 and not getattr(args, "once", False)
                          else None),
+        unreachable_minutes=(args.unreachable_minutes if args.unreachable_minutes > 0
+                             and not getattr(args, "once", False) else None),
         commit_every_s=args.commit_every_s if args.commit_every_s is not None else (30.0 if s3 else 0.0))
 
 

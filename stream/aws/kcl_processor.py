@@ -83,6 +83,8 @@ class SiteRecordProcessor:
         self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.shard_id = ""
         self.sites = Sites(self.config.engine, self.config.alarms, clock=clock)
+        if self.config.unreachable_minutes is not None:
+            self.sites.watch_outages(self.config.unreachable_minutes)
         self.stopped: str | None = None  # why this processor refuses further records
         self.last: tuple[str, int] | None = None  # last (sequence number, sub) fully applied and stored
         self.read = {"records": 0, "dead_letters": 0, "skipped": 0}  # this processor's reading, not stored
@@ -130,8 +132,7 @@ class SiteRecordProcessor:
             batch.append(SourceRecord(self.shard_id, kinesis_position(r.sequence_number, sub), r.binary_data,
                                       f"kinesis:{self.shard_id}@{r.sequence_number}/{sub}"))
         emitted, letters, _ = apply_batch(batch, self.sites, self.config, now_ms, load=self._load)
-        if self.config.idle_advance_ms is not None:
-            emitted.extend(self.sites.advance_idle(self.config.idle_advance_ms))
+        emitted.extend(self.sites.on_wall_clock(self.config.idle_advance_ms))
         self._write(emitted, letters)
         for site in sorted(emitted.dirty):
             self.store.put(site, self.sites.states[site].snapshot())  # FencedError: another worker has it
@@ -160,6 +161,8 @@ class SiteRecordProcessor:
         if self.stopped is None:
             self.stopped = why
         self.sites = Sites(self.config.engine, self.config.alarms, clock=self._clock)  # cached states go
+        if self.config.unreachable_minutes is not None:
+            self.sites.watch_outages(self.config.unreachable_minutes)
 
 
 def main(factory: Callable[[], SiteRecordProcessor]) -> None:

@@ -48,6 +48,7 @@ class HostConfig:
     batch_size: int = 5_000
     check_time: bool = True
     idle_advance_ms: int | None = None  # a site without input this long (wall clock): its event time moves on
+    unreachable_minutes: float | None = None  # a sending site silent this long: site_unreachable (wall clock)
     commit_every_s: float = 0.0  # state commits at most this often (S3 PUTs cost); outputs go every batch
 
     def __post_init__(self) -> None:
@@ -117,6 +118,8 @@ class Host:
                     raise StateError(f"{state.where}: checkpoint has {name} {checkpoint.get(name)!r}, "
                                      f"this host expects {expected!r}{why}")
         self.sites = Sites.restore(self.config.engine, self.config.alarms, sites, state.site_where, clock)
+        if self.config.unreachable_minutes is not None:
+            self.sites.watch_outages(self.config.unreachable_minutes)
         self._counters: dict[str, int] = dict.fromkeys(HOST_COUNTERS, 0)
         if checkpoint is not None:
             saved = checkpoint.get("counters")
@@ -140,9 +143,10 @@ class Host:
     def step(self) -> int:
         """One batch from the source; returns how many records it read (0: nothing new)."""
         records = self.source.poll(self.config.batch_size)
-        if self.config.idle_advance_ms is not None and self._clock() - self._last_idle_check >= 1.0:
+        wall_clock = self.config.idle_advance_ms is not None or self.config.unreachable_minutes is not None
+        if wall_clock and self._clock() - self._last_idle_check >= 1.0:
             self._last_idle_check = self._clock()
-            idle = self.sites.advance_idle(self.config.idle_advance_ms)
+            idle = self.sites.on_wall_clock(self.config.idle_advance_ms)
             if idle.windows or idle.alarms:
                 self._commit(idle, [], 0, position=self._pending["position"])  # before this batch
         if not records:
