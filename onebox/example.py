@@ -11,6 +11,7 @@ EXAMPLE = '''\
 [site]
 id = "cafe-1"                 # put on every event: letters, digits, _ . : - (at most 64)
 state_dir = "var/moodlens"    # spools, event log, stream state, logs, the lock; keep it on a local disk
+timezone = "Europe/Berlin"    # IANA zone: the report's days and hours, the views' local columns
 
 # One [[cameras]] block per camera; each runs as its own edge process.
 [[cameras]]

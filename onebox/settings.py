@@ -57,6 +57,17 @@ def address(value: Any) -> str | None:
     return None
 
 
+def time_zone(value: Any) -> str | None:
+    """An IANA zone name zoneinfo knows (the pinned tzdata package carries them all)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is not an IANA time zone (e.g. \"Europe/Berlin\", \"America/New_York\", \"UTC\")"
+    return None
+
+
 def zone(value: Any) -> str | None:
     if not isinstance(value, list) or len(value) < 4 or len(value) % 2 or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in value):
@@ -83,6 +94,8 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("id", str, None, "site id put on every event", identifier, required=True),
         Setting("state_dir", str, "var/moodlens",
                 "the box's folder: spools, event log, stream state, logs, lock (relative: to this file)"),
+        Setting("timezone", str, "UTC", "the site's IANA time zone: reports, views and the page speak its local "
+                "time (the lake keeps instants)", time_zone),
     ),
     "thresholds": (
         Setting("min_tracks", int, 5, "fewer customers than this in a window: 'too few customers'", at_least(1)),

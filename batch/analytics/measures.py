@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats
-
 Z_975 = 1.959963984540054
 
 
@@ -54,6 +52,8 @@ def net_score_change(now: tuple[int, int, int], before: tuple[int, int, int], mi
 def mean_valence(total: float, total_sq: float, tracks: int, min_tracks: int) -> Estimate | None:
     if tracks < max(2, min_tracks):
         return None
+    from scipy import stats  # here: the SQL views import this module for Z_975, and scipy takes a second
+
     mean = total / tracks
     variance = max((total_sq - tracks * mean * mean) / (tracks - 1), 0.0)
     half = float(stats.t.ppf(0.975, tracks - 1)) * math.sqrt(variance / tracks)
