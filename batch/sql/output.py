@@ -72,3 +72,12 @@ def as_json_lines(table: pa.Table) -> str:
 
 
 FORMATS = {"table": as_text_table, "csv": as_csv, "json": as_json_lines}
+
+
+def as_catalog(table: pa.Table) -> str:
+    """`moodlens sql --tables` as text: each table and view, what it holds, then its columns."""
+    out = []
+    for row in table.to_pylist():
+        out.append(f"{row['name']} ({row['kind']}): {row['description']}")
+        out.extend(f"    {column}" for column in row["columns"].split("; "))
+    return "\n".join(out)

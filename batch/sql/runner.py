@@ -175,10 +175,14 @@ def _named(query: str) -> set[str]:
 
 
 def _register_sites(connection: duckdb.DuckDBPyConnection, tables: dict[str, Table], sites: pa.Table | None) -> None:
-    """`sites` from the site file when given (its owner), else the lake's copy, else none (UTC)."""
-    if sites is None:
-        sites = tables[SITES].scan().to_arrow() if SITES in tables else SITES_SCHEMA.empty_table()
-    connection.register(SITES, sites.select(SITES_SCHEMA.names).cast(SITES_SCHEMA))
+    """`sites` from the site file where it names a site (its owner), else the lake's copy; a site in
+    neither is UTC (the views' coalesce)."""
+    stored = tables[SITES].scan().to_arrow().cast(SITES_SCHEMA) if SITES in tables else SITES_SCHEMA.empty_table()
+    if sites is not None:
+        given = set(sites.column("site_id").to_pylist())
+        keep = [i for i, s in enumerate(stored.column("site_id").to_pylist()) if s not in given]
+        stored = pa.concat_tables([sites.select(SITES_SCHEMA.names).cast(SITES_SCHEMA), stored.take(pa.array(keep, pa.int64()))])
+    connection.register(SITES, stored)
 
 
 def lock_down(connection: duckdb.DuckDBPyConnection) -> None:
@@ -286,10 +290,10 @@ def describe_tables(tables: dict[str, Table]) -> pa.Table:
         else:
             continue
         rows.append({"kind": "table", "name": name, "description": _TABLE_HELP[name],
-                     "columns": ", ".join(f"{f.name} {f.type}" for f in fields)})
+                     "columns": "; ".join(f"{f.name} {f.type}" for f in fields)})
     for view, columns in view_columns(tables).items():
         rows.append({"kind": "view", "name": view, "description": _view_help(view),
-                     "columns": ", ".join(f"{n} {t}" for n, t in columns)})
+                     "columns": "; ".join(f"{n} {t}" for n, t in columns)})
     return pa.Table.from_pylist(rows, schema=pa.schema([("kind", pa.string()), ("name", pa.string()),
                                                         ("description", pa.string()), ("columns", pa.string())]))
 
