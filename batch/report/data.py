@@ -2,13 +2,16 @@
 
 One rule everywhere: a sentiment aggregate over fewer than ``min_tracks`` customers is suppressed
 (its value is empty and ``suppressed`` is true), never shown as a number. A camera hour without a
-heartbeat is ``offline``: no value, never zero.
+heartbeat is ``offline``: no value, never zero, and only once the hour is over. Hours are
+instants (epoch-hour milliseconds); they are shown, and grouped into days and weekdays, in the
+site's local time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -22,8 +25,20 @@ from batch.analytics.source import Period
 HOUR_MS = 3_600_000
 
 
-def iso(ms: float) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+def iso(ms: float, timezone: str = "UTC") -> str:
+    """The instant as local wall-clock time, e.g. 2026-10-25 02:00 (the hour that happens twice
+    carries its UTC offset then, to tell the two apart)."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(timezone))
+    text = moment.strftime("%Y-%m-%d %H:%M")
+    if timezone != "UTC" and moment.replace(fold=1 - moment.fold).utcoffset() != moment.utcoffset():
+        text += moment.strftime(" (UTC%z)")
+    return text
+
+
+def local_day(ms: np.ndarray | pd.Series, timezone: str = "UTC") -> pd.Index:
+    """Each instant's local calendar date."""
+    return pd.DatetimeIndex(pd.to_datetime(np.asarray(ms, dtype=np.int64), unit="ms", utc=True)
+                            ).tz_convert(timezone).normalize().tz_localize(None)
 
 
 @dataclass
@@ -72,7 +87,7 @@ def hour_grid(period: Period) -> np.ndarray:
 
 
 def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.DataFrame,
-                  min_tracks: int) -> pd.DataFrame:
+                  min_tracks: int, now_ms: int | None = None) -> pd.DataFrame:
     """Every camera x hour of the period: offline (no heartbeat), visits and net score when shown."""
     beats = source.camera_hours(con, period)
     with_heartbeats = set(zip(beats["site_id"], beats["camera_id"], strict=True)) if len(beats) else set()
@@ -97,6 +112,8 @@ def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.
     first, latest = source.heartbeat_lifetimes(con, period.site)
     grid = grid.merge(first, how="left", on=["site_id", "camera_id"])
     known = (grid["hour_ms"] + HOUR_MS > grid["first_ms"]) & (grid["hour_ms"] <= (latest if latest is not None else -1))
+    if now_ms is not None:  # an hour not lived yet, or still running, is no outage
+        known &= grid["hour_ms"] + HOUR_MS <= now_ms
     grid["offline"] = grid["reports_heartbeats"] & (grid["heartbeats"] == 0) & (grid["visits"] == 0) & known
     grid = with_net(grid, min_tracks)
     grid.loc[grid["offline"], ["net_score", "net_low", "net_high"]] = None
@@ -117,10 +134,10 @@ def offline_spans(status: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(spans, columns=["site_id", "camera_id", "from_ms", "to_ms", "hours"])
 
 
-def heatmap_cells(hourly: pd.DataFrame, min_tracks: int) -> tuple[dict[tuple[int, int], tuple[float | None, int]],
-                                                                  pd.DataFrame]:
-    """(weekday, hour) -> (net score or None when suppressed, tracks), and the same as a table."""
-    frame = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy())) if len(hourly) else \
+def heatmap_cells(hourly: pd.DataFrame, min_tracks: int, timezone: str = "UTC"
+                  ) -> tuple[dict[tuple[int, int], tuple[float | None, int]], pd.DataFrame]:
+    """(local weekday, local hour) -> (net score or None when suppressed, tracks), and the same as a table."""
+    frame = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy(), timezone)) if len(hourly) else \
         hourly.assign(how=pd.Series(dtype="int64"))
     grouped = frame.groupby("how")[["tracks", "positive", "negative"]].sum()
     cells: dict[tuple[int, int], tuple[float | None, int]] = {}
@@ -134,16 +151,17 @@ def heatmap_cells(hourly: pd.DataFrame, min_tracks: int) -> tuple[dict[tuple[int
     return cells, pd.DataFrame(rows, columns=["weekday", "hour", "tracks", "net_score", "suppressed"])
 
 
-def busiest_hours(hourly: pd.DataFrame, count: int = 3) -> str:
+def busiest_hours(hourly: pd.DataFrame, count: int = 3, timezone: str = "UTC") -> str:
     if hourly.empty:
         return ""
     weekdays = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    by_how = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy())).groupby("how")["visits"].sum()
+    by_how = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy(), timezone)).groupby("how")["visits"].sum()
     top = by_how.sort_values(ascending=False, kind="stable").head(count)
     return ", ".join(f"{weekdays[int(h) // 24]} {int(h) % 24:02d}:00 ({int(v)})" for h, v in top.items())
 
 
-def alarm_episodes(alarms: pd.DataFrame, until_ms: int) -> dict[tuple[str, str | None], list[tuple[int, int, str]]]:
+def alarm_episodes(alarms: pd.DataFrame, until_ms: int, timezone: str = "UTC"
+                   ) -> dict[tuple[str, str | None], list[tuple[int, int, str]]]:
     """(site, camera or None) -> [(raised, cleared or period end, what)], from ALARM/OK state changes."""
     open_since: dict[tuple[str, str | None, str], tuple[int, str]] = {}
     episodes: dict[tuple[str, str | None], list[tuple[int, int, str]]] = {}
@@ -154,7 +172,8 @@ def alarm_episodes(alarms: pd.DataFrame, until_ms: int) -> dict[tuple[str, str |
             open_since[key] = (int(a.time_ms), f"{a.rule}: {a.reason}")
         elif a.state == "OK" and key in open_since:
             start, what = open_since.pop(key)
-            episodes.setdefault(key[:2], []).append((start, int(a.time_ms), f"{what} (until {iso(a.time_ms)})"))
+            until = iso(a.time_ms, timezone)
+            episodes.setdefault(key[:2], []).append((start, int(a.time_ms), f"{what} (until {until})"))
     for key, (start, what) in open_since.items():
         episodes.setdefault(key[:2], []).append((start, until_ms, f"{what} (still raised)"))
     return episodes

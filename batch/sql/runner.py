@@ -181,7 +181,8 @@ def _register_sites(connection: duckdb.DuckDBPyConnection, tables: dict[str, Tab
     if sites is not None:
         given = set(sites.column("site_id").to_pylist())
         keep = [i for i, s in enumerate(stored.column("site_id").to_pylist()) if s not in given]
-        stored = pa.concat_tables([sites.select(SITES_SCHEMA.names).cast(SITES_SCHEMA), stored.take(pa.array(keep, pa.int64()))])
+        stored = pa.concat_tables([sites.select(SITES_SCHEMA.names).cast(SITES_SCHEMA),
+                                   stored.take(pa.array(keep, pa.int64()))])
     connection.register(SITES, stored)
 
 

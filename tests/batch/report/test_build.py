@@ -98,9 +98,11 @@ def test_multi_site_report_is_self_contained_and_has_every_section(tmp_path: Pat
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)  # no external request
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html, re.I)
-    for anchor in ("headline", "over-time", "heatmap", "cameras", "expressions", "visits", "forecast", "drivers",
-                   "league", "quality"):
+    sites = sorted(history().sites)
+    for anchor in ("headline", *(f"site-{s}" for s in sites), "alarms", "cameras", "expressions", "visits",
+                   "forecast", "drivers", "league", "quality"):
         assert f'<section id="{anchor}">' in html, anchor
+    assert html.count('class="chart heatmap"') == len(sites)  # one per site, never pooled
     assert "not proof of cause" in html
     silent = next(i for i in history().incidents if i.kind == "silent_camera")
     assert f"{silent.site_id}/{silent.camera_id}" in report.tables["silent_cameras"].assign(
