@@ -82,7 +82,7 @@ def hour_of_week(hour_ms: np.ndarray | pd.Series, timezone: str = "UTC") -> np.n
     ms = np.asarray(hour_ms, dtype=np.int64)
     if timezone != "UTC":
         local = pd.DatetimeIndex(pd.to_datetime(ms, unit="ms", utc=True)).tz_convert(timezone)
-        return np.asarray(local.dayofweek * 24 + local.hour, dtype=np.int64)
+        return np.asarray(local.day_of_week * 24 + local.hour, dtype=np.int64)
     hours = ms // HOUR_MS  # 1970-01-01 was a Thursday
     return np.asarray(((hours // 24 + 3) % 7) * 24 + hours % 24)
 

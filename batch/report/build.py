@@ -33,6 +33,7 @@ from batch.report.data import (
     with_net,
 )
 from batch.report.page import page
+from batch.sql.output import formula_safe
 from batch.report.sections import (
     TOO_FEW,
     drift_section,
@@ -142,16 +143,22 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     before = source.hourly_sentiment(con, before_period)
     by_camera = source.hourly_sentiment(con, period, by_camera=True)
     status = camera_status(con, period, by_camera, m, options.now_ms)
+    tables: dict[str, pd.DataFrame] = {}
     spans = offline_spans(status)
     alarms = source.alarms(con, period)
     quality = source.data_quality(con, period)
-    tables: dict[str, pd.DataFrame] = {}
     hours = [int(h) for h in hour_grid(period)]
     sites = sorted({str(s) for s in hourly["site_id"]} | ({options.site} if options.site else set()))
     sections: list[tuple[str, str, str]] = []
 
     now_totals, before_totals = Totals.of(hourly), Totals.of(before)
     sections.append(("headline", "Headline", _headline(now_totals, before_totals, options)))
+    net, change = now_totals.net(m), now_totals.change(before_totals, m)
+    tables["headline"] = pd.DataFrame([{
+        "since": iso(options.since_ms, tz), "until": iso(options.until_ms, tz), "timezone": tz,
+        "period": options.period_note, "visits": now_totals.visits, "visits_before": before_totals.visits,
+        "customers_rated": now_totals.tracks, "net_score": net.value if net else None,
+        "net_change": change.value if change else None}])
 
     episodes = alarm_episodes(alarms, options.until_ms, tz)
     raised = alarms[alarms["state"] == "ALARM"] if len(alarms) else alarms
@@ -253,6 +260,16 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     return Report(page(title, subtitle, sections, tz, options.paper), tables)
 
 
+def without_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR first), quoted with a
+    leading apostrophe: a camera named '=HYPERLINK(...)' stays text. Numbers are left as numbers."""
+    out = table.copy()
+    for column in out.columns:
+        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
+            out[column] = [formula_safe(v) for v in out[column]]
+    return out
+
+
 def write_report(report: Report, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "report.html"]
@@ -260,6 +277,6 @@ def write_report(report: Report, out: Path) -> list[Path]:
     for name, table in report.tables.items():
         path = out / f"{name}.csv"
         internal = [c for c in table.columns if c in ("valence_sum", "valence_sumsq")]
-        table.drop(columns=internal).to_csv(path, index=False)
+        without_formulas(table.drop(columns=internal)).to_csv(path, index=False)
         written.append(path)
     return written

@@ -54,16 +54,27 @@ def as_csv(table: pa.Table) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, prefixed with an apostrophe (OWASP's advice);
+    anything else unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
+        return formula_safe("; ".join(str(v) for v in value))
     if isinstance(value, dict):
         return json.dumps(value, default=str)
-    return value
+    return formula_safe(value)
 
 
 def as_json_lines(table: pa.Table) -> str:

@@ -133,3 +133,12 @@ def test_show_tables_lists_every_table_and_view_with_columns(lake: dict[str, Any
             "alarms_with_windows"} <= set(names)
     assert "local_hour" in names["sentiment_by_hour_site"]["columns"]
     assert all(r["description"] for r in rows)
+
+
+def test_sql_csv_output_keeps_formulas_as_text() -> None:
+    import pyarrow as pa
+
+    from batch.sql.output import as_csv
+
+    text = as_csv(pa.table({"reason": ["=1+1", "fine", "@SUM(A1)"], "value": [-1.5, 2.0, 3.0]}))
+    assert text.splitlines() == ["reason,value", "'=1+1,-1.5", "fine,2.0", "'@SUM(A1),3.0"]
