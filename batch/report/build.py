@@ -33,7 +33,6 @@ from batch.report.data import (
     with_net,
 )
 from batch.report.page import page
-from batch.sql.output import formula_safe
 from batch.report.sections import (
     TOO_FEW,
     drift_section,
@@ -42,6 +41,7 @@ from batch.report.sections import (
     forecast_section,
     table_html,
 )
+from batch.sql.output import formula_safe
 
 
 @dataclass(frozen=True)
