@@ -16,6 +16,7 @@ import pandas as pd
 
 from batch.analytics import source
 from batch.analytics.forecast import ForecastConfig, forecast_sites
+from batch.analytics.measures import hidden_with_complements
 from batch.analytics.source import Period
 from batch.drift import Baseline
 from batch.report import svg
@@ -89,6 +90,18 @@ def _series(name: str, frame: pd.DataFrame, hours: list[int], color: str = svg.P
     return svg.Series(name, points, color, band)
 
 
+def _hidden_within(keys: list[tuple[Any, ...]], tracks: list[int], min_tracks: int) -> set[tuple[Any, ...]]:
+    """The keys whose numbers to hide, complements included, per site (their first element): a
+    site's headline minus its shown cameras must not give back a hidden one."""
+    hidden: set[tuple[Any, ...]] = set()
+    for site in {k[0] for k in keys}:
+        mine = [(k, t) for k, t in zip(keys, tracks, strict=True) if k[0] == site] if len(keys[0]) > 1 else \
+            list(zip(keys, tracks, strict=True))
+        flags = hidden_with_complements([t for _, t in mine], min_tracks)
+        hidden |= {k for (k, _), flag in zip(mine, flags, strict=True) if flag}
+    return hidden
+
+
 def _headline(now: Totals, before: Totals, options: ReportOptions) -> str:
     m = options.min_tracks
     cards = [
@@ -139,7 +152,7 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     period = Period(options.since_ms, options.until_ms, options.site)
     length = options.until_ms - options.since_ms
     before_period = Period(options.since_ms - length, options.since_ms, options.site)
-    hourly = with_net(source.hourly_sentiment(con, period), m)
+    hourly = with_net(source.hourly_sentiment(con, period), m, ["site_id"])
     before = source.hourly_sentiment(con, before_period)
     by_camera = source.hourly_sentiment(con, period, by_camera=True)
     status = camera_status(con, period, by_camera, m, options.now_ms)
@@ -186,11 +199,14 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
                      f"hours are blank too. {len(raised)} alarm(s) raised in the period.</p>" + rule_table))
 
     camera_rows, camera_charts = [], []
+    by_camera_totals = {key: Totals.of(rows) for key, rows in status.groupby(["site_id", "camera_id"], sort=True)}
+    hidden_cameras = _hidden_within(list(by_camera_totals), [t.tracks for t in by_camera_totals.values()], m)
     for (site, camera), rows in status.groupby(["site_id", "camera_id"], sort=True):
-        totals = Totals.of(rows)
+        totals = by_camera_totals[(site, camera)]
         offline = int(rows["offline"].sum())
         camera_rows.append([escape(f"{site}/{camera}"), str(totals.visits), str(totals.tracks),
-                            estimate_html(totals.net(m)), f"{offline} h" if offline else "—"])
+                            estimate_html(None if (site, camera) in hidden_cameras else totals.net(m)),
+                            f"{offline} h" if offline else "—"])
         cam_spans = [svg.Span(int(r.from_ms), int(r.to_ms), f"camera offline: no heartbeat for {r.hours} h")
                      for r in spans[(spans["site_id"] == site) & (spans["camera_id"] == camera)].itertuples()]
         lane = [svg.Lane("alarms", episodes.get((str(site), str(camera)), []))]
@@ -231,13 +247,16 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
 
     if options.site is None and len(sites) > 1:
         league = []
+        site_totals = [Totals.of(hourly[hourly["site_id"] == site]).tracks for site in sites]
+        hidden_sites = set(_hidden_within([(s,) for s in sites], site_totals, m))
         for site in sites:
             now = Totals.of(hourly[hourly["site_id"] == site])
             was = Totals.of(before[before["site_id"] == site])
-            net = now.net(m)
+            net = None if (site,) in hidden_sites else now.net(m)
             league.append((net.value if net else -9.0, [
                 escape(site), str(now.visits), _pct_change(now.visits, was.visits), estimate_html(net),
-                estimate_html(now.change(was, m)), escape(busiest_hours(hourly[hourly["site_id"] == site], 3, tz)),
+                estimate_html(None if net is None else now.change(was, m)),
+                escape(busiest_hours(hourly[hourly["site_id"] == site], 3, tz)),
                 str(sum(1 for a in alarms.itertuples() if a.site_id == site and a.state == "ALARM"))]))
         league.sort(key=lambda r: -r[0])
         sections.append(("league", "Sites", table_html(["site", "visits", "visits w/w", "net score [95%]",
@@ -276,7 +295,8 @@ def write_report(report: Report, out: Path) -> list[Path]:
     written[0].write_text(report.html, encoding="utf-8")
     for name, table in report.tables.items():
         path = out / f"{name}.csv"
-        internal = [c for c in table.columns if c in ("valence_sum", "valence_sumsq")]
+        # counts per class beside a suppressed row would undo the suppression: net_score says it all
+        internal = [c for c in table.columns if c in ("valence_sum", "valence_sumsq", "positive", "negative")]
         without_formulas(table.drop(columns=internal)).to_csv(path, index=False)
         written.append(path)
     return written

@@ -19,7 +19,7 @@ import pandas as pd
 
 from batch.analytics import source
 from batch.analytics.forecast import hour_of_week
-from batch.analytics.measures import Estimate, mean_valence, net_score, net_score_change
+from batch.analytics.measures import Estimate, hidden_with_complements, mean_valence, net_score, net_score_change
 from batch.analytics.source import Period
 
 HOUR_MS = 3_600_000
@@ -69,10 +69,17 @@ class Totals:
                                 (before.positive, before.negative, before.tracks), min_tracks)
 
 
-def with_net(frame: pd.DataFrame, min_tracks: int) -> pd.DataFrame:
-    """Adds net_score, net_low, net_high (empty when suppressed) and suppressed to per-hour rows."""
-    estimates = [net_score(int(p), int(n), int(t), min_tracks)
-                 for p, n, t in zip(frame["positive"], frame["negative"], frame["tracks"], strict=True)]
+def with_net(frame: pd.DataFrame, min_tracks: int, groups: list[str] | None = None) -> pd.DataFrame:
+    """Adds net_score, net_low, net_high (empty when suppressed) and suppressed to per-hour rows.
+
+    `groups`: the columns whose rows add up to a total shown elsewhere (the site's headline, the
+    camera's line): within each, cells are hidden with complements (`hidden_with_complements`)."""
+    hidden = pd.Series(False, index=frame.index)
+    if groups and len(frame):
+        for _, rows in frame.groupby(groups, sort=False):
+            hidden[rows.index] = hidden_with_complements([int(t) for t in rows["tracks"]], min_tracks)
+    estimates = [None if h else net_score(int(p), int(n), int(t), min_tracks)
+                 for p, n, t, h in zip(frame["positive"], frame["negative"], frame["tracks"], hidden, strict=True)]
     out = frame.copy()
     out["net_score"] = [e.value if e else None for e in estimates]
     out["net_low"] = [e.low if e else None for e in estimates]
@@ -115,7 +122,7 @@ def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.
     if now_ms is not None:  # an hour not lived yet, or still running, is no outage
         known &= grid["hour_ms"] + HOUR_MS <= now_ms
     grid["offline"] = grid["reports_heartbeats"] & (grid["heartbeats"] == 0) & (grid["visits"] == 0) & known
-    grid = with_net(grid, min_tracks)
+    grid = with_net(grid, min_tracks, ["site_id", "camera_id"])
     grid.loc[grid["offline"], ["net_score", "net_low", "net_high"]] = None
     return grid.drop(columns=["reports_heartbeats", "first_ms"])
 
@@ -140,10 +147,12 @@ def heatmap_cells(hourly: pd.DataFrame, min_tracks: int, timezone: str = "UTC"
     frame = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy(), timezone)) if len(hourly) else \
         hourly.assign(how=pd.Series(dtype="int64"))
     grouped = frame.groupby("how")[["tracks", "positive", "negative"]].sum()
+    hidden = hidden_with_complements([int(t) for t in grouped["tracks"]], min_tracks)
     cells: dict[tuple[int, int], tuple[float | None, int]] = {}
     rows = []
-    for how, row in grouped.iterrows():
-        estimate = net_score(int(row["positive"]), int(row["negative"]), int(row["tracks"]), min_tracks)
+    for (how, row), hide in zip(grouped.iterrows(), hidden, strict=True):
+        estimate = None if hide else net_score(int(row["positive"]), int(row["negative"]), int(row["tracks"]),
+                                               min_tracks)
         key = (int(how) // 24, int(how) % 24)
         cells[key] = (estimate.value if estimate else None, int(row["tracks"]))
         rows.append({"weekday": key[0], "hour": key[1], "tracks": int(row["tracks"]),
