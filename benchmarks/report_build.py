@@ -1,6 +1,6 @@
 """Weekly report build time and file size on the synthetic history (3 sites x 60 days by default).
 
-    python benchmarks/report_build.py [--sites 3] [--days 60] [--out var/bench-report]
+    python benchmarks/report_build.py [--sites 3] [--days 60] [--timezone Europe/Berlin] [--out var/bench-report]
 
 Times the build from tables already in DuckDB (the lake's side is measured by the lake's benchmark):
 all sites with forecast and drivers, and one site; prints seconds, HTML size and CSV sizes.
@@ -26,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sites", type=int, default=3)
     parser.add_argument("--days", type=int, default=60)
+    parser.add_argument("--timezone", default="Europe/Berlin", help="the sites' IANA time zone (local days and hours)")
     parser.add_argument("--out", type=Path, default=Path("var/bench-report"))
     args = parser.parse_args()
     started = time.perf_counter()
@@ -39,7 +40,8 @@ def main() -> None:
     for label, site, drivers in (("all sites, forecast + drivers", None, business),
                                  (f"one site ({sorted(history.sites)[0]}), forecast", sorted(history.sites)[0], None)):
         started = time.perf_counter()
-        report = build_report(con, ReportOptions(since, history.end_ms, site, business=drivers))
+        report = build_report(con, ReportOptions(since, history.end_ms, site, business=drivers,
+                                                 timezone=args.timezone, now_ms=history.end_ms))
         out = args.out / (site or "all")
         written = write_report(report, out)
         elapsed = time.perf_counter() - started
