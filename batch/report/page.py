@@ -19,6 +19,8 @@ nav a{margin-right:10px;font-size:12px}
 @media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}svg.chart,tr,.card,p{break-inside:avoid}
 nav{display:none}}
 p,li{orphans:3;widows:3}
+@media screen and (max-width:640px){body{margin:12px}svg.chart{max-width:none;width:760px}
+section{overflow-x:auto}table{font-size:12px}}
 @page{size:%PAPER%;margin:12mm}
 """
 

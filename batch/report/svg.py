@@ -74,6 +74,18 @@ def _local_midnights(start_ms: int, end_ms: int, timezone: str) -> list[int]:
         day += timedelta(days=1)
 
 
+def _tick_values(y_min: float, y_max: float) -> list[float]:
+    """Scores: four equal steps. Counts: whole multiples of 1, 2 or 5 x 10^k, at most six ticks."""
+    span = y_max - y_min
+    if span < 4:
+        return [y_min + span * i / 4 for i in range(5)]
+    step = 1
+    while span / step > 5:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2  # 1, 2, 5, 10, 20, 50, ...
+    first = -(-int(y_min) // step) * step
+    return [float(v) for v in range(first, int(y_max) + 1, step)]
+
+
 def _tick(value: float, y_min: float, y_max: float) -> str:
     """Axis numbers as people write them: whole numbers for counts, signed decimals for scores."""
     if y_max - y_min >= 4:
@@ -117,9 +129,7 @@ def line_chart(chart: Chart) -> str:
         x0, x1 = x(max(span.start_ms, chart.start_ms)), x(min(span.end_ms, chart.end_ms))
         parts.append(f'<rect class="span" x="{_fmt(x0)}" y="{top}" width="{_fmt(max(1.0, x1 - x0))}" height="{plot_h}" '
                      f'fill="{span.color}" fill-opacity="0.35"><title>{escape(span.label)}</title></rect>')
-    ticks = 4
-    for i in range(ticks + 1):
-        value = chart.y_min + (chart.y_max - chart.y_min) * i / ticks
+    for value in _tick_values(chart.y_min, chart.y_max):
         parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{_fmt(y(value))}" y2="{_fmt(y(value))}" '
                      f'stroke="#e5e5e5"/><text x="{left - 6}" y="{_fmt(y(value) + 4)}" class="ax" '
                      f'text-anchor="end">{_tick(value, chart.y_min, chart.y_max)}</text>')

@@ -70,10 +70,13 @@ def period(since: str, until: str | None, latest_ms: int | None, timezone: str =
             end = now_ms // 3_600_000 * 3_600_000
             note = "to date (up to the last full hour), compared with the same elapsed hours before"
     elif latest_ms is not None:
-        end = local_midnight(latest_ms, timezone, 1)
-        if now_ms is not None and end > now_ms:
-            end = local_midnight(now_ms, timezone)
-            note = "complete local days (today, still running, is left out), compared with the same days before"
+        # the last local midnight that both the data (its latest hour, over) and the clock have passed
+        data_end = (latest_ms // 3_600_000 + 1) * 3_600_000
+        end = local_midnight(data_end if now_ms is None else min(data_end, now_ms), timezone)
+        if end < local_midnight(data_end - 1, timezone, 1):
+            today = now_ms is not None and local_midnight(now_ms, timezone) == end
+            note = ("complete local days (the last day, " + ("today, still running" if today else
+                    "only partly in the data") + ", is left out), compared with the same days before")
     else:
         raise ValueError("no visits in the data: give --until, or make some history first")
     match = _DURATION.match(since.strip())
@@ -103,7 +106,7 @@ def _drift_baseline() -> Any:
 def run_report(args: argparse.Namespace) -> int:
     from batch.analytics.drivers import read_business_events
     from batch.analytics.forecast import history_end_ms
-    from batch.analytics.source import known_sites, latest_event_ms
+    from batch.analytics.source import heartbeat_lifetimes, known_sites, latest_event_ms
     from batch.report.build import ReportOptions, build_report, write_report
     from batch.report.chromium import print_pdf
     from batch.report.publish import parse_s3_prefix, upload
@@ -113,8 +116,11 @@ def run_report(args: argparse.Namespace) -> int:
     con = connect(args)
     check_site(args.site, known_sites(con))
     latest = latest_event_ms(con)
+    # how far the data reaches: heartbeats too, or a café closed in the evening would look unfinished
+    beat = heartbeat_lifetimes(con)[1]
+    reach = max(t for t in (latest, beat) if t is not None) if latest is not None else None
     now_ms = int(time.time() * 1000)
-    since_ms, until_ms, note = period(args.since, args.until, latest, args.timezone, now_ms)
+    since_ms, until_ms, note = period(args.since, args.until, reach, args.timezone, now_ms)
     report = build_report(con, ReportOptions(
         since_ms, until_ms, args.site, args.min_tracks, business, not args.no_forecast, _drift_baseline(),
         forecast_from_ms=history_end_ms(latest, now_ms) if latest is not None else None, timezone=args.timezone,

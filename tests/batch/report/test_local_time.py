@@ -32,27 +32,27 @@ def _as_of(now_ms: int) -> tuple[duckdb.DuckDBPyConnection, int]:
     events = [e for e in history().events if e["event_time_ms"] < now_ms]
     con = duckdb.connect()
     register_events(con, events)
-    return con, max(e["event_time_ms"] for e in events if e.get("kind") == "track_end")
+    return con, max(e["event_time_ms"] for e in events)  # heartbeats too: a closed café still reports
 
 
 def _visits(start_ms: int, end_ms: int) -> int:
     return sum(1 for e in history().events if e.get("kind") == "track_end" and start_ms <= e["event_time_ms"] < end_ms)
 
 
-@pytest.mark.parametrize("clock", ["2026-10-03T09:00", "2026-10-03T21:00"])
+@pytest.mark.parametrize("clock", ["2026-10-03T09:00", "2026-10-03T13:00", "2026-10-03T21:00"])
 def test_a_report_built_during_the_day_compares_complete_days_only(clock: str) -> None:
     now = _ms(clock)
     con, latest = _as_of(now)
     since, until, note = period("7d", None, latest, BERLIN, now)
     assert until == _ms("2026-10-03T00:00") and since == _ms("2026-09-26T00:00")  # today is left out
-    assert "today, still running, is left out" in note
+    assert "the last day, today, still running, is left out" in note
     report = build_report(con, ReportOptions(since, until, None, forecast=False, timezone=BERLIN, now_ms=now,
                                              period_note=note))
     headline = report.tables["headline"].iloc[0]
     # the truth, counted here from the events: the same at 09:00 and at 21:00, no false drop
     assert headline["visits"] == _visits(since, until)
     assert headline["visits_before"] == _visits(since - (until - since), since)
-    assert "local time (Europe/Berlin)" in report.html and "today, still running, is left out" in report.html
+    assert "local time (Europe/Berlin)" in report.html and "still running, is left out" in report.html
 
 
 def test_a_period_to_date_is_compared_with_the_same_elapsed_hours() -> None:
@@ -60,6 +60,15 @@ def test_a_period_to_date_is_compared_with_the_same_elapsed_hours() -> None:
     start, end, note = period("2026-10-03", "2026-10-04", None, BERLIN, now)
     assert (start, end) == (_ms("2026-10-03T00:00"), _ms("2026-10-03T09:00"))
     assert "same elapsed hours" in note
+
+
+def test_a_history_that_ends_mid_day_is_reported_up_to_that_days_midnight() -> None:
+    latest = _ms("2026-10-05T01:30")  # the data stops in the night: the 5th is not a day of data yet
+    start, end, note = period("7d", None, latest, BERLIN, _ms("2026-12-07T13:00"))
+    assert (start, end) == (_ms("2026-09-28T00:00"), _ms("2026-10-05T00:00"))
+    assert "only partly in the data" in note
+    start, end, note = period("7d", None, _ms("2026-10-04T23:10"), BERLIN, _ms("2026-12-07T13:00"))
+    assert end == _ms("2026-10-05T00:00") and note.startswith("complete local days, compared")
 
 
 def test_a_week_across_the_clock_change_is_seven_local_days() -> None:
