@@ -339,8 +339,8 @@ def summary(result: DemoResult) -> str:
     if result.site_files:
         where = result.site_files[-1]
         hint = "" if where.parent == Path.cwd() else f"; add --config {where}"
-        lines.append(f"site file: {where} (`moodlens sql --tables`, `moodlens sql \"SELECT * FROM visits\"` and "
-                     f"`moodlens report` read its lake{hint})")
+        commands = '`moodlens sql --tables`, `moodlens sql "SELECT * FROM visits"` and `moodlens report`'
+        lines.append(f"site file: {where} ({commands} read its lake{hint})")
     if result.failed:
         lines.append(f"cameras that failed: {', '.join(result.failed)} (see {result.state}/logs/moodlens.log)")
     return "\n".join(lines)

@@ -64,7 +64,7 @@ def _local_midnights(start_ms: int, end_ms: int, timezone: str) -> list[int]:
     """Every local midnight in [start, end], as instants (a DST day is 23 or 25 hours long)."""
     zone = ZoneInfo(timezone)
     day = datetime.fromtimestamp(start_ms / 1000, UTC).astimezone(zone).date()
-    out = []
+    out: list[int] = []
     while True:
         midnight = int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
         if midnight > end_ms:
