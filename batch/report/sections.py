@@ -102,7 +102,7 @@ def drivers_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, tabl
     business = options.business
     if options.site is not None:
         business = business[business["site_id"] == options.site]
-    result = estimate_drivers(hourly, business, options.min_tracks)
+    result = estimate_drivers(hourly, business, options.min_tracks, options.timezone)
     tables["drivers"] = drivers_frame(result)
     rows = [[escape(d.kind), "—" if d.effect is None else f"{d.effect:+.3f}",
              "" if d.low is None or d.high is None else f"[{d.low:+.3f}, {d.high:+.3f}]",

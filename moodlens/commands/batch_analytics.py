@@ -135,7 +135,7 @@ def run_drivers(args: argparse.Namespace) -> int:
 
     business = read_business_events(args.events)
     con = connect(args)
-    result = estimate_drivers(hourly_sentiment(con, Period(0, 1 << 47)), business, args.min_tracks)
+    result = estimate_drivers(hourly_sentiment(con, Period(0, 1 << 47)), business, args.min_tracks, args.timezone)
     print(f"{result.hours} hours with at least {args.min_tracks} customers at {len(result.sites)} site(s); "
           f"{result.unmatched_rows} business rows fell in hours without enough customers")
     print(f"{'kind':<20} {'effect on net score':>20}  {'95% interval':>18}  {'p':>6}  hours with it")

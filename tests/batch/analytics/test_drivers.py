@@ -69,3 +69,26 @@ def test_valid_rows_parse_back_exactly_and_one_bad_value_is_named_by_its_line(
         with pytest.raises(BusinessEventsError) as error:
             parse_business_events(lines)
         assert error.value.problems == [f"line {bad_at + 2}: value: 'n/a' is not a number"]
+
+
+@given(st.integers(0, 10_000))
+def test_the_within_estimate_equals_the_regression_with_dummies(seed: int) -> None:
+    """Same coefficients and HC3 standard errors as statsmodels' WLS with one dummy per cell."""
+    import numpy as np
+    import pandas as pd
+    import statsmodels.api as sm
+
+    from batch.analytics.drivers import within_wls_hc3
+
+    rng = np.random.default_rng(seed)
+    n = 120
+    cells = rng.integers(0, 9, n)
+    x = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n)]).astype(float)
+    w = rng.integers(5, 40, n).astype(float)
+    y = 0.3 * x[:, 0] - 0.1 * x[:, 1] + rng.normal(size=9)[cells] + rng.normal(size=n) / np.sqrt(w)
+    beta, se = within_wls_hc3(y, x, w, cells.astype(str))
+    dummies = pd.get_dummies(pd.Series(cells.astype(str)), drop_first=True, dtype=float)
+    design = np.column_stack([np.ones(n), x, dummies.to_numpy()])
+    fit = sm.WLS(y, design, weights=w).fit(cov_type="HC3")
+    assert np.allclose(beta, fit.params[1:3], rtol=1e-8, atol=1e-10)
+    assert np.allclose(se, fit.bse[1:3], rtol=1e-6, atol=1e-10)
