@@ -55,12 +55,12 @@ def run_drift(args: argparse.Namespace) -> int:
         raise ValueError(f"--own-days must be 0 or more, got {args.own_days}")
     site = read_site_file(args)
     con = lake_connection(site.lake, site.sites())
-    since_ms, until_ms, _ = period(args.since, args.until, latest_event_ms(con), site.timezone)
+    since_ms, until_ms, _ = period(args.since, args.until, latest_event_ms(con), whole_last_day=True)
     if args.reference:
         start, sep, end = args.reference.partition("..")
         if not sep:
             raise ValueError(f"--reference {args.reference!r}: give SINCE..UNTIL, e.g. 2026-10-01..2026-10-15")
-        ref_since, ref_until, _ = period(start, end, None, site.timezone)
+        ref_since, ref_until, _ = period(start, end, None)
         reference = camera_days(query(con, ref_since, ref_until, args.site), _any_baseline(), 1)
         baseline = reference_baseline(reference, args.reference)
         own_days = 0  # the period the user chose is the yardstick for every day

@@ -61,9 +61,19 @@ def local_midnight(ms: int, timezone: str, days_after: int = 0) -> int:
 
 
 def period(since: str, until: str | None, latest_ms: int | None, timezone: str = "UTC",
-           now_ms: int | None = None) -> tuple[int, int, str]:
-    """[start, end) and how it was chosen (complete local days, or to date against the same hours)."""
+           now_ms: int | None = None, whole_last_day: bool = False) -> tuple[int, int, str]:
+    """[start, end) and how it was chosen (complete local days, or to date against the same hours).
+    `whole_last_day`: end at the midnight after the latest event's day (model drift judges each day
+    with data, however little)."""
     note = "complete local days, compared with the same days before"
+    if until is None and latest_ms is not None and whole_last_day:
+        until_ms = local_midnight(latest_ms, timezone, 1)
+        match = _DURATION.match(since.strip())
+        start = until_ms - int(match.group(1)) * _UNIT_MS[match.group(2)] if match else \
+            _parse_time(since, "--since", timezone)
+        if start >= until_ms:
+            raise ValueError(f"--since {since} is not before the end of the period")
+        return start, until_ms, "up to the end of the last day with data"
     if until is not None:
         end = _parse_time(until, "--until", timezone)
         if now_ms is not None and end > now_ms:
