@@ -161,6 +161,8 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
             result.history = add_history(layout, box.config.lake_dir, history_days, out)
     result.report = make_report(box, has_command)
     result.site_files = write_site_files(box.config, Path.cwd())
+    if (box.config.lake_dir / "catalog.db").is_file():
+        publish_sites(box.config)
     if has_command(["sql"]):
         result.lake_summary = lake_summary(box.config.lake_dir)
     return result
@@ -181,6 +183,15 @@ def site_file_text(config: SiteConfig) -> str:
         lines += ["[[cameras]]", f"id = {quoted(camera.id)}", f"source = {quoted(camera.source)}",
                   f"name = {quoted(camera.name)}", ""]
     return "\n".join(lines)
+
+
+def publish_sites(config: SiteConfig) -> None:
+    """The site's name and time zone into the lake's `sites` table, for readers without the site file."""
+    from batch.lake.tables import LakeConfig, open_catalog, sites_frame, write_sites
+
+    write_sites(open_catalog(LakeConfig(root=config.lake_dir)),
+                sites_frame([{"site_id": config.site_id, "name": config.site_id,
+                              "timezone": config.get("site", "timezone")}]))
 
 
 def write_site_files(config: SiteConfig, working: Path) -> list[Path]:

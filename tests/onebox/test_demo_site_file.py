@@ -49,3 +49,16 @@ def test_an_unknown_time_zone_in_the_site_file_is_refused_by_name(tmp_path: Path
     path.write_text(f'[site]\nid = "x"\ntimezone = "{zone}"\n[[cameras]]\nid = "a"\nsource = "0"\n')
     with pytest.raises(ConfigError, match=r"moodlens.toml:3: site.timezone: .* is not an IANA time zone"):
         load(path)
+
+
+def test_the_sites_time_zone_goes_into_the_lake_for_readers_without_the_site_file(tmp_path: Path) -> None:
+    from batch.lake.tables import LakeConfig, lake_sites, open_catalog
+    from onebox.demo import publish_sites
+
+    config = _config(tmp_path / "state")
+    publish_sites(config)
+    publish_sites(config)  # again: replaced, not doubled
+    table = lake_sites(open_catalog(LakeConfig(root=config.lake_dir)))
+    assert table is not None
+    assert table.scan().to_arrow().select(["site_id", "timezone"]).to_pylist() == [
+        {"site_id": config.site_id, "timezone": config.get("site", "timezone")}]
