@@ -53,11 +53,34 @@ class BusinessEventsError(ValueError):
         super().__init__(f"{path}: {len(problems)} bad line(s):\n  " + "\n  ".join(shown) + more)
 
 
-def _parse_time(text: str) -> int:
+def _parse_time(text: str) -> tuple[int, int]:
+    """(epoch ms, UTC offset in minutes as written)."""
     stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
+    if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError(f"time {text!r} has no time zone; write e.g. {text.strip()}Z for UTC")
-    return int(stamp.timestamp() * 1000)
+    offset = stamp.utcoffset()
+    return int(stamp.timestamp() * 1000), int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def zone_mismatch(business: pd.DataFrame, timezone: str, path: str) -> str | None:
+    """A line for the user when rows are written with UTC offsets that are not the site's at their
+    time (neither UTC nor `timezone`): the times still count as the instants they name, but the
+    file was probably made for another site or with a wrong clock."""
+    if business.empty or "utc_offset_min" not in business:
+        return None
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    local = [int(datetime.fromtimestamp(t / 1000, zone).utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+             for t in business["time_ms"]]
+    odd = [(o, t) for o, t, z in zip(business["utc_offset_min"], business["time_ms"], local, strict=True)
+           if o not in (0, z)]
+    if not odd:
+        return None
+    offsets = sorted({f"{'+' if o >= 0 else '-'}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o, _ in odd})
+    return (f"{path}: {len(odd)} of {len(business)} rows are written with UTC offset(s) {', '.join(offsets)}, "
+            f"which is not the site's time zone ([site] timezone = {timezone}) at their time; they are read as "
+            f"the instants they name (check the file's site and clock)")
 
 
 def parse_business_events(lines: Iterable[str], path: str = "<business events>") -> pd.DataFrame:
@@ -72,7 +95,7 @@ def parse_business_events(lines: Iterable[str], path: str = "<business events>")
         raise BusinessEventsError(path, [f"line 1: header lacks column(s) {', '.join(missing)}; "
                                          f"expected time,site,kind,value"])
     where = {c: names.index(c) for c in COLUMNS}
-    rows: list[tuple[int, str, str, float]] = []
+    rows: list[tuple[int, str, str, float, int]] = []
     problems: list[str] = []
     for line, record in enumerate(reader, start=2):
         if not record or all(not cell.strip() for cell in record):
@@ -83,7 +106,7 @@ def parse_business_events(lines: Iterable[str], path: str = "<business events>")
         cells = {c: record[i].strip() for c, i in where.items()}
         bad: list[str] = []
         try:
-            time_ms = _parse_time(cells["time"])
+            time_ms, offset = _parse_time(cells["time"])
         except ValueError as error:
             bad.append(f"time: {error}")
         if not SITE.match(cells["site"]):
@@ -99,10 +122,10 @@ def parse_business_events(lines: Iterable[str], path: str = "<business events>")
         if bad:
             problems.extend(f"line {line}: {b}" for b in bad)
             continue
-        rows.append((time_ms, cells["site"], cells["kind"], value))
+        rows.append((time_ms, cells["site"], cells["kind"], value, offset))
     if problems:
         raise BusinessEventsError(path, problems)
-    return pd.DataFrame(rows, columns=["time_ms", "site_id", "kind", "value"])
+    return pd.DataFrame(rows, columns=["time_ms", "site_id", "kind", "value", "utc_offset_min"])
 
 
 def read_business_events(path: Path) -> pd.DataFrame:

@@ -130,11 +130,15 @@ def run_forecast(args: argparse.Namespace) -> int:
 
 
 def run_drivers(args: argparse.Namespace) -> int:
-    from batch.analytics.drivers import drivers_frame, estimate_drivers, read_business_events
+    import sys
+
+    from batch.analytics.drivers import drivers_frame, estimate_drivers, read_business_events, zone_mismatch
     from batch.analytics.source import Period, hourly_sentiment
 
     business = read_business_events(args.events)
     con = connect(args)
+    if (warning := zone_mismatch(business, args.timezone, str(args.events))) is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     result = estimate_drivers(hourly_sentiment(con, Period(0, 1 << 47)), business, args.min_tracks, args.timezone)
     print(f"{result.hours} hours with at least {args.min_tracks} customers at {len(result.sites)} site(s); "
           f"{result.unmatched_rows} business rows fell in hours without enough customers")

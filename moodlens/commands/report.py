@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -114,7 +115,7 @@ def _drift_baseline() -> Any:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from batch.analytics.drivers import read_business_events
+    from batch.analytics.drivers import read_business_events, zone_mismatch
     from batch.analytics.forecast import history_end_ms
     from batch.analytics.source import heartbeat_lifetimes, known_sites, latest_event_ms
     from batch.report.build import ReportOptions, build_report, write_report
@@ -124,6 +125,8 @@ def run_report(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     business = read_business_events(args.events) if args.events else None
     con = connect(args)
+    if business is not None and (warning := zone_mismatch(business, args.timezone, str(args.events))) is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     check_site(args.site, known_sites(con))
     latest = latest_event_ms(con)
     # how far the data reaches: heartbeats too, or a café closed in the evening would look unfinished
