@@ -239,6 +239,9 @@ def _explained(error: duckdb.Error) -> str:
     text = str(error)
     missing = _MISSING_TABLE.search(text)
     if missing is None:
+        if "TIMESTAMP WITH TIME ZONE" in text and "No function matches" in text:
+            text += ("\n(every time column holds an instant, event_time_ms included: epoch_ms(event_time_ms) gives "
+                     "epoch milliseconds, event_time_ms AT TIME ZONE 'Europe/Berlin' a local time)")
         return text
     name = missing.group(1).strip('"')
     ours = [*TABLE_NAMES, *(v.name for v in views())]
@@ -271,7 +274,8 @@ def _is_show_tables(query: str) -> bool:
 
 TABLE_NAMES = ("face_expression", "camera_heartbeat", "sentiment_window", "sentiment_alarm", "quarantine", SITES)
 _TABLE_HELP = {
-    "face_expression": "one row per face event; kind = 'track_end' is one customer visit (valence, top_class)",
+    "face_expression": "one row per face event; kind = 'track_end' is one customer visit (valence, top_class); "
+                       "event_time_ms, as in every table, is an instant (epoch_ms() gives milliseconds)",
     "camera_heartbeat": "each camera's periodic heartbeat: an hour without one is an offline hour",
     "sentiment_window": "the stream's windows per site/camera: tracks, net score, insufficient_data",
     "sentiment_alarm": "alarm state changes (ALARM / OK) per site, camera and rule",

@@ -142,3 +142,10 @@ def test_sql_csv_output_keeps_formulas_as_text() -> None:
 
     text = as_csv(pa.table({"reason": ["=1+1", "fine", "@SUM(A1)"], "value": [-1.5, 2.0, 3.0]}))
     assert text.splitlines() == ["reason,value", "'=1+1,-1.5", "fine,2.0", "'@SUM(A1),3.0"]
+
+
+def test_arithmetic_on_the_time_column_says_what_it_holds(lake: dict[str, Any]) -> None:
+    with pytest.raises(QueryError, match=r"epoch_ms\(event_time_ms\) gives epoch milliseconds"):
+        run_query(lake["tables"], "SELECT event_time_ms / 1000 FROM face_expression")
+    rows = run_query(lake["tables"], "SELECT min(epoch_ms(event_time_ms)) AS ms FROM face_expression").table
+    assert rows.to_pylist() == [{"ms": min(v["event_time_ms"] for v in lake["visits"])}]
