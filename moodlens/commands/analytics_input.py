@@ -113,12 +113,18 @@ def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
 
 
 def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
-    """The command's events; also sets args.site_file, args.min_tracks and args.timezone."""
+    """The command's events; also sets args.site_file, args.min_tracks and args.timezone (the zone of
+    `--site` where the `sites` table knows it, else the site file's)."""
     site = read_site_file(args)
     args.site_file, args.min_tracks, args.timezone = site, site.min_tracks, site.timezone
-    if site.lake or site.path is not None:
-        return lake_connection(site.lake, site.sites())
-    return _log_connection(args)
+    if not (site.lake or site.path is not None):
+        return _log_connection(args)
+    con = lake_connection(site.lake, site.sites())
+    chosen = getattr(args, "site", None)
+    if chosen is not None:
+        found = con.execute("SELECT timezone FROM sites WHERE site_id = ?", [chosen]).fetchall()
+        args.timezone = str(found[0][0]) if found else site.timezone
+    return con
 
 
 def lake_tables(lake: str | None, read_only: bool = True) -> dict[str, Any]:

@@ -66,3 +66,17 @@ def test_an_unknown_table_and_a_write_exit_2_with_a_message(site: Path, capsys: 
     assert "disabled by configuration" in capsys.readouterr().err and not target.exists()
     assert main(["sql", "--allow-file-access", f"COPY (SELECT count(*) AS n FROM face_expression) TO '{target}'"]) == 0
     assert target.read_text().splitlines() == ["n", "6"]
+
+
+def test_a_report_of_another_site_uses_that_sites_zone_from_the_lake(site: Path) -> None:
+    import argparse
+
+    from batch.lake.tables import LakeConfig, open_catalog, sites_frame, write_sites
+    from moodlens.commands.analytics_input import connect
+
+    write_sites(open_catalog(LakeConfig(root=site / "lake")),
+                sites_frame([{"site_id": "shop-2", "timezone": "America/New_York"}]))
+    for chosen, zone in (("shop-2", "America/New_York"), ("cafe-1", "Asia/Tokyo"), (None, "Asia/Tokyo")):
+        args = argparse.Namespace(config=None, lake=None, min_tracks=None, site=chosen)
+        connect(args).close()
+        assert args.timezone == zone
