@@ -61,6 +61,10 @@ class ReportOptions:
     now_ms: int | None = None  # hours from here on have not happened: never offline nor anomalous
     period_note: str = ""  # how the period was chosen (complete local days, or to date against the same hours)
     paper: str = "A4"  # or "Letter"
+    site_zones: tuple[tuple[str, str], ...] = ()  # (site, IANA zone) where a site has its own; else `timezone`
+
+    def zone(self, site: str) -> str:
+        return dict(self.site_zones).get(site, self.timezone)
 
 
 @dataclass
@@ -186,11 +190,12 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
                                          f"{site}: net score by hour (95% interval); red: alarms", "net score",
                                          [_series(site, rows, hours, svg.PALETTE[i % len(svg.PALETTE)])],
                                          lanes=[svg.Lane("alarms", episodes.get((site, None), []))], height=253,
-                                         timezone=tz))
-        cells, heat = heatmap_cells(rows, m, tz)
+                                         timezone=options.zone(site)))
+        cells, heat = heatmap_cells(rows, m, options.zone(site))
         heat_tables.append(heat.assign(site_id=site))
         total = int(rows["tracks"].sum()) if len(rows) else 0
-        heatmap = svg.heatmap(cells, m, f"{site}: net score by weekday and hour ({tz}); small: customers "
+        zone = options.zone(site)
+        heatmap = svg.heatmap(cells, m, f"{site}: net score by weekday and hour ({zone}); small: customers "
                                         f"({total} in all)")
         anchor, heading = (f"site-{site}", f"Site {site}") if len(sites) > 1 else ("over-time", "Sentiment over time")
         sections.append((anchor, heading, chart + heatmap))
@@ -212,7 +217,8 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
         lane = [svg.Lane("alarms", episodes.get((str(site), str(camera)), []))]
         camera_charts.append(svg.line_chart(svg.Chart(
             options.since_ms, options.until_ms, -1.0, 1.0, f"{site}/{camera}: net score by hour; grey = offline",
-            "net score", [_series(camera, rows, hours)], spans=cam_spans, lanes=lane, height=183, timezone=tz)))
+            "net score", [_series(camera, rows, hours)], spans=cam_spans, lanes=lane, height=183,
+            timezone=options.zone(str(site)))))
     sections.append(("cameras", "Per camera", table_html(["camera", "visits", "customers rated", "net score [95%]",
                                                           "offline"], camera_rows) + "".join(camera_charts)))
 
@@ -256,7 +262,7 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
             league.append((net.value if net else -9.0, [
                 escape(site), str(now.visits), _pct_change(now.visits, was.visits), estimate_html(net),
                 estimate_html(None if net is None else now.change(was, m)),
-                escape(busiest_hours(hourly[hourly["site_id"] == site], 3, tz)),
+                escape(busiest_hours(hourly[hourly["site_id"] == site], 3, options.zone(site))),
                 str(sum(1 for a in alarms.itertuples() if a.site_id == site and a.state == "ALARM"))]))
         league.sort(key=lambda r: -r[0])
         sections.append(("league", "Sites", table_html(["site", "visits", "visits w/w", "net score [95%]",

@@ -18,6 +18,7 @@ from moodlens.commands.report import period
 from tests.batch.report.test_build import START, tiny_lake
 from tests.schemas import events as samples
 from tests.support.history import history
+from tests.support.history import lake as history_lake
 
 BERLIN = "Europe/Berlin"
 HOUR_MS = 3_600_000
@@ -116,3 +117,20 @@ def test_formulas_never_reach_the_csv_exports(tmp_path: Path) -> None:
     assert not any(str(r).startswith(("=", "+", "-", "@")) for r in reasons)
     numbers = pd.read_csv(tmp_path / "hourly.csv")
     assert pd.api.types.is_numeric_dtype(numbers["net_score"])  # numbers stay numbers
+
+
+def test_each_site_section_speaks_its_own_zone() -> None:
+    h = history()
+    sites = sorted(h.sites)
+    zones = (("UTC", "Asia/Tokyo", "America/New_York") * 3)[:len(sites)]
+    report = build_report(history_lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, None, forecast=False,
+                                                        site_zones=tuple(zip(sites, zones, strict=True))))
+    heat = report.tables["heatmap"]
+    for site, zone in zip(sites, zones, strict=True):
+        assert f"{site}: net score by weekday and hour ({zone})" in report.html
+        hourly = report.tables["hourly"]
+        rated = hourly[(hourly["site_id"] == site) & (hourly["tracks"] > 0)]["hour_ms"]
+        expected = {(t.weekday(), t.hour) for t in (datetime.fromtimestamp(int(ms) / 1000, ZoneInfo(zone))
+                                                      for ms in rated)}
+        cells = heat[(heat["site_id"] == site) & (heat["tracks"] > 0)]
+        assert {(int(d), int(h)) for d, h in cells[["weekday", "hour"]].values} == expected
