@@ -56,8 +56,9 @@ def add_site_file_argument(parser: argparse.ArgumentParser) -> None:
                              "(default ./moodlens.toml when it exists)")
 
 
-def read_site_file(args: argparse.Namespace) -> SiteFile:
-    """The site file's settings under the command's explicit options; errors name the file and setting."""
+def read_site_file(args: argparse.Namespace, need_lake: bool = True) -> SiteFile:
+    """The site file's settings under the command's explicit options; errors name the file and setting.
+    `need_lake` False: the events come from elsewhere (an explicit --log), the lake may be missing."""
     from onebox.config import DEFAULT_FILE, load
 
     explicit: Path | None = getattr(args, "config", None)
@@ -69,7 +70,7 @@ def read_site_file(args: argparse.Namespace) -> SiteFile:
     config = load(path)
     if lake is None and not os.environ.get("MOODLENS_LAKE"):
         lake = str(config.lake_dir)
-        if not (config.lake_dir / "catalog.db").is_file():
+        if need_lake and not (config.lake_dir / "catalog.db").is_file():
             raise FileNotFoundError(
                 f"{path}: [lake] path: no lake at {config.lake_dir} (`moodlens up` compacts the event log into it "
                 f"every [lake] compact_every_minutes; or run `moodlens batch compact --lake {config.lake_dir}`)")
@@ -82,8 +83,9 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lake", default=None,
                         help="the lake (a folder or s3://bucket/prefix) written by `moodlens batch compact`; "
                              "without it the event log (--log) is read directly")
-    parser.add_argument("--log", type=Path, default=DEFAULT_HISTORY / "log",
-                        help="embedded event log to read (default var/history/log, from `moodlens demo history`)")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="embedded event log to read instead of a lake (default without a lake or site file: "
+                             "var/history/log, from `moodlens demo history`)")
     parser.add_argument("--stream-state", type=Path, default=None,
                         help="`moodlens stream run --state` folder: its alarms join the tables")
     parser.add_argument("--min-tracks", type=int, default=None,
@@ -115,9 +117,11 @@ def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
 def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     """The command's events; also sets args.site_file, args.min_tracks and args.timezone (the zone of
     `--site` where the `sites` table knows it, else the site file's)."""
-    site = read_site_file(args)
+    explicit_log = getattr(args, "lake", None) is None and getattr(args, "log", None) is not None
+    site = read_site_file(args, need_lake=not explicit_log)
     args.site_file, args.min_tracks, args.timezone = site, site.min_tracks, site.timezone
-    if not (site.lake or site.path is not None):
+    if explicit_log or not (site.lake or site.path is not None):
+        args.log = args.log if args.log is not None else DEFAULT_HISTORY / "log"
         return _log_connection(args)
     con = lake_connection(site.lake, site.sites())
     chosen = getattr(args, "site", None)

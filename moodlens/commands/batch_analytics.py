@@ -68,7 +68,7 @@ def run_forecast(args: argparse.Namespace) -> int:
     check_site(args.site, known_sites(con))
     latest = latest_event_ms(con)
     if latest is None:
-        raise ValueError(f"no visits in {args.log}: nothing to forecast from")
+        raise ValueError(f"no visits in {args.log or args.site_file.lake or 'the lake'}: nothing to forecast from")
     tz = args.timezone
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     end_ms = history_end_ms(latest, now_ms)

@@ -25,8 +25,8 @@ source = "0"
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    log = LocalLog(tmp_path / "log")
-    log.append([json.dumps(visit(T0 + 20 * 3_600_000 + i * 60_000, track=f"t{i}")).encode() for i in range(6)])
+    with LocalLog(tmp_path / "log") as log:
+        log.append([json.dumps(visit(T0 + 20 * 3_600_000 + i * 60_000, track=f"t{i}")).encode() for i in range(6)])
     assert main(["batch", "compact", "--lake", str(tmp_path / "lake"), "--log", str(tmp_path / "log")]) == 0
     (tmp_path / "moodlens.toml").write_text(SITE_FILE.format(lake="lake"))
     monkeypatch.chdir(tmp_path)
@@ -80,3 +80,20 @@ def test_a_report_of_another_site_uses_that_sites_zone_from_the_lake(site: Path)
         args = argparse.Namespace(config=None, lake=None, min_tracks=None, site=chosen)
         connect(args).close()
         assert args.timezone == zone
+
+
+def test_an_explicit_log_wins_over_the_site_files_lake(site: Path) -> None:
+    import argparse
+
+    from moodlens.commands.analytics_input import connect
+
+    with LocalLog(site / "log") as log:
+        log.append([json.dumps(visit(T0 + 22 * 3_600_000, track="after")).encode()])
+    from_lake = argparse.Namespace(config=None, lake=None, log=None, min_tracks=None, stream_state=None)
+    from_log = argparse.Namespace(config=None, lake=None, log=site / "log", min_tracks=None, stream_state=None)
+    counts = []
+    for args in (from_lake, from_log):
+        con = connect(args)
+        counts.append(con.execute("SELECT count(*) FROM face_expression").fetchall()[0][0])
+        assert args.timezone == "Asia/Tokyo"  # the site file still gives the zone
+    assert counts == [6, 7]
