@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from batch.compact.run import compact
 from batch.compact.sources import Source, SourceError, from_directory, from_log
-from batch.lake.tables import LakeConfig, ensure_tables, lake_schema, open_catalog
+from batch.lake.tables import LakeConfig, ensure_tables, lake_schema, open_catalog, sites_frame
 from batch.sql.runner import run_query
 from locallog import LocalLog
 from schemas.contract import CONTRACTS
@@ -190,6 +190,11 @@ def _month_table(events: int, days: int, sites: int, day: int, rng: np.random.Ge
 
 
 HOURLY = "SELECT site_id, hour, tracks, mean_valence, net_score FROM sentiment_by_hour_site ORDER BY site_id, hour"
+# the same view in each site's local time, and a view that converts every row (local days)
+LOCAL_HOURLY = ("SELECT site_id, local_date, local_hour, tracks, net_score, net_low, net_high "
+                "FROM sentiment_by_hour_site ORDER BY site_id, hour")
+LOCAL_DAYS = "SELECT site_id, local_date, visits, mean_valence FROM visits ORDER BY site_id, local_date"
+ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC")
 
 
 def bench_query(args: argparse.Namespace) -> None:
@@ -203,16 +208,21 @@ def bench_query(args: argparse.Namespace) -> None:
         tables = ensure_tables(catalog)
         print(f"built {args.events:,} face_expression rows over {args.days} days x {args.sites} sites in "
               f"{time.perf_counter() - built:.1f} s", file=sys.stderr)
-        timings = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            result = run_query(tables, HOURLY, threads=args.threads)
-            timings.append(time.perf_counter() - started)
-        scan = result.scans["face_expression"]
-        print(f"hourly sentiment by site, {args.events:,} events / {args.days} days (view over the raw table, "
-              f"{args.threads or 'all'} DuckDB threads): best {min(timings):.2f} s, median "
-              f"{sorted(timings)[len(timings) // 2]:.2f} s; {result.table.num_rows} rows; "
-              f"{scan.files} files, {scan.bytes / 1e6:.0f} MB planned")
+        sites = sites_frame([{"site_id": f"site-{i}", "timezone": ZONES[i % len(ZONES)]} for i in range(args.sites)])
+        for label, query, writable in (
+                ("hourly sentiment by site (UTC hours), DuckDB reading the files itself", HOURLY, True),
+                ("hourly sentiment by site (UTC hours), locked down, pyarrow reading", HOURLY, False),
+                ("hourly sentiment by site in local time (local date/hour, 95% interval)", LOCAL_HOURLY, False),
+                ("visits per local day (every row converted to local time)", LOCAL_DAYS, False)):
+            timings = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                result = run_query(tables, query, threads=args.threads, sites=sites, writable=writable)
+                timings.append(time.perf_counter() - started)
+            scan = result.scans["face_expression"]
+            print(f"{label}, {args.events:,} events / {args.days} days, {args.threads or 'all'} DuckDB threads: "
+                  f"best {min(timings):.2f} s, median {sorted(timings)[len(timings) // 2]:.2f} s; "
+                  f"{result.table.num_rows} rows; {scan.files} files, {scan.bytes / 1e6:.0f} MB planned")
         moment = dt.datetime.fromtimestamp(T0_MS / 1000 + 5 * 86_400, tz=dt.UTC)
         one = run_query(tables, f"SELECT count(*) AS n, avg(valence) AS v FROM face_expression WHERE site_id = "
                                 f"'site-1' AND event_time_ms >= TIMESTAMP '{moment:%Y-%m-%d}' AND event_time_ms < "

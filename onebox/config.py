@@ -58,6 +58,11 @@ class SiteConfig:
         return str(self.values["site"]["id"])
 
     @property
+    def site_name(self) -> str:
+        """The site's name for people (messages, the report, the lake's sites table); its id when unnamed."""
+        return str(self.values["site"]["name"]) or self.site_id
+
+    @property
     def base(self) -> Path:
         return self.path.parent if self.path is not None else Path.cwd()
 

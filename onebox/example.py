@@ -12,6 +12,8 @@ EXAMPLE = '''\
 [site]
 id = "cafe-1"                 # put on every event: letters, digits, _ . : - (at most 64)
 state_dir = "var/moodlens"    # spools, event log, stream state, logs, the lock; keep it on a local disk
+name = "Café Central"         # the site's name for people: messages, the report (empty: its id)
+timezone = "Europe/Berlin"    # IANA zone: the report's days and hours, the views' local columns, messages
 
 # One [[cameras]] block per camera; each runs as its own edge process.
 [[cameras]]
@@ -62,12 +64,10 @@ allowed_hosts = []            # names browsers use besides this address, e.g. ["
 # "msteams://...", "ntfy://ntfy.sh/my-cafe", "json://alerts.example.com/hook". Empty: no messages.
 [alerts]
 urls = []
-site_name = "Café Central"    # the site's name in messages (empty: its id)
 page_url = ""                 # the live page's link in messages; empty: the dashboard's own address
 min_interval_minutes = 30     # at most one message per alarm and camera this often (a flapping camera: one)
 give_up_minutes = 60          # an undelivered message is retried this long, then given up (logged)
 weekly_report = true          # send the weekly report, attached, when it is written
-timezone = ""                 # time zone of the times in messages, e.g. "Europe/Paris"; empty: the box's
 
 [disk]
 budget_mb = 2048              # spools + event log + logs + lake; a warning at warn_percent,

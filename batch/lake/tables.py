@@ -54,6 +54,48 @@ QUARANTINE_SCHEMA = pa.schema([
 ])
 
 
+# Each site's name and time zone, as the site file declares them: the lake keeps instants, and
+# this table turns them into local dates and hours (the views join it). Small; rewritten whole.
+SITES = "sites"
+SITES_SCHEMA = pa.schema([
+    pa.field("site_id", pa.string(), nullable=False),
+    pa.field("name", pa.string()),
+    pa.field("timezone", pa.string(), nullable=False, metadata={"description": "IANA zone name"}),
+    pa.field("opening_hours", pa.string(), metadata={"description": "as the site file gives them, if any"}),
+])
+
+
+def sites_frame(rows: list[dict[str, str | None]]) -> pa.Table:
+    """The `sites` rows as Arrow: site_id, name, timezone (IANA, checked), opening_hours."""
+    import zoneinfo
+
+    for row in rows:
+        try:
+            zoneinfo.ZoneInfo(str(row.get("timezone")))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"sites: site {row.get('site_id')!r}: timezone {row.get('timezone')!r} is not an "
+                             f"IANA time zone (e.g. Europe/Berlin)") from None
+    return pa.Table.from_pylist([{n: row.get(n) for n in SITES_SCHEMA.names} for row in rows], schema=SITES_SCHEMA)
+
+
+def write_sites(catalog: Catalog, sites: pa.Table) -> Table:
+    """Replaces the lake's `sites` table (Athena's views join it; `moodlens sql` prefers the site file)."""
+    try:
+        table = catalog.load_table(identifier(SITES))
+    except NoSuchTableError:
+        table = catalog.create_table(identifier(SITES), schema=SITES_SCHEMA)
+    table.overwrite(sites)
+    return table
+
+
+def lake_sites(catalog: Catalog) -> Table | None:
+    """The lake's `sites` table, None before one was written."""
+    try:
+        return catalog.load_table(identifier(SITES))
+    except NoSuchTableError:
+        return None
+
+
 @dataclass(frozen=True)
 class LakeConfig:
     """Where the catalog and the warehouse are. `properties` wins: Glue/S3 on AWS."""

@@ -30,10 +30,8 @@ def page_url(config: SiteConfig) -> str:
 
 
 def names(config: SiteConfig) -> Names:
-    alerts = config.values["alerts"]
-    zone = zoneinfo.ZoneInfo(alerts["timezone"]) if alerts["timezone"] else None
-    return Names(alerts["site_name"] or config.site_id, {c.id: c.label for c in config.cameras}, page_url(config),
-                 zone)
+    return Names(config.site_name, {c.id: c.label for c in config.cameras}, page_url(config),
+                 zoneinfo.ZoneInfo(config.get("site", "timezone")))
 
 
 def alert_service(config: SiteConfig, layout: Layout, camera_alarms: str) -> AlertService | None:

@@ -55,12 +55,12 @@ def test_a_file_relative_to_the_site_file_but_not_to_the_working_folder_is_named
 
 def test_a_bad_alert_url_is_refused_with_its_line(tmp_path: Path) -> None:
     path = write(tmp_path, '[[cameras]]\nid = "door"\nsource = "0"\n',
-                 '[alerts]\nurls = ["json://127.0.0.1:9/hook",\n        "nope://what"]\ntimezone = "Mars/Base"')
+                 'timezone = "Mars/Base"\n[alerts]\nurls = ["json://127.0.0.1:9/hook",\n        "nope://what"]')
     with pytest.raises(ConfigError) as error:
         load(path)
     text = str(error.value)
-    assert f"{path}:4: alerts.urls[1]: Apprise cannot use this URL (scheme nope://)" in text
-    assert f"{path}:6: alerts.timezone: 'Mars/Base' is not a time zone name" in text
+    assert f"{path}:5: alerts.urls[1]: Apprise cannot use this URL (scheme nope://)" in text
+    assert f"{path}:3: site.timezone: 'Mars/Base' is not an IANA time zone" in text
     assert "alerts.urls[0]" not in text
 
 

@@ -25,8 +25,9 @@ T = 1_796_000_100_000 // 60_000 * 60_000
 
 
 def site(tmp_path: Path, urls: list[str], **alerts: Any) -> SiteConfig:
-    return from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s")},
-                        "alerts": {"urls": urls, "site_name": "Café Central", "timezone": "Europe/Paris",
+    return from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s"), "name": "Café Central",
+                                 "timezone": "Europe/Paris"},
+                        "alerts": {"urls": urls,
                                    "min_interval_minutes": 30, **alerts}},
                        [{"id": "door", "source": "0", "name": "Front door"}])
 
@@ -134,8 +135,8 @@ def test_a_missing_camera_file_reaches_the_inbox_with_its_reason(
         tmp_path: Path, smtp: tuple[Inbox, str]) -> None:
     """A real edge process, a real box, a real SMTP server: the time from start to the message."""
     inbox, mail_url = smtp
-    config = from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s")},
-                          "alerts": {"urls": [mail_url], "site_name": "Café Central"}},
+    config = from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s"), "name": "Café Central"},
+                          "alerts": {"urls": [mail_url]}},
                          [{"id": "door", "source": str(tmp_path / "door.mp4"), "name": "Front door"}])
     layout = Layout(config.state_dir)
     box = Box(config, SubprocessSpawner(), RealClock(), has_command=lambda words: False, jobs_enabled=False,
@@ -231,9 +232,9 @@ def test_a_live_camera_that_never_starts_reaches_the_inbox_after_silent_minutes(
     from tests.onebox.alerts.conftest import free_port
 
     inbox, mail_url = smtp
-    config = from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s")},
+    config = from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s"), "name": "Café Central"},
                           "thresholds": {"silent_minutes": 1},
-                          "alerts": {"urls": [mail_url], "site_name": "Café Central"}},
+                          "alerts": {"urls": [mail_url]}},
                          [{"id": "door", "source": f"rtsp://127.0.0.1:{free_port()}/cam", "name": "Front door"}])
     layout = Layout(config.state_dir)
     box = Box(config, SubprocessSpawner(), RealClock(), has_command=lambda words: False, jobs_enabled=False,
