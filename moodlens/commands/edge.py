@@ -247,11 +247,11 @@ def _run(args: argparse.Namespace) -> int:
     watcher, classifier = open_model(args.model, args.model_sha256, args.model_poll_interval,
                                      public_key_file=args.model_public_key)
     info = classifier.pin()
+    spec = source_spec(args)
     try:
-        source = open_source(source_spec(args), ReconnectPolicy(max_attempts=args.reconnect_attempts),
-                             args.folder_fps)
+        source = open_source(spec, ReconnectPolicy(max_attempts=args.reconnect_attempts), args.folder_fps)
     except SourceError as error:
-        if is_live(args.source):
+        if is_live(spec):
             return _source_lost(error)
         raise ValueError(str(error)) from None
     publisher = make_publisher(args)
