@@ -181,22 +181,26 @@ def _is_disk_full(error: BaseException) -> bool:
     return False
 
 
-def _mib(size: float) -> str:
-    return f"{size / 2**20:,.1f} MiB"
+def _size(size: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
 
 
-def disk_full_error(location: str, written_bytes: int, records: int) -> DiskFullError:
-    """What to tell the operator: which disk, how much is free, how much the run needed at least."""
+def disk_full_error(location: str, needed_bytes: int, records: int) -> DiskFullError:
+    """What to tell the operator: which disk, how much is free, how much the run needed."""
     path = location.removeprefix("file://")
     probe = path
     while probe and not os.path.exists(probe):
         probe = os.path.dirname(probe)
     free = shutil.disk_usage(probe or "/").free
     return DiskFullError(
-        errno.ENOSPC, f"the disk holding {path} is full ({_mib(free)} free): this run had written "
-        f"{_mib(written_bytes)} of Parquet for the first {records:,} records when it filled, and has deleted "
-        f"them again; it needs at least {_mib(written_bytes)} free, more for the rest of its input. Free "
-        f"space or grow the disk, then run it again (nothing was committed from the table that failed on)")
+        errno.ENOSPC, f"the disk holding {path} is full ({_size(free)} free): the files for the first "
+        f"{records:,} records need about {_size(needed_bytes)}, more for the rest of the input; this run has "
+        f"deleted the files it wrote and committed nothing after the table it failed on. Free space or grow "
+        f"the disk, then run it again")
 
 
 def compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | None = None,
@@ -210,19 +214,20 @@ def _compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | N
              until: dt.datetime | None, fault: Callable[[str], None],
              now: dt.datetime | None, flush_rows: int) -> CompactionResult:
     now = now or dt.datetime.now(dt.UTC)
-    tables = ensure_tables(catalog)
-    run = {"moodlens.compaction": now.isoformat()}
-    writers = {name: _TableWriter(tables[name], "event_id", True, run) for name in EVENT_TABLES}
-    writers[QUARANTINE] = _TableWriter(tables[QUARANTINE], "record_id", False, run)
+    writers: dict[str, _TableWriter] = {}
     decoded = Decoded()
     try:
+        tables = ensure_tables(catalog)
+        run = {"moodlens.compaction": now.isoformat()}
+        writers.update({name: _TableWriter(tables[name], "event_id", True, run) for name in EVENT_TABLES})
+        writers[QUARANTINE] = _TableWriter(tables[QUARANTINE], "record_id", False, run)
         return _run(writers, decoded, sources, since, until, fault, now, flush_rows)
     except BaseException as error:
         for writer in writers.values():
             writer.abort()  # a failed run keeps no space taken
         if isinstance(error, Exception) and _is_disk_full(error):
-            written = sum(writer.files.bytes for writer in writers.values())
-            raise disk_full_error(tables[EVENT_TABLES[0]].location().rsplit("/", 2)[0], written,
+            needed = sum(writer.files.space_needed() for writer in writers.values())
+            raise disk_full_error(str(catalog.properties.get("warehouse", "the lake")), needed,
                                   decoded.records) from error
         raise
 

@@ -291,12 +291,14 @@ class FastAppend:
         self.files: list[DataFile] = []
         self.partition_keys: list[PartitionKey | None] = []  # per file, to write a file again
         self.rows = 0
-        self.bytes = 0  # in the files written (deleted ones included): what a full disk had taken
+        self.bytes = 0  # in the files written (deleted ones included)
+        self.arrow_bytes = self.arrow_bytes_written = 0  # of the rows given to files / of those written
 
     def write(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
             return
         conformed = self.layout.conform(rows)
+        self.arrow_bytes += conformed.nbytes
         for values, part in split_by_partition(conformed, self.layout):
             key = PartitionKey(field_values=[PartitionFieldValue(field, value) for field, value in
                                              zip(self.layout.spec.fields, values, strict=True)],
@@ -304,6 +306,7 @@ class FastAppend:
             for piece in self._pieces(part):
                 self.files.append(self._write_file(piece, key))
                 self.partition_keys.append(key)
+                self.arrow_bytes_written += piece.nbytes
         self.rows += rows.num_rows
 
     def _pieces(self, part: pa.Table) -> list[pa.Table]:
@@ -335,6 +338,13 @@ class FastAppend:
             partition=key.partition if key is not None else Record(), file_size_in_bytes=size,
             sort_order_id=None, spec_id=self.layout.spec_id, equality_ids=None, key_metadata=None,
             **statistics.to_serialized_dict())
+
+    def space_needed(self) -> int:
+        """Bytes the files of every row given so far take (or would take): the sizes of the files
+        written, scaled up by their compression ratio to the rows whose file could not be written
+        (at 1:1 when none was written)."""
+        ratio = self.bytes / self.arrow_bytes_written if self.arrow_bytes_written else 1.0
+        return int(self.arrow_bytes * ratio)
 
     def _delete(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
