@@ -198,9 +198,9 @@ def disk_full_error(location: str, needed_bytes: int, records: int) -> DiskFullE
     free = shutil.disk_usage(probe or "/").free
     return DiskFullError(
         errno.ENOSPC, f"the disk holding {path} is full ({_size(free)} free): the files for the first "
-        f"{records:,} records need about {_size(needed_bytes)}, more for the rest of the input; this run has "
-        f"deleted the files it wrote and committed nothing after the table it failed on. Free space or grow "
-        f"the disk, then run it again")
+        f"{records:,} records need about {_size(needed_bytes)}, more for the rest of the input. This run has "
+        f"deleted the files it had not committed (tables it committed before stay; the next run skips their "
+        f"rows). Free space or grow the disk, then run it again")
 
 
 def compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | None = None,

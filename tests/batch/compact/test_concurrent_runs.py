@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyiceberg.catalog import Catalog
 
 from batch.compact.run import CompactionResult
@@ -63,6 +65,29 @@ def test_a_run_committing_between_another_runs_dedup_and_its_commit_doubles_noth
     assert len(_column(catalog, QUARANTINE, "record_id")) == 1
     written = sum(r.written.get("face_expression", 0) for r in results.values())
     assert written == len(faces)  # what the runs say they wrote is what the table holds
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=st.tuples(st.integers(0, 20), st.integers(1, 25)), b=st.tuples(st.integers(0, 20), st.integers(1, 25)),
+       point=st.sampled_from(POINTS), flush_rows=st.sampled_from([3, 1000]))
+def test_any_overlap_of_two_runs_and_any_commit_point_gives_each_event_once(
+        tmp_path_factory: pytest.TempPathFactory, a: tuple[int, int], b: tuple[int, int], point: str,
+        flush_rows: int) -> None:
+    root = tmp_path_factory.mktemp("overlap")
+    write_jsonl(root / "a" / "a.jsonl", _events(*a))
+    write_jsonl(root / "b" / "b.jsonl", _events(*b))
+    catalog = new_catalog(root / "lake")
+
+    def b_runs_now(at: str) -> None:
+        if at == point:
+            compact_folder(new_catalog(root / "lake"), root / "b", flush_rows=flush_rows)
+
+    compact_folder(catalog, root / "a", fault=b_runs_now, flush_rows=flush_rows)
+    faces = _column(catalog, "face_expression")
+    expected = {e["event_id"] for e in _events(*a) + _events(*b)}
+    if point.startswith("before_commit:quarantine"):  # no record to quarantine: A never got there
+        expected = {e["event_id"] for e in _events(*a)}
+    assert sorted(faces) == sorted(expected)
 
 
 def test_commit_time_dedup_keeps_a_partly_duplicated_file_s_other_rows(tmp_path: Path) -> None:
