@@ -84,3 +84,24 @@ def test_compaction_and_sql_on_glue_and_s3(endpoint: str) -> None:
     result = run_query(ensure_tables(catalog), "SELECT count(*) AS n FROM face_expression WHERE site_id = 'site-1'")
     assert result.table.to_pylist() == [{"n": 3}]
     assert result.scans["face_expression"].files == 1 and result.scans["face_expression"].total_files == 2
+
+
+def test_a_run_committing_between_another_runs_dedup_and_its_commit_doubles_nothing_on_glue(endpoint: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint, **KEYS)
+    s3.create_bucket(Bucket="glue-race", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    events = [update(T0 + i * HOUR_MS, site=f"site-{i % 2}") for i in range(8)]
+    for name, part in (("a", events[:6]), ("b", events[3:])):
+        s3.put_object(Bucket="glue-race", Key=f"raw-{name}/part.gz",
+                      Body=gzip.compress("\n".join(json.dumps(e) for e in part).encode()))
+    catalog = _lake(endpoint, "s3://glue-race/warehouse")
+    errors: list[SourceError] = []
+
+    def b_runs_now(at: str) -> None:  # B compacts and commits after A deduplicated, before A commits
+        if at == "before_commit:face_expression":
+            compact(_lake(endpoint, "s3://glue-race/warehouse"),
+                    [Source("b", from_s3("s3://glue-race/raw-b/", errors, s3), errors)])
+
+    a = compact(catalog, [Source("a", from_s3("s3://glue-race/raw-a/", errors, s3), errors)], fault=b_runs_now)
+    ids = catalog.load_table(identifier("face_expression")).scan().to_arrow().column("event_id").to_pylist()
+    assert sorted(ids) == sorted(e["event_id"] for e in events) and a.written == {"face_expression": 3}
+    assert not errors
