@@ -261,7 +261,9 @@ class _OneCopyTransaction(Transaction):
 
 
 def added_since(table: Table, base_snapshot_id: int | None) -> list[DataFile]:
-    """The data files the snapshots after `base_snapshot_id` (up to the current one) added."""
+    """The data files the snapshots after `base_snapshot_id` (up to the current one) added; every
+    data file of the current snapshot when `base_snapshot_id` is no longer among its ancestors
+    (expired in between: what was added since cannot be told apart any more)."""
     added: list[DataFile] = []
     snapshot = table.current_snapshot()
     while snapshot is not None and snapshot.snapshot_id != base_snapshot_id:
@@ -272,6 +274,8 @@ def added_since(table: Table, base_snapshot_id: int | None) -> list[DataFile]:
                          if entry.status == ManifestEntryStatus.ADDED)
         parent = snapshot.parent_snapshot_id
         snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    if snapshot is None and base_snapshot_id is not None:
+        return [task.file for task in table.scan().plan_files()]
     return added
 
 

@@ -206,3 +206,27 @@ def test_a_table_another_run_created_a_moment_ago_is_taken_not_a_traceback(
     monkeypatch.setattr(catalog, "load_table", load_missing_once)
     ensured = tables.ensure_tables(catalog)
     assert sorted(ensured) == sorted([*EVENT_TABLES, QUARANTINE]) and len(missed) == 5
+
+
+def test_a_commit_after_the_snapshots_since_it_read_were_expired_still_doubles_nothing(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from batch.lake.maintain import expire_snapshots
+    events = _events(0, 12)
+    write_jsonl(tmp_path / "first" / "a.jsonl", events[:2])
+    write_jsonl(tmp_path / "a" / "a.jsonl", events[:8])
+    write_jsonl(tmp_path / "b1" / "b.jsonl", events[3:6])
+    write_jsonl(tmp_path / "b2" / "b.jsonl", events[6:])
+    compact_folder(new_catalog(tmp_path / "lake"), tmp_path / "first")  # A's base is this snapshot
+    catalog = new_catalog(tmp_path / "lake")
+
+    def two_commits_then_history_is_expired(at: str) -> None:
+        if at == "before_commit:face_expression":
+            other = new_catalog(tmp_path / "lake")
+            compact_folder(other, tmp_path / "b1")
+            compact_folder(other, tmp_path / "b2")
+            table = other.load_table(identifier("face_expression"))
+            assert expire_snapshots(table, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))[0] == 2
+
+    compact_folder(catalog, tmp_path / "a", fault=two_commits_then_history_is_expired)
+    assert sorted(_column(catalog, "face_expression")) == sorted(e["event_id"] for e in events)
