@@ -171,7 +171,8 @@ class DiskFullError(OSError):
     """The lake's disk filled up during a run; what the run wrote is deleted again."""
 
 
-def _is_disk_full(error: BaseException) -> bool:
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is a full disk: ENOSPC, pyarrow's or SQLite's words for it."""
     seen: BaseException | None = error
     while seen is not None:
         if getattr(seen, "errno", None) == errno.ENOSPC or "No space left on device" in str(seen) \
@@ -225,7 +226,7 @@ def _compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | N
     except BaseException as error:
         for writer in writers.values():
             writer.abort()  # a failed run keeps no space taken
-        if isinstance(error, Exception) and _is_disk_full(error):
+        if isinstance(error, Exception) and is_disk_full(error):
             needed = sum(writer.files.space_needed() for writer in writers.values())
             raise disk_full_error(str(catalog.properties.get("warehouse", "the lake")), needed,
                                   decoded.records) from error

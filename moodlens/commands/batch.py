@@ -63,7 +63,7 @@ def _add_wait(command: argparse.ArgumentParser) -> None:
 
 def _exclusive(args: argparse.Namespace, purpose: str, work: Callable[[], int]) -> int:
     """`work` under the lake's lock; the lock held too long, or a full disk, as one clear message."""
-    from batch.compact.run import DiskFullError
+    from batch.compact.run import DiskFullError, is_disk_full
     from batch.lake.lock import LakeBusyError, lake_lock
     from batch.lake.tables import lake_from_argument
 
@@ -75,6 +75,13 @@ def _exclusive(args: argparse.Namespace, purpose: str, work: Callable[[], int]) 
         return EXIT_BUSY
     except DiskFullError as full:
         print(f"moodlens: error: {purpose}: {full.strerror}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        where = f" holding {error.filename}" if getattr(error, "filename", None) else ""
+        print(f"moodlens: error: {purpose}: the disk{where} is full ({error}); free space, then run it again",
+              file=sys.stderr)
         return 1
 
 
@@ -97,7 +104,7 @@ def run_compact(args: argparse.Namespace) -> int:
 
 
 def _compact(args: argparse.Namespace) -> int:
-    from batch.compact.checkpoint import read_offset, write_offset
+    from batch.compact.checkpoint import CHECKPOINT, read_offset, write_offset
     from batch.compact.run import compact
     from batch.compact.sources import (
         LogPosition,
@@ -137,7 +144,10 @@ def _compact(args: argparse.Namespace) -> int:
     catalog = open_catalog(lake)
     result = compact(catalog, sources, since=args.since, until=args.until)
     if position is not None and not lake.properties and not (args.since or args.until):
-        write_offset(lake.root, log_dir, position.next)  # every table has committed by now
+        try:
+            write_offset(lake.root, log_dir, position.next)  # every table has committed by now
+        except OSError as error:  # the rows are in; the next run reads these records again and skips them
+            raise OSError(error.errno, error.strerror, str(lake.root / CHECKPOINT)) from error
     for name in sorted(result.written):
         print(f"{name:18} +{result.written[name]:>10,} rows  ({result.duplicates.get(name, 0):,} duplicates skipped)")
     print(f"{'quarantine':18} +{result.quarantined:>10,} rows  "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import subprocess
 import sys
@@ -18,8 +19,10 @@ from pyiceberg.io.pyarrow import PyArrowFile
 
 from batch.compact.run import DiskFullError
 from batch.lake.tables import ensure_tables, identifier
+from locallog import LocalLog
 from moodlens.cli import main
 from tests.batch.lakes import DAY_MS, T0, compact_folder, new_catalog, update, write_jsonl
+from tests.support.disk_full import disk_full
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -130,3 +133,19 @@ def test_maintain_deletes_the_files_of_a_compaction_killed_before_its_commit(tmp
     assert orphans, "the killed run had written its files"
     assert main(["batch", "maintain", "--lake", str(lake), "--retain-days", "0", "--wait", "5"]) == 0
     assert _data_files(lake) == committed and len(_ids(lake)) == 600
+
+
+def test_a_full_disk_at_the_log_checkpoint_is_one_message_and_the_next_run_skips_what_is_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    log = LocalLog(tmp_path / "log")
+    log.append([json.dumps(update(T0 + i)).encode() for i in range(5)])
+    log.close()
+    lake = tmp_path / "lake"
+    args = ["batch", "compact", "--log", str(tmp_path / "log"), "--lake", str(lake)]
+    with disk_full(monkeypatch, fail_at=1) as disk:  # the checkpoint is the run's only os.write
+        assert main(args) == 1
+    err = capsys.readouterr().err
+    assert disk.failures >= 1 and "Traceback" not in err
+    assert f"the disk holding {lake / 'compaction-checkpoint.json'} is full" in err
+    assert len(_ids(lake)) == 5  # the rows had committed
+    assert main(args) == 0 and "+         0 rows" in capsys.readouterr().out and len(_ids(lake)) == 5
