@@ -146,8 +146,8 @@ def _compact(args: argparse.Namespace) -> int:
     if position is not None and not lake.properties and not (args.since or args.until):
         try:
             write_offset(lake.root, log_dir, position.next)  # every table has committed by now
-        except OSError as error:  # the rows are in; the next run reads these records again and skips them
-            raise OSError(error.errno, error.strerror, str(lake.root / CHECKPOINT)) from error
+        except OSError as failed:  # the rows are in; the next run reads these records again and skips them
+            raise OSError(failed.errno, failed.strerror, str(lake.root / CHECKPOINT)) from failed
     for name in sorted(result.written):
         print(f"{name:18} +{result.written[name]:>10,} rows  ({result.duplicates.get(name, 0):,} duplicates skipped)")
     print(f"{'quarantine':18} +{result.quarantined:>10,} rows  "
