@@ -12,6 +12,7 @@ cannot see, says which file and where, and exits non-zero so someone looks at it
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,8 +160,14 @@ def lines_of_blocks(name: str, blocks: Iterable[bytes], batch_lines: int = BATCH
 
 
 def _file_blocks(path: Path, block: int = BLOCK_BYTES) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        while piece := handle.read(block):
+    """The file's bytes in blocks, each read at its exact size (a read into a bigger buffer that is
+    then cut down copies the block once more: the last one, or a whole file smaller than a block)."""
+    with open(path, "rb", buffering=0) as handle:
+        left = os.fstat(handle.fileno()).st_size
+        while left > 0 and (piece := handle.read(min(block, left))):
+            left -= len(piece)
+            yield piece
+        while piece := handle.read(block):  # grown since: what was appended meanwhile
             yield piece
 
 
