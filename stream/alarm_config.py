@@ -41,6 +41,7 @@ class AlarmConfig:
     drop_detection: str = "sequential"
     sour_share: float = 0.5  # the sour room the CUSUM looks for: this share of the happy look unhappy
     false_alarms_per_month: float = 1.0  # per site on its usual mood: sets the CUSUM's threshold
+    drop_allowance: float = 0.5  # day-to-day spreads of the usual net score the sequential rule tolerates
     recovery_odds: float = 1000.0  # a raised sequential alarm clears at this much evidence for the usual mood
 
     def __post_init__(self) -> None:
@@ -50,7 +51,7 @@ class AlarmConfig:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"alarm setting {name} must be an integer, got {value!r}")
         for name in ("low_raise", "low_clear", "drop_sigmas", "drop_clear_sigmas", "drop_min", "z_raise",
-                     "sour_share", "false_alarms_per_month", "recovery_odds"):
+                     "sour_share", "false_alarms_per_month", "recovery_odds", "drop_allowance"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"alarm setting {name} must be a finite number, got {value!r}")
@@ -80,6 +81,8 @@ class AlarmConfig:
         if not 0.0 < self.sour_share < 1.0:
             raise ValueError(f"alarm setting sour_share must be between 0 and 1 (the share of happy customers "
                              f"a sour room turns unhappy), got {self.sour_share}")
+        if self.drop_allowance < 0.0:
+            raise ValueError(f"alarm setting drop_allowance must be >= 0, got {self.drop_allowance}")
         if self.false_alarms_per_month <= 0.0 or self.recovery_odds <= 1.0:
             raise ValueError(f"false_alarms_per_month must be > 0 and recovery_odds > 1, got "
                              f"{self.false_alarms_per_month} and {self.recovery_odds}")

@@ -250,13 +250,17 @@ class AlarmEngine:
         machine = self._machines.get(key)
         raised = machine is not None and machine.state == "ALARM"
         state = self._cusums.setdefault((site, camera), Cusum())
-        happy, unhappy = sequential.steps(reference, c.sour_share)
+        gap = c.quiet_minutes * 60_000
+        if not raised and gap and state.last_ms is not None and now - state.last_ms >= gap:
+            state = self._cusums[(site, camera)] = Cusum()  # a spell does not span a closed or empty spell
+        usual = sequential.ordinary_worst(reference, c.drop_allowance, c.drop_min / 2)
+        happy, unhappy = sequential.steps(usual, c.sour_share)
         sequential.update(state, now, positive, negative, n, happy, unhappy, raised)
         if machine is not None and raised and n:
             machine.data_ms = now  # customers came: the key is not quiet
         where = f"camera {camera}" if camera else "the site (all cameras)"
         if not raised:
-            h = self._threshold(site, happy, unhappy, reference)
+            h = self._threshold(site, happy, unhappy, usual)
             if state.score < h:
                 return
             machine = self._machines[key] = _Machine("ALARM", raised_ms=now, data_ms=now)

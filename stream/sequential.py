@@ -47,15 +47,28 @@ class Cusum:
     positive: int = 0
     negative: int = 0
     recovery: float = 0.0  # while raised: evidence for the usual mood
+    last_ms: int | None = None  # the minute of the latest customer
 
     def to_json(self) -> list[float | int | None]:
-        return [self.score, self.start_ms, self.customers, self.positive, self.negative, self.recovery]
+        return [self.score, self.start_ms, self.customers, self.positive, self.negative, self.recovery, self.last_ms]
 
     @classmethod
     def from_json(cls, row: list[float | int | None]) -> Cusum:
-        score, start, customers, positive, negative, recovery = row
+        score, start, customers, positive, negative, recovery, last = row
         return cls(float(score or 0.0), None if start is None else int(start), int(customers or 0),
-                   int(positive or 0), int(negative or 0), float(recovery or 0.0))
+                   int(positive or 0), int(negative or 0), float(recovery or 0.0), None if last is None else int(last))
+
+
+def ordinary_worst(reference: Reference, spreads: float, least: float) -> Reference:
+    """The usual mood less ``spreads`` day-to-day spreads of its net score, and at least ``least``:
+    the in-control level the CUSUM tests against. A site's days differ (a busy Friday is moodier than
+    the median day at that hour); a day within its usual spread is not a spell. ``least`` keeps the
+    allowance from vanishing at busy sites, whose days' spread shrinks with their customer counts
+    while their weekday and hourly differences do not: there a CUSUM is sensitive enough to raise
+    on those."""
+    half = max(spreads * reference.spread, least) / 2
+    return Reference(min(max(reference.positive - half, 0.01), 0.99), min(max(reference.negative + half, 0.01), 0.99),
+                     reference.spread, reference.days)
 
 
 def steps(reference: Reference, sour_share: float) -> tuple[float, float]:
@@ -81,6 +94,7 @@ def update(state: Cusum, time_ms: int, positive: int, negative: int, customers: 
     taking the good votes first)."""
     step = positive * happy_step + negative * unhappy_step
     if raised:
+        state.last_ms = time_ms if customers else state.last_ms
         state.recovery = max(0.0, state.recovery - step)
         state.customers += customers
         state.positive += positive
@@ -89,10 +103,13 @@ def update(state: Cusum, time_ms: int, positive: int, negative: int, customers: 
     before = state.score
     if before + positive * happy_step <= 0.0:  # the good votes of the minute brought S to zero
         state.score = max(0.0, negative * unhappy_step)
+        state.last_ms = time_ms if customers else state.last_ms
         state.start_ms = time_ms - 60_000 if state.score > 0.0 else None
         state.customers, state.positive, state.negative = (customers, positive, negative) if state.score else (0, 0, 0)
         return
     state.score = before + step
+    if customers:
+        state.last_ms = time_ms
     if state.start_ms is None:
         state.start_ms = time_ms - 60_000
     state.customers += customers
