@@ -147,8 +147,8 @@ def apply(events: list[dict[str, Any]], planted: list[Planted], matrix: list[lis
             event = with_class(event, turn)
         if matrix is not None:
             row, acc = matrix[EXPRESSIONS.index(event["top_class"])], 0.0
-            for name, p in zip(EXPRESSIONS, row, strict=True):
-                acc += p
+            for name, chance in zip(EXPRESSIONS, row, strict=True):
+                acc += chance
                 if confuse < acc:
                     event = with_class(event, name)
                     break
@@ -212,7 +212,7 @@ def config_named(name: str) -> Any:
     if name == "legacy":
         return rules.LEGACY
     if name == "windows":
-        return rules.AlarmConfig(drop_detection="windows")  # type: ignore[call-arg]
+        return rules.AlarmConfig(drop_detection="windows")
     return rules.AlarmConfig()
 
 
