@@ -260,6 +260,8 @@ class AlarmEngine:
             machine.data_ms = now  # customers came: the key is not quiet
         where = f"camera {camera}" if camera else "the site (all cameras)"
         if not raised:
+            if state.score < sequential.LEAST_THRESHOLD:  # below any h: no need to work h out
+                return
             h = self._threshold(site, happy, unhappy, usual)
             if state.score < h:
                 return

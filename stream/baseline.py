@@ -47,11 +47,14 @@ class Reference:
 class DayBaseline:
     # (day number since 1970, positive, negative, customers), oldest first
     days: list[list[int]] = field(default_factory=list)
+    # the last reference computed, for its min_days: read every minute, changed a few times an hour
+    _memo: tuple[int, Reference | None] | None = field(default=None, compare=False, repr=False)
 
     def add(self, time_ms: int, positive: int, negative: int, customers: int, keep_days: int) -> None:
         """One non-overlapping sample ending at ``time_ms`` (the caller checks the alignment)."""
         if customers <= 0:
             return
+        self._memo = None
         day = (time_ms - 1) // DAY_MS
         if self.days and self.days[-1][0] == day:
             last = self.days[-1]
@@ -63,6 +66,11 @@ class DayBaseline:
             del self.days[:-keep_days]
 
     def reference(self, min_days: int) -> Reference | None:
+        if self._memo is None or self._memo[0] != min_days:
+            self._memo = (min_days, self._reference(min_days))
+        return self._memo[1]
+
+    def _reference(self, min_days: int) -> Reference | None:
         if len(self.days) < max(min_days, 1):
             return None
         # shares smoothed by one pseudo-customer each way: a day of five all-happy faces is not "never unhappy"

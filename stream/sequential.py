@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from stream.baseline import Reference
 
 MONTH_DAYS = 30
+LEAST_THRESHOLD = math.log(100.0)  # h is never below this (a raise on less evidence is a coin toss)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def threshold(customers_per_day: float, false_alarms_per_month: float, happy_ste
     h = math.log(target + 1.0)
     for _ in range(20):  # e^h = target + h + 1: a contraction, converges in a few steps
         h = math.log(target + h + 1.0)
-    return max(h, math.log(100.0))
+    return max(h, LEAST_THRESHOLD)
 
 
 def update(state: Cusum, time_ms: int, positive: int, negative: int, customers: int,
