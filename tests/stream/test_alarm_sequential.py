@@ -191,3 +191,25 @@ def _spell(start: int) -> Mood:
         level = base(minute)
         return 0.9 if level is not None and minute >= start + 12 else level
     return mood
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_site_with_almost_no_customers_raises_nothing_and_keeps_nothing_raised(seed: int) -> None:
+    """Three customers an hour for two weeks: the baselines learn slowly from few windows, the
+    CUSUM sees a customer now and then; no sequential raise, nothing left raised at the end."""
+    ticks = simulate(open_days(0.2), 2 * WEEK, 0.05, seed)
+    alarms = AlarmEngine().process(ticks)
+    assert raised(alarms, "sentiment_drop") == []
+    assert all(cleared is not None for _, cleared in raised(alarms))
+
+
+def test_a_customer_seen_by_two_cameras_does_not_make_a_storm() -> None:
+    """Every customer counted by two cameras (the site's pooled CUSUM sees each one twice, so its
+    evidence is overstated twofold): two ordinary weeks still raise at most one site alarm a week,
+    and each raise clears."""
+    ticks = [Tick(t.end_ms, t.windows, t.heartbeats, t.flush,
+                  [*t.customers, *[(s, "cam-2", p, q, n) for s, _, p, q, n in t.customers]])
+             for t in simulate(open_days(0.2), 2 * WEEK, 1.0, seed=5)]
+    spans = raised([a for a in AlarmEngine().process(ticks) if a["camera_id"] is None], "sentiment_drop")
+    assert len(spans) <= 2
+    assert all(cleared is not None for _, cleared in spans)
