@@ -19,11 +19,10 @@ from typing import Any
 
 from onebox.camera_watch import CAMERA_ALARMS
 from onebox.eventlog import Skipped, parse_or_skip
-from stream.aggregate import RunningStats
-from stream.alarms import hour_of_week
+from stream.alarms import baseline_levels, hour_of_week
 from stream.embedded import ALARMS, WINDOWS
 from stream.host.sites import StateError
-from stream.state.local import LocalStateStore
+from stream.state.local import read_state
 
 CURVE_MINUTES = 15
 START_TAIL_BYTES = 32 * 1024 * 1024  # at start, read this much of each output's end: today and its alarms
@@ -84,26 +83,19 @@ class DashboardState:
         return changed
 
     def _read_baseline(self) -> bool:
-        """The alarm engine's own baseline (net score per hour of the week, UTC), read from the stream
-        runner's checkpoint through the stream's own state reader (each site's alarm state)."""
-        if not (self.stream_dir / "checkpoint.json").is_file():
-            return False
+        """The alarm engine's own baseline (the usual net score per hour of the week, UTC), read from
+        the stream runner's checkpoint through the stream's readers, without its writer's lock."""
         try:
-            _, sites = LocalStateStore(self.stream_dir).load()
+            _, sites = read_state(self.stream_dir)
         except StateError:
             return False
         baseline = {}
         for site, document in sites.items():
-            if self.site is not None and site != self.site:
+            alarms = document.get("alarms") if isinstance(document, dict) else None
+            if (self.site is not None and site != self.site) or not isinstance(alarms, dict):
                 continue
-            try:
-                rows = document["alarms"]["baselines"]
-            except (KeyError, TypeError):
-                continue
-            for row_site, how, *stats in rows:
-                running = RunningStats.from_json(stats)
-                if running.count and row_site == site:
-                    baseline[int(how)] = running.mean
+            for how, reference in baseline_levels(alarms, site).items():
+                baseline[how] = reference.net
         changed = baseline != self.baseline
         self.baseline = baseline
         return changed
