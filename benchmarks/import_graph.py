@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("package")
     args = parser.parse_args(argv)
-    graph = grimp.build_graph(args.package, include_external_packages=False)
+    graph = grimp.build_graph(args.package, include_external_packages=False, cache_dir=None)
     nodes = set(graph.modules)
     packages = {m for m in nodes if any(other.startswith(m + ".") for other in nodes)}
     edges = {m: set(graph.find_modules_directly_imported_by(m)) & nodes for m in nodes}

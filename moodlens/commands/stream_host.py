@@ -103,8 +103,8 @@ def _client(args: argparse.Namespace, service: str) -> Any:
 
 
 def aws_outputs(args: argparse.Namespace) -> Any:
-    from stream.aws.cloudwatch import CloudWatchPublisher
-    from stream.aws.sqs_deadletter import SqsDeadLetterSink
+    from stream.sinks.cloudwatch import CloudWatchPublisher
+    from stream.sinks.sqs import SqsDeadLetterSink
     from stream.sinks.aws import AwsOutputs, EventBridgeAlarmSink, FirehoseSink, SnsAlarmSink
 
     return AwsOutputs(
@@ -162,7 +162,7 @@ def build_host(args: argparse.Namespace) -> Host:
             raise FileNotFoundError(f"no event log at {args.log}")
         source: Any = LocalLogSource(LocalLog(args.log), f"locallog:{args.log}")
     else:
-        from stream.sources.kinesis import KinesisSource, parse_kinesis_url
+        from stream.sources.kinesis.source import KinesisSource, parse_kinesis_url
 
         name = parse_kinesis_url(args.source)
         client = _client(args, "kinesis")
@@ -176,7 +176,7 @@ def build_host(args: argparse.Namespace) -> Host:
 
 def kcl_processor(args: argparse.Namespace) -> Any:
     """One record processor for the MultiLangDaemon: site states under --state s3://..., AWS outputs."""
-    from stream.aws.kcl_processor import SiteRecordProcessor
+    from stream.host.kcl import SiteRecordProcessor
     from stream.state.s3 import S3Objects, S3SiteStates, parse_s3_url
 
     bucket, prefix = parse_s3_url(str(args.state))

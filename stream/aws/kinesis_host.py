@@ -18,7 +18,7 @@ from typing import Any
 from stream.host.loop import Host, HostConfig
 from stream.host.ports import Outputs, StateStore
 from stream.sinks.files import FileOutputs
-from stream.sources.kinesis import KinesisSource
+from stream.sources.kinesis.source import KinesisSource
 from stream.state.local import LocalStateStore
 
 CHECKPOINT = "kinesis-checkpoint.json"

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stream.aws.cloudwatch import (
+from stream.sinks.cloudwatch import (
     CAMERA,
     DEAD_LETTERS,
     FACES,

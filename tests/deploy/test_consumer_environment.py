@@ -15,7 +15,7 @@ import pytest
 from deploy import container
 from moodlens.cli import build_parser
 from moodlens.commands.model_drift import put_drift_metrics
-from stream.aws.cloudwatch import MemoryMetricSink
+from stream.sinks.cloudwatch import MemoryMetricSink
 from stream.deadletter import DeadLetter
 from stream.host.sites import Emitted
 from stream.sinks.aws import AwsOutputs

@@ -38,7 +38,7 @@ from stream.deadletter import DeadLetter
 from stream.host.loop import HostConfig, apply_batch
 from stream.host.ports import FencedError, Outputs, SourceRecord
 from stream.host.sites import Sites, SiteState
-from stream.sources.kinesis import kinesis_position
+from stream.sources.kinesis.source import kinesis_position
 
 
 class SiteStore(Protocol):

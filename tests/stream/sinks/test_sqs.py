@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stream.aws.sqs_deadletter import (
+from stream.sinks.sqs import (
     MAX_BATCH_ENTRIES,
     MAX_SQS_MESSAGE_BYTES,
     DeadLetterDeliveryError,

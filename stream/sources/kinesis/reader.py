@@ -1,9 +1,9 @@
 """A development reader for Kinesis Data Streams (boto3): per-shard iterators, a checkpoint store, and
 parent shards read to SHARD_END before their children start after a split or a merge.
 
-The single-process Kinesis source of the stream host (``stream.sources.kinesis``): one process owns
+The single-process Kinesis source of the stream host (``stream.sources.kinesis.source``): one process owns
 every shard, there is no lease table. To spread shards over processes, the KCL does the leasing
-(``stream.aws.kcl_processor``).
+(``stream.host.kcl``).
 
 Ordering. Kinesis orders records per shard; a partition key maps to one shard at a time. After a split
 or a merge the parent shard closes and its records stay there until retention expires, while new

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stream.aws.kinesis_reader import (
+from stream.sources.kinesis.reader import (
     JsonCheckpointStore,
     KinesisReader,
     KinesisRecord,
@@ -18,7 +18,7 @@ from stream.aws.kinesis_reader import (
     ShardInfo,
     order_shards,
 )
-from tests.stream.aws.fake_kinesis import FakeKinesis
+from tests.stream.sources.kinesis.fake_kinesis import FakeKinesis
 
 KEYS = [f"site-{i}" for i in range(8)]
 

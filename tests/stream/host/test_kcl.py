@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from stream.aws.kcl_processor import SiteRecordProcessor
+from stream.host.kcl import SiteRecordProcessor
 from stream.deadletter import DeadLetter
 from stream.host.loop import HostConfig
 from stream.host.sites import Applied, Emitted, Sites
