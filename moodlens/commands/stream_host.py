@@ -103,9 +103,9 @@ def _client(args: argparse.Namespace, service: str) -> Any:
 
 
 def aws_outputs(args: argparse.Namespace) -> Any:
+    from stream.sinks.aws import AwsOutputs, EventBridgeAlarmSink, FirehoseSink, SnsAlarmSink
     from stream.sinks.cloudwatch import CloudWatchPublisher
     from stream.sinks.sqs import SqsDeadLetterSink
-    from stream.sinks.aws import AwsOutputs, EventBridgeAlarmSink, FirehoseSink, SnsAlarmSink
 
     return AwsOutputs(
         firehose=FirehoseSink(_client(args, "firehose"), args.firehose) if args.firehose else None,

@@ -16,6 +16,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from stream.deadletter import DeadLetter, DeadLetterSink
+from stream.host.sites import Emitted
+from stream.jsonl import dumps
 from stream.sinks.cloudwatch import (
     CAMERA,
     DEAD_LETTERS,
@@ -27,9 +30,6 @@ from stream.sinks.cloudwatch import (
     MetricDatum,
     MetricSink,
 )
-from stream.deadletter import DeadLetter, DeadLetterSink
-from stream.host.sites import Emitted
-from stream.jsonl import dumps
 
 FIREHOSE_MAX_RECORDS, FIREHOSE_MAX_BYTES = 500, 4 * 1024 * 1024
 # The consumer's task environment, one variable per output: the stack sets them (``deploy.container``),

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from stream.host.kcl import SiteRecordProcessor
 from stream.deadletter import DeadLetter
+from stream.host.kcl import SiteRecordProcessor
 from stream.host.loop import HostConfig
 from stream.host.sites import Applied, Emitted, Sites
 from stream.state.s3 import S3Objects, S3SiteStates

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stream.deadletter import DeadLetter
 from stream.sinks.sqs import (
     MAX_BATCH_ENTRIES,
     MAX_SQS_MESSAGE_BYTES,
@@ -15,7 +16,6 @@ from stream.sinks.sqs import (
     SqsDeadLetterSink,
     dead_letter_body,
 )
-from stream.deadletter import DeadLetter
 
 
 def letter(size: int, i: int = 0) -> DeadLetter:

@@ -1,1 +1,0 @@
-"""* ``kinesis_host``    the host wired to Kinesis (any state store and outputs; a local-folder variant)"""
