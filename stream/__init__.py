@@ -13,5 +13,6 @@ which only the wiring creates):
 * ``sources``     local log, Kinesis;  ``state``: local folder, S3 (fenced);  ``sinks``: files,
                   Firehose/SNS/EventBridge (``aws``), CloudWatch, SQS dead letters
 * ``embedded``    the host wired to the local log, a local state folder and local files
+* ``wiring``      the host (or the KCL processor) built from source, state and output locations
 * ``deadletter``  the ``DeadLetterSink`` protocol and its local JSON Lines implementation
 """

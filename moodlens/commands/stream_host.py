@@ -1,5 +1,5 @@
 """The flags of `moodlens stream run` and `moodlens stream kcl-worker`, parsed and handed to the
-stream's wiring (``stream.host.wiring``), which builds the host from them.
+stream's wiring (``stream.wiring``), which builds the host from them.
 
 Sources: ``--log DIR`` (the local log) or ``--source kinesis://STREAM``. State: ``--state DIR`` or
 ``--state s3://BUCKET/prefix``. Outputs: the local files in ``--out DIR`` (default: the state folder
@@ -17,11 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stream import wiring
 from stream.alarms import AlarmConfig, default_alarm_window
 from stream.engine import EngineConfig
-from stream.host import wiring
 from stream.host.loop import Host, HostConfig
-from stream.host.wiring import Outlets
 from stream.sinks.aws import (
     ENV_ALARM_TOPIC_ARN,
     ENV_DEAD_LETTER_QUEUE_URL,
@@ -29,6 +28,7 @@ from stream.sinks.aws import (
     ENV_FIREHOSE_STREAM,
     ENV_METRIC_NAMESPACE,
 )
+from stream.wiring import Outlets
 
 ALARM_DEFAULTS = AlarmConfig()  # the flags' defaults are the alarm rules' own
 

@@ -2,10 +2,11 @@
 
 The KCL owns the shard leases (DynamoDB), balances them over workers and handles reshards (a parent
 shard is processed to its end before its children start). This processor runs the host
-(``stream.host.loop``) on one shard: each ``process_records`` call is one batch of the host's source,
-and the host's one ordered commit stores it: outputs -> the sites' states -> KCL checkpoint, in that
-order (sinks, state, offsets). Only the state store differs: ``SiteObjects`` writes each changed
-site's object, then checkpoints the shard with the KCL (which keeps the shard's position).
+(``stream.host.loop``) on one shard: each ``process_records`` call is one batch of its source
+(``stream.sources.kinesis.daemon``), and the host's one ordered commit stores it: outputs -> the
+sites' states -> KCL checkpoint, in that order (sinks, state, offsets). Only the state store differs:
+``SiteObjects`` writes each changed site's object, then checkpoints the shard with the KCL (which
+keeps the shard's position).
 
 State per site. Each site is its own S3 object (``S3SiteStates``) carrying, besides its engine and
 alarm state, the last position it applied per shard. So a site can move between workers (a lease
@@ -34,13 +35,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
 from stream.host.loop import Host, HostConfig
-from stream.host.ports import FencedError, Outputs, SourceRecord
-from stream.sources.kinesis.source import kinesis_position
+from stream.host.ports import FencedError, Outputs, Source
 
 
 class SiteStore(Protocol):
@@ -71,27 +71,11 @@ def _checkpoint(checkpointer: Any, sequence_number: str | None, sub_sequence_num
     return False
 
 
-class Delivered:
-    """The host's source: the records of the daemon's current ``process_records`` call, once."""
+class Delivered(Source, Protocol):
+    """The host's source here (``stream.sources.kinesis.daemon``): the records of the daemon's current
+    ``process_records`` call, once; its position is the last one's (sequence number, sub)."""
 
-    name = "kcl"
-
-    def __init__(self) -> None:
-        self.records: list[SourceRecord] = []
-        self.last: tuple[str, int] | None = None  # (sequence number, sub) of the last record handed over
-
-    def deliver(self, records: list[SourceRecord], last: tuple[str, int]) -> None:
-        self.records, self.last = records, last
-
-    def seek(self, position: Any) -> None:
-        return None  # the daemon resumes a shard after its own checkpoint
-
-    def poll(self, max_records: int) -> list[SourceRecord]:
-        records, self.records = self.records, []
-        return records
-
-    def position(self) -> tuple[str, int] | None:
-        return self.last
+    def deliver(self, shard_id: str, records: Sequence[Any]) -> None: ...
 
 
 class SiteObjects:
@@ -131,10 +115,11 @@ class SiteRecordProcessor:
     version = 3  # amazon_kclpy's processor interface version
 
     def __init__(self, store: SiteStore, outputs: Outputs, config: HostConfig | None = None, *,
-                 clock: Callable[[], float] = time.time, log: Callable[[str], None] | None = None) -> None:
+                 records: Delivered, clock: Callable[[], float] = time.time,
+                 log: Callable[[str], None] | None = None) -> None:
         self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.shard_id = ""
-        self.source = Delivered()
+        self.source = records
         self.state = SiteObjects(store)
         self.host = Host(self.source, self.state, outputs, replace(config or HostConfig(), commit_every_s=0.0),
                          clock=clock, fetch_site=store.get)
@@ -154,12 +139,7 @@ class SiteRecordProcessor:
         records = list(process_records_input.records)
         if not records:
             return
-        batch = []
-        for r in records:
-            sub = int(r.sub_sequence_number or 0)
-            batch.append(SourceRecord(self.shard_id, kinesis_position(r.sequence_number, sub), r.binary_data,
-                                      f"kinesis:{self.shard_id}@{r.sequence_number}/{sub}"))
-        self.source.deliver(batch, (records[-1].sequence_number, int(records[-1].sub_sequence_number or 0)))
+        self.source.deliver(self.shard_id, records)
         self.state.checkpointer = process_records_input.checkpointer
         try:
             self.host.step()

@@ -1,4 +1,4 @@
-"""The host built from its source, state and outlets (``stream.host.wiring``): local parts ask for no
+"""The host built from its source, state and outlets (``stream.wiring``): local parts ask for no
 AWS client, bad combinations are refused naming the flag, the CloudWatch metrics watch the alarms'
 window (moto server)."""
 
@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from locallog import LocalLog
-from stream.host import wiring
+from stream import wiring
 from stream.host.loop import HostConfig
-from stream.host.wiring import Outlets
 from stream.jsonl import dumps
 from stream.sinks.files import WINDOWS
+from stream.wiring import Outlets
 from tests.stream.helpers import T0, face
 from tests.stream.host.test_sites import ALARMS, ENGINE
 from tests.stream.sinks.test_aws import emitted

@@ -120,8 +120,10 @@ def build_host(*, log: Path | None, url: str | None, state: str, outlets: Outlet
 
 def kcl_processor(state: str, outlets: Outlets, config: HostConfig, client: Clients) -> SiteRecordProcessor:
     """One record processor for the MultiLangDaemon: site states under ``s3://...``, AWS outputs."""
+
+    from stream.sources.kinesis.daemon import DaemonRecords
     from stream.state.s3 import S3Objects, S3SiteStates, parse_s3_url
 
     bucket, prefix = parse_s3_url(state)
     return SiteRecordProcessor(S3SiteStates(S3Objects(client("s3"), bucket), prefix),
-                               aws_outputs(outlets, client, config), config)
+                               aws_outputs(outlets, client, config), config, records=DaemonRecords())
