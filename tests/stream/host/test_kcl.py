@@ -183,6 +183,8 @@ def test_a_shard_handed_over_mid_stream_gives_the_single_consumers_windows(
     daemon.end("shard-0", second)
     assert daemon.checkpoints["shard-0"] == "SHARD_END"
     assert second.counters["skipped"] == 100
+    assert second.counters["dead_letters"] == 1  # the host's counters: records read, set aside, replayed
+    assert first.counters["records"] + second.counters["records"] == len(daemon.shards["shard-0"]) + 100
 
     windows, alarms = single_consumer()
     assert by_id(out1.windows + out2.windows) == windows
