@@ -101,7 +101,7 @@ def put_drift_metrics(days: list[Any], endpoint_url: str | None, client: Any = N
 
     import boto3
 
-    from stream.aws.cloudwatch import CAMERA, MODEL_DRIFT, MODEL_DRIFT_MAX, SITE, CloudWatchPublisher, MetricDatum
+    from stream.sinks.cloudwatch import CAMERA, MODEL_DRIFT, MODEL_DRIFT_MAX, SITE, CloudWatchPublisher, MetricDatum
 
     def day_ms(day: str) -> int:
         return int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() * 1000)

@@ -17,7 +17,11 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stream.aws.cloudwatch import (
+from stream.deadletter import DeadLetter, DeadLetterSink
+from stream.host.sites import Emitted
+from stream.jsonl import dumps
+from stream.sinks.alert_text import Names, alarm_text, window_key
+from stream.sinks.cloudwatch import (
     CAMERA,
     DEAD_LETTERS,
     FACES,
@@ -28,10 +32,6 @@ from stream.aws.cloudwatch import (
     MetricDatum,
     MetricSink,
 )
-from stream.deadletter import DeadLetter, DeadLetterSink
-from stream.host.sites import Emitted
-from stream.jsonl import dumps
-from stream.sinks.alert_text import Names, alarm_text, window_key
 
 FIREHOSE_MAX_RECORDS, FIREHOSE_MAX_BYTES = 500, 4 * 1024 * 1024
 # The consumer's task environment, one variable per output: the stack sets them (``deploy.container``),

@@ -1,9 +1,12 @@
 """Scale-out: a record processor for the Kinesis Client Library's MultiLangDaemon (``amazon_kclpy``).
 
 The KCL owns the shard leases (DynamoDB), balances them over workers and handles reshards (a parent
-shard is processed to its end before its children start). This processor runs the host's steps for
-one shard: ingest -> per-site engines and alarms -> outputs -> the sites' states -> KCL checkpoint,
-in that order (sinks, state, offsets).
+shard is processed to its end before its children start). This processor runs the host
+(``stream.host.loop``) on one shard: each ``process_records`` call is one batch of its source
+(``stream.sources.kinesis.daemon``), and the host's one ordered commit stores it: outputs -> the
+sites' states -> KCL checkpoint, in that order (sinks, state, offsets). Only the state store differs:
+``SiteObjects`` writes each changed site's object, then checkpoints the shard with the KCL (which
+keeps the shard's position).
 
 State per site. Each site is its own S3 object (``S3SiteStates``) carrying, besides its engine and
 alarm state, the last position it applied per shard. So a site can move between workers (a lease
@@ -12,16 +15,17 @@ site loads its object; a record re-delivered after a crash or a lease move is sk
 sites that had applied it, and applied by those that had not. Event time is per site
 (``stream.host.sites``), so the windows are those a single consumer would compute.
 
-Counters. Each site object carries the site's own counters (events, windows, alarms, late) with its
-engines, so their sum over the site objects is exact whatever crash cut a batch between two site
-objects: a site counts exactly the records it applied.
+Counters are the host's: each site object carries the site's own (events, windows, alarms, late)
+with its engines, so their sum over the site objects is exact whatever crash cut a batch between two
+site objects (a site counts exactly the records it applied); records, dead letters and skipped
+replays are this processor's reading (the KCL's checkpoint cannot carry them).
 
 Fencing. Site objects are written with If-Match on the ETag this processor read (If-None-Match for a
 new site). A 412 means another worker has the site now: the processor stops (no more outputs, no
 state, no checkpoint) and says why; the lease's owner carries on from its own checkpoint.
 
 Lifecycle (amazon_kclpy v3 ``RecordProcessorBase``): ``initialize`` (shard id), ``process_records``
-(records + checkpointer), ``lease_lost`` (no checkpoint possible: drop the cached sites),
+(records + checkpointer), ``lease_lost`` (no checkpoint possible: the processor stops),
 ``shard_ended`` (checkpoint at SHARD_END so the children start), ``shutdown_requested`` (a last
 checkpoint). ``amazon_kclpy`` is imported only in ``main`` (its build downloads the Java jars; the
 container image installs it), so this module and its tests run without it.
@@ -31,14 +35,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
-from stream.deadletter import DeadLetter
-from stream.host.loop import HostConfig, apply_batch
-from stream.host.ports import FencedError, Outputs, SourceRecord
-from stream.host.sites import Sites, SiteState
-from stream.sources.kinesis import kinesis_position
+from stream.host.loop import Host, HostConfig
+from stream.host.ports import FencedError, Outputs, Source
 
 
 class SiteStore(Protocol):
@@ -69,25 +71,63 @@ def _checkpoint(checkpointer: Any, sequence_number: str | None, sub_sequence_num
     return False
 
 
+class Delivered(Source, Protocol):
+    """The host's source here (``stream.sources.kinesis.daemon``): the records of the daemon's current
+    ``process_records`` call, once; its position is the last one's (sequence number, sub)."""
+
+    def deliver(self, shard_id: str, records: Sequence[Any]) -> None: ...
+
+
+class SiteObjects:
+    """The host's state store here: the changed sites' objects (fenced each), then the KCL checkpoint at
+    the batch's last record. Nothing is loaded up front; a site's object is read when a batch first
+    names it (``fetch_site``), so a site can move here from another worker."""
+
+    atomic = False  # outputs cannot be cut back: remote sinks, deterministic ids downstream
+
+    def __init__(self, store: SiteStore) -> None:
+        self.store = store
+        self.where = store.site_where("*")
+        self.checkpointer: Any = None  # the current process_records call's
+
+    def load(self) -> tuple[None, dict[str, dict[str, Any]]]:
+        return None, {}
+
+    def claim(self) -> bool:
+        return True  # the KCL's lease is the claim; each site object is fenced on its own write
+
+    def commit(self, checkpoint: Mapping[str, Any], sites: Mapping[str, Mapping[str, Any]]) -> None:
+        for site in sorted(sites):
+            self.store.put(site, sites[site])  # FencedError: another worker has the site
+        if not _checkpoint(self.checkpointer, *checkpoint["position"]):
+            raise FencedError("lease gone while checkpointing (ShutdownException)")
+
+    def site_where(self, site: str) -> str:
+        return self.store.site_where(site)
+
+    def close(self) -> None:
+        return None
+
+
 class SiteRecordProcessor:
     """One per shard, created by the KCL process (``main``) through ``factory``."""
 
     version = 3  # amazon_kclpy's processor interface version
 
     def __init__(self, store: SiteStore, outputs: Outputs, config: HostConfig | None = None, *,
-                 clock: Callable[[], float] = time.time, log: Callable[[str], None] | None = None) -> None:
-        self.store = store
-        self.outputs = outputs
-        self.config = config or HostConfig()
-        self._clock = clock
+                 records: Delivered, clock: Callable[[], float] = time.time,
+                 log: Callable[[str], None] | None = None) -> None:
         self._log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.shard_id = ""
-        self.sites = Sites(self.config.engine, self.config.alarms, clock=clock)
-        if self.config.unreachable_minutes is not None:
-            self.sites.watch_outages(self.config.unreachable_minutes)
+        self.source = records
+        self.state = SiteObjects(store)
+        self.host = Host(self.source, self.state, outputs, replace(config or HostConfig(), commit_every_s=0.0),
+                         clock=clock, fetch_site=store.get)
         self.stopped: str | None = None  # why this processor refuses further records
-        self.last: tuple[str, int] | None = None  # last (sequence number, sub) fully applied and stored
-        self.read = {"records": 0, "dead_letters": 0, "skipped": 0}  # this processor's reading, not stored
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.host.counters
 
     # -- the KCL lifecycle --------------------------------------------------------------------------
     def initialize(self, initialize_input: Any) -> None:
@@ -99,16 +139,13 @@ class SiteRecordProcessor:
         records = list(process_records_input.records)
         if not records:
             return
+        self.source.deliver(self.shard_id, records)
+        self.state.checkpointer = process_records_input.checkpointer
         try:
-            self._apply(records)
+            self.host.step()
+            self.host.commit()
         except FencedError as error:
-            self.stopped = str(error)
-            self._log(f"kcl {self.shard_id}: stopped: {error}")
-            return
-        last = records[-1]
-        self.last = (last.sequence_number, int(last.sub_sequence_number or 0))
-        if not _checkpoint(process_records_input.checkpointer, *self.last):
-            self._stop("lease gone while checkpointing (ShutdownException)")
+            self._stop(str(error))
 
     def lease_lost(self, lease_lost_input: Any) -> None:
         self._stop("lease lost")  # checkpointing is no longer possible; another worker has the shard
@@ -119,54 +156,19 @@ class SiteRecordProcessor:
         self._stop("shard ended")
 
     def shutdown_requested(self, shutdown_requested_input: Any) -> None:
-        if self.stopped is None and self.last is not None:
-            _checkpoint(shutdown_requested_input.checkpointer, *self.last)
+        if self.stopped is None and self.host.position is not None:
+            _checkpoint(shutdown_requested_input.checkpointer, *self.host.position)
         self._stop("shutdown requested")
-
-    # -- one batch: ingest -> sites -> outputs -> site objects --------------------------------------
-    def _apply(self, records: list[Any]) -> None:
-        now_ms = int(self._clock() * 1000) if self.config.check_time else None
-        batch = []
-        for r in records:
-            sub = int(r.sub_sequence_number or 0)
-            batch.append(SourceRecord(self.shard_id, kinesis_position(r.sequence_number, sub), r.binary_data,
-                                      f"kinesis:{self.shard_id}@{r.sequence_number}/{sub}"))
-        emitted, letters, _ = apply_batch(batch, self.sites, self.config, now_ms, load=self._load)
-        emitted.extend(self.sites.on_wall_clock(self.config.idle_advance_ms))
-        self._write(emitted, letters)
-        for site in sorted(emitted.dirty):
-            self.store.put(site, self.sites.states[site].snapshot())  # FencedError: another worker has it
-        for key, value in (("records", len(records)), ("dead_letters", len(letters)), ("skipped", emitted.skipped)):
-            self.read[key] += value
-
-    @property
-    def counters(self) -> dict[str, int]:
-        """What this processor read, and what the sites it holds produced (events, windows, alarms, late:
-        stored in each site's object, so summed over the objects they are exact after any crash)."""
-        return {**self.read, **self.sites.counters()}
-
-    def _load(self, names: set[str]) -> None:
-        """Sites seen for the first time by this processor: their state objects, if any (a site moving here)."""
-        for site in sorted(names - set(self.sites.states)):
-            document = self.store.get(site)
-            if document is not None:
-                self.sites.states[site] = SiteState.restore(document, self.store.site_where(site),
-                                                            self.sites.alarm_config, self.sites.engine_config)
-
-    def _write(self, emitted: Any, letters: list[DeadLetter]) -> None:
-        self.outputs.write(emitted, letters)
-        self.outputs.flush()
 
     def _stop(self, why: str) -> None:
         if self.stopped is None:
             self.stopped = why
-        self.sites = Sites(self.config.engine, self.config.alarms, clock=self._clock)  # cached states go
-        if self.config.unreachable_minutes is not None:
-            self.sites.watch_outages(self.config.unreachable_minutes)
+            self._log(f"kcl {self.shard_id}: stopped: {why}")
 
 
 def main(factory: Callable[[], SiteRecordProcessor]) -> None:
-    """The MultiLangDaemon's child process: ``python -m stream.aws.kcl_main`` style entry point."""
+    """The MultiLangDaemon's child process (``moodlens stream kcl-worker``): one processor, run by
+    ``amazon_kclpy`` over the daemon's standard input and output."""
     from amazon_kclpy import kcl  # lazy: installed in the container image only
 
     kcl.KCLProcess(factory()).run()

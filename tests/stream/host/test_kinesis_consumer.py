@@ -1,5 +1,5 @@
-"""The Kinesis development host against moto: the engine's windows and alarms, and exactly the same
-output files after a crash at any point and a restart."""
+"""The host on a Kinesis stream (moto) with a local state folder: the engine's windows and alarms,
+and exactly the same output files after a crash at any point and a restart."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
-from stream.aws.kinesis_host import KinesisEngineHost
 from stream.embedded import ALARMS, DEAD_LETTERS, OUTPUTS, WINDOWS, RunnerConfig
+from stream.host.loop import Host, HostConfig
 from stream.host.sites import Applied, Emitted, Sites
+from stream.sinks.files import FileOutputs
+from stream.sources.kinesis.source import KinesisSource
+from stream.state.local import LocalStateStore
 from tests.stream.helpers import T0, beat, face
 
 CONFIG = RunnerConfig(check_time=False)
@@ -51,13 +54,20 @@ def reference() -> tuple[list[Any], list[Any]]:
     return out.windows, out.alarms
 
 
+def kinesis_consumer(client: Any, name: str, folder: Path, config: HostConfig, *, limit: int,
+                     fault: Callable[[str], None] = lambda point: None) -> Host:
+    """The host on a Kinesis stream with its state and outputs in one local folder."""
+    return Host(KinesisSource(client, name, limit=limit), LocalStateStore(folder, fault=fault),
+                FileOutputs(folder, fault=fault), config, fault=fault)
+
+
 def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
 def test_host_writes_the_engine_windows_alarms_and_dead_letters(stream: tuple[Any, str], tmp_path: Path) -> None:
     client, name = stream
-    host = KinesisEngineHost(client, name, tmp_path, CONFIG, limit=25)
+    host = kinesis_consumer(client, name, tmp_path, CONFIG, limit=25)
     host.drain(flush=True)
     host.close()
     windows, alarms = reference()
@@ -77,7 +87,7 @@ def test_crash_and_restart_give_the_same_files(stream: tuple[Any, str], tmp_path
                                                after: int) -> None:
     client, name = stream
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
-    host = KinesisEngineHost(client, name, clean, CONFIG, limit=25)
+    host = kinesis_consumer(client, name, clean, CONFIG, limit=25)
     host.drain(flush=True)
     host.close()
 
@@ -89,11 +99,11 @@ def test_crash_and_restart_give_the_same_files(stream: tuple[Any, str], tmp_path
             if seen["n"] == after:
                 raise Crash(at)
 
-    host = KinesisEngineHost(client, name, crashed, CONFIG, limit=25, fault=fault)
+    host = kinesis_consumer(client, name, crashed, CONFIG, limit=25, fault=fault)
     with pytest.raises(Crash):
         host.drain(flush=True)
     host.close()
-    host = KinesisEngineHost(client, name, crashed, CONFIG, limit=25)
+    host = kinesis_consumer(client, name, crashed, CONFIG, limit=25)
     host.drain(flush=True)
     host.close()
     for output in OUTPUTS:

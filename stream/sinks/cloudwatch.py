@@ -33,8 +33,6 @@ SITE, CAMERA = "Site", "Camera"  # dimensions
 MAX_DATA_PER_REQUEST = 1000
 MAX_REQUEST_BYTES = 1_000_000
 MAX_DIMENSIONS = 30
-MAX_PAST_MS = 14 * 24 * 3600 * 1000
-MAX_FUTURE_MS = 2 * 3600 * 1000
 # Margin for the request's own encoding (names, namespace, protocol framing) over our estimate.
 _REQUEST_BYTES_BUDGET = MAX_REQUEST_BYTES // 2
 

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from stream.aws.kinesis_reader import (
-    JsonCheckpointStore,
+from stream.sources.kinesis.reader import (
     KinesisReader,
     KinesisRecord,
+    MemoryCheckpointStore,
     ShardCheckpoint,
     ShardInfo,
     order_shards,
 )
-from tests.stream.aws.fake_kinesis import FakeKinesis
+from tests.stream.sources.kinesis.fake_kinesis import FakeKinesis
 
 KEYS = [f"site-{i}" for i in range(8)]
 
@@ -65,7 +64,7 @@ def moto_stream(aws_client: Any, unique: str) -> tuple[Any, str]:
 
 
 def test_moto_split_reads_every_record_once_and_opens_children_after_the_parent_ends(
-        moto_stream: tuple[Any, str], tmp_path: Path) -> None:
+        moto_stream: tuple[Any, str]) -> None:
     client, name = moto_stream
     iterator_calls: list[str] = []
     client.meta.events.register("provide-client-params.kinesis.GetShardIterator",
@@ -75,7 +74,7 @@ def test_moto_split_reads_every_record_once_and_opens_children_after_the_parent_
     client.split_shard(StreamName=name, ShardToSplit=parent["ShardId"], NewStartingHashKey=str(2**127))
     after = put(client, name, 3, 3)
 
-    store = JsonCheckpointStore(tmp_path / "checkpoints.json", name)
+    store = MemoryCheckpointStore()
     got = Collect()
     stats = KinesisReader(client, name, store, limit=5).read(got)
 
@@ -93,33 +92,33 @@ def test_moto_split_reads_every_record_once_and_opens_children_after_the_parent_
 
 
 def test_moto_resume_from_checkpoint_file_reads_only_new_records(
-        moto_stream: tuple[Any, str], tmp_path: Path) -> None:
+        moto_stream: tuple[Any, str]) -> None:
     client, name = moto_stream
-    path = tmp_path / "cp.json"
+    store = MemoryCheckpointStore()  # what a reader in a new process would load
     first = put(client, name, 0, 2)
     got = Collect()
-    KinesisReader(client, name, JsonCheckpointStore(path, name)).read(got)
+    KinesisReader(client, name, store).read(got)
     assert got.by_key() == first
 
     second = put(client, name, 2, 2)
     again = Collect()
-    KinesisReader(client, name, JsonCheckpointStore(path, name)).read(again)  # a new process
+    KinesisReader(client, name, store).read(again)  # a new reader
     assert again.by_key() == second
 
 
 def test_moto_handler_failure_leaves_checkpoint_so_batch_is_replayed(
-        moto_stream: tuple[Any, str], tmp_path: Path) -> None:
+        moto_stream: tuple[Any, str]) -> None:
     client, name = moto_stream
     sent = put(client, name, 0, 2)
-    path = tmp_path / "cp.json"
+    store = MemoryCheckpointStore()
 
     def crash(records: Any) -> None:
         raise RuntimeError("consumer died")
 
     with pytest.raises(RuntimeError):
-        KinesisReader(client, name, JsonCheckpointStore(path, name), limit=4).read(crash)
+        KinesisReader(client, name, store, limit=4).read(crash)
     got = Collect()
-    KinesisReader(client, name, JsonCheckpointStore(path, name), limit=4).read(got)
+    KinesisReader(client, name, store, limit=4).read(got)
     assert got.by_key() == sent
 
 
@@ -185,12 +184,3 @@ def test_throttled_get_records_is_retried_after_backoff() -> None:
 ])
 def test_order_shards_puts_parents_first(shards: list[ShardInfo], expected: list[str]) -> None:
     assert [s.shard_id for s in order_shards(shards)] == expected
-
-
-def test_json_checkpoint_store_round_trips_and_refuses_another_stream(tmp_path: Path) -> None:
-    path = tmp_path / "cp.json"
-    JsonCheckpointStore(path, "a").save({"s1": ShardCheckpoint("42", True), "s2": ShardCheckpoint()})
-    assert JsonCheckpointStore(path, "a").load() == {"s1": ShardCheckpoint("42", True), "s2": ShardCheckpoint()}
-    assert [p.name for p in tmp_path.iterdir()] == ["cp.json"]  # no temp file left behind
-    with pytest.raises(ValueError, match="stream"):
-        JsonCheckpointStore(path, "b").load()

@@ -1,9 +1,9 @@
 """A development reader for Kinesis Data Streams (boto3): per-shard iterators, a checkpoint store, and
 parent shards read to SHARD_END before their children start after a split or a merge.
 
-The single-process Kinesis source of the stream host (``stream.sources.kinesis``): one process owns
+The single-process Kinesis source of the stream host (``stream.sources.kinesis.source``): one process owns
 every shard, there is no lease table. To spread shards over processes, the KCL does the leasing
-(``stream.aws.kcl_processor``).
+(``stream.host.kcl``).
 
 Ordering. Kinesis orders records per shard; a partition key maps to one shard at a time. After a split
 or a merge the parent shard closes and its records stay there until retention expires, while new
@@ -21,14 +21,10 @@ EndingSequenceNumber) whose GetRecords came back empty with MillisBehindLatest 0
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
-
-from locallog.files import write_atomically
 
 # GetRecords returns at most 10,000 records or 10 MiB per call; 5 calls/s per shard.
 MAX_GET_RECORDS_LIMIT = 10_000
@@ -97,29 +93,6 @@ class MemoryCheckpointStore:
 
     def save(self, checkpoints: Mapping[str, ShardCheckpoint]) -> None:
         self._data = {k: v.to_json() for k, v in checkpoints.items()}
-
-
-class JsonCheckpointStore:
-    """Checkpoints in a local JSON file, replaced atomically (``locallog.files.write_atomically``: temp
-    file, fsync, rename, folder fsync), so a crash leaves either the old file or the new one, whole."""
-
-    def __init__(self, path: str | Path, stream_name: str) -> None:
-        self.path = Path(path)
-        self.stream_name = stream_name
-
-    def load(self) -> dict[str, ShardCheckpoint]:
-        if not self.path.exists():
-            return {}
-        document = json.loads(self.path.read_text())
-        if document.get("stream") != self.stream_name:
-            raise ValueError(f"{self.path} holds checkpoints for stream {document.get('stream')!r}, "
-                             f"not {self.stream_name!r}")
-        return {k: ShardCheckpoint.from_json(v) for k, v in document.get("shards", {}).items()}
-
-    def save(self, checkpoints: Mapping[str, ShardCheckpoint]) -> None:
-        document = {"stream": self.stream_name,
-                    "shards": {k: v.to_json() for k, v in sorted(checkpoints.items())}}
-        write_atomically(self.path, json.dumps(document, indent=1).encode())
 
 
 def order_shards(shards: Iterable[ShardInfo]) -> list[ShardInfo]:

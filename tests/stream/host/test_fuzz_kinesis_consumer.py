@@ -11,9 +11,9 @@ from typing import Any
 
 from hypothesis import given
 
-from stream.aws.kinesis_host import KinesisEngineHost
 from stream.embedded import DEAD_LETTERS
 from stream.ingest import check
+from tests.stream.host.test_kinesis_consumer import kinesis_consumer
 from tests.stream.test_fuzz import CONFIG, FUZZ, MIN_RECORDS, PLANS, SCRATCH, letters_in
 from tests.support.fuzz_records import Plan, build
 
@@ -34,7 +34,7 @@ def test_kinesis_host_accounts_for_every_record(aws_client: Callable[[str], Any]
         sequence = [entry["SequenceNumber"] for entry in response["Records"]]
         with tempfile.TemporaryDirectory(dir=SCRATCH) as directory:
             state = Path(directory)
-            host = KinesisEngineHost(client, name, state, CONFIG, limit=1000)
+            host = kinesis_consumer(client, name, state, CONFIG, limit=1000)
             read = host.drain(flush=True)
             host.close()
             letters = letters_in(state / DEAD_LETTERS)

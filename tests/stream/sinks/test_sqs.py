@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from stream.aws.sqs_deadletter import (
+from stream.deadletter import DeadLetter
+from stream.sinks.sqs import (
     MAX_BATCH_ENTRIES,
     MAX_SQS_MESSAGE_BYTES,
     DeadLetterDeliveryError,
     SqsDeadLetterSink,
     dead_letter_body,
 )
-from stream.deadletter import DeadLetter
 
 
 def letter(size: int, i: int = 0) -> DeadLetter:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stream.aws.kinesis_reader import KinesisReader, KinesisRecord, MemoryCheckpointStore, ShardCheckpoint
 from stream.host.ports import SourceRecord
+from stream.sources.kinesis.reader import KinesisReader, KinesisRecord, MemoryCheckpointStore, ShardCheckpoint
 
 SUB_SEQUENCE_BITS = 20  # KPL-aggregated records share a sequence number and differ in their sub-sequence
 

@@ -13,7 +13,7 @@ import pytest
 from moodlens.cli import main
 from stream.host.sites import Applied, Emitted, Sites
 from stream.sinks.files import WINDOWS
-from tests.stream.aws.test_kinesis_host import CONFIG, events
+from tests.stream.host.test_kinesis_consumer import CONFIG, events
 from tests.stream.state.test_s3 import make_bucket
 
 

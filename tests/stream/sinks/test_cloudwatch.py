@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stream.aws.cloudwatch import (
+from stream.sinks.cloudwatch import (
     CloudWatchPublisher,
     MemoryMetricSink,
     MetricDatum,

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from stream.aws.kcl_processor import SiteRecordProcessor
 from stream.deadletter import DeadLetter
+from stream.host.kcl import SiteRecordProcessor
 from stream.host.loop import HostConfig
 from stream.host.sites import Applied, Emitted, Sites
+from stream.sources.kinesis.daemon import DaemonRecords
 from stream.state.s3 import S3Objects, S3SiteStates
 from tests.stream.helpers import T0, beat, face
 
@@ -166,14 +167,14 @@ def test_a_shard_handed_over_mid_stream_gives_the_single_consumers_windows(
     daemon = StandIn()
     daemon.put("shard-0", [*payloads(events()), ("x", b"{not json")])
     out1, out2 = MemoryOutputs(), MemoryOutputs()
-    first = SiteRecordProcessor(store(), out1, CONFIG, log=lambda line: None)
+    first = SiteRecordProcessor(store(), out1, CONFIG, records=DaemonRecords(), log=lambda line: None)
     daemon.start("shard-0", first)
     daemon.deliver("shard-0", first, batch=100, batches=5)
     daemon.throttle_next = 2  # the checkpoint of the next batch is throttled twice, then succeeds
     daemon.deliver("shard-0", first, batch=100, batches=1)
     assert daemon.checkpoints["shard-0"] == daemon.shards["shard-0"][599].sequence_number
 
-    second = SiteRecordProcessor(store(), out2, CONFIG, log=lambda line: None)
+    second = SiteRecordProcessor(store(), out2, CONFIG, records=DaemonRecords(), log=lambda line: None)
     daemon.steal("shard-0", second)  # lease stolen before `first` checkpoints its next batch
     daemon.deliver("shard-0", first, batch=100, batches=1)  # applied and stored, checkpoint refused
     assert first.stopped is not None and "lease gone" in first.stopped
@@ -182,6 +183,8 @@ def test_a_shard_handed_over_mid_stream_gives_the_single_consumers_windows(
     daemon.end("shard-0", second)
     assert daemon.checkpoints["shard-0"] == "SHARD_END"
     assert second.counters["skipped"] == 100
+    assert second.counters["dead_letters"] == 1  # the host's counters: records read, set aside, replayed
+    assert first.counters["records"] + second.counters["records"] == len(daemon.shards["shard-0"]) + 100
 
     windows, alarms = single_consumer()
     assert by_id(out1.windows + out2.windows) == windows
@@ -194,11 +197,11 @@ def test_a_zombie_worker_is_fenced_and_overwrites_no_site(store: Callable[[], S3
     daemon = StandIn()
     daemon.put("shard-0", payloads(events()[:800]))
     zombie, owner = MemoryOutputs(), MemoryOutputs()
-    old = SiteRecordProcessor(store(), zombie, CONFIG, log=lambda line: None)
+    old = SiteRecordProcessor(store(), zombie, CONFIG, records=DaemonRecords(), log=lambda line: None)
     daemon.start("shard-0", old)
     daemon.deliver("shard-0", old, batch=100, batches=2)
     new_store = store()
-    new = SiteRecordProcessor(new_store, owner, CONFIG, log=lambda line: None)
+    new = SiteRecordProcessor(new_store, owner, CONFIG, records=DaemonRecords(), log=lambda line: None)
     daemon.steal("shard-0", new)
     daemon.deliver("shard-0", new, batch=100, batches=3)
     saved = {site: new_store.get(site) for site in SITES}
@@ -217,13 +220,13 @@ def test_a_split_parent_then_children_on_other_workers_gives_the_single_consumer
     for e in evts[cut:]:  # the children: each site hashes to one of them
         daemon.put(f"shard-{1 + zlib.crc32(e['site_id'].encode()) % 2}", payloads([e]))
     outputs = [MemoryOutputs() for _ in range(3)]
-    parent = SiteRecordProcessor(store(), outputs[0], CONFIG, log=lambda line: None)
+    parent = SiteRecordProcessor(store(), outputs[0], CONFIG, records=DaemonRecords(), log=lambda line: None)
     daemon.start("shard-0", parent)
     daemon.deliver("shard-0", parent, batch=250)
     daemon.end("shard-0", parent)  # children start only after the parent's SHARD_END checkpoint
     assert daemon.checkpoints["shard-0"] == "SHARD_END"
     for n in (1, 2):
-        child = SiteRecordProcessor(store(), outputs[n], CONFIG, log=lambda line: None)
+        child = SiteRecordProcessor(store(), outputs[n], CONFIG, records=DaemonRecords(), log=lambda line: None)
         daemon.start(f"shard-{n}", child)
         daemon.deliver(f"shard-{n}", child, batch=77)
         child.shutdown_requested(type("ShutdownRequestedInput", (), {
@@ -277,12 +280,13 @@ def test_a_worker_dying_between_two_site_writes_leaves_the_stored_counters_exact
 
     daemon = StandIn()
     daemon.put("shard-0", payloads(events()))
-    dying = SiteRecordProcessor(CrashingStore(store(), at), MemoryOutputs(), CONFIG, log=lambda line: None)
+    dying = SiteRecordProcessor(CrashingStore(store(), at), MemoryOutputs(), CONFIG, records=DaemonRecords(),
+                                log=lambda line: None)
     daemon.start("shard-0", dying)
     with pytest.raises(Crash):
         daemon.deliver("shard-0", dying, batch=100)
     assert daemon.checkpoints["shard-0"] == daemon.shards["shard-0"][(at - 1) // 4 * 100 - 1].sequence_number
-    restarted = SiteRecordProcessor(store(), MemoryOutputs(), CONFIG, log=lambda line: None)
+    restarted = SiteRecordProcessor(store(), MemoryOutputs(), CONFIG, records=DaemonRecords(), log=lambda line: None)
     daemon.steal("shard-0", restarted)  # the daemon starts a new processor from the last checkpoint
     daemon.deliver("shard-0", restarted, batch=100)
     sites = Sites(CONFIG.engine, CONFIG.alarms)

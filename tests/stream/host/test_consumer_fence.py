@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from moodlens.cli import main
-from stream.aws.kinesis_host import kinesis_host
 from stream.host.loop import Host, HostConfig
 from stream.host.ports import FencedError
 from stream.host.sites import Applied, Emitted, Sites
 from stream.sinks.files import LATE, WINDOWS, FileOutputs
+from stream.sources.kinesis.source import KinesisSource
 from stream.state.s3 import S3StateStore
 from tests.stream.helpers import T0, face
 from tests.stream.state.test_s3 import make_bucket, stale_writes, versions
@@ -54,8 +54,8 @@ def aws(aws_client: Callable[[str], Any], unique: str) -> dict[str, Any]:
 
 
 def consumer(aws: dict[str, Any], out: Path, name: str) -> Host:
-    return kinesis_host(aws["kinesis"], aws["stream"], S3StateStore(aws["s3"], aws["url"], owner=name),
-                        FileOutputs(out), CONFIG, limit=CONFIG.batch_size)
+    return Host(KinesisSource(aws["kinesis"], aws["stream"], limit=CONFIG.batch_size),
+                S3StateStore(aws["s3"], aws["url"], owner=name), FileOutputs(out), CONFIG)
 
 
 def two_sites(per_site: int, start: int = 0) -> list[dict[str, Any]]:
