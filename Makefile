@@ -33,10 +33,13 @@ test: $(VENV)/.dev system-packages lint typecheck imports security infra-lint na
 # The IoT tests run against a real MQTT broker (Debian's mosquitto; the tests start their own) and the
 # page tests in a real browser (Debian's chromium, driven by Playwright; Playwright's own browser
 # download does not work offline). In CI a missing browser fails the page tests instead of skipping them.
+# The RTSP tests serve the sample clips with GStreamer's RTSP server (Debian's packages, its own python3);
+# ffmpeg is there to look at what a camera sends (ffprobe rtsp://...).
 system-packages:
-	@{ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } && [ -x /usr/bin/chromium ] || { \
+	@{ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } && [ -x /usr/bin/chromium ] && [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/gst-launch-1.0 ] || { \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto chromium; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto chromium ffmpeg \
+	    gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-tools; }
 
 # A C compiler and Python's headers for the C validator (Debian: gcc, python3-dev), installed if missing.
 build-tools:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from batch.lake.tables import EVENT_TABLES, NAMESPACE, QUARANTINE, LakeConfig, ensure_tables, open_catalog
+from batch.lake.tables import EVENT_TABLES, NAMESPACE, QUARANTINE, SITES, LakeConfig, ensure_tables, open_catalog
 from batch.sql.runner import view_columns
 from batch.sql.views import views
 from batch.table_schema import glue_columns
@@ -29,7 +29,7 @@ DEFAULT_SCAN_LIMIT_BYTES = 10 * 1024**3
 
 _DUCKDB_TO_TRINO = {"VARCHAR": "varchar", "BIGINT": "bigint", "INTEGER": "bigint", "HUGEINT": "bigint",
                     "DOUBLE": "double", "BOOLEAN": "boolean", "TIMESTAMP WITH TIME ZONE": "timestamp(6) with time zone",
-                    "DECIMAL": "double"}
+                    "DECIMAL": "double", "DATE": "date"}
 _TRINO_TO_GLUE = {"varchar": "string", "timestamp(6) with time zone": "timestamp"}
 
 
@@ -46,9 +46,10 @@ def _arrow_glue_type(data_type: pa.DataType) -> str:
 
 
 def _columns(name: str) -> list[dict[str, str]]:
-    if name == QUARANTINE:
-        from batch.lake.tables import QUARANTINE_SCHEMA
-        return [{"Name": f.name, "Type": _arrow_glue_type(f.type)} for f in QUARANTINE_SCHEMA]
+    if name in (QUARANTINE, SITES):
+        from batch.lake.tables import QUARANTINE_SCHEMA, SITES_SCHEMA
+        schema = QUARANTINE_SCHEMA if name == QUARANTINE else SITES_SCHEMA
+        return [{"Name": f.name, "Type": _arrow_glue_type(f.type)} for f in schema]
     return glue_columns(CONTRACTS[name])
 
 
@@ -95,7 +96,7 @@ def athena_resources(warehouse: Any, results_location: Any, kms_key_arn: Any | N
             "DatabaseInput": {"Name": NAMESPACE, "LocationUri": at(f"{NAMESPACE}.db"),
                               "Description": "moodlens event lake (Iceberg)"}}},
     }
-    for name in (*EVENT_TABLES, QUARANTINE):
+    for name in (*EVENT_TABLES, QUARANTINE, SITES):
         resources[f"LakeTable{_camel(name)}"] = {
             "Type": "AWS::Glue::Table", "DependsOn": "LakeDatabase", "Properties": {
             "CatalogId": account, "DatabaseName": NAMESPACE,
@@ -103,7 +104,7 @@ def athena_resources(warehouse: Any, results_location: Any, kms_key_arn: Any | N
             "TableInput": {"Name": name, "TableType": "EXTERNAL_TABLE",
                            "StorageDescriptor": {"Columns": _columns(name), "Location": at(f"{NAMESPACE}.db/{name}")}}}}
     types = _view_types()
-    table_ids = [f"LakeTable{_camel(n)}" for n in (*EVENT_TABLES, QUARANTINE)]
+    table_ids = [f"LakeTable{_camel(n)}" for n in (*EVENT_TABLES, QUARANTINE, SITES)]
     for view in views():
         columns = types[view.name]
         resources[f"LakeView{_camel(view.name)}"] = {"Type": "AWS::Glue::Table", "DependsOn": table_ids, "Properties": {

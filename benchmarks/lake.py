@@ -1,6 +1,7 @@
 """Lake figures: compaction events/s and peak memory; hourly SQL over a month; pruning.
 
-    taskset -c 0 .venv/bin/python benchmarks/lake.py compact [--events 1000000] [--plain | --log]
+    taskset -c 0 .venv/bin/python benchmarks/lake.py compact [--events 1000000] [--plain | --log] [--per-file N]
+    .venv/bin/python benchmarks/lake.py concurrent [--events 50000] [--trials 5] [--bypass-lock]
     .venv/bin/python benchmarks/lake.py query [--events 10000000] [--days 30] [--sites 3] [--threads 2]
 
 ``compact`` writes realistic edge events (track_update once a second per face, a track_end per
@@ -11,6 +12,11 @@ committed Iceberg tables: reading, gunzip, decoding and every contract check, de
 table, Parquet writing and the commit, in a fresh process. Run it under `taskset -c 0` for the
 one-core figure; events per CPU second is the figure (wall time depends on the machine's load).
 Peak RSS is the compacting process's. Where the time goes: ``benchmarks/lake_parsers.py``.
+
+``concurrent`` starts two `moodlens batch compact` processes on one raw file and one lake,
+``--gap`` seconds apart, ``--trials`` times, and counts the rows doubled (count(*) - count(DISTINCT
+event_id)); ``--bypass-lock`` runs the compaction without the lake's lock, so the commit-time
+dedup alone is what keeps the rows single.
 
 ``query`` builds a face_expression table of ``--events`` rows over ``--days`` days and
 ``--sites`` sites directly from Arrow (one commit per day, so one file per partition, as
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import os
 import resource
 import subprocess
 import sys
@@ -38,7 +45,7 @@ import pyarrow.compute as pc
 
 from batch.compact.run import compact
 from batch.compact.sources import Source, SourceError, from_directory, from_log
-from batch.lake.tables import LakeConfig, ensure_tables, lake_schema, open_catalog
+from batch.lake.tables import LakeConfig, ensure_tables, lake_schema, open_catalog, sites_frame
 from batch.sql.runner import run_query
 from locallog import LocalLog
 from schemas.contract import CONTRACTS
@@ -100,7 +107,7 @@ def bench_compact(args: argparse.Namespace) -> None:
         root = Path(folder)
         raw = root / "raw"
         raw.mkdir()
-        per_file, size = 100_000, 0
+        per_file, size = args.per_file, 0
         log = LocalLog(raw) if args.log else None
         for start in range(0, args.events, per_file):  # file by file: the generator's memory stays small
             lines = edge_events(min(per_file, args.events - start), first=start, start_ms=T0_MS + start * 50)
@@ -122,6 +129,18 @@ def bench_compact(args: argparse.Namespace) -> None:
                         *(["--log"] if args.log else [])], check=True)
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak RSS since its exec: /proc's VmHWM (ru_maxrss keeps the peak of the process
+    before exec, here the generating parent's, forked: it read the generator's memory, not ours)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def bench_compact_files(args: argparse.Namespace) -> None:
     raw, lake = Path(args.raw), Path(args.lake)
     catalog = open_catalog(LakeConfig(root=lake))
@@ -135,7 +154,7 @@ def bench_compact_files(args: argparse.Namespace) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     result = compact(catalog, [source()])
     wall, used = time.perf_counter() - started, time.process_time() - cpu
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mib()
     print(f"compaction: {result.records:,} events in {wall:.2f} s wall, {used:.2f} s CPU: "
           f"{result.records / wall:,.0f} events/s wall, {result.records / used:,.0f} per CPU s; "
           f"peak RSS {peak:,.0f} MiB")
@@ -145,6 +164,46 @@ def bench_compact_files(args: argparse.Namespace) -> None:
     rerun = compact(catalog, [source()])
     print(f"  re-run over the same input: {sum(rerun.written.values())} rows written, "
           f"{sum(rerun.duplicates.values()):,} duplicates skipped in {time.perf_counter() - again:.2f} s")
+
+
+_UNLOCKED = ("import sys; from pathlib import Path; from batch.compact.run import compact; "
+             "from batch.compact.sources import Source, from_directory; "
+             "from batch.lake.tables import LakeConfig, open_catalog; errors = []; "
+             "compact(open_catalog(LakeConfig(root=Path(sys.argv[2]))), "
+             "[Source(sys.argv[1], from_directory(Path(sys.argv[1]), errors), errors)])")
+
+
+def bench_concurrent(args: argparse.Namespace) -> None:
+    """Two compactions of one raw folder into one lake, the second started `--gap` s after the first;
+    then count(*) against count(DISTINCT event_id) of face_expression."""
+    root_dir = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root_dir)}
+    with tempfile.TemporaryDirectory() as folder:
+        raw = Path(folder) / "raw"
+        raw.mkdir()
+        (raw / "part-0.jsonl").write_bytes(b"\n".join(edge_events(args.events)) + b"\n")
+        doubled = 0
+        for trial in range(args.trials):
+            lake = Path(folder) / f"lake-{trial}"
+            if args.bypass_lock:
+                command = [sys.executable, "-c", _UNLOCKED, str(raw), str(lake)]
+            else:
+                command = [sys.executable, "-m", "moodlens.cli", "batch", "compact", "--raw", str(raw),
+                           "--lake", str(lake)]
+            first = subprocess.Popen(command, env=env, cwd=root_dir, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+            time.sleep(args.gap)
+            second = subprocess.Popen(command, env=env, cwd=root_dir, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE)
+            codes = [first.wait(), second.wait()]
+            table = open_catalog(LakeConfig(root=lake)).load_table("moodlens.face_expression")
+            ids = table.scan(selected_fields=("event_id",)).to_arrow().column("event_id")
+            rows, distinct = len(ids), len(pc.unique(ids))
+            doubled += rows - distinct
+            print(f"trial {trial + 1}: exit codes {codes}, count(*) {rows:,}, count(DISTINCT event_id) {distinct:,}",
+                  flush=True)
+        print(f"{args.trials} concurrent pairs ({'without' if args.bypass_lock else 'with'} the lake's lock), "
+              f"{args.events:,} events each: rows doubled {doubled:,}")
 
 
 def _month_table(events: int, days: int, sites: int, day: int, rng: np.random.Generator) -> pa.Table:
@@ -190,6 +249,11 @@ def _month_table(events: int, days: int, sites: int, day: int, rng: np.random.Ge
 
 
 HOURLY = "SELECT site_id, hour, tracks, mean_valence, net_score FROM sentiment_by_hour_site ORDER BY site_id, hour"
+# the same view in each site's local time, and a view that converts every row (local days)
+LOCAL_HOURLY = ("SELECT site_id, local_date, local_hour, tracks, net_score, net_low, net_high "
+                "FROM sentiment_by_hour_site ORDER BY site_id, hour")
+LOCAL_DAYS = "SELECT site_id, local_date, visits, mean_valence FROM visits ORDER BY site_id, local_date"
+ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC")
 
 
 def bench_query(args: argparse.Namespace) -> None:
@@ -203,16 +267,21 @@ def bench_query(args: argparse.Namespace) -> None:
         tables = ensure_tables(catalog)
         print(f"built {args.events:,} face_expression rows over {args.days} days x {args.sites} sites in "
               f"{time.perf_counter() - built:.1f} s", file=sys.stderr)
-        timings = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            result = run_query(tables, HOURLY, threads=args.threads)
-            timings.append(time.perf_counter() - started)
-        scan = result.scans["face_expression"]
-        print(f"hourly sentiment by site, {args.events:,} events / {args.days} days (view over the raw table, "
-              f"{args.threads or 'all'} DuckDB threads): best {min(timings):.2f} s, median "
-              f"{sorted(timings)[len(timings) // 2]:.2f} s; {result.table.num_rows} rows; "
-              f"{scan.files} files, {scan.bytes / 1e6:.0f} MB planned")
+        sites = sites_frame([{"site_id": f"site-{i}", "timezone": ZONES[i % len(ZONES)]} for i in range(args.sites)])
+        for label, query, writable in (
+                ("hourly sentiment by site (UTC hours), DuckDB reading the files itself", HOURLY, True),
+                ("hourly sentiment by site (UTC hours), locked down, pyarrow reading", HOURLY, False),
+                ("hourly sentiment by site in local time (local date/hour, 95% interval)", LOCAL_HOURLY, False),
+                ("visits per local day (every row converted to local time)", LOCAL_DAYS, False)):
+            timings = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                result = run_query(tables, query, threads=args.threads, sites=sites, writable=writable)
+                timings.append(time.perf_counter() - started)
+            scan = result.scans["face_expression"]
+            print(f"{label}, {args.events:,} events / {args.days} days, {args.threads or 'all'} DuckDB threads: "
+                  f"best {min(timings):.2f} s, median {sorted(timings)[len(timings) // 2]:.2f} s; "
+                  f"{result.table.num_rows} rows; {scan.files} files, {scan.bytes / 1e6:.0f} MB planned")
         moment = dt.datetime.fromtimestamp(T0_MS / 1000 + 5 * 86_400, tz=dt.UTC)
         one = run_query(tables, f"SELECT count(*) AS n, avg(valence) AS v FROM face_expression WHERE site_id = "
                                 f"'site-1' AND event_time_ms >= TIMESTAMP '{moment:%Y-%m-%d}' AND event_time_ms < "
@@ -230,6 +299,15 @@ def main() -> None:
     c.add_argument("--events", type=int, default=1_000_000)
     c.add_argument("--plain", action="store_true", help="plain .jsonl files (Firehose without compression)")
     c.add_argument("--log", action="store_true", help="the embedded log (`moodlens batch compact`'s default input)")
+    c.add_argument("--per-file", type=int, default=100_000, help="events per raw file (peak RSS grows with "
+                                                                    "it only where a file is held whole)")
+    t = modes.add_parser("concurrent", help="pairs of `moodlens batch compact` on one raw folder and lake at once: "
+                                            "rows doubled")
+    t.add_argument("--events", type=int, default=50_000)
+    t.add_argument("--trials", type=int, default=5)
+    t.add_argument("--gap", type=float, default=0.5, help="seconds between the two starts (the issue's `sleep 0.5`)")
+    t.add_argument("--bypass-lock", action="store_true",
+                   help="call the compaction without the lake's lock (the commit-time dedup alone)")
     q = modes.add_parser("query")
     q.add_argument("--events", type=int, default=10_000_000)
     q.add_argument("--days", type=int, default=30)
@@ -241,7 +319,8 @@ def main() -> None:
     f.add_argument("lake")
     f.add_argument("--log", action="store_true", help="raw is an embedded log folder")
     args = parser.parse_args()
-    {"compact": bench_compact, "compact-files": bench_compact_files, "query": bench_query}[args.mode](args)
+    {"compact": bench_compact, "compact-files": bench_compact_files, "query": bench_query,
+     "concurrent": bench_concurrent}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -51,9 +51,9 @@ import pyarrow.json as pa_json
 from batch.compact.decode import Lines, decode_lines
 from batch.compact.dedup import first_per_key
 from batch.compact.fast_decode import _decode_structs, _suspect_rows, _to_table, decode_fast
+from batch.compact.gunzip import gunzip as _gunzip
 from batch.compact.line_buffer import LineBuffer
 from batch.compact.native_decode import DECODE_PATH, decode_native
-from batch.compact.sources import _gunzip
 from batch.lake.append import FastAppend
 from batch.lake.tables import LakeConfig, ensure_tables, lake_schema, open_catalog
 

@@ -14,13 +14,6 @@ from collections.abc import Sequence
 
 from batch.lake.tables import NAMESPACE
 from stream.alarms import AlarmConfig
-
-# The CloudWatch names the stack's alarms and dashboard watch, and the consumer's environment, are the
-# stream's, declared where it writes and reads them; named here for the stack's modules.
-from stream.aws.cloudwatch import CAMERA as CAMERA_DIMENSION  # noqa: F401
-from stream.aws.cloudwatch import FACES, MODEL_DRIFT_MAX, NET_SCORE, TRACKS  # noqa: F401
-from stream.aws.cloudwatch import NAMESPACE as METRIC_NAMESPACE  # noqa: F401
-from stream.aws.cloudwatch import SITE as SITE_DIMENSION  # noqa: F401
 from stream.engine import EngineConfig
 from stream.sinks.aws import (  # noqa: F401
     ENV_ALARM_TOPIC_ARN,
@@ -29,6 +22,13 @@ from stream.sinks.aws import (  # noqa: F401
     ENV_FIREHOSE_STREAM,
     ENV_METRIC_NAMESPACE,
 )
+
+# The CloudWatch names the stack's alarms and dashboard watch, and the consumer's environment, are the
+# stream's, declared where it writes and reads them; named here for the stack's modules.
+from stream.sinks.cloudwatch import CAMERA as CAMERA_DIMENSION  # noqa: F401
+from stream.sinks.cloudwatch import FACES, MODEL_DRIFT_MAX, NET_SCORE, TRACKS  # noqa: F401
+from stream.sinks.cloudwatch import NAMESPACE as METRIC_NAMESPACE  # noqa: F401
+from stream.sinks.cloudwatch import SITE as SITE_DIMENSION  # noqa: F401
 
 # The Glue database of the lake's Iceberg tables: pyiceberg's namespace.
 LAKE_DATABASE = NAMESPACE

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from onebox import disk_budget, leftovers
+from onebox.alerts.wiring import alert_service
+from onebox.camera_watch import CAMERA_ALARMS, CameraWatch, EdgeReport, append
 from onebox.children import all_specs, job_spec, lake_paths
 from onebox.config import SiteConfig
-from onebox.eventlog import consumed_offset, trim
+from onebox.eventlog import LogTail, consumed_offset, trim
 from onebox.jobruns import JobRuns
 from onebox.layout import Layout
 from onebox.schedule import next_every, next_weekly
@@ -63,6 +65,7 @@ class Box:
     now: Callable[[], dt.datetime] = dt.datetime.now
     disk_every_s: float = 30.0
     jobs_enabled: bool = True
+    cameras_every_s: float = 2.0
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.config.state_dir)
@@ -84,6 +87,12 @@ class Box:
         self.runs = JobRuns.load(self.layout.jobs)
         self.disk: disk_budget.Assessment | None = None
         self._last_disk = -1e18
+        self.watch = CameraWatch(self.config.site_id, {c.id: c.label for c in self.config.cameras},
+                                 float(self.config.get("thresholds", "silent_minutes")), self._now_ms())
+        self.watch.restore(self.layout.run / CAMERA_ALARMS)
+        self._beats = LogTail(self.layout.log, backlog=0)
+        self._last_cameras = -1e18
+        self.alerts = alert_service(self.config, self.layout, CAMERA_ALARMS)  # None: no [alerts] urls
         self._last_status = ""
         self._last_status_at = -1e18
 
@@ -92,8 +101,11 @@ class Box:
     def start(self) -> None:
         self.layout.make()
         leftovers.stop_leftovers(self.layout.children)
+        if self.alerts is not None:
+            self.alerts.start()
         for spec in self.specs if self.specs is not None else all_specs(self.config, self.layout):
             self.supervisor.add(spec)
+        self.watch.started_ms = self._now_ms()
         now = self.now()
         for job in self.jobs:
             job.due = job.next_due(now)
@@ -109,6 +121,9 @@ class Box:
         if self.clock.monotonic() - self._last_disk >= self.disk_every_s:
             self._last_disk = self.clock.monotonic()
             self.check_disk()
+        if self.clock.monotonic() - self._last_cameras >= self.cameras_every_s:
+            self._last_cameras = self.clock.monotonic()
+            self.check_cameras()
         self.write_status()
 
     def run(self, stop: threading.Event, poll_s: float = 0.25, until: Callable[[], bool] | None = None) -> None:
@@ -124,6 +139,9 @@ class Box:
         log.info("stopping: edges drain their spools, then the stream runner checkpoints")
         self.supervisor.stop(grace_s)
         self.write_status(force=True)
+        if self.alerts is not None:
+            self.alerts.poll()  # the alarms the stream wrote while it stopped
+            self.alerts.stop()
         log.info("stopped")
 
     # ------------------------------------------------------------------ jobs
@@ -152,6 +170,33 @@ class Box:
         if not key.is_file():
             return f"the crop store's key {key} is not on this box (`label purge` needs it); run it where the key is"
         return None
+
+    # --------------------------------------------------------------- cameras
+
+    def _now_ms(self) -> int:
+        return int(self.now().timestamp() * 1000)
+
+    def _reason(self, name: str) -> str | None:
+        reasons: dict[str, str] = getattr(self.spawner, "reasons", {})
+        return reasons.get(name)
+
+    def check_cameras(self) -> list[dict[str, Any]]:
+        """Heartbeats read, then every configured camera judged (``onebox.camera_watch``)."""
+        for event in self._beats.read():
+            if event.get("schema") == "camera_heartbeat" and event.get("site_id") == self.config.site_id:
+                self.watch.beat(str(event.get("camera_id")), int(event.get("event_time_ms") or 0))
+        edges = {}
+        for camera in self.config.cameras:
+            child = self.supervisor.status.get(f"edge-{camera.id}")
+            if child is not None:
+                child.reason = self._reason(child.name) if child.state != "running" else None
+                edges[camera.id] = EdgeReport(child.state, child.last_exit, child.reason)
+        alarms = self.watch.check(self._now_ms(), edges)
+        for alarm in alarms:
+            level = logging.ERROR if alarm["state"] == "ALARM" else logging.INFO
+            log.log(level, "%s", alarm["reason"], extra={"camera": alarm["camera_id"], "rule": alarm["rule"]})
+        append(self.layout.run / CAMERA_ALARMS, alarms)
+        return [dict(a) for a in alarms]
 
     # ------------------------------------------------------------------ disk
 
@@ -234,9 +279,27 @@ class Box:
         extra = {"child": child.name, "event": what, "pid": child.pid, "exit": child.last_exit}
         if child.state == "backoff" and child.restart_at is not None:
             delay = round(child.restart_at - self.clock.monotonic(), 1)
-            log.warning("%s (exit %s); restart %d in %.1f s", what, child.last_exit, child.restarts + 1, delay,
+            log.error("%s (exit %s); restart %d in %.1f s", what, child.last_exit, child.restarts + 1, delay,
                         extra={**extra, "restart_in_s": delay})
         elif what in ("failed", "killed") or what.startswith("spawn failed"):
-            log.error("%s (exit %s)", what, child.last_exit, extra=extra)
+            why = self._reason(child.name)
+            log.error("%s (exit %s)%s", what, child.last_exit,
+                      "; not restarted: a configuration error, fix the site file" if what == "failed" else "",
+                      extra={**extra, "reason": why} if why else extra)
         else:
             log.info("%s%s", what, f" (pid {child.pid})" if what == "started" else "", extra=extra)
+        if child.name == "report" and what == "exited" and self.alerts is not None \
+                and self.config.get("alerts", "weekly_report"):
+            self._send_report()
+
+    def _send_report(self) -> None:
+        folder = self.config.reports_dir
+        reports = sorted((p for p in folder.glob("*") if p.suffix.lower() in (".html", ".pdf")),
+                         key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+        if not reports:
+            log.warning("the report job ended but wrote no .html or .pdf in %s: no report message", folder)
+            return
+        newest = reports[-1]
+        pdf = newest.with_suffix(".pdf")
+        assert self.alerts is not None
+        self.alerts.report_ready(pdf if pdf.is_file() else newest)

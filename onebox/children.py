@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge.redact import SOURCE_ENV
+from edge.sources.errors import EXIT_CONFIGURATION
 from onebox.config import CameraConfig, SiteConfig
 from onebox.layout import Layout
 from onebox.settings import JOB_PLACEHOLDERS
@@ -28,9 +29,11 @@ def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart:
         argv += ["--exclude-zone", ",".join(f"{v:g}" for v in zone)]
     env = {SOURCE_ENV: camera.source, "MOODLENS_LOCAL_LOG": str(layout.log), "MOODLENS_STATE_DIR": str(layout.root),
            "MOODLENS_SPOOL": str(layout.spool / f"{camera.id}.db")}
-    # on-failure: an edge exits 0 only when a recorded source has ended; a lost camera exits non-zero.
-    # SIGINT: `edge run` closes its publisher on KeyboardInterrupt, delivering what is spooled.
-    return ChildSpec(f"edge-{camera.id}", (*argv, *extra), env, restart, signal.SIGINT, 0, "edge")
+    # on-failure: an edge exits 0 only when a recorded source has ended; a lost camera exits non-zero and
+    # is retried, a source that cannot be (a missing file) exits 2 and is not: the camera_silent alarm
+    # carries its reason. SIGINT: `edge run` closes its publisher on KeyboardInterrupt, delivering what is spooled.
+    return ChildSpec(f"edge-{camera.id}", (*argv, *extra), env, restart, signal.SIGINT, 0, "edge",
+                     give_up_on=(EXIT_CONFIGURATION,))
 
 
 def stream_spec(config: SiteConfig, layout: Layout, extra: Sequence[str] = ()) -> ChildSpec:

@@ -58,6 +58,11 @@ class SiteConfig:
         return str(self.values["site"]["id"])
 
     @property
+    def site_name(self) -> str:
+        """The site's name for people (messages, the report, the lake's sites table); its id when unnamed."""
+        return str(self.values["site"]["name"]) or self.site_id
+
+    @property
     def base(self) -> Path:
         return self.path.parent if self.path is not None else Path.cwd()
 
@@ -279,6 +284,68 @@ def weak_token(token: str) -> str | None:
 _SYSTEM_FOLDERS = {Path(p) for p in ("/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc",
                                      "/root", "/run", "/sbin", "/srv", "/sys", "/usr", "/var", "/var/lib", "/mnt",
                                      "/media", "/tmp", "/var/tmp")}  # nosec B108
+
+
+def check_sources(config: SiteConfig, cwd: Path | None = None, devices: Path = Path("/dev")) -> list[str]:
+    """What can be known about each camera's source before anything runs, each problem with the site
+    file's line: a file or folder exists (seen from ``cwd``, where `moodlens up` starts the edges), a
+    folder holds images or videos, a camera index has its device, a stream URL parses."""
+    from urllib.parse import urlsplit
+
+    from edge.sources import IMAGE_SUFFIXES, STREAM_SCHEMES, VIDEO_SUFFIXES
+
+    lines = key_lines(config.path.read_text(encoding="utf-8")) if config.path is not None else {}
+    checker = _Checker(config.path or Path("<demo>"), lines)
+    here = cwd or Path.cwd()
+    for index, camera in enumerate(config.cameras):
+        where, text = f"cameras[{index}].source", camera.source.strip()
+        if text == "awscam":
+            continue
+        if text.isdigit():
+            if devices.is_dir() and not (devices / f"video{text}").exists():
+                found = sorted(p.name for p in devices.glob("video*"))
+                checker.problem(where, f"camera index {text}: there is no {devices}/video{text} on this machine "
+                                f"(video devices here: {', '.join(found) or 'none'})")
+            continue
+        if text.lower().startswith(STREAM_SCHEMES):
+            try:
+                parts = urlsplit(text)
+                port = parts.port
+            except ValueError as error:
+                checker.problem(where, f"{_scheme(text)} URL does not parse: {error}")
+                continue
+            if not parts.hostname:
+                checker.problem(where, f"{parts.scheme}:// URL without a host: {_without_password(text)}")
+            elif port == 0:
+                checker.problem(where, f"{parts.scheme}:// URL with port 0: {_without_password(text)}")
+            continue
+        path = Path(text).expanduser()
+        full = path if path.is_absolute() else here / path
+        if full.is_dir():
+            kinds = {p.suffix.lower() for p in full.iterdir() if p.is_file()}
+            if not kinds & (set(IMAGE_SUFFIXES) | set(VIDEO_SUFFIXES)):
+                checker.problem(where, f"folder {full} holds no images or videos")
+        elif not full.is_file():
+            beside = config.base / path
+            hint = f" (there is one at {beside}: give that path)" if not path.is_absolute() and beside.exists() else ""
+            checker.problem(where, f"no file or folder {full}: a camera index is a number (\"0\"), a stream a "
+                            f"URL (rtsp://...){hint}")
+        elif full.suffix.lower() in IMAGE_SUFFIXES:
+            checker.problem(where, f"{full} is a single image; put it in a folder to use it as an image folder")
+    return sorted(checker.problems, key=_line_number)
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0] + "://"
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@", 1)
+    return url
 
 
 def _line_number(problem: str) -> int:

@@ -9,6 +9,7 @@ hour of empty windows, no camera_silent alarms caused by the end of the input).
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess  # nosec B404: the demo runs our own CLI, argument lists, no shell
@@ -120,6 +121,7 @@ class DemoResult:
     report: str = ""
     history: str = ""
     lake_summary: str = ""
+    site_files: list[Path] = field(default_factory=list)  # where `moodlens sql|report` find the demo's lake
 
 
 def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, port: int = 8765,
@@ -138,7 +140,9 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
             extra += ["--annotate", str(layout.root / f"annotated_{_safe(clip.path.stem)}.mp4")]
             extra += ["--blur-faces"] if blur_faces else []
         specs.append(edge_spec(config, camera, layout, "on-failure", extra))
-    specs.append(stream_spec(config, layout, ["--idle-advance-s", "0", "--poll-s", "0.2"]))
+    # recorded clips end: their silence afterwards is not an outage
+    specs.append(stream_spec(config, layout, ["--idle-advance-s", "0", "--unreachable-minutes", "0",
+                                              "--poll-s", "0.2"]))
     box = Box(config, SubprocessSpawner(), RealClock(), specs=specs, jobs_enabled=False)
     progress = Progress(clips, layout.log, out)
     edges = [s.name for s in specs if s.kind == "edge"]
@@ -158,8 +162,51 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
     if not result.history and history_days > 0:
         result.history = add_history(layout, box.config.lake_dir, history_days, out)
     result.report = make_report(box)
+    result.site_files = write_site_files(box.config, Path.cwd())
+    if (box.config.lake_dir / "catalog.db").is_file():
+        publish_sites(box.config)
     result.lake_summary = lake_summary(box.config.lake_dir)
     return result
+
+
+def site_file_text(config: SiteConfig) -> str:
+    """The demo's site as a site file: `moodlens sql`, `report` and `batch forecast` read its lake."""
+    def quoted(value: Any) -> str:
+        return json.dumps(str(value))  # a TOML basic string is a JSON string for these characters
+
+    lines = ["# The demo's site (`moodlens demo` writes this file; `moodlens sql`, `report` and `batch forecast`",
+             "# read the lake, min_tracks and the time zone from it).", "[site]",
+             f"id = {quoted(config.site_id)}", f"state_dir = {quoted(config.state_dir)}",
+             f"timezone = {quoted(config.get('site', 'timezone'))}", "", "[thresholds]",
+             f"min_tracks = {int(config.get('thresholds', 'min_tracks'))}", "", "[lake]",
+             f"path = {quoted(config.lake_dir)}", "compact_every_minutes = 0", ""]
+    for camera in config.cameras:
+        lines += ["[[cameras]]", f"id = {quoted(camera.id)}", f"source = {quoted(camera.source)}",
+                  f"name = {quoted(camera.name)}", ""]
+    return "\n".join(lines)
+
+
+def publish_sites(config: SiteConfig) -> None:
+    """The site's name and time zone into the lake's `sites` table, for readers without the site file."""
+    from batch.lake.tables import LakeConfig, open_catalog, sites_frame, write_sites
+
+    write_sites(open_catalog(LakeConfig(root=config.lake_dir)),
+                sites_frame([{"site_id": config.site_id, "name": config.site_name,
+                              "timezone": config.get("site", "timezone")}]))
+
+
+def write_site_files(config: SiteConfig, working: Path) -> list[Path]:
+    """The demo's site file in its state folder, and in the working folder when that has none and
+    the state lies under it (`make demo`): the analyst's commands then find the lake by themselves.
+    A site file already there is never replaced."""
+    text = site_file_text(config)
+    written = [config.state_dir / "moodlens.toml"]
+    written[0].write_text(text, encoding="utf-8")
+    here = working / "moodlens.toml"
+    if not here.exists() and config.state_dir.resolve().is_relative_to(working.resolve()):
+        here.write_text(text, encoding="utf-8")
+        written.append(here)
+    return written
 
 
 def _moodlens(*argv: str, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
@@ -299,6 +346,11 @@ def summary(result: DemoResult) -> str:
     if result.skipped:
         lines.append(f"log records skipped, they break the event contract: {result.skipped} (see "
                      f"{result.state}/logs/moodlens.log)")
+    if result.site_files:
+        where = result.site_files[-1]
+        hint = "" if where.parent == Path.cwd() else f"; add --config {where}"
+        commands = '`moodlens sql --tables`, `moodlens sql "SELECT * FROM visits"` and `moodlens report`'
+        lines.append(f"site file: {where} ({commands} read its lake{hint})")
     if result.failed:
         lines.append(f"cameras that failed: {', '.join(result.failed)} (see {result.state}/logs/moodlens.log)")
     return "\n".join(lines)

@@ -8,7 +8,6 @@ stopped by it, and the reason is logged with the record's offset.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 from locallog import LocalLog
 from schemas.fast_decode import ValidationError, parse_event_fast
+from stream.state.local import read_state
 
 log = logging.getLogger("moodlens.eventlog")
 READ_BATCH = 5000
@@ -95,8 +95,9 @@ class LogTail:
 def consumed_offset(stream_state: Path) -> int | None:
     """The log offset the stream runner has checkpointed (everything before it is in its windows)."""
     try:
-        return int(json.loads((stream_state / "checkpoint.json").read_bytes())["position"])
-    except (FileNotFoundError, KeyError, ValueError):
+        checkpoint, _ = read_state(stream_state)
+        return int(checkpoint["position"]) if checkpoint is not None else None
+    except (KeyError, TypeError, ValueError):  # StateError is a ValueError: a corrupt checkpoint trims nothing
         return None
 
 

@@ -12,6 +12,8 @@ EXAMPLE = '''\
 [site]
 id = "cafe-1"                 # put on every event: letters, digits, _ . : - (at most 64)
 state_dir = "var/moodlens"    # spools, event log, stream state, logs, the lock; keep it on a local disk
+name = "Café Central"         # the site's name for people: messages, the report (empty: its id)
+timezone = "Europe/Berlin"    # IANA zone: the report's days and hours, the views' local columns, messages
 
 # One [[cameras]] block per camera; each runs as its own edge process.
 [[cameras]]
@@ -56,6 +58,16 @@ host = "127.0.0.1"            # any other address needs a token (or MOODLENS_DAS
 port = 8765
 token = ""                    # off loopback: at least 16 random characters (`openssl rand -hex 16`)
 allowed_hosts = []            # names browsers use besides this address, e.g. ["cafe-box.lan"]
+
+# Alarm and weekly-report messages to people, through Apprise: one URL per destination, e.g.
+# "mailto://user:app-password@smtp.example.com?to=manager@example.com", "slack://T0/B0/xyz",
+# "msteams://...", "ntfy://ntfy.sh/my-cafe", "json://alerts.example.com/hook". Empty: no messages.
+[alerts]
+urls = []
+page_url = ""                 # the live page's link in messages; empty: the dashboard's own address
+min_interval_minutes = 30     # at most one message per alarm and camera this often (a flapping camera: one)
+give_up_minutes = 60          # an undelivered message is retried this long, then given up (logged)
+weekly_report = true          # send the weekly report, attached, when it is written
 
 [disk]
 budget_mb = 2048              # spools + event log + logs + lake; a warning at warn_percent,

@@ -60,9 +60,13 @@ class RealClock:
         time.sleep(seconds)
 
 
+ERROR_PREFIX = "moodlens: error: "  # how every `moodlens` command says why it failed (moodlens.cli)
+
+
 class SubprocessSpawner:
     def __init__(self, base_env: dict[str, str] | None = None) -> None:
         self.base_env = dict(os.environ if base_env is None else base_env)
+        self.reasons: dict[str, str] = {}  # child name -> its last error line (the camera card shows it)
 
     def spawn(self, spec: ChildSpec) -> subprocess.Popen[bytes]:
         # argv is built from the validated site file and runs no shell. The parent-death signal is the
@@ -74,15 +78,22 @@ class SubprocessSpawner:
                                 start_new_session=True,
                                 preexec_fn=die_with_parent(spec.stop_signal))  # noqa: PLW1509
         assert proc.stdout is not None
-        threading.Thread(target=_forward, args=(spec.name, proc.stdout), name=f"out-{spec.name}",
+        threading.Thread(target=_forward, args=(spec.name, proc.stdout, self.reasons), name=f"out-{spec.name}",
                          daemon=True).start()
         return proc
 
 
-def _forward(name: str, stream: IO[bytes]) -> None:
-    """Child output into the log, one record per line (a status line redrawn with \\r counts as lines)."""
+def _forward(name: str, stream: IO[bytes], reasons: dict[str, str]) -> None:
+    """Child output into the log, one record per line (a status line redrawn with \\r counts as lines);
+    the child's own error lines at ERROR, and the last one kept as its reason."""
     for raw in stream:
         for part in raw.decode("utf-8", "replace").replace("\r", "\n").splitlines():
-            if part.strip():
-                log.info(part.rstrip(), extra={"child": name})
+            line = part.rstrip()
+            if not line.strip():
+                continue
+            if line.startswith(ERROR_PREFIX):
+                reasons[name] = line[len(ERROR_PREFIX):]
+                log.error(line, extra={"child": name})
+            else:
+                log.info(line, extra={"child": name})
     stream.close()

@@ -99,6 +99,17 @@ def host_name(value: Any) -> str | None:
     return f"{value!r} is not a host name (letters, digits, dots and dashes, e.g. \"cafe-box.lan\")"
 
 
+def time_zone(value: Any) -> str | None:
+    """An IANA zone name zoneinfo knows (the pinned tzdata package carries them all)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"{value!r} is not an IANA time zone (e.g. \"Europe/Berlin\", \"America/New_York\", \"UTC\")"
+    return None
+
+
 def zone(value: Any) -> str | None:
     if not isinstance(value, list) or len(value) < 4 or len(value) % 2 or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in value):
@@ -106,6 +117,12 @@ def zone(value: Any) -> str | None:
     if not all(0.0 <= v <= 1.0 for v in value):
         return f"zone coordinates are fractions of the frame, 0 to 1; got {value}"
     return None
+
+
+def alert_url(value: Any) -> str | None:
+    from onebox.alerts.apprise_notifier import check_url  # Apprise loads only for a site that sends alerts
+
+    return check_url(value)
 
 
 @dataclass(frozen=True)
@@ -125,6 +142,10 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("id", str, None, "site id put on every event", identifier, required=True),
         Setting("state_dir", str, "var/moodlens",
                 "the box's folder: spools, event log, stream state, logs, lock (relative: to this file)"),
+        Setting("name", str, "", "the site's name for people: messages, the report, the lake's sites table "
+                "(empty: its id)"),
+        Setting("timezone", str, "UTC", "the site's IANA time zone: reports, views, messages and the page speak "
+                "its local time (the lake keeps instants)", time_zone),
     ),
     "thresholds": (
         Setting("min_tracks", int, 5, "fewer customers than this in a window: 'too few customers'", at_least(1)),
@@ -170,6 +191,17 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
     "disk": (
         Setting("budget_mb", int, 2048, "most disk for spools, logs and the lake together (MiB)", at_least(1)),
         Setting("warn_percent", int, 80, "warn when this share of the budget is used", between(1, 99)),
+    ),
+    # Messages to people (onebox/alerts): empty urls sends nothing.
+    "alerts": (
+        Setting("urls", list, [], "where alarm and report messages go, one Apprise URL each (mailto://, json://, "
+                "slack://, msteams://, ntfy://, tgram://, ...); empty: no messages", item_check=alert_url),
+        Setting("page_url", str, "", "the live page's link in messages (empty: the dashboard's address)"),
+        Setting("min_interval_minutes", int, 30, "at most one message per alarm and camera this often; the "
+                "raises in between are counted in the next one (no storm when a camera flaps)", between(0, 24 * 60)),
+        Setting("give_up_minutes", int, 60, "a message not delivered for this long is given up (logged at ERROR)",
+                between(1, 7 * 24 * 60)),
+        Setting("weekly_report", bool, True, "send the weekly report, attached, when it is written"),
     ),
     # Opt-in labeling (`moodlens label collect`): off until consent is recorded here. See README: privacy.
     "labeling": (

@@ -46,6 +46,7 @@ class ChildSpec:
     stop_signal: int = signal.SIGTERM
     stop_order: int = 0  # lower stops first
     kind: str = "service"  # edge, stream, job: shown on the dashboard
+    give_up_on: tuple[int, ...] = ()  # exit codes that mean "wrong configuration": not restarted
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,11 @@ class ChildStatus:
     last_exit: int | None = None
     started_at: float | None = None
     restart_at: float | None = None
+    reason: str | None = None  # the child's last error line, when it said one
 
     def to_json(self, now: float) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "state": self.state, "pid": self.pid,
-                "restarts": self.restarts, "last_exit": self.last_exit,
+                "restarts": self.restarts, "last_exit": self.last_exit, "reason": self.reason,
                 "uptime_s": round(now - self.started_at, 1) if self.started_at and self.state == "running" else None,
                 "restart_in_s": round(max(0.0, self.restart_at - now), 1) if self.restart_at is not None else None}
 
@@ -180,7 +182,7 @@ class Supervisor:
             child.state, child.crashes_in_a_row = "exited", 0
             self.on_event("exited", child)
             return
-        if spec.restart == "never":
+        if spec.restart == "never" or (code and code in spec.give_up_on):
             child.state = "failed"
             self.on_event("failed", child)
             return

@@ -159,7 +159,8 @@ SENTIMENT_ALARM = EventContract(
     "sentiment_alarm", 1, 0, "An alarm changing state for a site or camera.",
     _envelope("sentiment_alarm") + (
         Field("camera_id", "string", "Camera, or null for the whole site.", nullable=True, pattern=IDENTIFIER),
-        Field("rule", "string", "Which rule.", enum=("low_sentiment", "sentiment_drop", "camera_silent")),
+        Field("rule", "string", "Which rule.", enum=("low_sentiment", "sentiment_drop", "camera_silent",
+                                                   "site_unreachable")),
         Field("state", "string", "ALARM when raised, OK when recovered.", enum=("ALARM", "OK")),
         Field("value", "number", "Measured value that decided the state.", nullable=True),
         Field("threshold", "number", "Threshold it was compared with.", nullable=True),

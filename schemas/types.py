@@ -105,7 +105,7 @@ class SentimentAlarm(TypedDict):
     site_id: str
     event_time_ms: int
     camera_id: str | None
-    rule: Literal["low_sentiment", "sentiment_drop", "camera_silent"]
+    rule: Literal["low_sentiment", "sentiment_drop", "camera_silent", "site_unreachable"]
     state: Literal["ALARM", "OK"]
     value: float | None
     threshold: float | None

@@ -11,31 +11,45 @@ are as deterministic as the windows):
                    the other); *good* when net score >= ``low_clear`` (> low_raise: the dead band
                    between them is the hysteresis). ALARM when ``raise_m`` of the last ``raise_n``
                    windows are bad; back to OK (recovery) when ``clear_m`` of the last ``raise_n``
-                   are good and the alarm has been raised for ``hold_minutes`` (default: one window
-                   length, so the windows that raised it have rolled out before it can clear). The
-                   N windows are one window length apart (``disjoint_windows``: judged every minute,
-                   the windows ending now, 15 and 30 minutes ago): consecutive minute windows share
-                   14 of their 15 minutes, so "3 of 5" of them was one window's evidence counted
-                   three times. Windows with insufficient data count as neither. Per site, and per
-                   camera (``cameras``).
-``sentiment_drop`` Site windows only, against the site's baseline for that hour of the week (UTC):
-                   ``RunningStats`` of past net scores, mergeable. With at least ``baseline_min_samples``
-                   the spread is σ = √(sd² + se²) (the baseline's spread plus this window's sampling
-                   error: the baseline was learnt from busier or quieter windows than this one).
-                   Bad when net < mean − max(``drop_sigmas``·σ, ``drop_min``); good when
-                   net >= mean − max(``drop_clear_sigmas``·σ, ``drop_min``/2). Same M-of-N and hold.
-                   Every sufficient window not judged bad then joins its baseline.
+                   are good and the hold has passed. The N windows are one window length apart
+                   (``disjoint_windows``: judged every minute, the windows ending now, 15 and 30
+                   minutes ago): consecutive minute windows share 14 of their 15 minutes, so "3 of 5"
+                   of them was one window's evidence counted three times. Windows with insufficient
+                   data count as neither. Per site, and per camera (``cameras``).
+``sentiment_drop`` Customers unhappier than this site usually is at this hour (`stream.baseline`:
+                   non-overlapping samples, ready after ``baseline_min_days`` distinct days, medians of
+                   the latest ``baseline_keep_days``). ``drop_detection``:
+                   ``"sequential"`` (default) a CUSUM over the customers whose visits ended, minute
+                   by minute (`stream.sequential`), per site (its cameras pooled) and per camera,
+                   against the hour of the day; threshold from ``false_alarms_per_month``; the alarm
+                   says since when (the change-point estimate) and how strong the evidence is; clears
+                   at ``recovery_odds`` of evidence for the usual mood.
+                   ``"windows"``: site windows against the hour of the week: spread σ = √(sd² + se²)
+                   (the days' robust spread plus this window's sampling error); bad when net < median
+                   − max(``drop_sigmas``·σ, ``drop_min``); good when net >= median −
+                   max(``drop_clear_sigmas``·σ, ``drop_min``/2); same M-of-N and hold.
 ``camera_silent``  A camera that has sent heartbeats and sent none for more than ``silent_minutes``:
                    ALARM; OK again with its next heartbeat. Cameras never heard of raise nothing.
 
-Quiet resolves. A raised low_sentiment or sentiment_drop alarm whose key has had no window with
-enough customers for ``quiet_minutes`` (default 30) goes back to OK with the reason "no customers
-for N minutes (site closed or quiet)": nobody is there to be unhappy, and an alarm left raised
-through a closed night is noise the next morning. A new bad spell raises a new alarm.
+The hold. A raised sentiment alarm stays raised at least ``hold_minutes`` (15) after its raise,
+whatever the evidence. The window rules restart their evidence at each state change, so with
+``clear_m`` 2 windows one window length apart their earliest clear is already (clear_m − 1) ×
+window + 1 = 16 minutes after the raise and the hold binds only with ``clear_m`` 1 or consecutive
+windows; it binds for the sequential rule, whose recovery evidence can pile up within minutes at a
+busy time: a sharp spell is reported for at least ``hold_minutes``, so a manager told of it is not
+told "all clear" before anyone could act.
+
+Quiet resolves. A raised low_sentiment or sentiment_drop alarm whose key (site or camera) has had
+no window with enough customers, and (sequential rule) no customer, for ``quiet_minutes`` (default
+30) goes back to OK with the reason "no customers for N minutes (site closed or quiet)": nobody is
+there to be unhappy, and an alarm left raised through a closed night is noise the next morning.
+Whether the drop rule could judge those windows (its baseline may not be ready for the hour) does
+not matter: a site with customers is not quiet. A new bad spell raises a new alarm.
 
 ``LEGACY`` (0 for ``z_raise``, ``hold_minutes`` and ``quiet_minutes``, ``drop_sampling_noise`` and
-``disjoint_windows`` off, 3 of 5 / 4 of 5, ``drop_sigmas`` 2) is the rules as they were before, kept
-for the benchmark's before/after (``benchmarks/alarm_behaviour.py``; ADR alarms-0001).
+``disjoint_windows`` off, 3 of 5 / 4 of 5, ``drop_sigmas`` 2, the window drop rule) is the rules as
+they were before the evidence rules, kept for the benchmark's before/after (``benchmarks/alarm_behaviour.py``;
+ADR alarms-0001). ``WINDOWS`` is the default rules with the window drop rule instead of the sequential one.
 
 Each state change is one sentiment_alarm event (id derived from rule, key, state and time).
 
@@ -48,94 +62,27 @@ alarm there would be one only the flush caused; nor do they clear an alarm.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, cast
 
 from schemas.expressions import NEGATIVE, POSITIVE
 from schemas.types import SentimentAlarm, SentimentWindow
-from stream.aggregate import RunningStats
-from stream.engine import EngineConfig, Tick
+from stream import sequential
+from stream.alarm_config import AlarmConfig, check_alarms_fit_windows, default_alarm_window
+from stream.baseline import DAY_MS, DayBaseline, Reference
+from stream.engine import Tick
 from stream.ids import stable_event_id
+from stream.sequential import Cusum
 
 Rule = Literal["low_sentiment", "sentiment_drop", "camera_silent"]
 HOUR_MS = 3_600_000
+__all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngine", "baseline_levels",
+           "check_alarms_fit_windows", "default_alarm_window", "hour_of_week", "net_score_error"]
 
 
-def default_alarm_window(window_minutes: Iterable[int]) -> int:
-    """The window length the alarms watch when none is chosen: 15 minutes where the engine has that
-    window, else its longest (one rule for `stream run` and the AWS stack's thresholds file)."""
-    lengths = list(window_minutes)
-    return 15 if 15 in lengths else max(lengths)
-
-ALARM_STATE_VERSION = 2  # 2: machines carry raised_ms and data_ms
-
-
-@dataclass(frozen=True)
-class AlarmConfig:
-    window_minutes: int = 15
-    min_tracks: int = 5
-    low_raise: float = -0.2
-    low_clear: float = 0.0
-    raise_m: int = 2
-    raise_n: int = 3
-    clear_m: int = 2
-    cameras: bool = True
-    drop_sigmas: float = 2.0
-    drop_clear_sigmas: float = 1.0
-    drop_min: float = 0.2
-    baseline_min_samples: int = 30
-    silent_minutes: int = 5
-    z_raise: float = 2.0  # a bad window is this many standard errors below low_clear
-    hold_minutes: int = 15  # an alarm stays raised at least this long (one window length)
-    quiet_minutes: int = 30  # no window with enough customers this long: the alarm resolves (0: never)
-    drop_sampling_noise: bool = True  # the drop rule's spread includes the window's own sampling error
-    disjoint_windows: bool = True  # the N windows of M-of-N are one window length apart (independent)
-
-    def __post_init__(self) -> None:
-        for name in ("window_minutes", "min_tracks", "raise_m", "raise_n", "clear_m", "baseline_min_samples",
-                     "silent_minutes", "hold_minutes", "quiet_minutes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"alarm setting {name} must be an integer, got {value!r}")
-        for name in ("low_raise", "low_clear", "drop_sigmas", "drop_clear_sigmas", "drop_min", "z_raise"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise ValueError(f"alarm setting {name} must be a finite number, got {value!r}")
-        if self.window_minutes < 1:
-            raise ValueError(f"alarm window_minutes must be >= 1, got {self.window_minutes}")
-        if self.min_tracks < 1:
-            raise ValueError(f"alarm min_tracks must be >= 1, got {self.min_tracks}")
-        if self.silent_minutes < 1:
-            raise ValueError(f"silent_minutes must be >= 1 (a camera is silent after that many minutes "
-                             f"without a heartbeat), got {self.silent_minutes}")
-        if not 1 <= self.raise_m <= self.raise_n or not 1 <= self.clear_m <= self.raise_n:
-            raise ValueError(f"need 1 <= raise_m, clear_m <= raise_n; got raise_m={self.raise_m}, "
-                             f"clear_m={self.clear_m}, raise_n={self.raise_n}")
-        for name in ("low_raise", "low_clear"):
-            if not -1.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} is a net score: between -1 and 1, got {getattr(self, name)}")
-        if self.low_clear < self.low_raise:
-            raise ValueError(f"low_clear ({self.low_clear}) must be >= low_raise ({self.low_raise}) (hysteresis)")
-        if min(self.drop_sigmas, self.drop_clear_sigmas, self.drop_min) < 0 or self.baseline_min_samples < 0:
-            raise ValueError("drop_sigmas, drop_clear_sigmas, drop_min and baseline_min_samples must be >= 0")
-        for name, what in (("z_raise", "standard errors of evidence (0: the net score alone decides)"),
-                           ("hold_minutes", "minutes a raised alarm stays raised (0: no hold)"),
-                           ("quiet_minutes", "minutes without customers before an alarm resolves (0: never)")):
-            if getattr(self, name) < 0:
-                raise ValueError(f"alarm setting {name} must be >= 0 ({what}), got {getattr(self, name)}")
-        for name in ("drop_sampling_noise", "disjoint_windows", "cameras"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"alarm setting {name} must be true or false, got {getattr(self, name)!r}")
-
-
-def check_alarms_fit_windows(alarms: AlarmConfig, engine: EngineConfig) -> None:
-    """Raises ValueError when the alarms watch a window length the engine never emits (which would
-    silently turn the low-sentiment and drop alarms off)."""
-    if alarms.window_minutes not in engine.window_minutes:
-        allowed = ", ".join(str(m) for m in engine.window_minutes)
-        raise ValueError(f"alarm window_minutes {alarms.window_minutes} is not one of the window lengths; "
-                         f"choose one of {allowed}")
+ALARM_STATE_VERSION = 3  # 2: machines carry raised_ms and data_ms; 3: day baselines, sequential evidence
 
 
 def hour_of_week(time_ms: int) -> int:
@@ -166,12 +113,28 @@ class _Machine:
     seen_ms: int | None = None  # end of the last window judged (minutes between count as no data)
 
 
+def _votes(window: SentimentWindow) -> tuple[int, int, int]:
+    """(positive, negative, customers) of a window with data."""
+    n = window["tracks"]
+    shares = cast(Mapping[str, float], window["shares"] or {})
+    positive = round(n * sum(shares.get(name, 0.0) for name in sorted(POSITIVE)))
+    return positive, round(n * sum(shares.get(name, 0.0) for name in sorted(NEGATIVE))), n
+
+
+def _clock(time_ms: int) -> str:
+    return f"{time_ms // HOUR_MS % 24:02d}:{time_ms // 60_000 % 60:02d} UTC"
+
+
 class AlarmEngine:
     def __init__(self, config: AlarmConfig | None = None) -> None:
         self.config = config or AlarmConfig()
         self._machines: dict[tuple[str, str, str], _Machine] = {}
-        self._baselines: dict[tuple[str, int], RunningStats] = {}
+        # (site, "w<hour of week>" | "d<hour of day>") -> the usual mood then (`stream.baseline`)
+        self._baselines: dict[tuple[str, str], DayBaseline] = {}
         self._last_beat: dict[tuple[str, str], int] = {}
+        self._data: dict[tuple[str, str], int] = {}  # (site, camera|"") -> end of its last window with data
+        self._cusums: dict[tuple[str, str], Cusum] = {}  # (site, camera|"") -> sequential drop evidence
+        self._traffic: dict[str, list[list[int]]] = {}  # site -> [[day, customers]], the latest days
 
     def process(self, ticks: Iterable[Tick]) -> list[SentimentAlarm]:
         alarms: list[SentimentAlarm] = []
@@ -184,6 +147,8 @@ class AlarmEngine:
             for window in tick.windows:
                 if window["window_minutes"] == self.config.window_minutes:
                     self._on_window(window, alarms)
+            if tick.customers and self.config.drop_detection == "sequential":
+                self._on_customers(tick.end_ms, tick.customers, alarms)
             self._check_quiet(tick.end_ms, alarms)
             self._check_silence(tick.end_ms, alarms)
         return alarms
@@ -195,12 +160,15 @@ class AlarmEngine:
         site, camera = window["site_id"], window["camera_id"]
         net = window["net_score"]
         enough = net is not None and window["tracks"] >= c.min_tracks
+        end = window["window_end_ms"]
+        if enough:
+            self._data[(site, camera or "")] = end
         if camera is None or c.cameras:
             verdict = "-"
             if net is not None and enough:
                 strong = c.low_clear - net >= c.z_raise * net_score_error(window, c.low_clear)
                 verdict = "B" if net < c.low_raise and strong else "G" if net >= c.low_clear else "M"
-            self._step("low_sentiment", site, camera, verdict, window["window_end_ms"], net,
+            self._step("low_sentiment", site, camera, verdict, end, net,
                        c.low_raise, c.low_clear,
                        f"net score below {c.low_raise:g} (and {c.z_raise:g} standard errors below "
                        f"{c.low_clear:g}) in {c.raise_m} of {c.raise_n} {c.window_minutes}-minute windows",
@@ -208,39 +176,143 @@ class AlarmEngine:
                        alarms)
         if camera is not None or net is None or not enough:
             return
-        how = hour_of_week(window["window_end_ms"] - 1)
-        baseline = self._baselines.get((site, how), RunningStats())
-        verdict = "-"
-        if baseline.count >= max(c.baseline_min_samples, 2):
-            mean = baseline.mean
-            sd = math.hypot(baseline.std, net_score_error(window, mean)) if c.drop_sampling_noise else baseline.std
-            raise_at = mean - max(c.drop_sigmas * sd, c.drop_min)
-            clear_at = mean - max(c.drop_clear_sigmas * sd, c.drop_min / 2)
-            verdict = "B" if net < raise_at else "G" if net >= clear_at else "M"
-            self._step("sentiment_drop", site, None, verdict, window["window_end_ms"], net,
-                       round(raise_at, 6), round(clear_at, 6),
-                       f"net score {net:+.2f} below this hour's baseline {mean:+.2f} "
-                       f"(n={baseline.count}) in {c.raise_m} of {c.raise_n} windows",
-                       f"net score back near this hour's baseline {mean:+.2f}", alarms)
-        if verdict != "B":  # an anomaly does not teach the baseline that it is normal
-            self._baselines[(site, how)] = baseline.add(net)
+        if c.drop_detection == "windows":
+            reference = self._reference(site, end, weekly=True)
+            if reference is not None:
+                self._drop_window(window, net, reference, alarms)
+        if end % (c.window_minutes * 60_000) == 0:  # one sample per window length: samples never overlap
+            positive, negative, n = _votes(window)
+            for key in (f"w{hour_of_week(end - 1)}", f"d{(end - 1) // HOUR_MS % 24}"):
+                self._baselines.setdefault((site, key), DayBaseline()).add(end, positive, negative, n,
+                                                                           c.baseline_keep_days)
+
+    def _reference(self, site: str, time_ms: int, weekly: bool) -> Reference | None:
+        """The usual mood of ``site`` at this hour: of its hour of the week (the window rule: weeks to
+        learn) or of its hour of the day over the latest days (the sequential rule: learns in days and
+        follows a site that changes for good within ``baseline_keep_days // 2 + 1`` days)."""
+        key = f"w{hour_of_week(time_ms - 1)}" if weekly else f"d{(time_ms - 1) // HOUR_MS % 24}"
+        baseline = self._baselines.get((site, key))
+        return baseline.reference(self.config.baseline_min_days) if baseline else None
+
+    def _drop_window(self, window: SentimentWindow, net: float, reference: Reference,
+                     alarms: list[SentimentAlarm]) -> None:
+        c = self.config
+        mean = reference.net
+        error = net_score_error(window, mean)
+        sd = math.hypot(reference.spread, error) if c.drop_sampling_noise else max(reference.spread, error)
+        raise_at = mean - max(c.drop_sigmas * sd, c.drop_min)
+        clear_at = mean - max(c.drop_clear_sigmas * sd, c.drop_min / 2)
+        verdict = "B" if net < raise_at else "G" if net >= clear_at else "M"
+        self._step("sentiment_drop", window["site_id"], None, verdict, window["window_end_ms"], net,
+                   round(raise_at, 6), round(clear_at, 6),
+                   f"net score {net:+.2f} below this hour's baseline {mean:+.2f} "
+                   f"({reference.days} days) in {c.raise_m} of {c.raise_n} windows",
+                   f"net score back near this hour's baseline {mean:+.2f}", alarms)
+
+    def _on_customers(self, now: int, customers: list[tuple[str, str, int, int, int]],
+                      alarms: list[SentimentAlarm]) -> None:
+        """The sequential drop rule: the minute's customers, per site (its cameras pooled) and per camera."""
+        c = self.config
+        per_site: dict[str, list[int]] = {}
+        for site, camera, positive, negative, n in customers:
+            total = per_site.setdefault(site, [0, 0, 0])
+            total[0] += positive
+            total[1] += negative
+            total[2] += n
+            if c.cameras:
+                self._sequential(site, camera, now, positive, negative, n, alarms)
+        for site, (positive, negative, n) in per_site.items():
+            self._count_traffic(site, now, n)
+            self._sequential(site, "", now, positive, negative, n, alarms)
+
+    def _count_traffic(self, site: str, now: int, customers: int) -> None:
+        days = self._traffic.setdefault(site, [])
+        day = (now - 1) // DAY_MS
+        if days and days[-1][0] == day:
+            days[-1][1] += customers
+        else:
+            days.append([day, customers])
+            del days[:-(self.config.baseline_keep_days + 1)]
+
+    def _threshold(self, site: str, happy: float, unhappy: float, reference: Reference) -> float:
+        """h from the site's customers a day (the median of its latest complete days) and the stated rate."""
+        full = [n for _, n in self._traffic.get(site, [])[:-1]] or [n for _, n in self._traffic.get(site, [])]
+        return sequential.threshold(statistics.median(full) if full else 0.0, self.config.false_alarms_per_month,
+                                    happy, unhappy, reference)
+
+    def _sequential(self, site: str, camera: str, now: int, positive: int, negative: int, n: int,
+                    alarms: list[SentimentAlarm]) -> None:
+        c = self.config
+        reference = self._reference(site, now, weekly=False)
+        if reference is None:
+            return
+        key = ("sentiment_drop", site, camera)
+        machine = self._machines.get(key)
+        raised = machine is not None and machine.state == "ALARM"
+        state = self._cusums.setdefault((site, camera), Cusum())
+        gap = c.quiet_minutes * 60_000
+        if not raised and gap and state.last_ms is not None and now - state.last_ms >= gap:
+            state = self._cusums[(site, camera)] = Cusum()  # a spell does not span a closed or empty spell
+        usual = sequential.ordinary_worst(reference, c.drop_allowance, c.drop_min / 2)
+        happy, unhappy = sequential.steps(usual, c.sour_share)
+        sequential.update(state, now, positive, negative, n, happy, unhappy, raised)
+        if machine is not None and raised and n:
+            machine.data_ms = now  # customers came: the key is not quiet
+        where = f"camera {camera}" if camera else "the site (all cameras)"
+        if not raised:
+            if state.score < sequential.LEAST_THRESHOLD:  # below any h: no need to work h out
+                return
+            h = self._threshold(site, happy, unhappy, usual)
+            if state.score < h:
+                return
+            machine = self._machines[key] = _Machine("ALARM", raised_ms=now, data_ms=now)
+            alarms.append(self._alarm(
+                "sentiment_drop", site, camera or None, "ALARM", now, self._net(state), round(reference.net, 6),
+                f"customers at {where} look unhappier than usual at this hour since about "
+                f"{_clock(state.start_ms or now)}: "
+                f"of {state.customers} customers since, {state.negative} looked unhappy and {state.positive} happy "
+                f"(usually {reference.negative:.0%} and {reference.positive:.0%}); that is "
+                f"{sequential.evidence_words(state.score)} if the room turned sour than if it is as usual "
+                f"(raised from {sequential.evidence_words(h)}: at most {c.false_alarms_per_month:g} false alarm(s) "
+                f"a month)"))
+            state.recovery = 0.0
+            return
+        assert machine is not None
+        held = machine.raised_ms is None or now - machine.raised_ms >= c.hold_minutes * 60_000
+        if state.recovery >= math.log(c.recovery_odds) and held:
+            began = state.start_ms or now
+            machine.state, machine.history, machine.raised_ms = "OK", "", None
+            alarms.append(self._alarm(
+                "sentiment_drop", site, camera or None, "OK", now, self._net(state), round(reference.net, 6),
+                f"customers at {where} look as usual again: of {state.customers} since {_clock(began)}, "
+                f"{state.negative} looked unhappy and {state.positive} happy; the latest are "
+                f"{sequential.evidence_words(state.recovery)} as usual than sour"))
+            self._cusums[(site, camera)] = Cusum()
+
+    @staticmethod
+    def _net(state: Cusum) -> float | None:
+        return round((state.positive - state.negative) / state.customers, 6) if state.customers else None
 
     def _check_quiet(self, now: int, alarms: list[SentimentAlarm]) -> None:
-        """Raised sentiment alarms whose key has had no window with enough customers for quiet_minutes."""
+        """Raised sentiment alarms whose key (site or camera) has had no window with enough customers for
+        quiet_minutes (whichever rule raised it: the drop rule's own verdicts, which need a baseline, do
+        not decide whether anyone is there)."""
         limit = self.config.quiet_minutes * 60_000
         if not limit:
             return
         for (rule, site, camera), machine in sorted(self._machines.items()):
             if machine.state != "ALARM" or rule == "camera_silent":
                 continue
-            since = machine.data_ms if machine.data_ms is not None else machine.raised_ms
-            if since is None:  # restored from a version-1 state: the quiet spell counts from now
+            times = [t for t in (machine.data_ms, machine.raised_ms, self._data.get((site, camera))) if t is not None]
+            if not times:  # restored from a version-1 state: the quiet spell counts from now
                 machine.data_ms = now
                 continue
+            since = max(times)
             if now - since < limit:
                 continue
             minutes = (now - since) // 60_000
             machine.state, machine.history, machine.raised_ms = "OK", "", None
+            self._cusums.pop((site, camera), None)
             alarms.append(self._alarm(rule, site, camera or None, "OK", now, None, None,  # type: ignore[arg-type]
                                       f"no customers for {minutes} minutes (site closed or quiet): resolved"))
 
@@ -305,33 +377,63 @@ class AlarmEngine:
             "config": asdict(self.config),
             "machines": [[*key, m.state, m.history, m.raised_ms, m.data_ms, m.seen_ms]
                          for key, m in sorted(self._machines.items())],
-            "baselines": [[site, how, *stats.to_json()] for (site, how), stats in sorted(self._baselines.items())],
+            "day_baselines": [[site, key, b.to_json()] for (site, key), b in sorted(self._baselines.items())],
             "last_beat": [[site, camera, t] for (site, camera), t in sorted(self._last_beat.items())],
+            "data": [[site, camera, t] for (site, camera), t in sorted(self._data.items())],
+            "cusums": [[site, camera, *s.to_json()] for (site, camera), s in sorted(self._cusums.items())],
+            "traffic": [[site, days] for site, days in sorted(self._traffic.items())],
         }
 
     @classmethod
     def restore(cls, state: Mapping[str, Any], config: AlarmConfig | None = None) -> AlarmEngine:
-        """Reads this version's state and version 1's (no ``version`` key; machines without their raise
-        and last-data times: a restored raised alarm has served its hold, and resolves after
-        quiet_minutes without customers counted from the first tick after the restore).
+        """Reads this version's state and versions 1 and 2. Version 1 (no ``version`` key) has machines
+        without their raise and last-data times: a restored raised alarm has served its hold, and
+        resolves after quiet_minutes without customers counted from the first tick after the restore.
+        Versions 1 and 2 kept a baseline of overlapping samples (count, sum, squares) that cannot be
+        split into days: it is dropped, and the baselines learn again (`stream.baseline`).
 
         ``config``: the settings to judge with from now on (a host restarted with other settings applies
-        them to the sites it already knew); without it, the settings stored in the state."""
+        them to the sites it already knew); without it, the settings stored in the state (settings this
+        version no longer has are left out, with their defaults in their place)."""
         version = state.get("version", 1)
-        if version not in (1, ALARM_STATE_VERSION):
-            raise ValueError(f"alarm state version {version!r}, this engine reads 1 and {ALARM_STATE_VERSION}")
-        engine = cls(config if config is not None else AlarmConfig(**state["config"]))
+        if version not in (1, 2, ALARM_STATE_VERSION):
+            raise ValueError(f"alarm state version {version!r}, this engine reads 1, 2 and {ALARM_STATE_VERSION}")
+        if config is None:
+            known = {f.name for f in fields(AlarmConfig)}
+            config = AlarmConfig(**{k: v for k, v in state["config"].items() if k in known})
+        engine = cls(config)
         if version == 1:
             engine._machines = {(r, s, c): _Machine(st, h) for r, s, c, st, h in state["machines"]}
         else:
             engine._machines = {(r, s, c): _Machine(st, h, raised, data, seen)
                                 for r, s, c, st, h, raised, data, seen in state["machines"]}
-        engine._baselines = {(s, h): RunningStats.from_json([n, t, q]) for s, h, n, t, q in state["baselines"]}
         engine._last_beat = {(s, c): t for s, c, t in state["last_beat"]}
+        if version == ALARM_STATE_VERSION:
+            engine._baselines = {(s, k): DayBaseline.from_json(rows) for s, k, rows in state["day_baselines"]}
+            engine._data = {(s, c): t for s, c, t in state["data"]}
+            engine._cusums = {(s, c): Cusum.from_json(row) for s, c, *row in state["cusums"]}
+            engine._traffic = {s: [list(d) for d in days] for s, days in state["traffic"]}
         return engine
+
+
+def baseline_levels(state: Mapping[str, Any], site: str, min_days: int | None = None) -> dict[int, Reference]:
+    """hour of the week -> the usual mood there, from an alarm state (``AlarmEngine.snapshot``) of any
+    readable version: the reader for pages that draw the baseline curve. Older states hold none."""
+    if state.get("version", 1) != ALARM_STATE_VERSION:
+        return {}
+    days = AlarmConfig().baseline_min_days if min_days is None else min_days
+    out = {}
+    for s, key, rows in state["day_baselines"]:
+        if s == site and key.startswith("w"):
+            found = DayBaseline.from_json(rows).reference(days)
+            if found is not None:
+                out[int(key[1:])] = found
+    return out
 
 
 # The rules as they were before hold, quiet resolution and evidence in standard errors (the benchmark's
 # "before"; also what a config restored from a version-1 state would have meant).
 LEGACY = AlarmConfig(z_raise=0.0, hold_minutes=0, quiet_minutes=0, drop_sampling_noise=False,
-                     disjoint_windows=False, raise_m=3, raise_n=5, clear_m=4, drop_sigmas=2.0)
+                     disjoint_windows=False, raise_m=3, raise_n=5, clear_m=4, drop_sigmas=2.0,
+                     drop_detection="windows")
+WINDOWS = AlarmConfig(drop_detection="windows")

@@ -1,7 +1,7 @@
 """The dead-letter place: records the stream cannot use, kept with every reason, never blocking.
 
 ``DeadLetterSink`` is the protocol each host implements: the embedded host writes JSON Lines
-(``JsonlDeadLetterSink``), the AWS host sends to SQS (``stream/aws``). A sink gets whole batches
+(``JsonlDeadLetterSink``), the AWS host sends to SQS (``stream.sinks.sqs``). A sink gets whole batches
 so it can batch its writes.
 
 A letter is bounded whatever it carries: the payload it keeps is cut to ``max_payload_bytes``

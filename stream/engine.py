@@ -70,6 +70,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
+from schemas.expressions import NEGATIVE as _NEGATIVE
+from schemas.expressions import POSITIVE as _POSITIVE
 from schemas.types import SentimentWindow
 from stream.aggregate import CLASS_INDEX, VALENCE_SCALE, WindowAggregate
 from stream.engine_types import EngineConfig, EngineOutput, EngineStats, Tick
@@ -93,13 +95,14 @@ def _aggregate(row: list[int]) -> WindowAggregate:
 
 
 class _Pane:
-    __slots__ = ("faces", "heartbeat", "low", "votes")
+    __slots__ = ("ends", "faces", "heartbeat", "low", "votes")
 
     def __init__(self) -> None:
         self.faces = 0
         self.low = 0
         self.heartbeat = _NEVER
         self.votes: dict[str, tuple[int, str, str, float]] = {}
+        self.ends: list[int] | None = None  # usable track_ends of the minute: [positive, negative, all]
 
 
 class _Camera:
@@ -156,7 +159,7 @@ class WindowEngine:
         end = (last + 1) * MINUTE_MS if last is not None else (self._next_tick or 0)
         data_end = (self._max_t // MINUTE_MS + 1) * MINUTE_MS if self._max_t != _NEVER else end
         out = self.advance_watermark(end + self._longest * MINUTE_MS)
-        out.ticks = [Tick(t.end_ms, t.windows, t.heartbeats, True) if t.end_ms > data_end else t
+        out.ticks = [Tick(t.end_ms, t.windows, t.heartbeats, True, t.customers) if t.end_ms > data_end else t
                      for t in out.ticks]
         return out
 
@@ -253,6 +256,15 @@ class WindowEngine:
             if kind == "track_update":
                 pane.faces += 1
                 n_faces += 1
+            else:
+                ends = pane.ends
+                if ends is None:
+                    ends = pane.ends = [0, 0, 0]
+                ends[2] += 1
+                if top in _POSITIVE:
+                    ends[0] += 1
+                elif top in _NEGATIVE:
+                    ends[1] += 1
             old = pane.votes.get(track)
             if old is None or t > old[0] or (t == old[0] and eid > old[1]):
                 pane.votes[track] = (t, eid, top, valence)
@@ -302,6 +314,7 @@ class WindowEngine:
     def _tick(self, end: int) -> Tick:
         minute = end // MINUTE_MS - 1
         beats: list[tuple[str, str, int]] = []
+        customers: list[tuple[str, str, int, int, int]] = []
         panes = self._panes.pop(minute, None)
         ids = self._ids.pop(minute, None)
         if ids is not None:
@@ -314,6 +327,8 @@ class WindowEngine:
             for key, pane in panes.items():
                 if pane.heartbeat != _NEVER:
                     beats.append((key[0], key[1], pane.heartbeat))
+                if pane.ends is not None:
+                    customers.append((key[0], key[1], *pane.ends))  # type: ignore[arg-type]
                 if pane.faces or pane.low or pane.votes:
                     camera = cameras.get(key)
                     if camera is None:
@@ -324,9 +339,10 @@ class WindowEngine:
                         q = round(vote[3] * VALENCE_SCALE)
                         tracks[track] = (minute, CLASS_INDEX[vote[2]], q, q * q)
             beats.sort()
+            customers.sort()
         windows = self._emit(end) if self._cameras else []
         self.stats.windows += len(windows)
-        return Tick(end, windows, beats)
+        return Tick(end, windows, beats, False, customers)
 
     def _emit(self, end: int) -> list[SentimentWindow]:
         """Windows ending at ``end`` for every camera with data in the longest window, and its site."""
@@ -397,6 +413,10 @@ class WindowEngine:
             "id_fingerprints": [[minute, [ids[i] for i in sorted(ids)]] for minute, ids in sorted(self._ids.items())],
             "old_id_fingerprints": [[minute, [ids[i] for i in sorted(ids)]]
                                     for minute, ids in sorted(self._old_ids.items())],
+            # the open panes' customers (kept apart from "panes": readers of its seven fields)
+            "pane_customers": [[minute, site, camera, *p.ends]
+                               for minute in sorted(self._panes)
+                               for (site, camera), p in sorted(self._panes[minute].items()) if p.ends is not None],
             "cameras": [[site, camera, [[track, *vote] for track, vote in sorted(c.tracks.items())],
                          [list(m) for m in c.minutes]]
                         for (site, camera), c in sorted(self._cameras.items())],
@@ -418,6 +438,8 @@ class WindowEngine:
             pane.faces, pane.low, pane.heartbeat = faces, low, heartbeat
             pane.votes = {v[0]: (v[1], v[2], v[3], v[4]) for v in votes}
             engine._panes.setdefault(minute, {})[(site, camera)] = pane
+        for minute, site, camera, positive, negative, customers in state.get("pane_customers", []):
+            engine._panes[minute][(site, camera)].ends = [positive, negative, customers]
         engine._ids = _id_tables(state["ids"], state.get("id_fingerprints"))
         for minute in engine._panes:
             engine._ids.setdefault(minute, {})

@@ -49,12 +49,16 @@ class EngineConfig:
 
 @dataclass(frozen=True)
 class Tick:
-    """One closed minute boundary: the windows ending there and the heartbeats of the minute."""
+    """One closed minute boundary: the windows ending there, the heartbeats of the minute and the
+    customers whose visit ended in it (their ``track_end``: each customer once, with the track's
+    smoothed final vote; the evidence the sequential alarm rules accumulate minute by minute)."""
 
     end_ms: int
     windows: list[SentimentWindow]
     heartbeats: list[tuple[str, str, int]]  # (site_id, camera_id, latest heartbeat time in the minute)
     flush: bool = False  # added by flush() past the latest event: closes windows, judged by no alarm rule
+    # (site_id, camera_id, positive, negative, customers) of the visits that ended in the minute, sorted
+    customers: list[tuple[str, str, int, int, int]] = field(default_factory=list)
 
 
 @dataclass

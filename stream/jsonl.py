@@ -58,24 +58,6 @@ def write_atomically(path: Path, document: Any, before_replace: Callable[[], Non
     write_bytes_atomically(path, dumps(document), before_replace)
 
 
-def read_checkpoint(path: Path, **expected: Any) -> dict[str, Any] | None:
-    """The checkpoint at `path`, or None before the first one; a checkpoint whose fields differ from
-    `expected` (another format version, another stream) is an error, never silently reused."""
-    try:
-        state: dict[str, Any] = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    except ValueError as error:  # torn or edited by hand: name the file, never start over silently
-        raise ValueError(f"{path}: malformed checkpoint ({error}); restore it from a backup, or move it aside "
-                         "to rebuild the state from the start of the log") from None
-    if not isinstance(state, dict):
-        raise ValueError(f"{path}: malformed checkpoint (a JSON object expected, got {type(state).__name__})")
-    for name, value in expected.items():
-        if state.get(name) != value:
-            raise ValueError(f"{path}: checkpoint has {name} {state.get(name)!r}, this host expects {value!r}")
-    return state
-
-
 def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Complete lines from byte ``offset`` on, and the byte after the last complete line."""
     try:

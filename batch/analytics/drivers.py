@@ -30,10 +30,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from batch.analytics.forecast import HOUR_MS, hour_of_week
+from batch.analytics.measures import Z_975
 from schemas.contract import IDENTIFIER
 
 COLUMNS = ("time", "site", "kind", "value")
@@ -52,11 +53,34 @@ class BusinessEventsError(ValueError):
         super().__init__(f"{path}: {len(problems)} bad line(s):\n  " + "\n  ".join(shown) + more)
 
 
-def _parse_time(text: str) -> int:
+def _parse_time(text: str) -> tuple[int, int]:
+    """(epoch ms, UTC offset in minutes as written)."""
     stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
+    if stamp.tzinfo is None or stamp.utcoffset() is None:
         raise ValueError(f"time {text!r} has no time zone; write e.g. {text.strip()}Z for UTC")
-    return int(stamp.timestamp() * 1000)
+    offset = stamp.utcoffset()
+    return int(stamp.timestamp() * 1000), int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def zone_mismatch(business: pd.DataFrame, timezone: str, path: str) -> str | None:
+    """A line for the user when rows are written with UTC offsets that are not the site's at their
+    time (neither UTC nor `timezone`): the times still count as the instants they name, but the
+    file was probably made for another site or with a wrong clock."""
+    if business.empty or "utc_offset_min" not in business:
+        return None
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(timezone)
+    local = [int(datetime.fromtimestamp(t / 1000, zone).utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+             for t in business["time_ms"]]
+    odd = [(o, t) for o, t, z in zip(business["utc_offset_min"], business["time_ms"], local, strict=True)
+           if o not in (0, z)]
+    if not odd:
+        return None
+    offsets = sorted({f"{'+' if o >= 0 else '-'}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o, _ in odd})
+    return (f"{path}: {len(odd)} of {len(business)} rows are written with UTC offset(s) {', '.join(offsets)}, "
+            f"which is not the site's time zone ([site] timezone = {timezone}) at their time; they are read as "
+            f"the instants they name (check the file's site and clock)")
 
 
 def parse_business_events(lines: Iterable[str], path: str = "<business events>") -> pd.DataFrame:
@@ -71,7 +95,7 @@ def parse_business_events(lines: Iterable[str], path: str = "<business events>")
         raise BusinessEventsError(path, [f"line 1: header lacks column(s) {', '.join(missing)}; "
                                          f"expected time,site,kind,value"])
     where = {c: names.index(c) for c in COLUMNS}
-    rows: list[tuple[int, str, str, float]] = []
+    rows: list[tuple[int, str, str, float, int]] = []
     problems: list[str] = []
     for line, record in enumerate(reader, start=2):
         if not record or all(not cell.strip() for cell in record):
@@ -82,7 +106,7 @@ def parse_business_events(lines: Iterable[str], path: str = "<business events>")
         cells = {c: record[i].strip() for c, i in where.items()}
         bad: list[str] = []
         try:
-            time_ms = _parse_time(cells["time"])
+            time_ms, offset = _parse_time(cells["time"])
         except ValueError as error:
             bad.append(f"time: {error}")
         if not SITE.match(cells["site"]):
@@ -98,10 +122,10 @@ def parse_business_events(lines: Iterable[str], path: str = "<business events>")
         if bad:
             problems.extend(f"line {line}: {b}" for b in bad)
             continue
-        rows.append((time_ms, cells["site"], cells["kind"], value))
+        rows.append((time_ms, cells["site"], cells["kind"], value, offset))
     if problems:
         raise BusinessEventsError(path, problems)
-    return pd.DataFrame(rows, columns=["time_ms", "site_id", "kind", "value"])
+    return pd.DataFrame(rows, columns=["time_ms", "site_id", "kind", "value", "utc_offset_min"])
 
 
 def read_business_events(path: Path) -> pd.DataFrame:
@@ -131,8 +155,36 @@ class DriversResult:
     caveat: str = CAVEAT
 
 
-def estimate_drivers(hourly: pd.DataFrame, business: pd.DataFrame, min_tracks: int = 5) -> DriversResult:
-    """`hourly`: `source.hourly_sentiment` rows (per site and hour); `business`: parsed rows."""
+def within_wls_hc3(y: np.ndarray, x: np.ndarray, w: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares of y on x plus one fixed effect per cell, with HC3 standard errors of
+    x's coefficients, without building the cell dummies (20 sites x 168 hours of the week were
+    3,360 columns and most of a report's time). The fixed effects are swept out by weighted
+    within-cell demeaning (Frisch-Waugh-Lovell); a row's leverage is its share of its cell's
+    weight plus its leverage in the demeaned regression, so the HC3 sandwich equals the one of the
+    regression with dummies. Cells of one row say nothing about x and are left out."""
+    codes, sizes = np.unique(cells, return_inverse=True, return_counts=True)[1:]
+    keep = sizes[codes] > 1
+    y, x, w, codes = y[keep], x[keep], w[keep], np.unique(codes[keep], return_inverse=True)[1]
+    cell_w = np.bincount(codes, weights=w)
+
+    def within(values: np.ndarray) -> np.ndarray:
+        means = np.stack([np.bincount(codes, weights=w * col) for col in values.T], axis=1) / cell_w[:, None]
+        return values - means[codes]
+
+    xt, yt = within(x), within(y[:, None])[:, 0]
+    bread = np.linalg.pinv(xt.T @ (w[:, None] * xt))
+    beta = bread @ (xt.T @ (w * yt))
+    residual = yt - xt @ beta
+    leverage = w / cell_w[codes] + w * np.einsum("ij,jk,ik->i", xt, bread, xt)
+    scale = (w * residual / np.maximum(1.0 - leverage, 1e-12)) ** 2
+    meat = xt.T @ (scale[:, None] * xt)
+    return beta, np.sqrt(np.diag(bread @ meat @ bread))
+
+
+def estimate_drivers(hourly: pd.DataFrame, business: pd.DataFrame, min_tracks: int = 5,
+                     timezone: str = "UTC") -> DriversResult:
+    """`hourly`: `source.hourly_sentiment` rows (per site and hour); `business`: parsed rows;
+    `timezone`: the sites' (their weekly rhythm is in local hours)."""
     rated = hourly[hourly["tracks"] >= min_tracks].copy()
     rated["net"] = (rated["positive"] - rated["negative"]) / rated["tracks"]
     events = business.assign(hour_ms=business["time_ms"] // HOUR_MS * HOUR_MS)
@@ -143,19 +195,17 @@ def estimate_drivers(hourly: pd.DataFrame, business: pd.DataFrame, min_tracks: i
     joined = values.reindex(keys).fillna(0.0).reset_index(drop=True) if kinds else pd.DataFrame(index=range(len(rated)))
     # One fixed effect per (site, hour of week): each site's own weekly rhythm, so the estimate compares
     # the same hour of the week at the same site with and without the event.
-    how = hour_of_week(rated["hour_ms"].to_numpy())
-    fixed = pd.DataFrame({"cell": [f"{s}|{h}" for s, h in zip(rated["site_id"].astype(str), how, strict=True)]})
-    dummies = pd.get_dummies(fixed, columns=["cell"], drop_first=True, dtype=float)
+    how = hour_of_week(rated["hour_ms"].to_numpy(), timezone)
+    cells = pd.Series([f"{s}|{h}" for s, h in zip(rated["site_id"].astype(str), how, strict=True)])
     present = [k for k in kinds if joined[k].abs().gt(0).any() and joined[k].nunique() > 1]
-    design = pd.concat([joined[present].reset_index(drop=True), dummies], axis=1)
-    design.insert(0, "const", 1.0)
     drivers: list[Driver] = []
-    if present and len(rated) > design.shape[1]:
-        fit = sm.WLS(rated["net"].to_numpy(), design, weights=rated["tracks"].to_numpy(dtype=float)).fit(cov_type="HC3")
-        intervals = fit.conf_int(alpha=0.05)
-        for kind in present:
-            low, high = intervals.loc[kind]
-            drivers.append(Driver(kind, float(fit.params[kind]), float(low), float(high), float(fit.pvalues[kind]),
+    if present and len(rated) > len(present) + cells.nunique():
+        effect, se = within_wls_hc3(rated["net"].to_numpy(dtype=float), joined[present].to_numpy(dtype=float),
+                                    rated["tracks"].to_numpy(dtype=float), cells.to_numpy())
+        for i, kind in enumerate(present):
+            z = effect[i] / se[i] if se[i] > 0 else math.inf
+            drivers.append(Driver(kind, float(effect[i]), float(effect[i] - Z_975 * se[i]),
+                                  float(effect[i] + Z_975 * se[i]), math.erfc(abs(z) / math.sqrt(2)),
                                   int(joined[kind].ne(0).sum())))
     for kind in kinds:
         if kind not in present or not drivers:

@@ -47,6 +47,7 @@ class ForecastConfig:
     calibration_folds: int = 3
     min_tracks: int = 5
     anomaly_z: float = 3.0
+    timezone: str = "UTC"  # the site's: its week repeats in local hours, across clock changes
 
 
 @dataclass
@@ -76,9 +77,13 @@ class SiteForecast:
     anomalies: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def hour_of_week(hour_ms: np.ndarray | pd.Series) -> np.ndarray:
-    """0 = Monday 00:00 UTC ... 167 = Sunday 23:00 (1970-01-01 was a Thursday)."""
-    hours = np.asarray(hour_ms, dtype=np.int64) // HOUR_MS
+def hour_of_week(hour_ms: np.ndarray | pd.Series, timezone: str = "UTC") -> np.ndarray:
+    """0 = Monday 00:00 ... 167 = Sunday 23:00, in `timezone`'s local time (an IANA name)."""
+    ms = np.asarray(hour_ms, dtype=np.int64)
+    if timezone != "UTC":
+        local = pd.DatetimeIndex(pd.to_datetime(ms, unit="ms", utc=True)).tz_convert(timezone)
+        return np.asarray(local.day_of_week * 24 + local.hour, dtype=np.int64)
+    hours = ms // HOUR_MS  # 1970-01-01 was a Thursday
     return np.asarray(((hours // 24 + 3) % 7) * 24 + hours % 24)
 
 
@@ -94,14 +99,15 @@ def history_end_ms(latest_event_ms: int, now_ms: int) -> int:
     return start + HOUR_MS if start + HOUR_MS <= now_ms else start
 
 
-def hourly_grid(site_hours: pd.DataFrame, start_ms: int, end_ms: int) -> pd.DataFrame:
+def hourly_grid(site_hours: pd.DataFrame, start_ms: int, end_ms: int, timezone: str = "UTC") -> pd.DataFrame:
     """Every hour in [start, end): visits and tracks (0 when nobody came), net score (NaN then)."""
     index = pd.Index(np.arange(start_ms, end_ms, HOUR_MS, dtype=np.int64), name="hour_ms")
     grid = site_hours.set_index("hour_ms")[["visits", "tracks", "positive", "negative"]].reindex(index, fill_value=0)
     grid = grid.astype("int64")
     with np.errstate(invalid="ignore", divide="ignore"):
         grid["net"] = np.where(grid["tracks"] > 0, (grid["positive"] - grid["negative"]) / grid["tracks"], np.nan)
-    grid["how"] = hour_of_week(grid.index.to_numpy())
+    grid["how"] = hour_of_week(grid.index.to_numpy(), timezone)
+    grid.attrs["timezone"] = timezone
     return grid
 
 
@@ -135,9 +141,10 @@ class _Fit:
     net: sm.regression.linear_model.RegressionResults
     usable_share: float
     noise: tuple[float, float]  # an hour's net score variance: noise[0] + noise[1] / customers
+    timezone: str = "UTC"
 
 
-def _fit(grid: pd.DataFrame) -> _Fit:
+def _fit(grid: pd.DataFrame, timezone: str = "UTC") -> _Fit:
     open_how = open_hours_of_week(grid)
     train = grid[grid["how"].isin(open_how)]
     design = _design(train["how"].to_numpy())
@@ -150,7 +157,7 @@ def _fit(grid: pd.DataFrame) -> _Fit:
     # miss (promotions, weather: a constant), so busy hours are not trusted beyond what they know.
     net = sm.WLS(y, x, weights=1.0 / (noise[0] + noise[1] / tracks)).fit()
     usable = float(train["tracks"].sum() / max(1, train["visits"].sum()))
-    return _Fit(open_how, list(design.columns), visits, net, usable, noise)
+    return _Fit(open_how, list(design.columns), visits, net, usable, noise, timezone)
 
 
 def _noise(residuals: np.ndarray, tracks: np.ndarray) -> tuple[float, float]:
@@ -164,7 +171,7 @@ def _noise(residuals: np.ndarray, tracks: np.ndarray) -> tuple[float, float]:
 
 def _predict(fit: _Fit, hours: np.ndarray) -> pd.DataFrame:
     """Means and predictive sds, unclipped (`root_*` on the √visits scale), before any interval."""
-    how = hour_of_week(hours)
+    how = hour_of_week(hours, fit.timezone)
     out = pd.DataFrame({"hour_ms": hours, "open": np.isin(how, list(fit.open_how))})
     design = _design(how, fit.columns)
     root = np.asarray(fit.visits.predict(design))
@@ -205,7 +212,7 @@ def _fold_errors(grid: pd.DataFrame, origin: int) -> pd.DataFrame:
     standardised errors z = (actual - mean) / predicted sd (net score; √visits)."""
     train = grid[grid.index < origin]
     test = grid[(grid.index >= origin) & (grid.index < origin + 7 * DAY_MS)]
-    fit = _fit(train)
+    fit = _fit(train, grid.attrs.get("timezone", "UTC"))
     predicted = _predict(fit, test.index.to_numpy())
     naive = grid.reindex(test.index - WEEK_HOURS * HOUR_MS)
     root = np.sqrt(test["visits"].to_numpy(dtype=float))
@@ -313,8 +320,8 @@ def forecast_site(site: str, site_hours: pd.DataFrame, end_ms: int,
         return SiteForecast(site, f"too little history: {days} days with visitors, "
                                   f"a forecast needs {config.min_history_days}", days)
     start_ms = int(site_hours["hour_ms"].min()) // DAY_MS * DAY_MS
-    grid = hourly_grid(site_hours, start_ms, end_ms)
-    fit = _fit(grid)
+    grid = hourly_grid(site_hours, start_ms, end_ms, config.timezone)
+    fit = _fit(grid, config.timezone)
     future = np.arange(end_ms, end_ms + config.horizon_days * DAY_MS, HOUR_MS, dtype=np.int64)
     backtest, calibration = _backtest(grid, config)
     forecast = _with_intervals(_predict(fit, future), fit, calibration)

@@ -2,7 +2,10 @@
 
 Against the table, only the partitions the new rows fall in are read (their `event_id` column,
 pruned by pyiceberg to those days and sites), so a late event is checked against its own day;
-each file once per run (the table does not change until the run commits).
+each file once per run (the snapshot checked against is the one the run commits onto). When
+another writer committed in between, the commit fails and `drop_committed_since` checks this
+run's files against what that writer added, before the commit is tried again: whatever the
+interleaving of two runs, each key lands once.
 
 Within a run, keys are compared by a 64-bit fingerprint first (event ids are ULIDs and quarantine
 ids sha256 hex: all of one length, so the fingerprint is a few vectorised multiplies over the
@@ -23,6 +26,7 @@ import pyarrow.parquet as pq
 from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
+from batch.lake.append import FastAppend, added_since
 from batch.lake.filters import both, ge, isin, lt
 
 DAY_US = 86_400_000_000
@@ -200,3 +204,18 @@ def not_in_table(rows: pa.Table, table: Table, key: str, partitions: BooleanExpr
         return rows
     known = known_keys(rows.column(key), held)
     return rows.filter(pa.array(~known)) if known.any() else rows
+
+
+def drop_committed_since(files: FastAppend, base_snapshot_id: int | None, key: str) -> int:
+    """Drops from a run's written files the rows whose key a snapshot after `base_snapshot_id`
+    added (another run's commit); returns how many. `files.table` is the refreshed table."""
+    added = added_since(files.table, base_snapshot_id)
+    if not added or not files.files:
+        return 0
+    held_parts = []
+    for data_file in added:
+        with files.table.io.new_input(data_file.file_path).open() as stream:
+            held_parts.append(pq.read_table(stream, columns=[key]).column(key).combine_chunks().cast(pa.string()))
+    held = pa.chunked_array(held_parts, type=pa.string()).combine_chunks()
+    drops = [known_keys(files.file_column(index, key).cast(pa.string()), held) for index in range(len(files.files))]
+    return files.drop_rows(drops)

@@ -12,14 +12,24 @@ readers see a table before or after it, never half. A crash between two commits 
 earlier tables committed and the later ones at their previous snapshot; the next run over the
 same input finds the committed rows by event_id (and quarantined ones by their hash), skips them
 and commits the rest. So the lake converges to exactly what one uninterrupted run gives.
-Data files written by a run that died before its commit are orphans no snapshot names;
-`maintain` deletes them.
+A run that fails (an exception: a full disk, bad permissions, Ctrl-C) deletes the data files
+it has not committed; files of a run killed outright are orphans no snapshot names, which
+`maintain` deletes.
+
+Two runs at once: each commit goes onto the snapshot its rows were deduplicated against; when
+another run committed in between, the commit fails, the rows that run added are dropped from
+this run's files, and the commit is tried again (`batch.compact.dedup.drop_committed_since`).
+So any interleaving yields each event once; the lake lock (`batch.lake.lock`) makes runs take
+turns as well, so this is the rare path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
+import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,13 +37,14 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
 from batch.compact.decode import Decoded, Rejected, decode_lines
-from batch.compact.dedup import SeenKeys, first_per_key, not_in_table, touched_partitions
+from batch.compact.dedup import SeenKeys, drop_committed_since, first_per_key, not_in_table, touched_partitions
 from batch.compact.memory import big_blocks_reused
 from batch.compact.sources import Source, SourceError
-from batch.lake.append import FastAppend
+from batch.lake.append import FastAppend, added_since
 from batch.lake.tables import EVENT_TABLES, QUARANTINE, QUARANTINE_SCHEMA, TIME_COLUMN, ensure_tables
 
 MAX_RAW_KEPT = 64 * 1024
@@ -108,6 +119,7 @@ class _TableWriter:
         self.seen = SeenKeys()
         self.held_files: dict[str, pa.Array] = {}  # keys of the table's files, each read once a run
         self.written = self.duplicates = 0
+        self.committing = self.committed = False
 
     def add(self, rows: pa.Table) -> None:
         unique = first_per_key(rows, self.key)
@@ -124,7 +136,72 @@ class _TableWriter:
             self.written += fresh.num_rows
 
     def commit(self) -> None:
-        self.files.commit({**self.properties, "moodlens.rows": str(self.written)})
+        properties = {**self.properties, "moodlens.rows": str(self.written)}
+
+        def recheck(files: FastAppend, base_snapshot_id: int | None) -> None:
+            late = drop_committed_since(files, base_snapshot_id, self.key)  # another run committed them
+            self.written -= late
+            self.duplicates += late
+            properties["moodlens.rows"] = str(self.written)  # read again by the next attempt
+
+        self.committing = True
+        try:
+            self.files.commit(properties, recheck)
+        except CommitFailedException:
+            self.committing = False  # the catalog refused it: it did not land
+            raise
+        self.committed = True
+
+    def _landed(self) -> bool:
+        """After a commit that failed some other way: did it land? (When unsure: say so, keep the files.)"""
+        try:
+            self.files.table.refresh()
+            added = {f.file_path for f in added_since(self.files.table, self.files.base_snapshot_id)}
+        except Exception:
+            return True  # the catalog cannot be read: the files stay, for `maintain` to judge later
+        return any(f.file_path in added for f in self.files.files)
+
+    def abort(self) -> None:
+        """Deletes the files this run wrote for the table, unless its commit landed."""
+        if not self.committed and not (self.committing and self._landed()):
+            self.files.abort()
+
+
+class DiskFullError(OSError):
+    """The lake's disk filled up during a run; what the run wrote is deleted again."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is a full disk: ENOSPC, pyarrow's or SQLite's words for it."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if getattr(seen, "errno", None) == errno.ENOSPC or "No space left on device" in str(seen) \
+                or "database or disk is full" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _size(size: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def disk_full_error(location: str, needed_bytes: int, records: int) -> DiskFullError:
+    """What to tell the operator: which disk, how much is free, how much the run needed."""
+    path = location.removeprefix("file://")
+    probe = path
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    free = shutil.disk_usage(probe or "/").free
+    return DiskFullError(
+        errno.ENOSPC, f"the disk holding {path} is full ({_size(free)} free): the files for the first "
+        f"{records:,} records need about {_size(needed_bytes)}, more for the rest of the input. This run has "
+        f"deleted the files it had not committed (tables it committed before stay; the next run skips their "
+        f"rows). Free space or grow the disk, then run it again")
 
 
 def compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | None = None,
@@ -137,13 +214,30 @@ def compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | No
 def _compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | None,
              until: dt.datetime | None, fault: Callable[[str], None],
              now: dt.datetime | None, flush_rows: int) -> CompactionResult:
-    started = time.perf_counter()
     now = now or dt.datetime.now(dt.UTC)
-    result = CompactionResult()
-    tables = ensure_tables(catalog)
-    run = {"moodlens.compaction": now.isoformat()}
-    writers = {name: _TableWriter(tables[name], "event_id", True, run) for name in EVENT_TABLES}
+    writers: dict[str, _TableWriter] = {}
     decoded = Decoded()
+    try:
+        tables = ensure_tables(catalog)
+        run = {"moodlens.compaction": now.isoformat()}
+        writers.update({name: _TableWriter(tables[name], "event_id", True, run) for name in EVENT_TABLES})
+        writers[QUARANTINE] = _TableWriter(tables[QUARANTINE], "record_id", False, run)
+        return _run(writers, decoded, sources, since, until, fault, now, flush_rows)
+    except BaseException as error:
+        for writer in writers.values():
+            writer.abort()  # a failed run keeps no space taken
+        if isinstance(error, Exception) and is_disk_full(error):
+            needed = sum(writer.files.space_needed() for writer in writers.values())
+            raise disk_full_error(str(catalog.properties.get("warehouse", "the lake")), needed,
+                                  decoded.records) from error
+        raise
+
+
+def _run(writers: dict[str, _TableWriter], decoded: Decoded, sources: Iterable[Source],
+         since: dt.datetime | None, until: dt.datetime | None, fault: Callable[[str], None],
+         now: dt.datetime, flush_rows: int) -> CompactionResult:
+    started = time.perf_counter()
+    result = CompactionResult()
 
     def flush() -> None:
         for name, parts in decoded.tables.items():
@@ -170,7 +264,7 @@ def _compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | N
             result.written[name], result.duplicates[name] = writer.written, writer.duplicates
         fault(f"after_commit:{name}")
     if decoded.rejected:
-        quarantine = _TableWriter(tables[QUARANTINE], "record_id", False, run)
+        quarantine = writers[QUARANTINE]
         quarantine.add(quarantine_rows(decoded.rejected, now))
         result.duplicates[QUARANTINE] = quarantine.duplicates
         fault(f"before_commit:{QUARANTINE}")

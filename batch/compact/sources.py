@@ -3,35 +3,31 @@
 Every source yields batches of raw lines (`Lines`: the source, the lines, their numbers) so a
 quarantined record names the file (or log) and line it came from. A file's lines stay inside the
 file's bytes (a `LineBuffer`: offsets, no object per line) for the native decoder to read in place.
-A file that cannot be read to its end (bad gzip, cut short) yields what it could read and reports
-a `SourceError`: the caller quarantines nothing it cannot see, says which file and where, and
-exits non-zero so someone looks at it.
+Files are read in blocks (`BLOCK_BYTES`; gzip inflated as it is read, `batch.compact.gunzip`), so
+memory does not grow with a file's size. A file that cannot be read to its end (bad gzip, cut
+short) yields what it could read and reports a `SourceError`: the caller quarantines nothing it
+cannot see, says which file and where, and exits non-zero so someone looks at it.
 """
 
 from __future__ import annotations
 
-import types
-import zlib
-from collections.abc import Callable, Iterator, Sequence
+import itertools
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from batch.compact.gunzip import MAGIC, gunzip_blocks
 from batch.compact.line_buffer import LineBuffer, line_ends
 
-_inflate: types.ModuleType
-try:  # python-isal: the same inflate API, 2x faster than zlib (half of gunzip's time per event)
-    from isal import isal_zlib as _inflate
-    _INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _inflate.error)
-except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback, not the plan
-    _inflate = zlib
-    _INFLATE_ERRORS = (zlib.error,)
-
 BATCH_LINES = 100_000
-BLOCK_BYTES = 32 << 20  # what one read of the embedded log returns: lines of ~600 bytes, ~55 k of them
+BLOCK_BYTES = 32 << 20  # one read of the log or a plain file, one gzip output block: ~55 k lines of ~600 bytes
+GZIP_PIECE_BYTES = 8 << 20  # compressed bytes read at a time (inflating to about one block)
 NEWLINE = b"\n"
+NEWLINE_BYTE = NEWLINE[0]
 STREAM_OUTPUTS = ("windows.jsonl", "alarms.jsonl")  # stream.embedded.WINDOWS, ALARMS
 
 
@@ -125,66 +121,99 @@ def _split(name: str, data: bytes, batch_lines: int, torn_tail: bool = True) -> 
         yield Lines.of(name, lines[start:start + batch_lines], start + 1)
 
 
-def _gunzip_member(member: bytes) -> tuple[bytes, bool, int]:
-    """One gzip member inflated: its bytes, whether it ended, and how many bytes followed it.
+def lines_of_blocks(name: str, blocks: Iterable[bytes], batch_lines: int = BATCH_LINES,
+                    torn_tail: bool | Callable[[], bool] = True, counted: list[int] | None = None) -> Iterator[Lines]:
+    """Batches of the lines of a file read block by block (numbered from 1 across blocks), each
+    batch in place in its block. A line cut by a block boundary comes alone, joined (a small copy).
+    `torn_tail` False (or a callable saying False at the end) drops a last line without its newline;
+    `counted` gets the lines yielded."""
+    number = 1
+    carry = b""
+    for block in blocks:
+        if not block:
+            continue
+        ends = line_ends(block)
+        complete = ends if block[-1] == NEWLINE_BYTE else ends[:-1]
+        start = 0
+        if carry:
+            if not len(complete):
+                carry += block  # one line longer than a block
+                continue
+            joined = carry + block[:int(complete[0]) + 1]
+            yield Lines.of(name, LineBuffer.split(joined), number)
+            number += 1
+            start, complete = int(complete[0]) + 1, complete[1:]
+        if len(complete):
+            lines = LineBuffer.at_ends(block, complete)
+            lines.starts[0] = start
+            for at in range(0, len(lines), batch_lines):
+                batch = lines[at:at + batch_lines]
+                yield Lines.of(name, batch, number)
+                number += len(batch)
+            start = int(complete[-1]) + 1
+        carry = block[start:]
+    if carry and (torn_tail() if callable(torn_tail) else torn_tail):
+        yield Lines.of(name, LineBuffer.split(carry), number)
+        number += 1
+    if counted is not None:
+        counted.append(number - 1)
 
-    isal inflates; when it refuses or finds no end, zlib inflates again, so what is kept of a bad
-    member and the error message (zlib's, which says why) are exactly zlib's: isal only makes the
-    good path faster.
-    """
-    inflater: Any = _inflate.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(member)
-        if inflater.eof:
-            return out, True, len(inflater.unused_data)
-    except _INFLATE_ERRORS:
-        pass
-    inflater = zlib.decompressobj(wbits=31)
-    out = inflater.decompress(member)  # raises zlib.error with zlib's reason
-    return out, inflater.eof, len(inflater.unused_data)
+
+def _file_blocks(path: Path, block: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """The file's bytes in blocks, each read at its exact size (a read into a bigger buffer that is
+    then cut down copies the block once more: the last one, or a whole file smaller than a block)."""
+    with open(path, "rb", buffering=0) as handle:
+        left = os.fstat(handle.fileno()).st_size
+        while left > 0 and (piece := handle.read(min(block, left))):
+            left -= len(piece)
+            yield piece
+        while piece := handle.read(block):  # grown since: what was appended meanwhile
+            yield piece
 
 
-def _gunzip(data: bytes) -> tuple[bytes, str | None]:
-    """Whatever decompresses, and why the rest did not (concatenated gzip members are allowed)."""
-    out: list[bytes] = []
-    position = 0
-    while position < len(data):
-        try:
-            inflated, ended, unused = _gunzip_member(data[position:])
-        except zlib.error as error:
-            return b"".join(out), f"corrupt gzip at byte {position}: {error}"
-        out.append(inflated)
-        if not ended:
-            return b"".join(out), f"gzip cut short (member starting at byte {position} has no end)"
-        position = len(data) - unused
-    return b"".join(out), None
+def _is_gzip(name: str, first: bytes) -> bool:
+    return name.endswith(".gz") or first[:2] == MAGIC
+
+
+def decode_blocks(name: str, blocks: Iterable[bytes], errors: list[SourceError],
+                  batch_lines: int = BATCH_LINES) -> Iterator[Lines]:
+    """The lines of one file given as blocks of its bytes (plain, or gzip, inflated as they come)."""
+    pieces = iter(blocks)
+    first = next(pieces, b"")
+    chain = itertools.chain([first], pieces)
+    if not _is_gzip(name, first):
+        yield from lines_of_blocks(name, chain, batch_lines)
+        return
+    problems: list[str] = []
+    counted: list[int] = []
+    # A damaged file's readable part is kept; a last line torn by the damage is left out.
+    yield from lines_of_blocks(name, gunzip_blocks(chain, problems, BLOCK_BYTES), batch_lines,
+                               torn_tail=lambda: not problems, counted=counted)
+    if problems:
+        errors.append(SourceError(name, f"{problems[0]}; kept the {counted[0]} complete lines before it"))
 
 
 def decode_file(name: str, data: bytes, errors: list[SourceError],
                 batch_lines: int = BATCH_LINES) -> Iterator[Lines]:
-    if name.endswith(".gz") or data[:2] == b"\x1f\x8b":
-        data, problem = _gunzip(data)
-        if problem is not None:
-            # The readable part is kept; its last line may be torn, and is quarantined if so.
-            data = data[: data.rfind(b"\n") + 1]
-            errors.append(SourceError(name, f"{problem}; kept the {data.count(NEWLINE)} complete lines before it"))
-    yield from _split(name, data, batch_lines)
+    yield from decode_blocks(name, [data], errors, batch_lines)
 
 
 def from_directory(root: Path, errors: list[SourceError]) -> Iterator[Lines]:
-    """JSON Lines files under `root` (plain or .gz, any depth), in name order."""
+    """JSON Lines files under `root` (plain or .gz, any depth), in name order, read block by block."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder of raw events")
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        yield from decode_file(str(path), path.read_bytes(), errors)
+        yield from decode_blocks(str(path), _file_blocks(path, GZIP_PIECE_BYTES if path.name.endswith(".gz")
+                                                         else BLOCK_BYTES), errors)
 
 
 def from_stream_state(state: Path) -> Iterator[Lines]:
-    """The embedded stream runner's windows and alarms (its `--state` folder)."""
+    """The embedded stream runner's windows and alarms (its `--state` folder), block by block; a last
+    line still being written (no newline yet) is left for the next run."""
     for output in STREAM_OUTPUTS:
         path = state / output
         if path.exists():
-            yield from _split(str(path), path.read_bytes(), BATCH_LINES, torn_tail=False)
+            yield from lines_of_blocks(str(path), _file_blocks(path), BATCH_LINES, torn_tail=False)
 
 
 def from_s3(uri: str, errors: list[SourceError], client: Any) -> Iterator[Lines]:
@@ -193,5 +222,5 @@ def from_s3(uri: str, errors: list[SourceError], client: Any) -> Iterator[Lines]
     pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     keys = sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
     for key in keys:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        yield from decode_file(f"s3://{bucket}/{key}", body, errors)
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        yield from decode_blocks(f"s3://{bucket}/{key}", body.iter_chunks(GZIP_PIECE_BYTES), errors)

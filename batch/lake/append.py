@@ -14,22 +14,30 @@ that dictionary-encode every column (event ids and measurements too). Here:
 * metadata: each file's `DataFile` (partition, sizes, counts, bounds) comes from its Parquet
   footer through pyiceberg's own helper, as `pyiceberg.io.pyarrow.write_file` does;
 * commit: all files of a run in one snapshot (`fast_append`, or `merge_append` when the table asks
-  for manifest merging), in one transaction.
+  for manifest merging), in one transaction, onto the snapshot the caller last looked at: when
+  another writer committed in between, the commit fails, the caller's `recheck` sees what that
+  writer added (`added_since`) and may drop rows from this run's files (`drop_rows`), and the
+  commit is tried again onto the new snapshot. (pyiceberg's own retry would re-apply the append
+  blindly: two runs deduplicated against the same snapshot would both land.)
 
-Files written before a crash are named by no snapshot: orphans `maintain` deletes. See
+A run that fails before its commit deletes the files it wrote (`abort`); files written before a
+kill -9 are named by no snapshot: orphans `maintain` deletes. See
 docs/adr/lakewrite-0001-own-parquet-fast-append.md for the pyiceberg internals this relies on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io.pyarrow import (
     _check_pyarrow_schema_compatible,
     _get_parquet_writer_kwargs,
@@ -39,15 +47,17 @@ from pyiceberg.io.pyarrow import (
     pyarrow_to_schema,
     schema_to_pyarrow,
 )
-from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat, ManifestEntryStatus
 from pyiceberg.partitioning import PartitionFieldValue, PartitionKey
 from pyiceberg.schema import sanitize_column_names
 from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.update.snapshot import _SnapshotProducer
 from pyiceberg.typedef import Record
 from pyiceberg.utils.properties import property_as_bool, property_as_int
 
 FEW_PARTITIONS = 16  # up to this many, one comparison pass per partition beats a sort
+COMMIT_ATTEMPTS = 20  # each failed attempt means another writer committed: progress, not a loop
 
 
 class _Layout:
@@ -231,9 +241,16 @@ class _OneCopyTransaction(Transaction):
     """pyiceberg's Transaction applies its staged updates to the base metadata and deep-copies the
     result every time `table_metadata` is read: 14 times in one fast append's commit, ~0.035 s of
     CPU each commit (7% of compacting 1 M events). This one rebuilds it only after a change. The
-    metadata models are frozen, so sharing one copy between readers is safe."""
+    metadata models are frozen, so sharing one copy between readers is safe.
+
+    Its snapshot producers are kept from pyiceberg's commit loop, which would otherwise retry a
+    failed commit onto whatever the table became; `FastAppend.commit` decides what to retry."""
 
     _built: tuple[int, int, TableMetadata] | None = None
+    producers: list[_SnapshotProducer[Any]]
+
+    def _register_snapshot_producer(self, producer: _SnapshotProducer[Any]) -> None:
+        self.__dict__.setdefault("producers", []).append(producer)
 
     @property
     def table_metadata(self) -> TableMetadata:
@@ -243,28 +260,57 @@ class _OneCopyTransaction(Transaction):
         return self._built[2]
 
 
+def added_since(table: Table, base_snapshot_id: int | None) -> list[DataFile]:
+    """The data files the snapshots after `base_snapshot_id` (up to the current one) added; every
+    data file of the current snapshot when `base_snapshot_id` is no longer among its ancestors
+    (expired in between: what was added since cannot be told apart any more)."""
+    added: list[DataFile] = []
+    snapshot = table.current_snapshot()
+    while snapshot is not None and snapshot.snapshot_id != base_snapshot_id:
+        for manifest in snapshot.manifests(table.io):
+            if manifest.added_snapshot_id != snapshot.snapshot_id:
+                continue
+            added.extend(entry.data_file for entry in manifest.fetch_manifest_entry(table.io)
+                         if entry.status == ManifestEntryStatus.ADDED)
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    if snapshot is None and base_snapshot_id is not None:
+        return [task.file for task in table.scan().plan_files()]
+    return added
+
+
+Recheck = Callable[["FastAppend", int | None], None]
+
+
 class FastAppend:
     """Rows written as Parquet files now; all of them added to the table in one snapshot by `commit`."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
+        self.base_snapshot_id = table.metadata.current_snapshot_id  # what the caller deduplicated against
         self.layout = _Layout(table)
         self.locations = table.location_provider()
         self.write_uuid = uuid.uuid4()
         self.counter = itertools.count()
         self.files: list[DataFile] = []
+        self.partition_keys: list[PartitionKey | None] = []  # per file, to write a file again
         self.rows = 0
+        self.bytes = 0  # in the files written (deleted ones included)
+        self.arrow_bytes = self.arrow_bytes_written = 0  # of the rows given to files / of those written
 
     def write(self, rows: pa.Table) -> None:
         if rows.num_rows == 0:
             return
         conformed = self.layout.conform(rows)
+        self.arrow_bytes += conformed.nbytes
         for values, part in split_by_partition(conformed, self.layout):
             key = PartitionKey(field_values=[PartitionFieldValue(field, value) for field, value in
                                              zip(self.layout.spec.fields, values, strict=True)],
                                partition_spec=self.layout.spec, schema=self.layout.schema) if values else None
             for piece in self._pieces(part):
                 self.files.append(self._write_file(piece, key))
+                self.partition_keys.append(key)
+                self.arrow_bytes_written += piece.nbytes
         self.rows += rows.num_rows
 
     def _pieces(self, part: pa.Table) -> list[pa.Table]:
@@ -277,12 +323,17 @@ class FastAppend:
     def _write_file(self, rows: pa.Table, key: PartitionKey | None) -> DataFile:
         name = f"00000-{next(self.counter)}-{self.write_uuid}.parquet"  # pyiceberg's naming
         path = self.locations.new_data_location(data_file_name=name, partition_key=key)
-        with self.table.io.new_output(path).create(overwrite=True) as stream:
-            writer = pq.ParquetWriter(stream, rows.schema, **self.layout.writer_options,
-                                      use_dictionary=self.layout.dictionaries(rows.schema))
-            writer.write_table(rows, row_group_size=self.layout.row_group_rows)
-            writer.close()
-            size = stream.tell()
+        try:
+            with self.table.io.new_output(path).create(overwrite=True) as stream:
+                writer = pq.ParquetWriter(stream, rows.schema, **self.layout.writer_options,
+                                          use_dictionary=self.layout.dictionaries(rows.schema))
+                writer.write_table(rows, row_group_size=self.layout.row_group_rows)
+                writer.close()
+                size = stream.tell()
+        except BaseException:
+            self._delete(path)  # a half-written file holds space (a full disk) and names nothing
+            raise
+        self.bytes += size
         statistics = data_file_statistics_from_parquet_metadata(
             parquet_metadata=writer.writer.metadata, stats_columns=self.layout.stats_plan,
             parquet_column_mapping=self.layout.column_ids)
@@ -292,10 +343,75 @@ class FastAppend:
             sort_order_id=None, spec_id=self.layout.spec_id, equality_ids=None, key_metadata=None,
             **statistics.to_serialized_dict())
 
-    def commit(self, snapshot_properties: dict[str, str]) -> None:
-        """One snapshot with every file written; nothing at all when nothing was written."""
-        if not self.files:
-            return
+    def space_needed(self) -> int:
+        """Bytes the files of every row given so far take (or would take): the sizes of the files
+        written, scaled up by their compression ratio to the rows whose file could not be written
+        (at 1:1 when none was written)."""
+        ratio = self.bytes / self.arrow_bytes_written if self.arrow_bytes_written else 1.0
+        return int(self.arrow_bytes * ratio)
+
+    def _delete(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.table.io.delete(path)
+
+    def abort(self) -> None:
+        """Deletes every file written and not committed (a failed run leaves no space taken)."""
+        files, self.files, self.partition_keys = self.files, [], []
+        for data_file in files:
+            self._delete(data_file.file_path)
+
+    def file_column(self, index: int, column: str) -> pa.Array:
+        """One column of this run's `index`-th file, as written."""
+        with self.table.io.new_input(self.files[index].file_path).open() as stream:
+            return pq.read_table(stream, columns=[column]).column(column).combine_chunks()
+
+    def drop_rows(self, drops: list[np.ndarray]) -> int:
+        """Removes the rows `drops[i]` marks from the i-th file: the file is written again without
+        them, or deleted when nothing is left. Returns the rows removed."""
+        files: list[DataFile] = []
+        keys: list[PartitionKey | None] = []
+        dropped = 0
+        for data_file, key, drop in zip(self.files, self.partition_keys, drops, strict=True):
+            count = int(drop.sum())
+            if count == 0:
+                files.append(data_file)
+                keys.append(key)
+                continue
+            if count < len(drop):
+                with self.table.io.new_input(data_file.file_path).open() as stream:
+                    rows = pq.read_table(stream)
+                files.append(self._write_file(rows.filter(pa.array(~drop)), key))
+                keys.append(key)
+            self._delete(data_file.file_path)
+            dropped += count
+        self.files, self.partition_keys = files, keys
+        self.rows -= dropped
+        return dropped
+
+    def commit(self, snapshot_properties: dict[str, str], recheck: Recheck | None = None) -> None:
+        """One snapshot with every file written, onto the snapshot the rows were checked against;
+        nothing at all when nothing was written (or `recheck` dropped everything).
+
+        When another writer committed first, `recheck(self, base)` is called with the table
+        refreshed and `base` the snapshot this run had seen (it may drop rows), then the commit is
+        tried again onto the new snapshot. Without a `recheck`, the conflict is raised.
+        """
+        for attempt in itertools.count(1):
+            if not self.files:
+                return
+            try:
+                self._commit_once(snapshot_properties)
+                return
+            except CommitFailedException:
+                if recheck is None or attempt == COMMIT_ATTEMPTS:
+                    raise
+            self.table.refresh()
+            seen, self.base_snapshot_id = self.base_snapshot_id, self.table.metadata.current_snapshot_id
+            recheck(self, seen)
+
+    def _commit_once(self, snapshot_properties: dict[str, str]) -> None:
+        """One attempt; CommitFailedException when the table is no longer at `base_snapshot_id`
+        (the snapshot update asserts the branch's head, checked by the catalog at its commit)."""
         tx = _OneCopyTransaction(self.table)
         update = tx.update_snapshot(snapshot_properties=snapshot_properties)
         merge = property_as_bool(self.layout.properties, TableProperties.MANIFEST_MERGE_ENABLED,
@@ -303,4 +419,9 @@ class FastAppend:
         with update.merge_append() if merge else update.fast_append() as append:
             for data_file in self.files:
                 append.append_data_file(data_file)
-        tx.commit_transaction()
+        try:
+            tx.commit_transaction()
+        except CommitFailedException:
+            for producer in tx.__dict__.get("producers", []):
+                producer._clean_all_uncommitted()  # its manifests name files of a commit that did not land
+            raise

@@ -7,8 +7,9 @@
 * `expire_snapshots`: forgets snapshots older than the cutoff (the current one always stays),
   then deletes the data files only expired snapshots named: after retention, the deleted rows
   exist in no file any more, not even for time travel.
-* `delete_orphans`: files under the table's data folder that no snapshot names (a run that died
-  before its commit), older than a grace period so a run in flight is never touched.
+* `delete_orphans`: files under the table's data folder (a folder or S3) that no snapshot names (a
+  run killed before its commit), older than a grace period. `moodlens batch maintain` holds the
+  lake's lock, so no compaction is in flight and its grace is 0 unless asked otherwise.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pyarrow.compute as pc
+from pyarrow.fs import FileSelector, FileType
 from pyiceberg.expressions import BooleanExpression
+from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table
 
 from batch.lake.filters import both, eq, ge, lt
@@ -120,10 +123,10 @@ def expire_snapshots(table: Table, older_than: dt.datetime) -> tuple[int, list[s
 
 
 def delete_orphans(table: Table, now: dt.datetime, grace: dt.timedelta = ORPHAN_GRACE) -> list[str]:
-    """Data files in the table's folder that no snapshot names (local warehouses only)."""
+    """Data files in the table's folder that no snapshot names, at least `grace` old."""
     location = urlparse(table.location())
     if location.scheme not in ("", "file"):
-        return []  # on S3, the bucket's lifecycle rule or Athena's VACUUM does this
+        return _delete_stored_orphans(table, now, grace)
     named = {urlparse(p).path for paths in _referenced_data_files(table).values() for p in paths}
     deleted = []
     for folder, _, names in os.walk(os.path.join(location.path, "data")):
@@ -133,6 +136,25 @@ def delete_orphans(table: Table, now: dt.datetime, grace: dt.timedelta = ORPHAN_
             if path not in named and name.endswith(".parquet") and age >= grace.total_seconds():
                 os.remove(path)
                 deleted.append(path)
+    return deleted
+
+
+def _delete_stored_orphans(table: Table, now: dt.datetime, grace: dt.timedelta) -> list[str]:
+    """`delete_orphans` on an object store (S3): the table's data objects listed through its FileIO."""
+    io = table.io
+    if not isinstance(io, PyArrowFileIO):
+        return []
+    scheme, netloc, path = PyArrowFileIO.parse_location(table.location())
+    listed = io.fs_by_scheme(scheme, netloc).get_file_info(
+        FileSelector(f"{path.rstrip('/')}/data", recursive=True, allow_not_found=True))
+    named = {p for paths in _referenced_data_files(table).values() for p in paths}
+    deleted = []
+    for info in listed:
+        uri = f"{scheme}://{info.path}"
+        old_enough = info.mtime is not None and now - info.mtime >= grace
+        if info.type == FileType.File and info.path.endswith(".parquet") and uri not in named and old_enough:
+            io.delete(uri)
+            deleted.append(uri)
     return deleted
 
 

@@ -10,13 +10,20 @@ columns; `ensure_tables` adds them to existing tables (old files read them as NU
 from __future__ import annotations
 
 import contextlib
+import itertools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog, load_catalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError, NoSuchTableError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform, IdentityTransform
 
@@ -29,6 +36,7 @@ QUARANTINE = "quarantine"
 TIME_COLUMN = "event_time_ms"
 DEFAULT_LAKE = Path("var/lake")
 TARGET_FILE_BYTES = 128 * 1024 * 1024
+CREATE_ATTEMPTS = 5
 
 TABLE_PROPERTIES = {
     "write.parquet.compression-codec": "zstd",
@@ -52,6 +60,48 @@ QUARANTINE_SCHEMA = pa.schema([
     pa.field("site_id", pa.string()),
     pa.field("quarantined_at", pa.timestamp("us", tz="UTC"), nullable=False),
 ])
+
+
+# Each site's name and time zone, as the site file declares them: the lake keeps instants, and
+# this table turns them into local dates and hours (the views join it). Small; rewritten whole.
+SITES = "sites"
+SITES_SCHEMA = pa.schema([
+    pa.field("site_id", pa.string(), nullable=False),
+    pa.field("name", pa.string()),
+    pa.field("timezone", pa.string(), nullable=False, metadata={"description": "IANA zone name"}),
+    pa.field("opening_hours", pa.string(), metadata={"description": "as the site file gives them, if any"}),
+])
+
+
+def sites_frame(rows: list[dict[str, str | None]]) -> pa.Table:
+    """The `sites` rows as Arrow: site_id, name, timezone (IANA, checked), opening_hours."""
+    import zoneinfo
+
+    for row in rows:
+        try:
+            zoneinfo.ZoneInfo(str(row.get("timezone")))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"sites: site {row.get('site_id')!r}: timezone {row.get('timezone')!r} is not an "
+                             f"IANA time zone (e.g. Europe/Berlin)") from None
+    return pa.Table.from_pylist([{n: row.get(n) for n in SITES_SCHEMA.names} for row in rows], schema=SITES_SCHEMA)
+
+
+def write_sites(catalog: Catalog, sites: pa.Table) -> Table:
+    """Replaces the lake's `sites` table (Athena's views join it; `moodlens sql` prefers the site file)."""
+    try:
+        table = catalog.load_table(identifier(SITES))
+    except NoSuchTableError:
+        table = catalog.create_table(identifier(SITES), schema=SITES_SCHEMA)
+    table.overwrite(sites)
+    return table
+
+
+def lake_sites(catalog: Catalog) -> Table | None:
+    """The lake's `sites` table, None before one was written."""
+    try:
+        return catalog.load_table(identifier(SITES))
+    except NoSuchTableError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -80,10 +130,26 @@ def open_catalog(config: LakeConfig) -> Catalog:
     if not config.properties:
         config.root.mkdir(parents=True, exist_ok=True)
         (config.root / "warehouse").mkdir(exist_ok=True)
-    catalog = load_catalog("moodlens", **config.catalog_properties())
-    with contextlib.suppress(NamespaceAlreadyExistsError):
-        catalog.create_namespace(NAMESPACE)
-    return catalog
+    for attempt in itertools.count(1):
+        try:
+            catalog = load_catalog("moodlens", **config.catalog_properties())
+            with contextlib.suppress(NamespaceAlreadyExistsError):
+                catalog.create_namespace(NAMESPACE)
+            return catalog
+        except Exception as error:
+            if attempt == CREATE_ATTEMPTS or not _lost_a_creation_race(error):
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _lost_a_creation_race(error: Exception) -> bool:
+    """Two first runs on a new embedded lake: the SQL catalog's own tables or the namespace row
+    were created by the other run between this run's check and its CREATE (SQLAlchemy's error,
+    not pyiceberg's AlreadyExists). Looking again finds them."""
+    text = str(error)
+    return type(error).__name__ in ("OperationalError", "IntegrityError") and (
+        "already exists" in text or "UNIQUE constraint failed" in text or "database is locked" in text)
 
 
 def _to_lake_type(data_type: pa.DataType) -> pa.DataType:
@@ -141,8 +207,20 @@ def _in_this_lake(catalog: Catalog, table: Table, name: str) -> Table:
 
 
 def ensure_table(catalog: Catalog, name: str, schema: pa.Schema | None = None) -> Table:
-    """The table, created when missing; columns the contract added since are added (nullable)."""
-    schema = schema if schema is not None else table_schema(name)
+    """The table, created when missing; columns the contract added since are added (nullable).
+
+    Two first runs on a new lake race to create (or evolve) each table: the loser's create or
+    commit is refused by the catalog, and it takes the winner's table and looks again."""
+    for attempt in range(3):
+        try:
+            return _ensure(catalog, name, schema if schema is not None else table_schema(name))
+        except (TableAlreadyExistsError, CommitFailedException):
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _ensure(catalog: Catalog, name: str, schema: pa.Schema) -> Table:
     try:
         table = _in_this_lake(catalog, catalog.load_table(identifier(name)), name)
     except NoSuchTableError:

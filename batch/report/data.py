@@ -2,13 +2,16 @@
 
 One rule everywhere: a sentiment aggregate over fewer than ``min_tracks`` customers is suppressed
 (its value is empty and ``suppressed`` is true), never shown as a number. A camera hour without a
-heartbeat is ``offline``: no value, never zero.
+heartbeat is ``offline``: no value, never zero, and only once the hour is over. Hours are
+instants (epoch-hour milliseconds); they are shown, and grouped into days and weekdays, in the
+site's local time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -16,14 +19,26 @@ import pandas as pd
 
 from batch.analytics import source
 from batch.analytics.forecast import hour_of_week
-from batch.analytics.measures import Estimate, mean_valence, net_score, net_score_change
+from batch.analytics.measures import Estimate, hidden_with_complements, mean_valence, net_score, net_score_change
 from batch.analytics.source import Period
 
 HOUR_MS = 3_600_000
 
 
-def iso(ms: float) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
+def iso(ms: float, timezone: str = "UTC") -> str:
+    """The instant as local wall-clock time, e.g. 2026-10-25 02:00 (the hour that happens twice
+    carries its UTC offset then, to tell the two apart)."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(timezone))
+    text = moment.strftime("%Y-%m-%d %H:%M")
+    if timezone != "UTC" and moment.replace(fold=1 - moment.fold).utcoffset() != moment.utcoffset():
+        text += moment.strftime(" (UTC%z)")
+    return text
+
+
+def local_day(ms: np.ndarray | pd.Series, timezone: str = "UTC") -> pd.Index:
+    """Each instant's local calendar date."""
+    return pd.DatetimeIndex(pd.to_datetime(np.asarray(ms, dtype=np.int64), unit="ms", utc=True)
+                            ).tz_convert(timezone).normalize().tz_localize(None)
 
 
 @dataclass
@@ -54,10 +69,17 @@ class Totals:
                                 (before.positive, before.negative, before.tracks), min_tracks)
 
 
-def with_net(frame: pd.DataFrame, min_tracks: int) -> pd.DataFrame:
-    """Adds net_score, net_low, net_high (empty when suppressed) and suppressed to per-hour rows."""
-    estimates = [net_score(int(p), int(n), int(t), min_tracks)
-                 for p, n, t in zip(frame["positive"], frame["negative"], frame["tracks"], strict=True)]
+def with_net(frame: pd.DataFrame, min_tracks: int, groups: list[str] | None = None) -> pd.DataFrame:
+    """Adds net_score, net_low, net_high (empty when suppressed) and suppressed to per-hour rows.
+
+    `groups`: the columns whose rows add up to a total shown elsewhere (the site's headline, the
+    camera's line): within each, cells are hidden with complements (`hidden_with_complements`)."""
+    hidden = pd.Series(False, index=frame.index)
+    if groups and len(frame):
+        for _, rows in frame.groupby(groups, sort=False):
+            hidden[rows.index] = hidden_with_complements([int(t) for t in rows["tracks"]], min_tracks)
+    estimates = [None if h else net_score(int(p), int(n), int(t), min_tracks)
+                 for p, n, t, h in zip(frame["positive"], frame["negative"], frame["tracks"], hidden, strict=True)]
     out = frame.copy()
     out["net_score"] = [e.value if e else None for e in estimates]
     out["net_low"] = [e.low if e else None for e in estimates]
@@ -72,7 +94,7 @@ def hour_grid(period: Period) -> np.ndarray:
 
 
 def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.DataFrame,
-                  min_tracks: int) -> pd.DataFrame:
+                  min_tracks: int, now_ms: int | None = None) -> pd.DataFrame:
     """Every camera x hour of the period: offline (no heartbeat), visits and net score when shown."""
     beats = source.camera_hours(con, period)
     with_heartbeats = set(zip(beats["site_id"], beats["camera_id"], strict=True)) if len(beats) else set()
@@ -97,8 +119,10 @@ def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.
     first, latest = source.heartbeat_lifetimes(con, period.site)
     grid = grid.merge(first, how="left", on=["site_id", "camera_id"])
     known = (grid["hour_ms"] + HOUR_MS > grid["first_ms"]) & (grid["hour_ms"] <= (latest if latest is not None else -1))
+    if now_ms is not None:  # an hour not lived yet, or still running, is no outage
+        known &= grid["hour_ms"] + HOUR_MS <= now_ms
     grid["offline"] = grid["reports_heartbeats"] & (grid["heartbeats"] == 0) & (grid["visits"] == 0) & known
-    grid = with_net(grid, min_tracks)
+    grid = with_net(grid, min_tracks, ["site_id", "camera_id"])
     grid.loc[grid["offline"], ["net_score", "net_low", "net_high"]] = None
     return grid.drop(columns=["reports_heartbeats", "first_ms"])
 
@@ -117,16 +141,18 @@ def offline_spans(status: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(spans, columns=["site_id", "camera_id", "from_ms", "to_ms", "hours"])
 
 
-def heatmap_cells(hourly: pd.DataFrame, min_tracks: int) -> tuple[dict[tuple[int, int], tuple[float | None, int]],
-                                                                  pd.DataFrame]:
-    """(weekday, hour) -> (net score or None when suppressed, tracks), and the same as a table."""
-    frame = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy())) if len(hourly) else \
+def heatmap_cells(hourly: pd.DataFrame, min_tracks: int, timezone: str = "UTC"
+                  ) -> tuple[dict[tuple[int, int], tuple[float | None, int]], pd.DataFrame]:
+    """(local weekday, local hour) -> (net score or None when suppressed, tracks), and the same as a table."""
+    frame = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy(), timezone)) if len(hourly) else \
         hourly.assign(how=pd.Series(dtype="int64"))
     grouped = frame.groupby("how")[["tracks", "positive", "negative"]].sum()
+    hidden = hidden_with_complements([int(t) for t in grouped["tracks"]], min_tracks)
     cells: dict[tuple[int, int], tuple[float | None, int]] = {}
     rows = []
-    for how, row in grouped.iterrows():
-        estimate = net_score(int(row["positive"]), int(row["negative"]), int(row["tracks"]), min_tracks)
+    for (how, row), hide in zip(grouped.iterrows(), hidden, strict=True):
+        estimate = None if hide else net_score(int(row["positive"]), int(row["negative"]), int(row["tracks"]),
+                                               min_tracks)
         key = (int(how) // 24, int(how) % 24)
         cells[key] = (estimate.value if estimate else None, int(row["tracks"]))
         rows.append({"weekday": key[0], "hour": key[1], "tracks": int(row["tracks"]),
@@ -134,16 +160,17 @@ def heatmap_cells(hourly: pd.DataFrame, min_tracks: int) -> tuple[dict[tuple[int
     return cells, pd.DataFrame(rows, columns=["weekday", "hour", "tracks", "net_score", "suppressed"])
 
 
-def busiest_hours(hourly: pd.DataFrame, count: int = 3) -> str:
+def busiest_hours(hourly: pd.DataFrame, count: int = 3, timezone: str = "UTC") -> str:
     if hourly.empty:
         return ""
     weekdays = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    by_how = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy())).groupby("how")["visits"].sum()
+    by_how = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy(), timezone)).groupby("how")["visits"].sum()
     top = by_how.sort_values(ascending=False, kind="stable").head(count)
     return ", ".join(f"{weekdays[int(h) // 24]} {int(h) % 24:02d}:00 ({int(v)})" for h, v in top.items())
 
 
-def alarm_episodes(alarms: pd.DataFrame, until_ms: int) -> dict[tuple[str, str | None], list[tuple[int, int, str]]]:
+def alarm_episodes(alarms: pd.DataFrame, until_ms: int, timezone: str = "UTC"
+                   ) -> dict[tuple[str, str | None], list[tuple[int, int, str]]]:
     """(site, camera or None) -> [(raised, cleared or period end, what)], from ALARM/OK state changes."""
     open_since: dict[tuple[str, str | None, str], tuple[int, str]] = {}
     episodes: dict[tuple[str, str | None], list[tuple[int, int, str]]] = {}
@@ -154,7 +181,8 @@ def alarm_episodes(alarms: pd.DataFrame, until_ms: int) -> dict[tuple[str, str |
             open_since[key] = (int(a.time_ms), f"{a.rule}: {a.reason}")
         elif a.state == "OK" and key in open_since:
             start, what = open_since.pop(key)
-            episodes.setdefault(key[:2], []).append((start, int(a.time_ms), f"{what} (until {iso(a.time_ms)})"))
+            until = iso(a.time_ms, timezone)
+            episodes.setdefault(key[:2], []).append((start, int(a.time_ms), f"{what} (until {until})"))
     for key, (start, what) in open_since.items():
         episodes.setdefault(key[:2], []).append((start, until_ms, f"{what} (still raised)"))
     return episodes

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
+from zoneinfo import ZoneInfo
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -56,6 +57,40 @@ class Chart:
     lanes: list[Lane] = field(default_factory=list)
     width: int = 920
     height: int = 240
+    timezone: str = "UTC"  # the day marks are local midnights
+
+
+def _local_midnights(start_ms: int, end_ms: int, timezone: str) -> list[int]:
+    """Every local midnight in [start, end], as instants (a DST day is 23 or 25 hours long)."""
+    zone = ZoneInfo(timezone)
+    day = datetime.fromtimestamp(start_ms / 1000, UTC).astimezone(zone).date()
+    out: list[int] = []
+    while True:
+        midnight = int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
+        if midnight > end_ms:
+            return out
+        if midnight >= start_ms:
+            out.append(midnight)
+        day += timedelta(days=1)
+
+
+def _tick_values(y_min: float, y_max: float) -> list[float]:
+    """Scores: four equal steps. Counts: whole multiples of 1, 2 or 5 x 10^k, at most six ticks."""
+    span = y_max - y_min
+    if span < 4:
+        return [y_min + span * i / 4 for i in range(5)]
+    step = 1
+    while span / step > 5:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2  # 1, 2, 5, 10, 20, 50, ...
+    first = -(-int(y_min) // step) * step
+    return [float(v) for v in range(first, int(y_max) + 1, step)]
+
+
+def _tick(value: float, y_min: float, y_max: float) -> str:
+    """Axis numbers as people write them: whole numbers for counts, signed decimals for scores."""
+    if y_max - y_min >= 4:
+        return f"{value:,.0f}"
+    return f"{value:+.2f}".replace("+0.00", "0").replace("-0.00", "0")
 
 
 def _fmt(value: float) -> str:
@@ -94,21 +129,18 @@ def line_chart(chart: Chart) -> str:
         x0, x1 = x(max(span.start_ms, chart.start_ms)), x(min(span.end_ms, chart.end_ms))
         parts.append(f'<rect class="span" x="{_fmt(x0)}" y="{top}" width="{_fmt(max(1.0, x1 - x0))}" height="{plot_h}" '
                      f'fill="{span.color}" fill-opacity="0.35"><title>{escape(span.label)}</title></rect>')
-    ticks = 4
-    for i in range(ticks + 1):
-        value = chart.y_min + (chart.y_max - chart.y_min) * i / ticks
+    for value in _tick_values(chart.y_min, chart.y_max):
         parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{_fmt(y(value))}" y2="{_fmt(y(value))}" '
                      f'stroke="#e5e5e5"/><text x="{left - 6}" y="{_fmt(y(value) + 4)}" class="ax" '
-                     f'text-anchor="end">{value:+.2g}</text>')
+                     f'text-anchor="end">{_tick(value, chart.y_min, chart.y_max)}</text>')
     if chart.y_min < 0 < chart.y_max:
         parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{_fmt(y(0))}" y2="{_fmt(y(0))}" stroke="#999"/>')
-    day = (chart.start_ms // DAY_MS + 1) * DAY_MS if chart.start_ms % DAY_MS else chart.start_ms
-    step = DAY_MS * max(1, round(span_ms / DAY_MS / 10))
-    while day <= chart.end_ms:
-        label = datetime.fromtimestamp(day / 1000, UTC).strftime("%a %d %b")
+    zone = ZoneInfo(chart.timezone)
+    step = max(1, round(span_ms / DAY_MS / 10))
+    for day in _local_midnights(chart.start_ms, chart.end_ms, chart.timezone)[::step]:
+        label = datetime.fromtimestamp(day / 1000, UTC).astimezone(zone).strftime("%a %d %b")
         parts.append(f'<line x1="{_fmt(x(day))}" x2="{_fmt(x(day))}" y1="{top}" y2="{top + plot_h}" stroke="#eee"/>'
                      f'<text x="{_fmt(x(day) + 3)}" y="{chart.height - 10}" class="ax">{label}</text>')
-        day += step
     for series in chart.series:
         for band, opacity in ((series.band_outer, 0.12), (series.band, 0.25)):
             for run in _segments([(t, None if lo is None or hi is None else 0.0) for t, lo, hi in band]):
@@ -187,8 +219,11 @@ def heatmap(cells: dict[tuple[int, int], tuple[float | None, int]], min_tracks: 
             parts.append(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{fill}" stroke="#ddd">'
                          f'<title>{WEEKDAYS[day]} {hour:02d}:00 — {escape(tip)}</title></rect>')
             if text:
-                parts.append(f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 + 3}" class="cell" text-anchor="middle">'
+                parts.append(f'<text x="{x + cell / 2 - 1}" y="{y + cell / 2 - 1}" class="cell" text-anchor="middle">'
                              f'{text}</text>')
+            if tracks:  # how many customers stand behind the colour
+                parts.append(f'<text x="{x + cell / 2 - 1}" y="{y + cell - 7}" class="n" text-anchor="middle">'
+                             f'{tracks}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -54,16 +54,27 @@ def as_csv(table: pa.Table) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, prefixed with an apostrophe (OWASP's advice);
+    anything else unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, list):
-        return "; ".join(str(v) for v in value)
+        return formula_safe("; ".join(str(v) for v in value))
     if isinstance(value, dict):
         return json.dumps(value, default=str)
-    return value
+    return formula_safe(value)
 
 
 def as_json_lines(table: pa.Table) -> str:
@@ -72,3 +83,12 @@ def as_json_lines(table: pa.Table) -> str:
 
 
 FORMATS = {"table": as_text_table, "csv": as_csv, "json": as_json_lines}
+
+
+def as_catalog(table: pa.Table) -> str:
+    """`moodlens sql --tables` as text: each table and view, what it holds, then its columns."""
+    out = []
+    for row in table.to_pylist():
+        out.append(f"{row['name']} ({row['kind']}): {row['description']}")
+        out.extend(f"    {column}" for column in row["columns"].split("; "))
+    return "\n".join(out)

@@ -11,18 +11,22 @@ not match. The views (`batch/sql/views/`) are registered on top.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pa_dataset
 import sqlglot
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.table import Table
 from sqlglot import exp
 
 from batch.lake.filters import both, either, eq, ge, gt, isin, le, lt
+from batch.lake.tables import EVENT_TABLES, QUARANTINE, SITES, SITES_SCHEMA, table_schema
 from batch.sql.views import views
 
 
@@ -133,7 +137,7 @@ def partition_filters(query: str, names: set[str]) -> dict[str, tuple[BooleanExp
 
 
 def _register(connection: duckdb.DuckDBPyConnection, name: str, table: Table,
-              row_filter: BooleanExpression, described: str) -> ScanStats:
+              row_filter: BooleanExpression, described: str, writable: bool = False) -> ScanStats:
     stats = ScanStats(pruned_by=described if not isinstance(row_filter, AlwaysTrue) else "")
     scan = table.scan(row_filter=row_filter)
     tasks = list(scan.plan_files()) if table.current_snapshot() is not None else []
@@ -144,9 +148,17 @@ def _register(connection: duckdb.DuckDBPyConnection, name: str, table: Table,
         stats.total_files, stats.total_bytes = len(everything), sum(t.file.file_size_in_bytes for t in everything)
     paths = [urlparse(t.file.file_path) for t in tasks]
     if tasks and all(p.scheme in ("", "file") for p in paths) and not any(t.delete_files for t in tasks):
-        # union_by_name: files written before a newer minor added a column read it as NULL
-        connection.read_parquet([p.path for p in paths], union_by_name=True).create_view(name)
-        stats.path = "DuckDB reads the planned Parquet files"
+        if writable:
+            # union_by_name: files written before a newer minor added a column read it as NULL
+            connection.read_parquet([p.path for p in paths], union_by_name=True).create_view(name)
+            stats.path = "DuckDB reads the planned Parquet files"
+        else:
+            # pyarrow opens the files, so DuckDB itself may touch none (external access off); the
+            # table's schema reads a column that older files lack as NULL
+            files = pa_dataset.dataset([p.path for p in paths], format="parquet",
+                                       schema=table.schema().as_arrow())
+            connection.register(name, files)
+            stats.path = "DuckDB scans the planned Parquet files through pyarrow"
     else:
         stats.path = "pyarrow reads the planned files (S3 or row deletes), DuckDB scans the Arrow table"
         connection.register(name, scan.to_arrow() if tasks else table.schema().as_arrow().empty_table())
@@ -162,44 +174,138 @@ def _named(query: str) -> set[str]:
                                             "sentiment_alarm", "quarantine"}
 
 
-def connect(tables: dict[str, Table], query: str | None = None, threads: int | None = None
+def _register_sites(connection: duckdb.DuckDBPyConnection, tables: dict[str, Table], sites: pa.Table | None) -> None:
+    """`sites` from the site file where it names a site (its owner), else the lake's copy; a site in
+    neither is UTC (the views' coalesce)."""
+    stored = tables[SITES].scan().to_arrow().cast(SITES_SCHEMA) if SITES in tables else SITES_SCHEMA.empty_table()
+    if sites is not None:
+        given = set(sites.column("site_id").to_pylist())
+        keep = [i for i, s in enumerate(stored.column("site_id").to_pylist()) if s not in given]
+        stored = pa.concat_tables([sites.select(SITES_SCHEMA.names).cast(SITES_SCHEMA),
+                                   stored.take(pa.array(keep, pa.int64()))])
+    connection.register(SITES, stored)
+
+
+def lock_down(connection: duckdb.DuckDBPyConnection) -> None:
+    """No file, database or extension beyond what is registered, for good: the lake's files are
+    read through pyarrow, so a query can neither read /etc/passwd nor COPY over a Parquet file."""
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET autoinstall_known_extensions = false")
+    connection.execute("SET autoload_known_extensions = false")
+    connection.execute("SET lock_configuration = true")
+
+
+def connect(tables: dict[str, Table], query: str | None = None, threads: int | None = None,
+            sites: pa.Table | None = None, writable: bool = False
             ) -> tuple[duckdb.DuckDBPyConnection, dict[str, ScanStats]]:
-    """A DuckDB connection with the lake's tables and views under their names.
+    """A DuckDB connection with the lake's tables and views under their names, locked down (see
+    `lock_down`) unless `writable`.
 
     With `query`, only the tables it needs are planned, pruned by its partition filters; without,
-    every table and view is registered whole (e.g. for the analytics and the report).
+    every table and view is registered whole (e.g. for the analytics and the report). `sites` (the
+    site file's, `sites_frame`) gives each site its time zone; the views' local columns use it.
     """
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
         if threads:
             connection.execute(f"SET threads = {int(threads)}")
-        filters = partition_filters(query, set(tables)) if query is not None else {}
-        named = _named(query) if query is not None else {v.name for v in views()} | set(tables)
-        used_views = [v for v in views() if v.name in named and v.tables() <= set(tables)]
-        needed = (named | {t for v in used_views for t in v.tables()}) & set(tables)
-        scans = {name: _register(connection, name, tables[name], *filters.get(name, (AlwaysTrue(), "")))
+        events = {n: t for n, t in tables.items() if n != SITES}
+        filters = partition_filters(query, set(events)) if query is not None else {}
+        named = _named(query) if query is not None else {v.name for v in views()} | set(events)
+        available = set(events) | {SITES}
+        used_views = [v for v in views() if v.name in named and v.tables() <= available]
+        needed = (named | {t for v in used_views for t in v.tables()}) & set(events)
+        scans = {name: _register(connection, name, events[name], *filters.get(name, (AlwaysTrue(), "")),
+                                 writable=writable)
                  for name in sorted(needed)}
+        _register_sites(connection, tables, sites)
         for view in used_views:
             connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files
+        if not writable:
+            lock_down(connection)
     except BaseException:
         connection.close()
         raise
     return connection, scans
 
 
-def run_query(tables: dict[str, Table], query: str, threads: int | None = None) -> QueryResult:
+_MISSING_TABLE = re.compile(r'Table with name (\S+) does not exist')
+
+
+def _explained(error: duckdb.Error) -> str:
+    """DuckDB's message, with the nearest of the lake's tables and views for an unknown one
+    (DuckDB's own guess reaches into its catalog: "pg_description" for "visit")."""
+    text = str(error)
+    missing = _MISSING_TABLE.search(text)
+    if missing is None:
+        if "TIMESTAMP WITH TIME ZONE" in text and "No function matches" in text:
+            text += ("\n(every time column holds an instant, event_time_ms included: epoch_ms(event_time_ms) gives "
+                     "epoch milliseconds, event_time_ms AT TIME ZONE 'Europe/Berlin' a local time)")
+        return text
+    name = missing.group(1).strip('"')
+    ours = [*TABLE_NAMES, *(v.name for v in views())]
+    near = difflib.get_close_matches(name, ours, n=1, cutoff=0.5) or \
+        [n for n in ours if name.lower() in n or n in name.lower()][:1]
+    hint = f'did you mean "{near[0]}"? ' if near else ""
+    return f'no table or view "{name}" in the lake: {hint}`moodlens sql --tables` lists them all'
+
+
+def run_query(tables: dict[str, Table], query: str, threads: int | None = None,
+              sites: pa.Table | None = None, writable: bool = False) -> QueryResult:
     """Runs `query` (DuckDB SQL; the lake's tables and views by name) and returns Arrow."""
-    connection, scans = connect(tables, query, threads)
+    if _is_show_tables(query):
+        return QueryResult(describe_tables(tables))
+    connection, scans = connect(tables, query, threads, sites, writable)
     try:
         try:
             relation = connection.sql(query)
         except duckdb.Error as error:
-            raise QueryError(str(error)) from None
+            raise QueryError(_explained(error)) from None
         result = relation.to_arrow_table() if relation is not None else pa.table({})
         return QueryResult(result, scans, set(partition_filters(query, set(tables))))
     finally:
         connection.close()
+
+
+def _is_show_tables(query: str) -> bool:
+    return re.fullmatch(r"\s*SHOW\s+(ALL\s+)?TABLES\s*;?\s*", query, flags=re.IGNORECASE) is not None
+
+
+TABLE_NAMES = ("face_expression", "camera_heartbeat", "sentiment_window", "sentiment_alarm", "quarantine", SITES)
+_TABLE_HELP = {
+    "face_expression": "one row per face event; kind = 'track_end' is one customer visit (valence, top_class); "
+                       "event_time_ms, as in every table, is an instant (epoch_ms() gives milliseconds)",
+    "camera_heartbeat": "each camera's periodic heartbeat: an hour without one is an offline hour",
+    "sentiment_window": "the stream's windows per site/camera: tracks, net score, insufficient_data",
+    "sentiment_alarm": "alarm state changes (ALARM / OK) per site, camera and rule",
+    "quarantine": "records refused by the event contract, with their reasons (never in the numbers)",
+    SITES: "each site's name and IANA time zone (from the site file): joins instants to local time",
+}
+
+
+def describe_tables(tables: dict[str, Table]) -> pa.Table:
+    """Every table and view the lake offers: kind, name, columns (name type) and one line about it."""
+    rows: list[dict[str, str]] = []
+    for name in TABLE_NAMES:
+        if name in tables:
+            fields = tables[name].schema().as_arrow()
+        elif name == SITES:
+            fields = SITES_SCHEMA
+        else:
+            continue
+        rows.append({"kind": "table", "name": name, "description": _TABLE_HELP[name],
+                     "columns": "; ".join(f"{f.name} {f.type}" for f in fields)})
+    for view, columns in view_columns(tables).items():
+        rows.append({"kind": "view", "name": view, "description": _view_help(view),
+                     "columns": "; ".join(f"{n} {t}" for n, t in columns)})
+    return pa.Table.from_pylist(rows, schema=pa.schema([("kind", pa.string()), ("name", pa.string()),
+                                                        ("description", pa.string()), ("columns", pa.string())]))
+
+
+def _view_help(name: str) -> str:
+    view = next(v for v in views() if v.name == name)
+    return view.summary
 
 
 def view_columns(tables: dict[str, Table]) -> dict[str, list[tuple[str, str]]]:
@@ -207,8 +313,10 @@ def view_columns(tables: dict[str, Table]) -> dict[str, list[tuple[str, str]]]:
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
-        for name, table in tables.items():
-            connection.register(name, table.schema().as_arrow().empty_table())
+        for name in (*EVENT_TABLES, QUARANTINE):
+            schema = tables[name].schema().as_arrow() if name in tables else table_schema(name)
+            connection.register(name, schema.empty_table())
+        connection.register(SITES, SITES_SCHEMA.empty_table())
         out = {}
         for view in views():
             connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files

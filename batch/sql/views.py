@@ -1,8 +1,14 @@
 """The lake's views: Trino SQL files (Athena runs them as they are), transpiled for DuckDB.
 
-The text holds three placeholders filled from the one definition in code: `{min_tracks}` (the
-stream's minimum number of tracks, below which measures are suppressed) and `{positive}` /
-`{negative}` (the expression classes that count +1 / -1 in the net score).
+The text holds placeholders filled from the one definition in code: `{min_tracks}` (the
+stream's minimum number of tracks, below which measures are suppressed), `{positive}` /
+`{negative}` (the expression classes that count +1 / -1 in the net score), `{net_columns}`
+(net_score, net_low, net_high from columns tracks, positive, negative: the interval of
+`batch.analytics.measures.net_score`) and `{suppressed}` (a row below the minimum, or one the
+complementary suppression hides: columns tracks, hidden_cells, tracks_before).
+
+Times: the lake keeps instants (UTC); `at_timezone(instant, sites.timezone)` gives the site's
+local time (Trino's function; DuckDB gets `instant AT TIME ZONE zone`, a local timestamp).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from importlib import resources
 
 import sqlglot
 
+from batch.analytics.measures import Z_975
 from schemas.expressions import NEGATIVE, POSITIVE
 
 # The stream's EngineConfig.min_tracks (a test keeps them equal; batch does not import stream).
@@ -23,6 +30,7 @@ MIN_TRACKS = 5
 class View:
     name: str
     trino: str
+    summary: str = ""  # the file's opening comment, for `moodlens sql --tables`
 
     def duckdb(self) -> str:
         return _transpiled(self.trino)
@@ -31,9 +39,16 @@ class View:
         return _tables(self.trino)
 
 
+def _at_time_zone(node: sqlglot.exp.Expression) -> sqlglot.exp.Expression:
+    if isinstance(node, sqlglot.exp.Anonymous) and node.name.lower() == "at_timezone":
+        instant, zone = node.expressions
+        return sqlglot.exp.AtTimeZone(this=instant, zone=zone)
+    return node
+
+
 @cache
 def _transpiled(trino: str) -> str:
-    return sqlglot.transpile(trino, read="trino", write="duckdb")[0]
+    return sqlglot.parse_one(trino, read="trino").transform(_at_time_zone).sql(dialect="duckdb")
 
 
 @cache
@@ -45,13 +60,39 @@ def _quoted(names: frozenset[str]) -> str:
     return ", ".join(f"'{n}'" for n in sorted(names))
 
 
+_SUPPRESSED = "(tracks < {m} OR (hidden_cells > 0 AND coalesce(tracks_before, 0) < {m}))"
+# The adjusted Wald interval of batch.analytics.measures.net_score, clipped to [-1, 1] and
+# always holding the estimate itself.
+_NET = """CASE WHEN NOT {hidden} THEN CAST(positive - negative AS double) / tracks END AS net_score,
+  CASE WHEN NOT {hidden} THEN greatest(-1.0, least(CAST(positive - negative AS double) / tracks,
+    CAST(positive - negative AS double) / (tracks + 2) - {z} * sqrt(greatest(
+      CAST(positive + negative + 2 AS double) / (tracks + 2)
+      - power(CAST(positive - negative AS double) / (tracks + 2), 2), 0.0) / (tracks + 2)))) END AS net_low,
+  CASE WHEN NOT {hidden} THEN least(1.0, greatest(CAST(positive - negative AS double) / tracks,
+    CAST(positive - negative AS double) / (tracks + 2) + {z} * sqrt(greatest(
+      CAST(positive + negative + 2 AS double) / (tracks + 2)
+      - power(CAST(positive - negative AS double) / (tracks + 2), 2), 0.0) / (tracks + 2)))) END AS net_high"""
+
+
 def render(text: str, min_tracks: int = MIN_TRACKS) -> str:
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return body.format(min_tracks=min_tracks, positive=_quoted(POSITIVE), negative=_quoted(NEGATIVE)).strip()
+    hidden = _SUPPRESSED.format(m=min_tracks)
+    return body.format(min_tracks=min_tracks, positive=_quoted(POSITIVE), negative=_quoted(NEGATIVE),
+                       suppressed=hidden, net_columns=_NET.format(hidden=hidden, z=repr(Z_975))).strip()
 
 
 @cache
 def views(min_tracks: int = MIN_TRACKS) -> tuple[View, ...]:
     folder = resources.files("batch.sql") / "views"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
-    return tuple(View(f.name.removesuffix(".sql"), render(f.read_text(encoding="utf-8"), min_tracks)) for f in files)
+    return tuple(View(f.name.removesuffix(".sql"), render(text, min_tracks), _summary(text))
+                 for f in files for text in [f.read_text(encoding="utf-8")])
+
+
+def _summary(text: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        if not line.lstrip().startswith("--"):
+            break
+        lines.append(line.lstrip()[2:].strip())
+    return " ".join(lines).split(". ")[0].rstrip(".").replace("{min_tracks}", str(MIN_TRACKS))

@@ -48,7 +48,9 @@ def _metric(query_id: str, name: str, site: str, stat: str, period: int) -> Json
 def net_score_alarm(config: AlarmConfig, site: str) -> Json:
     """The engine's low_sentiment rule as far as CloudWatch can follow it: the site's window net score
     below `low_raise` in `raise_m` of `raise_n` periods, counted only with at least `min_tracks`
-    tracks (otherwise a non-breaching 1). No hysteresis: the engine's own alarm has it."""
+    tracks (otherwise a non-breaching 1). No hysteresis: the engine's own alarm has it. The sequential
+    sentiment_drop rule (a CUSUM over customers against a learnt baseline) has no CloudWatch form:
+    the consumer raises it, and SNS and EventBridge only relay it."""
     period = config.window_minutes * 60
     return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
         "AlarmName": named(f"net-score-{site}"),

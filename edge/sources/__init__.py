@@ -7,16 +7,22 @@ from pathlib import Path
 from edge.redact import mask_credentials
 from edge.sources.awscam import AwsCamSource
 from edge.sources.capture import ReconnectPolicy, VideoCaptureSource
-from edge.sources.errors import SourceError
+from edge.sources.errors import EXIT_CONFIGURATION, EXIT_SOURCE_LOST, SourceError
 from edge.sources.folder import IMAGE_SUFFIXES, ImageFolderSource
 from edge.sources.pacing import paced, sampled
 from edge.sources.playlist import VIDEO_SUFFIXES, VideoFolderSource
 
-__all__ = ["AwsCamSource", "ImageFolderSource", "ReconnectPolicy", "SourceError", "VideoCaptureSource",
-           "VideoFolderSource", "open_source", "paced", "sampled"]
+__all__ = ["EXIT_CONFIGURATION", "EXIT_SOURCE_LOST", "AwsCamSource", "ImageFolderSource", "ReconnectPolicy",
+           "SourceError", "VideoCaptureSource", "VideoFolderSource", "is_live", "open_source", "paced", "sampled"]
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 AnySource = VideoCaptureSource | ImageFolderSource | VideoFolderSource | AwsCamSource
+
+
+def is_live(spec: str) -> bool:
+    """A camera index, a stream URL or the DeepLens camera: may come back after a failure (a file may not)."""
+    text = spec.strip()
+    return text == "awscam" or text.isdigit() or text.lower().startswith(STREAM_SCHEMES)
 
 
 def open_source(spec: str, reconnect: ReconnectPolicy | None = None, folder_fps: float = 10.0) -> AnySource:

@@ -7,6 +7,7 @@ failures in a row they raise, so a vanished camera is never a silent stall.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,6 +70,10 @@ STREAM_TIMEOUT_MS = 10_000
 
 def opencv_capture(target: str | int) -> Capture:
     if isinstance(target, str) and "://" in target:
+        if target.lower().startswith(("rtsp://", "rtsps://")):
+            # RTSP over TCP: over UDP a stalled camera costs FFmpeg three read timeouts (it retries
+            # with TCP by itself) before the read fails; TCP also passes NAT and firewalls.
+            os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
         # Without timeouts FFmpeg can wait on a silent network camera for minutes: a stall, not an error.
         timeouts = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, STREAM_TIMEOUT_MS,
                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, STREAM_TIMEOUT_MS]

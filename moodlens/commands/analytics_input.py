@@ -6,31 +6,92 @@ the stream runner's alarms) are read straight into a DuckDB connection that carr
 tables under the lake's names, with the lake's Arrow schemas: a quick look at a log that was never
 compacted. The queries (`batch.analytics.source`) do not know the difference. Invalid records go to
 the `quarantine` table with their reasons, never into the numbers.
+
+The site file (`--config`, else ./moodlens.toml when there is one) gives what the analyst would
+otherwise repeat on every command: the lake (`[lake] path`), the fewest customers behind a number
+(`[thresholds] min_tracks`), the site's time zone (`[site] timezone`) and the report folder. An
+explicit option wins; then $MOODLENS_LAKE for the lake; then the site file; then the defaults.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 DEFAULT_HISTORY = Path("var/history")
+DEFAULT_MIN_TRACKS = 5
+
+
+@dataclass(frozen=True)
+class SiteFile:
+    """What the analyst commands take from the site file (or their defaults without one)."""
+
+    path: Path | None
+    lake: str | None  # None: $MOODLENS_LAKE or var/lake (lake_from_argument)
+    min_tracks: int
+    timezone: str
+    site_id: str | None
+    reports_dir: Path | None
+    site_name: str | None = None
+
+    def sites(self) -> pa.Table | None:
+        """The `sites` rows the site file declares (one site), for the views' local time."""
+        from batch.lake.tables import sites_frame
+
+        if self.site_id is None:
+            return None
+        return sites_frame([{"site_id": self.site_id, "name": self.site_name or self.site_id,
+                            "timezone": self.timezone}])
+
+
+def add_site_file_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", type=Path, default=None,
+                        help="the site file for the lake, min_tracks, time zone and report folder "
+                             "(default ./moodlens.toml when it exists)")
+
+
+def read_site_file(args: argparse.Namespace, need_lake: bool = True) -> SiteFile:
+    """The site file's settings under the command's explicit options; errors name the file and setting.
+    `need_lake` False: the events come from elsewhere (an explicit --log), the lake may be missing."""
+    from onebox.config import DEFAULT_FILE, load
+
+    explicit: Path | None = getattr(args, "config", None)
+    lake: str | None = getattr(args, "lake", None)
+    min_tracks: int | None = getattr(args, "min_tracks", None)
+    path = explicit if explicit is not None else (DEFAULT_FILE if DEFAULT_FILE.is_file() else None)
+    if path is None:
+        return SiteFile(None, lake, DEFAULT_MIN_TRACKS if min_tracks is None else min_tracks, "UTC", None, None)
+    config = load(path)
+    if lake is None and not os.environ.get("MOODLENS_LAKE"):
+        lake = str(config.lake_dir)
+        if need_lake and not (config.lake_dir / "catalog.db").is_file():
+            raise FileNotFoundError(
+                f"{path}: [lake] path: no lake at {config.lake_dir} (`moodlens up` compacts the event log into it "
+                f"every [lake] compact_every_minutes; or run `moodlens batch compact --lake {config.lake_dir}`)")
+    return SiteFile(config.path, lake, config.get("thresholds", "min_tracks") if min_tracks is None else min_tracks,
+                    config.get("site", "timezone"), config.site_id, config.reports_dir, config.site_name)
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    add_site_file_argument(parser)
     parser.add_argument("--lake", default=None,
                         help="the lake (a folder or s3://bucket/prefix) written by `moodlens batch compact`; "
                              "without it the event log (--log) is read directly")
-    parser.add_argument("--log", type=Path, default=DEFAULT_HISTORY / "log",
-                        help="embedded event log to read (default var/history/log, from `moodlens demo history`)")
+    parser.add_argument("--log", type=Path, default=None,
+                        help="embedded event log to read instead of a lake (default without a lake or site file: "
+                             "var/history/log, from `moodlens demo history`)")
     parser.add_argument("--stream-state", type=Path, default=None,
                         help="`moodlens stream run --state` folder: its alarms join the tables")
-    parser.add_argument("--min-tracks", type=int, default=5,
-                        help="fewest customers behind any number shown (default 5, as the stream)")
+    parser.add_argument("--min-tracks", type=int, default=None,
+                        help="fewest customers behind any number shown (default: the site file's, else 5)")
 
 
 def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
@@ -56,24 +117,47 @@ def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
 
 
 def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
-    if getattr(args, "lake", None):
-        return lake_connection(args.lake)
-    return _log_connection(args)
+    """The command's events; also sets args.site_file, args.min_tracks and args.timezone (the zone of
+    `--site` where the `sites` table knows it, else the site file's)."""
+    explicit_log = getattr(args, "lake", None) is None and getattr(args, "log", None) is not None
+    site = read_site_file(args, need_lake=not explicit_log)
+    args.site_file, args.min_tracks, args.timezone = site, site.min_tracks, site.timezone
+    if explicit_log or not (site.lake or site.path is not None):
+        args.log = args.log if args.log is not None else DEFAULT_HISTORY / "log"
+        return _log_connection(args)
+    con = lake_connection(site.lake, site.sites())
+    chosen = getattr(args, "site", None)
+    if chosen is not None:
+        found = con.execute("SELECT timezone FROM sites WHERE site_id = ?", [chosen]).fetchall()
+        args.timezone = str(found[0][0]) if found else site.timezone
+    return con
 
 
-def lake_connection(lake: str | None) -> duckdb.DuckDBPyConnection:
-    """The lake's tables and views in DuckDB; `lake` None: $MOODLENS_LAKE, else var/lake."""
-    from batch.lake.tables import existing_tables, lake_from_argument, open_catalog
-    from batch.sql.runner import connect as lake_connect
+def lake_tables(lake: str | None, read_only: bool = True) -> dict[str, Any]:
+    """The lake's tables (its `sites` copy included when written); `lake` None: $MOODLENS_LAKE, else var/lake.
+    A missing lake is an error naming it, never a new empty lake."""
+    from batch.lake.tables import SITES, existing_tables, lake_from_argument, lake_sites, open_catalog
 
     config = lake_from_argument(lake)
     where = lake or str(config.root)
     if not config.properties and not (config.root / "catalog.db").exists():
-        raise FileNotFoundError(f"no lake at {where} (write one with `moodlens batch compact --lake {where}`)")
-    tables = existing_tables(open_catalog(config))
+        raise FileNotFoundError(f"no lake at {where} (write one with `moodlens batch compact --lake {where}`, "
+                                f"or name a site file with --config)")
+    catalog = open_catalog(config)
+    tables: dict[str, Any] = existing_tables(catalog)
     if "face_expression" not in tables:
         raise FileNotFoundError(f"{where}: the lake has no face_expression table yet; run `moodlens batch compact`")
-    connection, _ = lake_connect(tables)
+    sites = lake_sites(catalog)
+    if sites is not None:
+        tables[SITES] = sites
+    return tables
+
+
+def lake_connection(lake: str | None, sites: pa.Table | None = None) -> duckdb.DuckDBPyConnection:
+    """The lake's tables and views in DuckDB, read-only; `sites` (the site file's) gives local time."""
+    from batch.sql.runner import connect as lake_connect
+
+    connection, _ = lake_connect(lake_tables(lake), sites=sites)
     return connection
 
 

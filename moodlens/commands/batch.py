@@ -7,10 +7,12 @@ import argparse
 import datetime as dt
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_LOG = Path("var/log")
 DEFAULT_STATE = Path("var/stream")
+EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lake; try again later
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,15 +43,50 @@ def add_lake_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
                          help="re-read the whole embedded log, not only what is new since the last run")
     compact.add_argument("--retain-days", type=int, default=None,
                          help="after compacting, delete partitions older than this and expire snapshots")
+    _add_wait(compact)
     compact.set_defaults(handler=run_compact)
 
     maintain = commands.add_parser("maintain", help="rewrite small files, apply retention, expire snapshots")
     maintain.add_argument("--lake", default=None, help="lake folder or s3://bucket/prefix")
     maintain.add_argument("--retain-days", type=int, default=DEFAULT_RETAIN_DAYS,
                           help=f"delete day partitions older than this (default {DEFAULT_RETAIN_DAYS}; 0: keep all)")
-    maintain.add_argument("--orphan-grace-minutes", type=float, default=60.0,
-                          help="only delete unreferenced files older than this (default 60)")
+    maintain.add_argument("--orphan-grace-minutes", type=float, default=0.0,
+                          help="only delete unreferenced files older than this (default 0: maintenance holds "
+                               "the lake's lock, so no compaction is writing; such files are a failed run's)")
+    _add_wait(maintain)
     maintain.set_defaults(handler=run_maintain)
+
+
+def _add_wait(command: argparse.ArgumentParser) -> None:
+    from batch.lake.lock import DEFAULT_WAIT_S
+
+    command.add_argument("--wait", type=float, default=DEFAULT_WAIT_S, metavar="SECONDS",
+                         help="when another compaction or maintenance holds the lake, wait this long for it "
+                              f"(default {DEFAULT_WAIT_S:g}), then exit 75 naming the holder")
+
+
+def _exclusive(args: argparse.Namespace, purpose: str, work: Callable[[], int]) -> int:
+    """`work` under the lake's lock; the lock held too long, or a full disk, as one clear message."""
+    from batch.compact.run import DiskFullError, is_disk_full
+    from batch.lake.lock import LakeBusyError, lake_lock
+    from batch.lake.tables import lake_from_argument
+
+    try:
+        with lake_lock(lake_from_argument(args.lake), purpose, args.wait):
+            return work()
+    except LakeBusyError as busy:
+        print(f"moodlens: {purpose}: {busy}", file=sys.stderr)
+        return EXIT_BUSY
+    except DiskFullError as full:
+        print(f"moodlens: error: {purpose}: {full.strerror}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        where = f" holding {error.filename}" if getattr(error, "filename", None) else ""
+        print(f"moodlens: error: {purpose}: the disk{where} is full ({error}); free space, then run it again",
+              file=sys.stderr)
+        return 1
 
 
 def moment(text: str) -> dt.datetime:
@@ -67,7 +104,11 @@ def moment(text: str) -> dt.datetime:
 
 
 def run_compact(args: argparse.Namespace) -> int:
-    from batch.compact.checkpoint import read_offset, write_offset
+    return _exclusive(args, "batch compact", lambda: _compact(args))
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from batch.compact.checkpoint import CHECKPOINT, read_offset, write_offset
     from batch.compact.run import compact
     from batch.compact.sources import (
         LogPosition,
@@ -107,7 +148,10 @@ def run_compact(args: argparse.Namespace) -> int:
     catalog = open_catalog(lake)
     result = compact(catalog, sources, since=args.since, until=args.until)
     if position is not None and not lake.properties and not (args.since or args.until):
-        write_offset(lake.root, log_dir, position.next)  # every table has committed by now
+        try:
+            write_offset(lake.root, log_dir, position.next)  # every table has committed by now
+        except OSError as failed:  # the rows are in; the next run reads these records again and skips them
+            raise OSError(failed.errno, failed.strerror, str(lake.root / CHECKPOINT)) from failed
     for name in sorted(result.written):
         print(f"{name:18} +{result.written[name]:>10,} rows  ({result.duplicates.get(name, 0):,} duplicates skipped)")
     print(f"{'quarantine':18} +{result.quarantined:>10,} rows  "
@@ -117,7 +161,8 @@ def run_compact(args: argparse.Namespace) -> int:
           f"{result.outside_window:,} outside --since/--until", file=sys.stderr)
     if args.retain_days is not None:
         now = dt.datetime.now(dt.UTC)
-        for name, outcome in maintain_lake(ensure_tables(catalog), now, args.retain_days).items():
+        for name, outcome in maintain_lake(ensure_tables(catalog), now, args.retain_days,
+                                           grace=dt.timedelta(0)).items():  # under the lake's lock
             if outcome.deleted_rows:
                 print(f"retention: {name}: {outcome.deleted_rows:,} rows deleted", file=sys.stderr)
     for error in result.errors:
@@ -126,6 +171,10 @@ def run_compact(args: argparse.Namespace) -> int:
 
 
 def run_maintain(args: argparse.Namespace) -> int:
+    return _exclusive(args, "batch maintain", lambda: _maintain(args))
+
+
+def _maintain(args: argparse.Namespace) -> int:
     from batch.lake.maintain import maintain_lake
     from batch.lake.tables import existing_tables, lake_from_argument, open_catalog
 

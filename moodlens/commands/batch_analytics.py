@@ -33,8 +33,10 @@ def add_analytics_commands(batch: argparse._SubParsersAction[argparse.ArgumentPa
     drivers.set_defaults(handler=run_drivers)
 
 
-def _time(ms: float) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%a %Y-%m-%d %H:%M")
+def _time(ms: float, timezone: str = "UTC") -> str:
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(ZoneInfo(timezone)).strftime("%a %Y-%m-%d %H:%M")
 
 
 def check_site(site: str | None, known: list[str]) -> None:
@@ -52,11 +54,16 @@ def run_forecast(args: argparse.Namespace) -> int:
     check_site(args.site, known_sites(con))
     latest = latest_event_ms(con)
     if latest is None:
-        raise ValueError(f"no visits in {args.log}: nothing to forecast from")
-    end_ms = history_end_ms(latest, int(datetime.now(UTC).timestamp() * 1000))
+        raise ValueError(f"no visits in {args.log or args.site_file.lake or 'the lake'}: nothing to forecast from")
+    tz = args.timezone
+    now_ms = int(datetime.now(UTC).timestamp() * 1000)
+    end_ms = history_end_ms(latest, now_ms)
     hourly = hourly_sentiment(con, Period(0, end_ms, args.site))
-    results = forecast_sites(hourly, end_ms, ForecastConfig(min_tracks=args.min_tracks))
-    print(f"history up to {_time(end_ms)} UTC; the forecast starts there" + (
+    results = forecast_sites(hourly, end_ms, ForecastConfig(min_tracks=args.min_tracks, timezone=tz))
+    if now_ms - end_ms > DAY_MS:
+        print(f"STALE: the history ends {_time(end_ms, tz)} ({tz}), {(now_ms - end_ms) // DAY_MS} days ago; "
+              f"the 'next 7 days' below are the 7 days after that, not the coming week")
+    print(f"history up to {_time(end_ms, tz)} ({tz}, the site's local time); the forecast starts there" + (
         " (the latest event's hour is still filling, so it is left out)" if end_ms <= latest else ""))
     frames = []
     for result in results:
@@ -77,23 +84,28 @@ def run_forecast(args: argparse.Namespace) -> int:
                 what = f"net score {row.actual:+.2f}, expected {row.expected:+.2f}"
             else:
                 what = f"{row.actual:.0f} visits, expected {row.expected:.0f}"
-            print(f"   anomalous hour: {_time(row.hour_ms)} {what} (z {row.z:+.1f})")
+            print(f"   anomalous hour: {_time(row.hour_ms, tz)} {what} (z {row.z:+.1f})")
         table = result.forecast[result.forecast["open"]]
         frames.append(result.forecast)
         if args.hourly:
             for r in table.itertuples():
-                print(f"   {_time(r.hour_ms)}  visits {r.visits:5.1f} [80% {r.visits_lo80:.0f}-{r.visits_hi80:.0f}, "
+                print(f"   {_time(r.hour_ms, tz)}  visits {r.visits:5.1f} "
+                      f"[80% {r.visits_lo80:.0f}-{r.visits_hi80:.0f}, "
                       f"95% {r.visits_lo95:.0f}-{r.visits_hi95:.0f}]  net {r.net:+.2f} [80% {r.net_lo80:+.2f},"
                       f"{r.net_hi80:+.2f}; 95% {r.net_lo95:+.2f},{r.net_hi95:+.2f}]")
         else:
-            days = table.assign(day=table["hour_ms"] // DAY_MS * DAY_MS).groupby("day")
-            for day, rows in days:
+            from batch.report.data import local_day
+
+            days = table.assign(day=local_day(table["hour_ms"], tz)).groupby("day")
+            for _, rows in days:
                 weighted = float((rows["net"] * rows["visits"]).sum() / rows["visits"].sum())
                 busiest = rows.loc[rows["visits"].idxmax()]
-                part = f" from {_time(end_ms)[-5:]}" if day == end_ms // DAY_MS * DAY_MS and end_ms % DAY_MS else ""
-                print(f"   {_time(float(day))[:14]}{part}  visits {rows['visits'].sum():6.0f}  "
+                first = int(rows["hour_ms"].min())
+                starts = _time(end_ms, tz)
+                part = f" from {starts[-5:]}" if starts[:14] == _time(first, tz)[:14] and starts[-5:] != "00:00" else ""
+                print(f"   {_time(first, tz)[:14]}{part}  visits {rows['visits'].sum():6.0f}  "
                       f"net score {weighted:+.2f}  "
-                      f"busiest {_time(busiest['hour_ms'])[-5:]} ({busiest['visits']:.0f} visits, net "
+                      f"busiest {_time(busiest['hour_ms'], tz)[-5:]} ({busiest['visits']:.0f} visits, net "
                       f"{busiest['net']:+.2f} [95% {busiest['net_lo95']:+.2f},{busiest['net_hi95']:+.2f}])")
     if args.csv is not None and frames:
         pd.concat(frames).to_csv(args.csv, index=False)
@@ -104,12 +116,16 @@ def run_forecast(args: argparse.Namespace) -> int:
 
 
 def run_drivers(args: argparse.Namespace) -> int:
-    from batch.analytics.drivers import drivers_frame, estimate_drivers, read_business_events
+    import sys
+
+    from batch.analytics.drivers import drivers_frame, estimate_drivers, read_business_events, zone_mismatch
     from batch.analytics.source import Period, hourly_sentiment
 
     business = read_business_events(args.events)
     con = connect(args)
-    result = estimate_drivers(hourly_sentiment(con, Period(0, 1 << 47)), business, args.min_tracks)
+    if (warning := zone_mismatch(business, args.timezone, str(args.events))) is not None:
+        print(f"warning: {warning}", file=sys.stderr)
+    result = estimate_drivers(hourly_sentiment(con, Period(0, 1 << 47)), business, args.min_tracks, args.timezone)
     print(f"{result.hours} hours with at least {args.min_tracks} customers at {len(result.sites)} site(s); "
           f"{result.unmatched_rows} business rows fell in hours without enough customers")
     print(f"{'kind':<20} {'effect on net score':>20}  {'95% interval':>18}  {'p':>6}  hours with it")

@@ -31,9 +31,16 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from onebox.config import load
+    import sys
+
+    from onebox.config import check_sources, load
 
     config = load(args.config)
+    problems = check_sources(config)
+    if problems:
+        print(f"{args.config}: {len(problems)} camera source problem{'s' if len(problems) > 1 else ''}:\n"
+              + "\n".join(f"  {p}" for p in problems), file=sys.stderr)
+        return 1
     print(f"{args.config}: ok (site {config.site_id}, {len(config.cameras)} camera"
           f"{'s' if len(config.cameras) != 1 else ''})")
     return 0

@@ -221,13 +221,21 @@ def run_command(args: argparse.Namespace) -> int:
             return 0
 
 
+def _source_lost(error: Exception) -> int:
+    """A live camera that cannot be reached now: said on stderr, and an exit the box retries."""
+    from edge.sources import EXIT_SOURCE_LOST
+
+    print(f"moodlens: error: {error} (a live source: worth retrying)", file=sys.stderr)
+    return EXIT_SOURCE_LOST
+
+
 def _run(args: argparse.Namespace) -> int:
     from edge.annotate import VideoAnnotator
     from edge.events import EventContext
     from edge.heartbeat import FrameHeartbeats
     from edge.pipeline import Pipeline
     from edge.quality import QualitySettings
-    from edge.sources import ReconnectPolicy, SourceError, open_source, paced, sampled
+    from edge.sources import ReconnectPolicy, SourceError, is_live, open_source, paced, sampled
     from edge.visits import VisitRecorder, visit_table
     from moodlens import __version__
     from schemas.validation import require_identifiers
@@ -239,10 +247,12 @@ def _run(args: argparse.Namespace) -> int:
     watcher, classifier = open_model(args.model, args.model_sha256, args.model_poll_interval,
                                      public_key_file=args.model_public_key)
     info = classifier.pin()
+    spec = source_spec(args)
     try:
-        source = open_source(source_spec(args), ReconnectPolicy(max_attempts=args.reconnect_attempts),
-                             args.folder_fps)
+        source = open_source(spec, ReconnectPolicy(max_attempts=args.reconnect_attempts), args.folder_fps)
     except SourceError as error:
+        if is_live(spec):
+            return _source_lost(error)
         raise ValueError(str(error)) from None
     publisher = make_publisher(args)
     sink: EventSink = VisitRecorder(publisher) if args.summary else publisher
@@ -266,7 +276,7 @@ def _run(args: argparse.Namespace) -> int:
         frames = paced(sampled(source.frames(), args.fps), args.realtime)
         stats = pipeline.run(frames, on_frame=between, max_frames=args.max_frames)
     except SourceError as error:
-        raise ValueError(str(error)) from None
+        return _source_lost(error)
     finally:
         watcher.stop()
         source.close()

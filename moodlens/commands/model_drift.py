@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.expression.classifier import DEFAULT_MODEL
+from moodlens.commands.analytics_input import add_site_file_argument
 
 
 def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +18,9 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
                     "camera-day's top-class shares against the same camera's own previous days (--own-days), or the "
                     "model card's baseline (FER2013 public test) where a camera has too little history, or a "
                     "reference period of the site's own: below 0.1 stable, 0.1-0.25 some change, above 0.25 DRIFT.")
-    drift.add_argument("--lake", default=None, help="the lake (folder or s3://...; default var/lake or $MOODLENS_LAKE)")
+    add_site_file_argument(drift)
+    drift.add_argument("--lake", default=None, help="the lake (folder or s3://...; default: $MOODLENS_LAKE, the "
+                                                    "site file's, else var/lake)")
     drift.add_argument("--site", default=None)
     drift.add_argument("--since", default="7d", help="period: 7d, 48h, 2w, or a UTC date (default 7d)")
     drift.add_argument("--until", default=None, help="end of the period (default: the end of the last day with data)")
@@ -43,20 +46,21 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 def run_drift(args: argparse.Namespace) -> int:
     from batch.analytics.source import latest_event_ms
     from batch.drift import Baseline, camera_days, judge, query, reference_baseline
-    from moodlens.commands.analytics_input import lake_connection
+    from moodlens.commands.analytics_input import lake_connection, read_site_file
     from moodlens.commands.report import period
 
     if args.min_faces < 1:
         raise ValueError(f"--min-faces must be at least 1, got {args.min_faces}")
     if args.own_days < 0:
         raise ValueError(f"--own-days must be 0 or more, got {args.own_days}")
-    con = lake_connection(args.lake)
-    since_ms, until_ms = period(args.since, args.until, latest_event_ms(con))
+    site = read_site_file(args)
+    con = lake_connection(site.lake, site.sites())
+    since_ms, until_ms, _ = period(args.since, args.until, latest_event_ms(con), whole_last_day=True)
     if args.reference:
         start, sep, end = args.reference.partition("..")
         if not sep:
             raise ValueError(f"--reference {args.reference!r}: give SINCE..UNTIL, e.g. 2026-10-01..2026-10-15")
-        ref_since, ref_until = period(start, end, None)
+        ref_since, ref_until, _ = period(start, end, None)
         reference = camera_days(query(con, ref_since, ref_until, args.site), _any_baseline(), 1)
         baseline = reference_baseline(reference, args.reference)
         own_days = 0  # the period the user chose is the yardstick for every day
@@ -97,7 +101,7 @@ def put_drift_metrics(days: list[Any], endpoint_url: str | None, client: Any = N
 
     import boto3
 
-    from stream.aws.cloudwatch import CAMERA, MODEL_DRIFT, MODEL_DRIFT_MAX, SITE, CloudWatchPublisher, MetricDatum
+    from stream.sinks.cloudwatch import CAMERA, MODEL_DRIFT, MODEL_DRIFT_MAX, SITE, CloudWatchPublisher, MetricDatum
 
     def day_ms(day: str) -> int:
         return int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() * 1000)

@@ -1,14 +1,22 @@
-"""`moodlens report`: the weekly report of one site or all sites, as one HTML file plus CSVs (and a PDF)."""
+"""`moodlens report`: the weekly report of one site or all sites, as one HTML file plus CSVs (and a PDF).
+
+Like with like: by default the period is complete local days, ending at the last local midnight
+the data and the clock have both passed (today, still running, is left out). An --until later
+than now is cut to the last full hour, and the period before it is then exactly as long: a period
+to date against the same elapsed hours. The subtitle says which.
+"""
 
 from __future__ import annotations
 
 import argparse
 import re
+import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from moodlens.commands.analytics_input import add_input_arguments, connect
 from moodlens.commands.batch_analytics import check_site
@@ -21,40 +29,78 @@ _UNIT_MS = {"h": 3_600_000, "d": DAY_MS, "w": 7 * DAY_MS}
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = groups.add_parser("report", help="the weekly report: one offline HTML file, CSV exports, a PDF")
     add_input_arguments(report)
-    report.add_argument("--since", default="7d", help="period: 7d, 48h, 2w, or a UTC date (default 7d)")
+    report.add_argument("--since", default="7d", help="period: 7d, 48h, 2w, or a local date (default 7d)")
     report.add_argument("--until", default=None,
-                        help="end of the period, a UTC date or time (default: midnight after the latest visit)")
+                        help="end of the period, a local date or time (default: the last local midnight both the "
+                             "data and the clock have passed)")
     report.add_argument("--site", default=None, help="one site (default: every site, with a league table)")
-    report.add_argument("--out", default="var/report",
-                        help="output folder, or s3://bucket/prefix/ to upload there (default var/report)")
+    report.add_argument("--out", default=None,
+                        help="output folder, or s3://bucket/prefix/ to upload there (default: the site file's "
+                             "[report] output_dir, else var/report)")
+    report.add_argument("--paper", choices=("A4", "Letter"), default="A4", help="PDF page size (default A4)")
     report.add_argument("--events", type=Path, default=None, help="business events CSV: adds the drivers section")
     report.add_argument("--no-forecast", action="store_true", help="leave the forecast section out")
     report.add_argument("--pdf", action="store_true", help="also print report.pdf with headless Chromium")
     report.set_defaults(handler=run_report)
 
 
-def _parse_time(text: str, what: str) -> int:
+def _parse_time(text: str, what: str, timezone: str = "UTC") -> int:
     try:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{what}: {text!r} is neither a duration like 7d/48h/2w nor a date like 2026-11-01") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=UTC)
+    if stamp.tzinfo is None:  # a wall-clock time at the site
+        stamp = stamp.replace(tzinfo=ZoneInfo(timezone))
     return int(stamp.timestamp() * 1000)
 
 
-def period(since: str, until: str | None, latest_ms: int | None) -> tuple[int, int]:
+def local_midnight(ms: int, timezone: str, days_after: int = 0) -> int:
+    """The local midnight that starts the day of `ms`, `days_after` calendar days later (DST-proof)."""
+    zone = ZoneInfo(timezone)
+    day = datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone).date() + timedelta(days=days_after)
+    return int(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp() * 1000)
+
+
+def period(since: str, until: str | None, latest_ms: int | None, timezone: str = "UTC",
+           now_ms: int | None = None, whole_last_day: bool = False) -> tuple[int, int, str]:
+    """[start, end) and how it was chosen (complete local days, or to date against the same hours).
+    `whole_last_day`: end at the midnight after the latest event's day (model drift judges each day
+    with data, however little)."""
+    note = "complete local days, compared with the same days before"
+    if until is None and latest_ms is not None and whole_last_day:
+        until_ms = local_midnight(latest_ms, timezone, 1)
+        match = _DURATION.match(since.strip())
+        start = until_ms - int(match.group(1)) * _UNIT_MS[match.group(2)] if match else \
+            _parse_time(since, "--since", timezone)
+        if start >= until_ms:
+            raise ValueError(f"--since {since} is not before the end of the period")
+        return start, until_ms, "up to the end of the last day with data"
     if until is not None:
-        end = _parse_time(until, "--until")
+        end = _parse_time(until, "--until", timezone)
+        if now_ms is not None and end > now_ms:
+            end = now_ms // 3_600_000 * 3_600_000
+            note = "to date (up to the last full hour), compared with the same elapsed hours before"
     elif latest_ms is not None:
-        end = (latest_ms // DAY_MS + 1) * DAY_MS
+        # the last local midnight that both the data (its latest hour, over) and the clock have passed
+        data_end = (latest_ms // 3_600_000 + 1) * 3_600_000
+        end = local_midnight(data_end if now_ms is None else min(data_end, now_ms), timezone)
+        if end < local_midnight(data_end - 1, timezone, 1):
+            today = now_ms is not None and local_midnight(now_ms, timezone) == end
+            note = ("complete local days (the last day, " + ("today, still running" if today else
+                    "only partly in the data") + ", is left out), compared with the same days before")
     else:
         raise ValueError("no visits in the data: give --until, or make some history first")
     match = _DURATION.match(since.strip())
-    start = end - int(match.group(1)) * _UNIT_MS[match.group(2)] if match else _parse_time(since, "--since")
+    if match and match.group(2) in "dw" and note.startswith("complete"):
+        days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+        start = local_midnight(end, timezone, -days)
+    elif match:
+        start = end - int(match.group(1)) * _UNIT_MS[match.group(2)]
+    else:
+        start = _parse_time(since, "--since", timezone)
     if start >= end:
         raise ValueError(f"--since {since} is not before the end of the period")
-    return start, end
+    return start, end, note
 
 
 def _drift_baseline() -> Any:
@@ -68,10 +114,20 @@ def _drift_baseline() -> Any:
         return None  # a card without a baseline: the report leaves model drift out
 
 
+def _site_zones(con: Any) -> tuple[tuple[str, str], ...]:
+    """Each site's own zone from the lake's `sites` relation (none when the events come from a log)."""
+    import duckdb
+
+    try:
+        return tuple((str(s), str(z)) for s, z in con.execute("SELECT site_id, timezone FROM sites").fetchall())
+    except duckdb.Error:
+        return ()
+
+
 def run_report(args: argparse.Namespace) -> int:
-    from batch.analytics.drivers import read_business_events
+    from batch.analytics.drivers import read_business_events, zone_mismatch
     from batch.analytics.forecast import history_end_ms
-    from batch.analytics.source import known_sites, latest_event_ms
+    from batch.analytics.source import heartbeat_lifetimes, known_sites, latest_event_ms
     from batch.report.build import ReportOptions, build_report, write_report
     from batch.report.chromium import print_pdf
     from batch.report.publish import parse_s3_prefix, upload
@@ -79,13 +135,22 @@ def run_report(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     business = read_business_events(args.events) if args.events else None
     con = connect(args)
+    if business is not None and (warning := zone_mismatch(business, args.timezone, str(args.events))) is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     check_site(args.site, known_sites(con))
     latest = latest_event_ms(con)
-    since_ms, until_ms = period(args.since, args.until, latest)
+    # how far the data reaches: heartbeats too, or a café closed in the evening would look unfinished
+    beat = heartbeat_lifetimes(con)[1]
+    reach = max(t for t in (latest, beat) if t is not None) if latest is not None else None
     now_ms = int(time.time() * 1000)
+    since_ms, until_ms, note = period(args.since, args.until, reach, args.timezone, now_ms)
     report = build_report(con, ReportOptions(
         since_ms, until_ms, args.site, args.min_tracks, business, not args.no_forecast, _drift_baseline(),
-        forecast_from_ms=history_end_ms(latest, now_ms) if latest is not None else None))
+        forecast_from_ms=history_end_ms(latest, now_ms) if latest is not None else None, timezone=args.timezone,
+        now_ms=now_ms, period_note=note, paper=args.paper, site_zones=_site_zones(con)))
+    if args.out is None:
+        reports = args.site_file.reports_dir
+        args.out = str(reports) if reports is not None else "var/report"
     remote = str(args.out).startswith("s3://")
     if remote:
         parse_s3_prefix(args.out)  # a bad location fails before the work, not after

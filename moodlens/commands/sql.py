@@ -1,4 +1,4 @@
-"""`moodlens sql "SELECT ..."`: DuckDB over the lake's Iceberg tables and views."""
+"""`moodlens sql "SELECT ..."`: DuckDB over the lake's Iceberg tables and views, read-only."""
 
 from __future__ import annotations
 
@@ -6,34 +6,49 @@ import argparse
 import sys
 from pathlib import Path
 
+from moodlens.commands.analytics_input import add_site_file_argument
+
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sql = groups.add_parser("sql", help="run SQL on the lake (tables and views by name; DuckDB dialect)")
     sql.add_argument("query", nargs="?", help="the query, e.g. \"SELECT count(*) FROM face_expression\"")
     sql.add_argument("--file", type=Path, default=None, help="read the query from this file")
-    sql.add_argument("--lake", default=None, help="lake folder (default var/lake) or s3://bucket/prefix")
+    add_site_file_argument(sql)
+    sql.add_argument("--lake", default=None,
+                     help="lake folder or s3://bucket/prefix (default: $MOODLENS_LAKE, the site file's, else var/lake)")
+    sql.add_argument("--tables", action="store_true", help="list every table and view with its columns")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
     sql.add_argument("--stats", action="store_true", help="print files and bytes each table's scan read")
+    sql.add_argument("--allow-file-access", action="store_true",
+                     help="let the query read and write files, attach databases and load extensions (off by "
+                          "default: a COPY over a lake file would silently lose rows)")
     sql.set_defaults(handler=run_sql)
 
 
 def run_sql(args: argparse.Namespace) -> int:
-    from batch.lake.tables import ensure_tables, lake_from_argument, open_catalog
-    from batch.sql.output import FORMATS
-    from batch.sql.runner import QueryError, run_query
+    from batch.sql.output import FORMATS, as_catalog
+    from batch.sql.runner import QueryError, describe_tables, run_query
+    from moodlens.commands.analytics_input import lake_tables, read_site_file
 
-    if (args.query is None) == (args.file is None):
+    if args.tables:
+        if args.query is not None or args.file is not None:
+            print("moodlens sql: --tables takes no query", file=sys.stderr)
+            return 2
+    elif (args.query is None) == (args.file is None):
         print("moodlens sql: give a query or --file, not both", file=sys.stderr)
         return 2
+    site = read_site_file(args)
+    tables = lake_tables(site.lake)
+    if args.tables:
+        catalog = describe_tables(tables)
+        print(as_catalog(catalog) if args.format == "table" else FORMATS[args.format](catalog))
+        return 0
     query = args.file.read_text(encoding="utf-8") if args.file else args.query
     where = str(args.file) if args.file else "query"
-    lake = lake_from_argument(args.lake)
-    if not lake.properties and not (lake.root / "catalog.db").exists():
-        raise FileNotFoundError(f"no lake at {lake.root} (run `moodlens batch compact` first, or pass --lake)")
-    tables = ensure_tables(open_catalog(lake))
     try:
-        result = run_query(tables, query, threads=args.threads)
+        result = run_query(tables, query, threads=args.threads, sites=site.sites(),
+                           writable=args.allow_file_access)
     except QueryError as error:
         print(f"moodlens sql: {where}: {error}", file=sys.stderr)
         return 2

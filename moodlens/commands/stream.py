@@ -67,7 +67,7 @@ def run_host(args: argparse.Namespace) -> int:
 
 
 def run_kcl_worker(args: argparse.Namespace) -> int:
-    from stream.aws.kcl_processor import main
+    from stream.host.kcl import main
 
     main(lambda: kcl_processor(args))
     return 0

@@ -1,4 +1,5 @@
-"""Wiring for `moodlens stream run` and `moodlens stream kcl-worker`: arguments -> the host's adapters.
+"""The flags of `moodlens stream run` and `moodlens stream kcl-worker`, parsed and handed to the
+stream's wiring (``stream.wiring``), which builds the host from them.
 
 Sources: ``--log DIR`` (the local log) or ``--source kinesis://STREAM``. State: ``--state DIR`` or
 ``--state s3://BUCKET/prefix``. Outputs: the local files in ``--out DIR`` (default: the state folder
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from stream import wiring
 from stream.alarms import AlarmConfig, default_alarm_window
 from stream.engine import EngineConfig
 from stream.host.loop import Host, HostConfig
@@ -25,6 +28,7 @@ from stream.sinks.aws import (
     ENV_FIREHOSE_STREAM,
     ENV_METRIC_NAMESPACE,
 )
+from stream.wiring import Outlets
 
 ALARM_DEFAULTS = AlarmConfig()  # the flags' defaults are the alarm rules' own
 
@@ -72,8 +76,13 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                              "or quiet; 0: never; default %(default)s)")
     engine.add_argument("--silent-minutes", type=int, default=ALARM_DEFAULTS.silent_minutes,
                         help="a camera with no heartbeat this long raises camera_silent (default %(default)s)")
-    engine.add_argument("--idle-advance-s", type=float, default=60.0,
-                        help="a site without input this long: its event time moves on with the clock (0: never)")
+    engine.add_argument("--idle-advance-s", type=float, default=3600.0,
+                        help="a site without input this long: its event time moves on with the clock, closing its "
+                             "last windows; an outage longer than this makes its spooled events late (0: never; "
+                             "default %(default)g)")
+    engine.add_argument("--unreachable-minutes", type=float, default=5.0,
+                        help="a site that was sending and sent nothing this long (wall clock) raises "
+                             "site_unreachable, cleared by its next event (0: never; default %(default)g)")
     engine.add_argument("--no-time-check", action="store_true",
                         help="accept any event time (replaying old data); default refuses far future/past")
 
@@ -93,95 +102,33 @@ def host_config(args: argparse.Namespace) -> HostConfig:
         batch_size=args.batch_size, check_time=not args.no_time_check,
         idle_advance_ms=(int(args.idle_advance_s * 1000) if args.idle_advance_s > 0 and not getattr(args, "once", False)
                          else None),
+        unreachable_minutes=(args.unreachable_minutes if args.unreachable_minutes > 0
+                             and not getattr(args, "once", False) else None),
         commit_every_s=args.commit_every_s if args.commit_every_s is not None else (30.0 if s3 else 0.0))
 
 
-def _client(args: argparse.Namespace, service: str) -> Any:
-    import boto3
+def clients(args: argparse.Namespace) -> Callable[[str], Any]:
+    """AWS clients for the wiring: boto3 is imported here, at the edge, and only when one is needed."""
 
-    return boto3.client(service, endpoint_url=args.endpoint_url, region_name=args.region)
+    def client(service: str) -> Any:
+        import boto3
 
-
-def aws_outputs(args: argparse.Namespace) -> Any:
-    from stream.aws.cloudwatch import CloudWatchPublisher
-    from stream.aws.sqs_deadletter import SqsDeadLetterSink
-    from stream.sinks.aws import AwsOutputs, EventBridgeAlarmSink, FirehoseSink, SnsAlarmSink
-
-    return AwsOutputs(
-        firehose=FirehoseSink(_client(args, "firehose"), args.firehose) if args.firehose else None,
-        sns=SnsAlarmSink(_client(args, "sns"), args.sns_topic) if args.sns_topic else None,
-        eventbridge=EventBridgeAlarmSink(_client(args, "events"), args.event_bus) if args.event_bus else None,
-        metrics=(CloudWatchPublisher(_client(args, "cloudwatch"), args.metrics_namespace)
-                 if args.metrics_namespace else None),
-        dead_letters=(SqsDeadLetterSink(_client(args, "sqs"), args.dead_letter_queue)
-                      if args.dead_letter_queue else None),
-        metric_window_minutes=args.alarm_window)
+        return boto3.client(service, endpoint_url=args.endpoint_url, region_name=args.region)
+    return client
 
 
-def outputs(args: argparse.Namespace) -> Any:
-    from stream.sinks.aws import Fanout
-    from stream.sinks.files import FileOutputs
-
-    s3 = str(args.state).startswith("s3://")
-    folder = args.out or (None if s3 else Path(args.state))
-    remote = any((args.firehose, args.sns_topic, args.event_bus, args.metrics_namespace, args.dead_letter_queue))
-    if folder is None and not remote:
-        raise ValueError("--state s3://... keeps no output files: give --out DIR and/or "
-                         "--firehose/--sns-topic/--event-bus/--metrics-namespace/--dead-letter-queue")
-    parts = ([FileOutputs(folder)] if folder is not None else []) + ([aws_outputs(args)] if remote else [])
-    return parts[0] if len(parts) == 1 else Fanout(*parts)
-
-
-def _check_state(args: argparse.Namespace) -> None:
-    if str(args.state).startswith("s3:") and not str(args.state).startswith("s3://"):
-        raise ValueError(f"--state {args.state}: an S3 location is s3://BUCKET/prefix")
-
-
-def state_store(args: argparse.Namespace) -> Any:
-    _check_state(args)
-    if str(args.state).startswith("s3://"):
-        from stream.state.s3 import S3StateStore
-
-        return S3StateStore(_client(args, "s3"), str(args.state))
-    from stream.state.local import LocalStateStore
-
-    return LocalStateStore(Path(args.state))
+def outlets(args: argparse.Namespace) -> Outlets:
+    return Outlets(out=args.out, firehose=args.firehose, sns_topic=args.sns_topic, event_bus=args.event_bus,
+                   metrics_namespace=args.metrics_namespace, dead_letter_queue=args.dead_letter_queue)
 
 
 def build_host(args: argparse.Namespace) -> Host:
-    if (args.log is None) == (args.source is None):
-        raise ValueError("give exactly one of --log DIR (local log) or --source kinesis://STREAM")
-    _check_state(args)
-    config = host_config(args)
-    sinks = outputs(args)
-    if args.log is not None:
-        from locallog import LocalLog
-        from stream.sources.locallog import LocalLogSource
-
-        if not args.log.is_dir():
-            raise FileNotFoundError(f"no event log at {args.log}")
-        source: Any = LocalLogSource(LocalLog(args.log), f"locallog:{args.log}")
-    else:
-        from stream.sources.kinesis import KinesisSource, parse_kinesis_url
-
-        name = parse_kinesis_url(args.source)
-        client = _client(args, "kinesis")
-        try:
-            client.describe_stream_summary(StreamName=name)
-        except client.exceptions.ResourceNotFoundException as error:
-            raise FileNotFoundError(f"--source {args.source}: no such Kinesis stream ({error})") from error
-        source = KinesisSource(client, name)
-    return Host(source, state_store(args), sinks, config)  # last: a local state is locked once taken
+    return wiring.build_host(log=args.log, url=args.source, state=str(args.state), outlets=outlets(args),
+                             config=host_config(args), client=clients(args))
 
 
 def kcl_processor(args: argparse.Namespace) -> Any:
-    """One record processor for the MultiLangDaemon: site states under --state s3://..., AWS outputs."""
-    from stream.aws.kcl_processor import SiteRecordProcessor
-    from stream.state.s3 import S3Objects, S3SiteStates, parse_s3_url
-
-    bucket, prefix = parse_s3_url(str(args.state))
-    return SiteRecordProcessor(S3SiteStates(S3Objects(_client(args, "s3"), bucket), prefix), aws_outputs(args),
-                               host_config(args))
+    return wiring.kcl_processor(str(args.state), outlets(args), host_config(args), clients(args))
 
 
 def _window_minutes(text: str) -> tuple[int, ...]:

@@ -17,16 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from onebox.camera_watch import CAMERA_ALARMS
 from onebox.eventlog import Skipped, parse_or_skip
-from stream.aggregate import RunningStats
-from stream.alarms import hour_of_week
-from stream.embedded import ALARMS, CHECKPOINT, WINDOWS
+from stream.alarms import baseline_levels, hour_of_week
+from stream.embedded import ALARMS, WINDOWS
+from stream.host.sites import StateError
+from stream.state.local import read_state
 
 CURVE_MINUTES = 15
 START_TAIL_BYTES = 32 * 1024 * 1024  # at start, read this much of each output's end: today and its alarms
 CHUNK_BYTES = 8 * 1024 * 1024  # at most this much per poll, so memory stays bounded on a busy box
 BASELINE_EVERY_S = 30.0
-REPORT_SUFFIXES = (".html", ".md", ".txt", ".csv", ".json", ".pdf")
+REPORT_SUFFIXES = (".html", ".pdf")  # the report itself; its CSVs and charts sit beside it
 ForecastHook = Callable[[], list[list[float]] | None]
 
 
@@ -61,8 +63,11 @@ class DashboardState:
     def poll(self) -> bool:
         """Reads what is new; returns whether anything changed."""
         changed = False
-        for name, fold in ((WINDOWS, self._window), (ALARMS, self._alarm)):
-            path = self.stream_dir / name
+        sources = [(self.stream_dir / WINDOWS, self._window), (self.stream_dir / ALARMS, self._alarm)]
+        if self.status_file is not None:  # the box's own camera alarms (onebox.camera_watch)
+            sources.append((self.status_file.parent / CAMERA_ALARMS, self._alarm))
+        for path, fold in sources:
+            name = path.name
             documents, self.offsets[name] = _read_new(path, self.offsets.get(name), self.skipped)
             for document in documents:
                 fold(document)
@@ -78,18 +83,19 @@ class DashboardState:
         return changed
 
     def _read_baseline(self) -> bool:
-        """The alarm engine's own baseline (net score per hour of the week, UTC) from the runner's checkpoint."""
+        """The alarm engine's own baseline (the usual net score per hour of the week, UTC), read from
+        the stream runner's checkpoint through the stream's readers, without its writer's lock."""
         try:
-            state = json.loads((self.stream_dir / CHECKPOINT).read_bytes())
-            rows = state["alarms"]["baselines"]
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            _, sites = read_state(self.stream_dir)
+        except StateError:
             return False
         baseline = {}
-        for site, how, *stats in rows:
-            if site == self.site or self.site is None:
-                running = RunningStats.from_json(stats)
-                if running.count:
-                    baseline[int(how)] = running.mean
+        for site, document in sites.items():
+            alarms = document.get("alarms") if isinstance(document, dict) else None
+            if (self.site is not None and site != self.site) or not isinstance(alarms, dict):
+                continue
+            for how, reference in baseline_levels(alarms, site).items():
+                baseline[how] = reference.net
         changed = baseline != self.baseline
         self.baseline = baseline
         return changed
@@ -115,7 +121,8 @@ class DashboardState:
     def _alarm(self, alarm: Mapping[str, Any]) -> None:
         self.site = alarm["site_id"]
         short = {"time_ms": alarm["event_time_ms"], "rule": alarm["rule"], "state": alarm["state"],
-                 "camera": alarm["camera_id"], "value": alarm["value"], "reason": alarm["reason"]}
+                 "camera": alarm["camera_id"], "value": alarm["value"], "reason": alarm["reason"],
+                 "threshold": alarm.get("threshold")}
         self.alarms.appendleft(short)
         key = f"{alarm['rule']}/{alarm['camera_id'] or ''}"
         if alarm["state"] == "ALARM":
@@ -162,14 +169,18 @@ class DashboardState:
         names = {c["id"]: c.get("name") or c["id"] for c in status.get("cameras", [])}
         ids = sorted({k for k in self.latest if k} | set(self.health) | set(names))
         drift = (self.drift() if self.drift else None) or {}
+        children = {c.get("name"): c for c in status.get("children", [])}
         cameras = [{"id": cid, "name": names.get(cid, cid), "windows": self.latest.get(cid, {}),
                     "tracks_now": self.health.get(cid, {}).get("open_tracks"), "health": self.health.get(cid),
-                    "drift": drift.get(cid)}
+                    "drift": drift.get(cid), "down": self.open_alarms.get(f"camera_silent/{cid}"),
+                    "edge": _edge(children.get(f"edge-{cid}"))}
                    for cid in ids]
         tracks = [c["tracks_now"] for c in cameras if c["tracks_now"] is not None]
         return {
             "site": {"id": status.get("site") or self.site, "windows": self.latest.get("", {}),
-                     "tracks_now": sum(tracks) if tracks else None},
+                     "tracks_now": sum(tracks) if tracks else None,
+                     "waiting": self.open_alarms.get("site_unreachable/")},
+            "camera_names": names,
             "cameras": cameras,
             "curve": self.curve if self.curve_day == self.today() else [],
             "baseline": self._baseline_today(),
@@ -182,6 +193,14 @@ class DashboardState:
             "reports": self.reports(),
             "skipped": self.skipped.count + getattr(self.heartbeats, "skipped", Skipped()).count,
         }
+
+
+def _edge(child: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the camera card says about the camera's edge process (the supervisor's view)."""
+    if child is None:
+        return None
+    return {"state": child.get("state"), "last_exit": child.get("last_exit"), "reason": child.get("reason"),
+            "restarts": child.get("restarts")}
 
 
 def _read_new(path: Path, offset: int | None, skipped: Skipped) -> tuple[list[Mapping[str, Any]], int]:

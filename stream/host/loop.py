@@ -6,9 +6,10 @@ processor) runs this loop; they differ only in the adapters behind the ports (``
 One ordered commit per batch, after quix-streams' checkpoint: (1) outputs written and flushed
 (files fsync'd; Firehose/SNS/EventBridge/CloudWatch/SQS calls returned), (2) the state: the changed
 sites' states (each carrying the last position it applied per partition and its own counters) and
-the host checkpoint (the source position, the record counters and the outputs' positions). Both
-state stores write (2) in one atomic, fenced write (a local file replaced by rename; one S3 object
-written with If-Match), so a crash before it replays the batch: local files are truncated back to
+the host checkpoint (the source position, the record counters and the outputs' positions). The
+folder and S3 stores write (2) in one atomic, fenced write (a local file replaced by rename; one S3
+object written with If-Match); the KCL processor's (``stream.host.kcl``) writes one fenced object per
+changed site, then the KCL's checkpoint. A crash before (2) replays the batch: local files are truncated back to
 the checkpointed sizes, remote sinks receive the same windows and alarms again with the same
 deterministic ids (idempotent downstream). The counters are a function of that committed state:
 windows, alarms, late events and events are summed from the site states (``Sites.counters``), the
@@ -23,7 +24,7 @@ or on which consumer reads which shard.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from stream.alarms import AlarmConfig, check_alarms_fit_windows
 from stream.deadletter import DeadLetter
 from stream.engine import EngineConfig
 from stream.host.ports import FencedError, Outputs, Source, SourceRecord, StateStore
-from stream.host.sites import Applied, Emitted, Sites, StateError
+from stream.host.sites import Applied, Emitted, Sites, SiteState, StateError
 from stream.ingest import IngestConfig, ingest
 
 CHECKPOINT_VERSION = 3
@@ -48,6 +49,7 @@ class HostConfig:
     batch_size: int = 5_000
     check_time: bool = True
     idle_advance_ms: int | None = None  # a site without input this long (wall clock): its event time moves on
+    unreachable_minutes: float | None = None  # a sending site silent this long: site_unreachable (wall clock)
     commit_every_s: float = 0.0  # state commits at most this often (S3 PUTs cost); outputs go every batch
 
     def __post_init__(self) -> None:
@@ -69,7 +71,7 @@ def apply_batch(records: Sequence[SourceRecord], sites: Sites, config: HostConfi
     """The host's one step on a batch, shared by every wiring: validation -> per-site engines and alarms.
 
     Returns (what the sites emitted, dead letters, events). ``load`` is called with the batch's sites
-    before they are applied (the KCL processor fetches their state objects there)."""
+    before they are applied (a host with ``fetch_site`` reads their stored states there)."""
     events, letters = ingest([(r.label, r.data) for r in records], now_ms, config.ingest)
     rejected = {letter.source for letter in letters}  # ingest keeps order and names each letter's record
     kept = [r for r in records if r.label not in rejected]
@@ -80,14 +82,19 @@ def apply_batch(records: Sequence[SourceRecord], sites: Sites, config: HostConfi
 
 
 class Host:
+    """``fetch_site``: for a store that loads no sites up front (the KCL processor's, whose sites move
+    between workers), a site's stored state by name, read when a batch first names the site."""
+
     def __init__(self, source: Source, state: StateStore, outputs: Outputs, config: HostConfig | None = None,
-                 *, clock: Callable[[], float] = time.time, fault: Callable[[str], None] = _no_fault) -> None:
+                 *, clock: Callable[[], float] = time.time, fault: Callable[[str], None] = _no_fault,
+                 fetch_site: Callable[[str], Mapping[str, Any] | None] | None = None) -> None:
         self.source = source
         self.state = state
         self.outputs = outputs
         self.config = config or HostConfig()
         self._clock = clock
         self._fault = fault  # tests: raises at named points to simulate a crash there
+        self._fetch_site = fetch_site
         for _ in range(CLAIM_ATTEMPTS):  # checked before claimed: a refused state is left as it was
             checkpoint, sites = state.load()
             try:
@@ -117,6 +124,8 @@ class Host:
                     raise StateError(f"{state.where}: checkpoint has {name} {checkpoint.get(name)!r}, "
                                      f"this host expects {expected!r}{why}")
         self.sites = Sites.restore(self.config.engine, self.config.alarms, sites, state.site_where, clock)
+        if self.config.unreachable_minutes is not None:
+            self.sites.watch_outages(self.config.unreachable_minutes)
         self._counters: dict[str, int] = dict.fromkeys(HOST_COUNTERS, 0)
         if checkpoint is not None:
             saved = checkpoint.get("counters")
@@ -140,17 +149,29 @@ class Host:
     def step(self) -> int:
         """One batch from the source; returns how many records it read (0: nothing new)."""
         records = self.source.poll(self.config.batch_size)
-        if self.config.idle_advance_ms is not None and self._clock() - self._last_idle_check >= 1.0:
+        wall_clock = self.config.idle_advance_ms is not None or self.config.unreachable_minutes is not None
+        if wall_clock and self._clock() - self._last_idle_check >= 1.0:
             self._last_idle_check = self._clock()
-            idle = self.sites.advance_idle(self.config.idle_advance_ms)
+            idle = self.sites.on_wall_clock(self.config.idle_advance_ms)
             if idle.windows or idle.alarms:
                 self._commit(idle, [], 0, position=self._pending["position"])  # before this batch
         if not records:
             return 0
         now_ms = int(self._clock() * 1000) if self.config.check_time else None
-        emitted, letters, _ = apply_batch(records, self.sites, self.config, now_ms)
+        emitted, letters, _ = apply_batch(records, self.sites, self.config, now_ms,
+                                          load=self._fetch_sites if self._fetch_site else None)
         self._commit(emitted, letters, len(records), position=self.source.position())
         return len(records)
+
+    def _fetch_sites(self, names: set[str]) -> None:
+        fetch = self._fetch_site
+        if fetch is None:
+            return
+        for site in sorted(names - set(self.sites.states)):
+            document = fetch(site)
+            if document is not None:
+                self.sites.states[site] = SiteState.restore(document, self.state.site_where(site),
+                                                            self.sites.alarm_config, self.sites.engine_config)
 
     def drain(self, flush: bool = False) -> int:
         """Processes everything the source has now; with ``flush`` also closes every open window."""

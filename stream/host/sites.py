@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from schemas.types import SentimentAlarm, SentimentWindow
 from stream.alarms import AlarmConfig, AlarmEngine
 from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
+from stream.host.outage import OutageWatch
 
 SITE_STATE_VERSION = 2
 SITE_COUNTERS = ("events", "windows", "alarms", "late")  # what a site's own events produced
@@ -113,7 +114,12 @@ class Sites:
         self.alarm_config = alarms
         self.states: dict[str, SiteState] = dict(states or {})
         self._clock = clock
-        self._last_input: dict[str, float] = {}  # wall clock of a site's last event: idle advance only
+        self._last_input: dict[str, float] = {}  # wall clock of a site's last event: idle advance, outages
+        self.outage: OutageWatch | None = None  # site_unreachable in wall-clock time (`watch_outages`)
+
+    def watch_outages(self, after_minutes: float) -> None:
+        """Raise site_unreachable for a site silent this many wall-clock minutes (``stream.host.outage``)."""
+        self.outage = OutageWatch(after_minutes)
 
     def site(self, name: str) -> SiteState:
         state = self.states.get(name)
@@ -131,6 +137,7 @@ class Sites:
         late: list[tuple[int, Mapping[str, Any]]] = []
         now = self._clock()
         serial = 0
+        cleared: list[SentimentAlarm] = []
         for name, entries in by_site.items():
             state = self.site(name)
             applied = state.applied
@@ -142,6 +149,9 @@ class Sites:
             else:
                 fresh = entries
             out.dirty.add(name)
+            if self.outage is not None and (back := self.outage.heard(name, now)):
+                cleared.append(back)
+                state.counters["alarms"] += 1
             self._last_input[name] = now
             events = [a.event for _, a in fresh]
             before = (state.engine.watermark_ms, state.engine.max_event_time_ms)
@@ -167,6 +177,7 @@ class Sites:
                 positions = {id(a.event): i for i, a in fresh}
                 late.extend((positions.get(id(e), fresh[-1][0]), e) for e in result.late)
         placed.sort(key=lambda p: (p[0], p[1]))
+        out.alarms += cleared  # a site sends again: said before the windows its events close
         for _, _, tick, alarms in placed:
             out.windows += tick.windows
             out.heartbeats += tick.heartbeats
@@ -202,9 +213,28 @@ class Sites:
             state.counters["alarms"] += len(raised)
         return out
 
+    def on_wall_clock(self, idle_ms: int | None) -> Emitted:
+        """The host's wall-clock duties: outages raised (``watch_outages``), then the idle advance."""
+        out = Emitted()
+        if self.outage is not None:
+            now = self._clock()
+            for name in self.states:
+                self._last_input.setdefault(name, now)  # a site restored from its state counts from now
+            for alarm in self.outage.check(self._last_input, now):
+                out.alarms.append(alarm)
+                if alarm["site_id"] in self.states:  # counted with the site, so the counters stay its state's
+                    self.states[alarm["site_id"]].counters["alarms"] += 1
+                    out.dirty.add(alarm["site_id"])
+        if idle_ms is not None:
+            out.extend(self.advance_idle(idle_ms))
+        return out
+
     def advance_idle(self, idle_ms: int) -> Emitted:
         """Sites with no event for ``idle_ms`` of wall clock: event time moves on with the clock.
 
+        This bounds how long a silent site's last windows stay open (``idle_ms`` plus the lateness),
+        and it is what makes events older than that late when the site's spools drain: so the bound
+        is long (the hosts' default is one hour) and an outage is told by ``stream.host.outage``.
         The one input not in the log: it changes *when* windows appear, never their content."""
         now = self._clock()
         out = Emitted()

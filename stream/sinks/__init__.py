@@ -1,2 +1,2 @@
 """Outputs for the host (``stream.host.ports.Outputs``): local files; Firehose, SNS, EventBridge,
-CloudWatch metrics from the windows, SQS dead letters."""
+CloudWatch metrics from the windows (``cloudwatch``), SQS dead letters (``sqs``)."""

@@ -13,10 +13,15 @@ from __future__ import annotations
 import json
 import random
 import time
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stream.aws.cloudwatch import (
+from stream.deadletter import DeadLetter, DeadLetterSink
+from stream.host.sites import Emitted
+from stream.jsonl import dumps
+from stream.sinks.alert_text import Names, alarm_text, window_key
+from stream.sinks.cloudwatch import (
     CAMERA,
     DEAD_LETTERS,
     FACES,
@@ -27,9 +32,6 @@ from stream.aws.cloudwatch import (
     MetricDatum,
     MetricSink,
 )
-from stream.deadletter import DeadLetter, DeadLetterSink
-from stream.host.sites import Emitted
-from stream.jsonl import dumps
 
 FIREHOSE_MAX_RECORDS, FIREHOSE_MAX_BYTES = 500, 4 * 1024 * 1024
 # The consumer's task environment, one variable per output: the stack sets them (``deploy.container``),
@@ -88,19 +90,36 @@ class FirehoseSink:
 
 
 class SnsAlarmSink:
-    """One SNS message per alarm state change (ALARM and OK): e-mail/chat subscribers see both."""
+    """One SNS message per alarm state change (ALARM and OK): e-mail, SMS and chat subscribers get the
+    plain words the box's alert messages use (``stream.sinks.alert_text``), queues and functions the
+    alarm event as JSON (one message, a text per protocol)."""
 
-    def __init__(self, client: Any, topic_arn: str) -> None:
+    def __init__(self, client: Any, topic_arn: str, names: Names | None = None) -> None:
         self.client, self.topic_arn = client, topic_arn
+        self.names = names or Names()
 
-    def send(self, alarms: Sequence[Mapping[str, Any]]) -> None:
+    def send(self, alarms: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str, Any]] = ()) -> None:
+        judged = {window_key(w["site_id"], w["camera_id"], w["window_minutes"], w["window_end_ms"]): w
+                  for w in windows}
         for alarm in alarms:
-            where = alarm["site_id"] + (f"/{alarm['camera_id']}" if alarm.get("camera_id") else "")
+            window = next((w for (site, camera, _, end), w in judged.items()
+                           if site == alarm["site_id"] and camera == (alarm.get("camera_id") or "")
+                           and end == alarm["event_time_ms"] and alarm["rule"] in ("low_sentiment", "sentiment_drop")),
+                          None)
+            title, body = alarm_text(alarm, self.names, window)
+            document = json.dumps(alarm, sort_keys=True)
             self.client.publish(
-                TopicArn=self.topic_arn, Subject=f"moodlens {alarm['state']}: {alarm['rule']} at {where}"[:100],
-                Message=json.dumps(alarm, sort_keys=True),
+                TopicArn=self.topic_arn, Subject=_subject(title), MessageStructure="json",
+                Message=json.dumps({"default": body, "email": body, "sms": title, "sqs": document,
+                                    "lambda": document, "http": document, "https": document}),
                 MessageAttributes={"event_id": {"DataType": "String", "StringValue": alarm["event_id"]},
                                    "state": {"DataType": "String", "StringValue": alarm["state"]}})
+
+
+def _subject(title: str) -> str:
+    """SNS subjects: at most 100 characters, ASCII printable, no line breaks."""
+    plain = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return " ".join(plain.split())[:99]
 
 
 class EventBridgeAlarmSink:
@@ -164,9 +183,10 @@ class AwsOutputs:
             self.dead_letters.put(letters)  # raises when SQS did not take them: the batch replays
         if self.firehose is not None:
             self.firehose.send([*emitted.windows, *emitted.alarms, *emitted.late])
-        for sink in (self.sns, self.eventbridge):
-            if sink is not None and emitted.alarms:
-                sink.send(emitted.alarms)
+        if self.sns is not None and emitted.alarms:
+            self.sns.send(emitted.alarms, emitted.windows)
+        if self.eventbridge is not None and emitted.alarms:
+            self.eventbridge.send(emitted.alarms)
         if self.metrics is not None:
             data = window_metrics(emitted.windows, self.metric_window_minutes, self.metric_cameras)
             data += heartbeat_metrics(emitted.heartbeats)

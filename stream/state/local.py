@@ -43,6 +43,22 @@ def lock_folder(folder: Path) -> int:
     return fd
 
 
+def read_state(folder: Path | str, name: str = CHECKPOINT) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """The checkpoint and each site's state as a host last committed them to ``folder`` (None and {}
+    before its first commit). Takes no lock: readers beside a running host (the page) use it, and
+    the file is replaced whole, so they always see one complete commit."""
+    path = Path(folder) / name
+    try:
+        document = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None, {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise StateError(f"{path}: corrupt checkpoint ({error})") from error
+    if not isinstance(document, dict) or not isinstance(document.get("sites", {}), dict):
+        raise StateError(f"{path}: corrupt checkpoint (not a checkpoint object)")
+    return document, dict(document.pop("sites", {}))
+
+
 class LocalStateStore:
     def __init__(self, folder: Path | str, name: str = CHECKPOINT,
                  fault: Callable[[str], None] = lambda point: None) -> None:
@@ -59,16 +75,9 @@ class LocalStateStore:
         return f"{self.path} (site {site})"
 
     def load(self) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
-        try:
-            document = json.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return None, {}
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise StateError(f"{self.path}: corrupt checkpoint ({error})") from error
-        if not isinstance(document, dict) or not isinstance(document.get("sites", {}), dict):
-            raise StateError(f"{self.path}: corrupt checkpoint (not a checkpoint object)")
-        self._sites = dict(document.pop("sites", {}))
-        return document, dict(self._sites)
+        checkpoint, sites = read_state(self.folder, self.path.name)
+        self._sites = sites
+        return checkpoint, dict(sites)
 
     def claim(self) -> bool:
         return True  # the folder's lock, taken at the start, is the claim

@@ -39,8 +39,11 @@ def test_views_carry_the_same_trino_text_with_their_column_types() -> None:
         assert names == [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
     hourly = resources["LakeViewSentimentByHourSite"]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
     assert {c["Name"]: c["Type"] for c in hourly} == {"site_id": "string", "hour": "timestamp", "tracks": "bigint",
+                                                      "local_date": "date", "local_hour": "bigint",
+                                                      "local_weekday": "bigint",
                                                       "suppressed": "boolean", "mean_valence": "double",
-                                                      "net_score": "double"}
+                                                      "net_score": "double", "net_low": "double",
+                                                      "net_high": "double"}
 
 
 def test_the_workgroup_encrypts_results_and_limits_each_query() -> None:

@@ -108,22 +108,6 @@ def test_a_long_history_is_read_from_its_recent_end_in_bounded_chunks(tmp_path: 
     assert state.snapshot()["site"]["windows"][5]["net"] == pytest.approx(0.59)  # the last one
 
 
-def test_the_curve_is_drawn_against_the_alarm_engines_own_baseline(tmp_path: Path) -> None:
-    import datetime as dt
-
-    from stream.alarms import hour_of_week
-
-    root = _state(tmp_path)
-    noon = int(dt.datetime.combine(dt.date.today(), dt.time(12)).timestamp() * 1000)
-    how = hour_of_week(noon)
-    (root / "stream" / "checkpoint.json").write_text(json.dumps(
-        {"alarms": {"baselines": [["cafe", how, 4, 1.2, 0.5], ["other-site", how, 2, -1.0, 1.0]]}}))
-    state = state_for(root, None)
-    state.poll()
-    baseline = state.snapshot()["baseline"]
-    assert [[p[0], p[1]] for p in baseline] == [[noon, pytest.approx(0.3)]]
-
-
 def test_the_lakes_forecast_is_drawn_when_there_is_one(tmp_path: Path) -> None:
     root = _state(tmp_path)
     state = state_for(root, None, lake=tmp_path / "elsewhere")

@@ -32,17 +32,20 @@ Mood = Callable[[int], float | None]  # minute -> true net score, None while the
 
 
 def simulate(mood: Mood, minutes: int, per_minute: float, seed: int, site: str = "cafe", first: int = 0) -> list[Tick]:
-    """One tick per minute: the site's 15-minute window (while anyone came in the last hour) and a heartbeat."""
+    """One tick per minute: the site's 15-minute window (while anyone came in the last hour), a heartbeat
+    and the customers of the minute (as the engine reports visits that ended)."""
     rng = np.random.default_rng(seed)
     votes: deque[tuple[int, int]] = deque()  # (minute, class index)
     happy, sad, neutral = CLASS_INDEX["happy"], CLASS_INDEX["sad"], CLASS_INDEX["neutral"]
     ticks = []
     for minute in range(minutes):
         truth = mood(minute)
+        arrived = [0, 0, 0]  # positive, negative, all: the customers whose visit ended this minute
         if truth is not None:
             p_pos, p_neg = (1 - NEITHER + truth) / 2, (1 - NEITHER - truth) / 2
             for draw in rng.random(int(rng.poisson(per_minute))):
                 votes.append((minute, happy if draw < p_pos else sad if draw < p_pos + p_neg else neutral))
+                arrived[0 if draw < p_pos else 1 if draw < p_pos + p_neg else 2] += 1
         while votes and votes[0][0] <= minute - 60:
             votes.popleft()
         end = T0 + (first + minute + 1) * MINUTE_MS
@@ -54,7 +57,8 @@ def simulate(mood: Mood, minutes: int, per_minute: float, seed: int, site: str =
                     counts[index] += 1
             tracks = sum(counts)
             windows.append(window_event(site, None, end, WINDOW, WindowAggregate(tracks, tracks, 0, tuple(counts)), 5))
-        ticks.append(Tick(end, windows, [(site, "cam", end - 30_000)]))
+        customers = [(site, "cam", arrived[0], arrived[1], sum(arrived))] if sum(arrived) else []
+        ticks.append(Tick(end, windows, [(site, "cam", end - 30_000)], False, customers))
     return ticks
 
 

@@ -23,7 +23,7 @@ CONFIG = RunnerConfig(
     engine=EngineConfig(window_minutes=(1, 3, 5), allowed_lateness_ms=60_000, min_tracks=1,
                         dedup_horizon_ms=120_000),
     alarms=AlarmConfig(window_minutes=3, min_tracks=1, raise_m=1, raise_n=2, clear_m=1, silent_minutes=2,
-                       baseline_min_samples=2),
+                       baseline_min_days=1),
     batch_size=10_000, check_time=False)
 
 

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG = RunnerConfig(
     engine=EngineConfig(window_minutes=(1, 5), allowed_lateness_ms=60_000, min_tracks=2),
     alarms=AlarmConfig(window_minutes=5, min_tracks=2, raise_m=2, raise_n=3, clear_m=2, silent_minutes=3,
-                       baseline_min_samples=5),
+                       baseline_min_days=1),
     batch_size=37, check_time=False)
 
 

@@ -157,6 +157,23 @@ def test_heartbeats_are_reported_in_the_tick_of_their_minute() -> None:
     assert out.windows == []  # heartbeats alone make no sentiment window
 
 
+def test_each_tick_counts_the_customers_whose_visit_ended_in_its_minute() -> None:
+    """A customer counts once, with the vote of its usable track_end (the edge's smoothed summary), in
+    the minute it ended; updates, unusable ends and a retried copy count nothing."""
+    engine = WindowEngine(EngineConfig(window_minutes=(1,), allowed_lateness_ms=0))
+    ended = face(T0 + 2_000, "t1", kind="track_end", top="happy")
+    out = engine.process([
+        face(T0 + 1_000, "t1", top="sad"), ended, ended,
+        face(T0 + 3_000, "t2", kind="track_end", top="angry"),
+        face(T0 + 4_000, "t3", kind="track_end", top="neutral"),
+        face(T0 + 5_000, "t4", kind="track_end", top="sad", usable=False),
+        face(T0 + 6_000, "t5", camera="cam-b", kind="track_end", top="sad"),
+        beat(T0 + MINUTE_MS + 1_000), face(T0 + 2 * MINUTE_MS, "t6")])
+    assert [(t.end_ms, t.customers) for t in out.ticks] == [
+        (T0 + MINUTE_MS, [("cafe-1", "cam-a", 1, 1, 3), ("cafe-1", "cam-b", 0, 1, 1)]),
+        (T0 + 2 * MINUTE_MS, [])]
+
+
 @SETTINGS
 @given(event_streams())
 def test_engine_windows_equal_the_brute_force_merge_of_panes(events: list[dict[str, Any]]) -> None:
@@ -179,6 +196,7 @@ def test_any_arrival_order_within_lateness_gives_the_sorted_windows(events, rng,
     assert engine.stats.late == 0
     assert shuffled.windows == ordered.windows
     assert [t.heartbeats for t in shuffled.ticks] == [t.heartbeats for t in ordered.ticks]
+    assert [t.customers for t in shuffled.ticks] == [t.customers for t in ordered.ticks]
 
 
 @SETTINGS
@@ -215,6 +233,7 @@ def test_snapshot_and_restore_anywhere_changes_nothing(events, data) -> None:
     out.extend(restored.flush())
     _, once = run(events)
     assert out.windows == once.windows
+    assert [t.customers for t in out.ticks] == [t.customers for t in once.ticks]
 
 
 def test_state_stays_bounded_over_a_long_stream() -> None:

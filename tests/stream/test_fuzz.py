@@ -2,7 +2,7 @@
 log, Kinesis host on moto). For every record: accepted, a duplicate, late, or dead-lettered with a
 reason and a code; never a crash, never silence. Each test drives at least ``MIN_RECORDS`` records
 (figures: ``benchmarks/fuzz_stream.py`` runs many more). The Kinesis host's fuzz is in
-``tests/stream/aws/test_fuzz_kinesis_host.py`` (it needs the moto server's fixtures)."""
+``tests/stream/host/test_fuzz_kinesis_consumer.py`` (it needs the moto server's fixtures)."""
 
 from __future__ import annotations
 

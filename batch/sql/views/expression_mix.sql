@@ -1,20 +1,31 @@
--- Share of visits per top expression, per site and day; shares NULL when the day has too few.
+-- Share of visits per top expression, per site and local day; a day with too few customers shows
+-- neither shares nor per-expression counts (a count beside its total is a share), only its total.
 SELECT
   site_id,
-  day,
+  local_date,
+  local_weekday,
   expression,
-  tracks,
+  CASE WHEN total_tracks >= {min_tracks} THEN tracks END AS tracks,
   total_tracks,
   total_tracks < {min_tracks} AS suppressed,
   CASE WHEN total_tracks >= {min_tracks} THEN CAST(tracks AS double) / total_tracks END AS share
 FROM (
   SELECT
     site_id,
-    date_trunc('day', event_time_ms) AS day,
-    top_class AS expression,
+    local_date,
+    local_weekday,
+    expression,
     count(*) AS tracks,
-    sum(count(*)) OVER (PARTITION BY site_id, date_trunc('day', event_time_ms)) AS total_tracks
-  FROM face_expression
-  WHERE kind = 'track_end' AND coalesce(quality.usable, true)
-  GROUP BY site_id, date_trunc('day', event_time_ms), top_class
+    sum(count(*)) OVER (PARTITION BY site_id, local_date) AS total_tracks
+  FROM (
+    SELECT
+      f.site_id,
+      CAST(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC')) AS date) AS local_date,
+      day_of_week(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC'))) AS local_weekday,
+      f.top_class AS expression
+    FROM face_expression AS f
+    LEFT JOIN sites AS s ON s.site_id = f.site_id
+    WHERE f.kind = 'track_end' AND coalesce(f.quality.usable, true)
+  ) AS local_visits
+  GROUP BY site_id, local_date, local_weekday, expression
 ) AS mix

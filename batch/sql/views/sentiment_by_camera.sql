@@ -1,14 +1,37 @@
--- Sentiment per camera and day (visits that ended in front of that camera).
+-- Sentiment per camera and local day (visits that ended in front of that camera), weekday 1 Monday.
+-- Measures are NULL and `suppressed` is true below {min_tracks} customers, and also for the fewest
+-- other cameras of that site and day until the suppressed ones hold {min_tracks} together: the
+-- site's day minus the shown cameras never gives back one hidden camera. net_low / net_high: 95% interval.
 SELECT
   site_id,
   camera_id,
-  date_trunc('day', event_time_ms) AS day,
-  count(*) AS tracks,
-  count(*) < {min_tracks} AS suppressed,
-  CASE WHEN count(*) >= {min_tracks} THEN avg(valence) END AS mean_valence,
-  CASE WHEN count(*) >= {min_tracks} THEN avg(
-    CASE WHEN top_class IN ({positive}) THEN 1.0 WHEN top_class IN ({negative}) THEN -1.0 ELSE 0.0 END
-  ) END AS net_score
-FROM face_expression
-WHERE kind = 'track_end' AND coalesce(quality.usable, true)
-GROUP BY site_id, camera_id, date_trunc('day', event_time_ms)
+  local_date,
+  local_weekday,
+  tracks,
+  {suppressed} AS suppressed,
+  CASE WHEN NOT {suppressed} THEN mean_valence END AS mean_valence,
+  {net_columns}
+FROM (
+  SELECT
+    *,
+    count_if(tracks < {min_tracks}) OVER (PARTITION BY site_id, local_date) AS hidden_cells,
+    sum(tracks) OVER (
+      PARTITION BY site_id, local_date ORDER BY tracks < {min_tracks} DESC, tracks, camera_id
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS tracks_before
+  FROM (
+    SELECT
+      f.site_id,
+      f.camera_id,
+      CAST(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC')) AS date) AS local_date,
+      day_of_week(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC'))) AS local_weekday,
+      count(*) AS tracks,
+      count_if(f.top_class IN ({positive})) AS positive,
+      count_if(f.top_class IN ({negative})) AS negative,
+      avg(f.valence) AS mean_valence
+    FROM face_expression AS f
+    LEFT JOIN sites AS s ON s.site_id = f.site_id
+    WHERE f.kind = 'track_end' AND coalesce(f.quality.usable, true)
+    GROUP BY 1, 2, 3, 4
+  ) AS cameras
+) AS ranked

@@ -16,6 +16,10 @@
   };
   const sign = (x) => (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(2);
   const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const when = (ms) => new Date(ms).toLocaleString([], { weekday: "short", day: "numeric", month: "short",
+    hour: "2-digit", minute: "2-digit" });
+  const STALE_MS = 3 * 60000;  // a heartbeat comes every 30 s: three minutes without one and "now" is not now
+  let cameraNames = {};
   const ago = (ms) => {
     const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
     return s < 90 ? s + " s ago" : s < 5400 ? Math.round(s / 60) + " min ago" : Math.round(s / 3600) + " h ago";
@@ -25,21 +29,34 @@
     const box = el("div", { class: "score", "data-minutes": String(minutes) });
     box.append(el("div", { class: "k" }, minutes + " min"));
     if (!w) {
-      box.append(el("div", { class: "v few" }, "no data yet"));
-    } else if (w.insufficient || w.net === null) {
-      box.append(el("div", { class: "v few" }, "too few customers"), el("div", { class: "ci" }, w.tracks + " seen"));
+      box.append(el("div", { class: "v few" }, "no data yet"),
+        el("div", { class: "ci" }, "a window shows once it closes, 2 minutes after its last minute"));
+      return box;
+    }
+    // a window is stale when a newer one of its length should have closed by now
+    const stale = Date.now() - w.end_ms > minutes * 60000 + STALE_MS;
+    if (w.insufficient || w.net === null) {
+      box.append(el("div", { class: "v few" }, "too few customers"),
+        el("div", { class: "ci" }, w.tracks + " seen: too few to score (no alarm either)"));
     } else {
       box.append(el("div", { class: "v " + (w.net >= 0 ? "pos" : "neg") }, sign(w.net)));
       const ci = w.low === null ? "" : "95%: " + sign(w.low) + " … " + sign(w.high);
       box.append(el("div", { class: "ci" }, ci + " · " + w.tracks + " customers"));
     }
+    if (stale) {
+      box.classList.add("stale");
+      box.append(el("div", { class: "ci stale-note" }, "stale: window to " + when(w.end_ms)));
+    }
     return box;
   }
 
-  function scores(target, windows, tracksNow) {
+  function scores(target, windows, tracksNow, beatMs) {
     target.replaceChildren(score(5, windows["5"]), score(15, windows["15"]), score(60, windows["60"]));
     const now = el("div", { class: "score" });
-    now.append(el("div", { class: "k" }, "tracks now"), el("div", { class: "v" }, tracksNow === null ? "–" : String(tracksNow)));
+    const stale = beatMs !== undefined && beatMs !== null && Date.now() - beatMs > STALE_MS;
+    now.append(el("div", { class: "k" }, "tracks now"),
+      el("div", { class: "v" + (stale ? " few" : "") }, tracksNow === null ? "–" : String(tracksNow)));
+    if (stale) { now.classList.add("stale"); now.append(el("div", { class: "ci stale-note" }, "stale: heartbeat " + ago(beatMs))); }
     target.append(now);
   }
 
@@ -78,28 +95,43 @@
     $("curve").replaceChildren(svg);
   }
 
+  const RULES = { low_sentiment: "low sentiment", sentiment_drop: "drop below usual", camera_silent: "camera not working",
+    site_unreachable: "site unreachable" };
+
   function alarmItem(a) {
     const li = el("li", { "data-rule": a.rule });
+    const where = a.camera ? (cameraNames[a.camera] || a.camera) : "whole site";
     li.append(el("span", { class: a.state === "ALARM" ? "alarm" : "ok" }, a.state + " "),
-      document.createTextNode(`${clock(a.time_ms)} ${a.rule.replace("_", " ")} ${a.camera || "whole site"} — ${a.reason}`));
+      document.createTextNode(`${when(a.time_ms)} · ${RULES[a.rule] || a.rule} · ${where} — ${a.reason}`));
     return li;
   }
 
   function render(s) {
+    cameraNames = s.camera_names || {};
     $("site-name").textContent = s.site.id || "";
     document.title = "moodlens " + (s.site.id || "");
-    scores($("site-scores"), s.site.windows || {}, s.site.tracks_now);
+    const beats = s.cameras.filter((c) => c.health).map((c) => c.health.time_ms);
+    scores($("site-scores"), s.site.windows || {}, s.site.tracks_now, beats.length ? Math.max(...beats) : null);
+    const wait = s.site.waiting;
+    $("waiting").hidden = !wait;
+    $("waiting").textContent = wait ? `Waiting for this site since ${when(wait.time_ms)}: no event for ` +
+      `${Math.round(wait.value || 0)} minutes. Its windows stay open for what its cameras spooled meanwhile.` : "";
     curve(s);
     const open = s.open_alarms.map(alarmItem);
     $("open-alarms").replaceChildren(...(open.length ? open : [el("li", { class: "ok" }, "none: all clear")]));
     $("alarm-history").replaceChildren(...s.alarms.slice(0, 20).map(alarmItem));
     $("cameras").replaceChildren(...s.cameras.map((c) => {
-      const box = el("div", { class: "cam", "data-camera": c.id });
+      const box = el("div", { class: "cam" + (c.down ? " down" : ""), "data-camera": c.id });
       box.append(el("strong", {}, c.name + (c.name !== c.id ? " (" + c.id + ")" : "")));
+      if (c.down) {
+        box.append(el("div", { class: "down-note" }, "NOT WORKING since " + when(c.down.time_ms) + ": " + c.down.reason));
+      } else if (c.edge && c.edge.reason && c.edge.state !== "running") {
+        box.append(el("div", { class: "down-note" }, `edge ${c.edge.state} (exit ${c.edge.last_exit}): ${c.edge.reason}`));
+      }
       const row = el("div", { class: "scores" });
-      scores(row, c.windows || {}, c.tracks_now);
-      box.append(row);
       const h = c.health;
+      scores(row, c.windows || {}, c.tracks_now, h ? h.time_ms : null);
+      box.append(row);
       box.append(el("div", { class: "small" }, h ? `heartbeat ${ago(h.time_ms)} · ${h.fps.toFixed(1)} frames/s · ` +
         `spool ${h.spool_depth}${h.dropped ? " (" + h.dropped + " dropped)" : ""} · model ${h.model_version}` : "no heartbeat yet"));
       const d = c.drift;
@@ -109,7 +141,9 @@
     }));
     $("children").tBodies[0].replaceChildren(...s.children.map((c) => {
       const tr = el("tr");
-      const state = c.state === "backoff" ? `restarting in ${c.restart_in_s}s (exit ${c.last_exit})` : c.state;
+      let state = c.state === "backoff" ? `restarting in ${c.restart_in_s}s (exit ${c.last_exit})` : c.state;
+      if (c.state === "failed") state = `failed (exit ${c.last_exit}), not restarted`;
+      if (c.reason && c.state !== "running") state += ": " + c.reason;
       tr.append(el("td", {}, c.name), el("td", { class: "state-" + c.state }, state), el("td", {}, String(c.restarts)),
         el("td", {}, c.uptime_s === null ? "–" : Math.round(c.uptime_s) + " s"));
       return tr;

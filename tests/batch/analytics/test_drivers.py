@@ -63,9 +63,46 @@ def test_valid_rows_parse_back_exactly_and_one_bad_value_is_named_by_its_line(
         f"{datetime.fromtimestamp(t / 1000, UTC).isoformat().replace('+00:00', 'Z')},{s},{k},{v!r}"
         for t, s, k, v in rows]
     parsed = parse_business_events(lines)
-    assert parsed.values.tolist() == [list(r) for r in rows]
+    assert parsed[["time_ms", "site_id", "kind", "value"]].values.tolist() == [list(r) for r in rows]
+    assert (parsed["utc_offset_min"] == 0).all()  # written in UTC
     if bad_at < len(rows):
         lines[bad_at + 1] = lines[bad_at + 1].rsplit(",", 1)[0] + ",n/a"
         with pytest.raises(BusinessEventsError) as error:
             parse_business_events(lines)
         assert error.value.problems == [f"line {bad_at + 2}: value: 'n/a' is not a number"]
+
+
+@given(st.integers(0, 10_000))
+def test_the_within_estimate_equals_the_regression_with_dummies(seed: int) -> None:
+    """Same coefficients and HC3 standard errors as statsmodels' WLS with one dummy per cell."""
+    import numpy as np
+    import pandas as pd
+    import statsmodels.api as sm
+
+    from batch.analytics.drivers import within_wls_hc3
+
+    rng = np.random.default_rng(seed)
+    n = 120
+    cells = rng.integers(0, 9, n)
+    x = np.column_stack([rng.integers(0, 2, n), rng.normal(size=n)]).astype(float)
+    w = rng.integers(5, 40, n).astype(float)
+    y = 0.3 * x[:, 0] - 0.1 * x[:, 1] + rng.normal(size=9)[cells] + rng.normal(size=n) / np.sqrt(w)
+    beta, se = within_wls_hc3(y, x, w, cells.astype(str))
+    dummies = pd.get_dummies(pd.Series(cells.astype(str)), drop_first=True, dtype=float)
+    design = np.column_stack([np.ones(n), x, dummies.to_numpy()])
+    fit = sm.WLS(y, design, weights=w).fit(cov_type="HC3")
+    assert np.allclose(beta, fit.params[1:3], rtol=1e-8, atol=1e-10)
+    assert np.allclose(se, fit.bse[1:3], rtol=1e-6, atol=1e-10)
+
+
+def test_a_business_file_written_in_another_time_zone_is_named() -> None:
+    from batch.analytics.drivers import zone_mismatch
+
+    lines = ["time,site,kind,value", "2026-10-02T12:00:00Z,cafe-1,promo,1", "2026-10-02T14:00:00+02:00,cafe-1,promo,1",
+             "2026-10-02T17:30:00+05:30,cafe-1,promo,1"]
+    business = parse_business_events(lines, "biz.csv")
+    assert list(business["time_ms"]) == [int(datetime(2026, 10, 2, 12, tzinfo=UTC).timestamp() * 1000)] * 3
+    message = zone_mismatch(business, "Europe/Berlin", "biz.csv")
+    assert message is not None and message.startswith("biz.csv: 1 of 3 rows are written with UTC offset(s) +05:30")
+    assert "[site] timezone = Europe/Berlin" in message
+    assert zone_mismatch(business.iloc[:2], "Europe/Berlin", "biz.csv") is None  # UTC and the site's own offset

@@ -84,3 +84,49 @@ def test_compaction_and_sql_on_glue_and_s3(endpoint: str) -> None:
     result = run_query(ensure_tables(catalog), "SELECT count(*) AS n FROM face_expression WHERE site_id = 'site-1'")
     assert result.table.to_pylist() == [{"n": 3}]
     assert result.scans["face_expression"].files == 1 and result.scans["face_expression"].total_files == 2
+
+
+def test_a_run_committing_between_another_runs_dedup_and_its_commit_doubles_nothing_on_glue(endpoint: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint, **KEYS)
+    s3.create_bucket(Bucket="glue-race", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    events = [update(T0 + i * HOUR_MS, site=f"site-{i % 2}") for i in range(8)]
+    for name, part in (("a", events[:6]), ("b", events[3:])):
+        s3.put_object(Bucket="glue-race", Key=f"raw-{name}/part.gz",
+                      Body=gzip.compress("\n".join(json.dumps(e) for e in part).encode()))
+    catalog = _lake(endpoint, "s3://glue-race/warehouse")
+    errors: list[SourceError] = []
+
+    def b_runs_now(at: str) -> None:  # B compacts and commits after A deduplicated, before A commits
+        if at == "before_commit:face_expression":
+            compact(_lake(endpoint, "s3://glue-race/warehouse"),
+                    [Source("b", from_s3("s3://glue-race/raw-b/", errors, s3), errors)])
+
+    a = compact(catalog, [Source("a", from_s3("s3://glue-race/raw-a/", errors, s3), errors)], fault=b_runs_now)
+    ids = catalog.load_table(identifier("face_expression")).scan().to_arrow().column("event_id").to_pylist()
+    assert sorted(ids) == sorted(e["event_id"] for e in events) and a.written == {"face_expression": 3}
+    assert not errors
+
+
+def test_maintain_deletes_a_killed_runs_objects_on_s3_and_nothing_else(endpoint: str) -> None:
+    import datetime as dt
+
+    from batch.lake.maintain import count_rows, delete_orphans
+    s3 = boto3.client("s3", endpoint_url=endpoint, **KEYS)
+    s3.create_bucket(Bucket="glue-orphans", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket="glue-orphans", Key="raw/part.gz",
+                  Body=gzip.compress("\n".join(json.dumps(update(T0 + i)) for i in range(4)).encode()))
+    catalog = _lake(endpoint, "s3://glue-orphans/warehouse")
+    errors: list[SourceError] = []
+    compact(catalog, [Source("s3", from_s3("s3://glue-orphans/raw/", errors, s3), errors)])
+    table = catalog.load_table(identifier("face_expression"))
+    [committed] = table.inspect.files().column("file_path").to_pylist()
+    key = committed.removeprefix("s3://glue-orphans/")
+    orphan = key.rsplit("/", 1)[0] + "/00000-0-killed-run.parquet"
+    s3.copy_object(Bucket="glue-orphans", Key=orphan, CopySource={"Bucket": "glue-orphans", "Key": key})
+    now = dt.datetime.now(dt.UTC)
+    assert delete_orphans(table, now, grace=dt.timedelta(hours=1)) == []  # too young for that grace
+    assert delete_orphans(table, now + dt.timedelta(seconds=1), grace=dt.timedelta(0)) == \
+        [f"s3://glue-orphans/{orphan}"]
+    listed = s3.list_objects_v2(Bucket="glue-orphans", Prefix=key.rsplit("/", 1)[0])["Contents"]
+    left = [o["Key"] for o in listed if not o["Key"].endswith("/")]  # (pyarrow's folder markers)
+    assert left == [key] and count_rows(table) == 4

@@ -56,7 +56,8 @@ def _camera_row(html: str, camera: str) -> str:
 def test_aggregates_below_min_tracks_are_suppressed_never_shown() -> None:
     report = build_report(tiny_lake(), ReportOptions(START, START + 24 * HOUR_MS, "tiny", forecast=False))
     assert "too few customers" in _camera_row(report.html, "tiny/a")
-    assert "too few customers" not in _camera_row(report.html, "tiny/b")
+    # b's 8 are enough, but the site's 11 minus b's 8 would give a's 3 back: b is hidden with a
+    assert "too few customers" in _camera_row(report.html, "tiny/b")
     cameras = report.tables["cameras"]
     a = cameras[(cameras["camera_id"] == "a") & (cameras["tracks"] > 0)]
     assert len(a) == 1 and bool(a["suppressed"].iloc[0]) and a["net_score"].isna().all()
@@ -98,9 +99,11 @@ def test_multi_site_report_is_self_contained_and_has_every_section(tmp_path: Pat
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)  # no external request
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", html, re.I)
-    for anchor in ("headline", "over-time", "heatmap", "cameras", "expressions", "visits", "forecast", "drivers",
-                   "league", "quality"):
+    sites = sorted(history().sites)
+    for anchor in ("headline", *(f"site-{s}" for s in sites), "alarms", "cameras", "expressions", "visits",
+                   "forecast", "drivers", "league", "quality"):
         assert f'<section id="{anchor}">' in html, anchor
+    assert html.count('class="chart heatmap"') == len(sites)  # one per site, never pooled
     assert "not proof of cause" in html
     silent = next(i for i in history().incidents if i.kind == "silent_camera")
     assert f"{silent.site_id}/{silent.camera_id}" in report.tables["silent_cameras"].assign(

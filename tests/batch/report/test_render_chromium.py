@@ -4,6 +4,7 @@ requests beyond its own file, and its charts are drawn. In CI a missing browser 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,10 @@ import pytest
 from batch.report.build import write_report
 from batch.report.chromium import chromium_path, dump_dom, print_pdf
 from tests.batch.report.test_build import full_report
+from tests.support.history import history
 
-SECTIONS = ("headline", "over-time", "heatmap", "cameras", "expressions", "visits", "forecast", "drivers", "league",
-            "quality")
+SECTIONS = ("headline", *(f"site-{s}" for s in sorted(history().sites)), "alarms", "cameras", "expressions",
+            "visits", "forecast", "drivers", "league", "quality")
 
 
 def _browser() -> str:
@@ -48,7 +50,7 @@ def test_report_displays_without_errors_and_its_charts_are_drawn(report_file: Pa
             assert problems == []
             assert requests == [report_file.as_uri()]
             for anchor in SECTIONS:
-                assert page.locator(f"section#{anchor}").is_visible(), anchor
+                assert page.locator(f'section[id="{anchor}"]').is_visible(), anchor
             charts = page.locator("svg.chart")
             assert charts.count() >= 12
             for index in range(charts.count()):
@@ -66,3 +68,5 @@ def test_dump_dom_and_print_to_pdf(report_file: Path, tmp_path: Path) -> None:
     assert dom.count("<svg") >= 12 and "moodlens weekly report" in dom
     pdf = print_pdf(report_file, tmp_path / "report.pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+    boxes = set(re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", pdf.read_bytes()))
+    assert boxes and all(abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2 for w, h in boxes), boxes  # A4

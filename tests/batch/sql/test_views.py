@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlglot
 
+from batch.analytics.measures import net_score
 from batch.lake.tables import ensure_tables
 from batch.sql.runner import QueryError, run_query
 from batch.sql.views import MIN_TRACKS, views
@@ -29,6 +30,15 @@ def _hour(ms: int) -> dt.datetime:
 
 def _day(ms: int) -> dt.datetime:
     return _moment(ms // DAY_MS * DAY_MS)
+
+
+def _hidden(cells: dict[Any, int], least: int = MIN_TRACKS) -> set[Any]:
+    """Complementary suppression, one cell at a time: below `least` hidden, then the smallest others
+    until the hidden ones hold `least` together (or all are hidden)."""
+    hide = {k for k, n in cells.items() if n < least}
+    while hide and sum(cells[k] for k in hide) < least and len(hide) < len(cells):
+        hide.add(min((k for k in cells if k not in hide), key=lambda k: (cells[k], k)))
+    return hide
 
 
 def _score(top: str) -> float:
@@ -81,9 +91,12 @@ def test_sentiment_by_hour_and_site(lake: dict[str, Any]) -> None:
     groups: dict[tuple[str, dt.datetime], list[dict[str, Any]]] = defaultdict(list)
     for v in lake["visits"]:
         groups[(v["site_id"], _hour(v["event_time_ms"]))].append(v)
+    hidden: set[Any] = set()
+    for site, day in {(s, h.date()) for s, h in groups}:
+        hidden |= _hidden({k: len(v) for k, v in groups.items() if k[0] == site and k[1].date() == day})
     expected = []
     for (site, hour), members in sorted(groups.items()):
-        enough = len(members) >= MIN_TRACKS
+        enough = (site, hour) not in hidden
         expected.append({
             "site_id": site, "hour": hour, "tracks": len(members), "suppressed": not enough,
             "mean_valence": sum(VALENCE[m["top_class"]] for m in members) / len(members) if enough else None,
@@ -94,18 +107,31 @@ def test_sentiment_by_hour_and_site(lake: dict[str, Any]) -> None:
     for row, want in zip(got, expected, strict=True):
         for measure in ("mean_valence", "net_score"):
             assert row[measure] == pytest.approx(want[measure]) if want[measure] is not None else row[measure] is None
+        members = groups[(row["site_id"], row["hour"])]
+        interval = net_score(sum(m["top_class"] in POSITIVE for m in members),
+                             sum(m["top_class"] in NEGATIVE for m in members), len(members), MIN_TRACKS)
+        if row["suppressed"]:
+            assert row["net_low"] is None and row["net_high"] is None
+        else:  # the stream's and the report's interval, not another one
+            assert interval is not None
+            assert (row["net_low"], row["net_high"]) == (pytest.approx(interval.low), pytest.approx(interval.high))
 
 
 def test_sentiment_by_camera(lake: dict[str, Any]) -> None:
     groups: dict[tuple[str, str, dt.datetime], list[str]] = defaultdict(list)
     for v in lake["visits"]:
         groups[(v["site_id"], v["camera_id"], _day(v["event_time_ms"]))].append(v["top_class"])
-    got = _rows(lake, "SELECT * FROM sentiment_by_camera ORDER BY site_id, camera_id, day")
-    assert [(r["site_id"], r["camera_id"], r["day"], r["tracks"]) for r in got] == \
-        [(s, c, d, len(tops)) for (s, c, d), tops in sorted(groups.items())]
+    hidden: set[Any] = set()
+    for site, day in {(s, d) for s, _, d in groups}:
+        hidden |= _hidden({k: len(v) for k, v in groups.items() if k[0] == site and k[2] == day})
+    got = _rows(lake, "SELECT * FROM sentiment_by_camera ORDER BY site_id, camera_id, local_date")
+    assert [(r["site_id"], r["camera_id"], r["local_date"], r["tracks"]) for r in got] == \
+        [(s, c, d.date(), len(tops)) for (s, c, d), tops in sorted(groups.items())]
     for row in got:
-        tops = groups[(row["site_id"], row["camera_id"], row["day"])]
-        if len(tops) < MIN_TRACKS:
+        key = (row["site_id"], row["camera_id"], _moment(0).replace(year=row["local_date"].year,
+               month=row["local_date"].month, day=row["local_date"].day))
+        tops = groups[key]
+        if key in hidden:
             assert row["suppressed"] and row["net_score"] is None and row["mean_valence"] is None
         else:
             assert row["net_score"] == pytest.approx(sum(map(_score, tops)) / len(tops))
@@ -116,7 +142,8 @@ def test_visits_count_every_track_end_with_duration_and_valence(lake: dict[str, 
     groups: dict[tuple[str, dt.datetime], list[dict[str, Any]]] = defaultdict(list)
     for v in every:
         groups[(v["site_id"], _day(v["event_time_ms"]))].append(v)
-    got = {(r["site_id"], r["day"]): r for r in _rows(lake, "SELECT * FROM visits")}
+    got = {(r["site_id"], r["local_date"]): r for r in _rows(lake, "SELECT * FROM visits")}
+    groups = {(s, d.date()): v for (s, d), v in groups.items()}
     assert set(got) == set(groups)
     for key, members in groups.items():
         row = got[key]
@@ -132,13 +159,19 @@ def test_expression_mix_shares_sum_to_one_per_site_and_day(lake: dict[str, Any])
     counts: dict[tuple[str, dt.datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for v in lake["visits"]:
         counts[(v["site_id"], _day(v["event_time_ms"]))][v["top_class"]] += 1
+    counts = {(s, d.date()): mix for (s, d), mix in counts.items()}
     got = _rows(lake, "SELECT * FROM expression_mix")
-    assert {(r["site_id"], r["day"], r["expression"]): r["tracks"] for r in got} == \
-        {(s, d, e): n for (s, d), mix in counts.items() for e, n in mix.items()}
+    assert {(r["site_id"], r["local_date"], r["expression"]) for r in got} == \
+        {(s, d, e) for (s, d), mix in counts.items() for e in mix}
     for row in got:
-        total = sum(counts[(row["site_id"], row["day"])].values())
+        mix = counts[(row["site_id"], row["local_date"])]
+        total = sum(mix.values())
         assert row["total_tracks"] == total
-        assert row["share"] == (pytest.approx(row["tracks"] / total) if total >= MIN_TRACKS else None)
+        if total >= MIN_TRACKS:
+            assert row["tracks"] == mix[row["expression"]]
+            assert row["share"] == pytest.approx(row["tracks"] / total)
+        else:  # "3 of 3 happy" would undo the suppression with one division
+            assert row["suppressed"] and row["tracks"] is None and row["share"] is None
 
 
 def test_alarms_with_their_windows(lake: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from stream.host.sites import SITE_STATE_VERSION, Applied, Emitted, Sites, SiteS
 from tests.stream.helpers import T0, event_streams, face
 
 ENGINE = EngineConfig(window_minutes=(1, 5), allowed_lateness_ms=60_000, min_tracks=2)
-ALARMS = AlarmConfig(window_minutes=5, min_tracks=2, raise_m=2, raise_n=3, clear_m=2, baseline_min_samples=5)
+ALARMS = AlarmConfig(window_minutes=5, min_tracks=2, raise_m=2, raise_n=3, clear_m=2, baseline_min_days=1)
 
 
 def run(events: list[dict[str, Any]], cuts: list[int] | None = None) -> Emitted:

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from stream.aws.cloudwatch import CloudWatchPublisher
-from stream.aws.sqs_deadletter import SqsDeadLetterSink
 from stream.deadletter import DeadLetter
 from stream.host.sites import Applied, Emitted, Sites
 from stream.sinks.aws import AwsOutputs, DeliveryError, EventBridgeAlarmSink, FirehoseSink, SnsAlarmSink
+from stream.sinks.cloudwatch import CloudWatchPublisher
+from stream.sinks.sqs import SqsDeadLetterSink
 from tests.stream.helpers import T0, face
 from tests.stream.host.test_sites import ALARMS, ENGINE
 

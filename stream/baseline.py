@@ -1,0 +1,89 @@
+"""What a site's customers usually look like at a given hour: the reference the drop rules judge against.
+
+One ``DayBaseline`` per (site, hour of the week) and per (site, hour of the day). It learns from
+samples that do not overlap: only the site windows that end on a multiple of their own length
+(a 15-minute window ending 13:15, 13:30, ...; the windows ending each minute in between share 14 of
+their 15 minutes with these). The samples of one calendar day (UTC) are pooled into that day's
+counts (positive, negative, customers), so an hour seen in 30 windows on one afternoon is one day,
+not 30 samples.
+
+* **Ready** only after ``min_days`` distinct days (for an hour of the week: distinct weeks).
+* **Robust**: the reference is the median over the days of each day's positive and negative share,
+  and its spread the days' median absolute deviation of the net score (×1.4826, the normal
+  scale): one lucky or one bad day moves neither.
+* **Decaying**: only the latest ``keep_days`` days (7) are kept, so a site whose mood shifts for good
+  (a new menu) has its new level as the reference once more than half the kept days have it:
+  after ``keep_days // 2 + 1`` days (an hour of the day: 4 days; an hour of the week: 4 weeks).
+* **Never frozen**: every sample joins, bad ones too. Robustness, not exclusion, keeps a bad hour
+  from teaching the baseline that it is normal, so a reference learnt from one lucky spell comes
+  down as ordinary days arrive.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+DAY_MS = 86_400_000
+MAD_TO_SD = 1.4826  # median absolute deviation of a normal sample, in standard deviations
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The usual mood: shares of customers who look happy (positive) and unhappy (negative)."""
+
+    positive: float
+    negative: float
+    spread: float  # robust standard deviation of a day's net score around ``net``
+    days: int
+
+    @property
+    def net(self) -> float:
+        return self.positive - self.negative
+
+
+@dataclass
+class DayBaseline:
+    # (day number since 1970, positive, negative, customers), oldest first
+    days: list[list[int]] = field(default_factory=list)
+    # the last reference computed, for its min_days: read every minute, changed a few times an hour
+    _memo: tuple[int, Reference | None] | None = field(default=None, compare=False, repr=False)
+
+    def add(self, time_ms: int, positive: int, negative: int, customers: int, keep_days: int) -> None:
+        """One non-overlapping sample ending at ``time_ms`` (the caller checks the alignment)."""
+        if customers <= 0:
+            return
+        self._memo = None
+        day = (time_ms - 1) // DAY_MS
+        if self.days and self.days[-1][0] == day:
+            last = self.days[-1]
+            last[1] += positive
+            last[2] += negative
+            last[3] += customers
+        elif not self.days or day > self.days[-1][0]:
+            self.days.append([day, positive, negative, customers])
+            del self.days[:-keep_days]
+
+    def reference(self, min_days: int) -> Reference | None:
+        if self._memo is None or self._memo[0] != min_days:
+            self._memo = (min_days, self._reference(min_days))
+        return self._memo[1]
+
+    def _reference(self, min_days: int) -> Reference | None:
+        if len(self.days) < max(min_days, 1):
+            return None
+        # shares smoothed by one pseudo-customer each way: a day of five all-happy faces is not "never unhappy"
+        pos = [(p + 0.5) / (n + 1) for _, p, _, n in self.days]
+        neg = [(q + 0.5) / (n + 1) for _, _, q, n in self.days]
+        nets = [(p - q) / n for _, p, q, n in self.days]
+        centre = statistics.median(nets)
+        spread = MAD_TO_SD * statistics.median(abs(x - centre) for x in nets)
+        return Reference(statistics.median(pos), statistics.median(neg), spread, len(self.days))
+
+    def to_json(self) -> list[list[int]]:
+        return [list(d) for d in self.days]
+
+    @classmethod
+    def from_json(cls, rows: Sequence[Sequence[int]]) -> DayBaseline:
+        return cls([[int(x) for x in row] for row in rows])

@@ -1,0 +1,55 @@
+"""Suppression that holds in the report: over generated lakes, no export shows a measure over fewer
+than min_tracks customers, no class counts beside it, and no total minus the shown rows gives one back."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from batch.analytics.source import register_events
+from batch.report.build import ReportOptions, build_report, write_report
+from schemas.expressions import EXPRESSIONS
+from tests.batch.lakes import HOUR_MS, T0, visit
+
+MIN = 5
+visits_strategy = st.lists(st.tuples(st.sampled_from(["s1", "s2"]), st.sampled_from(["cam-a", "cam-b"]),
+                                     st.integers(0, 47), st.sampled_from(EXPRESSIONS)), min_size=1, max_size=50)
+
+
+def _hidden_ok(frame: pd.DataFrame, groups: list[str]) -> None:
+    """Within each group whose total is shown elsewhere, the hidden rows hold MIN or more customers
+    together, or every row is hidden (and the total too: it is then under MIN)."""
+    rated = frame[frame["tracks"] > 0]
+    for key, rows in rated.groupby(groups):
+        hidden = int(rows.loc[rows["net_score"].isna(), "tracks"].sum())
+        total = int(rows["tracks"].sum())
+        assert hidden == 0 or hidden >= MIN or (hidden == total and total < MIN), (key, hidden, total)
+
+
+@settings(max_examples=12, deadline=None)
+@given(visits_strategy)
+def test_no_report_export_lets_a_reader_recover_a_suppressed_measure(visits: list[tuple[str, str, int, str]],
+                                                                     ) -> None:
+    events = [visit(T0 + hour * HOUR_MS + i * 1000, site=site, camera=camera, track=f"t{i}", top=top)
+              for i, (site, camera, hour, top) in enumerate(visits)]
+    con = duckdb.connect()
+    register_events(con, events)
+    report = build_report(con, ReportOptions(T0, T0 + 48 * HOUR_MS, None, min_tracks=MIN, forecast=False))
+    hourly, cameras = report.tables["hourly"], report.tables["cameras"]
+    for frame in (hourly, cameras):
+        shown = frame[frame["net_score"].notna()]
+        assert (shown["tracks"] >= MIN).all()
+    _hidden_ok(hourly, ["site_id"])
+    _hidden_ok(cameras, ["site_id", "camera_id"])
+    for site in {s for s, *_ in visits}:
+        heat = report.tables["heatmap"]
+        _hidden_ok(heat[heat["site_id"] == site].assign(site_id=site), ["site_id"])
+    with tempfile.TemporaryDirectory() as folder:
+        for path in write_report(report, Path(folder))[1:]:
+            exported = pd.read_csv(path) if path.stat().st_size > 1 else pd.DataFrame()
+            assert not {"positive", "negative"} & set(exported.columns), path.name  # "3 of 3 happy"

@@ -1,0 +1,72 @@
+"""Suppression that holds: over generated lakes, no view shows a measure over fewer than MIN_TRACKS
+customers, and no difference between a day's total and its shown rows gives one back."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from batch.analytics.source import register_events
+from batch.lake.tables import sites_frame
+from batch.sql.views import MIN_TRACKS, views
+from schemas.expressions import EXPRESSIONS
+from tests.batch.lakes import HOUR_MS, T0, visit
+
+MEASURES = ("mean_valence", "net_score", "net_low", "net_high", "share")
+
+visits_strategy = st.lists(st.tuples(st.sampled_from(["s1", "s2"]), st.sampled_from(["cam-a", "cam-b", "cam-c"]),
+                                     st.integers(0, 47), st.sampled_from(EXPRESSIONS)), max_size=60)
+
+
+def _connection(visits: list[tuple[str, str, int, str]]) -> duckdb.DuckDBPyConnection:
+    events = [visit(T0 + hour * HOUR_MS + i * 1000, site=site, camera=camera, track=f"t{i}", top=top)
+              for i, (site, camera, hour, top) in enumerate(visits)]
+    con = duckdb.connect()
+    register_events(con, events)
+    con.register("sites", sites_frame([{"site_id": "s1", "timezone": "Europe/Berlin"},
+                                       {"site_id": "s2", "timezone": "America/New_York"}]))
+    for view in views():
+        con.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files
+    return con
+
+
+def _rows(con: duckdb.DuckDBPyConnection, name: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = con.sql(f'SELECT * FROM "{name}"').to_arrow_table().to_pylist()  # nosec B608
+    return rows
+
+
+def _hidden_sums(rows: list[dict[str, Any]], count: str) -> dict[tuple[Any, ...], int]:
+    sums: dict[tuple[Any, ...], int] = defaultdict(int)
+    for row in rows:
+        if row["suppressed"]:
+            sums[(row["site_id"], row["local_date"])] += row[count]
+    return sums
+
+
+@settings(max_examples=30, deadline=None)
+@given(visits_strategy)
+def test_no_view_lets_a_reader_recover_a_suppressed_measure(visits: list[tuple[str, str, int, str]]) -> None:
+    con = _connection(visits)
+    for name in ("sentiment_by_hour_site", "sentiment_by_camera", "expression_mix", "visits"):
+        for row in _rows(con, name):
+            if row["suppressed"]:  # no measure beside a suppressed row, and no class count either
+                assert all(row.get(m) is None for m in MEASURES), (name, row)
+                assert name != "expression_mix" or row["tracks"] is None, row
+            else:
+                count = row.get("tracks") if name != "expression_mix" else row["total_tracks"]
+                assert (count if count is not None else row["visits"]) >= MIN_TRACKS or name == "sentiment_by_hour_site"
+    # a day's total (expression_mix: every class count once the day has enough) minus its shown hours
+    # or cameras is the sum over the hidden ones: that sum must cover MIN_TRACKS customers or none
+    days = {(r["site_id"], r["local_date"]): r["total_tracks"] for r in _rows(con, "expression_mix")}
+    for name in ("sentiment_by_hour_site", "sentiment_by_camera"):
+        for key, hidden in _hidden_sums(_rows(con, name), "tracks").items():
+            # all hidden: only the day's own total is left, itself suppressed below MIN_TRACKS
+            everything = hidden == days[key] and days[key] < MIN_TRACKS
+            assert hidden >= MIN_TRACKS or everything, (name, key, hidden, days[key])
+    for row in _rows(con, "sentiment_by_hour_site"):
+        if not row["suppressed"]:
+            assert row["tracks"] >= 1 and row["net_low"] <= row["net_score"] <= row["net_high"]

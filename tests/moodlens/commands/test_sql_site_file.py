@@ -1,0 +1,99 @@
+"""`moodlens sql` one step from the site file: its lake and time zone, read-only, --tables."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from locallog import LocalLog
+from moodlens.cli import main
+from tests.batch.lakes import T0, visit
+
+SITE_FILE = '''[site]
+id = "cafe-1"
+timezone = "Asia/Tokyo"
+[lake]
+path = "{lake}"
+[[cameras]]
+id = "door"
+source = "0"
+'''
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    with LocalLog(tmp_path / "log") as log:
+        log.append([json.dumps(visit(T0 + 20 * 3_600_000 + i * 60_000, track=f"t{i}")).encode() for i in range(6)])
+    assert main(["batch", "compact", "--lake", str(tmp_path / "lake"), "--log", str(tmp_path / "log")]) == 0
+    (tmp_path / "moodlens.toml").write_text(SITE_FILE.format(lake="lake"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MOODLENS_LAKE", raising=False)
+    return tmp_path
+
+
+def test_sql_finds_the_lake_and_the_time_zone_in_the_site_file(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["sql", "--format", "csv", "SELECT count(*) AS n FROM face_expression"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "6"]
+    # 20:00 UTC on 22 September is 05:00 on the 23rd in Tokyo
+    assert main(["sql", "--format", "csv", "SELECT local_date, local_hour FROM sentiment_by_hour_site"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["local_date,local_hour", "2026-09-23,5"]
+
+
+def test_tables_lists_tables_and_views(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["sql", "--tables"]) == 0
+    out = capsys.readouterr().out
+    assert "face_expression (table):" in out and "sentiment_by_hour_site (view):" in out and "    local_hour " in out
+
+
+def test_a_site_file_whose_lake_is_missing_is_named(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (site / "moodlens.toml").write_text(SITE_FILE.format(lake="nowhere"))
+    capsys.readouterr()
+    assert main(["sql", "SELECT 1"]) != 0
+    assert re.search(r"moodlens.toml: \[lake\] path: no lake at .*nowhere", capsys.readouterr().err)
+
+
+def test_an_unknown_table_and_a_write_exit_2_with_a_message(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["sql", "SELECT * FROM visit"]) == 2
+    assert 'did you mean "visits"' in capsys.readouterr().err
+    target = site / "stolen.csv"
+    assert main(["sql", f"COPY (SELECT * FROM face_expression) TO '{target}'"]) == 2
+    assert "disabled by configuration" in capsys.readouterr().err and not target.exists()
+    assert main(["sql", "--allow-file-access", f"COPY (SELECT count(*) AS n FROM face_expression) TO '{target}'"]) == 0
+    assert target.read_text().splitlines() == ["n", "6"]
+
+
+def test_a_report_of_another_site_uses_that_sites_zone_from_the_lake(site: Path) -> None:
+    import argparse
+
+    from batch.lake.tables import LakeConfig, open_catalog, sites_frame, write_sites
+    from moodlens.commands.analytics_input import connect
+
+    write_sites(open_catalog(LakeConfig(root=site / "lake")),
+                sites_frame([{"site_id": "shop-2", "timezone": "America/New_York"}]))
+    for chosen, zone in (("shop-2", "America/New_York"), ("cafe-1", "Asia/Tokyo"), (None, "Asia/Tokyo")):
+        args = argparse.Namespace(config=None, lake=None, min_tracks=None, site=chosen)
+        connect(args).close()
+        assert args.timezone == zone
+
+
+def test_an_explicit_log_wins_over_the_site_files_lake(site: Path) -> None:
+    import argparse
+
+    from moodlens.commands.analytics_input import connect
+
+    with LocalLog(site / "log") as log:
+        log.append([json.dumps(visit(T0 + 22 * 3_600_000, track="after")).encode()])
+    from_lake = argparse.Namespace(config=None, lake=None, log=None, min_tracks=None, stream_state=None)
+    from_log = argparse.Namespace(config=None, lake=None, log=site / "log", min_tracks=None, stream_state=None)
+    counts = []
+    for args in (from_lake, from_log):
+        con = connect(args)
+        counts.append(con.execute("SELECT count(*) FROM face_expression").fetchall()[0][0])
+        assert args.timezone == "Asia/Tokyo"  # the site file still gives the zone
+    assert counts == [6, 7]

@@ -1,0 +1,83 @@
+"""One text for every channel: the box's messages and the SNS topic on AWS say the same plain words."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stream.host.sites import Emitted
+from stream.sinks.alert_text import HAPPENED, Names, alarm_text
+from stream.sinks.aws import AwsOutputs, SnsAlarmSink
+from tests.stream.sinks.test_aws import queue
+
+T = int(dt.datetime(2026, 12, 7, 13, 45, tzinfo=dt.UTC).timestamp() * 1000)
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+
+def alarm(rule: str = "low_sentiment", state: str = "ALARM", camera: str | None = "door") -> dict[str, Any]:
+    return {"schema": "sentiment_alarm", "schema_version": "1.0", "event_id": f"{rule}-{state}-{camera}",
+            "site_id": "cafe-7", "event_time_ms": T, "camera_id": camera, "rule": rule, "state": state,
+            "value": -0.41, "threshold": -0.2, "reason": "net score below -0.2 in 2 of 3 windows"}
+
+
+def window(camera: str | None = "door", tracks: int = 23, insufficient: bool = False) -> dict[str, Any]:
+    return {"site_id": "cafe-7", "camera_id": camera, "window_minutes": 15, "window_end_ms": T, "tracks": tracks,
+            "insufficient_data": insufficient, "net_score": None if insufficient else -0.41,
+            "net_score_ci": None if insufficient else {"low": -0.6, "high": -0.22}}
+
+
+def test_a_raise_in_plain_words_with_names_local_time_score_interval_customers_and_link() -> None:
+    names = Names("Café Central", {"door": "Front door"}, "http://box.local:8765/", PARIS)
+    title, body = alarm_text(alarm(), names, window())
+    assert title == "ALARM at Café Central, Front door: customers look unhappy"
+    assert body.splitlines() == [
+        "Café Central, Front door, Mon 07 Dec 2026, 14:45 (CET):",
+        "Customers look unhappy.",
+        "Net score -0.41 (95% interval -0.60 to -0.22) from 23 customers in the 15 minutes to 14:45.",
+        "Why: net score below -0.2 in 2 of 3 windows",
+        "Live page: http://box.local:8765/"]
+
+
+def test_too_few_customers_is_said_with_how_many_were_seen() -> None:
+    _, body = alarm_text(alarm(state="OK"), Names(), window(tracks=3, insufficient=True))
+    assert "Too few customers to judge in the 15 minutes to" in body and "(3 seen)" in body
+    assert body.startswith("cafe-7, door, ")  # ids where no names are known
+
+
+@given(st.sampled_from(sorted(HAPPENED)), st.sampled_from([None, "door", "unknown-cam"]))
+def test_every_rule_and_state_has_words_and_a_title_that_names_the_place(key: tuple[str, str],
+                                                                          camera: str | None) -> None:
+    rule, state = key
+    title, _body = alarm_text(alarm(rule, state, camera), Names("Café", {"door": "Front door"}))
+    place = "Café" + ({"door": ", Front door", None: ""}.get(camera, f", {camera}"))
+    assert title.startswith(("ALARM at " if state == "ALARM" else "Resolved at ") + place + ":")
+    assert HAPPENED[key] in title and rule not in title
+
+
+def test_sns_email_subscribers_get_the_same_words_and_queues_the_json(aws_client: Callable[[str], Any],
+                                                                      unique: str) -> None:
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=f"words-{unique}")["TopicArn"]
+    url, arn = queue(sqs, f"words-{unique}")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)  # not raw: the envelope shows the subject
+    raised = alarm()
+    out = Emitted(windows=[window()], alarms=[raised])  # type: ignore[list-item]
+    AwsOutputs(sns=SnsAlarmSink(sns, topic, Names("Café Central", {"door": "Front door"}))).write(out, [])
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    assert len(messages) == 1
+    envelope = json.loads(messages[0]["Body"])
+    assert envelope["Subject"] == "ALARM at Cafe Central, Front door: customers look unhappy"
+    assert json.loads(envelope["Message"]) == raised
+    _title, body = alarm_text(raised, Names("Café Central", {"door": "Front door"}), window())
+    published = SnsAlarmSink(None, topic, Names("Café Central", {"door": "Front door"}))
+    calls: list[dict[str, Any]] = []
+    published.client = type("Recorder", (), {"publish": lambda self, **kw: calls.append(kw)})()
+    published.send([raised], [window()])
+    texts = json.loads(calls[0]["Message"])
+    assert texts["email"] == texts["default"] == body and calls[0]["MessageStructure"] == "json"
