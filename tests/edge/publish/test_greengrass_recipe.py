@@ -10,7 +10,8 @@ import pytest
 
 yaml = pytest.importorskip("yaml")
 RECIPE = Path(__file__).resolve().parents[3] / "infra" / "greengrass" / "com.moodlens.Edge.recipe.yaml"
-FACTORY = Path(__file__).resolve().parents[3] / "edge" / "publish" / "factory.py"
+EDGE = Path(__file__).resolve().parents[3] / "edge"
+SETTINGS_READERS = [EDGE / "publish" / "factory.py", EDGE / "state.py"]  # the publisher's settings, the state folder
 
 
 def test_the_recipe_runs_the_edge_with_settings_the_factory_reads():
@@ -21,7 +22,7 @@ def test_the_recipe_runs_the_edge_with_settings_the_factory_reads():
     assert "moodlens edge run" in run["Script"]
     for option in ("--site", "--camera", "--source", "--publisher"):
         assert option in run["Script"]
-    read = set(re.findall(r'"(MOODLENS_[A-Z_]+)"', FACTORY.read_text()))
+    read = {name for reader in SETTINGS_READERS for name in re.findall(r'"(MOODLENS_[A-Z_]+)"', reader.read_text())}
     assert set(run["Setenv"]) <= read
     referenced = set(re.findall(r"\{configuration:/(\w+)\}", RECIPE.read_text()))
     assert referenced <= set(recipe["ComponentConfiguration"]["DefaultConfiguration"])
