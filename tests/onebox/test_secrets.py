@@ -22,6 +22,7 @@ from onebox.layout import Layout
 from onebox.processes import SubprocessSpawner
 
 PASSWORD = "hunter2-Zq9"  # nosec B105: a test camera's password, to be looked for where it must not be
+CLIP = Path(__file__).resolve().parents[2] / "data" / "video" / "single_face.mp4"
 SOURCE = f"rtsp://admin:{PASSWORD}@127.0.0.1:9/stream1"  # port 9 (discard): nothing answers RTSP there
 
 
@@ -123,7 +124,7 @@ def test_the_dashboard_itself_refuses_a_weak_token_off_loopback(tmp_path: Path) 
                                              ("", "a password in cameras\\[0\\].source")])
 def test_a_site_file_holding_a_secret_must_be_owner_only(tmp_path: Path, extra: str, what: str) -> None:
     path = tmp_path / "moodlens.toml"
-    source = SOURCE if not extra else "0"
+    source = SOURCE if not extra else str(CLIP)  # a source config check finds, so only the mode is at stake
     path.write_text(f'[site]\nid = "shop"\n{extra}[[cameras]]\nid = "c"\nsource = "{source}"\n')
     path.chmod(0o640)
     with pytest.raises(ConfigError, match=rf"holds {what} and other users may read it \(mode 640\): chmod 600"):
