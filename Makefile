@@ -35,11 +35,12 @@ test: $(VENV)/.dev system-packages lint typecheck imports security infra-lint na
 # download does not work offline). In CI a missing browser fails the page tests instead of skipping them.
 # The RTSP tests serve the sample clips with GStreamer's RTSP server (Debian's packages, its own python3);
 # ffmpeg is there to look at what a camera sends (ffprobe rtsp://...).
+SYSTEM_PACKAGES := mosquitto chromium ffmpeg gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good \
+  gstreamer1.0-plugins-bad gstreamer1.0-tools
 system-packages:
-	@{ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ]; } && [ -x /usr/bin/chromium ] && [ -x /usr/bin/ffmpeg ] && [ -x /usr/bin/gst-launch-1.0 ] || { \
+	@dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto chromium ffmpeg \
-	    gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-tools; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
 # A C compiler and Python's headers for the C validator (Debian: gcc, python3-dev), installed if missing.
 build-tools:
@@ -97,7 +98,7 @@ native-check: $(VENV)/.dev
 	rm -rf $(NATIVE_CHECK) && mkdir -p $(NATIVE_CHECK)
 	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(NATIVE_CHECK)
 	cd $(NATIVE_CHECK) && CFLAGS="$(SANITIZE) -g -O1 -fno-omit-frame-pointer" LDFLAGS="$(SANITIZE)" \
-	  $(CURDIR)/$(BIN)/python -c 'import setuptools; setuptools.setup()' build_ext --inplace -q
+	  $(CURDIR)/$(BIN)/python -c 'import setuptools; setuptools.setup()' build_ext --inplace -q >/dev/null
 	cd $(NATIVE_CHECK) && $(SANITIZER_ENV) $(CURDIR)/$(BIN)/python -m pytest -q -p no:cacheprovider $(NATIVE_TESTS)
 	cd $(NATIVE_CHECK) && $(SANITIZER_ENV) $(CURDIR)/$(BIN)/python -m tests.support.native_fuzz
 
