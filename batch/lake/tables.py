@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,9 @@ def write_sites(catalog: Catalog, sites: pa.Table) -> Table:
         table = catalog.load_table(identifier(SITES))
     except NoSuchTableError:
         table = catalog.create_table(identifier(SITES), schema=SITES_SCHEMA)
-    table.overwrite(sites)
+    with warnings.catch_warnings():  # pyiceberg warns when an overwrite replaces nothing (a new lake): not news
+        warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+        table.overwrite(sites)
     return table
 
 
