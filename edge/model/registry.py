@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from edge.model.s3 import s3_client_or_default
 from edge.model.signature import ModelSignatureError, SignatureFile, read, verify
 from locallog.files import write_atomically
 from schemas.contract import IDENTIFIER
@@ -125,11 +126,7 @@ class S3BlobStore:
 
 def blob_store(location: str, s3_client: Any = None, endpoint_url: str | None = None) -> BlobStore:
     if location.startswith("s3://"):
-        if s3_client is None:
-            import boto3
-
-            s3_client = boto3.client("s3", endpoint_url=endpoint_url)
-        return S3BlobStore(location, s3_client)
+        return S3BlobStore(location, s3_client_or_default(s3_client, endpoint_url))
     return LocalBlobStore(location)
 
 

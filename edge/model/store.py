@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from edge.expression.classifier import ExpressionClassifier, ModelInfo, file_sha256
+from edge.model.s3 import s3_client_or_default
 from edge.model.signature import ModelSignatureError, SignatureFile, Signed, key_id, load_public_key, verify
 
 if TYPE_CHECKING:
@@ -174,11 +175,7 @@ def source_for(uri: str, s3_client: S3Client | None = None, endpoint_url: str | 
         root, site = parse_registry_uri(uri)
         return RegistrySource(Registry(blob_store(root, s3_client, endpoint_url)), site)
     if uri.startswith("s3://"):
-        if s3_client is None:
-            import boto3
-
-            s3_client = boto3.client("s3", endpoint_url=endpoint_url)
-        return S3Source(uri, s3_client)
+        return S3Source(uri, s3_client_or_default(s3_client, endpoint_url))
     return LocalFileSource(uri)
 
 
