@@ -25,6 +25,7 @@ from onebox.children import all_specs, job_spec, lake_paths
 from onebox.config import SiteConfig
 from onebox.eventlog import LogTail, consumed_offset, trim
 from onebox.jobruns import JobRuns
+from onebox.lakesites import lake_exists, publish_sites
 from onebox.layout import Layout
 from onebox.schedule import next_every, next_weekly
 from onebox.supervisor import Backoff, ChildSpec, ChildStatus, Clock, Spawner, Supervisor
@@ -95,6 +96,8 @@ class Box:
         self.alerts = alert_service(self.config, self.layout, CAMERA_ALARMS)  # None: no [alerts] urls
         self._last_status = ""
         self._last_status_at = -1e18
+        self.sites_published = False  # the site's row is in the lake's `sites` table (written once a run)
+        self._sites_failed = False  # that write failed: tried again after the next compaction
 
     # ------------------------------------------------------------------ run
 
@@ -117,6 +120,7 @@ class Box:
     def step(self) -> None:
         self.supervisor.tick()
         if self.jobs_enabled:
+            self.publish_site_row()  # before the jobs: a report starting now reads the site's zone
             self._run_due_jobs()
         if self.clock.monotonic() - self._last_disk >= self.disk_every_s:
             self._last_disk = self.clock.monotonic()
@@ -162,6 +166,28 @@ class Box:
                 continue
             if not self.supervisor.run_job(job_spec(job.name, job.template, self.config, self.layout)):
                 log.warning("%s skipped: its previous run is still going", job.name)
+
+    def publish_site_row(self) -> None:
+        """The site's row into the lake's `sites` table once the lake exists, so that the report job and
+        every reader with only the lake get the site's time zone. Never beside a lake-writing job: the
+        lake's lock is tried without waiting, and a held lake is tried again on the next step."""
+        from batch.lake.lock import LakeBusyError
+
+        if self.sites_published or not lake_exists(self.config) \
+                or any(job.writes_lake and self.supervisor.running(job.name) for job in self.jobs):
+            return
+        self.sites_published = True
+        try:
+            publish_sites(self.config, wait_s=0)
+        except LakeBusyError:
+            self.sites_published = False  # the lake's other writer is not one of our jobs: next step
+        except Exception as error:  # the box keeps running; the next compaction tries again
+            self._sites_failed = True
+            log.warning("cannot write the site's row into the lake's sites table at %s: %s (the report reads "
+                        "UTC until it is there; tried again after the next compaction)", self.config.lake_dir,
+                        error)
+        else:
+            log.info("the site's row (time zone %s) is in the lake's sites table", self.config.get("site", "timezone"))
 
     def _crop_store_missing(self) -> str | None:
         crops, key = self.config.label_crops_dir, self.config.label_key_file
@@ -276,6 +302,8 @@ class Box:
                 self.runs.started(child.name, now_ms)
             elif what in ("stopped", "exited", "failed"):
                 self.runs.ended(child.name, child.last_exit, now_ms)
+                if child.name == "compact" and what == "exited" and self._sites_failed:
+                    self.sites_published = self._sites_failed = False
         extra = {"child": child.name, "event": what, "pid": child.pid, "exit": child.last_exit}
         if child.state == "backoff" and child.restart_at is not None:
             delay = round(child.restart_at - self.clock.monotonic(), 1)

@@ -25,6 +25,7 @@ from onebox.box import Box
 from onebox.children import CLI, edge_spec, stream_spec
 from onebox.config import SiteConfig, from_values
 from onebox.eventlog import LogTail, Skipped, events, open_log
+from onebox.lakesites import lake_exists, publish_sites
 from onebox.layout import Layout
 from onebox.processes import RealClock, SubprocessSpawner
 from stream.jsonl import iter_jsonl
@@ -161,10 +162,10 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
     result.history = compact(["--log", str(layout.log), "--state", str(layout.stream)], box.config.lake_dir)
     if not result.history and history_days > 0:
         result.history = add_history(layout, box.config.lake_dir, history_days, out)
+    if lake_exists(box.config):
+        publish_sites(box.config)  # before the report: its job reads the site's zone from the lake
     result.report = make_report(box)
     result.site_files = write_site_files(box.config, Path.cwd())
-    if (box.config.lake_dir / "catalog.db").is_file():
-        publish_sites(box.config)
     result.lake_summary = lake_summary(box.config.lake_dir)
     return result
 
@@ -184,15 +185,6 @@ def site_file_text(config: SiteConfig) -> str:
         lines += ["[[cameras]]", f"id = {quoted(camera.id)}", f"source = {quoted(camera.source)}",
                   f"name = {quoted(camera.name)}", ""]
     return "\n".join(lines)
-
-
-def publish_sites(config: SiteConfig) -> None:
-    """The site's name and time zone into the lake's `sites` table, for readers without the site file."""
-    from batch.lake.tables import LakeConfig, open_catalog, sites_frame, write_sites
-
-    write_sites(open_catalog(LakeConfig(root=config.lake_dir)),
-                sites_frame([{"site_id": config.site_id, "name": config.site_name,
-                              "timezone": config.get("site", "timezone")}]))
 
 
 def write_site_files(config: SiteConfig, working: Path) -> list[Path]:

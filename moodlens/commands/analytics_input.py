@@ -118,7 +118,8 @@ def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
 
 def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     """The command's events; also sets args.site_file, args.min_tracks and args.timezone (the zone of
-    `--site` where the `sites` table knows it, else the site file's)."""
+    `--site` where the `sites` table knows it, else the site file's; without a site file, the lake's
+    one zone when all its sites share it)."""
     explicit_log = getattr(args, "lake", None) is None and getattr(args, "log", None) is not None
     site = read_site_file(args, need_lake=not explicit_log)
     args.site_file, args.min_tracks, args.timezone = site, site.min_tracks, site.timezone
@@ -130,6 +131,9 @@ def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     if chosen is not None:
         found = con.execute("SELECT timezone FROM sites WHERE site_id = ?", [chosen]).fetchall()
         args.timezone = str(found[0][0]) if found else site.timezone
+    elif site.path is None:  # no site file: a lake whose sites all share one zone (a box's lake) speaks it
+        zones = con.execute("SELECT DISTINCT timezone FROM sites").fetchall()
+        args.timezone = str(zones[0][0]) if len(zones) == 1 else site.timezone
     return con
 
 

@@ -53,7 +53,7 @@ def test_an_unknown_time_zone_in_the_site_file_is_refused_by_name(tmp_path: Path
 
 def test_the_sites_time_zone_goes_into_the_lake_for_readers_without_the_site_file(tmp_path: Path) -> None:
     from batch.lake.tables import LakeConfig, lake_sites, open_catalog
-    from onebox.demo import publish_sites
+    from onebox.lakesites import publish_sites
 
     config = _config(tmp_path / "state")
     publish_sites(config)
