@@ -266,7 +266,8 @@ class Box:
     # ---------------------------------------------------------------- status
 
     def status(self) -> dict[str, Any]:
-        return {"site": self.config.site_id, "pid": os.getpid(), "updated_ms": int(time.time() * 1000),
+        return {"site": self.config.site_id, "timezone": self.config.get("site", "timezone"), "pid": os.getpid(),
+                "updated_ms": int(time.time() * 1000),
                 "cameras": [{"id": c.id, "name": c.label} for c in self.config.cameras],
                 "children": self.supervisor.snapshot(), "jobs": self.runs.to_json(),
                 "disk": self.disk.to_json() if self.disk else None}

@@ -36,7 +36,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
     try:
         server = open_dashboard(state, host, args.port or section["port"], token,
                                 config.reports_dir if config else None, config.lake_dir if config else None,
-                                section.get("allowed_hosts", ()))
+                                section.get("allowed_hosts", ()),
+                                config.get("site", "timezone") if config else None)
     except RuntimeError as error:
         raise ValueError(str(error)) from None
     print(f"dashboard for {state} at {server.url}{'?token=…' if token else ''} (Ctrl-C to stop)", flush=True)

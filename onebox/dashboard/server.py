@@ -42,11 +42,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def state_for(root: Path, reports: Path | None, lake: Path | None = None) -> DashboardState:
+def state_for(root: Path, reports: Path | None, lake: Path | None = None,
+              timezone: str | None = None) -> DashboardState:
+    """`timezone` None: the zone the box's status file names (else UTC)."""
     layout = Layout(root)
     return DashboardState(layout.stream, layout.status, reports or root / "reports", LogTail(layout.log),
                           forecast=lake_forecast(lake or root / "lake"), drift=lake_json(lake or root / "lake",
-                                                                                            "drift.json", dict))
+                                                                                            "drift.json", dict),
+                          timezone=timezone)
 
 
 def lake_json(lake: Path, name: str, kind: type) -> Callable[[], Any]:
@@ -107,7 +110,8 @@ class DashboardServer:
 
 
 def open_dashboard(root: Path, host: str, port: int, token: str, reports: Path | None = None,
-                   lake: Path | None = None, host_names: Sequence[str] = ()) -> DashboardServer:
+                   lake: Path | None = None, host_names: Sequence[str] = (),
+                   timezone: str | None = None) -> DashboardServer:
     # create_app refuses a non-loopback host without a token
-    app = create_app(state_for(root, reports, lake), host, token, host_names=host_names)
+    app = create_app(state_for(root, reports, lake, timezone), host, token, host_names=host_names)
     return DashboardServer(app, bind(host, port))

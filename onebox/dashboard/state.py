@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from onebox.camera_watch import CAMERA_ALARMS
 from onebox.eventlog import Skipped, parse_or_skip
@@ -47,7 +48,8 @@ class DashboardState:
     heartbeats: Any = None  # an object with read() -> list[event dict] (onebox.eventlog.LogTail)
     forecast: ForecastHook | None = None  # HOOK: the lake's forecast for today, [[time_ms, net], ...]
     drift: Callable[[], dict[str, Any] | None] | None = None  # camera -> {day, psi, verdict} (model drift)
-    today: Callable[[], dt.date] = dt.date.today
+    today: Callable[[], dt.date] | None = None  # default: the date now in the site's time zone
+    timezone: str | None = None  # the site file's [site] timezone; None: the box's status says it, else UTC
     site: str | None = None
     latest: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # camera|"" -> minutes -> window
     curve: list[list[Any]] = field(default_factory=list)
@@ -59,10 +61,31 @@ class DashboardState:
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)
     skipped: Skipped = field(default_factory=Skipped)  # output lines the event contract refused
+    _zone_cache: ZoneInfo | None = None
+
+    def zone_name(self) -> str:
+        """The site's IANA zone: "today" starts at its midnight and the page's times are its clock's."""
+        return self.timezone or str(self._status().get("timezone") or "UTC")
+
+    def _zone(self) -> ZoneInfo:
+        if self._zone_cache is None:  # read again on each poll (the status file may be rewritten)
+            self._zone_cache = ZoneInfo(self.zone_name())
+        return self._zone_cache
+
+    def _today(self) -> dt.date:
+        return self.today() if self.today is not None else dt.datetime.now(self._zone()).date()
+
+    def _day_bounds(self) -> tuple[int, int]:
+        """Today's local midnight and the next, as instants (23 or 25 hours apart on a clock change)."""
+        zone, day = self._zone(), self._today()
+        start = dt.datetime.combine(day, dt.time(0), tzinfo=zone)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
+        return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
 
     def poll(self) -> bool:
         """Reads what is new; returns whether anything changed."""
         changed = False
+        self._zone_cache = None  # the box's status may name another zone after a restart
         sources = [(self.stream_dir / WINDOWS, self._window), (self.stream_dir / ALARMS, self._alarm)]
         if self.status_file is not None:  # the box's own camera alarms (onebox.camera_watch)
             sources.append((self.status_file.parent / CAMERA_ALARMS, self._alarm))
@@ -109,8 +132,9 @@ class DashboardState:
             slot[minutes] = _short(window)
         if key or minutes != CURVE_MINUTES:
             return
-        end = dt.datetime.fromtimestamp(window["window_end_ms"] / 1000).date()
-        today = self.today()
+        # a window ending at local midnight belongs to the day it closes
+        end = dt.datetime.fromtimestamp((window["window_end_ms"] - 1) / 1000, self._zone()).date()
+        today = self._today()
         if self.curve_day != today:
             self.curve, self.curve_day = [], today
         if end == today:
@@ -138,11 +162,9 @@ class DashboardState:
             "open_tracks": event["open_tracks"], "uptime_s": event["uptime_s"]}
 
     def _baseline_today(self) -> list[list[Any]]:
-        day = self.today()
+        start_ms, end_ms = self._day_bounds()
         points = []
-        for hour in range(24):
-            start = dt.datetime.combine(day, dt.time(hour))
-            ms = int(start.timestamp() * 1000)
+        for ms in range(start_ms, end_ms, 3_600_000):  # the local day's 23, 24 or 25 hours
             mean = self.baseline.get(hour_of_week(ms))
             if mean is not None:
                 points.append([ms, mean, ms + 3_600_000])
@@ -182,7 +204,9 @@ class DashboardState:
                      "waiting": self.open_alarms.get("site_unreachable/")},
             "camera_names": names,
             "cameras": cameras,
-            "curve": self.curve if self.curve_day == self.today() else [],
+            "timezone": self.zone_name(),
+            "day": dict(zip(("start_ms", "end_ms"), self._day_bounds(), strict=True)),
+            "curve": self.curve if self.curve_day == self._today() else [],
             "baseline": self._baseline_today(),
             "forecast": self.forecast() if self.forecast else None,
             "open_alarms": sorted(self.open_alarms.values(), key=lambda a: -a["time_ms"]),

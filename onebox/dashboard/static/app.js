@@ -15,9 +15,14 @@
     return node;
   };
   const sign = (x) => (x >= 0 ? "+" : "−") + Math.abs(x).toFixed(2);
-  const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  // every time on the page is the site's clock (the snapshot's zone), never the browser's
+  let zone = "UTC";
+  const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone });
   const when = (ms) => new Date(ms).toLocaleString([], { weekday: "short", day: "numeric", month: "short",
-    hour: "2-digit", minute: "2-digit" });
+    hour: "2-digit", minute: "2-digit", timeZone: zone });
+  const stamp = (ms) => new Date(ms).toLocaleString([], { timeZone: zone });
+  const hourOf = (ms) => new Intl.DateTimeFormat("en-GB", { hour: "2-digit", hourCycle: "h23", timeZone: zone })
+    .format(new Date(ms));
   const STALE_MS = 3 * 60000;  // a heartbeat comes every 30 s: three minutes without one and "now" is not now
   let cameraNames = {};
   const ago = (ms) => {
@@ -62,8 +67,7 @@
 
   function curve(snapshot) {
     const W = 720, H = 220, P = 34;
-    const start = new Date(); start.setHours(0, 0, 0, 0);
-    const t0 = start.getTime(), t1 = t0 + 86400000;
+    const t0 = snapshot.day.start_ms, t1 = snapshot.day.end_ms;  // the site's local midnights
     const x = (ms) => P + ((ms - t0) / (t1 - t0)) * (W - 2 * P);
     const y = (v) => (H - 14) / 2 - v * ((H - 14) / 2 - 8);
     const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "today's net score" });
@@ -73,9 +77,11 @@
       label.textContent = v > 0 ? "+" + v : String(v);
       svg.append(label);
     }
-    for (let h = 0; h <= 24; h += 6) {
-      const label = svgEl("text", { x: x(t0 + h * 3600000) - 10, y: H - 1, "font-size": 13, fill: "#667085" });
-      label.textContent = String(h).padStart(2, "0") + "h";
+    const hours = Math.round((t1 - t0) / 3600000);  // 23 or 25 on a clock change
+    for (let h = 0; h <= hours; h += 6) {
+      const at = h === hours ? t1 : t0 + h * 3600000;
+      const label = svgEl("text", { x: x(at) - 10, y: H - 1, "font-size": 13, fill: "#667085" });
+      label.textContent = h === hours ? "24h" : hourOf(at) + "h";
       svg.append(label);
     }
     const base = (snapshot.baseline || []).map((p) => `M${x(p[0])},${y(p[1])}H${x(p[2])}`).join("");
@@ -107,6 +113,9 @@
   }
 
   function render(s) {
+    zone = s.timezone || "UTC";
+    $("zone").textContent = "times: " + zone;
+    $("curve-h").textContent = "Today from midnight " + zone + " (15-minute net score)";
     cameraNames = s.camera_names || {};
     $("site-name").textContent = s.site.id || "";
     document.title = "moodlens " + (s.site.id || "");
@@ -150,11 +159,11 @@
     }));
     const d = s.disk;
     $("disk").textContent = d ? `disk: ${d.used_mb} of ${d.budget_mb} MiB (${d.percent}%)` + (d.level !== "ok" ? " — " + d.level : "") : "";
-    $("disk").textContent += (s.jobs || []).map((j) => ` · ${j.name} last ran ${new Date(j.last_run_ms).toLocaleString()}${j.last_exit ? " (failed: exit " + j.last_exit + ")" : ""}`).join("");
+    $("disk").textContent += (s.jobs || []).map((j) => ` · ${j.name} last ran ${stamp(j.last_run_ms)}${j.last_exit ? " (failed: exit " + j.last_exit + ")" : ""}`).join("");
     $("reports").replaceChildren(...(s.reports.length ? s.reports.map((r) => {
       const li = el("li");
       li.append(el("a", { href: "/reports/" + encodeURIComponent(r.name) }, r.name),
-        document.createTextNode(" · " + new Date(r.modified_ms).toLocaleString()));
+        document.createTextNode(" · " + stamp(r.modified_ms)));
       return li;
     }) : [el("li", {}, "no report yet")]));
   }
