@@ -99,16 +99,19 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
     return total
 
 
-# One text for Athena (Trino) and DuckDB: standard SQL only.
+# Trino's text (Athena); DuckDB gets it transpiled (`at_timezone` there is `AT TIME ZONE`). A day is the
+# site's local day (its zone from the `sites` table; UTC for a site without a row).
 DRIFT_SQL = """
-SELECT site_id, camera_id, CAST(CAST(event_time_ms AS DATE) AS VARCHAR) AS day, top_class,
-       COALESCE(quality.usable, TRUE) AS usable, COUNT(*) AS faces,
-       SUM(GREATEST(probabilities.angry, probabilities.disgust, probabilities.fear, probabilities.happy,
-                    probabilities.sad, probabilities.surprise, probabilities.neutral)) AS confidence_sum
-FROM face_expression
-WHERE kind = 'track_update' AND event_time_ms >= ? AND event_time_ms < ? {site_filter}
+SELECT f.site_id, f.camera_id,
+       CAST(CAST(at_timezone(f.event_time_ms, COALESCE(s.timezone, 'UTC')) AS DATE) AS VARCHAR) AS day,
+       f.top_class, COALESCE(f.quality.usable, TRUE) AS usable, COUNT(*) AS faces,
+       SUM(GREATEST(f.probabilities.angry, f.probabilities.disgust, f.probabilities.fear, f.probabilities.happy,
+                    f.probabilities.sad, f.probabilities.surprise, f.probabilities.neutral)) AS confidence_sum
+FROM face_expression AS f LEFT JOIN {sites} AS s ON s.site_id = f.site_id
+WHERE f.kind = 'track_update' AND f.event_time_ms >= ? AND f.event_time_ms < ? {site_filter}
 GROUP BY 1, 2, 3, 4, 5
 """
+NO_SITES = "(SELECT CAST(NULL AS VARCHAR) AS site_id, CAST(NULL AS VARCHAR) AS timezone)"
 
 
 def camera_days(rows: Sequence[tuple[Any, ...]], baseline: Baseline, min_faces: int = 100) -> list[CameraDay]:
@@ -178,11 +181,20 @@ def reference_baseline(days: Sequence[CameraDay], label: str) -> Baseline:
 
 
 def query(con: Any, since_ms: int, until_ms: int, site: str | None) -> list[tuple[Any, ...]]:
-    """Runs DRIFT_SQL on a DuckDB connection holding the lake's ``face_expression`` table."""
+    """Runs DRIFT_SQL on a DuckDB connection holding the lake's ``face_expression`` table (and its
+    ``sites``, for local days; without one every day is a UTC day)."""
+    import duckdb
+
+    from batch.sql.views import duckdb_sql
 
     def ts(ms: int) -> dt.datetime:
         return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
-    sql = DRIFT_SQL.format(site_filter="AND site_id = ?" if site else "")
+    try:
+        con.execute("SELECT site_id, timezone FROM sites LIMIT 0")
+        sites = "sites"
+    except duckdb.Error:
+        sites = NO_SITES
+    sql = duckdb_sql(DRIFT_SQL.format(sites=sites, site_filter="AND f.site_id = ?" if site else ""))
     params: list[Any] = [ts(since_ms), ts(until_ms)] + ([site] if site else [])
     return [tuple(row) for row in con.execute(sql, params).fetchall()]

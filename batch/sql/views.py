@@ -46,6 +46,11 @@ def _at_time_zone(node: sqlglot.exp.Expression) -> sqlglot.exp.Expression:
     return node
 
 
+def duckdb_sql(trino: str) -> str:
+    """A Trino query (Athena's dialect) as DuckDB runs it, `at_timezone` included."""
+    return _transpiled(trino)
+
+
 @cache
 def _transpiled(trino: str) -> str:
     return sqlglot.parse_one(trino, read="trino").transform(_at_time_zone).sql(dialect="duckdb")

@@ -127,14 +127,21 @@ def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
         args.log = args.log if args.log is not None else DEFAULT_HISTORY / "log"
         return _log_connection(args)
     con = lake_connection(site.lake, site.sites())
-    chosen = getattr(args, "site", None)
+    args.timezone = site_zone(con, site, getattr(args, "site", None))
+    return con
+
+
+def site_zone(con: duckdb.DuckDBPyConnection, site: SiteFile, chosen: str | None) -> str:
+    """The zone a command's local days and hours are in: `chosen` site's from the `sites` relation;
+    else the site file's; without a site file, the lake's one zone when all its sites share it (a box's
+    lake); else UTC."""
     if chosen is not None:
         found = con.execute("SELECT timezone FROM sites WHERE site_id = ?", [chosen]).fetchall()
-        args.timezone = str(found[0][0]) if found else site.timezone
-    elif site.path is None:  # no site file: a lake whose sites all share one zone (a box's lake) speaks it
+        return str(found[0][0]) if found else site.timezone
+    if site.path is None:
         zones = con.execute("SELECT DISTINCT timezone FROM sites").fetchall()
-        args.timezone = str(zones[0][0]) if len(zones) == 1 else site.timezone
-    return con
+        return str(zones[0][0]) if len(zones) == 1 else site.timezone
+    return site.timezone
 
 
 def lake_tables(lake: str | None, read_only: bool = True) -> dict[str, Any]:

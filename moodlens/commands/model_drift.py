@@ -22,7 +22,8 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     drift.add_argument("--lake", default=None, help="the lake (folder or s3://...; default: $MOODLENS_LAKE, the "
                                                     "site file's, else var/lake)")
     drift.add_argument("--site", default=None)
-    drift.add_argument("--since", default="7d", help="period: 7d, 48h, 2w, or a UTC date (default 7d)")
+    drift.add_argument("--since", default="7d",
+                       help="period: 7d, 48h, 2w, or a date in the site's time zone (default 7d)")
     drift.add_argument("--until", default=None, help="end of the period (default: the end of the last day with data)")
     drift.add_argument("--card", type=Path, default=DEFAULT_MODEL.with_suffix(".json"),
                        help="model card JSON holding the drift_baseline (default: the shipped model's)")
@@ -46,7 +47,7 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 def run_drift(args: argparse.Namespace) -> int:
     from batch.analytics.source import latest_event_ms
     from batch.drift import Baseline, camera_days, judge, query, reference_baseline
-    from moodlens.commands.analytics_input import lake_connection, read_site_file
+    from moodlens.commands.analytics_input import lake_connection, read_site_file, site_zone
     from moodlens.commands.report import period
 
     if args.min_faces < 1:
@@ -55,12 +56,13 @@ def run_drift(args: argparse.Namespace) -> int:
         raise ValueError(f"--own-days must be 0 or more, got {args.own_days}")
     site = read_site_file(args)
     con = lake_connection(site.lake, site.sites())
-    since_ms, until_ms, _ = period(args.since, args.until, latest_event_ms(con), whole_last_day=True)
+    zone = site_zone(con, site, args.site)  # each site's days are its local days; the period is in this zone
+    since_ms, until_ms, _ = period(args.since, args.until, latest_event_ms(con), zone, whole_last_day=True)
     if args.reference:
         start, sep, end = args.reference.partition("..")
         if not sep:
             raise ValueError(f"--reference {args.reference!r}: give SINCE..UNTIL, e.g. 2026-10-01..2026-10-15")
-        ref_since, ref_until, _ = period(start, end, None)
+        ref_since, ref_until, _ = period(start, end, None, zone)
         reference = camera_days(query(con, ref_since, ref_until, args.site), _any_baseline(), 1)
         baseline = reference_baseline(reference, args.reference)
         own_days = 0  # the period the user chose is the yardstick for every day

@@ -46,7 +46,7 @@ class DashboardState:
     status_file: Path | None = None
     reports_dir: Path | None = None
     heartbeats: Any = None  # an object with read() -> list[event dict] (onebox.eventlog.LogTail)
-    forecast: ForecastHook | None = None  # HOOK: the lake's forecast for today, [[time_ms, net], ...]
+    forecast: ForecastHook | None = None  # the lake's forecast for today, [[time_ms, net], ...]
     drift: Callable[[], dict[str, Any] | None] | None = None  # camera -> {day, psi, verdict} (model drift)
     today: Callable[[], dt.date] | None = None  # default: the date now in the site's time zone
     timezone: str | None = None  # the site file's [site] timezone; None: the box's status says it, else UTC

@@ -138,3 +138,22 @@ def test_only_the_days_before_count_as_a_camera_s_past():
     # own_days=2: day 5 is compared with days 3 and 4 (one normal, one dim), not with days 0-2
     expected = reference_baseline(days[3:5], "")
     assert days[5].psi == pytest.approx(psi(expected.shares, days[5].shares))
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago", None])
+def test_a_camera_day_is_the_sites_local_day(zone):
+    """UTC+14 and UTC-11 are 25 hours apart: the same faces fall on two different local dates."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    import pyarrow as pa
+
+    events = day_of_faces(np.random.default_rng(5), 0, "door", BASELINE.shares, n=200)
+    con = lake_with(events)
+    site = events[0]["site_id"]
+    if zone is not None:
+        con.register("sites", pa.table({"site_id": [site], "timezone": [zone]}))
+    days = {d.day for d in camera_days(query(con, EVENT_TIME_MS - DAY_MS, EVENT_TIME_MS + DAY_MS, site), BASELINE)}
+    expected = {dt.datetime.fromtimestamp(e["event_time_ms"] / 1000, ZoneInfo(zone or "UTC")).date().isoformat()
+                for e in events}
+    assert days == expected

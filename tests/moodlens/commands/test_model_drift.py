@@ -89,3 +89,23 @@ def test_by_default_a_camera_is_judged_against_its_own_past_once_it_has_one(tmp_
     assert all(r["baseline"].startswith("model card") for r in rows if r not in own)
     assert main(["model", "drift", "--lake", lake, "--own-days", "-1"]) == 2
     assert "--own-days must be 0 or more" in capsys.readouterr().err
+
+
+def test_drift_days_are_the_sites_local_days_from_the_site_file(tmp_path, capsys):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from tests.schemas.events import EVENT_TIME_MS, face_expression
+
+    lake = lake_with_planted_drift(tmp_path, cameras=(("cam-a", BASELINE.shares),), days=2)
+    site = face_expression()["site_id"]
+    zone = "Pacific/Kiritimati"  # UTC+14: most UTC hours fall on the next local date
+    (tmp_path / "moodlens.toml").write_text(f'[site]\nid = "{site}"\ntimezone = "{zone}"\n[lake]\npath = "{lake}"\n'
+                                            '[[cameras]]\nid = "cam-a"\nsource = "0"\n')
+    capsys.readouterr()
+    assert main(["model", "drift", "--config", str(tmp_path / "moodlens.toml"), "--since", "7d", "--json",
+                 "--exit-zero"]) == 0
+    days = sorted(json.loads(line)["day"] for line in capsys.readouterr().out.splitlines())
+    local = [(dt.datetime.fromtimestamp(EVENT_TIME_MS / 1000, ZoneInfo(zone)).date() + dt.timedelta(days=d)).isoformat()
+             for d in range(2)]
+    assert days == local
