@@ -79,9 +79,12 @@ def kcl_command(host: Sequence[str] = ()) -> list[str]:
             *([f"--worker-args={shlex.join(host)}"] if host else [])]
 
 
-def compaction_command() -> list[str]:
-    """Hourly: raw/ -> the lake's Iceberg tables (Glue catalog)."""
-    return ["batch", "compact", "--raw", f"s3://{DATA_BUCKET}/{RAW_PREFIX}", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}"]
+def compaction_command(sites_json: str | None = None) -> list[str]:
+    """Hourly: raw/ -> the lake's Iceberg tables (Glue catalog); with `sites_json` (the stack's --sites), the
+    lake's sites table too, so the report, the views and Athena speak each site's local time."""
+    sites = ["--sites", sites_json] if sites_json else []
+    return ["batch", "compact", "--raw", f"s3://{DATA_BUCKET}/{RAW_PREFIX}", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}",
+            *sites]
 
 
 def drift_command() -> list[str]:

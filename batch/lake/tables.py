@@ -87,6 +87,33 @@ def sites_frame(rows: list[dict[str, str | None]]) -> pa.Table:
     return pa.Table.from_pylist([{n: row.get(n) for n in SITES_SCHEMA.names} for row in rows], schema=SITES_SCHEMA)
 
 
+def sites_from_json(text: str, where: str) -> pa.Table:
+    """`{"<site id>": {"name": "...", "timezone": "Europe/Berlin", "opening_hours": "..."}, ...}` (the
+    AWS stack's `--sites` file) as `sites` rows; `where` names the file or option in the messages."""
+    import json
+
+    try:
+        document = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{where}: not JSON ({error})") from None
+    if not isinstance(document, dict) or not document:
+        raise ValueError(f"{where}: give an object of site id -> {{\"name\": ..., \"timezone\": ...}}")
+    rows: list[dict[str, str | None]] = []
+    for site, fields in sorted(document.items()):
+        if not isinstance(fields, dict) or "timezone" not in fields:
+            raise ValueError(f"{where}: site {site!r}: give at least its \"timezone\" (IANA, e.g. Europe/Berlin)")
+        unknown = set(fields) - {"name", "timezone", "opening_hours"}
+        if unknown:
+            raise ValueError(f"{where}: site {site!r}: unknown field(s) {sorted(unknown)}; known: name, timezone, "
+                             "opening_hours")
+        rows.append({"site_id": site, "name": fields.get("name") or site, "timezone": fields["timezone"],
+                     "opening_hours": fields.get("opening_hours")})
+    try:
+        return sites_frame(rows)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
 def write_sites(catalog: Catalog, sites: pa.Table) -> Table:
     """Replaces the lake's `sites` table (Athena's views join it; `moodlens sql` prefers the site file)."""
     try:

@@ -211,7 +211,7 @@ def autoscaling() -> dict[str, Json]:
     }
 
 
-def schedules() -> dict[str, Json]:
+def schedules(sites_json: str | None = None) -> dict[str, Json]:
     """Compaction hourly, model drift daily, the report weekly: EventBridge Scheduler starts each one's own task
     definition (its command and role, no overrides); failed starts are retried, then land in the
     schedule-errors queue."""
@@ -236,7 +236,7 @@ def schedules() -> dict[str, Json]:
 
     return {
         "CompactionTask": task_definition("compaction", "CompactionTaskRole", "BatchLogGroup", BATCH_CPU,
-                                          BATCH_MEMORY, _command(c.compaction_command())),
+                                          BATCH_MEMORY, _command(c.compaction_command(sites_json))),
         "ReportTask": task_definition("report", "ReportTaskRole", "BatchLogGroup", BATCH_CPU, BATCH_MEMORY,
                                       _command(c.report_command())),
         "SchedulerRole": scheduler_role,

@@ -75,8 +75,23 @@ def outputs() -> dict[str, Json]:
     return {name: {"Value": value, "Description": text} for name, (value, text) in values.items()}
 
 
+def sites_argument(inventory: Inventory, text: str, where: str) -> str:
+    """The `--sites` file checked (IANA zones, known fields, sites of the inventory) and made compact: the
+    compaction task's `--sites` argument."""
+    from batch.lake.tables import sites_from_json
+
+    rows = sites_from_json(text, where).to_pylist()
+    unknown = sorted({str(r["site_id"]) for r in rows} - set(inventory))
+    if unknown:
+        raise ValueError(f"{where}: site(s) {unknown} are not in the inventory ({sorted(inventory)})")
+    if any("${" in json.dumps(r) for r in rows):
+        raise ValueError(f"{where}: \"${{\" cannot appear in a site's fields (CloudFormation would substitute it)")
+    return json.dumps({r["site_id"]: {k: v for k, v in r.items() if k != "site_id" and v is not None} for r in rows},
+                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def build_template(inventory: Inventory, alarms: AlarmConfig | None = None,
-                   engine: EngineConfig | None = None) -> Json:
+                   engine: EngineConfig | None = None, sites_json: str | None = None) -> Json:
     alarms = alarms or AlarmConfig()
     engine = engine or EngineConfig()
     if alarms.window_minutes not in engine.window_minutes:
@@ -91,7 +106,7 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None,
         **storage.buckets(), **storage.queues(), **storage.firehose(),
         **storage.lake_catalog(), **storage.lake_tables(),
         **ingest.resources(),
-        **compute.roles(), **compute.consumer(host_arguments(engine, alarms)), **compute.schedules(),
+        **compute.roles(), **compute.consumer(host_arguments(engine, alarms)), **compute.schedules(sites_json),
         **monitoring.topic(), **monitoring.operations_alarms(), **monitoring.site_alarms(alarms, inventory),
         **monitoring.dashboard(),
     }
@@ -117,11 +132,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--thresholds", type=Path,
                         help="JSON of the stream host's window and alarm settings (the site file's [thresholds] "
                              "keys, plus window_minutes); the consumer and the net-score alarms both use them")
+    parser.add_argument("--sites", type=Path,
+                        help='JSON: {site: {"name": ..., "timezone": "Europe/Berlin"}}; the hourly compaction writes '
+                             "them into the lake's sites table (Glue), so reports and views speak local time")
     parser.add_argument("--out", type=Path, help="template path (stdout if omitted)")
     args = parser.parse_args(argv)
     try:
         engine, alarms = load_thresholds(args.thresholds) if args.thresholds else (None, None)
-        text = render(build_template(json.loads(args.inventory.read_text()), alarms, engine))
+        inventory = json.loads(args.inventory.read_text())
+        sites = sites_argument(inventory, args.sites.read_text(), str(args.sites)) if args.sites else None
+        text = render(build_template(inventory, alarms, engine, sites))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,6 +9,10 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 DEFAULT_LOG = Path("var/log")
 DEFAULT_STATE = Path("var/stream")
@@ -43,6 +47,9 @@ def add_lake_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
                          help="re-read the whole embedded log, not only what is new since the last run")
     compact.add_argument("--retain-days", type=int, default=None,
                          help="after compacting, delete partitions older than this and expire snapshots")
+    compact.add_argument("--sites", default=None, metavar="JSON",
+                         help='after compacting, replace the lake\'s sites table with these sites: '
+                              '{"<site>": {"name": ..., "timezone": "Europe/Berlin"}} (the AWS stack\'s --sites)')
     _add_wait(compact)
     compact.set_defaults(handler=run_compact)
 
@@ -104,10 +111,13 @@ def moment(text: str) -> dt.datetime:
 
 
 def run_compact(args: argparse.Namespace) -> int:
-    return _exclusive(args, "batch compact", lambda: _compact(args))
+    from batch.lake.tables import sites_from_json
+
+    sites = sites_from_json(args.sites, "--sites") if args.sites else None  # refused before any work
+    return _exclusive(args, "batch compact", lambda: _compact(args, sites))
 
 
-def _compact(args: argparse.Namespace) -> int:
+def _compact(args: argparse.Namespace, sites: pa.Table | None = None) -> int:
     from batch.compact.checkpoint import CHECKPOINT, read_offset, write_offset
     from batch.compact.run import compact
     from batch.compact.sources import (
@@ -120,7 +130,7 @@ def _compact(args: argparse.Namespace) -> int:
         from_stream_state,
     )
     from batch.lake.maintain import maintain_lake
-    from batch.lake.tables import ensure_tables, lake_from_argument, open_catalog
+    from batch.lake.tables import ensure_tables, lake_from_argument, open_catalog, write_sites
     from locallog import LocalLog
 
     errors: list[SourceError] = []
@@ -165,6 +175,9 @@ def _compact(args: argparse.Namespace) -> int:
                                            grace=dt.timedelta(0)).items():  # under the lake's lock
             if outcome.deleted_rows:
                 print(f"retention: {name}: {outcome.deleted_rows:,} rows deleted", file=sys.stderr)
+    if sites is not None:  # under the lake's lock, like the compaction itself
+        write_sites(catalog, sites)
+        print(f"{'sites':18} {sites.num_rows:>11,} rows  (replaced)")
     for error in result.errors:
         print(f"moodlens: error: {error}", file=sys.stderr)
     return 1 if result.needs_attention else 0

@@ -1,0 +1,55 @@
+"""The AWS stack takes each site's name and time zone (`--sites`); its hourly compaction writes them into
+the lake's `sites` table, which the report, the views and Athena join for local time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from deploy.stack.template import build_template, main, sites_argument
+
+REPO = Path(__file__).resolve().parents[3]
+INVENTORY: dict[str, list[str]] = json.loads((REPO / "infra" / "cloudformation" / "inventory.json").read_text())
+
+
+def _compaction_command(template: dict) -> list:
+    return template["Resources"]["CompactionTask"]["Properties"]["ContainerDefinitions"][0]["Command"]
+
+
+def test_the_compaction_task_carries_the_sites_and_the_stack_without_them_is_unchanged(tmp_path: Path) -> None:
+    first, second = sorted(INVENTORY)[:2]
+    sites = tmp_path / "sites.json"
+    sites.write_text(json.dumps({first: {"name": "Café Zentral", "timezone": "Europe/Berlin"},
+                                 second: {"timezone": "America/New_York", "opening_hours": "08-20"}}))
+    inventory, out = tmp_path / "inventory.json", tmp_path / "stack.json"
+    inventory.write_text(json.dumps(INVENTORY))
+    assert main(["--inventory", str(inventory), "--sites", str(sites), "--out", str(out)]) == 0
+    command = _compaction_command(json.loads(out.read_text()))
+    given = json.loads(command[command.index("--sites") + 1])
+    assert given == {first: {"name": "Café Zentral", "timezone": "Europe/Berlin"},
+                     second: {"name": second, "timezone": "America/New_York", "opening_hours": "08-20"}}
+    assert "--sites" not in _compaction_command(build_template(INVENTORY))
+
+
+@pytest.mark.parametrize(("sites", "message"), [
+    ({"SITE": {"timezone": "Mars/Olympus"}}, r"sites.json: sites: site 'SITE': timezone 'Mars/Olympus' is not an IANA"),
+    ({"SITE": {"name": "x"}}, r"sites.json: site 'SITE': give at least its \"timezone\""),
+    ({"SITE": {"timezone": "UTC", "zone": "x"}}, r"sites.json: site 'SITE': unknown field\(s\) \['zone'\]"),
+    ({"nowhere": {"timezone": "UTC"}}, r"sites.json: site\(s\) \['nowhere'\] are not in the inventory"),
+    ({"SITE": {"timezone": "UTC", "name": "${AWS::Region}"}}, r"sites.json: \"\$\{\" cannot appear"),
+])
+def test_a_bad_sites_file_is_refused_naming_the_file_site_and_field(sites: dict, message: str) -> None:
+    site = sorted(INVENTORY)[0]
+    text = json.dumps(sites).replace("SITE", site)
+    with pytest.raises(ValueError, match=message.replace("SITE", site)):
+        sites_argument(INVENTORY, text, "sites.json")
+
+
+def test_the_stack_command_says_what_is_wrong_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    inventory, sites = tmp_path / "inventory.json", tmp_path / "sites.json"
+    inventory.write_text(json.dumps(INVENTORY))
+    sites.write_text("{not json")
+    assert main(["--inventory", str(inventory), "--sites", str(sites)]) == 2
+    assert f"{sites}: not JSON" in capsys.readouterr().err
