@@ -9,10 +9,11 @@ import json
 import boto3
 import pytest
 
-from deploy.container import report_command
+from deploy.container import compaction_command, report_command
 from moodlens.cli import main
 from tests.support.history import FOUR_WEEKS, history
 
+ZONE = "Europe/Berlin"
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "eu-west-1"}
 
 
@@ -29,7 +30,9 @@ def aws_lake(aws_endpoint):
         events = [e for e in history(FOUR_WEEKS).events if e["site_id"] == "cafe-central"][-3000:]
         s3.put_object(Bucket="report-data", Key="raw/2026/10/01/00/part-1.gz",
                       Body=gzip.compress("\n".join(json.dumps(e) for e in events).encode()))
-        assert main(["batch", "compact", "--raw", "s3://report-data/raw/", "--lake", "s3://report-data/lake"]) == 0
+        # the stack's compaction command, with its --sites: the Glue sites table gets the site's zone
+        compaction = compaction_command(json.dumps({"cafe-central": {"name": "Café Central", "timezone": ZONE}}))
+        assert main([part.replace("${DataBucket}", "report-data") for part in compaction]) == 0
         yield s3
 
 
@@ -40,7 +43,9 @@ def test_the_scheduled_report_reads_the_glue_lake_and_writes_to_s3(aws_lake, cap
     keys = {o["Key"] for o in aws_lake.list_objects_v2(Bucket="report-data", Prefix="reports/")["Contents"]}
     assert {"reports/report.html", "reports/hourly.csv", "reports/model_drift.csv"} <= keys
     page = aws_lake.get_object(Bucket="report-data", Key="reports/report.html")
-    assert page["ContentType"] == "text/html" and b"cafe-central" in page["Body"].read()
+    body = page["Body"].read().decode()
+    assert page["ContentType"] == "text/html" and "cafe-central" in body
+    assert f"local time ({ZONE})" in body  # the report task has no site file: the zone came from the Glue table
     assert "uploaded" in capsys.readouterr().out
 
 
