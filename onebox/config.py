@@ -17,6 +17,7 @@ from typing import Any
 from edge.redact import has_credentials
 from onebox.settings import CAMERA, SECTIONS, Setting
 from onebox.toml_lines import key_lines, line_of
+from stream import settings as stream_settings
 
 DEFAULT_FILE = Path("moodlens.toml")
 
@@ -221,10 +222,11 @@ class _Checker:
         return tuple(cameras)
 
     def cross_checks(self, values: dict[str, dict[str, Any]]) -> None:
-        thresholds = values["thresholds"]
-        if thresholds["low_clear"] < thresholds["low_raise"]:
-            self.problem("thresholds.low_clear", f"must be at least low_raise ({thresholds['low_raise']}) so an "
-                         f"alarm does not flap; got {thresholds['low_clear']}")
+        if not any(": thresholds." in problem for problem in self.problems):
+            try:  # the settings that must fit together (low_clear >= low_raise, the alarm window a window)
+                stream_settings.configs(values["thresholds"], str(self.path))
+            except stream_settings.SettingError as error:
+                self.problem(f"thresholds.{error.key}" if error.key else "thresholds", error.message)
         self.folders(values)
         dashboard = values["dashboard"]
         token = dashboard["token"] or os.environ.get("MOODLENS_DASHBOARD_TOKEN", "")

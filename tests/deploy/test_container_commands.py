@@ -82,7 +82,7 @@ def test_the_consumer_and_every_kcl_worker_run_with_exactly_the_settings_the_sta
 
 @pytest.mark.parametrize(("worker_args", "message"), [
     ("--min-tracks zero", "--worker-args: argument --min-tracks: invalid int value: 'zero'"),
-    ("--lateness-s -5", "--lateness-s must be >= 0"),
+    ("--lateness-s -5", "lateness_s: must be a finite number at least 0, got -5.0"),
     ("--no-such-flag 1", "not flags of `stream kcl-worker`"),
 ])
 def test_the_kcl_daemon_refuses_bad_worker_flags_before_starting_anything(worker_args, message, capsys) -> None:
