@@ -58,7 +58,7 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     engine.add_argument("--thresholds-json", metavar="JSON",
                         help="the same document inline (what `moodlens up` and the AWS tasks pass)")
     for row in settings.THRESHOLDS:
-        engine.add_argument(*_flags(row), dest=row.key, type=_PARSE.get(row.kind, row.kind), default=None,
+        engine.add_argument(*_flags(row), dest=row.key, type=_PARSE[row.kind], default=None,
                             metavar=row.key.upper(), help=f"{row.help} (default {_default(row)})")
     engine.add_argument("--idle-advance-s", type=float, default=3600.0,
                         help="a site without input this long: its event time moves on with the clock, closing its "
