@@ -17,6 +17,7 @@ from edge.redact import has_credentials
 from onebox.settings import CAMERA, SECTIONS, Setting
 from onebox.toml_lines import key_lines, line_of
 from stream import settings as stream_settings
+from stream.alarm_config import default_alarm_window
 from stream.settings import did_you_mean as _did_you_mean
 from stream.settings import is_kind as _is
 from stream.settings import kind_name as _kind_name
@@ -168,6 +169,11 @@ class _Checker:
                 self.problem(section, f"must be a table ([{section}]), got {_kind(table)}")
                 table = {}
             values[section] = self.table(section, table, settings)
+        given = data.get("thresholds")
+        if not isinstance(given, dict) or "alarm_window_minutes" not in given:  # the default fits the windows
+            windows = values["thresholds"]["window_minutes"]
+            if isinstance(windows, list) and windows and all(isinstance(m, int) for m in windows):
+                values["thresholds"]["alarm_window_minutes"] = default_alarm_window(windows)
         cameras = self.cameras(data.get("cameras"))
         self.cross_checks(values)
         return values, cameras

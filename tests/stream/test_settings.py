@@ -99,6 +99,15 @@ def test_unset_everywhere_is_the_configurations_own_defaults(tmp_path: Path) -> 
     assert through_aws(tmp_path / "empty.json") == [(EngineConfig(), AlarmConfig())] * 2
 
 
+def test_the_alarm_window_left_out_is_the_default_for_the_windows_given_by_every_path(tmp_path: Path) -> None:
+    values = {"window_minutes": [5, 60]}
+    (tmp_path / "t.json").write_text(json.dumps(values))
+    expected = stream_settings.configs(values, "t")
+    assert expected[1].window_minutes == 60
+    assert through_site_file(values, tmp_path) == [expected] * 2
+    assert through_aws(tmp_path / "t.json") == [expected] * 2
+
+
 def test_a_flag_given_beside_the_document_wins(tmp_path: Path) -> None:
     (tmp_path / "t.json").write_text('{"min_tracks": 9, "hold_minutes": 40}')
     config = host_config(build_parser().parse_args(
