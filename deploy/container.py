@@ -9,10 +9,12 @@ module and a test parses every command with the CLI's own parser.
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Sequence
 
 from batch.lake.tables import NAMESPACE
+from stream import settings
 from stream.alarms import AlarmConfig
 from stream.engine import EngineConfig
 from stream.sinks.aws import (  # noqa: F401
@@ -53,16 +55,10 @@ DATA_BUCKET = "${DataBucket}"
 
 
 def host_arguments(engine: EngineConfig, alarms: AlarmConfig) -> list[str]:
-    """The stream host's window and alarm settings as `stream run` / `stream kcl-worker` flags. The stack
-    builds its net-score alarms from the same two objects, so CloudWatch and the consumer judge alike
-    (a test parses these back with the CLI and gets the same settings)."""
-    return ["--window-minutes", ",".join(str(m) for m in engine.window_minutes),
-            "--lateness-s", f"{engine.allowed_lateness_ms / 1000:g}", "--min-tracks", str(engine.min_tracks),
-            # `--flag=value`: a value like -1e-05 would otherwise be read as a flag
-            "--alarm-window", str(alarms.window_minutes), f"--low-raise={alarms.low_raise!r}",
-            f"--low-clear={alarms.low_clear!r}", f"--z-raise={alarms.z_raise!r}",
-            "--hold-minutes", str(alarms.hold_minutes), "--quiet-minutes", str(alarms.quiet_minutes),
-            "--silent-minutes", str(alarms.silent_minutes)]
+    """The stream host's window and alarm settings as one `--thresholds-json` document (`stream.settings`)
+    for `stream run` / `stream kcl-worker`. Compact JSON: no space, so the KCL daemon's command line,
+    split at spaces, keeps it one argument."""
+    return ["--thresholds-json", json.dumps(settings.document(engine, alarms), separators=(",", ":"))]
 
 
 def consumer_command(host: Sequence[str] = ()) -> list[str]:

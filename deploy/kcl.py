@@ -10,7 +10,6 @@ cost per shard-hour and need more permissions.
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -19,7 +18,14 @@ DAEMON_CLASS = "software.amazon.kinesis.multilang.MultiLangDaemon"
 
 def properties(stream: str, application: str, state: str, region: str, worker_args: Sequence[str] = ()) -> str:
     """`worker_args`: the stream host's settings (deploy.container.host_arguments) for every worker."""
-    worker = shlex.join(["moodlens", "stream", "kcl-worker", "--state", state, *worker_args])
+    words = ["moodlens", "stream", "kcl-worker", "--state", state, *worker_args]
+    # The daemon splits executableName at spaces and removes no quotes: a word must hold no space, and
+    # is written as it is (shell quoting would reach the worker as part of its argument).
+    spaced = [word for word in words if not word or any(c.isspace() for c in word)]
+    if spaced:
+        raise ValueError(f"KCL worker argument {spaced[0]!r}: the daemon splits its command at spaces, so an "
+                         "argument must be non-empty and hold none")
+    worker = " ".join(words)
     values = {
         "executableName": worker,
         "streamName": stream,

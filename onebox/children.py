@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from collections.abc import Sequence
@@ -37,13 +38,8 @@ def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart:
 
 
 def stream_spec(config: SiteConfig, layout: Layout, extra: Sequence[str] = ()) -> ChildSpec:
-    t = config.values["thresholds"]
     argv = [*CLI, "stream", "run", "--log", str(layout.log), "--state", str(layout.stream),
-            "--min-tracks", str(t["min_tracks"]), "--lateness-s", f"{t['lateness_s']:g}",
-            "--alarm-window", str(t["alarm_window_minutes"]), "--low-raise", f"{t['low_raise']:g}",
-            "--low-clear", f"{t['low_clear']:g}", "--silent-minutes", str(t["silent_minutes"]),
-            "--z-raise", f"{t['z_raise']:g}", "--hold-minutes", str(t["hold_minutes"]),
-            "--quiet-minutes", str(t["quiet_minutes"])]
+            "--thresholds-json", json.dumps(config.values["thresholds"], separators=(",", ":"))]
     # SIGTERM: the runner finishes its batch and checkpoints (stream run's handler).
     return ChildSpec("stream", (*argv, *extra), {}, "always", signal.SIGTERM, 1, "stream")
 

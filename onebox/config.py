@@ -7,7 +7,6 @@ misspelt `min_track = 1` silently ignored would be worse than a refusal.
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -17,6 +16,12 @@ from typing import Any
 from edge.redact import has_credentials
 from onebox.settings import CAMERA, SECTIONS, Setting
 from onebox.toml_lines import key_lines, line_of
+from stream import settings as stream_settings
+from stream.alarm_config import default_alarm_window
+from stream.settings import did_you_mean as _did_you_mean
+from stream.settings import is_kind as _is
+from stream.settings import kind_name as _kind_name
+from stream.settings import kind_of as _kind
 
 DEFAULT_FILE = Path("moodlens.toml")
 
@@ -164,6 +169,11 @@ class _Checker:
                 self.problem(section, f"must be a table ([{section}]), got {_kind(table)}")
                 table = {}
             values[section] = self.table(section, table, settings)
+        given = data.get("thresholds")
+        if not isinstance(given, dict) or "alarm_window_minutes" not in given:  # the default fits the windows
+            windows = values["thresholds"]["window_minutes"]
+            if isinstance(windows, list) and windows and all(isinstance(m, int) for m in windows):
+                values["thresholds"]["alarm_window_minutes"] = default_alarm_window(windows)
         cameras = self.cameras(data.get("cameras"))
         self.cross_checks(values)
         return values, cameras
@@ -221,10 +231,11 @@ class _Checker:
         return tuple(cameras)
 
     def cross_checks(self, values: dict[str, dict[str, Any]]) -> None:
-        thresholds = values["thresholds"]
-        if thresholds["low_clear"] < thresholds["low_raise"]:
-            self.problem("thresholds.low_clear", f"must be at least low_raise ({thresholds['low_raise']}) so an "
-                         f"alarm does not flap; got {thresholds['low_clear']}")
+        if not any(": thresholds." in problem for problem in self.problems):
+            try:  # the settings that must fit together (low_clear >= low_raise, the alarm window a window)
+                stream_settings.configs(values["thresholds"], str(self.path))
+            except stream_settings.SettingError as error:
+                self.problem(f"thresholds.{error.key}" if error.key else "thresholds", error.message)
         self.folders(values)
         dashboard = values["dashboard"]
         token = dashboard["token"] or os.environ.get("MOODLENS_DASHBOARD_TOKEN", "")
@@ -351,26 +362,3 @@ def _without_password(url: str) -> str:
 def _line_number(problem: str) -> int:
     parts = problem.split(":", 2)
     return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0
-
-
-def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        return False  # TOML true is not the number 1
-    return isinstance(value, kinds)
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false", list: "a list"}
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return "a number" if kinds == (int, float) else " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def _kind(value: Any) -> str:
-    return {bool: "true/false", int: "a whole number", float: "a number", str: "text", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
-
-
-def _did_you_mean(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(choices)})"

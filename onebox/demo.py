@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from onebox.box import Box
 from onebox.children import CLI, edge_spec, stream_spec
@@ -29,6 +29,9 @@ from onebox.lakesites import lake_exists, publish_sites
 from onebox.layout import Layout
 from onebox.processes import RealClock, SubprocessSpawner
 from stream.jsonl import iter_jsonl
+
+if TYPE_CHECKING:
+    from stream.host.loop import HostConfig
 
 SITE = "demo-cafe"
 # Beside the clips' site, a synthetic history of two more sites ending now: four weeks are enough for
@@ -247,16 +250,21 @@ def lake_summary(lake: Path) -> str:
     return done.stdout.rstrip()
 
 
+def final_drain_config(config: SiteConfig) -> HostConfig:
+    """The final drain judges with the site's window and alarm settings, as the stream child did."""
+    from stream import settings
+    from stream.embedded import RunnerConfig
+
+    engine, alarms = settings.configs(config.values["thresholds"], str(config.path or "the site file"))
+    return RunnerConfig(engine=engine, alarms=alarms)
+
+
 def close_at_end_of_input(layout: Layout, config: SiteConfig) -> None:
     """Reads what is left in the log, then moves event time to the end of the last minute with data."""
-    from stream.alarms import AlarmConfig
-    from stream.embedded import EmbeddedRunner, RunnerConfig
-    from stream.engine import EngineConfig
+    from stream.embedded import EmbeddedRunner
 
-    t = config.values["thresholds"]
-    runner_config = RunnerConfig(engine=EngineConfig(min_tracks=t["min_tracks"]),
-                                 alarms=AlarmConfig(min_tracks=t["min_tracks"]))
-    runner = EmbeddedRunner(open_log(layout.log), layout.stream, runner_config, source=f"locallog:{layout.log}")
+    runner = EmbeddedRunner(open_log(layout.log), layout.stream, final_drain_config(config),
+                            source=f"locallog:{layout.log}")
     try:
         runner.drain()
         runner.close_to_last_data()

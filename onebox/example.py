@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
-EXAMPLE = '''\
+from stream.settings import THRESHOLDS
+
+_EXAMPLE = '''\
 # moodlens site file. `moodlens up` runs this site; `moodlens config show` lists every setting,
 # its value here and its default. Relative paths are read from this file's folder.
 
@@ -31,17 +35,7 @@ exclude_zones = [             # fractions of the frame where faces are never loo
 # source = "rtsp://192.168.1.20/stream1"
 # name = "Terrace"
 
-[thresholds]
-min_tracks = 5                # fewer customers in a window: shown as "too few customers", no alarm
-lateness_s = 120              # how late an event may arrive and still count
-alarm_window_minutes = 15     # window the alarms watch: 5, 15 or 60
-low_raise = -0.2              # net score below this (and 2 std errors below low_clear): a bad window; 2 of 3 raise
-low_clear = 0.0               # net score at or above this: a good window (2 of 3 good clear it)
-z_raise = 2                   # how sure a bad window must be (standard errors); higher: fewer, later alarms
-hold_minutes = 15             # a raised alarm stays raised at least this long (0: no hold)
-quiet_minutes = 30            # a raised alarm resolves after this long without customers (0: never)
-silent_minutes = 5            # a camera quiet this long raises camera_silent
-
+{thresholds}
 [lake]
 path = ""                     # the event lake; empty: <state_dir>/lake
 compact_every_minutes = 60    # `moodlens batch compact` this often (0: never)
@@ -83,6 +77,21 @@ retention_days = 30           # 1 to 365
 crops_dir = ""                # empty: <state_dir>/label-crops
 key_file = "~/.moodlens/label.key"  # keep the key off the box's disk if you can
 '''
+
+
+def _toml(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+
+
+def _thresholds() -> str:
+    """The `[thresholds]` block: every window and alarm setting at its default, with its help."""
+    lines = ["# The stream host's window and alarm settings (`moodlens stream run --help` explains each).",
+             "[thresholds]"]
+    lines += [f"{f'{t.key} = {_toml(t.default)}':<29} # {t.help}" for t in THRESHOLDS]
+    return "\n".join(lines) + "\n"
+
+
+EXAMPLE = _EXAMPLE.replace("{thresholds}\n", _thresholds())
 
 
 def write_example(path: Path, force: bool = False) -> None:

@@ -7,18 +7,16 @@ environment settings the edge reads (`edge/publish/factory.py`) are listed besid
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import string
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from edge.publish.spool import SpoolBounds
 from edge.redact import SOURCE_ENV
 from schemas.contract import IDENTIFIER
+from stream.settings import THRESHOLDS, Check, at_least, between, one_of, positive
 
-Check = Callable[[Any], str | None]
 _ID = re.compile(IDENTIFIER)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -27,15 +25,6 @@ def identifier(value: Any) -> str | None:
     return None if _ID.fullmatch(value) else (  # fullmatch: `$` lets a final newline through
         f"{value!r} is not a valid id: letters, digits and _ . : - only, starting with a letter or digit, "
         f"at most 64 characters (pattern {IDENTIFIER} from schemas/contract.py)")
-
-
-def positive(value: Any) -> str | None:
-    return None if math.isfinite(value) and value > 0 else f"must be a positive finite number, got {value}"
-
-
-def at_least(low: float) -> Check:
-    return lambda value: None if math.isfinite(value) and value >= low else (
-        f"must be a finite number at least {low:g}, got {value}")
 
 
 def not_an_option(value: Any) -> str | None:
@@ -68,19 +57,6 @@ def job_arguments(value: Any) -> str | None:
             return (f"argument {part!r}: unknown placeholder {{{unknown[0]}}}; known: "
                     + ", ".join(f"{{{n}}}" for n in JOB_PLACEHOLDERS))
     return None
-
-
-def between(low: float, high: float) -> Check:
-    return lambda value: None if low <= value <= high else f"must be between {low:g} and {high:g}, got {value}"
-
-
-def one_of(*choices: str) -> Check:
-    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}; got {value!r}"
-
-
-def one_of_int(*choices: int) -> Check:
-    return lambda value: None if value in choices else (
-        f"must be one of {', '.join(map(str, choices))}; got {value}")
 
 
 def address(value: Any) -> str | None:
@@ -147,24 +123,8 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("timezone", str, "UTC", "the site's IANA time zone: reports, views, messages and the page speak "
                 "its local time (the lake keeps instants)", time_zone),
     ),
-    "thresholds": (
-        Setting("min_tracks", int, 5, "fewer customers than this in a window: 'too few customers'", at_least(1)),
-        Setting("lateness_s", (int, float), 120, "how late an event may arrive and still count (seconds)",
-                at_least(0)),
-        Setting("alarm_window_minutes", int, 15, "window length the alarms watch (5, 15 or 60)",
-                one_of_int(5, 15, 60)),
-        Setting("low_raise", (int, float), -0.2, "net score below this is a bad window", between(-1, 1)),
-        Setting("low_clear", (int, float), 0.0, "net score at or above this is a good window (>= low_raise)",
-                between(-1, 1)),
-        Setting("z_raise", (int, float), 2.0, "a bad window's net score is this many standard errors below "
-                "low_clear (higher: fewer false alarms, later true ones; 0: the net score alone)", between(0, 10)),
-        Setting("hold_minutes", int, 15, "a raised alarm stays raised at least this long (0: no hold)",
-                between(0, 24 * 60)),
-        Setting("quiet_minutes", int, 30, "a raised alarm resolves after this long without enough customers "
-                "(site closed or quiet; 0: never)", between(0, 24 * 60)),
-        Setting("silent_minutes", int, 5, "a camera with no heartbeat for this long raises camera_silent",
-                at_least(1)),
-    ),
+    # The stream host's window and alarm settings: declared in `stream.settings`, one row each.
+    "thresholds": tuple(Setting(t.key, t.kind, t.default, t.help, t.check) for t in THRESHOLDS),
     "lake": (
         Setting("path", str, "", "the event lake folder (empty: <state_dir>/lake)"),
         Setting("compact_every_minutes", int, 60, "run `moodlens batch compact` this often (0: never)", at_least(0)),

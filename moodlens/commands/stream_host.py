@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stream import wiring
-from stream.alarms import AlarmConfig, default_alarm_window
+from stream import settings, wiring
+from stream.alarms import AlarmConfig
 from stream.engine import EngineConfig
 from stream.host.loop import Host, HostConfig
 from stream.sinks.aws import (
@@ -29,8 +29,6 @@ from stream.sinks.aws import (
     ENV_METRIC_NAMESPACE,
 )
 from stream.wiring import Outlets
-
-ALARM_DEFAULTS = AlarmConfig()  # the flags' defaults are the alarm rules' own
 
 
 def add_arguments(run: argparse.ArgumentParser) -> None:
@@ -54,28 +52,14 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
                        help="store state at most this often (default: every batch locally, 30 s on S3)")
     engine = run.add_argument_group("windows and alarms")
     engine.add_argument("--batch-size", type=int, default=5_000)
-    engine.add_argument("--window-minutes", default="5,15,60", help="rolling window lengths (default 5,15,60)")
-    engine.add_argument("--lateness-s", type=float, default=120.0, help="allowed lateness per site (default 120)")
-    engine.add_argument("--min-tracks", type=int, default=5, help="fewer tracks: insufficient data (default 5)")
-    engine.add_argument("--alarm-window", type=int, default=None,
-                        help="window length the alarms and metrics watch, one of --window-minutes "
-                             "(default 15, or the longest window when 15 is not one)")
-    engine.add_argument("--low-raise", type=float, default=ALARM_DEFAULTS.low_raise,
-                        help="a window's net score below this can be a bad window (default %(default)g)")
-    engine.add_argument("--low-clear", type=float, default=ALARM_DEFAULTS.low_clear,
-                        help="a window's net score at or above this is a good window (default %(default)g)")
-    engine.add_argument("--z-raise", type=float, default=ALARM_DEFAULTS.z_raise,
-                        help="how sure a bad window must be: its net score this many standard errors below "
-                             "--low-clear, so a few sour faces in a quiet window raise nothing; higher: fewer "
-                             "false alarms, later and fewer true ones; 0: the net score alone (default %(default)g)")
-    engine.add_argument("--hold-minutes", type=int, default=ALARM_DEFAULTS.hold_minutes,
-                        help="a raised alarm stays raised at least this long, so it cannot flap "
-                             "(0: no hold; default %(default)s)")
-    engine.add_argument("--quiet-minutes", type=int, default=ALARM_DEFAULTS.quiet_minutes,
-                        help="a raised alarm resolves after this long without enough customers (site closed "
-                             "or quiet; 0: never; default %(default)s)")
-    engine.add_argument("--silent-minutes", type=int, default=ALARM_DEFAULTS.silent_minutes,
-                        help="a camera with no heartbeat this long raises camera_silent (default %(default)s)")
+    engine.add_argument("--thresholds", type=Path, metavar="FILE",
+                        help="JSON file of the window and alarm settings below, by key (the AWS stack's thresholds "
+                             "file); a flag given too wins")
+    engine.add_argument("--thresholds-json", metavar="JSON",
+                        help="the same document inline (what `moodlens up` and the AWS tasks pass)")
+    for row in settings.THRESHOLDS:
+        engine.add_argument(*_flags(row), dest=row.key, type=_PARSE[row.kind], default=None,
+                            metavar=row.key.upper(), help=f"{row.help} (default {_default(row)})")
     engine.add_argument("--idle-advance-s", type=float, default=3600.0,
                         help="a site without input this long: its event time moves on with the clock, closing its "
                              "last windows; an outage longer than this makes its spooled events late (0: never; "
@@ -89,22 +73,34 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
 
 def host_config(args: argparse.Namespace) -> HostConfig:
     s3 = str(args.state).startswith("s3://")
-    windows = _window_minutes(args.window_minutes)
-    if args.lateness_s < 0:
-        raise ValueError(f"--lateness-s must be >= 0, got {args.lateness_s}")
-    alarm_window = args.alarm_window if args.alarm_window is not None else default_alarm_window(windows)
+    engine, alarms = thresholds(args)
     return HostConfig(
-        engine=EngineConfig(window_minutes=windows,
-                            allowed_lateness_ms=int(args.lateness_s * 1000), min_tracks=args.min_tracks),
-        alarms=AlarmConfig(window_minutes=alarm_window, min_tracks=args.min_tracks,
-                           low_raise=args.low_raise, low_clear=args.low_clear, silent_minutes=args.silent_minutes,
-                           z_raise=args.z_raise, hold_minutes=args.hold_minutes, quiet_minutes=args.quiet_minutes),
-        batch_size=args.batch_size, check_time=not args.no_time_check,
+        engine=engine, alarms=alarms, batch_size=args.batch_size, check_time=not args.no_time_check,
         idle_advance_ms=(int(args.idle_advance_s * 1000) if args.idle_advance_s > 0 and not getattr(args, "once", False)
                          else None),
         unreachable_minutes=(args.unreachable_minutes if args.unreachable_minutes > 0
                              and not getattr(args, "once", False) else None),
         commit_every_s=args.commit_every_s if args.commit_every_s is not None else (30.0 if s3 else 0.0))
+
+
+def thresholds(args: argparse.Namespace) -> tuple[EngineConfig, AlarmConfig]:
+    """The document (`--thresholds` or `--thresholds-json`), then the flags given, through `stream.settings`."""
+    values: dict[str, Any] = {}
+    source = "the command line"
+    if args.thresholds is not None and args.thresholds_json is not None:
+        raise ValueError("--thresholds and --thresholds-json: give the settings document once")
+    if args.thresholds is not None:
+        source = str(args.thresholds)
+        values = settings.document(*settings.load(args.thresholds))
+    elif args.thresholds_json is not None:
+        source = "--thresholds-json"
+        values = settings.document(*settings.parse(args.thresholds_json, source))
+    given = {row.key: getattr(args, row.key) for row in settings.THRESHOLDS if getattr(args, row.key) is not None}
+    if "window_minutes" in given:
+        given["window_minutes"] = _window_minutes(given["window_minutes"])
+    if given and "alarm_window_minutes" not in given and "window_minutes" in given:
+        values.pop("alarm_window_minutes", None)  # the default for the windows given, not the document's
+    return settings.configs({**values, **given}, source if not given or not values else f"{source} and the flags")
 
 
 def clients(args: argparse.Namespace) -> Callable[[str], Any]:
@@ -131,8 +127,35 @@ def kcl_processor(args: argparse.Namespace) -> Any:
     return wiring.kcl_processor(str(args.state), outlets(args), host_config(args), clients(args))
 
 
-def _window_minutes(text: str) -> tuple[int, ...]:
+def _window_minutes(text: str) -> list[int]:
     try:
-        return tuple(int(m) for m in text.split(","))
+        return [int(m) for m in text.split(",")]
     except ValueError:
         raise ValueError(f"--window-minutes {text!r}: give whole minutes separated by commas, e.g. 5,15,60") from None
+
+
+def _true_or_false(text: str) -> bool:
+    if text.lower() not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"give true or false, got {text!r}")
+    return text.lower() == "true"
+
+
+_PARSE: dict[Any, Callable[[str], Any]] = {
+    int: int, settings.NUMBER: float, list: str, bool: _true_or_false, str: str}
+# The name operators have used for the alarms' window since before the site file had its key.
+_ALIASES = {"alarm_window_minutes": "--alarm-window"}
+
+
+def _flags(row: settings.Threshold) -> list[str]:
+    flag = "--" + row.key.replace("_", "-")
+    return [_ALIASES[row.key], flag] if row.key in _ALIASES else [flag]
+
+
+def _default(row: settings.Threshold) -> str:
+    if row.key == "alarm_window_minutes":
+        return "15, or the longest window when 15 is not one"
+    if isinstance(row.default, list):
+        return ",".join(map(str, row.default))
+    if isinstance(row.default, bool):
+        return str(row.default).lower()
+    return f"{row.default:g}" if isinstance(row.default, float) else str(row.default)

@@ -27,7 +27,8 @@ def concrete(words: list[str]) -> list[str]:
 def kcl_worker_of(worker_args: str = "") -> list[str]:
     """The worker command line the daemon's properties give, for the daemon's `--worker-args`."""
     lines = properties("s", "a", "s3://b/kcl", "r", shlex.split(worker_args)).splitlines()
-    return shlex.split(dict(line.split(" = ", 1) for line in lines)["executableName"])[1:]
+    # as the MultiLangDaemon does: split at runs of spaces, no quote removal
+    return re.split(" +", dict(line.split(" = ", 1) for line in lines)["executableName"])[1:]
 
 
 def kcl_worker() -> list[str]:
@@ -82,8 +83,9 @@ def test_the_consumer_and_every_kcl_worker_run_with_exactly_the_settings_the_sta
 
 @pytest.mark.parametrize(("worker_args", "message"), [
     ("--min-tracks zero", "--worker-args: argument --min-tracks: invalid int value: 'zero'"),
-    ("--lateness-s -5", "--lateness-s must be >= 0"),
+    ("--lateness-s -5", "lateness_s: must be a finite number at least 0, got -5.0"),
     ("--no-such-flag 1", "not flags of `stream kcl-worker`"),
+    ("--endpoint-url 'http://moto 5000'", "the daemon splits its command at spaces"),
 ])
 def test_the_kcl_daemon_refuses_bad_worker_flags_before_starting_anything(worker_args, message, capsys) -> None:
     from moodlens.cli import main

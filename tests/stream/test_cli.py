@@ -42,13 +42,15 @@ def test_run_refuses_a_missing_log(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("flags", "message"), [
     (["--alarm-window", "7"], "alarm window_minutes 7 is not one of the window lengths; choose one of 5, 15, 60"),
-    (["--silent-minutes", "-1"], "silent_minutes must be >= 1"),
+    (["--silent-minutes", "-1"], "the command line: silent_minutes: must be a finite number at least 1, got -1"),
     (["--window-minutes", "5,x"], "give whole minutes separated by commas"),
-    (["--min-tracks", "0"], "min_tracks must be >= 1"),
+    (["--min-tracks", "0"], "the command line: min_tracks: must be a finite number at least 1, got 0"),
     (["--batch-size", "0"], "batch_size must be >= 1"),
-    (["--z-raise", "-0.5"], "alarm setting z_raise must be >= 0 (standard errors of evidence"),
-    (["--hold-minutes", "-1"], "alarm setting hold_minutes must be >= 0 (minutes a raised alarm stays raised"),
-    (["--quiet-minutes", "-10"], "alarm setting quiet_minutes must be >= 0"),
+    (["--z-raise", "-0.5"], "z_raise: must be between 0 and 10, got -0.5"),
+    (["--hold-minutes", "-1"], "hold_minutes: must be between 0 and 1440, got -1"),
+    (["--quiet-minutes", "-10"], "quiet_minutes: must be between 0 and 1440, got -10"),
+    (["--drop-detection", "cusum"], "drop_detection: must be one of sequential, windows; got 'cusum'"),
+    (["--raise-m", "4"], "need 1 <= raise_m, clear_m <= raise_n"),
 ])
 def test_run_refuses_settings_that_make_no_sense_naming_them(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str) -> None:

@@ -319,10 +319,11 @@ def test_the_committed_stack_runs_the_consumer_with_the_default_settings(templat
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ('{"min_trakcs": 8}', "unknown setting min_trakcs"),
-    ('{"min_tracks": 0}', "min_tracks must be >= 1"),
-    ('{"alarm_window_minutes": 10}', "alarm_window_minutes 10 is not one of window_minutes [5, 15, 60]"),
-    ('{"lateness_s": "2m"}', "lateness_s must be a number of seconds"),
+    ('{"min_trakcs": 8}', "thresholds.json: min_trakcs: unknown setting (did you mean 'min_tracks'?)"),
+    ('{"min_tracks": 0}', "thresholds.json: min_tracks: must be a finite number at least 1, got 0"),
+    ('{"alarm_window_minutes": 10}', "alarm window_minutes 10 is not one of the window lengths; choose one of 5, 15"),
+    ('{"lateness_s": "2m"}', "thresholds.json: lateness_s: must be a number, got text '2m'"),
+    ('{"drop_detection": "cusum"}', "thresholds.json: drop_detection: must be one of sequential, windows"),
     ('{"low_raise": 0.5, "low_clear": 0.1}', "low_clear"),
     ('{"min_tracks": 8,}', "not JSON (line 1"),
     ('[8]', "one JSON object"),
