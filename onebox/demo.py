@@ -28,6 +28,7 @@ from onebox.eventlog import LogTail, Skipped, events, open_log
 from onebox.lakesites import lake_exists, publish_sites
 from onebox.layout import Layout
 from onebox.processes import RealClock, SubprocessSpawner
+from stream.embedded import ALARMS, WINDOWS
 from stream.jsonl import iter_jsonl
 
 if TYPE_CHECKING:
@@ -297,8 +298,8 @@ def _collect(result: DemoResult, layout: Layout) -> None:
         result.events += 1
         result.visits += event.get("kind") == "track_end"
     result.skipped = skipped.count
-    result.windows = list(iter_jsonl(layout.stream / "windows.jsonl"))
-    result.alarms = list(iter_jsonl(layout.stream / "alarms.jsonl"))
+    result.windows = list(iter_jsonl(layout.stream / WINDOWS))
+    result.alarms = list(iter_jsonl(layout.stream / ALARMS))
 
 
 def _safe(stem: str) -> str:

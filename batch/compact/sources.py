@@ -22,13 +22,14 @@ import numpy as np
 
 from batch.compact.gunzip import MAGIC, gunzip_blocks
 from batch.compact.line_buffer import LineBuffer, line_ends
+from locallog.stream_outputs import ALARMS, WINDOWS
 
 BATCH_LINES = 100_000
 BLOCK_BYTES = 32 << 20  # one read of the log or a plain file, one gzip output block: ~55 k lines of ~600 bytes
 GZIP_PIECE_BYTES = 8 << 20  # compressed bytes read at a time (inflating to about one block)
 NEWLINE = b"\n"
 NEWLINE_BYTE = NEWLINE[0]
-STREAM_OUTPUTS = ("windows.jsonl", "alarms.jsonl")  # stream.embedded.WINDOWS, ALARMS
+STREAM_OUTPUTS = (WINDOWS, ALARMS)  # what the stream writes beside its checkpoint that the lake keeps
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
     from locallog import LocalLog, next_offset
+    from locallog.stream_outputs import ALARMS
 
     if not args.log.is_dir():
         raise FileNotFoundError(f"no event log at {args.log} (make one with `moodlens demo history --out "
@@ -110,7 +111,7 @@ def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
             raise FileNotFoundError(f"no stream state folder at {state}")
         # Alarms only: the report computes its own hourly numbers from the visits, and a long replay's
         # windows (a window a minute per key and length) would cost gigabytes to load for nothing.
-        path = state / "alarms.jsonl"
+        path = state / ALARMS
         if path.is_file():
             with path.open("rb") as handle:
                 yield from ((f"{path}:{n}", line.rstrip(b"\n")) for n, line in enumerate(handle, 1))

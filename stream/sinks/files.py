@@ -11,12 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from locallog.stream_outputs import ALARMS, DEAD_LETTERS, LATE, OUTPUTS, WINDOWS
 from stream.deadletter import DeadLetter, JsonlDeadLetterSink
 from stream.host.sites import Emitted
 from stream.jsonl import AppendFile, dumps
-
-WINDOWS, ALARMS, LATE, DEAD_LETTERS = "windows.jsonl", "alarms.jsonl", "late.jsonl", "deadletter.jsonl"
-OUTPUTS = (WINDOWS, ALARMS, LATE, DEAD_LETTERS)
 
 
 class FileOutputs:
