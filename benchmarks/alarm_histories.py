@@ -181,6 +181,7 @@ class Party:
     size: int
     mood: float = 0.0  # the moment's shift (a cinema audience leaves in its film's mood)
     leaving: bool = False  # a cinema audience on its way out, seen by the exit camera
+    crowd: bool = False  # part of a cinema audience (coming or going), not a customer between showings
 
 
 def party_size(profile: SiteProfile, rng: random.Random, most: int) -> int:
@@ -193,7 +194,8 @@ def crowd(profile: SiteProfile, rng: random.Random, from_ms: int, people: int, m
     while people > 0:
         size = party_size(profile, rng, people)
         # most come in the middle of the 20 minutes, few at the edges
-        parties.append(Party(from_ms + int(rng.triangular(0, CROWD_MINUTES * MINUTE_MS - 1)), size, mood, leaving))
+        parties.append(Party(from_ms + int(rng.triangular(0, CROWD_MINUTES * MINUTE_MS - 1)), size, mood, leaving,
+                             crowd=True))
         people -= size
     return parties
 
@@ -247,9 +249,9 @@ def sightings(seed: int, days: int, scale: float, sites: tuple[str, ...] | None 
                 party_id = f"{name}/{day}/{number}"
                 party_mood = day_mood + party.mood + rng.gauss(0.0, PARTY_MOOD_SD)
                 close_ms = closing_ms(profile, party.arrive_ms)
-                leader = expression(rng, party_mood)
+                leader = expression(rng, party_mood + rng.gauss(0.0, PERSON_MOOD_SD))  # the first member's
                 for member in range(party.size):
-                    shown = leader if member and rng.random() < SAME_AS_LEADER else expression(
+                    shown = leader if not member or rng.random() < SAME_AS_LEADER else expression(
                         rng, party_mood + rng.gauss(0.0, PERSON_MOOD_SD))
                     start = min(party.arrive_ms + rng.randrange(0, 40_000) * (member > 0), close_ms - 5_000)
                     camera = "exit" if party.leaving else rng.choices(profile.cameras, profile.camera_weights)[0]
@@ -370,9 +372,10 @@ def heartbeats(profile: SiteProfile, all_tracks: list[Track], seed: int, days: i
         mine = [t for t in all_tracks if t.sighting.site == profile.name and t.sighting.camera == camera]
         starts, ends = sorted(t.start_ms for t in mine), sorted(t.end_ms for t in mine)
         in_view: Counter[int] = Counter()  # minute -> ms of faces in view in it
-        for t in mine:
-            for minute in range(t.start_ms // MINUTE_MS, t.end_ms // MINUTE_MS + 1):
-                in_view[minute] += max(0, min(t.end_ms, (minute + 1) * MINUTE_MS) - max(t.start_ms, minute * MINUTE_MS))
+        for track in mine:
+            for minute in range(track.start_ms // MINUTE_MS, track.end_ms // MINUTE_MS + 1):
+                in_view[minute] += max(0, min(track.end_ms, (minute + 1) * MINUTE_MS)
+                                       - max(track.start_ms, minute * MINUTE_MS))
         # bandit B311: seeded PRNG for reproducible benchmark data, not for secrets
         rng = random.Random(f"{seed}/{profile.name}/{camera}/heartbeats")  # nosec B311
         offset = rng.randrange(0, MINUTE_MS)
