@@ -21,6 +21,10 @@ dimmed, a new model version): a change against its own recent past. A camera wit
 ``OWN_MIN_FACES_FACTOR`` x ``min_faces`` usable faces in those days (a new camera, a new site) is
 compared with the model's own output on FER2013's public test (``drift_baseline`` in its card)
 meanwhile; each row says which it used. A site's chosen reference period can replace both.
+
+Days are each site's own local days (its zone from the `sites` relation, UTC without a row), and a
+period over several sites is given as each site's own whole local days (``LocalDays``): "the last
+7 days" of a café in Tokyo and one in Los Angeles are the same dates, at different instants.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from schemas.expressions import EXPRESSIONS
 
@@ -112,6 +117,75 @@ WHERE f.kind = 'track_update' AND f.event_time_ms >= ? AND f.event_time_ms < ? {
 GROUP BY 1, 2, 3, 4, 5
 """
 NO_SITES = "(SELECT CAST(NULL AS VARCHAR) AS site_id, CAST(NULL AS VARCHAR) AS timezone)"
+
+
+@dataclass(frozen=True)
+class LocalDays:
+    """One site's period: the local days `first` to `last` (both included) in its zone."""
+
+    site_id: str
+    timezone: str
+    first: dt.date
+    last: dt.date
+
+    def instants(self) -> tuple[int, int]:
+        """[start, end) in epoch ms: the local midnight that starts `first`, the one that ends `last`."""
+        return day_start_ms(self.first, self.timezone), day_start_ms(self.last + dt.timedelta(days=1), self.timezone)
+
+    def covers(self, day: str) -> bool:
+        return self.first.isoformat() <= day <= self.last.isoformat()
+
+    def before(self, days: int) -> LocalDays:
+        """The `days` local days before this period (a camera's own history)."""
+        return replace(self, first=self.first - dt.timedelta(days=days), last=self.first - dt.timedelta(days=1))
+
+    def describe(self) -> str:
+        count = (self.last - self.first).days + 1
+        span = self.first.isoformat() if count == 1 else f"{self.first} to {self.last}"
+        return f"{span} ({count} local day{'s' if count > 1 else ''}, {self.timezone})"
+
+
+def day_start_ms(day: dt.date | str, timezone: str) -> int:
+    """The instant a local day starts in `timezone` (its first instant where a DST change skips midnight)."""
+    date = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    return int(dt.datetime(date.year, date.month, date.day, tzinfo=ZoneInfo(timezone)).timestamp() * 1000)
+
+
+def site_zones(con: Any, sites: Sequence[str]) -> dict[str, str]:
+    """The zone each site's drift days are taken in: its row of the `sites` relation DRIFT_SQL joins,
+    UTC for a site without one (as DRIFT_SQL's COALESCE)."""
+    import duckdb
+
+    try:
+        known = {str(s): str(z) for s, z in con.execute("SELECT site_id, timezone FROM sites").fetchall()}
+    except duckdb.Error:
+        known = {}
+    return {site: known.get(site, "UTC") for site in sites}
+
+
+def local_day_rows(con: Any, periods: Sequence[LocalDays]) -> list[tuple[Any, ...]]:
+    """DRIFT_SQL's rows of each site's own local days: one query over the instants they span, each row
+    kept where its site's period covers its (local) day."""
+    if not periods:
+        return []
+    by_site: dict[str, list[LocalDays]] = {}
+    for p in periods:
+        by_site.setdefault(p.site_id, []).append(p)
+    spans = [p.instants() for p in periods]
+    only = next(iter(by_site)) if len(by_site) == 1 else None
+    rows = query(con, min(s for s, _ in spans), max(e for _, e in spans), only)
+    return [r for r in rows if any(p.covers(r[2]) for p in by_site.get(r[0], ()))]
+
+
+def judge_days(con: Any, periods: Sequence[LocalDays], fallback: Baseline, own_days: int = OWN_DAYS,
+               min_faces: int = 100) -> list[CameraDay]:
+    """`judge` over each site's own local days: every camera-day of its site's period against the camera's
+    own `own_days` local days before it, or `fallback` where that history is too thin (own_days 0: always)."""
+    days = camera_days(local_day_rows(con, periods), fallback, min_faces)
+    if own_days <= 0:
+        return days
+    history = camera_days(local_day_rows(con, [p.before(own_days) for p in periods]), fallback, 1)
+    return against_own_history(days, history, own_days, min_faces)
 
 
 def camera_days(rows: Sequence[tuple[Any, ...]], baseline: Baseline, min_faces: int = 100) -> list[CameraDay]:
