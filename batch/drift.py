@@ -233,15 +233,17 @@ def against_own_history(days: Sequence[CameraDay], history: Sequence[CameraDay],
 
 
 def judge(con: Any, since_ms: int, until_ms: int, site: str | None, fallback: Baseline,
-          own_days: int = OWN_DAYS, min_faces: int = 100) -> list[CameraDay]:
-    """Each camera-day of [since, until) against its camera's own previous `own_days` days, or `fallback`
-    (the model card's baseline, a chosen reference period) where that history is too thin; own_days 0:
-    `fallback` for every day."""
-    days = camera_days(query(con, since_ms, until_ms, site), fallback, min_faces)
-    if own_days <= 0:
-        return days
-    history = camera_days(query(con, since_ms - own_days * DAY_MS, since_ms, site), fallback, 1)
-    return against_own_history(days, history, own_days, min_faces)
+          own_days: int = OWN_DAYS, min_faces: int = 100, *, timezone: str) -> list[CameraDay]:
+    """`judge_days` over the local dates [since, until) reaches in `timezone` (a day begun is taken whole),
+    at every site with faces (or `site`), each in its own zone: a report's week in its zone is the same
+    week of dates at every site."""
+    zone = ZoneInfo(timezone)
+    first = dt.datetime.fromtimestamp(since_ms / 1000, zone).date()
+    last = dt.datetime.fromtimestamp((until_ms - 1) / 1000, zone).date()
+    sites = [site] if site is not None else [str(s) for (s,) in con.execute(
+        "SELECT DISTINCT site_id FROM face_expression ORDER BY 1").fetchall()]
+    periods = [LocalDays(s, z, first, last) for s, z in site_zones(con, sites).items()]
+    return judge_days(con, periods, fallback, own_days, min_faces)
 
 
 def reference_baseline(days: Sequence[CameraDay], label: str) -> Baseline:
