@@ -164,8 +164,10 @@ def site_zones(con: Any, sites: Sequence[str]) -> dict[str, str]:
 
 
 def local_day_rows(con: Any, periods: Sequence[LocalDays]) -> list[tuple[Any, ...]]:
-    """DRIFT_SQL's rows of each site's own local days: one query over the instants they span, each row
-    kept where its site's period covers its (local) day."""
+    """DRIFT_SQL's rows of each site's own local days: one query over the instants they span, a day more on
+    each side, each row kept where its site's period covers its local day. The days are the SQL's alone:
+    its engine's zone data can differ from Python's tzdata (DuckDB 2.0.0 and tzdata 2026.6 differ by
+    an hour for Vancouver from November 2026), and the margin keeps such an hour in its day."""
     if not periods:
         return []
     by_site: dict[str, list[LocalDays]] = {}
@@ -173,7 +175,7 @@ def local_day_rows(con: Any, periods: Sequence[LocalDays]) -> list[tuple[Any, ..
         by_site.setdefault(p.site_id, []).append(p)
     spans = [p.instants() for p in periods]
     only = next(iter(by_site)) if len(by_site) == 1 else None
-    rows = query(con, min(s for s, _ in spans), max(e for _, e in spans), only)
+    rows = query(con, min(s for s, _ in spans) - DAY_MS, max(e for _, e in spans) + DAY_MS, only)
     return [r for r in rows if any(p.covers(r[2]) for p in by_site.get(r[0], ()))]
 
 

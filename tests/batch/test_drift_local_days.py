@@ -9,13 +9,13 @@ import zoneinfo
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from batch.drift import LocalDays, day_start_ms, judge
+from batch.drift import LocalDays, day_start_ms, judge, local_day_rows
 from tests.batch.drift_events import BASELINE, day_of_faces
 from tests.batch.test_drift import lake_with
-from tests.schemas.events import EVENT_TIME_MS
+from tests.schemas.events import EVENT_TIME_MS, face_expression
 
 ZONES = sorted(zoneinfo.available_timezones() - {"localtime"})
 HOUR_MS = 3_600_000
@@ -73,3 +73,30 @@ def test_a_reports_week_in_its_zone_is_the_same_dates_at_every_site_in_its_own()
     since, until = (day_start_ms(dates[1], "Pacific/Kiritimati"), day_start_ms(dates[4], "Pacific/Kiritimati"))
     days = judge(con, since, until, None, BASELINE, own_days=0, min_faces=1, timezone="Pacific/Kiritimati")
     assert {(d.site_id, d.day) for d in days} == {(s, day) for s in ("tokyo", "pago") for day in dates[1:4]}
+
+
+@settings(max_examples=40, deadline=None)
+@given(zone=st.sampled_from(ZONES), first=st.dates(dt.date(2024, 1, 1), dt.date(2030, 12, 1)),
+       length=st.integers(1, 3), minutes=st.lists(st.integers(-2 * 1440, 5 * 1440), min_size=1, max_size=30))
+# 2026-12-07 07:30 UTC: 00:30 on the 7th in DuckDB 2.0.0's Vancouver (UTC-7 all year), 23:30 on the 6th
+# in the pinned tzdata 2026.6's (UTC-8 in winter)
+@example(zone="America/Vancouver", first=dt.date(2026, 12, 7), length=1, minutes=[450])
+def test_a_period_holds_every_face_the_sql_puts_on_its_days(zone: str, first: dt.date, length: int,
+                                                           minutes: list[int]) -> None:
+    """Whatever the zone data of either side says (DuckDB's own can be older than the pinned tzdata),
+    each day of a period counts exactly the faces the lake's SQL dates on it."""
+    utc_midnight = int(dt.datetime(first.year, first.month, first.day, tzinfo=dt.UTC).timestamp() * 1000)
+    events = [face_expression(site_id="s", track_id=f"t{i}", event_time_ms=utc_midnight + m * 60_000)
+              for i, m in enumerate(minutes)]
+    con = lake_with(events)
+    con.register("sites", pa.table({"site_id": ["s"], "timezone": [zone]}))
+    period = LocalDays("s", zone, first, first + dt.timedelta(days=length - 1))
+    counted: dict[str, int] = {}
+    for row in local_day_rows(con, [period]):
+        counted[row[2]] = counted.get(row[2], 0) + int(row[5])
+    expected: dict[str, int] = {}
+    for (day,) in con.execute("SELECT CAST(CAST(event_time_ms AT TIME ZONE ? AS DATE) AS VARCHAR) FROM face_expression",
+                              [zone]).fetchall():
+        if period.covers(day):
+            expected[day] = expected.get(day, 0) + 1
+    assert counted == expected
