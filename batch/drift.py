@@ -163,6 +163,13 @@ def site_zones(con: Any, sites: Sequence[str]) -> dict[str, str]:
     return {site: known.get(site, "UTC") for site in sites}
 
 
+def latest_faces(con: Any) -> dict[str, int]:
+    """Each site's latest face (epoch ms), for the sites that have any."""
+    rows = con.execute("SELECT site_id, max(epoch_ms(event_time_ms)) FROM face_expression "
+                       "WHERE kind = 'track_update' GROUP BY 1").fetchall()
+    return {str(site): int(ms) for site, ms in rows}
+
+
 def local_day_rows(con: Any, periods: Sequence[LocalDays]) -> list[tuple[Any, ...]]:
     """DRIFT_SQL's rows of each site's own local days: one query over the instants they span, a day more on
     each side, each row kept where its site's period covers its local day. The days are the SQL's alone:

@@ -43,7 +43,7 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
                             "(default 7d)")
     drift.add_argument("--until", default=None,
                        help="end of the period (excluded), a local date at each site (default: after the last local "
-                            "day that holds the lake's latest face and is over)")
+                            "day that holds the site's latest face and is over)")
     drift.add_argument("--card", type=Path, default=DEFAULT_MODEL.with_suffix(".json"),
                        help="model card JSON holding the drift_baseline (default: the shipped model's)")
     drift.add_argument("--reference", default=None, metavar="SINCE..UNTIL",
@@ -65,8 +65,15 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def run_drift(args: argparse.Namespace) -> int:
-    from batch.analytics.source import known_sites, latest_event_ms
-    from batch.drift import Baseline, camera_days, judge_days, local_day_rows, reference_baseline, site_zones
+    from batch.drift import (
+        Baseline,
+        camera_days,
+        judge_days,
+        latest_faces,
+        local_day_rows,
+        reference_baseline,
+        site_zones,
+    )
     from moodlens.commands.analytics_input import lake_connection, read_site_file
 
     if args.min_faces < 1:
@@ -75,15 +82,20 @@ def run_drift(args: argparse.Namespace) -> int:
         raise ValueError(f"--own-days must be 0 or more, got {args.own_days}")
     site = read_site_file(args)
     con = lake_connection(site.lake, site.sites())
-    zones = site_zones(con, [args.site] if args.site else known_sites(con))  # each site's days are its own
-    latest, now_ms = latest_event_ms(con), int(time.time() * 1000)
-    periods = [site_days(s, zone, args.since, args.until, latest, now_ms) for s, zone in sorted(zones.items())]
+    latest, now_ms = latest_faces(con), int(time.time() * 1000)
+    sites = [args.site] if args.site else sorted(latest)
+    if args.until is None:  # each site's period ends with its own latest face's day: without one, none
+        sites = [s for s in sites if s in latest]
+    if not sites:
+        print("no faces in the lake" + (f" at site {args.site}" if args.site else ""))
+        return 0
+    zones = site_zones(con, sites)  # each site's days are its own
+    periods = [site_days(s, zones[s], args.since, args.until, latest.get(s), now_ms) for s in sites]
     if args.reference:
         start, sep, end = args.reference.partition("..")
         if not sep:
             raise ValueError(f"--reference {args.reference!r}: give SINCE..UNTIL, e.g. 2026-10-01..2026-10-15")
-        reference = [site_days(s, zone, start, end, None, now_ms, ("--reference",) * 2)
-                     for s, zone in sorted(zones.items())]
+        reference = [site_days(s, zones[s], start, end, None, now_ms, ("--reference",) * 2) for s in sites]
         baseline = reference_baseline(camera_days(local_day_rows(con, reference), _any_baseline(), 1), args.reference)
         own_days = 0  # the period the user chose is the yardstick for every day
     else:
@@ -125,7 +137,8 @@ def site_days(site: str, zone: str, since: str, until: str | None, latest_ms: in
               names: tuple[str, str] = ("--since", "--until")) -> LocalDays:
     """One site's period as whole local days in its own zone. `until` (excluded; a time within a day takes
     that day whole) is a local date or time at the site, or an instant with an offset; without it the
-    period ends with the last local day that both holds the lake's latest face and is over by the clock.
+    period ends with the last local day that both holds the site's latest face (`latest_ms`) and is over
+    by the clock.
     `since`: a number of local days back from there (7d, 2w; hours count as the days they reach: 48h is
     2 days), or a local date. `names`: the options the messages name."""
     from batch.drift import LocalDays
@@ -134,7 +147,7 @@ def site_days(site: str, zone: str, since: str, until: str | None, latest_ms: in
     if until is not None:
         last = _local_date(until, names[1], local, end=True)
     elif latest_ms is None:
-        raise ValueError("the lake's face_expression table has no faces: nothing to judge")
+        raise ValueError(f"site {site}: no faces in the lake, so no last day: give --until")
     else:
         last = min(_date_at(latest_ms, local), _date_at(now_ms, local) - dt.timedelta(days=1))
     match = _DURATION.match(since.strip())

@@ -99,8 +99,9 @@ def test_a_dst_week_is_seven_local_days_with_the_25_hour_day_whole(lake: str, ca
     assert "site la-1: 2026-10-29 to 2026-11-04 (7 local days, America/Los_Angeles)" in err.splitlines()
 
 
-def test_without_until_the_period_ends_with_the_local_day_of_the_lakes_latest_face(lake: str, capsys) -> None:
-    """The latest face is Los Angeles' 2026-11-05 00:30 (08:30 UTC), which is already 17:30 in Tokyo."""
+def test_without_until_each_sites_period_ends_with_the_local_day_of_its_latest_face(lake: str, capsys) -> None:
+    """Each site's latest face is its 2026-11-05 00:30: 15:30 UTC the day before in Tokyo, 08:30 UTC in
+    Los Angeles."""
     rows, err = drift_rows(lake, capsys, "--since", "2d")
     assert faces_per_day(rows, "la-1") == {"2026-11-04": 130, "2026-11-05": 20}
     assert faces_per_day(rows, "tokyo-1") == {"2026-11-04": 130, "2026-11-05": 20}
