@@ -249,8 +249,7 @@ def judge(con: Any, since_ms: int, until_ms: int, site: str | None, fallback: Ba
     zone = ZoneInfo(timezone)
     first = dt.datetime.fromtimestamp(since_ms / 1000, zone).date()
     last = dt.datetime.fromtimestamp((until_ms - 1) / 1000, zone).date()
-    sites = [site] if site is not None else [str(s) for (s,) in con.execute(
-        "SELECT DISTINCT site_id FROM face_expression ORDER BY 1").fetchall()]
+    sites = [site] if site is not None else sorted(latest_faces(con))
     periods = [LocalDays(s, z, first, last) for s, z in site_zones(con, sites).items()]
     return judge_days(con, periods, fallback, own_days, min_faces)
 

@@ -135,3 +135,15 @@ def test_cloudwatch_datapoints_are_stamped_at_the_start_of_each_sites_local_day(
         assert all(t.time() == dt.time(0, 0) for t in local)
     # the same local date is 16 hours apart at the two sites
     assert stamps["la_1"][0] - stamps["tokyo_1"][0] == dt.timedelta(hours=16)
+
+
+def test_a_bad_period_is_named_with_its_option_and_the_sites_last_day(lake: str, capsys) -> None:
+    assert main(["model", "drift", "--lake", lake, "--until", "next tuesday"]) == 2
+    assert "--until: 'next tuesday' is neither a number of days like 7d/2w nor a date" in capsys.readouterr().err
+    assert main(["model", "drift", "--lake", lake, "--site", "la-1", "--since", "2026-11-06"]) == 2
+    assert ("--since 2026-11-06 is not before the end of the period (site la-1: its last day is 2026-11-05, "
+            "America/Los_Angeles)") in capsys.readouterr().err
+    assert main(["model", "drift", "--lake", lake, "--reference", "2026-10-05..soon"]) == 2
+    assert "--reference: 'soon' is neither" in capsys.readouterr().err
+    assert main(["model", "drift", "--lake", lake, "--site", "nowhere"]) == 0
+    assert capsys.readouterr().out == "no faces in the lake at site nowhere\n"
