@@ -196,6 +196,8 @@ def _maintain(args: argparse.Namespace) -> int:
                             retain_days=args.retain_days or None,
                             grace=dt.timedelta(minutes=args.orphan_grace_minutes))
     for name, r in results.items():
+        for change in r.migrated:
+            print(f"migrated: {change}")
         print(f"{name:18} files {r.files_before:>5} -> {r.files_after:<5}"
               f"  partitions rewritten {r.rewritten_partitions:>4}"
               f"  rows deleted {r.deleted_rows:>8,}  snapshots expired {r.expired_snapshots:>3}"

@@ -1,0 +1,217 @@
+"""A lake written before the time columns were renamed (by that commit's real compaction) is migrated
+by the writers without losing a row, refused by the readers with one clear message, and a migration
+that fails before its commit leaves the old lake as it was."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from pyiceberg.catalog import Catalog
+from pyiceberg.transforms import DayTransform
+
+from batch.lake.migrate import MIGRATE_COMMAND, LakeLayoutError, migrate_lake, pending
+from batch.lake.tables import (
+    EVENT_TABLES,
+    TIME_COLUMN,
+    existing_tables,
+    identifier,
+    sites_frame,
+    write_sites,
+)
+from batch.sql.runner import describe_tables, run_query
+from moodlens.cli import main
+from tests.batch.lake.old_lake import write_old_lake
+from tests.batch.lakes import DAY_MS, HOUR_MS, T0, compact_folder, new_catalog, update, visit, write_jsonl
+from tests.schemas.events import camera_heartbeat, sentiment_alarm, sentiment_window
+
+# Every table's instants as they were stored (old name) and as they must come out (new name).
+INSTANTS = {"face_expression": {"event_time_ms": "event_time"}, "camera_heartbeat": {"event_time_ms": "event_time"},
+            "sentiment_alarm": {"event_time_ms": "event_time"},
+            "sentiment_window": {"event_time_ms": "event_time", "window_start_ms": "window_start",
+                                 "window_end_ms": "window_end"}}
+
+
+def _events(start: int = T0, salt: str = "a") -> list[dict[str, Any]]:
+    """What a box writes over two days at two sites: visits, track updates, heartbeats, windows, alarms."""
+    out: list[dict[str, Any]] = []
+    for site in ("cafe-1", "shop-2"):
+        for n in range(30):
+            at = start + (n % 2) * DAY_MS + (8 + n % 10) * HOUR_MS + n * 7_001
+            out.append(visit(at, site=site, track=f"{salt}{n}"))
+            out.append(update(at - 1_500, site=site, track_id=f"{salt}{n}"))
+        for n in range(12):
+            at = start + n * 4 * HOUR_MS
+            out.append(camera_heartbeat(event_id=_id(at, site, salt, "h"), site_id=site, event_time_ms=at))
+            for minutes in (5, 15):
+                out.append(sentiment_window(event_id=_id(at, site, salt, f"w{minutes}"), site_id=site,
+                                            event_time_ms=at, window_start_ms=at - minutes * 60_000,
+                                            window_end_ms=at, window_minutes=minutes))
+        out.append(sentiment_alarm(event_id=_id(start + HOUR_MS, site, salt, "a"), site_id=site,
+                                   event_time_ms=start + HOUR_MS))
+    return out
+
+
+def _id(at: int, site: str, salt: str, kind: str) -> str:
+    from schemas.ids import new_event_id
+
+    return new_event_id(at + hash((site, salt, kind)) % 997)
+
+
+def _census(catalog: Catalog) -> dict[str, dict[str, int]]:
+    """Per table: its rows and, per instant, the sum of its epoch microseconds (whatever it is called and
+    however it is stored: integer milliseconds or a timestamp)."""
+    out = {}
+    for name, table in existing_tables(catalog).items():
+        if name not in INSTANTS:
+            continue
+        rows = table.scan().to_arrow()
+        sums = {"rows": rows.num_rows}
+        for old, new in INSTANTS[name].items():
+            column = rows.column(new if new in rows.column_names else old)
+            micros = column.cast(pa.int64()) if pa.types.is_timestamp(column.type) else pc.multiply(column, 1000)
+            sums[new] = int(pc.sum(micros).as_py())
+        out[name] = sums
+    return out
+
+
+@pytest.fixture
+def old_lake(tmp_path: Path) -> Path:
+    lake = tmp_path / "lake"
+    written = write_old_lake(tmp_path, _events(), lake)
+    assert set(written) == set(EVENT_TABLES) and all(written.values())
+    return lake
+
+
+def test_the_old_lake_is_the_old_layout(old_lake: Path) -> None:
+    tables = existing_tables(new_catalog(old_lake))
+    columns = {name: {f.name: str(f.field_type) for f in t.schema().fields} for name, t in tables.items()}
+    assert columns["face_expression"]["event_time_ms"] == "timestamptz"
+    assert columns["sentiment_window"]["window_start_ms"] == "long"
+    assert {str(c) for name, t in tables.items() for c in pending(t, name)} == {
+        f"{name}.{old} -> {new}" + (" (integer ms to timestamp)" if old != "event_time_ms" else "")
+        for name, renames in INSTANTS.items() for old, new in renames.items()}
+
+
+def test_readers_refuse_an_old_lake_naming_it_its_old_columns_and_the_command(old_lake: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    tables = existing_tables(new_catalog(old_lake))
+    for read in (lambda: run_query(tables, "SELECT count(*) FROM face_expression"), lambda: describe_tables(tables)):
+        with pytest.raises(LakeLayoutError) as refused:
+            read()
+        message = str(refused.value)
+        assert f"the lake {old_lake.resolve()}" in message
+        assert "face_expression.event_time_ms -> event_time" in message
+        assert "sentiment_window.window_start_ms -> window_start" in message
+        assert f"`{MIGRATE_COMMAND} --lake {old_lake.resolve()}`" in message
+    assert main(["sql", "--lake", str(old_lake), "SELECT count(*) FROM visits"]) != 0
+    err = capsys.readouterr().err
+    assert "event_time_ms -> event_time" in err and MIGRATE_COMMAND in err and "Traceback" not in err
+    assert _census(new_catalog(old_lake))  # refusing changed nothing: still the old layout
+    assert all(pending(t, n) for n, t in existing_tables(new_catalog(old_lake)).items() if n in INSTANTS)
+
+
+def test_batch_maintain_migrates_every_row_keeps_the_partitions_and_a_second_run_is_a_no_op(
+        old_lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    catalog = new_catalog(old_lake)
+    before = _census(catalog)
+    faces = catalog.load_table(identifier("face_expression"))
+    files_before = set(faces.inspect.files().column("file_path").to_pylist())
+
+    assert main(["batch", "maintain", "--lake", str(old_lake)]) == 0
+    out = capsys.readouterr().out
+    assert "migrated: face_expression.event_time_ms -> event_time\n" in out
+    assert "migrated: sentiment_window.window_end_ms -> window_end (integer ms to timestamp)\n" in out
+
+    catalog = new_catalog(old_lake)
+    assert _census(catalog) == before  # every row, every instant to the microsecond
+    tables = existing_tables(catalog)
+    assert not [c for n, t in tables.items() for c in pending(t, n)]
+    for name, table in tables.items():
+        if name in INSTANTS:
+            fields = [f.name for f in table.schema().fields]
+            assert not [f for f in fields if f.endswith("_ms") and f != "duration_ms"], fields
+            assert str(table.schema().find_field("event_time").field_type) == "timestamptz"
+            spec = table.spec()  # day(event_time), by field id, survived the rename and the rewrite
+            day = next(f for f in spec.fields if f.name == "event_day")
+            assert isinstance(day.transform, DayTransform)
+            assert table.schema().find_column_name(day.source_id) == TIME_COLUMN
+    windows = tables["sentiment_window"].schema()
+    assert [f.name for f in windows.fields][5:8] == ["camera_id", "window_start", "window_end"]  # in place
+    assert windows.find_field("window_start").required
+    # every file rewritten: a reader opening the Parquet files by column name finds the new names
+    files_after = tables["face_expression"].inspect.files().column("file_path").to_pylist()
+    assert files_after and not set(files_after) & files_before
+    for path in files_after:
+        assert "event_time" in pq.read_schema(urlparse(path).path).names
+
+    snapshots = {n: t.current_snapshot().snapshot_id for n, t in tables.items() if t.current_snapshot()}
+    assert main(["batch", "maintain", "--lake", str(old_lake)]) == 0
+    assert "migrated" not in capsys.readouterr().out
+    again = existing_tables(new_catalog(old_lake))
+    assert {n: t.current_snapshot().snapshot_id for n, t in again.items() if t.current_snapshot()} == snapshots
+
+    day = dt.datetime.fromtimestamp(T0 / 1000, tz=dt.UTC).date().isoformat()
+    pruned = run_query(again, f"SELECT count(*) AS n FROM face_expression WHERE site_id = 'shop-2' "
+                              f"AND event_time >= TIMESTAMP '{day}' AND event_time < TIMESTAMP '{day} 23:59:59'")
+    scan = pruned.scans["face_expression"]
+    assert pruned.table.to_pylist() == [{"n": 30}]  # 15 visits + 15 updates that day at shop-2
+    assert scan.files < scan.total_files
+    windows_read = run_query(again, "SELECT min(epoch_ms(window_end) - epoch_ms(window_start)) AS shortest_ms, "
+                                    "count_if(window_end = event_time) AS ending_at_their_time, count(*) AS n "
+                                    "FROM sentiment_window").table.to_pylist()
+    assert windows_read == [{"shortest_ms": 5 * 60_000, "ending_at_their_time": 48, "n": 48}]
+
+
+def test_compaction_migrates_an_old_lake_before_it_writes(old_lake: Path, tmp_path: Path) -> None:
+    before = _census(new_catalog(old_lake))
+    newer = _events(start=T0 + 3 * DAY_MS, salt="b")
+    raw = write_jsonl(tmp_path / "new-raw" / "events.jsonl", newer).parent
+    result = compact_folder(new_catalog(old_lake), raw)
+    assert sum(result.written.values()) == len(newer) and not result.errors
+    after = _census(new_catalog(old_lake))
+    for name, sums in before.items():
+        assert after[name]["rows"] == sums["rows"] + sum(e["schema"] == name for e in newer)
+        added = sum(e["event_time_ms"] * 1000 for e in newer if e["schema"] == name)
+        assert after[name]["event_time"] == sums["event_time"] + added
+
+
+def test_the_sites_writer_migrates_an_old_lake(old_lake: Path) -> None:
+    before = _census(new_catalog(old_lake))
+    write_sites(new_catalog(old_lake), sites_frame([{"site_id": "cafe-1", "name": "Café",
+                                                      "timezone": "Europe/Berlin"}]))
+    catalog = new_catalog(old_lake)
+    assert _census(catalog) == before
+    tables = existing_tables(catalog)
+    assert not [c for n, t in tables.items() for c in pending(t, n)]
+    run_query(tables, "SELECT * FROM visits")  # readers take it now
+
+
+def test_a_migration_failing_before_its_commit_leaves_the_old_lake_and_the_next_run_completes(old_lake: Path) -> None:
+    catalog = new_catalog(old_lake)
+    before = _census(catalog)
+    windows_before = catalog.load_table(identifier("sentiment_window")).current_snapshot().snapshot_id
+
+    def killed(point: str) -> None:  # as a kill would: the windows' rows rewritten, not yet committed
+        if point == "rewritten sentiment_window":
+            raise KeyboardInterrupt(point)
+
+    with pytest.raises(KeyboardInterrupt, match="rewritten"):
+        migrate_lake(existing_tables(catalog), fault=killed)
+    catalog = new_catalog(old_lake)
+    windows = catalog.load_table(identifier("sentiment_window"))
+    assert windows.current_snapshot().snapshot_id == windows_before
+    assert pending(windows, "sentiment_window")  # the old layout, readable as it was
+    assert _census(catalog) == before
+
+    changed = migrate_lake(existing_tables(catalog))
+    # the tables migrated before the failure had committed; the failed one and those after it are done now
+    assert {c.table for c in changed} == {"sentiment_window", "sentiment_alarm"}
+    assert _census(new_catalog(old_lake)) == before
+    assert migrate_lake(existing_tables(new_catalog(old_lake))) == []
