@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from pyiceberg.catalog import Catalog
 from pyiceberg.transforms import DayTransform
 
 from batch.lake.migrate import MIGRATE_COMMAND, LakeLayoutError, migrate_lake, pending
@@ -27,64 +23,14 @@ from batch.lake.tables import (
 )
 from batch.sql.runner import describe_tables, run_query
 from moodlens.cli import main
-from tests.batch.lake.old_lake import write_old_lake
-from tests.batch.lakes import DAY_MS, HOUR_MS, T0, compact_folder, new_catalog, update, visit, write_jsonl
-from tests.schemas.events import camera_heartbeat, sentiment_alarm, sentiment_window
-
-# Every table's instants as they were stored (old name) and as they must come out (new name).
-INSTANTS = {"face_expression": {"event_time_ms": "event_time"}, "camera_heartbeat": {"event_time_ms": "event_time"},
-            "sentiment_alarm": {"event_time_ms": "event_time"},
-            "sentiment_window": {"event_time_ms": "event_time", "window_start_ms": "window_start",
-                                 "window_end_ms": "window_end"}}
-
-
-def _events(start: int = T0, salt: str = "a") -> list[dict[str, Any]]:
-    """What a box writes over two days at two sites: visits, track updates, heartbeats, windows, alarms."""
-    out: list[dict[str, Any]] = []
-    for site in ("cafe-1", "shop-2"):
-        for n in range(30):
-            at = start + (n % 2) * DAY_MS + (8 + n % 10) * HOUR_MS + n * 7_001
-            out.append(visit(at, site=site, track=f"{salt}{n}"))
-            out.append(update(at - 1_500, site=site, track_id=f"{salt}{n}"))
-        for n in range(12):
-            at = start + n * 4 * HOUR_MS
-            out.append(camera_heartbeat(event_id=_id(at, site, salt, "h"), site_id=site, event_time_ms=at))
-            for minutes in (5, 15):
-                out.append(sentiment_window(event_id=_id(at, site, salt, f"w{minutes}"), site_id=site,
-                                            event_time_ms=at, window_start_ms=at - minutes * 60_000,
-                                            window_end_ms=at, window_minutes=minutes))
-        out.append(sentiment_alarm(event_id=_id(start + HOUR_MS, site, salt, "a"), site_id=site,
-                                   event_time_ms=start + HOUR_MS))
-    return out
-
-
-def _id(at: int, site: str, salt: str, kind: str) -> str:
-    from schemas.ids import new_event_id
-
-    return new_event_id(at + hash((site, salt, kind)) % 997)
-
-
-def _census(catalog: Catalog) -> dict[str, dict[str, int]]:
-    """Per table: its rows and, per instant, the sum of its epoch microseconds (whatever it is called and
-    however it is stored: integer milliseconds or a timestamp)."""
-    out = {}
-    for name, table in existing_tables(catalog).items():
-        if name not in INSTANTS:
-            continue
-        rows = table.scan().to_arrow()
-        sums = {"rows": rows.num_rows}
-        for old, new in INSTANTS[name].items():
-            column = rows.column(new if new in rows.column_names else old)
-            micros = column.cast(pa.int64()) if pa.types.is_timestamp(column.type) else pc.multiply(column, 1000)
-            sums[new] = int(pc.sum(micros).as_py())
-        out[name] = sums
-    return out
+from tests.batch.lake.old_lake import INSTANTS, box_events, census, write_old_lake
+from tests.batch.lakes import DAY_MS, T0, compact_folder, new_catalog, write_jsonl
 
 
 @pytest.fixture
 def old_lake(tmp_path: Path) -> Path:
     lake = tmp_path / "lake"
-    written = write_old_lake(tmp_path, _events(), lake)
+    written = write_old_lake(tmp_path, box_events(), lake)
     assert set(written) == set(EVENT_TABLES) and all(written.values())
     return lake
 
@@ -113,14 +59,14 @@ def test_readers_refuse_an_old_lake_naming_it_its_old_columns_and_the_command(ol
     assert main(["sql", "--lake", str(old_lake), "SELECT count(*) FROM visits"]) != 0
     err = capsys.readouterr().err
     assert "event_time_ms -> event_time" in err and MIGRATE_COMMAND in err and "Traceback" not in err
-    assert _census(new_catalog(old_lake))  # refusing changed nothing: still the old layout
+    assert census(new_catalog(old_lake))  # refusing changed nothing: still the old layout
     assert all(pending(t, n) for n, t in existing_tables(new_catalog(old_lake)).items() if n in INSTANTS)
 
 
 def test_batch_maintain_migrates_every_row_keeps_the_partitions_and_a_second_run_is_a_no_op(
         old_lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
     catalog = new_catalog(old_lake)
-    before = _census(catalog)
+    before = census(catalog)
     faces = catalog.load_table(identifier("face_expression"))
     files_before = set(faces.inspect.files().column("file_path").to_pylist())
 
@@ -130,7 +76,7 @@ def test_batch_maintain_migrates_every_row_keeps_the_partitions_and_a_second_run
     assert "migrated: sentiment_window.window_end_ms -> window_end (integer ms to timestamp)\n" in out
 
     catalog = new_catalog(old_lake)
-    assert _census(catalog) == before  # every row, every instant to the microsecond
+    assert census(catalog) == before  # every row, every instant to the microsecond
     tables = existing_tables(catalog)
     assert not [c for n, t in tables.items() for c in pending(t, n)]
     for name, table in tables.items():
@@ -170,12 +116,12 @@ def test_batch_maintain_migrates_every_row_keeps_the_partitions_and_a_second_run
 
 
 def test_compaction_migrates_an_old_lake_before_it_writes(old_lake: Path, tmp_path: Path) -> None:
-    before = _census(new_catalog(old_lake))
-    newer = _events(start=T0 + 3 * DAY_MS, salt="b")
+    before = census(new_catalog(old_lake))
+    newer = box_events(start=T0 + 3 * DAY_MS, salt="b")
     raw = write_jsonl(tmp_path / "new-raw" / "events.jsonl", newer).parent
     result = compact_folder(new_catalog(old_lake), raw)
     assert sum(result.written.values()) == len(newer) and not result.errors
-    after = _census(new_catalog(old_lake))
+    after = census(new_catalog(old_lake))
     for name, sums in before.items():
         assert after[name]["rows"] == sums["rows"] + sum(e["schema"] == name for e in newer)
         added = sum(e["event_time_ms"] * 1000 for e in newer if e["schema"] == name)
@@ -183,11 +129,11 @@ def test_compaction_migrates_an_old_lake_before_it_writes(old_lake: Path, tmp_pa
 
 
 def test_the_sites_writer_migrates_an_old_lake(old_lake: Path) -> None:
-    before = _census(new_catalog(old_lake))
+    before = census(new_catalog(old_lake))
     write_sites(new_catalog(old_lake), sites_frame([{"site_id": "cafe-1", "name": "Café",
                                                       "timezone": "Europe/Berlin"}]))
     catalog = new_catalog(old_lake)
-    assert _census(catalog) == before
+    assert census(catalog) == before
     tables = existing_tables(catalog)
     assert not [c for n, t in tables.items() for c in pending(t, n)]
     run_query(tables, "SELECT * FROM visits")  # readers take it now
@@ -195,7 +141,7 @@ def test_the_sites_writer_migrates_an_old_lake(old_lake: Path) -> None:
 
 def test_a_migration_failing_before_its_commit_leaves_the_old_lake_and_the_next_run_completes(old_lake: Path) -> None:
     catalog = new_catalog(old_lake)
-    before = _census(catalog)
+    before = census(catalog)
     windows_before = catalog.load_table(identifier("sentiment_window")).current_snapshot().snapshot_id
 
     def killed(point: str) -> None:  # as a kill would: the windows' rows rewritten, not yet committed
@@ -208,10 +154,10 @@ def test_a_migration_failing_before_its_commit_leaves_the_old_lake_and_the_next_
     windows = catalog.load_table(identifier("sentiment_window"))
     assert windows.current_snapshot().snapshot_id == windows_before
     assert pending(windows, "sentiment_window")  # the old layout, readable as it was
-    assert _census(catalog) == before
+    assert census(catalog) == before
 
     changed = migrate_lake(existing_tables(catalog))
     # the tables migrated before the failure had committed; the failed one and those after it are done now
     assert {c.table for c in changed} == {"sentiment_window", "sentiment_alarm"}
-    assert _census(new_catalog(old_lake)) == before
+    assert census(new_catalog(old_lake)) == before
     assert migrate_lake(existing_tables(new_catalog(old_lake))) == []
