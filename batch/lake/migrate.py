@@ -12,7 +12,8 @@ snapshot's row count must equal the rows read before it is committed. Renaming i
 alone would leave the old name in the Parquet files, and a reader that opens the files by column
 name (`moodlens sql` on a folder lake, DuckDB or pandas on the files) would read the instant as
 NULL. A run that fails or is killed before the commit leaves the old table as it was (the files
-it wrote are orphans that `moodlens batch maintain` deletes) and the next run starts over.
+it wrote are deleted, or after a kill -9 orphans that `moodlens batch maintain` deletes) and the
+next run starts over.
 
 Writers (compaction, `moodlens batch maintain`, the box's sites writer) migrate under the lake's lock
 before they write (`batch.lake.tables.ensure_table`, `write_sites`, `batch.lake.maintain`); readers
@@ -32,6 +33,7 @@ from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.table import Table
 from pyiceberg.types import TimestamptzType
 
+from batch.lake.append import FastAppend
 from batch.table_schema import lake_name, renamed_fields
 from schemas.contract import CONTRACTS
 
@@ -141,19 +143,30 @@ def _rewrite(table: Table, changes: list[Change], fault: Callable[[str], None]) 
     if snapshot is None:  # no rows: the schema is all there is
         tx.commit_transaction()
         return
+    # The new files are written as compaction writes them (`FastAppend`), against the staged schema.
+    staged_table = Table(table.name(), tx.table_metadata, table.metadata_location, table.io, table.catalog)
+    files = FastAppend(staged_table)
     target = tx.table_metadata.schema().as_arrow()
     read = [0]
-    tx.delete(AlwaysTrue())
-    for part in _parts(_converted(table, changes, target, read), target):  # memory holds one part at a time
-        tx.append(part)
-    fault(f"rewritten {table.name()[-1]}")
-    staged = tx.table_metadata.current_snapshot()
-    written = int(staged.summary["total-records"]) if staged and staged.summary else -1
-    expected = table.scan().count()
-    if not read[0] == written == expected:
-        raise MigrationError(f"{'.'.join(table.name())}: {expected} rows in the table, {read[0]} read, {written} "
-                             "staged; nothing was committed")
-    tx.commit_transaction()
+    try:
+        for part in _parts(_converted(table, changes, target, read), target):  # memory holds one part at a time
+            files.write(part)
+        tx.delete(AlwaysTrue())
+        with tx.update_snapshot(snapshot_properties={"moodlens.migrated": "; ".join(map(str, changes))}
+                                ).fast_append() as append:
+            for data_file in files.files:
+                append.append_data_file(data_file)
+        fault(f"rewritten {table.name()[-1]}")
+        staged = tx.table_metadata.current_snapshot()
+        written = int(staged.summary["total-records"]) if staged and staged.summary else -1
+        expected = table.scan().count()
+        if not read[0] == written == expected:
+            raise MigrationError(f"{'.'.join(table.name())}: {expected} rows in the table, {read[0]} read, "
+                                 f"{written} staged; nothing was committed")
+        tx.commit_transaction()
+    except BaseException:
+        files.abort()  # the files of a commit that did not happen (a kill -9 leaves them to maintain's orphans)
+        raise
 
 
 def _parts(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyiceberg.transforms import DayTransform
 
+from batch.lake.maintain import delete_orphans
 from batch.lake.migrate import MIGRATE_COMMAND, LakeLayoutError, migrate_lake, pending
 from batch.lake.tables import (
     EVENT_TABLES,
@@ -155,6 +156,7 @@ def test_a_migration_failing_before_its_commit_leaves_the_old_lake_and_the_next_
     assert windows.current_snapshot().snapshot_id == windows_before
     assert pending(windows, "sentiment_window")  # the old layout, readable as it was
     assert census(catalog) == before
+    assert delete_orphans(windows, dt.datetime.now(dt.UTC), grace=dt.timedelta(0)) == []  # its new files gone too
 
     changed = migrate_lake(existing_tables(catalog))
     # the tables migrated before the failure had committed; the failed one and those after it are done now
