@@ -39,7 +39,8 @@ from schemas.contract import CONTRACTS
 
 MIGRATE_COMMAND = "moodlens batch maintain"
 _MS_TO_US = 1000
-REWRITE_PART_ROWS = 1_000_000  # rows appended at once when a table is rewritten (pyiceberg takes tables, not streams)
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+REWRITE_PART_ROWS = 250_000  # rows appended at once when a table is rewritten (pyiceberg takes tables, not streams)
 
 
 class LakeLayoutError(ValueError):
@@ -146,10 +147,9 @@ def _rewrite(table: Table, changes: list[Change], fault: Callable[[str], None]) 
     # The new files are written as compaction writes them (`FastAppend`), against the staged schema.
     staged_table = Table(table.name(), tx.table_metadata, table.metadata_location, table.io, table.catalog)
     files = FastAppend(staged_table)
-    target = tx.table_metadata.schema().as_arrow()
     read = [0]
     try:
-        for part in _parts(_converted(table, changes, target, read), target):  # memory holds one part at a time
+        for part in _parts(_converted(table, changes, read)):  # memory holds one part at a time
             files.write(part)
         tx.delete(AlwaysTrue())
         with tx.update_snapshot(snapshot_properties={"moodlens.migrated": "; ".join(map(str, changes))}
@@ -169,32 +169,35 @@ def _rewrite(table: Table, changes: list[Change], fault: Callable[[str], None]) 
         raise
 
 
-def _parts(batches: Iterator[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.Table]:
-    """`batches` gathered into tables of about `REWRITE_PART_ROWS` rows."""
-    gathered: list[pa.RecordBatch] = []
-    for batch in batches:
-        gathered.append(batch)
-        if sum(b.num_rows for b in gathered) >= REWRITE_PART_ROWS:
-            yield pa.Table.from_batches(gathered, schema)
+def _parts(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """`tables` gathered into tables of about `REWRITE_PART_ROWS` rows."""
+    gathered: list[pa.Table] = []
+    for table in tables:
+        gathered.append(table)
+        if sum(t.num_rows for t in gathered) >= REWRITE_PART_ROWS:
+            yield pa.concat_tables(gathered)
             gathered = []
     if gathered:
-        yield pa.Table.from_batches(gathered, schema)
+        yield pa.concat_tables(gathered)
 
 
-def _converted(table: Table, changes: list[Change], target: pa.Schema, read: list[int]) -> Iterator[pa.RecordBatch]:
-    """The table's rows in the new schema: renamed columns, integer milliseconds as timestamps."""
+def _converted(table: Table, changes: list[Change], read: list[int]) -> Iterator[pa.Table]:
+    """The table's rows under the new names, integer milliseconds as timestamps; every other column as
+    it was read (no cast: `FastAppend` writes them in the staged schema)."""
     renames = {change.old: change for change in changes}
     for batch in table.scan().to_arrow_batch_reader():
         read[0] += batch.num_rows
-        columns = {}
-        for name, stored in zip(batch.schema.names, batch.columns, strict=True):
-            change = renames.get(name)
+        fields, columns = [], []
+        for field, stored in zip(batch.schema, batch.columns, strict=True):
+            change = renames.get(field.name)
             column = stored
             if change is not None and change.converted:
                 try:
-                    column = pc.multiply_checked(stored.cast(pa.int64()), _MS_TO_US)
+                    column = pc.multiply_checked(stored.cast(pa.int64()), _MS_TO_US).cast(_TIMESTAMP)
                 except pa.ArrowInvalid as error:
-                    raise MigrationError(f"{'.'.join(table.name())}.{name}: a value is no epoch millisecond "
+                    raise MigrationError(f"{'.'.join(table.name())}.{field.name}: a value is no epoch millisecond "
                                          f"({error}); nothing was committed") from None
-            columns[change.new if change else name] = column
-        yield pa.RecordBatch.from_arrays([columns[f.name].cast(f.type) for f in target], schema=target)
+            # no field ids: the staged schema's, by name (a converted column has a new one)
+            fields.append(pa.field(change.new if change else field.name, column.type, nullable=field.nullable))
+            columns.append(column)
+        yield pa.Table.from_arrays(columns, schema=pa.schema(fields))
