@@ -158,7 +158,7 @@ def _rewrite(table: Table, changes: list[Change], fault: Callable[[str], None]) 
                 append.append_data_file(data_file)
         fault(f"rewritten {table.name()[-1]}")
         staged = tx.table_metadata.current_snapshot()
-        written = int(staged.summary["total-records"]) if staged and staged.summary else -1
+        written = int(staged.summary["total-records"] or -1) if staged and staged.summary else -1
         expected = table.scan().count()
         if not read[0] == written == expected:
             raise MigrationError(f"{'.'.join(table.name())}: {expected} rows in the table, {read[0]} read, "

@@ -5,6 +5,7 @@ that fails before its commit leaves the old lake as it was."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -114,6 +115,15 @@ def test_batch_maintain_migrates_every_row_keeps_the_partitions_and_a_second_run
                                     "count_if(window_end = event_time) AS ending_at_their_time, count(*) AS n "
                                     "FROM sentiment_window").table.to_pylist()
     assert windows_read == [{"shortest_ms": 5 * 60_000, "ending_at_their_time": 48, "n": 48}]
+    # the queries the README gives users, and its time-column examples, on the migrated lake
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    queries = re.findall(r'moodlens sql "([^"]+)"', readme)
+    assert queries
+    queries += ["SELECT epoch_ms(event_time) AS ms, event_time AT TIME ZONE 'Europe/Berlin' AS local "
+                "FROM face_expression LIMIT 1",
+                "SELECT window_end - window_start AS length FROM sentiment_window LIMIT 1"]
+    for query in queries:
+        assert run_query(again, query).table.num_rows > 0, query
 
 
 def test_compaction_migrates_an_old_lake_before_it_writes(old_lake: Path, tmp_path: Path) -> None:
