@@ -58,9 +58,11 @@ def test_readers_refuse_an_old_lake_naming_it_its_old_columns_and_the_command(ol
         assert "face_expression.event_time_ms -> event_time" in message
         assert "sentiment_window.window_start_ms -> window_start" in message
         assert f"`{MIGRATE_COMMAND} --lake {old_lake.resolve()}`" in message
-    assert main(["sql", "--lake", str(old_lake), "SELECT count(*) FROM visits"]) != 0
-    err = capsys.readouterr().err
-    assert "event_time_ms -> event_time" in err and MIGRATE_COMMAND in err and "Traceback" not in err
+    for command in (["sql", "SELECT count(*) FROM visits"], ["report", "--out", str(old_lake.parent / "report")],
+                    ["batch", "forecast"], ["model", "drift"]):
+        assert main([*command, "--lake", str(old_lake)]) != 0, command
+        err = capsys.readouterr().err
+        assert "event_time_ms -> event_time" in err and MIGRATE_COMMAND in err and "Traceback" not in err, command
     assert census(new_catalog(old_lake))  # refusing changed nothing: still the old layout
     assert all(pending(t, n) for n, t in existing_tables(new_catalog(old_lake)).items() if n in INSTANTS)
 
