@@ -22,6 +22,7 @@ refuse an old lake with one message naming it, its old columns and the command (
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.table import Table
 from pyiceberg.types import TimestamptzType
 
@@ -40,7 +42,8 @@ from schemas.contract import CONTRACTS
 MIGRATE_COMMAND = "moodlens batch maintain"
 _MS_TO_US = 1000
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
-REWRITE_PART_ROWS = 250_000  # rows appended at once when a table is rewritten (pyiceberg takes tables, not streams)
+REWRITE_PART_ROWS = 250_000  # rows written at once when a table is rewritten
+READ_FILES_AT_ONCE = 4  # data files read in parallel, then written before the next ones are read
 
 
 class LakeLayoutError(ValueError):
@@ -181,11 +184,21 @@ def _parts(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
         yield pa.concat_tables(gathered)
 
 
+def _batches(table: Table) -> Iterator[pa.RecordBatch]:
+    """The table's rows, `READ_FILES_AT_ONCE` data files at a time. (pyiceberg's batch reader submits
+    every file of the scan to its thread pool at once and keeps what they read: the whole table.)"""
+    scan = table.scan()
+    reader = ArrowScan(table.metadata, table.io, scan.projection(), scan.row_filter, scan.case_sensitive)
+    tasks = iter(scan.plan_files())
+    while group := list(itertools.islice(tasks, READ_FILES_AT_ONCE)):
+        yield from reader.to_record_batches(group)
+
+
 def _converted(table: Table, changes: list[Change], read: list[int]) -> Iterator[pa.Table]:
     """The table's rows under the new names, integer milliseconds as timestamps; every other column as
     it was read (no cast: `FastAppend` writes them in the staged schema)."""
     renames = {change.old: change for change in changes}
-    for batch in table.scan().to_arrow_batch_reader():
+    for batch in _batches(table):
         read[0] += batch.num_rows
         fields, columns = [], []
         for field, stored in zip(batch.schema, batch.columns, strict=True):
