@@ -5,7 +5,12 @@ that fails before its commit leaves the old lake as it was."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import signal
+import subprocess  # nosec B404: this Python, fixed arguments
+import sys
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -175,3 +180,48 @@ def test_a_migration_failing_before_its_commit_leaves_the_old_lake_and_the_next_
     assert {c.table for c in changed} == {"sentiment_window", "sentiment_alarm"}
     assert census(new_catalog(old_lake)) == before
     assert migrate_lake(existing_tables(new_catalog(old_lake))) == []
+
+
+_KILLED_MIGRATION = """
+import sys, time
+from pathlib import Path
+from batch.lake.migrate import migrate_lake
+from batch.lake.tables import LakeConfig, existing_tables, open_catalog
+
+def stop_here(point):
+    if point == "rewritten sentiment_window":  # its files written, its commit not made: wait for the kill
+        Path(sys.argv[2]).write_text(point)
+        time.sleep(60)
+
+migrate_lake(existing_tables(open_catalog(LakeConfig(root=Path(sys.argv[1])))), fault=stop_here)
+"""
+
+
+def test_a_migration_killed_with_sigkill_before_its_commit_loses_nothing_and_maintain_finishes_it(
+        old_lake: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = census(new_catalog(old_lake))
+    marker = tmp_path / "at-the-commit"
+    migration = subprocess.Popen([sys.executable, "-c", _KILLED_MIGRATION, str(old_lake), str(marker)],  # nosec B603
+                                 env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])})
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert migration.poll() is None and time.monotonic() < deadline, "the migration ended before its commit"
+            time.sleep(0.1)
+        migration.send_signal(signal.SIGKILL)
+    finally:
+        migration.kill()
+        migration.wait()
+    catalog = new_catalog(old_lake)
+    windows = catalog.load_table(identifier("sentiment_window"))
+    assert pending(windows, "sentiment_window") and census(catalog) == before
+    data = Path(urlparse(windows.location()).path) / "data"
+    assert len(list(data.rglob("*.parquet"))) > len(windows.inspect.files())  # the killed run's files: orphans
+
+    assert main(["batch", "maintain", "--lake", str(old_lake)]) == 0
+    assert "migrated: sentiment_window.window_start_ms -> window_start" in capsys.readouterr().out
+    catalog = new_catalog(old_lake)
+    assert census(catalog) == before
+    windows = catalog.load_table(identifier("sentiment_window"))
+    left = {str(p) for p in data.rglob("*.parquet")}
+    assert left == {urlparse(p).path for p in windows.inspect.files().column("file_path").to_pylist()}
