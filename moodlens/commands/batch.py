@@ -157,6 +157,8 @@ def _compact(args: argparse.Namespace, sites: pa.Table | None = None) -> int:
             raise FileNotFoundError(f"no stream state folder at {state}")
     catalog = open_catalog(lake)
     result = compact(catalog, sources, since=args.since, until=args.until)
+    for change in result.migrated:
+        print(f"migrated: {change}")
     if position is not None and not lake.properties and not (args.since or args.until):
         try:
             write_offset(lake.root, log_dir, position.next)  # every table has committed by now

@@ -139,6 +139,9 @@ def test_compaction_migrates_an_old_lake_before_it_writes(old_lake: Path, tmp_pa
     raw = write_jsonl(tmp_path / "new-raw" / "events.jsonl", newer).parent
     result = compact_folder(new_catalog(old_lake), raw)
     assert sum(result.written.values()) == len(newer) and not result.errors
+    migrated = {str(c) for c in result.migrated}
+    assert "face_expression.event_time_ms -> event_time" in migrated
+    assert "sentiment_window.window_end_ms -> window_end (integer ms to timestamp)" in migrated
     after = census(new_catalog(old_lake))
     for name, sums in before.items():
         assert after[name]["rows"] == sums["rows"] + sum(e["schema"] == name for e in newer)
