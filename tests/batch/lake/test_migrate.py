@@ -112,9 +112,9 @@ def test_batch_maintain_migrates_every_row_keeps_the_partitions_and_a_second_run
     again = existing_tables(new_catalog(old_lake))
     assert {n: t.current_snapshot().snapshot_id for n, t in again.items() if t.current_snapshot()} == snapshots
 
-    day = dt.datetime.fromtimestamp(T0 / 1000, tz=dt.UTC).date().isoformat()
+    first = dt.datetime.fromtimestamp(T0 / 1000, tz=dt.UTC).date().isoformat()
     pruned = run_query(again, f"SELECT count(*) AS n FROM face_expression WHERE site_id = 'shop-2' "
-                              f"AND event_time >= TIMESTAMP '{day}' AND event_time < TIMESTAMP '{day} 23:59:59'")
+                              f"AND event_time >= TIMESTAMP '{first}' AND event_time < TIMESTAMP '{first} 23:59:59'")
     scan = pruned.scans["face_expression"]
     assert pruned.table.to_pylist() == [{"n": 30}]  # 15 visits + 15 updates that day at shop-2
     assert scan.files < scan.total_files
