@@ -108,12 +108,12 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
 # site's local day (its zone from the `sites` table; UTC for a site without a row).
 DRIFT_SQL = """
 SELECT f.site_id, f.camera_id,
-       CAST(CAST(at_timezone(f.event_time_ms, COALESCE(s.timezone, 'UTC')) AS DATE) AS VARCHAR) AS day,
+       CAST(CAST(at_timezone(f.event_time, COALESCE(s.timezone, 'UTC')) AS DATE) AS VARCHAR) AS day,
        f.top_class, COALESCE(f.quality.usable, TRUE) AS usable, COUNT(*) AS faces,
        SUM(GREATEST(f.probabilities.angry, f.probabilities.disgust, f.probabilities.fear, f.probabilities.happy,
                     f.probabilities.sad, f.probabilities.surprise, f.probabilities.neutral)) AS confidence_sum
 FROM face_expression AS f LEFT JOIN {sites} AS s ON s.site_id = f.site_id
-WHERE f.kind = 'track_update' AND f.event_time_ms >= ? AND f.event_time_ms < ? {site_filter}
+WHERE f.kind = 'track_update' AND f.event_time >= ? AND f.event_time < ? {site_filter}
 GROUP BY 1, 2, 3, 4, 5
 """
 NO_SITES = "(SELECT CAST(NULL AS VARCHAR) AS site_id, CAST(NULL AS VARCHAR) AS timezone)"

@@ -3,6 +3,7 @@
     taskset -c 0 .venv/bin/python benchmarks/lake.py compact [--events 1000000] [--plain | --log] [--per-file N]
     .venv/bin/python benchmarks/lake.py concurrent [--events 50000] [--trials 5] [--bypass-lock]
     .venv/bin/python benchmarks/lake.py query [--events 10000000] [--days 30] [--sites 3] [--threads 2]
+    .venv/bin/python benchmarks/lake.py migrate [--events 2000000] [--days 30] [--sites 3]
 
 ``compact`` writes realistic edge events (track_update once a second per face, a track_end per
 visit, a heartbeat per camera per minute; ~565 bytes each, ids and times unique) as gzip JSON
@@ -23,6 +24,11 @@ dedup alone is what keeps the rows single.
 compaction + maintain leave it), then times the hourly-sentiment-by-site view as `moodlens sql`
 runs it (plan with pyiceberg, DuckDB over the planned files), and a one-day, one-site query's
 files and bytes read against the whole table's.
+
+``migrate`` builds the same face_expression table as the lake wrote it before its time columns
+were renamed (`event_time_ms`, partitioned by day(event_time_ms)), then times its migration
+(`batch.lake.migrate`: every row read and rewritten under the new names in one commit), with the
+process's peak RSS, and checks the rows and the sum of the times before and after.
 """
 
 from __future__ import annotations
@@ -225,7 +231,7 @@ def _month_table(events: int, days: int, sites: int, day: int, rng: np.random.Ge
         "schema_version": strings(["1.0"], np.zeros(n, dtype=np.int64)),
         "event_id": pa.array([f"{day:05d}{i:021d}" for i in range(n)]),
         "site_id": strings([f"site-{s}" for s in range(sites)], site_index),
-        "event_time_ms": pa.array(times).cast(pa.timestamp("us", tz="UTC")),
+        "event_time": pa.array(times).cast(pa.timestamp("us", tz="UTC")),
         "camera_id": strings([f"cam-{c}" for c in range(4)], rng.integers(0, 4, n)),
         "zone": pa.nulls(n, pa.string()),
         "track_id": strings([f"t{i}" for i in range(1000)], rng.integers(0, 1000, n)),
@@ -284,12 +290,46 @@ def bench_query(args: argparse.Namespace) -> None:
                   f"{result.table.num_rows} rows; {scan.files} files, {scan.bytes / 1e6:.0f} MB planned")
         moment = dt.datetime.fromtimestamp(T0_MS / 1000 + 5 * 86_400, tz=dt.UTC)
         one = run_query(tables, f"SELECT count(*) AS n, avg(valence) AS v FROM face_expression WHERE site_id = "
-                                f"'site-1' AND event_time_ms >= TIMESTAMP '{moment:%Y-%m-%d}' AND event_time_ms < "
+                                f"'site-1' AND event_time >= TIMESTAMP '{moment:%Y-%m-%d}' AND event_time < "
                                 f"TIMESTAMP '{moment + dt.timedelta(days=1):%Y-%m-%d}'", threads=args.threads)
         pruned = one.scans["face_expression"]
         print(f"one day, one site: {pruned.files} of {pruned.total_files} files, {pruned.bytes / 1e6:.1f} of "
               f"{pruned.total_bytes / 1e6:.0f} MB ({pruned.bytes / pruned.total_bytes:.1%}); "
               f"{one.table.column('n')[0].as_py():,} rows")
+
+
+def bench_migrate(args: argparse.Namespace) -> None:
+    from pyiceberg.transforms import DayTransform, IdentityTransform
+
+    from batch.lake.migrate import migrate_lake
+    from batch.lake.tables import TABLE_PROPERTIES, existing_tables, identifier
+
+    with tempfile.TemporaryDirectory() as folder:
+        catalog = open_catalog(LakeConfig(root=Path(folder) / "lake"))
+        old = lake_schema(CONTRACTS["face_expression"])
+        old = old.set(old.get_field_index("event_time"), old.field("event_time").with_name("event_time_ms"))
+        tx = catalog.create_table_transaction(identifier("face_expression"), schema=old, properties=TABLE_PROPERTIES)
+        with tx.update_spec() as spec:  # as the lake was created before the rename
+            spec.add_field("event_time_ms", DayTransform(), "event_day")
+            spec.add_field("site_id", IdentityTransform(), "site_id")
+        tx.commit_transaction()
+        table = catalog.load_table(identifier("face_expression"))
+        rng = np.random.default_rng(1)
+        for day in range(args.days):
+            rows = _month_table(args.events, args.days, args.sites, day, rng)
+            table.append(rows.rename_columns(["event_time_ms" if n == "event_time" else n for n in rows.column_names]))
+        before = table.scan(selected_fields=("event_time_ms",)).to_arrow().column(0).cast(pa.int64())
+        built_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.perf_counter()
+        changes = migrate_lake(existing_tables(catalog))
+        seconds = time.perf_counter() - started
+        after = catalog.load_table(identifier("face_expression")).scan(selected_fields=("event_time",)).to_arrow()
+        kept = (len(after), pc.sum(after.column(0).cast(pa.int64())).as_py()) == (len(before), pc.sum(before).as_py())
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"migrated {len(before):,} face_expression rows ({', '.join(map(str, changes))}) over {args.days} "
+              f"days x {args.sites} sites in {seconds:.1f} s ({len(before) / seconds:,.0f} rows/s); peak RSS "
+              f"{peak_mb:,.0f} MB ({built_mb:,.0f} MB before the migration began, building the table); rows and "
+              f"time sums {'equal' if kept else 'DIFFERENT'} before and after")
 
 
 def main() -> None:
@@ -314,13 +354,18 @@ def main() -> None:
     q.add_argument("--sites", type=int, default=3)
     q.add_argument("--threads", type=int, default=None)
     q.add_argument("--repeat", type=int, default=5)
+    m = modes.add_parser("migrate", help="the face_expression table as written before the time columns were "
+                                         "renamed, migrated")
+    m.add_argument("--events", type=int, default=2_000_000)
+    m.add_argument("--days", type=int, default=30)
+    m.add_argument("--sites", type=int, default=3)
     f = modes.add_parser("compact-files", help="(internal) compact a folder of raw files, in this process")
     f.add_argument("raw")
     f.add_argument("lake")
     f.add_argument("--log", action="store_true", help="raw is an embedded log folder")
     args = parser.parse_args()
     {"compact": bench_compact, "compact-files": bench_compact_files, "query": bench_query,
-     "concurrent": bench_concurrent}[args.mode](args)
+     "concurrent": bench_concurrent, "migrate": bench_migrate}[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,9 @@ class Field:
     max_length: int | None = None
     fields: tuple[Field, ...] = ()  # members of an object
     required_when: tuple[str, str] | None = None  # (sibling field, value) that makes it required
+    # An integer of UTC epoch milliseconds that names a moment (not a duration): the lake stores it as a
+    # timestamp named without the unit (`batch.table_schema.lake_name`).
+    instant: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def _envelope(name: str) -> tuple[Field, ...]:
               pattern=ULID_PATTERN.pattern),
         Field("site_id", "string", "Site (restaurant, cinema, shop).", pattern=IDENTIFIER),
         Field("event_time_ms", "integer", "When it happened at the source, UTC epoch milliseconds.",
-              minimum=MIN_EVENT_TIME_MS, maximum=MAX_EVENT_TIME_MS),
+              minimum=MIN_EVENT_TIME_MS, maximum=MAX_EVENT_TIME_MS, instant=True),
     )
 
 
@@ -135,8 +138,8 @@ SENTIMENT_WINDOW = EventContract(
     "sentiment_window", 1, 0, "Rolling sentiment over an event-time window, per site or camera.",
     _envelope("sentiment_window") + (
         Field("camera_id", "string", "Camera, or null for the whole site.", nullable=True, pattern=IDENTIFIER),
-        Field("window_start_ms", "integer", "Window start, inclusive, UTC epoch ms.", minimum=0),
-        Field("window_end_ms", "integer", "Window end, exclusive, UTC epoch ms.", minimum=0),
+        Field("window_start_ms", "integer", "Window start, inclusive, UTC epoch ms.", minimum=0, instant=True),
+        Field("window_end_ms", "integer", "Window end, exclusive, UTC epoch ms.", minimum=0, instant=True),
         Field("window_minutes", "integer", "Window length.", minimum=1),
         Field("tracks", "integer", "Distinct tracks (customers) seen with usable faces.", minimum=0),
         Field("faces", "integer", "Usable face observations.", minimum=0),

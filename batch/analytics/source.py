@@ -49,8 +49,8 @@ def _frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ())
 
 def _where(period: Period, alias: str = "") -> tuple[str, list[Any]]:
     prefix = f"{alias}." if alias else ""
-    clause = (f"{prefix}event_time_ms >= to_timestamp(?::DOUBLE / 1000) "
-              f"AND {prefix}event_time_ms < to_timestamp(?::DOUBLE / 1000)")
+    clause = (f"{prefix}event_time >= to_timestamp(?::DOUBLE / 1000) "
+              f"AND {prefix}event_time < to_timestamp(?::DOUBLE / 1000)")
     params: list[Any] = [period.since_ms, period.until_ms]
     if period.site is not None:
         clause += f" AND {prefix}site_id = ?"
@@ -65,7 +65,7 @@ def hourly_sentiment(con: duckdb.DuckDBPyConnection, period: Period, by_camera: 
     usable = "coalesce(quality.usable, true)"
     # bandit B608: only constants and '?' placeholders are formatted in; values are bound
     sql = f"""
-        SELECT site_id, {camera}(epoch_ms(event_time_ms) // {HOUR_MS}) * {HOUR_MS} AS hour_ms,
+        SELECT site_id, {camera}(epoch_ms(event_time) // {HOUR_MS}) * {HOUR_MS} AS hour_ms,
                count(*) AS visits,
                count(*) FILTER (WHERE {usable}) AS tracks,
                count(*) FILTER (WHERE {usable} AND top_class IN ({_quoted(POSITIVE)})) AS positive,
@@ -96,7 +96,7 @@ def camera_hours(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame
     where, params = _where(period)
     # bandit B608: only constants and '?' placeholders are formatted in; values are bound
     return _frame(con, f"""
-        SELECT site_id, camera_id, (epoch_ms(event_time_ms) // {HOUR_MS}) * {HOUR_MS} AS hour_ms,
+        SELECT site_id, camera_id, (epoch_ms(event_time) // {HOUR_MS}) * {HOUR_MS} AS hour_ms,
                count(*) AS heartbeats
         FROM camera_heartbeat WHERE {where} GROUP BY ALL ORDER BY ALL""", params)  # nosec B608
 
@@ -108,9 +108,9 @@ def heartbeat_lifetimes(con: duckdb.DuckDBPyConnection, site: str | None = None)
     params = [site] if site else []
     # bandit B608: only constants and '?' placeholders are formatted in; values are bound
     first = _frame(con, f"""
-        SELECT site_id, camera_id, min(epoch_ms(event_time_ms)) AS first_ms
+        SELECT site_id, camera_id, min(epoch_ms(event_time)) AS first_ms
         FROM camera_heartbeat {clause} GROUP BY ALL""", params)  # nosec B608
-    latest = _frame(con, "SELECT max(epoch_ms(event_time_ms)) AS t FROM camera_heartbeat")["t"].iloc[0]
+    latest = _frame(con, "SELECT max(epoch_ms(event_time)) AS t FROM camera_heartbeat")["t"].iloc[0]
     return first, None if pd.isna(latest) else int(latest)
 
 
@@ -130,7 +130,7 @@ def alarms(con: duckdb.DuckDBPyConnection, period: Period) -> pd.DataFrame:
     where, params = _where(period)
     # bandit B608: only constants and '?' placeholders are formatted in; values are bound
     frame = _frame(con, f"""
-        SELECT epoch_ms(event_time_ms) AS time_ms, site_id, camera_id, rule, state, value, threshold, reason
+        SELECT epoch_ms(event_time) AS time_ms, site_id, camera_id, rule, state, value, threshold, reason
         FROM sentiment_alarm WHERE {where}
         ORDER BY time_ms, site_id, camera_id NULLS FIRST, rule, state""", params)  # nosec B608
     return frame
@@ -149,8 +149,8 @@ def data_quality(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, An
         quarantined = None  # the connection has no quarantine table: unknown, not zero
     # bandit B608: only constants and '?' placeholders are formatted in; values are bound
     models = _frame(con, f"""
-        SELECT model.version AS version, count(*) AS tracks, min(epoch_ms(event_time_ms)) AS first_ms,
-               max(epoch_ms(event_time_ms)) AS last_ms
+        SELECT model.version AS version, count(*) AS tracks, min(epoch_ms(event_time)) AS first_ms,
+               max(epoch_ms(event_time)) AS last_ms
         FROM face_expression WHERE kind = 'track_end' AND {where} GROUP BY ALL ORDER BY first_ms""", params)  # nosec B608
     return {"events": counts, "quarantined": quarantined, "models": models}
 
@@ -162,7 +162,7 @@ def known_sites(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def latest_event_ms(con: duckdb.DuckDBPyConnection) -> int | None:
-    frame = _frame(con, "SELECT max(epoch_ms(event_time_ms)) AS t FROM face_expression")
+    frame = _frame(con, "SELECT max(epoch_ms(event_time)) AS t FROM face_expression")
     value = frame["t"].iloc[0]
     return None if pd.isna(value) else int(value)
 

@@ -28,6 +28,7 @@ from batch.compact.line_buffer import LineBuffer
 from batch.compact.native_decode import decode_columns
 from batch.compact.sources import Lines
 from batch.lake.tables import lake_schema
+from batch.table_schema import lake_name
 from schemas.contract import CONTRACTS, MAX_RECORD_BYTES, EventContract, Field
 from schemas.validation import ValidationError, parse_event
 
@@ -66,12 +67,16 @@ def _as_stored(spec: Field, value: Any) -> Any:
     return value
 
 
+def _instant(millis: int | None) -> dt.datetime | None:
+    if millis is None:
+        return None
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=millis)
+
+
 def lake_row(contract: EventContract, event: dict[str, Any]) -> dict[str, Any]:
-    row = {f.name: _as_stored(f, event.get(f.name)) for f in contract.fields}
-    millis: int = event["event_time_ms"]
-    row["event_time_ms"] = dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC).replace(
-        microsecond=(millis % 1000) * 1000)
-    return row
+    """A validated event as the lake's row: the lake's column names, its instants as datetimes."""
+    return {lake_name(f): _instant(event.get(f.name)) if f.instant else _as_stored(f, event.get(f.name))
+            for f in contract.fields}
 
 
 def _reference(source: str, line: int, raw: bytes, out: Decoded) -> tuple[str, pa.Table] | None:

@@ -32,11 +32,31 @@ import pyarrow.compute as pc
 from msgspec.structs import astuple
 
 from batch.lake.tables import lake_schema
+from batch.table_schema import lake_name
 from schemas.contract import CONTRACTS, MAX_RECORD_BYTES, EventContract, Field
 from schemas.structs import StructRules, contract_name, struct_for
 from schemas.validation import PROBABILITY_SUM_TOLERANCE
 
 BISECT_BELOW = 32  # a failing chunk this small is decoded line by line
+# The latest instant the lake (and Python's datetime, the reference path's) holds: 9999-12-31T23:59:59.999Z.
+MAX_INSTANT_MS = 253_402_300_799_999
+UNFIT_US = -1  # an instant beyond MAX_INSTANT_MS, in place of a value that would overflow (no valid one is -1 us)
+
+
+def instant_micros(millis: np.ndarray) -> np.ndarray:
+    """Epoch milliseconds as the lake's microseconds; one too late for the lake becomes `UNFIT_US`,
+    which `unfit_instants` finds so that the row goes to the reference validator."""
+    return np.where(millis > MAX_INSTANT_MS, UNFIT_US, millis * 1000)
+
+
+def unfit_instants(contract: EventContract, table: pa.Table) -> np.ndarray:
+    """Rows with an instant `instant_micros` could not hold."""
+    bad = np.zeros(table.num_rows, dtype=bool)
+    for spec in contract.fields:
+        if spec.instant:
+            micros = table.column(lake_name(spec)).cast(pa.int64()).fill_null(0).to_numpy()
+            bad |= micros == UNFIT_US
+    return bad
 
 
 @dataclass
@@ -120,8 +140,8 @@ def _column(structs: Sequence[Any], spec: Field, data_type: pa.DataType, cls: An
     values = map(attrgetter(spec.name), structs)
     never_null = spec.required and not spec.nullable
     if spec.kind != "object":
-        if pa.types.is_timestamp(data_type):  # milliseconds (msgspec checked the range) to micros
-            return pa.array(np.fromiter(values, np.int64, count=len(structs)) * 1000, data_type)
+        if pa.types.is_timestamp(data_type):  # milliseconds (msgspec checked the contract's range) to micros
+            return pa.array(instant_micros(np.fromiter(values, np.int64, count=len(structs))), data_type)
         if never_null and spec.kind in _NUMPY:  # straight into a buffer, no list of Python objects
             return pa.array(np.fromiter(values, _NUMPY[spec.kind], count=len(structs)), data_type)
         return pa.array(list(values), data_type)
@@ -179,9 +199,9 @@ def _filler(spec: Field, cls: Any) -> Any:
 def _to_table(contract: EventContract, structs: list[Any]) -> pa.Table:
     schema = lake_schema(contract)
     cls = type(structs[0])
-    arrays = [_column(structs, spec, schema.field(spec.name).type, cls)
+    arrays = [_column(structs, spec, field.type, cls)
               if spec.name != "schema" else pa.array([contract.name] * len(structs), pa.string())
-              for spec in contract.fields]
+              for spec, field in zip(contract.fields, schema, strict=True)]  # the lake's names, in contract order
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -191,7 +211,8 @@ def _leaves(table: pa.Table, fields: Sequence[Field], prefix: tuple[str, ...] = 
     out = []
     for spec in fields:
         path = (*prefix, spec.name)
-        column = table.column(path[0]) if len(path) == 1 else pc.struct_field(table.column(path[0]), list(path[1:]))
+        top = table.column(lake_name(spec) if not prefix else path[0])
+        column = top if len(path) == 1 else pc.struct_field(top, list(path[1:]))
         if spec.kind == "object":
             out.extend(_leaves(table, spec.fields, path))
         else:
@@ -201,7 +222,7 @@ def _leaves(table: pa.Table, fields: Sequence[Field], prefix: tuple[str, ...] = 
 
 def _suspect_rows(contract: EventContract, table: pa.Table, sizes: np.ndarray) -> np.ndarray:
     """Rows the fast path will not vouch for (the reference validator decides about them)."""
-    bad = sizes > MAX_RECORD_BYTES
+    bad = (sizes > MAX_RECORD_BYTES) | unfit_instants(contract, table)
     for spec, column in _leaves(table, contract.fields):
         if spec.kind == "string" and spec.pattern is not None:
             ok = pc.match_substring_regex(column, spec.pattern)

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from batch.compact.dictionary import as_decoded, column_flags, decoded_schema
-from batch.compact.fast_decode import FastColumns, FastDecoder, decode_fast
+from batch.compact.fast_decode import FastColumns, FastDecoder, decode_fast, instant_micros, unfit_instants
 from batch.compact.line_buffer import LineBuffer
 from schemas import native_program
 from schemas.contract import CONTRACTS, MAX_RECORD_BYTES, EventContract, Field
@@ -41,7 +41,6 @@ except ImportError:  # pragma: no cover - depends on the install
     _record = None  # type: ignore[assignment]
 
 _NAMES = tuple(CONTRACTS)
-_MS_TO_US = 1000  # the contract's epoch milliseconds, the lake's timestamp[us]
 
 # validity, values, data (a dictionary-encoded column's: its dictionary's offsets and bytes), nulls
 Buffers = tuple[bytearray | None, bytearray | None, bytearray | tuple[bytearray, bytearray] | None, int]
@@ -69,7 +68,7 @@ def _array(spec: Field, data_type: pa.DataType, rows: int, columns: Iterator[Buf
         children = [_array(child, field.type, rows, columns) for child, field in members]
         return pa.Array.from_buffers(data_type, rows, [mask], null_count=nulls, children=children)
     if pa.types.is_timestamp(data_type):
-        micros = np.frombuffer(values or b"", dtype=np.int64) * _MS_TO_US
+        micros = instant_micros(np.frombuffer(values or b"", dtype=np.int64))
         return pa.Array.from_buffers(data_type, rows, [mask, pa.py_buffer(micros)], null_count=nulls)
     if isinstance(data, tuple):  # indices into the batch's distinct values
         offsets, strings = data
@@ -89,7 +88,7 @@ def _array(spec: Field, data_type: pa.DataType, rows: int, columns: Iterator[Buf
 def _table(contract: EventContract, rows: int, columns: tuple[Buffers, ...]) -> pa.Table:
     schema = decoded_schema(contract)
     flow = iter(columns)
-    arrays = [_array(spec, schema.field(spec.name).type, rows, flow) for spec in contract.fields]
+    arrays = [_array(spec, field.type, rows, flow) for spec, field in zip(contract.fields, schema, strict=True)]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -127,7 +126,12 @@ def decode_native(lines: Sequence[bytes], then: FastDecoder | None = decode_fast
         for name, found in zip(_NAMES, tables, strict=True):
             if found is not None:
                 rows, index, columns = found
-                _add(out, name, _table(CONTRACTS[name], rows, columns), np.frombuffer(index, dtype=np.int64) + start)
+                table, lines_of = _table(CONTRACTS[name], rows, columns), np.frombuffer(index, dtype=np.int64) + start
+                unfit = unfit_instants(CONTRACTS[name], table)
+                if unfit.any():  # an instant too late for the lake: the reference validator decides
+                    left.extend(lines_of[unfit].tolist())
+                    table, lines_of = table.filter(pa.array(~unfit)), lines_of[~unfit]
+                _add(out, name, table, lines_of)
         start += consumed  # fewer than all only once a table's strings reach 2 GiB
     if left and then is not None:  # escapes, non-ASCII text, unknown keys...: msgspec, then the reference
         rest = then([lines[i] for i in left])

@@ -45,7 +45,15 @@ from batch.compact.dedup import SeenKeys, drop_committed_since, first_per_key, n
 from batch.compact.memory import big_blocks_reused
 from batch.compact.sources import Source, SourceError
 from batch.lake.append import FastAppend, added_since
-from batch.lake.tables import EVENT_TABLES, QUARANTINE, QUARANTINE_SCHEMA, TIME_COLUMN, ensure_tables
+from batch.lake.migrate import Change, migrate_lake
+from batch.lake.tables import (
+    EVENT_TABLES,
+    QUARANTINE,
+    QUARANTINE_SCHEMA,
+    TIME_COLUMN,
+    ensure_tables,
+    existing_tables,
+)
 
 MAX_RAW_KEPT = 64 * 1024
 FLUSH_ROWS = 250_000  # decoded rows held before they are deduplicated and written (memory bound)
@@ -66,6 +74,7 @@ class CompactionResult:
     fast: int = 0
     reference: int = 0
     seconds: float = 0.0
+    migrated: list[Change] = field(default_factory=list)  # an older lake's time columns, before writing
 
     @property
     def needs_attention(self) -> bool:
@@ -218,11 +227,14 @@ def _compact(catalog: Catalog, sources: Iterable[Source], since: dt.datetime | N
     writers: dict[str, _TableWriter] = {}
     decoded = Decoded()
     try:
+        migrated = migrate_lake(existing_tables(catalog))  # named in the result (ensure_tables would, silently)
         tables = ensure_tables(catalog)
         run = {"moodlens.compaction": now.isoformat()}
         writers.update({name: _TableWriter(tables[name], "event_id", True, run) for name in EVENT_TABLES})
         writers[QUARANTINE] = _TableWriter(tables[QUARANTINE], "record_id", False, run)
-        return _run(writers, decoded, sources, since, until, fault, now, flush_rows)
+        result = _run(writers, decoded, sources, since, until, fault, now, flush_rows)
+        result.migrated = migrated
+        return result
     except BaseException as error:
         for writer in writers.values():
             writer.abort()  # a failed run keeps no space taken

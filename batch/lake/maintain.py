@@ -1,5 +1,6 @@
 """Keeping the lake tidy and forgetful: small files rewritten, old partitions and snapshots gone.
 
+* first, a table written before the time columns were renamed is migrated (`batch.lake.migrate`).
 * `rewrite_small_files`: a partition with several files is rewritten as one (or a few of the
   target size), all partitions of a table in one transaction (one atomic commit).
 * `apply_retention`: deletes whole day partitions older than the cutoff. The filter is aligned to
@@ -26,6 +27,7 @@ from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table
 
 from batch.lake.filters import both, eq, ge, lt
+from batch.lake.migrate import Change, migrate_table
 from batch.lake.tables import QUARANTINE, TARGET_FILE_BYTES, TIME_COLUMN
 
 DEFAULT_RETAIN_DAYS = 180
@@ -40,6 +42,7 @@ class MaintenanceResult:
     deleted_rows: int = 0
     expired_snapshots: int = 0
     deleted_files: list[str] = field(default_factory=list)
+    migrated: list[Change] = field(default_factory=list)
 
 
 def time_column(table: Table) -> str:
@@ -166,12 +169,14 @@ def count_rows(table: Table) -> int:
 def maintain_lake(tables: dict[str, Table], now: dt.datetime, retain_days: int | None = DEFAULT_RETAIN_DAYS,
                   expire_after: dt.timedelta = dt.timedelta(0), grace: dt.timedelta = ORPHAN_GRACE
                   ) -> dict[str, MaintenanceResult]:
-    """Retention, then small files, then snapshots expired and their files deleted, per table."""
+    """Per table: the time columns migrated, retention, then small files, then snapshots expired and
+    their files deleted (a migration's own old files too, once `expire_after` has passed)."""
     results = {}
     for name, table in tables.items():
+        migrated = migrate_table(table, name)
         deleted = apply_retention(table, retain_days, now) if retain_days is not None else 0
         result = rewrite_small_files(table)
-        result.deleted_rows = deleted
+        result.deleted_rows, result.migrated = deleted, migrated
         # Snapshots are stamped with the wall clock (retention's own delete included): expire by it.
         result.expired_snapshots, gone = expire_snapshots(table, dt.datetime.now(dt.UTC) - expire_after)
         result.deleted_files = gone + delete_orphans(table, now, grace)

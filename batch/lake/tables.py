@@ -1,10 +1,11 @@
 """Opens the lake's catalog and creates or evolves its Iceberg tables from the event contract.
 
-One definition: every event table's schema is `batch.table_schema.arrow_schema(contract)` with the
-event time stored as an Iceberg `timestamptz` (microseconds, the only precision Iceberg has).
-Partitioning is hidden: day(event_time_ms) and site_id, so a query filtering on either prunes
-files without knowing the layout. A newer minor version of the contract only adds nullable
-columns; `ensure_tables` adds them to existing tables (old files read them as NULL).
+One definition: every event table's schema is `batch.table_schema.arrow_schema(contract)` with its
+instants (`event_time`, `window_start`, `window_end`) stored as Iceberg `timestamptz` (microseconds,
+the only precision Iceberg has). Partitioning is hidden: day(event_time) and site_id, so a query
+filtering on either prunes files without knowing the layout. A newer minor version of the contract
+only adds nullable columns; `ensure_tables` adds them to existing tables (old files read them as
+NULL), after migrating a table written before the time columns were renamed (`batch.lake.migrate`).
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from pyiceberg.exceptions import (
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform, IdentityTransform
 
-from batch.table_schema import arrow_schema
+from batch.lake.migrate import migrate_lake, migrate_table
+from batch.table_schema import arrow_schema, lake_name
 from schemas.contract import CONTRACTS, EventContract
 from schemas.time_zones import time_zone_problem
 
 NAMESPACE = "moodlens"
 EVENT_TABLES: tuple[str, ...] = ("face_expression", "camera_heartbeat", "sentiment_window", "sentiment_alarm")
 QUARANTINE = "quarantine"
-TIME_COLUMN = "event_time_ms"
+TIME_COLUMN = lake_name(CONTRACTS["face_expression"].field_named("event_time_ms"))  # every event table's
 DEFAULT_LAKE = Path("var/lake")
 TARGET_FILE_BYTES = 128 * 1024 * 1024
 CREATE_ATTEMPTS = 5
@@ -111,7 +113,9 @@ def sites_from_json(text: str, where: str) -> pa.Table:
 
 
 def write_sites(catalog: Catalog, sites: pa.Table) -> Table:
-    """Replaces the lake's `sites` table (Athena's views join it; `moodlens sql` prefers the site file)."""
+    """Replaces the lake's `sites` table (Athena's views join it; `moodlens sql` prefers the site file).
+    A writer under the lake's lock, it first migrates the event tables of an older lake."""
+    migrate_lake(existing_tables(catalog))
     try:
         table = catalog.load_table(identifier(SITES))
     except NoSuchTableError:
@@ -233,7 +237,8 @@ def _in_this_lake(catalog: Catalog, table: Table, name: str) -> Table:
 
 
 def ensure_table(catalog: Catalog, name: str, schema: pa.Schema | None = None) -> Table:
-    """The table, created when missing; columns the contract added since are added (nullable).
+    """The table, created when missing; migrated when written before the time columns were renamed;
+    columns the contract added since are added (nullable).
 
     Two first runs on a new lake race to create (or evolve) each table: the loser's create or
     commit is refused by the catalog, and it takes the winner's table and looks again."""
@@ -251,6 +256,7 @@ def _ensure(catalog: Catalog, name: str, schema: pa.Schema) -> Table:
         table = _in_this_lake(catalog, catalog.load_table(identifier(name)), name)
     except NoSuchTableError:
         return _create(catalog, name, schema)
+    migrate_table(table, name)
     known = {f.name for f in table.schema().fields}
     if any(f.name not in known for f in schema):
         with table.update_schema() as update:

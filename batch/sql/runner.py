@@ -1,7 +1,7 @@
 """`moodlens sql`: DuckDB over the lake's Iceberg tables, with pyiceberg's partition pruning.
 
 For each table the query names, the simple filters on the partition source columns (`site_id`
-=/IN, `event_time_ms` comparisons and BETWEEN with literals, in the WHERE's top-level AND) become
+=/IN, `event_time` comparisons and BETWEEN with literals, in the WHERE's top-level AND) become
 an Iceberg row filter; pyiceberg plans only the data files of matching partitions and DuckDB reads
 just those Parquet files (local warehouse) or the Arrow pyiceberg read (S3: DuckDB has no httpfs
 here). DuckDB still applies the whole WHERE itself, so pruning only ever skips files that could
@@ -26,8 +26,11 @@ from pyiceberg.table import Table
 from sqlglot import exp
 
 from batch.lake.filters import both, either, eq, ge, gt, isin, le, lt
-from batch.lake.tables import EVENT_TABLES, QUARANTINE, SITES, SITES_SCHEMA, table_schema
+from batch.lake.migrate import require_current
+from batch.lake.tables import EVENT_TABLES, QUARANTINE, SITES, SITES_SCHEMA, TIME_COLUMN, table_schema
 from batch.sql.views import views
+from batch.table_schema import lake_name, renamed_fields
+from schemas.contract import CONTRACTS
 
 
 class QueryError(ValueError):
@@ -73,7 +76,7 @@ def _literal(node: exp.Expression, column: str) -> Any:
 
 def _term_filter(term: exp.Expression, aliases: set[str]) -> BooleanExpression | None:
     def column_of(node: exp.Expression) -> str | None:
-        if isinstance(node, exp.Column) and node.name in ("site_id", "event_time_ms") and \
+        if isinstance(node, exp.Column) and node.name in ("site_id", TIME_COLUMN) and \
                 (not node.table or node.table in aliases):
             return node.name
         return None
@@ -205,6 +208,7 @@ def connect(tables: dict[str, Table], query: str | None = None, threads: int | N
     every table and view is registered whole (e.g. for the analytics and the report). `sites` (the
     site file's, `sites_frame`) gives each site its time zone; the views' local columns use it.
     """
+    require_current(tables)
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
@@ -231,6 +235,9 @@ def connect(tables: dict[str, Table], query: str | None = None, threads: int | N
 
 
 _MISSING_TABLE = re.compile(r'Table with name (\S+) does not exist')
+_WIRE_COLUMN = re.compile(r'Referenced column "?(\w+)"? not found')
+# The contract's (wire) name of each instant, and the lake's column for it.
+_INSTANTS = {old: lake_name(spec) for contract in CONTRACTS.values() for old, spec in renamed_fields(contract).items()}
 
 
 def _explained(error: duckdb.Error) -> str:
@@ -238,10 +245,16 @@ def _explained(error: duckdb.Error) -> str:
     (DuckDB's own guess reaches into its catalog: "pg_description" for "visit")."""
     text = str(error)
     missing = _MISSING_TABLE.search(text)
+    wire = _WIRE_COLUMN.search(text)
+    if wire is not None and wire.group(1) in _INSTANTS:
+        column = _INSTANTS[wire.group(1)]
+        return (f"{text}\n(the lake's column is {column}, an instant (timestamp with time zone), not milliseconds: "
+                f"epoch_ms({column}) gives the epoch milliseconds of the wire's {wire.group(1)})")
     if missing is None:
         if "TIMESTAMP WITH TIME ZONE" in text and "No function matches" in text:
-            text += ("\n(every time column holds an instant, event_time_ms included: epoch_ms(event_time_ms) gives "
-                     "epoch milliseconds, event_time_ms AT TIME ZONE 'Europe/Berlin' a local time)")
+            text += (f"\n(every time column of the lake holds an instant ({TIME_COLUMN}, window_start, window_end): "
+                     f"epoch_ms({TIME_COLUMN}) gives epoch milliseconds, {TIME_COLUMN} AT TIME ZONE 'Europe/Berlin' "
+                     "a local time; a duration is an integer named with its unit, duration_ms)")
         return text
     name = missing.group(1).strip('"')
     ours = [*TABLE_NAMES, *(v.name for v in views())]
@@ -275,9 +288,10 @@ def _is_show_tables(query: str) -> bool:
 TABLE_NAMES = ("face_expression", "camera_heartbeat", "sentiment_window", "sentiment_alarm", "quarantine", SITES)
 _TABLE_HELP = {
     "face_expression": "one row per face event; kind = 'track_end' is one customer visit (valence, top_class); "
-                       "event_time_ms, as in every table, is an instant (epoch_ms() gives milliseconds)",
+                       f"{TIME_COLUMN}, as in every table, is an instant (epoch_ms() gives milliseconds)",
     "camera_heartbeat": "each camera's periodic heartbeat: an hour without one is an offline hour",
-    "sentiment_window": "the stream's windows per site/camera: tracks, net score, insufficient_data",
+    "sentiment_window": "the stream's windows per site/camera, window_start to window_end (instants): tracks, "
+                        "net score, insufficient_data",
     "sentiment_alarm": "alarm state changes (ALARM / OK) per site, camera and rule",
     "quarantine": "records refused by the event contract, with their reasons (never in the numbers)",
     SITES: "each site's name and IANA time zone (from the site file): joins instants to local time",
@@ -286,6 +300,7 @@ _TABLE_HELP = {
 
 def describe_tables(tables: dict[str, Table]) -> pa.Table:
     """Every table and view the lake offers: kind, name, columns (name type) and one line about it."""
+    require_current(tables)
     rows: list[dict[str, str]] = []
     for name in TABLE_NAMES:
         if name in tables:

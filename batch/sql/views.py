@@ -5,7 +5,9 @@ stream's minimum number of tracks, below which measures are suppressed), `{posit
 `{negative}` (the expression classes that count +1 / -1 in the net score), `{net_columns}`
 (net_score, net_low, net_high from columns tracks, positive, negative: the interval of
 `batch.analytics.measures.net_score`) and `{suppressed}` (a row below the minimum, or one the
-complementary suppression hides: columns tracks, hidden_cells, tracks_before).
+complementary suppression hides: columns tracks, hidden_cells, tracks_before) and
+`{suppression_ranks:<tie-break column>}` (those hidden_cells and tracks_before over each site's
+local day, the fewest tracks first, ties broken by the named column).
 
 Times: the lake keeps instants (UTC); `at_timezone(instant, sites.timezone)` gives the site's
 local time (Trino's function; DuckDB gets `instant AT TIME ZONE zone`, a local timestamp).
@@ -13,6 +15,7 @@ local time (Trino's function; DuckDB gets `instant AT TIME ZONE zone`, a local t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -79,11 +82,33 @@ _NET = """CASE WHEN NOT {hidden} THEN CAST(positive - negative AS double) / trac
       - power(CAST(positive - negative AS double) / (tracks + 2), 2), 0.0) / (tracks + 2)))) END AS net_high"""
 
 
+# Complementary suppression's two columns over a site's local day: how many cells are below the minimum, and
+# the tracks of the cells ranked before this one (those below the minimum first, then the fewest tracks).
+_RANKS = """count_if(tracks < {m}) OVER (PARTITION BY site_id, local_date) AS hidden_cells,
+    sum(tracks) OVER (
+      PARTITION BY site_id, local_date ORDER BY tracks < {m} DESC, tracks, {tie}
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS tracks_before"""
+
+
+@dataclass(frozen=True)
+class _Ranks:
+    """`{suppression_ranks:<column>}`: `_RANKS` with that tie-break column."""
+
+    min_tracks: int
+
+    def __format__(self, tie: str) -> str:
+        if not re.fullmatch(r"[a-z_]+", tie):
+            raise ValueError(f"suppression_ranks: name the tie-break column ({{suppression_ranks:hour}}), not {tie!r}")
+        return _RANKS.format(m=self.min_tracks, tie=tie)
+
+
 def render(text: str, min_tracks: int = MIN_TRACKS) -> str:
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     hidden = _SUPPRESSED.format(m=min_tracks)
     return body.format(min_tracks=min_tracks, positive=_quoted(POSITIVE), negative=_quoted(NEGATIVE),
-                       suppressed=hidden, net_columns=_NET.format(hidden=hidden, z=repr(Z_975))).strip()
+                       suppressed=hidden, net_columns=_NET.format(hidden=hidden, z=repr(Z_975)),
+                       suppression_ranks=_Ranks(min_tracks)).strip()
 
 
 @cache

@@ -157,6 +157,8 @@ def _compact(args: argparse.Namespace, sites: pa.Table | None = None) -> int:
             raise FileNotFoundError(f"no stream state folder at {state}")
     catalog = open_catalog(lake)
     result = compact(catalog, sources, since=args.since, until=args.until)
+    for change in result.migrated:
+        print(f"migrated: {change}")
     if position is not None and not lake.properties and not (args.since or args.until):
         try:
             write_offset(lake.root, log_dir, position.next)  # every table has committed by now
@@ -196,6 +198,8 @@ def _maintain(args: argparse.Namespace) -> int:
                             retain_days=args.retain_days or None,
                             grace=dt.timedelta(minutes=args.orphan_grace_minutes))
     for name, r in results.items():
+        for change in r.migrated:
+            print(f"migrated: {change}")
         print(f"{name:18} files {r.files_before:>5} -> {r.files_after:<5}"
               f"  partitions rewritten {r.rewritten_partitions:>4}"
               f"  rows deleted {r.deleted_rows:>8,}  snapshots expired {r.expired_snapshots:>3}"

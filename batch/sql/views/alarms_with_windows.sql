@@ -4,7 +4,7 @@
 SELECT
   a.site_id,
   a.camera_id,
-  a.event_time_ms AS alarm_time,
+  a.event_time AS alarm_time,
   a.rule,
   a.state,
   a.value,
@@ -21,4 +21,4 @@ FROM sentiment_alarm AS a
 LEFT JOIN sentiment_window AS w
   ON w.site_id = a.site_id
   AND w.camera_id IS NOT DISTINCT FROM a.camera_id
-  AND w.event_time_ms = a.event_time_ms
+  AND w.event_time = a.event_time

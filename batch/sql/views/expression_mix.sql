@@ -20,8 +20,8 @@ FROM (
   FROM (
     SELECT
       f.site_id,
-      CAST(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC')) AS date) AS local_date,
-      day_of_week(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC'))) AS local_weekday,
+      CAST(at_timezone(f.event_time, coalesce(s.timezone, 'UTC')) AS date) AS local_date,
+      day_of_week(at_timezone(f.event_time, coalesce(s.timezone, 'UTC'))) AS local_weekday,
       f.top_class AS expression
     FROM face_expression AS f
     LEFT JOIN sites AS s ON s.site_id = f.site_id

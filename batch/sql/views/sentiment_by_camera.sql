@@ -14,17 +14,13 @@ SELECT
 FROM (
   SELECT
     *,
-    count_if(tracks < {min_tracks}) OVER (PARTITION BY site_id, local_date) AS hidden_cells,
-    sum(tracks) OVER (
-      PARTITION BY site_id, local_date ORDER BY tracks < {min_tracks} DESC, tracks, camera_id
-      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    ) AS tracks_before
+    {suppression_ranks:camera_id}
   FROM (
     SELECT
       f.site_id,
       f.camera_id,
-      CAST(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC')) AS date) AS local_date,
-      day_of_week(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC'))) AS local_weekday,
+      CAST(at_timezone(f.event_time, coalesce(s.timezone, 'UTC')) AS date) AS local_date,
+      day_of_week(at_timezone(f.event_time, coalesce(s.timezone, 'UTC'))) AS local_weekday,
       count(*) AS tracks,
       count_if(f.top_class IN ({positive})) AS positive,
       count_if(f.top_class IN ({negative})) AS negative,

@@ -19,11 +19,7 @@ SELECT
 FROM (
   SELECT
     *,
-    count_if(tracks < {min_tracks}) OVER (PARTITION BY site_id, local_date) AS hidden_cells,
-    sum(tracks) OVER (
-      PARTITION BY site_id, local_date ORDER BY tracks < {min_tracks} DESC, tracks, hour
-      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-    ) AS tracks_before
+    {suppression_ranks:hour}
   FROM (
     SELECT
       h.*,
@@ -33,14 +29,14 @@ FROM (
     FROM (
       SELECT
         site_id,
-        date_trunc('hour', event_time_ms) AS hour,
+        date_trunc('hour', event_time) AS hour,
         count(*) AS tracks,
         count_if(top_class IN ({positive})) AS positive,
         count_if(top_class IN ({negative})) AS negative,
         avg(valence) AS mean_valence
       FROM face_expression
       WHERE kind = 'track_end' AND coalesce(quality.usable, true)
-      GROUP BY site_id, date_trunc('hour', event_time_ms)
+      GROUP BY site_id, date_trunc('hour', event_time)
     ) AS h
     LEFT JOIN sites AS s ON s.site_id = h.site_id
   ) AS hours

@@ -3,8 +3,8 @@
 -- across cameras). Below {min_tracks} visits the day's means are NULL.
 SELECT
   f.site_id,
-  CAST(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC')) AS date) AS local_date,
-  day_of_week(at_timezone(f.event_time_ms, coalesce(s.timezone, 'UTC'))) AS local_weekday,
+  CAST(at_timezone(f.event_time, coalesce(s.timezone, 'UTC')) AS date) AS local_date,
+  day_of_week(at_timezone(f.event_time, coalesce(s.timezone, 'UTC'))) AS local_weekday,
   count(*) AS visits,
   count(*) < {min_tracks} AS suppressed,
   CASE WHEN count(*) >= {min_tracks} THEN avg(f.duration_ms) / 1000.0 END AS mean_duration_s,

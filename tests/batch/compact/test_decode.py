@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from batch.compact.decode import Lines, decode_lines, lake_row
 from batch.compact.dictionary import decoded_schema
-from batch.compact.fast_decode import FastColumns, FastDecoder, decode_fast
+from batch.compact.fast_decode import MAX_INSTANT_MS, FastColumns, FastDecoder, decode_fast
 from batch.compact.native_decode import DECODE_PATH, decode_native
 from batch.lake.tables import lake_schema
-from batch.table_schema import to_arrow_table
+from batch.table_schema import lake_name, to_arrow_table
 from schemas.contract import CONTRACTS, MAX_RECORD_BYTES
 from schemas.validation import ValidationError, parse_event
 from tests.schemas.events import SAMPLES, face_expression, sentiment_window
@@ -55,11 +55,13 @@ def test_valid_events_of_every_kind_take_the_fast_path_and_match_the_reference_c
         assert got.schema == decoded_schema(contract)  # the lake's, low-cardinality strings dictionary-encoded
         assert got.cast(lake_schema(contract)).schema == lake_schema(contract)
         assert got.column("event_id").to_pylist() == expected.column("event_id").to_pylist()
+        instants = {lake_name(spec): spec.name for spec in contract.fields if spec.instant}
         for column in expected.column_names:
-            if column != "event_time_ms":
+            if column not in instants:
                 assert got.column(column).to_pylist() == expected.column(column).to_pylist(), column
-        assert got.column("event_time_ms").cast(pa.int64()).to_pylist() == \
-            [e["event_time_ms"] * 1000 for e in events if e["schema"] == name]
+        for column, wire in instants.items():  # epoch ms on the wire, microseconds in the lake
+            assert got.column(column).cast(pa.int64()).to_pylist() == \
+                [e[wire] * 1000 for e in events if e["schema"] == name], column
 
 
 def _with(path: str, value: Any) -> dict[str, Any]:
@@ -105,6 +107,18 @@ def test_each_invalid_record_is_rejected_with_the_reference_reasons_and_its_line
             parse_event(rejected.raw, max_bytes=MAX_RECORD_BYTES)
         except ValidationError as error:
             assert rejected.reasons == tuple(str(p) for p in error.problems)
+
+
+@FAST_PATHS
+def test_a_window_end_too_late_for_the_lake_is_quarantined_never_wrapped_around(fast: FastDecoder) -> None:
+    latest = MAX_INSTANT_MS  # 9999-12-31T23:59:59.999Z: the contract allows more, a timestamp holds no more
+    events = [sentiment_window(window_end_ms=latest), sentiment_window(window_end_ms=latest + 1),
+              sentiment_window(window_end_ms=2**62), sentiment_window()]
+    decoded = decode_lines(_records(events), fast=fast)
+    kept = pa.concat_tables(decoded.tables["sentiment_window"])
+    assert kept.column("window_end").cast(pa.int64()).to_pylist() == [latest * 1000, events[3]["window_end_ms"] * 1000]
+    assert [r.line for r in decoded.rejected] == [2, 3]
+    assert all("does not fit the lake's columns" in r.reasons[0] for r in decoded.rejected)
 
 
 @FAST_PATHS

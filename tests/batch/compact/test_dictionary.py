@@ -139,10 +139,10 @@ def test_batches_with_other_dictionaries_and_the_references_rows_concatenate_and
     assert (statistics.min, statistics.max, statistics.null_count) == (expected[0], expected[-1], 0)
     event_ids = parquet.metadata.row_group(0).column(parquet.schema_arrow.get_field_index("event_id"))
     assert not {"RLE_DICTIONARY", "PLAIN_DICTIONARY"} & set(event_ids.encodings)  # unique ids: plain
-    back = table.scan().to_arrow().sort_by("event_time_ms")
+    back = table.scan().to_arrow().sort_by("event_time")
     assert back.column("camera_id").to_pylist() == [e["camera_id"] for e in first + second]
     assert back.column("zone").to_pylist() == [e["zone"] for e in first + second]
     with duckdb.connect() as db:
         seen = db.execute(f"SELECT camera_id, zone, model.id FROM read_parquet('{path}') "
-                          "ORDER BY event_time_ms").fetchall()
+                          "ORDER BY event_time").fetchall()
     assert seen == [(e["camera_id"], e["zone"], e["model"]["id"]) for e in first + second]

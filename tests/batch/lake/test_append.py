@@ -92,27 +92,27 @@ def test_file_statistics_are_the_partitions_own_and_prune_scans(tmp_path: Path) 
     for (day, site), stats in _files(table).items():
         start = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
         expected = rows.filter(pc.and_(pc.equal(rows.column("site_id"), site), pc.and_(
-            pc.greater_equal(rows.column("event_time_ms"), start),
-            pc.less(rows.column("event_time_ms"), start + dt.timedelta(days=1)))))
+            pc.greater_equal(rows.column("event_time"), start),
+            pc.less(rows.column("event_time"), start + dt.timedelta(days=1)))))
         metrics = stats["readable"]
         assert stats["rows"] == expected.num_rows > 0
-        assert metrics["event_time_ms"]["lower_bound"] == pc.min(expected.column("event_time_ms")).as_py()
-        assert metrics["event_time_ms"]["upper_bound"] == pc.max(expected.column("event_time_ms")).as_py()
+        assert metrics["event_time"]["lower_bound"] == pc.min(expected.column("event_time")).as_py()
+        assert metrics["event_time"]["upper_bound"] == pc.max(expected.column("event_time")).as_py()
         assert metrics["site_id"]["lower_bound"] == metrics["site_id"]["upper_bound"] == site
         assert metrics["zone"]["null_value_count"] == expected.column("zone").null_count
         assert metrics["valence"]["lower_bound"] == pc.min(expected.column("valence")).as_py()
         happy = table.schema().find_field("probabilities.happy").field_id  # nested fields: by their ids
         assert stats["values"][happy] == expected.num_rows
     day = dt.datetime.fromtimestamp((T0 + DAY_MS) / 1000, tz=dt.UTC)
-    one = both(eq("site_id", "shop-2"), both(ge("event_time_ms", day.isoformat()),
-                                             lt("event_time_ms", (day + dt.timedelta(days=1)).isoformat())))
+    one = both(eq("site_id", "shop-2"), both(ge("event_time", day.isoformat()),
+                                             lt("event_time", (day + dt.timedelta(days=1)).isoformat())))
     [task] = list(table.scan(row_filter=one).plan_files())
     assert "site_id=shop-2" in task.file.file_path and task.file.partition[1] == "shop-2"
-    early = lt("event_time_ms", dt.datetime.fromtimestamp((T0 + HOUR_MS) / 1000, tz=dt.UTC).isoformat())
+    early = lt("event_time", dt.datetime.fromtimestamp((T0 + HOUR_MS) / 1000, tz=dt.UTC).isoformat())
     planned = list(table.scan(row_filter=early).plan_files())  # bounds prune within the first day too
     assert 0 < len(planned) <= 3 and all("event_day=2026-09-22" in t.file.file_path for t in planned)
     assert table.scan(row_filter=one).to_arrow().num_rows == sum(
-        1 for r in rows.to_pylist() if r["site_id"] == "shop-2" and day <= r["event_time_ms"] < day + dt.timedelta(1))
+        1 for r in rows.to_pylist() if r["site_id"] == "shop-2" and day <= r["event_time"] < day + dt.timedelta(1))
 
 
 def test_files_land_in_the_tables_data_folder_and_an_uncommitted_run_leaves_only_orphans(tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ def test_every_row_lands_once_in_the_file_of_its_day_and_site(tmp_path_factory: 
     seen = []
     for data_file in appender.files:
         stored = pq.read_table(urlparse(data_file.file_path).path)
-        days = {t.date() for t in stored.column("event_time_ms").to_pylist()}
+        days = {t.date() for t in stored.column("event_time").to_pylist()}
         sites = set(stored.column("site_id").to_pylist())
         assert len(days) == 1 and sites == {data_file.partition[1]}
         assert (dt.date(1970, 1, 1) + dt.timedelta(days=data_file.partition[0])) in days

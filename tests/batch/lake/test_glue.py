@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -130,3 +131,49 @@ def test_maintain_deletes_a_killed_runs_objects_on_s3_and_nothing_else(endpoint:
     listed = s3.list_objects_v2(Bucket="glue-orphans", Prefix=key.rsplit("/", 1)[0])["Contents"]
     left = [o["Key"] for o in listed if not o["Key"].endswith("/")]  # (pyarrow's folder markers)
     assert left == [key] and count_rows(table) == 4
+
+
+def test_the_aws_compaction_migrates_a_glue_lake_written_before_the_time_columns_were_renamed(
+        endpoint: str, tmp_path: Path) -> None:
+    from batch.lake.migrate import LakeLayoutError, pending
+    from tests.batch.lake.old_lake import box_events, census, write_old_lake
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, **KEYS)
+    s3.create_bucket(Bucket="glue-migrate", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    warehouse = "s3://glue-migrate/warehouse"
+    settings = {**CREDENTIALS, "endpoint": endpoint}
+    properties = {"type": "glue", "warehouse": warehouse, "glue.region": "eu-west-1", "s3.region": "eu-west-1",
+                  **{f"{service}.{k}": v for service in ("glue", "s3") for k, v in settings.items()}}
+    write_old_lake(tmp_path, box_events(), properties)
+    catalog = _lake(endpoint, warehouse)
+    before = census(catalog)
+    with pytest.raises(LakeLayoutError) as refused:
+        run_query(existing_tables(catalog), "SELECT count(*) FROM face_expression")
+    assert f"the lake {warehouse} (Glue database moodlens)" in str(refused.value)
+    assert f"--lake {warehouse}`" in str(refused.value)
+
+    newer = [update(T0 + 5 * 24 * HOUR_MS + i, site="site-9") for i in range(3)]
+    s3.put_object(Bucket="glue-migrate", Key="raw/new.gz",
+                  Body=gzip.compress("\n".join(json.dumps(e) for e in newer).encode()))
+    errors: list[SourceError] = []
+    result = compact(catalog, [Source("s3", from_s3("s3://glue-migrate/raw/", errors, s3), errors)])
+    assert result.written == {"face_expression": 3} and not errors
+
+    catalog = _lake(endpoint, warehouse)
+    after = census(catalog)
+    before["face_expression"]["rows"] += 3
+    before["face_expression"]["event_time"] += sum(e["event_time_ms"] * 1000 for e in newer)
+    assert after == before
+    assert not [c for n, t in existing_tables(catalog).items() for c in pending(t, n)]
+    glue = boto3.client("glue", endpoint_url=endpoint, **KEYS)
+
+    def current_columns(name: str) -> dict[str, str]:  # Glue keeps old schemas' columns, marked not current
+        described = glue.get_table(DatabaseName="moodlens", Name=name)["Table"]["StorageDescriptor"]["Columns"]
+        return {c["Name"]: c["Type"] for c in described
+                if c.get("Parameters", {}).get("iceberg.field.current", "true") == "true"}
+
+    for name in ("face_expression", "sentiment_window"):  # what Athena sees
+        columns = current_columns(name)
+        assert columns["event_time"] == "timestamp" and "event_time_ms" not in columns
+    windows = current_columns("sentiment_window")
+    assert windows["window_start"] == windows["window_end"] == "timestamp" and "window_start_ms" not in windows

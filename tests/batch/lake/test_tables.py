@@ -43,7 +43,7 @@ def test_a_newer_minor_version_adds_a_nullable_column_and_old_files_still_read(t
     old_rows = decode_lines(Lines.of("t", [b""])).tables  # nothing: the decoder is the 1.0 one
     assert old_rows == {}
     moment = dt.datetime.fromtimestamp((T0 + 10) / 1000, tz=dt.UTC)
-    new_rows = pa.Table.from_pylist([{**update(T0 + 10), "event_time_ms": moment, "gaze": 0.25}],
+    new_rows = pa.Table.from_pylist([{**update(T0 + 10), "event_time": moment, "gaze": 0.25}],
                                     schema=lake_schema(newer))
     table.append(new_rows)
 

@@ -145,7 +145,9 @@ def test_sql_csv_output_keeps_formulas_as_text() -> None:
 
 
 def test_arithmetic_on_the_time_column_says_what_it_holds(lake: dict[str, Any]) -> None:
-    with pytest.raises(QueryError, match=r"epoch_ms\(event_time_ms\) gives epoch milliseconds"):
+    with pytest.raises(QueryError, match=r"epoch_ms\(event_time\) gives epoch milliseconds"):
+        run_query(lake["tables"], "SELECT event_time / 1000 FROM face_expression")
+    with pytest.raises(QueryError, match=r"the lake's column is event_time, an instant"):  # the wire's name
         run_query(lake["tables"], "SELECT event_time_ms / 1000 FROM face_expression")
-    rows = run_query(lake["tables"], "SELECT min(epoch_ms(event_time_ms)) AS ms FROM face_expression").table
+    rows = run_query(lake["tables"], "SELECT min(epoch_ms(event_time)) AS ms FROM face_expression").table
     assert rows.to_pylist() == [{"ms": min(v["event_time_ms"] for v in lake["visits"])}]

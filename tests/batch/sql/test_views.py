@@ -185,7 +185,7 @@ def test_alarms_with_their_windows(lake: dict[str, Any]) -> None:
 def test_a_one_day_one_site_query_reads_only_that_partition(lake: dict[str, Any]) -> None:
     day = _day(T0).date().isoformat()
     result = run_query(lake["tables"], f"SELECT count(*) AS n FROM face_expression WHERE site_id = 'shop-2' "
-                                       f"AND event_time_ms >= TIMESTAMP '{day}' AND event_time_ms < TIMESTAMP "
+                                       f"AND event_time >= TIMESTAMP '{day}' AND event_time < TIMESTAMP "
                                        f"'{day} 23:59:59.999999'")
     scan = result.scans["face_expression"]
     assert result.table.to_pylist() == [{"n": sum(v["site_id"] == "shop-2" for v in lake["visits"])}]

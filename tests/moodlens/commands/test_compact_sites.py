@@ -31,7 +31,7 @@ def test_compaction_writes_the_sites_rows_and_sql_reads_local_time(tmp_path, cap
         {"site_id": site, "name": "Front café", "timezone": "Asia/Kolkata"}]
     capsys.readouterr()
     assert main(["sql", "--lake", str(tmp_path / "lake"), "--format", "json",
-                 "SELECT minute(f.event_time_ms) AS utc_minute, minute(f.event_time_ms AT TIME ZONE s.timezone) "
+                 "SELECT minute(f.event_time) AS utc_minute, minute(f.event_time AT TIME ZONE s.timezone) "
                  "AS local_minute FROM face_expression f JOIN sites s USING (site_id) LIMIT 1"]) == 0
     out = capsys.readouterr().out
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
