@@ -165,7 +165,7 @@ def site_zones(con: Any, sites: Sequence[str]) -> dict[str, str]:
 
 def latest_faces(con: Any) -> dict[str, int]:
     """Each site's latest face (epoch ms), for the sites that have any."""
-    rows = con.execute("SELECT site_id, max(epoch_ms(event_time_ms)) FROM face_expression "
+    rows = con.execute("SELECT site_id, max(epoch_ms(event_time)) FROM face_expression "
                        "WHERE kind = 'track_update' GROUP BY 1").fetchall()
     return {str(site): int(ms) for site, ms in rows}
 
