@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from batch.analytics.synthetic import HistoryConfig, generate_history, opening_hours, site_profiles
 from benchmarks import alarm_histories as ah
 from benchmarks.alarm_incidents import apply, confusion, history_named, open_hours, plan
 from schemas.expressions import EXPRESSIONS
@@ -239,7 +240,7 @@ def test_each_track_is_classified_through_the_model_cards_confusion() -> None:
         assert {e["top_class"] for e in clean if e["schema"] == "face_expression"} == {true}
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=3, deadline=None)
 @given(seed=st.integers(0, 1000), scale=st.sampled_from([0.5, 1.0, 3.0]))
 def test_a_seeded_history_is_reproduced_exactly(seed: int, scale: float) -> None:
     first, profiles = ah.generate(seed, 1, scale)
@@ -258,7 +259,7 @@ def test_bad_arguments_are_refused_with_their_names() -> None:
 
 
 def test_the_project_benchmark_plants_its_incidents_in_the_independent_sites_open_hours() -> None:
-    source = history_named("independent", sites=3, days=DAYS, seed=2, scale=1.0)
+    source = history_named("independent", sites=3, days=DAYS, seed=2, scale=0.5)
     assert set(source.profiles) == set(ah.PROFILES) and source.incidents == []
     planted = plan(source.events, source.profiles, source.start_ms, DAYS, seed=2)
     assert Counter(p.site for p in planted) == {site: 5 for site in ah.PROFILES}
@@ -268,3 +269,12 @@ def test_the_project_benchmark_plants_its_incidents_in_the_independent_sites_ope
         assert hour in open_hours(source.profiles[p.site], day % 7)
     dirty = apply(source.events, planted, confusion(), seed=2)
     assert len(dirty) < len(source.events)  # the failed cameras sent nothing
+
+
+def test_the_synthetic_histories_are_selected_as_before() -> None:
+    source = history_named("synthetic", sites=2, days=2, seed=4, scale=1.0)
+    made = generate_history(HistoryConfig(sites=2, days=2, seed=4, visit_scale=1.0))
+    assert (source.start_ms, source.end_ms, source.incidents) == (made.start_ms, made.end_ms, made.incidents)
+    assert len(source.events) == len(made.events)
+    for _, profile in site_profiles(2):
+        assert all(open_hours(profile, day) == list(opening_hours(profile, day)) for day in range(7))
