@@ -95,7 +95,7 @@ def test_a_period_holds_every_face_the_sql_puts_on_its_days(zone: str, first: dt
     for row in local_day_rows(con, [period]):
         counted[row[2]] = counted.get(row[2], 0) + int(row[5])
     expected: dict[str, int] = {}
-    for (day,) in con.execute("SELECT CAST(CAST(event_time_ms AT TIME ZONE ? AS DATE) AS VARCHAR) FROM face_expression",
+    for (day,) in con.execute("SELECT CAST(CAST(event_time AT TIME ZONE ? AS DATE) AS VARCHAR) FROM face_expression",
                               [zone]).fetchall():
         if period.covers(day):
             expected[day] = expected.get(day, 0) + 1
