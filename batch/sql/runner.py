@@ -27,6 +27,7 @@ from sqlglot import exp
 
 from batch.lake.filters import both, either, eq, ge, gt, isin, le, lt
 from batch.lake.tables import EVENT_TABLES, QUARANTINE, SITES, SITES_SCHEMA, table_schema
+from batch.sql.local_time import register_local_time
 from batch.sql.views import views
 
 
@@ -208,6 +209,7 @@ def connect(tables: dict[str, Table], query: str | None = None, threads: int | N
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
+        register_local_time(connection)  # the views' local time, and the user's (before the lock)
         if threads:
             connection.execute(f"SET threads = {int(threads)}")
         events = {n: t for n, t in tables.items() if n != SITES}
@@ -241,7 +243,7 @@ def _explained(error: duckdb.Error) -> str:
     if missing is None:
         if "TIMESTAMP WITH TIME ZONE" in text and "No function matches" in text:
             text += ("\n(every time column holds an instant, event_time_ms included: epoch_ms(event_time_ms) gives "
-                     "epoch milliseconds, event_time_ms AT TIME ZONE 'Europe/Berlin' a local time)")
+                     "epoch milliseconds, local_time(event_time_ms, 'Europe/Berlin') a local time)")
         return text
     name = missing.group(1).strip('"')
     ours = [*TABLE_NAMES, *(v.name for v in views())]
@@ -280,7 +282,9 @@ _TABLE_HELP = {
     "sentiment_window": "the stream's windows per site/camera: tracks, net score, insufficient_data",
     "sentiment_alarm": "alarm state changes (ALARM / OK) per site, camera and rule",
     "quarantine": "records refused by the event contract, with their reasons (never in the numbers)",
-    SITES: "each site's name and IANA time zone (from the site file): joins instants to local time",
+    SITES: "each site's name and IANA time zone (from the site file): local_time(instant, timezone) gives the "
+           "local time in the pinned tzdata, as the views, report and page (DuckDB's own AT TIME ZONE uses "
+           "DuckDB's zone data, which can differ)",
 }
 
 
@@ -313,6 +317,7 @@ def view_columns(tables: dict[str, Table]) -> dict[str, list[tuple[str, str]]]:
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
+        register_local_time(connection)
         for name in (*EVENT_TABLES, QUARANTINE):
             schema = tables[name].schema().as_arrow() if name in tables else table_schema(name)
             connection.register(name, schema.empty_table())

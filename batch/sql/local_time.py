@@ -1,0 +1,71 @@
+"""`local_time(instant, zone)` in DuckDB: an instant's local timestamp in an IANA zone, from the pinned
+tzdata (`schemas.time_zones.utc_offsets`), not DuckDB's own (ICU) zone data.
+
+Every DuckDB connection that runs the project's SQL registers it (`register_local_time`); the views'
+Trino `at_timezone(instant, zone)` is transpiled to it (`batch.sql.views`). It is vectorized: DuckDB hands
+it Arrow batches, each zone's offsets are looked up for all its rows at once (numpy's searchsorted over
+the zone's cached transition table).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.time_zones import CYCLE_S, time_zone_problem, utc_offsets
+
+NAME = "local_time"
+_US = 1_000_000
+_INFINITE = (np.iinfo(np.int64).max, -np.iinfo(np.int64).max)  # DuckDB's 'infinity' / '-infinity'
+_LOCAL = pa.timestamp("us")
+
+
+@cache
+def _table(zone: str) -> tuple[np.ndarray, np.ndarray, int, int]:
+    offsets = utc_offsets(zone)
+    starts = np.array(offsets.starts, dtype=np.int64) * _US
+    values = np.array((offsets.before, *offsets.offsets), dtype=np.int64) * _US
+    return starts, values, offsets.cycle_from * _US, CYCLE_S * _US
+
+
+def local_micros(instants: np.ndarray, zone: str) -> np.ndarray:
+    """Local wall-clock microseconds (as if UTC) of UTC epoch microseconds in `zone`; DuckDB's infinite
+    timestamps stay infinite."""
+    starts, values, cycle_from, cycle = _table(zone)
+    folded = np.where(instants >= cycle_from + cycle, cycle_from + (instants - cycle_from) % cycle, instants)
+    shifted = instants + values[np.searchsorted(starts, folded, side="right")]
+    return np.where(np.isin(instants, _INFINITE), instants, shifted)
+
+
+def _local_time(instants: pa.Array, zones: pa.Array) -> pa.Array:
+    instants = pc.cast(instants, pa.timestamp("us", tz="UTC"))
+    if isinstance(zones, pa.ChunkedArray):
+        zones = zones.combine_chunks()
+    if isinstance(instants, pa.ChunkedArray):
+        instants = instants.combine_chunks()
+    micros = instants.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    out = np.zeros(len(micros), dtype=np.int64)
+    encoded = pc.dictionary_encode(zones)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    for code, zone in enumerate(encoded.dictionary.to_pylist()):
+        if (problem := time_zone_problem(zone)) is not None:
+            raise ValueError(f"{NAME}(instant, zone): zone {problem}")
+        rows = codes == code
+        out[rows] = local_micros(micros[rows], zone)
+    valid = pc.and_(pc.is_valid(instants), pc.is_valid(zones))
+    return pa.array(out, type=pa.int64(), mask=pc.invert(valid).to_numpy(zero_copy_only=False)).cast(_LOCAL)
+
+
+def register_local_time(connection: Any) -> None:
+    """Adds `local_time(TIMESTAMPTZ, VARCHAR) -> TIMESTAMP` to a DuckDB connection (once; before
+    `lock_down`, which forbids nothing here but is the last word on a connection's set-up)."""
+    known = connection.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [NAME]).fetchall()
+    if known[0][0]:
+        return
+    connection.create_function(NAME, _local_time, [duckdb.sqltype("TIMESTAMPTZ"), duckdb.sqltype("VARCHAR")],
+                               duckdb.sqltype("TIMESTAMP"), type="arrow", null_handling="special")
