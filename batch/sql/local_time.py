@@ -23,6 +23,7 @@ NAME = "local_time"
 _US = 1_000_000
 _INFINITE = (np.iinfo(np.int64).max, -np.iinfo(np.int64).max)  # DuckDB's 'infinity' / '-infinity'
 _LOCAL = pa.timestamp("us")
+_INSTANT = pa.timestamp("us", tz="UTC")
 
 
 @cache
@@ -37,28 +38,44 @@ def local_micros(instants: np.ndarray, zone: str) -> np.ndarray:
     """Local wall-clock microseconds (as if UTC) of UTC epoch microseconds in `zone`; DuckDB's infinite
     timestamps stay infinite."""
     starts, values, cycle_from, cycle = _table(zone)
-    folded = np.where(instants >= cycle_from + cycle, cycle_from + (instants - cycle_from) % cycle, instants)
-    shifted = instants + values[np.searchsorted(starts, folded, side="right")]
-    return np.where(np.isin(instants, _INFINITE), instants, shifted)
+    folded = instants
+    late = instants >= cycle_from + cycle
+    if late.any():
+        folded = np.where(late, cycle_from + (instants - cycle_from) % cycle, instants)
+    with np.errstate(over="ignore"):  # only an infinite instant (put back below) or a null's slot overflows
+        shifted = instants + values[np.searchsorted(starts, folded, side="right")]
+    infinite = (instants == _INFINITE[0]) | (instants == _INFINITE[1])
+    if infinite.any():
+        shifted[infinite] = instants[infinite]
+    return shifted
 
 
-def _local_time(instants: pa.Array, zones: pa.Array) -> pa.Array:
-    instants = pc.cast(instants, pa.timestamp("us", tz="UTC"))
-    if isinstance(zones, pa.ChunkedArray):
-        zones = zones.combine_chunks()
+def _local_time(instants: pa.Array | pa.ChunkedArray, zones: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(instants, pa.ChunkedArray):
         instants = instants.combine_chunks()
-    micros = instants.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-    out = np.zeros(len(micros), dtype=np.int64)
-    encoded = pc.dictionary_encode(zones)
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    for code, zone in enumerate(encoded.dictionary.to_pylist()):
-        if (problem := time_zone_problem(zone)) is not None:
+    if isinstance(zones, pa.ChunkedArray):
+        zones = zones.combine_chunks()
+    if instants.type != _INSTANT:
+        instants = instants.cast(_INSTANT)
+    # the values buffer as it is (a null's slot holds any number: its result is masked below)
+    micros = np.frombuffer(instants.buffers()[1], dtype=np.int64, count=len(instants), offset=instants.offset * 8)
+    encoded = zones if pa.types.is_dictionary(zones.type) else pc.dictionary_encode(zones)
+    names = encoded.dictionary.to_pylist()
+    for name in names:
+        if (problem := time_zone_problem(name)) is not None:
             raise ValueError(f"{NAME}(instant, zone): zone {problem}")
-        rows = codes == code
-        out[rows] = local_micros(micros[rows], zone)
-    valid = pc.and_(pc.is_valid(instants), pc.is_valid(zones))
-    return pa.array(out, type=pa.int64(), mask=pc.invert(valid).to_numpy(zero_copy_only=False)).cast(_LOCAL)
+    if len(names) == 1:  # the usual batch: one site's rows, or a constant zone
+        out = local_micros(micros, names[0])
+    else:
+        out = np.zeros(len(micros), dtype=np.int64)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        for code, name in enumerate(names):
+            rows = codes == code
+            out[rows] = local_micros(micros[rows], name)
+    missing = None
+    if instants.null_count or zones.null_count:
+        missing = pc.or_(instants.is_null(), zones.is_null()).to_numpy(zero_copy_only=False)
+    return pa.array(out, type=pa.int64(), mask=missing).view(_LOCAL)
 
 
 def register_local_time(connection: Any) -> None:
