@@ -80,3 +80,17 @@ def test_the_offset_table_is_zoneinfos_offset_at_every_second(zone: str, seconds
 def test_the_offset_table_refuses_an_unknown_zone_by_name() -> None:
     with pytest.raises(ValueError, match="'Mars/Olympus' is not an IANA time zone"):
         utc_offsets("Mars/Olympus")
+
+
+def test_the_cli_process_reads_the_pinned_tzdata_before_any_command_runs() -> None:
+    """A command's first `ZoneInfo(name)` (the report's --since, the page's day) must already be pinned:
+    importing the CLI imports `schemas`."""
+    import subprocess  # nosec B404: this interpreter, fixed arguments
+    import sys
+
+    probe = ("import moodlens.cli, zoneinfo, datetime as dt; print(zoneinfo.TZPATH, "
+             "dt.datetime(2027, 1, 15, 12, tzinfo=dt.UTC).astimezone(zoneinfo.ZoneInfo('America/Vancouver')).hour)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)  # nosec B603
+    with resources.files("tzdata.zoneinfo").joinpath("America", "Vancouver").open("rb") as handle:
+        pinned = zoneinfo.ZoneInfo.from_file(handle, key="America/Vancouver")
+    assert out.stdout.split() == ["()", str(dt.datetime(2027, 1, 15, 12, tzinfo=dt.UTC).astimezone(pinned).hour)]
