@@ -12,7 +12,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -79,8 +78,10 @@ def _local_time(instants: pa.Array | pa.ChunkedArray, zones: pa.Array | pa.Chunk
 
 
 def register_local_time(connection: Any) -> None:
-    """Adds `local_time(TIMESTAMPTZ, VARCHAR) -> TIMESTAMP` to a DuckDB connection (once; before
-    `lock_down`, which forbids nothing here but is the last word on a connection's set-up)."""
+    """Adds `local_time(TIMESTAMPTZ, VARCHAR) -> TIMESTAMP` to a DuckDB connection, once (a second call,
+    e.g. model drift's on a connection the lake's `connect` made, leaves it as it is)."""
+    import duckdb  # the adapter's only DuckDB: the views' transpile step imports NAME without it
+
     known = connection.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [NAME]).fetchall()
     if known[0][0]:
         return
