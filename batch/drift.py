@@ -104,7 +104,8 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
     return total
 
 
-# Trino's text (Athena); DuckDB gets it transpiled (`at_timezone` there is `AT TIME ZONE`). A day is the
+# Trino's text (Athena, Java's zone data); DuckDB gets it transpiled (`at_timezone` there is the project's
+# `local_time`, the pinned tzdata's, as Python's days here). A day is the
 # site's local day (its zone from the `sites` table; UTC for a site without a row).
 DRIFT_SQL = """
 SELECT f.site_id, f.camera_id,
@@ -173,8 +174,8 @@ def latest_faces(con: Any) -> dict[str, int]:
 def local_day_rows(con: Any, periods: Sequence[LocalDays]) -> list[tuple[Any, ...]]:
     """DRIFT_SQL's rows of each site's own local days: one query over the instants they span, a day more on
     each side, each row kept where its site's period covers its local day. The days are the SQL's alone:
-    its engine's zone data can differ from Python's tzdata (DuckDB 2.0.0 and tzdata 2026.6 differ by
-    an hour for Vancouver from November 2026), and the margin keeps such an hour in its day."""
+    its engine's zone data can differ from Python's pinned tzdata (Athena's Trino uses Java's; DuckDB runs
+    the project's `local_time`, the pinned tzdata's), and the margin keeps such an hour in its day."""
     if not periods:
         return []
     by_site: dict[str, list[LocalDays]] = {}
@@ -269,6 +270,7 @@ def query(con: Any, since_ms: int, until_ms: int, site: str | None) -> list[tupl
     ``sites``, for local days; without one every day is a UTC day)."""
     import duckdb
 
+    from batch.sql.local_time import register_local_time
     from batch.sql.views import duckdb_sql
 
     def ts(ms: int) -> dt.datetime:
@@ -279,6 +281,7 @@ def query(con: Any, since_ms: int, until_ms: int, site: str | None) -> list[tupl
         sites = "sites"
     except duckdb.Error:
         sites = NO_SITES
+    register_local_time(con)
     sql = duckdb_sql(DRIFT_SQL.format(sites=sites, site_filter="AND f.site_id = ?" if site else ""))
     params: list[Any] = [ts(since_ms), ts(until_ms)] + ([site] if site else [])
     return [tuple(row) for row in con.execute(sql, params).fetchall()]

@@ -28,6 +28,7 @@ from sqlglot import exp
 from batch.lake.filters import both, either, eq, ge, gt, isin, le, lt
 from batch.lake.migrate import require_current
 from batch.lake.tables import EVENT_TABLES, QUARANTINE, SITES, SITES_SCHEMA, TIME_COLUMN, table_schema
+from batch.sql.local_time import register_local_time
 from batch.sql.views import views
 from batch.table_schema import lake_name, renamed_fields
 from schemas.contract import CONTRACTS
@@ -212,6 +213,7 @@ def connect(tables: dict[str, Table], query: str | None = None, threads: int | N
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
+        register_local_time(connection)  # the views' local time, and the user's (before the lock)
         if threads:
             connection.execute(f"SET threads = {int(threads)}")
         events = {n: t for n, t in tables.items() if n != SITES}
@@ -253,7 +255,7 @@ def _explained(error: duckdb.Error) -> str:
     if missing is None:
         if "TIMESTAMP WITH TIME ZONE" in text and "No function matches" in text:
             text += (f"\n(every time column of the lake holds an instant ({TIME_COLUMN}, window_start, window_end): "
-                     f"epoch_ms({TIME_COLUMN}) gives epoch milliseconds, {TIME_COLUMN} AT TIME ZONE 'Europe/Berlin' "
+                     f"epoch_ms({TIME_COLUMN}) gives epoch milliseconds, local_time({TIME_COLUMN}, 'Europe/Berlin') "
                      "a local time; a duration is an integer named with its unit, duration_ms)")
         return text
     name = missing.group(1).strip('"')
@@ -294,7 +296,9 @@ _TABLE_HELP = {
                         "net score, insufficient_data",
     "sentiment_alarm": "alarm state changes (ALARM / OK) per site, camera and rule",
     "quarantine": "records refused by the event contract, with their reasons (never in the numbers)",
-    SITES: "each site's name and IANA time zone (from the site file): joins instants to local time",
+    SITES: "each site's name and IANA time zone (from the site file): local_time(instant, timezone) gives the "
+           "local time in the pinned tzdata, as the views, report and page (DuckDB's own AT TIME ZONE uses "
+           "DuckDB's zone data, which can differ)",
 }
 
 
@@ -328,6 +332,7 @@ def view_columns(tables: dict[str, Table]) -> dict[str, list[tuple[str, str]]]:
     connection = duckdb.connect()
     try:
         connection.execute("SET TimeZone = 'UTC'")
+        register_local_time(connection)
         for name in (*EVENT_TABLES, QUARANTINE):
             schema = tables[name].schema().as_arrow() if name in tables else table_schema(name)
             connection.register(name, schema.empty_table())

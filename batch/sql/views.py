@@ -10,7 +10,9 @@ complementary suppression hides: columns tracks, hidden_cells, tracks_before) an
 local day, the fewest tracks first, ties broken by the named column).
 
 Times: the lake keeps instants (UTC); `at_timezone(instant, sites.timezone)` gives the site's
-local time (Trino's function; DuckDB gets `instant AT TIME ZONE zone`, a local timestamp).
+local time. Trino (Athena) runs its own function, with Java's zone data; DuckDB gets the project's
+`local_time(instant, zone)` (`batch.sql.local_time`: a local timestamp from the pinned tzdata, the zone
+data of the site file, the report and the page), never DuckDB's `AT TIME ZONE` and its ICU zone data.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from importlib import resources
 import sqlglot
 
 from batch.analytics.measures import Z_975
+from batch.sql.local_time import NAME as LOCAL_TIME
 from schemas.expressions import NEGATIVE, POSITIVE
 
 # The stream's EngineConfig.min_tracks (a test keeps them equal; batch does not import stream).
@@ -45,12 +48,13 @@ class View:
 def _at_time_zone(node: sqlglot.exp.Expression) -> sqlglot.exp.Expression:
     if isinstance(node, sqlglot.exp.Anonymous) and node.name.lower() == "at_timezone":
         instant, zone = node.expressions
-        return sqlglot.exp.AtTimeZone(this=instant, zone=zone)
+        return sqlglot.exp.Anonymous(this=LOCAL_TIME, expressions=[instant, zone])
     return node
 
 
 def duckdb_sql(trino: str) -> str:
-    """A Trino query (Athena's dialect) as DuckDB runs it, `at_timezone` included."""
+    """A Trino query (Athena's dialect) as DuckDB runs it, `at_timezone` as `local_time` (which the
+    connection must have: `batch.sql.local_time.register_local_time`)."""
     return _transpiled(trino)
 
 

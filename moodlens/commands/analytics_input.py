@@ -177,6 +177,7 @@ def _log_connection(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     import duckdb
 
     from batch.analytics.source import register_events
+    from batch.sql.local_time import register_local_time
     from schemas.validation import ValidationError, parse_event
 
     quarantine: list[tuple[str, str]] = []
@@ -191,5 +192,6 @@ def _log_connection(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
                 quarantine.append((payload.decode("utf-8", "replace")[:2000], f"{where}: {error}"))
 
     con = duckdb.connect()
+    register_local_time(con)  # local time in the pinned tzdata, as the lake's connections
     register_events(con, valid_events(), quarantine)
     return con

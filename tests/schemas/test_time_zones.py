@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
+from importlib import resources
 from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from batch.lake.tables import sites_frame, sites_from_json
 from onebox.config import ConfigError, load
-from schemas.time_zones import EXAMPLES, time_zone_problem
+from schemas.time_zones import EXAMPLES, time_zone_problem, utc_offsets
 
 BAD = ["Mars/Olympus", "", "Europe", "../../etc/passwd", "localtime", "europe/berlin", "Europe/Berlin ", None, 3]
 ACCEPTED = sorted(zoneinfo.available_timezones() - {"localtime"})
@@ -38,9 +42,55 @@ def test_a_bad_zone_gets_the_same_words_from_the_site_file_the_sites_rows_and_th
 
 
 def test_duckdb_knows_every_accepted_zone() -> None:
-    """The views and model drift take local time in DuckDB (Athena in Trino): a zone the check lets
-    through must not fail there. (That DuckDB's zone data says the same as tzdata's is not tested: it
-    does not, for a few zones and years; `benchmarks/zone_data_agreement.py` lists them.)"""
+    """A user's own `AT TIME ZONE` in `moodlens sql` runs on DuckDB's zone data (the views and model drift
+    use the project's `local_time`): a zone the check lets through must not fail there. (DuckDB's data
+    differs from the pinned tzdata for a few zones and years; `benchmarks/zone_data_agreement.py` lists them.)"""
     con = duckdb.connect()
     for zone in ACCEPTED:
         con.execute("SELECT TIMESTAMPTZ '2026-01-01 00:00:00+00' AT TIME ZONE ?", [zone]).fetchall()
+
+
+def test_zoneinfo_reads_the_pinned_tzdata_package_not_the_systems_zone_folders() -> None:
+    """Debian's /usr/share/zoneinfo (2025b on a bookworm box) says UTC-8 for a Vancouver winter; the
+    pinned tzdata says what the project ships with, on every box."""
+    import schemas.time_zones  # noqa: F401  (pins zoneinfo on import)
+
+    assert zoneinfo.TZPATH == ()
+    noon = dt.datetime(2027, 1, 15, 12, tzinfo=dt.UTC)
+    for zone in ("America/Vancouver", "Africa/Casablanca", "America/Havana", "Europe/Berlin"):
+        with resources.files("tzdata.zoneinfo").joinpath(*zone.split("/")).open("rb") as handle:
+            pinned = zoneinfo.ZoneInfo.from_file(handle, key=zone)
+        assert noon.astimezone(zoneinfo.ZoneInfo(zone)).utcoffset() == noon.astimezone(pinned).utcoffset()
+
+
+@settings(max_examples=80, deadline=None)
+@given(zone=st.sampled_from(ACCEPTED), seconds=st.lists(
+    st.integers(int(dt.datetime(2, 1, 1, tzinfo=dt.UTC).timestamp()),
+                int(dt.datetime(9998, 1, 1, tzinfo=dt.UTC).timestamp())), min_size=1, max_size=50))
+@example(zone="Australia/Lord_Howe", seconds=[1775314799, 1775314800])  # 2026-04-05 02:00 +11 -> 01:30 +10:30
+def test_the_offset_table_is_zoneinfos_offset_at_every_second(zone: str, seconds: list[int]) -> None:
+    table = utc_offsets(zone)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    for s in seconds:
+        for t in (s, s - 1):
+            offset = (epoch + dt.timedelta(seconds=t)).astimezone(zoneinfo.ZoneInfo(zone)).utcoffset()
+            assert table.at(t) == offset.total_seconds()  # type: ignore[union-attr]
+
+
+def test_the_offset_table_refuses_an_unknown_zone_by_name() -> None:
+    with pytest.raises(ValueError, match="'Mars/Olympus' is not an IANA time zone"):
+        utc_offsets("Mars/Olympus")
+
+
+def test_the_cli_process_reads_the_pinned_tzdata_before_any_command_runs() -> None:
+    """A command's first `ZoneInfo(name)` (the report's --since, the page's day) must already be pinned:
+    importing the CLI imports `schemas`."""
+    import subprocess  # nosec B404: this interpreter, fixed arguments
+    import sys
+
+    probe = ("import moodlens.cli, zoneinfo, datetime as dt; print(zoneinfo.TZPATH, "
+             "dt.datetime(2027, 1, 15, 12, tzinfo=dt.UTC).astimezone(zoneinfo.ZoneInfo('America/Vancouver')).hour)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)  # nosec B603
+    with resources.files("tzdata.zoneinfo").joinpath("America", "Vancouver").open("rb") as handle:
+        pinned = zoneinfo.ZoneInfo.from_file(handle, key="America/Vancouver")
+    assert out.stdout.split() == ["()", str(dt.datetime(2027, 1, 15, 12, tzinfo=dt.UTC).astimezone(pinned).hour)]

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from batch.analytics.source import register_events
 from batch.lake.tables import sites_frame
+from batch.sql.local_time import register_local_time
 from batch.sql.views import MIN_TRACKS, views
 from schemas.expressions import EXPRESSIONS
 from tests.batch.lakes import HOUR_MS, T0, visit
@@ -26,6 +27,7 @@ def _connection(visits: list[tuple[str, str, int, str]]) -> duckdb.DuckDBPyConne
     events = [visit(T0 + hour * HOUR_MS + i * 1000, site=site, camera=camera, track=f"t{i}", top=top)
               for i, (site, camera, hour, top) in enumerate(visits)]
     con = duckdb.connect()
+    register_local_time(con)
     register_events(con, events)
     con.register("sites", sites_frame([{"site_id": "s1", "timezone": "Europe/Berlin"},
                                        {"site_id": "s2", "timezone": "America/New_York"}]))
