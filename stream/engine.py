@@ -56,7 +56,8 @@ changes nothing (duplicates); and ``snapshot``/``restore`` in between changes no
 API (stable; used by the AWS hosts):
 
     engine = WindowEngine(EngineConfig(...))
-    out = engine.process(events)        # -> EngineOutput(ticks=[Tick(end_ms, windows, heartbeats)], late=[...])
+    out = engine.process(events)        # -> EngineOutput(ticks=[Tick(end_ms, windows, heartbeats)], late=[...],
+                                        #    passed=[(index of an event that moved the watermark past a minute, it)])
     out.windows                         # all sentiment_window events of the call, in order
     engine.advance_watermark(ms)        # idle input: move event time on -> EngineOutput
     engine.flush()                      # end of input: close everything -> EngineOutput
@@ -159,6 +160,8 @@ class WindowEngine:
         max_t, wm = self._max_t, self._wm
         panes, ids_by_minute, old_ids = self._panes, self._ids, self._old_ids
         cur_minute = _NEVER
+        cross = (wm // MINUTE_MS + 1) * MINUTE_MS  # the next minute boundary the watermark may pass
+        passed: list[tuple[int, int]] = []
         cur_panes: dict[tuple[str, str], _Pane] = {}
         cur_ids: dict[str, int] = {}
         n = n_dup = n_conflict = n_late = n_low = n_faces = n_beats = 0
@@ -168,8 +171,11 @@ class WindowEngine:
             t = event["event_time_ms"]
             if t > max_t:
                 max_t = t
-                if t - lateness > wm:  # noqa: PLR1730 (hot path: no call)
+                if t - lateness > wm:
                     wm = t - lateness
+                    if wm >= cross:
+                        passed.append((n - 1, wm))
+                        cross = (wm // MINUTE_MS + 1) * MINUTE_MS
             minute = t // MINUTE_MS
             if t < wm:
                 eid = event["event_id"]
@@ -264,7 +270,7 @@ class WindowEngine:
         stats.low_quality += n_low
         stats.faces += n_faces
         stats.heartbeats += n_beats
-        return EngineOutput(self._advance(), late)
+        return EngineOutput(self._advance(), late, passed)
 
     # ---------------------------------------------------------------- windower
 

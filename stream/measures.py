@@ -39,6 +39,20 @@ def t_975(df: int) -> float:
     return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df * df)
 
 
+_SHARES: dict[tuple[int, int], float] = {}  # (count, tracks) -> the share, rounded: the same few repeat
+
+
+def _share(count: int, tracks: int) -> float:
+    """``round(count / tracks, DIGITS)``, remembered (a rounding to digits costs a decimal conversion)."""
+    key = (count, tracks)
+    share = _SHARES.get(key)
+    if share is None:
+        if len(_SHARES) >= 100_000:
+            _SHARES.clear()
+        share = _SHARES[key] = round(count / tracks, DIGITS)
+    return share
+
+
 def _clip(value: float) -> float:
     return round(max(-1.0, min(1.0, value)), DIGITS)
 
@@ -77,8 +91,7 @@ def window_event(site_id: str, camera_id: str | None, window_end_ms: int, window
     valence_ci = net_ci = None
     if not insufficient:
         n = agg.tracks
-        shares = {name: round(count / n, DIGITS)  # type: ignore[assignment]
-                  for name, count in zip(EXPRESSIONS, agg.class_counts, strict=True)}
+        shares = dict(zip(EXPRESSIONS, [_share(count, n) for count in agg.class_counts], strict=True))  # type: ignore[assignment]
         mean, valence_ci = valence_interval(agg)
         net, net_ci = net_score_interval(agg)
     return {

@@ -26,7 +26,6 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Any, NamedTuple
 
 from schemas.types import SentimentAlarm, SentimentWindow
@@ -132,16 +131,17 @@ class Sites:
         """Feeds each site its events (in input order) and merges the sites' output in input order.
 
         ``items``: `Applied` or plain (event, partition, position) tuples (a host makes them with
-        ``zip``, cheaper than a named tuple each). Per record only what must be: its site; the rest
-        (positions, watermarks, the records of the late events) runs per site in C-level list steps."""
-        by_site: dict[str, list[int]] = {}
+        ``zip``, cheaper than a named tuple each). One pass over the records groups them by site; which
+        event closed each tick comes from the engine (``EngineOutput.passed``), so no second pass."""
+        by_site: dict[str, tuple[list[int], list[Mapping[str, Any]]]] = {}  # site -> its records and events
         for index, item in enumerate(items):
-            site = item[0]["site_id"]
+            event = item[0]
+            site = event["site_id"]
             group = by_site.get(site)
             if group is None:
-                by_site[site] = [index]
-            else:
-                group.append(index)
+                group = by_site[site] = ([], [])
+            group[0].append(index)
+            group[1].append(event)
         partitions = {item[1] for item in items}
         single = next(iter(partitions)) if len(partitions) == 1 else None
         out = Emitted()
@@ -150,20 +150,20 @@ class Sites:
         now = self._clock()
         serial = 0
         cleared: list[SentimentAlarm] = []
-        for name, indexes in by_site.items():
+        for name, (indexes, grouped) in by_site.items():
             state = self.site(name)
             applied = state.applied
             fresh = self._fresh(items, indexes, applied, single)
             out.skipped += len(indexes) - len(fresh)
             if not fresh:
                 continue
+            events = grouped if fresh is indexes else [items[i][0] for i in fresh]
             out.dirty.add(name)
             if self.outage is not None and (back := self.outage.heard(name, now)):
                 cleared.append(back)
                 state.counters["alarms"] += 1
             self._last_input[name] = now
-            events = [items[i][0] for i in fresh]
-            before = (state.engine.watermark_ms, state.engine.max_event_time_ms)
+            before = state.engine.watermark_ms
             result = state.engine.process(events)
             counters = state.counters
             counters["events"] += len(events)
@@ -178,7 +178,7 @@ class Sites:
                 for partition, position in last.items():
                     applied[partition] = max(position, applied.get(partition, -1))
             if result.ticks:
-                triggers = self._triggers(before, events, [tick.end_ms for tick in result.ticks])
+                triggers = _triggers(before, result.passed, [tick.end_ms for tick in result.ticks], len(events))
                 for tick, trigger in zip(result.ticks, triggers, strict=True):
                     raised = state.alarms.process([tick])
                     counters["windows"] += len(tick.windows)
@@ -205,23 +205,10 @@ class Sites:
             return indexes
         if single is not None:
             done = applied.get(single, -1)
-            if min([items[i][2] for i in indexes]) > done:
+            if items[indexes[0]][2] > done:  # positions are ordered within a partition (`ports.SourceRecord`)
                 return indexes
             return [i for i in indexes if items[i][2] > done]
         return [i for i in indexes if items[i][2] > applied.get(items[i][1], -1)]
-
-    def _triggers(self, before: tuple[int | None, int | None], events: Sequence[Mapping[str, Any]],
-                  ends: list[int]) -> list[int]:
-        """For each tick end, the index of the event that made the site's watermark pass it (the
-        engine's rule: watermark = max(the one before, max event time so far - lateness)), from the
-        engine's (watermark, max event time) before the events; the last event if none did."""
-        lateness = self.engine_config.allowed_lateness_ms
-        low = -(1 << 62)
-        wm = before[0] if before[0] is not None else low
-        top = before[1] if before[1] is not None else low
-        tops = list(accumulate([event["event_time_ms"] for event in events], max, initial=top))[1:]
-        last = len(events) - 1
-        return [0 if end <= wm else min(bisect_left(tops, end + lateness), last) for end in ends]
 
     def _close(self, name: str, ticks: list[Tick]) -> Emitted:
         state = self.states[name]
@@ -318,6 +305,20 @@ class Sites:
             for key, value in vars(state.engine.stats).items():
                 totals[key] = totals.get(key, 0) + value
         return EngineStats(**totals)
+
+
+def _triggers(before: int | None, passed: list[tuple[int, int]], ends: list[int], count: int) -> list[int]:
+    """For each tick end, the index of the event that made the site's watermark pass it (the engine's
+    ``passed``), from the watermark before the events; the last event if none did."""
+    marks = [wm for _, wm in passed]
+    triggers = []
+    for end in ends:
+        if before is not None and end <= before:
+            triggers.append(0)
+            continue
+        k = bisect_left(marks, end)
+        triggers.append(passed[k][0] if k < len(passed) else count - 1)
+    return triggers
 
 
 def _indexes_of(found: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]]) -> list[int]:
