@@ -72,13 +72,24 @@ def valence_interval(agg: WindowAggregate) -> tuple[float, Interval]:
     return _clip(mean), _interval(mean - half, mean + half, mean)
 
 
+_NETS: dict[tuple[int, int, int], tuple[float, float, float]] = {}  # (n, positive, negative) -> net, low, high
+
+
 def net_score_interval(agg: WindowAggregate) -> tuple[float, Interval]:
-    n, positive, negative = agg.tracks, agg.positive, agg.negative
-    net = (positive - negative) / n
-    p, q = (positive + 1) / (n + 2), (negative + 1) / (n + 2)
-    centre = p - q
-    half = Z_975 * math.sqrt(max(p + q - centre * centre, 0.0) / (n + 2))
-    return _clip(net), _interval(centre - half, centre + half, net)
+    """A function of three small counts, which repeat from window to window: each worked out once."""
+    key = (agg.tracks, agg.positive, agg.negative)
+    known = _NETS.get(key)
+    if known is None:
+        n, positive, negative = key
+        net = (positive - negative) / n
+        p, q = (positive + 1) / (n + 2), (negative + 1) / (n + 2)
+        centre = p - q
+        half = Z_975 * math.sqrt(max(p + q - centre * centre, 0.0) / (n + 2))
+        interval = _interval(centre - half, centre + half, net)
+        if len(_NETS) >= 100_000:
+            _NETS.clear()
+        known = _NETS[key] = (_clip(net), interval["low"], interval["high"])
+    return known[0], {"low": known[1], "high": known[2]}
 
 
 def window_event(site_id: str, camera_id: str | None, window_end_ms: int, window_minutes: int,
