@@ -7,11 +7,14 @@
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py throughput
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py memory [--faces 0.1] [--dwell-s 20]
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py edge [--events 1000000] [--sites 10]
+    taskset -c 0 .venv/bin/python benchmarks/stream_engine.py peer [--events 1000000] [--sites 10]
 
 ``edge`` is the host's load as an edge makes it (``--sites`` x 10 cameras, ``edge_events``, 1% of the
 records sent twice, 0.3% arriving 5 minutes late), measured in CPU seconds on the same events: the
 window engine alone (validated dicts), and the host's per-site engines with the alarms
 (`stream.host.sites.Sites`) fed from the raw records through the stream's ingest (its C decoder).
+``peer`` is the engine and bytewax 0.21 (`benchmarks.bytewax_peer`) on the same ``edge`` events in
+one run, checked to compute the same windows (a dev dependency: ``pip install -e .[dev]``).
 
 Events are synthetic, already validated dicts (validation is its own stage and its own figure).
 Nested objects are shared between events to keep the generator's memory out of the figures.
@@ -33,16 +36,17 @@ import random
 import resource
 import time
 from collections.abc import Callable, Iterator, Mapping
+from itertools import repeat
 from typing import Any
 
 from schemas.expressions import EXPRESSIONS, VALENCE
 from schemas.fast_decode import parse_event_fast
 from schemas.validation import parse_event
+from stream.alarms import AlarmConfig
 from stream.engine import EngineConfig, WindowEngine
-from stream.host.loop import HostConfig, apply_batch
-from stream.host.ports import SourceRecord
 from stream.host.sites import Sites
 from stream.ids import stable_event_id
+from stream.ingest import ingest
 
 T0 = 1_790_000_040_000 // 60_000 * 60_000
 _QUALITY = {"face_px": 96, "sharpness": 140.5, "brightness": 120.0, "usable": True}
@@ -219,22 +223,23 @@ def edge_data(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def edge(args: argparse.Namespace) -> None:
     data = edge_data(args)
-    records = [SourceRecord("log", i, json.dumps(e).encode(), f"locallog:bench@{i}") for i, e in enumerate(data)]
+    raw = [(f"log@{i}", json.dumps(e).encode()) for i, e in enumerate(data)]
     engine = WindowEngine(EngineConfig())
     start = time.process_time()
     windows = 0
     for i in range(0, len(data), args.batch):
         windows += len(engine.process(data[i:i + args.batch]).windows)
     engine_s = time.process_time() - start
-    # the host's own step on each batch (`stream.host.loop.apply_batch`): the stream's ingest (its C
-    # decoder), then the per-site engines and alarms (`Sites.apply`); the records as a source reads them
-    host = HostConfig(batch_size=args.batch)
-    sites = Sites(host.engine, host.alarms, clock=lambda: 0.0)
+    # the host's step on each batch as `stream.host.loop.apply_batch` runs it: the stream's ingest (its C
+    # decoder) on (label, payload) pairs, then the per-site engines and alarms (`Sites.apply`) on
+    # (event, partition, position) tuples made by zip
+    sites = Sites(EngineConfig(), AlarmConfig(), clock=lambda: 0.0)
     gc.collect()
     start = time.process_time()
     alarms = host_windows = 0
-    for i in range(0, len(records), args.batch):
-        out, _, _ = apply_batch(records[i:i + args.batch], sites, host, None)
+    for i in range(0, len(raw), args.batch):
+        events, _ = ingest(raw[i:i + args.batch], None)
+        out = sites.apply(list(zip(events, repeat("log"), range(i, i + len(events)))))
         alarms += len(out.alarms)
         host_windows += len(out.windows)
     host_s = time.process_time() - start
@@ -243,7 +248,7 @@ def edge(args: argparse.Namespace) -> None:
         "event_time_minutes": round((data[-1]["event_time_ms"] - data[0]["event_time_ms"]) / 60_000),
         "engine_windows": windows, "host_windows": host_windows, "alarms": alarms,
         "engine_events_per_cpu_s": round(len(data) / engine_s),
-        "host_with_alarms_and_decoder_events_per_cpu_s": round(len(records) / host_s),
+        "host_with_alarms_and_decoder_events_per_cpu_s": round(len(raw) / host_s),
         "engine": vars(engine.stats)}, indent=1))
 
 
