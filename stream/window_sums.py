@@ -13,6 +13,7 @@ cost per tick that does not grow with the tracks of the last hour.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from operator import add, sub
 from typing import Any
 
@@ -27,14 +28,15 @@ class CameraSums:
     def __init__(self, windows: int) -> None:
         # track -> (minute of its latest vote, class index, valence q, valence q squared)
         self.tracks: dict[str, tuple[int, int, int, int]] = {}
-        # minute -> (its row, the tracks that voted in it), oldest first
-        self.rows: dict[int, tuple[list[int], list[str]]] = {}
+        # minute -> its row, then the tracks that voted in it (one list a minute: 1,000 cameras keep 60,000),
+        # oldest first
+        self.rows: dict[int, list[Any]] = {}
         self.totals = [[0] * COLUMNS for _ in range(windows)]  # per window length, shortest first
 
     def close(self, minute: int, faces: int, low: int, votes: Mapping[str, tuple[int, str, str, float]],
               lengths: Sequence[int]) -> None:
         """Folds a closed pane in (before the tick of ``minute`` moves the windows on)."""
-        row = [0] * COLUMNS
+        row: list[Any] = [0] * COLUMNS
         row[1], row[2] = faces, low
         tracks, rows, totals = self.tracks, self.rows, self.totals
         for track, vote in votes.items():
@@ -46,7 +48,7 @@ class CameraSums:
                         _count(totals[b], index, q, q2, -1)
                 former = rows.get(was)
                 if former is not None:
-                    _count(former[0], index, q, q2, -1)
+                    _count(former, index, q, q2, -1)
             q = round(vote[3] * VALENCE_SCALE)
             index = CLASS_INDEX[vote[2]]
             tracks[track] = (minute, index, q, q * q)
@@ -54,7 +56,8 @@ class CameraSums:
             row[3] += q
             row[4] += q * q
             row[5 + index] += 1
-        rows[minute] = (row, list(votes))
+        row.extend(votes)
+        rows[minute] = row
 
     def advance(self, last: int, lengths: Sequence[int]) -> bool:
         """The windows move on to end after minute ``last``; minutes beyond the longest are forgotten,
@@ -64,10 +67,10 @@ class CameraSums:
         for b, length in enumerate(lengths):
             total = totals[b]
             leaving = rows.get(last - length)
-            if leaving is not None:
-                total = list(map(sub, total, leaving[0]))
+            if leaving is not None:  # (map stops at the shorter: the row's sums, not its tracks)
+                total = list(map(sub, total, leaving))
             if newest is not None:
-                total = list(map(add, total, newest[0]))
+                total = list(map(add, total, newest))
             totals[b] = total
         oldest = last - lengths[-1] + 1
         tracks = self.tracks
@@ -75,7 +78,7 @@ class CameraSums:
             first = next(iter(rows))
             if first >= oldest:
                 break
-            for track in rows.pop(first)[1]:
+            for track in islice(rows.pop(first), COLUMNS, None):
                 vote = tracks.get(track)
                 if vote is not None and vote[0] == first:
                     del tracks[track]
@@ -84,7 +87,7 @@ class CameraSums:
     def to_json(self) -> tuple[list[list[Any]], list[list[int]]]:
         """(tracks, minutes): the engine snapshot's layout (the sums are derived, never stored)."""
         return ([[track, *vote] for track, vote in sorted(self.tracks.items())],
-                [[m, row[1], row[2]] for m, (row, _) in self.rows.items()])
+                [[m, row[1], row[2]] for m, row in self.rows.items()])
 
     @classmethod
     def from_json(cls, tracks: list[list[Any]], minutes: list[list[int]], lengths: Sequence[int],
@@ -92,22 +95,21 @@ class CameraSums:
         """The state ``to_json`` wrote, its sums summed again for the windows that ended after minute
         ``last`` (the latest tick; None: none yet)."""
         c = cls(len(lengths))
-        rows: dict[int, tuple[list[int], list[str]]] = {
-            m[0]: ([0, m[1], m[2]] + [0] * (COLUMNS - 3), []) for m in sorted(minutes)}
+        rows: dict[int, list[Any]] = {m[0]: [0, m[1], m[2]] + [0] * (COLUMNS - 3) for m in sorted(minutes)}
         for track, minute, index, q, q2 in tracks:
             c.tracks[track] = (minute, index, q, q2)
-            row, voters = rows.setdefault(minute, ([0] * COLUMNS, []))
+            row = rows.setdefault(minute, [0] * COLUMNS)
             _count(row, index, q, q2, 1)
-            voters.append(track)
+            row.append(track)
         c.rows = dict(sorted(rows.items()))
         if last is not None:
             for b, length in enumerate(lengths):
-                inside = [row for m, (row, _) in c.rows.items() if last - length < m <= last]
+                inside = [row[:COLUMNS] for m, row in c.rows.items() if last - length < m <= last]
                 c.totals[b] = [sum(column) for column in zip([0] * COLUMNS, *inside, strict=True)]
         return c
 
 
-def _count(row: list[int], index: int, q: int, q2: int, sign: int) -> None:
+def _count(row: list[Any], index: int, q: int, q2: int, sign: int) -> None:
     """Adds (``sign`` 1) or removes (-1) one track's vote in a row."""
     row[0] += sign
     row[3] += sign * q
