@@ -7,11 +7,14 @@
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py throughput
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py memory [--faces 0.1] [--dwell-s 20]
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py edge [--events 1000000] [--sites 10]
+    taskset -c 0 .venv/bin/python benchmarks/stream_engine.py peer [--events 1000000] [--sites 10]
 
 ``edge`` is the host's load as an edge makes it (``--sites`` x 10 cameras, ``edge_events``, 1% of the
 records sent twice, 0.3% arriving 5 minutes late), measured in CPU seconds on the same events: the
 window engine alone (validated dicts), and the host's per-site engines with the alarms
 (`stream.host.sites.Sites`) fed from the raw records through the stream's ingest (its C decoder).
+``peer`` is the engine and bytewax 0.21 (`benchmarks.bytewax_peer`) on the same ``edge`` events in
+one run, checked to compute the same windows (a dev dependency: ``pip install -e .[dev]``).
 
 Events are synthetic, already validated dicts (validation is its own stage and its own figure).
 Nested objects are shared between events to keep the generator's memory out of the figures.
@@ -26,12 +29,14 @@ long (no quiet night: every camera stays in every window, the worst case for sta
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import random
 import resource
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from itertools import repeat
 from typing import Any
 
 from schemas.expressions import EXPRESSIONS, VALENCE
@@ -39,7 +44,7 @@ from schemas.fast_decode import parse_event_fast
 from schemas.validation import parse_event
 from stream.alarms import AlarmConfig
 from stream.engine import EngineConfig, WindowEngine
-from stream.host.sites import Applied, Sites
+from stream.host.sites import Sites
 from stream.ids import stable_event_id
 from stream.ingest import ingest
 
@@ -200,7 +205,8 @@ def memory(args: argparse.Namespace) -> None:
                   "snapshot_mib": round(len(json.dumps(snapshot)) / 2**20, 1)}}, indent=1))
 
 
-def edge(args: argparse.Namespace) -> None:
+def edge_data(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """``args.events`` edge-shaped records: 1% sent twice (a retry), 0.3% 5 minutes late."""
     # bandit B311: seeded PRNG for reproducible benchmark data, not for secrets
     rng = random.Random(3)  # nosec B311
     data: list[dict[str, Any]] = []
@@ -212,19 +218,28 @@ def edge(args: argparse.Namespace) -> None:
         data.append(event)
         if rng.random() < 0.01:  # the edge retried a record: the same event again
             data.append(event)
-    raw = [("log", json.dumps(e).encode()) for e in data]
+    return data
+
+
+def edge(args: argparse.Namespace) -> None:
+    data = edge_data(args)
+    raw = [(f"log@{i}", json.dumps(e).encode()) for i, e in enumerate(data)]
     engine = WindowEngine(EngineConfig())
     start = time.process_time()
     windows = 0
     for i in range(0, len(data), args.batch):
         windows += len(engine.process(data[i:i + args.batch]).windows)
     engine_s = time.process_time() - start
+    # the host's step on each batch as `stream.host.loop.apply_batch` runs it: the stream's ingest (its C
+    # decoder) on (label, payload) pairs, then the per-site engines and alarms (`Sites.apply`) on
+    # (event, partition, position) tuples made by zip
     sites = Sites(EngineConfig(), AlarmConfig(), clock=lambda: 0.0)
+    gc.collect()
     start = time.process_time()
     alarms = host_windows = 0
     for i in range(0, len(raw), args.batch):
         events, _ = ingest(raw[i:i + args.batch], None)
-        out = sites.apply([Applied(e, "log", i + j) for j, e in enumerate(events)])
+        out = sites.apply(list(zip(events, repeat("log"), range(i, i + len(events)))))
         alarms += len(out.alarms)
         host_windows += len(out.windows)
     host_s = time.process_time() - start
@@ -235,6 +250,48 @@ def edge(args: argparse.Namespace) -> None:
         "engine_events_per_cpu_s": round(len(data) / engine_s),
         "host_with_alarms_and_decoder_events_per_cpu_s": round(len(raw) / host_s),
         "engine": vars(engine.stats)}, indent=1))
+
+
+def _window_key(window: Mapping[str, Any]) -> tuple[str, str, int, int]:
+    return window["site_id"], window["camera_id"] or "", window["window_end_ms"], window["window_minutes"]
+
+
+def peer(args: argparse.Namespace) -> None:
+    """The window engine and bytewax 0.21 (`benchmarks.bytewax_peer`) on the same edge-shaped events in
+    one run, each to the end of its input (the engine flushed, bytewax at its end of input): CPU
+    seconds of each, and whether they computed the same windows (every non-empty sentiment_window
+    event equal, field for field: counts, shares, intervals, ids)."""
+    from benchmarks import bytewax_peer  # a dev dependency: only this figure needs it
+
+    data = edge_data(args)
+    config = EngineConfig()
+    gc.collect()
+    engine = WindowEngine(config)
+    start = time.process_time()
+    ours: list[Mapping[str, Any]] = []
+    for i in range(0, len(data), args.batch):
+        ours += engine.process(data[i:i + args.batch]).windows
+    ours += engine.flush().windows
+    engine_s = time.process_time() - start
+    gc.collect()
+    start = time.process_time()
+    theirs = bytewax_peer.run(data, config)
+    peer_s = time.process_time() - start
+    mine = {_window_key(w): w for w in ours if w["tracks"] or w["faces"] or w["low_quality_faces"]}
+    their = {_window_key(w): w for w in theirs}
+    differ = sorted(k for k in mine.keys() | their.keys() if mine.get(k) != their.get(k))
+    print(json.dumps({
+        "records": len(data), "sites": args.sites, "cameras": args.sites * 10,
+        "window_minutes": list(config.window_minutes), "allowed_lateness_ms": config.allowed_lateness_ms,
+        "engine_windows": len(ours), "engine_non_empty_windows": len(mine), "bytewax_windows": len(theirs),
+        "identical_windows": not differ and len(theirs) == len(their), "differing_windows": len(differ),
+        "first_differences": [list(k) for k in differ[:5]],
+        "engine_events_per_cpu_s": round(len(data) / engine_s),
+        "bytewax_events_per_cpu_s": round(len(data) / peer_s),
+        "engine_over_bytewax": round(peer_s / engine_s, 2),
+        "engine": vars(engine.stats)}, indent=1))
+    if differ:
+        raise SystemExit("the engine and bytewax computed different windows")
 
 
 def main() -> None:
@@ -259,6 +316,13 @@ def main() -> None:
     e.add_argument("--dwell-s", type=int, default=20, help="seconds a face stays in view (default 20)")
     e.add_argument("--batch", type=int, default=5_000)
     e.set_defaults(run=edge)
+    p = sub.add_parser("peer")
+    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--sites", type=int, default=10)
+    p.add_argument("--faces", type=float, default=1.0, help="average faces in view per camera (default 1)")
+    p.add_argument("--dwell-s", type=int, default=20, help="seconds a face stays in view (default 20)")
+    p.add_argument("--batch", type=int, default=5_000)
+    p.set_defaults(run=peer)
     args = parser.parse_args()
     args.run(args)
 

@@ -120,11 +120,11 @@ class WindowAggregate:
 
     @property
     def positive(self) -> int:
-        return sum(self.class_counts[i] for i in POSITIVE_INDEXES)
+        return sum(map(self.class_counts.__getitem__, POSITIVE_INDEXES))
 
     @property
     def negative(self) -> int:
-        return sum(self.class_counts[i] for i in NEGATIVE_INDEXES)
+        return sum(map(self.class_counts.__getitem__, NEGATIVE_INDEXES))
 
     @property
     def empty(self) -> bool:

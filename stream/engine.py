@@ -19,9 +19,11 @@ Windower
 Logic
     What a pane accumulates (``stream.aggregate``): usable faces, low-quality faces, each track's
     latest vote, the last heartbeat. Closed panes are folded into a per-camera sliding state (each
-    track's latest vote and minute; per-minute face counts), pruned beyond the longest window, so
+    track's latest vote and minute; per-minute integer sums), pruned beyond the longest window, so
     the state is bounded by (active cameras × tracks in the last hour) + (events in the open panes
-    and the dedup horizon), whatever the number of events.
+    and the dedup horizon), whatever the number of events. The window sums are incremental: a
+    tick adds the closed minute's sums and subtracts the minute that leaves each window (and a
+    track's earlier vote where a later one replaces it), never re-summing the live tracks.
 
 Late events (event time below the watermark when they arrive) never change a window: they are
 returned in ``EngineOutput.late`` (and counted) for the batch path. Duplicates (same
@@ -54,7 +56,8 @@ changes nothing (duplicates); and ``snapshot``/``restore`` in between changes no
 API (stable; used by the AWS hosts):
 
     engine = WindowEngine(EngineConfig(...))
-    out = engine.process(events)        # -> EngineOutput(ticks=[Tick(end_ms, windows, heartbeats)], late=[...])
+    out = engine.process(events)        # -> EngineOutput(ticks=[Tick(end_ms, windows, heartbeats)], late=[...],
+                                        #    passed=[(index of an event that moved the watermark past a minute, it)])
     out.windows                         # all sentiment_window events of the call, in order
     engine.advance_watermark(ms)        # idle input: move event time on -> EngineOutput
     engine.flush()                      # end of input: close everything -> EngineOutput
@@ -65,7 +68,6 @@ API (stable; used by the AWS hosts):
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
@@ -73,7 +75,7 @@ from typing import Any
 from schemas.expressions import NEGATIVE as _NEGATIVE
 from schemas.expressions import POSITIVE as _POSITIVE
 from schemas.types import SentimentWindow
-from stream.aggregate import CLASS_INDEX, VALENCE_SCALE, WindowAggregate
+from stream.aggregate import CLASS_INDEX, WindowAggregate
 from stream.engine_types import EngineConfig, EngineOutput, EngineStats, Tick
 from stream.fingerprint import STRING_CRC as _STRING_CRC
 from stream.fingerprint import UNKNOWN as _UNKNOWN
@@ -81,12 +83,12 @@ from stream.fingerprint import crc_of as _crc
 from stream.fingerprint import fingerprint as _fingerprint
 from stream.fingerprint import id_tables as _id_tables
 from stream.measures import window_event
+from stream.window_sums import CameraSums
 
 MINUTE_MS = 60_000
 _NEVER = -(1 << 62)
 SNAPSHOT_VERSION = 2
 _READABLE_SNAPSHOTS = (1, 2)  # 1: ids without content fingerprints (every copy then counts as plain)
-_CLASSES = len(CLASS_INDEX)
 
 
 def _aggregate(row: list[int]) -> WindowAggregate:
@@ -105,17 +107,6 @@ class _Pane:
         self.ends: list[int] | None = None  # usable track_ends of the minute: [positive, negative, all]
 
 
-class _Camera:
-    """Closed state of one (site, camera): each track's latest vote, face counts per minute."""
-
-    __slots__ = ("minutes", "tracks")
-
-    def __init__(self) -> None:
-        # track -> (minute of its latest vote, class index, valence q, valence q squared)
-        self.tracks: dict[str, tuple[int, int, int, int]] = {}
-        self.minutes: deque[tuple[int, int, int]] = deque()  # (minute, faces, low quality)
-
-
 class WindowEngine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
@@ -127,12 +118,8 @@ class WindowEngine:
         # event id -> content fingerprint of its first copy, per minute
         self._ids: dict[int, dict[str, int]] = {}  # open minutes
         self._old_ids: dict[int, dict[str, int]] = {}  # closed minutes, within the dedup horizon
-        self._cameras: dict[tuple[str, str], _Camera] = {}
-        lengths = self.config.window_minutes
-        self._longest = lengths[-1]
-        # age in minutes (0 = the last minute) -> index of the shortest window that holds it
-        self._bucket = [next(i for i, length in enumerate(lengths) if age < length)
-                        for age in range(self._longest)]
+        self._cameras: dict[tuple[str, str], CameraSums] = {}
+        self._longest = self.config.window_minutes[-1]
 
     # ------------------------------------------------------------------ clock
 
@@ -173,6 +160,8 @@ class WindowEngine:
         max_t, wm = self._max_t, self._wm
         panes, ids_by_minute, old_ids = self._panes, self._ids, self._old_ids
         cur_minute = _NEVER
+        cross = (wm // MINUTE_MS + 1) * MINUTE_MS  # the next minute boundary the watermark may pass
+        passed: list[tuple[int, int]] = []
         cur_panes: dict[tuple[str, str], _Pane] = {}
         cur_ids: dict[str, int] = {}
         n = n_dup = n_conflict = n_late = n_low = n_faces = n_beats = 0
@@ -182,8 +171,11 @@ class WindowEngine:
             t = event["event_time_ms"]
             if t > max_t:
                 max_t = t
-                if t - lateness > wm:  # noqa: PLR1730 (hot path: no call)
+                if t - lateness > wm:
                     wm = t - lateness
+                    if wm >= cross:
+                        passed.append((n - 1, wm))
+                        cross = (wm // MINUTE_MS + 1) * MINUTE_MS
             minute = t // MINUTE_MS
             if t < wm:
                 eid = event["event_id"]
@@ -278,7 +270,7 @@ class WindowEngine:
         stats.low_quality += n_low
         stats.faces += n_faces
         stats.heartbeats += n_beats
-        return EngineOutput(self._advance(), late)
+        return EngineOutput(self._advance(), late, passed)
 
     # ---------------------------------------------------------------- windower
 
@@ -323,21 +315,16 @@ class WindowEngine:
         for old in [m for m in self._old_ids if m < forget - 1]:
             del self._old_ids[old]
         if panes:
-            cameras = self._cameras
             for key, pane in panes.items():
                 if pane.heartbeat != _NEVER:
                     beats.append((key[0], key[1], pane.heartbeat))
                 if pane.ends is not None:
                     customers.append((key[0], key[1], *pane.ends))  # type: ignore[arg-type]
                 if pane.faces or pane.low or pane.votes:
-                    camera = cameras.get(key)
+                    camera = self._cameras.get(key)
                     if camera is None:
-                        camera = cameras[key] = _Camera()
-                    camera.minutes.append((minute, pane.faces, pane.low))
-                    tracks = camera.tracks
-                    for track, vote in pane.votes.items():
-                        q = round(vote[3] * VALENCE_SCALE)
-                        tracks[track] = (minute, CLASS_INDEX[vote[2]], q, q * q)
+                        camera = self._cameras[key] = CameraSums(len(self.config.window_minutes))
+                    camera.close(minute, pane.faces, pane.low, pane.votes, self.config.window_minutes)
             beats.sort()
             customers.sort()
         windows = self._emit(end) if self._cameras else []
@@ -347,42 +334,15 @@ class WindowEngine:
     def _emit(self, end: int) -> list[SentimentWindow]:
         """Windows ending at ``end`` for every camera with data in the longest window, and its site."""
         lengths = self.config.window_minutes
-        k = len(lengths)
-        bucket = self._bucket
         last = end // MINUTE_MS - 1  # the newest minute inside the windows
-        oldest = last - self._longest + 1
         per_site: dict[str, list[tuple[str, list[list[int]]]]] = {}
         cameras = self._cameras
         for key in sorted(cameras):
             camera = cameras[key]
-            minutes = camera.minutes
-            while minutes and minutes[0][0] < oldest:
-                minutes.popleft()
-            tracks = camera.tracks
-            # per bucket: tracks, faces, low quality, valence sum, valence sum of squares, class counts
-            rows = [[0] * (5 + _CLASSES) for _ in range(k)]
-            stale = []
-            for track, vote in tracks.items():  # one pass: prune what left the longest window, sum the rest
-                if vote[0] < oldest:
-                    stale.append(track)
-                    continue
-                row = rows[bucket[last - vote[0]]]
-                row[0] += 1
-                row[3] += vote[2]
-                row[4] += vote[3]
-                row[5 + vote[1]] += 1
-            for track in stale:
-                del tracks[track]
-            if not tracks and not minutes:
+            if not camera.advance(last, lengths):
                 del cameras[key]
                 continue
-            for m, f, lq in minutes:
-                row = rows[bucket[last - m]]
-                row[1] += f
-                row[2] += lq
-            for b in range(1, k):  # window b holds buckets 0..b
-                rows[b] = [x + y for x, y in zip(rows[b - 1], rows[b], strict=True)]
-            per_site.setdefault(key[0], []).append((key[1], rows))
+            per_site.setdefault(key[0], []).append((key[1], camera.totals))
         min_tracks = self.config.min_tracks
         windows: list[SentimentWindow] = []
         for site, entries in per_site.items():  # sites come in sorted order: cameras were sorted
@@ -417,9 +377,7 @@ class WindowEngine:
             "pane_customers": [[minute, site, camera, *p.ends]
                                for minute in sorted(self._panes)
                                for (site, camera), p in sorted(self._panes[minute].items()) if p.ends is not None],
-            "cameras": [[site, camera, [[track, *vote] for track, vote in sorted(c.tracks.items())],
-                         [list(m) for m in c.minutes]]
-                        for (site, camera), c in sorted(self._cameras.items())],
+            "cameras": [[site, camera, *c.to_json()] for (site, camera), c in sorted(self._cameras.items())],
         }
 
     @classmethod
@@ -444,10 +402,9 @@ class WindowEngine:
         for minute in engine._panes:
             engine._ids.setdefault(minute, {})
         engine._old_ids = _id_tables(state["old_ids"], state.get("old_id_fingerprints"))
+        last = None if engine._next_tick is None else engine._next_tick // MINUTE_MS - 2  # of the latest tick
         for site, camera, tracks, minutes in state["cameras"]:
-            c = engine._cameras[(site, camera)] = _Camera()
-            c.tracks = {t[0]: (t[1], t[2], t[3], t[4]) for t in tracks}
-            c.minutes = deque((m[0], m[1], m[2]) for m in minutes)
+            engine._cameras[(site, camera)] = CameraSums.from_json(tracks, minutes, engine.config.window_minutes, last)
         return engine
 
 

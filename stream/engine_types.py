@@ -65,6 +65,10 @@ class Tick:
 class EngineOutput:
     ticks: list[Tick] = field(default_factory=list)
     late: list[Mapping[str, Any]] = field(default_factory=list)
+    # (index of the event in the process() call's input, watermark after it) for each event that moved the
+    # watermark past a minute boundary: the event that closed each tick (``Sites`` places ticks there). Of one
+    # process() call: ``extend`` leaves it out (an index into another call's input means nothing here)
+    passed: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def windows(self) -> list[SentimentWindow]:

@@ -39,6 +39,20 @@ def t_975(df: int) -> float:
     return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df * df)
 
 
+_SHARES: dict[tuple[int, int], float] = {}  # (count, tracks) -> the share, rounded: the same few repeat
+
+
+def _share(count: int, tracks: int) -> float:
+    """``round(count / tracks, DIGITS)``, remembered (a rounding to digits costs a decimal conversion)."""
+    key = (count, tracks)
+    share = _SHARES.get(key)
+    if share is None:
+        if len(_SHARES) >= 100_000:
+            _SHARES.clear()
+        share = _SHARES[key] = round(count / tracks, DIGITS)
+    return share
+
+
 def _clip(value: float) -> float:
     return round(max(-1.0, min(1.0, value)), DIGITS)
 
@@ -58,13 +72,24 @@ def valence_interval(agg: WindowAggregate) -> tuple[float, Interval]:
     return _clip(mean), _interval(mean - half, mean + half, mean)
 
 
+_NETS: dict[tuple[int, int, int], tuple[float, float, float]] = {}  # (n, positive, negative) -> net, low, high
+
+
 def net_score_interval(agg: WindowAggregate) -> tuple[float, Interval]:
-    n, positive, negative = agg.tracks, agg.positive, agg.negative
-    net = (positive - negative) / n
-    p, q = (positive + 1) / (n + 2), (negative + 1) / (n + 2)
-    centre = p - q
-    half = Z_975 * math.sqrt(max(p + q - centre * centre, 0.0) / (n + 2))
-    return _clip(net), _interval(centre - half, centre + half, net)
+    """A function of three small counts, which repeat from window to window: each worked out once."""
+    key = (agg.tracks, agg.positive, agg.negative)
+    known = _NETS.get(key)
+    if known is None:
+        n, positive, negative = key
+        net = (positive - negative) / n
+        p, q = (positive + 1) / (n + 2), (negative + 1) / (n + 2)
+        centre = p - q
+        half = Z_975 * math.sqrt(max(p + q - centre * centre, 0.0) / (n + 2))
+        interval = _interval(centre - half, centre + half, net)
+        if len(_NETS) >= 100_000:
+            _NETS.clear()
+        known = _NETS[key] = (_clip(net), interval["low"], interval["high"])
+    return known[0], {"low": known[1], "high": known[2]}
 
 
 def window_event(site_id: str, camera_id: str | None, window_end_ms: int, window_minutes: int,
@@ -77,8 +102,7 @@ def window_event(site_id: str, camera_id: str | None, window_end_ms: int, window
     valence_ci = net_ci = None
     if not insufficient:
         n = agg.tracks
-        shares = {name: round(count / n, DIGITS)  # type: ignore[assignment]
-                  for name, count in zip(EXPRESSIONS, agg.class_counts, strict=True)}
+        shares = dict(zip(EXPRESSIONS, [_share(count, n) for count in agg.class_counts], strict=True))  # type: ignore[assignment]
         mean, valence_ci = valence_interval(agg)
         net, net_ci = net_score_interval(agg)
     return {

@@ -32,7 +32,7 @@ from stream.alarms import AlarmConfig, check_alarms_fit_windows
 from stream.deadletter import DeadLetter
 from stream.engine import EngineConfig
 from stream.host.ports import FencedError, Outputs, Source, SourceRecord, StateStore
-from stream.host.sites import Applied, Emitted, Sites, SiteState, StateError
+from stream.host.sites import Emitted, Sites, SiteState, StateError
 from stream.ingest import IngestConfig, ingest
 
 CHECKPOINT_VERSION = 3
@@ -74,10 +74,11 @@ def apply_batch(records: Sequence[SourceRecord], sites: Sites, config: HostConfi
     before they are applied (a host with ``fetch_site`` reads their stored states there)."""
     events, letters = ingest([(r.label, r.data) for r in records], now_ms, config.ingest)
     rejected = {letter.source for letter in letters}  # ingest keeps order and names each letter's record
-    kept = [r for r in records if r.label not in rejected]
-    applied = [Applied(e, r.partition, r.position) for e, r in zip(events, kept, strict=True)]
+    kept = [r for r in records if r.label not in rejected] if letters else records
+    # plain (event, partition, position) tuples, made by zip: a named tuple each costs a Python call per record
+    applied = list(zip(events, [r.partition for r in kept], [r.position for r in kept], strict=True))
     if load is not None:
-        load({a.event["site_id"] for a in applied})
+        load({e["site_id"] for e in events})
     return sites.apply(applied), letters, len(events)
 
 

@@ -15,7 +15,7 @@ from stream.deadletter import DeadLetter
 from stream.host.sites import Emitted
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # made per record: no __dict__ to allocate, build or read
 class SourceRecord:
     partition: str  # a log, a Kinesis shard: positions are ordered within it
     position: int  # offset, sequence number

@@ -127,55 +127,66 @@ class Sites:
             state = self.states[name] = SiteState(WindowEngine(self.engine_config), AlarmEngine(self.alarm_config))
         return state
 
-    def apply(self, items: Sequence[Applied]) -> Emitted:
-        """Feeds each site its events (in input order) and merges the sites' output in input order."""
-        by_site: dict[str, list[tuple[int, Applied]]] = {}
+    def apply(self, items: Sequence[Applied | tuple[Mapping[str, Any], str, int]]) -> Emitted:
+        """Feeds each site its events (in input order) and merges the sites' output in input order.
+
+        ``items``: `Applied` or plain (event, partition, position) tuples (a host makes them with
+        ``zip``, cheaper than a named tuple each). One pass over the records groups them by site; which
+        event closed each tick comes from the engine (``EngineOutput.passed``), so no second pass."""
+        by_site: dict[str, tuple[list[int], list[Mapping[str, Any]]]] = {}  # site -> its records and events
         for index, item in enumerate(items):
-            by_site.setdefault(item.event["site_id"], []).append((index, item))
+            event = item[0]
+            site = event["site_id"]
+            group = by_site.get(site)
+            if group is None:
+                group = by_site[site] = ([], [])
+            group[0].append(index)
+            group[1].append(event)
+        partitions = {item[1] for item in items}
+        single = next(iter(partitions)) if len(partitions) == 1 else None
         out = Emitted()
         placed: list[tuple[int, int, Tick, list[SentimentAlarm]]] = []
         late: list[tuple[int, Mapping[str, Any]]] = []
         now = self._clock()
         serial = 0
         cleared: list[SentimentAlarm] = []
-        for name, entries in by_site.items():
+        for name, (indexes, grouped) in by_site.items():
             state = self.site(name)
             applied = state.applied
-            if applied:
-                fresh = [(i, a) for i, a in entries if a.position > applied.get(a.partition, -1)]
-                out.skipped += len(entries) - len(fresh)
-                if not fresh:
-                    continue
-            else:
-                fresh = entries
+            fresh = self._fresh(items, indexes, applied, single)
+            out.skipped += len(indexes) - len(fresh)
+            if not fresh:
+                continue
+            events = grouped if fresh is indexes else [items[i][0] for i in fresh]
             out.dirty.add(name)
             if self.outage is not None and (back := self.outage.heard(name, now)):
                 cleared.append(back)
                 state.counters["alarms"] += 1
             self._last_input[name] = now
-            events = [a.event for _, a in fresh]
-            before = (state.engine.watermark_ms, state.engine.max_event_time_ms)
+            before = state.engine.watermark_ms
             result = state.engine.process(events)
             counters = state.counters
             counters["events"] += len(events)
             counters["late"] += len(result.late)
-            last: dict[str, int] = {}
-            for _, a in fresh:
-                last[a.partition] = a.position
-            for partition, position in last.items():
-                applied[partition] = max(position, applied.get(partition, -1))
+            if single is not None:
+                position = items[fresh[-1]][2]
+                applied[single] = max(position, applied.get(single, -1))
+            else:
+                last: dict[str, int] = {}
+                for i in fresh:
+                    last[items[i][1]] = items[i][2]
+                for partition, position in last.items():
+                    applied[partition] = max(position, applied.get(partition, -1))
             if result.ticks:
-                marks = self._watermarks(before, events)
-                for tick in result.ticks:
-                    trigger = fresh[min(bisect_left(marks, tick.end_ms), len(fresh) - 1)][0]
+                triggers = _triggers(before, result.passed, [tick.end_ms for tick in result.ticks], len(events))
+                for tick, trigger in zip(result.ticks, triggers, strict=True):
                     raised = state.alarms.process([tick])
                     counters["windows"] += len(tick.windows)
                     counters["alarms"] += len(raised)
-                    placed.append((trigger, serial, tick, raised))
+                    placed.append((fresh[trigger], serial, tick, raised))
                     serial += 1
             if result.late:
-                positions = {id(a.event): i for i, a in fresh}
-                late.extend((positions.get(id(e), fresh[-1][0]), e) for e in result.late)
+                late.extend(zip((fresh[k] for k in _indexes_of(result.late, events)), result.late, strict=True))
         placed.sort(key=lambda p: (p[0], p[1]))
         out.alarms += cleared  # a site sends again: said before the windows its events close
         for _, _, tick, alarms in placed:
@@ -185,21 +196,19 @@ class Sites:
         out.late = [e for _, e in sorted(late, key=lambda pair: pair[0])]
         return out
 
-    def _watermarks(self, before: tuple[int | None, int | None], events: Sequence[Mapping[str, Any]]) -> list[int]:
-        """The site's watermark after each event (the engine's rule: max event time - lateness), from
-        the engine's (watermark, max event time) before the events."""
-        lateness = self.engine_config.allowed_lateness_ms
-        low = -(1 << 62)
-        wm = before[0] if before[0] is not None else low
-        top = before[1] if before[1] is not None else low
-        marks = []
-        for event in events:
-            t = event["event_time_ms"]
-            if t > top:
-                top = t
-                wm = max(wm, t - lateness)
-            marks.append(wm)
-        return marks
+    @staticmethod
+    def _fresh(items: Sequence[tuple[Mapping[str, Any], str, int]], indexes: list[int], applied: dict[str, int],
+               single: str | None) -> list[int]:
+        """The site's records above the position it applied last in their partition (a re-delivered
+        record at or below it is skipped)."""
+        if not applied:
+            return indexes
+        if single is not None:
+            done = applied.get(single, -1)
+            if items[indexes[0]][2] > done:  # positions are ordered within a partition (`ports.SourceRecord`)
+                return indexes
+            return [i for i in indexes if items[i][2] > done]
+        return [i for i in indexes if items[i][2] > applied.get(items[i][1], -1)]
 
     def _close(self, name: str, ticks: list[Tick]) -> Emitted:
         state = self.states[name]
@@ -296,6 +305,37 @@ class Sites:
             for key, value in vars(state.engine.stats).items():
                 totals[key] = totals.get(key, 0) + value
         return EngineStats(**totals)
+
+
+def _triggers(before: int | None, passed: list[tuple[int, int]], ends: list[int], count: int) -> list[int]:
+    """For each tick end, the index of the event that made the site's watermark pass it (the engine's
+    ``passed``), from the watermark before the events; the last event if none did."""
+    marks = [wm for _, wm in passed]
+    triggers = []
+    for end in ends:
+        if before is not None and end <= before:
+            triggers.append(0)
+            continue
+        k = bisect_left(marks, end)
+        triggers.append(passed[k][0] if k < len(passed) else count - 1)
+    return triggers
+
+
+def _indexes_of(found: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]]) -> list[int]:
+    """The index in ``events`` of each of ``found`` (the same objects, in the same order), by identity:
+    an equal copy (a retry) elsewhere in the batch is another record."""
+    ids = list(map(id, events))
+    indexes = []
+    start = 0
+    for event in found:
+        try:
+            start = ids.index(id(event), start)
+        except ValueError:  # not among the events: placed with the last one
+            indexes.append(len(events) - 1)
+            continue
+        indexes.append(start)
+        start += 1
+    return indexes
 
 
 def _say_changed_settings(engine: EngineConfig, states: Mapping[str, Mapping[str, Any]]) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stream.deadletter import MAX_PAYLOAD_BYTES, DeadLetter, JsonlDeadLetterSink
 from stream.ingest import IngestConfig, check, ingest
@@ -141,3 +143,20 @@ def test_a_dead_letter_keeps_a_bounded_prefix_with_the_original_size_and_hash() 
     assert document["payload_truncated"] and document["payload_bytes"] == len(payload)
     assert document["payload_sha256"] == hashlib.sha256(payload).hexdigest()
     assert document["code"] == "malformed_json"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(range(len(BAD) + 3)), max_size=30),
+       st.sampled_from([None, NOW, NOW + 86_400_000 - 60_000]))
+def test_a_batch_gives_each_record_what_check_gives_it_in_order(picks: list[int], now: int | None) -> None:
+    """ingest takes what the decoder proves valid at once: the same events and letters, in the same order,
+    as checking each record on its own (edges of the time range included)."""
+    edge_of_range = [json.dumps(face(T0 + 5 * 60_000)).encode(), json.dumps(face(T0 - 7 * 86_400_000)).encode(),
+                     json.dumps(beat(T0 + 1)).encode()]
+    raws = [(BAD[i][1] if i < len(BAD) else edge_of_range[i - len(BAD)]) for i in picks]
+    records = [(f"log@{n}", raw) for n, raw in enumerate(raws)]
+    events, letters = ingest(records, now)
+    expected = [(source, raw, *check(raw, now)) for source, raw in records]
+    assert events == [event for _, _, event, _ in expected if event is not None]
+    assert letters == [DeadLetter.of(raw, problems, source)
+                       for source, raw, event, problems in expected if event is None]

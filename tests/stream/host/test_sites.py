@@ -235,3 +235,30 @@ def test_each_sites_counters_travel_with_its_state_and_sum_to_what_it_emitted() 
         "events": len(events), "windows": len(emitted.windows), "alarms": len(emitted.alarms),
         "late": len(emitted.late)}
     assert len(first.windows) + len(second.windows) == len(emitted.windows)
+
+
+@settings(max_examples=30, deadline=None)
+@given(events=event_streams(max_minutes=15, max_events=80), data=st.data())
+def test_records_re_delivered_in_part_from_one_or_two_partitions_count_once(events: list[dict[str, Any]],
+                                                                      data: st.DataObject) -> None:
+    """One or two partitions (shards), read in batches that overlap what was applied before (a host
+    replaying from an older checkpoint), as plain (event, partition, position) tuples: what is emitted
+    equals one delivery of each record."""
+    parts = data.draw(st.sampled_from([1, 2]), label="partitions")
+    records = [(e, f"shard-{i % parts}", i // parts) for i, e in enumerate(events)]
+    once = Sites(ENGINE, ALARMS)
+    expected = once.apply([Applied(*r) for r in records])
+    sites = Sites(ENGINE, ALARMS)
+    got = Emitted()
+    start = resent = 0
+    while start < len(records):
+        end = data.draw(st.integers(start + 1, len(records)), label="end")
+        back = data.draw(st.integers(0, start), label="replayed from")  # records back..start are sent again
+        got.extend(sites.apply(records[back:end]))
+        resent += start - back
+        start = end
+    assert got.skipped == resent
+    assert json.dumps(got.windows) == json.dumps(expected.windows)
+    assert json.dumps(got.alarms) == json.dumps(expected.alarms)
+    assert got.late == expected.late
+    assert sites.counters() == once.counters()
