@@ -44,6 +44,7 @@ from typing import Any
 
 from batch.analytics.synthetic import HOUR_MS, HistoryConfig, generate_history, opening_hours, site_profiles
 from benchmarks.alarm_behaviour import intervals, run_alarms
+from benchmarks.alarm_oracle import oracle_delays
 from schemas.expressions import EXPRESSIONS, valence
 from schemas.types import SentimentAlarm
 from stream import alarms as rules
@@ -228,10 +229,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--scales", type=float, nargs="+", default=[0.5, 1.0, 3.0])
     parser.add_argument("--rules", nargs="+", choices=("default", "windows", "legacy"), default=["default", "windows"])
+    parser.add_argument("--no-oracle", action="store_true", help="leave out the oracle row (`alarm_oracle`)")
     parser.add_argument("--no-confusion", action="store_true", help="votes as generated (no classifier noise)")
     args = parser.parse_args()
     matrix = None if args.no_confusion else confusion()
     found: dict[str, list[tuple[Planted, float | None, bool]]] = {name: [] for name in args.rules}
+    oracle: list[tuple[Planted, float | None, bool]] = []
+    needed: dict[str, list[int]] = {}  # kind -> customers the oracle saw before its raise
     false: dict[tuple[str, float], list[int]] = {}
     flaps: dict[str, list[int]] = {name: [0, 0] for name in args.rules}
     site_weeks: dict[float, float] = {}
@@ -245,6 +249,12 @@ def main() -> None:
             dirty = apply(history.events, planted, matrix, seed)
             planted = counted(planted, dirty)
             site_weeks[scale] = site_weeks.get(scale, 0.0) + args.sites * args.days / 7
+            if not args.no_oracle:
+                for p, d, under, seen in oracle_delays(history.events, dirty, planted, matrix,
+                                                       rules.AlarmConfig().false_alarms_per_month, 15 * MINUTE_MS):
+                    oracle.append((p, d, under))  # type: ignore[arg-type]
+                    if d is not None:
+                        needed.setdefault(p.kind, []).append(seen)
             for name in args.rules:
                 config = config_named(name)
                 window_ms = config.window_minutes * MINUTE_MS
@@ -258,17 +268,19 @@ def main() -> None:
                   f"({time.perf_counter() - began:.0f} s)", flush=True)
     print(f"\n{len(args.seeds)} seeds x traffic {', '.join(f'{s:g}' for s in args.scales)}; "
           f"{args.sites} sites x {args.days} days each; classifier confusion {'off' if matrix is None else 'on'}\n")
+    columns = [*args.rules, *([] if args.no_oracle else ["oracle"])]
+    results = {**found, "oracle": oracle}
     print("| incident | customers / 15 min | " + " | ".join(
-        f"{name}: caught (under way) | median / p90 delay" for name in args.rules) + " |")
-    print("|---|---|" + "---|---|" * len(args.rules))
+        f"{name}: caught (under way) | median / p90 delay" for name in columns) + " |")
+    print("|---|---|" + "---|---|" * len(columns))
     for kind in KINDS:
         row = [kind]
         sizes = [p.per_window for p, _, _ in found[args.rules[0]] if p.kind == kind]
         row.append(f"{min(sizes):.0f}-{max(sizes):.0f} (median {statistics.median(sizes):.0f})" if sizes else "-")
-        for name in args.rules:
-            mine = [(d, under) for p, d, under in found[name] if p.kind == kind]
+        for name in columns:
+            mine = [(d, under) for p, d, under in results[name] if p.kind == kind]
             hit = [d for d, _ in mine if d is not None]
-            row.append(f"{len(hit)} of {len(mine)} ({sum(u for _, u in mine)})")
+            row.append(f"{len(hit)} of {len(mine)} ({sum(u for _, u in mine)})" if mine else "-")
             row.append(f"{statistics.median(hit):.0f} / {percentile(hit, 0.9):.0f} min" if hit else "-")
         print("| " + " | ".join(row) + " |")
     for scale in args.scales:
@@ -276,6 +288,10 @@ def main() -> None:
             f"{sum(false[(name, scale)]) / site_weeks[scale]:.2f} | " for name in args.rules) + " |")
     print("| flaps (clear within 10 min) / raises, all runs without incidents | | " + " | ".join(
         f"{flaps[name][0]} / {flaps[name][1]} | " for name in args.rules) + " |")
+    if needed:
+        print("\noracle: customers seen from the start of an incident to its raise (median, p90): " + "; ".join(
+            f"{kind} {statistics.median(n):.0f}, {percentile([float(x) for x in n], 0.9):.0f}"
+            for kind, n in needed.items()))
 
 
 if __name__ == "__main__":
