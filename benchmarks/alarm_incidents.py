@@ -213,13 +213,31 @@ def config_named(name: str) -> Any:
     if name == "legacy":
         return rules.LEGACY
     if name == "windows":
-        return rules.AlarmConfig(drop_detection="windows")
+        return rules.WINDOWS
     return rules.AlarmConfig()
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def print_table(found: dict[str, list[tuple[float, Planted, float | None, bool]]], columns: list[str], first: str,
+                scale: float | None) -> None:
+    print(f"\n{'all traffic levels' if scale is None else f'traffic x{scale:g}'}:\n")
+    print("| incident | customers / 15 min | " + " | ".join(
+        f"{name}: caught (under way) | median / p90 delay" for name in columns) + " |")
+    print("|---|---|" + "---|---|" * len(columns))
+    for kind in KINDS:
+        row = [kind]
+        sizes = [p.per_window for s, p, _, _ in found[first] if p.kind == kind and scale in (None, s)]
+        row.append(f"{min(sizes):.0f}-{max(sizes):.0f} (median {statistics.median(sizes):.0f})" if sizes else "-")
+        for name in columns:
+            mine = [(d, under) for s, p, d, under in found[name] if p.kind == kind and scale in (None, s)]
+            hit = [d for d, _ in mine if d is not None]
+            row.append(f"{len(hit)} of {len(mine)} ({sum(u for _, u in mine)})" if mine else "-")
+            row.append(f"{statistics.median(hit):.0f} / {percentile(hit, 0.9):.0f} min" if hit else "-")
+        print("| " + " | ".join(row) + " |")
 
 
 def main() -> None:
@@ -233,8 +251,9 @@ def main() -> None:
     parser.add_argument("--no-confusion", action="store_true", help="votes as generated (no classifier noise)")
     args = parser.parse_args()
     matrix = None if args.no_confusion else confusion()
-    found: dict[str, list[tuple[Planted, float | None, bool]]] = {name: [] for name in args.rules}
-    oracle: list[tuple[Planted, float | None, bool]] = []
+    # rules and "oracle" -> (traffic scale, incident, delay in minutes or None, raised while under way)
+    found: dict[str, list[tuple[float, Planted, float | None, bool]]] = {name: [] for name in args.rules}
+    found["oracle"] = []
     needed: dict[str, list[int]] = {}  # kind -> customers the oracle saw before its raise
     false: dict[tuple[str, float], list[int]] = {}
     flaps: dict[str, list[int]] = {name: [0, 0] for name in args.rules}
@@ -252,7 +271,7 @@ def main() -> None:
             if not args.no_oracle:
                 for p, d, under, seen in oracle_delays(history.events, dirty, planted, matrix,
                                                        rules.AlarmConfig().false_alarms_per_month, 15 * MINUTE_MS):
-                    oracle.append((p, d, under))  # type: ignore[arg-type]
+                    found["oracle"].append((scale, p, d, under))
                     if d is not None:
                         needed.setdefault(p.kind, []).append(seen)
             for name in args.rules:
@@ -260,7 +279,8 @@ def main() -> None:
                 window_ms = config.window_minutes * MINUTE_MS
                 f, flapped, raises = false_and_flaps(run_alarms(clean, config), history.incidents, history.end_ms,
                                                      window_ms)
-                found[name] += delays(run_alarms(dirty, config), planted, history.end_ms, window_ms)
+                found[name] += [(scale, *row) for row in delays(run_alarms(dirty, config), planted, history.end_ms,
+                                                                 window_ms)]
                 false.setdefault((name, scale), []).append(f)
                 flaps[name][0] += flapped
                 flaps[name][1] += raises
@@ -269,20 +289,10 @@ def main() -> None:
     print(f"\n{len(args.seeds)} seeds x traffic {', '.join(f'{s:g}' for s in args.scales)}; "
           f"{args.sites} sites x {args.days} days each; classifier confusion {'off' if matrix is None else 'on'}\n")
     columns = [*args.rules, *([] if args.no_oracle else ["oracle"])]
-    results = {**found, "oracle": oracle}
-    print("| incident | customers / 15 min | " + " | ".join(
-        f"{name}: caught (under way) | median / p90 delay" for name in columns) + " |")
-    print("|---|---|" + "---|---|" * len(columns))
-    for kind in KINDS:
-        row = [kind]
-        sizes = [p.per_window for p, _, _ in found[args.rules[0]] if p.kind == kind]
-        row.append(f"{min(sizes):.0f}-{max(sizes):.0f} (median {statistics.median(sizes):.0f})" if sizes else "-")
-        for name in columns:
-            mine = [(d, under) for p, d, under in results[name] if p.kind == kind]
-            hit = [d for d, _ in mine if d is not None]
-            row.append(f"{len(hit)} of {len(mine)} ({sum(u for _, u in mine)})" if mine else "-")
-            row.append(f"{statistics.median(hit):.0f} / {percentile(hit, 0.9):.0f} min" if hit else "-")
-        print("| " + " | ".join(row) + " |")
+    for scale in [*args.scales, None] if len(args.scales) > 1 else [None]:
+        print_table(found, columns, args.rules[0], scale)
+    print("\n| all traffic levels | | " + " | ".join(f"{name} | " for name in args.rules) + " |")
+    print("|---|---|" + "---|---|" * len(args.rules))
     for scale in args.scales:
         print(f"| false site alarms per site-week, traffic x{scale:g} | | " + " | ".join(
             f"{sum(false[(name, scale)]) / site_weeks[scale]:.2f} | " for name in args.rules) + " |")

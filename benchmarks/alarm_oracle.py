@@ -22,7 +22,7 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from schemas.expressions import EXPRESSIONS, NEGATIVE, POSITIVE
 
@@ -33,14 +33,21 @@ VOTES = ("positive", "negative", "neither")
 
 
 class Incident(Protocol):
-    kind: str
-    site: str
-    camera: str | None
-    start_ms: int
-    end_ms: int
-    peak: float
+    @property
+    def site(self) -> str: ...
+    @property
+    def camera(self) -> str | None: ...
+    @property
+    def start_ms(self) -> int: ...
+    @property
+    def end_ms(self) -> int: ...
+    @property
+    def peak(self) -> float: ...
 
     def share(self, t: int) -> float: ...
+
+
+P = TypeVar("P", bound=Incident)
 
 
 def vote_of(top: str) -> int:
@@ -88,9 +95,9 @@ def customers_per_day(events: Sequence[dict[str, Any]]) -> dict[str, float]:
     return {site: statistics.median(c.values()) for site, c in days.items()}
 
 
-def oracle_delays(original: Sequence[dict[str, Any]], dirty: Sequence[dict[str, Any]], planted: Sequence[Incident],
+def oracle_delays(original: Sequence[dict[str, Any]], dirty: Sequence[dict[str, Any]], planted: Sequence[P],
                   matrix: Sequence[Sequence[float]] | None, false_alarms_per_month: float,
-                  after_ms: int) -> list[tuple[Incident, float | None, bool, int]]:
+                  after_ms: int) -> list[tuple[P, float | None, bool, int]]:
     """Per sentiment incident: (incident, minutes to the oracle's raise or None, raised while under way,
     customers seen from its start until the raise or the end of the incident + ``after_ms``)."""
     classes = true_classes(original)
@@ -101,7 +108,7 @@ def oracle_delays(original: Sequence[dict[str, Any]], dirty: Sequence[dict[str, 
             ends.setdefault(e["site_id"], []).append((e["event_time_ms"], vote_of(e["top_class"])))
     for rows in ends.values():
         rows.sort()
-    out: list[tuple[Incident, float | None, bool, int]] = []
+    out: list[tuple[P, float | None, bool, int]] = []
     for p in planted:
         if p.camera is not None:
             continue
