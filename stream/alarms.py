@@ -170,7 +170,7 @@ class AlarmEngine:
                 strong = c.low_clear - net >= c.z_raise * net_score_error(window, c.low_clear)
                 usual = self._reference(site, end, weekly=False) if c.low_against_usual else None
                 bad, good = net < c.low_raise and strong, net >= c.low_clear
-                if usual is not None:
+                if usual is not None and usual.net < c.low_clear:
                     error = net_score_error(window, usual.net)
                     bad = bad and unusually_low(net, error, usual, c.drop_sigmas, c.drop_min)
                     good = good or net >= usual.net

@@ -4,11 +4,17 @@
 unhappy"). Some sites sit there every busy hour: crowds and queues sour a room, and the shipped
 classifier turns about one neutral face in ten sad or angry, so a busy shop's ordinary level can be
 -0.3. An alarm that fires every day at the same hour is noise to a manager, and it hides the real
-spells. So once the site's hour of the day has a baseline (`stream.baseline`), a window is bad only
-if it is also below the site's usual level there by more than its usual band: the baseline's
-day-to-day spread and the window's own sampling error (``sigmas`` of them together), and at least
-``least`` of net score; and it is good again once it is back at the usual level (or at
-``low_clear``). Until the baseline is ready the absolute level decides alone.
+spells. So where the site's usual level at this hour of the day (`stream.baseline`, once learnt) is
+itself below ``low_clear``, a window is bad only if it is also below that usual level by more than
+the usual band: ``sigmas`` times the baseline's day-to-day spread and the window's own sampling
+error together, and at least ``least`` of net score (the window drop rule's raise level); and it is
+good again once it is back at the usual level (or at ``low_clear``). Where the usual level is at or
+above ``low_clear``, a window below ``low_raise`` is already unusual and the absolute level decides,
+as it does until the baseline is ready (a new site's first ``baseline_min_days`` days).
+
+Chosen on the benchmark (`benchmarks/alarm_incidents.py`): judging every site against its band
+(also those usually above ``low_clear``) lost real spells at quiet sites, whose windows' sampling
+error makes the band wide, for no fewer false alarms.
 """
 
 from __future__ import annotations
