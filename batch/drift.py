@@ -21,6 +21,10 @@ dimmed, a new model version): a change against its own recent past. A camera wit
 ``OWN_MIN_FACES_FACTOR`` x ``min_faces`` usable faces in those days (a new camera, a new site) is
 compared with the model's own output on FER2013's public test (``drift_baseline`` in its card)
 meanwhile; each row says which it used. A site's chosen reference period can replace both.
+
+Days are each site's own local days (its zone from the `sites` relation, UTC without a row), and a
+period over several sites is given as each site's own whole local days (``LocalDays``): "the last
+7 days" of a café in Tokyo and one in Los Angeles are the same dates, at different instants.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from schemas.expressions import EXPRESSIONS
 
@@ -114,6 +119,84 @@ GROUP BY 1, 2, 3, 4, 5
 NO_SITES = "(SELECT CAST(NULL AS VARCHAR) AS site_id, CAST(NULL AS VARCHAR) AS timezone)"
 
 
+@dataclass(frozen=True)
+class LocalDays:
+    """One site's period: the local days `first` to `last` (both included) in its zone."""
+
+    site_id: str
+    timezone: str
+    first: dt.date
+    last: dt.date
+
+    def instants(self) -> tuple[int, int]:
+        """[start, end) in epoch ms: the local midnight that starts `first`, the one that ends `last`."""
+        return day_start_ms(self.first, self.timezone), day_start_ms(self.last + dt.timedelta(days=1), self.timezone)
+
+    def covers(self, day: str) -> bool:
+        return self.first.isoformat() <= day <= self.last.isoformat()
+
+    def before(self, days: int) -> LocalDays:
+        """The `days` local days before this period (a camera's own history)."""
+        return replace(self, first=self.first - dt.timedelta(days=days), last=self.first - dt.timedelta(days=1))
+
+    def describe(self) -> str:
+        count = (self.last - self.first).days + 1
+        span = self.first.isoformat() if count == 1 else f"{self.first} to {self.last}"
+        return f"{span} ({count} local day{'s' if count > 1 else ''}, {self.timezone})"
+
+
+def day_start_ms(day: dt.date | str, timezone: str) -> int:
+    """The instant a local day starts in `timezone` (its first instant where a DST change skips midnight)."""
+    date = dt.date.fromisoformat(day) if isinstance(day, str) else day
+    return int(dt.datetime(date.year, date.month, date.day, tzinfo=ZoneInfo(timezone)).timestamp() * 1000)
+
+
+def site_zones(con: Any, sites: Sequence[str]) -> dict[str, str]:
+    """The zone each site's drift days are taken in: its row of the `sites` relation DRIFT_SQL joins,
+    UTC for a site without one (as DRIFT_SQL's COALESCE)."""
+    import duckdb
+
+    try:
+        known = {str(s): str(z) for s, z in con.execute("SELECT site_id, timezone FROM sites").fetchall()}
+    except duckdb.Error:
+        known = {}
+    return {site: known.get(site, "UTC") for site in sites}
+
+
+def latest_faces(con: Any) -> dict[str, int]:
+    """Each site's latest face (epoch ms), for the sites that have any."""
+    rows = con.execute("SELECT site_id, max(epoch_ms(event_time_ms)) FROM face_expression "
+                       "WHERE kind = 'track_update' GROUP BY 1").fetchall()
+    return {str(site): int(ms) for site, ms in rows}
+
+
+def local_day_rows(con: Any, periods: Sequence[LocalDays]) -> list[tuple[Any, ...]]:
+    """DRIFT_SQL's rows of each site's own local days: one query over the instants they span, a day more on
+    each side, each row kept where its site's period covers its local day. The days are the SQL's alone:
+    its engine's zone data can differ from Python's tzdata (DuckDB 2.0.0 and tzdata 2026.6 differ by
+    an hour for Vancouver from November 2026), and the margin keeps such an hour in its day."""
+    if not periods:
+        return []
+    by_site: dict[str, list[LocalDays]] = {}
+    for p in periods:
+        by_site.setdefault(p.site_id, []).append(p)
+    spans = [p.instants() for p in periods]
+    only = next(iter(by_site)) if len(by_site) == 1 else None
+    rows = query(con, min(s for s, _ in spans) - DAY_MS, max(e for _, e in spans) + DAY_MS, only)
+    return [r for r in rows if any(p.covers(r[2]) for p in by_site.get(r[0], ()))]
+
+
+def judge_days(con: Any, periods: Sequence[LocalDays], fallback: Baseline, own_days: int = OWN_DAYS,
+               min_faces: int = 100) -> list[CameraDay]:
+    """`judge` over each site's own local days: every camera-day of its site's period against the camera's
+    own `own_days` local days before it, or `fallback` where that history is too thin (own_days 0: always)."""
+    days = camera_days(local_day_rows(con, periods), fallback, min_faces)
+    if own_days <= 0:
+        return days
+    history = camera_days(local_day_rows(con, [p.before(own_days) for p in periods]), fallback, 1)
+    return against_own_history(days, history, own_days, min_faces)
+
+
 def camera_days(rows: Sequence[tuple[Any, ...]], baseline: Baseline, min_faces: int = 100) -> list[CameraDay]:
     """Rows of DRIFT_SQL -> one CameraDay per (site, camera, day), sorted."""
     grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -159,15 +242,16 @@ def against_own_history(days: Sequence[CameraDay], history: Sequence[CameraDay],
 
 
 def judge(con: Any, since_ms: int, until_ms: int, site: str | None, fallback: Baseline,
-          own_days: int = OWN_DAYS, min_faces: int = 100) -> list[CameraDay]:
-    """Each camera-day of [since, until) against its camera's own previous `own_days` days, or `fallback`
-    (the model card's baseline, a chosen reference period) where that history is too thin; own_days 0:
-    `fallback` for every day."""
-    days = camera_days(query(con, since_ms, until_ms, site), fallback, min_faces)
-    if own_days <= 0:
-        return days
-    history = camera_days(query(con, since_ms - own_days * DAY_MS, since_ms, site), fallback, 1)
-    return against_own_history(days, history, own_days, min_faces)
+          own_days: int = OWN_DAYS, min_faces: int = 100, *, timezone: str) -> list[CameraDay]:
+    """`judge_days` over the local dates [since, until) reaches in `timezone` (a day begun is taken whole),
+    at every site with faces (or `site`), each in its own zone: a report's week in its zone is the same
+    week of dates at every site."""
+    zone = ZoneInfo(timezone)
+    first = dt.datetime.fromtimestamp(since_ms / 1000, zone).date()
+    last = dt.datetime.fromtimestamp((until_ms - 1) / 1000, zone).date()
+    sites = [site] if site is not None else sorted(latest_faces(con))
+    periods = [LocalDays(s, z, first, last) for s, z in site_zones(con, sites).items()]
+    return judge_days(con, periods, fallback, own_days, min_faces)
 
 
 def reference_baseline(days: Sequence[CameraDay], label: str) -> Baseline:

@@ -84,7 +84,8 @@ def compaction_command(sites_json: str | None = None) -> list[str]:
 
 
 def drift_command() -> list[str]:
-    """Daily: the model's drift per camera over the last day, as CloudWatch metrics (the alarm's input)."""
+    """Daily: the model's drift per camera over each site's last complete local day (its zone from the lake's
+    sites table), as CloudWatch metrics stamped at that day's local start (the alarm's input)."""
     return ["model", "drift", "--since", "1d", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}", "--cloudwatch",
             "--exit-zero"]
 

@@ -15,6 +15,7 @@ from typing import Any
 from edge.publish.spool import SpoolBounds
 from edge.redact import SOURCE_ENV
 from schemas.contract import IDENTIFIER
+from schemas.time_zones import time_zone_problem
 from stream.settings import THRESHOLDS, Check, at_least, between, one_of, positive
 
 _ID = re.compile(IDENTIFIER)
@@ -75,17 +76,6 @@ def host_name(value: Any) -> str | None:
     return f"{value!r} is not a host name (letters, digits, dots and dashes, e.g. \"cafe-box.lan\")"
 
 
-def time_zone(value: Any) -> str | None:
-    """An IANA zone name zoneinfo knows (the pinned tzdata package carries them all)."""
-    import zoneinfo
-
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"{value!r} is not an IANA time zone (e.g. \"Europe/Berlin\", \"America/New_York\", \"UTC\")"
-    return None
-
-
 def zone(value: Any) -> str | None:
     if not isinstance(value, list) or len(value) < 4 or len(value) % 2 or not all(
             isinstance(v, int | float) and not isinstance(v, bool) for v in value):
@@ -121,7 +111,7 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("name", str, "", "the site's name for people: messages, the report, the lake's sites table "
                 "(empty: its id)"),
         Setting("timezone", str, "UTC", "the site's IANA time zone: reports, views, messages and the page speak "
-                "its local time (the lake keeps instants)", time_zone),
+                "its local time (the lake keeps instants)", time_zone_problem),
     ),
     # The stream host's window and alarm settings: declared in `stream.settings`, one row each.
     "thresholds": tuple(Setting(t.key, t.kind, t.default, t.help, t.check) for t in THRESHOLDS),

@@ -30,6 +30,7 @@ from pyiceberg.transforms import DayTransform, IdentityTransform
 
 from batch.table_schema import arrow_schema
 from schemas.contract import CONTRACTS, EventContract
+from schemas.time_zones import time_zone_problem
 
 NAMESPACE = "moodlens"
 EVENT_TABLES: tuple[str, ...] = ("face_expression", "camera_heartbeat", "sentiment_window", "sentiment_alarm")
@@ -75,15 +76,10 @@ SITES_SCHEMA = pa.schema([
 
 
 def sites_frame(rows: list[dict[str, str | None]]) -> pa.Table:
-    """The `sites` rows as Arrow: site_id, name, timezone (IANA, checked), opening_hours."""
-    import zoneinfo
-
+    """The `sites` rows as Arrow: site_id, name, timezone (checked by `schemas.time_zones`), opening_hours."""
     for row in rows:
-        try:
-            zoneinfo.ZoneInfo(str(row.get("timezone")))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"sites: site {row.get('site_id')!r}: timezone {row.get('timezone')!r} is not an "
-                             f"IANA time zone (e.g. Europe/Berlin)") from None
+        if (problem := time_zone_problem(row.get("timezone"))) is not None:
+            raise ValueError(f"sites: site {row.get('site_id')!r}: timezone: {problem}")
     return pa.Table.from_pylist([{n: row.get(n) for n in SITES_SCHEMA.names} for row in rows], schema=SITES_SCHEMA)
 
 

@@ -121,7 +121,8 @@ def drift_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, site: 
     """Model drift per camera-day (`batch.drift`): is the model still seeing what it was made for?"""
     if options.drift_baseline is None:
         return ""
-    days = drift.judge(con, options.since_ms, options.until_ms, site, options.drift_baseline)
+    days = drift.judge(con, options.since_ms, options.until_ms, site, options.drift_baseline,
+                       timezone=options.timezone)
     # rounded: sums of floats differ in their last bits with the order an engine adds them in
     tables["model_drift"] = pd.DataFrame([{"site": d.site_id, "camera": d.camera_id, "day": d.day, "faces": d.faces,
                                            "low_quality_share": round(d.low_quality_share, 4),

@@ -1,14 +1,30 @@
-"""`moodlens model drift`: per camera and day, is the model still seeing what it was made for?"""
+"""`moodlens model drift`: per camera and day, is the model still seeing what it was made for?
+
+A day is the site's own local day, and a period is each site's own whole local days: "--since 7d" over
+a café in Tokyo and one in Los Angeles judges the same seven dates at each, which are different instants;
+the output says which days each site covers.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import re
+import sys
+import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from edge.expression.classifier import DEFAULT_MODEL
 from moodlens.commands.analytics_input import add_site_file_argument
+
+if TYPE_CHECKING:
+    from batch.drift import LocalDays
+
+_DURATION = re.compile(r"^(\d+)([hdw])$")
 
 
 def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,12 +39,16 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
                                                     "site file's, else var/lake)")
     drift.add_argument("--site", default=None)
     drift.add_argument("--since", default="7d",
-                       help="period: 7d, 48h, 2w, or a date in the site's time zone (default 7d)")
-    drift.add_argument("--until", default=None, help="end of the period (default: the end of the last day with data)")
+                       help="period, in each site's own whole local days: 7d, 2w (48h: 2 days), or a local date "
+                            "(default 7d)")
+    drift.add_argument("--until", default=None,
+                       help="end of the period (excluded), a local date at each site (default: after the last local "
+                            "day that holds the site's latest face and is over)")
     drift.add_argument("--card", type=Path, default=DEFAULT_MODEL.with_suffix(".json"),
                        help="model card JSON holding the drift_baseline (default: the shipped model's)")
     drift.add_argument("--reference", default=None, metavar="SINCE..UNTIL",
-                       help="use the site's own period as the baseline instead, e.g. 2026-10-01..2026-10-15")
+                       help="use the sites' own period (local dates, the second excluded) as the baseline instead, "
+                            "e.g. 2026-10-01..2026-10-15")
     drift.add_argument("--own-days", type=int, default=14,
                        help="compare each camera-day with the camera's own previous N days (default 14); where they "
                             "hold under 5 x --min-faces usable faces, and with 0, with the model card's baseline")
@@ -45,10 +65,16 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def run_drift(args: argparse.Namespace) -> int:
-    from batch.analytics.source import latest_event_ms
-    from batch.drift import Baseline, camera_days, judge, query, reference_baseline
-    from moodlens.commands.analytics_input import lake_connection, read_site_file, site_zone
-    from moodlens.commands.report import period
+    from batch.drift import (
+        Baseline,
+        camera_days,
+        judge_days,
+        latest_faces,
+        local_day_rows,
+        reference_baseline,
+        site_zones,
+    )
+    from moodlens.commands.analytics_input import lake_connection, read_site_file
 
     if args.min_faces < 1:
         raise ValueError(f"--min-faces must be at least 1, got {args.min_faces}")
@@ -56,25 +82,35 @@ def run_drift(args: argparse.Namespace) -> int:
         raise ValueError(f"--own-days must be 0 or more, got {args.own_days}")
     site = read_site_file(args)
     con = lake_connection(site.lake, site.sites())
-    zone = site_zone(con, site, args.site)  # each site's days are its local days; the period is in this zone
-    since_ms, until_ms, _ = period(args.since, args.until, latest_event_ms(con), zone, whole_last_day=True)
+    latest, now_ms = latest_faces(con), int(time.time() * 1000)
+    sites = [args.site] if args.site else sorted(latest)
+    if args.until is None:  # each site's period ends with its own latest face's day: without one, none
+        sites = [s for s in sites if s in latest]
+    if not sites:
+        print("no faces in the lake" + (f" at site {args.site}" if args.site else ""))
+        return 0
+    zones = site_zones(con, sites)  # each site's days are its own
+    periods = [site_days(s, zones[s], args.since, args.until, latest.get(s), now_ms) for s in sites]
     if args.reference:
         start, sep, end = args.reference.partition("..")
         if not sep:
             raise ValueError(f"--reference {args.reference!r}: give SINCE..UNTIL, e.g. 2026-10-01..2026-10-15")
-        ref_since, ref_until, _ = period(start, end, None, zone)
-        reference = camera_days(query(con, ref_since, ref_until, args.site), _any_baseline(), 1)
-        baseline = reference_baseline(reference, args.reference)
+        reference = [site_days(s, zones[s], start, end, None, now_ms, ("--reference",) * 2) for s in sites]
+        baseline = reference_baseline(camera_days(local_day_rows(con, reference), _any_baseline(), 1), args.reference)
         own_days = 0  # the period the user chose is the yardstick for every day
     else:
         baseline, own_days = Baseline.from_card_file(args.card), args.own_days
-    days = judge(con, since_ms, until_ms, args.site, baseline, own_days, args.min_faces)
+    days = judge_days(con, periods, baseline, own_days, args.min_faces)
+    covered = [f"site {p.site_id}: {p.describe()}" for p in periods]
     if not days:
-        print("no faces in the lake for that period" + (f" at site {args.site}" if args.site else ""))
+        print("\n".join(["no faces in the lake for those days" + (f" at site {args.site}" if args.site else ""),
+                         *covered]))
         return 0
-    if args.json:
+    if args.json:  # stdout stays one camera-day per line; the days each site covers go to stderr
+        print("\n".join(covered), file=sys.stderr)
         for d in days:
-            print(json.dumps({"site_id": d.site_id, "camera_id": d.camera_id, "day": d.day, "faces": d.faces,
+            print(json.dumps({"site_id": d.site_id, "camera_id": d.camera_id, "day": d.day,
+                              "timezone": zones[d.site_id], "faces": d.faces,
                               "low_quality_share": round(d.low_quality_share, 4),
                               "mean_confidence": round(d.mean_confidence, 4),
                               "psi": None if d.psi is None else round(d.psi, 4), "verdict": d.verdict,
@@ -83,6 +119,7 @@ def run_drift(args: argparse.Namespace) -> int:
         fallback = f"{baseline.source} (mean confidence {baseline.mean_confidence:.2f})"
         print(f"baseline: each camera's own previous {own_days} days; where a camera has less history, {fallback}"
               if own_days else f"baseline: {fallback}")
+        print("\n".join(covered))
         print(f"{'site':<16} {'camera':<12} {'day':<10} {'faces':>6} {'low-q':>6} {'conf':>5} {'PSI':>6}  "
               f"{'verdict':<13}  against")
         for d in days:
@@ -90,25 +127,70 @@ def run_drift(args: argparse.Namespace) -> int:
             print(f"{d.site_id:<16} {d.camera_id:<12} {d.day:<10} {d.faces:>6} {d.low_quality_share:>6.0%} "
                   f"{d.mean_confidence:>5.2f} {psi:>6}  {d.verdict:<13}  {d.baseline if d.psi is not None else ''}")
     if args.cloudwatch:
-        put_drift_metrics(days, args.endpoint_url)
+        put_drift_metrics(days, zones, args.endpoint_url)
     if args.dashboard_json is not None:
         write_dashboard_drift(args.dashboard_json, days)
     return 1 if any(d.verdict == "DRIFT" for d in days) and not args.exit_zero else 0
 
 
-def put_drift_metrics(days: list[Any], endpoint_url: str | None, client: Any = None) -> int:
-    """One datapoint per camera-day with a PSI (`MODEL_DRIFT`, dimensions site and camera), and the largest,
-    stamped now and without dimensions (`MODEL_DRIFT_MAX`: what the fleet's alarm watches)."""
-    import datetime as dt
+def site_days(site: str, zone: str, since: str, until: str | None, latest_ms: int | None, now_ms: int,
+              names: tuple[str, str] = ("--since", "--until")) -> LocalDays:
+    """One site's period as whole local days in its own zone. `until` (excluded; a time within a day takes
+    that day whole) is a local date or time at the site, or an instant with an offset; without it the
+    period ends with the last local day that both holds the site's latest face (`latest_ms`) and is over
+    by the clock.
+    `since`: a number of local days back from there (7d, 2w; hours count as the days they reach: 48h is
+    2 days), or a local date. `names`: the options the messages name."""
+    from batch.drift import LocalDays
 
+    local = ZoneInfo(zone)
+    if until is not None:
+        last = _local_date(until, names[1], local, end=True)
+    elif latest_ms is None:
+        raise ValueError(f"site {site}: no faces in the lake, so no last day: give --until")
+    else:
+        last = min(_date_at(latest_ms, local), _date_at(now_ms, local) - dt.timedelta(days=1))
+    match = _DURATION.match(since.strip())
+    if match:
+        count, unit = int(match.group(1)), match.group(2)
+        first = last - dt.timedelta(days=(count * 7 if unit == "w" else count if unit == "d" else -(-count // 24)) - 1)
+    else:
+        first = _local_date(since, names[0], local, end=False)
+    if first > last:
+        raise ValueError(f"{names[0]} {since} is not before the end of the period (site {site}: its last day is "
+                         f"{last}, {zone})")
+    return LocalDays(site, zone, first, last)
+
+
+def _date_at(ms: int, zone: ZoneInfo) -> dt.date:
+    return dt.datetime.fromtimestamp(ms / 1000, zone).date()
+
+
+def _local_date(text: str, what: str, zone: ZoneInfo, end: bool) -> dt.date:
+    """The local date at the site of a date or time given on the command line (without an offset: the
+    site's wall clock); `end`: the last day of a period ending then (a midnight ends the day before)."""
+    try:
+        stamp = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{what}: {text!r} is neither a number of days like 7d/2w nor a date like "
+                         "2026-11-01") from None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(zone).replace(tzinfo=None)
+    return (stamp - dt.timedelta(microseconds=1)).date() if end else stamp.date()
+
+
+def put_drift_metrics(days: list[Any], zones: Mapping[str, str], endpoint_url: str | None, client: Any = None) -> int:
+    """One datapoint per camera-day with a PSI (`MODEL_DRIFT`, dimensions site and camera), stamped at the
+    instant its site's local day starts (`zones`: each site's zone; that stamp read in the site's zone is
+    the day judged, whatever the zone), and the largest, stamped now and without dimensions
+    (`MODEL_DRIFT_MAX`: what the fleet's alarm watches)."""
     import boto3
 
+    from batch.drift import day_start_ms
     from stream.sinks.cloudwatch import CAMERA, MODEL_DRIFT, MODEL_DRIFT_MAX, SITE, CloudWatchPublisher, MetricDatum
 
-    def day_ms(day: str) -> int:
-        return int(dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC).timestamp() * 1000)
-
-    data = [MetricDatum(MODEL_DRIFT, ((SITE, d.site_id), (CAMERA, d.camera_id)), day_ms(d.day), value=float(d.psi))
+    data = [MetricDatum(MODEL_DRIFT, ((SITE, d.site_id), (CAMERA, d.camera_id)), day_start_ms(d.day, zones[d.site_id]),
+                        value=float(d.psi))
             for d in days if d.psi is not None]
     if data:
         data.append(MetricDatum(MODEL_DRIFT_MAX, (), int(dt.datetime.now(dt.UTC).timestamp() * 1000),

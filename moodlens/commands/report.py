@@ -54,6 +54,15 @@ def _parse_time(text: str, what: str, timezone: str = "UTC") -> int:
     return int(stamp.timestamp() * 1000)
 
 
+def local_days_before(ms: int, timezone: str, days: int) -> int:
+    """The same local wall-clock time `days` calendar days before `ms` (a week with a DST change
+    is 167 or 169 hours long, not 168)."""
+    zone = ZoneInfo(timezone)
+    local = datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone)
+    before = local.replace(tzinfo=None) - timedelta(days=days)
+    return int(before.replace(tzinfo=zone).timestamp() * 1000)
+
+
 def local_midnight(ms: int, timezone: str, days_after: int = 0) -> int:
     """The local midnight that starts the day of `ms`, `days_after` calendar days later (DST-proof)."""
     zone = ZoneInfo(timezone)
@@ -62,19 +71,9 @@ def local_midnight(ms: int, timezone: str, days_after: int = 0) -> int:
 
 
 def period(since: str, until: str | None, latest_ms: int | None, timezone: str = "UTC",
-           now_ms: int | None = None, whole_last_day: bool = False) -> tuple[int, int, str]:
-    """[start, end) and how it was chosen (complete local days, or to date against the same hours).
-    `whole_last_day`: end at the midnight after the latest event's day (model drift judges each day
-    with data, however little)."""
+           now_ms: int | None = None) -> tuple[int, int, str]:
+    """[start, end) and how it was chosen (complete local days, or to date against the same hours)."""
     note = "complete local days, compared with the same days before"
-    if until is None and latest_ms is not None and whole_last_day:
-        until_ms = local_midnight(latest_ms, timezone, 1)
-        match = _DURATION.match(since.strip())
-        start = until_ms - int(match.group(1)) * _UNIT_MS[match.group(2)] if match else \
-            _parse_time(since, "--since", timezone)
-        if start >= until_ms:
-            raise ValueError(f"--since {since} is not before the end of the period")
-        return start, until_ms, "up to the end of the last day with data"
     if until is not None:
         end = _parse_time(until, "--until", timezone)
         if now_ms is not None and end > now_ms:
@@ -91,9 +90,9 @@ def period(since: str, until: str | None, latest_ms: int | None, timezone: str =
     else:
         raise ValueError("no visits in the data: give --until, or make some history first")
     match = _DURATION.match(since.strip())
-    if match and match.group(2) in "dw" and note.startswith("complete"):
+    if match and match.group(2) in "dw":
         days = int(match.group(1)) * (7 if match.group(2) == "w" else 1)
-        start = local_midnight(end, timezone, -days)
+        start = local_days_before(end, timezone, days)
     elif match:
         start = end - int(match.group(1)) * _UNIT_MS[match.group(2)]
     else:

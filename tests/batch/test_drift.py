@@ -94,7 +94,7 @@ DIM = np.array([0.02, 0.0, 0.01, 0.15, 0.02, 0.05, 0.75])  # the camera dimmed: 
 def judged(events, since_day, until_day, own_days=14):
     con = lake_with(events)
     return judge(con, EVENT_TIME_MS + since_day * DAY_MS, EVENT_TIME_MS + until_day * DAY_MS, None, BASELINE,
-                 own_days)
+                 own_days, timezone="UTC")
 
 
 def test_a_camera_is_judged_against_its_own_past_once_it_has_one_and_against_the_card_before():

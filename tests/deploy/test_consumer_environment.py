@@ -72,7 +72,8 @@ def test_every_moodlens_metric_an_alarm_watches_is_written(resources: dict[str, 
     AwsOutputs(metrics=host, metric_window_minutes=5).write(
         Emitted(windows=windows, heartbeats=[("cafe-1", "cam-a", windows[0]["window_end_ms"])]), [letter])
     drift = _Client()
-    put_drift_metrics([SimpleNamespace(site_id="cafe-1", camera_id="cam-a", day="2026-10-01", psi=0.3)], None, drift)
+    put_drift_metrics([SimpleNamespace(site_id="cafe-1", camera_id="cam-a", day="2026-10-01", psi=0.3)],
+                      {"cafe-1": "Europe/Berlin"}, None, drift)
 
     written = {(container.METRIC_NAMESPACE, datum.name) for datum in host.data} | drift.names
     assert watched <= written, watched - written

@@ -79,6 +79,13 @@ def test_a_week_across_the_clock_change_is_seven_local_days() -> None:
     assert end - start == 7 * 24 * HOUR_MS + HOUR_MS  # 25 October has 25 hours
 
 
+def test_a_week_to_date_across_the_clock_change_starts_at_the_same_local_hour() -> None:
+    now = _ms("2026-10-28T10:30")
+    start, end, note = period("7d", "2026-10-29", None, BERLIN, now)
+    assert (start, end) == (_ms("2026-10-21T10:00"), _ms("2026-10-28T10:00"))
+    assert end - start == 7 * 24 * HOUR_MS + HOUR_MS and "same elapsed hours" in note
+
+
 def test_hours_not_lived_yet_are_never_offline() -> None:
     now = START + 11 * HOUR_MS + 30 * 60_000  # 11:30 on the tiny lake's day; camera a is silent from 10:00
     report = build_report(tiny_lake(), ReportOptions(START, START + 24 * HOUR_MS, "tiny", forecast=False,

@@ -43,5 +43,5 @@ def test_a_bad_sites_value_is_refused_before_the_lake_is_touched(tmp_path, capsy
     _log(tmp_path)
     assert main(["batch", "compact", "--log", str(tmp_path / "log"), "--lake", str(tmp_path / "lake"),
                  "--sites", json.dumps({"x": {"timezone": "Nowhere/Land"}})]) != 0
-    assert "--sites: sites: site 'x': timezone 'Nowhere/Land' is not an IANA" in capsys.readouterr().err
+    assert "--sites: sites: site 'x': timezone: 'Nowhere/Land' is not an IANA" in capsys.readouterr().err
     assert not (tmp_path / "lake").exists()
