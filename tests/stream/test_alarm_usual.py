@@ -14,6 +14,7 @@ from collections import Counter
 import pytest
 
 from stream.alarms import AlarmConfig, AlarmEngine
+from stream.engine import Tick
 from tests.stream.test_alarm_behaviour import raised, simulate
 from tests.stream.test_alarm_sequential import DAY, WEEK, first_open_minute, open_days
 
@@ -22,7 +23,7 @@ LOW = -0.35
 LEARNT = 4 * DAY  # baseline_min_days (3) distinct days, and the morning of the fourth
 
 
-def site_alarms(config: AlarmConfig, ticks: list, rule: str) -> list[tuple[int, int | None]]:  # type: ignore[type-arg]
+def site_alarms(config: AlarmConfig, ticks: list[Tick], rule: str) -> list[tuple[int, int | None]]:
     return raised([a for a in AlarmEngine(config).process(ticks) if a["camera_id"] is None], rule)
 
 
