@@ -29,6 +29,12 @@ length after it, or already raised when it began (delay 0). Delay: minutes from 
 incidents that do not overlap the generator's bad evening, per site-week. Flaps: raises (site or
 camera) that clear within 10 minutes.
 
+The ``oracle`` column (``--no-oracle`` leaves it out; `benchmarks.alarm_oracle`) is the honest ceiling:
+a CUSUM that knows each incident's vote distributions before and during it, after the classifier's
+confusion, started at zero when the incident starts, with its threshold from the same stated
+false-alarm rate. Each table is given per traffic level and for all together: what a rule "catches"
+at a traffic level where it is raised most of the day anyway is luck, not detection.
+
 ``--rules``: ``default`` (`AlarmConfig()` of the code imported: run with PYTHONPATH at another
 checkout to measure its rules), ``windows`` (the default with the window drop rule), ``legacy``.
 """
@@ -49,6 +55,7 @@ from typing import Any
 from batch.analytics.synthetic import HOUR_MS, HistoryConfig, generate_history, opening_hours, site_profiles
 from benchmarks import alarm_histories
 from benchmarks.alarm_behaviour import intervals, run_alarms
+from benchmarks.alarm_oracle import oracle_delays
 from schemas.expressions import EXPRESSIONS, valence
 from schemas.types import SentimentAlarm
 from stream import alarms as rules
@@ -245,13 +252,31 @@ def config_named(name: str) -> Any:
     if name == "legacy":
         return rules.LEGACY
     if name == "windows":
-        return rules.AlarmConfig(drop_detection="windows")
+        return rules.WINDOWS
     return rules.AlarmConfig()
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def print_table(found: dict[str, list[tuple[float, Planted, float | None, bool]]], columns: list[str], first: str,
+                scale: float | None, label: str) -> None:
+    print(f"\n{label}{'all traffic levels' if scale is None else f'traffic x{scale:g}'}:\n")
+    print("| incident | customers / 15 min | " + " | ".join(
+        f"{name}: caught (under way) | median / p90 delay" for name in columns) + " |")
+    print("|---|---|" + "---|---|" * len(columns))
+    for kind in KINDS:
+        row = [kind]
+        sizes = [p.per_window for s, p, _, _ in found[first] if p.kind == kind and scale in (None, s)]
+        row.append(f"{min(sizes):.0f}-{max(sizes):.0f} (median {statistics.median(sizes):.0f})" if sizes else "-")
+        for name in columns:
+            mine = [(d, under) for s, p, d, under in found[name] if p.kind == kind and scale in (None, s)]
+            hit = [d for d, _ in mine if d is not None]
+            row.append(f"{len(hit)} of {len(mine)} ({sum(u for _, u in mine)})" if mine else "-")
+            row.append(f"{statistics.median(hit):.0f} / {percentile(hit, 0.9):.0f} min" if hit else "-")
+        print("| " + " | ".join(row) + " |")
 
 
 def main() -> None:
@@ -263,6 +288,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--scales", type=float, nargs="+", default=[0.5, 1.0, 3.0])
     parser.add_argument("--rules", nargs="+", choices=("default", "windows", "legacy"), default=["default", "windows"])
+    parser.add_argument("--no-oracle", action="store_true", help="leave out the oracle row (`alarm_oracle`)")
     parser.add_argument("--no-confusion", action="store_true", help="votes as generated (no classifier noise)")
     args = parser.parse_args()
     matrix = None if args.no_confusion else confusion()
@@ -272,7 +298,10 @@ def main() -> None:
 
 def report(args: argparse.Namespace, histories: str, matrix: list[list[float]] | None) -> None:
     label = "" if histories == "synthetic" else f"{histories} histories: "
-    found: dict[str, list[tuple[Planted, float | None, bool]]] = {name: [] for name in args.rules}
+    # rules and "oracle" -> (traffic scale, incident, delay in minutes or None, raised while under way)
+    found: dict[str, list[tuple[float, Planted, float | None, bool]]] = {name: [] for name in args.rules}
+    found["oracle"] = []
+    needed: dict[str, list[int]] = {}  # kind -> customers the oracle saw before its raise
     false: dict[tuple[str, float], list[int]] = {}
     flaps: dict[str, list[int]] = {name: [0, 0] for name in args.rules}
     site_weeks: dict[float, float] = {}
@@ -286,37 +315,40 @@ def report(args: argparse.Namespace, histories: str, matrix: list[list[float]] |
             dirty = apply(history.events, planted, matrix, seed)
             planted = counted(planted, dirty)
             site_weeks[scale] = site_weeks.get(scale, 0.0) + len(profiles) * args.days / 7
+            if not args.no_oracle:
+                for p, d, under, seen in oracle_delays(history.events, dirty, planted, matrix,
+                                                       rules.AlarmConfig().false_alarms_per_month, 15 * MINUTE_MS):
+                    found["oracle"].append((scale, p, d, under))
+                    if d is not None:
+                        needed.setdefault(p.kind, []).append(seen)
             for name in args.rules:
                 config = config_named(name)
                 window_ms = config.window_minutes * MINUTE_MS
                 f, flapped, raises = false_and_flaps(run_alarms(clean, config), history.incidents, history.end_ms,
                                                      window_ms)
-                found[name] += delays(run_alarms(dirty, config), planted, history.end_ms, window_ms)
+                found[name] += [(scale, *row) for row in delays(run_alarms(dirty, config), planted, history.end_ms,
+                                                                 window_ms)]
                 false.setdefault((name, scale), []).append(f)
                 flaps[name][0] += flapped
                 flaps[name][1] += raises
             print(f"{label}scale {scale:g} seed {seed}: {len(history.events):,} events, {len(planted)} incidents "
                   f"({time.perf_counter() - began:.0f} s)", flush=True)
     print(f"\n{label}{len(args.seeds)} seeds x traffic {', '.join(f'{s:g}' for s in args.scales)}; "
-          f"{len(profiles)} sites x {args.days} days each; classifier confusion {'off' if matrix is None else 'on'}\n")
-    print("| incident | customers / 15 min | " + " | ".join(
-        f"{name}: caught (under way) | median / p90 delay" for name in args.rules) + " |")
+          f"{len(profiles)} sites x {args.days} days each; classifier confusion {'off' if matrix is None else 'on'}")
+    columns = [*args.rules, *([] if args.no_oracle else ["oracle"])]
+    for scale in [*args.scales, None] if len(args.scales) > 1 else [None]:
+        print_table(found, columns, args.rules[0], scale, label)
+    print(f"\n| {label}all traffic levels | | " + " | ".join(f"{name} | " for name in args.rules) + " |")
     print("|---|---|" + "---|---|" * len(args.rules))
-    for kind in KINDS:
-        row = [kind]
-        sizes = [p.per_window for p, _, _ in found[args.rules[0]] if p.kind == kind]
-        row.append(f"{min(sizes):.0f}-{max(sizes):.0f} (median {statistics.median(sizes):.0f})" if sizes else "-")
-        for name in args.rules:
-            mine = [(d, under) for p, d, under in found[name] if p.kind == kind]
-            hit = [d for d, _ in mine if d is not None]
-            row.append(f"{len(hit)} of {len(mine)} ({sum(u for _, u in mine)})")
-            row.append(f"{statistics.median(hit):.0f} / {percentile(hit, 0.9):.0f} min" if hit else "-")
-        print("| " + " | ".join(row) + " |")
     for scale in args.scales:
         print(f"| false site alarms per site-week, traffic x{scale:g} | | " + " | ".join(
             f"{sum(false[(name, scale)]) / site_weeks[scale]:.2f} | " for name in args.rules) + " |")
     print("| flaps (clear within 10 min) / raises, all runs without incidents | | " + " | ".join(
         f"{flaps[name][0]} / {flaps[name][1]} | " for name in args.rules) + " |")
+    if needed:
+        print("\noracle: customers seen from the start of an incident to its raise (median, p90): " + "; ".join(
+            f"{kind} {statistics.median(n):.0f}, {percentile([float(x) for x in n], 0.9):.0f}"
+            for kind, n in needed.items()))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ class AlarmConfig:
     false_alarms_per_month: float = 1.0  # per site on its usual mood: sets the CUSUM's threshold
     drop_allowance: float = 0.5  # day-to-day spreads of the usual net score the sequential rule tolerates
     recovery_odds: float = 1000.0  # a raised sequential alarm clears at this much evidence for the usual mood
+    low_against_usual: bool = True  # low_sentiment: a low window is bad only if also below the site's usual band
 
     def __post_init__(self) -> None:
         for name in ("window_minutes", "min_tracks", "raise_m", "raise_n", "clear_m", "baseline_min_days",
@@ -91,7 +92,7 @@ class AlarmConfig:
                            ("quiet_minutes", "minutes without customers before an alarm resolves (0: never)")):
             if getattr(self, name) < 0:
                 raise ValueError(f"alarm setting {name} must be >= 0 ({what}), got {getattr(self, name)}")
-        for name in ("drop_sampling_noise", "disjoint_windows", "cameras"):
+        for name in ("drop_sampling_noise", "disjoint_windows", "cameras", "low_against_usual"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"alarm setting {name} must be true or false, got {getattr(self, name)!r}")
 

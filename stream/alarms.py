@@ -75,6 +75,7 @@ from stream.baseline import DAY_MS, DayBaseline, Reference
 from stream.engine import Tick
 from stream.ids import stable_event_id
 from stream.sequential import Cusum
+from stream.usual import unusually_low
 
 Rule = Literal["low_sentiment", "sentiment_drop", "camera_silent"]
 HOUR_MS = 3_600_000
@@ -164,15 +165,24 @@ class AlarmEngine:
         if enough:
             self._data[(site, camera or "")] = end
         if camera is None or c.cameras:
-            verdict = "-"
+            verdict, usual = "-", None
             if net is not None and enough:
                 strong = c.low_clear - net >= c.z_raise * net_score_error(window, c.low_clear)
-                verdict = "B" if net < c.low_raise and strong else "G" if net >= c.low_clear else "M"
+                usual = self._reference(site, end, weekly=False) if c.low_against_usual else None
+                bad, good = net < c.low_raise and strong, net >= c.low_clear
+                if usual is not None and usual.net < c.low_clear:
+                    error = net_score_error(window, usual.net)
+                    bad = bad and unusually_low(net, error, usual, c.drop_sigmas, c.drop_min)
+                    good = good or net >= usual.net
+                verdict = "B" if bad else "G" if good else "M"
             self._step("low_sentiment", site, camera, verdict, end, net,
                        c.low_raise, c.low_clear,
                        f"net score below {c.low_raise:g} (and {c.z_raise:g} standard errors below "
-                       f"{c.low_clear:g}) in {c.raise_m} of {c.raise_n} {c.window_minutes}-minute windows",
-                       f"net score at or above {c.low_clear:g} in {c.clear_m} of {c.raise_n} windows",
+                       f"{c.low_clear:g}) in {c.raise_m} of {c.raise_n} {c.window_minutes}-minute windows"
+                       + ("" if usual is None else f", and below this site's usual {usual.net:+.2f} at this hour"),
+                       f"net score at or above {c.low_clear:g}"
+                       + ("" if usual is None else f" or this site's usual {usual.net:+.2f}")
+                       + f" in {c.clear_m} of {c.raise_n} windows",
                        alarms)
         if camera is not None or net is None or not enough:
             return
@@ -435,5 +445,5 @@ def baseline_levels(state: Mapping[str, Any], site: str, min_days: int | None = 
 # "before"; also what a config restored from a version-1 state would have meant).
 LEGACY = AlarmConfig(z_raise=0.0, hold_minutes=0, quiet_minutes=0, drop_sampling_noise=False,
                      disjoint_windows=False, raise_m=3, raise_n=5, clear_m=4, drop_sigmas=2.0,
-                     drop_detection="windows")
-WINDOWS = AlarmConfig(drop_detection="windows")
+                     drop_detection="windows", low_against_usual=False)
+WINDOWS = AlarmConfig(drop_detection="windows", low_against_usual=False)

@@ -148,6 +148,8 @@ THRESHOLDS: tuple[Threshold, ...] = (
               "(sets the threshold)", positive, alarm="false_alarms_per_month"),
     Threshold("drop_allowance", NUMBER, "sequential rule: day-to-day spreads of the usual net score tolerated",
               at_least(0), alarm="drop_allowance"),
+    Threshold("low_against_usual", bool, "low_sentiment: a low window counts only if it is also below the "
+              "site's usual band at that hour (once learnt)", alarm="low_against_usual"),
     Threshold("recovery_odds", NUMBER, "sequential rule: a raised alarm clears at this much evidence for the "
               "usual mood", at_least(1), alarm="recovery_odds"),
 )
