@@ -63,8 +63,10 @@ def test_readers_refuse_an_old_lake_naming_it_its_old_columns_and_the_command(ol
         assert "face_expression.event_time_ms -> event_time" in message
         assert "sentiment_window.window_start_ms -> window_start" in message
         assert f"`{MIGRATE_COMMAND} --lake {old_lake.resolve()}`" in message
+    business = old_lake.parent / "business.csv"
+    business.write_text("time,site,kind,value\n2026-10-01T12:00:00+02:00,cafe-1,promotion,1\n")
     for command in (["sql", "SELECT count(*) FROM visits"], ["report", "--out", str(old_lake.parent / "report")],
-                    ["batch", "forecast"], ["model", "drift"]):
+                    ["batch", "forecast"], ["batch", "drivers", "--events", str(business)], ["model", "drift"]):
         assert main([*command, "--lake", str(old_lake)]) != 0, command
         err = capsys.readouterr().err
         assert "event_time_ms -> event_time" in err and MIGRATE_COMMAND in err and "Traceback" not in err, command
