@@ -272,23 +272,37 @@ def _time_host(sites: Sites, raw: list[tuple[str, bytes]], batch: int) -> dict[s
             "windows_digest": _digest(windows), "alarms_digest": _digest(alarms)}
 
 
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of repeated runs (the others were slowed by whatever else ran), which must agree."""
+    if len({(r["windows_digest"], r["alarms_digest"]) for r in runs}) != 1:
+        raise SystemExit(f"repeated runs differ: {runs}")
+    best = max(runs, key=lambda r: r["events_per_cpu_s"])
+    return {**best, "runs_events_per_cpu_s": [r["events_per_cpu_s"] for r in runs]}
+
+
 def edge(args: argparse.Namespace) -> None:
     data = edge_data(args)
     raw = [(f"log@{i}", json.dumps(e).encode()) for i, e in enumerate(data)]
-    engine = WindowEngine(EngineConfig())
-    start = time.process_time()
-    windows = 0
-    for i in range(0, len(data), args.batch):
-        windows += len(engine.process(data[i:i + args.batch]).windows)
-    engine_s = time.process_time() - start
-    cold = _time_host(Sites(EngineConfig(), AlarmConfig(), clock=lambda: 0.0), raw, args.batch)
+    engine_runs = []
+    for _ in range(args.repeat):
+        engine = WindowEngine(EngineConfig())
+        gc.collect()
+        start = time.process_time()
+        windows = 0
+        for i in range(0, len(data), args.batch):
+            windows += len(engine.process(data[i:i + args.batch]).windows)
+        engine_runs.append(round(len(data) / (time.process_time() - start)))
+    cold = _best([_time_host(Sites(EngineConfig(), AlarmConfig(), clock=lambda: 0.0), raw, args.batch)
+                  for _ in range(args.repeat)])
     warm_sites = _warm_sites(args)
     ready = _ready_baselines(warm_sites)
-    warm = _time_host(warm_sites, raw, args.batch)
+    saved = warm_sites.snapshot()  # each repeat starts from the state the warm-up left, as a host restores it
+    warm = _best([_time_host(Sites.restore(EngineConfig(), AlarmConfig(), saved, str, clock=lambda: 0.0),
+                             raw, args.batch) for _ in range(args.repeat)])
     print(json.dumps({
         "records": len(data), "sites": args.sites, "cameras": args.sites * 10,
         "event_time_minutes": round((data[-1]["event_time_ms"] - data[0]["event_time_ms"]) / 60_000),
-        "engine_windows": windows, "engine_events_per_cpu_s": round(len(data) / engine_s),
+        "engine_windows": windows, "engine_events_per_cpu_s": max(engine_runs), "engine_runs": engine_runs,
         "host_with_alarms_and_decoder_cold_baselines": cold,
         "warm_up_days": args.warm_days, "ready_hour_of_day_baselines": ready,
         "host_with_alarms_and_decoder_warm_baselines": warm,
@@ -360,6 +374,7 @@ def main() -> None:
     e.add_argument("--batch", type=int, default=5_000)
     e.add_argument("--warm-days", type=int, default=3,
                    help="days of the same load before the measured one, so the alarm baselines are ready")
+    e.add_argument("--repeat", type=int, default=3, help="timed runs of each figure; the fastest is reported")
     e.set_defaults(run=edge)
     p = sub.add_parser("peer")
     p.add_argument("--events", type=int, default=1_000_000)
