@@ -46,6 +46,7 @@ from schemas.validation import parse_event
 from stream.alarms import AlarmConfig
 from stream.baseline import DAY_MS
 from stream.engine import EngineConfig, WindowEngine
+from stream.host.loop import collector_paused
 from stream.host.sites import Sites
 from stream.ids import stable_event_id
 from stream.ingest import ingest
@@ -254,16 +255,18 @@ def _digest(items: list[Mapping[str, Any]]) -> str:
 
 
 def _time_host(sites: Sites, raw: list[tuple[str, bytes]], batch: int) -> dict[str, Any]:
-    """The host's step on each batch as `stream.host.loop.apply_batch` runs it: the stream's ingest (its
-    C decoder) on (label, payload) pairs, then the per-site engines and alarms (`Sites.apply`) on
-    (event, partition, position) tuples made by zip. CPU seconds; the output digested afterwards."""
+    """The host's step on each batch as `stream.host.loop.apply_batch` runs it: with the collector
+    paused, the stream's ingest (its C decoder) on (label, payload) pairs, then the per-site engines
+    and alarms (`Sites.apply`) on (event, partition, position) tuples made by zip.
+    CPU seconds; the output digested afterwards."""
     windows: list[Any] = []
     alarms: list[Any] = []
     gc.collect()
     start = time.process_time()
     for i in range(0, len(raw), batch):
-        events, _ = ingest(raw[i:i + batch], None)
-        out = sites.apply(list(zip(events, repeat("log"), range(i, i + len(events)))))
+        with collector_paused():
+            events, _ = ingest(raw[i:i + batch], None)
+            out = sites.apply(list(zip(events, repeat("log"), range(i, i + len(events)))))
         windows += out.windows
         alarms += out.alarms
     seconds = time.process_time() - start
