@@ -97,9 +97,10 @@ def _aggregate(row: list[int]) -> WindowAggregate:
 
 
 class _Pane:
-    __slots__ = ("ends", "faces", "heartbeat", "low", "votes")
+    __slots__ = ("crcs", "ends", "faces", "heartbeat", "low", "votes")
 
-    def __init__(self) -> None:
+    def __init__(self, crcs: tuple[int, int]) -> None:
+        self.crcs = crcs  # the fingerprint's CRCs of (site, camera): read once per key and minute, not per event
         self.faces = 0
         self.low = 0
         self.heartbeat = _NEVER
@@ -208,12 +209,17 @@ class WindowEngine:
             # Each field read once (events may be the fast path's structs, where a read costs a
             # Python call); the fingerprint is `stream.fingerprint.fingerprint`'s, inlined on these values.
             eid = event["event_id"]
-            site, camera = event["site_id"], event["camera_id"]
-            a, b = crc(site), crc(camera)
-            if a is None:
-                a = _crc(site)
-            if b is None:
-                b = _crc(camera)
+            key = (event["site_id"], event["camera_id"])
+            pane = cur_panes.get(key)
+            if pane is None:
+                site, camera = key
+                a, b = crc(site), crc(camera)
+                if a is None:
+                    a = _crc(site)
+                if b is None:
+                    b = _crc(camera)
+            else:
+                a, b = pane.crcs
             face = event["schema"] == "face_expression"
             if face:
                 track, kind, top, valence = event["track_id"], event["kind"], event["top_class"], event["valence"]
@@ -233,10 +239,8 @@ class WindowEngine:
                     n_dup += 1
                 continue
             cur_ids[eid] = fingerprint
-            key = (site, camera)
-            pane = cur_panes.get(key)
-            if pane is None:
-                pane = cur_panes[key] = _Pane()
+            if pane is None:  # made only for an accepted event: a duplicate leaves no empty pane
+                pane = cur_panes[key] = _Pane((a, b))
             if not face:
                 pane.heartbeat = max(pane.heartbeat, t)
                 n_beats += 1
@@ -392,7 +396,7 @@ class WindowEngine:
         engine.stats = EngineStats(**state["stats"])
         engine._max_t, engine._wm, engine._next_tick = state["max_t"], state["wm"], state["next_tick"]
         for minute, site, camera, faces, low, heartbeat, votes in state["panes"]:
-            pane = _Pane()
+            pane = _Pane((_crc(site), _crc(camera)))
             pane.faces, pane.low, pane.heartbeat = faces, low, heartbeat
             pane.votes = {v[0]: (v[1], v[2], v[3], v[4]) for v in votes}
             engine._panes.setdefault(minute, {})[(site, camera)] = pane

@@ -53,6 +53,20 @@ def _share(count: int, tracks: int) -> float:
     return share
 
 
+_SHARE_ROWS: dict[tuple[int, tuple[int, ...]], tuple[float, ...]] = {}  # (tracks, class counts) -> the shares
+
+
+def _shares(tracks: int, counts: tuple[int, ...]) -> tuple[float, ...]:
+    """Each class's share of ``tracks``, rounded (``_share``), the row remembered: rows repeat too."""
+    key = (tracks, counts)
+    row = _SHARE_ROWS.get(key)
+    if row is None:
+        if len(_SHARE_ROWS) >= 100_000:
+            _SHARE_ROWS.clear()
+        row = _SHARE_ROWS[key] = tuple(_share(count, tracks) for count in counts)
+    return row
+
+
 def _clip(value: float) -> float:
     return round(max(-1.0, min(1.0, value)), DIGITS)
 
@@ -61,7 +75,23 @@ def _interval(low: float, high: float, point: float) -> Interval:
     return {"low": _clip(min(low, point)), "high": _clip(max(high, point))}
 
 
+_VALENCES: dict[tuple[int, int, int], tuple[float, float, float]] = {}  # (n, sum, squares) -> mean, low, high
+
+
 def valence_interval(agg: WindowAggregate) -> tuple[float, Interval]:
+    """A function of three integers, which repeat from window to window (a camera's few tracks vote
+    from seven valences): each worked out once."""
+    key = (agg.tracks, agg.valence_sum, agg.valence_sumsq)
+    known = _VALENCES.get(key)
+    if known is None:
+        mean, interval = _valence_interval(agg)
+        if len(_VALENCES) >= 100_000:
+            _VALENCES.clear()
+        known = _VALENCES[key] = (mean, interval["low"], interval["high"])
+    return known[0], {"low": known[1], "high": known[2]}
+
+
+def _valence_interval(agg: WindowAggregate) -> tuple[float, Interval]:
     n = agg.tracks
     mean = agg.valence_sum / n / VALENCE_SCALE
     if n < 2:
@@ -102,7 +132,7 @@ def window_event(site_id: str, camera_id: str | None, window_end_ms: int, window
     valence_ci = net_ci = None
     if not insufficient:
         n = agg.tracks
-        shares = dict(zip(EXPRESSIONS, [_share(count, n) for count in agg.class_counts], strict=True))  # type: ignore[assignment]
+        shares = dict(zip(EXPRESSIONS, _shares(n, agg.class_counts), strict=True))  # type: ignore[assignment]
         mean, valence_ci = valence_interval(agg)
         net, net_ci = net_score_interval(agg)
     return {
