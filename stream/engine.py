@@ -261,9 +261,10 @@ class WindowEngine:
                     ends[0] += 1
                 elif top in _NEGATIVE:
                     ends[1] += 1
-            old = pane.votes.get(track)
+            votes = pane.votes
+            old = votes.get(track)
             if old is None or t > old[0] or (t == old[0] and eid > old[1]):
-                pane.votes[track] = (t, eid, top, valence)
+                votes[track] = (t, eid, top, valence)
         self._max_t, self._wm = max_t, wm
         stats = self.stats
         stats.events += n
