@@ -26,7 +26,6 @@ import time
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from schemas.types import SentimentAlarm, SentimentWindow
@@ -37,9 +36,6 @@ from stream.host.outage import OutageWatch
 SITE_STATE_VERSION = 2
 SITE_COUNTERS = ("events", "windows", "alarms", "late")  # what a site's own events produced
 log = logging.getLogger(__name__)
-
-
-_EVENT, _PARTITION, _SITE = itemgetter(0), itemgetter(1), itemgetter("site_id")
 
 
 class Applied(NamedTuple):  # a tuple: made once per record on the hot path
@@ -137,15 +133,16 @@ class Sites:
         ``items``: `Applied` or plain (event, partition, position) tuples (a host makes them with
         ``zip``, cheaper than a named tuple each). One pass over the records groups them by site; which
         event closed each tick comes from the engine (``EngineOutput.passed``), so no second pass."""
-        every = list(map(_EVENT, items))
-        by_site: dict[str, list[int]] = {}  # site -> the indexes of its records
-        for index, site in enumerate(map(_SITE, every)):  # the fields read in C loops, not per item in Python
-            indexes = by_site.get(site)
-            if indexes is None:
-                by_site[site] = [index]
-            else:
-                indexes.append(index)
-        partitions = set(map(_PARTITION, items))
+        by_site: dict[str, tuple[list[int], list[Mapping[str, Any]]]] = {}  # site -> its records and events
+        for index, item in enumerate(items):
+            event = item[0]
+            site = event["site_id"]
+            group = by_site.get(site)
+            if group is None:
+                group = by_site[site] = ([], [])
+            group[0].append(index)
+            group[1].append(event)
+        partitions = {item[1] for item in items}
         single = next(iter(partitions)) if len(partitions) == 1 else None
         out = Emitted()
         placed: list[tuple[int, int, Tick, list[SentimentAlarm]]] = []
@@ -153,14 +150,14 @@ class Sites:
         now = self._clock()
         serial = 0
         cleared: list[SentimentAlarm] = []
-        for name, indexes in by_site.items():
+        for name, (indexes, grouped) in by_site.items():
             state = self.site(name)
             applied = state.applied
             fresh = self._fresh(items, indexes, applied, single)
             out.skipped += len(indexes) - len(fresh)
             if not fresh:
                 continue
-            events = every if len(by_site) == 1 and fresh is indexes else list(map(every.__getitem__, fresh))
+            events = grouped if fresh is indexes else [items[i][0] for i in fresh]
             out.dirty.add(name)
             if self.outage is not None and (back := self.outage.heard(name, now)):
                 cleared.append(back)
