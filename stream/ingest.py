@@ -99,7 +99,7 @@ def ingest(records: list[tuple[str, bytes]], now_ms: int | None, config: IngestC
     parse, max_bytes = _DECODER.parse, config.max_bytes
     try:
         events = [parse(payload, max_bytes) for _, payload in records]
-    except Exception:  # a record the decoder refuses: ``_ingest_each`` names why
+    except Exception:  # nosec B110: a record the decoder refuses; ``_ingest_each`` names why
         return _ingest_each(records, now_ms, config)
     if not INPUT_SCHEMAS.issuperset(map(_SCHEMA, events)):
         return _ingest_each(records, now_ms, config)
