@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from schemas.contract import MAX_RECORD_BYTES
@@ -93,31 +92,8 @@ def ingest(records: list[tuple[str, bytes]], now_ms: int | None, config: IngestC
            ) -> tuple[list[Mapping[str, Any]], list[DeadLetter]]:
     """Splits (source position, payload) records into events and dead letters, keeping order.
 
-    A batch the decoder proves valid throughout, of input schemas and in the time range, is taken
-    in one pass (a comprehension of decoder calls, then the checks over the whole batch in C loops);
-    a batch holding any other record goes record by record (``_ingest_each``)."""
-    parse, max_bytes = _DECODER.parse, config.max_bytes
-    try:
-        events = [parse(payload, max_bytes) for _, payload in records]
-    except Exception:  # nosec B110: a record the decoder refuses; ``_ingest_each`` names why
-        return _ingest_each(records, now_ms, config)
-    if not INPUT_SCHEMAS.issuperset(map(_SCHEMA, events)):
-        return _ingest_each(records, now_ms, config)
-    if now_ms is not None and events:
-        times = list(map(_EVENT_TIME, events))
-        if min(times) < now_ms - config.max_past_ms or max(times) > now_ms + config.max_future_ms:
-            return _ingest_each(records, now_ms, config)
-    return events, []
-
-
-_SCHEMA, _EVENT_TIME = itemgetter("schema"), itemgetter("event_time_ms")
-
-
-def _ingest_each(records: list[tuple[str, bytes]], now_ms: int | None, config: IngestConfig
-                 ) -> tuple[list[Mapping[str, Any]], list[DeadLetter]]:
-    """``ingest`` record by record: a record the decoder proves valid, of an input schema and in the
-    time range, is taken at once (one call into the decoder); any other goes through ``check``, which
-    names every reason."""
+    A record the decoder proves valid, of an input schema and in the time range, is taken at once
+    (one call into the decoder); any other goes through ``check``, which names every reason."""
     events: list[Mapping[str, Any]] = []
     letters: list[DeadLetter] = []
     parse, max_bytes, schemas = _DECODER.parse, config.max_bytes, INPUT_SCHEMAS
