@@ -115,7 +115,7 @@ class DayBaseline:
 
 def dispersion(pearsons: Iterable[tuple[float, int]]) -> float:
     """How much more the days vary than independent customers would make them: the pooled Pearson
-    statistic over what independent customers would reach at most (its degrees of freedom df plus two
+    statistic over what independent customers would rarely exceed (its degrees of freedom df plus two
     of its standard deviations, sqrt(2 df) each: chance alone is not taken for clustering, so a site
     of independent customers keeps all its evidence), between 1 and ``MAX_DISPERSION``; 1 with fewer
     than ``MIN_DISPERSION_FREEDOM`` degrees of freedom. It counts real day-to-day differences too,
