@@ -71,7 +71,7 @@ from schemas.expressions import NEGATIVE, POSITIVE
 from schemas.types import SentimentAlarm, SentimentWindow
 from stream import sequential
 from stream.alarm_config import AlarmConfig, check_alarms_fit_windows, default_alarm_window
-from stream.baseline import DAY_MS, DayBaseline, Reference
+from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion
 from stream.engine import Tick
 from stream.ids import stable_event_id
 from stream.sequential import Cusum
@@ -135,6 +135,7 @@ class AlarmEngine:
         self._last_beat: dict[tuple[str, str], int] = {}
         self._data: dict[tuple[str, str], int] = {}  # (site, camera|"") -> end of its last window with data
         self._cusums: dict[tuple[str, str], Cusum] = {}  # (site, camera|"") -> sequential drop evidence
+        self._dispersions: dict[str, tuple[int, float]] = {}  # site -> (minute, dispersion): from the baselines
         self._traffic: dict[str, list[list[int]]] = {}  # site -> [[day, customers]], the latest days
 
     def process(self, ticks: Iterable[Tick]) -> list[SentimentAlarm]:
@@ -250,6 +251,15 @@ class AlarmEngine:
         return sequential.threshold(statistics.median(full) if full else 0.0, self.config.false_alarms_per_month,
                                     happy, unhappy, reference)
 
+    def _dispersion(self, site: str, now: int) -> float:
+        """The site's dispersion pooled over its hours of the day (`stream.baseline.dispersion`), once a minute."""
+        cached = self._dispersions.get(site)
+        if cached is None or cached[0] != now:
+            hours = (self._baselines.get((site, f"d{hour}")) for hour in range(24))
+            cached = self._dispersions[site] = (now, dispersion(
+                b.pearson(self.config.baseline_min_days) for b in hours if b is not None))
+        return cached[1]
+
     def _sequential(self, site: str, camera: str, now: int, positive: int, negative: int, n: int,
                     alarms: list[SentimentAlarm]) -> None:
         c = self.config
@@ -264,7 +274,7 @@ class AlarmEngine:
         if not raised and gap and state.last_ms is not None and now - state.last_ms >= gap:
             state = self._cusums[(site, camera)] = Cusum()  # a spell does not span a closed or empty spell
         usual = sequential.ordinary_worst(reference, c.drop_allowance, c.drop_min / 2)
-        happy, unhappy = sequential.steps(usual, c.sour_share)
+        happy, unhappy = sequential.steps(usual, c.sour_share, self._dispersion(site, now))
         sequential.update(state, now, positive, negative, n, happy, unhappy, raised)
         if machine is not None and raised and n:
             machine.data_ms = now  # customers came: the key is not quiet

@@ -14,6 +14,10 @@ not 30 samples.
 * **Decaying**: only the latest ``keep_days`` days (7) are kept, so a site whose mood shifts for good
   (a new menu) has its new level as the reference once more than half the kept days have it:
   after ``keep_days // 2 + 1`` days (an hour of the day: 4 days; an hour of the week: 4 weeks).
+* **Dispersion**: how much more the days' net scores vary than independent customers would make
+  them vary (parties that share one mood, a customer seen by two cameras): each baseline gives its
+  days' Pearson statistic and degrees of freedom, and `dispersion` pools those of a site's hours
+  into one factor (one hour's seven days alone are too few: chance alone would put it near 2).
 * **Never frozen**: every sample joins, bad ones too. Robustness, not exclusion, keeps a bad hour
   from teaching the baseline that it is normal, so a reference learnt from one lucky spell comes
   down as ordinary days arrive.
@@ -21,12 +25,15 @@ not 30 samples.
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 DAY_MS = 86_400_000
 MAD_TO_SD = 1.4826  # median absolute deviation of a normal sample, in standard deviations
+MIN_DISPERSION_FREEDOM = 20  # fewer degrees of freedom estimate the dispersion too loosely: 1 is assumed
+MAX_DISPERSION = 4.0  # about a party of four sharing one mood; beyond it the days truly differ, not the customers
 
 
 @dataclass(frozen=True)
@@ -49,12 +56,13 @@ class DayBaseline:
     days: list[list[int]] = field(default_factory=list)
     # the last reference computed, for its min_days: read every minute, changed a few times an hour
     _memo: tuple[int, Reference | None] | None = field(default=None, compare=False, repr=False)
+    _pearson: tuple[int, tuple[float, int]] | None = field(default=None, compare=False, repr=False)
 
     def add(self, time_ms: int, positive: int, negative: int, customers: int, keep_days: int) -> None:
         """One non-overlapping sample ending at ``time_ms`` (the caller checks the alignment)."""
         if customers <= 0:
             return
-        self._memo = None
+        self._memo = self._pearson = None
         day = (time_ms - 1) // DAY_MS
         if self.days and self.days[-1][0] == day:
             last = self.days[-1]
@@ -81,9 +89,41 @@ class DayBaseline:
         spread = MAD_TO_SD * statistics.median(abs(x - centre) for x in nets)
         return Reference(statistics.median(pos), statistics.median(neg), spread, len(self.days))
 
+    def pearson(self, min_days: int) -> tuple[float, int]:
+        """(Pearson statistic, degrees of freedom) of the days' net scores against independent customers
+        at the usual shares; (0, 0) before ``min_days`` days. A customer's vote (+1/0/-1) has variance
+        p+ + p- - (p+ - p-)^2, a day of n customers' net score that over n."""
+        if self._pearson is None or self._pearson[0] != min_days:
+            reference = self.reference(min_days)
+            vote_variance = 0.0 if reference is None else \
+                reference.positive + reference.negative - (reference.positive - reference.negative) ** 2
+            if reference is None or len(self.days) < 2 or vote_variance <= 1e-9:
+                self._pearson = (min_days, (0.0, 0))
+            else:
+                nets = [((p - q) / n, n) for _, p, q, n in self.days]
+                mean = sum(x * n for x, n in nets) / sum(n for _, n in nets)  # the customers' pooled net score
+                self._pearson = (min_days, (sum(n * (x - mean) ** 2 for x, n in nets) / vote_variance, len(nets) - 1))
+        return self._pearson[1]
+
     def to_json(self) -> list[list[int]]:
         return [list(d) for d in self.days]
 
     @classmethod
     def from_json(cls, rows: Sequence[Sequence[int]]) -> DayBaseline:
         return cls([[int(x) for x in row] for row in rows])
+
+
+def dispersion(pearsons: Iterable[tuple[float, int]]) -> float:
+    """How much more the days vary than independent customers would make them: the pooled Pearson
+    statistic over what independent customers would rarely exceed (its degrees of freedom df plus two
+    of its standard deviations, sqrt(2 df) each: chance alone is not taken for clustering, so a site
+    of independent customers keeps all its evidence), between 1 and ``MAX_DISPERSION``; 1 with fewer
+    than ``MIN_DISPERSION_FREEDOM`` degrees of freedom. It counts real day-to-day differences too,
+    which is why it is capped."""
+    statistic, freedom = 0.0, 0
+    for x2, df in pearsons:
+        statistic += x2
+        freedom += df
+    if freedom < MIN_DISPERSION_FREEDOM:
+        return 1.0
+    return min(max(statistic / (freedom + 2 * math.sqrt(2 * freedom)), 1.0), MAX_DISPERSION)

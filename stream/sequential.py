@@ -22,6 +22,15 @@ false-alarm rate on the usual mood is below R; Lorden's bound ARL0 >= e^h would 
 cautious and cost a third more customers before every raise. N is the site's own traffic (the
 median customers per day of its latest complete days, times 30).
 
+Customers who are not independent: a party of four sharing one mood votes four times on one draw,
+so its votes say less than four strangers' would. The baseline measures that as the dispersion phi
+>= 1 of the site's days (`stream.baseline.dispersion`, pooled over its hours of the day), and each
+step is divided by phi (a quasi-likelihood CUSUM: n clustered customers count as n/phi independent
+ones). The threshold keeps the stated false-alarm rate: scaled steps scale the in-control drift to
+mu0/phi per customer, and Siegmund's ARL0 ~ (e^h - h - 1)/|mu0/phi| is solved for h with that drift
+(each customer counted is worth 1/phi of an independent one's evidence). Recovery uses the same
+scaled steps.
+
 Change point: the spell began where S last left zero (the maximum-likelihood estimate of the change
 under the CUSUM's alternative); the counts since then are what the alarm reports.
 
@@ -72,9 +81,11 @@ def ordinary_worst(reference: Reference, spreads: float, least: float) -> Refere
                      reference.spread, reference.days)
 
 
-def steps(reference: Reference, sour_share: float) -> tuple[float, float]:
-    """The log-likelihood ratio of one happy and of one unhappy customer (neither: 0)."""
-    return math.log1p(-sour_share), math.log1p(sour_share * reference.positive / reference.negative)
+def steps(reference: Reference, sour_share: float, dispersion: float = 1.0) -> tuple[float, float]:
+    """The log-likelihood ratio of one happy and of one unhappy customer (neither: 0), divided by the
+    site's dispersion (>= 1: the quasi-likelihood, module docstring)."""
+    phi = max(dispersion, 1.0)
+    return math.log1p(-sour_share) / phi, math.log1p(sour_share * reference.positive / reference.negative) / phi
 
 
 def threshold(customers_per_day: float, false_alarms_per_month: float, happy_step: float, unhappy_step: float,
