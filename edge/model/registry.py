@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from edge.model.s3 import s3_client_or_default
+from edge.model.s3 import object_or_none, s3_client_or_default
 from edge.model.signature import ModelSignatureError, SignatureFile, read, verify
 from locallog.files import write_atomically
 from schemas.contract import IDENTIFIER
@@ -104,14 +104,7 @@ class S3BlobStore:
         self.client = client
 
     def get(self, key: str) -> bytes | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            return bytes(self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)["Body"].read())
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
+        return object_or_none(self.client, self.bucket, self.prefix + key)
 
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)

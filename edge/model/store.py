@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import numpy as np
 
 from edge.expression.classifier import ExpressionClassifier, ModelInfo, file_sha256
-from edge.model.s3 import s3_client_or_default
+from edge.model.s3 import object_or_none, s3_client_or_default
 from edge.model.signature import ModelSignatureError, SignatureFile, Signed, key_id, load_public_key, verify
 
 if TYPE_CHECKING:
@@ -157,14 +157,7 @@ class S3Source:
         return SignatureFile(f"{self.uri}.sig", self._beside(".sig"))
 
     def _beside(self, suffix: str) -> bytes | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            return bytes(self.client.get_object(Bucket=self.bucket, Key=self.key + suffix)["Body"].read())
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return None
-            raise
+        return object_or_none(self.client, self.bucket, self.key + suffix)
 
 
 def source_for(uri: str, s3_client: S3Client | None = None, endpoint_url: str | None = None) -> ModelSource:
