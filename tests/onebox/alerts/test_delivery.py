@@ -131,22 +131,35 @@ def test_a_flapping_camera_sends_one_message_and_a_refusing_server_is_retried(
     assert "Raised 19 more times before this" in inbox.texts()[-1]
 
 
+def real_box(tmp_path: Path, mail_url: str, source: str, **thresholds: Any) -> Box:
+    """A box with one camera "door" at `source`, its edge a real subprocess, its alarms mailed to `mail_url`."""
+    values: dict[str, Any] = {"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s"), "name": "Café Central"},
+                              "alerts": {"urls": [mail_url]}}
+    if thresholds:
+        values["thresholds"] = thresholds
+    config = from_values(values, [{"id": "door", "source": source, "name": "Front door"}])
+    return Box(config, SubprocessSpawner(), RealClock(), jobs_enabled=False,
+               specs=[edge_spec(config, config.cameras[0], Layout(config.state_dir))])
+
+
+def step_until_mail(box: Box, inbox: Inbox, started: float, limit_s: float) -> float:
+    """Steps the started box until a message is in the inbox or `limit_s` have passed since `started`:
+    the seconds since `started`."""
+    while time.monotonic() - started < limit_s and not inbox.messages:
+        box.step()
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
 def test_a_missing_camera_file_reaches_the_inbox_with_its_reason(
         tmp_path: Path, smtp: tuple[Inbox, str]) -> None:
     """A real edge process, a real box, a real SMTP server: the time from start to the message."""
     inbox, mail_url = smtp
-    config = from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s"), "name": "Café Central"},
-                          "alerts": {"urls": [mail_url]}},
-                         [{"id": "door", "source": str(tmp_path / "door.mp4"), "name": "Front door"}])
-    layout = Layout(config.state_dir)
-    box = Box(config, SubprocessSpawner(), RealClock(), jobs_enabled=False,
-              specs=[edge_spec(config, config.cameras[0], layout)])
+    box = real_box(tmp_path, mail_url, str(tmp_path / "door.mp4"))
     started = time.monotonic()
     box.start()
     try:
-        while time.monotonic() - started < 120 and not inbox.messages:
-            box.step()
-            time.sleep(0.2)
+        step_until_mail(box, inbox, started, limit_s=120)
     finally:
         box.shutdown(grace_s=5)
     elapsed = time.monotonic() - started
@@ -232,20 +245,11 @@ def test_a_live_camera_that_never_starts_reaches_the_inbox_after_silent_minutes(
     from tests.onebox.alerts.conftest import free_port
 
     inbox, mail_url = smtp
-    config = from_values({"site": {"id": "cafe-7", "state_dir": str(tmp_path / "s"), "name": "Café Central"},
-                          "thresholds": {"silent_minutes": 1},
-                          "alerts": {"urls": [mail_url]}},
-                         [{"id": "door", "source": f"rtsp://127.0.0.1:{free_port()}/cam", "name": "Front door"}])
-    layout = Layout(config.state_dir)
-    box = Box(config, SubprocessSpawner(), RealClock(), jobs_enabled=False,
-              specs=[edge_spec(config, config.cameras[0], layout)])
+    box = real_box(tmp_path, mail_url, f"rtsp://127.0.0.1:{free_port()}/cam", silent_minutes=1)
     started = time.monotonic()
     box.start()
     try:
-        while time.monotonic() - started < 150 and not inbox.messages:
-            box.step()
-            time.sleep(0.2)
-        elapsed = time.monotonic() - started
+        elapsed = step_until_mail(box, inbox, started, limit_s=150)
         restarts = box.supervisor.status["edge-door"].restarts
     finally:
         box.shutdown(grace_s=5)
