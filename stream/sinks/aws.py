@@ -23,6 +23,7 @@ from stream.jsonl import dumps
 from stream.sinks.alert_text import Names, alarm_text, window_key
 from stream.sinks.cloudwatch import (
     CAMERA,
+    CONSUMER_ALIVE,
     DEAD_LETTERS,
     FACES,
     HEARTBEAT,
@@ -164,7 +165,9 @@ def heartbeat_metrics(heartbeats: Sequence[tuple[str, str, int]]) -> list[Metric
 
 
 class AwsOutputs:
-    """The host's outputs on AWS; any of them may be absent (None)."""
+    """The host's outputs on AWS; any of them may be absent (None). With metrics, the first write of each
+    wall-clock minute also puts ``ConsumerAlive``: a consumer that is down, crash-looping or handed no
+    records puts none, which the stack's consumer-silent alarm tells apart from one camera's silence."""
 
     def __init__(self, *, firehose: FirehoseSink | None = None, sns: SnsAlarmSink | None = None,
                  eventbridge: EventBridgeAlarmSink | None = None, metrics: MetricSink | None = None,
@@ -174,6 +177,7 @@ class AwsOutputs:
         self.metrics, self.dead_letters = metrics, dead_letters
         self.metric_window_minutes, self.metric_cameras = metric_window_minutes, metric_cameras
         self._clock = clock
+        self._alive_minute_ms: int | None = None  # the last minute ConsumerAlive was published for
 
     def restore(self, positions: Mapping[str, Any]) -> None:
         return None  # nothing to undo remotely: replays carry the same ids
@@ -190,13 +194,17 @@ class AwsOutputs:
         if self.metrics is not None:
             data = window_metrics(emitted.windows, self.metric_window_minutes, self.metric_cameras)
             data += heartbeat_metrics(emitted.heartbeats)
+            now_ms = int(self._clock() * 1000)
             if letters:  # at processing time: the dead-letter alarm watches the consumer, not event time
-                data.append(MetricDatum(DEAD_LETTERS, (), int(self._clock() * 1000), value=float(len(letters)),
-                                        unit="Count"))
+                data.append(MetricDatum(DEAD_LETTERS, (), now_ms, value=float(len(letters)), unit="Count"))
+            minute_ms = now_ms // 60_000 * 60_000
+            if minute_ms != self._alive_minute_ms:  # processing time too: the consumer's own liveness
+                data.append(MetricDatum(CONSUMER_ALIVE, (), minute_ms, value=1.0, unit="Count"))
             if data:
                 result = self.metrics.publish(data)
                 if not result.ok:
                     raise DeliveryError(f"cloudwatch: {len(result.failed)} data not taken: {result.errors[:1]}")
+            self._alive_minute_ms = minute_ms
 
     def flush(self) -> dict[str, Any]:
         return {}

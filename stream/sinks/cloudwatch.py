@@ -24,6 +24,9 @@ NAMESPACE = "Moodlens"
 # From the windows of the alarm's length, per site (no Camera dimension) and per site and camera.
 NET_SCORE, TRACKS, FACES = "NetScore", "Tracks", "Faces"
 HEARTBEAT = "Heartbeat"  # one sample per camera and minute with a heartbeat
+# One sample per wall-clock minute in which the consumer wrote outputs, no dimensions: what tells the
+# stack's consumer-silent alarm apart from every camera's silence.
+CONSUMER_ALIVE = "ConsumerAlive"
 DEAD_LETTERS = "DeadLetters"  # records dead-lettered, at processing time, no dimensions
 MODEL_DRIFT = "ModelDrift"  # the model's PSI per site, camera and day
 MODEL_DRIFT_MAX = "ModelDriftMax"  # the largest PSI of a drift run, no dimensions: what the alarm watches

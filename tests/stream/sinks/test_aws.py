@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stream.deadletter import DeadLetter
 from stream.host.sites import Applied, Emitted, Sites
 from stream.sinks.aws import AwsOutputs, DeliveryError, EventBridgeAlarmSink, FirehoseSink, SnsAlarmSink
-from stream.sinks.cloudwatch import CloudWatchPublisher
+from stream.sinks.cloudwatch import CONSUMER_ALIVE, CloudWatchPublisher, MemoryMetricSink, MetricDatum, PublishResult
 from stream.sinks.sqs import SqsDeadLetterSink
 from tests.stream.helpers import T0, face
 from tests.stream.host.test_sites import ALARMS, ENGINE
@@ -140,3 +142,38 @@ def test_dead_letters_go_to_sqs_with_their_reason(aws_client: Callable[[str], An
         Emitted(), [letter])
     (body,) = drain(sqs, url)
     assert body["reasons"] == [{"path": "$", "reason": "malformed JSON"}] and body["payload"] == "{broken"
+
+
+@given(st.lists(st.integers(0, 10 * 60_000), min_size=1, max_size=40))
+def test_consumer_alive_is_put_once_for_each_minute_the_consumer_wrote_in(offsets_ms: list[int]) -> None:
+    times = sorted(T0 + offset for offset in offsets_ms)
+    clock = iter(times)
+    sink = MemoryMetricSink()
+    outputs = AwsOutputs(metrics=sink, clock=lambda: next(clock) / 1000)
+    for _ in times:
+        outputs.write(Emitted(), [])  # a batch that closed no window: the consumer still shows it is alive
+    alive = [d for d in sink.data if d.name == CONSUMER_ALIVE]
+    assert [d.timestamp_ms for d in alive] == sorted({t // 60_000 * 60_000 for t in times})
+    assert all(d.dimensions == () and d.value == 1.0 for d in alive)
+
+
+class _Refusing:
+    def __init__(self) -> None:
+        self.refuse = True
+        self.sent: list[MetricDatum] = []
+
+    def publish(self, data: Sequence[MetricDatum]) -> PublishResult:
+        if self.refuse:
+            return PublishResult(requests=1, failed=list(data), errors=["Throttling: rate exceeded"])
+        self.sent.extend(data)
+        return PublishResult(requests=1, sent=list(data))
+
+
+def test_a_minute_whose_consumer_alive_cloudwatch_refused_is_put_again_by_the_replayed_batch() -> None:
+    sink = _Refusing()
+    outputs = AwsOutputs(metrics=sink, clock=lambda: T0 / 1000 + 5)
+    with pytest.raises(DeliveryError, match="Throttling"):
+        outputs.write(Emitted(), [])
+    sink.refuse = False
+    outputs.write(Emitted(), [])
+    assert [(d.name, d.timestamp_ms) for d in sink.sent] == [(CONSUMER_ALIVE, T0)]
