@@ -28,7 +28,7 @@ from stream.sinks.aws import (  # noqa: F401
 # The CloudWatch names the stack's alarms and dashboard watch, and the consumer's environment, are the
 # stream's, declared where it writes and reads them; named here for the stack's modules.
 from stream.sinks.cloudwatch import CAMERA as CAMERA_DIMENSION  # noqa: F401
-from stream.sinks.cloudwatch import FACES, MODEL_DRIFT_MAX, NET_SCORE, TRACKS  # noqa: F401
+from stream.sinks.cloudwatch import CONSUMER_ALIVE, FACES, HEARTBEAT, MODEL_DRIFT_MAX, NET_SCORE, TRACKS  # noqa: F401
 from stream.sinks.cloudwatch import NAMESPACE as METRIC_NAMESPACE  # noqa: F401
 from stream.sinks.cloudwatch import SITE as SITE_DIMENSION  # noqa: F401
 

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from deploy.container import host_arguments
-from deploy.stack import compute, ingest, monitoring, storage
+from deploy.stack import compute, ingest, monitoring, silence, storage
 from deploy.stack.cfn import Json, ref, sub
 from deploy.stack.thresholds import load_thresholds
+from schemas.contract import IDENTIFIER
 from stream.alarms import AlarmConfig
 from stream.engine import EngineConfig
 
 Inventory = Mapping[str, Sequence[str]]  # site -> cameras
 GIB = 1024**3
+MAX_RESOURCES = 500  # CloudFormation's limit per stack
 
 PARAMETERS: dict[str, Json] = {
     "ImageUri": {"Type": "String", "AllowedPattern": r"^\S+[:@]\S+$",
@@ -90,8 +93,46 @@ def sites_argument(inventory: Inventory, text: str, where: str) -> str:
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def check_inventory(inventory: Any, where: str) -> Inventory:
+    """The inventory as the stack needs it: site ids and camera ids as the events carry them (a camera
+    listed under another spelling would never send and its alarm would never clear), each once."""
+    if not isinstance(inventory, dict) or not inventory:
+        raise ValueError(f'{where}: give an object of site id -> [camera id, ...], e.g. {{"cafe-1": ["cam-a"]}}')
+    for site, cameras in inventory.items():
+        if not re.match(IDENTIFIER, site):
+            raise ValueError(f"{where}: site {site!r} is not a site id of the events ({IDENTIFIER})")
+        if not isinstance(cameras, list) or not all(isinstance(cam, str) for cam in cameras):
+            raise ValueError(f"{where}: site {site!r}: give a list of camera ids, got {cameras!r}")
+        bad = [cam for cam in cameras if not re.match(IDENTIFIER, cam)]
+        if bad:
+            raise ValueError(f"{where}: site {site!r}: camera {bad[0]!r} is not a camera id of the events "
+                             f"({IDENTIFIER})")
+        twice = sorted({cam for cam in cameras if cameras.count(cam) > 1})
+        if twice:
+            raise ValueError(f"{where}: site {site!r}: camera(s) {twice} listed more than once")
+    return inventory
+
+
+def _site_names(sites_json: str | None) -> dict[str, str]:
+    return {site: fields["name"] for site, fields in json.loads(sites_json).items()} if sites_json else {}
+
+
+def _check_size(resources: Mapping[str, Any], inventory: Inventory, where: str) -> None:
+    if len(resources) <= MAX_RESOURCES:
+        return
+    cameras = sum(len(c) for c in inventory.values())
+    room = (MAX_RESOURCES - (len(resources) - 2 * cameras)) // 2
+    raise ValueError(f"{where}: {len(inventory)} sites with {cameras} cameras make a stack of {len(resources)} "
+                     f"resources; CloudFormation allows {MAX_RESOURCES}. Each camera takes two (its heartbeat and "
+                     f"camera-silent alarms): with these sites at most {room} cameras fit. Deploy the sites as "
+                     "several stacks, each with its own --inventory and --stack-name.")
+
+
 def build_template(inventory: Inventory, alarms: AlarmConfig | None = None,
-                   engine: EngineConfig | None = None, sites_json: str | None = None) -> Json:
+                   engine: EngineConfig | None = None, sites_json: str | None = None,
+                   inventory_where: str = "inventory") -> Json:
+    """``inventory_where`` names the inventory (its file) in the messages about it."""
+    check_inventory(inventory, inventory_where)
     alarms = alarms or AlarmConfig()
     engine = engine or EngineConfig()
     if alarms.window_minutes not in engine.window_minutes:
@@ -108,8 +149,10 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None,
         **ingest.resources(),
         **compute.roles(), **compute.consumer(host_arguments(engine, alarms)), **compute.schedules(sites_json),
         **monitoring.topic(), **monitoring.operations_alarms(), **monitoring.site_alarms(alarms, inventory),
+        **silence.consumer_silent_alarm(alarms), **silence.camera_alarms(alarms, inventory, _site_names(sites_json)),
         **monitoring.dashboard(),
     }
+    _check_size(resources, inventory, inventory_where)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "moodlens AWS mode: IoT Core -> Kinesis -> ECS Fargate consumer -> Firehose/S3, SNS, "
@@ -139,9 +182,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         engine, alarms = load_thresholds(args.thresholds) if args.thresholds else (None, None)
-        inventory = json.loads(args.inventory.read_text())
+        try:
+            document = json.loads(args.inventory.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{args.inventory}: not JSON ({error})") from None
+        inventory = check_inventory(document, str(args.inventory))
         sites = sites_argument(inventory, args.sites.read_text(), str(args.sites)) if args.sites else None
-        text = render(build_template(inventory, alarms, engine, sites))
+        text = render(build_template(inventory, alarms, engine, sites, str(args.inventory)))
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
