@@ -32,11 +32,6 @@ from stream.alarms import AlarmConfig
 CONSUMER_SILENT = "ConsumerSilentAlarm"
 PERIOD_S = 60
 MAX_EVALUATION_S = 86_400  # CloudWatch: a 60-second alarm looks back at most one day
-# A camera's heartbeats are stamped at their minute's start and reach CloudWatch when that minute closes
-# in event time, up to two minutes after the consumer's own ConsumerAlive of the same moment. When the
-# consumer stops, its cameras' alarms can therefore raise up to two minutes before the consumer-silent
-# alarm; their actions wait this long (plus one evaluation) for it before they go out.
-SUPPRESSOR_WAIT_S = 180
 DESCRIPTION_LIMIT = 1024  # CloudWatch's AlarmDescription
 
 
@@ -72,11 +67,21 @@ def _site_label(site: str, names: Mapping[str, str]) -> str:
     return f"{name} (site {site})" if name != site else f"site {site}"
 
 
-def camera_alarms(config: AlarmConfig, inventory: Mapping[str, Sequence[str]],
+def suppressor_wait_s(allowed_lateness_ms: int) -> int:
+    """How long a camera-silent alarm's actions wait for the consumer-silent alarm. A heartbeat reaches
+    CloudWatch when the engine closes its minute, once event time is ``allowed_lateness_ms`` past the
+    minute's end, stamped at the minute's start: up to lateness + 1 minute behind the ConsumerAlive the
+    consumer put at the same moment. When the consumer stops, its cameras' alarms raise that much
+    earlier than the consumer-silent alarm; one more minute for CloudWatch's own evaluation."""
+    return -(-allowed_lateness_ms // 1000) + 2 * PERIOD_S
+
+
+def camera_alarms(config: AlarmConfig, allowed_lateness_ms: int, inventory: Mapping[str, Sequence[str]],
                   site_names: Mapping[str, str] | None = None) -> dict[str, Json]:
     """Two resources per camera: its heartbeat alarm (no actions) and its camera-silent alarm (actions,
-    held back while the consumer is silent)."""
+    held back while the consumer is silent). ``allowed_lateness_ms``: the engine's."""
     rule, minutes, names = _silent_rule(config), config.silent_minutes, site_names or {}
+    wait_s = suppressor_wait_s(allowed_lateness_ms)
     resources: dict[str, Json] = {}
     for site in sorted(inventory):
         where = _site_label(site, names)
@@ -100,9 +105,9 @@ def camera_alarms(config: AlarmConfig, inventory: Mapping[str, Sequence[str]],
                     "AlarmDescription": text[:DESCRIPTION_LIMIT],
                     "AlarmRule": sub(f'ALARM("${{{heartbeats}.Arn}}")'),
                     "ActionsSuppressor": att(CONSUMER_SILENT),
-                    "ActionsSuppressorWaitPeriod": SUPPRESSOR_WAIT_S,
+                    "ActionsSuppressorWaitPeriod": wait_s,
                     # once the consumer is back, a camera's alarm clears at its first heartbeat within
-                    # silent_minutes: held back that long, a camera that works sends nothing
-                    "ActionsSuppressorExtensionPeriod": max(SUPPRESSOR_WAIT_S, minutes * PERIOD_S),
+                    # silent_minutes, which reaches CloudWatch as late as it does on the way down
+                    "ActionsSuppressorExtensionPeriod": max(wait_s, minutes * PERIOD_S),
                     **_actions()}}
     return resources

@@ -149,7 +149,8 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None,
         **ingest.resources(),
         **compute.roles(), **compute.consumer(host_arguments(engine, alarms)), **compute.schedules(sites_json),
         **monitoring.topic(), **monitoring.operations_alarms(), **monitoring.site_alarms(alarms, inventory),
-        **silence.consumer_silent_alarm(alarms), **silence.camera_alarms(alarms, inventory, _site_names(sites_json)),
+        **silence.consumer_silent_alarm(alarms),
+        **silence.camera_alarms(alarms, engine.allowed_lateness_ms, inventory, _site_names(sites_json)),
         **monitoring.dashboard(),
     }
     _check_size(resources, inventory, inventory_where)
