@@ -34,10 +34,14 @@ PRICES = {
     "athena_tb": 5.00,                 # Athena, per TB scanned
     "cw_metric_month": 0.30,           # CloudWatch custom metric, per metric-month
     "cw_alarm_metric_month": 0.10,     # CloudWatch standard alarm, per metric it reads
+    "cw_composite_alarm_month": 0.50,  # CloudWatch composite alarm, per alarm
     "cw_dashboard_month": 3.00,        # CloudWatch dashboard, per month
     "cw_put_per_k": 0.01,              # PutMetricData, per 1,000 requests
     "kms_key_month": 1.00,             # KMS customer-managed key, per month
 }
+# The stack's alarms that are not per site or camera: consumer lag, consumer silent, model drift, the
+# three dead-letter queues.
+OPERATIONS_ALARMS = 6
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,9 @@ def lines(a: Assumptions) -> list[tuple[str, str, float, bool]]:
         ("CloudWatch metrics", f"{metrics} metrics x ${p['cw_metric_month']}", metrics * p["cw_metric_month"], False),
         ("CloudWatch net-score alarm", f"2 metrics x ${p['cw_alarm_metric_month']}",
          2 * p["cw_alarm_metric_month"], False),
+        ("CloudWatch camera-silent alarms (heartbeat + composite per camera)",
+         f"{a.cameras} x (${p['cw_alarm_metric_month']} + ${p['cw_composite_alarm_month']:.2f})",
+         a.cameras * (p["cw_alarm_metric_month"] + p["cw_composite_alarm_month"]), False),
         ("Kinesis on-demand stream", f"{HOURS} h x ${p['kinesis_stream_hour']}", HOURS * p["kinesis_stream_hour"],
          True),
         ("Fargate consumer (0.5 vCPU, 1 GB)", f"{HOURS} h x ({vcpu} x ${p['fargate_vcpu_hour']} + {gb:g} x "
@@ -96,9 +103,10 @@ def lines(a: Assumptions) -> list[tuple[str, str, float, bool]]:
          (HOURS + batch_hours) * p["public_ipv4_hour"], True),
         ("Fargate compaction (1 vCPU, 4 GB, hourly)", f"{batch_hours:.1f} h x (${p['fargate_vcpu_hour']} + 4 x "
          f"${p['fargate_gb_hour']})", batch_hours * (p["fargate_vcpu_hour"] + 4 * p["fargate_gb_hour"]), True),
-        ("CloudWatch dashboard, 5 operations alarms, ModelDriftMax", f"${p['cw_dashboard_month']:.2f} + 5 x "
-         f"${p['cw_alarm_metric_month']} + ${p['cw_metric_month']}",
-         p["cw_dashboard_month"] + 5 * p["cw_alarm_metric_month"] + p["cw_metric_month"], True),
+        (f"CloudWatch dashboard, {OPERATIONS_ALARMS} operations alarms, ModelDriftMax and ConsumerAlive",
+         f"${p['cw_dashboard_month']:.2f} + {OPERATIONS_ALARMS} x ${p['cw_alarm_metric_month']} + 2 x "
+         f"${p['cw_metric_month']}",
+         p["cw_dashboard_month"] + OPERATIONS_ALARMS * p["cw_alarm_metric_month"] + 2 * p["cw_metric_month"], True),
         ("PutMetricData (one request a minute)", f"{HOURS * 60 / 1e3:.1f} k x ${p['cw_put_per_k']}/k",
          HOURS * 60 / 1e3 * p["cw_put_per_k"], True),
         ("KMS key", f"${p['kms_key_month']:.2f}", p["kms_key_month"], True),

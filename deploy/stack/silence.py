@@ -87,12 +87,13 @@ def camera_alarms(config: AlarmConfig, allowed_lateness_ms: int, inventory: Mapp
         where = _site_label(site, names)
         for camera in sorted(inventory[site]):
             heartbeats = logical_id("heartbeats", site, camera)
+            says = (f"camera {camera} at {where}: no heartbeat in {minutes} consecutive minutes "
+                    f"(the camera-silent-{site}-{camera} alarm sends the messages)")
             resources[heartbeats] = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-                "AlarmName": named(f"heartbeats-{site}-{camera}"),
-                "AlarmDescription": (f"camera {camera} at {where}: no heartbeat in {minutes} consecutive minutes "
-                                     f"(the camera-silent-{site}-{camera} alarm sends the messages)")[:DESCRIPTION_LIMIT],
+                "AlarmName": named(f"heartbeats-{site}-{camera}"), "AlarmDescription": says[:DESCRIPTION_LIMIT],
                 "Namespace": c.METRIC_NAMESPACE, "MetricName": c.HEARTBEAT,
-                "Dimensions": [{"Name": c.SITE_DIMENSION, "Value": site}, {"Name": c.CAMERA_DIMENSION, "Value": camera}],
+                "Dimensions": [{"Name": c.SITE_DIMENSION, "Value": site},
+                               {"Name": c.CAMERA_DIMENSION, "Value": camera}],
                 **rule}}
             text = (f"Camera {camera} at {where} has sent no heartbeat for {minutes} minutes, or none since this "
                     "stack was created. Its sentiment figures are missing meanwhile. Check the camera (power, "

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deploy.cost import Assumptions, lines, per_site, report
+from deploy.cost import OPERATIONS_ALARMS, Assumptions, lines, per_site, report
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -29,3 +29,15 @@ def test_shared_costs_are_divided_by_sites_and_the_rest_scales_with_cameras(site
     assert per_site(replace(base, sites=sites + 1)) < per_site(base)
     assert per_site(replace(base, cameras=cameras + 1)) > per_site(base)
     assert per_site(replace(base, events_per_minute=0)) < per_site(base)
+
+
+def test_the_alarms_priced_are_the_alarms_the_stack_makes_for_the_assumed_fleet() -> None:
+    from deploy.stack.template import build_template
+
+    a = Assumptions()
+    template = build_template({f"site-{s}": [f"cam-{c}" for c in range(a.cameras)] for s in range(a.sites)})
+    # the model prices the single consumer: the scaling alarms exist only with ConsumerMode=kcl
+    kinds = [r["Type"] for r in template["Resources"].values() if "Condition" not in r]
+    # per site one net-score alarm, per camera a heartbeat alarm and a composite camera-silent alarm
+    assert kinds.count("AWS::CloudWatch::Alarm") == a.sites * (1 + a.cameras) + OPERATIONS_ALARMS
+    assert kinds.count("AWS::CloudWatch::CompositeAlarm") == a.sites * a.cameras

@@ -142,7 +142,7 @@ def test_a_never_started_camera_alarms_and_a_stopped_consumer_raises_one_alarm_n
                  str(tmp_path / "out"), "--metrics-namespace", alarms[CONSUMER_SILENT]["Namespace"],
                  "--once"]) == 0
     ran_ms = int(time.time() * 1000) // MINUTE * MINUTE
-    assert "read %d records" % len(events) in capsys.readouterr().err
+    assert f"read {len(events)} records" in capsys.readouterr().err
 
     minutes = [ran_ms + MINUTE * i for i in range(1, 3 * SILENT + 4)]
     data = {key: datapoints(cloudwatch, alarm, start_ms - MINUTE, minutes[-1]) for key, alarm in alarms.items()}
