@@ -257,7 +257,7 @@ def _digest(items: list[Mapping[str, Any]]) -> str:
 def _time_host(sites: Sites, raw: list[tuple[str, bytes]], batch: int) -> dict[str, Any]:
     """The host's step on each batch as `stream.host.loop.apply_batch` runs it: with the collector
     paused, the stream's ingest (its C decoder) on (label, payload) pairs, then the per-site engines
-    and alarms (`Sites.apply`) on (event, partition, position) tuples made by zip.
+    and alarms (`Sites.apply_columns`) on the events and their partitions and positions.
     CPU seconds; the output digested afterwards."""
     windows: list[Any] = []
     alarms: list[Any] = []
@@ -266,7 +266,7 @@ def _time_host(sites: Sites, raw: list[tuple[str, bytes]], batch: int) -> dict[s
     for i in range(0, len(raw), batch):
         with collector_paused():
             events, _ = ingest(raw[i:i + batch], None)
-            out = sites.apply(list(zip(events, repeat("log"), range(i, i + len(events)))))
+            out = sites.apply_columns(events, ["log"] * len(events), range(i, i + len(events)))
         windows += out.windows
         alarms += out.alarms
     seconds = time.process_time() - start

@@ -7,7 +7,8 @@ from typing import Any
 from typing_extensions import Buffer
 
 class Event(Mapping[str, Any]):  # registered as a collections.abc.Mapping when the module loads
-    """A validated event or nested object: a read-only mapping of its present fields."""
+    """A validated event or nested object: a read-only mapping of its present fields. It holds the record
+    it was parsed from; a number, nested object or unremembered string is made on its first read, then kept."""
 
     def __getitem__(self, key: str) -> Any: ...
     def __iter__(self) -> Iterator[str]: ...

@@ -4,7 +4,10 @@ Where it is built (``pip install -e .``; ``DECODE_PATH`` says which path is acti
 ``schemas._record`` (``schemas/_native/``, program compiled from the contract by
 `schemas.native_program`) reads each record first: it returns a read-only `Event` mapping equal to
 the reference's dict when it proves the record valid, and otherwise hands the record to the msgspec
-path below, exactly as if it were not there (see ``docs/adr/native-0001-c-validator.md``).
+path below, exactly as if it were not there (see ``docs/adr/native-0001-c-validator.md``). An `Event`
+is checked in full when it is parsed, but holds the record and makes a number, a nested object or a
+string seen once only when that field is first read: a reader that takes a few fields (the window
+engine) never pays for the others.
 
 The fast path is conservative by design: it accepts only records the reference validator
 (`schemas.validation`) accepts, and hands everything else to it, so the reasons a record is refused

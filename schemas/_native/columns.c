@@ -271,6 +271,8 @@ int line_row(Decoder *self, Table *tables, const char *p, Py_ssize_t size, Py_ss
     c.decoder = self;
     c.p = p;
     c.end = p + size;
+    c.start = NULL;
+    c.source = NULL;
     skip_ws(&c);
     if (c.p >= c.end || *c.p != '{') return 0;
     c.p++;

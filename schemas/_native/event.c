@@ -3,10 +3,10 @@
 
 static PyObject *KEYS_VIEW, *ITEMS_VIEW, *VALUES_VIEW; /* collections.abc's views */
 
-Event *event_new(Decoder *d, const Spec *spec) {
+Event *event_new(Decoder *d, const Spec *spec, PyObject *source) {
     PyTypeObject *tp = &EventType;
     /* tp_basicsize is offsetof(Event, values): pointer-aligned, so the slots follow without padding */
-    size_t size = (size_t)tp->tp_basicsize + (size_t)spec->n_fields * sizeof(PyObject *);
+    size_t size = (size_t)tp->tp_basicsize + (size_t)spec->n_fields * (sizeof(PyObject *) + sizeof(Py_ssize_t));
     Event *e = (Event *)PyObject_Malloc(size);
     if (!e) {
         PyErr_NoMemory();
@@ -16,6 +16,7 @@ Event *event_new(Decoder *d, const Spec *spec) {
     PyObject_InitVar((PyVarObject *)e, tp, spec->n_fields);
     e->spec = spec;
     e->owner = Py_NewRef((PyObject *)d);
+    e->source = Py_NewRef(source);
     return e;
 }
 
@@ -31,25 +32,28 @@ static Py_ssize_t field_index(const Spec *spec, PyObject *key) {
 static void Event_dealloc(Event *self) {
     for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) Py_XDECREF(self->values[i]);
     Py_XDECREF(self->owner);
+    Py_XDECREF(self->source);
     PyObject_Free(self);
 }
 
 static Py_ssize_t Event_length(Event *self) {
     Py_ssize_t n = 0;
-    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) n += self->values[i] != NULL;
+    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) n += event_has(self, i);
     return n;
 }
 
 static PyObject *Event_subscript(Event *self, PyObject *key) {
     Py_ssize_t i = field_index(self->spec, key);
-    if (i >= 0 && self->values[i]) return Py_NewRef(self->values[i]);
-    PyErr_SetObject(PyExc_KeyError, key);
+    PyObject *v;
+    int found = i >= 0 ? event_read(self, i, &v) : 0;
+    if (found > 0) return Py_NewRef(v);
+    if (found == 0) PyErr_SetObject(PyExc_KeyError, key);
     return NULL;
 }
 
 static int Event_contains(Event *self, PyObject *key) {
     Py_ssize_t i = field_index(self->spec, key);
-    return i >= 0 && self->values[i] != NULL;
+    return i >= 0 && event_has(self, i);
 }
 
 static PyObject *Event_get(Event *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -58,15 +62,17 @@ static PyObject *Event_get(Event *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_ssize_t i = field_index(self->spec, args[0]);
-    if (i >= 0 && self->values[i]) return Py_NewRef(self->values[i]);
-    return Py_NewRef(nargs == 2 ? args[1] : Py_None);
+    PyObject *v;
+    int found = i >= 0 ? event_read(self, i, &v) : 0;
+    if (found < 0) return NULL;
+    return Py_NewRef(found ? v : nargs == 2 ? args[1] : Py_None);
 }
 
 static PyObject *Event_iter(Event *self) {
     PyObject *keys = PyTuple_New(Event_length(self));
     if (!keys) return NULL;
     for (Py_ssize_t i = 0, k = 0; i < Py_SIZE(self); i++)
-        if (self->values[i]) PyTuple_SET_ITEM(keys, k++, Py_NewRef(self->spec->fields[i].name));
+        if (event_has(self, i)) PyTuple_SET_ITEM(keys, k++, Py_NewRef(self->spec->fields[i].name));
     PyObject *it = PyObject_GetIter(keys);
     Py_DECREF(keys);
     return it;
@@ -77,8 +83,13 @@ static PyObject *Event_to_dict(Event *self, PyObject *unused) {
     PyObject *d = PyDict_New();
     if (!d) return NULL;
     for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) {
-        PyObject *v = self->values[i];
-        if (!v) continue;
+        PyObject *v;
+        int found = event_read(self, i, &v);
+        if (found < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+        if (!found) continue;
         if (Py_IS_TYPE(v, &EventType)) v = Event_to_dict((Event *)v, NULL);
         else Py_INCREF(v);
         if (!v || PyDict_SetItem(d, self->spec->fields[i].name, v) < 0) {

@@ -1,4 +1,4 @@
-/* One JSON record -> the validated event as a dict, or None: "not proven valid here, ask the reference".
+/* One JSON record -> the validated event (an Event mapping), or None: "not proven valid here, ask the reference".
  *
  * Generic: what to check comes from a "program" that `schemas.native_program` compiles from
  * `schemas.contract` at import (field names, kinds, bounds, enums, patterns, nesting, required_when,
@@ -10,6 +10,9 @@
  * more, numbers that do not fit a double, any rule broken. The tag may be any key: when it is not the
  * first, the record is parsed as each event type in turn (at most one can succeed).
  *
+ * Checked once, built on demand: the whole record is checked when it is parsed, but a value that costs an
+ * allocation is made only when it is first read, from its place in the record (record.h, Event).
+ *
  * Memory safety: every read is checked against the end of the buffer; no fixed-size buffers; recursion
  * only follows the program's nested objects (two levels), never the input's own nesting.
  */
@@ -19,7 +22,14 @@
 
 #define FAIL() return NULL
 
-static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event);
+/* How parse_value hands back what it read. CHECK: every rule is checked, but a value that would cost an
+ * allocation (a number, a nested object, a string not remembered) is left in the record: LAZY. MAKE: the
+ * value itself (a nested object as an Event whose own members are checked the CHECK way). */
+enum { CHECK = 0, MAKE = 1 };
+static char lazy_marker;
+#define LAZY ((PyObject *)&lazy_marker) /* a marker, never a reference: nothing to release */
+
+static int parse_members(const Spec *obj, Cursor *c, PyObject **values, Py_ssize_t *places);
 
 static PyObject *make_ascii(const char *s, Py_ssize_t n) {
     PyObject *u = PyUnicode_New(n, 127);
@@ -27,8 +37,14 @@ static PyObject *make_ascii(const char *s, Py_ssize_t n) {
     return u;
 }
 
-/* The value of one field, or NULL (an exception set only for real errors, such as no memory). */
-static PyObject *parse_value(const Spec *s, Cursor *c, double *as_double) {
+/* The members' values and places after parse_members, given up on or done with: the references released. */
+static void release(PyObject **values, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) Py_CLEAR(values[i]);
+}
+
+/* The value of one field (a new reference), LAZY (CHECK only), or NULL to give up (an exception set only
+ * for real errors, such as no memory). */
+static PyObject *parse_value(const Spec *s, Cursor *c, double *as_double, int mode) {
     if (c->p >= c->end) FAIL();
     char ch = *c->p;
     if (ch == 'n') {
@@ -59,6 +75,8 @@ static PyObject *parse_value(const Spec *s, Cursor *c, double *as_double) {
         }
         if (s->max_length >= 0 && n > s->max_length) FAIL(); /* ASCII: bytes are characters */
         if (s->n_pattern >= 0 && !pattern_matches(s, v, n)) FAIL();
+        /* checked in full; made now only where a remembered value or a Python check needs the object */
+        if (mode == CHECK && !s->cache && !s->pattern_check) return LAZY;
         PyObject *u = make_ascii(v, n);
         if (u && s->pattern_check) {
             PyObject *m = PyObject_CallOneArg(s->pattern_check, u);
@@ -79,9 +97,19 @@ static PyObject *parse_value(const Spec *s, Cursor *c, double *as_double) {
     case KIND_OBJECT: {
         if (ch != '{') FAIL();
         c->p++;
-        Event *e = event_new(c->decoder, s);
+        if (mode == CHECK) { /* its members checked into scratch slots, then let go */
+            PyObject *values[MAX_FIELDS];
+            Py_ssize_t places[MAX_FIELDS];
+            memset(values, 0, (size_t)s->n_fields * sizeof(PyObject *));
+            memset(places, 0, (size_t)s->n_fields * sizeof(Py_ssize_t));
+            int ok = parse_members(s, c, values, places);
+            release(values, s->n_fields);
+            if (!ok) FAIL();
+            return LAZY;
+        }
+        Event *e = event_new(c->decoder, s, c->source);
         if (!e) FAIL();
-        if (!parse_object(s, c, e)) {
+        if (!parse_members(s, c, e->values, event_places(e))) {
             Py_DECREF(e);
             FAIL();
         }
@@ -105,22 +133,34 @@ static PyObject *parse_value(const Spec *s, Cursor *c, double *as_double) {
                 if (dv < s->num_lo || dv > s->num_hi) FAIL();
                 *as_double = dv;
             }
-            return PyLong_FromLongLong(v);
+            return mode == CHECK ? LAZY : PyLong_FromLongLong(v);
         }
         if (s->kind == KIND_INTEGER) FAIL(); /* 96.0 is no integer for the reference */
         double d;
         if (!number_to_double(&n, &d) || !isfinite(d)) FAIL();
         if (d < s->num_lo || d > s->num_hi) FAIL();
         *as_double = d;
-        return PyFloat_FromDouble(d);
+        return mode == CHECK ? LAZY : PyFloat_FromDouble(d);
     }
     }
     FAIL();
 }
 
-/* Members of `obj` into `event`, the cursor just past '{'; consumes the closing '}'.
- * Returns `event` (borrowed) or NULL to give up. */
-static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event) {
+/* The value of field `s` left at `place` (parse_members' places) in the record `c` reads: a new reference,
+ * or NULL with an exception set. The record is immutable and was checked, so it reads as it did then. */
+static PyObject *make_at(const Spec *s, const Cursor *c, Py_ssize_t place) {
+    Cursor at = *c;
+    double unused = 0.0;
+    at.p = c->start + place - 1;
+    PyObject *v = parse_value(s, &at, &unused, MAKE);
+    if (!v && !PyErr_Occurred())
+        PyErr_Format(PyExc_RuntimeError, "field %U no longer reads as it did when it was checked", s->name);
+    return v;
+}
+
+/* Members of `obj` checked (CHECK) into `values` and `places` (n_fields each, zeroed), the cursor just past
+ * '{'; consumes the closing '}'. 1, or 0 to give up (the caller releases `values` either way). */
+static int parse_members(const Spec *obj, Cursor *c, PyObject **values, Py_ssize_t *places) {
     Py_ssize_t hint = 0;
     uint64_t seen = 0;
     double sum = 0.0;
@@ -132,35 +172,64 @@ static PyObject *parse_object(const Spec *obj, Cursor *c, Event *event) {
     for (;;) {
         const char *k;
         Py_ssize_t kn;
-        if (!scan_string(c, &k, &kn)) FAIL();
+        if (!scan_string(c, &k, &kn)) return 0;
         Py_ssize_t i = find_field(obj, k, kn, hint);
-        if (i < 0 || (seen & (UINT64_C(1) << i))) FAIL(); /* unknown (a newer minor's) or repeated */
-        if (!past_colon(c)) FAIL();
+        if (i < 0 || (seen & (UINT64_C(1) << i))) return 0; /* unknown (a newer minor's) or repeated */
+        if (!past_colon(c)) return 0;
         double as_double = 0.0;
-        PyObject *v = parse_value(&obj->fields[i], c, &as_double);
-        if (!v) FAIL();
-        event->values[i] = v; /* i was not seen: the slot is empty */
+        const char *at = c->p;
+        PyObject *v = parse_value(&obj->fields[i], c, &as_double, CHECK);
+        if (!v) return 0;
+        if (v == LAZY) places[i] = at - c->start + 1;
+        else values[i] = v; /* i was not seen: the slot is empty */
         sum += as_double; /* members of a sum rule are numbers; in JSON order, as the reference sums */
         seen |= UINT64_C(1) << i;
         hint = i + 1;
         int more = next_member(c);
-        if (more < 0) FAIL();
+        if (more < 0) return 0;
         if (!more) break;
     }
 close:
     for (Py_ssize_t i = 0; i < obj->n_fields; i++) {
         const Spec *f = &obj->fields[i];
         if (seen & (UINT64_C(1) << i)) continue;
-        if (f->required) FAIL();
-        if (f->when_index >= 0 && (seen & (UINT64_C(1) << f->when_index))) {
-            PyObject *sibling = event->values[f->when_index];
-            if (!sibling) FAIL();
+        if (f->required) return 0;
+        Py_ssize_t w = f->when_index;
+        if (w >= 0 && (seen & (UINT64_C(1) << w))) {
+            PyObject *sibling = values[w] ? Py_NewRef(values[w]) : make_at(&obj->fields[w], c, places[w]);
+            if (!sibling) return 0;
             int equal = PyObject_RichCompareBool(sibling, f->when_value, Py_EQ);
-            if (equal != 0) FAIL(); /* required by its sibling's value (or the comparison failed) */
+            Py_DECREF(sibling);
+            if (equal != 0) return 0; /* required by its sibling's value (or the comparison failed) */
         }
     }
-    if (!sum_holds(obj, sum)) FAIL();
-    return (PyObject *)event;
+    return sum_holds(obj, sum);
+}
+
+int event_read(Event *e, Py_ssize_t i, PyObject **out) {
+    PyObject *v = e->values[i];
+    if (!v) {
+        Py_ssize_t place = event_places(e)[i];
+        if (!place) return 0;
+        Cursor c;
+        c.decoder = (Decoder *)e->owner;
+        c.source = e->source;
+        if (PyBytes_Check(e->source)) {
+            c.start = PyBytes_AS_STRING(e->source);
+            c.end = c.start + PyBytes_GET_SIZE(e->source);
+        } else { /* an ASCII str: parse took nothing else */
+            c.start = (const char *)PyUnicode_1BYTE_DATA(e->source);
+            c.end = c.start + PyUnicode_GET_LENGTH(e->source);
+        }
+        c.p = c.start;
+        v = make_at(&e->spec->fields[i], &c, place);
+        if (!v) return -1;
+        if (e->values[i]) Py_DECREF(v); /* made meanwhile by a Python check this one called */
+        else e->values[i] = v;
+        v = e->values[i];
+    }
+    *out = v;
+    return 1;
 }
 
 /* ------------------------------------------------------------------ the decoder type */
@@ -187,9 +256,9 @@ int leading_tag(Decoder *self, Cursor c, const Spec **contract) {
 
 /* The record as an event of `contract`, or NULL (an exception set only when memory ran out). */
 static PyObject *parse_as(Decoder *self, const Spec *contract, Cursor c) {
-    Event *event = event_new(self, contract);
+    Event *event = event_new(self, contract, c.source);
     if (!event) return NULL;
-    if (parse_object(contract, &c, event)) {
+    if (parse_members(contract, &c, event->values, event_places(event))) {
         skip_ws(&c);
         if (c.p == c.end) return (PyObject *)event;
     }
@@ -210,6 +279,8 @@ static PyObject *Decoder_parse(Decoder *self, PyObject *raw) {
     } else {
         Py_RETURN_NONE;
     }
+    c.start = c.p;
+    c.source = raw;
     if (!self->tag_key) Py_RETURN_NONE; /* never initialised */
     skip_ws(&c);
     if (c.p >= c.end || *c.p != '{') Py_RETURN_NONE;

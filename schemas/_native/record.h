@@ -74,18 +74,36 @@ typedef struct {
 typedef struct {
     const char *p, *end;
     Decoder *decoder;
+    /* record.c: the record's first byte and the object holding it (bytes or ASCII str, both immutable), so
+     * a value left in the record is found again by its place. columns.c leaves them NULL. */
+    const char *start;
+    PyObject *source;
 } Cursor;
 
-/* An event (or a nested object): the values of an object's fields in the program's order, NULL where
- * absent. A read-only mapping of the present fields (registered as a collections.abc.Mapping by
- * schemas.fast_decode), equal to the reference's dict. Not tracked by the GC: its values are str, int,
- * float, bool, None or Events, so it can hold no cycle. */
+/* An event (or a nested object): a read-only mapping of its present fields (registered as a
+ * collections.abc.Mapping by schemas.fast_decode), equal to the reference's dict.
+ *
+ * The whole record is checked when it is parsed, but only the values that cost no allocation (enum
+ * members, remembered strings, booleans, null) are kept as objects then; a number, a nested object or a
+ * string seen once is kept as its place in the record and made on its first read (then kept). A reader
+ * such as the window engine reads a few fields of each event: the others are never built, and the ones
+ * it reads are made just before it uses them, while the record is still in the cache.
+ *
+ * After `values` (n_fields of them, NULL where not made) come n_fields places (Py_ssize_t): 0 for a
+ * value not left in the record, else its offset from `start` plus one. A field is present when either
+ * is set. Not tracked by the GC: its values are str, int, float, bool, None or Events and `source` is
+ * bytes or str, so it can hold no cycle. */
 typedef struct {
     PyObject_VAR_HEAD
     const Spec *spec;
-    PyObject *owner; /* the Decoder whose program `spec` belongs to */
+    PyObject *owner;  /* the Decoder whose program `spec` belongs to */
+    PyObject *source; /* the record the places point into (bytes or ASCII str) */
     PyObject *values[1];
 } Event;
+
+static inline Py_ssize_t *event_places(Event *e) { return (Py_ssize_t *)(e->values + Py_SIZE(e)); }
+
+static inline int event_has(Event *e, Py_ssize_t i) { return e->values[i] != NULL || event_places(e)[i] != 0; }
 
 typedef struct {
     int is_float, negative;
@@ -239,9 +257,13 @@ PyObject *Decoder_columns(Decoder *self, PyObject *const *args, Py_ssize_t nargs
 PyObject *Decoder_columns_in(Decoder *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *line_ends(PyObject *module, PyObject *arg);
 
+/* record.c: field i of an event, made from its place in the record on the first read: 1 and a borrowed
+ * reference in *out, 0 when the field is absent, -1 with an exception set */
+int event_read(Event *e, Py_ssize_t i, PyObject **out);
+
 /* event.c: the Event type */
 extern PyTypeObject EventType;
 int event_type_ready(void);
-Event *event_new(Decoder *d, const Spec *spec);
+Event *event_new(Decoder *d, const Spec *spec, PyObject *source);
 
 #endif

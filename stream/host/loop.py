@@ -96,11 +96,11 @@ def apply_batch(records: Sequence[SourceRecord], sites: Sites, config: HostConfi
         events, letters = ingest([(r.label, r.data) for r in records], now_ms, config.ingest)
         rejected = {letter.source for letter in letters}  # ingest keeps order and names each letter's record
         kept = [r for r in records if r.label not in rejected] if letters else records
-        # plain (event, partition, position) tuples, made by zip: a named tuple each costs a Python call per record
-        applied = list(zip(events, [r.partition for r in kept], [r.position for r in kept], strict=True))
         if load is not None:
             load({e["site_id"] for e in events})
-        return sites.apply(applied), letters, len(events)
+        # the records' columns as lists: no tuple made per record
+        emitted = sites.apply_columns(events, [r.partition for r in kept], [r.position for r in kept])
+        return emitted, letters, len(events)
 
 
 class Host:

@@ -38,8 +38,9 @@ SITE_COUNTERS = ("events", "windows", "alarms", "late")  # what a site's own eve
 log = logging.getLogger(__name__)
 
 
-class Applied(NamedTuple):  # a tuple: made once per record on the hot path
-    """One validated event and where it came from (``partition``, ``position``)."""
+class Applied(NamedTuple):
+    """One validated event and where it came from (``partition``, ``position``), for `Sites.apply`; a host
+    hands its batch to `Sites.apply_columns` as three lists instead."""
 
     event: Mapping[str, Any]
     partition: str
@@ -128,22 +129,29 @@ class Sites:
         return state
 
     def apply(self, items: Sequence[Applied | tuple[Mapping[str, Any], str, int]]) -> Emitted:
+        """`apply_columns` on `Applied` or plain (event, partition, position) tuples."""
+        return self.apply_columns([item[0] for item in items], [item[1] for item in items], [item[2] for item in items])
+
+    def apply_columns(self, events: Sequence[Mapping[str, Any]], partitions: Sequence[str],
+                      positions: Sequence[int]) -> Emitted:
         """Feeds each site its events (in input order) and merges the sites' output in input order.
 
-        ``items``: `Applied` or plain (event, partition, position) tuples (a host makes them with
-        ``zip``, cheaper than a named tuple each). One pass over the records groups them by site; which
+        Record i is ``events[i]`` from ``partitions[i]`` at ``positions[i]``: three columns, not a tuple a
+        record (a host has them as lists already). One pass over the events groups them by site; which
         event closed each tick comes from the engine (``EngineOutput.passed``), so no second pass."""
+        if not len(events) == len(partitions) == len(positions):
+            raise ValueError(f"{len(events)} events, {len(partitions)} partitions and {len(positions)} positions: "
+                             "one of each per record")
         by_site: dict[str, tuple[list[int], list[Mapping[str, Any]]]] = {}  # site -> its records and events
-        for index, item in enumerate(items):
-            event = item[0]
+        for index, event in enumerate(events):
             site = event["site_id"]
             group = by_site.get(site)
             if group is None:
                 group = by_site[site] = ([], [])
             group[0].append(index)
             group[1].append(event)
-        partitions = {item[1] for item in items}
-        single = next(iter(partitions)) if len(partitions) == 1 else None
+        distinct = set(partitions)
+        single = next(iter(distinct)) if len(distinct) == 1 else None
         out = Emitted()
         placed: list[tuple[int, int, Tick, list[SentimentAlarm]]] = []
         late: list[tuple[int, Mapping[str, Any]]] = []
@@ -153,32 +161,32 @@ class Sites:
         for name, (indexes, grouped) in by_site.items():
             state = self.site(name)
             applied = state.applied
-            fresh = self._fresh(items, indexes, applied, single)
+            fresh = _fresh(partitions, positions, indexes, applied, single)
             out.skipped += len(indexes) - len(fresh)
             if not fresh:
                 continue
-            events = grouped if fresh is indexes else [items[i][0] for i in fresh]
+            site_events = grouped if fresh is indexes else [events[i] for i in fresh]
             out.dirty.add(name)
             if self.outage is not None and (back := self.outage.heard(name, now)):
                 cleared.append(back)
                 state.counters["alarms"] += 1
             self._last_input[name] = now
             before = state.engine.watermark_ms
-            result = state.engine.process(events)
+            result = state.engine.process(site_events)
             counters = state.counters
-            counters["events"] += len(events)
+            counters["events"] += len(site_events)
             counters["late"] += len(result.late)
             if single is not None:
-                position = items[fresh[-1]][2]
+                position = positions[fresh[-1]]
                 applied[single] = max(position, applied.get(single, -1))
             else:
                 last: dict[str, int] = {}
                 for i in fresh:
-                    last[items[i][1]] = items[i][2]
+                    last[partitions[i]] = positions[i]
                 for partition, position in last.items():
                     applied[partition] = max(position, applied.get(partition, -1))
             if result.ticks:
-                triggers = _triggers(before, result.passed, [tick.end_ms for tick in result.ticks], len(events))
+                triggers = _triggers(before, result.passed, [tick.end_ms for tick in result.ticks], len(site_events))
                 for tick, trigger in zip(result.ticks, triggers, strict=True):
                     raised = state.alarms.process([tick])
                     counters["windows"] += len(tick.windows)
@@ -186,7 +194,7 @@ class Sites:
                     placed.append((fresh[trigger], serial, tick, raised))
                     serial += 1
             if result.late:
-                late.extend(zip((fresh[k] for k in _indexes_of(result.late, events)), result.late, strict=True))
+                late.extend(zip((fresh[k] for k in _indexes_of(result.late, site_events)), result.late, strict=True))
         placed.sort(key=lambda p: (p[0], p[1]))
         out.alarms += cleared  # a site sends again: said before the windows its events close
         for _, _, tick, alarms in placed:
@@ -195,20 +203,6 @@ class Sites:
             out.alarms += alarms
         out.late = [e for _, e in sorted(late, key=lambda pair: pair[0])]
         return out
-
-    @staticmethod
-    def _fresh(items: Sequence[tuple[Mapping[str, Any], str, int]], indexes: list[int], applied: dict[str, int],
-               single: str | None) -> list[int]:
-        """The site's records above the position it applied last in their partition (a re-delivered
-        record at or below it is skipped)."""
-        if not applied:
-            return indexes
-        if single is not None:
-            done = applied.get(single, -1)
-            if items[indexes[0]][2] > done:  # positions are ordered within a partition (`ports.SourceRecord`)
-                return indexes
-            return [i for i in indexes if items[i][2] > done]
-        return [i for i in indexes if items[i][2] > applied.get(items[i][1], -1)]
 
     def _close(self, name: str, ticks: list[Tick]) -> Emitted:
         state = self.states[name]
@@ -305,6 +299,20 @@ class Sites:
             for key, value in vars(state.engine.stats).items():
                 totals[key] = totals.get(key, 0) + value
         return EngineStats(**totals)
+
+
+def _fresh(partitions: Sequence[str], positions: Sequence[int], indexes: list[int], applied: dict[str, int],
+           single: str | None) -> list[int]:
+    """A site's records (``indexes``) above the position it applied last in their partition (a
+    re-delivered record at or below it is skipped); ``indexes`` itself when none is."""
+    if not applied:
+        return indexes
+    if single is not None:
+        done = applied.get(single, -1)
+        if positions[indexes[0]] > done:  # positions are ordered within a partition (`ports.SourceRecord`)
+            return indexes
+        return [i for i in indexes if positions[i] > done]
+    return [i for i in indexes if positions[i] > applied.get(partitions[i], -1)]
 
 
 def _triggers(before: int | None, passed: list[tuple[int, int]], ends: list[int], count: int) -> list[int]:

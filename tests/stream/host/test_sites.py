@@ -8,6 +8,7 @@ import json
 import random
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -254,7 +255,11 @@ def test_records_re_delivered_in_part_from_one_or_two_partitions_count_once(even
     while start < len(records):
         end = data.draw(st.integers(start + 1, len(records)), label="end")
         back = data.draw(st.integers(0, start), label="replayed from")  # records back..start are sent again
-        got.extend(sites.apply(records[back:end]))
+        if data.draw(st.booleans(), label="as columns"):  # as a host hands them: no tuple a record
+            batch = records[back:end]
+            got.extend(sites.apply_columns([r[0] for r in batch], [r[1] for r in batch], [r[2] for r in batch]))
+        else:
+            got.extend(sites.apply(records[back:end]))
         resent += start - back
         start = end
     assert got.skipped == resent
@@ -262,3 +267,11 @@ def test_records_re_delivered_in_part_from_one_or_two_partitions_count_once(even
     assert json.dumps(got.alarms) == json.dumps(expected.alarms)
     assert got.late == expected.late
     assert sites.counters() == once.counters()
+
+
+def test_columns_of_different_lengths_are_refused_before_any_site_changes() -> None:
+    sites = Sites(ENGINE, ALARMS)
+    events = quiet_site()[:3]
+    with pytest.raises(ValueError, match="3 events, 3 partitions and 2 positions"):
+        sites.apply_columns(events, ["p"] * 3, [0, 1])
+    assert sites.states == {} and sites.apply_columns([], [], []).windows == []
