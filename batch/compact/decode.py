@@ -67,15 +67,18 @@ def _as_stored(spec: Field, value: Any) -> Any:
     return value
 
 
-def _instant(millis: int | None) -> dt.datetime | None:
+def _instant(name: str, millis: int | None) -> dt.datetime | None:
     if millis is None:
         return None
-    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=millis)
+    try:
+        return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=millis)
+    except OverflowError:
+        raise OverflowError(f"{name} {millis} is beyond the years 1-9999 that a timestamp column holds") from None
 
 
 def lake_row(contract: EventContract, event: dict[str, Any]) -> dict[str, Any]:
     """A validated event as the lake's row: the lake's column names, its instants as datetimes."""
-    return {lake_name(f): _instant(event.get(f.name)) if f.instant else _as_stored(f, event.get(f.name))
+    return {lake_name(f): _instant(f.name, event.get(f.name)) if f.instant else _as_stored(f, event.get(f.name))
             for f in contract.fields}
 
 

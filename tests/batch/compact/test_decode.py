@@ -118,7 +118,7 @@ def test_a_window_end_too_late_for_the_lake_is_quarantined_never_wrapped_around(
     kept = pa.concat_tables(decoded.tables["sentiment_window"])
     assert kept.column("window_end").cast(pa.int64()).to_pylist() == [latest * 1000, events[3]["window_end_ms"] * 1000]
     assert [r.line for r in decoded.rejected] == [2, 3]
-    assert all("does not fit the lake's columns" in r.reasons[0] for r in decoded.rejected)
+    assert all("does not fit the lake's columns: window_end_ms" in r.reasons[0] for r in decoded.rejected)
 
 
 @FAST_PATHS
@@ -222,9 +222,16 @@ def test_every_kind_null_or_missing_fields_get_the_reference_verdict(fast: FastD
     except ValidationError as error:
         assert [r.reasons for r in decoded.rejected] == [tuple(str(p) for p in error.problems)]
         return
-    if _fits_int64(accepted):
-        assert not decoded.rejected
-        assert pa.concat_tables(decoded.tables[name]).to_pylist() == _reference_rows(name, accepted)
+    if not _fits_int64(accepted):
+        return
+    try:
+        expected = _reference_rows(name, accepted)
+    except (pa.ArrowInvalid, OverflowError):
+        # valid on the wire, but an instant beyond the lake's microsecond timestamps: quarantined, not lost
+        assert [r.reasons[0].split(":")[1].strip() for r in decoded.rejected] == ["does not fit the lake's columns"]
+        return
+    assert not decoded.rejected
+    assert pa.concat_tables(decoded.tables[name]).to_pylist() == expected
 
 
 def _reference_rows(name: str, accepted: dict[str, Any]) -> list[dict[str, Any]]:
