@@ -104,3 +104,11 @@ def check_alarms_fit_windows(alarms: AlarmConfig, engine: EngineConfig) -> None:
         allowed = ", ".join(str(m) for m in engine.window_minutes)
         raise ValueError(f"alarm window_minutes {alarms.window_minutes} is not one of the window lengths; "
                          f"choose one of {allowed}")
+
+
+# The rules as they were before hold, quiet resolution and evidence in standard errors (the benchmark's
+# "before"; also what a config restored from a version-1 state would have meant).
+LEGACY = AlarmConfig(z_raise=0.0, hold_minutes=0, quiet_minutes=0, drop_sampling_noise=False,
+                     disjoint_windows=False, raise_m=3, raise_n=5, clear_m=4, drop_sigmas=2.0,
+                     drop_detection="windows", low_against_usual=False)
+WINDOWS = AlarmConfig(drop_detection="windows", low_against_usual=False)  # the default with the window drop rule
