@@ -235,8 +235,9 @@ def delays(alarms: list[SentimentAlarm], planted: list[Planted], end_ms: int,
 def false_and_flaps(alarms: list[SentimentAlarm], incidents: list[Any], end_ms: int,
                     window_ms: int) -> tuple[list[SentimentAlarm], int, int]:
     """(the false site raises, flaps, raises) of a run without planted incidents."""
-    raises = {(a["rule"], a["site_id"], a["event_time_ms"]): a for a in alarms
-              if a["state"] == "ALARM" and not a["camera_id"]}
+    raises: dict[tuple[str, str, int], SentimentAlarm] = {
+        (a["rule"], a["site_id"], a["event_time_ms"]): a
+        for a in alarms if a["state"] == "ALARM" and not a["camera_id"]}
     false: list[SentimentAlarm] = []
     flaps = total = 0
     for (rule, site, camera), spans in intervals(alarms, end_ms).items():

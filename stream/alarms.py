@@ -15,7 +15,9 @@ are as deterministic as the windows):
                    (``disjoint_windows``: judged every minute, the windows ending now, 15 and 30
                    minutes ago): consecutive minute windows share 14 of their 15 minutes, so "3 of 5"
                    of them was one window's evidence counted three times. Windows with insufficient
-                   data count as neither. Per site, and per camera (``cameras``).
+                   data count as neither. Per site, and per camera (``cameras``). With
+                   ``low_against_usual`` a low window counts only where it is also low for this site
+                   at this hour (`stream.usual`: its usual band; a new site only below ``low_new_site``).
 ``sentiment_drop`` Customers unhappier than this site usually is at this hour (`stream.baseline`:
                    non-overlapping samples, ready after ``baseline_min_days`` distinct days, medians of
                    the latest ``baseline_keep_days``). ``drop_detection``:
@@ -74,7 +76,7 @@ from stream.alarm_machine import Machine, Rule, alarm_event, step
 from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion
 from stream.engine import Tick
 from stream.sequential import Cusum
-from stream.usual import unusually_low
+from stream.usual import unusually_low, usual_level
 from stream.window_evidence import HOUR_MS, hour_of_week, net_score_error, window_votes
 
 __all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngine", "baseline_levels",
@@ -128,11 +130,17 @@ class AlarmEngine:
         if enough:
             self._data[(site, camera or "")] = end
         if camera is None or c.cameras:
-            verdict, usual = "-", None
+            verdict, usual, raise_text = "-", None, ""
             if net is not None and enough:
                 strong = c.low_clear - net >= c.z_raise * net_score_error(window, c.low_clear)
-                usual = self._reference(site, end, weekly=False) if c.low_against_usual else None
+                usual = self._usual(site, end, provisional=True) if c.low_against_usual else None
                 bad, good = net < c.low_raise and strong, net >= c.low_clear
+                if usual is None and c.low_against_usual:  # nothing learnt here yet: only the clearly bad
+                    new_site = min(c.low_new_site, c.low_raise)
+                    bad = bad and new_site - net >= c.z_raise * net_score_error(window, new_site)
+                    raise_text = (f"net score {c.z_raise:g} standard errors below {new_site:g} in {c.raise_m} of "
+                                  f"{c.raise_n} {c.window_minutes}-minute windows (nothing learnt of this site at "
+                                  f"this hour yet: only a clearly bad level counts)")
                 if usual is not None and usual.net < c.low_clear:
                     error = net_score_error(window, usual.net)
                     bad = bad and unusually_low(net, error, usual, c.drop_sigmas, c.drop_min)
@@ -140,7 +148,7 @@ class AlarmEngine:
                 verdict = "B" if bad else "G" if good else "M"
             self._step("low_sentiment", site, camera, verdict, end, net,
                        c.low_raise, c.low_clear,
-                       f"net score below {c.low_raise:g} (and {c.z_raise:g} standard errors below "
+                       raise_text or f"net score below {c.low_raise:g} (and {c.z_raise:g} standard errors below "
                        f"{c.low_clear:g}) in {c.raise_m} of {c.raise_n} {c.window_minutes}-minute windows"
                        + ("" if usual is None else f", and below this site's usual {usual.net:+.2f} at this hour"),
                        f"net score at or above {c.low_clear:g}"
@@ -150,7 +158,7 @@ class AlarmEngine:
         if camera is not None or net is None or not enough:
             return
         if c.drop_detection == "windows":
-            reference = self._reference(site, end, weekly=True)
+            reference = self._reference(site, end)
             if reference is not None:
                 self._drop_window(window, net, reference, alarms)
         if end % (c.window_minutes * 60_000) == 0:  # one sample per window length: samples never overlap
@@ -159,13 +167,17 @@ class AlarmEngine:
                 self._baselines.setdefault((site, key), DayBaseline()).add(end, positive, negative, n,
                                                                            c.baseline_keep_days)
 
-    def _reference(self, site: str, time_ms: int, weekly: bool) -> Reference | None:
-        """The usual mood of ``site`` at this hour: of its hour of the week (the window rule: weeks to
-        learn) or of its hour of the day over the latest days (the sequential rule: learns in days and
-        follows a site that changes for good within ``baseline_keep_days // 2 + 1`` days)."""
-        key = f"w{hour_of_week(time_ms - 1)}" if weekly else f"d{(time_ms - 1) // HOUR_MS % 24}"
-        baseline = self._baselines.get((site, key))
+    def _reference(self, site: str, time_ms: int) -> Reference | None:
+        """The usual mood of ``site`` at this hour of the week (the window drop rule: weeks to learn)."""
+        baseline = self._baselines.get((site, f"w{hour_of_week(time_ms - 1)}"))
         return baseline.reference(self.config.baseline_min_days) if baseline else None
+
+    def _usual(self, site: str, time_ms: int, provisional: bool) -> Reference | None:
+        """The usual mood of ``site`` at this hour of the day, lowered where this hour of the week has been
+        worse (`stream.usual.usual_level`); ``provisional`` (``low_sentiment``): from two earlier days on."""
+        hour = self._baselines.get((site, f"d{(time_ms - 1) // HOUR_MS % 24}"))
+        return usual_level(hour, self._baselines.get((site, f"w{hour_of_week(time_ms - 1)}")),
+                           self.config.baseline_min_days, time_ms, provisional)
 
     def _drop_window(self, window: SentimentWindow, net: float, reference: Reference,
                      alarms: list[SentimentAlarm]) -> None:
@@ -225,7 +237,7 @@ class AlarmEngine:
     def _sequential(self, site: str, camera: str, now: int, positive: int, negative: int, n: int,
                     alarms: list[SentimentAlarm]) -> None:
         c = self.config
-        reference = self._reference(site, now, weekly=False)
+        reference = self._usual(site, now, provisional=False)
         if reference is None:
             return
         key = ("sentiment_drop", site, camera)
