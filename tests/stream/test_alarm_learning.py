@@ -17,7 +17,7 @@ from tests.stream.test_alarm_behaviour import simulate
 from tests.stream.test_alarm_sequential import DAY, first_open_minute, open_days
 from tests.stream.test_alarm_usual import BUSY, site_alarms
 
-OLD_NEW_SITE = AlarmConfig(low_new_site=AlarmConfig().low_raise)  # a new site judged by the absolute level alone
+ABSOLUTE = AlarmConfig(low_against_usual=False)  # low_sentiment by the absolute level alone
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -26,7 +26,7 @@ def test_a_new_site_whose_customers_are_merely_sour_is_not_raised_on_its_first_d
     first days; with nothing learnt only a clearly bad level counts, so none of its first three days is
     raised."""
     ticks = simulate(open_days(-0.35), 3 * DAY, BUSY, seed)
-    assert site_alarms(OLD_NEW_SITE, ticks, "low_sentiment")
+    assert site_alarms(ABSOLUTE, ticks, "low_sentiment")
     assert site_alarms(AlarmConfig(), ticks, "low_sentiment") == []
 
 
