@@ -233,9 +233,13 @@ def delays(alarms: list[SentimentAlarm], planted: list[Planted], end_ms: int,
 
 
 def false_and_flaps(alarms: list[SentimentAlarm], incidents: list[Any], end_ms: int,
-                    window_ms: int) -> tuple[int, int, int]:
-    """(false site raises, flaps, raises) of a run without planted incidents."""
-    false = flaps = total = 0
+                    window_ms: int) -> tuple[list[SentimentAlarm], int, int]:
+    """(the false site raises, flaps, raises) of a run without planted incidents."""
+    raises: dict[tuple[str, str, int], SentimentAlarm] = {
+        (a["rule"], a["site_id"], a["event_time_ms"]): a
+        for a in alarms if a["state"] == "ALARM" and not a["camera_id"]}
+    false: list[SentimentAlarm] = []
+    flaps = total = 0
     for (rule, site, camera), spans in intervals(alarms, end_ms).items():
         if rule == "camera_silent":
             continue
@@ -244,8 +248,17 @@ def false_and_flaps(alarms: list[SentimentAlarm], incidents: list[Any], end_ms: 
             flaps += b - a < FLAP_MS
             if not camera and not any(i.site_id == site and i.kind == "bad_evening"
                                       and i.start_ms - window_ms <= a < i.end_ms + window_ms for i in incidents):
-                false += 1
+                false.append(raises[(rule, site, a)])
     return false, flaps, total
+
+
+def describe_false(alarms: list[SentimentAlarm], start_ms: int, label: str) -> None:
+    """One line per false raise: what an operator needs to find its cause (``--list-false``)."""
+    for a in sorted(alarms, key=lambda a: (a["site_id"], a["event_time_ms"])):
+        t = a["event_time_ms"]
+        when = datetime.fromtimestamp(t / 1000, UTC)
+        print(f"  false {label}: {a['site_id']} {a['rule']} day {(t - start_ms) // DAY_MS} {when:%a %H:%M} UTC "
+              f"value {a['value']} threshold {a['threshold']}: {a['reason']}")
 
 
 def config_named(name: str) -> Any:
@@ -289,6 +302,8 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=[0.5, 1.0, 3.0])
     parser.add_argument("--rules", nargs="+", choices=("default", "windows", "legacy"), default=["default", "windows"])
     parser.add_argument("--no-oracle", action="store_true", help="leave out the oracle row (`alarm_oracle`)")
+    parser.add_argument("--list-false", action="store_true",
+                        help="print each false site alarm (site, rule, day, weekday and hour, what it saw)")
     parser.add_argument("--no-confusion", action="store_true", help="votes as generated (no classifier noise)")
     args = parser.parse_args()
     matrix = None if args.no_confusion else confusion()
@@ -324,11 +339,13 @@ def report(args: argparse.Namespace, histories: str, matrix: list[list[float]] |
             for name in args.rules:
                 config = config_named(name)
                 window_ms = config.window_minutes * MINUTE_MS
-                f, flapped, raises = false_and_flaps(run_alarms(clean, config), history.incidents, history.end_ms,
-                                                     window_ms)
+                wrong, flapped, raises = false_and_flaps(run_alarms(clean, config), history.incidents,
+                                                         history.end_ms, window_ms)
+                if args.list_false:
+                    describe_false(wrong, history.start_ms, f"{label}{name} x{scale:g} seed {seed}")
                 found[name] += [(scale, *row) for row in delays(run_alarms(dirty, config), planted, history.end_ms,
                                                                  window_ms)]
-                false.setdefault((name, scale), []).append(f)
+                false.setdefault((name, scale), []).append(len(wrong))
                 flaps[name][0] += flapped
                 flaps[name][1] += raises
             print(f"{label}scale {scale:g} seed {seed}: {len(history.events):,} events, {len(planted)} incidents "

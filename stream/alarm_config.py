@@ -44,6 +44,7 @@ class AlarmConfig:
     drop_allowance: float = 0.5  # day-to-day spreads of the usual net score the sequential rule tolerates
     recovery_odds: float = 1000.0  # a raised sequential alarm clears at this much evidence for the usual mood
     low_against_usual: bool = True  # low_sentiment: a low window is bad only if also below the site's usual band
+    low_new_site: float = -0.4  # low_against_usual, nothing learnt for the hour yet: a window counts below this
 
     def __post_init__(self) -> None:
         for name in ("window_minutes", "min_tracks", "raise_m", "raise_n", "clear_m", "baseline_min_days",
@@ -52,7 +53,7 @@ class AlarmConfig:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"alarm setting {name} must be an integer, got {value!r}")
         for name in ("low_raise", "low_clear", "drop_sigmas", "drop_clear_sigmas", "drop_min", "z_raise",
-                     "sour_share", "false_alarms_per_month", "recovery_odds", "drop_allowance"):
+                     "sour_share", "false_alarms_per_month", "recovery_odds", "drop_allowance", "low_new_site"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ValueError(f"alarm setting {name} must be a finite number, got {value!r}")
@@ -66,7 +67,7 @@ class AlarmConfig:
         if not 1 <= self.raise_m <= self.raise_n or not 1 <= self.clear_m <= self.raise_n:
             raise ValueError(f"need 1 <= raise_m, clear_m <= raise_n; got raise_m={self.raise_m}, "
                              f"clear_m={self.clear_m}, raise_n={self.raise_n}")
-        for name in ("low_raise", "low_clear"):
+        for name in ("low_raise", "low_clear", "low_new_site"):
             if not -1.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a net score: between -1 and 1, got {getattr(self, name)}")
         if self.low_clear < self.low_raise:
@@ -104,3 +105,11 @@ def check_alarms_fit_windows(alarms: AlarmConfig, engine: EngineConfig) -> None:
         allowed = ", ".join(str(m) for m in engine.window_minutes)
         raise ValueError(f"alarm window_minutes {alarms.window_minutes} is not one of the window lengths; "
                          f"choose one of {allowed}")
+
+
+# The rules as they were before hold, quiet resolution and evidence in standard errors (the benchmark's
+# "before"; also what a config restored from a version-1 state would have meant).
+LEGACY = AlarmConfig(z_raise=0.0, hold_minutes=0, quiet_minutes=0, drop_sampling_noise=False,
+                     disjoint_windows=False, raise_m=3, raise_n=5, clear_m=4, drop_sigmas=2.0,
+                     drop_detection="windows", low_against_usual=False)
+WINDOWS = AlarmConfig(drop_detection="windows", low_against_usual=False)  # the default with the window drop rule

@@ -15,7 +15,9 @@ are as deterministic as the windows):
                    (``disjoint_windows``: judged every minute, the windows ending now, 15 and 30
                    minutes ago): consecutive minute windows share 14 of their 15 minutes, so "3 of 5"
                    of them was one window's evidence counted three times. Windows with insufficient
-                   data count as neither. Per site, and per camera (``cameras``).
+                   data count as neither. Per site, and per camera (``cameras``). With
+                   ``low_against_usual`` a low window counts only where it is also low for this site
+                   at this hour (`stream.usual`: its usual band; a new site only below ``low_new_site``).
 ``sentiment_drop`` Customers unhappier than this site usually is at this hour (`stream.baseline`:
                    non-overlapping samples, ready after ``baseline_min_days`` distinct days, medians of
                    the latest ``baseline_keep_days``). ``drop_detection``:
@@ -64,62 +66,24 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal, cast
+from dataclasses import asdict, fields
+from typing import Any
 
-from schemas.expressions import NEGATIVE, POSITIVE
 from schemas.types import SentimentAlarm, SentimentWindow
 from stream import sequential
-from stream.alarm_config import AlarmConfig, check_alarms_fit_windows, default_alarm_window
+from stream.alarm_config import LEGACY, WINDOWS, AlarmConfig, check_alarms_fit_windows, default_alarm_window
+from stream.alarm_machine import Machine, Rule, alarm_event, step
 from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion
 from stream.engine import Tick
-from stream.ids import stable_event_id
 from stream.sequential import Cusum
-from stream.usual import unusually_low
+from stream.usual import unusually_low, usual_level
+from stream.window_evidence import HOUR_MS, hour_of_week, net_score_error, window_votes
 
-Rule = Literal["low_sentiment", "sentiment_drop", "camera_silent"]
-HOUR_MS = 3_600_000
 __all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngine", "baseline_levels",
            "check_alarms_fit_windows", "default_alarm_window", "hour_of_week", "net_score_error"]
 
 
 ALARM_STATE_VERSION = 3  # 2: machines carry raised_ms and data_ms; 3: day baselines, sequential evidence
-
-
-def hour_of_week(time_ms: int) -> int:
-    """0 = Monday 00:00-01:00 UTC ... 167 = Sunday 23:00 (1970-01-01 was a Thursday)."""
-    hours = time_ms // HOUR_MS
-    return ((hours // 24 + 3) % 7) * 24 + hours % 24
-
-
-def net_score_error(window: SentimentWindow, level: float) -> float:
-    """Standard error of the window's net score if the room's true net score were ``level``.
-
-    A customer votes +1 (happy), -1 (negative) or 0, so a net score from n customers has variance
-    (s - level²)/n with s the share who vote at all; s is estimated with one pseudo-vote on each
-    side (as the window's own interval does), so an all-sour window of five still has an error."""
-    n = window["tracks"]
-    shares = cast(Mapping[str, float], window["shares"] or {})
-    voters = round(n * sum(shares.get(name, 0.0) for name in sorted(POSITIVE | NEGATIVE)))
-    s = (voters + 2) / (n + 2)
-    return math.sqrt(max(s - level * level, 1.0 / (n + 2)) / n)
-
-
-@dataclass
-class _Machine:
-    state: str = "OK"
-    history: str = ""  # verdicts, newest last, one per minute: B(ad), G(ood), M(iddle), -(no data)
-    raised_ms: int | None = None  # when the current ALARM was raised
-    data_ms: int | None = None  # end of the last window with enough customers
-    seen_ms: int | None = None  # end of the last window judged (minutes between count as no data)
-
-
-def _votes(window: SentimentWindow) -> tuple[int, int, int]:
-    """(positive, negative, customers) of a window with data."""
-    n = window["tracks"]
-    shares = cast(Mapping[str, float], window["shares"] or {})
-    positive = round(n * sum(shares.get(name, 0.0) for name in sorted(POSITIVE)))
-    return positive, round(n * sum(shares.get(name, 0.0) for name in sorted(NEGATIVE))), n
 
 
 def _clock(time_ms: int) -> str:
@@ -129,7 +93,7 @@ def _clock(time_ms: int) -> str:
 class AlarmEngine:
     def __init__(self, config: AlarmConfig | None = None) -> None:
         self.config = config or AlarmConfig()
-        self._machines: dict[tuple[str, str, str], _Machine] = {}
+        self._machines: dict[tuple[str, str, str], Machine] = {}
         # (site, "w<hour of week>" | "d<hour of day>") -> the usual mood then (`stream.baseline`)
         self._baselines: dict[tuple[str, str], DayBaseline] = {}
         self._last_beat: dict[tuple[str, str], int] = {}
@@ -166,11 +130,17 @@ class AlarmEngine:
         if enough:
             self._data[(site, camera or "")] = end
         if camera is None or c.cameras:
-            verdict, usual = "-", None
+            verdict, usual, raise_text = "-", None, ""
             if net is not None and enough:
                 strong = c.low_clear - net >= c.z_raise * net_score_error(window, c.low_clear)
-                usual = self._reference(site, end, weekly=False) if c.low_against_usual else None
+                usual = self._usual(site, end, provisional=True) if c.low_against_usual else None
                 bad, good = net < c.low_raise and strong, net >= c.low_clear
+                if usual is None and c.low_against_usual:  # nothing learnt here yet: only the clearly bad
+                    new_site = min(c.low_new_site, c.low_raise)
+                    bad = bad and new_site - net >= c.z_raise * net_score_error(window, new_site)
+                    raise_text = (f"net score {c.z_raise:g} standard errors below {new_site:g} in {c.raise_m} of "
+                                  f"{c.raise_n} {c.window_minutes}-minute windows (nothing learnt of this site at "
+                                  f"this hour yet: only a clearly bad level counts)")
                 if usual is not None and usual.net < c.low_clear:
                     error = net_score_error(window, usual.net)
                     bad = bad and unusually_low(net, error, usual, c.drop_sigmas, c.drop_min)
@@ -178,7 +148,7 @@ class AlarmEngine:
                 verdict = "B" if bad else "G" if good else "M"
             self._step("low_sentiment", site, camera, verdict, end, net,
                        c.low_raise, c.low_clear,
-                       f"net score below {c.low_raise:g} (and {c.z_raise:g} standard errors below "
+                       raise_text or f"net score below {c.low_raise:g} (and {c.z_raise:g} standard errors below "
                        f"{c.low_clear:g}) in {c.raise_m} of {c.raise_n} {c.window_minutes}-minute windows"
                        + ("" if usual is None else f", and below this site's usual {usual.net:+.2f} at this hour"),
                        f"net score at or above {c.low_clear:g}"
@@ -188,22 +158,26 @@ class AlarmEngine:
         if camera is not None or net is None or not enough:
             return
         if c.drop_detection == "windows":
-            reference = self._reference(site, end, weekly=True)
+            reference = self._reference(site, end)
             if reference is not None:
                 self._drop_window(window, net, reference, alarms)
         if end % (c.window_minutes * 60_000) == 0:  # one sample per window length: samples never overlap
-            positive, negative, n = _votes(window)
+            positive, negative, n = window_votes(window)
             for key in (f"w{hour_of_week(end - 1)}", f"d{(end - 1) // HOUR_MS % 24}"):
                 self._baselines.setdefault((site, key), DayBaseline()).add(end, positive, negative, n,
                                                                            c.baseline_keep_days)
 
-    def _reference(self, site: str, time_ms: int, weekly: bool) -> Reference | None:
-        """The usual mood of ``site`` at this hour: of its hour of the week (the window rule: weeks to
-        learn) or of its hour of the day over the latest days (the sequential rule: learns in days and
-        follows a site that changes for good within ``baseline_keep_days // 2 + 1`` days)."""
-        key = f"w{hour_of_week(time_ms - 1)}" if weekly else f"d{(time_ms - 1) // HOUR_MS % 24}"
-        baseline = self._baselines.get((site, key))
+    def _reference(self, site: str, time_ms: int) -> Reference | None:
+        """The usual mood of ``site`` at this hour of the week (the window drop rule: weeks to learn)."""
+        baseline = self._baselines.get((site, f"w{hour_of_week(time_ms - 1)}"))
         return baseline.reference(self.config.baseline_min_days) if baseline else None
+
+    def _usual(self, site: str, time_ms: int, provisional: bool) -> Reference | None:
+        """The usual mood of ``site`` at this hour of the day, lowered where this hour of the week has been
+        worse (`stream.usual.usual_level`); ``provisional`` (``low_sentiment``): from two earlier days on."""
+        hour = self._baselines.get((site, f"d{(time_ms - 1) // HOUR_MS % 24}"))
+        return usual_level(hour, self._baselines.get((site, f"w{hour_of_week(time_ms - 1)}")),
+                           self.config.baseline_min_days, time_ms, provisional)
 
     def _drop_window(self, window: SentimentWindow, net: float, reference: Reference,
                      alarms: list[SentimentAlarm]) -> None:
@@ -263,7 +237,7 @@ class AlarmEngine:
     def _sequential(self, site: str, camera: str, now: int, positive: int, negative: int, n: int,
                     alarms: list[SentimentAlarm]) -> None:
         c = self.config
-        reference = self._reference(site, now, weekly=False)
+        reference = self._usual(site, now, provisional=False)
         if reference is None:
             return
         key = ("sentiment_drop", site, camera)
@@ -285,8 +259,8 @@ class AlarmEngine:
             h = self._threshold(site, happy, unhappy, usual)
             if state.score < h:
                 return
-            machine = self._machines[key] = _Machine("ALARM", raised_ms=now, data_ms=now)
-            alarms.append(self._alarm(
+            machine = self._machines[key] = Machine("ALARM", raised_ms=now, data_ms=now)
+            alarms.append(alarm_event(
                 "sentiment_drop", site, camera or None, "ALARM", now, self._net(state), round(reference.net, 6),
                 f"customers at {where} look unhappier than usual at this hour since about "
                 f"{_clock(state.start_ms or now)}: "
@@ -302,7 +276,7 @@ class AlarmEngine:
         if state.recovery >= math.log(c.recovery_odds) and held:
             began = state.start_ms or now
             machine.state, machine.history, machine.raised_ms = "OK", "", None
-            alarms.append(self._alarm(
+            alarms.append(alarm_event(
                 "sentiment_drop", site, camera or None, "OK", now, self._net(state), round(reference.net, 6),
                 f"customers at {where} look as usual again: of {state.customers} since {_clock(began)}, "
                 f"{state.negative} looked unhappy and {state.positive} happy; the latest are "
@@ -333,7 +307,7 @@ class AlarmEngine:
             minutes = (now - since) // 60_000
             machine.state, machine.history, machine.raised_ms = "OK", "", None
             self._cusums.pop((site, camera), None)
-            alarms.append(self._alarm(rule, site, camera or None, "OK", now, None, None,  # type: ignore[arg-type]
+            alarms.append(alarm_event(rule, site, camera or None, "OK", now, None, None,  # type: ignore[arg-type]
                                       f"no customers for {minutes} minutes (site closed or quiet): resolved"))
 
     def _check_silence(self, now: int, alarms: list[SentimentAlarm]) -> None:
@@ -345,8 +319,8 @@ class AlarmEngine:
             if silent == (state == "ALARM"):
                 continue
             minutes = round((now - beat) / 60_000, 2)
-            self._machines[("camera_silent", site, camera)] = _Machine("ALARM" if silent else "OK")
-            alarms.append(self._alarm(
+            self._machines[("camera_silent", site, camera)] = Machine("ALARM" if silent else "OK")
+            alarms.append(alarm_event(
                 "camera_silent", site, camera, "ALARM" if silent else "OK", now, minutes,
                 float(self.config.silent_minutes),
                 f"no heartbeat for {minutes:g} minutes" if silent else "heartbeats resumed"))
@@ -354,36 +328,12 @@ class AlarmEngine:
     def _step(self, rule: Rule, site: str, camera: str | None, verdict: str, time_ms: int,
               value: float | None, raise_at: float, clear_at: float, raise_reason: str,
               clear_reason: str, alarms: list[SentimentAlarm]) -> None:
-        c = self.config
-        key = (rule, site, camera or "")
-        machine = self._machines.get(key)
-        if machine is None:
-            machine = self._machines[key] = _Machine()
-        spacing = c.window_minutes if c.disjoint_windows else 1
-        span = (c.raise_n - 1) * spacing + 1
-        gap = 0 if machine.seen_ms is None or not c.disjoint_windows else (time_ms - machine.seen_ms) // 60_000 - 1
-        machine.history = (machine.history + "-" * min(max(gap, 0), span) + verdict)[-span:]
-        machine.seen_ms = time_ms
-        if verdict != "-":
-            machine.data_ms = time_ms
-        judged = machine.history[::-1][::spacing]  # the last raise_n windows, one window length apart
-        if machine.state == "OK" and judged.count("B") >= c.raise_m:
-            machine.state, machine.history, machine.raised_ms = "ALARM", "", time_ms
-            alarms.append(self._alarm(rule, site, camera, "ALARM", time_ms, value, raise_at, raise_reason))
-        elif (machine.state == "ALARM" and judged.count("G") >= c.clear_m
-              and (machine.raised_ms is None or time_ms - machine.raised_ms >= c.hold_minutes * 60_000)):
-            machine.state, machine.history, machine.raised_ms = "OK", "", None
-            alarms.append(self._alarm(rule, site, camera, "OK", time_ms, value, clear_at, clear_reason))
-
-    @staticmethod
-    def _alarm(rule: Rule, site: str, camera: str | None, state: Literal["ALARM", "OK"], time_ms: int,
-               value: float | None, threshold: float | None, reason: str) -> SentimentAlarm:
-        return {
-            "schema": "sentiment_alarm", "schema_version": "1.0",
-            "event_id": stable_event_id(time_ms, "sentiment_alarm", rule, state, site, camera or ""),
-            "site_id": site, "event_time_ms": time_ms, "camera_id": camera, "rule": rule, "state": state,
-            "value": value, "threshold": threshold, "reason": reason[:1000],
-        }
+        machine = self._machines.setdefault((rule, site, camera or ""), Machine())
+        changed = step(machine, self.config, verdict, time_ms)
+        if changed is not None:
+            alarms.append(alarm_event(rule, site, camera, changed, time_ms, value,
+                                      raise_at if changed == "ALARM" else clear_at,
+                                      raise_reason if changed == "ALARM" else clear_reason))
 
     # ---------------------------------------------------------------- state
 
@@ -423,9 +373,9 @@ class AlarmEngine:
             config = AlarmConfig(**{k: v for k, v in state["config"].items() if k in known})
         engine = cls(config)
         if version == 1:
-            engine._machines = {(r, s, c): _Machine(st, h) for r, s, c, st, h in state["machines"]}
+            engine._machines = {(r, s, c): Machine(st, h) for r, s, c, st, h in state["machines"]}
         else:
-            engine._machines = {(r, s, c): _Machine(st, h, raised, data, seen)
+            engine._machines = {(r, s, c): Machine(st, h, raised, data, seen)
                                 for r, s, c, st, h, raised, data, seen in state["machines"]}
         engine._last_beat = {(s, c): t for s, c, t in state["last_beat"]}
         if version == ALARM_STATE_VERSION:
@@ -450,10 +400,3 @@ def baseline_levels(state: Mapping[str, Any], site: str, min_days: int | None = 
                 out[int(key[1:])] = found
     return out
 
-
-# The rules as they were before hold, quiet resolution and evidence in standard errors (the benchmark's
-# "before"; also what a config restored from a version-1 state would have meant).
-LEGACY = AlarmConfig(z_raise=0.0, hold_minutes=0, quiet_minutes=0, drop_sampling_noise=False,
-                     disjoint_windows=False, raise_m=3, raise_n=5, clear_m=4, drop_sigmas=2.0,
-                     drop_detection="windows", low_against_usual=False)
-WINDOWS = AlarmConfig(drop_detection="windows", low_against_usual=False)

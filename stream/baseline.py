@@ -57,12 +57,13 @@ class DayBaseline:
     # the last reference computed, for its min_days: read every minute, changed a few times an hour
     _memo: tuple[int, Reference | None] | None = field(default=None, compare=False, repr=False)
     _pearson: tuple[int, tuple[float, int]] | None = field(default=None, compare=False, repr=False)
+    _before: tuple[int, Reference | None] | None = field(default=None, compare=False, repr=False)
 
     def add(self, time_ms: int, positive: int, negative: int, customers: int, keep_days: int) -> None:
         """One non-overlapping sample ending at ``time_ms`` (the caller checks the alignment)."""
         if customers <= 0:
             return
-        self._memo = self._pearson = None
+        self._memo = self._pearson = self._before = None
         day = (time_ms - 1) // DAY_MS
         if self.days and self.days[-1][0] == day:
             last = self.days[-1]
@@ -79,15 +80,15 @@ class DayBaseline:
         return self._memo[1]
 
     def _reference(self, min_days: int) -> Reference | None:
-        if len(self.days) < max(min_days, 1):
-            return None
-        # shares smoothed by one pseudo-customer each way: a day of five all-happy faces is not "never unhappy"
-        pos = [(p + 0.5) / (n + 1) for _, p, _, n in self.days]
-        neg = [(q + 0.5) / (n + 1) for _, _, q, n in self.days]
-        nets = [(p - q) / n for _, p, q, n in self.days]
-        centre = statistics.median(nets)
-        spread = MAD_TO_SD * statistics.median(abs(x - centre) for x in nets)
-        return Reference(statistics.median(pos), statistics.median(neg), spread, len(self.days))
+        return _median_of(self.days) if len(self.days) >= max(min_days, 1) else None
+
+    def before(self, day: int) -> Reference | None:
+        """The reference over the days kept before ``day`` (at least two: one day has no spread), however
+        few: never the day's own samples, which a spell under way would teach that it is usual."""
+        if self._before is None or self._before[0] != day:
+            earlier = [d for d in self.days if d[0] < day]
+            self._before = (day, _median_of(earlier) if len(earlier) >= 2 else None)
+        return self._before[1]
 
     def pearson(self, min_days: int) -> tuple[float, int]:
         """(Pearson statistic, degrees of freedom) of the days' net scores against independent customers
@@ -111,6 +112,16 @@ class DayBaseline:
     @classmethod
     def from_json(cls, rows: Sequence[Sequence[int]]) -> DayBaseline:
         return cls([[int(x) for x in row] for row in rows])
+
+
+def _median_of(days: Sequence[Sequence[int]]) -> Reference:
+    # shares smoothed by one pseudo-customer each way: a day of five all-happy faces is not "never unhappy"
+    pos = [(p + 0.5) / (n + 1) for _, p, _, n in days]
+    neg = [(q + 0.5) / (n + 1) for _, _, q, n in days]
+    nets = [(p - q) / n for _, p, q, n in days]
+    centre = statistics.median(nets)
+    spread = MAD_TO_SD * statistics.median(abs(x - centre) for x in nets)
+    return Reference(statistics.median(pos), statistics.median(neg), spread, len(days))
 
 
 def dispersion(pearsons: Iterable[tuple[float, int]]) -> float:

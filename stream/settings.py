@@ -150,6 +150,8 @@ THRESHOLDS: tuple[Threshold, ...] = (
               at_least(0), alarm="drop_allowance"),
     Threshold("low_against_usual", bool, "low_sentiment: a low window counts only if it is also below the "
               "site's usual band at that hour (once learnt)", alarm="low_against_usual"),
+    Threshold("low_new_site", NUMBER, "low_sentiment with low_against_usual: at an hour nothing is learnt for "
+              "yet (a new site), a window counts only below this net score", between(-1, 1), alarm="low_new_site"),
     Threshold("recovery_odds", NUMBER, "sequential rule: a raised alarm clears at this much evidence for the "
               "usual mood", at_least(1), alarm="recovery_odds"),
 )

@@ -4,15 +4,37 @@
 unhappy"). Some sites sit there every busy hour: crowds and queues sour a room, and the shipped
 classifier turns about one neutral face in ten sad or angry, so a busy shop's ordinary level can be
 -0.3. An alarm that fires every day at the same hour is noise to a manager, and it hides the real
-spells. So where the site's usual level at this hour of the day (`stream.baseline`, once learnt) is
-itself below ``low_clear``, a window is bad only if it is also below that usual level by more than
-the usual band: ``sigmas`` times the baseline's day-to-day spread and the window's own sampling
-error together, and at least ``least`` of net score (the window drop rule's raise level); and it is
-good again once it is back at the usual level (or at ``low_clear``). Where the usual level is at or
-above ``low_clear``, a window below ``low_raise`` is already unusual and the absolute level decides,
-as it does until the baseline is ready (a new site's first ``baseline_min_days`` days).
+spells. So where the site's usual level at this hour (`usual_level`) is itself below ``low_clear``, a
+window is bad only if it is also below that usual level by more than the usual band: ``sigmas``
+times the baseline's day-to-day spread (widened for a spread learnt from few days:
+`prediction_factor`) and the window's own sampling error together, and at least ``least`` of net
+score (the window drop rule's raise level); and it is good again once it is back at the usual level
+(or at ``low_clear``). Where the usual level is at or above ``low_clear``, a window below
+``low_raise`` is already unusual and the absolute level decides.
 
-Chosen on the benchmark (`benchmarks/alarm_incidents.py`, 2 seeds x traffic 0.5, 1, 3): judging
+The usual level (`usual_level`):
+
+* the hour of the day over the site's latest days, once ``baseline_min_days`` distinct days are seen;
+  before that, for ``low_sentiment`` only, provisionally over the earlier days seen at this hour (at
+  least two, never today's: a spell under way would teach itself that it is usual; one day has no
+  spread);
+* lowered where the same hour of the week has been worse over the earlier weeks (at least two: one
+  week is not a pattern) than the hour of the day, by that difference. A site's week has a pattern
+  an hour of the day does not know (a cinema's Friday and Saturday evenings, a café's slow Monday
+  morning): the median of seven days, robust to one or two of them, calls every such evening
+  unusual. Never raised by it: a window ordinary for this hour of the week is not unusual, and one
+  ordinary for the hour of the day is not either. The cost: a spell at the same hour of the week as
+  two earlier bad ones is judged against them.
+
+A new site (fewer than two earlier days at this hour): nothing is learnt, and ``low_sentiment``
+counts a window only when it is clearly bad for customers whatever the site: ``z_raise`` standard
+errors below ``low_new_site`` (-0.4: among those who show a mood, about two unhappy faces for every
+happy one or worse). A new site with really unhappy customers is told on its first day; one whose
+busy hours are merely sour (a queue at -0.3 to -0.6 in windows of 10-40) is not raised on each of its
+first days at each busy hour, as the absolute level alone did.
+
+Chosen on the benchmark (`benchmarks/alarm_incidents.py`, 2 seeds x traffic 0.5, 1, 3; ADR alarms-0003,
+before the new-site, week and prediction-band parts of ADR alarms-0004): judging
 every site against its band (also those usually above ``low_clear``, where a window's sampling error
 makes the band wide) caught 11 busy hours, 4 sharp spells and 7 quiet hours of 54 each against 14, 6
 and 9 this way, for about the same false alarms (1.79 against 1.88 per site-week at x3, 0 at x1).
@@ -21,10 +43,39 @@ and 9 this way, for about the same false alarms (1.79 against 1.88 per site-week
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
-from stream.baseline import Reference
+from stream.baseline import DAY_MS, DayBaseline, Reference
+from stream.measures import Z_975, t_975
+
+
+def prediction_factor(days: int) -> float:
+    """How much wider than the days' spread a band for the next day must be when that spread comes from
+    only ``days`` days: Student's prediction interval, t(0.975, days - 1)·√(1 + 1/days), over the normal
+    1.96 (7 days: 1.33; 3 days: 2.54; 2 days: 7.9): a spread from three days may be near zero by chance."""
+    return t_975(max(days, 2) - 1) * math.sqrt(1.0 + 1.0 / max(days, 1)) / Z_975
 
 
 def unusually_low(net: float, error: float, usual: Reference, sigmas: float, least: float) -> bool:
     """``net`` (a window's net score with sampling error ``error``) is below the usual band of ``usual``."""
-    return net < usual.net - max(sigmas * math.hypot(usual.spread, error), least)
+    spread = usual.spread * prediction_factor(usual.days)
+    return net < usual.net - max(sigmas * math.hypot(spread, error), least)
+
+
+def usual_level(hour_of_day: DayBaseline | None, hour_of_week: DayBaseline | None, min_days: int, now_ms: int,
+                provisional: bool) -> Reference | None:
+    """The site's usual mood at this hour of the day, lowered by how much worse this hour of the week has
+    been over its earlier weeks (at least two; module docstring); None while nothing is learnt (unless
+    ``provisional``: while the hour of the day has fewer than ``min_days`` days)."""
+    today = (now_ms - 1) // DAY_MS
+    usual = None
+    if hour_of_day is not None:
+        usual = hour_of_day.reference(min_days)
+        if usual is None and provisional:
+            usual = hour_of_day.before(today)
+    weekly = hour_of_week.before(today) if hour_of_week is not None else None
+    if usual is None or weekly is None or weekly.net >= usual.net:
+        return usual
+    half = (usual.net - weekly.net) / 2  # the week's shift, half from each share
+    return replace(usual, positive=min(max(usual.positive - half, 0.01), 0.99),
+                   negative=min(max(usual.negative + half, 0.01), 0.99))

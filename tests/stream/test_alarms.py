@@ -18,8 +18,10 @@ from tests.stream.helpers import T0
 # resolution (those have their own tests in test_alarm_behaviour.py).
 MECHANICS: dict[str, Any] = {"z_raise": 0.0, "hold_minutes": 0, "quiet_minutes": 0, "drop_sampling_noise": False,
                              "disjoint_windows": False}
+# the absolute level alone judges low_sentiment here: these are the M-of-N mechanics
 CONFIG = AlarmConfig(window_minutes=15, min_tracks=5, low_raise=-0.2, low_clear=0.0, raise_m=2, raise_n=3,
-                     clear_m=2, cameras=False, baseline_min_days=1_000, baseline_keep_days=1_000, **MECHANICS)
+                     clear_m=2, cameras=False, baseline_min_days=1_000, baseline_keep_days=1_000,
+                     low_against_usual=False, **MECHANICS)
 
 
 def window(end: int, net: float | None, tracks: int = 10, camera: str | None = None) -> Any:

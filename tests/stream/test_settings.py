@@ -54,7 +54,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
         "baseline_min_days": min_days, "baseline_keep_days": draw(st.integers(max(min_days, 1), 30)),
         "sour_share": draw(st.floats(0.01, 0.99)), "false_alarms_per_month": draw(st.floats(0.01, 30)),
         "drop_allowance": draw(number), "recovery_odds": draw(st.floats(1.5, 1e6)),
-        "low_against_usual": draw(st.booleans()),
+        "low_against_usual": draw(st.booleans()), "low_new_site": draw(st.floats(-1, 1, allow_nan=False)),
     }
 
 
