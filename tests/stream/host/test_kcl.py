@@ -127,8 +127,8 @@ class MemoryOutputs:
 
 def events() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for i in range(480):  # 40 minutes, four sites, s3 turns sour for 30 (long enough for two disjoint
-        # 15-minute windows of evidence: stream.alarms)
+    for i in range(600):  # 50 minutes, four sites, s3 turns sour for 40: long enough for two disjoint
+        # 15-minute windows of evidence (stream.alarms), each wholly sour, as a site learnt nothing of yet needs
         for k, site in enumerate(SITES):
             top = "sad" if site == "s3" and i > 120 else ("happy" if (i + k) % 3 else "neutral")
             out.append(face(T0 + i * 5_000 + k, track=f"{site}-{i // 10}", site=site, top=top, n=i))
