@@ -101,22 +101,40 @@ class AlarmEngine:
         self._cusums: dict[tuple[str, str], Cusum] = {}  # (site, camera|"") -> sequential drop evidence
         self._dispersions: dict[str, tuple[int, float]] = {}  # site -> (minute, dispersion): from the baselines
         self._traffic: dict[str, list[list[int]]] = {}  # site -> [[day, customers]], the latest days
+        # The per-tick checks skip ticks where no key can change (a plain check of every key would find
+        # nothing): a quiet resolve is due no earlier than _quiet_due, a camera silent no earlier than after
+        # _silence_due; -inf: check at the next tick. Lower bounds: a later customer or heartbeat only
+        # delays the real moment, which the next full check finds.
+        self._quiet_due = -math.inf
+        self._silence_due = -math.inf
+        self._checked_ms = -math.inf  # the latest tick checked: an earlier one (time going back) checks all
+        self._usual_memo: dict[tuple[str, int, bool], Reference | None] = {}  # this tick's `_usual` results
 
     def process(self, ticks: Iterable[Tick]) -> list[SentimentAlarm]:
         alarms: list[SentimentAlarm] = []
         for tick in ticks:
             for site, camera, beat in tick.heartbeats:
                 key = (site, camera)
-                self._last_beat[key] = max(beat, self._last_beat.get(key, beat))
+                last = self._last_beat.get(key)
+                if last is None or beat > last:
+                    self._last_beat[key] = beat
+                    self._beat_moved(site, camera, beat)
             if tick.flush:  # time the flush made up: nothing to judge (module docstring)
                 continue
+            now = tick.end_ms
+            self._usual_memo.clear()
+            changes = len(alarms)
             for window in tick.windows:
                 if window["window_minutes"] == self.config.window_minutes:
                     self._on_window(window, alarms)
             if tick.customers and self.config.drop_detection == "sequential":
-                self._on_customers(tick.end_ms, tick.customers, alarms)
-            self._check_quiet(tick.end_ms, alarms)
-            self._check_silence(tick.end_ms, alarms)
+                self._on_customers(now, tick.customers, alarms)
+            if len(alarms) != changes or now < self._checked_ms:  # an alarm raised may turn quiet
+                self._quiet_due = -math.inf
+                self._silence_due = -math.inf if now < self._checked_ms else self._silence_due
+            self._checked_ms = now
+            self._check_quiet(now, alarms)
+            self._check_silence(now, alarms)
         return alarms
 
     # ---------------------------------------------------------------- rules
@@ -166,6 +184,7 @@ class AlarmEngine:
             for key in (f"w{hour_of_week(end - 1)}", f"d{(end - 1) // HOUR_MS % 24}"):
                 self._baselines.setdefault((site, key), DayBaseline()).add(end, positive, negative, n,
                                                                            c.baseline_keep_days)
+            self._usual_memo.clear()
 
     def _reference(self, site: str, time_ms: int) -> Reference | None:
         """The usual mood of ``site`` at this hour of the week (the window drop rule: weeks to learn)."""
@@ -174,10 +193,17 @@ class AlarmEngine:
 
     def _usual(self, site: str, time_ms: int, provisional: bool) -> Reference | None:
         """The usual mood of ``site`` at this hour of the day, lowered where this hour of the week has been
-        worse (`stream.usual.usual_level`); ``provisional`` (``low_sentiment``): from two earlier days on."""
+        worse (`stream.usual.usual_level`); ``provisional`` (``low_sentiment``): from two earlier days on.
+        Remembered for the tick (every window and camera of a site asks for the same one) until a baseline
+        takes a sample."""
+        memo = (site, time_ms, provisional)
+        if memo in self._usual_memo:
+            return self._usual_memo[memo]
         hour = self._baselines.get((site, f"d{(time_ms - 1) // HOUR_MS % 24}"))
-        return usual_level(hour, self._baselines.get((site, f"w{hour_of_week(time_ms - 1)}")),
-                           self.config.baseline_min_days, time_ms, provisional)
+        usual = self._usual_memo[memo] = usual_level(
+            hour, self._baselines.get((site, f"w{hour_of_week(time_ms - 1)}")),
+            self.config.baseline_min_days, time_ms, provisional)
+        return usual
 
     def _drop_window(self, window: SentimentWindow, net: float, reference: Reference,
                      alarms: list[SentimentAlarm]) -> None:
@@ -292,28 +318,46 @@ class AlarmEngine:
         quiet_minutes (whichever rule raised it: the drop rule's own verdicts, which need a baseline, do
         not decide whether anyone is there)."""
         limit = self.config.quiet_minutes * 60_000
-        if not limit:
+        if not limit or now < self._quiet_due:
             return
+        due = math.inf
         for (rule, site, camera), machine in sorted(self._machines.items()):
             if machine.state != "ALARM" or rule == "camera_silent":
                 continue
             times = [t for t in (machine.data_ms, machine.raised_ms, self._data.get((site, camera))) if t is not None]
             if not times:  # restored from a version-1 state: the quiet spell counts from now
                 machine.data_ms = now
+                due = min(due, now + limit)
                 continue
             since = max(times)
             if now - since < limit:
+                due = min(due, since + limit)
                 continue
             minutes = (now - since) // 60_000
             machine.state, machine.history, machine.raised_ms = "OK", "", None
             self._cusums.pop((site, camera), None)
             alarms.append(alarm_event(rule, site, camera or None, "OK", now, None, None,  # type: ignore[arg-type]
                                       f"no customers for {minutes} minutes (site closed or quiet): resolved"))
+        self._quiet_due = due
+
+    def _beat_moved(self, site: str, camera: str, beat: int) -> None:
+        """A camera's latest heartbeat moved on: a silent one may be back at the next check; one that was
+        not silent goes silent no earlier than ``silent_minutes`` after this beat."""
+        machine = self._machines.get(("camera_silent", site, camera))
+        if machine is not None and machine.state == "ALARM":
+            self._silence_due = -math.inf
+        else:
+            self._silence_due = min(self._silence_due, beat + self.config.silent_minutes * 60_000)
 
     def _check_silence(self, now: int, alarms: list[SentimentAlarm]) -> None:
         limit = self.config.silent_minutes * 60_000
+        if now <= self._silence_due:
+            return
+        due = math.inf
         for (site, camera), beat in sorted(self._last_beat.items()):
             silent = now - beat > limit
+            if not silent:
+                due = min(due, beat + limit)
             machine = self._machines.get(("camera_silent", site, camera))
             state = machine.state if machine else "OK"
             if silent == (state == "ALARM"):
@@ -324,6 +368,7 @@ class AlarmEngine:
                 "camera_silent", site, camera, "ALARM" if silent else "OK", now, minutes,
                 float(self.config.silent_minutes),
                 f"no heartbeat for {minutes:g} minutes" if silent else "heartbeats resumed"))
+        self._silence_due = due
 
     def _step(self, rule: Rule, site: str, camera: str | None, verdict: str, time_ms: int,
               value: float | None, raise_at: float, clear_at: float, raise_reason: str,

@@ -11,6 +11,10 @@ from schemas.expressions import NEGATIVE, POSITIVE
 from schemas.types import SentimentWindow
 
 HOUR_MS = 3_600_000
+# the classes in the order their shares are summed (sorted: the sums are the same on every run)
+_VOTING = tuple(sorted(POSITIVE | NEGATIVE))
+_POSITIVE = tuple(sorted(POSITIVE))
+_NEGATIVE = tuple(sorted(NEGATIVE))
 
 
 def hour_of_week(time_ms: int) -> int:
@@ -27,7 +31,7 @@ def net_score_error(window: SentimentWindow, level: float) -> float:
     side (as the window's own interval does), so an all-sour window of five still has an error."""
     n = window["tracks"]
     shares = cast(Mapping[str, float], window["shares"] or {})
-    voters = round(n * sum(shares.get(name, 0.0) for name in sorted(POSITIVE | NEGATIVE)))
+    voters = round(n * sum(shares.get(name, 0.0) for name in _VOTING))
     s = (voters + 2) / (n + 2)
     return math.sqrt(max(s - level * level, 1.0 / (n + 2)) / n)
 
@@ -36,5 +40,5 @@ def window_votes(window: SentimentWindow) -> tuple[int, int, int]:
     """(positive, negative, customers) of a window with data."""
     n = window["tracks"]
     shares = cast(Mapping[str, float], window["shares"] or {})
-    positive = round(n * sum(shares.get(name, 0.0) for name in sorted(POSITIVE)))
-    return positive, round(n * sum(shares.get(name, 0.0) for name in sorted(NEGATIVE))), n
+    positive = round(n * sum(shares.get(name, 0.0) for name in _POSITIVE))
+    return positive, round(n * sum(shares.get(name, 0.0) for name in _NEGATIVE)), n
