@@ -361,6 +361,16 @@ def peer(args: argparse.Namespace) -> None:
         raise SystemExit("the engine and bytewax computed different windows")
 
 
+def _edge_load_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The edge-shaped load that `edge` and `peer` both run."""
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--sites", type=int, default=10)
+    parser.add_argument("--faces", type=float, default=1.0, help="average faces in view per camera (default 1)")
+    parser.add_argument("--dwell-s", type=int, default=20, help="seconds a face stays in view (default 20)")
+    parser.add_argument("--batch", type=int, default=5_000)
+    return parser
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="figure", required=True)
@@ -376,22 +386,12 @@ def main() -> None:
     m.add_argument("--dwell-s", type=int, default=20, help="seconds a face stays in view (default 20)")
     m.add_argument("--batch", type=int, default=5_000)
     m.set_defaults(run=memory)
-    e = sub.add_parser("edge")
-    e.add_argument("--events", type=int, default=1_000_000)
-    e.add_argument("--sites", type=int, default=10)
-    e.add_argument("--faces", type=float, default=1.0, help="average faces in view per camera (default 1)")
-    e.add_argument("--dwell-s", type=int, default=20, help="seconds a face stays in view (default 20)")
-    e.add_argument("--batch", type=int, default=5_000)
+    e = _edge_load_arguments(sub.add_parser("edge"))
     e.add_argument("--warm-days", type=int, default=3,
                    help="days of the same load before the measured one, so the alarm baselines are ready")
     e.add_argument("--repeat", type=int, default=3, help="timed runs of each figure; the fastest is reported")
     e.set_defaults(run=edge)
-    p = sub.add_parser("peer")
-    p.add_argument("--events", type=int, default=1_000_000)
-    p.add_argument("--sites", type=int, default=10)
-    p.add_argument("--faces", type=float, default=1.0, help="average faces in view per camera (default 1)")
-    p.add_argument("--dwell-s", type=int, default=20, help="seconds a face stays in view (default 20)")
-    p.add_argument("--batch", type=int, default=5_000)
+    p = _edge_load_arguments(sub.add_parser("peer"))
     p.set_defaults(run=peer)
     args = parser.parse_args()
     args.run(args)
