@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from deploy.container import host_arguments
 from deploy.stack import compute, ingest, monitoring, silence, storage
 from deploy.stack.cfn import Json, ref, sub
 from deploy.stack.thresholds import load_thresholds
-from schemas.contract import IDENTIFIER
+from schemas.validation import identifier_problem
 from stream.alarms import AlarmConfig
 from stream.engine import EngineConfig
 
@@ -99,14 +98,13 @@ def check_inventory(inventory: Any, where: str) -> Inventory:
     if not isinstance(inventory, dict) or not inventory:
         raise ValueError(f'{where}: give an object of site id -> [camera id, ...], e.g. {{"cafe-1": ["cam-a"]}}')
     for site, cameras in inventory.items():
-        if not re.match(IDENTIFIER, site):
-            raise ValueError(f"{where}: site {site!r} is not a site id of the events ({IDENTIFIER})")
+        if why := identifier_problem(site):
+            raise ValueError(f"{where}: site {site!r} is not a site id of the events: {why}")
         if not isinstance(cameras, list) or not all(isinstance(cam, str) for cam in cameras):
             raise ValueError(f"{where}: site {site!r}: give a list of camera ids, got {cameras!r}")
-        bad = [cam for cam in cameras if not re.match(IDENTIFIER, cam)]
-        if bad:
-            raise ValueError(f"{where}: site {site!r}: camera {bad[0]!r} is not a camera id of the events "
-                             f"({IDENTIFIER})")
+        for camera in cameras:
+            if why := identifier_problem(camera):
+                raise ValueError(f"{where}: site {site!r}: camera {camera!r} is not a camera id of the events: {why}")
         twice = sorted({cam for cam in cameras if cameras.count(cam) > 1})
         if twice:
             raise ValueError(f"{where}: site {site!r}: camera(s) {twice} listed more than once")

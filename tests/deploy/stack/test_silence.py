@@ -135,6 +135,7 @@ def test_an_inventory_too_big_for_one_stack_is_refused_naming_the_file_and_the_c
     ('{"cafe-1": "cam-a"}', "site 'cafe-1': give a list of camera ids, got 'cam-a'"),
     ('{"cafe-1": ["cam a"]}', "site 'cafe-1': camera 'cam a' is not a camera id of the events"),
     ('{"café": ["cam-a"]}', "site 'café' is not a site id of the events"),
+    ('{"cafe-1": ["cam-a\\n"]}', "site 'cafe-1': camera 'cam-a\\n' is not a camera id of the events"),
     ('{"cafe-1": ["cam-a", "cam-b", "cam-a"]}', "site 'cafe-1': camera(s) ['cam-a'] listed more than once"),
     ('{"cafe-1": [', "not JSON"),
 ])
