@@ -14,18 +14,11 @@ from typing import Any
 
 from edge.publish.spool import SpoolBounds
 from edge.redact import SOURCE_ENV
-from schemas.contract import IDENTIFIER
 from schemas.time_zones import time_zone_problem
+from schemas.validation import identifier_problem
 from stream.settings import THRESHOLDS, Check, at_least, between, one_of, positive
 
-_ID = re.compile(IDENTIFIER)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-def identifier(value: Any) -> str | None:
-    return None if _ID.fullmatch(value) else (  # fullmatch: `$` lets a final newline through
-        f"{value!r} is not a valid id: letters, digits and _ . : - only, starting with a letter or digit, "
-        f"at most 64 characters (pattern {IDENTIFIER} from schemas/contract.py)")
 
 
 def not_an_option(value: Any) -> str | None:
@@ -105,7 +98,7 @@ class Setting:
 # Paths: relative ones are read from the site file's folder; "" means "under state_dir".
 SECTIONS: dict[str, tuple[Setting, ...]] = {
     "site": (
-        Setting("id", str, None, "site id put on every event", identifier, required=True),
+        Setting("id", str, None, "site id put on every event", identifier_problem, required=True),
         Setting("state_dir", str, "var/moodlens",
                 "the box's folder: spools, event log, stream state, logs, lock (relative: to this file)"),
         Setting("name", str, "", "the site's name for people: messages, the report, the lake's sites table "
@@ -168,7 +161,8 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
 }
 
 CAMERA: tuple[Setting, ...] = (
-    Setting("id", str, None, "camera id put on every event (unique within the site)", identifier, required=True),
+    Setting("id", str, None, "camera id put on every event (unique within the site)", identifier_problem,
+            required=True),
     Setting("source", str, None, "video file, camera index ('0'), rtsp:// URL, image folder or 'awscam'",
             not_an_option, required=True),
     Setting("name", str, "", "a name people know it by (shown on the dashboard)"),

@@ -35,11 +35,10 @@ import pandas as pd
 
 from batch.analytics.forecast import HOUR_MS, hour_of_week
 from batch.analytics.measures import Z_975
-from schemas.contract import IDENTIFIER
+from schemas.validation import identifier_problem
 
 COLUMNS = ("time", "site", "kind", "value")
 KIND = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-SITE = re.compile(IDENTIFIER)
 MAX_REPORTED = 20
 CAVEAT = ("Association, not proof of cause: each estimate compares hours with and without the event at the same "
           "site and hour of the week; anything else that happens together with it is credited to it.")
@@ -109,8 +108,8 @@ def parse_business_events(lines: Iterable[str], path: str = "<business events>")
             time_ms, offset = _parse_time(cells["time"])
         except ValueError as error:
             bad.append(f"time: {error}")
-        if not SITE.match(cells["site"]):
-            bad.append(f"site: {cells['site']!r} is not a site id")
+        if why := identifier_problem(cells["site"]):
+            bad.append(f"site: {why}")
         if not KIND.match(cells["kind"]):
             bad.append(f"kind: {cells['kind']!r} must be a name (letters, digits, _)")
         try:

@@ -5,15 +5,13 @@ Polygons are in normalised frame coordinates (0..1) so one configuration fits an
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from edge.detection.detections import Detections
-
-ZONE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+from schemas.validation import identifier_problem
 
 
 def parse_polygon(text: str) -> np.ndarray:
@@ -37,8 +35,10 @@ def parse_polygon(text: str) -> np.ndarray:
 def parse_named_zone(text: str) -> tuple[str, np.ndarray]:
     """'name=x1,y1,x2,y2[,...]'."""
     name, sep, polygon = text.partition("=")
-    if not sep or not ZONE_NAME.fullmatch(name):  # fullmatch: `$` alone lets a final newline through
-        raise ValueError(f"zone {text!r}: expected NAME=x1,y1,x2,y2 with a name of letters, digits, _.:-")
+    if not sep:
+        raise ValueError(f"zone {text!r}: expected NAME=x1,y1,x2,y2")
+    if why := identifier_problem(name):
+        raise ValueError(f"zone {text!r}: name {why}")
     return name, parse_polygon(polygon)
 
 

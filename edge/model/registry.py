@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from edge.model.s3 import object_or_none, s3_client_or_default
 from edge.model.signature import ModelSignatureError, SignatureFile, read, verify
 from locallog.files import write_atomically
-from schemas.contract import IDENTIFIER
+from schemas.validation import identifier_problem
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 # Letters and digits in runs joined by single '.', '_' or '-': no '/', no '..', no leading dot.
 _VERSION = re.compile(r"(?=.{1,64}$)[0-9A-Za-z]+(?:[._-][0-9A-Za-z]+)*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_SITE = re.compile(IDENTIFIER.removeprefix("^").removesuffix("$"))
 VERSION_RULE = "letters and digits, joined by single '.', '_' or '-', at most 64"
 
 
@@ -288,8 +287,8 @@ class Registry:
     def _channel_key(site: str | None) -> str:
         if site is None:
             return "channels/fleet.json"
-        if not _SITE.fullmatch(site):
-            raise RegistryError(f"site {site!r} is not a valid site id")
+        if why := identifier_problem(site):
+            raise RegistryError(f"site: {why}")
         return f"channels/sites/{site}.json"
 
 

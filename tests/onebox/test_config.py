@@ -37,7 +37,7 @@ def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
         parse(text, tmp_path / "site.toml")
     problems = caught.value.problems
     expected = {
-        2: "site.id: 'bad site' is not a valid id",
+        2: "site.id: 'bad site'",
         5: "thresholds.min_track: unknown setting (did you mean 'min_tracks'?)",
         6: "thresholds.low_raise: must be a number, got text 'low'",
         11: "cameras[1].id: camera id 'a' is already used by cameras[0]",
@@ -165,3 +165,18 @@ def test_job_arguments_the_check_accepts_are_always_filled_in(arguments: list[st
     if job_arguments(arguments) is None:
         argv = job_spec("compact", arguments, config, Layout(config.state_dir)).argv
         assert len(argv) == len(arguments) + 3  # the interpreter, -m, moodlens.cli, then each argument filled
+
+
+@pytest.mark.parametrize(("site", "camera", "field"), [
+    ("shop\\n", "c", "site.id"), ("shop", "../c", "cameras[0].id"), ("x" * 65, "c", "site.id"),
+    ("shop", "-c", "cameras[0].id"),
+])
+def test_ids_the_events_would_refuse_are_refused_naming_the_file_and_field(tmp_path: Path, site: str, camera: str,
+                                                                          field: str) -> None:
+    """The site file's ids follow the event contract's rule (schemas.validation), so a box never
+    starts with an id every event it writes would be refused for."""
+    path = tmp_path / "site.toml"
+    with pytest.raises(ConfigError) as caught:
+        parse(f'[site]\nid = "{site}"\n[[cameras]]\nid = "{camera}"\nsource = "0"\n', path)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{path}:") and f": {field}: " in problem

@@ -35,7 +35,7 @@ def test_planted_effects_are_recovered_and_the_null_kind_covers_zero() -> None:
     ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1,promo,1\n2026-10-01T12:00:00,cafe-1,promo,1\n",
      "line 3: time: time '2026-10-01T12:00:00' has no time zone"),
     ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1,promo,lots\n", "line 2: value: 'lots' is not a number"),
-    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe 1,promo,1\n", "line 2: site: 'cafe 1' is not a site id"),
+    ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe 1,promo,1\n", "line 2: site: 'cafe 1'"),
     ("time,site,kind,value\nyesterday,cafe-1,promo,1\n", "line 2: time:"),
     ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1,promo,nan\n", "line 2: value: 'nan' is not finite"),
     ("time,site,kind,value\n2026-10-01T12:00:00Z,cafe-1\n", "line 2: 2 column(s), the header has 4"),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -23,9 +25,9 @@ def test_bad_polygons_say_what_is_wrong(text, message):
         parse_polygon(text)
 
 
-@pytest.mark.parametrize("text", ["counter", "=0,0,1,1", "bad name=0,0,1,1"])
-def test_bad_named_zones_are_refused(text):
-    with pytest.raises(ValueError, match="NAME="):
+@pytest.mark.parametrize("text", ["counter", "=0,0,1,1", "bad name=0,0,1,1", "door\n=0,0,1,1", "x" * 65 + "=0,0,1,1"])
+def test_bad_named_zones_are_refused_naming_the_zone(text):
+    with pytest.raises(ValueError, match=re.escape(f"zone {text!r}:")):
         parse_named_zone(text)
 
 
