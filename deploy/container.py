@@ -41,6 +41,7 @@ RAW_EVENTS_PREFIX = RAW_PREFIX + "events/"  # every edge event as it arrived (a 
 LAKE_PREFIX = "lake/"        # the Iceberg warehouse
 REPORTS_PREFIX = "reports/"  # the weekly report
 STATE_PREFIX = "state/"      # the consumer's checkpoints and per-site state (state bucket)
+DRIFT_PREFIX = "drift/"      # the drift task's record of each site's last judged day (batch.drift_due)
 
 # Environment of the other tasks: resource names resolved by CloudFormation (template expressions).
 ENV_KCL_APPLICATION = "MOODLENS_KCL_APPLICATION"
@@ -84,10 +85,11 @@ def compaction_command(sites_json: str | None = None) -> list[str]:
 
 
 def drift_command() -> list[str]:
-    """Daily: the model's drift per camera over each site's last complete local day (its zone from the lake's
-    sites table), as CloudWatch metrics stamped at that day's local start (the alarm's input)."""
-    return ["model", "drift", "--since", "1d", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}", "--cloudwatch",
-            "--exit-zero"]
+    """Hourly: the model's drift per camera over the local days each site ended since its last judged one
+    (its zone from the lake's sites table; the record of judged days in the data bucket), as CloudWatch
+    metrics stamped at each day's local start (the alarm's input)."""
+    return ["model", "drift", "--due", f"s3://{DATA_BUCKET}/{DRIFT_PREFIX}judged-days.json",
+            "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}", "--cloudwatch", "--exit-zero"]
 
 
 def report_command() -> list[str]:

@@ -1,6 +1,6 @@
 """What runs: the ECS cluster, the consumer service (one Fargate task; more only in KCL mode, scaled
-on the stream's iterator age), the hourly compaction and the weekly report (EventBridge Scheduler
-starts their tasks), and the least-privilege roles of each.
+on the stream's iterator age), the hourly compaction, the hourly model drift and the weekly report
+(EventBridge Scheduler starts their tasks), and the least-privilege roles of each.
 """
 
 from __future__ import annotations
@@ -25,8 +25,11 @@ from deploy.stack.storage import log_group, object_arns
 
 CONSUMER_CPU, CONSUMER_MEMORY = "512", "1024"   # one task covers the fleet: see the README's cost section
 BATCH_CPU, BATCH_MEMORY = "1024", "4096"        # compaction holds an hour of raw outputs in Arrow
-COMPACTION_SCHEDULE = "rate(1 hour)"
-DRIFT_SCHEDULE = "cron(30 5 * * ? *)"          # daily 05:30 UTC, after the night's compactions
+# Compaction at 10 past: the Firehose buffers (5 minutes) of the hour before have landed in raw/. Drift
+# at 40 past, after it: each site's local days ended at least batch.drift_due.SETTLE_MS ago, so every
+# zone's day (ending on the hour, the half or the three quarters) is judged 40 to 85 minutes after its end.
+COMPACTION_SCHEDULE = "cron(10 * * * ? *)"
+DRIFT_SCHEDULE = "cron(40 * * * ? *)"
 REPORT_SCHEDULE = "cron(0 6 ? * MON *)"         # Mondays 06:00 UTC, before the week's first opening
 SCALE_OUT_LAG_MS, SCALE_IN_LAG_MS = 60_000, 5_000
 
@@ -89,8 +92,9 @@ def roles() -> dict[str, Json]:
         "lake-catalog": [allow(["glue:GetDatabase", "glue:GetTable", "glue:GetTables"], catalog)],
         "key": [_kms("s3")],
     })
-    drift = service_role(tasks, {  # reads the lake, puts the drift metrics only
+    drift = service_role(tasks, {  # reads the lake, puts the drift metrics, keeps its record of judged days
         "lake-files": [allow("s3:ListBucket", att("DataBucket")), allow("s3:GetObject", lake)],
+        "judged-days": [allow(["s3:GetObject", "s3:PutObject"], object_arns("DataBucket", c.DRIFT_PREFIX))],
         "lake-catalog": [allow(["glue:GetDatabase", "glue:GetTable", "glue:GetTables"], catalog)],
         "metrics": [allow("cloudwatch:PutMetricData", "*",  # has no resource type: scoped by namespace
                           {"StringEquals": {"cloudwatch:namespace": c.METRIC_NAMESPACE}})],
@@ -212,7 +216,7 @@ def autoscaling() -> dict[str, Json]:
 
 
 def schedules(sites_json: str | None = None) -> dict[str, Json]:
-    """Compaction hourly, model drift daily, the report weekly: EventBridge Scheduler starts each one's own task
+    """Compaction and model drift hourly, the report weekly: EventBridge Scheduler starts each one's own task
     definition (its command and role, no overrides); failed starts are retried, then land in the
     schedule-errors queue."""
     tasks = {"CompactionTask": "CompactionTaskRole", "ReportTask": "ReportTaskRole", "DriftTask": "DriftTaskRole"}

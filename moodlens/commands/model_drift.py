@@ -23,6 +23,7 @@ from moodlens.commands.analytics_input import add_site_file_argument
 
 if TYPE_CHECKING:
     from batch.drift import LocalDays
+    from batch.drift_due import JudgedDays
 
 _DURATION = re.compile(r"^(\d+)([hdw])$")
 
@@ -38,12 +39,16 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     drift.add_argument("--lake", default=None, help="the lake (folder or s3://...; default: $MOODLENS_LAKE, the "
                                                     "site file's, else var/lake)")
     drift.add_argument("--site", default=None)
-    drift.add_argument("--since", default="7d",
+    drift.add_argument("--since", default=None,
                        help="period, in each site's own whole local days: 7d, 2w (48h: 2 days), or a local date "
                             "(default 7d)")
     drift.add_argument("--until", default=None,
                        help="end of the period (excluded), a local date at each site (default: after the last local "
                             "day that holds the site's latest face and is over)")
+    drift.add_argument("--due", default=None, metavar="RECORD",
+                       help="instead of a period: at each site, the local days ended at least 30 minutes ago that "
+                            "RECORD (a JSON file or s3://bucket/key of each site's last judged day) does not hold "
+                            "yet, at most 13; then adds them to it (the hourly scheduled run)")
     drift.add_argument("--card", type=Path, default=DEFAULT_MODEL.with_suffix(".json"),
                        help="model card JSON holding the drift_baseline (default: the shipped model's)")
     drift.add_argument("--reference", default=None, metavar="SINCE..UNTIL",
@@ -80,9 +85,12 @@ def run_drift(args: argparse.Namespace) -> int:
         raise ValueError(f"--min-faces must be at least 1, got {args.min_faces}")
     if args.own_days < 0:
         raise ValueError(f"--own-days must be 0 or more, got {args.own_days}")
+    if args.due and (args.since is not None or args.until is not None):
+        raise ValueError("--due judges the days each site ended since its last judged one: "
+                         "give neither --since nor --until")
     site = read_site_file(args)
     con = lake_connection(site.lake, site.sites())
-    latest, now_ms = latest_faces(con), int(time.time() * 1000)
+    latest, now_ms = latest_faces(con), now()
     sites = [args.site] if args.site else sorted(latest)
     if args.until is None:  # each site's period ends with its own latest face's day: without one, none
         sites = [s for s in sites if s in latest]
@@ -90,7 +98,14 @@ def run_drift(args: argparse.Namespace) -> int:
         print("no faces in the lake" + (f" at site {args.site}" if args.site else ""))
         return 0
     zones = site_zones(con, sites)  # each site's days are its own
-    periods = [site_days(s, zones[s], args.since, args.until, latest.get(s), now_ms) for s in sites]
+    record = None
+    if args.due:
+        periods, record = _due_periods(args.due, zones, now_ms, args.endpoint_url)
+        if not periods:
+            print(f"no local day due: each site's last ended day is judged ({args.due})")
+            return 0
+    else:
+        periods = [site_days(s, zones[s], args.since or "7d", args.until, latest.get(s), now_ms) for s in sites]
     if args.reference:
         start, sep, end = args.reference.partition("..")
         if not sep:
@@ -105,8 +120,7 @@ def run_drift(args: argparse.Namespace) -> int:
     if not days:
         print("\n".join(["no faces in the lake for those days" + (f" at site {args.site}" if args.site else ""),
                          *covered]))
-        return 0
-    if args.json:  # stdout stays one camera-day per line; the days each site covers go to stderr
+    elif args.json:  # stdout stays one camera-day per line; the days each site covers go to stderr
         print("\n".join(covered), file=sys.stderr)
         for d in days:
             print(json.dumps({"site_id": d.site_id, "camera_id": d.camera_id, "day": d.day,
@@ -126,11 +140,35 @@ def run_drift(args: argparse.Namespace) -> int:
             psi = "-" if d.psi is None else f"{d.psi:.3f}"
             print(f"{d.site_id:<16} {d.camera_id:<12} {d.day:<10} {d.faces:>6} {d.low_quality_share:>6.0%} "
                   f"{d.mean_confidence:>5.2f} {psi:>6}  {d.verdict:<13}  {d.baseline if d.psi is not None else ''}")
-    if args.cloudwatch:
+    if args.cloudwatch and days:
         put_drift_metrics(days, zones, args.endpoint_url)
-    if args.dashboard_json is not None:
+    if args.dashboard_json is not None and days:
         write_dashboard_drift(args.dashboard_json, days)
+    if record is not None:  # after the metrics: a run that dies before this judges the days again
+        record.record({p.site_id: p.last for p in periods})
     return 1 if any(d.verdict == "DRIFT" for d in days) and not args.exit_zero else 0
+
+
+def now() -> int:
+    """The clock (epoch ms) that says which days are over."""
+    return int(time.time() * 1000)
+
+
+def _due_periods(location: str, zones: Mapping[str, str], now_ms: int,
+                 endpoint_url: str | None) -> tuple[list[LocalDays], JudgedDays]:
+    """`--due`: each site's days not judged yet, and the record that tells (told about days too old)."""
+    from batch.drift_due import JudgedDays, due_days
+
+    client = None
+    if location.startswith("s3://"):
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=endpoint_url)
+    record = JudgedDays(location, client)
+    due = due_days(zones, record.read(), now_ms)
+    for line in due.too_old:
+        print(line, file=sys.stderr)
+    return due.periods, record
 
 
 def site_days(site: str, zone: str, since: str, until: str | None, latest_ms: int | None, now_ms: int,

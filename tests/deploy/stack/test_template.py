@@ -211,7 +211,7 @@ def test_consumer_scales_on_lag_only_in_kcl_mode(template: dict[str, Any]) -> No
     assert high["AlarmActions"] == [{"Ref": "ConsumerScaleOut"}]
 
 
-def test_schedules_start_the_compaction_hourly_the_drift_daily_and_the_report_weekly(
+def test_schedules_start_the_compaction_and_the_drift_hourly_and_the_report_weekly(
         template: dict[str, Any]) -> None:
     schedules = of_type(template, "AWS::Scheduler::Schedule")
     definitions = of_type(template, "AWS::ECS::TaskDefinition")
@@ -222,17 +222,21 @@ def test_schedules_start_the_compaction_hourly_the_drift_daily_and_the_report_we
         words = [w["Fn::Sub"] if isinstance(w, dict) else w for w in definition["Command"]]
         started[name] = (schedule["ScheduleExpression"], words)
         assert "DeadLetterConfig" in schedule["Target"]
-    assert started == {"CompactionSchedule": ("rate(1 hour)", container.compaction_command()),
+    assert started == {"CompactionSchedule": ("cron(10 * * * ? *)", container.compaction_command()),
                        "ReportSchedule": ("cron(0 6 ? * MON *)", container.report_command()),
-                       "DriftSchedule": ("cron(30 5 * * ? *)", container.drift_command())}
+                       "DriftSchedule": ("cron(40 * * * ? *)", container.drift_command())}
 
 
-def test_the_drift_task_may_only_read_the_lake_and_put_moodlens_metrics(template: dict[str, Any]) -> None:
-    role = template["Resources"]["DriftTaskRole"]["Properties"]
-    actions = {a for policy in role["Policies"] for st in policy["PolicyDocument"]["Statement"]
-               for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
-    assert not any(a.startswith(("s3:Put", "s3:Delete", "glue:Create", "glue:Update")) for a in actions)
-    assert "cloudwatch:PutMetricData" in actions
+def test_the_drift_task_may_only_read_the_lake_put_moodlens_metrics_and_keep_its_record(
+        template: dict[str, Any]) -> None:
+    drift = [st for where, st in statements(template) if where.startswith("DriftTaskRole/")]
+    granted = {a for st in drift for a in actions(st)}
+    assert not any(a.startswith(("s3:Delete", "glue:Create", "glue:Update")) for a in granted)
+    assert "cloudwatch:PutMetricData" in granted
+    (put,) = [st for st in drift if "s3:PutObject" in actions(st)]
+    assert put["Resource"]["Fn::Join"][1][2] == container.DRIFT_PREFIX
+    assert container.drift_command()[container.drift_command().index("--due") + 1].startswith(
+        f"s3://{container.DATA_BUCKET}/{container.DRIFT_PREFIX}")
     alarm = template["Resources"]["ModelDriftAlarm"]["Properties"]
     assert (alarm["MetricName"], alarm["Threshold"]) == ("ModelDriftMax", 0.25)
 
@@ -246,6 +250,7 @@ def test_only_the_compaction_writes_the_lake_and_only_the_report_writes_reports(
                 writes.setdefault(resource["Fn::Join"][1][2], set()).add(where.split("/")[0])
     assert writes[container.LAKE_PREFIX] == {"CompactionTaskRole"}
     assert writes[container.REPORTS_PREFIX] == {"ReportTaskRole"}
+    assert writes[container.DRIFT_PREFIX] == {"DriftTaskRole"}
     assert writes[container.STATE_PREFIX] == {"ConsumerTaskRole"}
 
 

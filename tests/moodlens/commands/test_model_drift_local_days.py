@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ import pytest
 
 from locallog import LocalLog
 from moodlens.cli import main
+from moodlens.commands import model_drift
 from schemas.expressions import EXPRESSIONS
 from tests.batch.drift_events import BASELINE
 from tests.schemas.events import face_expression
@@ -147,3 +149,49 @@ def test_a_bad_period_is_named_with_its_option_and_the_sites_last_day(lake: str,
     assert "--reference: 'soon' is neither" in capsys.readouterr().err
     assert main(["model", "drift", "--lake", lake, "--site", "nowhere"]) == 0
     assert capsys.readouterr().out == "no faces in the lake at site nowhere\n"
+
+
+def due_run(lake: str, record: Path, utc: str, capsys: pytest.CaptureFixture[str],
+            monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict[str, Any]], str, str]:
+    """One scheduled `--due` run with the clock at `utc`: its camera-days, its stdout and stderr."""
+    capsys.readouterr()
+    clock = int(dt.datetime.fromisoformat(utc).replace(tzinfo=dt.UTC).timestamp() * 1000)
+    monkeypatch.setattr(model_drift, "now", lambda: clock)
+    assert main(["model", "drift", "--lake", lake, "--due", str(record), "--own-days", "0", "--min-faces", "1",
+                 "--json", "--exit-zero"]) == 0
+    out = capsys.readouterr()
+    rows = [json.loads(line) for line in out.out.splitlines() if line.startswith("{")]
+    return rows, out.out, out.err
+
+
+def test_hourly_due_runs_judge_each_sites_days_once_as_they_end(lake: str, tmp_path: Path, capsys,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs at 40 past, some missed: Tokyo's day is judged at 15:40 UTC, Los Angeles' at 07:40 (summer) or
+    08:40 (winter, the 25-hour day of 1 November included), each once, whole; a gap past 13 days is said."""
+    record = tmp_path / "drift" / "judged-days.json"
+    judged: list[tuple[str, str, int]] = []
+    for utc in ("2026-10-05T16:40", "2026-10-05T17:40", "2026-10-07T15:40", "2026-10-07T16:40"):
+        rows, _, _ = due_run(lake, record, utc, capsys, monkeypatch)
+        judged += [(r["site_id"], r["day"], r["faces"]) for r in rows]
+    assert sorted(judged) == sorted([("tokyo-1", d, n) for d, n in OCTOBER_DAYS.items()] + [("la-1", "2026-10-04", 10)]
+                                    + [("la-1", d, OCTOBER_DAYS[d]) for d in ("2026-10-05", "2026-10-06")])
+    assert json.loads(record.read_text()) == {"la-1": "2026-10-06", "tokyo-1": "2026-10-07"}
+    _, out, _ = due_run(lake, record, "2026-10-07T16:40", capsys, monkeypatch)
+    assert out.startswith("no local day due")
+
+    _, _, err = due_run(lake, record, "2026-11-01T07:40", capsys, monkeypatch)
+    assert "site la-1: 2026-10-07 to 2026-10-18 not judged (more than 13 days ago)" in err
+    assert "site la-1: 2026-10-19 to 2026-10-31 (13 local days, America/Los_Angeles)" in err.splitlines()
+    rows, _, _ = due_run(lake, record, "2026-11-02T07:40", capsys, monkeypatch)  # 23:40 on the 1st in LA
+    assert [r for r in rows if r["site_id"] == "la-1"] == []
+    rows, _, _ = due_run(lake, record, "2026-11-02T08:40", capsys, monkeypatch)
+    assert faces_per_day(rows, "la-1") == {"2026-11-01": DST_DAYS["2026-11-01"]}
+
+
+def test_due_refuses_a_period_and_names_a_bad_record(lake: str, tmp_path: Path, capsys) -> None:
+    record = tmp_path / "judged.json"
+    assert main(["model", "drift", "--lake", lake, "--due", str(record), "--since", "3d"]) == 2
+    assert "--due judges the days each site ended since its last judged one" in capsys.readouterr().err
+    record.write_text("[]")
+    assert main(["model", "drift", "--lake", lake, "--due", str(record)]) == 2
+    assert f"{record}: not a record of judged drift days" in capsys.readouterr().err
