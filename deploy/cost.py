@@ -57,6 +57,7 @@ class Assumptions:
     athena_mb_per_query: float = 50    # after partition pruning
     state_commits_per_minute: float = 2  # the consumer's --commit-every-s 30 on S3
     compaction_minutes: float = 3      # per hourly run (1 vCPU, 4 GB)
+    drift_minutes: float = 2           # per hourly model-drift run (1 vCPU, 4 GB; Fargate bills at least 1 minute)
 
 
 def lines(a: Assumptions) -> list[tuple[str, str, float, bool]]:
@@ -68,6 +69,8 @@ def lines(a: Assumptions) -> list[tuple[str, str, float, bool]]:
     # NetScore/Tracks/Faces per site and camera; Heartbeat and ModelDrift per camera
     metrics = 3 * (a.cameras + 1) + 2 * a.cameras
     batch_hours = a.compaction_minutes / 60 * HOURS
+    drift_hours = a.drift_minutes / 60 * HOURS
+    batch_task_hour = p["fargate_vcpu_hour"] + 4 * p["fargate_gb_hour"]
     vcpu, gb = 0.5, 1.0
     return [
         ("IoT Core messages, rules, actions",
@@ -99,10 +102,14 @@ def lines(a: Assumptions) -> list[tuple[str, str, float, bool]]:
          True),
         ("Fargate consumer (0.5 vCPU, 1 GB)", f"{HOURS} h x ({vcpu} x ${p['fargate_vcpu_hour']} + {gb:g} x "
          f"${p['fargate_gb_hour']})", HOURS * (vcpu * p["fargate_vcpu_hour"] + gb * p["fargate_gb_hour"]), True),
-        ("Public IPv4 of the consumer and batch tasks", f"({HOURS} + {batch_hours:.1f}) h x ${p['public_ipv4_hour']}",
-         (HOURS + batch_hours) * p["public_ipv4_hour"], True),
+        ("Public IPv4 of the consumer and batch tasks",
+         f"({HOURS} + {batch_hours:.1f} + {drift_hours:.1f}) h x ${p['public_ipv4_hour']}",
+         (HOURS + batch_hours + drift_hours) * p["public_ipv4_hour"], True),
         ("Fargate compaction (1 vCPU, 4 GB, hourly)", f"{batch_hours:.1f} h x (${p['fargate_vcpu_hour']} + 4 x "
-         f"${p['fargate_gb_hour']})", batch_hours * (p["fargate_vcpu_hour"] + 4 * p["fargate_gb_hour"]), True),
+         f"${p['fargate_gb_hour']})", batch_hours * batch_task_hour, True),
+        ("Fargate model drift (1 vCPU, 4 GB, hourly) and its record's PUTs",
+         f"{drift_hours:.1f} h x (${p['fargate_vcpu_hour']} + 4 x ${p['fargate_gb_hour']}) + {HOURS} PUTs",
+         drift_hours * batch_task_hour + HOURS / 1e3 * p["s3_put_per_k"], True),
         (f"CloudWatch dashboard, {OPERATIONS_ALARMS} operations alarms, ModelDriftMax and ConsumerAlive",
          f"${p['cw_dashboard_month']:.2f} + {OPERATIONS_ALARMS} x ${p['cw_alarm_metric_month']} + 2 x "
          f"${p['cw_metric_month']}",

@@ -41,3 +41,19 @@ def test_the_alarms_priced_are_the_alarms_the_stack_makes_for_the_assumed_fleet(
     # per site one net-score alarm, per camera a heartbeat alarm and a composite camera-silent alarm
     assert kinds.count("AWS::CloudWatch::Alarm") == a.sites * (1 + a.cameras) + OPERATIONS_ALARMS
     assert kinds.count("AWS::CloudWatch::CompositeAlarm") == a.sites * a.cameras
+
+
+def test_the_batch_tasks_priced_hourly_are_the_ones_the_stack_runs_hourly() -> None:
+    """Compaction and model drift both start every hour (deploy.stack.compute), and each is priced per run."""
+    import re
+
+    from deploy.stack.compute import schedules
+
+    expressions = {name: r["Properties"]["ScheduleExpression"] for name, r in schedules().items()
+                   if r["Type"] == "AWS::Scheduler::Schedule"}
+    assert all(re.fullmatch(r"cron\(\d+ \* \* \* \? \*\)", expressions[s]) for s in ("CompactionSchedule",
+                                                                                      "DriftSchedule"))
+    items = {item: cost for item, _, cost, _ in lines(Assumptions())}
+    assert any(item.startswith("Fargate model drift") and "hourly" in item for item in items)
+    base = Assumptions()
+    assert per_site(replace(base, drift_minutes=2 * base.drift_minutes)) > per_site(base)
