@@ -152,13 +152,13 @@ def test_a_bad_period_is_named_with_its_option_and_the_sites_last_day(lake: str,
 
 
 def due_run(lake: str, record: Path, utc: str, capsys: pytest.CaptureFixture[str],
-            monkeypatch: pytest.MonkeyPatch) -> tuple[list[dict[str, Any]], str, str]:
+            monkeypatch: pytest.MonkeyPatch, *more: str) -> tuple[list[dict[str, Any]], str, str]:
     """One scheduled `--due` run with the clock at `utc`: its camera-days, its stdout and stderr."""
     capsys.readouterr()
     clock = int(dt.datetime.fromisoformat(utc).replace(tzinfo=dt.UTC).timestamp() * 1000)
     monkeypatch.setattr(model_drift, "now", lambda: clock)
     assert main(["model", "drift", "--lake", lake, "--due", str(record), "--own-days", "0", "--min-faces", "1",
-                 "--json", "--exit-zero"]) == 0
+                 "--json", "--exit-zero", *more]) == 0
     out = capsys.readouterr()
     rows = [json.loads(line) for line in out.out.splitlines() if line.startswith("{")]
     return rows, out.out, out.err
@@ -195,3 +195,37 @@ def test_due_refuses_a_period_and_names_a_bad_record(lake: str, tmp_path: Path, 
     record.write_text("[]")
     assert main(["model", "drift", "--lake", lake, "--due", str(record)]) == 2
     assert f"{record}: not a record of judged drift days" in capsys.readouterr().err
+
+
+class Killed(BaseException):
+    """The task killed (SIGKILL, the instance gone) between its metrics and its record."""
+
+
+def killed(record: object, days: object) -> None:
+    raise Killed
+
+
+def test_a_run_killed_before_its_record_is_judged_again_and_the_alarms_maximum_stays(
+        lake: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch, aws_env: str) -> None:
+    from batch.drift_due import JudgedDays
+
+    record, cloudwatch_args = tmp_path / "judged.json", ("--site", "la-1", "--cloudwatch", "--endpoint-url", aws_env)
+    with monkeypatch.context() as kill:
+        kill.setattr(JudgedDays, "record", killed)
+        with pytest.raises(Killed):
+            due_run(lake, record, "2026-10-30T07:40", capsys, kill, *cloudwatch_args)
+    assert not record.exists()
+    rows, _, _ = due_run(lake, record, "2026-10-30T08:40", capsys, monkeypatch, *cloudwatch_args)
+    assert [(r["day"], r["faces"]) for r in rows] == [("2026-10-29", DST_DAYS["2026-10-29"])]
+    _, out, _ = due_run(lake, record, "2026-10-30T09:40", capsys, monkeypatch, *cloudwatch_args)
+    assert out.startswith("no local day due")
+    metric = {"Namespace": "Moodlens", "MetricName": "ModelDrift",
+              "Dimensions": [{"Name": "Site", "Value": "la-1"}, {"Name": "Camera", "Value": CAMERA}]}
+    result = boto3.client("cloudwatch", endpoint_url=aws_env).get_metric_data(
+        MetricDataQueries=[{"Id": stat.lower(), "MetricStat": {"Metric": metric, "Period": 60, "Stat": stat}}
+                           for stat in ("SampleCount", "Maximum")],
+        StartTime=dt.datetime(2026, 10, 29, tzinfo=dt.UTC), EndTime=dt.datetime(2026, 10, 31, tzinfo=dt.UTC))
+    put = {r["Id"]: dict(zip(r["Timestamps"], r["Values"], strict=True)) for r in result["MetricDataResults"]}
+    start = dt.datetime(2026, 10, 29, 7, tzinfo=dt.UTC)  # the 29th's 00:00 in Los Angeles
+    assert put["samplecount"] == {start: 2.0}  # put by both runs
+    assert put["maximum"][start] == pytest.approx(rows[0]["psi"], abs=1e-4)  # the same value twice
