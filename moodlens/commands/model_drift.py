@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from batch.drift_due import CATCH_UP_DAYS, SETTLE_MS
 from edge.expression.classifier import DEFAULT_MODEL
 from moodlens.commands.analytics_input import add_site_file_argument
 
@@ -46,9 +47,10 @@ def add_drift_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
                        help="end of the period (excluded), a local date at each site (default: after the last local "
                             "day that holds the site's latest face and is over)")
     drift.add_argument("--due", default=None, metavar="RECORD",
-                       help="instead of a period: at each site, the local days ended at least 30 minutes ago that "
-                            "RECORD (a JSON file or s3://bucket/key of each site's last judged day) does not hold "
-                            "yet, at most 13; then adds them to it (the hourly scheduled run)")
+                       help=f"instead of a period: at each site, the local days ended at least {SETTLE_MS // 60_000} "
+                            "minutes ago that RECORD (a JSON file or s3://bucket/key of each site's last judged day) "
+                            f"does not hold yet, at most {CATCH_UP_DAYS}; then adds them to it (the hourly scheduled "
+                            "run)")
     drift.add_argument("--card", type=Path, default=DEFAULT_MODEL.with_suffix(".json"),
                        help="model card JSON holding the drift_baseline (default: the shipped model's)")
     drift.add_argument("--reference", default=None, metavar="SINCE..UNTIL",
