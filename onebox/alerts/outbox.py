@@ -12,7 +12,9 @@ Rules, per alarm group (rule, site, camera):
   then at most one raise per interval, not hundreds.
 - Every message goes to each destination on its own: one that fails is retried (backoff from
   ``first_retry_s`` doubling to ``max_retry_s``) without resending to the others, logged at WARNING
-  each time and at ERROR when given up after ``give_up_s``.
+  each time and at ERROR when given up after ``give_up_s``. A group's messages reach each destination
+  in the order they were queued: a raise never overtakes the clear still being retried before it, so
+  the last message people got tells the state the group is in.
 - The ledger (``alerts.json``, replaced atomically after every change) holds what was sent, what is
   pending and what each group was told: a restarted box sends nothing twice, and what was pending
   goes out after the restart. A crash in the instant between a destination taking a message and the
@@ -130,9 +132,12 @@ class Outbox:
         """Sends what is due; returns how many deliveries succeeded."""
         self.release_held()
         delivered = 0
+        waiting: set[tuple[str, int]] = set()  # (group, destination) with an earlier message still pending
         for item in list(self.pending):
             now = self.clock()
-            if item.next_try > now:
+            lane = (item.message.group, item.destination)
+            if item.next_try > now or lane in waiting:
+                waiting.add(lane)  # a later state of the group must not overtake it: the last one told stays true
                 continue
             destination = self.destinations[item.destination] if item.destination < len(self.destinations) else None
             if destination is None:  # the site file lost that destination since: nothing to send to
@@ -151,6 +156,7 @@ class Outbox:
                     log.warning("alert %r to %s not delivered (try %d): %s; next try in %.0f s",
                                 item.message.title, destination.name, item.tries, error, item.next_try - now)
                 self._save()
+                waiting.add(lane)
                 continue
             self.pending.remove(item)
             if not any(p.message.key == item.message.key for p in self.pending):
