@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from onebox import disk_budget, leftovers
 from onebox.alerts.wiring import alert_service
@@ -34,14 +35,23 @@ log = logging.getLogger("moodlens.up")
 # Daily, a few minutes after midnight's compaction: the dashboard's forecast line and the model's drift.
 DAILY_FORECAST = ["batch", "forecast", "--lake", "{lake}", "--site", "{site}", "--dashboard-json",
                   "{lake}/forecast.json"]
-DAILY_DRIFT = ["model", "drift", "--lake", "{lake}", "--site", "{site}", "--since", "1d", "--exit-zero",
-               "--dashboard-json", "{lake}/drift.json"]
+# Drift judges the site's local days not judged yet (`--due`, the record in the lake folder), as AWS's hourly
+# run does: days the box was off for are judged when it is back, each day once.
+DAILY_DRIFT = ["model", "drift", "--lake", "{lake}", "--site", "{site}", "--due", "{lake}/drift-judged-days.json",
+               "--exit-zero", "--dashboard-json", "{lake}/drift.json"]
 # Daily retention: the lake's old rows and snapshots (`batch maintain`), the crop store's expired crops.
 DAILY_RETENTION = ["batch", "maintain", "--lake", "{lake}", "--retain-days"]  # + [lake] retain_days
 DAILY_CROP_EXPIRY = ["label", "purge", "{crops}", "--key", "{key}"]
-FIVE_MIN, TEN_MIN = dt.timedelta(minutes=5), dt.timedelta(minutes=10)
+FIVE_MIN, DRIFT_AT = dt.timedelta(minutes=5), dt.timedelta(minutes=40)  # drift: after `--due`'s 30 minutes
 RETENTION_AT, CROP_EXPIRY_AT = dt.timedelta(minutes=20), dt.timedelta(minutes=25)
 DAY = dt.timedelta(days=1)
+
+
+def site_clock(zone: str) -> Callable[[], dt.datetime]:
+    """The site's wall clock: the report's weekday and hour and the daily jobs' midnight are the site's, also on a
+    machine whose own clock is UTC. Aware times in one zone compare and add as wall-clock times."""
+    site_zone = ZoneInfo(zone)
+    return lambda: dt.datetime.now(site_zone)
 
 
 @dataclass
@@ -63,13 +73,15 @@ class Box:
     clock: Clock
     specs: list[ChildSpec] | None = None  # default: from the site file (the demo passes its own)
     backoff: Backoff = field(default_factory=Backoff)
-    now: Callable[[], dt.datetime] = dt.datetime.now
+    # the scheduled jobs' clock; default: the site's own wall clock (its `[site] timezone`), not the machine's
+    now: Callable[[], dt.datetime] | None = None
     disk_every_s: float = 30.0
     jobs_enabled: bool = True
     cameras_every_s: float = 2.0
 
     def __post_init__(self) -> None:
         self.layout = Layout(self.config.state_dir)
+        self.clock_now = self.now or site_clock(self.config.get("site", "timezone"))
         self.supervisor = Supervisor(self.spawner, self.clock, self.backoff, self._child_event)
         every = int(self.config.get("lake", "compact_every_minutes"))
         report = self.config.values["report"]
@@ -79,7 +91,8 @@ class Box:
                                     lambda now: next_every(now, every), writes_lake=True))
             # daily, a few minutes past midnight's compaction: the dashboard's forecast line and model drift
             self.jobs.insert(1, Job("forecast", DAILY_FORECAST, lambda now: next_every(now, 24 * 60) + FIVE_MIN))
-            self.jobs.insert(2, Job("drift", DAILY_DRIFT, lambda now: next_every(now, 24 * 60) + TEN_MIN))
+            self.jobs.insert(2, Job("drift", DAILY_DRIFT, lambda now: next_every(now, 24 * 60) + DRIFT_AT,
+                                    catch_up=True))
             retain = [*DAILY_RETENTION, str(self.config.get("lake", "retain_days"))]
             self.jobs.append(Job("retention", retain, lambda now: next_every(now, 24 * 60) + RETENTION_AT,
                                  catch_up=True, writes_lake=True))
@@ -109,11 +122,11 @@ class Box:
         for spec in self.specs if self.specs is not None else all_specs(self.config, self.layout):
             self.supervisor.add(spec)
         self.watch.started_ms = self._now_ms()
-        now = self.now()
+        now = self.clock_now()
         for job in self.jobs:
             job.due = job.next_due(now)
             last = self.runs.last_run_ms(job.name)
-            if job.catch_up and (last is None or now - dt.datetime.fromtimestamp(last / 1000) > DAY):
+            if job.catch_up and (last is None or now - dt.datetime.fromtimestamp(last / 1000, now.tzinfo) > DAY):
                 job.due = min(job.due, now + FIVE_MIN)
             log.info("%s scheduled for %s", job.name, job.due.strftime("%Y-%m-%d %H:%M"))
 
@@ -151,7 +164,7 @@ class Box:
     # ------------------------------------------------------------------ jobs
 
     def _run_due_jobs(self) -> None:
-        now = self.now()
+        now = self.clock_now()
         for job in self.jobs:
             if job.due is None or now < job.due:
                 continue
@@ -200,7 +213,7 @@ class Box:
     # --------------------------------------------------------------- cameras
 
     def _now_ms(self) -> int:
-        return int(self.now().timestamp() * 1000)
+        return int(self.clock_now().timestamp() * 1000)
 
     def _reason(self, name: str) -> str | None:
         reasons: dict[str, str] = getattr(self.spawner, "reasons", {})
@@ -298,7 +311,7 @@ class Box:
         if what in ("started", "stopped", "exited", "crashed", "failed"):
             self._record_children()
         if child.kind == "job":
-            now_ms = int(self.now().timestamp() * 1000)
+            now_ms = int(self.clock_now().timestamp() * 1000)
             if what == "started":
                 self.runs.started(child.name, now_ms)
             elif what in ("stopped", "exited", "failed"):
