@@ -17,7 +17,7 @@ from locallog import LocalLog
 from moodlens.cli import main
 from moodlens.commands import model_drift
 from onebox.box import Box
-from onebox.config import from_values
+from onebox.config import SiteConfig, from_values
 from schemas.expressions import EXPRESSIONS
 from tests.batch.drift_events import BASELINE
 from tests.onebox.test_supervisor import FakeClock, FakeSpawner
@@ -32,7 +32,7 @@ def _faces(start_ms: int, n: int, rng: np.random.Generator) -> list[dict]:
                             event_time_ms=start_ms + i * 1000, top_class=EXPRESSIONS[t]) for i, t in enumerate(tops)]
 
 
-def _lake_with_days(tmp_path: Path, days: list[dt.date], today: dt.date) -> tuple[Path, object]:
+def _lake_with_days(tmp_path: Path, days: list[dt.date], today: dt.date) -> tuple[Path, SiteConfig]:
     rng = np.random.default_rng(5)
     events = [e for day in days for e in _faces(day_start_ms(day, ZONE) + 12 * 3_600_000, 150, rng)]
     events += _faces(day_start_ms(today, ZONE), 1, rng)  # the new day's first face, already compacted
