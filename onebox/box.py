@@ -54,6 +54,10 @@ def site_clock(zone: str) -> Callable[[], dt.datetime]:
     return lambda: dt.datetime.now(site_zone)
 
 
+def _when(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M %Z").rstrip()
+
+
 @dataclass
 class Job:
     name: str
@@ -128,7 +132,7 @@ class Box:
             last = self.runs.last_run_ms(job.name)
             if job.catch_up and (last is None or now - dt.datetime.fromtimestamp(last / 1000, now.tzinfo) > DAY):
                 job.due = min(job.due, now + FIVE_MIN)
-            log.info("%s scheduled for %s", job.name, job.due.strftime("%Y-%m-%d %H:%M"))
+            log.info("%s scheduled for %s", job.name, _when(job.due))
 
     def step(self) -> None:
         self.supervisor.tick()
@@ -174,7 +178,7 @@ class Box:
             job.due = job.next_due(now)
             if job.blocked is not None and (reason := job.blocked()):
                 if not job.blocked_logged:
-                    log.info("%s skipped: %s; next try %s", job.name, reason, job.due.strftime("%Y-%m-%d %H:%M"))
+                    log.info("%s skipped: %s; next try %s", job.name, reason, _when(job.due))
                     job.blocked_logged = True
                 continue
             if not self.supervisor.run_job(job_spec(job.name, job.template, self.config, self.layout)):
