@@ -88,17 +88,15 @@ __all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngi
 ALARM_STATE_VERSION = 4
 
 
-def _clock(time_ms: int, clock: SiteClock) -> str:
-    return clock.clock(time_ms)
-
-
 class AlarmEngine:
     """``zones``: site -> IANA zone whose local hours and days its baselines learn (a site left out: UTC)."""
 
     def __init__(self, config: AlarmConfig | None = None, zones: Mapping[str, str] | None = None) -> None:
         self.config = config or AlarmConfig()
         self.zones = dict(zones or {})
-        self._clocks = {site: SiteClock(zone) for site, zone in sorted(self.zones.items())}
+        self._clocks: dict[str, SiteClock] = {}  # made on a site's first use; a bad zone is refused here
+        for zone in sorted(set(self.zones.values())):
+            SiteClock(zone)
         self._machines: dict[tuple[str, str, str], Machine] = {}
         # (site, "w<hour of week>" | "d<hour of day>") -> the usual mood then (`stream.baseline`), local hours
         self._baselines: dict[tuple[str, str], DayBaseline] = {}
@@ -297,7 +295,7 @@ class AlarmEngine:
             alarms.append(alarm_event(
                 "sentiment_drop", site, camera or None, "ALARM", now, self._net(state), round(reference.net, 6),
                 f"customers at {where} look unhappier than usual at this hour since about "
-                f"{_clock(state.start_ms or now, self._clock_of(site))}: "
+                f"{self._clock(site, state.start_ms or now)}: "
                 f"of {state.customers} customers since, {state.negative} looked unhappy and {state.positive} happy "
                 f"(usually {reference.negative:.0%} and {reference.positive:.0%}); that is "
                 f"{sequential.evidence_words(state.score)} if the room turned sour than if it is as usual "
@@ -312,7 +310,7 @@ class AlarmEngine:
             machine.state, machine.history, machine.raised_ms = "OK", "", None
             alarms.append(alarm_event(
                 "sentiment_drop", site, camera or None, "OK", now, self._net(state), round(reference.net, 6),
-                f"customers at {where} look as usual again: of {state.customers} since {_clock(began, self._clock_of(site))}, "
+                f"customers at {where} look as usual again: of {state.customers} since {self._clock(site, began)}, "
                 f"{state.negative} looked unhappy and {state.positive} happy; the latest are "
                 f"{sequential.evidence_words(state.recovery)} as usual than sour"))
             self._cusums[(site, camera)] = Cusum()
@@ -322,6 +320,10 @@ class AlarmEngine:
         if clock is None:
             clock = self._clocks[site] = SiteClock(self.zones.get(site, UTC))
         return clock
+
+    def _clock(self, site: str, time_ms: int) -> str:
+        """The time of day an alarm reason says: the site's clock and zone ("14:46 CET")."""
+        return self._clock_of(site).clock(time_ms)
 
     def _local_end(self, site: str, end_ms: int) -> int:
         """The local instant (`stream.window_evidence`) at which a window or minute ending at ``end_ms`` ends:
