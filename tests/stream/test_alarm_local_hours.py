@@ -9,6 +9,7 @@ not notice the change.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -89,3 +90,59 @@ def test_a_real_bad_hour_after_the_change_is_still_raised(seed: int) -> None:
     raises = _site_raises(_ticks(berlin_cafe(spell), seed), "Europe/Berlin")
     assert any(spell[0] <= t <= spell[1] for t in raises)
     assert [t for t in raises if t >= CHANGE and not spell[0] <= t <= spell[1] + dt.timedelta(hours=1)] == []
+
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+TOKYO_START = dt.datetime(2026, 11, 2, tzinfo=TOKYO)  # a Monday; local midnight is 15:00 UTC the day before
+
+
+def tokyo_cafe(bad: tuple[dt.datetime, dt.datetime]) -> Mood:
+    """Open 07:00-22:00 Tokyo time (22:00-13:00 UTC: every local day spans two UTC days)."""
+    first = _first(TOKYO_START)
+
+    def mood(minute: int) -> float | None:
+        local = _local(minute, first, TOKYO)
+        if not 7 <= local.hour < 22:
+            return None
+        return BAD if bad[0] <= local < bad[1] else ORDINARY
+    return mood
+
+
+def test_a_tokyo_site_learns_and_counts_its_own_days_and_says_its_clock() -> None:
+    """Six days at a Tokyo site, a bad hour at 07:30-08:30 on the sixth morning (before 00:00 UTC): each
+    baseline day is a Tokyo date, each day's customers are the Tokyo day's, and the alarm says when in
+    Tokyo time."""
+    spell = (dt.datetime(2026, 11, 7, 7, 30, tzinfo=TOKYO), dt.datetime(2026, 11, 7, 8, 30, tzinfo=TOKYO))
+    ticks = simulate(tokyo_cafe(spell), 6 * 24 * 60, BUSY, 0, SITE, _first(TOKYO_START))
+    engine = AlarmEngine(AlarmConfig(), {SITE: "Asia/Tokyo"})
+    alarms = [a for a in engine.process(ticks) if a["camera_id"] is None and a["state"] == "ALARM"]
+    state = engine.snapshot()
+
+    epoch = dt.date(1970, 1, 1)
+    first = _first(TOKYO_START)
+    tokyo_days = {(_local(m, first, TOKYO).date() - epoch).days for m in range(0, 6 * 1440, 60)}
+    for _, key, rows in state["day_baselines"]:
+        assert {day for day, *_ in rows} <= tokyo_days
+        if key == "d7":  # 07:00-08:00 Tokyo is 22:00-23:00 UTC the day before: the Tokyo date counts
+            assert [day for day, *_ in rows] == sorted(tokyo_days)[:len(rows)]
+    per_day: dict[int, int] = {}
+    for tick in ticks:
+        day = (dt.datetime.fromtimestamp((tick.end_ms - 1) / 1000, TOKYO).date() - epoch).days
+        per_day[day] = per_day.get(day, 0) + sum(n for *_, n in tick.customers)
+    assert state["traffic"] == [[SITE, [[day, n] for day, n in sorted(per_day.items()) if n]]]
+
+    drops = [a for a in alarms if a["rule"] == "sentiment_drop"]
+    assert drops and all(spell[0] <= _local((a["event_time_ms"] - T0) // MINUTE_MS, 0, TOKYO) <= spell[1]
+                         for a in drops)
+    said = re.search(r"since about (\d\d):(\d\d) JST: ", drops[0]["reason"])
+    assert said and abs(int(said[1]) * 60 + int(said[2]) - (7 * 60 + 30)) <= 5  # the spell's start, Tokyo time
+
+
+def test_a_berlin_alarm_says_since_when_in_berlin_time() -> None:
+    """The bad hour of the Wednesday after the change (16:00 CET) is said as CET in the drop's reason."""
+    spell = (dt.datetime(2026, 10, 28, 16, tzinfo=BERLIN), dt.datetime(2026, 10, 28, 17, tzinfo=BERLIN))
+    alarms = AlarmEngine(AlarmConfig(), {SITE: "Europe/Berlin"}).process(_ticks(berlin_cafe(spell), 0))
+    reasons = [a["reason"] for a in alarms if a["rule"] == "sentiment_drop" and a["state"] == "ALARM"
+               and a["event_time_ms"] >= spell[0].timestamp() * 1000]
+    said = re.search(r"since about (\d\d):(\d\d) CET: ", reasons[0]) if reasons else None
+    assert said and abs(int(said[1]) * 60 + int(said[2]) - 16 * 60) <= 5
