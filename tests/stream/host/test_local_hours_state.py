@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,12 @@ import pytest
 from batch.analytics.synthetic import HistoryConfig, generate_history
 from locallog import LocalLog
 from stream.alarms import AlarmEngine
-from stream.embedded import OUTPUTS, EmbeddedRunner, RunnerConfig
+from stream.embedded import ALARMS, OUTPUTS, EmbeddedRunner, RunnerConfig
+from stream.host.kcl import SiteRecordProcessor
+from stream.sources.kinesis.daemon import DaemonRecords
 from stream.state.local import read_state
+from stream.state.s3 import S3SiteStates
+from tests.stream.host.test_kcl import MemoryOutputs, StandIn, by_id, store  # noqa: F401 (a fixture)
 
 # main before alarm state version 4: its host keeps the baselines in UTC hours
 PREVIOUS = "afc6ce2061f434268693f3f6586465976562d161"
@@ -139,3 +144,26 @@ def test_a_site_without_a_declared_zone_is_utc_said_once(
     assert caplog.text.count(f"site {site}: no time zone declared") == 1
     assert snapshot["zones"] == {site: "UTC"}
     shutil.rmtree(tmp_path / "log")
+
+
+def test_the_box_and_kcl_workers_handing_a_berlin_site_over_give_the_same_alarms(
+        history: tuple[str, list[bytes], list[bytes]], tmp_path: Path,
+        store: Callable[[], S3SiteStates]) -> None:  # noqa: F811 (the fixture imported above)
+    """The same two weeks through the box's runner and through KCL workers whose site states live in S3 (moto),
+    the shard handed to another worker after the cut: the same alarms, their reasons in Berlin time."""
+    site, before, after = history
+    config = _config(site, BERLIN)
+    _run(_log(tmp_path / "log", before, after), tmp_path / "state", config, flush=False)
+    box = by_id([json.loads(line) for line in (tmp_path / "state" / ALARMS).read_text().splitlines()])
+    assert any(" CET: " in a["reason"] or " CEST: " in a["reason"] for a in box.values())
+
+    daemon = StandIn()
+    daemon.put("shard-0", [(site, line) for line in before + after])
+    out1, out2 = MemoryOutputs(), MemoryOutputs()
+    first = SiteRecordProcessor(store(), out1, config, records=DaemonRecords(), log=lambda line: None)
+    daemon.start("shard-0", first)
+    daemon.deliver("shard-0", first, batch=1000, batches=len(before) // 1000)
+    second = SiteRecordProcessor(store(), out2, config, records=DaemonRecords(), log=lambda line: None)
+    daemon.steal("shard-0", second)
+    daemon.deliver("shard-0", second, batch=1000)
+    assert by_id(out1.alarms + out2.alarms) == box
