@@ -6,7 +6,7 @@
 
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py throughput
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py memory [--faces 0.1] [--dwell-s 20]
-    taskset -c 0 .venv/bin/python benchmarks/stream_engine.py edge [--events 1000000] [--sites 10] [--zone Europe/Berlin]
+    taskset -c 0 .venv/bin/python benchmarks/stream_engine.py edge [--events 1000000] [--sites 10] [--zone ZONE]
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py peer [--events 1000000] [--sites 10]
 
 ``edge`` is the host's load as an edge makes it (``--sites`` x 10 cameras, ``edge_events``, 1% of the
