@@ -150,7 +150,7 @@ def rekeyed(baselines: Mapping[tuple[str, str], DayBaseline], was: Callable[[str
     A stored day of a key is one hour of one day on the old clock: its counts move to the hour and day that
     hour's middle reads on the new clock, oldest first, as if the samples had been taken there (two that
     meet pool, as the repeated autumn hour does; ``keep_days`` keeps the latest). From UTC this is exact;
-    from another zone the old clock's repeated autumn hour, already pooled, moves as its first reading."""
+    from another zone the old clock's repeated autumn hour, already pooled, moves as one of its readings."""
     out: dict[tuple[str, str], DayBaseline] = {}
     moved: list[tuple[int, str, str, int, int, int, int]] = []
     for (site, key), baseline in baselines.items():

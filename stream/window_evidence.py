@@ -65,8 +65,8 @@ class SiteClock:
         return time_ms + self.offset_ms(time_ms)
 
     def utc_ms(self, local_ms: int) -> int:
-        """An instant whose local instant is ``local_ms`` (of a repeated hour the first; a skipped one's
-        reading maps one offset on): for re-keying stored baselines."""
+        """An instant whose local instant is ``local_ms``, for re-keying stored baselines: of a reading the
+        clocks show twice one of its two instants; of one they skip, an instant next to the change."""
         guess = local_ms - self.offset_ms(local_ms)
         return local_ms - self.offset_ms(guess)
 
