@@ -146,3 +146,19 @@ def test_a_berlin_alarm_says_since_when_in_berlin_time() -> None:
                and a["event_time_ms"] >= spell[0].timestamp() * 1000]
     said = re.search(r"since about (\d\d):(\d\d) CET: ", reasons[0]) if reasons else None
     assert said and abs(int(said[1]) * 60 + int(said[2]) - 16 * 60) <= 5
+
+
+def test_a_site_whose_zone_changes_keeps_what_it_learnt_moved_to_the_new_hours(ordinary_weeks: list[Tick]) -> None:
+    """Four weeks learnt in Berlin hours, restored with the site in New York (a site file's zone corrected):
+    each kept day is in the New York hour and day a New York engine puts it in, with its counts; a key
+    may lack only its oldest days (the Berlin hour had kept its own latest seven)."""
+    berlin = AlarmEngine(AlarmConfig(), {SITE: "Europe/Berlin"})
+    berlin.process(ordinary_weeks)
+    moved = AlarmEngine.restore(berlin.snapshot(), zones={SITE: "America/New_York"}).snapshot()
+    fresh = AlarmEngine(AlarmConfig(), {SITE: "America/New_York"})
+    fresh.process(ordinary_weeks)
+    learnt = {key: rows for _, key, rows in fresh.snapshot()["day_baselines"]}
+    assert moved["zones"] == {SITE: "America/New_York"}
+    assert {key for _, key, _ in moved["day_baselines"]} == set(learnt)
+    for _, key, rows in moved["day_baselines"]:
+        assert rows and rows == learnt[key][len(learnt[key]) - len(rows):], key
