@@ -6,7 +6,7 @@
 
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py throughput
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py memory [--faces 0.1] [--dwell-s 20]
-    taskset -c 0 .venv/bin/python benchmarks/stream_engine.py edge [--events 1000000] [--sites 10]
+    taskset -c 0 .venv/bin/python benchmarks/stream_engine.py edge [--events 1000000] [--sites 10] [--zone ZONE]
     taskset -c 0 .venv/bin/python benchmarks/stream_engine.py peer [--events 1000000] [--sites 10]
 
 ``edge`` is the host's load as an edge makes it (``--sites`` x 10 cameras, ``edge_events``, 1% of the
@@ -228,7 +228,7 @@ def _warm_sites(args: argparse.Namespace) -> Sites:
     """Sites whose alarm baselines are ready: the same edge-shaped load on each of ``args.warm_days``
     days before the measured one, at the same hours of the day, fed through `Sites.apply` (the rules
     learn their baselines themselves; the measured events then meet ready ones)."""
-    sites = Sites(EngineConfig(), AlarmConfig(), clock=lambda: 0.0)
+    sites = Sites(EngineConfig(), AlarmConfig(), clock=lambda: 0.0, zones=_zones(args))
     position = 0
     for day in range(args.warm_days, 0, -1):
         data = edge_data(args, T0 - day * DAY_MS)
@@ -238,6 +238,11 @@ def _warm_sites(args: argparse.Namespace) -> Sites:
             position += len(batch)
         sites.flush()  # the day's last windows close (its evening): the baselines take their samples
     return sites
+
+
+def _zones(args: argparse.Namespace) -> dict[str, str]:
+    """Every site in ``--zone`` (the alarms' local hours), or none declared (UTC)."""
+    return {f"site-{s}": args.zone for s in range(args.sites)} if args.zone else {}
 
 
 def _ready_baselines(sites: Sites) -> int:
@@ -302,12 +307,14 @@ def edge(args: argparse.Namespace) -> None:
     del data
     gc.collect()
     gc.freeze()
-    cold = _best([_time_host(Sites(EngineConfig(), AlarmConfig(), clock=lambda: 0.0), raw, args.batch)
+    cold = _best([_time_host(Sites(EngineConfig(), AlarmConfig(), clock=lambda: 0.0, zones=_zones(args)), raw,
+                             args.batch)
                   for _ in range(args.repeat)])
     warm_sites = _warm_sites(args)
     ready = _ready_baselines(warm_sites)
     saved = warm_sites.snapshot()  # each repeat starts from the state the warm-up left, as a host restores it
-    warm = _best([_time_host(Sites.restore(EngineConfig(), AlarmConfig(), saved, str, clock=lambda: 0.0),
+    warm = _best([_time_host(Sites.restore(EngineConfig(), AlarmConfig(), saved, str, clock=lambda: 0.0,
+                                           zones=_zones(args)),
                              raw, args.batch) for _ in range(args.repeat)])
     print(json.dumps({
         "records": len(raw), "sites": args.sites, "cameras": args.sites * 10,
@@ -390,6 +397,8 @@ def main() -> None:
     e.add_argument("--warm-days", type=int, default=3,
                    help="days of the same load before the measured one, so the alarm baselines are ready")
     e.add_argument("--repeat", type=int, default=3, help="timed runs of each figure; the fastest is reported")
+    e.add_argument("--zone", help="every site's IANA time zone, whose local hours the alarms learn (default: "
+                                  "none declared: UTC)")
     e.set_defaults(run=edge)
     p = _edge_load_arguments(sub.add_parser("peer"))
     p.set_defaults(run=peer)

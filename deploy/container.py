@@ -55,11 +55,16 @@ STATE_BUCKET = "${StateBucket}"
 DATA_BUCKET = "${DataBucket}"
 
 
-def host_arguments(engine: EngineConfig, alarms: AlarmConfig) -> list[str]:
+def host_arguments(engine: EngineConfig, alarms: AlarmConfig, sites_json: str | None = None) -> list[str]:
     """The stream host's window and alarm settings as one `--thresholds-json` document (`stream.settings`)
-    for `stream run` / `stream kcl-worker`. Compact JSON: no space, so the KCL daemon's command line,
-    split at spaces, keeps it one argument."""
-    return ["--thresholds-json", json.dumps(settings.document(engine, alarms), separators=(",", ":"))]
+    for `stream run` / `stream kcl-worker`, and with `sites_json` (the stack's --sites, as the compaction
+    gets it) each site's time zone as `--sites`, whose local hours the alarm baselines learn. Compact JSON
+    of ids and zone names only (a site's name may hold spaces): no space, so the KCL daemon's command
+    line, split at spaces, keeps each one argument."""
+    zones = {site: {"timezone": fields["timezone"]} for site, fields in json.loads(sites_json).items()} \
+        if sites_json else {}
+    return ["--thresholds-json", json.dumps(settings.document(engine, alarms), separators=(",", ":")),
+            *(["--sites", json.dumps(zones, sort_keys=True, separators=(",", ":"))] if zones else [])]
 
 
 def consumer_command(host: Sequence[str] = ()) -> list[str]:

@@ -37,9 +37,15 @@ def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart:
                      give_up_on=(EXIT_CONFIGURATION,))
 
 
+def site_zones_json(config: SiteConfig) -> str:
+    """The site's `[site] timezone` as `stream run --sites` takes it: its alarms learn the site's local hours."""
+    return json.dumps({config.site_id: {"timezone": config.get("site", "timezone")}}, separators=(",", ":"))
+
+
 def stream_spec(config: SiteConfig, layout: Layout, extra: Sequence[str] = ()) -> ChildSpec:
     argv = [*CLI, "stream", "run", "--log", str(layout.log), "--state", str(layout.stream),
-            "--thresholds-json", json.dumps(config.values["thresholds"], separators=(",", ":"))]
+            "--thresholds-json", json.dumps(config.values["thresholds"], separators=(",", ":")),
+            "--sites", site_zones_json(config)]
     # SIGTERM: the runner finishes its batch and checkpoints (stream run's handler).
     return ChildSpec("stream", (*argv, *extra), {}, "always", signal.SIGTERM, 1, "stream")
 

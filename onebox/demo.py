@@ -252,12 +252,12 @@ def lake_summary(lake: Path) -> str:
 
 
 def final_drain_config(config: SiteConfig) -> HostConfig:
-    """The final drain judges with the site's window and alarm settings, as the stream child did."""
+    """The final drain judges with the site's window and alarm settings and zone, as the stream child did."""
     from stream import settings
     from stream.embedded import RunnerConfig
 
     engine, alarms = settings.configs(config.values["thresholds"], str(config.path or "the site file"))
-    return RunnerConfig(engine=engine, alarms=alarms)
+    return RunnerConfig(engine=engine, alarms=alarms, site_zones={config.site_id: config.get("site", "timezone")})
 
 
 def close_at_end_of_input(layout: Layout, config: SiteConfig) -> None:

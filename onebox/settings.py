@@ -104,7 +104,7 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("name", str, "", "the site's name for people: messages, the report, the lake's sites table "
                 "(empty: its id)"),
         Setting("timezone", str, "UTC", "the site's IANA time zone: reports, views, messages and the page speak "
-                "its local time (the lake keeps instants)", time_zone_problem),
+                "its local time, the alarms learn its local hours (the lake keeps instants)", time_zone_problem),
     ),
     # The stream host's window and alarm settings: declared in `stream.settings`, one row each.
     "thresholds": tuple(Setting(t.key, t.kind, t.default, t.help, t.check) for t in THRESHOLDS),

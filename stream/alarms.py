@@ -73,34 +73,38 @@ from schemas.types import SentimentAlarm, SentimentWindow
 from stream import sequential
 from stream.alarm_config import LEGACY, WINDOWS, AlarmConfig, check_alarms_fit_windows, default_alarm_window
 from stream.alarm_machine import Machine, Rule, alarm_event, step
-from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion
+from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion, rekeyed
 from stream.engine import Tick
 from stream.sequential import Cusum
 from stream.usual import unusually_low, usual_level
-from stream.window_evidence import HOUR_MS, hour_of_week, net_score_error, window_votes
+from stream.window_evidence import UTC, SiteClock, baseline_keys, hour_of_week, net_score_error, window_votes
 
-__all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngine", "baseline_levels",
+__all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngine", "baseline_levels", "baseline_zone",
            "check_alarms_fit_windows", "default_alarm_window", "hour_of_week", "net_score_error"]
 
 
-ALARM_STATE_VERSION = 3  # 2: machines carry raised_ms and data_ms; 3: day baselines, sequential evidence
-
-
-def _clock(time_ms: int) -> str:
-    return f"{time_ms // HOUR_MS % 24:02d}:{time_ms // 60_000 % 60:02d} UTC"
+# 2: machines carry raised_ms and data_ms; 3: day baselines, sequential evidence; 4: baselines and traffic
+# days in each site's local hours and days, with the zone they were kept in
+ALARM_STATE_VERSION = 4
 
 
 class AlarmEngine:
-    def __init__(self, config: AlarmConfig | None = None) -> None:
+    """``zones``: site -> IANA zone whose local hours and days its baselines learn (a site left out: UTC)."""
+
+    def __init__(self, config: AlarmConfig | None = None, zones: Mapping[str, str] | None = None) -> None:
         self.config = config or AlarmConfig()
+        self.zones = dict(zones or {})
+        self._clocks: dict[str, SiteClock] = {}  # made on a site's first use; a bad zone is refused here
+        for zone in sorted(set(self.zones.values())):
+            SiteClock(zone)
         self._machines: dict[tuple[str, str, str], Machine] = {}
-        # (site, "w<hour of week>" | "d<hour of day>") -> the usual mood then (`stream.baseline`)
+        # (site, "w<hour of week>" | "d<hour of day>") -> the usual mood then (`stream.baseline`), local hours
         self._baselines: dict[tuple[str, str], DayBaseline] = {}
         self._last_beat: dict[tuple[str, str], int] = {}
         self._data: dict[tuple[str, str], int] = {}  # (site, camera|"") -> end of its last window with data
         self._cusums: dict[tuple[str, str], Cusum] = {}  # (site, camera|"") -> sequential drop evidence
         self._dispersions: dict[str, tuple[int, float]] = {}  # site -> (minute, dispersion): from the baselines
-        self._traffic: dict[str, list[list[int]]] = {}  # site -> [[day, customers]], the latest days
+        self._traffic: dict[str, list[list[int]]] = {}  # site -> [[local day, customers]], the latest days
         # The per-tick checks skip ticks where no key can change (a plain check of every key would find
         # nothing): a quiet resolve is due no earlier than _quiet_due, a camera silent no earlier than after
         # _silence_due; -inf: check at the next tick. Lower bounds: a later customer or heartbeat only
@@ -181,14 +185,15 @@ class AlarmEngine:
                 self._drop_window(window, net, reference, alarms)
         if end % (c.window_minutes * 60_000) == 0:  # one sample per window length: samples never overlap
             positive, negative, n = window_votes(window)
-            for key in (f"w{hour_of_week(end - 1)}", f"d{(end - 1) // HOUR_MS % 24}"):
-                self._baselines.setdefault((site, key), DayBaseline()).add(end, positive, negative, n,
+            local = self._local_end(site, end)
+            for key in baseline_keys(local):
+                self._baselines.setdefault((site, key), DayBaseline()).add(local, positive, negative, n,
                                                                            c.baseline_keep_days)
             self._usual_memo.clear()
 
     def _reference(self, site: str, time_ms: int) -> Reference | None:
         """The usual mood of ``site`` at this hour of the week (the window drop rule: weeks to learn)."""
-        baseline = self._baselines.get((site, f"w{hour_of_week(time_ms - 1)}"))
+        baseline = self._baselines.get((site, baseline_keys(self._local_end(site, time_ms))[0]))
         return baseline.reference(self.config.baseline_min_days) if baseline else None
 
     def _usual(self, site: str, time_ms: int, provisional: bool) -> Reference | None:
@@ -199,10 +204,11 @@ class AlarmEngine:
         memo = (site, time_ms, provisional)
         if memo in self._usual_memo:
             return self._usual_memo[memo]
-        hour = self._baselines.get((site, f"d{(time_ms - 1) // HOUR_MS % 24}"))
+        local = self._local_end(site, time_ms)
+        week, day = baseline_keys(local)
         usual = self._usual_memo[memo] = usual_level(
-            hour, self._baselines.get((site, f"w{hour_of_week(time_ms - 1)}")),
-            self.config.baseline_min_days, time_ms, provisional)
+            self._baselines.get((site, day)), self._baselines.get((site, week)),
+            self.config.baseline_min_days, local, provisional)
         return usual
 
     def _drop_window(self, window: SentimentWindow, net: float, reference: Reference,
@@ -238,7 +244,7 @@ class AlarmEngine:
 
     def _count_traffic(self, site: str, now: int, customers: int) -> None:
         days = self._traffic.setdefault(site, [])
-        day = (now - 1) // DAY_MS
+        day = (self._local_end(site, now) - 1) // DAY_MS
         if days and days[-1][0] == day:
             days[-1][1] += customers
         else:
@@ -289,7 +295,7 @@ class AlarmEngine:
             alarms.append(alarm_event(
                 "sentiment_drop", site, camera or None, "ALARM", now, self._net(state), round(reference.net, 6),
                 f"customers at {where} look unhappier than usual at this hour since about "
-                f"{_clock(state.start_ms or now)}: "
+                f"{self._clock(site, state.start_ms or now)}: "
                 f"of {state.customers} customers since, {state.negative} looked unhappy and {state.positive} happy "
                 f"(usually {reference.negative:.0%} and {reference.positive:.0%}); that is "
                 f"{sequential.evidence_words(state.score)} if the room turned sour than if it is as usual "
@@ -304,10 +310,25 @@ class AlarmEngine:
             machine.state, machine.history, machine.raised_ms = "OK", "", None
             alarms.append(alarm_event(
                 "sentiment_drop", site, camera or None, "OK", now, self._net(state), round(reference.net, 6),
-                f"customers at {where} look as usual again: of {state.customers} since {_clock(began)}, "
+                f"customers at {where} look as usual again: of {state.customers} since {self._clock(site, began)}, "
                 f"{state.negative} looked unhappy and {state.positive} happy; the latest are "
                 f"{sequential.evidence_words(state.recovery)} as usual than sour"))
             self._cusums[(site, camera)] = Cusum()
+
+    def _clock_of(self, site: str) -> SiteClock:
+        clock = self._clocks.get(site)
+        if clock is None:
+            clock = self._clocks[site] = SiteClock(self.zones.get(site, UTC))
+        return clock
+
+    def _clock(self, site: str, time_ms: int) -> str:
+        """The time of day an alarm reason says: the site's clock and zone ("14:46 CET")."""
+        return self._clock_of(site).clock(time_ms)
+
+    def _local_end(self, site: str, end_ms: int) -> int:
+        """The local instant (`stream.window_evidence`) at which a window or minute ending at ``end_ms`` ends:
+        its last millisecond's reading, so a window ending as the clocks go back stays in its hour."""
+        return self._clock_of(site).local_ms(end_ms - 1) + 1
 
     @staticmethod
     def _net(state: Cusum) -> float | None:
@@ -397,44 +418,62 @@ class AlarmEngine:
             "data": [[site, camera, t] for (site, camera), t in sorted(self._data.items())],
             "cusums": [[site, camera, *s.to_json()] for (site, camera), s in sorted(self._cusums.items())],
             "traffic": [[site, days] for site, days in sorted(self._traffic.items())],
+            "zones": {site: self._clock_of(site).zone
+                      for site in sorted({s for s, _ in self._baselines} | set(self._traffic))},
         }
 
     @classmethod
-    def restore(cls, state: Mapping[str, Any], config: AlarmConfig | None = None) -> AlarmEngine:
-        """Reads this version's state and versions 1 and 2. Version 1 (no ``version`` key) has machines
+    def restore(cls, state: Mapping[str, Any], config: AlarmConfig | None = None,
+                zones: Mapping[str, str] | None = None) -> AlarmEngine:
+        """Reads this version's state and versions 1 to 3. Version 1 (no ``version`` key) has machines
         without their raise and last-data times: a restored raised alarm has served its hold, and
         resolves after quiet_minutes without customers counted from the first tick after the restore.
         Versions 1 and 2 kept a baseline of overlapping samples (count, sum, squares) that cannot be
-        split into days: it is dropped, and the baselines learn again (`stream.baseline`).
+        split into days: it is dropped, and the baselines learn again (`stream.baseline`). Version 3 kept the
+        baselines in UTC hours and days: each day's sample moves to the local hour and day it was at in the
+        site's zone (`stream.baseline.rekeyed`; exact: one row is one UTC hour of one day).
+
+        ``zones``: the sites' zones from now on (None: the ones stored); a site whose zone changed since the
+        state was saved has its baselines moved the same way. Its traffic days stay as they are (a day's
+        customers cannot be split; the median of a week of them hardly moves).
 
         ``config``: the settings to judge with from now on (a host restarted with other settings applies
         them to the sites it already knew); without it, the settings stored in the state (settings this
         version no longer has are left out, with their defaults in their place)."""
         version = state.get("version", 1)
-        if version not in (1, 2, ALARM_STATE_VERSION):
-            raise ValueError(f"alarm state version {version!r}, this engine reads 1, 2 and {ALARM_STATE_VERSION}")
+        if version not in (1, 2, 3, ALARM_STATE_VERSION):
+            raise ValueError(f"alarm state version {version!r}, this engine reads 1 to {ALARM_STATE_VERSION}")
         if config is None:
             known = {f.name for f in fields(AlarmConfig)}
             config = AlarmConfig(**{k: v for k, v in state["config"].items() if k in known})
-        engine = cls(config)
+        kept = dict(state.get("zones", {})) if version == ALARM_STATE_VERSION else {}
+        engine = cls(config, kept if zones is None else zones)
         if version == 1:
             engine._machines = {(r, s, c): Machine(st, h) for r, s, c, st, h in state["machines"]}
         else:
             engine._machines = {(r, s, c): Machine(st, h, raised, data, seen)
                                 for r, s, c, st, h, raised, data, seen in state["machines"]}
         engine._last_beat = {(s, c): t for s, c, t in state["last_beat"]}
-        if version == ALARM_STATE_VERSION:
-            engine._baselines = {(s, k): DayBaseline.from_json(rows) for s, k, rows in state["day_baselines"]}
+        if version >= 3:
+            engine._baselines = rekeyed({(s, k): DayBaseline.from_json(rows) for s, k, rows in state["day_baselines"]},
+                                        lambda site: SiteClock(kept.get(site, UTC)), engine._clock_of,
+                                        config.baseline_keep_days)
             engine._data = {(s, c): t for s, c, t in state["data"]}
             engine._cusums = {(s, c): Cusum.from_json(row) for s, c, *row in state["cusums"]}
             engine._traffic = {s: [list(d) for d in days] for s, days in state["traffic"]}
         return engine
 
 
+def baseline_zone(state: Mapping[str, Any], site: str) -> str:
+    """The zone whose local hours ``baseline_levels`` gives for ``site`` (a state before version 4: UTC)."""
+    return str(state.get("zones", {}).get(site, UTC)) if state.get("version", 1) == ALARM_STATE_VERSION else UTC
+
+
 def baseline_levels(state: Mapping[str, Any], site: str, min_days: int | None = None) -> dict[int, Reference]:
-    """hour of the week -> the usual mood there, from an alarm state (``AlarmEngine.snapshot``) of any
-    readable version: the reader for pages that draw the baseline curve. Older states hold none."""
-    if state.get("version", 1) != ALARM_STATE_VERSION:
+    """hour of the week (the site's local one, in ``baseline_zone``) -> the usual mood there, from an alarm
+    state (``AlarmEngine.snapshot``) of any readable version: the reader for pages that draw the baseline
+    curve. States before version 3 hold none."""
+    if state.get("version", 1) not in (3, ALARM_STATE_VERSION):
         return {}
     days = AlarmConfig().baseline_min_days if min_days is None else min_days
     out = {}

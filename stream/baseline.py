@@ -3,7 +3,8 @@
 One ``DayBaseline`` per (site, hour of the week) and per (site, hour of the day). It learns from
 samples that do not overlap: only the site windows that end on a multiple of their own length
 (a 15-minute window ending 13:15, 13:30, ...; the windows ending each minute in between share 14 of
-their 15 minutes with these). The samples of one calendar day (UTC) are pooled into that day's
+their 15 minutes with these). Hours and days are the site's local ones (`stream.window_evidence`: the
+caller passes local instants). The samples of one local calendar day are pooled into that day's
 counts (positive, negative, customers), so an hour seen in 30 windows on one afternoon is one day,
 not 30 samples.
 
@@ -27,8 +28,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from stream.window_evidence import HOUR_MS, SiteClock, baseline_keys
 
 DAY_MS = 86_400_000
 MAD_TO_SD = 1.4826  # median absolute deviation of a normal sample, in standard deviations
@@ -52,7 +55,7 @@ class Reference:
 
 @dataclass
 class DayBaseline:
-    # (day number since 1970, positive, negative, customers), oldest first
+    # (local day number since 1970, positive, negative, customers), oldest first
     days: list[list[int]] = field(default_factory=list)
     # the last reference computed, for its min_days: read every minute, changed a few times an hour
     _memo: tuple[int, Reference | None] | None = field(default=None, compare=False, repr=False)
@@ -60,7 +63,7 @@ class DayBaseline:
     _before: tuple[int, Reference | None] | None = field(default=None, compare=False, repr=False)
 
     def add(self, time_ms: int, positive: int, negative: int, customers: int, keep_days: int) -> None:
-        """One non-overlapping sample ending at ``time_ms`` (the caller checks the alignment)."""
+        """One non-overlapping sample ending at the local instant ``time_ms`` (the caller checks the alignment)."""
         if customers <= 0:
             return
         self._memo = self._pearson = self._before = None
@@ -138,3 +141,29 @@ def dispersion(pearsons: Iterable[tuple[float, int]]) -> float:
     if freedom < MIN_DISPERSION_FREEDOM:
         return 1.0
     return min(max(statistic / (freedom + 2 * math.sqrt(2 * freedom)), 1.0), MAX_DISPERSION)
+
+
+def rekeyed(baselines: Mapping[tuple[str, str], DayBaseline], was: Callable[[str], SiteClock],
+            now: Callable[[str], SiteClock], keep_days: int) -> dict[tuple[str, str], DayBaseline]:
+    """(site, key) -> baseline, kept in the local hours of ``was(site)``'s zone, moved to ``now(site)``'s.
+
+    A stored day of a key is one hour of one day on the old clock: its counts move to the hour and day that
+    hour's middle reads on the new clock, oldest first, as if the samples had been taken there (two that
+    meet pool, as the repeated autumn hour does; ``keep_days`` keeps the latest). From UTC this is exact;
+    from another zone the old clock's repeated autumn hour, already pooled, moves as one of its readings."""
+    out: dict[tuple[str, str], DayBaseline] = {}
+    moved: list[tuple[int, str, str, int, int, int, int]] = []
+    for (site, key), baseline in baselines.items():
+        old, new = was(site), now(site)
+        if old.zone == new.zone:
+            out[(site, key)] = baseline
+            continue
+        hour = int(key[1:]) % 24
+        for day, positive, negative, customers in baseline.days:
+            at = old.utc_ms(day * DAY_MS + hour * HOUR_MS + HOUR_MS // 2)
+            moved.append((at, site, key[0], positive, negative, customers, new.local_ms(at)))
+    for _, site, kind, positive, negative, customers, local in sorted(moved):
+        week, day_key = baseline_keys(local + 1)
+        target = out.setdefault((site, week if kind == "w" else day_key), DayBaseline())
+        target.add(local + 1, positive, negative, customers, keep_days)
+    return out

@@ -14,7 +14,8 @@ score (the window drop rule's raise level); and it is good again once it is back
 
 The usual level (`usual_level`):
 
-* the hour of the day over the site's latest days, once ``baseline_min_days`` distinct days are seen;
+* the hour of the day (the site's local hour) over the site's latest (local) days, once
+  ``baseline_min_days`` distinct days are seen;
   before that, for ``low_sentiment`` only, provisionally over the earlier days seen at this hour (at
   least two, never today's: a spell under way would teach itself that it is usual; one day has no
   spread);
@@ -62,12 +63,13 @@ def unusually_low(net: float, error: float, usual: Reference, sigmas: float, lea
     return net < usual.net - max(sigmas * math.hypot(spread, error), least)
 
 
-def usual_level(hour_of_day: DayBaseline | None, hour_of_week: DayBaseline | None, min_days: int, now_ms: int,
+def usual_level(hour_of_day: DayBaseline | None, hour_of_week: DayBaseline | None, min_days: int, local_ms: int,
                 provisional: bool) -> Reference | None:
     """The site's usual mood at this hour of the day, lowered by how much worse this hour of the week has
     been over its earlier weeks (at least two; module docstring); None while nothing is learnt (unless
-    ``provisional``: while the hour of the day has fewer than ``min_days`` days)."""
-    today = (now_ms - 1) // DAY_MS
+    ``provisional``: while the hour of the day has fewer than ``min_days`` days). ``local_ms``: the end of
+    the window or minute judged, as a local instant (`stream.window_evidence`): today is the site's day."""
+    today = (local_ms - 1) // DAY_MS
     usual = None
     if hour_of_day is not None:
         usual = hour_of_day.reference(min_days)

@@ -79,7 +79,7 @@ def outputs() -> dict[str, Json]:
 
 def sites_argument(inventory: Inventory, text: str, where: str) -> str:
     """The `--sites` file checked (IANA zones, known fields, sites of the inventory) and made compact: the
-    compaction task's `--sites` argument."""
+    compaction task's `--sites` argument, and the consumer's (its zones: `deploy.container.host_arguments`)."""
     from batch.lake.tables import sites_from_json
 
     rows = sites_from_json(text, where).to_pylist()
@@ -145,7 +145,8 @@ def build_template(inventory: Inventory, alarms: AlarmConfig | None = None,
         **storage.buckets(), **storage.queues(), **storage.firehose(),
         **storage.lake_catalog(), **storage.lake_tables(),
         **ingest.resources(),
-        **compute.roles(), **compute.consumer(host_arguments(engine, alarms)), **compute.schedules(sites_json),
+        **compute.roles(), **compute.consumer(host_arguments(engine, alarms, sites_json)),
+        **compute.schedules(sites_json),
         **monitoring.topic(), **monitoring.operations_alarms(), **monitoring.site_alarms(alarms, inventory),
         **silence.consumer_silent_alarm(alarms),
         **silence.camera_alarms(alarms, engine.allowed_lateness_ms, inventory, _site_names(sites_json)),
@@ -176,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "keys, plus window_minutes); the consumer and the net-score alarms both use them")
     parser.add_argument("--sites", type=Path,
                         help='JSON: {site: {"name": ..., "timezone": "Europe/Berlin"}}; the hourly compaction writes '
-                             "them into the lake's sites table (Glue), so reports and views speak local time")
+                             "them into the lake's sites table (Glue), so reports and views speak local time, and "
+                             "the consumer's alarm baselines learn each site's local hours")
     parser.add_argument("--out", type=Path, help="template path (stdout if omitted)")
     args = parser.parse_args(argv)
     try:

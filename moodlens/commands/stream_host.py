@@ -67,6 +67,10 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
     engine.add_argument("--unreachable-minutes", type=float, default=5.0,
                         help="a site that was sending and sent nothing this long (wall clock) raises "
                              "site_unreachable, cleared by its next event (0: never; default %(default)g)")
+    engine.add_argument("--sites", metavar="JSON",
+                        help='the sites\' time zones, whose local hours and days the alarm baselines learn: '
+                             '{"<site>": {"timezone": "Europe/Berlin"}, ...} (the AWS stack\'s --sites; `moodlens up` '
+                             "passes the site file's); a site left out is UTC")
     engine.add_argument("--no-time-check", action="store_true",
                         help="accept any event time (replaying old data); default refuses far future/past")
 
@@ -80,7 +84,18 @@ def host_config(args: argparse.Namespace) -> HostConfig:
                          else None),
         unreachable_minutes=(args.unreachable_minutes if args.unreachable_minutes > 0
                              and not getattr(args, "once", False) else None),
-        commit_every_s=args.commit_every_s if args.commit_every_s is not None else (30.0 if s3 else 0.0))
+        commit_every_s=args.commit_every_s if args.commit_every_s is not None else (30.0 if s3 else 0.0),
+        site_zones=site_zones(args.sites))
+
+
+def site_zones(sites: str | None) -> dict[str, str]:
+    """site -> zone from `--sites`, read (and checked) by the lake's reader of that document: one format and
+    one wording for the stream host and the compaction."""
+    if sites is None:
+        return {}
+    from batch.lake.tables import sites_from_json
+
+    return {str(row["site_id"]): str(row["timezone"]) for row in sites_from_json(sites, "--sites").to_pylist()}
 
 
 def thresholds(args: argparse.Namespace) -> tuple[EngineConfig, AlarmConfig]:

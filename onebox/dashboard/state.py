@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 
 from onebox.camera_watch import CAMERA_ALARMS
 from onebox.eventlog import Skipped, parse_or_skip
-from stream.alarms import baseline_levels, hour_of_week
+from stream.alarms import baseline_levels, baseline_zone, hour_of_week
 from stream.embedded import ALARMS, WINDOWS
 from stream.host.sites import StateError
 from stream.state.local import read_state
+from stream.window_evidence import SiteClock
 
 CURVE_MINUTES = 15
 START_TAIL_BYTES = 32 * 1024 * 1024  # at start, read this much of each output's end: today and its alarms
@@ -54,7 +55,8 @@ class DashboardState:
     latest: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # camera|"" -> minutes -> window
     curve: list[list[Any]] = field(default_factory=list)
     curve_day: dt.date | None = None
-    baseline: dict[int, float] = field(default_factory=dict)  # hour of the week (UTC) -> mean net score
+    baseline: dict[int, float] = field(default_factory=dict)  # local hour of the week -> mean net score
+    baseline_clock: SiteClock = field(default_factory=SiteClock)  # the zone of those hours (the state's)
     _baseline_read: float = -1e18
     alarms: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=50))
     open_alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -106,7 +108,7 @@ class DashboardState:
         return changed
 
     def _read_baseline(self) -> bool:
-        """The alarm engine's own baseline (the usual net score per hour of the week, UTC), read from
+        """The alarm engine's own baseline (the usual net score per local hour of the week), read from
         the stream runner's checkpoint through the stream's readers, without its writer's lock."""
         try:
             _, sites = read_state(self.stream_dir)
@@ -119,6 +121,8 @@ class DashboardState:
                 continue
             for how, reference in baseline_levels(alarms, site).items():
                 baseline[how] = reference.net
+            if baseline_zone(alarms, site) != self.baseline_clock.zone:
+                self.baseline_clock = SiteClock(baseline_zone(alarms, site))
         changed = baseline != self.baseline
         self.baseline = baseline
         return changed
@@ -165,7 +169,7 @@ class DashboardState:
         start_ms, end_ms = self._day_bounds()
         points = []
         for ms in range(start_ms, end_ms, 3_600_000):  # the local day's 23, 24 or 25 hours
-            mean = self.baseline.get(hour_of_week(ms))
+            mean = self.baseline.get(hour_of_week(self.baseline_clock.local_ms(ms)))
             if mean is not None:
                 points.append([ms, mean, ms + 3_600_000])
         return points

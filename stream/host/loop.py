@@ -30,11 +30,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.time_zones import time_zone_problem
 from stream.alarms import AlarmConfig, check_alarms_fit_windows
 from stream.deadletter import DeadLetter
 from stream.engine import EngineConfig
 from stream.host.ports import FencedError, Outputs, Source, SourceRecord, StateStore
-from stream.host.sites import Emitted, Sites, SiteState, StateError
+from stream.host.sites import Emitted, Sites, StateError
 from stream.ingest import IngestConfig, ingest
 
 CHECKPOINT_VERSION = 3
@@ -53,6 +54,7 @@ class HostConfig:
     idle_advance_ms: int | None = None  # a site without input this long (wall clock): its event time moves on
     unreachable_minutes: float | None = None  # a sending site silent this long: site_unreachable (wall clock)
     commit_every_s: float = 0.0  # state commits at most this often (S3 PUTs cost); outputs go every batch
+    site_zones: Mapping[str, str] = field(default_factory=dict)  # site -> IANA zone of its alarms' local hours
 
     def __post_init__(self) -> None:
         check_alarms_fit_windows(self.alarms, self.engine)
@@ -62,6 +64,9 @@ class HostConfig:
             raise ValueError(f"idle_advance_ms must be positive or None (never), got {self.idle_advance_ms}")
         if self.commit_every_s < 0:
             raise ValueError(f"commit_every_s must be >= 0, got {self.commit_every_s}")
+        for site, zone in self.site_zones.items():
+            if (problem := time_zone_problem(zone)) is not None:
+                raise ValueError(f"site {site!r}: timezone: {problem}")
 
 
 def _no_fault(point: str) -> None:
@@ -145,7 +150,8 @@ class Host:
                            "replay the source from its start)" if name == "version" else "")
                     raise StateError(f"{state.where}: checkpoint has {name} {checkpoint.get(name)!r}, "
                                      f"this host expects {expected!r}{why}")
-        self.sites = Sites.restore(self.config.engine, self.config.alarms, sites, state.site_where, clock)
+        self.sites = Sites.restore(self.config.engine, self.config.alarms, sites, state.site_where, clock,
+                                   self.config.site_zones)
         if self.config.unreachable_minutes is not None:
             self.sites.watch_outages(self.config.unreachable_minutes)
         self._counters: dict[str, int] = dict.fromkeys(HOST_COUNTERS, 0)
@@ -192,8 +198,7 @@ class Host:
         for site in sorted(names - set(self.sites.states)):
             document = fetch(site)
             if document is not None:
-                self.sites.states[site] = SiteState.restore(document, self.state.site_where(site),
-                                                            self.sites.alarm_config, self.sites.engine_config)
+                self.sites.restore_site(site, document, self.state.site_where(site))
 
     def drain(self, flush: bool = False) -> int:
         """Processes everything the source has now; with ``flush`` also closes every open window."""

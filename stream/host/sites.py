@@ -16,6 +16,11 @@ Exactly-once per site. Each site remembers, per partition (a log, a Kinesis shar
 position it applied. A re-delivered record at or below that position is skipped for that site, so a
 site whose state was saved before a crash does not count the replay twice, while a site whose state
 was not saved applies it again.
+
+Local hours. Each site's alarm baselines learn the local hours and days of its zone (``zones``: site ->
+IANA zone, from `--sites`; a site left out is UTC, said once in the log). A saved state whose baselines
+were kept in other hours (an older state version's UTC hours, or the zone changed since) is moved to the
+zone declared now (`stream.alarms.AlarmEngine.restore`), said in the log.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from schemas.types import SentimentAlarm, SentimentWindow
-from stream.alarms import AlarmConfig, AlarmEngine
+from stream.alarms import AlarmConfig, AlarmEngine, baseline_zone
 from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
 from stream.host.outage import OutageWatch
 
@@ -84,10 +89,11 @@ class SiteState:
 
     @classmethod
     def restore(cls, state: Mapping[str, Any], where: str, alarms: AlarmConfig | None = None,
-                engine: EngineConfig | None = None) -> SiteState:
+                engine: EngineConfig | None = None, zones: Mapping[str, str] | None = None) -> SiteState:
         """``where`` names the object or file in the error: a corrupt or other-version state is never reused.
         ``alarms`` and ``engine``: the host's settings, which replace the ones stored with the state (so
-        operations' tuning, a new `--min-tracks` too, applies to the sites a restarted host already knew)."""
+        operations' tuning, a new `--min-tracks` too, applies to the sites a restarted host already knew);
+        ``zones``: the host's site zones, likewise (None: the ones stored)."""
         try:
             if state.get("version") != SITE_STATE_VERSION:
                 raise ValueError(f"site state version {state.get('version')!r} (another version of moodlens wrote "
@@ -95,7 +101,8 @@ class SiteState:
             counters = state["counters"]
             if not isinstance(counters, dict) or set(counters) != set(SITE_COUNTERS):
                 raise ValueError(f"counters {counters!r}: expected {', '.join(SITE_COUNTERS)}")
-            return cls(WindowEngine.restore(state["engine"], engine), AlarmEngine.restore(state["alarms"], alarms),
+            return cls(WindowEngine.restore(state["engine"], engine),
+                       AlarmEngine.restore(state["alarms"], alarms, zones),
                        {str(k): int(v) for k, v in state["applied"].items()},
                        {key: int(value) for key, value in counters.items()})
         except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -110,9 +117,11 @@ class Sites:
     """The per-site engines of one host; sites appear on their first event."""
 
     def __init__(self, engine: EngineConfig, alarms: AlarmConfig, states: Mapping[str, SiteState] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, zones: Mapping[str, str] | None = None) -> None:
         self.engine_config = engine
         self.alarm_config = alarms
+        self.zones = dict(zones or {})  # site -> IANA zone of its local hours (module docstring)
+        self._said_utc: set[str] = set()
         self.states: dict[str, SiteState] = dict(states or {})
         self._clock = clock
         self._last_input: dict[str, float] = {}  # wall clock of a site's last event: idle advance, outages
@@ -125,8 +134,31 @@ class Sites:
     def site(self, name: str) -> SiteState:
         state = self.states.get(name)
         if state is None:
-            state = self.states[name] = SiteState(WindowEngine(self.engine_config), AlarmEngine(self.alarm_config))
+            self.say_zone(name)
+            state = self.states[name] = SiteState(WindowEngine(self.engine_config),
+                                                  AlarmEngine(self.alarm_config, self.zones))
         return state
+
+    def say_zone(self, name: str, saved: Mapping[str, Any] | None = None) -> None:
+        """Logs, once per site, that it has no declared zone; and when its ``saved`` state's baselines move
+        to the zone declared now."""
+        zone = self.zones.get(name, "UTC")
+        if name not in self.zones and name not in self._said_utc:
+            self._said_utc.add(name)
+            log.info("site %s: no time zone declared (--sites): its alarm baselines learn UTC hours", name)
+        alarms = saved.get("alarms") if saved is not None else None
+        if isinstance(alarms, Mapping) and alarms.get("day_baselines"):
+            was = baseline_zone(alarms, name)
+            if was != zone:
+                log.warning("site %s: its alarm baselines were kept in %s hours (state version %s): moved to "
+                            "the %s hours declared now", name, was, alarms.get("version"), zone)
+
+    def restore_site(self, name: str, state: Mapping[str, Any], where: str) -> SiteState:
+        """A stored site state, with the host's settings and the site's declared zone (`SiteState.restore`)."""
+        restored = self.states[name] = SiteState.restore(state, where, self.alarm_config, self.engine_config,
+                                                         self.zones)
+        self.say_zone(name, state)
+        return restored
 
     def apply(self, items: Sequence[Applied | tuple[Mapping[str, Any], str, int]]) -> Emitted:
         """`apply_columns` on `Applied` or plain (event, partition, position) tuples."""
@@ -279,10 +311,13 @@ class Sites:
 
     @classmethod
     def restore(cls, engine: EngineConfig, alarms: AlarmConfig, states: Mapping[str, Mapping[str, Any]],
-                where: Callable[[str], str], clock: Callable[[], float] = time.time) -> Sites:
-        restored = {name: SiteState.restore(doc, where(name), alarms, engine) for name, doc in states.items()}
+                where: Callable[[str], str], clock: Callable[[], float] = time.time,
+                zones: Mapping[str, str] | None = None) -> Sites:
+        sites = cls(engine, alarms, None, clock, zones)
+        for name, doc in states.items():
+            sites.restore_site(name, doc, where(name))
         _say_changed_settings(engine, states)
-        return cls(engine, alarms, restored, clock)
+        return sites
 
     def counters(self) -> dict[str, int]:
         """The sites' counters, summed: a function of the committed site states alone."""

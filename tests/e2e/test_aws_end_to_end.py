@@ -39,7 +39,8 @@ REPO = Path(__file__).resolve().parents[2]
 CLIPS = {"door": REPO / "data" / "video" / "single_face.mp4", "terrace": REPO / "data" / "video" / "noface_face.mov"}
 SITE = "e2e-cafe"
 REGION = "eu-west-1"
-COMMON = ["--no-time-check", "--min-tracks", "1"]  # a recorded clip's times; two customers make a window
+# a recorded clip's times; two customers make a window; the site's alarms learn Berlin hours on both paths
+COMMON = ["--no-time-check", "--min-tracks", "1", "--sites", json.dumps({SITE: {"timezone": "Europe/Berlin"}})]
 
 
 @pytest.fixture(scope="module")

@@ -53,3 +53,32 @@ def test_the_stack_command_says_what_is_wrong_and_exits_2(tmp_path: Path, capsys
     sites.write_text("{not json")
     assert main(["--inventory", str(inventory), "--sites", str(sites)]) == 2
     assert f"{sites}: not JSON" in capsys.readouterr().err
+
+
+def _plain(word: object) -> str:
+    """A command word of the template: a string, or an Fn::Sub of one, with its placeholders filled."""
+    text = word if isinstance(word, str) else word["Fn::Sub"]  # type: ignore[index]
+    return text.replace("${EventStream}", "events").replace("${StateBucket}", "state").replace(
+        "${AWS::StackName}", "moodlens")
+
+
+def test_the_consumer_and_the_kcl_workers_learn_each_sites_local_hours(tmp_path: Path) -> None:
+    """The stack's --sites reaches the consumer, in both modes, as `--sites` of its zones (ids and zone names
+    only: the KCL daemon splits its workers' command at spaces, and a site's name may hold one); parsed
+    by the CLI it gives the host the sites' zones."""
+    from moodlens.cli import build_parser
+    from moodlens.commands.stream_host import host_config
+    from tests.deploy.test_container_commands import kcl_worker_of
+
+    first, second = sorted(INVENTORY)[:2]
+    sites = json.dumps({first: {"name": "Café Zentral", "timezone": "Europe/Berlin"},
+                        second: {"timezone": "America/New_York"}})
+    command = build_template(INVENTORY, sites_json=sites_argument(INVENTORY, sites, "sites.json"))[
+        "Resources"]["ConsumerTask"]["Properties"]["ContainerDefinitions"][0]["Command"]["Fn::If"]
+    kcl, single = ([_plain(w) for w in words] for words in command[1:])
+    zones = {first: "Europe/Berlin", second: "America/New_York"}
+    assert host_config(build_parser().parse_args(single)).site_zones == zones
+    worker_args = next(w for w in kcl if w.startswith("--worker-args="))[len("--worker-args="):]
+    assert host_config(build_parser().parse_args(kcl_worker_of(worker_args))).site_zones == zones
+    assert "--sites" not in build_template(INVENTORY)["Resources"]["ConsumerTask"]["Properties"][
+        "ContainerDefinitions"][0]["Command"]["Fn::If"][2]

@@ -18,7 +18,7 @@ from stream.sources.kinesis.source import KinesisSource
 from stream.state.local import LocalStateStore
 from tests.stream.helpers import T0, beat, face
 
-CONFIG = RunnerConfig(check_time=False)
+CONFIG = RunnerConfig(check_time=False, site_zones={"s2": "Asia/Tokyo"})  # s1 undeclared: UTC
 
 
 def events() -> list[dict[str, Any]]:
@@ -47,7 +47,7 @@ def stream(aws_client: Callable[[str], Any], unique: str) -> tuple[Any, str]:
 
 def reference() -> tuple[list[Any], list[Any]]:
     """The events in order through per-site engines in one go (event time per site)."""
-    sites = Sites(CONFIG.engine, CONFIG.alarms)
+    sites = Sites(CONFIG.engine, CONFIG.alarms, zones=CONFIG.site_zones)
     out = Emitted()
     out.extend(sites.apply([Applied(e, "p", i) for i, e in enumerate(events())]))
     out.extend(sites.flush())
