@@ -41,6 +41,14 @@ windows; it binds for the sequential rule, whose recovery evidence can pile up w
 busy time: a sharp spell is reported for at least ``hold_minutes``, so a manager told of it is not
 told "all clear" before anyone could act.
 
+One spell, one message. ``low_sentiment`` and ``sentiment_drop`` at a site (cameras pooled) often see
+the same sour spell; a manager wants to be told once. While one of them is raised at a site the other
+raises no site alarm there: its evidence in the meantime is the spell already told (the raised alarm
+says what it saw). When the raised one clears, the other starts its evidence afresh (the drop rule's
+CUSUM from zero, the window rule's M of N from no windows), so a room still bad, or a new spell, is
+told again on evidence of its own, and a spell told once is not told a second time by the other rule
+as it ends. Per-camera alarms are not affected.
+
 Quiet resolves. A raised low_sentiment or sentiment_drop alarm whose key (site or camera) has had
 no window with enough customers, and (sequential rule) no customer, for ``quiet_minutes`` (default
 30) goes back to OK with the reason "no customers for N minutes (site closed or quiet)": nobody is
@@ -283,7 +291,7 @@ class AlarmEngine:
             if state.score < sequential.LEAST_THRESHOLD:  # below any h: no need to work h out
                 return
             h = self._threshold(site, happy, unhappy, usual)
-            if state.score < h:
+            if state.score < h or (not camera and self._other_raised("sentiment_drop", site)):
                 return
             machine = self._machines[key] = Machine("ALARM", raised_ms=now, data_ms=now)
             alarms.append(alarm_event(
@@ -308,6 +316,8 @@ class AlarmEngine:
                 f"{state.negative} looked unhappy and {state.positive} happy; the latest are "
                 f"{sequential.evidence_words(state.recovery)} as usual than sour"))
             self._cusums[(site, camera)] = Cusum()
+            if not camera:
+                self._site_cleared("sentiment_drop", site)
 
     @staticmethod
     def _net(state: Cusum) -> float | None:
@@ -336,6 +346,8 @@ class AlarmEngine:
             minutes = (now - since) // 60_000
             machine.state, machine.history, machine.raised_ms = "OK", "", None
             self._cusums.pop((site, camera), None)
+            if not camera:
+                self._site_cleared(rule, site)
             alarms.append(alarm_event(rule, site, camera or None, "OK", now, None, None,  # type: ignore[arg-type]
                                       f"no customers for {minutes} minutes (site closed or quiet): resolved"))
         self._quiet_due = due
@@ -375,10 +387,31 @@ class AlarmEngine:
               clear_reason: str, alarms: list[SentimentAlarm]) -> None:
         machine = self._machines.setdefault((rule, site, camera or ""), Machine())
         changed = step(machine, self.config, verdict, time_ms)
+        if changed == "ALARM" and camera is None and self._other_raised(rule, site):
+            machine.state, machine.raised_ms = "OK", None  # the spell is already told (module docstring)
+            return
+        if changed == "OK" and camera is None:
+            self._site_cleared(rule, site)
         if changed is not None:
             alarms.append(alarm_event(rule, site, camera, changed, time_ms, value,
                                       raise_at if changed == "ALARM" else clear_at,
                                       raise_reason if changed == "ALARM" else clear_reason))
+
+    def _other_raised(self, rule: Rule, site: str) -> bool:
+        """Whether the other site-level sentiment rule is raised at ``site``: one spell, one message."""
+        other = "sentiment_drop" if rule == "low_sentiment" else "low_sentiment"
+        machine = self._machines.get((other, site, ""))
+        return machine is not None and machine.state == "ALARM"
+
+    def _site_cleared(self, rule: str, site: str) -> None:
+        """A site-level sentiment alarm went back to OK: the other rule's evidence gathered while it was
+        raised belonged to the spell it told, so the other starts afresh (no second message for that spell)."""
+        if rule == "low_sentiment":
+            self._cusums.pop((site, ""), None)
+        elif rule == "sentiment_drop":
+            machine = self._machines.get(("low_sentiment", site, ""))
+            if machine is not None and machine.state == "OK":
+                machine.history = ""
 
     # ---------------------------------------------------------------- state
 

@@ -26,6 +26,12 @@ The usual level (`usual_level`):
   ordinary for the hour of the day is not either. The cost: a spell at the same hour of the week as
   two earlier bad ones is judged against them.
 
+An hour of the week the site has never had customers at before today (every hour of a site's first week,
+a Saturday morning the site opens for the first time): the week's pattern there is unknown, and a
+site's Friday evening may be busier and sourer than every earlier evening without anything being
+wrong, so nothing is usual yet (`usual_level` is None): the sequential drop rule does not judge, and
+``low_sentiment`` treats the hour as a new site's.
+
 A new site (fewer than two earlier days at this hour): nothing is learnt, and ``low_sentiment``
 counts a window only when it is clearly bad for customers whatever the site: ``z_raise`` standard
 errors below ``low_new_site`` (-0.4: among those who show a mood, about two unhappy faces for every
@@ -43,6 +49,7 @@ and 9 this way, for about the same false alarms (1.79 against 1.88 per site-week
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import replace
 
 from stream.baseline import DAY_MS, DayBaseline, Reference
@@ -66,16 +73,22 @@ def usual_level(hour_of_day: DayBaseline | None, hour_of_week: DayBaseline | Non
                 provisional: bool) -> Reference | None:
     """The site's usual mood at this hour of the day, lowered by how much worse this hour of the week has
     been over its earlier weeks (at least two; module docstring); None while nothing is learnt (unless
-    ``provisional``: while the hour of the day has fewer than ``min_days`` days)."""
+    ``provisional``: while the hour of the day has fewer than ``min_days`` days) and while this hour of the
+    week has no day before today."""
     today = (now_ms - 1) // DAY_MS
+    if hour_of_week is None or not hour_of_week.days or hour_of_week.days[0][0] >= today:
+        return None  # this hour of the week never seen before today: the week's pattern here is unknown
     usual = None
     if hour_of_day is not None:
         usual = hour_of_day.reference(min_days)
         if usual is None and provisional:
             usual = hour_of_day.before(today)
-    weekly = hour_of_week.before(today) if hour_of_week is not None else None
-    if usual is None or weekly is None or weekly.net >= usual.net:
+    if usual is None:
+        return None
+    earlier = [(p - q) / n for day, p, q, n in hour_of_week.days if day < today]
+    weekly = statistics.median(earlier)
+    if weekly >= usual.net:
         return usual
-    half = (usual.net - weekly.net) / 2  # the week's shift, half from each share
+    half = (usual.net - weekly) / 2  # the week's shift, half from each share
     return replace(usual, positive=min(max(usual.positive - half, 0.01), 0.99),
                    negative=min(max(usual.negative + half, 0.01), 0.99))
