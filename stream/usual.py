@@ -49,7 +49,6 @@ and 9 this way, for about the same false alarms (1.79 against 1.88 per site-week
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import replace
 
 from stream.baseline import DAY_MS, DayBaseline, Reference
@@ -83,12 +82,9 @@ def usual_level(hour_of_day: DayBaseline | None, hour_of_week: DayBaseline | Non
         usual = hour_of_day.reference(min_days)
         if usual is None and provisional:
             usual = hour_of_day.before(today)
-    if usual is None:
-        return None
-    earlier = [(p - q) / n for day, p, q, n in hour_of_week.days if day < today]
-    weekly = statistics.median(earlier)
-    if weekly >= usual.net:
+    weekly = hour_of_week.before(today) if hour_of_week is not None else None
+    if usual is None or weekly is None or weekly.net >= usual.net:
         return usual
-    half = (usual.net - weekly) / 2  # the week's shift, half from each share
+    half = (usual.net - weekly.net) / 2  # the week's shift, half from each share
     return replace(usual, positive=min(max(usual.positive - half, 0.01), 0.99),
                    negative=min(max(usual.negative + half, 0.01), 0.99))
