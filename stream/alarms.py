@@ -84,7 +84,7 @@ from stream.alarm_machine import Machine, Rule, alarm_event, step
 from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion
 from stream.engine import Tick
 from stream.sequential import Cusum
-from stream.usual import unusually_low, usual_level
+from stream.usual import day_level, unusually_low, usual_level
 from stream.window_evidence import HOUR_MS, hour_of_week, net_score_error, window_votes
 
 __all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngine", "baseline_levels",
@@ -164,6 +164,10 @@ class AlarmEngine:
                 if usual is None and c.low_against_usual:  # nothing learnt here yet: only the clearly bad
                     new_site = min(c.low_new_site, c.low_raise)
                     bad = bad and new_site - net >= c.z_raise * net_score_error(window, new_site)
+                    hour = day_level(self._baselines.get((site, f"d{(end - 1) // HOUR_MS % 24}")),
+                                     c.baseline_min_days, end, True)
+                    if bad and hour is not None:  # a new weekday: what the hour of the day taught still counts
+                        bad = unusually_low(net, net_score_error(window, hour.net), hour, c.drop_sigmas, c.drop_min)
                     raise_text = (f"net score {c.z_raise:g} standard errors below {new_site:g} in {c.raise_m} of "
                                   f"{c.raise_n} {c.window_minutes}-minute windows (nothing learnt of this site at "
                                   f"this hour yet: only a clearly bad level counts)")

@@ -30,7 +30,9 @@ An hour of the week the site has never had customers at before today (every hour
 a Saturday morning the site opens for the first time): the week's pattern there is unknown, and a
 site's Friday evening may be busier and sourer than every earlier evening without anything being
 wrong, so nothing is usual yet (`usual_level` is None): the sequential drop rule does not judge, and
-``low_sentiment`` treats the hour as a new site's.
+``low_sentiment`` treats the hour as a new site's, except that what the hour of the day has taught
+(`day_level`) still counts: a window must also be below that hour's usual band, so a site whose
+customers are always that unhappy is not raised on each new weekday of its first week.
 
 A new site (fewer than two earlier days at this hour): nothing is learnt, and ``low_sentiment``
 counts a window only when it is clearly bad for customers whatever the site: ``z_raise`` standard
@@ -68,6 +70,15 @@ def unusually_low(net: float, error: float, usual: Reference, sigmas: float, lea
     return net < usual.net - max(sigmas * math.hypot(spread, error), least)
 
 
+def day_level(hour_of_day: DayBaseline | None, min_days: int, now_ms: int, provisional: bool) -> Reference | None:
+    """The site's usual mood at this hour of the day alone (no week pattern); ``provisional``: from two
+    earlier days while the hour has fewer than ``min_days``."""
+    if hour_of_day is None:
+        return None
+    usual = hour_of_day.reference(min_days)
+    return hour_of_day.before((now_ms - 1) // DAY_MS) if usual is None and provisional else usual
+
+
 def usual_level(hour_of_day: DayBaseline | None, hour_of_week: DayBaseline | None, min_days: int, now_ms: int,
                 provisional: bool) -> Reference | None:
     """The site's usual mood at this hour of the day, lowered by how much worse this hour of the week has
@@ -77,12 +88,8 @@ def usual_level(hour_of_day: DayBaseline | None, hour_of_week: DayBaseline | Non
     today = (now_ms - 1) // DAY_MS
     if hour_of_week is None or not hour_of_week.days or hour_of_week.days[0][0] >= today:
         return None  # this hour of the week never seen before today: the week's pattern here is unknown
-    usual = None
-    if hour_of_day is not None:
-        usual = hour_of_day.reference(min_days)
-        if usual is None and provisional:
-            usual = hour_of_day.before(today)
-    weekly = hour_of_week.before(today) if hour_of_week is not None else None
+    usual = day_level(hour_of_day, min_days, now_ms, provisional)
+    weekly = hour_of_week.before(today)
     if usual is None or weekly is None or weekly.net >= usual.net:
         return usual
     half = (usual.net - weekly.net) / 2  # the week's shift, half from each share

@@ -119,3 +119,16 @@ def test_an_hour_of_the_week_never_seen_before_today_has_no_usual_level(day: flo
     assert usual_level(hour, None, 3, now, True) is None
     assert usual_level(hour, baseline(day, range(20, 21)), 3, now, True) is None
     assert usual_level(hour, baseline(day, range(19 - seen_from, 21)), 3, now, False) is not None
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_a_site_unhappy_every_day_is_told_in_its_first_days_not_on_each_new_weekday(seed: int) -> None:
+    """Customers as unhappy as can be (-0.65) every open hour from the first day: nothing is learnt on the
+    first day, so it is told; every weekday of the first week is new for the week's pattern, but from the
+    third day the hour of the day has taught that this is the site's ordinary level, so no day after the
+    second raises it again (instead of once a day for a week)."""
+    ticks = simulate(open_days(-0.65), 7 * DAY, BUSY, seed)
+    spans = site_alarms(AlarmConfig(), ticks, "low_sentiment")
+    assert spans and spans[0][0] < first_open_minute(2, 0)
+    assert [begun for begun, _ in spans if begun >= first_open_minute(3, 0)] == []
+    assert all(cleared is not None for _, cleared in spans)
