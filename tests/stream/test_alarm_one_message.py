@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.types import SentimentAlarm
+from stream.alarm_machine import Rule
 from stream.alarms import AlarmConfig, AlarmEngine
 from stream.engine import Tick
 from tests.stream.test_alarm_behaviour import Mood, raised, simulate
@@ -25,7 +26,7 @@ from tests.stream.test_alarm_sequential import DAY, SEEN, first_open_minute, ope
 PER_MINUTE = 1.4  # about 20 customers in a 15-minute window
 ORDINARY = 0.2
 SPELL = -0.5
-SENTIMENT = ("low_sentiment", "sentiment_drop")
+SENTIMENT: tuple[Rule, ...] = ("low_sentiment", "sentiment_drop")
 
 
 def site_alarms(alarms: list[SentimentAlarm]) -> list[SentimentAlarm]:
