@@ -84,7 +84,7 @@ from stream.alarm_machine import Machine, Rule, alarm_event, step
 from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion
 from stream.engine import Tick
 from stream.sequential import Cusum
-from stream.usual import day_level, unusually_low, usual_level
+from stream.usual import day_level, unusually_low, usual_level, weekday_seen
 from stream.window_evidence import HOUR_MS, hour_of_week, net_score_error, window_votes
 
 __all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngine", "baseline_levels",
@@ -117,6 +117,7 @@ class AlarmEngine:
         self._silence_due = -math.inf
         self._checked_ms = -math.inf  # the latest tick checked: an earlier one (time going back) checks all
         self._usual_memo: dict[tuple[str, int, bool], Reference | None] = {}  # this tick's `_usual` results
+        self._seen_memo: dict[str, tuple[int, bool]] = {}  # site -> (day, `stream.usual.weekday_seen` that day)
 
     def process(self, ticks: Iterable[Tick]) -> list[SentimentAlarm]:
         alarms: list[SentimentAlarm] = []
@@ -212,9 +213,16 @@ class AlarmEngine:
         if memo in self._usual_memo:
             return self._usual_memo[memo]
         hour = self._baselines.get((site, f"d{(time_ms - 1) // HOUR_MS % 24}"))
+        week_hour = hour_of_week(time_ms - 1)
+        today = (time_ms - 1) // DAY_MS
+        day, seen = self._seen_memo.get(site, (None, False))
+        if day != today:  # the same all day: a sample taken today is not an earlier day
+            seen = weekday_seen((self._baselines.get((site, f"w{week_hour // 24 * 24 + h}")) for h in range(24)),
+                                time_ms)
+            self._seen_memo[site] = (today, seen)
         usual = self._usual_memo[memo] = usual_level(
-            hour, self._baselines.get((site, f"w{hour_of_week(time_ms - 1)}")),
-            self.config.baseline_min_days, time_ms, provisional)
+            hour, self._baselines.get((site, f"w{week_hour}")), self.config.baseline_min_days, time_ms,
+            provisional, seen)
         return usual
 
     def _drop_window(self, window: SentimentWindow, net: float, reference: Reference,

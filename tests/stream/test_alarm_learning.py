@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from stream.alarms import AlarmConfig
 from stream.baseline import DAY_MS, DayBaseline
-from stream.usual import prediction_factor, usual_level
+from stream.usual import prediction_factor, usual_level, weekday_seen
 from tests.stream.helpers import T0
 from tests.stream.test_alarm_behaviour import simulate
 from tests.stream.test_alarm_sequential import DAY, first_open_minute, open_days
@@ -102,23 +102,28 @@ def test_the_usual_level_is_lowered_by_a_sour_hour_of_the_week_and_never_raised(
     now = 20 * DAY_MS + 1
     hour = baseline(day, range(13, 20))
     learnt = hour.reference(3)
-    both = usual_level(hour, baseline(week, range(6, 14, 7)), 3, now, True)
+    both = usual_level(hour, baseline(week, range(6, 14, 7)), 3, now, True, True)
     assert learnt is not None and both is not None
     assert both.net <= learnt.net + 1e-9
     assert both.net == pytest.approx(min(learnt.net, week), abs=0.03)  # the shares are smoothed a little
-    assert usual_level(hour, baseline(week, range(13, 14)), 3, now, True) == learnt  # one week is not a pattern
+    assert usual_level(hour, baseline(week, range(13, 14)), 3, now, True, True) == learnt  # one week: no pattern
 
 
-@given(st.floats(-0.45, 0.45), st.integers(0, 6))
-def test_an_hour_of_the_week_never_seen_before_today_has_no_usual_level(day: float, seen_from: int) -> None:
-    """However well the hour of the day is learnt, an hour of the week whose first day is today (a site's
-    first week, a weekday it opens at this hour for the first time) has no usual level: the week's pattern
-    there is unknown."""
+@given(st.floats(-0.45, 0.45), st.integers(0, 23), st.integers(0, 23), st.integers(1, 3))
+def test_a_weekday_never_seen_before_today_has_no_usual_level(day: float, hour: int, other: int, weeks: int) -> None:
+    """However well the hour of the day is learnt, on a weekday the site had no customers on before today
+    (its first week, a weekday it opens on for the first time) nothing is usual: the week's pattern is
+    unknown. A sample today does not count as seen; one on that weekday a week before, at any hour, does."""
     now = 20 * DAY_MS + 1
-    hour = baseline(day, range(13, 20))
-    assert usual_level(hour, None, 3, now, True) is None
-    assert usual_level(hour, baseline(day, range(20, 21)), 3, now, True) is None
-    assert usual_level(hour, baseline(day, range(19 - seen_from, 21)), 3, now, False) is not None
+    learnt = baseline(day, range(13, 20))
+    same_weekday: list[DayBaseline | None] = [None] * 24
+    assert not weekday_seen(same_weekday, now)
+    assert usual_level(learnt, None, 3, now, True, weekday_seen(same_weekday, now)) is None
+    same_weekday[hour] = baseline(day, range(20, 21))
+    assert not weekday_seen(same_weekday, now)
+    same_weekday[other] = baseline(day, range(20 - 7 * weeks, 21, 7))
+    assert weekday_seen(same_weekday, now)
+    assert usual_level(learnt, same_weekday[hour], 3, now, False, True) is not None
 
 
 @pytest.mark.parametrize("seed", range(2))
