@@ -171,7 +171,9 @@ class AlarmEngine:
                         bad = unusually_low(net, net_score_error(window, hour.net), hour, c.drop_sigmas, c.drop_min)
                     raise_text = (f"net score {c.z_raise:g} standard errors below {new_site:g} in {c.raise_m} of "
                                   f"{c.raise_n} {c.window_minutes}-minute windows (nothing learnt of this site at "
-                                  f"this hour yet: only a clearly bad level counts)")
+                                  f"this hour{'' if hour is None else ' on this weekday'} yet: only a clearly bad "
+                                  f"level counts" + ("" if hour is None else f", below its usual {hour.net:+.2f} "
+                                                     f"at this hour of the day") + ")")
                 if usual is not None and usual.net < c.low_clear:
                     error = net_score_error(window, usual.net)
                     bad = bad and unusually_low(net, error, usual, c.drop_sigmas, c.drop_min)
