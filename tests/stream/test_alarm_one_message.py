@@ -158,3 +158,17 @@ def test_the_evidence_of_a_spell_already_told_is_set_aside_when_its_alarm_clears
     assert engine.state_of("sentiment_drop", "cafe") == "OK"
     site = [row for row in engine.snapshot()["cusums"] if row[:2] == ["cafe", ""]]
     assert all(row[3] is None or row[3] >= cleared - 60_000 for row in site)  # its change point: not before
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(9 * 60, 21 * 60), st.integers(0, 1))
+def test_a_restart_anywhere_in_a_told_spell_gives_the_same_alarms(cut: int, seed: int) -> None:
+    """A bad hour at 14:00 on the ninth day, the engine restored from its snapshot at any minute of the
+    day (before, while one rule tells the spell and the other is held back, after): the same alarms."""
+    ticks = _ninth_day([(14 * 60, 60, SPELL)], seed)
+    whole = AlarmEngine.restore(json.loads(_learnt(seed))).process(ticks)
+    assert raises(whole)
+    engine = AlarmEngine.restore(json.loads(_learnt(seed)))
+    head = engine.process(ticks[:cut])
+    restored = AlarmEngine.restore(json.loads(json.dumps(engine.snapshot())))
+    assert head + restored.process(ticks[cut:]) == whole
