@@ -41,6 +41,14 @@ windows; it binds for the sequential rule, whose recovery evidence can pile up w
 busy time: a sharp spell is reported for at least ``hold_minutes``, so a manager told of it is not
 told "all clear" before anyone could act.
 
+One spell, one message. ``low_sentiment`` and ``sentiment_drop`` at a site (cameras pooled) often see
+the same sour spell; a manager wants to be told once. While one of them is raised at a site the other
+raises no site alarm there: its evidence in the meantime is the spell already told (the raised alarm
+says what it saw). When the raised one clears, the other starts its evidence afresh (the drop rule's
+CUSUM from zero, the window rule's M of N from no windows), so a room still bad, or a new spell, is
+told again on evidence of its own, and a spell told once is not told a second time by the other rule
+as it ends. Per-camera alarms are not affected.
+
 Quiet resolves. A raised low_sentiment or sentiment_drop alarm whose key (site or camera) has had
 no window with enough customers, and (sequential rule) no customer, for ``quiet_minutes`` (default
 30) goes back to OK with the reason "no customers for N minutes (site closed or quiet)": nobody is
@@ -76,7 +84,7 @@ from stream.alarm_machine import Machine, Rule, alarm_event, step
 from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion, rekeyed
 from stream.engine import Tick
 from stream.sequential import Cusum
-from stream.usual import unusually_low, usual_level
+from stream.usual import day_level, unusually_low, usual_level, weekday_seen
 from stream.window_evidence import UTC, SiteClock, baseline_keys, hour_of_week, net_score_error, window_votes
 
 __all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngine", "baseline_levels", "baseline_zone",
@@ -113,6 +121,7 @@ class AlarmEngine:
         self._silence_due = -math.inf
         self._checked_ms = -math.inf  # the latest tick checked: an earlier one (time going back) checks all
         self._usual_memo: dict[tuple[str, int, bool], Reference | None] = {}  # this tick's `_usual` results
+        self._seen_memo: dict[str, tuple[int, bool]] = {}  # site -> (day, `stream.usual.weekday_seen` that day)
 
     def process(self, ticks: Iterable[Tick]) -> list[SentimentAlarm]:
         alarms: list[SentimentAlarm] = []
@@ -160,9 +169,16 @@ class AlarmEngine:
                 if usual is None and c.low_against_usual:  # nothing learnt here yet: only the clearly bad
                     new_site = min(c.low_new_site, c.low_raise)
                     bad = bad and new_site - net >= c.z_raise * net_score_error(window, new_site)
+                    local = self._local_end(site, end)
+                    hour = day_level(self._baselines.get((site, baseline_keys(local)[1])), c.baseline_min_days,
+                                     local, True)
+                    if bad and hour is not None:  # a new weekday: what the hour of the day taught still counts
+                        bad = unusually_low(net, net_score_error(window, hour.net), hour, c.drop_sigmas, c.drop_min)
                     raise_text = (f"net score {c.z_raise:g} standard errors below {new_site:g} in {c.raise_m} of "
                                   f"{c.raise_n} {c.window_minutes}-minute windows (nothing learnt of this site at "
-                                  f"this hour yet: only a clearly bad level counts)")
+                                  f"this hour{'' if hour is None else ' on this weekday'} yet: only a clearly bad "
+                                  f"level counts" + ("" if hour is None else f", below its usual {hour.net:+.2f} "
+                                                     f"at this hour of the day") + ")")
                 if usual is not None and usual.net < c.low_clear:
                     error = net_score_error(window, usual.net)
                     bad = bad and unusually_low(net, error, usual, c.drop_sigmas, c.drop_min)
@@ -205,10 +221,16 @@ class AlarmEngine:
         if memo in self._usual_memo:
             return self._usual_memo[memo]
         local = self._local_end(site, time_ms)
-        week, day = baseline_keys(local)
+        week, day_key = baseline_keys(local)
+        today = (local - 1) // DAY_MS
+        day, seen = self._seen_memo.get(site, (None, False))
+        if day != today:  # the same all day: a sample taken today is not an earlier day
+            weekday = hour_of_week(local - 1) // 24 * 24
+            seen = weekday_seen((self._baselines.get((site, f"w{weekday + h}")) for h in range(24)), local)
+            self._seen_memo[site] = (today, seen)
         usual = self._usual_memo[memo] = usual_level(
-            self._baselines.get((site, day)), self._baselines.get((site, week)),
-            self.config.baseline_min_days, local, provisional)
+            self._baselines.get((site, day_key)), self._baselines.get((site, week)), self.config.baseline_min_days,
+            local, provisional, seen)
         return usual
 
     def _drop_window(self, window: SentimentWindow, net: float, reference: Reference,
@@ -289,7 +311,7 @@ class AlarmEngine:
             if state.score < sequential.LEAST_THRESHOLD:  # below any h: no need to work h out
                 return
             h = self._threshold(site, happy, unhappy, usual)
-            if state.score < h:
+            if state.score < h or (not camera and self._other_raised("sentiment_drop", site)):
                 return
             machine = self._machines[key] = Machine("ALARM", raised_ms=now, data_ms=now)
             alarms.append(alarm_event(
@@ -314,6 +336,8 @@ class AlarmEngine:
                 f"{state.negative} looked unhappy and {state.positive} happy; the latest are "
                 f"{sequential.evidence_words(state.recovery)} as usual than sour"))
             self._cusums[(site, camera)] = Cusum()
+            if not camera:
+                self._site_cleared("sentiment_drop", site)
 
     def _clock_of(self, site: str) -> SiteClock:
         clock = self._clocks.get(site)
@@ -357,6 +381,8 @@ class AlarmEngine:
             minutes = (now - since) // 60_000
             machine.state, machine.history, machine.raised_ms = "OK", "", None
             self._cusums.pop((site, camera), None)
+            if not camera:
+                self._site_cleared(rule, site)
             alarms.append(alarm_event(rule, site, camera or None, "OK", now, None, None,  # type: ignore[arg-type]
                                       f"no customers for {minutes} minutes (site closed or quiet): resolved"))
         self._quiet_due = due
@@ -396,10 +422,31 @@ class AlarmEngine:
               clear_reason: str, alarms: list[SentimentAlarm]) -> None:
         machine = self._machines.setdefault((rule, site, camera or ""), Machine())
         changed = step(machine, self.config, verdict, time_ms)
+        if changed == "ALARM" and camera is None and self._other_raised(rule, site):
+            machine.state, machine.raised_ms = "OK", None  # the spell is already told (module docstring)
+            return
+        if changed == "OK" and camera is None:
+            self._site_cleared(rule, site)
         if changed is not None:
             alarms.append(alarm_event(rule, site, camera, changed, time_ms, value,
                                       raise_at if changed == "ALARM" else clear_at,
                                       raise_reason if changed == "ALARM" else clear_reason))
+
+    def _other_raised(self, rule: Rule, site: str) -> bool:
+        """Whether the other site-level sentiment rule is raised at ``site``: one spell, one message."""
+        other = "sentiment_drop" if rule == "low_sentiment" else "low_sentiment"
+        machine = self._machines.get((other, site, ""))
+        return machine is not None and machine.state == "ALARM"
+
+    def _site_cleared(self, rule: str, site: str) -> None:
+        """A site-level sentiment alarm went back to OK: the other rule's evidence gathered while it was
+        raised belonged to the spell it told, so the other starts afresh (no second message for that spell)."""
+        if rule == "low_sentiment":
+            self._cusums.pop((site, ""), None)
+        elif rule == "sentiment_drop":
+            machine = self._machines.get(("low_sentiment", site, ""))
+            if machine is not None and machine.state == "OK":
+                machine.history = ""
 
     # ---------------------------------------------------------------- state
 

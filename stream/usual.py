@@ -27,6 +27,16 @@ The usual level (`usual_level`):
   ordinary for the hour of the day is not either. The cost: a spell at the same hour of the week as
   two earlier bad ones is judged against them.
 
+A weekday the site has never had customers on before today (each day of a site's first week; a shop
+that opens on Sundays from now on): the week's pattern is unknown, and a site's first Friday evening
+may be busier and sourer than every earlier evening without anything being wrong, so nothing is
+usual yet (`usual_level` is None; seen: `weekday_seen`, any hour of that weekday with a baseline
+sample on an earlier day, since an hour of a cinema's afternoon between two showings may have had no
+window with enough customers in its first week): the sequential drop rule does not judge, and
+``low_sentiment`` treats the hour as a new site's, except that what the hour of the day has taught
+(`day_level`) still counts: a window must also be below that hour's usual band, so a site whose
+customers are always that unhappy is not raised on each new weekday of its first week.
+
 A new site (fewer than two earlier days at this hour): nothing is learnt, and ``low_sentiment``
 counts a window only when it is clearly bad for customers whatever the site: ``z_raise`` standard
 errors below ``low_new_site`` (-0.4: among those who show a mood, about two unhappy faces for every
@@ -44,6 +54,7 @@ and 9 this way, for about the same false alarms (1.79 against 1.88 per site-week
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import replace
 
 from stream.baseline import DAY_MS, DayBaseline, Reference
@@ -63,18 +74,33 @@ def unusually_low(net: float, error: float, usual: Reference, sigmas: float, lea
     return net < usual.net - max(sigmas * math.hypot(spread, error), least)
 
 
+def day_level(hour_of_day: DayBaseline | None, min_days: int, local_ms: int, provisional: bool) -> Reference | None:
+    """The site's usual mood at this hour of the day alone (no week pattern); ``provisional``: from two
+    earlier days while the hour has fewer than ``min_days``. ``local_ms``: the end of the window or minute
+    judged, as a local instant (`stream.window_evidence`): today is the site's day."""
+    if hour_of_day is None:
+        return None
+    usual = hour_of_day.reference(min_days)
+    return hour_of_day.before((local_ms - 1) // DAY_MS) if usual is None and provisional else usual
+
+
+def weekday_seen(same_weekday: Iterable[DayBaseline | None], local_ms: int) -> bool:
+    """Whether the site had customers on this weekday before today: any of the hour-of-week baselines of
+    today's weekday (``same_weekday``) holds an earlier day."""
+    today = (local_ms - 1) // DAY_MS
+    return any(b is not None and b.days and b.days[0][0] < today for b in same_weekday)
+
+
 def usual_level(hour_of_day: DayBaseline | None, hour_of_week: DayBaseline | None, min_days: int, local_ms: int,
-                provisional: bool) -> Reference | None:
+                provisional: bool, seen: bool) -> Reference | None:
     """The site's usual mood at this hour of the day, lowered by how much worse this hour of the week has
     been over its earlier weeks (at least two; module docstring); None while nothing is learnt (unless
-    ``provisional``: while the hour of the day has fewer than ``min_days`` days). ``local_ms``: the end of
-    the window or minute judged, as a local instant (`stream.window_evidence`): today is the site's day."""
+    ``provisional``: while the hour of the day has fewer than ``min_days`` days) and while today's weekday
+    was not ``seen`` before today (`weekday_seen`). ``local_ms`` as for `day_level`."""
+    if not seen:
+        return None  # the site's first such weekday: the week's pattern is unknown
     today = (local_ms - 1) // DAY_MS
-    usual = None
-    if hour_of_day is not None:
-        usual = hour_of_day.reference(min_days)
-        if usual is None and provisional:
-            usual = hour_of_day.before(today)
+    usual = day_level(hour_of_day, min_days, local_ms, provisional)
     weekly = hour_of_week.before(today) if hour_of_week is not None else None
     if usual is None or weekly is None or weekly.net >= usual.net:
         return usual

@@ -17,7 +17,7 @@ from stream.alarms import AlarmEngine
 from stream.baseline import DAY_MS, DayBaseline, dispersion
 from stream.engine import Tick
 from tests.stream.test_alarm_behaviour import raised, simulate
-from tests.stream.test_alarm_sequential import WEEK, first_open_minute, open_days
+from tests.stream.test_alarm_sequential import DROP_ONLY, SEEN, WEEK, first_open_minute, open_days
 
 HOURS, DAYS = 24, 7
 
@@ -74,7 +74,7 @@ def in_parties(ticks: list[Tick], party: int) -> list[Tick]:
 
 
 def site_drops(ticks: list[Tick]) -> list[tuple[int, int | None]]:
-    return raised([a for a in AlarmEngine().process(ticks) if a["camera_id"] is None], "sentiment_drop")
+    return raised([a for a in AlarmEngine(DROP_ONLY).process(ticks) if a["camera_id"] is None], "sentiment_drop")
 
 
 def test_an_ordinary_history_of_parties_raises_fewer_drops_than_independent_evidence_would(
@@ -92,8 +92,8 @@ def test_an_ordinary_history_of_parties_raises_fewer_drops_than_independent_evid
 
 @pytest.mark.parametrize("seed", range(3))
 def test_a_bad_hour_of_parties_is_still_raised(seed: int) -> None:
-    """Parties of four (about 1.4 a minute), four ordinary days at +0.2, then a bad hour at -0.4 from
+    """Parties of four (about 1.4 a minute), eight ordinary days at +0.2, then a bad hour at -0.4 from
     14:00: raised within an hour of 14:00 although each party counts as about one customer's evidence."""
-    start = first_open_minute(4, 14)
+    start = first_open_minute(SEEN, 14)
     ticks = in_parties(simulate(open_days(0.2, (start, start + 60, -0.4)), start + 180, 1.4, seed), 4)
     assert any(start < begun <= start + 60 for begun, _ in site_drops(ticks))

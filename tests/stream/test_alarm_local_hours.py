@@ -109,27 +109,28 @@ def tokyo_cafe(bad: tuple[dt.datetime, dt.datetime]) -> Mood:
 
 
 def test_a_tokyo_site_learns_and_counts_its_own_days_and_says_its_clock() -> None:
-    """Six days at a Tokyo site, a bad hour at 07:30-08:30 on the sixth morning (before 00:00 UTC): each
-    baseline day is a Tokyo date, each day's customers are the Tokyo day's, and the alarm says when in
-    Tokyo time."""
-    spell = (dt.datetime(2026, 11, 7, 7, 30, tzinfo=TOKYO), dt.datetime(2026, 11, 7, 8, 30, tzinfo=TOKYO))
-    ticks = simulate(tokyo_cafe(spell), 6 * 24 * 60, BUSY, 0, SITE, _first(TOKYO_START))
+    """Nine days at a Tokyo site, a bad hour at 07:30-08:30 on the ninth morning (before 00:00 UTC; a
+    Tuesday, a weekday the site was seen on before): each baseline day is a Tokyo date, each day's
+    customers are the Tokyo day's, and the alarm says when in Tokyo time."""
+    spell = (dt.datetime(2026, 11, 10, 7, 30, tzinfo=TOKYO), dt.datetime(2026, 11, 10, 8, 30, tzinfo=TOKYO))
+    ticks = simulate(tokyo_cafe(spell), 9 * 24 * 60, BUSY, 0, SITE, _first(TOKYO_START))
     engine = AlarmEngine(AlarmConfig(), {SITE: "Asia/Tokyo"})
     alarms = [a for a in engine.process(ticks) if a["camera_id"] is None and a["state"] == "ALARM"]
     state = engine.snapshot()
 
     epoch = dt.date(1970, 1, 1)
     first = _first(TOKYO_START)
-    tokyo_days = {(_local(m, first, TOKYO).date() - epoch).days for m in range(0, 6 * 1440, 60)}
+    tokyo_days = {(_local(m, first, TOKYO).date() - epoch).days for m in range(0, 9 * 1440, 60)}
     for _, key, rows in state["day_baselines"]:
         assert {day for day, *_ in rows} <= tokyo_days
         if key == "d7":  # 07:00-08:00 Tokyo is 22:00-23:00 UTC the day before: the Tokyo date counts
-            assert [day for day, *_ in rows] == sorted(tokyo_days)[:len(rows)]
+            assert [day for day, *_ in rows] == sorted(tokyo_days)[-len(rows):]  # the latest kept days
     per_day: dict[int, int] = {}
     for tick in ticks:
         day = (dt.datetime.fromtimestamp((tick.end_ms - 1) / 1000, TOKYO).date() - epoch).days
         per_day[day] = per_day.get(day, 0) + sum(n for *_, n in tick.customers)
-    assert state["traffic"] == [[SITE, [[day, n] for day, n in sorted(per_day.items()) if n]]]
+    kept = AlarmConfig().baseline_keep_days + 1  # the latest complete days and today
+    assert state["traffic"] == [[SITE, [[day, n] for day, n in sorted(per_day.items()) if n][-kept:]]]
 
     drops = [a for a in alarms if a["rule"] == "sentiment_drop"]
     assert drops and all(spell[0] <= _local((a["event_time_ms"] - T0) // MINUTE_MS, 0, TOKYO) <= spell[1]

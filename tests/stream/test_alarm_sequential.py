@@ -21,6 +21,9 @@ from tests.stream.test_alarm_behaviour import Mood, raised, simulate
 
 DAY = 24 * 60
 WEEK = 7 * DAY
+SEEN = 8  # the first day whose hours of the week were all seen a week before (`stream.usual`)
+# low_sentiment out of reach: the drop rule's own raises (with both, the one that raises first tells the spell)
+DROP_ONLY = AlarmConfig(low_raise=-1.0, low_clear=-1.0)
 
 
 def open_days(level: float, bad: tuple[int, int, float] | None = None, opens: int = 9 * 60,
@@ -43,17 +46,18 @@ def first_open_minute(day: int, hour: int) -> int:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_a_busy_bad_hour_is_raised_within_minutes_and_says_since_when(seed: int) -> None:
-    """Four ordinary days at +0.2 with ~1.4 customers a minute (20 in a 15-minute window), then a bad
-    hour at -0.4 from 14:00: the site's drop alarm is raised within 45 minutes of 14:00 (about 30
-    customers of evidence at one false alarm a month: 15-40 minutes here), never before, and its reason
-    gives the estimated start of the spell (within 45 minutes of the truth) and the strength of the
-    evidence."""
-    start = first_open_minute(4, 14)
+    """Eight ordinary days at +0.2 with ~1.4 customers a minute (20 in a 15-minute window; the hour of the
+    week seen a week before), then a bad hour at -0.4 from 14:00: the site's drop alarm is raised within
+    the hour (about 30 customers of evidence at one false alarm a month: 23-56 minutes here, the usual
+    level learnt from a week's days being a little below the truth on some seeds), never before, and
+    its reason gives the estimated start of the spell (within 45 minutes of the truth) and the strength
+    of the evidence."""
+    start = first_open_minute(SEEN, 14)
     ticks = simulate(open_days(0.2, (start, start + 60, -0.4)), start + 180, 1.4, seed)
-    alarms = [a for a in AlarmEngine().process(ticks) if a["camera_id"] is None]
+    alarms = [a for a in AlarmEngine(DROP_ONLY).process(ticks) if a["camera_id"] is None]
     spans = raised(alarms, "sentiment_drop")
     assert spans, "the bad hour was not raised"
-    assert start < spans[0][0] <= start + 45
+    assert start < spans[0][0] <= start + 60
     alarm = next(a for a in alarms if a["rule"] == "sentiment_drop" and a["state"] == "ALARM")
     found = re.search(r"since about (\d\d):(\d\d) UTC", alarm["reason"])
     assert found is not None and "times likelier" in alarm["reason"] and "false alarm" in alarm["reason"]
@@ -92,7 +96,7 @@ def test_a_site_whose_mood_shifts_for_good_raises_a_few_days_then_the_baseline_f
 
 
 def test_state_restored_mid_spell_gives_the_same_alarms() -> None:
-    start = first_open_minute(4, 14)
+    start = first_open_minute(SEEN, 14)
     ticks = simulate(open_days(0.2, (start, start + 60, -0.5)), start + 240, 1.4, seed=7)
     whole = AlarmEngine().process(ticks)
     first = raised(whole, "sentiment_drop")[0][0]
@@ -149,11 +153,12 @@ def test_one_lucky_hour_does_not_become_the_baseline_for_ever() -> None:
 
 def test_drop_rule_resolves_for_quiet_only_when_no_window_has_customers() -> None:
     """Issue 22's example: a baseline of +0.5 at 16:00 (three earlier weeks); windows of 20 customers
-    ending 16:10, 16:15, 16:20 at +0.5, 16:40 and 16:55 at -0.6, 17:05, 17:15, 17:25 at +0.15. Both rules
-    raise at 16:55; 17:00's hour has no baseline yet, so the drop rule judges nothing there, but the site
-    is not quiet: nothing resolves "for no customers" while windows have 20 customers. Once they stop,
-    it does, quiet_minutes after the last one."""
-    config = AlarmConfig(drop_detection="windows")
+    ending 16:10, 16:15, 16:20 at +0.5, 16:40 and 16:55 at -0.6, 17:05, 17:15, 17:25 at +0.15. The drop
+    rule raises at 16:55 (low_sentiment, which would raise at the same minute and so keep the drop rule
+    from telling the same spell again, is set out of reach here); 17:00's hour has no baseline yet, so
+    the drop rule judges nothing there, but the site is not quiet: nothing resolves "for no customers"
+    while windows have 20 customers. Once they stop, it does, quiet_minutes after the last one."""
+    config = AlarmConfig(drop_detection="windows", low_raise=-0.9)  # low_sentiment out: one spell, one message
     engine = AlarmEngine(config)
     at = first_open_minute(0, 16)
     for week in range(3):
@@ -163,18 +168,18 @@ def test_drop_rule_resolves_for_quiet_only_when_no_window_has_customers() -> Non
     alarms = engine.process([_window(T0 + (day + m) * MINUTE_MS, net) for m, net in plan])
     states = [(a["rule"], a["state"], (a["event_time_ms"] - T0) // MINUTE_MS - day) for a in alarms
               if a["rule"] != "camera_silent"]
-    assert states == [("low_sentiment", "ALARM", 55), ("sentiment_drop", "ALARM", 55)]
+    assert states == [("sentiment_drop", "ALARM", 55)]
     later = engine.process([Tick(T0 + (day + m) * MINUTE_MS, [], [("cafe", "cam", T0 + (day + m) * MINUTE_MS)])
                             for m in range(86, 130)])
     quiet = [(a["rule"], (a["event_time_ms"] - T0) // MINUTE_MS - day) for a in later if a["state"] == "OK"]
     resolved = 85 + config.quiet_minutes
-    assert sorted(quiet) == [("low_sentiment", resolved), ("sentiment_drop", resolved)]
+    assert quiet == [("sentiment_drop", resolved)]
 
 
 def test_the_hold_keeps_a_sequential_alarm_raised_however_fast_the_room_recovers() -> None:
     """A sharp 12-minute spell at a busy time, then a delighted room: recovery evidence piles up within
     minutes, and the hold (15 minutes) is what keeps the alarm raised; with no hold it clears sooner."""
-    start = first_open_minute(4, 14)
+    start = first_open_minute(SEEN, 14)
     ticks = simulate(_spell(start), start + 120, 3.0, seed=3)
     held = raised([a for a in AlarmEngine(AlarmConfig(recovery_odds=20)).process(ticks)
                    if a["camera_id"] is None], "sentiment_drop")
