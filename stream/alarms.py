@@ -74,14 +74,14 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, fields
 from typing import Any
 
 from schemas.types import SentimentAlarm, SentimentWindow
-from stream import sequential
+from stream import alarm_state, sequential
 from stream.alarm_config import LEGACY, WINDOWS, AlarmConfig, check_alarms_fit_windows, default_alarm_window
 from stream.alarm_machine import Machine, Rule, alarm_event, step
-from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion, rekeyed
+from stream.alarm_state import ALARM_STATE_VERSION, baseline_levels, baseline_zone
+from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion
 from stream.engine import Tick
 from stream.sequential import Cusum
 from stream.usual import day_level, unusually_low, usual_level, weekday_seen
@@ -93,8 +93,6 @@ __all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngi
 
 # 2: machines carry raised_ms and data_ms; 3: day baselines, sequential evidence; 4: baselines and traffic
 # days in each site's local hours and days, with the zone they were kept in
-ALARM_STATE_VERSION = 4
-
 
 class AlarmEngine:
     """``zones``: site -> IANA zone whose local hours and days its baselines learn (a site left out: UTC)."""
@@ -455,79 +453,12 @@ class AlarmEngine:
         return machine.state if machine else "OK"
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "version": ALARM_STATE_VERSION,
-            "config": asdict(self.config),
-            "machines": [[*key, m.state, m.history, m.raised_ms, m.data_ms, m.seen_ms]
-                         for key, m in sorted(self._machines.items())],
-            "day_baselines": [[site, key, b.to_json()] for (site, key), b in sorted(self._baselines.items())],
-            "last_beat": [[site, camera, t] for (site, camera), t in sorted(self._last_beat.items())],
-            "data": [[site, camera, t] for (site, camera), t in sorted(self._data.items())],
-            "cusums": [[site, camera, *s.to_json()] for (site, camera), s in sorted(self._cusums.items())],
-            "traffic": [[site, days] for site, days in sorted(self._traffic.items())],
-            "zones": {site: self._clock_of(site).zone
-                      for site in sorted({s for s, _ in self._baselines} | set(self._traffic))},
-        }
+        return alarm_state.snapshot(self)
 
     @classmethod
     def restore(cls, state: Mapping[str, Any], config: AlarmConfig | None = None,
                 zones: Mapping[str, str] | None = None) -> AlarmEngine:
-        """Reads this version's state and versions 1 to 3. Version 1 (no ``version`` key) has machines
-        without their raise and last-data times: a restored raised alarm has served its hold, and
-        resolves after quiet_minutes without customers counted from the first tick after the restore.
-        Versions 1 and 2 kept a baseline of overlapping samples (count, sum, squares) that cannot be
-        split into days: it is dropped, and the baselines learn again (`stream.baseline`). Version 3 kept the
-        baselines in UTC hours and days: each day's sample moves to the local hour and day it was at in the
-        site's zone (`stream.baseline.rekeyed`; exact: one row is one UTC hour of one day).
-
-        ``zones``: the sites' zones from now on (None: the ones stored); a site whose zone changed since the
-        state was saved has its baselines moved the same way. Its traffic days stay as they are (a day's
-        customers cannot be split; the median of a week of them hardly moves).
-
-        ``config``: the settings to judge with from now on (a host restarted with other settings applies
-        them to the sites it already knew); without it, the settings stored in the state (settings this
-        version no longer has are left out, with their defaults in their place)."""
-        version = state.get("version", 1)
-        if version not in (1, 2, 3, ALARM_STATE_VERSION):
-            raise ValueError(f"alarm state version {version!r}, this engine reads 1 to {ALARM_STATE_VERSION}")
-        if config is None:
-            known = {f.name for f in fields(AlarmConfig)}
-            config = AlarmConfig(**{k: v for k, v in state["config"].items() if k in known})
-        kept = dict(state.get("zones", {})) if version == ALARM_STATE_VERSION else {}
-        engine = cls(config, kept if zones is None else zones)
-        if version == 1:
-            engine._machines = {(r, s, c): Machine(st, h) for r, s, c, st, h in state["machines"]}
-        else:
-            engine._machines = {(r, s, c): Machine(st, h, raised, data, seen)
-                                for r, s, c, st, h, raised, data, seen in state["machines"]}
-        engine._last_beat = {(s, c): t for s, c, t in state["last_beat"]}
-        if version >= 3:
-            engine._baselines = rekeyed({(s, k): DayBaseline.from_json(rows) for s, k, rows in state["day_baselines"]},
-                                        lambda site: SiteClock(kept.get(site, UTC)), engine._clock_of,
-                                        config.baseline_keep_days)
-            engine._data = {(s, c): t for s, c, t in state["data"]}
-            engine._cusums = {(s, c): Cusum.from_json(row) for s, c, *row in state["cusums"]}
-            engine._traffic = {s: [list(d) for d in days] for s, days in state["traffic"]}
-        return engine
-
-
-def baseline_zone(state: Mapping[str, Any], site: str) -> str:
-    """The zone whose local hours ``baseline_levels`` gives for ``site`` (a state before version 4: UTC)."""
-    return str(state.get("zones", {}).get(site, UTC)) if state.get("version", 1) == ALARM_STATE_VERSION else UTC
-
-
-def baseline_levels(state: Mapping[str, Any], site: str, min_days: int | None = None) -> dict[int, Reference]:
-    """hour of the week (the site's local one, in ``baseline_zone``) -> the usual mood there, from an alarm
-    state (``AlarmEngine.snapshot``) of any readable version: the reader for pages that draw the baseline
-    curve. States before version 3 hold none."""
-    if state.get("version", 1) not in (3, ALARM_STATE_VERSION):
-        return {}
-    days = AlarmConfig().baseline_min_days if min_days is None else min_days
-    out = {}
-    for s, key, rows in state["day_baselines"]:
-        if s == site and key.startswith("w"):
-            found = DayBaseline.from_json(rows).reference(days)
-            if found is not None:
-                out[int(key[1:])] = found
-    return out
-
+        """An engine from ``snapshot``'s state of this or an earlier version (`stream.alarm_state.restore`:
+        what each version kept and how it moves on). ``config``: the settings to judge with from now on
+        (None: the stored ones); ``zones``: the sites' zones from now on (None: the stored ones)."""
+        return alarm_state.restore(cls, state, config, zones)
