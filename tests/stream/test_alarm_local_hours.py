@@ -24,6 +24,9 @@ BERLIN = ZoneInfo("Europe/Berlin")
 START = dt.datetime(2026, 10, 5, tzinfo=BERLIN)  # a Monday, three weeks before the last Sunday of October
 CHANGE = dt.datetime(2026, 10, 25, 1, tzinfo=dt.UTC)  # 03:00 CEST -> 02:00 CET
 END = dt.datetime(2026, 11, 2, tzinfo=BERLIN)  # the Sunday after the change, to its end
+SPRING_START = dt.datetime(2027, 3, 8, tzinfo=BERLIN)  # three weeks before the last Sunday of March
+SPRING_CHANGE = dt.datetime(2027, 3, 28, 1, tzinfo=dt.UTC)  # 02:00 CET -> 03:00 CEST
+SPRING_END = dt.datetime(2027, 4, 5, tzinfo=BERLIN)
 BUSY = 4.0  # customers a minute
 ORDINARY, SOUR, BAD = 0.2, -0.3, -0.85
 
@@ -37,10 +40,10 @@ def _local(minute: int, first: int, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.fromtimestamp((T0 + (first + minute) * MINUTE_MS) / 1000, zone)
 
 
-def berlin_cafe(bad: tuple[dt.datetime, dt.datetime] | None = None) -> Mood:
+def berlin_cafe(bad: tuple[dt.datetime, dt.datetime] | None = None, start: dt.datetime = START) -> Mood:
     """Open 09:00-22:00 Berlin time; a sour lunch (12:00-14:00) every day and sour Saturday evenings
     (18:00-21:00); ``bad``: a real bad spell (instants)."""
-    first = _first(START)
+    first = _first(start)
 
     def mood(minute: int) -> float | None:
         local = _local(minute, first, BERLIN)
@@ -54,9 +57,9 @@ def berlin_cafe(bad: tuple[dt.datetime, dt.datetime] | None = None) -> Mood:
     return mood
 
 
-def _ticks(mood: Mood, seed: int) -> list[Tick]:
-    minutes = int((END - START).total_seconds()) // 60
-    return simulate(mood, minutes, BUSY, seed, SITE, _first(START))
+def _ticks(mood: Mood, seed: int, start: dt.datetime = START, end: dt.datetime = END) -> list[Tick]:
+    minutes = int((end - start).total_seconds()) // 60
+    return simulate(mood, minutes, BUSY, seed, SITE, _first(start))
 
 
 def _site_raises(ticks: list[Tick], zone: str) -> list[dt.datetime]:
@@ -163,3 +166,20 @@ def test_a_site_whose_zone_changes_keeps_what_it_learnt_moved_to_the_new_hours(o
     assert {key for _, key, _ in moved["day_baselines"]} == set(learnt)
     for _, key, rows in moved["day_baselines"]:
         assert rows and rows == learnt[key][len(learnt[key]) - len(rows):], key
+
+
+@pytest.fixture(scope="module", params=[0, 1])
+def spring_weeks(request: pytest.FixtureRequest) -> list[Tick]:
+    return _ticks(berlin_cafe(start=SPRING_START), request.param, SPRING_START, SPRING_END)
+
+
+def test_utc_hours_raise_false_alarms_in_the_days_after_the_spring_change(spring_weeks: list[Tick]) -> None:
+    """In spring the lunch moves the other way, into the UTC hour that learnt the late morning: keyed by
+    the UTC hour, the days after the change raise alarms at 12:00 (and on Saturday at 18:00) Berlin time."""
+    after = [t for t in _site_raises(spring_weeks, "UTC") if t >= SPRING_CHANGE]
+    assert sum(t.hour == 12 or (t.weekday() == 5 and t.hour == 18) for t in after) >= 3
+
+
+def test_local_hours_raise_no_false_alarm_after_the_spring_change(spring_weeks: list[Tick]) -> None:
+    """Keyed by the Berlin hour, the spring weeks: the skipped hour (a closed night's) changes nothing."""
+    assert [t for t in _site_raises(spring_weeks, "Europe/Berlin") if t >= SPRING_CHANGE] == []
