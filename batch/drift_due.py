@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from batch.drift import LocalDays
+from batch.lake.lock import http_status
 
 SETTLE_MS = 30 * 60_000  # a day's end to its judgement: its last events in raw/ and compacted
 CATCH_UP_DAYS = 13  # CloudWatch takes datapoints up to two weeks old; a day short of it keeps a margin
@@ -81,12 +82,6 @@ def _merged(old: Mapping[str, dt.date], new: Mapping[str, dt.date]) -> bytes:
     return json.dumps({s: d.isoformat() for s, d in sorted(merged.items())}, indent=1).encode()
 
 
-def _status(error: Exception) -> int | None:
-    response = getattr(error, "response", None)
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") if isinstance(response, dict) else None
-    return int(status) if status is not None else None
-
-
 class JudgedDays:
     """The record at `location`: a file path, or s3://bucket/key (`client`: a boto3 S3 client)."""
 
@@ -112,7 +107,7 @@ class JudgedDays:
         try:
             found = self.client.get_object(Bucket=self.bucket, Key=self.key)
         except Exception as error:
-            if _status(error) == 404:
+            if http_status(error) == 404:
                 return {}, None
             raise
         return _parse(found["Body"].read(), self.location), found["ETag"]
@@ -133,6 +128,6 @@ class JudgedDays:
                 self.client.put_object(Bucket=self.bucket, Key=self.key, Body=_merged(old, days), **condition)
                 return
             except Exception as error:
-                if _status(error) not in (409, 412):  # another run wrote it since we read it: merge again
+                if http_status(error) not in (409, 412):  # another run wrote it since we read it: merge again
                     raise
         raise RuntimeError(f"{self.location}: other runs kept changing the record; {dict(days)} not recorded")

@@ -96,7 +96,8 @@ def folder_lock(root: Path, purpose: str, wait_s: float = DEFAULT_WAIT_S) -> Ite
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _status(error: Exception) -> int | None:
+def http_status(error: Exception) -> int | None:
+    """The HTTP status of a failed boto3 call (None: not an HTTP answer): conditional writes read 404, 409, 412."""
     response = getattr(error, "response", None)
     if not isinstance(response, dict):
         return None
@@ -130,12 +131,12 @@ class S3Lease:
                                                IfNoneMatch="*")["ETag"]
             return None
         except Exception as error:
-            if _status(error) not in (409, 412):  # 409: another conditional write on the key in flight
+            if http_status(error) not in (409, 412):  # 409: another conditional write on the key in flight
                 raise
         try:
             current = self.client.get_object(Bucket=self.bucket, Key=self.key)
         except Exception as error:
-            if _status(error) == 404:  # released between the two calls: try again
+            if http_status(error) == 404:  # released between the two calls: try again
                 return {"purpose": "a run that has just finished"}
             raise
         try:
@@ -150,7 +151,7 @@ class S3Lease:
                                                IfMatch=current["ETag"])["ETag"]
             return None
         except Exception as error:
-            if _status(error) not in (409, 412):
+            if http_status(error) not in (409, 412):
                 raise
             return {"purpose": "a run that took over the expired lease first"}
 
@@ -161,7 +162,7 @@ class S3Lease:
                                                IfMatch=self.etag)["ETag"]
             return True
         except Exception as error:
-            if _status(error) in (404, 412):
+            if http_status(error) in (404, 412):
                 self.lost = True
                 return False
             raise
