@@ -7,6 +7,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+# `st.randoms()` imports this module lazily, inside a running test, where pytest's rewrite of it once failed
+# on CPython 3.11.7 with "SystemError: AST constructor recursion depth mismatch" (a bug of CPython 3.11's AST
+# depth check, not of the test): imported here, at collection, it is rewritten before any test runs.
+import hypothesis.strategies._internal.random  # noqa: F401
 import pytest
 
 from tests.support.moto_server import moto_server
