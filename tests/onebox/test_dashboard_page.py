@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -85,3 +86,26 @@ def test_a_malformed_heartbeat_in_the_log_leaves_the_page_working(served: tuple[
         _append(root / "stream" / "windows.jsonl", window(None, 5, 0.21, tracks=8))
         expect(page.locator("#site-scores")).to_contain_text("+0.21", timeout=3000)  # still live
         assert errors == []
+
+
+def test_the_page_says_live_only_once_a_snapshot_is_on_screen(
+        served: tuple[DashboardServer, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An opened stream whose first snapshot is late must not read "live" over an empty page."""
+    from onebox.dashboard.app import Hub
+
+    updates = Hub.updates
+
+    async def late_first_snapshot(self: Hub, request):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(1.5)  # the stream is open (headers sent); the data is not yet
+        async for chunk in updates(self, request):
+            yield chunk
+
+    monkeypatch.setattr(Hub, "updates", late_first_snapshot)
+    server, _ = served
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(server.url)
+        page.wait_for_timeout(700)
+        assert page.inner_text("#connection") == "connecting"
+        page.wait_for_selector("#connection.live", timeout=5000)
+        assert "restarting in 3.5s" in page.inner_text("#children")

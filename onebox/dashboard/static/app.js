@@ -170,7 +170,9 @@
 
   const token = new URLSearchParams(location.search).get("token");
   const source = new EventSource("/events" + (token ? "?token=" + encodeURIComponent(token) : ""));
-  source.onopen = () => { $("connection").textContent = "live"; $("connection").className = "pill live"; };
-  source.onerror = () => { $("connection").textContent = "reconnecting"; $("connection").className = "pill down"; };
-  source.onmessage = (message) => render(JSON.parse(message.data));
+  // "live" only once a snapshot is on screen: an open stream with nothing rendered yet is not live.
+  const connection = (text, kind) => { $("connection").textContent = text; $("connection").className = "pill " + kind; };
+  source.onopen = () => connection("connecting", "");
+  source.onerror = () => connection("reconnecting", "down");
+  source.onmessage = (message) => { render(JSON.parse(message.data)); connection("live", "live"); };
 })();
