@@ -24,6 +24,7 @@ from batch.sql.runner import view_columns
 from batch.sql.views import views
 from batch.table_schema import glue_columns
 from schemas.contract import CONTRACTS
+from schemas.privacy import DEFAULT_MIN_TRACKS
 
 DEFAULT_SCAN_LIMIT_BYTES = 10 * 1024**3
 
@@ -73,8 +74,8 @@ def _view_types() -> dict[str, list[tuple[str, str]]]:
 
 
 def athena_resources(warehouse: Any, results_location: Any, kms_key_arn: Any | None = None,
-                     scan_limit_bytes: int = DEFAULT_SCAN_LIMIT_BYTES, workgroup_name: Any = "moodlens-analysts"
-                     ) -> dict[str, Any]:
+                     scan_limit_bytes: int = DEFAULT_SCAN_LIMIT_BYTES, workgroup_name: Any = "moodlens-analysts",
+                     min_tracks: int = DEFAULT_MIN_TRACKS) -> dict[str, Any]:
     """CloudFormation `Resources` for the lake on Glue + Athena.
 
     warehouse: s3://bucket/prefix of the Iceberg warehouse (a string or an intrinsic such as
@@ -83,6 +84,8 @@ def athena_resources(warehouse: Any, results_location: Any, kms_key_arn: Any | N
     results_location: s3:// URI for Athena query results.
     kms_key_arn: results encrypted with this KMS key (SSE_KMS); None: SSE_S3.
     scan_limit_bytes: BytesScannedCutoffPerQuery of the workgroup (a runaway query stops there).
+    min_tracks: the fewest customers behind a number the views show (the stack's setting, which the
+        stream, the CloudWatch metrics and the scheduled report use too).
     """
     def at(suffix: str) -> Any:
         if isinstance(warehouse, str):
@@ -105,7 +108,7 @@ def athena_resources(warehouse: Any, results_location: Any, kms_key_arn: Any | N
                            "StorageDescriptor": {"Columns": _columns(name), "Location": at(f"{NAMESPACE}.db/{name}")}}}}
     types = _view_types()
     table_ids = [f"LakeTable{_camel(n)}" for n in (*EVENT_TABLES, QUARANTINE, SITES)]
-    for view in views():
+    for view in views(min_tracks):
         columns = types[view.name]
         resources[f"LakeView{_camel(view.name)}"] = {"Type": "AWS::Glue::Table", "DependsOn": table_ids, "Properties": {
             "CatalogId": account, "DatabaseName": NAMESPACE,

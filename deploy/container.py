@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Sequence
 
 from batch.lake.tables import NAMESPACE
+from schemas.privacy import DEFAULT_MIN_TRACKS
 from stream import settings
 from stream.alarms import AlarmConfig
 from stream.engine import EngineConfig
@@ -97,7 +98,8 @@ def drift_command() -> list[str]:
             "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}", "--cloudwatch", "--exit-zero"]
 
 
-def report_command() -> list[str]:
-    """Weekly: the last seven days' report from the lake (Glue + S3), uploaded to reports/."""
+def report_command(min_tracks: int = DEFAULT_MIN_TRACKS) -> list[str]:
+    """Weekly: the last seven days' report from the lake (Glue + S3), uploaded to reports/, hiding numbers
+    over fewer than `min_tracks` customers (the stack's setting, as the stream and the Athena views)."""
     return ["report", "--since", "7d", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}",
-            "--out", f"s3://{DATA_BUCKET}/{REPORTS_PREFIX}"]
+            "--out", f"s3://{DATA_BUCKET}/{REPORTS_PREFIX}", "--min-tracks", str(min_tracks)]

@@ -170,7 +170,7 @@ def run_demo(clips: list[Clip], state: Path, min_tracks: int, blur_faces: bool, 
         publish_sites(box.config)  # before the report: its job reads the site's zone from the lake
     result.report = make_report(box)
     result.site_files = write_site_files(box.config, Path.cwd())
-    result.lake_summary = lake_summary(box.config.lake_dir)
+    result.lake_summary = lake_summary(result.site_files[0])
     return result
 
 
@@ -243,9 +243,10 @@ GROUP BY site_id ORDER BY site_id
 """
 
 
-def lake_summary(lake: Path) -> str:
-    """The last seven days per site, from the lake's `sentiment_by_hour_site` view."""
-    done = _moodlens("sql", "--lake", str(lake), LAKE_SUMMARY_SQL)
+def lake_summary(site_file: Path) -> str:
+    """The last seven days per site, from the lake's `sentiment_by_hour_site` view, read through the
+    demo's site file (its lake, and its min_tracks: the fewest customers behind a shown hour)."""
+    done = _moodlens("sql", "--config", str(site_file), LAKE_SUMMARY_SQL)
     if done.returncode != 0:
         return f"(no summary from the lake: {(done.stderr or done.stdout).strip()[-300:]})"
     return done.stdout.rstrip()

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from schemas.privacy import DEFAULT_MIN_TRACKS
 from stream.engine_types import EngineConfig
 
 
@@ -19,7 +20,7 @@ def default_alarm_window(window_minutes: Iterable[int]) -> int:
 @dataclass(frozen=True)
 class AlarmConfig:
     window_minutes: int = 15
-    min_tracks: int = 5
+    min_tracks: int = DEFAULT_MIN_TRACKS
     low_raise: float = -0.2
     low_clear: float = 0.0
     raise_m: int = 2

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from schemas.privacy import DEFAULT_MIN_TRACKS
 from schemas.types import SentimentWindow
 
 
@@ -13,7 +14,7 @@ from schemas.types import SentimentWindow
 class EngineConfig:
     window_minutes: tuple[int, ...] = (5, 15, 60)
     allowed_lateness_ms: int = 120_000
-    min_tracks: int = 5
+    min_tracks: int = DEFAULT_MIN_TRACKS
     dedup_horizon_ms: int = 600_000  # event ids remembered this long behind the watermark
     max_idle_ticks: int = 1440  # a jump in event time with nothing open emits at most this many ticks
 

@@ -35,6 +35,7 @@ import pandas as pd
 
 from batch.analytics.forecast import HOUR_MS, hour_of_week
 from batch.analytics.measures import Z_975
+from schemas.privacy import DEFAULT_MIN_TRACKS
 from schemas.validation import identifier_problem
 
 COLUMNS = ("time", "site", "kind", "value")
@@ -180,7 +181,7 @@ def within_wls_hc3(y: np.ndarray, x: np.ndarray, w: np.ndarray, cells: np.ndarra
     return beta, np.sqrt(np.diag(bread @ meat @ bread))
 
 
-def estimate_drivers(hourly: pd.DataFrame, business: pd.DataFrame, min_tracks: int = 5,
+def estimate_drivers(hourly: pd.DataFrame, business: pd.DataFrame, min_tracks: int = DEFAULT_MIN_TRACKS,
                      timezone: str = "UTC") -> DriversResult:
     """`hourly`: `source.hourly_sentiment` rows (per site and hour); `business`: parsed rows;
     `timezone`: the sites' (their weekly rhythm is in local hours)."""

@@ -32,6 +32,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from batch.analytics.intervals import LEVELS, NO_CALIBRATION, Calibration, calibrate
+from schemas.privacy import DEFAULT_MIN_TRACKS
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -45,7 +46,7 @@ class ForecastConfig:
     backtest_folds: int = 3
     # Earlier weekly origins whose out-of-sample errors only calibrate the intervals of later ones.
     calibration_folds: int = 3
-    min_tracks: int = 5
+    min_tracks: int = DEFAULT_MIN_TRACKS
     anomaly_z: float = 3.0
     timezone: str = "UTC"  # the site's: its week repeats in local hours, across clock changes
 

@@ -43,6 +43,7 @@ from batch.report.sections import (
     table_html,
 )
 from batch.sql.output import formula_safe
+from schemas.privacy import DEFAULT_MIN_TRACKS
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class ReportOptions:
     since_ms: int
     until_ms: int
     site: str | None = None
-    min_tracks: int = 5
+    min_tracks: int = DEFAULT_MIN_TRACKS
     business: pd.DataFrame | None = None
     forecast: bool = True
     drift_baseline: Baseline | None = None  # the model card's; None leaves model drift out

@@ -32,6 +32,7 @@ from batch.sql.local_time import register_local_time
 from batch.sql.views import views
 from batch.table_schema import lake_name, renamed_fields
 from schemas.contract import CONTRACTS
+from schemas.privacy import DEFAULT_MIN_TRACKS
 
 
 class QueryError(ValueError):
@@ -200,7 +201,7 @@ def lock_down(connection: duckdb.DuckDBPyConnection) -> None:
 
 
 def connect(tables: dict[str, Table], query: str | None = None, threads: int | None = None,
-            sites: pa.Table | None = None, writable: bool = False
+            sites: pa.Table | None = None, writable: bool = False, min_tracks: int = DEFAULT_MIN_TRACKS
             ) -> tuple[duckdb.DuckDBPyConnection, dict[str, ScanStats]]:
     """A DuckDB connection with the lake's tables and views under their names, locked down (see
     `lock_down`) unless `writable`.
@@ -208,6 +209,8 @@ def connect(tables: dict[str, Table], query: str | None = None, threads: int | N
     With `query`, only the tables it needs are planned, pruned by its partition filters; without,
     every table and view is registered whole (e.g. for the analytics and the report). `sites` (the
     site file's, `sites_frame`) gives each site its time zone; the views' local columns use it.
+    `min_tracks`: the fewest customers behind a number the views show (the site's setting, as the
+    report and the stream use it).
     """
     require_current(tables)
     connection = duckdb.connect()
@@ -220,7 +223,7 @@ def connect(tables: dict[str, Table], query: str | None = None, threads: int | N
         filters = partition_filters(query, set(events)) if query is not None else {}
         named = _named(query) if query is not None else {v.name for v in views()} | set(events)
         available = set(events) | {SITES}
-        used_views = [v for v in views() if v.name in named and v.tables() <= available]
+        used_views = [v for v in views(min_tracks) if v.name in named and v.tables() <= available]
         needed = (named | {t for v in used_views for t in v.tables()}) & set(events)
         scans = {name: _register(connection, name, events[name], *filters.get(name, (AlwaysTrue(), "")),
                                  writable=writable)
@@ -267,11 +270,12 @@ def _explained(error: duckdb.Error) -> str:
 
 
 def run_query(tables: dict[str, Table], query: str, threads: int | None = None,
-              sites: pa.Table | None = None, writable: bool = False) -> QueryResult:
+              sites: pa.Table | None = None, writable: bool = False,
+              min_tracks: int = DEFAULT_MIN_TRACKS) -> QueryResult:
     """Runs `query` (DuckDB SQL; the lake's tables and views by name) and returns Arrow."""
     if _is_show_tables(query):
-        return QueryResult(describe_tables(tables))
-    connection, scans = connect(tables, query, threads, sites, writable)
+        return QueryResult(describe_tables(tables, min_tracks))
+    connection, scans = connect(tables, query, threads, sites, writable, min_tracks)
     try:
         try:
             relation = connection.sql(query)
@@ -302,7 +306,7 @@ _TABLE_HELP = {
 }
 
 
-def describe_tables(tables: dict[str, Table]) -> pa.Table:
+def describe_tables(tables: dict[str, Table], min_tracks: int = DEFAULT_MIN_TRACKS) -> pa.Table:
     """Every table and view the lake offers: kind, name, columns (name type) and one line about it."""
     require_current(tables)
     rows: list[dict[str, str]] = []
@@ -316,14 +320,14 @@ def describe_tables(tables: dict[str, Table]) -> pa.Table:
         rows.append({"kind": "table", "name": name, "description": _TABLE_HELP[name],
                      "columns": "; ".join(f"{f.name} {f.type}" for f in fields)})
     for view, columns in view_columns(tables).items():
-        rows.append({"kind": "view", "name": view, "description": _view_help(view),
+        rows.append({"kind": "view", "name": view, "description": _view_help(view, min_tracks),
                      "columns": "; ".join(f"{n} {t}" for n, t in columns)})
     return pa.Table.from_pylist(rows, schema=pa.schema([("kind", pa.string()), ("name", pa.string()),
                                                         ("description", pa.string()), ("columns", pa.string())]))
 
 
-def _view_help(name: str) -> str:
-    view = next(v for v in views() if v.name == name)
+def _view_help(name: str, min_tracks: int) -> str:
+    view = next(v for v in views(min_tracks) if v.name == name)
     return view.summary
 
 

@@ -27,9 +27,7 @@ import sqlglot
 from batch.analytics.measures import Z_975
 from batch.sql.local_time import NAME as LOCAL_TIME
 from schemas.expressions import NEGATIVE, POSITIVE
-
-# The stream's EngineConfig.min_tracks (a test keeps them equal; batch does not import stream).
-MIN_TRACKS = 5
+from schemas.privacy import DEFAULT_MIN_TRACKS
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ class _Ranks:
         return _RANKS.format(m=self.min_tracks, tie=tie)
 
 
-def render(text: str, min_tracks: int = MIN_TRACKS) -> str:
+def render(text: str, min_tracks: int = DEFAULT_MIN_TRACKS) -> str:
     body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     hidden = _SUPPRESSED.format(m=min_tracks)
     return body.format(min_tracks=min_tracks, positive=_quoted(POSITIVE), negative=_quoted(NEGATIVE),
@@ -116,17 +114,17 @@ def render(text: str, min_tracks: int = MIN_TRACKS) -> str:
 
 
 @cache
-def views(min_tracks: int = MIN_TRACKS) -> tuple[View, ...]:
+def views(min_tracks: int = DEFAULT_MIN_TRACKS) -> tuple[View, ...]:
     folder = resources.files("batch.sql") / "views"
     files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
-    return tuple(View(f.name.removesuffix(".sql"), render(text, min_tracks), _summary(text))
+    return tuple(View(f.name.removesuffix(".sql"), render(text, min_tracks), _summary(text, min_tracks))
                  for f in files for text in [f.read_text(encoding="utf-8")])
 
 
-def _summary(text: str) -> str:
+def _summary(text: str, min_tracks: int) -> str:
     lines = []
     for line in text.splitlines():
         if not line.lstrip().startswith("--"):
             break
         lines.append(line.lstrip()[2:].strip())
-    return " ".join(lines).split(". ")[0].rstrip(".").replace("{min_tracks}", str(MIN_TRACKS))
+    return " ".join(lines).split(". ")[0].rstrip(".").replace("{min_tracks}", str(min_tracks))

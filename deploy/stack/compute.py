@@ -22,6 +22,7 @@ from deploy.stack.cfn import (
 )
 from deploy.stack.ingest import STREAM
 from deploy.stack.storage import log_group, object_arns
+from schemas.privacy import DEFAULT_MIN_TRACKS
 
 CONSUMER_CPU, CONSUMER_MEMORY = "512", "1024"   # one task covers the fleet: see the README's cost section
 BATCH_CPU, BATCH_MEMORY = "1024", "4096"        # compaction holds an hour of raw outputs in Arrow
@@ -215,7 +216,7 @@ def autoscaling() -> dict[str, Json]:
     }
 
 
-def schedules(sites_json: str | None = None) -> dict[str, Json]:
+def schedules(sites_json: str | None = None, min_tracks: int = DEFAULT_MIN_TRACKS) -> dict[str, Json]:
     """Compaction and model drift hourly, the report weekly: EventBridge Scheduler starts each one's own task
     definition (its command and role, no overrides); failed starts are retried, then land in the
     schedule-errors queue."""
@@ -242,7 +243,7 @@ def schedules(sites_json: str | None = None) -> dict[str, Json]:
         "CompactionTask": task_definition("compaction", "CompactionTaskRole", "BatchLogGroup", BATCH_CPU,
                                           BATCH_MEMORY, _command(c.compaction_command(sites_json))),
         "ReportTask": task_definition("report", "ReportTaskRole", "BatchLogGroup", BATCH_CPU, BATCH_MEMORY,
-                                      _command(c.report_command())),
+                                      _command(c.report_command(min_tracks))),
         "SchedulerRole": scheduler_role,
         "CompactionSchedule": schedule("compaction", COMPACTION_SCHEDULE, "CompactionTask"),
         "ReportSchedule": schedule("report", REPORT_SCHEDULE, "ReportTask"),

@@ -12,6 +12,7 @@ from typing import Any
 
 from deploy.container import LAKE_DATABASE, LAKE_PREFIX, RAW_PREFIX
 from deploy.stack.cfn import Json, allow, arn, att, document, named, ref, service_role, skip_checkov, sub
+from schemas.privacy import DEFAULT_MIN_TRACKS
 
 KEY = "DataKey"
 KEY_ARN = att(KEY)
@@ -193,13 +194,15 @@ def lake_catalog() -> dict[str, Json]:
     }
 
 
-def lake_tables() -> dict[str, Json]:
+def lake_tables(min_tracks: int = DEFAULT_MIN_TRACKS) -> dict[str, Json]:
     """The lake's Iceberg tables and views in `LakeDatabase`, from the lake's own generator
     (`batch.catalog.athena_resources`: columns from the contract, the views' Trino text). It also
     returns a database and a workgroup; the stack keeps its own (`LakeDatabase`, same logical id and
-    name; `AnalystWorkGroup`, with the scan limit as a parameter)."""
+    name; `AnalystWorkGroup`, with the scan limit as a parameter). `min_tracks`: the stack's setting, the
+    fewest customers behind a number the views show."""
     from batch.catalog import athena_resources
 
     lake = athena_resources(sub(f"s3://${{DataBucket}}/{LAKE_PREFIX.rstrip('/')}"),
-                            sub("s3://${AthenaResultsBucket}/results/"), KEY_ARN)
+                            sub("s3://${AthenaResultsBucket}/results/"), KEY_ARN,
+                            min_tracks=min_tracks)
     return {name: resource for name, resource in lake.items() if name not in ("LakeDatabase", "LakeWorkGroup")}

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from schemas.privacy import DEFAULT_MIN_TRACKS
+
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
 DEFAULT_HISTORY = Path("var/history")
-DEFAULT_MIN_TRACKS = 5
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def read_site_file(args: argparse.Namespace, need_lake: bool = True) -> SiteFile
     explicit: Path | None = getattr(args, "config", None)
     lake: str | None = getattr(args, "lake", None)
     min_tracks: int | None = getattr(args, "min_tracks", None)
+    if min_tracks is not None and min_tracks < 1:
+        raise ValueError(f"--min-tracks must be at least 1 (customers behind a number), got {min_tracks}")
     path = explicit if explicit is not None else (DEFAULT_FILE if DEFAULT_FILE.is_file() else None)
     if path is None:
         return SiteFile(None, lake, DEFAULT_MIN_TRACKS if min_tracks is None else min_tracks, "UTC", None, None)
@@ -90,8 +93,13 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
                              "var/history/log, from `moodlens demo history`)")
     parser.add_argument("--stream-state", type=Path, default=None,
                         help="`moodlens stream run --state` folder: its alarms join the tables")
+    add_min_tracks_argument(parser)
+
+
+def add_min_tracks_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-tracks", type=int, default=None,
-                        help="fewest customers behind any number shown (default: the site file's, else 5)")
+                        help="fewest customers behind any number shown, in the views too (default: the site "
+                             f"file's [thresholds] min_tracks, else {DEFAULT_MIN_TRACKS})")
 
 
 def _read_records(args: argparse.Namespace) -> Iterator[tuple[str, bytes]]:
@@ -127,7 +135,7 @@ def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     if explicit_log or not (site.lake or site.path is not None):
         args.log = args.log if args.log is not None else DEFAULT_HISTORY / "log"
         return _log_connection(args)
-    con = lake_connection(site.lake, site.sites())
+    con = lake_connection(site.lake, site.sites(), site.min_tracks)
     args.timezone = site_zone(con, site, getattr(args, "site", None))
     return con
 
@@ -165,11 +173,13 @@ def lake_tables(lake: str | None, read_only: bool = True) -> dict[str, Any]:
     return tables
 
 
-def lake_connection(lake: str | None, sites: pa.Table | None = None) -> duckdb.DuckDBPyConnection:
-    """The lake's tables and views in DuckDB, read-only; `sites` (the site file's) gives local time."""
+def lake_connection(lake: str | None, sites: pa.Table | None = None,
+                    min_tracks: int = DEFAULT_MIN_TRACKS) -> duckdb.DuckDBPyConnection:
+    """The lake's tables and views in DuckDB, read-only; `sites` (the site file's) gives local time;
+    the views hide numbers over fewer than `min_tracks` customers (the command's, as its own numbers)."""
     from batch.sql.runner import connect as lake_connect
 
-    connection, _ = lake_connect(lake_tables(lake), sites=sites)
+    connection, _ = lake_connect(lake_tables(lake), sites=sites, min_tracks=min_tracks)
     return connection
 
 

@@ -91,7 +91,7 @@ def run_drift(args: argparse.Namespace) -> int:
         raise ValueError("--due judges the days each site ended since its last judged one: "
                          "give neither --since nor --until")
     site = read_site_file(args)
-    con = lake_connection(site.lake, site.sites())
+    con = lake_connection(site.lake, site.sites(), site.min_tracks)
     latest, now_ms = latest_faces(con), now()
     sites = [args.site] if args.site else sorted(latest)
     if args.until is None:  # each site's period ends with its own latest face's day: without one, none

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from moodlens.commands.analytics_input import add_site_file_argument
+from moodlens.commands.analytics_input import add_min_tracks_argument, add_site_file_argument
 
 
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,6 +20,7 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_site_file_argument(sql)
     sql.add_argument("--lake", default=None,
                      help="lake folder or s3://bucket/prefix (default: $MOODLENS_LAKE, the site file's, else var/lake)")
+    add_min_tracks_argument(sql)
     sql.add_argument("--tables", action="store_true", help="list every table and view with its columns")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
@@ -45,14 +46,14 @@ def run_sql(args: argparse.Namespace) -> int:
     site = read_site_file(args)
     tables = lake_tables(site.lake)
     if args.tables:
-        catalog = describe_tables(tables)
+        catalog = describe_tables(tables, site.min_tracks)
         print(as_catalog(catalog) if args.format == "table" else FORMATS[args.format](catalog))
         return 0
     query = args.file.read_text(encoding="utf-8") if args.file else args.query
     where = str(args.file) if args.file else "query"
     try:
         result = run_query(tables, query, threads=args.threads, sites=site.sites(),
-                           writable=args.allow_file_access)
+                           writable=args.allow_file_access, min_tracks=site.min_tracks)
     except QueryError as error:
         print(f"moodlens sql: {where}: {error}", file=sys.stderr)
         return 2

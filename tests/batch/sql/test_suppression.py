@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from batch.analytics.source import register_events
 from batch.lake.tables import sites_frame
 from batch.sql.local_time import register_local_time
-from batch.sql.views import MIN_TRACKS, views
+from batch.sql.views import views
 from schemas.expressions import EXPRESSIONS
+from schemas.privacy import DEFAULT_MIN_TRACKS as MIN_TRACKS
 from tests.batch.lakes import HOUR_MS, T0, visit
 
 MEASURES = ("mean_valence", "net_score", "net_low", "net_high", "share")

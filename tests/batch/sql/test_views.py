@@ -13,9 +13,9 @@ import sqlglot
 from batch.analytics.measures import net_score
 from batch.lake.tables import ensure_tables
 from batch.sql.runner import QueryError, run_query
-from batch.sql.views import MIN_TRACKS, views
+from batch.sql.views import views
 from schemas.expressions import EXPRESSIONS, NEGATIVE, POSITIVE, VALENCE
-from stream.engine import EngineConfig
+from schemas.privacy import DEFAULT_MIN_TRACKS as MIN_TRACKS
 from tests.batch.lakes import DAY_MS, HOUR_MS, T0, compact_folder, new_catalog, update, visit, write_jsonl
 from tests.schemas.events import sentiment_alarm, sentiment_window
 
@@ -77,8 +77,21 @@ def _rows(lake: dict[str, Any], query: str) -> list[dict[str, Any]]:
     return run_query(lake["tables"], query).table.to_pylist()
 
 
-def test_the_privacy_threshold_is_the_streams() -> None:
-    assert EngineConfig().min_tracks == MIN_TRACKS
+@pytest.mark.parametrize("least", [1, 3, 6, 8])
+def test_the_views_hide_below_the_threshold_they_are_given(lake: dict[str, Any], least: int) -> None:
+    """A site whose min_tracks is not the default: its views hide by its own setting, as its report does."""
+    groups: dict[tuple[str, dt.datetime], int] = defaultdict(int)
+    for v in lake["visits"]:
+        groups[(v["site_id"], _hour(v["event_time_ms"]))] += 1
+    hidden: set[Any] = set()
+    for site, day in {(s, h.date()) for s, h in groups}:
+        hidden |= _hidden({k: n for k, n in groups.items() if k[0] == site and k[1].date() == day}, least)
+    got = run_query(lake["tables"], "SELECT site_id, hour, suppressed, net_score FROM sentiment_by_hour_site",
+                    min_tracks=least).table.to_pylist()
+    assert {(r["site_id"], r["hour"]) for r in got if r["suppressed"]} == hidden
+    assert all((r["net_score"] is None) == r["suppressed"] for r in got)
+    mix = run_query(lake["tables"], "SELECT total_tracks, tracks FROM expression_mix", min_tracks=least).table
+    assert all((t is None) == (total < least) for total, t in zip(*mix.to_pydict().values(), strict=True))
 
 
 @pytest.mark.parametrize("view", views(), ids=lambda v: v.name)

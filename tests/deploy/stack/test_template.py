@@ -7,6 +7,7 @@ nothing here deploys them; tests/deploy/test_deployer.py deploys what moto can.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -317,6 +318,17 @@ def test_a_thresholds_file_sets_the_consumer_and_the_net_score_alarms_alike(tmp_
     (gated,) = [m for m in net["Metrics"] if "Expression" in m]
     assert net["Threshold"] == -0.35 and "tracks >= 8" in gated["Expression"]
     assert {m["MetricStat"]["Period"] for m in net["Metrics"] if "MetricStat" in m} == {300}
+    # the analysts' views and the weekly report hide by the same setting
+    from moodlens.cli import build_parser
+    from tests.deploy.test_container_commands import concrete
+
+    view = of_type(template, "AWS::Glue::Table")["LakeViewSentimentByHourSite"]["TableInput"]
+    encoded = view["ViewOriginalText"].removeprefix("/* Presto View: ").removesuffix(" */")
+    sql = json.loads(base64.b64decode(encoded))["originalSql"]
+    assert "tracks < 8" in sql and "tracks < 5" not in sql
+    (report,) = of_type(template, "AWS::ECS::TaskDefinition")["ReportTask"]["ContainerDefinitions"]
+    words = concrete([w["Fn::Sub"] if isinstance(w, dict) else w for w in report["Command"]])
+    assert build_parser().parse_args(words).min_tracks == 8
 
 
 def test_the_committed_stack_runs_the_consumer_with_the_default_settings(template: dict[str, Any]) -> None:

@@ -97,3 +97,30 @@ def test_an_explicit_log_wins_over_the_site_files_lake(site: Path) -> None:
         counts.append(con.execute("SELECT count(*) FROM face_expression").fetchall()[0][0])
         assert args.timezone == "Asia/Tokyo"  # the site file still gives the zone
     assert counts == [6, 7]
+
+
+def _hour_shown(capsys: pytest.CaptureFixture[str], *flags: str) -> list[str]:
+    capsys.readouterr()
+    assert main(["sql", *flags, "--format", "csv", "SELECT tracks, suppressed FROM sentiment_by_hour_site"]) == 0
+    return capsys.readouterr().out.splitlines()[1:]
+
+
+def test_the_views_hide_by_the_site_files_min_tracks_as_the_report_does(
+        site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The site's one hour holds 6 customers: shown at the default 5, hidden where the site asks for 7,
+    in `moodlens sql` and in the connection the report and the analytics read the views through."""
+    import argparse
+
+    from moodlens.commands.analytics_input import connect
+
+    assert _hour_shown(capsys) == ["6,False"]
+    (site / "moodlens.toml").write_text(SITE_FILE.format(lake="lake") + "[thresholds]\nmin_tracks = 7\n")
+    assert _hour_shown(capsys) == ["6,True"]
+    assert _hour_shown(capsys, "--min-tracks", "6") == ["6,False"]  # the command's own option wins
+    args = argparse.Namespace(config=None, lake=None, log=None, min_tracks=None, stream_state=None)
+    con = connect(args)
+    assert args.min_tracks == 7
+    assert con.execute("SELECT suppressed FROM sentiment_by_hour_site").fetchall() == [(True,)]
+    con.close()
+    assert main(["sql", "--min-tracks", "0", "SELECT 1"]) != 0
+    assert "--min-tracks must be at least 1" in capsys.readouterr().err
