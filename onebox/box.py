@@ -325,8 +325,8 @@ class Box:
         extra = {"child": child.name, "event": what, "pid": child.pid, "exit": child.last_exit}
         if child.state == "backoff" and child.restart_at is not None:
             delay = round(child.restart_at - self.clock.monotonic(), 1)
-            log.error("%s (exit %s); restart %d in %.1f s", what, child.last_exit, child.restarts + 1, delay,
-                        extra={**extra, "restart_in_s": delay})
+            log.log(logging.WARNING if what == "exited" else logging.ERROR, "%s (exit %s); restart %d in %.1f s",
+                    what, child.last_exit, child.restarts + 1, delay, extra={**extra, "restart_in_s": delay})
         elif what in ("failed", "killed") or what.startswith("spawn failed"):
             why = self._reason(child.name)
             log.error("%s (exit %s)%s", what, child.last_exit,

@@ -83,6 +83,26 @@ def test_the_disk_budget_warns_first_then_frees_what_the_stream_has_read(
     assert assessment.used_bytes == disk_budget.usage(box.layout.root.iterdir())
 
 
+def test_a_crashed_child_is_logged_at_error_with_its_exit_and_when_it_restarts(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock, spawner = FakeClock(), FakeSpawner()
+    box = Box(_config(tmp_path / "s"), spawner, clock, jobs_enabled=False)
+    box.start()
+    edge = spawner.spawned[0]
+    with caplog.at_level(logging.INFO, logger="moodlens.up"):
+        edge.code = 75  # a live camera that cannot be reached
+        box.step()
+        clock.now += 1.0
+        box.step()
+        spawner.spawned[-1].code = 75
+        box.step()
+    crashes = [r for r in caplog.records if getattr(r, "event", None) == "crashed"]
+    assert [(r.levelno, r.getMessage()) for r in crashes] == [
+        (logging.ERROR, "crashed (exit 75); restart 1 in 1.0 s"),
+        (logging.ERROR, "crashed (exit 75); restart 2 in 2.0 s")]
+    assert [r.restart_in_s for r in crashes] == [1.0, 2.0]
+
+
 def test_a_second_box_on_the_same_state_folder_is_refused(tmp_path: Path) -> None:
     first = lock(tmp_path)
     with pytest.raises(AlreadyRunningError, match=rf"pid {os.getpid()}\) is already running on the state folder"):
