@@ -109,3 +109,18 @@ def test_the_page_says_live_only_once_a_snapshot_is_on_screen(
         assert page.inner_text("#connection") == "connecting"
         page.wait_for_selector("#connection.live", timeout=5000)
         assert "restarting in 3.5s" in page.inner_text("#children")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_curves_axis_labels_are_readable_on_a_phone_and_a_desktop(
+        served: tuple[DashboardServer, Path], width: int) -> None:
+    server, _ = served
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": 844})
+        page.goto(server.url)
+        page.wait_for_selector("#curve svg text")
+        heights = page.eval_on_selector_all("#curve svg text", "ts => ts.map((t) => t.getBoundingClientRect().height)")
+        chart = page.eval_on_selector("#curve svg", "s => s.getBoundingClientRect().width")
+    assert len(heights) == 10  # five net score lines, five hours
+    assert min(heights) >= 11, heights  # drawn at 13 px: a chart shrunk to fit a phone must not shrink its words
+    assert chart <= width

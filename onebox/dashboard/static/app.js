@@ -66,7 +66,8 @@
   }
 
   function curve(snapshot) {
-    const W = 720, H = 220, P = 34;
+    // drawn at the width it is shown (at most 720): a phone's 350 px would shrink 720 units' labels to 6 px
+    const W = Math.min(720, Math.max(320, $("curve").clientWidth || 720)), H = 220, P = 34;
     const t0 = snapshot.day.start_ms, t1 = snapshot.day.end_ms;  // the site's local midnights
     const x = (ms) => P + ((ms - t0) / (t1 - t0)) * (W - 2 * P);
     const y = (v) => (H - 14) / 2 - v * ((H - 14) / 2 - 8);
@@ -174,5 +175,7 @@
   const connection = (text, kind) => { $("connection").textContent = text; $("connection").className = "pill " + kind; };
   source.onopen = () => connection("connecting", "");
   source.onerror = () => connection("reconnecting", "down");
-  source.onmessage = (message) => { render(JSON.parse(message.data)); connection("live", "live"); };
+  let shown = null;
+  source.onmessage = (message) => { shown = JSON.parse(message.data); render(shown); connection("live", "live"); };
+  addEventListener("resize", () => { if (shown) curve(shown); });  // a phone turned: labels stay readable
 })();
