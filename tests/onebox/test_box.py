@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -113,10 +114,11 @@ def test_a_second_box_on_the_same_state_folder_is_refused(tmp_path: Path) -> Non
 
 def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) -> None:
     site = tmp_path / "moodlens.toml"
-    site.write_text(f'[site]\nid = "cafe"\nstate_dir = "st"\n[[cameras]]\nid = "door"\n'
+    site.write_text(f'[site]\nid = "cafe"\nstate_dir = "st"\ntimezone = "Asia/Kathmandu"\n[[cameras]]\nid = "door"\n'
                     f'source = "{REPO / "data/video/WolfgangLanger_Pexels.mp4"}"\nrealtime = true\n'
                     '[thresholds]\nmin_tracks = 1\n[dashboard]\nport = 0\n'.replace("port = 0", "enabled = false"))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TZ": "UTC"}  # a box whose own clock is UTC
+    began = dt.datetime.now(ZoneInfo("Asia/Kathmandu")).replace(microsecond=0, tzinfo=None)
     up = subprocess.Popen([sys.executable, "-m", "moodlens.cli", "up", "--config", str(site)], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     status = tmp_path / "st" / "run" / "status.json"
@@ -137,6 +139,11 @@ def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) 
     up.send_signal(signal.SIGTERM)
     output, _ = up.communicate(timeout=30)
     assert up.returncode == 0, output
+    ended = dt.datetime.now(ZoneInfo("Asia/Kathmandu")).replace(tzinfo=None)
+    banner, first = output.splitlines()[:2]
+    assert "1 camera; no dashboard;" in banner and "times below are the site's (Asia/Kathmandu)" in banner
+    clock = dt.datetime.combine(began.date(), dt.time.fromisoformat(first.split()[0]))
+    assert began <= clock + dt.timedelta(days=clock < began) <= ended, (began, first, ended)
     children = {c["name"]: c for c in json.loads(status.read_text())["children"]}
     assert {c["state"] for c in children.values()} == {"stopped"}, children
     assert children["stream"]["last_exit"] == 0
