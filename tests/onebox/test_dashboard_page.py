@@ -124,3 +124,22 @@ def test_the_curves_axis_labels_are_readable_on_a_phone_and_a_desktop(
     assert len(heights) == 10  # five net score lines, five hours
     assert min(heights) >= 11, heights  # drawn at 13 px: a chart shrunk to fit a phone must not shrink its words
     assert chart <= width
+
+
+def test_how_long_each_service_has_been_up_reads_in_minutes_hours_and_days(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    children = [{"name": f"svc-{i}", "kind": "edge", "state": "running", "pid": 10 + i, "restarts": 0,
+                 "last_exit": None, "uptime_s": up, "restart_in_s": None, "reason": None}
+                for i, up in enumerate([42.4, 4000.0, 93_600.0, 400_000.0])]
+    (tmp_path / "run" / "status.json").write_text(json.dumps({"site": "cafe", "cameras": [], "children": children}))
+    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
+    server.start()
+    try:
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(server.url)
+            page.wait_for_selector("#children tbody tr")
+            shown = page.eval_on_selector_all("#children tbody tr", "rs => rs.map((r) => r.cells[3].textContent)")
+    finally:
+        server.stop()
+    assert shown == ["42 s", "67 min", "26 h", "4.6 days"]

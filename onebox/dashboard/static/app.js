@@ -25,10 +25,9 @@
     .format(new Date(ms));
   const STALE_MS = 3 * 60000;  // a heartbeat comes every 30 s: three minutes without one and "now" is not now
   let cameraNames = {};
-  const ago = (ms) => {
-    const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-    return s < 90 ? s + " s ago" : s < 5400 ? Math.round(s / 60) + " min ago" : Math.round(s / 3600) + " h ago";
-  };
+  const span = (s) => s < 90 ? Math.round(s) + " s" : s < 5400 ? Math.round(s / 60) + " min"
+    : s < 172800 ? Math.round(s / 3600) + " h" : (s / 86400).toFixed(1) + " days";
+  const ago = (ms) => span(Math.max(0, (Date.now() - ms) / 1000)) + " ago";
 
   function score(minutes, w) {
     const box = el("div", { class: "score", "data-minutes": String(minutes) });
@@ -155,7 +154,7 @@
       if (c.state === "failed") state = `failed (exit ${c.last_exit}), not restarted`;
       if (c.reason && c.state !== "running") state += ": " + c.reason;
       tr.append(el("td", {}, c.name), el("td", { class: "state-" + c.state }, state), el("td", {}, String(c.restarts)),
-        el("td", {}, c.uptime_s === null ? "–" : Math.round(c.uptime_s) + " s"));
+        el("td", {}, c.uptime_s === null ? "–" : span(c.uptime_s)));
       return tr;
     }));
     const d = s.disk;
