@@ -284,6 +284,7 @@ class Box:
 
     def status(self) -> dict[str, Any]:
         return {"site": self.config.site_id, "timezone": self.config.get("site", "timezone"), "pid": os.getpid(),
+                "lateness_s": self.config.get("thresholds", "lateness_s"),  # the page says when a window closes
                 "updated_ms": int(time.time() * 1000),
                 "cameras": [{"id": c.id, "name": c.label} for c in self.config.cameras],
                 "children": self.supervisor.snapshot(), "jobs": self.runs.to_json(),

@@ -104,6 +104,11 @@ def test_a_crashed_child_is_logged_at_error_with_its_exit_and_when_it_restarts(
     assert [r.restart_in_s for r in crashes] == [1.0, 2.0]
 
 
+def test_the_status_tells_the_page_the_sites_lateness(tmp_path: Path) -> None:
+    box = Box(_config(tmp_path / "s", thresholds={"lateness_s": 300}), FakeSpawner(), FakeClock())
+    assert box.status()["lateness_s"] == 300
+
+
 def test_a_second_box_on_the_same_state_folder_is_refused(tmp_path: Path) -> None:
     first = lock(tmp_path)
     with pytest.raises(AlreadyRunningError, match=rf"pid {os.getpid()}\) is already running on the state folder"):

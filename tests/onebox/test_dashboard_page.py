@@ -143,3 +143,24 @@ def test_how_long_each_service_has_been_up_reads_in_minutes_hours_and_days(tmp_p
     finally:
         server.stop()
     assert shown == ["42 s", "67 min", "26 h", "4.6 days"]
+
+
+@pytest.mark.parametrize(("lateness_s", "said"), [(300, "5 minutes"), (90, "90 s"), (None, "2 minutes")])
+def test_an_empty_window_says_when_it_closes_by_the_sites_lateness(
+        tmp_path: Path, lateness_s: int | None, said: str) -> None:
+    (tmp_path / "run").mkdir()
+    status = {"site": "cafe", "cameras": [{"id": "door", "name": "Front door"}], "children": []}
+    if lateness_s is not None:  # a status file without it (a dashboard beside no box): the stream's default
+        status["lateness_s"] = lateness_s
+    (tmp_path / "run" / "status.json").write_text(json.dumps(status))
+    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
+    server.start()
+    try:
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(server.url)
+            page.wait_for_selector("#connection.live", timeout=5000)
+            text = page.inner_text("#site-scores")
+    finally:
+        server.stop()
+    assert f"a window shows once it closes, {said} after its last minute" in text

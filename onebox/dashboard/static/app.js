@@ -25,6 +25,8 @@
     .format(new Date(ms));
   const STALE_MS = 3 * 60000;  // a heartbeat comes every 30 s: three minutes without one and "now" is not now
   let cameraNames = {};
+  let closesAfter = "";  // the site's lateness_s, in words
+  const inWords = (s) => s % 60 ? s + " s" : s / 60 + (s === 60 ? " minute" : " minutes");
   const span = (s) => s < 90 ? Math.round(s) + " s" : s < 5400 ? Math.round(s / 60) + " min"
     : s < 172800 ? Math.round(s / 3600) + " h" : (s / 86400).toFixed(1) + " days";
   const ago = (ms) => span(Math.max(0, (Date.now() - ms) / 1000)) + " ago";
@@ -34,7 +36,7 @@
     box.append(el("div", { class: "k" }, minutes + " min"));
     if (!w) {
       box.append(el("div", { class: "v few" }, "no data yet"),
-        el("div", { class: "ci" }, "a window shows once it closes, 2 minutes after its last minute"));
+        el("div", { class: "ci" }, `a window shows once it closes, ${closesAfter} after its last minute`));
       return box;
     }
     // a window is stale when a newer one of its length should have closed by now
@@ -114,6 +116,7 @@
 
   function render(s) {
     zone = s.timezone || "UTC";
+    closesAfter = inWords(s.lateness_s);
     $("zone").textContent = "times: " + zone;
     $("curve-h").textContent = "Today from midnight " + zone + " (15-minute net score)";
     cameraNames = s.camera_names || {};
