@@ -99,7 +99,7 @@ def _forward(name: str, stream: IO[bytes], reasons: dict[str, str]) -> None:
                 reasons[name] = line[len(ERROR_PREFIX):]
                 log.error(line, extra={"child": name})
             elif own := CHILD_LOG_LINE.match(line):
-                log.log(logging.getLevelName(own["level"]), line[own.start("level"):], extra={"child": name})
+                log.log(logging.getLevelNamesMapping()[own["level"]], line[own.start("level"):], extra={"child": name})
             else:
                 log.info(line, extra={"child": name})
     stream.close()
