@@ -50,8 +50,8 @@ def run_up(args: argparse.Namespace) -> int:
         except PortInUseError as error:
             logs.teardown()
             holder.close()
-            print(f"moodlens: error: {error}; exit {EXIT_PORT_BUSY}: started by systemd, `moodlens up` is tried "
-                  "again shortly", file=sys.stderr)
+            print(f"moodlens: error: {error}; exit {EXIT_PORT_BUSY}: under systemd (moodlens.service) `moodlens up` is "
+                  "tried again shortly", file=sys.stderr)
             return EXIT_PORT_BUSY
         except RuntimeError as error:
             raise ValueError(str(error)) from None
