@@ -94,9 +94,11 @@ class Box:
             self.jobs.insert(0, Job("compact", self.config.get("lake", "compact_args"),
                                     lambda now: next_every(now, every), writes_lake=True))
             # daily, a few minutes past midnight's compaction: the dashboard's forecast line and model drift
-            self.jobs.insert(1, Job("forecast", DAILY_FORECAST, lambda now: next_every(now, 24 * 60) + FIVE_MIN))
+            # both read the lake: on a new box, before its first compaction, there is nothing to read
+            self.jobs.insert(1, Job("forecast", DAILY_FORECAST, lambda now: next_every(now, 24 * 60) + FIVE_MIN,
+                                    blocked=self._lake_missing))
             self.jobs.insert(2, Job("drift", DAILY_DRIFT, lambda now: next_every(now, 24 * 60) + DRIFT_AT,
-                                    catch_up=True))
+                                    catch_up=True, blocked=self._lake_missing))
             retain = [*DAILY_RETENTION, str(self.config.get("lake", "retain_days"))]
             self.jobs.append(Job("retention", retain, lambda now: next_every(now, 24 * 60) + RETENTION_AT,
                                  catch_up=True, writes_lake=True))
@@ -206,6 +208,9 @@ class Box:
         else:
             log.info("the site's row (time zone %s) is in the lake's sites table", self.config.get("site", "timezone"))
 
+    def _lake_missing(self) -> str | None:
+        return None if lake_exists(self.config) else f"no lake yet at {self.config.lake_dir} (compaction writes it)"
+
     def _crop_store_missing(self) -> str | None:
         crops, key = self.config.label_crops_dir, self.config.label_key_file
         if not crops.is_dir():
@@ -284,6 +289,7 @@ class Box:
 
     def status(self) -> dict[str, Any]:
         return {"site": self.config.site_id, "timezone": self.config.get("site", "timezone"), "pid": os.getpid(),
+                "lateness_s": self.config.get("thresholds", "lateness_s"),  # the page says when a window closes
                 "updated_ms": int(time.time() * 1000),
                 "cameras": [{"id": c.id, "name": c.label} for c in self.config.cameras],
                 "children": self.supervisor.snapshot(), "jobs": self.runs.to_json(),
@@ -325,18 +331,25 @@ class Box:
         extra = {"child": child.name, "event": what, "pid": child.pid, "exit": child.last_exit}
         if child.state == "backoff" and child.restart_at is not None:
             delay = round(child.restart_at - self.clock.monotonic(), 1)
-            log.error("%s (exit %s); restart %d in %.1f s", what, child.last_exit, child.restarts + 1, delay,
-                        extra={**extra, "restart_in_s": delay})
+            log.log(logging.WARNING if what == "exited" else logging.ERROR, "%s (exit %s); restart %d in %.1f s",
+                    what, child.last_exit, child.restarts + 1, delay, extra={**extra, "restart_in_s": delay})
         elif what in ("failed", "killed") or what.startswith("spawn failed"):
             why = self._reason(child.name)
-            log.error("%s (exit %s)%s", what, child.last_exit,
-                      "; not restarted: a configuration error, fix the site file" if what == "failed" else "",
+            log.error("%s (exit %s)%s", what, child.last_exit, self._after_failure(child) if what == "failed" else "",
                       extra={**extra, "reason": why} if why else extra)
         else:
             log.info("%s%s", what, f" (pid {child.pid})" if what == "started" else "", extra=extra)
         if child.name == "report" and what == "exited" and self.alerts is not None \
                 and self.config.get("alerts", "weekly_report"):
             self._send_report()
+
+    def _after_failure(self, child: ChildStatus) -> str:
+        """What comes of a child that failed: an edge's configuration error waits for the site file, a job
+        for its next run."""
+        if child.last_exit in self.supervisor.specs[child.name].give_up_on:
+            return "; not restarted: a configuration error, fix the site file"
+        job = next((j for j in self.jobs if j.name == child.name), None)
+        return f"; next run {_when(job.due)}" if job is not None and job.due is not None else "; not restarted"
 
     def _send_report(self) -> None:
         folder = self.config.reports_dir

@@ -17,7 +17,7 @@ _EXAMPLE = '''\
 id = "cafe-1"                 # put on every event: letters, digits, _ . : - (at most 64)
 state_dir = "var/moodlens"    # spools, event log, stream state, logs, the lock; keep it on a local disk
 name = "Café Central"         # the site's name for people: messages, the report (empty: its id)
-timezone = "Europe/Berlin"    # IANA zone: the report's days and hours, the views' local columns, messages
+timezone = "Europe/Berlin"    # the site's IANA zone (set yours): the report's days and hours, the page, messages
 
 # One [[cameras]] block per camera; each runs as its own edge process.
 [[cameras]]
@@ -64,8 +64,8 @@ give_up_minutes = 60          # an undelivered message is retried this long, the
 weekly_report = true          # send the weekly report, attached, when it is written
 
 [disk]
-budget_mb = 2048              # spools + event log + logs + lake; a warning at warn_percent,
-warn_percent = 80             # and at 100% the oldest event log segments already in the lake are deleted
+budget_mb = 2048              # spools + event log + logs + lake; a warning at warn_percent, and at 100%
+warn_percent = 80             # rotated logs, then event log segments already windowed and in the lake, are deleted
 
 # Opt-in labeling of this site's own faces (`moodlens label collect`), off while consent is not recorded.
 # Crops (48x48 faces, never whole frames) are kept encrypted and deleted after retention_days.
@@ -88,7 +88,7 @@ def _thresholds() -> str:
     lines = ["# The stream host's window and alarm settings (`moodlens stream run --help` explains each).",
              "[thresholds]"]
     lines += [f"{f'{t.key} = {_toml(t.default)}':<29} # {t.help}" for t in THRESHOLDS]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n"
 
 
 EXAMPLE = _EXAMPLE.replace("{thresholds}\n", _thresholds())

@@ -5,6 +5,7 @@ child's output too) is masked in every record."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import logging.handlers
@@ -13,6 +14,7 @@ import sys
 import time
 from io import TextIOWrapper
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from edge.redact import mask_credentials
 
@@ -33,10 +35,18 @@ class JsonLines(logging.Formatter):
 
 
 class Console(logging.Formatter):
+    """One line a record, at the site's clock when given (the times the box's messages name are the site's,
+    also on a machine whose own clock is UTC), else the machine's."""
+
+    def __init__(self, zone: str | None = None) -> None:
+        super().__init__()
+        self.zone = ZoneInfo(zone) if zone else None
+
     def format(self, record: logging.LogRecord) -> str:
         who = getattr(record, "child", None) or record.name.removeprefix("moodlens.")
         message = mask_credentials(record.getMessage())
-        return f"{time.strftime('%H:%M:%S', time.localtime(record.created))} {who:>12} {message}"
+        clock = dt.datetime.fromtimestamp(record.created, self.zone).strftime("%H:%M:%S")
+        return f"{clock} {who:>12} {message}"
 
 
 class CurrentStderr(logging.StreamHandler):
@@ -74,8 +84,10 @@ def teardown() -> None:
 
 
 def setup(log_dir: Path, max_bytes: int = 10 * 1024 * 1024, backups: int = 5, console: bool = True,
-          console_children: bool = True, console_level: str = "INFO") -> logging.handlers.RotatingFileHandler:
-    """JSON lines to `log_dir/moodlens.log`, rotated at `max_bytes`, `backups` old files kept."""
+          console_children: bool = True, console_level: str = "INFO",
+          zone: str | None = None) -> logging.handlers.RotatingFileHandler:
+    """JSON lines to `log_dir/moodlens.log`, rotated at `max_bytes`, `backups` old files kept; the console's
+    times at `zone`'s clock (the log file's are UTC)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     handler = OwnerOnlyFile(log_dir / LOG_FILE, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
     handler.setFormatter(JsonLines())
@@ -87,7 +99,7 @@ def setup(log_dir: Path, max_bytes: int = 10 * 1024 * 1024, backups: int = 5, co
     root.addHandler(handler)
     if console:
         stream = CurrentStderr()
-        stream.setFormatter(Console())
+        stream.setFormatter(Console(zone))
         stream.setLevel(console_level)
         if not console_children:
             stream.addFilter(lambda record: not hasattr(record, "child"))

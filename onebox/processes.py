@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
 import subprocess  # nosec B404: children are our own `moodlens` commands, argument lists, no shell
 import threading
 import time
@@ -61,6 +62,9 @@ class RealClock:
 
 
 ERROR_PREFIX = "moodlens: error: "  # how every `moodlens` command says why it failed (moodlens.cli)
+# a child's own log line ("%(asctime)s %(levelname)s %(name)s: ..."): the box's record has the time, and
+# the child's clock (the machine's zone) beside the box's (the site's) would read as two times
+CHILD_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 
 class SubprocessSpawner:
@@ -85,7 +89,7 @@ class SubprocessSpawner:
 
 def _forward(name: str, stream: IO[bytes], reasons: dict[str, str]) -> None:
     """Child output into the log, one record per line (a status line redrawn with \\r counts as lines);
-    the child's own error lines at ERROR, and the last one kept as its reason."""
+    the child's own error lines at ERROR, and the last one kept as its reason; its log lines at their level."""
     for raw in stream:
         for part in raw.decode("utf-8", "replace").replace("\r", "\n").splitlines():
             line = part.rstrip()
@@ -94,6 +98,8 @@ def _forward(name: str, stream: IO[bytes], reasons: dict[str, str]) -> None:
             if line.startswith(ERROR_PREFIX):
                 reasons[name] = line[len(ERROR_PREFIX):]
                 log.error(line, extra={"child": name})
+            elif own := CHILD_LOG_LINE.match(line):
+                log.log(logging.getLevelNamesMapping()[own["level"]], line[own.start("level"):], extra={"child": name})
             else:
                 log.info(line, extra={"child": name})
     stream.close()

@@ -162,8 +162,8 @@ class Supervisor:
             proc = self.spawner.spawn(self.specs[name])
         except OSError as error:  # the program is missing: same as a crash, retried with backoff
             child.last_exit = -1
-            self.on_event(f"spawn failed: {error}", child)
             self._schedule_restart(name, self.clock.monotonic())
+            self.on_event(f"spawn failed: {error}", child)
             return
         self._procs[name] = proc
         child.state, child.pid = "running", proc.pid
@@ -188,8 +188,8 @@ class Supervisor:
             return
         if child.started_at is not None and now - child.started_at >= self.backoff.reset_after_s:
             child.crashes_in_a_row = 0
+        self._schedule_restart(name, now)  # first: the event tells when the restart comes
         self.on_event("crashed" if code else "exited", child)
-        self._schedule_restart(name, now)
 
     def _schedule_restart(self, name: str, now: float) -> None:
         child = self.status[name]

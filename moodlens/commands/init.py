@@ -20,6 +20,6 @@ def run_init(args: argparse.Namespace) -> int:
         write_example(args.path, args.force)
     except FileExistsError as error:
         raise ValueError(str(error)) from None
-    print(f"wrote {args.path}: set [site] id and your cameras, check it with `moodlens config show --config "
-          f"{args.path}`, then start with `moodlens up --config {args.path}`")
+    print(f"wrote {args.path}: set [site] id, name and timezone and your cameras, check it with "
+          f"`moodlens config check --config {args.path}`, then start with `moodlens up --config {args.path}`")
     return 0

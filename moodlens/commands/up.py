@@ -38,7 +38,8 @@ def run_up(args: argparse.Namespace) -> int:
         holder = lock(layout.root)
     except RuntimeError as error:
         raise ValueError(str(error)) from None
-    logs.setup(layout.logs)
+    zone = config.get("site", "timezone")
+    logs.setup(layout.logs, zone=zone)
     dashboard = None
     section = config.values["dashboard"]
     if section["enabled"] and not args.no_dashboard:
@@ -49,8 +50,8 @@ def run_up(args: argparse.Namespace) -> int:
         except PortInUseError as error:
             logs.teardown()
             holder.close()
-            print(f"moodlens: error: {error}; exit {EXIT_PORT_BUSY}: started by systemd, `moodlens up` is tried "
-                  "again shortly", file=sys.stderr)
+            print(f"moodlens: error: {error}; exit {EXIT_PORT_BUSY}: under systemd (moodlens.service) `moodlens up` is "
+                  "tried again shortly", file=sys.stderr)
             return EXIT_PORT_BUSY
         except RuntimeError as error:
             raise ValueError(str(error)) from None
@@ -60,8 +61,10 @@ def run_up(args: argparse.Namespace) -> int:
     box = Box(config, SubprocessSpawner(), RealClock())
     if dashboard is not None:
         dashboard.start()
-        print(f"moodlens up: site {config.site_id}, {len(config.cameras)} cameras; dashboard at {dashboard.url}; "
-              f"state in {layout.root}; logs in {layout.logs / logs.LOG_FILE}; Ctrl-C to stop", flush=True)
+    page = f"dashboard at {dashboard.url}" if dashboard is not None else "no dashboard"
+    cameras = f"{len(config.cameras)} camera{'s' if len(config.cameras) != 1 else ''}"
+    print(f"moodlens up: site {config.site_id}, {cameras}; {page}; state in {layout.root}; "
+          f"logs in {layout.logs / logs.LOG_FILE}; times below are the site's ({zone}); Ctrl-C to stop", flush=True)
     try:
         box.run(stop)
     finally:

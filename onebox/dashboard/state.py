@@ -23,6 +23,7 @@ from onebox.eventlog import Skipped, parse_or_skip
 from stream.alarms import baseline_levels, baseline_zone, hour_of_week
 from stream.embedded import ALARMS, WINDOWS
 from stream.host.sites import StateError
+from stream.settings import BY_KEY
 from stream.state.local import read_state
 from stream.window_evidence import SiteClock
 
@@ -209,6 +210,8 @@ class DashboardState:
             "camera_names": names,
             "cameras": cameras,
             "timezone": self.zone_name(),
+            # a window closes this long after its end (the box's status says the site's setting)
+            "lateness_s": status.get("lateness_s", BY_KEY["lateness_s"].default),
             "day": dict(zip(("start_ms", "end_ms"), self._day_bounds(), strict=True)),
             "curve": self.curve if self.curve_day == self._today() else [],
             "baseline": self._baseline_today(),

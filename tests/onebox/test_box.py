@@ -11,11 +11,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from batch.compact.checkpoint import write_offset
 from locallog import LocalLog
+from moodlens.cli import main
 from onebox import disk_budget
 from onebox.box import Box
 from onebox.config import from_values
@@ -30,6 +32,12 @@ def _config(state: Path, **sections: dict) -> object:
     return from_values({"site": {"id": "cafe", "state_dir": str(state)}, **sections}, [{"id": "door", "source": "0"}])
 
 
+def _compacted(state: Path) -> None:
+    """The lake a first compaction writes (of a log with nothing in it yet)."""
+    LocalLog(state / "log").close()
+    assert main(["batch", "compact", "--log", str(state / "log"), "--lake", str(state / "lake")]) == 0
+
+
 def test_schedules_run_on_the_hour_and_weekly() -> None:
     now = dt.datetime(2026, 11, 30, 14, 20)  # a Monday
     assert next_every(now, 60) == dt.datetime(2026, 11, 30, 15, 0)
@@ -42,6 +50,7 @@ def test_due_jobs_run_as_the_supervisors_children_and_a_lake_writer_waits_for_th
     clock, spawner = FakeClock(), FakeSpawner()
     now = [dt.datetime(2026, 11, 30, 14, 59)]
     box = Box(_config(tmp_path / "s"), spawner, clock, now=lambda: now[0])
+    _compacted(tmp_path / "s")
     box.start()
     assert [s.name for s in box.supervisor.specs.values()] == ["edge-door", "stream"]
     now[0] = dt.datetime(2026, 12, 7, 6, 1)  # past the hour, midnight's jobs and the weekly report
@@ -83,6 +92,51 @@ def test_the_disk_budget_warns_first_then_frees_what_the_stream_has_read(
     assert assessment.used_bytes == disk_budget.usage(box.layout.root.iterdir())
 
 
+def test_a_crashed_child_is_logged_at_error_with_its_exit_and_when_it_restarts(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock, spawner = FakeClock(), FakeSpawner()
+    box = Box(_config(tmp_path / "s"), spawner, clock, jobs_enabled=False)
+    box.start()
+    edge = spawner.spawned[0]
+    with caplog.at_level(logging.INFO, logger="moodlens.up"):
+        edge.code = 75  # a live camera that cannot be reached
+        box.step()
+        clock.now += 1.0
+        box.step()
+        spawner.spawned[-1].code = 75
+        box.step()
+    crashes = [r for r in caplog.records if getattr(r, "event", None) == "crashed"]
+    assert [(r.levelno, r.getMessage()) for r in crashes] == [
+        (logging.ERROR, "crashed (exit 75); restart 1 in 1.0 s"),
+        (logging.ERROR, "crashed (exit 75); restart 2 in 2.0 s")]
+    assert [r.restart_in_s for r in crashes] == [1.0, 2.0]
+
+
+def test_the_status_tells_the_page_the_sites_lateness(tmp_path: Path) -> None:
+    box = Box(_config(tmp_path / "s", thresholds={"lateness_s": 300}), FakeSpawner(), FakeClock())
+    assert box.status()["lateness_s"] == 300
+
+
+def test_a_new_box_skips_the_jobs_that_read_the_lake_until_its_first_compaction_and_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    now = [dt.datetime(2026, 12, 7, 23, 15)]
+    spawner = FakeSpawner()
+    box = Box(_config(tmp_path / "s"), spawner, FakeClock(), now=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="moodlens.up"):
+        box.start()
+        now[0] += dt.timedelta(minutes=6)  # the drift the box never ran is due 5 minutes after the start
+        box.step()
+        assert "drift" not in box.supervisor.specs
+        assert f"drift skipped: no lake yet at {tmp_path / 's' / 'lake'} (compaction writes it)" in caplog.text
+        retention = next(p for p, s in zip(spawner.spawned, box.supervisor.specs.values(), strict=True)
+                         if s.name == "retention")
+        retention.code = 2  # a job that fails waits for its next run; the site file is not to blame
+        box.step()
+    failed = [r.getMessage() for r in caplog.records if getattr(r, "event", None) == "failed"]
+    assert failed == ["failed (exit 2); next run 2026-12-08 00:20"]
+    assert "fix the site file" not in caplog.text
+
+
 def test_a_second_box_on_the_same_state_folder_is_refused(tmp_path: Path) -> None:
     first = lock(tmp_path)
     with pytest.raises(AlreadyRunningError, match=rf"pid {os.getpid()}\) is already running on the state folder"):
@@ -93,10 +147,11 @@ def test_a_second_box_on_the_same_state_folder_is_refused(tmp_path: Path) -> Non
 
 def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) -> None:
     site = tmp_path / "moodlens.toml"
-    site.write_text(f'[site]\nid = "cafe"\nstate_dir = "st"\n[[cameras]]\nid = "door"\n'
+    site.write_text(f'[site]\nid = "cafe"\nstate_dir = "st"\ntimezone = "Asia/Kathmandu"\n[[cameras]]\nid = "door"\n'
                     f'source = "{REPO / "data/video/WolfgangLanger_Pexels.mp4"}"\nrealtime = true\n'
                     '[thresholds]\nmin_tracks = 1\n[dashboard]\nport = 0\n'.replace("port = 0", "enabled = false"))
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TZ": "UTC"}  # a box whose own clock is UTC
+    began = dt.datetime.now(ZoneInfo("Asia/Kathmandu")).replace(microsecond=0, tzinfo=None)
     up = subprocess.Popen([sys.executable, "-m", "moodlens.cli", "up", "--config", str(site)], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     status = tmp_path / "st" / "run" / "status.json"
@@ -117,6 +172,11 @@ def test_up_runs_the_site_and_sigterm_stops_every_child_cleanly(tmp_path: Path) 
     up.send_signal(signal.SIGTERM)
     output, _ = up.communicate(timeout=30)
     assert up.returncode == 0, output
+    ended = dt.datetime.now(ZoneInfo("Asia/Kathmandu")).replace(tzinfo=None)
+    banner, first = output.splitlines()[:2]
+    assert "1 camera; no dashboard;" in banner and "times below are the site's (Asia/Kathmandu)" in banner
+    clock = dt.datetime.combine(began.date(), dt.time.fromisoformat(first.split()[0]))
+    assert began <= clock + dt.timedelta(days=clock < began) <= ended, (began, first, ended)
     children = {c["name"]: c for c in json.loads(status.read_text())["children"]}
     assert {c["state"] for c in children.values()} == {"stopped"}, children
     assert children["stream"]["last_exit"] == 0
@@ -131,6 +191,7 @@ def test_the_dashboards_forecast_and_model_drift_are_refreshed_daily_when_the_bo
     box = Box(_config(tmp_path / "s"), FakeSpawner(), FakeClock(),
               now=lambda: now[0])
     assert [j.name for j in box.jobs] == ["compact", "forecast", "drift", "report", "retention", "crop-expiry"]
+    _compacted(tmp_path / "s")
     box.start()
     now[0] = dt.datetime(2026, 12, 1, 0, 11)  # past midnight's compaction, then 00:05 and 00:10
     box.step()

@@ -16,9 +16,14 @@ from onebox.settings import CAMERA, SECTIONS
 from onebox.toml_lines import key_lines
 
 
-def test_the_example_loads_and_mentions_every_setting(tmp_path: Path) -> None:
+def test_the_example_loads_and_mentions_every_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "moodlens.toml"
     assert main(["init", str(path)]) == 0
+    said = capsys.readouterr().out  # the example's camera, site name and zone are someone else's
+    assert "set [site] id, name and timezone and your cameras" in said
+    assert f"`moodlens config check --config {path}`" in said  # the command that checks the cameras too
+    assert re.findall(r"\n\n(?:#[^\n]*\n)*\[+(\w+)\]+\n", EXAMPLE) == [
+        "site", "cameras", "thresholds", "lake", "report", "dashboard", "alerts", "disk", "labeling"]
     config = load(path)
     assert config.site_id == "cafe-1" and [c.id for c in config.cameras] == ["door"]
     assert config.cameras[0].exclude_zones == ((0.7, 0.0, 1.0, 0.4),)

@@ -109,3 +109,58 @@ def test_the_page_says_live_only_once_a_snapshot_is_on_screen(
         assert page.inner_text("#connection") == "connecting"
         page.wait_for_selector("#connection.live", timeout=5000)
         assert "restarting in 3.5s" in page.inner_text("#children")
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_curves_axis_labels_are_readable_on_a_phone_and_a_desktop(
+        served: tuple[DashboardServer, Path], width: int) -> None:
+    server, _ = served
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": 844})
+        page.goto(server.url)
+        page.wait_for_selector("#curve svg text")
+        heights = page.eval_on_selector_all("#curve svg text", "ts => ts.map((t) => t.getBoundingClientRect().height)")
+        chart = page.eval_on_selector("#curve svg", "s => s.getBoundingClientRect().width")
+    assert len(heights) == 10  # five net score lines, five hours
+    assert min(heights) >= 11, heights  # drawn at 13 px: a chart shrunk to fit a phone must not shrink its words
+    assert chart <= width
+
+
+def test_how_long_each_service_has_been_up_reads_in_minutes_hours_and_days(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    children = [{"name": f"svc-{i}", "kind": "edge", "state": "running", "pid": 10 + i, "restarts": 0,
+                 "last_exit": None, "uptime_s": up, "restart_in_s": None, "reason": None}
+                for i, up in enumerate([42.4, 4000.0, 93_600.0, 400_000.0])]
+    (tmp_path / "run" / "status.json").write_text(json.dumps({"site": "cafe", "cameras": [], "children": children}))
+    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
+    server.start()
+    try:
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(server.url)
+            page.wait_for_selector("#children tbody tr")
+            shown = page.eval_on_selector_all("#children tbody tr", "rs => rs.map((r) => r.cells[3].textContent)")
+    finally:
+        server.stop()
+    assert shown == ["42 s", "67 min", "26 h", "4.6 days"]
+
+
+@pytest.mark.parametrize(("lateness_s", "said"), [(300, "5 minutes"), (90, "90 s"), (None, "2 minutes")])
+def test_an_empty_window_says_when_it_closes_by_the_sites_lateness(
+        tmp_path: Path, lateness_s: int | None, said: str) -> None:
+    (tmp_path / "run").mkdir()
+    status = {"site": "cafe", "cameras": [{"id": "door", "name": "Front door"}], "children": []}
+    if lateness_s is not None:  # a status file without it (a dashboard beside no box): the stream's default
+        status["lateness_s"] = lateness_s
+    (tmp_path / "run" / "status.json").write_text(json.dumps(status))
+    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
+    server.start()
+    try:
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(server.url)
+            page.wait_for_selector("#connection.live", timeout=5000)
+            text = page.inner_text("#site-scores")
+    finally:
+        server.stop()
+    assert f"a window shows once it closes, {said} after its last minute" in text

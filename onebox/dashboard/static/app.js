@@ -25,17 +25,18 @@
     .format(new Date(ms));
   const STALE_MS = 3 * 60000;  // a heartbeat comes every 30 s: three minutes without one and "now" is not now
   let cameraNames = {};
-  const ago = (ms) => {
-    const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
-    return s < 90 ? s + " s ago" : s < 5400 ? Math.round(s / 60) + " min ago" : Math.round(s / 3600) + " h ago";
-  };
+  let closesAfter = "";  // the site's lateness_s, in words
+  const inWords = (s) => s % 60 ? s + " s" : s / 60 + (s === 60 ? " minute" : " minutes");
+  const span = (s) => s < 90 ? Math.round(s) + " s" : s < 5400 ? Math.round(s / 60) + " min"
+    : s < 172800 ? Math.round(s / 3600) + " h" : (s / 86400).toFixed(1) + " days";
+  const ago = (ms) => span(Math.max(0, (Date.now() - ms) / 1000)) + " ago";
 
   function score(minutes, w) {
     const box = el("div", { class: "score", "data-minutes": String(minutes) });
     box.append(el("div", { class: "k" }, minutes + " min"));
     if (!w) {
       box.append(el("div", { class: "v few" }, "no data yet"),
-        el("div", { class: "ci" }, "a window shows once it closes, 2 minutes after its last minute"));
+        el("div", { class: "ci" }, `a window shows once it closes, ${closesAfter} after its last minute`));
       return box;
     }
     // a window is stale when a newer one of its length should have closed by now
@@ -66,7 +67,8 @@
   }
 
   function curve(snapshot) {
-    const W = 720, H = 220, P = 34;
+    // drawn at the width it is shown (at most 720): a phone's 350 px would shrink 720 units' labels to 6 px
+    const W = Math.min(720, Math.max(320, $("curve").clientWidth || 720)), H = 220, P = 34;
     const t0 = snapshot.day.start_ms, t1 = snapshot.day.end_ms;  // the site's local midnights
     const x = (ms) => P + ((ms - t0) / (t1 - t0)) * (W - 2 * P);
     const y = (v) => (H - 14) / 2 - v * ((H - 14) / 2 - 8);
@@ -114,6 +116,7 @@
 
   function render(s) {
     zone = s.timezone || "UTC";
+    closesAfter = inWords(s.lateness_s);
     $("zone").textContent = "times: " + zone;
     $("curve-h").textContent = "Today from midnight " + zone + " (15-minute net score)";
     cameraNames = s.camera_names || {};
@@ -154,7 +157,7 @@
       if (c.state === "failed") state = `failed (exit ${c.last_exit}), not restarted`;
       if (c.reason && c.state !== "running") state += ": " + c.reason;
       tr.append(el("td", {}, c.name), el("td", { class: "state-" + c.state }, state), el("td", {}, String(c.restarts)),
-        el("td", {}, c.uptime_s === null ? "–" : Math.round(c.uptime_s) + " s"));
+        el("td", {}, c.uptime_s === null ? "–" : span(c.uptime_s)));
       return tr;
     }));
     const d = s.disk;
@@ -174,5 +177,7 @@
   const connection = (text, kind) => { $("connection").textContent = text; $("connection").className = "pill " + kind; };
   source.onopen = () => connection("connecting", "");
   source.onerror = () => connection("reconnecting", "down");
-  source.onmessage = (message) => { render(JSON.parse(message.data)); connection("live", "live"); };
+  let shown = null;
+  source.onmessage = (message) => { shown = JSON.parse(message.data); render(shown); connection("live", "live"); };
+  addEventListener("resize", () => { if (shown) curve(shown); });  // a phone turned: labels stay readable
 })();
