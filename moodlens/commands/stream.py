@@ -45,6 +45,7 @@ def run_host(args: argparse.Namespace) -> int:
     from stream.host.ports import FencedError
 
     host = build_host(args)
+    records_before = host.counters["records"]  # restored from the checkpoint: what earlier runs read
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
@@ -62,7 +63,7 @@ def run_host(args: argparse.Namespace) -> int:
         host.close()
         stats = host.sites.engine_stats()
         print(run_summary(host.position, host.counters, str(args.state), stats.duplicates,
-                          stats.conflicting_duplicates), file=sys.stderr)
+                          stats.conflicting_duplicates, records_before), file=sys.stderr)
     return 0
 
 
@@ -74,16 +75,22 @@ def run_kcl_worker(args: argparse.Namespace) -> int:
 
 
 def run_summary(position: Any, counters: dict[str, int], state: str, duplicates: int = 0,
-                conflicting: int = 0) -> str:
-    """What `stream run` did, for a person: read, written, set aside, and where to look."""
+                conflicting: int = 0, records_before: int = 0) -> str:
+    """What `stream run` did, for a person: read, written, set aside, and where to look. The counters
+    are the state's (earlier runs included); a run that continued a state says what it read itself."""
     c = counters
     where = f"log offset now {position}" if isinstance(position, int) else "positions in the checkpoint"
+    if records_before:
+        where = (f"read {c['records'] - records_before} records this run ({where}); since its state began: "
+                 f"{c['records']} records")
+    else:
+        where = f"read {c['records']} records ({where})"
     copies = ""
     if duplicates or conflicting:  # in this process's engines (restored counts included)
         copies = f"; {duplicates} duplicates dropped"
         if conflicting:
             copies += f", and {conflicting} copies with the same event_id but other content (the first kept)"
-    return (f"stream run: read {c['records']} records ({where}), {c['events']} valid events; "
+    return (f"stream run: {where}, {c['events']} valid events; "
             f"wrote {c['windows']} windows and {c['alarms']} alarm changes to {state}/; "
             f"{c['late']} late events (late.jsonl), {c['dead_letters']} rejected (deadletter.jsonl){copies}")
 
