@@ -288,7 +288,8 @@ class Box:
     # ---------------------------------------------------------------- status
 
     def status(self) -> dict[str, Any]:
-        return {"site": self.config.site_id, "timezone": self.config.get("site", "timezone"), "pid": os.getpid(),
+        return {"site": self.config.site_id, "site_name": self.config.site_name,
+                "timezone": self.config.get("site", "timezone"), "pid": os.getpid(),
                 "lateness_s": self.config.get("thresholds", "lateness_s"),  # the page says when a window closes
                 "updated_ms": int(time.time() * 1000),
                 "cameras": [{"id": c.id, "name": c.label} for c in self.config.cameras],

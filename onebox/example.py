@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from schemas.privacy import DEFAULT_RETAIN_DAYS
 from stream.settings import THRESHOLDS
 
 _EXAMPLE = '''\
@@ -39,7 +40,7 @@ exclude_zones = [             # fractions of the frame where faces are never loo
 [lake]
 path = ""                     # the event lake; empty: <state_dir>/lake
 compact_every_minutes = 60    # `moodlens batch compact` this often (0: never)
-retain_days = 180             # rows older than this are deleted daily (`batch maintain`; 0: keep all)
+retain_days = {retain_days:<15} # rows older than this are deleted daily (`batch maintain`; 0: keep all)
 
 [report]
 weekday = "monday"            # the weekly report, local time
@@ -91,7 +92,7 @@ def _thresholds() -> str:
     return "\n".join(lines) + "\n\n"
 
 
-EXAMPLE = _EXAMPLE.replace("{thresholds}\n", _thresholds())
+EXAMPLE = _EXAMPLE.replace("{thresholds}\n", _thresholds()).replace("{retain_days:<15}", f"{DEFAULT_RETAIN_DAYS:<15}")
 
 
 def write_example(path: Path, force: bool = False) -> None:

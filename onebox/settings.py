@@ -14,6 +14,7 @@ from typing import Any
 
 from edge.publish.spool import SpoolBounds
 from edge.redact import SOURCE_ENV
+from schemas.privacy import DEFAULT_RETAIN_DAYS
 from schemas.time_zones import time_zone_problem
 from schemas.validation import identifier_problem
 from stream.settings import THRESHOLDS, Check, at_least, between, one_of, positive
@@ -113,8 +114,8 @@ SECTIONS: dict[str, tuple[Setting, ...]] = {
         Setting("compact_every_minutes", int, 60, "run `moodlens batch compact` this often (0: never)", at_least(0)),
         Setting("compact_args", list, ["batch", "compact", "--log", "{log}", "--lake", "{lake}"],
                 "the compaction command's arguments; {log}, {lake}, {state} are filled in", job_arguments),
-        Setting("retain_days", int, 180, "`moodlens up` deletes lake rows older than this many days, daily "
-                "(`batch maintain`; 0: keep everything)", between(0, 100 * 366)),
+        Setting("retain_days", int, DEFAULT_RETAIN_DAYS, "`moodlens up` deletes lake rows older than this many "
+                "days, daily (`batch maintain`; 0: keep everything)", between(0, 100 * 366)),
     ),
     "report": (
         Setting("weekday", str, "monday", "day of the weekly report (local time)", one_of(*WEEKDAYS)),

@@ -29,8 +29,8 @@ from pyiceberg.table import Table
 from batch.lake.filters import both, eq, ge, lt
 from batch.lake.migrate import Change, migrate_table
 from batch.lake.tables import QUARANTINE, TARGET_FILE_BYTES, TIME_COLUMN
+from schemas.privacy import DEFAULT_RETAIN_DAYS
 
-DEFAULT_RETAIN_DAYS = 180
 ORPHAN_GRACE = dt.timedelta(hours=1)
 
 

@@ -29,7 +29,7 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def add_lake_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from batch.lake.maintain import DEFAULT_RETAIN_DAYS
+    from schemas.privacy import DEFAULT_RETAIN_DAYS
 
     compact = commands.add_parser("compact", help="raw events -> Iceberg tables (idempotent, one commit per table)")
     compact.add_argument("--lake", default=None, help="lake folder (default var/lake, or $MOODLENS_LAKE) "

@@ -204,7 +204,8 @@ class DashboardState:
                    for cid in ids]
         tracks = [c["tracks_now"] for c in cameras if c["tracks_now"] is not None]
         return {
-            "site": {"id": status.get("site") or self.site, "windows": self.latest.get("", {}),
+            "site": {"id": status.get("site") or self.site, "name": status.get("site_name"),
+                     "windows": self.latest.get("", {}),
                      "tracks_now": sum(tracks) if tracks else None,
                      "waiting": self.open_alarms.get("site_unreachable/")},
             "camera_names": names,

@@ -202,3 +202,10 @@ def test_the_dashboards_forecast_and_model_drift_are_refreshed_daily_when_the_bo
     assert drift[-2:] == ("--dashboard-json", f"{lake}/drift.json") and "--exit-zero" in drift
     off = Box(_config(tmp_path / "t", lake={"compact_every_minutes": 0}), FakeSpawner(), FakeClock())
     assert [j.name for j in off.jobs] == ["report", "crop-expiry"]  # no lake kept: nothing to forecast or retain
+
+
+def test_the_status_gives_the_page_the_sites_name_for_people(tmp_path: Path) -> None:
+    named = from_values({"site": {"id": "cafe", "name": "Café Central", "state_dir": str(tmp_path / "s")}},
+                        [{"id": "door", "source": "0"}])
+    assert Box(named, FakeSpawner(), FakeClock()).status()["site_name"] == "Café Central"
+    assert Box(_config(tmp_path / "u"), FakeSpawner(), FakeClock()).status()["site_name"] == "cafe"  # unnamed: its id

@@ -164,3 +164,23 @@ def test_an_empty_window_says_when_it_closes_by_the_sites_lateness(
     finally:
         server.stop()
     assert f"a window shows once it closes, {said} after its last minute" in text
+
+
+def test_the_header_names_the_site_as_people_know_it(tmp_path: Path) -> None:
+    (tmp_path / "stream").mkdir()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "status.json").write_text(json.dumps({
+        "site": "cafe-1", "site_name": "Café Central", "cameras": [{"id": "door", "name": "Front door"}],
+        "children": []}))
+    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
+    server.start()
+    try:
+        with chromium() as browser:
+            page = browser.new_page()
+            page.goto(server.url)
+            page.wait_for_selector("#connection.live", timeout=5000)
+            assert page.inner_text("#site-name") == "Café Central"
+            assert page.get_attribute("#site-name", "title") == "site id cafe-1"
+            assert page.title() == "moodlens Café Central"
+    finally:
+        server.stop()

@@ -120,8 +120,10 @@
     $("zone").textContent = "times: " + zone;
     $("curve-h").textContent = "Today from midnight " + zone + " (15-minute net score)";
     cameraNames = s.camera_names || {};
-    $("site-name").textContent = s.site.id || "";
-    document.title = "moodlens " + (s.site.id || "");
+    const siteName = s.site.name || s.site.id || "";  // people know the site by its [site] name
+    $("site-name").textContent = siteName;
+    $("site-name").title = s.site.id && s.site.id !== siteName ? "site id " + s.site.id : "";
+    document.title = "moodlens " + siteName;
     const beats = s.cameras.filter((c) => c.health).map((c) => c.health.time_ms);
     scores($("site-scores"), s.site.windows || {}, s.site.tracks_now, beats.length ? Math.max(...beats) : null);
     const wait = s.site.waiting;
