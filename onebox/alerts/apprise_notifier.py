@@ -41,5 +41,6 @@ class AppriseNotifier:
         sender = apprise.Apprise()
         sender.add(self._url)
         attach = apprise.AppriseAttachment([str(p) for p in attachments]) if attachments else None
-        if not sender.notify(body=body, title=title, attach=attach):
+        # the text is plain lines: said so, Apprise keeps them (taken for HTML, a mail ran them into one paragraph)
+        if not sender.notify(body=body, title=title, attach=attach, body_format=apprise.NotifyFormat.TEXT):
             raise DeliveryError(f"{self.name} did not take the message (see the apprise log lines before this)")

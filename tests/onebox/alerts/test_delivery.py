@@ -82,6 +82,9 @@ def test_a_raise_and_its_clear_reach_email_and_webhook_once_in_plain_words(
                   "Net score -0.41 (95% interval -0.60 to -0.22) from 23 customers in the 15 minutes to",
                   "Why: net score low", "Live page: http://127.0.0.1:8765/"):
         assert words in text, words
+    lines = text.splitlines()  # one fact a line, as written: not run together into one paragraph
+    assert lines[0].startswith("Café Central, Front door, ") and lines[0].endswith("(CET):")
+    assert lines[1] == "Customers look unhappy." and lines[-1] == "Live page: http://127.0.0.1:8765/"
     assert hook.posts[0]["title"] == inbox.messages[0]["Subject"]
     append(layout.stream / ALARMS, alarm("low_sentiment", "OK", T + 1_800_000, reason="net score back"))
     settle(service, lambda: len(inbox.messages) == 2 and len(hook.posts) == 2)
