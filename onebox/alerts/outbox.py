@@ -53,6 +53,7 @@ class Message:
     title: str
     body: str
     attachments: tuple[str, ...] = ()
+    time_ms: int | None = None  # the alarm's event time: a clear says how long the raise it ends lasted
 
 
 @dataclass
@@ -119,7 +120,12 @@ class Outbox:
         if others > 0:
             message.body += (f"\n(Raised {others} more time{'s' if others > 1 else ''} before this, not sent "
                              f"each time: at most one message per {self.min_interval_s / 60:g} minutes.)")
-        group.update(told="ALARM", alarm_at=now, held=0, waiting=None)
+        group.update(told="ALARM", alarm_at=now, held=0, waiting=None, raised_ms=message.time_ms)
+
+    def raised_ms(self, group: str) -> int | None:
+        """The event time of the raise people were last told of, while the group is raised."""
+        state = self.groups.get(group)
+        return state.get("raised_ms") if state is not None and state["told"] == "ALARM" else None
 
     def _queue(self, message: Message, now: float) -> None:
         for index in range(len(self.destinations)):

@@ -68,9 +68,11 @@ class AlertService:
 
     def _offer(self, alarm: Mapping[str, Any]) -> None:
         window = self._window_for(alarm)
-        title, body = alarm_text(alarm, self.names, window)
         group = f"{alarm['rule']}/{alarm['site_id']}/{alarm.get('camera_id') or ''}"
-        decided = self.outbox.offer(Message(alarm["event_id"], group, alarm["state"], title, body))
+        raised = self.outbox.raised_ms(group) if alarm["state"] == "OK" else None
+        title, body = alarm_text(alarm, self.names, window, raised)
+        decided = self.outbox.offer(Message(alarm["event_id"], group, alarm["state"], title, body,
+                                            time_ms=alarm["event_time_ms"]))
         log.info("alarm %s %s %s: %s", alarm["rule"], alarm["state"], alarm.get("camera_id") or alarm["site_id"],
                  decided)
 

@@ -3,7 +3,8 @@
 The box sends it through Apprise (``onebox.alerts``), the AWS host publishes it to the SNS topic
 (``stream.sinks.aws.SnsAlarmSink``). What it says: the site and camera by the names people use, the
 local time, what happened, the net score with its interval and how many customers it rests on (from
-the window the alarm was judged on, when there is one), why, and a link to the live page.
+the window the alarm was judged on, when there is one), why, and a link to the live page. A clear
+says how long the alarm lasted, when the sender knows when it told of the raise.
 """
 
 from __future__ import annotations
@@ -49,6 +50,20 @@ def local_time(time_ms: int, timezone: dt.tzinfo | None) -> str:
     return f"{moment:%a %d %b %Y, %H:%M} ({moment.tzname() or 'local time'})"
 
 
+def how_long(duration_ms: int) -> str:
+    """A duration as people say it: "47 minutes", "2 h 05 min", "3 days 4 h"."""
+    minutes = max(0, round(duration_ms / 60_000))
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    if minutes < 24 * 60:
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(round(minutes / 60), 24)  # to the hour: minutes say nothing after days
+    return f"{days} day{'s' if days != 1 else ''} {hours} h"
+
+
 def describe_window(window: Mapping[str, Any], timezone: dt.tzinfo | None) -> str:
     ci = window.get("net_score_ci") or {}
     end = dt.datetime.fromtimestamp(window["window_end_ms"] / 1000, dt.UTC).astimezone(timezone)
@@ -61,8 +76,9 @@ def describe_window(window: Mapping[str, Any], timezone: dt.tzinfo | None) -> st
             f"{'s' if customers != 1 else ''} in the {window['window_minutes']} minutes to {end:%H:%M}.")
 
 
-def alarm_text(alarm: Mapping[str, Any], names: Names, window: Mapping[str, Any] | None = None) -> tuple[str, str]:
-    """(title, body) of one alarm state change."""
+def alarm_text(alarm: Mapping[str, Any], names: Names, window: Mapping[str, Any] | None = None,
+               raised_ms: int | None = None) -> tuple[str, str]:
+    """(title, body) of one alarm state change; ``raised_ms``: for a clear, the time of the raise people were told."""
     site = names.site or alarm["site_id"]
     camera = names.camera(alarm.get("camera_id"))
     where = f"{site}, {camera}" if camera else site
@@ -70,6 +86,9 @@ def alarm_text(alarm: Mapping[str, Any], names: Names, window: Mapping[str, Any]
     prefix = "ALARM" if alarm["state"] == "ALARM" else "Resolved"
     title = f"{prefix} at {where}: {happened}"
     lines = [f"{where}, {local_time(alarm['event_time_ms'], names.timezone)}:", f"{happened[0].upper()}{happened[1:]}."]
+    if alarm["state"] == "OK" and raised_ms is not None and raised_ms <= alarm["event_time_ms"]:
+        lines.append(f"Lasted {how_long(alarm['event_time_ms'] - raised_ms)}, "
+                     f"since {local_time(raised_ms, names.timezone)}.")
     if window is not None:
         lines.append(describe_window(window, names.timezone))
     lines.append(f"Why: {alarm['reason']}")

@@ -98,6 +98,7 @@ class SnsAlarmSink:
     def __init__(self, client: Any, topic_arn: str, names: Names | None = None) -> None:
         self.client, self.topic_arn = client, topic_arn
         self.names = names or Names()
+        self._raised: dict[tuple[str, str, str], int] = {}  # (rule, site, camera) -> its raise's time: a clear's length
 
     def send(self, alarms: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str, Any]] = ()) -> None:
         judged = {window_key(w["site_id"], w["camera_id"], w["window_minutes"], w["window_end_ms"]): w
@@ -107,7 +108,11 @@ class SnsAlarmSink:
                            if site == alarm["site_id"] and camera == (alarm.get("camera_id") or "")
                            and end == alarm["event_time_ms"] and alarm["rule"] in ("low_sentiment", "sentiment_drop")),
                           None)
-            title, body = alarm_text(alarm, self.names, window)
+            key = (alarm["rule"], alarm["site_id"], alarm.get("camera_id") or "")
+            raised = self._raised.pop(key, None)
+            if alarm["state"] == "ALARM":
+                self._raised[key] = alarm["event_time_ms"]
+            title, body = alarm_text(alarm, self.names, window, raised)
             document = json.dumps(alarm, sort_keys=True)
             self.client.publish(
                 TopicArn=self.topic_arn, Subject=_subject(title), MessageStructure="json",

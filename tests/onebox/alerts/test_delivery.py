@@ -89,6 +89,7 @@ def test_a_raise_and_its_clear_reach_email_and_webhook_once_in_plain_words(
     append(layout.stream / ALARMS, alarm("low_sentiment", "OK", T + 1_800_000, reason="net score back"))
     settle(service, lambda: len(inbox.messages) == 2 and len(hook.posts) == 2)
     assert inbox.messages[1]["Subject"].startswith("Resolved at Café Central, Front door")
+    assert "Lasted 30 minutes, since " in inbox.texts()[1]
     # a restart: the stream runner rewrites its uncommitted tail (same alarms, same ids), the box raises again
     restarted = alert_service(config, layout, CAMERA_ALARMS)
     assert restarted is not None

@@ -69,3 +69,19 @@ def test_messages_alternate_per_group_and_no_key_is_sent_twice_across_restarts(t
         assert not states or states[0] == "ALARM"  # a clear only after a raise people were told of
         last = [k.split("-")[1] for k in offered if k.startswith(camera)][-1:]
         assert (states[-1:] or ["OK"]) == (last or ["OK"])  # in the end people know the state it is in
+
+
+def test_the_raise_a_clear_ends_is_remembered_across_a_restart_and_a_held_raise_counts_from_its_own_time(
+        tmp_path: Path) -> None:
+    now = [0.0]
+    phone = Phone()
+    outbox = Outbox(tmp_path / "alerts.json", [phone], clock=lambda: now[0], min_interval_s=1800)
+    outbox.offer(Message("a1", "g", "ALARM", "raised", "", time_ms=1_000))
+    assert Outbox(tmp_path / "alerts.json", [phone]).raised_ms("g") == 1_000  # read back from the ledger
+    outbox.offer(Message("o1", "g", "OK", "cleared", "", time_ms=2_000))
+    assert outbox.raised_ms("g") is None  # cleared: nothing raised to last
+    outbox.offer(Message("a2", "g", "ALARM", "raised again", "", time_ms=3_000))  # inside the interval: held
+    assert outbox.raised_ms("g") is None
+    now[0] = 3600.0
+    outbox.pump()
+    assert outbox.raised_ms("g") == 3_000 and phone.received[-1][0] == "raised again"

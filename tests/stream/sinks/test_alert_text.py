@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import zoneinfo
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream.host.sites import Emitted
-from stream.sinks.alert_text import HAPPENED, Names, alarm_text
+from stream.sinks.alert_text import HAPPENED, Names, alarm_text, how_long
 from stream.sinks.aws import AwsOutputs, SnsAlarmSink
 from tests.stream.sinks.test_aws import queue
 
@@ -50,6 +51,25 @@ def test_too_few_customers_is_said_with_how_many_were_seen() -> None:
     assert body.startswith("cafe-7, door, ")  # ids where no names are known
 
 
+def test_a_clear_says_how_long_the_alarm_lasted_and_since_when() -> None:
+    names = Names("Café Central", {"door": "Front door"}, "", PARIS)
+    _, cleared = alarm_text(alarm(state="OK"), names, window(), raised_ms=T - 47 * 60_000)
+    assert cleared.splitlines()[2] == "Lasted 47 minutes, since Mon 07 Dec 2026, 13:58 (CET)."
+    _, raised = alarm_text(alarm(), names, window(), raised_ms=T - 47 * 60_000)
+    _, unknown = alarm_text(alarm(state="OK"), names, window())
+    assert "Lasted" not in raised and "Lasted" not in unknown  # a raise lasts on; an unknown start is not guessed
+
+
+@given(st.integers(0, 400 * 86_400_000))
+def test_a_duration_in_words_adds_up_to_its_minutes(duration_ms: int) -> None:
+    words = how_long(duration_ms)
+    per = {"day": 1440, "days": 1440, "h": 60, "min": 1, "minute": 1, "minutes": 1}
+    said = sum(int(n) * per[unit] for n, unit in re.findall(r"(\d+) (days?|h|min|minutes?)\b", words))
+    minutes = round(duration_ms / 60_000)
+    assert said == minutes if minutes < 1440 else abs(said - minutes) <= 30  # days: to the hour
+    assert (words == "less than a minute") == (said == 0)
+
+
 @given(st.sampled_from(sorted(HAPPENED)), st.sampled_from([None, "door", "unknown-cam"]))
 def test_every_rule_and_state_has_words_and_a_title_that_names_the_place(key: tuple[str, str],
                                                                           camera: str | None) -> None:
@@ -81,3 +101,5 @@ def test_sns_email_subscribers_get_the_same_words_and_queues_the_json(aws_client
     published.send([raised], [window()])
     texts = json.loads(calls[0]["Message"])
     assert texts["email"] == texts["default"] == body and calls[0]["MessageStructure"] == "json"
+    published.send([{**raised, "state": "OK", "event_time_ms": T + 90 * 60_000}], [])
+    assert "Lasted 1 h 30 min, since Mon 07 Dec 2026, 13:45 (UTC)." in json.loads(calls[1]["Message"])["email"]
