@@ -73,7 +73,17 @@ def describe_window(window: Mapping[str, Any], timezone: dt.tzinfo | None) -> st
                 f"({customers} seen).")
     interval = f" (95% interval {ci['low']:+.2f} to {ci['high']:+.2f})" if ci else ""
     return (f"Net score {window['net_score']:+.2f}{interval} from {customers} customer"
-            f"{'s' if customers != 1 else ''} in the {window['window_minutes']} minutes to {end:%H:%M}.")
+            f"{'s' if customers != 1 else ''} in the {window['window_minutes']} minutes to {end:%H:%M}: "
+            f"{net_words(window['net_score'])}.")
+
+
+def net_words(net: float) -> str:
+    """What a net score means (each customer counts +1 happy, -1 unhappy, 0 neither; the score is their mean)."""
+    per_hundred = round(abs(net) * 100)
+    if per_hundred == 0:
+        return "about as many customers looked happy as unhappy"
+    more = "unhappy than happy" if net < 0 else "happy than unhappy"
+    return f"for every 100 customers, {per_hundred} more looked {more}"
 
 
 def alarm_text(alarm: Mapping[str, Any], names: Names, window: Mapping[str, Any] | None = None,

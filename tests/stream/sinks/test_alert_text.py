@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream.host.sites import Emitted
-from stream.sinks.alert_text import HAPPENED, Names, alarm_text, how_long
+from stream.sinks.alert_text import HAPPENED, Names, alarm_text, how_long, net_words
 from stream.sinks.aws import AwsOutputs, SnsAlarmSink
 from tests.stream.sinks.test_aws import queue
 
@@ -40,7 +40,8 @@ def test_a_raise_in_plain_words_with_names_local_time_score_interval_customers_a
     assert body.splitlines() == [
         "Café Central, Front door, Mon 07 Dec 2026, 14:45 (CET):",
         "Customers look unhappy.",
-        "Net score -0.41 (95% interval -0.60 to -0.22) from 23 customers in the 15 minutes to 14:45.",
+        "Net score -0.41 (95% interval -0.60 to -0.22) from 23 customers in the 15 minutes to 14:45: "
+        "for every 100 customers, 41 more looked unhappy than happy.",
         "Why: net score below -0.2 in 2 of 3 windows",
         "Live page: http://box.local:8765/"]
 
@@ -68,6 +69,17 @@ def test_a_duration_in_words_adds_up_to_its_minutes(duration_ms: int) -> None:
     minutes = round(duration_ms / 60_000)
     assert said == minutes if minutes < 1440 else abs(said - minutes) <= 30  # days: to the hour
     assert (words == "less than a minute") == (said == 0)
+
+
+@given(st.floats(-1, 1))
+def test_a_net_score_is_said_as_happy_and_unhappy_customers_per_hundred(net: float) -> None:
+    words = net_words(net)
+    match = re.fullmatch(r"for every 100 customers, (\d+) more looked (unhappy than happy|happy than unhappy)", words)
+    if match is None:
+        assert words == "about as many customers looked happy as unhappy" and abs(net) <= 0.005
+    else:
+        assert int(match[1]) == round(abs(net) * 100) > 0
+        assert (match[2] == "unhappy than happy") == (net < 0)
 
 
 @given(st.sampled_from(sorted(HAPPENED)), st.sampled_from([None, "door", "unknown-cam"]))
