@@ -51,7 +51,7 @@ def aws_outputs(outlets: Outlets, client: Clients, config: HostConfig) -> Output
     o = outlets
     return AwsOutputs(
         firehose=FirehoseSink(client("firehose"), o.firehose) if o.firehose else None,
-        sns=SnsAlarmSink(client("sns"), o.sns_topic) if o.sns_topic else None,
+        sns=SnsAlarmSink(client("sns"), o.sns_topic, zones=config.site_zones) if o.sns_topic else None,
         eventbridge=EventBridgeAlarmSink(client("events"), o.event_bus) if o.event_bus else None,
         metrics=CloudWatchPublisher(client("cloudwatch"), o.metrics_namespace) if o.metrics_namespace else None,
         dead_letters=SqsDeadLetterSink(client("sqs"), o.dead_letter_queue) if o.dead_letter_queue else None,

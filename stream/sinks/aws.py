@@ -10,10 +10,13 @@ Every adapter here takes a boto3 client (or anything with its method); none impo
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import random
 import time
 import unicodedata
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -95,9 +98,12 @@ class SnsAlarmSink:
     plain words the box's alert messages use (``stream.sinks.alert_text``), queues and functions the
     alarm event as JSON (one message, a text per protocol)."""
 
-    def __init__(self, client: Any, topic_arn: str, names: Names | None = None) -> None:
+    def __init__(self, client: Any, topic_arn: str, names: Names | None = None,
+                 zones: Mapping[str, str] | None = None) -> None:
         self.client, self.topic_arn = client, topic_arn
         self.names = names or Names()
+        # each site's times in its own zone, as its alarms' reasons say them (UTC where none is declared)
+        self.zones = {site: zoneinfo.ZoneInfo(zone) for site, zone in (zones or {}).items()}
         self._raised: dict[tuple[str, str, str], int] = {}  # (rule, site, camera) -> its raise's time: a clear's length
 
     def send(self, alarms: Sequence[Mapping[str, Any]], windows: Sequence[Mapping[str, Any]] = ()) -> None:
@@ -112,7 +118,10 @@ class SnsAlarmSink:
             raised = self._raised.pop(key, None)
             if alarm["state"] == "ALARM":
                 self._raised[key] = alarm["event_time_ms"]
-            title, body = alarm_text(alarm, self.names, window, raised)
+            names = self.names
+            if names.timezone is None:
+                names = dataclasses.replace(names, timezone=self.zones.get(alarm["site_id"], dt.UTC))
+            title, body = alarm_text(alarm, names, window, raised)
             document = json.dumps(alarm, sort_keys=True)
             self.client.publish(
                 TopicArn=self.topic_arn, Subject=_subject(title), MessageStructure="json",

@@ -115,3 +115,19 @@ def test_sns_email_subscribers_get_the_same_words_and_queues_the_json(aws_client
     assert texts["email"] == texts["default"] == body and calls[0]["MessageStructure"] == "json"
     published.send([{**raised, "state": "OK", "event_time_ms": T + 90 * 60_000}], [])
     assert "Lasted 1 h 30 min, since Mon 07 Dec 2026, 13:45 (UTC)." in json.loads(calls[1]["Message"])["email"]
+
+
+def test_sns_says_each_sites_times_in_its_own_zone_as_the_host_gives_them() -> None:
+    """The host's site zones (``--sites``) reach the SNS text: its first line's time and the reason's agree."""
+    from stream.host.loop import HostConfig
+    from stream.wiring import Outlets, aws_outputs
+
+    calls: list[dict[str, Any]] = []
+    recorder = type("Recorder", (), {"publish": lambda self, **kw: calls.append(kw)})()
+    outputs = aws_outputs(Outlets(sns_topic="arn:topic"), lambda service: recorder,
+                          HostConfig(site_zones={"cafe-7": "Europe/Paris"}))
+    assert isinstance(outputs, AwsOutputs) and outputs.sns is not None
+    outputs.sns.send([alarm(), {**alarm(), "site_id": "bar-2", "event_id": "other"}])
+    bodies = [json.loads(call["Message"])["email"] for call in calls]
+    assert bodies[0].startswith("cafe-7, door, Mon 07 Dec 2026, 14:45 (CET):")
+    assert bodies[1].startswith("bar-2, door, Mon 07 Dec 2026, 13:45 (UTC):")  # no zone declared: UTC, as its alarms
