@@ -20,7 +20,7 @@ HAPPENED = {
     ("low_sentiment", "OK"): "customers look fine again",
     ("sentiment_drop", "ALARM"): "customers look less happy than usual for this hour",
     ("sentiment_drop", "OK"): "customers are back to what is usual for this hour",
-    ("camera_silent", "ALARM"): "a camera is not working",
+    ("camera_silent", "ALARM"): "the camera is not working",
     ("camera_silent", "OK"): "the camera works again",
     ("site_unreachable", "ALARM"): "the site sends nothing (its internet link or box is down)",
     ("site_unreachable", "OK"): "the site sends again",

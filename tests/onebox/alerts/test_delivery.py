@@ -123,7 +123,7 @@ def test_a_flapping_camera_sends_one_message_and_a_refusing_server_is_retried(
     inbox.refuse = False
     settle(service, lambda: not service.outbox.pending, timeout_s=20)
     subjects = [m["Subject"] for m in inbox.messages]
-    assert subjects == ["ALARM at Café Central, Front door: a camera is not working",
+    assert subjects == ["ALARM at Café Central, Front door: the camera is not working",
                         "Resolved at Café Central, Front door: the camera works again"]  # 2, not 40
     # it stops for good inside the interval: told when the interval ends, with the raises not sent
     append(layout.run / CAMERA_ALARMS, alarm("camera_silent", "ALARM", T + 500_000, reason="no heartbeat"))
@@ -167,7 +167,7 @@ def test_a_missing_camera_file_reaches_the_inbox_with_its_reason(
     finally:
         box.shutdown(grace_s=5)
     elapsed = time.monotonic() - started
-    assert [m["Subject"] for m in inbox.messages] == ["ALARM at Café Central, Front door: a camera is not working"]
+    assert [m["Subject"] for m in inbox.messages] == ["ALARM at Café Central, Front door: the camera is not working"]
     assert "is not a file" in inbox.texts()[0] and "exit 2" in inbox.texts()[0]
     print(f"missing camera file: message in the inbox {elapsed:.1f} s after the box started")
 
@@ -257,7 +257,7 @@ def test_a_live_camera_that_never_starts_reaches_the_inbox_after_silent_minutes(
         restarts = box.supervisor.status["edge-door"].restarts
     finally:
         box.shutdown(grace_s=5)
-    assert [m["Subject"] for m in inbox.messages] == ["ALARM at Café Central, Front door: a camera is not working"]
+    assert [m["Subject"] for m in inbox.messages] == ["ALARM at Café Central, Front door: the camera is not working"]
     text = inbox.texts()[0]
     assert "keeps failing (exit 75) and is being restarted" in text and "cannot open source rtsp://" in text
     assert restarts >= 1  # a live camera is retried

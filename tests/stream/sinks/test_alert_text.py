@@ -90,6 +90,7 @@ def test_every_rule_and_state_has_words_and_a_title_that_names_the_place(key: tu
     place = "Café" + ({"door": ", Front door", None: ""}.get(camera, f", {camera}"))
     assert title.startswith(("ALARM at " if state == "ALARM" else "Resolved at ") + place + ":")
     assert HAPPENED[key] in title and rule not in title
+    assert " a camera " not in f" {title} "  # the title names the camera: "the camera", not any camera
 
 
 def test_sns_email_subscribers_get_the_same_words_and_queues_the_json(aws_client: Callable[[str], Any],
