@@ -9,6 +9,8 @@ import apprise
 
 from onebox.alerts.ports import DeliveryError
 
+# how chats (Slack, Teams, ntfy, webhooks' "type") mark a message: a raise as a failure, its clear as a success
+NOTIFY_TYPE = {"ALARM": apprise.NotifyType.FAILURE, "OK": apprise.NotifyType.SUCCESS}
 URL_HELP = "an Apprise URL such as mailto://user:pass@smtp.example.com?to=manager@example.com or json://host/path"
 
 
@@ -37,10 +39,11 @@ class AppriseNotifier:
         self._url = url
         self.name = scheme_of(url)
 
-    def send(self, title: str, body: str, attachments: Sequence[Path] = ()) -> None:
+    def send(self, title: str, body: str, attachments: Sequence[Path] = (), state: str = "REPORT") -> None:
         sender = apprise.Apprise()
         sender.add(self._url)
         attach = apprise.AppriseAttachment([str(p) for p in attachments]) if attachments else None
         # the text is plain lines: said so, Apprise keeps them (taken for HTML, a mail ran them into one paragraph)
-        if not sender.notify(body=body, title=title, attach=attach, body_format=apprise.NotifyFormat.TEXT):
+        if not sender.notify(body=body, title=title, attach=attach, body_format=apprise.NotifyFormat.TEXT,
+                             notify_type=NOTIFY_TYPE.get(state, apprise.NotifyType.INFO)):
             raise DeliveryError(f"{self.name} did not take the message (see the apprise log lines before this)")

@@ -42,7 +42,7 @@ KEEP_SENT = 5000  # message keys remembered (far more than a restart could repla
 class Destination(Protocol):
     name: str
 
-    def send(self, title: str, body: str, attachments: Sequence[Path] = ()) -> None: ...
+    def send(self, title: str, body: str, attachments: Sequence[Path] = (), state: str = "REPORT") -> None: ...
 
 
 @dataclass
@@ -150,7 +150,8 @@ class Outbox:
                 self.pending.remove(item)
                 continue
             try:
-                destination.send(item.message.title, item.message.body, [Path(p) for p in item.message.attachments])
+                destination.send(item.message.title, item.message.body, [Path(p) for p in item.message.attachments],
+                                 item.message.state)
             except (DeliveryError, OSError) as error:
                 item.tries += 1
                 if now - item.first_try >= self.give_up_s:

@@ -12,5 +12,6 @@ class DeliveryError(RuntimeError):
 
 
 class Notifier(Protocol):
-    def send(self, title: str, body: str, attachments: Sequence[Path] = ()) -> None:
-        """Sends to every configured destination; raises DeliveryError when any did not take it."""
+    def send(self, title: str, body: str, attachments: Sequence[Path] = (), state: str = "REPORT") -> None:
+        """Sends to every configured destination; raises DeliveryError when any did not take it.
+        ``state`` (ALARM, OK, REPORT): how a chat shows it (red, green, plain)."""

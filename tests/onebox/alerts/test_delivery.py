@@ -86,10 +86,11 @@ def test_a_raise_and_its_clear_reach_email_and_webhook_once_in_plain_words(
     assert lines[0].startswith("Café Central, Front door, ") and lines[0].endswith("(CET):")
     assert lines[1] == "Customers look unhappy." and lines[-1] == "Live page: http://127.0.0.1:8765/"
     assert hook.posts[0]["title"] == inbox.messages[0]["Subject"]
+    assert hook.posts[0]["type"] == "failure"  # a chat shows a raise in red, its clear in green
     append(layout.stream / ALARMS, alarm("low_sentiment", "OK", T + 1_800_000, reason="net score back"))
     settle(service, lambda: len(inbox.messages) == 2 and len(hook.posts) == 2)
     assert inbox.messages[1]["Subject"].startswith("Resolved at Café Central, Front door")
-    assert "Lasted 30 minutes, since " in inbox.texts()[1]
+    assert "Lasted 30 minutes, since " in inbox.texts()[1] and hook.posts[1]["type"] == "success"
     # a restart: the stream runner rewrites its uncommitted tail (same alarms, same ids), the box raises again
     restarted = alert_service(config, layout, CAMERA_ALARMS)
     assert restarted is not None

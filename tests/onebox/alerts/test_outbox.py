@@ -22,7 +22,7 @@ class Phone:
         self.received: list[tuple[str, str]] = []
         self.down = False
 
-    def send(self, title: str, body: str, attachments: Sequence[Path] = ()) -> None:
+    def send(self, title: str, body: str, attachments: Sequence[Path] = (), state: str = "REPORT") -> None:
         if self.down:
             raise DeliveryError("down")
         self.received.append((title, body))
