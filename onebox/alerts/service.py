@@ -61,7 +61,8 @@ class AlertService:
 
     def report_ready(self, report: Path) -> None:
         """The weekly report was written: its message, with the report attached and linked."""
-        title, body = report_text(self.names.site, report.name, self.report_link(report))
+        title, body = report_text(self.names.site, report.name, self.report_link(report),
+                                  int(report.stat().st_mtime * 1000), self.names.timezone)
         with self._lock:
             self.outbox.offer(Message(f"report:{report.name}:{int(report.stat().st_mtime)}", "report", "REPORT",
                                       title, body, (str(report),)))

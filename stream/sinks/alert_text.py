@@ -107,9 +107,10 @@ def alarm_text(alarm: Mapping[str, Any], names: Names, window: Mapping[str, Any]
     return title[:200], "\n".join(lines)
 
 
-def report_text(site: str, report: str, link: str) -> tuple[str, str]:
-    """(title, body) of the weekly report's message."""
-    body = f"The weekly report for {site} is ready: {report}."
+def report_text(site: str, report: str, link: str, made_ms: int, timezone: dt.tzinfo | None) -> tuple[str, str]:
+    """(title, body) of the weekly report's message: dated, as every week's report file has the same name."""
+    day = dt.datetime.fromtimestamp(made_ms / 1000, dt.UTC).astimezone(timezone)
+    body = f"The weekly report for {site}, made {local_time(made_ms, timezone)}, is attached ({report})."
     if link:
         body += f"\nOpen it: {link}"
-    return f"Weekly report for {site}", body
+    return f"Weekly report for {site}, {day:%a %d %b %Y}", body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -191,14 +192,18 @@ def test_the_weekly_report_is_sent_attached_when_the_report_job_ends(
     config.reports_dir.mkdir(parents=True, exist_ok=True)
     (config.reports_dir / "week-49.html").write_text("<h1>Week 49</h1><p>net score +0.31</p>")
     (config.reports_dir / "week-49.csv").write_text("a,b\n")
+    made = dt.datetime(2026, 12, 7, 5, 1, tzinfo=dt.UTC).timestamp()  # 06:01 in Paris
+    os.utime(config.reports_dir / "week-49.html", (made, made))
     spawner.spawned[-1].code = 0  # the report job ends well
     box.step()
     assert box.alerts is not None
     settle(box.alerts, lambda: len(inbox.messages) == 1)
     box.shutdown(grace_s=1)
     message = inbox.messages[0]
-    assert message["Subject"] == "Weekly report for Café Central"
-    assert "week-49.html" in inbox.texts()[0] and "http://127.0.0.1:8765/reports/week-49.html" in inbox.texts()[0]
+    # every week's report has the same file name: the date tells this week's from last week's
+    assert message["Subject"] == "Weekly report for Café Central, Mon 07 Dec 2026"
+    assert "made Mon 07 Dec 2026, 06:01 (CET), is attached (week-49.html)" in inbox.texts()[0]
+    assert "http://127.0.0.1:8765/reports/week-49.html" in inbox.texts()[0]
     attached = [part.get_filename() for part in message.iter_attachments()]
     assert attached == ["week-49.html"]
 
