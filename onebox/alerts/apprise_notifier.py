@@ -43,7 +43,7 @@ class AppriseNotifier:
         sender = apprise.Apprise()
         sender.add(self._url)
         attach = apprise.AppriseAttachment([str(p) for p in attachments]) if attachments else None
-        # the text is plain lines: said so, Apprise keeps them (taken for HTML, a mail ran them into one paragraph)
+        # the text is plain lines, and said so: taken for HTML, a mail would run them into one paragraph
         if not sender.notify(body=body, title=title, attach=attach, body_format=apprise.NotifyFormat.TEXT,
                              notify_type=NOTIFY_TYPE.get(state, apprise.NotifyType.INFO)):
             raise DeliveryError(f"{self.name} did not take the message (see the apprise log lines before this)")
