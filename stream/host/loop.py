@@ -34,6 +34,7 @@ from schemas.time_zones import time_zone_problem
 from stream.alarms import AlarmConfig, check_alarms_fit_windows
 from stream.deadletter import DeadLetter
 from stream.engine import EngineConfig
+from stream.host.outage import RULE as OUTAGE_RULE
 from stream.host.ports import FencedError, Outputs, Source, SourceRecord, StateStore
 from stream.host.sites import Emitted, Sites, StateError
 from stream.ingest import IngestConfig, ingest
@@ -230,7 +231,9 @@ class Host:
     # ------------------------------------------------------------- commit
 
     def _commit(self, emitted: Emitted, letters: list[DeadLetter], records: int, position: Any) -> None:
-        """Outputs now (written and flushed); the state when ``commit_every_s`` has passed."""
+        """Outputs now (written and flushed); the state when ``commit_every_s`` has passed, or at once when
+        an outage was raised or cleared: the site's state says it was told, so a restart does not tell it
+        again (``stream.host.outage``)."""
         fault = self._fault
         fault("before-write")
         self.outputs.write(emitted, letters)
@@ -240,7 +243,8 @@ class Host:
             counters[key] += value
         self._dirty |= emitted.dirty
         self._pending = {"position": position, "batches": int(self._pending["batches"]) + 1}
-        if self._clock() - self._last_commit >= self.config.commit_every_s:
+        told = any(alarm["rule"] == OUTAGE_RULE for alarm in emitted.alarms)
+        if told or self._clock() - self._last_commit >= self.config.commit_every_s:
             self.commit()
 
     def commit(self) -> None:

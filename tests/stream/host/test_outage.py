@@ -12,7 +12,7 @@ from locallog import LocalLog
 from moodlens.cli import build_parser
 from moodlens.commands.stream_host import host_config
 from stream.embedded import ALARMS, WINDOWS, EmbeddedRunner
-from stream.host.outage import OutageWatch
+from stream.host.outage import OutageWatch, Reachability
 from stream.jsonl import dumps, iter_jsonl
 from tests.stream.helpers import beat, face
 
@@ -97,13 +97,14 @@ def test_a_ten_minute_outage_loses_nothing_and_is_reported_once(tmp_path: Path) 
 def test_a_site_never_heard_from_raises_nothing_and_one_heard_from_raises_once() -> None:
     watch = OutageWatch(5)
     assert watch.check({}, 1000.0) == []
-    assert watch.check({"a": 1000.0}, 1000.0 + 299) == []
-    raised = watch.check({"a": 1000.0}, 1000.0 + 300)
+    reach = Reachability(last_input_s=1000.0)
+    assert watch.check({"a": reach}, 1000.0 + 299) == []
+    raised = watch.check({"a": reach}, 1000.0 + 300)
     assert [(a["site_id"], a["state"], a["value"]) for a in raised] == [("a", "ALARM", 5.0)]
-    assert watch.check({"a": 1000.0}, 1000.0 + 900) == []  # raised once, however long it lasts
-    back = watch.heard("a", 1000.0 + 960)
+    assert watch.check({"a": reach}, 1000.0 + 900) == []  # raised once, however long it lasts
+    back = watch.heard("a", reach, 1000.0 + 960)
     assert back is not None and back["state"] == "OK" and "16.0 minutes" in back["reason"]
-    assert watch.heard("a", 1961.0) is None
+    assert watch.heard("a", reach, 1961.0) is None
 
 
 def test_outage_minutes_must_be_positive() -> None:
