@@ -139,6 +139,9 @@ class Host:
                               "this one tried to claim it; stopping without writing anything")
         self._last_idle_check = clock()
         self._last_commit = clock()
+        # A silence is judged only when the last poll read all there was: a host that restarts after a
+        # while down reads its backlog first (the sites' last inputs are restored, `stream.host.outage`)
+        self._caught_up = False
         self._dirty: set[str] = set()
         self._pending: dict[str, Any] = {"position": self.position, "batches": 0}
 
@@ -179,11 +182,12 @@ class Host:
         """One batch from the source; returns how many records it read (0: nothing new)."""
         records = self.source.poll(self.config.batch_size)
         wall_clock = self.config.idle_advance_ms is not None or self.config.unreachable_minutes is not None
-        if wall_clock and self._clock() - self._last_idle_check >= 1.0:
+        if wall_clock and self._caught_up and self._clock() - self._last_idle_check >= 1.0:
             self._last_idle_check = self._clock()
             idle = self.sites.on_wall_clock(self.config.idle_advance_ms)
             if idle.windows or idle.alarms:
                 self._commit(idle, [], 0, position=self._pending["position"])  # before this batch
+        self._caught_up = len(records) < self.config.batch_size
         if not records:
             return 0
         now_ms = int(self._clock() * 1000) if self.config.check_time else None

@@ -1,0 +1,190 @@
+"""A restart is invisible to ``site_unreachable``: a host killed with -9 during a site's outage and started
+again neither reports the outage twice nor forgets to clear it, and a site silent before the restart counts
+from its last event before it. The hosts are real processes (the `stream run` host on a local log, killed
+with SIGKILL), on a fake wall clock where the minutes matter, on the real one for the CLI itself; a state
+written by the previous version's host (site state version 2) still loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from locallog import LocalLog
+from stream.embedded import ALARMS
+from stream.host.outage import RULE
+from stream.host.sites import SITE_STATE_VERSION
+from stream.jsonl import dumps, iter_jsonl
+from stream.state.local import read_state
+from tests.stream.helpers import face
+
+REPO = Path(__file__).resolve().parents[3]
+PREVIOUS = "42b62b44c470314efc422638b4f57c0bd96eabd3"  # main before the reachability was saved (version 2)
+START = 1_796_000_000  # s; a minute boundary in 2026: the time checks stay on
+STEP_S = 5
+SOUTH_SILENT_FROM = 10  # minute: south's uplink drops
+
+# The `stream run` host on a local log (what `build_host` wires), stepped at the times of a plan, each step
+# after appending the plan's lines to the log; then killed with SIGKILL ("kill") or stopped ("stop").
+HOST = textwrap.dedent("""
+    import json, os, signal, sys
+    from locallog import LocalLog
+    from moodlens.cli import build_parser
+    from moodlens.commands.stream_host import host_config
+    from stream.embedded import EmbeddedRunner
+    log, state, plan_file, end = sys.argv[1:5]
+    args = build_parser().parse_args(["stream", "run", "--log", log, "--state", state])
+    with open(plan_file) as file:
+        plan = json.load(file)
+    now = [plan[0][0]]
+    runner = EmbeddedRunner(LocalLog(log), state, host_config(args), source="locallog:" + log, clock=lambda: now[0])
+    writer = LocalLog(log)
+    for at, lines in plan:
+        now[0] = at
+        if lines:
+            writer.append([line.encode() for line in lines])
+        runner.step()
+    if end == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    runner.commit()
+    runner.close()
+""")
+
+
+def plan(first_minute: float, last_minute: float, south_back: float | None = None) -> list[list[Any]]:
+    """A step every 5 s: north sends a face each step; south up to minute 10 and again from ``south_back``."""
+    steps = []
+    for second in range(int(first_minute * 60), int(last_minute * 60) + 1, STEP_S):
+        at = START + second
+        lines = [dumps(face(at * 1000, f"n-{second // 60}", site="north", n=second)).decode()]
+        if second < SOUTH_SILENT_FROM * 60 or (south_back is not None and second >= south_back * 60):
+            lines.append(dumps(face(at * 1000, f"s-{second // 60}", site="south", n=second)).decode())
+        steps.append([at, lines])
+    return steps
+
+
+def host(tree: Path, root: Path, steps: list[list[Any]], end: str) -> str:
+    """Runs the host of ``tree`` (this one or the previous version's) as a process; returns its stderr."""
+    plan_file = root / f"plan-{steps[0][0]}.json"
+    plan_file.write_text(json.dumps(steps))
+    env = dict(os.environ)
+    if tree != REPO:  # the previous version's tree has no built C extension
+        env.pop("MOODLENS_REQUIRE_NATIVE", None)
+    done = subprocess.run([sys.executable, "-c", HOST, str(root / "log"), str(root / "state"), str(plan_file), end],
+                          cwd=tree, env={**env, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == (-signal.SIGKILL if end == "kill" else 0), done.stderr[-3000:]
+    return done.stderr
+
+
+def outages(root: Path) -> list[tuple[str, str, int, float]]:
+    """(site, state, minute told, value) of each site_unreachable the host wrote."""
+    return [(a["site_id"], a["state"], (a["event_time_ms"] // 1000 - START) // 60, a["value"])
+            for a in iter_jsonl(root / "state" / ALARMS) if a["rule"] == RULE]
+
+
+SOUTH_LAST = START + SOUTH_SILENT_FROM * 60 - STEP_S  # south's last event before its outage
+
+
+@pytest.mark.parametrize("back", [18, 30], ids=["back within 5 minutes of the restart", "silent long after it"])
+def test_killed_during_an_outage_the_site_is_told_once_and_cleared_once(tmp_path: Path, back: int) -> None:
+    """Killed at minute 16, one minute after south was reported; started again at 17. South returning at
+    18 gets its OK (before the fix: none, the page kept it open); silent until 30, it is not reported a
+    second time (before the fix: a second ALARM at 22)."""
+    host(REPO, tmp_path, plan(0, 16), "kill")
+    _, sites = read_state(tmp_path / "state")
+    assert sites["south"]["reachability"]["unreachable_since_s"] == SOUTH_LAST
+    assert outages(tmp_path) == [("south", "ALARM", 14, 5.0)]
+    host(REPO, tmp_path, plan(17, back + 1, south_back=back), "stop")
+    told = outages(tmp_path)
+    assert [(site, state) for site, state, _, _ in told] == [("south", "ALARM"), ("south", "OK")]
+    assert told[1][2] == back and told[1][3] == round((START + back * 60 - SOUTH_LAST) / 60, 2)
+
+
+def test_a_site_silent_before_the_restart_counts_from_its_last_event(tmp_path: Path) -> None:
+    """Killed at minute 12 (south silent since 10, not yet reported), started again at 13: south is
+    reported at 15, five minutes after its last event, not five minutes after the restart."""
+    host(REPO, tmp_path, plan(0, 12), "kill")
+    assert outages(tmp_path) == []
+    host(REPO, tmp_path, plan(13, 21, south_back=21), "stop")
+    assert [(s, state, minute) for s, state, minute, _ in outages(tmp_path)] == [
+        ("south", "ALARM", 14), ("south", "OK", 21)]
+
+
+@pytest.fixture(scope="module")
+def previous_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The previous version's source, as `git archive` gives it (its pure-Python decoder: no C build)."""
+    out = tmp_path_factory.mktemp("previous")
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", PREVIOUS], capture_output=True, check=False)
+    if archive.returncode != 0:
+        pytest.fail(f"git archive {PREVIOUS} failed (a clone without main's history?): {archive.stderr.decode()}")
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
+    return out
+
+
+def test_a_state_of_the_previous_version_loads_with_no_outage_memory_for_that_one_restart(
+        previous_tree: Path, tmp_path: Path) -> None:
+    """The previous host reports south and is killed; this host loads its version 2 state, says it has no
+    outage memory and, as the previous host did, reports south again five minutes after the restart. Killed
+    again and restarted, it is on version 3: south's return is cleared once."""
+    host(previous_tree, tmp_path, plan(0, 16), "kill")
+    _, sites = read_state(tmp_path / "state")
+    assert sites["south"]["version"] == 2 and "reachability" not in sites["south"]
+    said = host(REPO, tmp_path, plan(17, 23), "kill")
+    assert "site south: its state (version 2) kept no outage memory" in said
+    _, sites = read_state(tmp_path / "state")
+    assert {doc["version"] for doc in sites.values()} == {SITE_STATE_VERSION}
+    host(REPO, tmp_path, plan(24, 26, south_back=25), "stop")
+    assert [(s, state, minute) for s, state, minute, _ in outages(tmp_path)] == [
+        ("south", "ALARM", 14), ("south", "ALARM", 22), ("south", "OK", 25)]
+
+
+def _wait_for(what: str, check: Any, process: subprocess.Popen[str], limit_s: float = 120.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not check():
+        if process.poll() is not None:
+            raise AssertionError(f"stream run exited ({process.returncode}) before {what}: {process.stderr}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {limit_s:.0f} s")
+        time.sleep(0.2)
+
+
+def test_stream_run_killed_with_sigkill_during_an_outage_sends_the_one_ok(tmp_path: Path) -> None:
+    """The real `moodlens stream run` on the wall clock (site_unreachable after 3 s), killed with -9 once
+    it has reported the site, started again, and the site sends: exactly one ALARM and one OK."""
+    log, state = tmp_path / "log", tmp_path / "state"
+    with LocalLog(log) as writer:
+        writer.append([dumps(face(int(time.time() * 1000), "t", site="west", n=i)) for i in range(3)])
+    argv = [sys.executable, "-m", "moodlens.cli", "stream", "run", "--log", str(log), "--state", str(state),
+            "--unreachable-minutes", "0.05", "--poll-s", "0.1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def reported() -> bool:
+        _, sites = read_state(state)
+        return bool(sites) and sites["west"]["reachability"]["unreachable_since_s"] is not None
+
+    first = subprocess.Popen(argv, env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for("site_unreachable saved with the site", reported, first)
+    finally:
+        first.kill()
+        first.communicate()
+    assert first.returncode == -signal.SIGKILL
+    second = subprocess.Popen(argv, env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        with LocalLog(log) as writer:
+            writer.append([dumps(face(int(time.time() * 1000), "t2", site="west", n=9))])
+        _wait_for("OK", lambda: any(a["state"] == "OK" for a in iter_jsonl(state / ALARMS)), second)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=60)
+    assert [(a["site_id"], a["state"]) for a in iter_jsonl(state / ALARMS) if a["rule"] == RULE] == [
+        ("west", "ALARM"), ("west", "OK")]
