@@ -6,6 +6,7 @@ written by the previous version's host (site state version 2) still loads."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -13,18 +14,29 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from locallog import LocalLog
-from stream.embedded import ALARMS
+from moodlens.cli import build_parser
+from moodlens.commands.stream_host import host_config
+from stream.embedded import ALARMS, EmbeddedRunner
+from stream.host.kcl import SiteRecordProcessor
+from stream.host.loop import HostConfig
 from stream.host.outage import RULE
 from stream.host.sites import SITE_STATE_VERSION
 from stream.jsonl import dumps, iter_jsonl
+from stream.sources.kinesis.daemon import DaemonRecords
 from stream.state.local import read_state
+from stream.state.s3 import S3SiteStates
 from tests.stream.helpers import face
+from tests.stream.host.test_kcl import MemoryOutputs, StandIn, store  # noqa: F401 (a fixture)
+from tests.stream.test_embedded import SimulatedCrashError
 
 REPO = Path(__file__).resolve().parents[3]
 PREVIOUS = "42b62b44c470314efc422638b4f57c0bd96eabd3"  # main before the reachability was saved (version 2)
@@ -40,8 +52,8 @@ HOST = textwrap.dedent("""
     from moodlens.cli import build_parser
     from moodlens.commands.stream_host import host_config
     from stream.embedded import EmbeddedRunner
-    log, state, plan_file, end = sys.argv[1:5]
-    args = build_parser().parse_args(["stream", "run", "--log", log, "--state", state])
+    log, state, plan_file, end, *flags = sys.argv[1:]
+    args = build_parser().parse_args(["stream", "run", "--log", log, "--state", state, *flags])
     with open(plan_file) as file:
         plan = json.load(file)
     now = [plan[0][0]]
@@ -59,27 +71,31 @@ HOST = textwrap.dedent("""
 """)
 
 
-def plan(first_minute: float, last_minute: float, south_back: float | None = None) -> list[list[Any]]:
-    """A step every 5 s: north sends a face each step; south up to minute 10 and again from ``south_back``."""
+def plan(first_minute: float, last_minute: float, south_back: float | None = None,
+         sparse: str | None = None) -> list[list[Any]]:
+    """A step every 5 s: north sends a face each step; south up to minute 10 and again from ``south_back``;
+    a ``sparse`` site one every two minutes."""
     steps = []
     for second in range(int(first_minute * 60), int(last_minute * 60) + 1, STEP_S):
         at = START + second
         lines = [dumps(face(at * 1000, f"n-{second // 60}", site="north", n=second)).decode()]
         if second < SOUTH_SILENT_FROM * 60 or (south_back is not None and second >= south_back * 60):
             lines.append(dumps(face(at * 1000, f"s-{second // 60}", site="south", n=second)).decode())
+        if sparse is not None and second % 120 == 0:
+            lines.append(dumps(face(at * 1000, f"{sparse}-{second // 60}", site=sparse, n=second)).decode())
         steps.append([at, lines])
     return steps
 
 
-def host(tree: Path, root: Path, steps: list[list[Any]], end: str) -> str:
+def host(tree: Path, root: Path, steps: list[list[Any]], end: str, *flags: str) -> str:
     """Runs the host of ``tree`` (this one or the previous version's) as a process; returns its stderr."""
     plan_file = root / f"plan-{steps[0][0]}.json"
     plan_file.write_text(json.dumps(steps))
     env = dict(os.environ)
     if tree != REPO:  # the previous version's tree has no built C extension
         env.pop("MOODLENS_REQUIRE_NATIVE", None)
-    done = subprocess.run([sys.executable, "-c", HOST, str(root / "log"), str(root / "state"), str(plan_file), end],
-                          cwd=tree, env={**env, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
+    argv = [sys.executable, "-c", HOST, str(root / "log"), str(root / "state"), str(plan_file), end, *flags]
+    done = subprocess.run(argv, cwd=tree, env={**env, "PYTHONPATH": str(tree)}, capture_output=True, text=True,
                           timeout=300, check=False)
     assert done.returncode == (-signal.SIGKILL if end == "kill" else 0), done.stderr[-3000:]
     return done.stderr
@@ -117,6 +133,21 @@ def test_a_site_silent_before_the_restart_counts_from_its_last_event(tmp_path: P
     host(REPO, tmp_path, plan(13, 21, south_back=21), "stop")
     assert [(s, state, minute) for s, state, minute, _ in outages(tmp_path)] == [
         ("south", "ALARM", 14), ("south", "OK", 21)]
+
+
+def test_a_host_down_longer_than_the_outage_time_reads_its_backlog_before_it_judges_a_silence(
+        tmp_path: Path) -> None:
+    """Killed at 2:30 and down until 12:30 while the sites send on (into the log): the restarted host reads
+    20 records a poll, and east (one event every two minutes, none in the first poll) has been silent for
+    ten minutes by its last event before the kill. Nothing is reported: the host was down, not east."""
+    host(REPO, tmp_path, plan(0, 2.5, sparse="east"), "kill", "--batch-size", "20")
+    with LocalLog(tmp_path / "log") as writer:
+        writer.append([line.encode() for _, lines in plan(2.5 + STEP_S / 60, 12.5 - STEP_S / 60, sparse="east")
+                       for line in lines])
+    host(REPO, tmp_path, plan(12.5, 16, sparse="east"), "stop", "--batch-size", "20")
+    assert outages(tmp_path) == []
+    _, sites = read_state(tmp_path / "state")
+    assert sites["east"]["counters"]["events"] == len(range(0, 16 * 60 + 1, 120))
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +219,82 @@ def test_stream_run_killed_with_sigkill_during_an_outage_sends_the_one_ok(tmp_pa
         second.communicate(timeout=60)
     assert [(a["site_id"], a["state"]) for a in iter_jsonl(state / ALARMS) if a["rule"] == RULE] == [
         ("west", "ALARM"), ("west", "OK")]
+
+
+@pytest.mark.parametrize("back", [18, 30], ids=["back within 5 minutes", "silent long after"])
+def test_a_kcl_worker_restarted_during_an_outage_clears_it_once(
+        store: Callable[[], S3SiteStates], back: int) -> None:  # noqa: F811 (the fixture imported above)
+    """KCL mode (site objects in moto's S3): the worker that reported south dies at minute 16; another takes
+    the shard over at 17. South's object says it was told: no second ALARM, and its return gets the OK.
+    (A worker loads a site when a record of it comes: a site silent across a worker's restart is watched
+    again only once it sends.)"""
+    daemon = StandIn()
+    now = [float(START)]
+    config = HostConfig(check_time=False, unreachable_minutes=5)
+    outputs = [MemoryOutputs(), MemoryOutputs()]
+    workers = [SiteRecordProcessor(store(), out, config, records=DaemonRecords(), clock=lambda: now[0],
+                                   log=lambda line: None) for out in outputs]
+    for worker, steps in zip(workers, (plan(0, 16), plan(17, back + 1, south_back=back)), strict=True):
+        daemon.start("shard-0", worker)  # the second takes the lease over; the first is gone
+        for at, lines in steps:
+            now[0] = at
+            daemon.put("shard-0", [(json.loads(line)["site_id"], line.encode()) for line in lines])
+            daemon.deliver("shard-0", worker, batch=100)
+    told = [(a["site_id"], a["state"], (a["event_time_ms"] // 1000 - START) // 60)
+            for out in outputs for a in out.alarms if a["rule"] == RULE]
+    assert told == [("south", "ALARM", 14), ("south", "OK", back)]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kills=st.dictionaries(st.integers(1, 4000), st.integers(0, 12 * 60 // STEP_S), min_size=1, max_size=3))
+def test_killed_anywhere_for_any_while_alarm_and_ok_alternate(
+        tmp_path_factory: pytest.TempPathFactory, kills: dict[int, int]) -> None:
+    """Property: the host killed at any write of its commits (counted over the run) and down for up to 12
+    minutes each time while the sites go on sending (a backlog, read 20 records a poll): per site ALARM and OK
+    alternate, one pair at most for south's one outage (minutes 10 to 20), exactly one when the host was up
+    all through it, and none for north, whose events only waited in the backlog."""
+    root = tmp_path_factory.mktemp("kills")
+    args = build_parser().parse_args(["stream", "run", "--log", str(root / "log"), "--state", str(root / "state")])
+    config = dataclasses.replace(host_config(args), batch_size=20)
+    now = [float(START)]
+    calls = 0
+
+    def fault(point: str) -> None:
+        nonlocal calls
+        calls += 1
+        if calls in kills:
+            raise SimulatedCrashError(point)
+
+    def start() -> EmbeddedRunner:
+        return EmbeddedRunner(LocalLog(root / "log"), root / "state", config, clock=lambda: now[0], fault=fault)
+
+    writer = LocalLog(root / "log")
+    runner: EmbeddedRunner | None = start()
+    down_steps, downs = 0, list[list[float]]()  # the host's down times (s)
+    for at, lines in plan(0, 30, south_back=20):
+        now[0] = at
+        writer.append([line.encode() for line in lines])
+        if runner is None:
+            if down_steps:
+                down_steps -= 1
+                continue
+            runner = start()
+            downs[-1][1] = at
+        try:
+            runner.step()
+        except SimulatedCrashError:
+            runner.close()  # no commit: what a kill leaves
+            runner, down_steps = None, kills[calls]
+            downs.append([at, at])
+    if runner is None:  # down at the end: started once more, it reads what waited
+        runner = start()
+        runner.drain()
+        downs[-1][1] = now[0]
+    runner.commit()
+    runner.close()
+    told = outages(root)
+    assert [s for s in told if s[0] == "north"] == []
+    south = [state for site, state, _, _ in told if site == "south"]
+    assert south in ([], ["ALARM", "OK"])
+    if all(end < START + SOUTH_SILENT_FROM * 60 or begin > START + 20 * 60 for begin, end in downs):
+        assert south == ["ALARM", "OK"]
