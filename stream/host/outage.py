@@ -21,7 +21,10 @@ its last event, and whether it is reported unreachable), is part of the site's s
 redeployed consumer, a box's host killed with -9, a site moving to another KCL worker) counts a silent
 site from its last event before the restart, does not report an outage already reported, and sends the
 one OK when the site returns. The host commits its state as soon as an outage is raised or cleared
-(``stream.host.loop``), whatever its commit interval. A state saved by version 2 keeps no reachability:
+(``stream.host.loop``), whatever its commit interval; and it judges a silence only once a poll has read
+all there was (a host restarted after a while down reads its backlog first: the time it was down is not
+the sites' silence). In KCL mode a worker loads a site when a record of it comes, so a site silent across
+a worker's restart is watched again once it sends. A state saved by version 2 keeps no reachability:
 for that one restart its sites count their silence from the restart, and a site already reported is
 reported again once the silence has lasted ``after_minutes`` of the new host's clock (said in the log).
 
@@ -30,6 +33,7 @@ The alarms carry wall-clock times and are not replayed byte for byte (like the i
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +43,7 @@ from schemas.types import SentimentAlarm
 from stream.ids import stable_event_id
 
 RULE: Final = "site_unreachable"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,6 +76,16 @@ class Reachability:
                 raise ValueError(f"reachability {key} {value!r}: expected a wall-clock time in seconds or null")
             times[key] = None if value is None else float(value)
         return cls(**times)
+
+
+def saved_reachability(document: Mapping[str, Any] | None, where: str) -> Reachability:
+    """A site's reachability from its saved state (``where``: the file or object, for the log); None, a state
+    saved before it was kept (version 2): none known, said in the log."""
+    if document is not None:
+        return Reachability.from_json(document)
+    log.warning("%s: the site state (version 2) kept no outage memory: the site's silence counts from now, and a "
+                "site_unreachable already sent is sent again if the silence lasts", where)
+    return Reachability()
 
 
 class OutageWatch:

@@ -22,9 +22,8 @@ IANA zone, from `--sites`; a site left out is UTC, said once in the log). A save
 were kept in other hours (an older state version's UTC hours, or the zone changed since) is moved to the
 zone declared now (`stream.alarms.AlarmEngine.restore`), said in the log.
 
-Outages. A site's `Reachability` (its last event's wall clock, whether it is reported unreachable) is
-saved with it, so a restart does not repeat or lose a ``site_unreachable`` (``stream.host.outage``); a
-state of version 2 has none and is read with none known (said in the log).
+Outages. A site's `Reachability` is saved with it: a restart neither repeats nor loses a ``site_unreachable``
+(``stream.host.outage``); a version 2 state has none and is read with none known (said in the log).
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from typing import Any, NamedTuple
 from schemas.types import SentimentAlarm, SentimentWindow
 from stream.alarms import AlarmConfig, AlarmEngine, baseline_zone
 from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
-from stream.host.outage import OutageWatch, Reachability
+from stream.host.outage import OutageWatch, Reachability, saved_reachability
 
 SITE_STATE_VERSION = 3
 SITE_STATE_READ = (2, SITE_STATE_VERSION)  # 2: before the reachability (stream.host.outage)
@@ -113,7 +112,7 @@ class SiteState:
                        AlarmEngine.restore(state["alarms"], alarms, zones),
                        {str(k): int(v) for k, v in state["applied"].items()},
                        {key: int(value) for key, value in counters.items()},
-                       Reachability.from_json(state["reachability"]) if version == SITE_STATE_VERSION else None)
+                       saved_reachability(state["reachability"] if version == SITE_STATE_VERSION else None, where))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise StateError(f"{where}: unusable site state ({type(error).__name__}: {error})") from error
 
@@ -166,9 +165,6 @@ class Sites:
         restored = self.states[name] = SiteState.restore(state, where, self.alarm_config, self.engine_config,
                                                          self.zones)
         self.say_zone(name, state)
-        if state.get("version") != SITE_STATE_VERSION:
-            log.warning("site %s: its state (version %s) kept no outage memory: its silence counts from now, and "
-                        "a site_unreachable already sent is sent again if the silence lasts", name, state["version"])
         return restored
 
     def apply(self, items: Sequence[Applied | tuple[Mapping[str, Any], str, int]]) -> Emitted:

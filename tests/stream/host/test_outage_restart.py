@@ -170,7 +170,7 @@ def test_a_state_of_the_previous_version_loads_with_no_outage_memory_for_that_on
     _, sites = read_state(tmp_path / "state")
     assert sites["south"]["version"] == 2 and "reachability" not in sites["south"]
     said = host(REPO, tmp_path, plan(17, 23), "kill")
-    assert "site south: its state (version 2) kept no outage memory" in said
+    assert "(site south): the site state (version 2) kept no outage memory" in said
     _, sites = read_state(tmp_path / "state")
     assert {doc["version"] for doc in sites.values()} == {SITE_STATE_VERSION}
     host(REPO, tmp_path, plan(24, 26, south_back=25), "stop")
