@@ -27,15 +27,17 @@ from moodlens.cli import build_parser
 from moodlens.commands.stream_host import host_config
 from stream.embedded import ALARMS, EmbeddedRunner
 from stream.host.kcl import SiteRecordProcessor
-from stream.host.loop import HostConfig
+from stream.host.loop import Host, HostConfig
 from stream.host.outage import RULE
 from stream.host.sites import SITE_STATE_VERSION
 from stream.jsonl import dumps, iter_jsonl
 from stream.sources.kinesis.daemon import DaemonRecords
+from stream.sources.locallog import LocalLogSource
 from stream.state.local import read_state
-from stream.state.s3 import S3SiteStates
+from stream.state.s3 import S3SiteStates, S3StateStore
 from tests.stream.helpers import face
 from tests.stream.host.test_kcl import MemoryOutputs, StandIn, store  # noqa: F401 (a fixture)
+from tests.stream.state.test_s3 import make_bucket
 from tests.stream.test_embedded import SimulatedCrashError
 
 REPO = Path(__file__).resolve().parents[3]
@@ -148,6 +150,32 @@ def test_a_host_down_longer_than_the_outage_time_reads_its_backlog_before_it_jud
     assert outages(tmp_path) == []
     _, sites = read_state(tmp_path / "state")
     assert sites["east"]["counters"]["events"] == len(range(0, 16 * 60 + 1, 120))
+
+
+def test_the_consumer_stores_its_state_when_it_reports_an_outage_whatever_its_commit_interval(
+        aws_client: Callable[[str], Any], unique: str, tmp_path: Path) -> None:
+    """The consumer's state on S3 (moto) is stored every 30 s; it is killed right after reporting south (at
+    14:55, before the next periodic store) and started again at 15:00: what it sent (an SNS topic, not cut
+    back) holds one ALARM and, when south returns at 18, one OK."""
+    s3 = aws_client("s3")
+    make_bucket(s3, f"outage-{unique}")
+    config = HostConfig(unreachable_minutes=5, commit_every_s=30.0)  # `stream run`'s default on S3 state
+    sent = MemoryOutputs()
+    now = [float(START)]
+    writer = LocalLog(tmp_path / "log")
+    for steps, kill in ((plan(0, 14.99), True), (plan(15, 19, south_back=18), False)):
+        consumer = Host(LocalLogSource(LocalLog(tmp_path / "log"), "log"), S3StateStore(s3, f"s3://outage-{unique}/c"),
+                        sent, config, clock=lambda: now[0])
+        for at, lines in steps:
+            now[0] = at
+            writer.append([line.encode() for line in lines])
+            consumer.step()
+        if not kill:
+            consumer.commit()
+        consumer.close()
+    told = [(a["site_id"], a["state"], (a["event_time_ms"] // 1000 - START) // 60) for a in sent.alarms
+            if a["rule"] == RULE]
+    assert told == [("south", "ALARM", 14), ("south", "OK", 18)]
 
 
 @pytest.fixture(scope="module")
