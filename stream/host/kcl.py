@@ -9,10 +9,10 @@ sites' states -> KCL checkpoint, in that order (sinks, state, offsets). Only the
 keeps the shard's position).
 
 State per site. Each site is its own S3 object (``S3SiteStates``) carrying, besides its engine and
-alarm state, the last position it applied per shard. So a site can move between workers (a lease
-steal, a split, a merge) without anything else moving with it: the next processor that sees the
-site loads its object; a record re-delivered after a crash or a lease move is skipped exactly by the
-sites that had applied it, and applied by those that had not. Event time is per site
+alarm state (and its reachability, ``stream.host.outage``), the last position it applied per shard. So
+a site can move between workers (a lease steal, a split, a merge) without anything else moving with it:
+the next processor that sees the site loads its object; a record re-delivered after a crash or a lease
+move is skipped exactly by the sites that had applied it, and applied by those that had not. Event time is per site
 (``stream.host.sites``), so the windows are those a single consumer would compute.
 
 Counters are the host's: each site object carries the site's own (events, windows, alarms, late)

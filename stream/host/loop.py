@@ -34,6 +34,7 @@ from schemas.time_zones import time_zone_problem
 from stream.alarms import AlarmConfig, check_alarms_fit_windows
 from stream.deadletter import DeadLetter
 from stream.engine import EngineConfig
+from stream.host.outage import RULE as OUTAGE_RULE
 from stream.host.ports import FencedError, Outputs, Source, SourceRecord, StateStore
 from stream.host.sites import Emitted, Sites, StateError
 from stream.ingest import IngestConfig, ingest
@@ -138,6 +139,9 @@ class Host:
                               "this one tried to claim it; stopping without writing anything")
         self._last_idle_check = clock()
         self._last_commit = clock()
+        # A silence is judged only when the last poll read all there was: a host that restarts after a
+        # while down reads its backlog first (the sites' last inputs are restored, `stream.host.outage`)
+        self._caught_up = False
         self._dirty: set[str] = set()
         self._pending: dict[str, Any] = {"position": self.position, "batches": 0}
 
@@ -178,11 +182,12 @@ class Host:
         """One batch from the source; returns how many records it read (0: nothing new)."""
         records = self.source.poll(self.config.batch_size)
         wall_clock = self.config.idle_advance_ms is not None or self.config.unreachable_minutes is not None
-        if wall_clock and self._clock() - self._last_idle_check >= 1.0:
+        if wall_clock and self._caught_up and self._clock() - self._last_idle_check >= 1.0:
             self._last_idle_check = self._clock()
             idle = self.sites.on_wall_clock(self.config.idle_advance_ms)
             if idle.windows or idle.alarms:
                 self._commit(idle, [], 0, position=self._pending["position"])  # before this batch
+        self._caught_up = len(records) < self.config.batch_size
         if not records:
             return 0
         now_ms = int(self._clock() * 1000) if self.config.check_time else None
@@ -230,7 +235,9 @@ class Host:
     # ------------------------------------------------------------- commit
 
     def _commit(self, emitted: Emitted, letters: list[DeadLetter], records: int, position: Any) -> None:
-        """Outputs now (written and flushed); the state when ``commit_every_s`` has passed."""
+        """Outputs now (written and flushed); the state when ``commit_every_s`` has passed, or at once when
+        an outage was raised or cleared: the site's state says it was told, so a restart does not tell it
+        again (``stream.host.outage``)."""
         fault = self._fault
         fault("before-write")
         self.outputs.write(emitted, letters)
@@ -240,7 +247,8 @@ class Host:
             counters[key] += value
         self._dirty |= emitted.dirty
         self._pending = {"position": position, "batches": int(self._pending["batches"]) + 1}
-        if self._clock() - self._last_commit >= self.config.commit_every_s:
+        told = any(alarm["rule"] == OUTAGE_RULE for alarm in emitted.alarms)
+        if told or self._clock() - self._last_commit >= self.config.commit_every_s:
             self.commit()
 
     def commit(self) -> None:

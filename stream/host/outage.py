@@ -15,19 +15,77 @@ How long a silent site's last windows stay open is bounded separately, by the ho
 (``HostConfig.idle_advance_ms``, default one hour): only past it does the wall clock move that site's
 event time on.
 
-The alarms carry wall-clock times and are not replayed byte for byte (like the idle advance); they
-are not part of a site's saved state, so a host restarted during an outage raises it again once the
-silence has lasted ``after_minutes`` of its own clock.
+A restart is invisible to the alarm. What it needs of a site, its `Reachability` (the wall clock of
+its last event, and whether it is reported unreachable), is part of the site's saved state
+(``stream.host.sites.SiteState``, site state version 3) and committed with it, so a restarted host (a
+redeployed consumer, a box's host killed with -9, a site moving to another KCL worker) counts a silent
+site from its last event before the restart, does not report an outage already reported, and sends the
+one OK when the site returns. The host commits its state as soon as an outage is raised or cleared
+(``stream.host.loop``), whatever its commit interval; and it judges a silence only once a poll has read
+all there was (a host restarted after a while down reads its backlog first: the time it was down is not
+the sites' silence). In KCL mode a worker loads a site when a record of it comes, so a site silent across
+a worker's restart is watched again once it sends. A state saved by version 2 keeps no reachability:
+for that one restart its sites count their silence from the restart, and a site already reported is
+reported again once the silence has lasted ``after_minutes`` of the new host's clock (said in the log).
+
+The alarms carry wall-clock times and are not replayed byte for byte (like the idle advance).
 """
 
 from __future__ import annotations
 
-from typing import Final, Literal
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from schemas.types import SentimentAlarm
 from stream.ids import stable_event_id
 
 RULE: Final = "site_unreachable"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reachability:
+    """A site's wall-clock facts (seconds): when its last event arrived (None: not known, the host counts
+    from the first time it looks), and, while it is reported unreachable, that last event's time."""
+
+    last_input_s: float | None = None
+    unreachable_since_s: float | None = None
+
+    def last_input(self, now_s: float) -> float:
+        """The last input's time; not known (a state that did not keep it): counted from ``now_s`` on."""
+        if self.last_input_s is None:
+            self.last_input_s = now_s
+        return self.last_input_s
+
+    def to_json(self) -> dict[str, float | None]:
+        return {"last_input_s": self.last_input_s, "unreachable_since_s": self.unreachable_since_s}
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Reachability:
+        """A saved one (``to_json``); ValueError naming the field that is not a time."""
+        if not isinstance(document, Mapping):
+            raise ValueError(f"reachability {document!r}: expected an object")
+        times = {}
+        for key in ("last_input_s", "unreachable_since_s"):
+            value = document[key]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or not math.isfinite(value)):
+                raise ValueError(f"reachability {key} {value!r}: expected a wall-clock time in seconds or null")
+            times[key] = None if value is None else float(value)
+        return cls(**times)
+
+
+def saved_reachability(document: Mapping[str, Any] | None, where: str) -> Reachability:
+    """A site's reachability from its saved state (``where``: the file or object, for the log); None, a state
+    saved before it was kept (version 2): none known, said in the log."""
+    if document is not None:
+        return Reachability.from_json(document)
+    log.warning("%s: the site state (version 2) kept no outage memory: the site's silence counts from now, and a "
+                "site_unreachable already sent is sent again if the silence lasts", where)
+    return Reachability()
 
 
 class OutageWatch:
@@ -35,26 +93,28 @@ class OutageWatch:
         if not after_minutes > 0:
             raise ValueError(f"site_unreachable needs a positive number of minutes, got {after_minutes}")
         self.after_ms = int(after_minutes * 60_000)
-        self.unreachable: dict[str, float] = {}  # site -> wall clock (s) of its last event when raised
 
-    def heard(self, site: str, now_s: float) -> SentimentAlarm | None:
-        """The site sent again: the OK alarm when it had been reported unreachable."""
-        if site not in self.unreachable:
+    def heard(self, site: str, reach: Reachability, now_s: float) -> SentimentAlarm | None:
+        """The site sent again: the OK alarm when it had been reported unreachable (once: it is cleared)."""
+        since = reach.unreachable_since_s
+        if since is None:
             return None
-        since = self.unreachable.pop(site)
+        reach.unreachable_since_s = None
         minutes = (now_s - since) / 60
         return _alarm(site, "OK", now_s, minutes, self.after_ms / 60_000,
                       f"site {site} sends again after {minutes:.1f} minutes without events; what its edges "
                       "spooled meanwhile goes into its windows")
 
-    def check(self, last_input: dict[str, float], now_s: float) -> list[SentimentAlarm]:
-        """The sites silent for ``after_minutes`` that are not yet reported (site name order)."""
+    def check(self, reach: Mapping[str, Reachability], now_s: float) -> list[SentimentAlarm]:
+        """The sites silent for ``after_minutes`` that are not yet reported (site name order); a site
+        whose last input is not known counts from ``now_s``."""
         raised = []
-        for site in sorted(last_input):
-            last = last_input[site]
-            if site in self.unreachable or (now_s - last) * 1000 < self.after_ms:
+        for site in sorted(reach):
+            state = reach[site]
+            last = state.last_input(now_s)
+            if state.unreachable_since_s is not None or (now_s - last) * 1000 < self.after_ms:
                 continue
-            self.unreachable[site] = last
+            state.unreachable_since_s = last
             minutes = (now_s - last) / 60
             raised.append(_alarm(site, "ALARM", now_s, minutes, self.after_ms / 60_000,
                                  f"no event from site {site} for {minutes:.1f} minutes (its uplink, edge box or "

@@ -21,6 +21,9 @@ Local hours. Each site's alarm baselines learn the local hours and days of its z
 IANA zone, from `--sites`; a site left out is UTC, said once in the log). A saved state whose baselines
 were kept in other hours (an older state version's UTC hours, or the zone changed since) is moved to the
 zone declared now (`stream.alarms.AlarmEngine.restore`), said in the log.
+
+Outages. A site's `Reachability` is saved with it: a restart neither repeats nor loses a ``site_unreachable``
+(``stream.host.outage``); a version 2 state has none and is read with none known (said in the log).
 """
 
 from __future__ import annotations
@@ -36,9 +39,10 @@ from typing import Any, NamedTuple
 from schemas.types import SentimentAlarm, SentimentWindow
 from stream.alarms import AlarmConfig, AlarmEngine, baseline_zone
 from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
-from stream.host.outage import OutageWatch
+from stream.host.outage import OutageWatch, Reachability, saved_reachability
 
-SITE_STATE_VERSION = 2
+SITE_STATE_VERSION = 3
+SITE_STATE_READ = (2, SITE_STATE_VERSION)  # 2: before the reachability (stream.host.outage)
 SITE_COUNTERS = ("events", "windows", "alarms", "late")  # what a site's own events produced
 log = logging.getLogger(__name__)
 
@@ -77,15 +81,17 @@ class SiteState:
     leaves a site's state older or newer than the host's checkpoint, its counters match it."""
 
     def __init__(self, engine: WindowEngine, alarms: AlarmEngine, applied: dict[str, int] | None = None,
-                 counters: Mapping[str, int] | None = None) -> None:
+                 counters: Mapping[str, int] | None = None, reach: Reachability | None = None) -> None:
         self.engine = engine
         self.alarms = alarms
         self.applied = applied or {}
         self.counters = {key: int((counters or {}).get(key, 0)) for key in SITE_COUNTERS}
+        self.reach = reach or Reachability()  # wall clock: its last input, an outage reported
 
     def snapshot(self) -> dict[str, Any]:
         return {"version": SITE_STATE_VERSION, "engine": self.engine.snapshot(), "alarms": self.alarms.snapshot(),
-                "applied": dict(sorted(self.applied.items())), "counters": dict(self.counters)}
+                "applied": dict(sorted(self.applied.items())), "counters": dict(self.counters),
+                "reachability": self.reach.to_json()}
 
     @classmethod
     def restore(cls, state: Mapping[str, Any], where: str, alarms: AlarmConfig | None = None,
@@ -95,16 +101,18 @@ class SiteState:
         operations' tuning, a new `--min-tracks` too, applies to the sites a restarted host already knew);
         ``zones``: the host's site zones, likewise (None: the ones stored)."""
         try:
-            if state.get("version") != SITE_STATE_VERSION:
-                raise ValueError(f"site state version {state.get('version')!r} (another version of moodlens wrote "
-                                 f"it), this host reads {SITE_STATE_VERSION}")
+            version = state.get("version")
+            if version not in SITE_STATE_READ:
+                raise ValueError(f"site state version {version!r} (another version of moodlens wrote it), this "
+                                 f"host reads {' and '.join(map(str, SITE_STATE_READ))}")
             counters = state["counters"]
             if not isinstance(counters, dict) or set(counters) != set(SITE_COUNTERS):
                 raise ValueError(f"counters {counters!r}: expected {', '.join(SITE_COUNTERS)}")
             return cls(WindowEngine.restore(state["engine"], engine),
                        AlarmEngine.restore(state["alarms"], alarms, zones),
                        {str(k): int(v) for k, v in state["applied"].items()},
-                       {key: int(value) for key, value in counters.items()})
+                       {key: int(value) for key, value in counters.items()},
+                       saved_reachability(state["reachability"] if version == SITE_STATE_VERSION else None, where))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise StateError(f"{where}: unusable site state ({type(error).__name__}: {error})") from error
 
@@ -124,7 +132,6 @@ class Sites:
         self._said_utc: set[str] = set()
         self.states: dict[str, SiteState] = dict(states or {})
         self._clock = clock
-        self._last_input: dict[str, float] = {}  # wall clock of a site's last event: idle advance, outages
         self.outage: OutageWatch | None = None  # site_unreachable in wall-clock time (`watch_outages`)
 
     def watch_outages(self, after_minutes: float) -> None:
@@ -199,10 +206,10 @@ class Sites:
                 continue
             site_events = grouped if fresh is indexes else [events[i] for i in fresh]
             out.dirty.add(name)
-            if self.outage is not None and (back := self.outage.heard(name, now)):
+            if self.outage is not None and (back := self.outage.heard(name, state.reach, now)):
                 cleared.append(back)
                 state.counters["alarms"] += 1
-            self._last_input[name] = now
+            state.reach.last_input_s = now
             before = state.engine.watermark_ms
             result = state.engine.process(site_events)
             counters = state.counters
@@ -252,14 +259,10 @@ class Sites:
         """The host's wall-clock duties: outages raised (``watch_outages``), then the idle advance."""
         out = Emitted()
         if self.outage is not None:
-            now = self._clock()
-            for name in self.states:
-                self._last_input.setdefault(name, now)  # a site restored from its state counts from now
-            for alarm in self.outage.check(self._last_input, now):
-                out.alarms.append(alarm)
-                if alarm["site_id"] in self.states:  # counted with the site, so the counters stay its state's
-                    self.states[alarm["site_id"]].counters["alarms"] += 1
-                    out.dirty.add(alarm["site_id"])
+            for alarm in self.outage.check({name: state.reach for name, state in self.states.items()}, self._clock()):
+                out.alarms.append(alarm)  # counted and saved with the site: its state says it was told
+                self.states[alarm["site_id"]].counters["alarms"] += 1
+                out.dirty.add(alarm["site_id"])
         if idle_ms is not None:
             out.extend(self.advance_idle(idle_ms))
         return out
@@ -275,7 +278,7 @@ class Sites:
         out = Emitted()
         for name in sorted(self.states):
             engine = self.states[name].engine
-            last = self._last_input.setdefault(name, now)
+            last = self.states[name].reach.last_input(now)
             current = engine.watermark_ms
             target = int(now * 1000) - idle_ms
             if (now - last) * 1000 < idle_ms or current is None or target < current + 60_000:

@@ -12,9 +12,12 @@ from locallog import LocalLog
 from moodlens.cli import build_parser
 from moodlens.commands.stream_host import host_config
 from stream.embedded import ALARMS, WINDOWS, EmbeddedRunner
-from stream.host.outage import OutageWatch
+from stream.host.outage import OutageWatch, Reachability
+from stream.host.sites import Applied, Sites, SiteState, StateError
 from stream.jsonl import dumps, iter_jsonl
 from tests.stream.helpers import beat, face
+from tests.stream.host.test_sites import ALARMS as ALARM_CONFIG
+from tests.stream.host.test_sites import ENGINE, quiet_site
 
 START = 1_796_000_000_000 // 60_000 * 60_000  # a minute boundary in 2026: the time checks stay on
 SITES = ("north", "south", "east")
@@ -97,13 +100,14 @@ def test_a_ten_minute_outage_loses_nothing_and_is_reported_once(tmp_path: Path) 
 def test_a_site_never_heard_from_raises_nothing_and_one_heard_from_raises_once() -> None:
     watch = OutageWatch(5)
     assert watch.check({}, 1000.0) == []
-    assert watch.check({"a": 1000.0}, 1000.0 + 299) == []
-    raised = watch.check({"a": 1000.0}, 1000.0 + 300)
+    reach = Reachability(last_input_s=1000.0)
+    assert watch.check({"a": reach}, 1000.0 + 299) == []
+    raised = watch.check({"a": reach}, 1000.0 + 300)
     assert [(a["site_id"], a["state"], a["value"]) for a in raised] == [("a", "ALARM", 5.0)]
-    assert watch.check({"a": 1000.0}, 1000.0 + 900) == []  # raised once, however long it lasts
-    back = watch.heard("a", 1000.0 + 960)
+    assert watch.check({"a": reach}, 1000.0 + 900) == []  # raised once, however long it lasts
+    back = watch.heard("a", reach, 1000.0 + 960)
     assert back is not None and back["state"] == "OK" and "16.0 minutes" in back["reason"]
-    assert watch.heard("a", 1961.0) is None
+    assert watch.heard("a", reach, 1961.0) is None
 
 
 def test_outage_minutes_must_be_positive() -> None:
@@ -137,3 +141,22 @@ def test_a_silent_sites_last_windows_close_after_the_idle_advance_and_not_before
     ends = [json.loads(w)["window_end_ms"] for w in windows(tmp_path)]
     assert len(ends) > before and max(ends) >= last
     runner.close()
+
+
+def test_a_saved_reachability_that_is_not_times_is_refused_naming_the_field_and_the_state() -> None:
+    sites = Sites(ENGINE, ALARM_CONFIG, clock=lambda: 1000.0)
+    sites.apply([Applied(quiet_site()[0], "p", 0)])
+    good = sites.snapshot()["quiet"]
+    assert good["reachability"] == {"last_input_s": 1000.0, "unreachable_since_s": None}
+    assert SiteState.restore(good, "x").reach == Reachability(1000.0, None)
+    for bad, why in (({"last_input_s": "noon", "unreachable_since_s": None}, "last_input_s 'noon'"),
+                     ({"last_input_s": 1.0, "unreachable_since_s": float("nan")}, "unreachable_since_s nan"),
+                     ({"last_input_s": 1.0}, "KeyError: 'unreachable_since_s'"), (None, "KeyError: 'reachability'")):
+        state = {**good, "reachability": bad} if bad is not None else {k: v for k, v in good.items()
+                                                                         if k != "reachability"}
+        try:
+            SiteState.restore(state, "s3://b/sites/quiet.json")
+        except StateError as error:
+            assert "s3://b/sites/quiet.json" in str(error) and why in str(error), error
+        else:
+            raise AssertionError(f"accepted {bad!r}")
