@@ -247,7 +247,7 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
         end = -(-options.until_ms // HOUR_MS) * HOUR_MS
         if options.forecast_from_ms is not None:
             end = min(end, options.forecast_from_ms)
-        results = forecast_sites(history, end, ForecastConfig(min_tracks=m, timezone=tz))
+        results = forecast_sites(history, end, ForecastConfig(min_tracks=m, timezone=tz), dict(options.site_zones))
         sections.append(("forecast", "Forecast, next 7 days", forecast_section(results, tables, options, end)))
     if options.business is not None:
         sections.append(("drivers", "Drivers", drivers_section(con, options, tables)))

@@ -140,6 +140,16 @@ def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def site_zones(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each site's own zone from the lake's `sites` relation (none when the events come from a log)."""
+    import duckdb
+
+    try:
+        return {str(s): str(z) for s, z in con.execute("SELECT site_id, timezone FROM sites").fetchall()}
+    except duckdb.Error:
+        return {}
+
+
 def site_zone(con: duckdb.DuckDBPyConnection, site: SiteFile, chosen: str | None) -> str:
     """The zone a command's local days and hours are in: `chosen` site's from the `sites` relation;
     else the site file's; without a site file, the lake's one zone when all its sites share it (a box's

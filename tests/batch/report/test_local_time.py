@@ -141,3 +141,24 @@ def test_each_site_section_speaks_its_own_zone() -> None:
                                                       for ms in rated)}
         cells = heat[(heat["site_id"] == site) & (heat["tracks"] > 0)]
         assert {(int(d), int(h)) for d, h in cells[["weekday", "hour"]].values} == expected
+
+
+def test_each_site_is_forecast_in_its_own_zone() -> None:
+    from batch.analytics.forecast import ForecastConfig, forecast_site
+    from batch.analytics.source import Period, hourly_sentiment
+
+    h = history()
+    sites = sorted(h.sites)
+    zones = (("Asia/Tokyo", "America/New_York", "Europe/Berlin") * 3)[:len(sites)]
+    report = build_report(history_lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, None,
+                                                        site_zones=tuple(zip(sites, zones, strict=True))))
+    hourly = hourly_sentiment(history_lake(), Period(0, h.end_ms, None))
+    forecast = report.tables["forecast"]
+    for site, zone in zip(sites, zones, strict=True):
+        alone = forecast_site(site, hourly[hourly["site_id"] == site].drop(columns="site_id"), h.end_ms,
+                              ForecastConfig(timezone=zone))
+        assert alone.status == "ok"
+        ours = forecast[forecast["site_id"] == site].reset_index(drop=True)
+        pd.testing.assert_frame_equal(ours, alone.forecast.reset_index(drop=True))
+        if len(alone.anomalies):
+            assert "<th>hour (" + zone + ")</th>" in report.html

@@ -123,3 +123,26 @@ def test_the_report_from_the_lake_equals_the_report_from_the_log_it_was_compacte
 def test_a_missing_lake_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--lake", str(tmp_path / "nolake"), "--since", "7d", "--out", str(tmp_path / "r")]) == 2
     assert "no lake at" in capsys.readouterr().err
+
+
+def test_forecast_prints_each_site_in_its_own_zone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    zones = {"cafe-central": "Asia/Tokyo", "cinema-north": "America/New_York"}
+    assert main(["demo", "history", "--sites", "2", "--days", "22", "--seed", "3", "--out", str(tmp_path)]) == 0
+    sites = json.dumps({s: {"name": s, "timezone": z} for s, z in zones.items()})
+    assert main(["batch", "compact", "--log", str(tmp_path / "log"), "--lake", str(tmp_path / "lake"),
+                 "--sites", sites]) == 0
+    capsys.readouterr()
+    assert main(["batch", "forecast", "--lake", str(tmp_path / "lake"), "--hourly"]) == 0
+    out = capsys.readouterr().out
+    events = [json.loads(p) for _, p in LocalLog(tmp_path / "log").read(0, 10_000_000)]
+    for site, zone in zones.items():
+        section = out.split(f"== {site}:")[1].split("\n== ")[0]
+        assert f"times in {zone}" in section.splitlines()[0]
+        printed = set(re.findall(r"^   \w{3} \d{4}-\d\d-\d\d (\d\d):00  visits", section, flags=re.MULTILINE))
+        lived = {f"{datetime.fromtimestamp(e['event_time_ms'] / 1000, UTC).astimezone(ZoneInfo(zone)).hour:02d}"
+                 for e in events if e["site_id"] == site and e.get("kind") == "track_end"}
+        assert printed and printed <= lived  # forecast open hours are hours customers came, in the site's time
