@@ -126,8 +126,10 @@ def _headline(now: Totals, before: Totals, options: ReportOptions) -> str:
 def _quality_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, quality: dict[str, Any],
                      spans: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> str:
     tz = options.timezone
-    silent = [[escape(f"{r.site_id}/{r.camera_id}"), iso(r.from_ms, tz), iso(r.to_ms, tz), str(r.hours)]
-              for r in spans.itertuples()]
+    silent = [[escape(f"{r.site_id}/{r.camera_id}"), iso(r.from_ms, zone), iso(r.to_ms, zone), str(r.hours)]
+              for r in spans.itertuples() for zone in [options.zone(str(r.site_id))]]
+    silent_zones = {options.zone(str(site)) for site in spans["site_id"]} if len(spans) else {tz}
+    shown_in = next(iter(silent_zones)) if len(silent_zones) == 1 else "each camera's site"
     models = [[escape(str(r.version)), str(r.tracks), iso(r.first_ms, tz), iso(r.last_ms, tz)]
               for r in quality["models"].itertuples()]
     counts = [[escape(k), str(v), escape(_EMPTY[k]) if v == 0 else ""] for k, v in quality["events"].items()]
@@ -135,7 +137,7 @@ def _quality_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, qua
     return (table_html(["table", "events in period", ""], counts) +
             "<p>Records in quarantine, all time (invalid, kept with their reasons; the stream's dead "
             f"letters): <b>{quarantined}</b></p>" +
-            (f"<p>Silent cameras (no heartbeat; shown as gaps, never as zero), local time ({escape(tz)}):</p>" +
+            (f"<p>Silent cameras (no heartbeat; shown as gaps, never as zero), local time ({escape(shown_in)}):</p>" +
              table_html(["camera", "from", "to", "hours"], silent) if silent
              else "<p>No silent camera in the period.</p>") +
             "<p>Expression model versions:</p>" +

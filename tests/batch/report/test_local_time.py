@@ -162,3 +162,17 @@ def test_each_site_is_forecast_in_its_own_zone() -> None:
         pd.testing.assert_frame_equal(ours, alone.forecast.reset_index(drop=True))
         if len(alone.anomalies):
             assert "<th>hour (" + zone + ")</th>" in report.html
+
+
+def test_silent_cameras_are_listed_in_their_sites_own_time() -> None:
+    h = history()
+    silent = next(i for i in h.incidents if i.kind == "silent_camera")
+    zones = ((silent.site_id, "Asia/Tokyo"),)
+    report = build_report(history_lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, None, forecast=False,
+                                                        site_zones=zones))
+    span = report.tables["silent_cameras"]
+    span = span[(span["site_id"] == silent.site_id) & (span["camera_id"] == silent.camera_id)].iloc[0]
+    quality = report.html.split('<section id="quality">')[1]
+    row = f"<td>{silent.site_id}/{silent.camera_id}</td><td>{iso(int(span['from_ms']), 'Asia/Tokyo')}</td>"
+    assert row in quality
+    assert "local time (Asia/Tokyo)" in quality
