@@ -22,9 +22,10 @@ CHUNK = 20_000
 def add_history_command(demo_subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds `history` under `moodlens demo`; plain `moodlens demo` is unchanged."""
     history = demo_subcommands.add_parser("history", help="write weeks of synthetic events for several sites")
-    history.add_argument("--sites", type=int, default=3)
-    history.add_argument("--days", type=int, default=60)
-    history.add_argument("--seed", type=int, default=1)
+    history.add_argument("--sites", type=int, default=3, help="how many sites, each with its cameras (default 3)")
+    history.add_argument("--days", type=int, default=60, help="how many days of history (default 60)")
+    history.add_argument("--seed", type=int, default=1,
+                         help="random seed: the same seed writes the same history (default 1)")
     history.add_argument("--start", type=date.fromisoformat, default=date(2026, 9, 7),
                          help="first day, UTC (default 2026-09-07)")
     history.add_argument("--end", default=None,

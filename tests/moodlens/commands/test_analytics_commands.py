@@ -146,3 +146,12 @@ def test_forecast_prints_each_site_in_its_own_zone(tmp_path: Path, capsys: pytes
         lived = {f"{datetime.fromtimestamp(e['event_time_ms'] / 1000, UTC).astimezone(ZoneInfo(zone)).hour:02d}"
                  for e in events if e["site_id"] == site and e.get("kind") == "track_end"}
         assert printed and printed <= lived  # forecast open hours are hours customers came, in the site's time
+
+
+def test_every_demo_history_option_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "history", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--sites SITES", "--days DAYS", "--seed SEED", "--out OUT"):
+        described = text.split(option)[-1].split(" --")[0].strip()  # the option's entry in the list
+        assert described, f"{option} has no help text"
