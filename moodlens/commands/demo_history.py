@@ -31,7 +31,7 @@ def add_history_command(demo_subcommands: argparse._SubParsersAction[argparse.Ar
     history.add_argument("--end", default=None,
                          help="instead of --start: the day after the last one, a date or 'today' (UTC), so the "
                               "history runs up to now, e.g. to sit beside live demo events")
-    history.add_argument("--out", type=Path, default=Path("var/history"), help="output folder (replaced)")
+    history.add_argument("--out", type=Path, default=Path("var/history"), help="output folder (its log and stream state are replaced)")
     history.set_defaults(handler=run_history)
 
 
@@ -49,7 +49,10 @@ def run_history(args: argparse.Namespace) -> int:
         start = end - timedelta(days=args.days)
     history = generate_history(HistoryConfig(sites=args.sites, days=args.days, seed=args.seed, start=start))
     out: Path = args.out
-    shutil.rmtree(out / "log", ignore_errors=True)
+    # The stream state beside the log (the `next:` command's --state) holds the old log's offset: kept,
+    # the next stream run would skip the new log's first records and keep the old history's windows.
+    for derived in ("log", "stream"):
+        shutil.rmtree(out / derived, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     with LocalLog(out / "log") as log:
         for first in range(0, len(history.events), CHUNK):

@@ -155,3 +155,18 @@ def test_every_demo_history_option_says_what_it_does(capsys: pytest.CaptureFixtu
     for option in ("--sites SITES", "--days DAYS", "--seed SEED", "--out OUT"):
         described = text.split(option)[-1].split(" --")[0].strip()  # the option's entry in the list
         assert described, f"{option} has no help text"
+
+
+def test_a_second_history_in_the_same_folder_starts_the_stream_afresh(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    def history_then_stream(seed: str) -> str:
+        assert main(["demo", "history", "--sites", "1", "--days", "1", "--seed", seed, "--out", str(tmp_path)]) == 0
+        assert main(["stream", "run", "--log", str(tmp_path / "log"), "--state", str(tmp_path / "stream"), "--once",
+                     "--flush", "--no-time-check"]) == 0
+        captured = capsys.readouterr()
+        return captured.out + captured.err
+
+    history_then_stream("1")
+    second = history_then_stream("2")
+    records = len(LocalLog(tmp_path / "log").read(0, 10_000_000))
+    assert f"read {records} records" in second and " 0 late events" in second  # not the first history's state
