@@ -31,6 +31,7 @@ from batch.report.data import (
     iso,
     local_day,
     offline_spans,
+    with_local_time,
     with_net,
 )
 from batch.report.page import page
@@ -273,10 +274,10 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
                                                        [r for _, r in league])))
 
     sections.append(("quality", "Data quality", _quality_section(con, options, quality, spans, tables)))
-    tables["hourly"] = hourly.assign(hour=[iso(h, tz) for h in hourly["hour_ms"]])
-    tables["cameras"] = status.assign(hour=[iso(h, tz) for h in status["hour_ms"]])
+    tables["hourly"] = with_local_time(hourly, "hour_ms", "hour", options.zone)
+    tables["cameras"] = with_local_time(status, "hour_ms", "hour", options.zone)
     tables["heatmap"] = pd.concat(heat_tables) if heat_tables else pd.DataFrame()
-    tables["alarms"] = alarms
+    tables["alarms"] = with_local_time(alarms, "time_ms", "time", options.zone)
     tables["silent_cameras"] = spans
     tables["quality"] = pd.DataFrame([{"what": f"events in {k}", "count": v} for k, v in quality["events"].items()]
                                      + [{"what": "records in quarantine", "count": quality["quarantined"]}])

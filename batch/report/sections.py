@@ -15,7 +15,7 @@ from batch.analytics.forecast import SiteForecast
 from batch.analytics.measures import Estimate
 from batch.analytics.source import Period
 from batch.report import svg
-from batch.report.data import HOUR_MS, iso
+from batch.report.data import HOUR_MS, iso, with_local_time
 
 if TYPE_CHECKING:
     from batch.report.build import ReportOptions
@@ -92,7 +92,8 @@ def forecast_section(results: list[SiteForecast], tables: dict[str, pd.DataFrame
                      number[str(r.measure)].format(r.expected), f"{r.z:+.1f}"] for r in result.anomalies.itertuples()]
             html.append("<p>Anomalous hours in the history:</p>" +
                         table_html([f"hour ({zone})", "measure", "actual", "expected", "z"], rows))
-    tables["forecast"] = pd.concat(frames) if frames else pd.DataFrame()
+    tables["forecast"] = (with_local_time(pd.concat(frames), "hour_ms", "hour", options.zone) if frames
+                          else pd.DataFrame())
     tables["forecast_backtest"] = pd.DataFrame(backtests)
     tables["forecast_anomalies"] = pd.concat(anomalies) if anomalies else pd.DataFrame()
     return "".join(html) or "<p>No site to forecast.</p>"

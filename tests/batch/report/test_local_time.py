@@ -158,7 +158,7 @@ def test_each_site_is_forecast_in_its_own_zone() -> None:
         alone = forecast_site(site, hourly[hourly["site_id"] == site].drop(columns="site_id"), h.end_ms,
                               ForecastConfig(timezone=zone))
         assert alone.status == "ok"
-        ours = forecast[forecast["site_id"] == site].reset_index(drop=True)
+        ours = forecast[forecast["site_id"] == site].drop(columns=["hour", "timezone"]).reset_index(drop=True)
         pd.testing.assert_frame_equal(ours, alone.forecast.reset_index(drop=True))
         if len(alone.anomalies):
             assert "<th>hour (" + zone + ")</th>" in report.html
@@ -176,3 +176,20 @@ def test_silent_cameras_are_listed_in_their_sites_own_time() -> None:
     row = f"<td>{silent.site_id}/{silent.camera_id}</td><td>{iso(int(span['from_ms']), 'Asia/Tokyo')}</td>"
     assert row in quality
     assert "local time (Asia/Tokyo)" in quality
+
+
+def test_csv_exports_give_each_row_its_sites_local_time(tmp_path: Path) -> None:
+    h = history()
+    sites = sorted(h.sites)
+    zones = dict(zip(sites, (("Asia/Tokyo", "America/New_York", "UTC") * 3)[:len(sites)], strict=True))
+    report = build_report(history_lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, None,
+                                                        site_zones=tuple(zones.items())))
+    write_report(report, tmp_path)
+    for name, stamp, local in (("hourly", "hour_ms", "hour"), ("cameras", "hour_ms", "hour"),
+                               ("alarms", "time_ms", "time"), ("forecast", "hour_ms", "hour")):
+        rows = pd.read_csv(tmp_path / f"{name}.csv", keep_default_na=False)
+        assert {local, "timezone"} <= set(rows.columns), name
+        assert len(rows) or name == "alarms", name  # this history has no stream, so no alarm
+        assert rows[local].tolist() == [iso(ms, zones[s]) for ms, s in zip(rows[stamp], rows["site_id"],
+                                                                             strict=True)], name
+        assert rows["timezone"].tolist() == [zones[s] for s in rows["site_id"]], name
