@@ -31,7 +31,8 @@ def add_history_command(demo_subcommands: argparse._SubParsersAction[argparse.Ar
     history.add_argument("--end", default=None,
                          help="instead of --start: the day after the last one, a date or 'today' (UTC), so the "
                               "history runs up to now, e.g. to sit beside live demo events")
-    history.add_argument("--out", type=Path, default=Path("var/history"), help="output folder (its log and stream state are replaced)")
+    history.add_argument("--out", type=Path, default=Path("var/history"),
+                         help="output folder (its log and stream state are replaced)")
     history.set_defaults(handler=run_history)
 
 

@@ -170,3 +170,16 @@ def test_a_second_history_in_the_same_folder_starts_the_stream_afresh(tmp_path: 
     second = history_then_stream("2")
     records = len(LocalLog(tmp_path / "log").read(0, 10_000_000))
     assert f"read {records} records" in second and " 0 late events" in second  # not the first history's state
+
+
+def test_report_and_forecast_read_the_lake_named_by_moodlens_lake(small_history: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    lake = tmp_path / "lake"
+    assert main(["batch", "compact", "--log", str(small_history / "log"), "--lake", str(lake)]) == 0
+    common = ["--since", "2d", "--no-forecast"]
+    assert main(["report", "--lake", str(lake), "--out", str(tmp_path / "named"), *common]) == 0
+    monkeypatch.chdir(tmp_path)  # no site file and no var/history/log here: only the variable names the lake
+    monkeypatch.setenv("MOODLENS_LAKE", str(lake))
+    assert main(["report", "--out", str(tmp_path / "from-env"), *common]) == 0
+    assert (tmp_path / "from-env" / "hourly.csv").read_text() == (tmp_path / "named" / "hourly.csv").read_text()
+    assert main(["batch", "forecast"]) == 0
