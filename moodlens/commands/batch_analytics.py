@@ -64,7 +64,9 @@ def run_forecast(args: argparse.Namespace) -> int:
     if now_ms - end_ms > DAY_MS:
         print(f"STALE: the history ends {_time(end_ms, tz)} ({tz}), {(now_ms - end_ms) // DAY_MS} days ago; "
               f"the 'next 7 days' below are the 7 days after that, not the coming week")
-    print(f"history up to {_time(end_ms, tz)} ({tz}, the site's local time); the forecast starts there" + (
+    own_zones = any(zone != tz for zone in zones.values())
+    where = "; each site's lines below in its own time" if own_zones else ", the site's local time"
+    print(f"history up to {_time(end_ms, tz)} ({tz}{where}); the forecast starts there" + (
         " (the latest event's hour is still filling, so it is left out)" if end_ms <= latest else ""))
     frames = []
     for result in results:
@@ -75,7 +77,8 @@ def run_forecast(args: argparse.Namespace) -> int:
             print(f"   no forecast: {result.status}")
             continue
         b = result.backtest
-        print(f"   backtest, {b.folds} rolling weekly origins, {b.hours} rated hours: net score MAE {b.net_mae:.3f} "
+        origins = f"{b.folds} rolling weekly origin{'' if b.folds == 1 else 's'}"
+        print(f"   backtest, {origins}, {b.hours} rated hours: net score MAE {b.net_mae:.3f} "
               f"(seasonal-naive, same hour last week: {b.naive_net_mae:.3f}); visits MAE {b.visits_mae:.1f} "
               f"(naive {b.naive_visits_mae:.1f}); out-of-sample interval coverage, net score 80%: "
               f"{b.coverage80:.0%}, 95%: {b.coverage95:.0%}; visits 80%: {b.visits_coverage80:.0%}, "

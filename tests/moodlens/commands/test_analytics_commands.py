@@ -138,6 +138,9 @@ def test_forecast_prints_each_site_in_its_own_zone(tmp_path: Path, capsys: pytes
     capsys.readouterr()
     assert main(["batch", "forecast", "--lake", str(tmp_path / "lake"), "--hourly"]) == 0
     out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("history up to"))
+    assert "the site's local time" not in header and "each site's lines below in its own time" in header
+    assert not re.search(r"\b1 rolling weekly origins", out)
     events = [json.loads(p) for _, p in LocalLog(tmp_path / "log").read(0, 10_000_000)]
     for site, zone in zones.items():
         section = out.split(f"== {site}:")[1].split("\n== ")[0]
