@@ -108,14 +108,27 @@ def _hidden_within(keys: list[tuple[Any, ...]], tracks: list[int], min_tracks: i
     return hidden
 
 
+def _compared(options: ReportOptions) -> tuple[str, str]:
+    """What the period is compared with, in words and as a column heading: the same length of time
+    before, which is a week only for a week (local days across a clock change included)."""
+    days = (options.until_ms - options.since_ms) / (24 * HOUR_MS)
+    whole = round(days)
+    if whole == 7 and abs(days - 7) < 0.1:
+        return "week on week", "w/w"
+    if whole >= 1 and abs(days - whole) < 0.1:
+        return ("against the day before" if whole == 1 else f"against the {whole} days before"), "vs before"
+    return f"against the {round(days * 24)} hours before", "vs before"
+
+
 def _headline(now: Totals, before: Totals, options: ReportOptions) -> str:
     m = options.min_tracks
+    compared, _ = _compared(options)
     cards = [
-        ("Visits", f"<b>{now.visits}</b>", f"week on week {_pct_change(now.visits, before.visits)} "
+        ("Visits", f"<b>{now.visits}</b>", f"{compared} {_pct_change(now.visits, before.visits)} "
                                           f"(before: {before.visits})"),
         ("Customers rated (usable faces)", f"<b>{now.tracks}</b>", f"before: {before.tracks}"),
         ("Net score (positive − negative share), 95% interval", estimate_html(now.net(m)),
-         "change week on week: " + estimate_html(now.change(before, m))),
+         f"change {compared}: " + estimate_html(now.change(before, m))),
         ("Mean valence (−1..+1), 95% interval", estimate_html(now.valence(m)),
          "before: " + estimate_html(before.valence(m))),
     ]
@@ -269,8 +282,10 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
                 escape(busiest_hours(hourly[hourly["site_id"] == site], 3, options.zone(site))),
                 str(sum(1 for a in alarms.itertuples() if a.site_id == site and a.state == "ALARM"))]))
         league.sort(key=lambda r: -r[0])
-        sections.append(("league", "Sites", table_html(["site", "visits", "visits w/w", "net score [95%]",
-                                                        "net change w/w [95%]", "busiest hours (visits)", "alarms"],
+        _, short = _compared(options)
+        sections.append(("league", "Sites", table_html(["site", "visits", f"visits {short}", "net score [95%]",
+                                                        f"net change {short} [95%]", "busiest hours (visits)",
+                                                        "alarms"],
                                                        [r for _, r in league])))
 
     sections.append(("quality", "Data quality", _quality_section(con, options, quality, spans, tables)))

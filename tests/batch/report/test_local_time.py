@@ -193,3 +193,16 @@ def test_csv_exports_give_each_row_its_sites_local_time(tmp_path: Path) -> None:
         assert rows[local].tolist() == [iso(ms, zones[s]) for ms, s in zip(rows[stamp], rows["site_id"],
                                                                              strict=True)], name
         assert rows["timezone"].tolist() == [zones[s] for s in rows["site_id"]], name
+
+
+def test_a_period_other_than_a_week_is_not_called_week_on_week() -> None:
+    h = history()
+    for days, compared, short in ((7, "week on week", "visits w/w"),
+                                  (5, "against the 5 days before", "visits vs before"),
+                                  (1, "against the day before", "visits vs before")):
+        report = build_report(history_lake(), ReportOptions(h.end_ms - days * 24 * HOUR_MS, h.end_ms, None,
+                                                            forecast=False))
+        assert compared in report.html, days
+        assert f"<th>{short}</th>" in report.html, days
+        if days != 7:
+            assert "week on week" not in report.html and "w/w" not in report.html, days
