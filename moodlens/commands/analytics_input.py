@@ -93,7 +93,8 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
                         help="embedded event log to read instead of a lake (default without --lake, $MOODLENS_LAKE "
                              "or a site file: var/history/log, from `moodlens demo history`)")
     parser.add_argument("--stream-state", type=Path, default=None,
-                        help="`moodlens stream run --state` folder: its alarms join the tables")
+                        help="`moodlens stream run --state` folder: its alarms join the --log's events "
+                             "(a lake holds its own)")
     add_min_tracks_argument(parser)
 
 
@@ -136,6 +137,9 @@ def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     if explicit_log or not (site.lake or site.path is not None or os.environ.get("MOODLENS_LAKE")):
         args.log = args.log if args.log is not None else DEFAULT_HISTORY / "log"
         return _log_connection(args)
+    if getattr(args, "stream_state", None) is not None:
+        raise ValueError("--stream-state joins alarms to an event log (--log) only: a lake holds the alarms "
+                         "`moodlens batch compact --state` put in it")
     con = lake_connection(site.lake, site.sites(), site.min_tracks)
     args.timezone = site_zone(con, site, getattr(args, "site", None))
     return con

@@ -186,3 +186,15 @@ def test_report_and_forecast_read_the_lake_named_by_moodlens_lake(small_history:
     assert main(["report", "--out", str(tmp_path / "from-env"), *common]) == 0
     assert (tmp_path / "from-env" / "hourly.csv").read_text() == (tmp_path / "named" / "hourly.csv").read_text()
     assert main(["batch", "forecast"]) == 0
+
+
+def test_stream_state_beside_a_lake_is_refused_not_ignored(small_history: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    lake = tmp_path / "lake"
+    assert main(["batch", "compact", "--log", str(small_history / "log"), "--lake", str(lake)]) == 0
+    capsys.readouterr()
+    assert main(["report", "--lake", str(lake), "--stream-state", str(tmp_path / "stream"), "--since", "2d",
+                 "--no-forecast", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--stream-state" in err and "batch compact" in err
+    assert not (tmp_path / "r").exists()
