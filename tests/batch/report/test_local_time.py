@@ -3,6 +3,7 @@ lived counted as offline, local hours in the heatmap, formulas kept out of the C
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -206,3 +207,14 @@ def test_a_period_other_than_a_week_is_not_called_week_on_week() -> None:
         assert f"<th>{short}</th>" in report.html, days
         if days != 7:
             assert "week on week" not in report.html and "w/w" not in report.html, days
+
+
+def test_the_day_marks_label_only_days_the_chart_shows() -> None:
+    from batch.report import svg
+
+    monday = _ms("2026-11-30T00:00")
+    week = svg.line_chart(svg.Chart(monday, monday + 7 * 24 * HOUR_MS, -1.0, 1.0, "a week", "net score",
+                                    [svg.Series("s", [(monday + HOUR_MS, 0.1)], "#000")], timezone=BERLIN))
+    labels = re.findall(r'class="ax">(\w{3} \d\d \w{3})</text>', week)
+    assert labels == ["Mon 30 Nov", "Tue 01 Dec", "Wed 02 Dec", "Thu 03 Dec", "Fri 04 Dec", "Sat 05 Dec",
+                      "Sun 06 Dec"]  # not the next Monday, which starts where the chart ends
