@@ -10,7 +10,7 @@ import pandas as pd
 
 from batch import drift
 from batch.analytics import source
-from batch.analytics.drivers import CAVEAT, drivers_frame, estimate_drivers
+from batch.analytics.drivers import CAVEAT, drivers_frame, estimate_drivers, p_text
 from batch.analytics.forecast import SiteForecast
 from batch.analytics.measures import Estimate
 from batch.analytics.source import Period
@@ -109,7 +109,7 @@ def drivers_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, tabl
     tables["drivers"] = drivers_frame(result)
     rows = [[escape(d.kind), "—" if d.effect is None else f"{d.effect:+.3f}",
              "" if d.low is None or d.high is None else f"[{d.low:+.3f}, {d.high:+.3f}]",
-             "" if d.p_value is None else f"{d.p_value:.3f}", str(d.hours_with), escape(d.note)]
+             "" if d.p_value is None else escape(p_text(d.p_value)), str(d.hours_with), escape(d.note)]
             for d in result.drivers]
     plotted = [(d.kind, d.effect, d.low, d.high) for d in result.drivers
                if d.effect is not None and d.low is not None and d.high is not None]

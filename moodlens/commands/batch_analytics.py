@@ -125,7 +125,7 @@ def run_forecast(args: argparse.Namespace) -> int:
 def run_drivers(args: argparse.Namespace) -> int:
     import sys
 
-    from batch.analytics.drivers import drivers_frame, estimate_drivers, read_business_events, zone_mismatch
+    from batch.analytics.drivers import drivers_frame, estimate_drivers, p_text, read_business_events, zone_mismatch
     from batch.analytics.source import Period, hourly_sentiment
 
     business = read_business_events(args.events)
@@ -140,7 +140,7 @@ def run_drivers(args: argparse.Namespace) -> int:
         if d.effect is None or d.low is None or d.high is None or d.p_value is None:
             print(f"{d.kind:<20} {'—':>20}  {'':>18}  {'':>6}  {d.hours_with}  ({d.note})")
             continue
-        print(f"{d.kind:<20} {d.effect:>+20.3f}  [{d.low:+.3f}, {d.high:+.3f}]  {d.p_value:6.3f}  {d.hours_with}")
+        print(f"{d.kind:<20} {d.effect:>+20.3f}  [{d.low:+.3f}, {d.high:+.3f}]  {p_text(d.p_value):>6}  {d.hours_with}")
     print(f"\n{result.caveat}")
     if args.csv is not None:
         drivers_frame(result).to_csv(args.csv, index=False)
