@@ -219,3 +219,8 @@ def drivers_frame(result: DriversResult) -> pd.DataFrame:
     return pd.DataFrame([{"kind": d.kind, "effect_on_net_score": d.effect, "ci95_low": d.low, "ci95_high": d.high,
                           "p_value": d.p_value, "hours_with": d.hours_with, "note": d.note}
                          for d in result.drivers])
+
+
+def p_text(p_value: float) -> str:
+    """A p-value as read: three decimals, and "<0.001" where those would round to a certain 0.000."""
+    return "<0.001" if p_value < 0.0005 else f"{p_value:.3f}"

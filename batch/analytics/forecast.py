@@ -24,7 +24,8 @@ Anomalous history hours (|standardised residual| >= ``anomaly_z``, with a robust
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -330,6 +331,10 @@ def forecast_site(site: str, site_hours: pd.DataFrame, end_ms: int,
     return SiteForecast(site, "ok", days, forecast, backtest, _anomalies(grid, fit, config))
 
 
-def forecast_sites(hourly: pd.DataFrame, end_ms: int, config: ForecastConfig = ForecastConfig()) -> list[SiteForecast]:
-    return [forecast_site(str(site), rows.drop(columns="site_id"), end_ms, config)
+def forecast_sites(hourly: pd.DataFrame, end_ms: int, config: ForecastConfig = ForecastConfig(),
+                   zones: Mapping[str, str] | None = None) -> list[SiteForecast]:
+    """Each site forecast in its own zone from `zones` (IANA names by site), else in `config.timezone`."""
+    zones = zones or {}
+    return [forecast_site(str(site), rows.drop(columns="site_id"), end_ms,
+                          replace(config, timezone=zones.get(str(site), config.timezone)))
             for site, rows in hourly.groupby("site_id", sort=True)]

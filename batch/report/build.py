@@ -31,6 +31,7 @@ from batch.report.data import (
     iso,
     local_day,
     offline_spans,
+    with_local_time,
     with_net,
 )
 from batch.report.page import page
@@ -107,14 +108,27 @@ def _hidden_within(keys: list[tuple[Any, ...]], tracks: list[int], min_tracks: i
     return hidden
 
 
+def _compared(options: ReportOptions) -> tuple[str, str]:
+    """What the period is compared with, in words and as a column heading: the same length of time
+    before, which is a week only for a week (local days across a clock change included)."""
+    days = (options.until_ms - options.since_ms) / (24 * HOUR_MS)
+    whole = round(days)
+    if whole == 7 and abs(days - 7) < 0.1:
+        return "week on week", "w/w"
+    if whole >= 1 and abs(days - whole) < 0.1:
+        return ("against the day before" if whole == 1 else f"against the {whole} days before"), "vs before"
+    return f"against the {round(days * 24)} hours before", "vs before"
+
+
 def _headline(now: Totals, before: Totals, options: ReportOptions) -> str:
     m = options.min_tracks
+    compared, _ = _compared(options)
     cards = [
-        ("Visits", f"<b>{now.visits}</b>", f"week on week {_pct_change(now.visits, before.visits)} "
+        ("Visits", f"<b>{now.visits}</b>", f"{compared} {_pct_change(now.visits, before.visits)} "
                                           f"(before: {before.visits})"),
         ("Customers rated (usable faces)", f"<b>{now.tracks}</b>", f"before: {before.tracks}"),
         ("Net score (positive − negative share), 95% interval", estimate_html(now.net(m)),
-         "change week on week: " + estimate_html(now.change(before, m))),
+         f"change {compared}: " + estimate_html(now.change(before, m))),
         ("Mean valence (−1..+1), 95% interval", estimate_html(now.valence(m)),
          "before: " + estimate_html(before.valence(m))),
     ]
@@ -126,8 +140,10 @@ def _headline(now: Totals, before: Totals, options: ReportOptions) -> str:
 def _quality_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, quality: dict[str, Any],
                      spans: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> str:
     tz = options.timezone
-    silent = [[escape(f"{r.site_id}/{r.camera_id}"), iso(r.from_ms, tz), iso(r.to_ms, tz), str(r.hours)]
-              for r in spans.itertuples()]
+    silent = [[escape(f"{r.site_id}/{r.camera_id}"), iso(r.from_ms, zone), iso(r.to_ms, zone), str(r.hours)]
+              for r in spans.itertuples() for zone in [options.zone(str(r.site_id))]]
+    silent_zones = {options.zone(str(site)) for site in spans["site_id"]} if len(spans) else {tz}
+    shown_in = next(iter(silent_zones)) if len(silent_zones) == 1 else "each camera's site"
     models = [[escape(str(r.version)), str(r.tracks), iso(r.first_ms, tz), iso(r.last_ms, tz)]
               for r in quality["models"].itertuples()]
     counts = [[escape(k), str(v), escape(_EMPTY[k]) if v == 0 else ""] for k, v in quality["events"].items()]
@@ -135,7 +151,7 @@ def _quality_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, qua
     return (table_html(["table", "events in period", ""], counts) +
             "<p>Records in quarantine, all time (invalid, kept with their reasons; the stream's dead "
             f"letters): <b>{quarantined}</b></p>" +
-            (f"<p>Silent cameras (no heartbeat; shown as gaps, never as zero), local time ({escape(tz)}):</p>" +
+            (f"<p>Silent cameras (no heartbeat; shown as gaps, never as zero), local time ({escape(shown_in)}):</p>" +
              table_html(["camera", "from", "to", "hours"], silent) if silent
              else "<p>No silent camera in the period.</p>") +
             "<p>Expression model versions:</p>" +
@@ -247,7 +263,7 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
         end = -(-options.until_ms // HOUR_MS) * HOUR_MS
         if options.forecast_from_ms is not None:
             end = min(end, options.forecast_from_ms)
-        results = forecast_sites(history, end, ForecastConfig(min_tracks=m, timezone=tz))
+        results = forecast_sites(history, end, ForecastConfig(min_tracks=m, timezone=tz), dict(options.site_zones))
         sections.append(("forecast", "Forecast, next 7 days", forecast_section(results, tables, options, end)))
     if options.business is not None:
         sections.append(("drivers", "Drivers", drivers_section(con, options, tables)))
@@ -266,15 +282,17 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
                 escape(busiest_hours(hourly[hourly["site_id"] == site], 3, options.zone(site))),
                 str(sum(1 for a in alarms.itertuples() if a.site_id == site and a.state == "ALARM"))]))
         league.sort(key=lambda r: -r[0])
-        sections.append(("league", "Sites", table_html(["site", "visits", "visits w/w", "net score [95%]",
-                                                        "net change w/w [95%]", "busiest hours (visits)", "alarms"],
+        _, short = _compared(options)
+        sections.append(("league", "Sites", table_html(["site", "visits", f"visits {short}", "net score [95%]",
+                                                        f"net change {short} [95%]", "busiest hours (visits)",
+                                                        "alarms"],
                                                        [r for _, r in league])))
 
     sections.append(("quality", "Data quality", _quality_section(con, options, quality, spans, tables)))
-    tables["hourly"] = hourly.assign(hour=[iso(h, tz) for h in hourly["hour_ms"]])
-    tables["cameras"] = status.assign(hour=[iso(h, tz) for h in status["hour_ms"]])
+    tables["hourly"] = with_local_time(hourly, "hour_ms", "hour", options.zone)
+    tables["cameras"] = with_local_time(status, "hour_ms", "hour", options.zone)
     tables["heatmap"] = pd.concat(heat_tables) if heat_tables else pd.DataFrame()
-    tables["alarms"] = alarms
+    tables["alarms"] = with_local_time(alarms, "time_ms", "time", options.zone)
     tables["silent_cameras"] = spans
     tables["quality"] = pd.DataFrame([{"what": f"events in {k}", "count": v} for k, v in quality["events"].items()]
                                      + [{"what": "records in quarantine", "count": quality["quarantined"]}])

@@ -9,6 +9,7 @@ site's local time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -186,3 +187,11 @@ def alarm_episodes(alarms: pd.DataFrame, until_ms: int, timezone: str = "UTC"
     for key, (start, what) in open_since.items():
         episodes.setdefault(key[:2], []).append((start, until_ms, f"{what} (still raised)"))
     return episodes
+
+
+def with_local_time(frame: pd.DataFrame, stamp: str, column: str, zone_of: Callable[[str], str]) -> pd.DataFrame:
+    """`frame` with `column`, each row's `stamp` (epoch ms) in its own site's local time, and that zone: a
+    spreadsheet reads the time the site lived, never an epoch or another site's clock."""
+    zones = [zone_of(str(site)) for site in frame["site_id"]]
+    return frame.assign(**{column: [iso(int(ms), zone) for ms, zone in zip(frame[stamp], zones, strict=True)],
+                           "timezone": zones})

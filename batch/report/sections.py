@@ -10,12 +10,12 @@ import pandas as pd
 
 from batch import drift
 from batch.analytics import source
-from batch.analytics.drivers import CAVEAT, drivers_frame, estimate_drivers
+from batch.analytics.drivers import CAVEAT, drivers_frame, estimate_drivers, p_text
 from batch.analytics.forecast import SiteForecast
 from batch.analytics.measures import Estimate
 from batch.analytics.source import Period
 from batch.report import svg
-from batch.report.data import HOUR_MS, iso
+from batch.report.data import HOUR_MS, iso, with_local_time
 
 if TYPE_CHECKING:
     from batch.report.build import ReportOptions
@@ -49,6 +49,7 @@ def forecast_section(results: list[SiteForecast], tables: dict[str, pd.DataFrame
                     f"{days} days before this report was built, so the 7 days below are the 7 days after that, "
                     f"not the coming week.</p>")
     for i, result in enumerate(results):
+        zone = options.zone(result.site)  # the site's own hours, as its forecast
         if result.status != "ok":
             html.append(f"<p><b>{escape(result.site)}</b>: no forecast — {escape(result.status)}.</p>")
             continue
@@ -71,26 +72,28 @@ def forecast_section(results: list[SiteForecast], tables: dict[str, pd.DataFrame
         chart = svg.Chart(start, end, -1.0, 1.0, f"{result.site}: expected net score, next 7 days (80% and 95%)",
                           "net score", [svg.Series(result.site, list(zip(mid, net, strict=True)), color,
                                                    band("net_lo80", "net_hi80"), band("net_lo95", "net_hi95"))],
-                          timezone=tz)
+                          timezone=zone)
         top = max(1.0, float(f["visits_hi95"].max()))
         visits = svg.Chart(start, end, 0.0, top, f"{result.site}: expected visits per hour (80% and 95%)", "visits",
                            [svg.Series(result.site, [(t, float(v)) for t, v in zip(mid, f["visits"], strict=True)],
                                        color, band("visits_lo80", "visits_hi80"), band("visits_lo95", "visits_hi95"))],
-                           timezone=tz)
+                           timezone=zone)
         html.append(svg.line_chart(chart) + svg.line_chart(visits))
-        html.append(f"<p class='note'>Backtest over {b.folds} rolling weekly origins ({b.hours} hours with enough "
-                    f"customers): net score mean absolute error <b>{b.net_mae:.3f}</b> against "
-                    f"<b>{b.naive_net_mae:.3f}</b> for the seasonal-naive forecast (same hour last week); visits "
+        html.append(f"<p class='note'>Backtest over {b.folds} rolling weekly origin{'' if b.folds == 1 else 's'} "
+                    f"({b.hours} hours with enough customers): net score mean absolute error "
+                    f"<b>{b.net_mae:.3f}</b> against <b>{b.naive_net_mae:.3f}</b> for the seasonal-naive forecast "
+                    f"(same hour last week); visits "
                     f"{b.visits_mae:.1f} against {b.naive_visits_mae:.1f}. Interval coverage: 80% → "
                     f"{b.coverage80:.0%}, 95% → {b.coverage95:.0%}.</p>")
         anomalies.append(result.anomalies.assign(site_id=result.site))
         if len(result.anomalies):
             number = {"net_score": "{:+.2f}", "visits": "{:.0f}"}
-            rows = [[iso(r.hour_ms, tz), escape(str(r.measure)), number[str(r.measure)].format(r.actual),
+            rows = [[iso(r.hour_ms, zone), escape(str(r.measure)), number[str(r.measure)].format(r.actual),
                      number[str(r.measure)].format(r.expected), f"{r.z:+.1f}"] for r in result.anomalies.itertuples()]
             html.append("<p>Anomalous hours in the history:</p>" +
-                        table_html([f"hour ({tz})", "measure", "actual", "expected", "z"], rows))
-    tables["forecast"] = pd.concat(frames) if frames else pd.DataFrame()
+                        table_html([f"hour ({zone})", "measure", "actual", "expected", "z"], rows))
+    tables["forecast"] = (with_local_time(pd.concat(frames), "hour_ms", "hour", options.zone) if frames
+                          else pd.DataFrame())
     tables["forecast_backtest"] = pd.DataFrame(backtests)
     tables["forecast_anomalies"] = pd.concat(anomalies) if anomalies else pd.DataFrame()
     return "".join(html) or "<p>No site to forecast.</p>"
@@ -106,7 +109,7 @@ def drivers_section(con: duckdb.DuckDBPyConnection, options: ReportOptions, tabl
     tables["drivers"] = drivers_frame(result)
     rows = [[escape(d.kind), "—" if d.effect is None else f"{d.effect:+.3f}",
              "" if d.low is None or d.high is None else f"[{d.low:+.3f}, {d.high:+.3f}]",
-             "" if d.p_value is None else f"{d.p_value:.3f}", str(d.hours_with), escape(d.note)]
+             "" if d.p_value is None else escape(p_text(d.p_value)), str(d.hours_with), escape(d.note)]
             for d in result.drivers]
     plotted = [(d.kind, d.effect, d.low, d.high) for d in result.drivers
                if d.effect is not None and d.low is not None and d.high is not None]

@@ -139,8 +139,9 @@ def line_chart(chart: Chart) -> str:
     step = max(1, round(span_ms / DAY_MS / 10))
     for day in _local_midnights(chart.start_ms, chart.end_ms, chart.timezone)[::step]:
         label = datetime.fromtimestamp(day / 1000, UTC).astimezone(zone).strftime("%a %d %b")
-        parts.append(f'<line x1="{_fmt(x(day))}" x2="{_fmt(x(day))}" y1="{top}" y2="{top + plot_h}" stroke="#eee"/>'
-                     f'<text x="{_fmt(x(day) + 3)}" y="{chart.height - 10}" class="ax">{label}</text>')
+        parts.append(f'<line x1="{_fmt(x(day))}" x2="{_fmt(x(day))}" y1="{top}" y2="{top + plot_h}" stroke="#eee"/>')
+        if day < chart.end_ms:  # a day that starts where the chart ends is not on it (and its label would be cut)
+            parts.append(f'<text x="{_fmt(x(day) + 3)}" y="{chart.height - 10}" class="ax">{label}</text>')
     for series in chart.series:
         for band, opacity in ((series.band_outer, 0.12), (series.band, 0.25)):
             for run in _segments([(t, None if lo is None or hi is None else 0.0) for t, lo, hi in band]):

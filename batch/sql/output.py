@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
@@ -77,9 +78,15 @@ def _csv_cell(value: Any) -> Any:
     return formula_safe(value)
 
 
+def _json_value(value: Any) -> Any:
+    # DuckDB's sum of integers is a 128-bit integer, which Arrow hands over as a Decimal: a number, not text.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def as_json_lines(table: pa.Table) -> str:
-    return "\n".join(json.dumps(row, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
-                     for row in table.to_pylist())
+    return "\n".join(json.dumps(row, default=_json_value) for row in table.to_pylist())
 
 
 FORMATS = {"table": as_text_table, "csv": as_csv, "json": as_json_lines}

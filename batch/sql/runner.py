@@ -256,7 +256,7 @@ def _explained(error: duckdb.Error) -> str:
         return (f"{text}\n(the lake's column is {column}, an instant (timestamp with time zone), not milliseconds: "
                 f"epoch_ms({column}) gives the epoch milliseconds of the wire's {wire.group(1)})")
     if missing is None:
-        if "TIMESTAMP WITH TIME ZONE" in text and "No function matches" in text:
+        if "TIMESTAMP WITH TIME ZONE" in text and ("No function matches" in text or "Cannot compare" in text):
             text += (f"\n(every time column of the lake holds an instant ({TIME_COLUMN}, window_start, window_end): "
                      f"epoch_ms({TIME_COLUMN}) gives epoch milliseconds, local_time({TIME_COLUMN}, 'Europe/Berlin') "
                      "a local time; a duration is an integer named with its unit, duration_ms)")

@@ -127,4 +127,6 @@ def _summary(text: str, min_tracks: int) -> str:
         if not line.lstrip().startswith("--"):
             break
         lines.append(line.lstrip()[2:].strip())
-    return " ".join(lines).split(". ")[0].rstrip(".").replace("{min_tracks}", str(min_tracks))
+    # A sentence ends at a full stop and a space, not at the ".." of a range ("1 Monday .. 7 Sunday").
+    first = re.split(r"(?<!\.)\.\s", " ".join(lines) + " ", maxsplit=1)[0]
+    return first.rstrip(".").replace("{min_tracks}", str(min_tracks))

@@ -87,12 +87,14 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     add_site_file_argument(parser)
     parser.add_argument("--lake", default=None,
                         help="the lake (a folder or s3://bucket/prefix) written by `moodlens batch compact`; "
-                             "without it the event log (--log) is read directly")
+                             "default $MOODLENS_LAKE, else the site file's; without any, the event log (--log) "
+                             "is read directly")
     parser.add_argument("--log", type=Path, default=None,
-                        help="embedded event log to read instead of a lake (default without a lake or site file: "
-                             "var/history/log, from `moodlens demo history`)")
+                        help="embedded event log to read instead of a lake (default without --lake, $MOODLENS_LAKE "
+                             "or a site file: var/history/log, from `moodlens demo history`)")
     parser.add_argument("--stream-state", type=Path, default=None,
-                        help="`moodlens stream run --state` folder: its alarms join the tables")
+                        help="`moodlens stream run --state` folder: its alarms join the --log's events "
+                             "(a lake holds its own)")
     add_min_tracks_argument(parser)
 
 
@@ -132,12 +134,25 @@ def connect(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
     explicit_log = getattr(args, "lake", None) is None and getattr(args, "log", None) is not None
     site = read_site_file(args, need_lake=not explicit_log)
     args.site_file, args.min_tracks, args.timezone = site, site.min_tracks, site.timezone
-    if explicit_log or not (site.lake or site.path is not None):
+    if explicit_log or not (site.lake or site.path is not None or os.environ.get("MOODLENS_LAKE")):
         args.log = args.log if args.log is not None else DEFAULT_HISTORY / "log"
         return _log_connection(args)
+    if getattr(args, "stream_state", None) is not None:
+        raise ValueError("--stream-state joins alarms to an event log (--log) only: a lake holds the alarms "
+                         "`moodlens batch compact --state` put in it")
     con = lake_connection(site.lake, site.sites(), site.min_tracks)
     args.timezone = site_zone(con, site, getattr(args, "site", None))
     return con
+
+
+def site_zones(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each site's own zone from the lake's `sites` relation (none when the events come from a log)."""
+    import duckdb
+
+    try:
+        return {str(s): str(z) for s, z in con.execute("SELECT site_id, timezone FROM sites").fetchall()}
+    except duckdb.Error:
+        return {}
 
 
 def site_zone(con: duckdb.DuckDBPyConnection, site: SiteFile, chosen: str | None) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from moodlens.commands.analytics_input import add_input_arguments, connect
+from moodlens.commands.analytics_input import add_input_arguments, connect, site_zones
 
 DAY_MS = 86_400_000
 
@@ -59,20 +59,26 @@ def run_forecast(args: argparse.Namespace) -> int:
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     end_ms = history_end_ms(latest, now_ms)
     hourly = hourly_sentiment(con, Period(0, end_ms, args.site))
-    results = forecast_sites(hourly, end_ms, ForecastConfig(min_tracks=args.min_tracks, timezone=tz))
+    zones = {} if args.site is not None else site_zones(con)  # with --site, tz is already that site's
+    results = forecast_sites(hourly, end_ms, ForecastConfig(min_tracks=args.min_tracks, timezone=tz), zones)
     if now_ms - end_ms > DAY_MS:
         print(f"STALE: the history ends {_time(end_ms, tz)} ({tz}), {(now_ms - end_ms) // DAY_MS} days ago; "
               f"the 'next 7 days' below are the 7 days after that, not the coming week")
-    print(f"history up to {_time(end_ms, tz)} ({tz}, the site's local time); the forecast starts there" + (
+    own_zones = any(zone != tz for zone in zones.values())
+    where = "; each site's lines below in its own time" if own_zones else ", the site's local time"
+    print(f"history up to {_time(end_ms, tz)} ({tz}{where}); the forecast starts there" + (
         " (the latest event's hour is still filling, so it is left out)" if end_ms <= latest else ""))
     frames = []
     for result in results:
-        print(f"\n== {result.site}: {result.history_days} days of history")
+        zone = zones.get(result.site, tz)
+        print(f"\n== {result.site}: {result.history_days} days of history"
+              + (f"; times in {zone}" if zone != tz else ""))
         if result.status != "ok":
             print(f"   no forecast: {result.status}")
             continue
         b = result.backtest
-        print(f"   backtest, {b.folds} rolling weekly origins, {b.hours} rated hours: net score MAE {b.net_mae:.3f} "
+        origins = f"{b.folds} rolling weekly origin{'' if b.folds == 1 else 's'}"
+        print(f"   backtest, {origins}, {b.hours} rated hours: net score MAE {b.net_mae:.3f} "
               f"(seasonal-naive, same hour last week: {b.naive_net_mae:.3f}); visits MAE {b.visits_mae:.1f} "
               f"(naive {b.naive_visits_mae:.1f}); out-of-sample interval coverage, net score 80%: "
               f"{b.coverage80:.0%}, 95%: {b.coverage95:.0%}; visits 80%: {b.visits_coverage80:.0%}, "
@@ -84,28 +90,29 @@ def run_forecast(args: argparse.Namespace) -> int:
                 what = f"net score {row.actual:+.2f}, expected {row.expected:+.2f}"
             else:
                 what = f"{row.actual:.0f} visits, expected {row.expected:.0f}"
-            print(f"   anomalous hour: {_time(row.hour_ms, tz)} {what} (z {row.z:+.1f})")
+            print(f"   anomalous hour: {_time(row.hour_ms, zone)} {what} (z {row.z:+.1f})")
         table = result.forecast[result.forecast["open"]]
         frames.append(result.forecast)
         if args.hourly:
             for r in table.itertuples():
-                print(f"   {_time(r.hour_ms, tz)}  visits {r.visits:5.1f} "
+                print(f"   {_time(r.hour_ms, zone)}  visits {r.visits:5.1f} "
                       f"[80% {r.visits_lo80:.0f}-{r.visits_hi80:.0f}, "
                       f"95% {r.visits_lo95:.0f}-{r.visits_hi95:.0f}]  net {r.net:+.2f} [80% {r.net_lo80:+.2f},"
                       f"{r.net_hi80:+.2f}; 95% {r.net_lo95:+.2f},{r.net_hi95:+.2f}]")
         else:
             from batch.report.data import local_day
 
-            days = table.assign(day=local_day(table["hour_ms"], tz)).groupby("day")
+            days = table.assign(day=local_day(table["hour_ms"], zone)).groupby("day")
             for _, rows in days:
                 weighted = float((rows["net"] * rows["visits"]).sum() / rows["visits"].sum())
                 busiest = rows.loc[rows["visits"].idxmax()]
                 first = int(rows["hour_ms"].min())
-                starts = _time(end_ms, tz)
-                part = f" from {starts[-5:]}" if starts[:14] == _time(first, tz)[:14] and starts[-5:] != "00:00" else ""
-                print(f"   {_time(first, tz)[:14]}{part}  visits {rows['visits'].sum():6.0f}  "
+                starts = _time(end_ms, zone)
+                same_day = starts[:14] == _time(first, zone)[:14]
+                part = f" from {starts[-5:]}" if same_day and starts[-5:] != "00:00" else ""
+                print(f"   {_time(first, zone)[:14]}{part}  visits {rows['visits'].sum():6.0f}  "
                       f"net score {weighted:+.2f}  "
-                      f"busiest {_time(busiest['hour_ms'], tz)[-5:]} ({busiest['visits']:.0f} visits, net "
+                      f"busiest {_time(busiest['hour_ms'], zone)[-5:]} ({busiest['visits']:.0f} visits, net "
                       f"{busiest['net']:+.2f} [95% {busiest['net_lo95']:+.2f},{busiest['net_hi95']:+.2f}])")
     if args.csv is not None and frames:
         pd.concat(frames).to_csv(args.csv, index=False)
@@ -118,7 +125,7 @@ def run_forecast(args: argparse.Namespace) -> int:
 def run_drivers(args: argparse.Namespace) -> int:
     import sys
 
-    from batch.analytics.drivers import drivers_frame, estimate_drivers, read_business_events, zone_mismatch
+    from batch.analytics.drivers import drivers_frame, estimate_drivers, p_text, read_business_events, zone_mismatch
     from batch.analytics.source import Period, hourly_sentiment
 
     business = read_business_events(args.events)
@@ -133,7 +140,7 @@ def run_drivers(args: argparse.Namespace) -> int:
         if d.effect is None or d.low is None or d.high is None or d.p_value is None:
             print(f"{d.kind:<20} {'—':>20}  {'':>18}  {'':>6}  {d.hours_with}  ({d.note})")
             continue
-        print(f"{d.kind:<20} {d.effect:>+20.3f}  [{d.low:+.3f}, {d.high:+.3f}]  {d.p_value:6.3f}  {d.hours_with}")
+        print(f"{d.kind:<20} {d.effect:>+20.3f}  [{d.low:+.3f}, {d.high:+.3f}]  {p_text(d.p_value):>6}  {d.hours_with}")
     print(f"\n{result.caveat}")
     if args.csv is not None:
         drivers_frame(result).to_csv(args.csv, index=False)

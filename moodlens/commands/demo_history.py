@@ -22,15 +22,17 @@ CHUNK = 20_000
 def add_history_command(demo_subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Adds `history` under `moodlens demo`; plain `moodlens demo` is unchanged."""
     history = demo_subcommands.add_parser("history", help="write weeks of synthetic events for several sites")
-    history.add_argument("--sites", type=int, default=3)
-    history.add_argument("--days", type=int, default=60)
-    history.add_argument("--seed", type=int, default=1)
+    history.add_argument("--sites", type=int, default=3, help="how many sites, each with its cameras (default 3)")
+    history.add_argument("--days", type=int, default=60, help="how many days of history (default 60)")
+    history.add_argument("--seed", type=int, default=1,
+                         help="random seed: the same seed writes the same history (default 1)")
     history.add_argument("--start", type=date.fromisoformat, default=date(2026, 9, 7),
                          help="first day, UTC (default 2026-09-07)")
     history.add_argument("--end", default=None,
                          help="instead of --start: the day after the last one, a date or 'today' (UTC), so the "
                               "history runs up to now, e.g. to sit beside live demo events")
-    history.add_argument("--out", type=Path, default=Path("var/history"), help="output folder (replaced)")
+    history.add_argument("--out", type=Path, default=Path("var/history"),
+                         help="output folder (its log and stream state are replaced)")
     history.set_defaults(handler=run_history)
 
 
@@ -48,7 +50,10 @@ def run_history(args: argparse.Namespace) -> int:
         start = end - timedelta(days=args.days)
     history = generate_history(HistoryConfig(sites=args.sites, days=args.days, seed=args.seed, start=start))
     out: Path = args.out
-    shutil.rmtree(out / "log", ignore_errors=True)
+    # The stream state beside the log (the `next:` command's --state) holds the old log's offset: kept,
+    # the next stream run would skip the new log's first records and keep the old history's windows.
+    for derived in ("log", "stream"):
+        shutil.rmtree(out / derived, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     with LocalLog(out / "log") as log:
         for first in range(0, len(history.events), CHUNK):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from moodlens.commands.analytics_input import add_input_arguments, connect
+from moodlens.commands.analytics_input import add_input_arguments, connect, site_zones
 from moodlens.commands.batch_analytics import check_site
 
 DAY_MS = 86_400_000
@@ -113,16 +113,6 @@ def _drift_baseline() -> Any:
         return None  # a card without a baseline: the report leaves model drift out
 
 
-def _site_zones(con: Any) -> tuple[tuple[str, str], ...]:
-    """Each site's own zone from the lake's `sites` relation (none when the events come from a log)."""
-    import duckdb
-
-    try:
-        return tuple((str(s), str(z)) for s, z in con.execute("SELECT site_id, timezone FROM sites").fetchall())
-    except duckdb.Error:
-        return ()
-
-
 def run_report(args: argparse.Namespace) -> int:
     from batch.analytics.drivers import read_business_events, zone_mismatch
     from batch.analytics.forecast import history_end_ms
@@ -146,7 +136,7 @@ def run_report(args: argparse.Namespace) -> int:
     report = build_report(con, ReportOptions(
         since_ms, until_ms, args.site, args.min_tracks, business, not args.no_forecast, _drift_baseline(),
         forecast_from_ms=history_end_ms(latest, now_ms) if latest is not None else None, timezone=args.timezone,
-        now_ms=now_ms, period_note=note, paper=args.paper, site_zones=_site_zones(con)))
+        now_ms=now_ms, period_note=note, paper=args.paper, site_zones=tuple(site_zones(con).items())))
     if args.out is None:
         reports = args.site_file.reports_dir
         args.out = str(reports) if reports is not None else "var/report"

@@ -16,7 +16,7 @@ FROM (
     local_weekday,
     expression,
     count(*) AS tracks,
-    sum(count(*)) OVER (PARTITION BY site_id, local_date) AS total_tracks
+    CAST(sum(count(*)) OVER (PARTITION BY site_id, local_date) AS bigint) AS total_tracks
   FROM (
     SELECT
       f.site_id,

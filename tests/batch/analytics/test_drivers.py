@@ -106,3 +106,12 @@ def test_a_business_file_written_in_another_time_zone_is_named() -> None:
     assert message is not None and message.startswith("biz.csv: 1 of 3 rows are written with UTC offset(s) +05:30")
     assert "[site] timezone = Europe/Berlin" in message
     assert zone_mismatch(business.iloc[:2], "Europe/Berlin", "biz.csv") is None  # UTC and the site's own offset
+
+
+@given(st.floats(min_value=0.0, max_value=1.0))
+def test_a_p_value_never_reads_as_a_certain_zero(p: float) -> None:
+    from batch.analytics.drivers import p_text
+
+    text = p_text(p)
+    assert text != "0.000"
+    assert text == "<0.001" if p < 0.0005 else abs(float(text) - p) <= 0.0005

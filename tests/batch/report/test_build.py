@@ -135,3 +135,9 @@ def test_a_camera_is_offline_only_while_it_existed_and_data_had_arrived() -> Non
     c_hours = sorted(int((h - START) // HOUR_MS) for h in offline[offline["camera_id"] == "c"]["hour_ms"])
     assert c_hours == [14, 15] + list(range(17, 24))  # not before its first heartbeat at 12:00
     assert offline["hour_ms"].max() < START + 24 * HOUR_MS  # the second day has no data yet: no outage
+
+
+def test_the_drivers_table_never_shows_a_p_value_of_zero() -> None:
+    drivers = full_report().html.split('<section id="drivers">')[1].split("</section>")[0]
+    assert "<td>0.000</td>" not in drivers
+    assert "<td>&lt;0.001</td>" in drivers  # the planted promotion is that clear

@@ -3,6 +3,7 @@ lived counted as offline, local hours in the heatmap, formulas kept out of the C
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -141,3 +142,79 @@ def test_each_site_section_speaks_its_own_zone() -> None:
                                                       for ms in rated)}
         cells = heat[(heat["site_id"] == site) & (heat["tracks"] > 0)]
         assert {(int(d), int(h)) for d, h in cells[["weekday", "hour"]].values} == expected
+
+
+def test_each_site_is_forecast_in_its_own_zone() -> None:
+    from batch.analytics.forecast import ForecastConfig, forecast_site
+    from batch.analytics.source import Period, hourly_sentiment
+
+    h = history()
+    sites = sorted(h.sites)
+    zones = (("Asia/Tokyo", "America/New_York", "Europe/Berlin") * 3)[:len(sites)]
+    report = build_report(history_lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, None,
+                                                        site_zones=tuple(zip(sites, zones, strict=True))))
+    hourly = hourly_sentiment(history_lake(), Period(0, h.end_ms, None))
+    forecast = report.tables["forecast"]
+    for site, zone in zip(sites, zones, strict=True):
+        alone = forecast_site(site, hourly[hourly["site_id"] == site].drop(columns="site_id"), h.end_ms,
+                              ForecastConfig(timezone=zone))
+        assert alone.status == "ok"
+        ours = forecast[forecast["site_id"] == site].drop(columns=["hour", "timezone"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(ours, alone.forecast.reset_index(drop=True))
+        if len(alone.anomalies):
+            assert "<th>hour (" + zone + ")</th>" in report.html
+
+
+def test_silent_cameras_are_listed_in_their_sites_own_time() -> None:
+    h = history()
+    silent = next(i for i in h.incidents if i.kind == "silent_camera")
+    zones = ((silent.site_id, "Asia/Tokyo"),)
+    report = build_report(history_lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, None, forecast=False,
+                                                        site_zones=zones))
+    span = report.tables["silent_cameras"]
+    span = span[(span["site_id"] == silent.site_id) & (span["camera_id"] == silent.camera_id)].iloc[0]
+    quality = report.html.split('<section id="quality">')[1]
+    row = f"<td>{silent.site_id}/{silent.camera_id}</td><td>{iso(int(span['from_ms']), 'Asia/Tokyo')}</td>"
+    assert row in quality
+    assert "local time (Asia/Tokyo)" in quality
+
+
+def test_csv_exports_give_each_row_its_sites_local_time(tmp_path: Path) -> None:
+    h = history()
+    sites = sorted(h.sites)
+    zones = dict(zip(sites, (("Asia/Tokyo", "America/New_York", "UTC") * 3)[:len(sites)], strict=True))
+    report = build_report(history_lake(), ReportOptions(h.end_ms - 7 * 24 * HOUR_MS, h.end_ms, None,
+                                                        site_zones=tuple(zones.items())))
+    write_report(report, tmp_path)
+    for name, stamp, local in (("hourly", "hour_ms", "hour"), ("cameras", "hour_ms", "hour"),
+                               ("alarms", "time_ms", "time"), ("forecast", "hour_ms", "hour")):
+        rows = pd.read_csv(tmp_path / f"{name}.csv", keep_default_na=False)
+        assert {local, "timezone"} <= set(rows.columns), name
+        assert len(rows) or name == "alarms", name  # this history has no stream, so no alarm
+        assert rows[local].tolist() == [iso(ms, zones[s]) for ms, s in zip(rows[stamp], rows["site_id"],
+                                                                             strict=True)], name
+        assert rows["timezone"].tolist() == [zones[s] for s in rows["site_id"]], name
+
+
+def test_a_period_other_than_a_week_is_not_called_week_on_week() -> None:
+    h = history()
+    for days, compared, short in ((7, "week on week", "visits w/w"),
+                                  (5, "against the 5 days before", "visits vs before"),
+                                  (1, "against the day before", "visits vs before")):
+        report = build_report(history_lake(), ReportOptions(h.end_ms - days * 24 * HOUR_MS, h.end_ms, None,
+                                                            forecast=False))
+        assert compared in report.html, days
+        assert f"<th>{short}</th>" in report.html, days
+        if days != 7:
+            assert "week on week" not in report.html and "w/w" not in report.html, days
+
+
+def test_the_day_marks_label_only_days_the_chart_shows() -> None:
+    from batch.report import svg
+
+    monday = _ms("2026-11-30T00:00")
+    week = svg.line_chart(svg.Chart(monday, monday + 7 * 24 * HOUR_MS, -1.0, 1.0, "a week", "net score",
+                                    [svg.Series("s", [(monday + HOUR_MS, 0.1)], "#000")], timezone=BERLIN))
+    labels = re.findall(r'class="ax">(\w{3} \d\d \w{3})</text>', week)
+    assert labels == ["Mon 30 Nov", "Tue 01 Dec", "Wed 02 Dec", "Thu 03 Dec", "Fri 04 Dec", "Sat 05 Dec",
+                      "Sun 06 Dec"]  # not the next Monday, which starts where the chart ends

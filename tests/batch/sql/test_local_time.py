@@ -151,3 +151,37 @@ def test_arithmetic_on_the_time_column_says_what_it_holds(lake: dict[str, Any]) 
         run_query(lake["tables"], "SELECT event_time_ms / 1000 FROM face_expression")
     rows = run_query(lake["tables"], "SELECT min(epoch_ms(event_time)) AS ms FROM face_expression").table
     assert rows.to_pylist() == [{"ms": min(v["event_time_ms"] for v in lake["visits"])}]
+
+
+def test_comparing_the_time_column_with_epoch_milliseconds_says_what_it_holds(lake: dict[str, Any]) -> None:
+    with pytest.raises(QueryError, match=r"epoch_ms\(event_time\) gives epoch milliseconds"):
+        run_query(lake["tables"], "SELECT count(*) FROM face_expression WHERE event_time > 1764000000000")
+
+
+def test_json_output_gives_sums_as_numbers_a_script_can_add(lake: dict[str, Any]) -> None:
+    import json
+
+    from batch.sql.output import as_json_lines
+
+    table = run_query(lake["tables"], "SELECT site_id, sum(visits) AS visits, sum(visits) / 3 AS third "
+                                      "FROM visits GROUP BY site_id ORDER BY site_id", sites=BERLIN).table
+    rows = [json.loads(line) for line in as_json_lines(table).splitlines()]
+    expected = Counter(v["site_id"] for v in lake["visits"])
+    assert {r["site_id"]: r["visits"] for r in rows} == dict(expected)
+    assert all(isinstance(r["visits"], int) and isinstance(r["third"], float) for r in rows)
+
+
+def test_every_view_summary_is_its_whole_first_sentence() -> None:
+    from batch.sql.views import views
+
+    for view in views():
+        assert view.summary.count("(") == view.summary.count(")"), view.summary
+    by_name = {v.name: v.summary for v in views()}
+    assert by_name["sentiment_by_hour_site"].endswith("(1 Monday .. 7 Sunday)")
+
+
+def test_expression_mix_counts_are_integers_like_every_other_view(lake: dict[str, Any]) -> None:
+    import pyarrow as pa
+
+    table = run_query(lake["tables"], "SELECT tracks, total_tracks FROM expression_mix", sites=BERLIN).table
+    assert table.schema.field("total_tracks").type == pa.int64() == table.schema.field("tracks").type

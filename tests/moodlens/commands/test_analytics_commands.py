@@ -123,3 +123,78 @@ def test_the_report_from_the_lake_equals_the_report_from_the_log_it_was_compacte
 def test_a_missing_lake_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--lake", str(tmp_path / "nolake"), "--since", "7d", "--out", str(tmp_path / "r")]) == 2
     assert "no lake at" in capsys.readouterr().err
+
+
+def test_forecast_prints_each_site_in_its_own_zone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    zones = {"cafe-central": "Asia/Tokyo", "cinema-north": "America/New_York"}
+    assert main(["demo", "history", "--sites", "2", "--days", "22", "--seed", "3", "--out", str(tmp_path)]) == 0
+    sites = json.dumps({s: {"name": s, "timezone": z} for s, z in zones.items()})
+    assert main(["batch", "compact", "--log", str(tmp_path / "log"), "--lake", str(tmp_path / "lake"),
+                 "--sites", sites]) == 0
+    capsys.readouterr()
+    assert main(["batch", "forecast", "--lake", str(tmp_path / "lake"), "--hourly"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("history up to"))
+    assert "the site's local time" not in header and "each site's lines below in its own time" in header
+    assert not re.search(r"\b1 rolling weekly origins", out)
+    events = [json.loads(p) for _, p in LocalLog(tmp_path / "log").read(0, 10_000_000)]
+    for site, zone in zones.items():
+        section = out.split(f"== {site}:")[1].split("\n== ")[0]
+        assert f"times in {zone}" in section.splitlines()[0]
+        printed = set(re.findall(r"^   \w{3} \d{4}-\d\d-\d\d (\d\d):00  visits", section, flags=re.MULTILINE))
+        lived = {f"{datetime.fromtimestamp(e['event_time_ms'] / 1000, UTC).astimezone(ZoneInfo(zone)).hour:02d}"
+                 for e in events if e["site_id"] == site and e.get("kind") == "track_end"}
+        assert printed and printed <= lived  # forecast open hours are hours customers came, in the site's time
+
+
+def test_every_demo_history_option_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "history", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--sites SITES", "--days DAYS", "--seed SEED", "--out OUT"):
+        described = text.split(option)[-1].split(" --")[0].strip()  # the option's entry in the list
+        assert described, f"{option} has no help text"
+
+
+def test_a_second_history_in_the_same_folder_starts_the_stream_afresh(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    def history_then_stream(seed: str) -> str:
+        assert main(["demo", "history", "--sites", "1", "--days", "1", "--seed", seed, "--out", str(tmp_path)]) == 0
+        assert main(["stream", "run", "--log", str(tmp_path / "log"), "--state", str(tmp_path / "stream"), "--once",
+                     "--flush", "--no-time-check"]) == 0
+        captured = capsys.readouterr()
+        return captured.out + captured.err
+
+    history_then_stream("1")
+    second = history_then_stream("2")
+    records = len(LocalLog(tmp_path / "log").read(0, 10_000_000))
+    assert f"read {records} records" in second and " 0 late events" in second  # not the first history's state
+
+
+def test_report_and_forecast_read_the_lake_named_by_moodlens_lake(small_history: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    lake = tmp_path / "lake"
+    assert main(["batch", "compact", "--log", str(small_history / "log"), "--lake", str(lake)]) == 0
+    common = ["--since", "2d", "--no-forecast"]
+    assert main(["report", "--lake", str(lake), "--out", str(tmp_path / "named"), *common]) == 0
+    monkeypatch.chdir(tmp_path)  # no site file and no var/history/log here: only the variable names the lake
+    monkeypatch.setenv("MOODLENS_LAKE", str(lake))
+    assert main(["report", "--out", str(tmp_path / "from-env"), *common]) == 0
+    assert (tmp_path / "from-env" / "hourly.csv").read_text() == (tmp_path / "named" / "hourly.csv").read_text()
+    assert main(["batch", "forecast"]) == 0
+
+
+def test_stream_state_beside_a_lake_is_refused_not_ignored(small_history: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    lake = tmp_path / "lake"
+    assert main(["batch", "compact", "--log", str(small_history / "log"), "--lake", str(lake)]) == 0
+    capsys.readouterr()
+    assert main(["report", "--lake", str(lake), "--stream-state", str(tmp_path / "stream"), "--since", "2d",
+                 "--no-forecast", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--stream-state" in err and "batch compact" in err
+    assert not (tmp_path / "r").exists()
