@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,20 +16,27 @@ from tests.onebox.browser import chromium
 from tests.onebox.events import alarm, window
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[DashboardServer, Path]]:
-    (tmp_path / "stream").mkdir()
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "status.json").write_text(json.dumps({
-        "site": "cafe", "cameras": [{"id": "door", "name": "Front door"}],
-        "children": [{"name": "edge-door", "kind": "edge", "state": "backoff", "pid": None, "restarts": 2,
-                      "last_exit": 1, "uptime_s": None, "restart_in_s": 3.5}]}))
-    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
+@contextmanager
+def serving(root: Path, status: dict) -> Iterator[DashboardServer]:
+    """The dashboard over a state folder whose box status is ``status`` (what `moodlens up` writes)."""
+    (root / "stream").mkdir(exist_ok=True)
+    (root / "run").mkdir(exist_ok=True)
+    (root / "run" / "status.json").write_text(json.dumps(status))
+    server = open_dashboard(root, "127.0.0.1", 0, "")
     server.start()
     try:
-        yield server, tmp_path
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[DashboardServer, Path]]:
+    with serving(tmp_path, {
+        "site": "cafe", "cameras": [{"id": "door", "name": "Front door"}],
+        "children": [{"name": "edge-door", "kind": "edge", "state": "backoff", "pid": None, "restarts": 2,
+                      "last_exit": 1, "uptime_s": None, "restart_in_s": 3.5}]}) as server:
+        yield server, tmp_path
 
 
 def _append(path: Path, document: dict) -> None:
@@ -127,60 +135,38 @@ def test_the_curves_axis_labels_are_readable_on_a_phone_and_a_desktop(
 
 
 def test_how_long_each_service_has_been_up_reads_in_minutes_hours_and_days(tmp_path: Path) -> None:
-    (tmp_path / "run").mkdir()
     children = [{"name": f"svc-{i}", "kind": "edge", "state": "running", "pid": 10 + i, "restarts": 0,
                  "last_exit": None, "uptime_s": up, "restart_in_s": None, "reason": None}
                 for i, up in enumerate([42.4, 4000.0, 93_600.0, 400_000.0])]
-    (tmp_path / "run" / "status.json").write_text(json.dumps({"site": "cafe", "cameras": [], "children": children}))
-    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
-    server.start()
-    try:
-        with chromium() as browser:
-            page = browser.new_page(viewport={"width": 390, "height": 844})
-            page.goto(server.url)
-            page.wait_for_selector("#children tbody tr")
-            shown = page.eval_on_selector_all("#children tbody tr", "rs => rs.map((r) => r.cells[3].textContent)")
-    finally:
-        server.stop()
+    with serving(tmp_path, {"site": "cafe", "cameras": [], "children": children}) as server, chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(server.url)
+        page.wait_for_selector("#children tbody tr")
+        shown = page.eval_on_selector_all("#children tbody tr", "rs => rs.map((r) => r.cells[3].textContent)")
     assert shown == ["42 s", "67 min", "26 h", "4.6 days"]
 
 
 @pytest.mark.parametrize(("lateness_s", "said"), [(300, "5 minutes"), (90, "90 s"), (None, "2 minutes")])
 def test_an_empty_window_says_when_it_closes_by_the_sites_lateness(
         tmp_path: Path, lateness_s: int | None, said: str) -> None:
-    (tmp_path / "run").mkdir()
     status = {"site": "cafe", "cameras": [{"id": "door", "name": "Front door"}], "children": []}
     if lateness_s is not None:  # a status file without it (a dashboard beside no box): the stream's default
         status["lateness_s"] = lateness_s
-    (tmp_path / "run" / "status.json").write_text(json.dumps(status))
-    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
-    server.start()
-    try:
-        with chromium() as browser:
-            page = browser.new_page(viewport={"width": 390, "height": 844})
-            page.goto(server.url)
-            page.wait_for_selector("#connection.live", timeout=5000)
-            text = page.inner_text("#site-scores")
-    finally:
-        server.stop()
+    with serving(tmp_path, status) as server, chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(server.url)
+        page.wait_for_selector("#connection.live", timeout=5000)
+        text = page.inner_text("#site-scores")
     assert f"a window shows once it closes, {said} after its last minute" in text
 
 
 def test_the_header_names_the_site_as_people_know_it(tmp_path: Path) -> None:
-    (tmp_path / "stream").mkdir()
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "status.json").write_text(json.dumps({
-        "site": "cafe-1", "site_name": "Café Central", "cameras": [{"id": "door", "name": "Front door"}],
-        "children": []}))
-    server = open_dashboard(tmp_path, "127.0.0.1", 0, "")
-    server.start()
-    try:
-        with chromium() as browser:
-            page = browser.new_page()
-            page.goto(server.url)
-            page.wait_for_selector("#connection.live", timeout=5000)
-            assert page.inner_text("#site-name") == "Café Central"
-            assert page.get_attribute("#site-name", "title") == "site id cafe-1"
-            assert page.title() == "moodlens Café Central"
-    finally:
-        server.stop()
+    status = {"site": "cafe-1", "site_name": "Café Central", "cameras": [{"id": "door", "name": "Front door"}],
+              "children": []}
+    with serving(tmp_path, status) as server, chromium() as browser:
+        page = browser.new_page()
+        page.goto(server.url)
+        page.wait_for_selector("#connection.live", timeout=5000)
+        assert page.inner_text("#site-name") == "Café Central"
+        assert page.get_attribute("#site-name", "title") == "site id cafe-1"
+        assert page.title() == "moodlens Café Central"

@@ -26,10 +26,10 @@ from stream.sources.kinesis.daemon import DaemonRecords
 from stream.state.local import read_state
 from stream.state.s3 import S3SiteStates
 from tests.stream.host.test_kcl import MemoryOutputs, StandIn, by_id, store  # noqa: F401 (a fixture)
+from tests.support.previous_version import source_at
 
 # main before alarm state version 4: its host keeps the baselines in UTC hours
 PREVIOUS = "afc6ce2061f434268693f3f6586465976562d161"
-REPO = Path(__file__).resolve().parents[3]
 BERLIN = "Europe/Berlin"
 CUT_MS = 1_793_145_600_000  # 2026-10-27 00:00 UTC: two days after the autumn change
 
@@ -37,12 +37,7 @@ CUT_MS = 1_793_145_600_000  # 2026-10-27 00:00 UTC: two days after the autumn ch
 @pytest.fixture(scope="module")
 def previous_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The previous commit's source, as `git archive` gives it (its pure-Python decoder: no C build)."""
-    out = tmp_path_factory.mktemp("previous")
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", PREVIOUS], capture_output=True, check=False)
-    if archive.returncode != 0:
-        pytest.fail(f"git archive {PREVIOUS} failed (a clone without main's history?): {archive.stderr.decode()}")
-    subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
-    return out
+    return source_at(PREVIOUS, tmp_path_factory.mktemp("previous"))
 
 
 @pytest.fixture(scope="module")

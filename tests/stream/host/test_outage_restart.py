@@ -39,8 +39,8 @@ from tests.stream.helpers import face
 from tests.stream.host.test_kcl import MemoryOutputs, StandIn, store  # noqa: F401 (a fixture)
 from tests.stream.state.test_s3 import make_bucket
 from tests.stream.test_embedded import SimulatedCrashError
+from tests.support.previous_version import REPO, source_at
 
-REPO = Path(__file__).resolve().parents[3]
 PREVIOUS = "42b62b44c470314efc422638b4f57c0bd96eabd3"  # main before the reachability was saved (version 2)
 START = 1_796_000_000  # s; a minute boundary in 2026: the time checks stay on
 STEP_S = 5
@@ -181,12 +181,7 @@ def test_the_consumer_stores_its_state_when_it_reports_an_outage_whatever_its_co
 @pytest.fixture(scope="module")
 def previous_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The previous version's source, as `git archive` gives it (its pure-Python decoder: no C build)."""
-    out = tmp_path_factory.mktemp("previous")
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", PREVIOUS], capture_output=True, check=False)
-    if archive.returncode != 0:
-        pytest.fail(f"git archive {PREVIOUS} failed (a clone without main's history?): {archive.stderr.decode()}")
-    subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
-    return out
+    return source_at(PREVIOUS, tmp_path_factory.mktemp("previous"))
 
 
 def test_a_state_of_the_previous_version_loads_with_no_outage_memory_for_that_one_restart(
