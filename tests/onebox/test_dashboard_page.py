@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from starlette.requests import Request
 
 from onebox.dashboard.server import DashboardServer, open_dashboard
 from tests.onebox.browser import chromium
@@ -103,7 +105,7 @@ def test_the_page_says_live_only_once_a_snapshot_is_on_screen(
 
     updates = Hub.updates
 
-    async def late_first_snapshot(self: Hub, request):  # type: ignore[no-untyped-def]
+    async def late_first_snapshot(self: Hub, request: Request) -> AsyncIterator[str]:
         await asyncio.sleep(1.5)  # the stream is open (headers sent); the data is not yet
         async for chunk in updates(self, request):
             yield chunk
@@ -149,7 +151,7 @@ def test_how_long_each_service_has_been_up_reads_in_minutes_hours_and_days(tmp_p
 @pytest.mark.parametrize(("lateness_s", "said"), [(300, "5 minutes"), (90, "90 s"), (None, "2 minutes")])
 def test_an_empty_window_says_when_it_closes_by_the_sites_lateness(
         tmp_path: Path, lateness_s: int | None, said: str) -> None:
-    status = {"site": "cafe", "cameras": [{"id": "door", "name": "Front door"}], "children": []}
+    status: dict[str, Any] = {"site": "cafe", "cameras": [{"id": "door", "name": "Front door"}], "children": []}
     if lateness_s is not None:  # a status file without it (a dashboard beside no box): the stream's default
         status["lateness_s"] = lateness_s
     with serving(tmp_path, status) as server, chromium() as browser:
