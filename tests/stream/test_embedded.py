@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,19 @@ CONFIG = RunnerConfig(
 
 class SimulatedCrashError(Exception):
     pass
+
+
+class CrashAt:
+    """A host's fault hook that crashes it at the given calls, counted over the whole run (across restarts):
+    ``calls`` is how many there were so far."""
+
+    def __init__(self, at: Collection[int]) -> None:
+        self.at, self.calls = at, 0
+
+    def __call__(self, point: str) -> None:
+        self.calls += 1
+        if self.calls in self.at:
+            raise SimulatedCrashError(point)
 
 
 def records(seed: int = 7, minutes: int = 40) -> list[bytes]:

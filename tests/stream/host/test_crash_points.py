@@ -23,7 +23,7 @@ from stream.sinks.files import FileOutputs
 from stream.sources.locallog import LocalLogSource
 from stream.state.s3 import S3StateStore
 from tests.stream.state.test_s3 import make_bucket
-from tests.stream.test_embedded import CONFIG, SimulatedCrashError, records
+from tests.stream.test_embedded import CONFIG, CrashAt, SimulatedCrashError, records
 
 Fault = Callable[[str], None]
 Wiring = Callable[[Path, Fault], Host]
@@ -129,14 +129,7 @@ def test_any_crashes_at_any_fault_calls_and_any_batch_size_leave_the_counters_ex
 
     clean = run_to_end(wiring, root / "clean")
     assert clean["windows"] and clean["records"] == len(records(seed=11, minutes=30))
-    calls = 0
-
-    def crash(point: str) -> None:
-        nonlocal calls
-        calls += 1
-        if calls in crashes:
-            raise SimulatedCrashError(point)
-
+    crash = CrashAt(crashes)
     for _ in crashes:
         with suppress(SimulatedCrashError):
             run_to_end(wiring, root / "crashed", crash)

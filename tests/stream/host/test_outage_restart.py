@@ -38,7 +38,7 @@ from stream.state.s3 import S3SiteStates, S3StateStore
 from tests.stream.helpers import face
 from tests.stream.host.test_kcl import MemoryOutputs, StandIn, store  # noqa: F401 (a fixture)
 from tests.stream.state.test_s3 import make_bucket
-from tests.stream.test_embedded import SimulatedCrashError
+from tests.stream.test_embedded import CrashAt, SimulatedCrashError
 from tests.support.previous_version import REPO, source_at
 
 PREVIOUS = "42b62b44c470314efc422638b4f57c0bd96eabd3"  # main before the reachability was saved (version 2)
@@ -280,13 +280,7 @@ def test_killed_anywhere_for_any_while_alarm_and_ok_alternate(
     args = build_parser().parse_args(["stream", "run", "--log", str(root / "log"), "--state", str(root / "state")])
     config = dataclasses.replace(host_config(args), batch_size=20)
     now = [float(START)]
-    calls = 0
-
-    def fault(point: str) -> None:
-        nonlocal calls
-        calls += 1
-        if calls in kills:
-            raise SimulatedCrashError(point)
+    fault = CrashAt(kills)
 
     def start() -> EmbeddedRunner:
         return EmbeddedRunner(LocalLog(root / "log"), root / "state", config, clock=lambda: now[0], fault=fault)
@@ -307,7 +301,7 @@ def test_killed_anywhere_for_any_while_alarm_and_ok_alternate(
             runner.step()
         except SimulatedCrashError:
             runner.close()  # no commit: what a kill leaves
-            runner, down_steps = None, kills[calls]
+            runner, down_steps = None, kills[fault.calls]
             downs.append([at, at])
     if runner is None:  # down at the end: started once more, it reads what waited
         runner = start()
