@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
 FER ?= ../shared/data/fer2013/fer2013_dev.npz
 
-.PHONY: demo test system-packages build-tools lint typecheck imports security infra-lint unit native-check train evaluate bench lock clean distclean finetune distill anchor students
+.PHONY: demo test system-packages build-tools lint typecheck imports security infra-lint unit explore native-check train evaluate bench lock clean distclean finetune distill anchor students
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "moodlens needs Python 3.11+"'
@@ -80,8 +80,13 @@ security: $(VENV)/.dev
 # pytest exits 5 when it collected no test; that must fail CI, not pass it silently.
 # Two pytest workers on two cores: one BLAS/OpenMP thread each (more oversubscribe the CPU; a statsmodels
 # test went from 4 s to 92 s on a loaded machine).
+# The property tests draw the same examples on every run here (profile "gate", tests/conftest.py);
+# `make explore` runs them with fresh random draws to look for new failing cases.
 unit: $(VENV)/.dev
-	MOODLENS_REQUIRE_NATIVE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran"; exit $$rc; }
+	MOODLENS_REQUIRE_NATIVE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider --hypothesis-profile=gate || { rc=$$?; [ $$rc -eq 5 ] && echo "no tests ran"; exit $$rc; }
+
+explore: $(VENV)/.dev
+	MOODLENS_REQUIRE_NATIVE=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider --hypothesis-profile=explore $$(grep -rl '@given' tests)
 
 # The C parser of hostile bytes under AddressSanitizer and UndefinedBehaviorSanitizer: a copy of the tree
 # (so the in-place build the other tests use stays as it is) with schemas._record built sanitized, then the
