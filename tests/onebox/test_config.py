@@ -13,6 +13,7 @@ from moodlens.cli import main
 from onebox.config import ConfigError, load, parse
 from onebox.example import EXAMPLE
 from onebox.settings import CAMERA, SECTIONS
+from onebox.show import show
 from onebox.toml_lines import key_lines
 
 
@@ -73,10 +74,24 @@ def test_config_show_lists_values_defaults_and_the_environment(tmp_path: Path, c
     monkeypatch.setenv("MOODLENS_IOT_PORT", "8884")
     assert main(["config", "show", "--config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"thresholds\.min_tracks\s+3\s+5\s", out)
-    assert re.search(r"dashboard\.port\s+8765\s+8765\s", out)
-    assert re.search(r"MOODLENS_IOT_PORT\s+8884\s+8883\s", out)
-    assert "MOODLENS_SPOOL_MAX_RECORDS" in out and "MOODLENS_STATE_DIR" in out
+    assert "\n[thresholds]\n" in out and "\n  min_tracks = 3  (default 5)\n" in out
+    assert "\n  port = 8765\n" in out[out.index("[dashboard]\n"):]
+    assert "\n  MOODLENS_IOT_PORT = 8884  (default 8883)\n" in out
+    assert "\n  MOODLENS_SPOOL_MAX_RECORDS (not set; default 100000)\n" in out and "MOODLENS_STATE_DIR" in out
+
+
+def test_config_show_reads_on_an_80_column_console(tmp_path: Path) -> None:
+    """What `init` writes, shown at 80 columns: no line wider (but a path: the test's folder is long), every
+    setting's help kept whole."""
+    path = tmp_path / "moodlens.toml"
+    assert main(["init", str(path)]) == 0
+    out = show(load(path), str(path), width=80)
+    assert [line for line in out.splitlines() if len(line) > 80 and str(tmp_path) not in line] == []
+    joined = " ".join(out.split())
+    for section, declared in SECTIONS.items():
+        assert f"[{section}]" in out
+        for setting in declared:
+            assert " ".join(setting.help.split()) in joined, setting.key
 
 
 keys = st.text(alphabet="abcdefghij_", min_size=1, max_size=8).filter(lambda k: k[0] != "_")
