@@ -257,7 +257,11 @@ PyObject *Decoder_columns(Decoder *self, PyObject *const *args, Py_ssize_t nargs
 PyObject *Decoder_columns_in(Decoder *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *line_ends(PyObject *module, PyObject *arg);
 
-/* record.c: field i of an event, made from its place in the record on the first read: 1 and a borrowed
+/* members.c: the members of object `obj` checked into `values` and `places` (n_fields each, zeroed), the
+ * cursor just past its closing brace: 1, or 0 to give up (an exception set only when memory ran out) */
+int parse_members(const Spec *obj, Cursor *c, PyObject **values, Py_ssize_t *places);
+
+/* members.c: field i of an event, made from its place in the record on the first read: 1 and a borrowed
  * reference in *out, 0 when the field is absent, -1 with an exception set */
 int event_read(Event *e, Py_ssize_t i, PyObject **out);
 
