@@ -146,3 +146,38 @@ def test_sns_says_each_sites_times_in_its_own_zone_as_the_host_gives_them() -> N
     bodies = [json.loads(call["Message"])["email"] for call in calls]
     assert bodies[0].startswith("cafe-7, door, Mon 07 Dec 2026, 14:45 (CET):")
     assert bodies[1].startswith("bar-2, door, Mon 07 Dec 2026, 13:45 (UTC):")  # no zone declared: UTC, as its alarms
+
+
+def test_on_aws_the_sns_texts_name_each_site_as_the_stack_gives_the_names(aws_client: Callable[[str], Any],
+                                                                         unique: str) -> None:
+    """The host's outlets carry the sites' names (`stream run --site-names`, from the stack's --sites): each
+    site's messages, through a real topic, say its name, in the title and in the reason; the cameras keep
+    their ids (the stack knows no camera names); a site without a name keeps its id."""
+    from stream.host.loop import HostConfig
+    from stream.wiring import Outlets, aws_outputs
+
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=f"names-{unique}")["TopicArn"]
+    url, arn = queue(sqs, f"names-{unique}")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    outputs = aws_outputs(Outlets(sns_topic=topic, site_names={"cafe-7": "Café Central"}), aws_client,
+                          HostConfig(site_zones={"cafe-7": "Europe/Paris"}))
+    assert isinstance(outputs, AwsOutputs) and outputs.sns is not None
+    site, camera, other = alarm(camera=None), alarm(), {**alarm(camera=None), "site_id": "bar-2", "event_id": "x"}
+    other["reason"] = alarm_words.low_raised(alarm_words.place("bar-2", None), "13:15 UTC", 30, -0.41, 23, 15, -0.2)
+    outputs.sns.send([site, camera, other])
+    subjects: dict[str, str] = {}
+    for _ in range(5):
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            envelope = json.loads(message["Body"])
+            subjects[json.loads(envelope["Message"])["event_id"]] = envelope["Subject"]
+    assert subjects == {site["event_id"]: "ALARM at Cafe Central: customers look unhappy",
+                        camera["event_id"]: "ALARM at Cafe Central, door: customers look unhappy",
+                        "x": "ALARM at bar-2: customers look unhappy"}
+    calls: list[dict[str, Any]] = []
+    outputs.sns.client = type("Recorder", (), {"publish": lambda self, **kw: calls.append(kw)})()
+    outputs.sns.send([site, camera, other])
+    bodies = [json.loads(call["Message"])["email"] for call in calls]
+    assert "Customers at Café Central have looked unhappy since about 14:15 CET" in bodies[0]
+    assert "Customers at camera door have looked unhappy" in bodies[1] and bodies[1].startswith("Café Central, door")
+    assert "Customers at site bar-2 have looked unhappy" in bodies[2]
