@@ -21,6 +21,9 @@ class Machine:
     raised_ms: int | None = None  # when the current ALARM was raised
     data_ms: int | None = None  # end of the last window with enough customers
     seen_ms: int | None = None  # end of the last window judged (minutes between count as no data)
+    # at a raise: the start of the earliest bad window it was raised on (the "since" its reason says); only
+    # read as the raise is told, so not part of the saved state
+    spell_ms: int | None = None
 
 
 def step(machine: Machine, config: AlarmConfig, verdict: str, time_ms: int) -> State | None:
@@ -36,6 +39,7 @@ def step(machine: Machine, config: AlarmConfig, verdict: str, time_ms: int) -> S
         machine.data_ms = time_ms
     judged = machine.history[::-1][::spacing]  # the last raise_n windows, one window length apart
     if machine.state == "OK" and judged.count("B") >= c.raise_m:
+        machine.spell_ms = time_ms - (judged.rindex("B") * spacing + c.window_minutes) * 60_000
         machine.state, machine.history, machine.raised_ms = "ALARM", "", time_ms
         return "ALARM"
     if (machine.state == "ALARM" and judged.count("G") >= c.clear_m

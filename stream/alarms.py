@@ -22,16 +22,13 @@ are as deterministic as the windows):
                    non-overlapping samples, ready after ``baseline_min_days`` distinct days, medians of
                    the latest ``baseline_keep_days``). ``drop_detection``:
                    ``"sequential"`` (default) a CUSUM over the customers whose visits ended, minute
-                   by minute (`stream.sequential`), per site (its cameras pooled) and per camera,
-                   against the hour of the day; threshold from ``false_alarms_per_month``; the alarm
-                   says since when (the change-point estimate) and how strong the evidence is; clears
-                   at ``recovery_odds`` of evidence for the usual mood.
+                   by minute, per site (its cameras pooled) and per camera (`stream.alarm_sequential`).
                    ``"windows"``: site windows against the hour of the week: spread σ = √(sd² + se²)
                    (the days' robust spread plus this window's sampling error); bad when net < median
                    − max(``drop_sigmas``·σ, ``drop_min``); good when net >= median −
                    max(``drop_clear_sigmas``·σ, ``drop_min``/2); same M-of-N and hold.
-``camera_silent``  A camera that has sent heartbeats and sent none for more than ``silent_minutes``:
-                   ALARM; OK again with its next heartbeat. Cameras never heard of raise nothing.
+``camera_silent``  A camera that has sent heartbeats and sent none for more than ``silent_minutes``
+                   (`stream.alarm_idle`).
 
 The hold. A raised sentiment alarm stays raised at least ``hold_minutes`` (15) after its raise,
 whatever the evidence. The window rules restart their evidence at each state change, so with
@@ -49,12 +46,10 @@ CUSUM from zero, the window rule's M of N from no windows), so a room still bad,
 told again on evidence of its own, and a spell told once is not told a second time by the other rule
 as it ends. Per-camera alarms are not affected.
 
-Quiet resolves. A raised low_sentiment or sentiment_drop alarm whose key (site or camera) has had
-no window with enough customers, and (sequential rule) no customer, for ``quiet_minutes`` (default
-30) goes back to OK with the reason "no customers for N minutes (site closed or quiet)": nobody is
-there to be unhappy, and an alarm left raised through a closed night is noise the next morning.
-Whether the drop rule could judge those windows (its baseline may not be ready for the hour) does
-not matter: a site with customers is not quiet. A new bad spell raises a new alarm.
+Quiet resolves: a raised sentiment alarm whose key has had no customers for ``quiet_minutes`` goes back
+to OK (`stream.alarm_idle`).
+
+What each alarm says: `stream.alarm_words`.
 
 ``LEGACY`` (0 for ``z_raise``, ``hold_minutes`` and ``quiet_minutes``, ``drop_sampling_noise`` and
 ``disjoint_windows`` off, 3 of 5 / 4 of 5, ``drop_sigmas`` 2, the window drop rule) is the rules as
@@ -72,16 +67,15 @@ alarm there would be one only the flush caused; nor do they clear an alarm.
 from __future__ import annotations
 
 import math
-import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from schemas.types import SentimentAlarm, SentimentWindow
-from stream import alarm_state, sequential
+from stream import alarm_idle, alarm_sequential, alarm_state, alarm_words
 from stream.alarm_config import LEGACY, WINDOWS, AlarmConfig, check_alarms_fit_windows, default_alarm_window
-from stream.alarm_machine import Machine, Rule, alarm_event, step
+from stream.alarm_machine import Machine, Rule, State, alarm_event, step
 from stream.alarm_state import ALARM_STATE_VERSION, baseline_levels, baseline_zone
-from stream.baseline import DAY_MS, DayBaseline, Reference, dispersion
+from stream.baseline import DAY_MS, DayBaseline, Reference
 from stream.engine import Tick
 from stream.sequential import Cusum
 from stream.usual import day_level, unusually_low, usual_level, weekday_seen
@@ -90,9 +84,8 @@ from stream.window_evidence import UTC, SiteClock, baseline_keys, hour_of_week, 
 __all__ = ["ALARM_STATE_VERSION", "LEGACY", "WINDOWS", "AlarmConfig", "AlarmEngine", "baseline_levels", "baseline_zone",
            "check_alarms_fit_windows", "default_alarm_window", "hour_of_week", "net_score_error"]
 
+Words = Callable[[State, int], str]  # (the state changed to, at a raise the spell's start) -> the reason
 
-# 2: machines carry raised_ms and data_ms; 3: day baselines, sequential evidence; 4: baselines and traffic
-# days in each site's local hours and days, with the zone they were kept in
 
 class AlarmEngine:
     """``zones``: site -> IANA zone whose local hours and days its baselines learn (a site left out: UTC)."""
@@ -111,10 +104,9 @@ class AlarmEngine:
         self._cusums: dict[tuple[str, str], Cusum] = {}  # (site, camera|"") -> sequential drop evidence
         self._dispersions: dict[str, tuple[int, float]] = {}  # site -> (minute, dispersion): from the baselines
         self._traffic: dict[str, list[list[int]]] = {}  # site -> [[local day, customers]], the latest days
-        # The per-tick checks skip ticks where no key can change (a plain check of every key would find
-        # nothing): a quiet resolve is due no earlier than _quiet_due, a camera silent no earlier than after
-        # _silence_due; -inf: check at the next tick. Lower bounds: a later customer or heartbeat only
-        # delays the real moment, which the next full check finds.
+        # The per-tick checks skip ticks where no key can change (`stream.alarm_idle`): a quiet resolve is due
+        # no earlier than _quiet_due, a camera silent no earlier than after _silence_due; -inf: check at the
+        # next tick.
         self._quiet_due = -math.inf
         self._silence_due = -math.inf
         self._checked_ms = -math.inf  # the latest tick checked: an earlier one (time going back) checks all
@@ -129,7 +121,7 @@ class AlarmEngine:
                 last = self._last_beat.get(key)
                 if last is None or beat > last:
                     self._last_beat[key] = beat
-                    self._beat_moved(site, camera, beat)
+                    alarm_idle.beat_moved(self, site, camera, beat)
             if tick.flush:  # time the flush made up: nothing to judge (module docstring)
                 continue
             now = tick.end_ms
@@ -139,16 +131,16 @@ class AlarmEngine:
                 if window["window_minutes"] == self.config.window_minutes:
                     self._on_window(window, alarms)
             if tick.customers and self.config.drop_detection == "sequential":
-                self._on_customers(now, tick.customers, alarms)
+                alarm_sequential.on_customers(self, now, tick.customers, alarms)
             if len(alarms) != changes or now < self._checked_ms:  # an alarm raised may turn quiet
                 self._quiet_due = -math.inf
                 self._silence_due = -math.inf if now < self._checked_ms else self._silence_due
             self._checked_ms = now
-            self._check_quiet(now, alarms)
-            self._check_silence(now, alarms)
+            alarm_idle.check_quiet(self, now, alarms)
+            alarm_idle.check_silence(self, now, alarms)
         return alarms
 
-    # ---------------------------------------------------------------- rules
+    # ---------------------------------------------------------------- window rules
 
     def _on_window(self, window: SentimentWindow, alarms: list[SentimentAlarm]) -> None:
         c = self.config
@@ -159,7 +151,7 @@ class AlarmEngine:
         if enough:
             self._data[(site, camera or "")] = end
         if camera is None or c.cameras:
-            verdict, usual, raise_text = "-", None, ""
+            verdict, usual, new_site, hour = "-", None, None, None
             if net is not None and enough:
                 strong = c.low_clear - net >= c.z_raise * net_score_error(window, c.low_clear)
                 usual = self._usual(site, end, provisional=True) if c.low_against_usual else None
@@ -172,25 +164,13 @@ class AlarmEngine:
                                      local, True)
                     if bad and hour is not None:  # a new weekday: what the hour of the day taught still counts
                         bad = unusually_low(net, net_score_error(window, hour.net), hour, c.drop_sigmas, c.drop_min)
-                    raise_text = (f"net score {c.z_raise:g} standard errors below {new_site:g} in {c.raise_m} of "
-                                  f"{c.raise_n} {c.window_minutes}-minute windows (nothing learnt of this site at "
-                                  f"this hour{'' if hour is None else ' on this weekday'} yet: only a clearly bad "
-                                  f"level counts" + ("" if hour is None else f", below its usual {hour.net:+.2f} "
-                                                     f"at this hour of the day") + ")")
                 if usual is not None and usual.net < c.low_clear:
                     error = net_score_error(window, usual.net)
                     bad = bad and unusually_low(net, error, usual, c.drop_sigmas, c.drop_min)
                     good = good or net >= usual.net
                 verdict = "B" if bad else "G" if good else "M"
-            self._step("low_sentiment", site, camera, verdict, end, net,
-                       c.low_raise, c.low_clear,
-                       raise_text or f"net score below {c.low_raise:g} (and {c.z_raise:g} standard errors below "
-                       f"{c.low_clear:g}) in {c.raise_m} of {c.raise_n} {c.window_minutes}-minute windows"
-                       + ("" if usual is None else f", and below this site's usual {usual.net:+.2f} at this hour"),
-                       f"net score at or above {c.low_clear:g}"
-                       + ("" if usual is None else f" or this site's usual {usual.net:+.2f}")
-                       + f" in {c.clear_m} of {c.raise_n} windows",
-                       alarms)
+            self._step("low_sentiment", site, camera, verdict, end, net, c.low_raise, c.low_clear,
+                       self._low_words(window, usual, new_site, hour), alarms)
         if camera is not None or net is None or not enough:
             return
         if c.drop_detection == "windows":
@@ -204,6 +184,23 @@ class AlarmEngine:
                 self._baselines.setdefault((site, key), DayBaseline()).add(local, positive, negative, n,
                                                                            c.baseline_keep_days)
             self._usual_memo.clear()
+
+    def _low_words(self, window: SentimentWindow, usual: Reference | None, new_site: float | None,
+                   hour: Reference | None) -> Words:
+        """What a ``low_sentiment`` change of this window says (`stream.alarm_words`), worded only when told."""
+        c = self.config
+        site, end, net = window["site_id"], window["window_end_ms"], window["net_score"] or 0.0
+        where = alarm_words.place(site, window["camera_id"])
+
+        def words(state: State, since: int) -> str:
+            if state == "OK":
+                return alarm_words.low_cleared(where, net, window["tracks"], c.window_minutes, c.low_clear,
+                                               None if usual is None else usual.net)
+            return alarm_words.low_raised(where, self._clock(site, since), (end - since) / 60_000, net,
+                                          window["tracks"], c.window_minutes, c.low_raise,
+                                          None if usual is None else usual.net, new_site,
+                                          None if hour is None else hour.net)
+        return words
 
     def _reference(self, site: str, time_ms: int) -> Reference | None:
         """The usual mood of ``site`` at this hour of the week (the window drop rule: weeks to learn)."""
@@ -240,184 +237,19 @@ class AlarmEngine:
         raise_at = mean - max(c.drop_sigmas * sd, c.drop_min)
         clear_at = mean - max(c.drop_clear_sigmas * sd, c.drop_min / 2)
         verdict = "B" if net < raise_at else "G" if net >= clear_at else "M"
-        self._step("sentiment_drop", window["site_id"], None, verdict, window["window_end_ms"], net,
-                   round(raise_at, 6), round(clear_at, 6),
-                   f"net score {net:+.2f} below this hour's baseline {mean:+.2f} "
-                   f"({reference.days} days) in {c.raise_m} of {c.raise_n} windows",
-                   f"net score back near this hour's baseline {mean:+.2f}", alarms)
+        raise_at, clear_at = round(raise_at, 6), round(clear_at, 6)  # as the alarm carries and says them
+        site, end, where = window["site_id"], window["window_end_ms"], alarm_words.place(window["site_id"], None)
 
-    def _on_customers(self, now: int, customers: list[tuple[str, str, int, int, int]],
-                      alarms: list[SentimentAlarm]) -> None:
-        """The sequential drop rule: the minute's customers, per site (its cameras pooled) and per camera."""
-        c = self.config
-        per_site: dict[str, list[int]] = {}
-        for site, camera, positive, negative, n in customers:
-            total = per_site.setdefault(site, [0, 0, 0])
-            total[0] += positive
-            total[1] += negative
-            total[2] += n
-            if c.cameras:
-                self._sequential(site, camera, now, positive, negative, n, alarms)
-        for site, (positive, negative, n) in per_site.items():
-            self._count_traffic(site, now, n)
-            self._sequential(site, "", now, positive, negative, n, alarms)
-
-    def _count_traffic(self, site: str, now: int, customers: int) -> None:
-        days = self._traffic.setdefault(site, [])
-        day = (self._local_end(site, now) - 1) // DAY_MS
-        if days and days[-1][0] == day:
-            days[-1][1] += customers
-        else:
-            days.append([day, customers])
-            del days[:-(self.config.baseline_keep_days + 1)]
-
-    def _threshold(self, site: str, happy: float, unhappy: float, reference: Reference) -> float:
-        """h from the site's customers a day (the median of its latest complete days) and the stated rate."""
-        full = [n for _, n in self._traffic.get(site, [])[:-1]] or [n for _, n in self._traffic.get(site, [])]
-        return sequential.threshold(statistics.median(full) if full else 0.0, self.config.false_alarms_per_month,
-                                    happy, unhappy, reference)
-
-    def _dispersion(self, site: str, now: int) -> float:
-        """The site's dispersion pooled over its hours of the day (`stream.baseline.dispersion`), once a minute."""
-        cached = self._dispersions.get(site)
-        if cached is None or cached[0] != now:
-            hours = (self._baselines.get((site, f"d{hour}")) for hour in range(24))
-            cached = self._dispersions[site] = (now, dispersion(
-                b.pearson(self.config.baseline_min_days) for b in hours if b is not None))
-        return cached[1]
-
-    def _sequential(self, site: str, camera: str, now: int, positive: int, negative: int, n: int,
-                    alarms: list[SentimentAlarm]) -> None:
-        c = self.config
-        reference = self._usual(site, now, provisional=False)
-        if reference is None:
-            return
-        key = ("sentiment_drop", site, camera)
-        machine = self._machines.get(key)
-        raised = machine is not None and machine.state == "ALARM"
-        state = self._cusums.setdefault((site, camera), Cusum())
-        gap = c.quiet_minutes * 60_000
-        if not raised and gap and state.last_ms is not None and now - state.last_ms >= gap:
-            state = self._cusums[(site, camera)] = Cusum()  # a spell does not span a closed or empty spell
-        usual = sequential.ordinary_worst(reference, c.drop_allowance, c.drop_min / 2)
-        happy, unhappy = sequential.steps(usual, c.sour_share, self._dispersion(site, now))
-        sequential.update(state, now, positive, negative, n, happy, unhappy, raised)
-        if machine is not None and raised and n:
-            machine.data_ms = now  # customers came: the key is not quiet
-        where = f"camera {camera}" if camera else "the site (all cameras)"
-        if not raised:
-            if state.score < sequential.LEAST_THRESHOLD:  # below any h: no need to work h out
-                return
-            h = self._threshold(site, happy, unhappy, usual)
-            if state.score < h or (not camera and self._other_raised("sentiment_drop", site)):
-                return
-            machine = self._machines[key] = Machine("ALARM", raised_ms=now, data_ms=now)
-            alarms.append(alarm_event(
-                "sentiment_drop", site, camera or None, "ALARM", now, self._net(state), round(reference.net, 6),
-                f"customers at {where} look unhappier than usual at this hour since about "
-                f"{self._clock(site, state.start_ms or now)}: "
-                f"of {state.customers} customers since, {state.negative} looked unhappy and {state.positive} happy "
-                f"(usually {reference.negative:.0%} and {reference.positive:.0%}); that is "
-                f"{sequential.evidence_words(state.score)} if the room turned sour than if it is as usual "
-                f"(raised from {sequential.evidence_words(h)}: at most {c.false_alarms_per_month:g} false alarm(s) "
-                f"a month)"))
-            state.recovery = 0.0
-            return
-        assert machine is not None
-        held = machine.raised_ms is None or now - machine.raised_ms >= c.hold_minutes * 60_000
-        if state.recovery >= math.log(c.recovery_odds) and held:
-            began = state.start_ms or now
-            machine.state, machine.history, machine.raised_ms = "OK", "", None
-            alarms.append(alarm_event(
-                "sentiment_drop", site, camera or None, "OK", now, self._net(state), round(reference.net, 6),
-                f"customers at {where} look as usual again: of {state.customers} since {self._clock(site, began)}, "
-                f"{state.negative} looked unhappy and {state.positive} happy; the latest are "
-                f"{sequential.evidence_words(state.recovery)} as usual than sour"))
-            self._cusums[(site, camera)] = Cusum()
-            if not camera:
-                self._site_cleared("sentiment_drop", site)
-
-    def _clock_of(self, site: str) -> SiteClock:
-        clock = self._clocks.get(site)
-        if clock is None:
-            clock = self._clocks[site] = SiteClock(self.zones.get(site, UTC))
-        return clock
-
-    def _clock(self, site: str, time_ms: int) -> str:
-        """The time of day an alarm reason says: the site's clock and zone ("14:46 CET")."""
-        return self._clock_of(site).clock(time_ms)
-
-    def _local_end(self, site: str, end_ms: int) -> int:
-        """The local instant (`stream.window_evidence`) at which a window or minute ending at ``end_ms`` ends:
-        its last millisecond's reading, so a window ending as the clocks go back stays in its hour."""
-        return self._clock_of(site).local_ms(end_ms - 1) + 1
-
-    @staticmethod
-    def _net(state: Cusum) -> float | None:
-        return round((state.positive - state.negative) / state.customers, 6) if state.customers else None
-
-    def _check_quiet(self, now: int, alarms: list[SentimentAlarm]) -> None:
-        """Raised sentiment alarms whose key (site or camera) has had no window with enough customers for
-        quiet_minutes (whichever rule raised it: the drop rule's own verdicts, which need a baseline, do
-        not decide whether anyone is there)."""
-        limit = self.config.quiet_minutes * 60_000
-        if not limit or now < self._quiet_due:
-            return
-        due = math.inf
-        for (rule, site, camera), machine in sorted(self._machines.items()):
-            if machine.state != "ALARM" or rule == "camera_silent":
-                continue
-            times = [t for t in (machine.data_ms, machine.raised_ms, self._data.get((site, camera))) if t is not None]
-            if not times:  # restored from a version-1 state: the quiet spell counts from now
-                machine.data_ms = now
-                due = min(due, now + limit)
-                continue
-            since = max(times)
-            if now - since < limit:
-                due = min(due, since + limit)
-                continue
-            minutes = (now - since) // 60_000
-            machine.state, machine.history, machine.raised_ms = "OK", "", None
-            self._cusums.pop((site, camera), None)
-            if not camera:
-                self._site_cleared(rule, site)
-            alarms.append(alarm_event(rule, site, camera or None, "OK", now, None, None,  # type: ignore[arg-type]
-                                      f"no customers for {minutes} minutes (site closed or quiet): resolved"))
-        self._quiet_due = due
-
-    def _beat_moved(self, site: str, camera: str, beat: int) -> None:
-        """A camera's latest heartbeat moved on: a silent one may be back at the next check; one that was
-        not silent goes silent no earlier than ``silent_minutes`` after this beat."""
-        machine = self._machines.get(("camera_silent", site, camera))
-        if machine is not None and machine.state == "ALARM":
-            self._silence_due = -math.inf
-        else:
-            self._silence_due = min(self._silence_due, beat + self.config.silent_minutes * 60_000)
-
-    def _check_silence(self, now: int, alarms: list[SentimentAlarm]) -> None:
-        limit = self.config.silent_minutes * 60_000
-        if now <= self._silence_due:
-            return
-        due = math.inf
-        for (site, camera), beat in sorted(self._last_beat.items()):
-            silent = now - beat > limit
-            if not silent:
-                due = min(due, beat + limit)
-            machine = self._machines.get(("camera_silent", site, camera))
-            state = machine.state if machine else "OK"
-            if silent == (state == "ALARM"):
-                continue
-            minutes = round((now - beat) / 60_000, 2)
-            self._machines[("camera_silent", site, camera)] = Machine("ALARM" if silent else "OK")
-            alarms.append(alarm_event(
-                "camera_silent", site, camera, "ALARM" if silent else "OK", now, minutes,
-                float(self.config.silent_minutes),
-                f"no heartbeat for {minutes:g} minutes" if silent else "heartbeats resumed"))
-        self._silence_due = due
+        def words(state: State, since: int) -> str:
+            if state == "OK":
+                return alarm_words.drop_window_cleared(where, net, window["tracks"], c.window_minutes, clear_at, mean)
+            return alarm_words.drop_window_raised(where, self._clock(site, since), (end - since) / 60_000, net,
+                                                  window["tracks"], c.window_minutes, raise_at, mean, reference.days)
+        self._step("sentiment_drop", site, None, verdict, end, net, raise_at, clear_at, words, alarms)
 
     def _step(self, rule: Rule, site: str, camera: str | None, verdict: str, time_ms: int,
-              value: float | None, raise_at: float, clear_at: float, raise_reason: str,
-              clear_reason: str, alarms: list[SentimentAlarm]) -> None:
+              value: float | None, raise_at: float, clear_at: float, words: Words,
+              alarms: list[SentimentAlarm]) -> None:
         machine = self._machines.setdefault((rule, site, camera or ""), Machine())
         changed = step(machine, self.config, verdict, time_ms)
         if changed == "ALARM" and camera is None and self._other_raised(rule, site):
@@ -428,7 +260,9 @@ class AlarmEngine:
         if changed is not None:
             alarms.append(alarm_event(rule, site, camera, changed, time_ms, value,
                                       raise_at if changed == "ALARM" else clear_at,
-                                      raise_reason if changed == "ALARM" else clear_reason))
+                                      words(changed, time_ms if machine.spell_ms is None else machine.spell_ms)))
+
+    # ---------------------------------------------------------------- one spell, one message
 
     def _other_raised(self, rule: Rule, site: str) -> bool:
         """Whether the other site-level sentiment rule is raised at ``site``: one spell, one message."""
@@ -445,6 +279,23 @@ class AlarmEngine:
             machine = self._machines.get(("low_sentiment", site, ""))
             if machine is not None and machine.state == "OK":
                 machine.history = ""
+
+    # ---------------------------------------------------------------- the site's clock
+
+    def _clock_of(self, site: str) -> SiteClock:
+        clock = self._clocks.get(site)
+        if clock is None:
+            clock = self._clocks[site] = SiteClock(self.zones.get(site, UTC))
+        return clock
+
+    def _clock(self, site: str, time_ms: int) -> str:
+        """The time of day an alarm reason says: the site's clock and zone ("14:46 CET")."""
+        return self._clock_of(site).clock(time_ms)
+
+    def _local_end(self, site: str, end_ms: int) -> int:
+        """The local instant (`stream.window_evidence`) at which a window or minute ending at ``end_ms`` ends:
+        its last millisecond's reading, so a window ending as the clocks go back stays in its hour."""
+        return self._clock_of(site).local_ms(end_ms - 1) + 1
 
     # ---------------------------------------------------------------- state
 

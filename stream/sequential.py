@@ -128,10 +128,3 @@ def update(state: Cusum, time_ms: int, positive: int, negative: int, customers: 
     state.positive += positive
     state.negative += negative
 
-
-def evidence_words(score: float) -> str:
-    """e^S in words: how many times likelier the customers seen are under a sour room than the usual."""
-    odds = math.exp(min(score, 700.0))
-    if odds >= 1e6:
-        return f"about {odds:.1e} times likelier".replace("e+0", "e").replace("e+", "e")
-    return f"{odds:,.0f} times likelier"

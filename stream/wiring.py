@@ -9,8 +9,8 @@ name the `stream run` flags, the only way operators give these.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ class Outlets:
     event_bus: str | None = None  # EventBridge bus for alarms
     metrics_namespace: str | None = None  # CloudWatch namespace for the windows' metrics
     dead_letter_queue: str | None = None  # SQS queue URL for dead letters
+    site_names: Mapping[str, str] = field(default_factory=dict)  # site -> its name in the SNS texts
 
     @property
     def remote(self) -> bool:
@@ -51,7 +52,8 @@ def aws_outputs(outlets: Outlets, client: Clients, config: HostConfig) -> Output
     o = outlets
     return AwsOutputs(
         firehose=FirehoseSink(client("firehose"), o.firehose) if o.firehose else None,
-        sns=SnsAlarmSink(client("sns"), o.sns_topic, zones=config.site_zones) if o.sns_topic else None,
+        sns=SnsAlarmSink(client("sns"), o.sns_topic, zones=config.site_zones, site_names=o.site_names)
+        if o.sns_topic else None,
         eventbridge=EventBridgeAlarmSink(client("events"), o.event_bus) if o.event_bus else None,
         metrics=CloudWatchPublisher(client("cloudwatch"), o.metrics_namespace) if o.metrics_namespace else None,
         dead_letters=SqsDeadLetterSink(client("sqs"), o.dead_letter_queue) if o.dead_letter_queue else None,

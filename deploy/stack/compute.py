@@ -5,6 +5,8 @@ on the stream's iterator age), the hourly compaction, the hourly model drift and
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 from deploy import container as c
@@ -23,6 +25,7 @@ from deploy.stack.cfn import (
 from deploy.stack.ingest import STREAM
 from deploy.stack.storage import log_group, object_arns
 from schemas.privacy import DEFAULT_MIN_TRACKS
+from stream.sinks.aws import ENV_SITE_NAMES
 
 CONSUMER_CPU, CONSUMER_MEMORY = "512", "1024"   # one task covers the fleet: see the README's cost section
 BATCH_CPU, BATCH_MEMORY = "1024", "4096"        # compaction holds an hour of raw outputs in Arrow
@@ -105,8 +108,8 @@ def roles() -> dict[str, Json]:
             "ReportTaskRole": report, "DriftTaskRole": drift}
 
 
-def _environment() -> list[Json]:
-    values = {
+def _environment(more: Mapping[str, str] | None = None) -> list[Json]:
+    values: dict[str, Any] = {**(more or {}),
         c.ENV_FIREHOSE_STREAM: ref("OutputDelivery"),
         c.ENV_ALARM_TOPIC_ARN: ref("AlarmTopic"),
         c.ENV_EVENT_BUS: "default",
@@ -128,7 +131,8 @@ def _consumer_command(host: list[str]) -> Json:
     return if_("ScaleOut", _command(c.kcl_command(host)), _command(c.consumer_command(host)))
 
 
-def task_definition(name: str, role: str, log: str, cpu: str, memory: str, command: list[Any] | Json) -> Json:
+def task_definition(name: str, role: str, log: str, cpu: str, memory: str, command: list[Any] | Json,
+                    environment: Mapping[str, str] | None = None) -> Json:
     return {"Type": "AWS::ECS::TaskDefinition", "Properties": {
         "Family": named(name), "Cpu": cpu, "Memory": memory, "NetworkMode": "awsvpc",
         "RequiresCompatibilities": ["FARGATE"],
@@ -141,14 +145,18 @@ def task_definition(name: str, role: str, log: str, cpu: str, memory: str, comma
             "ReadonlyRootFilesystem": True, "Privileged": False,
             # the path inside the container of its own task volume, not a shared host /tmp
             "MountPoints": [{"SourceVolume": "tmp", "ContainerPath": "/tmp", "ReadOnly": False}],  # nosec B108
-            "Environment": _environment(),
+            "Environment": _environment(environment),
             "StopTimeout": 60,  # time to commit the last checkpoint on SIGTERM
             "LogConfiguration": {"LogDriver": "awslogs", "Options": {
                 "awslogs-group": ref(log), "awslogs-region": ref("AWS::Region"), "awslogs-stream-prefix": name}}}]}}
 
 
-def consumer(host: list[str]) -> dict[str, Json]:
-    """`host`: the stream host's window and alarm flags (deploy.container.host_arguments)."""
+def consumer(host: list[str], site_names: Mapping[str, str] | None = None) -> dict[str, Json]:
+    """`host`: the stream host's window and alarm flags (deploy.container.host_arguments); `site_names`: the
+    stack's sites by name (its --sites), for the alarms' SNS texts: in the task's environment, which the KCL
+    workers inherit, as a name may hold the spaces their command line is split at."""
+    environment = {ENV_SITE_NAMES: json.dumps(dict(site_names), ensure_ascii=False, sort_keys=True)} \
+        if site_names else None
     cluster = skip_checkov({"Type": "AWS::ECS::Cluster", "Properties": {
         "ClusterName": named("cluster"), "ClusterSettings": [{"Name": "containerInsights", "Value": "disabled"}]}},
         CKV_AWS_65="Container Insights costs more than the one-service stack it would watch; the consumer's "
@@ -172,7 +180,7 @@ def consumer(host: list[str]) -> dict[str, Json]:
         "ConsumerLogGroup": log_group("consumer"),
         "BatchLogGroup": log_group("batch"),
         "ConsumerTask": task_definition("consumer", "ConsumerTaskRole", "ConsumerLogGroup", CONSUMER_CPU,
-                                        CONSUMER_MEMORY, _consumer_command(host)),
+                                        CONSUMER_MEMORY, _consumer_command(host), environment),
         "ConsumerService": service,
         **autoscaling(),
     }

@@ -12,6 +12,7 @@ when it is local) and, on AWS, ``--firehose``, ``--sns-topic``, ``--event-bus``,
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from stream.sinks.aws import (
     ENV_EVENT_BUS,
     ENV_FIREHOSE_STREAM,
     ENV_METRIC_NAMESPACE,
+    ENV_SITE_NAMES,
 )
 from stream.wiring import Outlets
 
@@ -46,6 +48,9 @@ def add_arguments(run: argparse.ArgumentParser) -> None:
              "CloudWatch namespace for NetScore/Tracks/Faces per site and camera"),
             ("--dead-letter-queue", ENV_DEAD_LETTER_QUEUE_URL, "SQS queue URL for dead letters")):
         where.add_argument(flag, default=os.environ.get(variable) or None, help=f"{what} (default ${variable})")
+    where.add_argument("--site-names", metavar="JSON", default=os.environ.get(ENV_SITE_NAMES) or None,
+                       help='the sites\' names the SNS texts use instead of their ids: {"<site>": "<name>", ...} '
+                            f"(default ${ENV_SITE_NAMES}: the AWS stack sets it from its --sites)")
     where.add_argument("--endpoint-url", help="AWS endpoint (moto server, LocalStack)")
     where.add_argument("--region", help="AWS region")
     where.add_argument("--commit-every-s", type=float, default=None,
@@ -130,7 +135,23 @@ def clients(args: argparse.Namespace) -> Callable[[str], Any]:
 
 def outlets(args: argparse.Namespace) -> Outlets:
     return Outlets(out=args.out, firehose=args.firehose, sns_topic=args.sns_topic, event_bus=args.event_bus,
-                   metrics_namespace=args.metrics_namespace, dead_letter_queue=args.dead_letter_queue)
+                   metrics_namespace=args.metrics_namespace, dead_letter_queue=args.dead_letter_queue,
+                   site_names=site_names(args.site_names))
+
+
+def site_names(text: str | None) -> dict[str, str]:
+    """site -> name from `--site-names` (or its variable), checked before anything starts."""
+    if not text:
+        return {}
+    where = f"--site-names (${ENV_SITE_NAMES})"
+    try:
+        names = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"{where}: not JSON ({error})") from None
+    if not isinstance(names, dict) or not all(isinstance(v, str) and v.strip() for v in names.values()):
+        raise ValueError(f'{where}: give an object of site id -> name, e.g. {{"cafe-7": "Café Central"}}; '
+                         f"got {text[:200]}")
+    return names
 
 
 def build_host(args: argparse.Namespace) -> Host:

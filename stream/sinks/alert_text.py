@@ -1,10 +1,11 @@
-"""An alarm in plain words, for a manager reading it on a phone: the one text of every channel.
+"""An alarm as a message, for a manager reading it on a phone: the one text of every channel.
 
 The box sends it through Apprise (``onebox.alerts``), the AWS host publishes it to the SNS topic
-(``stream.sinks.aws.SnsAlarmSink``). What it says: the site and camera by the names people use, the
-local time, what happened, the net score with its interval and how many customers it rests on (from
-the window the alarm was judged on, when there is one), why, and a link to the live page. A clear
-says how long the alarm lasted, when the sender knows when it told of the raise.
+(``stream.sinks.aws.SnsAlarmSink``). The alarm's reason says what happened, where, since when and how
+bad (its words are `stream.alarm_words`', not re-explained here); the message adds the site and camera by
+the names people use (also in the reason), the local time, what the net score of the window the alarm was
+judged on means in customers (when there is one), and a link to the live page. A clear says how long
+the alarm lasted, when the sender knows when it told of the raise.
 """
 
 from __future__ import annotations
@@ -14,17 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# (rule, state) -> what happened, in words
-HAPPENED = {
-    ("low_sentiment", "ALARM"): "customers look unhappy",
-    ("low_sentiment", "OK"): "customers look fine again",
-    ("sentiment_drop", "ALARM"): "customers look less happy than usual for this hour",
-    ("sentiment_drop", "OK"): "customers are back to what is usual for this hour",
-    ("camera_silent", "ALARM"): "the camera is not working",
-    ("camera_silent", "OK"): "the camera works again",
-    ("site_unreachable", "ALARM"): "the site sends nothing (its internet link or box is down)",
-    ("site_unreachable", "OK"): "the site sends again",
-}
+from stream.alarm_words import HAPPENED, named
+
+__all__ = ["HAPPENED", "Names", "alarm_text", "describe_window", "how_long", "local_time", "net_words", "report_text",
+           "window_key"]
 
 
 @dataclass(frozen=True)
@@ -65,16 +59,16 @@ def how_long(duration_ms: int) -> str:
 
 
 def describe_window(window: Mapping[str, Any], timezone: dt.tzinfo | None) -> str:
+    """What the window's net score means in customers, and how sure it is with so many of them."""
     ci = window.get("net_score_ci") or {}
     end = dt.datetime.fromtimestamp(window["window_end_ms"] / 1000, dt.UTC).astimezone(timezone)
     customers = window["tracks"]
     if window.get("net_score") is None or window.get("insufficient_data"):
         return (f"Too few customers to judge in the {window['window_minutes']} minutes to {end:%H:%M} "
                 f"({customers} seen).")
-    interval = f" (95% interval {ci['low']:+.2f} to {ci['high']:+.2f})" if ci else ""
-    return (f"Net score {window['net_score']:+.2f}{interval} from {customers} customer"
-            f"{'s' if customers != 1 else ''} in the {window['window_minutes']} minutes to {end:%H:%M}: "
-            f"{net_words(window['net_score'])}.")
+    likely = f", likely between {ci['low']:+.2f} and {ci['high']:+.2f} with so few" if ci else ""
+    return (f"In the {window['window_minutes']} minutes to {end:%H:%M}, {net_words(window['net_score'])} "
+            f"({customers} customer{'s' if customers != 1 else ''}: net score {window['net_score']:+.2f}{likely}).")
 
 
 def net_words(net: float) -> str:
@@ -95,13 +89,13 @@ def alarm_text(alarm: Mapping[str, Any], names: Names, window: Mapping[str, Any]
     happened = HAPPENED.get((alarm["rule"], alarm["state"]), f"{alarm['rule']} {alarm['state']}")
     prefix = "ALARM" if alarm["state"] == "ALARM" else "Resolved"
     title = f"{prefix} at {where}: {happened}"
-    lines = [f"{where}, {local_time(alarm['event_time_ms'], names.timezone)}:", f"{happened[0].upper()}{happened[1:]}."]
+    reason = named(alarm["reason"], alarm["site_id"], alarm.get("camera_id"), names.site, camera).rstrip(". ")
+    lines = [f"{where}, {local_time(alarm['event_time_ms'], names.timezone)}:", f"{reason[:1].upper()}{reason[1:]}."]
     if alarm["state"] == "OK" and raised_ms is not None and raised_ms <= alarm["event_time_ms"]:
         lines.append(f"Lasted {how_long(alarm['event_time_ms'] - raised_ms)}, "
                      f"since {local_time(raised_ms, names.timezone)}.")
     if window is not None:
         lines.append(describe_window(window, names.timezone))
-    lines.append(f"Why: {alarm['reason']}")
     if names.page_url:
         lines.append(f"Live page: {names.page_url}")
     return title[:200], "\n".join(lines)

@@ -45,6 +45,9 @@ ENV_ALARM_TOPIC_ARN = "MOODLENS_ALARM_TOPIC_ARN"
 ENV_EVENT_BUS = "MOODLENS_EVENT_BUS"
 ENV_METRIC_NAMESPACE = "MOODLENS_METRIC_NAMESPACE"
 ENV_DEAD_LETTER_QUEUE_URL = "MOODLENS_DEAD_LETTER_QUEUE_URL"
+# The sites' names for the SNS texts, JSON {"<site>": "<name>"}: in the environment, not on the command line,
+# as a name may hold spaces and KCL mode's daemon splits its workers' command at spaces.
+ENV_SITE_NAMES = "MOODLENS_SITE_NAMES"
 EVENTBRIDGE_MAX_ENTRIES = 10
 
 
@@ -99,9 +102,10 @@ class SnsAlarmSink:
     alarm event as JSON (one message, a text per protocol)."""
 
     def __init__(self, client: Any, topic_arn: str, names: Names | None = None,
-                 zones: Mapping[str, str] | None = None) -> None:
+                 zones: Mapping[str, str] | None = None, site_names: Mapping[str, str] | None = None) -> None:
         self.client, self.topic_arn = client, topic_arn
         self.names = names or Names()
+        self.site_names = dict(site_names or {})  # site -> the name people use, where ``names`` gives none
         # each site's times in its own zone, as its alarms' reasons say them (UTC where none is declared)
         self.zones = {site: zoneinfo.ZoneInfo(zone) for site, zone in (zones or {}).items()}
         self._raised: dict[tuple[str, str, str], int] = {}  # (rule, site, camera) -> its raise's time: a clear's length
@@ -121,6 +125,8 @@ class SnsAlarmSink:
             names = self.names
             if names.timezone is None:
                 names = dataclasses.replace(names, timezone=self.zones.get(alarm["site_id"], dt.UTC))
+            if not names.site and alarm["site_id"] in self.site_names:
+                names = dataclasses.replace(names, site=self.site_names[alarm["site_id"]])
             title, body = alarm_text(alarm, names, window, raised)
             document = json.dumps(alarm, sort_keys=True)
             self.client.publish(

@@ -25,6 +25,7 @@ from stream.aggregate import CLASS_INDEX, WindowAggregate
 from stream.alarms import ALARM_STATE_VERSION, LEGACY, AlarmConfig, AlarmEngine
 from stream.engine import MINUTE_MS, Tick
 from stream.measures import window_event
+from tests.stream.alarm_reasons import jargon, minutes_said, since
 from tests.stream.helpers import T0
 
 NEITHER = 0.35  # share of customers who look neither happy nor unhappy (the synthetic history's)
@@ -143,7 +144,11 @@ def test_an_alarm_open_at_closing_resolves_with_its_reason() -> None:
     spans = raised(alarms)
     assert len(spans) == 1 and spans[0][1] is not None
     closing = next(a for a in alarms if a["state"] == "OK")
-    assert "no customers for" in closing["reason"] and "closed or quiet" in closing["reason"]
+    reason = closing["reason"]  # where, how long nobody came and since when, why it resolves
+    quiet = minutes_said(reason)
+    assert "site cafe" in reason and "no customers" in reason and "closed or quiet" in reason and not jargon(reason)
+    assert quiet is not None and quiet >= config.quiet_minutes
+    assert since(reason, "UTC") == ((closing["event_time_ms"] // MINUTE_MS - quiet) % (24 * 60))
     # windows with enough customers last until ~15 minutes after closing; then quiet_minutes
     assert 120 + config.quiet_minutes <= spans[0][1] <= 120 + WINDOW + config.quiet_minutes + 1
     assert validate_event(closing) == []

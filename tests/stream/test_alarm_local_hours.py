@@ -9,13 +9,13 @@ not notice the change.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from stream.alarms import AlarmConfig, AlarmEngine
 from stream.engine import MINUTE_MS, Tick
+from tests.stream.alarm_reasons import since
 from tests.stream.helpers import T0
 from tests.stream.test_alarm_behaviour import Mood, raised, simulate
 
@@ -138,8 +138,8 @@ def test_a_tokyo_site_learns_and_counts_its_own_days_and_says_its_clock() -> Non
     drops = [a for a in alarms if a["rule"] == "sentiment_drop"]
     assert drops and all(spell[0] <= _local((a["event_time_ms"] - T0) // MINUTE_MS, 0, TOKYO) <= spell[1]
                          for a in drops)
-    said = re.search(r"since about (\d\d):(\d\d) JST: ", drops[0]["reason"])
-    assert said and abs(int(said[1]) * 60 + int(said[2]) - (7 * 60 + 30)) <= 5  # the spell's start, Tokyo time
+    said = since(drops[0]["reason"], "JST")
+    assert said is not None and abs(said - (7 * 60 + 30)) <= 5  # the spell's start, Tokyo time
 
 
 def test_a_berlin_alarm_says_since_when_in_berlin_time() -> None:
@@ -148,8 +148,8 @@ def test_a_berlin_alarm_says_since_when_in_berlin_time() -> None:
     alarms = AlarmEngine(AlarmConfig(), {SITE: "Europe/Berlin"}).process(_ticks(berlin_cafe(spell), 0))
     reasons = [a["reason"] for a in alarms if a["rule"] == "sentiment_drop" and a["state"] == "ALARM"
                and a["event_time_ms"] >= spell[0].timestamp() * 1000]
-    said = re.search(r"since about (\d\d):(\d\d) CET: ", reasons[0]) if reasons else None
-    assert said and abs(int(said[1]) * 60 + int(said[2]) - 16 * 60) <= 5
+    said = since(reasons[0], "CET") if reasons else None
+    assert said is not None and abs(said - 16 * 60) <= 5
 
 
 def test_a_site_whose_zone_changes_keeps_what_it_learnt_moved_to_the_new_hours(ordinary_weeks: list[Tick]) -> None:

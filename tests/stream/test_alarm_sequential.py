@@ -16,6 +16,7 @@ from stream.aggregate import WindowAggregate
 from stream.alarms import AlarmConfig, AlarmEngine, baseline_levels
 from stream.engine import MINUTE_MS, Tick
 from stream.measures import window_event
+from tests.stream.alarm_reasons import jargon, minutes_said, since
 from tests.stream.helpers import T0
 from tests.stream.test_alarm_behaviour import Mood, raised, simulate
 
@@ -50,8 +51,9 @@ def test_a_busy_bad_hour_is_raised_within_minutes_and_says_since_when(seed: int)
     week seen a week before), then a bad hour at -0.4 from 14:00: the site's drop alarm is raised within
     the hour (about 30 customers of evidence at one false alarm a month: 23-56 minutes here, the usual
     level learnt from a week's days being a little below the truth on some seeds), never before, and
-    its reason gives the estimated start of the spell (within 45 minutes of the truth) and the strength
-    of the evidence."""
+    its reason gives the estimated start of the spell (within 45 minutes of the truth), how long ago that
+    is, the customers since and how many of them looked unhappy and happy, which add up to the net score
+    the alarm carries, against the usual one it carries as its threshold."""
     start = first_open_minute(SEEN, 14)
     ticks = simulate(open_days(0.2, (start, start + 60, -0.4)), start + 180, 1.4, seed)
     alarms = [a for a in AlarmEngine(DROP_ONLY).process(ticks) if a["camera_id"] is None]
@@ -59,11 +61,18 @@ def test_a_busy_bad_hour_is_raised_within_minutes_and_says_since_when(seed: int)
     assert spans, "the bad hour was not raised"
     assert start < spans[0][0] <= start + 60
     alarm = next(a for a in alarms if a["rule"] == "sentiment_drop" and a["state"] == "ALARM")
-    found = re.search(r"since about (\d\d):(\d\d) UTC", alarm["reason"])
-    assert found is not None and "times likelier" in alarm["reason"] and "false alarm" in alarm["reason"]
-    began = int(found[1]) * 60 + int(found[2])
+    reason = alarm["reason"]
+    began = since(reason, "UTC")
+    assert began is not None and "site cafe" in reason and not jargon(reason)
     truth = (start + T0 // MINUTE_MS) % DAY
     assert abs(began - truth) <= 45
+    assert minutes_said(reason) == (alarm["event_time_ms"] // MINUTE_MS - began) % DAY
+    counts = re.search(r"of (\d+) customers since then, (\d+) \(\d+%\) looked unhappy and (\d+) \(\d+%\) happy",
+                       reason)
+    assert counts is not None
+    customers, unhappy, happy = (int(n) for n in counts.groups())
+    assert alarm["value"] == pytest.approx((happy - unhappy) / customers, abs=1e-6)
+    assert f"{alarm['value']:+.2f}" in reason and f"usually {alarm['threshold']:+.2f}" in reason
     assert alarm["value"] is not None and alarm["value"] < alarm["threshold"]  # type: ignore[operator]
     assert all(validate_event(a) == [] for a in alarms)
 

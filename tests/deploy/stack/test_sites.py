@@ -82,3 +82,28 @@ def test_the_consumer_and_the_kcl_workers_learn_each_sites_local_hours(tmp_path:
     assert host_config(build_parser().parse_args(kcl_worker_of(worker_args))).site_zones == zones
     assert "--sites" not in build_template(INVENTORY)["Resources"]["ConsumerTask"]["Properties"][
         "ContainerDefinitions"][0]["Command"]["Fn::If"][2]
+
+
+def test_the_consumer_and_the_kcl_workers_name_the_sites_in_their_sns_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sites' names (spaces and all) reach the consumer in its task's environment, which the KCL daemon's
+    workers inherit: `stream run` and `stream kcl-worker` read them as the SNS texts' names; a stack without
+    --sites sets no such variable."""
+    from moodlens.cli import build_parser
+    from moodlens.commands.stream_host import outlets
+    from stream.sinks.aws import ENV_SITE_NAMES
+    from tests.deploy.test_container_commands import kcl_worker_of
+
+    first, second = sorted(INVENTORY)[:2]
+    sites = json.dumps({first: {"name": "Café Zentral am Markt", "timezone": "Europe/Berlin"},
+                        second: {"timezone": "America/New_York"}})
+    task = build_template(INVENTORY, sites_json=sites_argument(INVENTORY, sites, "sites.json"))[
+        "Resources"]["ConsumerTask"]["Properties"]["ContainerDefinitions"][0]
+    for variable in task["Environment"]:
+        monkeypatch.setenv(variable["Name"], variable["Value"] if isinstance(variable["Value"], str) else "x")
+    kcl, single = ([_plain(w) for w in words] for words in task["Command"]["Fn::If"][1:])
+    worker_args = next(w for w in kcl if w.startswith("--worker-args="))[len("--worker-args="):]
+    for argv in (single, kcl_worker_of(worker_args)):
+        assert outlets(build_parser().parse_args(argv)).site_names == {first: "Café Zentral am Markt",
+                                                                       second: second}
+    plain = build_template(INVENTORY)["Resources"]["ConsumerTask"]["Properties"]["ContainerDefinitions"][0]
+    assert ENV_SITE_NAMES not in {variable["Name"] for variable in plain["Environment"]}

@@ -171,3 +171,12 @@ def test_a_consumer_on_s3_state_killed_mid_line_then_restarted_leaves_byte_ident
     for name in ("windows.jsonl", "alarms.jsonl", "late.jsonl", "deadletter.jsonl"):
         assert (tmp_path / "killed" / name).read_bytes() == (tmp_path / "clean" / name).read_bytes(), name
     assert (tmp_path / "clean" / WINDOWS).stat().st_size > 0
+
+
+@pytest.mark.parametrize("names", ['["Café Central"]', "{not json", '{"cafe-7": 7}', '{"cafe-7": " "}'])
+def test_site_names_that_are_not_an_object_of_names_are_refused_naming_the_variable(
+        names: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MOODLENS_SITE_NAMES", names)
+    assert main(["stream", "run", "--log", str(tmp_path / "log"), "--state", str(tmp_path / "state"), "--once"]) == 2
+    assert "--site-names ($MOODLENS_SITE_NAMES): " in capsys.readouterr().err
+    assert not (tmp_path / "state").exists()  # refused before anything was made

@@ -18,6 +18,7 @@ from onebox.children import edge_spec
 from onebox.config import SiteConfig, from_values
 from onebox.layout import Layout
 from onebox.processes import RealClock, SubprocessSpawner
+from stream import alarm_words
 from stream.embedded import ALARMS, WINDOWS
 from stream.ids import stable_event_id
 from tests.onebox.alerts.conftest import Hook, Inbox
@@ -75,17 +76,19 @@ def test_a_raise_and_its_clear_reach_email_and_webhook_once_in_plain_words(
     assert service is not None
     service.poll()  # first start: reads from the files' ends
     append(layout.stream / WINDOWS, window(T))
-    append(layout.stream / ALARMS, alarm("low_sentiment", "ALARM", T))
+    said = alarm_words.low_raised(alarm_words.place("cafe-7", "door"), "14:15 CET", 30, -0.41, 23, 15, -0.2)
+    append(layout.stream / ALARMS, alarm("low_sentiment", "ALARM", T, reason=said))
     settle(service, lambda: len(inbox.messages) == 1 and len(hook.posts) == 1)
     text = inbox.texts()[0]
     assert inbox.messages[0]["Subject"] == "ALARM at Café Central, Front door: customers look unhappy"
-    for words in ("Café Central, Front door,", "(CET)", "Customers look unhappy.",
-                  "Net score -0.41 (95% interval -0.60 to -0.22) from 23 customers in the 15 minutes to",
-                  "Why: net score low", "Live page: http://127.0.0.1:8765/"):
+    for words in ("Café Central, Front door,", "(CET)", "Customers at Front door have looked unhappy since about 14:15",
+                  "-0.41 over 23 customers", "for every 100 customers, 41 more looked unhappy than happy",
+                  "Live page: http://127.0.0.1:8765/"):
         assert words in text, words
+    assert "camera door" not in text  # the camera by its name, in the reason too
     lines = text.splitlines()  # one fact a line, as written: not run together into one paragraph
     assert lines[0].startswith("Café Central, Front door, ") and lines[0].endswith("(CET):")
-    assert lines[1] == "Customers look unhappy." and lines[-1] == "Live page: http://127.0.0.1:8765/"
+    assert lines[1].startswith("Customers at Front door") and lines[-1] == "Live page: http://127.0.0.1:8765/"
     assert hook.posts[0]["title"] == inbox.messages[0]["Subject"]
     assert hook.posts[0]["type"] == "failure"  # a chat shows a raise in red, its clear in green
     append(layout.stream / ALARMS, alarm("low_sentiment", "OK", T + 1_800_000, reason="net score back"))

@@ -12,9 +12,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stream import alarm_words
 from stream.host.sites import Emitted
 from stream.sinks.alert_text import HAPPENED, Names, alarm_text, how_long, net_words
 from stream.sinks.aws import AwsOutputs, SnsAlarmSink
+from tests.stream.alarm_reasons import jargon
 from tests.stream.sinks.test_aws import queue
 
 T = int(dt.datetime(2026, 12, 7, 13, 45, tzinfo=dt.UTC).timestamp() * 1000)
@@ -24,7 +26,8 @@ PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 def alarm(rule: str = "low_sentiment", state: str = "ALARM", camera: str | None = "door") -> dict[str, Any]:
     return {"schema": "sentiment_alarm", "schema_version": "1.0", "event_id": f"{rule}-{state}-{camera}",
             "site_id": "cafe-7", "event_time_ms": T, "camera_id": camera, "rule": rule, "state": state,
-            "value": -0.41, "threshold": -0.2, "reason": "net score below -0.2 in 2 of 3 windows"}
+            "value": -0.41, "threshold": -0.2,
+            "reason": alarm_words.low_raised(alarm_words.place("cafe-7", camera), "14:15 CET", 30, -0.41, 23, 15, -0.2)}
 
 
 def window(camera: str | None = "door", tracks: int = 23, insufficient: bool = False) -> dict[str, Any]:
@@ -33,17 +36,28 @@ def window(camera: str | None = "door", tracks: int = 23, insufficient: bool = F
             "net_score_ci": None if insufficient else {"low": -0.6, "high": -0.22}}
 
 
-def test_a_raise_in_plain_words_with_names_local_time_score_interval_customers_and_link() -> None:
+def test_a_raise_in_plain_words_with_names_local_time_reason_score_in_customers_and_link() -> None:
     names = Names("Café Central", {"door": "Front door"}, "http://box.local:8765/", PARIS)
     title, body = alarm_text(alarm(), names, window())
     assert title == "ALARM at Café Central, Front door: customers look unhappy"
-    assert body.splitlines() == [
-        "Café Central, Front door, Mon 07 Dec 2026, 14:45 (CET):",
-        "Customers look unhappy.",
-        "Net score -0.41 (95% interval -0.60 to -0.22) from 23 customers in the 15 minutes to 14:45: "
-        "for every 100 customers, 41 more looked unhappy than happy.",
-        "Why: net score below -0.2 in 2 of 3 windows",
-        "Live page: http://box.local:8765/"]
+    lines = body.splitlines()
+    assert lines[0] == "Café Central, Front door, Mon 07 Dec 2026, 14:45 (CET):"
+    reason = alarm()["reason"].replace("camera door", "Front door")
+    assert lines[1] == f"{reason[0].upper()}{reason[1:]}."  # the reason, said once, the camera by its name
+    assert lines[2].startswith("In the 15 minutes to 14:45, for every 100 customers, 41 more looked unhappy than happy")
+    assert "23 customers" in lines[2] and "-0.60" in lines[2] and "-0.22" in lines[2]
+    assert lines[3:] == ["Live page: http://box.local:8765/"]
+    assert not jargon(body)
+
+
+def test_the_reason_names_the_site_and_camera_where_names_are_known_and_ids_where_not() -> None:
+    site_alarm = alarm(camera=None)
+    _, named_site = alarm_text(site_alarm, Names("Café Central", {"door": "Front door"}))
+    assert "Customers at Café Central have looked unhappy" in named_site and "site cafe-7" not in named_site
+    _, ids = alarm_text(alarm(), Names())
+    assert "Customers at camera door have looked unhappy" in ids
+    _, other = alarm_text(alarm(camera="unknown-cam"), Names("Café", {"door": "Front door"}))
+    assert "Customers at camera unknown-cam have looked" in other  # a camera without a name keeps its id
 
 
 def test_too_few_customers_is_said_with_how_many_were_seen() -> None:
@@ -132,3 +146,38 @@ def test_sns_says_each_sites_times_in_its_own_zone_as_the_host_gives_them() -> N
     bodies = [json.loads(call["Message"])["email"] for call in calls]
     assert bodies[0].startswith("cafe-7, door, Mon 07 Dec 2026, 14:45 (CET):")
     assert bodies[1].startswith("bar-2, door, Mon 07 Dec 2026, 13:45 (UTC):")  # no zone declared: UTC, as its alarms
+
+
+def test_on_aws_the_sns_texts_name_each_site_as_the_stack_gives_the_names(aws_client: Callable[[str], Any],
+                                                                         unique: str) -> None:
+    """The host's outlets carry the sites' names (`stream run --site-names`, from the stack's --sites): each
+    site's messages, through a real topic, say its name, in the title and in the reason; the cameras keep
+    their ids (the stack knows no camera names); a site without a name keeps its id."""
+    from stream.host.loop import HostConfig
+    from stream.wiring import Outlets, aws_outputs
+
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=f"names-{unique}")["TopicArn"]
+    url, arn = queue(sqs, f"names-{unique}")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    outputs = aws_outputs(Outlets(sns_topic=topic, site_names={"cafe-7": "Café Central"}), aws_client,
+                          HostConfig(site_zones={"cafe-7": "Europe/Paris"}))
+    assert isinstance(outputs, AwsOutputs) and outputs.sns is not None
+    site, camera, other = alarm(camera=None), alarm(), {**alarm(camera=None), "site_id": "bar-2", "event_id": "x"}
+    other["reason"] = alarm_words.low_raised(alarm_words.place("bar-2", None), "13:15 UTC", 30, -0.41, 23, 15, -0.2)
+    outputs.sns.send([site, camera, other])
+    subjects: dict[str, str] = {}
+    for _ in range(5):
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            envelope = json.loads(message["Body"])
+            subjects[json.loads(envelope["Message"])["event_id"]] = envelope["Subject"]
+    assert subjects == {site["event_id"]: "ALARM at Cafe Central: customers look unhappy",
+                        camera["event_id"]: "ALARM at Cafe Central, door: customers look unhappy",
+                        "x": "ALARM at bar-2: customers look unhappy"}
+    calls: list[dict[str, Any]] = []
+    outputs.sns.client = type("Recorder", (), {"publish": lambda self, **kw: calls.append(kw)})()
+    outputs.sns.send([site, camera, other])
+    bodies = [json.loads(call["Message"])["email"] for call in calls]
+    assert "Customers at Café Central have looked unhappy since about 14:15 CET" in bodies[0]
+    assert "Customers at camera door have looked unhappy" in bodies[1] and bodies[1].startswith("Café Central, door")
+    assert "Customers at site bar-2 have looked unhappy" in bodies[2]
