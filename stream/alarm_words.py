@@ -143,3 +143,15 @@ def camera_silent(where: str, minutes: float, since: str) -> str:
 
 def camera_back(where: str, at: str) -> str:
     return f"{where} is sending again (its latest sign of life at {at})"
+
+
+def site_unreachable(where: str, minutes: float, since: str) -> str:
+    """``site_unreachable`` raised: nothing from the site's cameras for ``minutes`` of wall clock."""
+    return (f"{where} has sent nothing for {duration(minutes)} (since about {since}): its internet link or "
+            f"box may be down; what its cameras record meanwhile is kept there and counted once it is back")
+
+
+def site_back(where: str, minutes: float) -> str:
+    return (f"{where} is sending again after {duration(minutes)} without a word; what its cameras kept "
+            f"meanwhile is now counted")
+

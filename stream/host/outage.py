@@ -40,7 +40,9 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from schemas.types import SentimentAlarm
+from stream import alarm_words
 from stream.ids import stable_event_id
+from stream.window_evidence import SiteClock
 
 RULE: Final = "site_unreachable"
 log = logging.getLogger(__name__)
@@ -89,10 +91,20 @@ def saved_reachability(document: Mapping[str, Any] | None, where: str) -> Reacha
 
 
 class OutageWatch:
-    def __init__(self, after_minutes: float) -> None:
+    """``zones``: site -> IANA zone, whose clock the reasons tell the time in (a site left out: UTC)."""
+
+    def __init__(self, after_minutes: float, zones: Mapping[str, str] | None = None) -> None:
         if not after_minutes > 0:
             raise ValueError(f"site_unreachable needs a positive number of minutes, got {after_minutes}")
         self.after_ms = int(after_minutes * 60_000)
+        self.zones = dict(zones or {})
+        self._clocks: dict[str, SiteClock] = {}
+
+    def _clock(self, site: str, time_s: float) -> str:
+        clock = self._clocks.get(site)
+        if clock is None:
+            clock = self._clocks[site] = SiteClock(self.zones.get(site, "UTC"))
+        return clock.clock(int(time_s * 1000))
 
     def heard(self, site: str, reach: Reachability, now_s: float) -> SentimentAlarm | None:
         """The site sent again: the OK alarm when it had been reported unreachable (once: it is cleared)."""
@@ -102,8 +114,7 @@ class OutageWatch:
         reach.unreachable_since_s = None
         minutes = (now_s - since) / 60
         return _alarm(site, "OK", now_s, minutes, self.after_ms / 60_000,
-                      f"site {site} sends again after {minutes:.1f} minutes without events; what its edges "
-                      "spooled meanwhile goes into its windows")
+                      alarm_words.site_back(alarm_words.place(site, None), minutes))
 
     def check(self, reach: Mapping[str, Reachability], now_s: float) -> list[SentimentAlarm]:
         """The sites silent for ``after_minutes`` that are not yet reported (site name order); a site
@@ -117,8 +128,8 @@ class OutageWatch:
             state.unreachable_since_s = last
             minutes = (now_s - last) / 60
             raised.append(_alarm(site, "ALARM", now_s, minutes, self.after_ms / 60_000,
-                                 f"no event from site {site} for {minutes:.1f} minutes (its uplink, edge box or "
-                                 "cameras are down); its windows wait for its spooled events"))
+                                 alarm_words.site_unreachable(alarm_words.place(site, None), minutes,
+                                                              self._clock(site, last))))
         return raised
 
 

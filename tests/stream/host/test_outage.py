@@ -3,10 +3,12 @@ its spools deliver afterwards land in their windows, not in late (follow mode, t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from locallog import LocalLog
 from moodlens.cli import build_parser
@@ -15,6 +17,7 @@ from stream.embedded import ALARMS, WINDOWS, EmbeddedRunner
 from stream.host.outage import OutageWatch, Reachability
 from stream.host.sites import Applied, Sites, SiteState, StateError
 from stream.jsonl import dumps, iter_jsonl
+from tests.stream.alarm_reasons import jargon, minutes_said, since
 from tests.stream.helpers import beat, face
 from tests.stream.host.test_sites import ALARMS as ALARM_CONFIG
 from tests.stream.host.test_sites import ENGINE, quiet_site
@@ -106,8 +109,25 @@ def test_a_site_never_heard_from_raises_nothing_and_one_heard_from_raises_once()
     assert [(a["site_id"], a["state"], a["value"]) for a in raised] == [("a", "ALARM", 5.0)]
     assert watch.check({"a": reach}, 1000.0 + 900) == []  # raised once, however long it lasts
     back = watch.heard("a", reach, 1000.0 + 960)
-    assert back is not None and back["state"] == "OK" and "16.0 minutes" in back["reason"]
+    assert back is not None and back["state"] == "OK" and minutes_said(back["reason"]) == 16
     assert watch.heard("a", reach, 1961.0) is None
+
+
+def test_an_outage_is_told_in_plain_words_on_the_sites_clock() -> None:
+    """The reason names the site, says since when on its own clock and for how long, without jargon."""
+    watch = OutageWatch(5, {"berlin": "Europe/Berlin"})
+    last = 1_796_000_000.0  # 2026-11-30 00:53:20 UTC
+    reaches = {"berlin": Reachability(last_input_s=last), "london": Reachability(last_input_s=last)}
+    raised = {a["site_id"]: a["reason"] for a in watch.check(reaches, last + 12 * 60)}
+    local = dt.datetime.fromtimestamp(last, dt.UTC).astimezone(ZoneInfo("Europe/Berlin"))
+    assert since(raised["berlin"], "CET") == local.hour * 60 + local.minute
+    utc = dt.datetime.fromtimestamp(last, dt.UTC)
+    assert since(raised["london"], "UTC") == utc.hour * 60 + utc.minute
+    for site, reason in raised.items():
+        assert f"site {site} " in reason and minutes_said(reason) == 12 and jargon(reason) == []
+    back = watch.heard("berlin", reaches["berlin"], last + 75 * 60)
+    assert back is not None and "site berlin " in back["reason"] and minutes_said(back["reason"]) == 75
+    assert jargon(back["reason"]) == []
 
 
 def test_outage_minutes_must_be_positive() -> None:
