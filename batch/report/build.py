@@ -176,7 +176,7 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     hourly = with_net(source.hourly_sentiment(con, period), m, ["site_id"])
     before = source.hourly_sentiment(con, before_period)
     by_camera = source.hourly_sentiment(con, period, by_camera=True)
-    status = camera_status(con, period, by_camera, m, options.now_ms)
+    status = camera_status(con, period, by_camera, m, options.now_ms, site_hours=hourly)
     tables: dict[str, pd.DataFrame] = {}
     spans = offline_spans(status)
     alarms = source.alarms(con, period)

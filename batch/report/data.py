@@ -70,15 +70,26 @@ class Totals:
                                 (before.positive, before.negative, before.tracks), min_tracks)
 
 
-def with_net(frame: pd.DataFrame, min_tracks: int, groups: list[str] | None = None) -> pd.DataFrame:
+def complements(frame: pd.DataFrame, min_tracks: int, groups: list[str]) -> pd.Series:
+    """The rows to hide within each group of `groups` (`hidden_with_complements`)."""
+    hidden = pd.Series(False, index=frame.index)
+    if len(frame):
+        for _, rows in frame.groupby(groups, sort=False):
+            hidden[rows.index] = hidden_with_complements([int(t) for t in rows["tracks"]], min_tracks)
+    return hidden
+
+
+def with_net(frame: pd.DataFrame, min_tracks: int, groups: list[str] | None = None,
+             also_hidden: pd.Series | None = None) -> pd.DataFrame:
     """Adds net_score, net_low, net_high (empty when suppressed) and suppressed to per-hour rows.
 
     `groups`: the columns whose rows add up to a total shown elsewhere (the site's headline, the
-    camera's line): within each, cells are hidden with complements (`hidden_with_complements`)."""
-    hidden = pd.Series(False, index=frame.index)
-    if groups and len(frame):
-        for _, rows in frame.groupby(groups, sort=False):
-            hidden[rows.index] = hidden_with_complements([int(t) for t in rows["tracks"]], min_tracks)
+    camera's line): within each, cells are hidden with complements (`hidden_with_complements`).
+    `also_hidden`: rows hidden besides (each either under min_tracks, so hidden anyway, or holding
+    min_tracks itself, so no group's hidden rows drop under min_tracks for it)."""
+    hidden = complements(frame, min_tracks, groups) if groups else pd.Series(False, index=frame.index)
+    if also_hidden is not None:
+        hidden |= also_hidden
     estimates = [None if h else net_score(int(p), int(n), int(t), min_tracks)
                  for p, n, t, h in zip(frame["positive"], frame["negative"], frame["tracks"], hidden, strict=True)]
     out = frame.copy()
@@ -95,8 +106,12 @@ def hour_grid(period: Period) -> np.ndarray:
 
 
 def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.DataFrame,
-                  min_tracks: int, now_ms: int | None = None) -> pd.DataFrame:
-    """Every camera x hour of the period: offline (no heartbeat), visits and net score when shown."""
+                  min_tracks: int, now_ms: int | None = None, site_hours: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every camera x hour of the period: offline (no heartbeat), visits and net score when shown.
+
+    `site_hours`: the site's hours as shown (`with_net`): a camera hour is hidden with complements
+    within its camera's line and within its site hour, and wherever the site's hour is hidden, so
+    that neither a line nor a site hour minus the camera hours shown gives a hidden one back."""
     beats = source.camera_hours(con, period)
     with_heartbeats = set(zip(beats["site_id"], beats["camera_id"], strict=True)) if len(beats) else set()
     hours = hour_grid(period)
@@ -123,7 +138,12 @@ def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.
     if now_ms is not None:  # an hour not lived yet, or still running, is no outage
         known &= grid["hour_ms"] + HOUR_MS <= now_ms
     grid["offline"] = grid["reports_heartbeats"] & (grid["heartbeats"] == 0) & (grid["visits"] == 0) & known
-    grid = with_net(grid, min_tracks, ["site_id", "camera_id"])
+    by_hour = complements(grid, min_tracks, ["site_id", "hour_ms"])
+    if site_hours is not None and len(site_hours):
+        hidden_hours = site_hours.loc[site_hours["suppressed"], ["site_id", "hour_ms"]].assign(site_hidden=True)
+        flags = grid[["site_id", "hour_ms"]].merge(hidden_hours, how="left", on=["site_id", "hour_ms"])
+        by_hour |= flags["site_hidden"].fillna(False).astype(bool).to_numpy()
+    grid = with_net(grid, min_tracks, ["site_id", "camera_id"], also_hidden=by_hour)
     grid.loc[grid["offline"], ["net_score", "net_low", "net_high"]] = None
     return grid.drop(columns=["reports_heartbeats", "first_ms"])
 

@@ -31,6 +31,38 @@ def _hidden_ok(frame: pd.DataFrame, groups: list[str]) -> None:
         assert hidden == 0 or hidden >= MIN or (hidden == total and total < MIN), (key, hidden, total)
 
 
+def _hours_hidden_ok(cameras: pd.DataFrame, hourly: pd.DataFrame) -> None:
+    """hourly.csv minus cameras.csv: within each site hour, the camera hours hidden hold MIN or more
+    customers together, or none while the site's hour is shown, or all of the hour (hidden in
+    hourly.csv too, where the site's own rule holds)."""
+    site_hours = hourly.set_index(["site_id", "hour_ms"])
+    for (site, hour), rows in cameras[cameras["tracks"] > 0].groupby(["site_id", "hour_ms"]):
+        hidden = int(rows.loc[rows["net_score"].isna(), "tracks"].sum())
+        total = int(site_hours.at[(site, hour), "tracks"])
+        shown = not bool(site_hours.at[(site, hour), "suppressed"])
+        assert (hidden == 0 and shown) or hidden >= MIN or (hidden == total and not shown), \
+            (site, hour, hidden, total, shown)
+
+
+def test_a_site_hour_minus_its_shown_cameras_gives_back_no_lone_customer() -> None:
+    """The real demo history's report did: seven at the door and one on the terrace in one hour, the
+    site's hour shown in hourly.csv and the door's in cameras.csv."""
+    events = [visit(T0 + 10 * HOUR_MS + i * 1000, site="s1", camera="door", track=f"d{i}", top="happy")
+              for i in range(7)]
+    events.append(visit(T0 + 10 * HOUR_MS + 30_000, site="s1", camera="terrace", track="lone", top="angry"))
+    # the terrace's other hours are busy, so its own line hides only the lone hour's complement
+    events += [visit(T0 + h * HOUR_MS + i * 1000, site="s1", camera="terrace", track=f"t{h}-{i}", top="happy")
+               for h in (11, 12) for i in range(6)]
+    con = duckdb.connect()
+    register_events(con, events)
+    report = build_report(con, ReportOptions(T0, T0 + 24 * HOUR_MS, None, min_tracks=MIN, forecast=False))
+    hourly, cameras = report.tables["hourly"], report.tables["cameras"]
+    ten = T0 + 10 * HOUR_MS
+    assert hourly.set_index("hour_ms").at[ten, "tracks"] == 8
+    assert bool(cameras.set_index(["camera_id", "hour_ms"]).at[("terrace", ten), "suppressed"])
+    _hours_hidden_ok(cameras, hourly)
+
+
 @settings(max_examples=12, deadline=None)
 @given(visits_strategy)
 def test_no_report_export_lets_a_reader_recover_a_suppressed_measure(visits: list[tuple[str, str, int, str]],
@@ -46,6 +78,7 @@ def test_no_report_export_lets_a_reader_recover_a_suppressed_measure(visits: lis
         assert (shown["tracks"] >= MIN).all()
     _hidden_ok(hourly, ["site_id"])
     _hidden_ok(cameras, ["site_id", "camera_id"])
+    _hours_hidden_ok(cameras, hourly)
     for site in {s for s, *_ in visits}:
         heat = report.tables["heatmap"]
         _hidden_ok(heat[heat["site_id"] == site].assign(site_id=site), ["site_id"])
