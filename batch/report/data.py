@@ -79,6 +79,17 @@ def complements(frame: pd.DataFrame, min_tracks: int, groups: list[str]) -> pd.S
     return hidden
 
 
+def day_complements(frame: pd.DataFrame, min_tracks: int, zone_of: Callable[[str], str]) -> pd.Series:
+    """The site hours to hide within each site's local day, by the views' rule (the fewest customers
+    first, ties to the earlier hour: `batch.sql.views`), so the report hides every hour the
+    `sentiment_by_hour_site` view hides: neither shows an hour the other hid for a day's sake."""
+    days = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    for site, rows in frame.groupby("site_id", sort=False):
+        days[rows.index] = local_day(rows["hour_ms"], zone_of(str(site)))
+    ordered = frame.assign(local_day=days).sort_values(["site_id", "local_day", "hour_ms"], kind="stable")
+    return complements(ordered, min_tracks, ["site_id", "local_day"]).reindex(frame.index)
+
+
 def with_net(frame: pd.DataFrame, min_tracks: int, groups: list[str] | None = None,
              also_hidden: pd.Series | None = None) -> pd.DataFrame:
     """Adds net_score, net_low, net_high (empty when suppressed) and suppressed to per-hour rows.
@@ -164,11 +175,15 @@ def offline_spans(status: pd.DataFrame) -> pd.DataFrame:
 
 def heatmap_cells(hourly: pd.DataFrame, min_tracks: int, timezone: str = "UTC"
                   ) -> tuple[dict[tuple[int, int], tuple[float | None, int]], pd.DataFrame]:
-    """(local weekday, local hour) -> (net score or None when suppressed, tracks), and the same as a table."""
+    """(local weekday, local hour) -> (net score or None when suppressed, tracks), and the same as a table.
+    With `hourly`'s suppressed column, a cell holding one of its hidden hours is hidden too."""
     frame = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy(), timezone)) if len(hourly) else \
         hourly.assign(how=pd.Series(dtype="int64"))
     grouped = frame.groupby("how")[["tracks", "positive", "negative"]].sum()
     hidden = hidden_with_complements([int(t) for t in grouped["tracks"]], min_tracks)
+    if "suppressed" in frame:  # a cell holding an hour the hourly table hides would give it back
+        holds_hidden = frame[frame["suppressed"] & (frame["tracks"] > 0)]["how"].unique()
+        hidden = [h or how in holds_hidden for h, how in zip(hidden, grouped.index, strict=True)]
     cells: dict[tuple[int, int], tuple[float | None, int]] = {}
     rows = []
     for (how, row), hide in zip(grouped.iterrows(), hidden, strict=True):
