@@ -178,7 +178,7 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     hourly = with_net(site_hours, m, ["site_id"], also_hidden=day_complements(site_hours, m, options.zone))
     before = source.hourly_sentiment(con, before_period)
     by_camera = source.hourly_sentiment(con, period, by_camera=True)
-    status = camera_status(con, period, by_camera, m, options.now_ms, site_hours=hourly)
+    status = camera_status(con, period, by_camera, m, options.now_ms, site_hours=hourly, zone_of=options.zone)
     tables: dict[str, pd.DataFrame] = {}
     spans = offline_spans(status)
     alarms = source.alarms(con, period)

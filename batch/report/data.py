@@ -79,14 +79,19 @@ def complements(frame: pd.DataFrame, min_tracks: int, groups: list[str]) -> pd.S
     return hidden
 
 
+def with_local_days(frame: pd.DataFrame, zone_of: Callable[[str], str]) -> pd.DataFrame:
+    """`frame` with `local_day`: each row's hour_ms as a local date in its own site's zone."""
+    days = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    for site, rows in frame.groupby("site_id", sort=False):
+        days[rows.index] = local_day(rows["hour_ms"], zone_of(str(site)))
+    return frame.assign(local_day=days)
+
+
 def day_complements(frame: pd.DataFrame, min_tracks: int, zone_of: Callable[[str], str]) -> pd.Series:
     """The site hours to hide within each site's local day, by the views' rule (the fewest customers
     first, ties to the earlier hour: `batch.sql.views`), so the report hides every hour the
     `sentiment_by_hour_site` view hides: neither shows an hour the other hid for a day's sake."""
-    days = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-    for site, rows in frame.groupby("site_id", sort=False):
-        days[rows.index] = local_day(rows["hour_ms"], zone_of(str(site)))
-    ordered = frame.assign(local_day=days).sort_values(["site_id", "local_day", "hour_ms"], kind="stable")
+    ordered = with_local_days(frame, zone_of).sort_values(["site_id", "local_day", "hour_ms"], kind="stable")
     return complements(ordered, min_tracks, ["site_id", "local_day"]).reindex(frame.index)
 
 
@@ -117,12 +122,14 @@ def hour_grid(period: Period) -> np.ndarray:
 
 
 def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.DataFrame,
-                  min_tracks: int, now_ms: int | None = None, site_hours: pd.DataFrame | None = None) -> pd.DataFrame:
+                  min_tracks: int, now_ms: int | None = None, site_hours: pd.DataFrame | None = None,
+                  zone_of: Callable[[str], str] = lambda site: "UTC") -> pd.DataFrame:
     """Every camera x hour of the period: offline (no heartbeat), visits and net score when shown.
 
-    `site_hours`: the site's hours as shown (`with_net`): a camera hour is hidden with complements
-    within its camera's line and within its site hour, and wherever the site's hour is hidden, so
-    that neither a line nor a site hour minus the camera hours shown gives a hidden one back."""
+    A camera hour is hidden with complements within each total shown elsewhere: its camera's line,
+    its site hour (`site_hours`, as shown: also wherever that is hidden), and the views' camera day
+    and site day (local days by `zone_of`), so that none of them minus the camera hours shown gives
+    a hidden one back."""
     beats = source.camera_hours(con, period)
     with_heartbeats = set(zip(beats["site_id"], beats["camera_id"], strict=True)) if len(beats) else set()
     hours = hour_grid(period)
@@ -149,7 +156,10 @@ def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.
     if now_ms is not None:  # an hour not lived yet, or still running, is no outage
         known &= grid["hour_ms"] + HOUR_MS <= now_ms
     grid["offline"] = grid["reports_heartbeats"] & (grid["heartbeats"] == 0) & (grid["visits"] == 0) & known
-    by_hour = complements(grid, min_tracks, ["site_id", "hour_ms"])
+    dated = with_local_days(grid, zone_of)
+    by_hour = complements(grid, min_tracks, ["site_id", "hour_ms"]) | \
+        complements(dated, min_tracks, ["site_id", "camera_id", "local_day"]) | \
+        complements(dated, min_tracks, ["site_id", "local_day"])
     if site_hours is not None and len(site_hours):
         hidden_hours = site_hours.loc[site_hours["suppressed"], ["site_id", "hour_ms"]].assign(site_hidden=True)
         flags = grid[["site_id", "hour_ms"]].merge(hidden_hours, how="left", on=["site_id", "hour_ms"])

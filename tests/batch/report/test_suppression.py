@@ -16,6 +16,7 @@ from batch.analytics.forecast import hour_of_week
 from batch.analytics.source import register_events
 from batch.lake.tables import sites_frame
 from batch.report.build import ReportOptions, build_report, write_report
+from batch.report.data import local_day
 from batch.sql.local_time import register_local_time
 from batch.sql.views import views
 from schemas.expressions import EXPRESSIONS
@@ -149,3 +150,49 @@ def test_no_hour_the_view_and_the_report_both_hide_is_alone(visits: list[tuple[i
     events = [visit(T0 - 2 * HOUR_MS + hour * HOUR_MS + i * 1000, site="s1", track=f"t{i}", top=top)
               for i, (hour, top) in enumerate(visits)]
     _hidden_in_both_ok(*_view_and_report(events, days=2))
+
+
+def _camera_hours_within_the_views_days_ok(events: list[dict[str, Any]], days: int) -> None:
+    """The view's camera day (sentiment_by_camera) and site day (expression_mix's total) minus the
+    report's camera hours shown in it: the camera hours hidden there hold MIN or more, or none."""
+    con = duckdb.connect()
+    register_local_time(con)
+    register_events(con, events)
+    con.register("sites", sites_frame([{"site_id": "s1", "timezone": "Europe/Berlin"}]))
+    for view in views(MIN):
+        con.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files
+    camera_days = con.sql("SELECT camera_id, local_date FROM sentiment_by_camera WHERE NOT suppressed").df()
+    site_days = con.sql("SELECT DISTINCT local_date FROM expression_mix WHERE NOT suppressed").df()
+    report = build_report(con, ReportOptions(T0 - 2 * HOUR_MS, T0 - 2 * HOUR_MS + days * 24 * HOUR_MS, None,
+                                             min_tracks=MIN, forecast=False, timezone="Europe/Berlin"))
+    cameras = report.tables["cameras"]
+    cameras = cameras[cameras["tracks"] > 0].assign(
+        local_date=[d.date() for d in local_day(cameras.loc[cameras["tracks"] > 0, "hour_ms"], "Europe/Berlin")])
+    margins = [(["camera_id", "local_date"], camera_days), (["local_date"], site_days)]
+    for keys, margin in margins:
+        shown = margin.assign(local_date=[d.date() if hasattr(d, "date") else d for d in margin["local_date"]])
+        for key, rows in cameras.merge(shown, on=keys).groupby(keys):
+            hidden = int(rows.loc[rows["net_score"].isna(), "tracks"].sum())
+            assert hidden == 0 or hidden >= MIN, (key, hidden)
+
+
+def test_a_views_camera_day_minus_the_reports_camera_hours_gives_back_no_lone_customer() -> None:
+    """The door's day in sentiment_by_camera (seven customers) minus its 10:00 in cameras.csv (six) gave its
+    09:00 (one) back: the door's own line hid the day before's 10:00 with it, not this day's."""
+    day = 24 * HOUR_MS
+    events = [visit(T0 + 8 * HOUR_MS + i * 1000, site="s1", camera="door", track=f"a{i}") for i in range(5)]
+    events.append(visit(T0 + day + 7 * HOUR_MS, site="s1", camera="door", track="lone", top="angry"))
+    events += [visit(T0 + day + 7 * HOUR_MS + i * 1000, site="s1", camera="terrace", track=f"t{i}")
+               for i in range(1, 7)]
+    events += [visit(T0 + day + 8 * HOUR_MS + i * 1000, site="s1", camera="door", track=f"b{i}") for i in range(6)]
+    _camera_hours_within_the_views_days_ok(events, days=2)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["door", "terrace"]), st.integers(0, 47), st.sampled_from(EXPRESSIONS)),
+                min_size=1, max_size=60))
+def test_no_views_day_minus_the_reports_camera_hours_gives_back_fewer_than_min(
+        visits: list[tuple[str, int, str]]) -> None:
+    _camera_hours_within_the_views_days_ok(
+        [visit(T0 - 2 * HOUR_MS + hour * HOUR_MS + i * 1000, site="s1", camera=camera, track=f"t{i}", top=top)
+         for i, (camera, hour, top) in enumerate(visits)], days=2)
