@@ -229,8 +229,11 @@ def refuse_per_customer(query: str) -> None:
         return  # DuckDB reports the syntax error; the tables are not there under their names anyway
     named = sorted({t.name for s in statements if s for t in s.find_all(exp.Table)} & set(PER_CUSTOMER))
     if named:
-        raise QueryError(
-            f"{', '.join(named)}: one row per customer or per window, never suppressed (track ids, times, each "
+        raise QueryError(_refusal(named))
+
+
+def _refusal(named: list[str]) -> str:
+    return (f"{', '.join(named)}: one row per customer or per window, never suppressed (track ids, times, each "
             "face's expression; windows whose differences give one customer back), so not open by default. The "
             f"views ({', '.join(v.name for v in views())}) hide every measure over fewer than min_tracks "
             "customers; --raw opens the tables (the lake's own files hold the same rows: see README, privacy)")
@@ -302,10 +305,7 @@ def _explained(error: duckdb.Error, raw: bool = True) -> str:
         return text
     name = missing.group(1).strip('"')
     if name in PER_CUSTOMER and not raw:  # named where the parser does not see a table (query_table('face_expression'))
-        try:
-            refuse_per_customer(f"SELECT * FROM {name}")  # nosec B608: one of our own table names
-        except QueryError as refusal:
-            return str(refusal)
+        return _refusal([name])
     ours = [*TABLE_NAMES, *(v.name for v in views())]
     near = difflib.get_close_matches(name, ours, n=1, cutoff=0.5) or \
         [n for n in ours if name.lower() in n or n in name.lower()][:1]
