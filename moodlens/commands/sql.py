@@ -12,10 +12,11 @@ from moodlens.commands.analytics_input import add_min_tracks_argument, add_site_
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sql = groups.add_parser("sql", help="run SQL on the lake (tables and views by name; DuckDB dialect)",
                             epilog="Local time: local_time(instant, zone), e.g. local_time(f.event_time, "
-                                   "s.timezone) joined to sites, gives a site's local timestamp in the pinned "
-                                   "tzdata, as the views, the report and the page. DuckDB's own `instant AT TIME "
-                                   "ZONE zone` uses DuckDB's zone data, which differs for a few zones and years.")
-    sql.add_argument("query", nargs="?", help="the query, e.g. \"SELECT count(*) FROM face_expression\"")
+                                   "s.timezone) of face_expression (--raw) joined to sites, gives a site's local "
+                                   "timestamp in the pinned tzdata, as the views, the report and the page. DuckDB's "
+                                   "own `instant AT TIME ZONE zone` uses DuckDB's zone data, which differs for a few "
+                                   "zones and years.")
+    sql.add_argument("query", nargs="?", help="the query, e.g. \"SELECT * FROM visits\"")
     sql.add_argument("--file", type=Path, default=None, help="read the query from this file")
     add_site_file_argument(sql)
     sql.add_argument("--lake", default=None,
