@@ -26,6 +26,7 @@ from batch.report.data import (
     alarm_episodes,
     busiest_hours,
     camera_status,
+    day_complements,
     heatmap_cells,
     hour_grid,
     iso,
@@ -173,10 +174,11 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
     period = Period(options.since_ms, options.until_ms, options.site)
     length = options.until_ms - options.since_ms
     before_period = Period(options.since_ms - length, options.since_ms, options.site)
-    hourly = with_net(source.hourly_sentiment(con, period), m, ["site_id"])
+    site_hours = source.hourly_sentiment(con, period)
+    hourly = with_net(site_hours, m, ["site_id"], also_hidden=day_complements(site_hours, m, options.zone))
     before = source.hourly_sentiment(con, before_period)
     by_camera = source.hourly_sentiment(con, period, by_camera=True)
-    status = camera_status(con, period, by_camera, m, options.now_ms)
+    status = camera_status(con, period, by_camera, m, options.now_ms, site_hours=hourly, zone_of=options.zone)
     tables: dict[str, pd.DataFrame] = {}
     spans = offline_spans(status)
     alarms = source.alarms(con, period)

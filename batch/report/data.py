@@ -70,15 +70,42 @@ class Totals:
                                 (before.positive, before.negative, before.tracks), min_tracks)
 
 
-def with_net(frame: pd.DataFrame, min_tracks: int, groups: list[str] | None = None) -> pd.DataFrame:
+def complements(frame: pd.DataFrame, min_tracks: int, groups: list[str]) -> pd.Series:
+    """The rows to hide within each group of `groups` (`hidden_with_complements`)."""
+    hidden = pd.Series(False, index=frame.index)
+    if len(frame):
+        for _, rows in frame.groupby(groups, sort=False):
+            hidden[rows.index] = hidden_with_complements([int(t) for t in rows["tracks"]], min_tracks)
+    return hidden
+
+
+def with_local_days(frame: pd.DataFrame, zone_of: Callable[[str], str]) -> pd.DataFrame:
+    """`frame` with `local_day`: each row's hour_ms as a local date in its own site's zone."""
+    days = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    for site, rows in frame.groupby("site_id", sort=False):
+        days[rows.index] = local_day(rows["hour_ms"], zone_of(str(site)))
+    return frame.assign(local_day=days)
+
+
+def day_complements(frame: pd.DataFrame, min_tracks: int, zone_of: Callable[[str], str]) -> pd.Series:
+    """The site hours to hide within each site's local day, by the views' rule (the fewest customers
+    first, ties to the earlier hour: `batch.sql.views`), so the report hides every hour the
+    `sentiment_by_hour_site` view hides: neither shows an hour the other hid for a day's sake."""
+    ordered = with_local_days(frame, zone_of).sort_values(["site_id", "local_day", "hour_ms"], kind="stable")
+    return complements(ordered, min_tracks, ["site_id", "local_day"]).reindex(frame.index)
+
+
+def with_net(frame: pd.DataFrame, min_tracks: int, groups: list[str] | None = None,
+             also_hidden: pd.Series | None = None) -> pd.DataFrame:
     """Adds net_score, net_low, net_high (empty when suppressed) and suppressed to per-hour rows.
 
     `groups`: the columns whose rows add up to a total shown elsewhere (the site's headline, the
-    camera's line): within each, cells are hidden with complements (`hidden_with_complements`)."""
-    hidden = pd.Series(False, index=frame.index)
-    if groups and len(frame):
-        for _, rows in frame.groupby(groups, sort=False):
-            hidden[rows.index] = hidden_with_complements([int(t) for t in rows["tracks"]], min_tracks)
+    camera's line): within each, cells are hidden with complements (`hidden_with_complements`).
+    `also_hidden`: rows hidden besides (each either under min_tracks, so hidden anyway, or holding
+    min_tracks itself, so no group's hidden rows drop under min_tracks for it)."""
+    hidden = complements(frame, min_tracks, groups) if groups else pd.Series(False, index=frame.index)
+    if also_hidden is not None:
+        hidden |= also_hidden
     estimates = [None if h else net_score(int(p), int(n), int(t), min_tracks)
                  for p, n, t, h in zip(frame["positive"], frame["negative"], frame["tracks"], hidden, strict=True)]
     out = frame.copy()
@@ -95,8 +122,14 @@ def hour_grid(period: Period) -> np.ndarray:
 
 
 def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.DataFrame,
-                  min_tracks: int, now_ms: int | None = None) -> pd.DataFrame:
-    """Every camera x hour of the period: offline (no heartbeat), visits and net score when shown."""
+                  min_tracks: int, now_ms: int | None = None, site_hours: pd.DataFrame | None = None,
+                  zone_of: Callable[[str], str] = lambda site: "UTC") -> pd.DataFrame:
+    """Every camera x hour of the period: offline (no heartbeat), visits and net score when shown.
+
+    A camera hour is hidden with complements within each total shown elsewhere: its camera's line,
+    its site hour (`site_hours`, as shown: also wherever that is hidden), and the views' camera day
+    and site day (local days by `zone_of`), so that none of them minus the camera hours shown gives
+    a hidden one back."""
     beats = source.camera_hours(con, period)
     with_heartbeats = set(zip(beats["site_id"], beats["camera_id"], strict=True)) if len(beats) else set()
     hours = hour_grid(period)
@@ -123,7 +156,15 @@ def camera_status(con: duckdb.DuckDBPyConnection, period: Period, by_camera: pd.
     if now_ms is not None:  # an hour not lived yet, or still running, is no outage
         known &= grid["hour_ms"] + HOUR_MS <= now_ms
     grid["offline"] = grid["reports_heartbeats"] & (grid["heartbeats"] == 0) & (grid["visits"] == 0) & known
-    grid = with_net(grid, min_tracks, ["site_id", "camera_id"])
+    dated = with_local_days(grid, zone_of)
+    by_hour = complements(grid, min_tracks, ["site_id", "hour_ms"]) | \
+        complements(dated, min_tracks, ["site_id", "camera_id", "local_day"]) | \
+        complements(dated, min_tracks, ["site_id", "local_day"])
+    if site_hours is not None and len(site_hours):
+        hidden_hours = site_hours.loc[site_hours["suppressed"], ["site_id", "hour_ms"]].assign(site_hidden=True)
+        flags = grid[["site_id", "hour_ms"]].merge(hidden_hours, how="left", on=["site_id", "hour_ms"])
+        by_hour |= flags["site_hidden"].fillna(False).astype(bool).to_numpy()
+    grid = with_net(grid, min_tracks, ["site_id", "camera_id"], also_hidden=by_hour)
     grid.loc[grid["offline"], ["net_score", "net_low", "net_high"]] = None
     return grid.drop(columns=["reports_heartbeats", "first_ms"])
 
@@ -144,11 +185,15 @@ def offline_spans(status: pd.DataFrame) -> pd.DataFrame:
 
 def heatmap_cells(hourly: pd.DataFrame, min_tracks: int, timezone: str = "UTC"
                   ) -> tuple[dict[tuple[int, int], tuple[float | None, int]], pd.DataFrame]:
-    """(local weekday, local hour) -> (net score or None when suppressed, tracks), and the same as a table."""
+    """(local weekday, local hour) -> (net score or None when suppressed, tracks), and the same as a table.
+    With `hourly`'s suppressed column, a cell holding one of its hidden hours is hidden too."""
     frame = hourly.assign(how=hour_of_week(hourly["hour_ms"].to_numpy(), timezone)) if len(hourly) else \
         hourly.assign(how=pd.Series(dtype="int64"))
     grouped = frame.groupby("how")[["tracks", "positive", "negative"]].sum()
     hidden = hidden_with_complements([int(t) for t in grouped["tracks"]], min_tracks)
+    if "suppressed" in frame:  # a cell holding an hour the hourly table hides would give it back
+        holds_hidden = frame[frame["suppressed"] & (frame["tracks"] > 0)]["how"].unique()
+        hidden = [h or how in holds_hidden for h, how in zip(hidden, grouped.index, strict=True)]
     cells: dict[tuple[int, int], tuple[float | None, int]] = {}
     rows = []
     for (how, row), hide in zip(grouped.iterrows(), hidden, strict=True):

@@ -97,5 +97,5 @@ def as_catalog(table: pa.Table) -> str:
     out = []
     for row in table.to_pylist():
         out.append(f"{row['name']} ({row['kind']}): {row['description']}")
-        out.extend(f"    {column}" for column in row["columns"].split("; "))
+        out.extend(f"    {column}" for column in row["columns"].split("; ") if column)
     return "\n".join(out)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -200,11 +201,50 @@ def lock_down(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute("SET lock_configuration = true")
 
 
+# Tables whose rows are single customers, or windows whose differences give single customers back
+# (a site's window minus its shown cameras', a window minus the one a minute earlier): never suppressed.
+PER_CUSTOMER = ("face_expression", "quarantine", "sentiment_window")
+
+
+def _hidden_names(names: set[str]) -> dict[str, str]:
+    """A per-connection name for each per-customer table the views read: the views find it, a query
+    naming the table does not."""
+    token = secrets.token_hex(8)
+    return {name: f"_{name}_{token}" for name in names if name in PER_CUSTOMER}
+
+
+def _renamed(sql: str, names: dict[str, str]) -> str:
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for table in tree.find_all(exp.Table):
+        if table.name in names and not table.db:
+            table.set("this", exp.to_identifier(names[table.name]))
+    return tree.sql(dialect="duckdb")
+
+
+def refuse_per_customer(query: str) -> None:
+    """A query that names a per-customer table without `raw`: the message says why and how."""
+    try:
+        statements = sqlglot.parse(query, read="duckdb")
+    except sqlglot.errors.ParseError:
+        return  # DuckDB reports the syntax error; the tables are not there under their names anyway
+    named = sorted({t.name for s in statements if s for t in s.find_all(exp.Table)} & set(PER_CUSTOMER))
+    if named:
+        raise QueryError(_refusal(named))
+
+
+def _refusal(named: list[str]) -> str:
+    return (f"{', '.join(named)}: one row per customer or per window, never suppressed (track ids, times, each "
+            "face's expression; windows whose differences give one customer back), so not open by default. The "
+            f"views ({', '.join(v.name for v in views())}) hide every measure over fewer than min_tracks "
+            "customers; --raw opens the tables (the lake's own files hold the same rows: see README, privacy)")
+
+
 def connect(tables: dict[str, Table], query: str | None = None, threads: int | None = None,
-            sites: pa.Table | None = None, writable: bool = False, min_tracks: int = DEFAULT_MIN_TRACKS
-            ) -> tuple[duckdb.DuckDBPyConnection, dict[str, ScanStats]]:
+            sites: pa.Table | None = None, writable: bool = False, min_tracks: int = DEFAULT_MIN_TRACKS,
+            raw: bool = True) -> tuple[duckdb.DuckDBPyConnection, dict[str, ScanStats]]:
     """A DuckDB connection with the lake's tables and views under their names, locked down (see
-    `lock_down`) unless `writable`.
+    `lock_down`) unless `writable`. `raw` False: the per-customer tables (`PER_CUSTOMER`) are there
+    only for the views, under names a query does not know (`moodlens sql` without --raw).
 
     With `query`, only the tables it needs are planned, pruned by its partition filters; without,
     every table and view is registered whole (e.g. for the analytics and the report). `sites` (the
@@ -225,12 +265,14 @@ def connect(tables: dict[str, Table], query: str | None = None, threads: int | N
         available = set(events) | {SITES}
         used_views = [v for v in views(min_tracks) if v.name in named and v.tables() <= available]
         needed = (named | {t for v in used_views for t in v.tables()}) & set(events)
-        scans = {name: _register(connection, name, events[name], *filters.get(name, (AlwaysTrue(), "")),
-                                 writable=writable)
+        hidden = {} if raw else _hidden_names(needed)
+        scans = {name: _register(connection, hidden.get(name, name), events[name],
+                                 *filters.get(name, (AlwaysTrue(), "")), writable=writable)
                  for name in sorted(needed)}
         _register_sites(connection, tables, sites)
         for view in used_views:
-            connection.execute(f'CREATE VIEW "{view.name}" AS {view.duckdb()}')  # nosec B608: our own view files
+            text = _renamed(view.duckdb(), hidden) if hidden else view.duckdb()
+            connection.execute(f'CREATE VIEW "{view.name}" AS {text}')  # nosec B608: our own view files
         if not writable:
             lock_down(connection)
     except BaseException:
@@ -245,7 +287,7 @@ _WIRE_COLUMN = re.compile(r'Referenced column "?(\w+)"? not found')
 _INSTANTS = {old: lake_name(spec) for contract in CONTRACTS.values() for old, spec in renamed_fields(contract).items()}
 
 
-def _explained(error: duckdb.Error) -> str:
+def _explained(error: duckdb.Error, raw: bool = True) -> str:
     """DuckDB's message, with the nearest of the lake's tables and views for an unknown one
     (DuckDB's own guess reaches into its catalog: "pg_description" for "visit")."""
     text = str(error)
@@ -262,6 +304,8 @@ def _explained(error: duckdb.Error) -> str:
                      "a local time; a duration is an integer named with its unit, duration_ms)")
         return text
     name = missing.group(1).strip('"')
+    if name in PER_CUSTOMER and not raw:  # named where the parser does not see a table (query_table('face_expression'))
+        return _refusal([name])
     ours = [*TABLE_NAMES, *(v.name for v in views())]
     near = difflib.get_close_matches(name, ours, n=1, cutoff=0.5) or \
         [n for n in ours if name.lower() in n or n in name.lower()][:1]
@@ -271,16 +315,19 @@ def _explained(error: duckdb.Error) -> str:
 
 def run_query(tables: dict[str, Table], query: str, threads: int | None = None,
               sites: pa.Table | None = None, writable: bool = False,
-              min_tracks: int = DEFAULT_MIN_TRACKS) -> QueryResult:
-    """Runs `query` (DuckDB SQL; the lake's tables and views by name) and returns Arrow."""
+              min_tracks: int = DEFAULT_MIN_TRACKS, raw: bool = True) -> QueryResult:
+    """Runs `query` (DuckDB SQL; the lake's tables and views by name) and returns Arrow. `raw` False:
+    the per-customer tables are refused (`refuse_per_customer`), the views read them."""
     if _is_show_tables(query):
-        return QueryResult(describe_tables(tables, min_tracks))
-    connection, scans = connect(tables, query, threads, sites, writable, min_tracks)
+        return QueryResult(describe_tables(tables, min_tracks, raw))
+    if not raw:
+        refuse_per_customer(query)
+    connection, scans = connect(tables, query, threads, sites, writable, min_tracks, raw)
     try:
         try:
             relation = connection.sql(query)
         except duckdb.Error as error:
-            raise QueryError(_explained(error)) from None
+            raise QueryError(_explained(error, raw)) from None
         result = relation.to_arrow_table() if relation is not None else pa.table({})
         return QueryResult(result, scans, set(partition_filters(query, set(tables))))
     finally:
@@ -306,11 +353,17 @@ _TABLE_HELP = {
 }
 
 
-def describe_tables(tables: dict[str, Table], min_tracks: int = DEFAULT_MIN_TRACKS) -> pa.Table:
-    """Every table and view the lake offers: kind, name, columns (name type) and one line about it."""
+def describe_tables(tables: dict[str, Table], min_tracks: int = DEFAULT_MIN_TRACKS, raw: bool = True) -> pa.Table:
+    """Every table and view the lake offers: kind, name, columns (name type) and one line about it;
+    `raw` False: the per-customer tables as kind "raw table", opened by --raw."""
     require_current(tables)
     rows: list[dict[str, str]] = []
     for name in TABLE_NAMES:
+        if name in PER_CUSTOMER and not raw:
+            if name in tables:
+                rows.append({"kind": "raw table", "name": name, "columns": "",
+                             "description": "one row per customer or window, never suppressed: --raw opens it"})
+            continue
         if name in tables:
             fields = tables[name].schema().as_arrow()
         elif name == SITES:

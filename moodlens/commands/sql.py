@@ -12,10 +12,11 @@ from moodlens.commands.analytics_input import add_min_tracks_argument, add_site_
 def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sql = groups.add_parser("sql", help="run SQL on the lake (tables and views by name; DuckDB dialect)",
                             epilog="Local time: local_time(instant, zone), e.g. local_time(f.event_time, "
-                                   "s.timezone) joined to sites, gives a site's local timestamp in the pinned "
-                                   "tzdata, as the views, the report and the page. DuckDB's own `instant AT TIME "
-                                   "ZONE zone` uses DuckDB's zone data, which differs for a few zones and years.")
-    sql.add_argument("query", nargs="?", help="the query, e.g. \"SELECT count(*) FROM face_expression\"")
+                                   "s.timezone) of face_expression (--raw) joined to sites, gives a site's local "
+                                   "timestamp in the pinned tzdata, as the views, the report and the page. DuckDB's "
+                                   "own `instant AT TIME ZONE zone` uses DuckDB's zone data, which differs for a few "
+                                   "zones and years.")
+    sql.add_argument("query", nargs="?", help="the query, e.g. \"SELECT * FROM visits\"")
     sql.add_argument("--file", type=Path, default=None, help="read the query from this file")
     add_site_file_argument(sql)
     sql.add_argument("--lake", default=None,
@@ -25,6 +26,10 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
     sql.add_argument("--stats", action="store_true", help="print files and bytes each table's scan read")
+    sql.add_argument("--raw", action="store_true",
+                     help="open the per-customer tables too (face_expression, quarantine, sentiment_window): one row "
+                          "per face or window, never suppressed; without it, only the views (which hide every "
+                          "measure over fewer than min_tracks customers), sites, camera_heartbeat and sentiment_alarm")
     sql.add_argument("--allow-file-access", action="store_true",
                      help="let the query read and write files, attach databases and load extensions (off by "
                           "default: a COPY over a lake file would silently lose rows)")
@@ -46,14 +51,14 @@ def run_sql(args: argparse.Namespace) -> int:
     site = read_site_file(args)
     tables = lake_tables(site.lake)
     if args.tables:
-        catalog = describe_tables(tables, site.min_tracks)
+        catalog = describe_tables(tables, site.min_tracks, raw=args.raw)
         print(as_catalog(catalog) if args.format == "table" else FORMATS[args.format](catalog))
         return 0
     query = args.file.read_text(encoding="utf-8") if args.file else args.query
     where = str(args.file) if args.file else "query"
     try:
         result = run_query(tables, query, threads=args.threads, sites=site.sites(),
-                           writable=args.allow_file_access, min_tracks=site.min_tracks)
+                           writable=args.allow_file_access, min_tracks=site.min_tracks, raw=args.raw)
     except QueryError as error:
         print(f"moodlens sql: {where}: {error}", file=sys.stderr)
         return 2

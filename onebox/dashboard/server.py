@@ -67,7 +67,7 @@ def lake_json(lake: Path, name: str, kind: type) -> Callable[[], Any]:
 
 
 def lake_forecast(lake: Path) -> ForecastHook:
-    """HOOK for the analytics forecast: `<lake>/forecast.json` as [[time_ms, net], ...] when it exists."""
+    """The analytics forecast: `<lake>/forecast.json` as [[time_ms, net], ...] when it exists."""
     import json
 
     def read() -> list[list[float]] | None:

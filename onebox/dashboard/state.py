@@ -35,6 +35,28 @@ REPORT_SUFFIXES = (".html", ".pdf")  # the report itself; its CSVs and charts si
 ForecastHook = Callable[[], list[list[float]] | None]
 
 
+def with_complements(latest: Mapping[str, Mapping[int, dict[str, Any]]]) -> dict[str, dict[int, dict[str, Any]]]:
+    """The latest windows (camera id, "" for the site -> minutes -> window), with the camera window
+    of fewest customers also hidden wherever a camera ending with the site's shown window is too few:
+    the site's score minus the shown cameras' would otherwise give that camera's back. Every shown
+    window holds min_tracks customers, so one more hidden camera is always enough; counts stay."""
+    def scored(window: Mapping[str, Any]) -> bool:
+        return not window["insufficient"] and window["net"] is not None
+
+    out = {key: dict(slots) for key, slots in latest.items()}
+    for minutes, site in latest.get("", {}).items():
+        if not scored(site):
+            continue
+        beside = [(w["tracks"], key) for key, slots in latest.items()
+                  if key and (w := slots.get(minutes)) is not None and w["end_ms"] == site["end_ms"]]
+        few = sum(tracks for tracks, key in beside if not scored(latest[key][minutes]))
+        shown = sorted((tracks, key) for tracks, key in beside if scored(latest[key][minutes]))
+        if few and shown:
+            key = shown[0][1]
+            out[key][minutes] = {**latest[key][minutes], "net": None, "low": None, "high": None, "hidden": True}
+    return out
+
+
 def _short(window: Mapping[str, Any]) -> dict[str, Any]:
     ci = window.get("net_score_ci") or {}
     return {"end_ms": window["window_end_ms"], "minutes": window["window_minutes"], "tracks": window["tracks"],
@@ -193,11 +215,12 @@ class DashboardState:
 
     def snapshot(self) -> dict[str, Any]:
         status = self._status()
+        latest = with_complements(self.latest)
         names = {c["id"]: c.get("name") or c["id"] for c in status.get("cameras", [])}
         ids = sorted({k for k in self.latest if k} | set(self.health) | set(names))
         drift = (self.drift() if self.drift else None) or {}
         children = {c.get("name"): c for c in status.get("children", [])}
-        cameras = [{"id": cid, "name": names.get(cid, cid), "windows": self.latest.get(cid, {}),
+        cameras = [{"id": cid, "name": names.get(cid, cid), "windows": latest.get(cid, {}),
                     "tracks_now": self.health.get(cid, {}).get("open_tracks"), "health": self.health.get(cid),
                     "drift": drift.get(cid), "down": self.open_alarms.get(f"camera_silent/{cid}"),
                     "edge": _edge(children.get(f"edge-{cid}"))}
@@ -205,7 +228,7 @@ class DashboardState:
         tracks = [c["tracks_now"] for c in cameras if c["tracks_now"] is not None]
         return {
             "site": {"id": status.get("site") or self.site, "name": status.get("site_name"),
-                     "windows": self.latest.get("", {}),
+                     "windows": latest.get("", {}),
                      "tracks_now": sum(tracks) if tracks else None,
                      "waiting": self.open_alarms.get("site_unreachable/")},
             "camera_names": names,

@@ -113,7 +113,7 @@ def json_rows(out: str) -> list[dict[str, Any]]:
 
 
 def lake_rows(lake: str) -> dict[str, list[str]]:
-    out = run("sql", "--lake", lake, "--format", "json",
+    out = run("sql", "--raw", "--lake", lake, "--format", "json",
               "SELECT 'face_expression' AS t, event_id FROM face_expression "
               "UNION ALL SELECT 'camera_heartbeat', event_id FROM camera_heartbeat "
               "UNION ALL SELECT 'sentiment_window', event_id FROM sentiment_window "

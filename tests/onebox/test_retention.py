@@ -25,7 +25,8 @@ DAY_MS = 86_400_000
 
 def _rows(lake: Path, capsys: pytest.CaptureFixture[str]) -> int:
     capsys.readouterr()
-    assert main(["sql", "--lake", str(lake), "--format", "csv", "SELECT count(*) AS n FROM face_expression"]) == 0
+    assert main(["sql", "--raw", "--lake", str(lake), "--format", "csv",
+                 "SELECT count(*) AS n FROM face_expression"]) == 0
     return int(capsys.readouterr().out.splitlines()[1])
 
 

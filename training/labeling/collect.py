@@ -4,13 +4,15 @@ The edge's frame loop offers each usable crop it classifies (`edge.ports.CropSin
 few of them: at most one per track (one visit, one face), at most ``cell_cap`` per (hour of day,
 the edge model's top class), at least ``min_gap_ms`` apart on one camera, until ``per_camera`` are
 kept. Kept crops are the 48x48 grey face the model reads, JPEG-encoded, written only into the
-encrypted crop store (`training.labeling.crops`), never anywhere else, and never whole frames.
+encrypted crop store (`training.labeling.crops`), never anywhere else, and never whole frames. A
+crop's id is its camera and a random token, never its time: the id travels in the labeling manifests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import secrets
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
@@ -63,7 +65,8 @@ class CropSampler:
         ok, jpeg = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 95])
         if not ok:
             return
-        crop_id = f"{self.camera_id}-{time_ms}-{len(self.tracks)}".replace(":", "_").replace(".", "_")
+        # random, not the time: the manifests that carry the id give only the day
+        crop_id = f"{self.camera_id}-{secrets.token_hex(8)}".replace(":", "_").replace(".", "_")
         self.store.add(crop_id, jpeg.tobytes(), self.site_id, self.camera_id, time_ms,
                        [float(p) for p in probabilities])
         self.cells[cell] += 1

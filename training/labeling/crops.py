@@ -17,8 +17,8 @@ Consent is checked where a crop is written *and* where one is read: without ``co
 crop goes in and none comes out (so neither Rekognition, the review nor a fine-tune sees one).
 `withdraw` deletes the consent record, the key, the crops and the index, in that order: once the
 key is gone, whatever a crash left behind can no longer be decrypted. Every open of the store
-deletes what has expired, so a crop outlives its retention date only while nothing touches the
-store; `purge` is also a command.
+deletes what has expired (by the shorter of the crop's own date and the retention on record now),
+so a crop outlives its retention date only while nothing touches the store; `purge` is also a command.
 """
 
 from __future__ import annotations
@@ -203,13 +203,16 @@ class CropStore:
         return data
 
     def purge(self, now_ms: int) -> int:
-        """Deletes expired crops and their index lines; returns how many went."""
+        """Deletes expired crops and their index lines; returns how many went. A crop expires at the
+        date it was given, or earlier where the consent on record now keeps crops fewer days."""
         path = self.root / "index.jsonl"
         if not path.exists():
             return 0
+        consent = self.consent
+        keep_ms = consent.retention_days * DAY_MS if consent is not None else None
         keep, gone = [], 0
         for record in list(self.records()):
-            if record.expires_ms <= now_ms:
+            if record.expires_ms <= now_ms or (keep_ms is not None and record.event_time_ms + keep_ms <= now_ms):
                 self._path(record.crop_id).unlink(missing_ok=True)
                 gone += 1
             else:

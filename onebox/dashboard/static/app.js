@@ -41,7 +41,11 @@
     }
     // a window is stale when a newer one of its length should have closed by now
     const stale = Date.now() - w.end_ms > minutes * 60000 + STALE_MS;
-    if (w.insufficient || w.net === null) {
+    if (w.hidden) {
+      box.append(el("div", { class: "v few" }, "hidden"),
+        el("div", { class: "ci" }, w.tracks + " customers: hidden because another camera has too few (the " +
+          "site's score minus this one would give that camera's back)"));
+    } else if (w.insufficient || w.net === null) {
       box.append(el("div", { class: "v few" }, "too few customers"),
         el("div", { class: "ci" }, w.tracks + " seen: too few to score (no alarm either)"));
     } else {

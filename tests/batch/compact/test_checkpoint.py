@@ -26,7 +26,7 @@ def _compact(root: Path) -> None:
 
 def _tracks_in_lake(root: Path, capsys: pytest.CaptureFixture[str]) -> set[str]:
     capsys.readouterr()
-    assert main(["sql", "--lake", str(root / "lake"), "--format", "csv",
+    assert main(["sql", "--raw", "--lake", str(root / "lake"), "--format", "csv",
                  "SELECT track_id FROM face_expression"]) == 0
     return set(capsys.readouterr().out.split()[1:])
 

@@ -161,9 +161,10 @@ def test_visits_count_every_track_end_with_duration_and_valence(lake: dict[str, 
     for key, members in groups.items():
         row = got[key]
         assert row["visits"] == len(members)
-        if len(members) >= MIN_TRACKS:
+        rated = [m for m in members if m["quality"]["usable"]]  # the valence of usable faces only
+        if len(rated) >= MIN_TRACKS:
             assert row["mean_duration_s"] == pytest.approx(sum(m["duration_ms"] for m in members) / len(members) / 1000)
-            assert row["mean_valence"] == pytest.approx(sum(m["valence"] for m in members) / len(members))
+            assert row["mean_valence"] == pytest.approx(sum(m["valence"] for m in rated) / len(rated))
         else:
             assert row["suppressed"] and row["mean_duration_s"] is None
 

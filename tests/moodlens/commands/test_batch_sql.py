@@ -33,7 +33,7 @@ def test_compact_the_embedded_log_and_the_stream_outputs_then_query(tmp_path: Pa
     assert main(["sql", "--lake", lake, "--format", "csv",
                  "SELECT site_id, tracks, suppressed FROM sentiment_by_hour_site"]) == 0
     assert capsys.readouterr().out.splitlines() == ["site_id,tracks,suppressed", "cafe-1,7,False"]
-    assert main(["sql", "--lake", lake, "SELECT source, line, reasons FROM quarantine"]) == 0
+    assert main(["sql", "--raw", "--lake", lake, "SELECT source, line, reasons FROM quarantine"]) == 0
     table = capsys.readouterr().out
     assert "schema: unknown event schema None" in table and "(1 row)" in table
 

@@ -30,7 +30,7 @@ def test_compaction_writes_the_sites_rows_and_sql_reads_local_time(tmp_path, cap
     assert table.scan().to_arrow().select(["site_id", "name", "timezone"]).to_pylist() == [
         {"site_id": site, "name": "Front café", "timezone": "Asia/Kolkata"}]
     capsys.readouterr()
-    assert main(["sql", "--lake", str(tmp_path / "lake"), "--format", "json",
+    assert main(["sql", "--raw", "--lake", str(tmp_path / "lake"), "--format", "json",
                  "SELECT minute(f.event_time) AS utc_minute, minute(f.event_time AT TIME ZONE s.timezone) "
                  "AS local_minute FROM face_expression f JOIN sites s USING (site_id) LIMIT 1"]) == 0
     out = capsys.readouterr().out

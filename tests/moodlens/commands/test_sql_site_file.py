@@ -36,7 +36,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_sql_finds_the_lake_and_the_time_zone_in_the_site_file(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert main(["sql", "--format", "csv", "SELECT count(*) AS n FROM face_expression"]) == 0
+    assert main(["sql", "--raw", "--format", "csv", "SELECT count(*) AS n FROM face_expression"]) == 0
     assert capsys.readouterr().out.splitlines() == ["n", "6"]
     # 20:00 UTC on 22 September is 05:00 on the 23rd in Tokyo
     assert main(["sql", "--format", "csv", "SELECT local_date, local_hour FROM sentiment_by_hour_site"]) == 0
@@ -45,9 +45,13 @@ def test_sql_finds_the_lake_and_the_time_zone_in_the_site_file(site: Path, capsy
 
 def test_tables_lists_tables_and_views(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert main(["sql", "--tables"]) == 0
+    assert main(["sql", "--tables", "--raw"]) == 0
     out = capsys.readouterr().out
     assert "face_expression (table):" in out and "sentiment_by_hour_site (view):" in out and "    local_hour " in out
+    assert main(["sql", "--tables"]) == 0  # without --raw: named, with no columns, and how to open it
+    out = capsys.readouterr().out
+    assert re.search(r"^face_expression \(raw table\): .*--raw opens it\n(?!    )", out, flags=re.MULTILINE)
+    assert "    track_id" not in out and "sentiment_by_hour_site (view):" in out
 
 
 def test_a_site_file_whose_lake_is_missing_is_named(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -62,9 +66,10 @@ def test_an_unknown_table_and_a_write_exit_2_with_a_message(site: Path, capsys: 
     assert main(["sql", "SELECT * FROM visit"]) == 2
     assert 'did you mean "visits"' in capsys.readouterr().err
     target = site / "stolen.csv"
-    assert main(["sql", f"COPY (SELECT * FROM face_expression) TO '{target}'"]) == 2
+    assert main(["sql", "--raw", f"COPY (SELECT * FROM face_expression) TO '{target}'"]) == 2
     assert "disabled by configuration" in capsys.readouterr().err and not target.exists()
-    assert main(["sql", "--allow-file-access", f"COPY (SELECT count(*) AS n FROM face_expression) TO '{target}'"]) == 0
+    assert main(["sql", "--raw", "--allow-file-access",
+                 f"COPY (SELECT count(*) AS n FROM face_expression) TO '{target}'"]) == 0
     assert target.read_text().splitlines() == ["n", "6"]
 
 
@@ -124,3 +129,29 @@ def test_the_views_hide_by_the_site_files_min_tracks_as_the_report_does(
     con.close()
     assert main(["sql", "--min-tracks", "0", "SELECT 1"]) != 0
     assert "--min-tracks must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT track_id, event_time, box, valence FROM face_expression",
+    "SELECT f.track_id FROM visits v JOIN face_expression f USING (site_id)",
+    "SELECT * FROM query_table('face_expression')",
+    "SELECT camera_id, tracks, net_score FROM sentiment_window",
+    "SELECT line FROM quarantine",
+])
+def test_without_raw_no_query_reads_a_customers_own_row(site: Path, capsys: pytest.CaptureFixture[str],
+                                                         query: str) -> None:
+    """The analyst's default is the suppressed views: one face's track, times and valence (or a window
+    that a difference turns into one customer) need --raw, and the refusal says so."""
+    capsys.readouterr()
+    assert main(["sql", "--format", "csv", query]) == 2
+    captured = capsys.readouterr()
+    assert "--raw" in captured.err and "never suppressed" in captured.err and captured.out == ""
+    assert "query_table" in query or main(["sql", "--raw", "--format", "csv", query]) == 0
+
+
+def test_without_raw_the_views_still_read_the_raw_tables(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["sql", "--format", "csv", "SELECT visits, suppressed, mean_valence FROM visits"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["visits,suppressed,mean_valence", "6,False,1.0"]
+    assert main(["sql", "--format", "csv", "SELECT count(*) AS n FROM alarms_with_windows"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["n", "0"]

@@ -45,3 +45,17 @@ def test_kept_crops_are_the_48px_grey_face_never_the_frame_and_the_quota_stops_t
         assert image.shape == (48, 48)
     frames = iter(range(100))
     assert list(sampler.until_full(frames)) == []  # full: the source is not read on
+
+
+def test_a_crops_id_says_nothing_about_when_the_face_was_seen(store):
+    """The id travels in the Rekognition manifest and the review list, which carry only the day: an id
+    holding the millisecond would join the face to its track's events in the lake."""
+    sampler = CropSampler(store, "cafe", "door", per_camera=3, min_gap_ms=0)
+    times = [NOW_MS + 1234, NOW_MS + 61_234, NOW_MS + 2 * HOUR_MS + 7]
+    for i, t in enumerate(times):
+        sampler.offer(f"t{i}", t, face(i), probs(EXPRESSIONS[i]))
+    ids = [r.crop_id for r in store.records()]
+    assert len(set(ids)) == 3
+    for crop_id in ids:
+        assert not any(str(t)[-6:] in crop_id or str(t // 1000)[-6:] in crop_id for t in times), crop_id
+        assert crop_id.startswith("door-")

@@ -49,6 +49,18 @@ def test_crops_past_their_retention_are_deleted_on_open(tmp_path, store):
     assert not (store.root / "crops" / "old.enc").exists()
 
 
+def test_a_shorter_retention_recorded_later_deletes_the_older_crops_too(tmp_path, store):
+    """A site that cuts retention from 30 to 7 days (a complaint, a new policy) keeps no crop past 7
+    days, also those taken while 30 applied."""
+    store.add("ten-days", jpeg(6), "cafe", "door", NOW_MS - 10 * DAY_MS)
+    store.add("two-days", jpeg(7), "cafe", "door", NOW_MS - 2 * DAY_MS)
+    store.record_consent(Consent("manager@cafe", "2026-12-01T10:00:00Z", "fine-tune the expression model", 7))
+    reopened = CropStore(store.root, load_or_create_key(tmp_path / "keys" / "label.key"), now_ms=NOW_MS)
+    assert reopened.purged == 1
+    assert [r.crop_id for r in reopened.records()] == ["two-days"]
+    assert not (store.root / "crops" / "ten-days.enc").exists()
+
+
 def test_hostile_crop_ids_never_become_paths(store):
     with pytest.raises(ValueError, match="crop id"):
         store.add("../../escape", jpeg(6), "cafe", "door", NOW_MS)
