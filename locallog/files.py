@@ -13,6 +13,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+# What the box writes about its customers' faces (the log's events, the stream's outputs) is its owner's
+# alone: other local users of the machine read none of it.
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+
 
 def write_all(fd: int, data: bytes) -> None:
     """Writes every byte (``os.write`` may write fewer than asked, on pipes and full disks)."""

@@ -54,6 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
+from locallog.files import PRIVATE_FILE, PRIVATE_FOLDER
 from locallog.files import fsync_directory as _fsync_directory
 from locallog.files import write_all as _write_all
 from locallog.segments import complete_prefix, count_lines, newlines, read_block, read_lines, skip_lines
@@ -87,7 +88,7 @@ class LocalLog:
         if segment_bytes < 1:
             raise ValueError(f"segment_bytes must be positive, got {segment_bytes}")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
         self._lock = threading.Lock()  # one thread at a time per instance; processes coordinate by files
         self._writer_lock_fd: int | None = None
@@ -157,7 +158,7 @@ class LocalLog:
     def _open_for_writing(self) -> None:
         if self._write_fd is not None:
             return
-        lock_fd = os.open(self.directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        lock_fd = os.open(self.directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -210,7 +211,7 @@ class LocalLog:
 
     def _create_segment(self, base: int) -> None:
         path = self._segment_path(base)
-        self._write_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._write_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
         _fsync_directory(self.directory)  # the new name must survive a crash, not only its contents
         self._write_base, self._write_size, self._write_next = base, 0, base
 

@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 
+from locallog.files import PRIVATE_FILE, PRIVATE_FOLDER
 from locallog.log import LogLockedError
 
 PRODUCERS = ".producers"
@@ -45,9 +46,9 @@ def claim(directory: Path | str, producer: str) -> ProducerClaim:
     if not _NAME.fullmatch(producer) or ".." in producer:
         raise ValueError(f"producer name {producer!r}: letters, digits and _ . : - only")
     folder = Path(directory) / PRODUCERS
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
     path = folder / f"{producer}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -15,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from locallog import LocalLog, LogLockedError, next_offset
+from locallog.producers import PRODUCERS, claim
 
 
 def payload(number: int) -> bytes:
@@ -285,3 +288,24 @@ def test_blocks_with_lines_longer_than_the_stretch_searched_for_the_cut(tmp_path
         handle.write(b'{"n": 4, "torn": "' + b"z" * 100_000)  # a long line still being written
     assert read_all_blocks(LocalLog(tmp_path), max_bytes=max_bytes) == read_all(LocalLog(tmp_path))
     assert [n for n, _ in read_all(LocalLog(tmp_path))] == [0, 1, 2, 3]
+
+
+def test_the_log_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Face events are the box owner's: the log's folder, segments, writer lock and producer claims are
+    created for the owner alone, whatever the process's umask lets through."""
+    old = os.umask(0o022)
+    try:
+        log = LocalLog(tmp_path / "box" / "log", segment_bytes=64)
+        for n in range(10):
+            log.append([payload(n)])  # several segments
+        claim(tmp_path / "box" / "log", "site.cam").release()
+        log.close()
+    finally:
+        os.umask(old)
+    folder = tmp_path / "box" / "log"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    made = [path for path in folder.rglob("*") if path.is_file()]
+    assert len([p for p in made if p.suffix == ".jsonl"]) > 1 and any(p.suffix == ".lock" for p in made)
+    assert {str(p.relative_to(folder)): oct(stat.S_IMODE(p.stat().st_mode)) for p in made} == {
+        str(p.relative_to(folder)): oct(0o600) for p in made}
+    assert stat.S_IMODE((folder / PRODUCERS).stat().st_mode) == 0o700
