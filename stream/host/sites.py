@@ -136,7 +136,7 @@ class Sites:
 
     def watch_outages(self, after_minutes: float) -> None:
         """Raise site_unreachable for a site silent this many wall-clock minutes (``stream.host.outage``)."""
-        self.outage = OutageWatch(after_minutes)
+        self.outage = OutageWatch(after_minutes, self.zones)
 
     def site(self, name: str) -> SiteState:
         state = self.states.get(name)
