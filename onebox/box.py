@@ -44,7 +44,6 @@ DAILY_RETENTION = ["batch", "maintain", "--lake", "{lake}", "--retain-days"]  # 
 DAILY_CROP_EXPIRY = ["label", "purge", "{crops}", "--key", "{key}"]
 FIVE_MIN, DRIFT_AT = dt.timedelta(minutes=5), dt.timedelta(minutes=40)  # drift: after `--due`'s 30 minutes
 RETENTION_AT, CROP_EXPIRY_AT = dt.timedelta(minutes=20), dt.timedelta(minutes=25)
-DAY = dt.timedelta(days=1)
 
 
 def site_clock(zone: str) -> Callable[[], dt.datetime]:
@@ -64,7 +63,7 @@ class Job:
     template: Sequence[str]
     next_due: Callable[[dt.datetime], dt.datetime]
     due: dt.datetime | None = None
-    catch_up: bool = False  # not run for a day (the box was off): due soon after start, not at its hour
+    catch_up: bool = False  # never run on this box yet: due at the first start, not at its first hour
     blocked: Callable[[], str | None] | None = None  # why it cannot run now (None: it can)
     blocked_logged: bool = False
     writes_lake: bool = False  # never beside another job that writes the lake: it waits for that one to end
@@ -130,11 +129,8 @@ class Box:
         self.watch.started_ms = self._now_ms()
         now = self.clock_now()
         for job in self.jobs:
-            job.due = job.next_due(now)
-            last = self.runs.last_run_ms(job.name)
-            if job.catch_up and (last is None or now - dt.datetime.fromtimestamp(last / 1000, now.tzinfo) > DAY):
-                job.due = min(job.due, now + FIVE_MIN)
-            log.info("%s scheduled for %s", job.name, _when(job.due))
+            job.due = self._first_due(job, now)
+            log.info("%s %s", job.name, "due now" if job.due <= now else f"scheduled for {_when(job.due)}")
 
     def step(self) -> None:
         self.supervisor.tick()
@@ -168,6 +164,19 @@ class Box:
         log.info("stopped")
 
     # ------------------------------------------------------------------ jobs
+
+    def _first_due(self, job: Job, now: dt.datetime) -> dt.datetime:
+        """When a job is due at start, from its schedule and its last run, never from the start's time: a box
+        restarted often (a crash loop, a nightly reboot) still runs what is due. A run the box missed while
+        it was down, or one it died under or stopped, is due now; a daily catch-up job never run is too."""
+        due = job.next_due(now)
+        run = self.runs.runs.get(job.name)
+        if run is None:
+            return now if job.catch_up else due
+        if run.get("finished_ms") is None or run.get("interrupted"):
+            return now
+        last = dt.datetime.fromtimestamp(int(run["last_run_ms"]) / 1000, now.tzinfo)
+        return min(due, max(job.next_due(last), now))
 
     def _run_due_jobs(self) -> None:
         now = self.clock_now()
@@ -326,7 +335,7 @@ class Box:
             if what == "started":
                 self.runs.started(child.name, now_ms)
             elif what in ("stopped", "exited", "failed"):
-                self.runs.ended(child.name, child.last_exit, now_ms)
+                self.runs.ended(child.name, child.last_exit, now_ms, interrupted=what == "stopped")
                 if child.name == "compact" and what == "exited" and self._sites_failed:
                     self.sites_published = self._sites_failed = False
         extra = {"child": child.name, "event": what, "pid": child.pid, "exit": child.last_exit}
