@@ -23,7 +23,7 @@ def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart:
     # The source travels in the environment, which only the box's user can read: an RTSP URL may
     # hold a password, and any user of the machine can read a command line.
     argv = [*CLI, "edge", "run", "--site", config.site_id, "--camera", camera.id,
-            "--publisher", "local", "--quiet", "--folder-fps", f"{camera.fps:g}"]
+            "--publisher", "local", "--quiet", "--folder-fps", f"{camera.fps:g}", "--resume"]
     if camera.realtime:
         argv.append("--realtime")
     for zone in camera.exclude_zones:
@@ -33,6 +33,7 @@ def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart:
     # on-failure: an edge exits 0 only when a recorded source has ended; a lost camera exits non-zero and
     # is retried, a source that cannot be (a missing file) exits 2 and is not: the camera_silent alarm
     # carries its reason. SIGINT: `edge run` closes its publisher on KeyboardInterrupt, delivering what is spooled.
+    # --resume: a recorded source (a file or folder as a camera) goes on after a restart of `up`, not again.
     return ChildSpec(f"edge-{camera.id}", (*argv, *extra), env, restart, signal.SIGINT, 0, "edge",
                      give_up_on=(EXIT_CONFIGURATION,))
 

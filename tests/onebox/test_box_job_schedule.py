@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onebox.box import Box
-from onebox.config import from_values
+from onebox.config import SiteConfig, from_values
 from onebox.jobruns import JobRuns
 from onebox.layout import Layout
 from tests.onebox.test_supervisor import FakeClock, FakeSpawner
@@ -18,7 +19,7 @@ from tests.onebox.test_supervisor import FakeClock, FakeSpawner
 MONDAY = dt.datetime(2026, 12, 7, 9, 0)
 
 
-def _config(state: Path, compact_minutes: int = 60) -> object:
+def _config(state: Path, compact_minutes: int = 60) -> SiteConfig:
     return from_values({"site": {"id": "cafe", "state_dir": str(state)},
                         "lake": {"compact_every_minutes": compact_minutes}}, [{"id": "door", "source": "0"}])
 
@@ -44,7 +45,7 @@ def _live(state: Path, start: dt.datetime, minutes: int) -> set[str]:
 
 
 def test_a_box_restarted_every_three_minutes_still_runs_its_daily_jobs(tmp_path: Path) -> None:
-    state, started = tmp_path / "s", set()
+    state, started = tmp_path / "s", set[str]()
     for life in range(20):  # an hour of a crash loop: each `up` lives three minutes
         started |= _live(state, MONDAY + dt.timedelta(minutes=3 * life), 3)
     assert "retention" in started
@@ -110,7 +111,8 @@ def test_a_job_stopped_with_the_box_runs_again_at_the_next_start(tmp_path: Path)
 
 @settings(max_examples=25, deadline=None)
 @given(restart_minutes=st.lists(st.integers(1, 600), min_size=1, max_size=8))
-def test_restarts_never_postpone_a_due_job(tmp_path_factory, restart_minutes: list[int]) -> None:  # type: ignore[no-untyped-def]
+def test_restarts_never_postpone_a_due_job(tmp_path_factory: pytest.TempPathFactory,
+                                           restart_minutes: list[int]) -> None:
     """However `up` is restarted, every job is due no later than its schedule says from its last run."""
     state = tmp_path_factory.mktemp("s")
     moment = MONDAY
