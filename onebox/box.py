@@ -129,8 +129,8 @@ class Box:
         self.watch.started_ms = self._now_ms()
         now = self.clock_now()
         for job in self.jobs:
-            job.due = self._first_due(job, now)
-            log.info("%s %s", job.name, "due now" if job.due <= now else f"scheduled for {_when(job.due)}")
+            job.due, why = self._first_due(job, now)
+            log.info("%s %s", job.name, f"due now: {why}" if job.due <= now else f"scheduled for {_when(job.due)}")
 
     def step(self) -> None:
         self.supervisor.tick()
@@ -165,18 +165,21 @@ class Box:
 
     # ------------------------------------------------------------------ jobs
 
-    def _first_due(self, job: Job, now: dt.datetime) -> dt.datetime:
-        """When a job is due at start, from its schedule and its last run, never from the start's time: a box
-        restarted often (a crash loop, a nightly reboot) still runs what is due. A run the box missed while
-        it was down, or one it died under or stopped, is due now; a daily catch-up job never run is too."""
+    def _first_due(self, job: Job, now: dt.datetime) -> tuple[dt.datetime, str]:
+        """When a job is due at start, and why then: from its schedule and its last run, never from the start's
+        time, so a box restarted often (a crash loop, a nightly reboot) still runs what is due. A run the box
+        missed while it was down, or one it died under or stopped, is due now; a daily catch-up job never run is too."""
         due = job.next_due(now)
         run = self.runs.runs.get(job.name)
         if run is None:
-            return now if job.catch_up else due
-        if run.get("finished_ms") is None or run.get("interrupted"):
-            return now
+            return (now, "never run on this box") if job.catch_up else (due, "")
         last = dt.datetime.fromtimestamp(int(run["last_run_ms"]) / 1000, now.tzinfo)
-        return min(due, max(job.next_due(last), now))
+        if run.get("finished_ms") is None:
+            return now, f"its run of {_when(last)} never ended (`up` was killed or the machine went down under it)"
+        if run.get("interrupted"):
+            return now, f"its run of {_when(last)} was stopped with `up` before it ended"
+        missed = job.next_due(last)
+        return (now, f"missed at {_when(missed)} (last run {_when(last)})") if missed <= now else (due, "")
 
     def _run_due_jobs(self) -> None:
         now = self.clock_now()

@@ -73,7 +73,8 @@ def test_a_restart_keeps_a_done_daily_jobs_hour_and_runs_one_missed_while_down_a
     assert box.supervisor.running("compact") and box.supervisor.running("report")
 
 
-def test_a_job_the_box_died_under_runs_again_at_the_next_start(tmp_path: Path) -> None:
+def test_a_job_the_box_died_under_runs_again_at_the_next_start_and_the_log_says_why(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     state = tmp_path / "s"
     clock = [MONDAY.replace(hour=5, minute=59)]
     spawner = FakeSpawner()
@@ -84,9 +85,11 @@ def test_a_job_the_box_died_under_runs_again_at_the_next_start(tmp_path: Path) -
     assert box.supervisor.running("report")  # the weekly report started at 6:00 ... and `up` was killed
     clock[0] = MONDAY.replace(hour=6, minute=3)
     again = _box(state, clock)
+    caplog.set_level("INFO", "moodlens.up")
     again.start()
     again.step()
     assert again.supervisor.running("report")
+    assert "report due now: its run of 2026-12-07 06:00 never ended (`up` was killed" in caplog.text
 
 
 def test_a_job_stopped_with_the_box_runs_again_at_the_next_start(tmp_path: Path) -> None:
