@@ -8,6 +8,7 @@ reads it and checkpoints) and exits.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -79,6 +81,7 @@ class Box:
     # the scheduled jobs' clock; default: the site's own wall clock (its `[site] timezone`), not the machine's
     now: Callable[[], dt.datetime] | None = None
     disk_every_s: float = 30.0
+    file_system: Callable[[Path], disk_budget.FileSystem | None] = disk_budget.file_system
     jobs_enabled: bool = True
     cameras_every_s: float = 2.0
 
@@ -114,6 +117,8 @@ class Box:
         self.alerts = alert_service(self.config, self.layout, CAMERA_ALARMS)  # None: no [alerts] urls
         self._last_status = ""
         self._last_status_at = -1e18
+        self._status_failing = False
+        self._unwritten_alarms: list[Any] = []  # camera alarms a full disk kept out of their file: written next
         self.sites_published = False  # the site's row is in the lake's `sites` table (written once a run)
         self._sites_failed = False  # that write failed: tried again after the next compaction
 
@@ -255,8 +260,22 @@ class Box:
         for alarm in alarms:
             level = logging.ERROR if alarm["state"] == "ALARM" else logging.INFO
             log.log(level, "%s", alarm["reason"], extra={"camera": alarm["camera_id"], "rule": alarm["rule"]})
-        append(self.layout.run / CAMERA_ALARMS, alarms)
+        self._append_alarms(alarms)
         return [dict(a) for a in alarms]
+
+    def _append_alarms(self, alarms: list[Any]) -> None:
+        """Into the box's alarm file, which the page and the messages read; a full disk keeps them for the next
+        check (in order), so no raise or clear is lost."""
+        pending = [*self._unwritten_alarms, *alarms]
+        try:
+            append(self.layout.run / CAMERA_ALARMS, pending)
+        except OSError as error:
+            if alarms or not self._unwritten_alarms:
+                log.error("cannot write %d camera alarm change(s) to %s: %s; written when it can be",
+                          len(pending), self.layout.run / CAMERA_ALARMS, error)
+            self._unwritten_alarms = pending
+            return
+        self._unwritten_alarms = []
 
     # ------------------------------------------------------------------ disk
 
@@ -264,7 +283,12 @@ class Box:
         disk = self.config.values["disk"]
         paths = lake_paths(self.config, self.layout)
         budget = int(disk["budget_mb"]) * disk_budget.MIB
-        assessment = disk_budget.assess(disk_budget.usage(paths), budget, disk["warn_percent"])
+
+        def assess() -> disk_budget.Assessment:
+            return disk_budget.assess(disk_budget.usage(paths), budget, disk["warn_percent"],
+                                      self.file_system(self.layout.root))
+
+        assessment = assess()
         extra = {"used_mb": round(assessment.used_bytes / disk_budget.MIB, 1), "budget_mb": disk["budget_mb"]}
         if assessment.level == "warn":
             log.warning("%s: past the %d%% warning; at 100%% old rotated logs and event log segments the stream "
@@ -274,7 +298,16 @@ class Box:
             log.error("%s: over budget; freed %.1f MiB (rotated logs, event log segments already windowed). "
                       "Raise [disk] budget_mb or move the lake if this repeats", assessment.describe(),
                       freed / disk_budget.MIB, extra=extra)
-            assessment = disk_budget.assess(disk_budget.usage(paths), budget, disk["warn_percent"])
+            assessment = assess()
+        elif assessment.level == "full":
+            freed = self.free_space()
+            log.error("%s at %s: the cameras' spools drop their oldest events and the lake and reports cannot be "
+                      "written until space is freed there; freed %.1f MiB of the box's own (rotated logs, event "
+                      "log segments already windowed)", assessment.describe(), self.layout.root,
+                      freed / disk_budget.MIB, extra=extra)
+            assessment = assess()
+        if assessment.level in ("ok", "warn") and self.disk is not None and self.disk.level in ("over", "full"):
+            log.warning("disk space is back: %s", assessment.describe(), extra=extra)
         self.disk = assessment
         return assessment
 
@@ -318,8 +351,20 @@ class Box:
             return
         self._last_status, self._last_status_at = text, now
         temp = self.layout.status.with_suffix(".tmp")
-        temp.write_text(json.dumps(status), encoding="utf-8")
-        os.replace(temp, self.layout.status)
+        try:
+            temp.write_text(json.dumps(status), encoding="utf-8")
+            os.replace(temp, self.layout.status)
+        except OSError as error:  # a full disk: the box and its children go on; the page shows the last status
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
+            if not self._status_failing:
+                log.error("cannot write the status for the dashboard to %s: %s (the page shows the last one written "
+                          "until it can)", self.layout.status, error)
+            self._status_failing = True
+            return
+        if self._status_failing:
+            log.warning("the status for the dashboard is written again (%s)", self.layout.status)
+        self._status_failing = False
 
     def _record_children(self) -> None:
         running = [(name, child.pid, self.supervisor.specs[name].stop_signal)
