@@ -14,8 +14,12 @@ from onebox.config import CameraConfig, SiteConfig
 from onebox.layout import Layout
 from onebox.settings import JOB_PLACEHOLDERS
 from onebox.supervisor import ChildSpec, Restart
+from stream.ingest import IngestConfig
 
 CLI = (sys.executable, "-m", "moodlens.cli")
+# The stream runner refuses events further ahead of its clock than this (a camera with a wrong clock): a
+# recorded camera played faster than real time waits a minute short of it.
+MAX_AHEAD_S = IngestConfig().max_future_ms / 1000 - 60
 
 
 def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart: Restart = "on-failure",
@@ -26,6 +30,8 @@ def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart:
             "--publisher", "local", "--quiet", "--folder-fps", f"{camera.fps:g}", "--resume"]
     if camera.realtime:
         argv.append("--realtime")
+    else:  # played as fast as it goes, a recorded camera stays within what the stream runner takes from the future
+        argv += ["--max-ahead", f"{MAX_AHEAD_S:g}"]
     for zone in camera.exclude_zones:
         argv += ["--exclude-zone", ",".join(f"{v:g}" for v in zone)]
     env = {SOURCE_ENV: camera.source, "MOODLENS_LOCAL_LOG": str(layout.log), "MOODLENS_STATE_DIR": str(layout.root),

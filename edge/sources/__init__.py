@@ -9,13 +9,13 @@ from edge.sources.awscam import AwsCamSource
 from edge.sources.capture import ReconnectPolicy, VideoCaptureSource
 from edge.sources.errors import EXIT_CONFIGURATION, EXIT_SOURCE_LOST, SourceError
 from edge.sources.folder import IMAGE_SUFFIXES, ImageFolderSource
-from edge.sources.pacing import paced, sampled
+from edge.sources.pacing import not_ahead, paced, sampled
 from edge.sources.playlist import VIDEO_SUFFIXES, VideoFolderSource
 from edge.sources.resume import recorded_identity, resumed
 
 __all__ = ["EXIT_CONFIGURATION", "EXIT_SOURCE_LOST", "AwsCamSource", "ImageFolderSource", "ReconnectPolicy",
-           "SourceError", "VideoCaptureSource", "VideoFolderSource", "is_live", "open_source", "paced",
-           "recorded_identity", "resumed", "sampled"]
+           "SourceError", "VideoCaptureSource", "VideoFolderSource", "is_live", "not_ahead", "open_source",
+           "paced", "recorded_identity", "resumed", "sampled"]
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 AnySource = VideoCaptureSource | ImageFolderSource | VideoFolderSource | AwsCamSource

@@ -55,6 +55,10 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.add_argument("--folder-fps", type=positive_float, default=10.0,
                      help="an image folder holds one frame per image, assumed taken at this rate "
                           "(default 10 frames/s)")
+    run.add_argument("--max-ahead", type=positive_float, default=None, metavar="SECONDS",
+                     help="a recorded source played as fast as possible waits for the wall clock when its timeline "
+                          "runs this far ahead of it (a stream host refuses events too far in the future; "
+                          "`moodlens up` passes its stream's limit); default: no limit")
     run.add_argument("--resume", action="store_true",
                      help="a recorded source (file, folder) goes on where this camera's published events end, as "
                           "kept in the state folder (MOODLENS_STATE_DIR), instead of playing again from its start; "
@@ -241,7 +245,7 @@ def _run(args: argparse.Namespace) -> int:
     from edge.heartbeat import FrameHeartbeats
     from edge.pipeline import Pipeline
     from edge.quality import QualitySettings
-    from edge.sources import ReconnectPolicy, SourceError, is_live, open_source, paced, resumed, sampled
+    from edge.sources import ReconnectPolicy, SourceError, is_live, not_ahead, open_source, paced, resumed, sampled
     from edge.visits import VisitRecorder, visit_table
     from moodlens import __version__
     from schemas.validation import require_identifiers
@@ -292,7 +296,8 @@ def _run(args: argparse.Namespace) -> int:
             log.info("edge run: %s goes on from frame %d, where its published events end", source.description,
                      first_frame)
             frames = resumed(frames, first_frame, max(int(time.time() * 1000), progress.last_ms + 1))
-        frames = paced(sampled(frames, args.fps), args.realtime)
+        max_ahead_ms = None if args.max_ahead is None else round(args.max_ahead * 1000)
+        frames = not_ahead(paced(sampled(frames, args.fps), args.realtime), max_ahead_ms)
         stats = pipeline.run(frames, on_frame=between, max_frames=args.max_frames)
     except SourceError as error:
         return _source_lost(error)

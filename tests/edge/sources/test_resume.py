@@ -7,11 +7,12 @@ import itertools
 import shutil
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.frame import Frame
-from edge.sources import VideoCaptureSource, open_source, recorded_identity, resumed
+from edge.sources import VideoCaptureSource, not_ahead, open_source, recorded_identity, resumed
 from tests.edge.conftest import REPO, VIDEO
 
 CLIP = REPO / "data" / "video" / "WolfgangLanger_Pexels.mp4"
@@ -61,3 +62,25 @@ def test_a_recorded_sources_identity_changes_with_its_content_and_a_live_one_has
     shutil.copy(VIDEO / "face_noface.mov", folder / "b.mov")
     assert before is not None and recorded_identity(str(folder)) not in (None, before)
     assert recorded_identity(str(tmp_path / "missing.mp4")) is None
+
+
+@given(times=st.lists(st.integers(0, 10**6), min_size=1, max_size=30).map(sorted),
+       max_ahead_ms=st.integers(0, 10**5), start_ms=st.integers(0, 10**6))
+def test_a_recorded_source_never_runs_further_ahead_of_the_wall_clock_than_allowed(
+        times: list[int], max_ahead_ms: int, start_ms: int) -> None:
+    clock = [start_ms]
+    waits = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += round(seconds * 1000)
+
+    for frame in not_ahead([Frame(IMAGE, i, t) for i, t in enumerate(times)], max_ahead_ms, lambda: clock[0], sleep):
+        assert frame.time_ms - clock[0] <= max_ahead_ms
+        if frame.time_ms - max_ahead_ms <= start_ms:
+            assert not waits  # within the limit from the start: as fast as it goes
+
+
+def test_without_a_limit_a_recorded_source_never_waits() -> None:
+    frames = [Frame(IMAGE, i, 10**9 + i) for i in range(5)]
+    assert list(not_ahead(frames, None, lambda: 0, lambda s: pytest.fail("waited"))) == frames

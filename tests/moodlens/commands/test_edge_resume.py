@@ -99,3 +99,21 @@ def test_a_clean_stop_goes_on_at_the_next_frame_and_without_resume_the_clip_play
     assert second and min(e["event_time_ms"] for e in second) > max(e["event_time_ms"] for e in first)
     again = _finished(_edge(tmp_path / "by-hand"))  # by hand, without --resume: the whole clip, as ever
     assert f"edge run done: {FRAMES} frames" in again
+
+
+def _ahead_of_the_clock_ms(*extra: str) -> list[int]:
+    """How far each event's time is ahead of the wall clock when it is read (which is after it was published)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "moodlens.cli", "edge", "run", "--source", str(CLIP), "--site",
+                                "cafe", "--camera", "door", "--quiet", "--heartbeat-interval", "0", *extra],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    ahead = [json.loads(line)["event_time_ms"] - int(time.time() * 1000) for line in process.stdout]
+    assert process.wait(timeout=180) == 0
+    return ahead
+
+
+def test_a_clip_played_as_fast_as_it_goes_stays_within_max_ahead_of_the_wall_clock() -> None:
+    assert max(_ahead_of_the_clock_ms()) > 3000  # unlimited, the clip's 20 s run ahead of the clock
+    limited = _ahead_of_the_clock_ms("--max-ahead", "2")
+    assert limited and max(limited) <= 2000
