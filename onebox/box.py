@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from locallog.stream_outputs import DEAD_LETTERS
 from onebox import disk_budget, leftovers
 from onebox.alerts.wiring import alert_service
 from onebox.camera_watch import CAMERA_ALARMS, CameraWatch, EdgeReport, append
 from onebox.children import all_specs, job_spec, lake_paths
 from onebox.config import SiteConfig
-from onebox.eventlog import LogTail, consumed_offset, trim
+from onebox.eventlog import LogTail, Refused, consumed_offset, describe_refused, trim
 from onebox.jobruns import JobRuns
 from onebox.lakesites import lake_exists, publish_sites
 from onebox.layout import Layout
@@ -113,6 +114,7 @@ class Box:
                                  float(self.config.get("thresholds", "silent_minutes")), self._now_ms())
         self.watch.restore(self.layout.run / CAMERA_ALARMS)
         self._beats = LogTail(self.layout.log, backlog=0)
+        self.refused = Refused(self.layout.stream / DEAD_LETTERS)
         self._last_cameras = -1e18
         self.alerts = alert_service(self.config, self.layout, CAMERA_ALARMS)  # None: no [alerts] urls
         self._last_status = ""
@@ -145,6 +147,7 @@ class Box:
         if self.clock.monotonic() - self._last_disk >= self.disk_every_s:
             self._last_disk = self.clock.monotonic()
             self.check_disk()
+            self.check_refused()
         if self.clock.monotonic() - self._last_cameras >= self.cameras_every_s:
             self._last_cameras = self.clock.monotonic()
             self.check_cameras()
@@ -276,6 +279,15 @@ class Box:
             self._unwritten_alarms = pending
             return
         self._unwritten_alarms = []
+
+    def check_refused(self) -> None:
+        """Says what the stream runner refused of the log since the last look (its dead letters): otherwise only
+        its last line, at stop, counts them."""
+        letters = self.refused.read()
+        if letters:
+            log.error("the stream runner refused %s; kept in %s (a camera's clock far off, or a bad record: "
+                      "these are in no window)", describe_refused(letters), self.refused.path,
+                      extra={"refused": len(letters)})
 
     # ------------------------------------------------------------------ disk
 
