@@ -144,7 +144,7 @@ def test_a_clip_camera_goes_on_after_kill_9_of_up_and_counts_no_face_twice(tmp_p
     first = _up(site_file)
     try:
         _wait(lambda: log.is_dir() and sum(f.get("kind") == "track_update" for f in _faces(log)) >= 6,
-              "the clip's first faces")
+              "the clip's first faces", timeout=120)
         first.kill()  # kill -9 of `up` in the middle of the clip
         first.wait()
         _wait(lambda: not processes_of(site, state), "the old children to die with their supervisor", timeout=30)
@@ -152,7 +152,7 @@ def test_a_clip_camera_goes_on_after_kill_9_of_up_and_counts_no_face_twice(tmp_p
         try:
             _wait(lambda: status.exists() and any(c["name"] == "edge-door" and c["state"] == "exited"
                                                   for c in json.loads(status.read_text())["children"]),
-                  "the clip's end")
+                  "the clip's end", timeout=180)
         finally:
             second.send_signal(signal.SIGTERM)
             output, _ = second.communicate(timeout=60)
