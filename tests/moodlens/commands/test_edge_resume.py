@@ -117,3 +117,16 @@ def test_a_clip_played_as_fast_as_it_goes_stays_within_max_ahead_of_the_wall_clo
     assert max(_ahead_of_the_clock_ms()) > 3000  # unlimited, the clip's 20 s run ahead of the clock
     limited = _ahead_of_the_clock_ms("--max-ahead", "2")
     assert limited and max(limited) <= 2000
+
+
+def test_a_live_camera_keeps_no_progress_and_starts_where_the_camera_is(state_dir: Path) -> None:
+    import argparse
+
+    from moodlens.commands.edge import _recorded_progress
+
+    args = argparse.Namespace(resume=True, site="cafe", camera="door")
+    for live in ("0", "rtsp://127.0.0.1:8554/door", "awscam"):
+        assert _recorded_progress(args, live) is None
+    recorded = _recorded_progress(args, str(CLIP))
+    assert recorded is not None and recorded.next_frame == 0
+    assert not (state_dir / "progress").exists()  # nothing written before a frame is played
