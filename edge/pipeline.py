@@ -27,7 +27,7 @@ from edge.detection.scene_change import SceneChange, SceneChangeSettings
 from edge.detection.zones import ZoneMask
 from edge.events import EventContext, TrackReporter
 from edge.frame import Frame
-from edge.ports import CropSink, EventSink, ExpressionModel
+from edge.ports import CropSink, EventSink, ExpressionModel, FrameProgress
 from edge.quality import QualitySettings, crop_box, measure
 from edge.tracking.tracker import Track, Tracker
 
@@ -71,8 +71,10 @@ class Pipeline:
     def __init__(self, detector: FaceDetector, classifier: ExpressionModel, sink: EventSink,
                  context: EventContext, tracker: Tracker | None = None, quality: QualitySettings | None = None,
                  zones: ZoneMask | None = None, annotator: VideoAnnotator | None = None,
-                 settings: PipelineSettings | None = None, crops: CropSink | None = None) -> None:
+                 settings: PipelineSettings | None = None, crops: CropSink | None = None,
+                 progress: FrameProgress | None = None) -> None:
         self.detector = detector
+        self.progress = progress  # a recorded source's: told after each frame, so a restart goes on from there
         self.crops = crops  # None (always, but in opt-in labeling): no crop outlives its classification
         self.classifier = classifier
         self.sink = sink
@@ -92,19 +94,26 @@ class Pipeline:
             max_frames: int | None = None) -> PipelineStats:
         """Processes every frame, then closes the open tracks (so each gets its track_end)."""
         iterator = iter(frames)
+        ended = False
         try:
             while max_frames is None or self.stats.frames < max_frames:
                 start = time.perf_counter()
                 frame = next(iterator, None)
                 self.stats.stage_s["decode"] += time.perf_counter() - start
                 if frame is None:
+                    ended = True
                     break
+                before = self.stats.events_total
                 self.process(frame)
+                if self.progress is not None:
+                    self.progress.frame_done(frame.index, frame.time_ms, self.stats.events_total > before)
                 if on_frame is not None:
                     on_frame(self.stats)
         finally:
             # Also on errors and Ctrl-C: every open track still gets its track_end.
             self.finish()
+            if self.progress is not None:  # after the track_ends: they belong to the frames played
+                self.progress.end() if ended else self.progress.flush()
         return self.stats
 
     def process(self, frame: Frame) -> None:

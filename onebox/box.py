@@ -8,6 +8,7 @@ reads it and checkpoints) and exits.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -16,15 +17,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from locallog.stream_outputs import DEAD_LETTERS
 from onebox import disk_budget, leftovers
 from onebox.alerts.wiring import alert_service
 from onebox.camera_watch import CAMERA_ALARMS, CameraWatch, EdgeReport, append
 from onebox.children import all_specs, job_spec, lake_paths
 from onebox.config import SiteConfig
-from onebox.eventlog import LogTail, consumed_offset, trim
+from onebox.eventlog import LogTail, Refused, consumed_offset, describe_refused, trim
 from onebox.jobruns import JobRuns
 from onebox.lakesites import lake_exists, publish_sites
 from onebox.layout import Layout
@@ -44,7 +47,6 @@ DAILY_RETENTION = ["batch", "maintain", "--lake", "{lake}", "--retain-days"]  # 
 DAILY_CROP_EXPIRY = ["label", "purge", "{crops}", "--key", "{key}"]
 FIVE_MIN, DRIFT_AT = dt.timedelta(minutes=5), dt.timedelta(minutes=40)  # drift: after `--due`'s 30 minutes
 RETENTION_AT, CROP_EXPIRY_AT = dt.timedelta(minutes=20), dt.timedelta(minutes=25)
-DAY = dt.timedelta(days=1)
 
 
 def site_clock(zone: str) -> Callable[[], dt.datetime]:
@@ -64,7 +66,7 @@ class Job:
     template: Sequence[str]
     next_due: Callable[[dt.datetime], dt.datetime]
     due: dt.datetime | None = None
-    catch_up: bool = False  # not run for a day (the box was off): due soon after start, not at its hour
+    catch_up: bool = False  # never run on this box yet: due at the first start, not at its first hour
     blocked: Callable[[], str | None] | None = None  # why it cannot run now (None: it can)
     blocked_logged: bool = False
     writes_lake: bool = False  # never beside another job that writes the lake: it waits for that one to end
@@ -80,6 +82,7 @@ class Box:
     # the scheduled jobs' clock; default: the site's own wall clock (its `[site] timezone`), not the machine's
     now: Callable[[], dt.datetime] | None = None
     disk_every_s: float = 30.0
+    file_system: Callable[[Path], disk_budget.FileSystem | None] = disk_budget.file_system
     jobs_enabled: bool = True
     cameras_every_s: float = 2.0
 
@@ -111,10 +114,13 @@ class Box:
                                  float(self.config.get("thresholds", "silent_minutes")), self._now_ms())
         self.watch.restore(self.layout.run / CAMERA_ALARMS)
         self._beats = LogTail(self.layout.log, backlog=0)
+        self.refused = Refused(self.layout.stream / DEAD_LETTERS)
         self._last_cameras = -1e18
         self.alerts = alert_service(self.config, self.layout, CAMERA_ALARMS)  # None: no [alerts] urls
         self._last_status = ""
         self._last_status_at = -1e18
+        self._status_failing = False
+        self._unwritten_alarms: list[Any] = []  # camera alarms a full disk kept out of their file: written next
         self.sites_published = False  # the site's row is in the lake's `sites` table (written once a run)
         self._sites_failed = False  # that write failed: tried again after the next compaction
 
@@ -130,11 +136,8 @@ class Box:
         self.watch.started_ms = self._now_ms()
         now = self.clock_now()
         for job in self.jobs:
-            job.due = job.next_due(now)
-            last = self.runs.last_run_ms(job.name)
-            if job.catch_up and (last is None or now - dt.datetime.fromtimestamp(last / 1000, now.tzinfo) > DAY):
-                job.due = min(job.due, now + FIVE_MIN)
-            log.info("%s scheduled for %s", job.name, _when(job.due))
+            job.due, why = self._first_due(job, now)
+            log.info("%s %s", job.name, f"due now: {why}" if job.due <= now else f"scheduled for {_when(job.due)}")
 
     def step(self) -> None:
         self.supervisor.tick()
@@ -144,6 +147,7 @@ class Box:
         if self.clock.monotonic() - self._last_disk >= self.disk_every_s:
             self._last_disk = self.clock.monotonic()
             self.check_disk()
+            self.check_refused()
         if self.clock.monotonic() - self._last_cameras >= self.cameras_every_s:
             self._last_cameras = self.clock.monotonic()
             self.check_cameras()
@@ -168,6 +172,22 @@ class Box:
         log.info("stopped")
 
     # ------------------------------------------------------------------ jobs
+
+    def _first_due(self, job: Job, now: dt.datetime) -> tuple[dt.datetime, str]:
+        """When a job is due at start, and why then: from its schedule and its last run, never from the start's
+        time, so a box restarted often (a crash loop, a nightly reboot) still runs what is due. A run the box
+        missed while it was down, or one it died under or stopped, is due now; a daily catch-up job never run is too."""
+        due = job.next_due(now)
+        run = self.runs.runs.get(job.name)
+        if run is None:
+            return (now, "never run on this box") if job.catch_up else (due, "")
+        last = dt.datetime.fromtimestamp(int(run["last_run_ms"]) / 1000, now.tzinfo)
+        if run.get("finished_ms") is None:
+            return now, f"its run of {_when(last)} never ended (`up` was killed or the machine went down under it)"
+        if run.get("interrupted"):
+            return now, f"its run of {_when(last)} was stopped with `up` before it ended"
+        missed = job.next_due(last)
+        return (now, f"missed at {_when(missed)} (last run {_when(last)})") if missed <= now else (due, "")
 
     def _run_due_jobs(self) -> None:
         now = self.clock_now()
@@ -243,8 +263,31 @@ class Box:
         for alarm in alarms:
             level = logging.ERROR if alarm["state"] == "ALARM" else logging.INFO
             log.log(level, "%s", alarm["reason"], extra={"camera": alarm["camera_id"], "rule": alarm["rule"]})
-        append(self.layout.run / CAMERA_ALARMS, alarms)
+        self._append_alarms(alarms)
         return [dict(a) for a in alarms]
+
+    def _append_alarms(self, alarms: list[Any]) -> None:
+        """Into the box's alarm file, which the page and the messages read; a full disk keeps them for the next
+        check (in order), so no raise or clear is lost."""
+        pending = [*self._unwritten_alarms, *alarms]
+        try:
+            append(self.layout.run / CAMERA_ALARMS, pending)
+        except OSError as error:
+            if alarms or not self._unwritten_alarms:
+                log.error("cannot write %d camera alarm change(s) to %s: %s; written when it can be",
+                          len(pending), self.layout.run / CAMERA_ALARMS, error)
+            self._unwritten_alarms = pending
+            return
+        self._unwritten_alarms = []
+
+    def check_refused(self) -> None:
+        """Says what the stream runner refused of the log since the last look (its dead letters): otherwise only
+        its last line, at stop, counts them."""
+        letters = self.refused.read()
+        if letters:
+            log.error("the stream runner refused %s; kept in %s (a camera's clock far off, or a bad record: "
+                      "these are in no window)", describe_refused(letters), self.refused.path,
+                      extra={"refused": len(letters)})
 
     # ------------------------------------------------------------------ disk
 
@@ -252,7 +295,12 @@ class Box:
         disk = self.config.values["disk"]
         paths = lake_paths(self.config, self.layout)
         budget = int(disk["budget_mb"]) * disk_budget.MIB
-        assessment = disk_budget.assess(disk_budget.usage(paths), budget, disk["warn_percent"])
+
+        def assess() -> disk_budget.Assessment:
+            return disk_budget.assess(disk_budget.usage(paths), budget, disk["warn_percent"],
+                                      self.file_system(self.layout.root))
+
+        assessment = assess()
         extra = {"used_mb": round(assessment.used_bytes / disk_budget.MIB, 1), "budget_mb": disk["budget_mb"]}
         if assessment.level == "warn":
             log.warning("%s: past the %d%% warning; at 100%% old rotated logs and event log segments the stream "
@@ -262,7 +310,16 @@ class Box:
             log.error("%s: over budget; freed %.1f MiB (rotated logs, event log segments already windowed). "
                       "Raise [disk] budget_mb or move the lake if this repeats", assessment.describe(),
                       freed / disk_budget.MIB, extra=extra)
-            assessment = disk_budget.assess(disk_budget.usage(paths), budget, disk["warn_percent"])
+            assessment = assess()
+        elif assessment.level == "full":
+            freed = self.free_space()
+            log.error("%s at %s: the cameras' spools drop their oldest events and the lake and reports cannot be "
+                      "written until space is freed there; freed %.1f MiB of the box's own (rotated logs, event "
+                      "log segments already windowed)", assessment.describe(), self.layout.root,
+                      freed / disk_budget.MIB, extra=extra)
+            assessment = assess()
+        if assessment.level in ("ok", "warn") and self.disk is not None and self.disk.level in ("over", "full"):
+            log.warning("disk space is back: %s", assessment.describe(), extra=extra)
         self.disk = assessment
         return assessment
 
@@ -306,8 +363,20 @@ class Box:
             return
         self._last_status, self._last_status_at = text, now
         temp = self.layout.status.with_suffix(".tmp")
-        temp.write_text(json.dumps(status), encoding="utf-8")
-        os.replace(temp, self.layout.status)
+        try:
+            temp.write_text(json.dumps(status), encoding="utf-8")
+            os.replace(temp, self.layout.status)
+        except OSError as error:  # a full disk: the box and its children go on; the page shows the last status
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
+            if not self._status_failing:
+                log.error("cannot write the status for the dashboard to %s: %s (the page shows the last one written "
+                          "until it can)", self.layout.status, error)
+            self._status_failing = True
+            return
+        if self._status_failing:
+            log.warning("the status for the dashboard is written again (%s)", self.layout.status)
+        self._status_failing = False
 
     def _record_children(self) -> None:
         running = [(name, child.pid, self.supervisor.specs[name].stop_signal)
@@ -326,7 +395,7 @@ class Box:
             if what == "started":
                 self.runs.started(child.name, now_ms)
             elif what in ("stopped", "exited", "failed"):
-                self.runs.ended(child.name, child.last_exit, now_ms)
+                self.runs.ended(child.name, child.last_exit, now_ms, interrupted=what == "stopped")
                 if child.name == "compact" and what == "exited" and self._sites_failed:
                     self.sites_published = self._sites_failed = False
         extra = {"child": child.name, "event": what, "pid": child.pid, "exit": child.last_exit}

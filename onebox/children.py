@@ -14,8 +14,12 @@ from onebox.config import CameraConfig, SiteConfig
 from onebox.layout import Layout
 from onebox.settings import JOB_PLACEHOLDERS
 from onebox.supervisor import ChildSpec, Restart
+from stream.ingest import IngestConfig
 
 CLI = (sys.executable, "-m", "moodlens.cli")
+# The stream runner refuses events further ahead of its clock than this (a camera with a wrong clock): a
+# recorded camera played faster than real time waits a minute short of it.
+MAX_AHEAD_S = IngestConfig().max_future_ms / 1000 - 60
 
 
 def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart: Restart = "on-failure",
@@ -23,9 +27,11 @@ def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart:
     # The source travels in the environment, which only the box's user can read: an RTSP URL may
     # hold a password, and any user of the machine can read a command line.
     argv = [*CLI, "edge", "run", "--site", config.site_id, "--camera", camera.id,
-            "--publisher", "local", "--quiet", "--folder-fps", f"{camera.fps:g}"]
+            "--publisher", "local", "--quiet", "--folder-fps", f"{camera.fps:g}", "--resume"]
     if camera.realtime:
         argv.append("--realtime")
+    else:  # played as fast as it goes, a recorded camera stays within what the stream runner takes from the future
+        argv += ["--max-ahead", f"{MAX_AHEAD_S:g}"]
     for zone in camera.exclude_zones:
         argv += ["--exclude-zone", ",".join(f"{v:g}" for v in zone)]
     env = {SOURCE_ENV: camera.source, "MOODLENS_LOCAL_LOG": str(layout.log), "MOODLENS_STATE_DIR": str(layout.root),
@@ -33,6 +39,7 @@ def edge_spec(config: SiteConfig, camera: CameraConfig, layout: Layout, restart:
     # on-failure: an edge exits 0 only when a recorded source has ended; a lost camera exits non-zero and
     # is retried, a source that cannot be (a missing file) exits 2 and is not: the camera_silent alarm
     # carries its reason. SIGINT: `edge run` closes its publisher on KeyboardInterrupt, delivering what is spooled.
+    # --resume: a recorded source (a file or folder as a camera) goes on after a restart of `up`, not again.
     return ChildSpec(f"edge-{camera.id}", (*argv, *extra), env, restart, signal.SIGINT, 0, "edge",
                      give_up_on=(EXIT_CONFIGURATION,))
 

@@ -1,4 +1,5 @@
-"""The embedded event log, seen from the box: tail its heartbeats, trim what the stream has consumed.
+"""The embedded event log, seen from the box: tail its heartbeats, tell what the stream refused of it, trim
+what the stream has consumed.
 
 The one place `onebox` touches the local log (the `locallog` package). Every record read here is
 checked against the event contract (`schemas`, the stream's own fast decoder): one bad record (a
@@ -8,6 +9,7 @@ stopped by it, and the reason is logged with the record's offset.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import Any
 
 from locallog import LocalLog
 from schemas.fast_decode import ValidationError, parse_event_fast
+from stream.deadletter import DeadLetter
 from stream.state.local import read_state
 
 log = logging.getLogger("moodlens.eventlog")
@@ -104,3 +107,49 @@ def consumed_offset(stream_state: Path) -> int | None:
 def trim(directory: Path, before_offset: int) -> int:
     """Deletes whole log segments below `before_offset`; returns how many went."""
     return LocalLog(directory).delete_before(before_offset)
+
+
+class Refused:
+    """The stream runner's dead letters (records of the log it refused: a wrong clock, a bad record), read as
+    it writes them, from the end the file had when the box started. A file cut back to the runner's
+    checkpoint (after its crash) is followed there; the letters written again are not told twice."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = self._size()
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def read(self) -> list[DeadLetter]:
+        size = self._size()
+        self._offset = min(self._offset, size)
+        if size == self._offset:
+            return []
+        with self.path.open("rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read(size - self._offset)
+        complete = data[:data.rfind(b"\n") + 1]  # a line still being written is read next time
+        self._offset += len(complete)
+        letters = []
+        for line in complete.splitlines():
+            try:
+                letters.append(DeadLetter.from_json(json.loads(line)))
+            except (ValueError, KeyError, TypeError):
+                continue  # not a letter this box can read: the file keeps it
+        return letters
+
+
+def describe_refused(letters: list[DeadLetter]) -> str:
+    """'3 events: event_time_out_of_range x3 (event_time_ms: 312 s in the future (limit 300 s))', one reason a code."""
+    by_code: dict[str, list[DeadLetter]] = {}
+    for letter in letters:
+        by_code.setdefault(letter.code, []).append(letter)
+    parts = []
+    for code, group in by_code.items():
+        first = group[0].reasons[0] if group[0].reasons else ("", "")
+        parts.append(f"{code} x{len(group)} ({first[0]}: {first[1]})" if first[0] else f"{code} x{len(group)}")
+    return f"{len(letters)} event{'s' if len(letters) != 1 else ''}: {'; '.join(parts)}"

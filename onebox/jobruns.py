@@ -28,7 +28,8 @@ class JobRuns:
             document = json.loads(path.read_text(encoding="utf-8"))
             runs = {str(r["name"]): {"last_run_ms": int(r["last_run_ms"]),
                                      "finished_ms": None if r.get("finished_ms") is None else int(r["finished_ms"]),
-                                     "last_exit": r.get("last_exit")} for r in document}
+                                     "last_exit": r.get("last_exit"),
+                                     "interrupted": bool(r.get("interrupted", False))} for r in document}
         except FileNotFoundError:
             runs = {}
         except (ValueError, KeyError, TypeError) as error:
@@ -41,12 +42,14 @@ class JobRuns:
         return None if run is None else int(run["last_run_ms"])
 
     def started(self, name: str, now_ms: int) -> None:
-        self.runs[name] = {"last_run_ms": now_ms, "finished_ms": None, "last_exit": None}
+        self.runs[name] = {"last_run_ms": now_ms, "finished_ms": None, "last_exit": None, "interrupted": False}
         self._save()
 
-    def ended(self, name: str, code: int | None, now_ms: int) -> None:
+    def ended(self, name: str, code: int | None, now_ms: int, interrupted: bool = False) -> None:
+        """`interrupted`: `up` stopped it before it ended on its own (the next `up` runs it again, as one
+        whose end was never recorded: `up` died under it)."""
         run = self.runs.setdefault(name, {"last_run_ms": now_ms})
-        run.update(finished_ms=now_ms, last_exit=code)
+        run.update(finished_ms=now_ms, last_exit=code, interrupted=interrupted)
         self._save()
 
     def to_json(self) -> list[dict[str, Any]]:

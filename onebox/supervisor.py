@@ -142,7 +142,9 @@ class Supervisor:
             while any(n in self._procs for n in group) and self.clock.monotonic() < deadline:
                 self.clock.sleep(poll_s)
                 self.tick()
-            for name in [n for n in group if n in self._procs]:
+            for name in group:
+                if name not in self._procs:  # ended while another of its group was being killed
+                    continue
                 self.on_event("killed", self.status[name])
                 self._procs[name].kill()
                 self.clock.sleep(poll_s)

@@ -9,11 +9,13 @@ from edge.sources.awscam import AwsCamSource
 from edge.sources.capture import ReconnectPolicy, VideoCaptureSource
 from edge.sources.errors import EXIT_CONFIGURATION, EXIT_SOURCE_LOST, SourceError
 from edge.sources.folder import IMAGE_SUFFIXES, ImageFolderSource
-from edge.sources.pacing import paced, sampled
+from edge.sources.pacing import not_ahead, paced, sampled
 from edge.sources.playlist import VIDEO_SUFFIXES, VideoFolderSource
+from edge.sources.resume import recorded_identity, resumed
 
 __all__ = ["EXIT_CONFIGURATION", "EXIT_SOURCE_LOST", "AwsCamSource", "ImageFolderSource", "ReconnectPolicy",
-           "SourceError", "VideoCaptureSource", "VideoFolderSource", "is_live", "open_source", "paced", "sampled"]
+           "SourceError", "VideoCaptureSource", "VideoFolderSource", "is_live", "not_ahead", "open_source",
+           "paced", "recorded_identity", "resumed", "sampled"]
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "rtmp://", "udp://", "tcp://")
 AnySource = VideoCaptureSource | ImageFolderSource | VideoFolderSource | AwsCamSource
@@ -25,8 +27,11 @@ def is_live(spec: str) -> bool:
     return text == "awscam" or text.isdigit() or text.lower().startswith(STREAM_SCHEMES)
 
 
-def open_source(spec: str, reconnect: ReconnectPolicy | None = None, folder_fps: float = 10.0) -> AnySource:
-    """Chooses the source from its spec: 'awscam', a camera index ('0'), a stream URL, a folder, or a file."""
+def open_source(spec: str, reconnect: ReconnectPolicy | None = None, folder_fps: float = 10.0,
+                first_frame: int = 0) -> AnySource:
+    """Chooses the source from its spec: 'awscam', a camera index ('0'), a stream URL, a folder, or a file.
+
+    `first_frame`: a video file starts there (a seek; `resumed` skips up to it in the other recorded sources)."""
     text = spec.strip()
     if not text:
         raise SourceError("empty --source: give a video file, camera index, stream URL, image folder or 'awscam'")
@@ -43,7 +48,7 @@ def open_source(spec: str, reconnect: ReconnectPolicy | None = None, folder_fps:
     if path.is_file():
         if path.suffix.lower() in IMAGE_SUFFIXES:
             raise SourceError(f"source {shown!r} is a single image; put it in a folder to use it as an image folder")
-        return VideoCaptureSource(str(path), live=False)
+        return VideoCaptureSource(str(path), live=False, first_frame=first_frame)
     raise SourceError(f"source {shown!r} is not a file, folder, camera index, stream URL or 'awscam'")
 
 

@@ -91,7 +91,7 @@ class VideoCaptureSource:
     def __init__(self, target: str | int, live: bool, reconnect: ReconnectPolicy | None = None,
                  open_capture: Callable[[str | int], Capture] | None = None,
                  sleep: Callable[[float], None] = time.sleep, now_ms: Callable[[], int] = wall_clock_ms,
-                 start_ms: int | None = None) -> None:
+                 start_ms: int | None = None, first_frame: int = 0) -> None:
         self.target = target
         self.live = live
         self.description = f"camera {target}" if isinstance(target, int) else mask_credentials(str(target))
@@ -108,6 +108,19 @@ class VideoCaptureSource:
         self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if not live else 0
         # Recorded video gets a timeline starting now (or at start_ms), one frame every 1/fps.
         self._start_ms = now_ms() if start_ms is None else start_ms
+        self._first_frame = 0 if live or first_frame <= 0 else self._seek(first_frame)
+
+    def _seek(self, first_frame: int) -> int:
+        """Recorded video from frame `first_frame` (a restarted camera going on); read up to it where the
+        file cannot seek. Returns the index of the next frame read."""
+        assert self._capture is not None
+        seek = getattr(self._capture, "set", None)
+        if seek is not None and seek(cv2.CAP_PROP_POS_FRAMES, first_frame):
+            return first_frame
+        for index in range(first_frame):
+            if not self._capture.read()[0]:
+                return index
+        return first_frame
 
     def _open(self) -> Capture | None:
         capture = self._open_capture(self.target)
@@ -117,7 +130,7 @@ class VideoCaptureSource:
         return None
 
     def frames(self) -> Iterator[Frame]:
-        index = 0
+        index = self._first_frame
         bad_in_a_row = 0
         while True:
             capture = self._capture

@@ -1,4 +1,5 @@
-"""Plays recorded frames at the pace they were taken, or as fast as the pipeline can go."""
+"""Plays recorded frames at the pace they were taken, or as fast as the pipeline can go (but not further ahead
+of the wall clock than whoever reads the events takes)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 
 from edge.frame import Frame
+from edge.sources.capture import wall_clock_ms
 
 
 def sampled(frames: Iterable[Frame], fps: float | None) -> Iterator[Frame]:
@@ -48,4 +50,23 @@ def paced(frames: Iterable[Frame], realtime: bool, clock: Callable[[], float] = 
             wait = start_wall + (frame.time_ms - start_ms) / 1000.0 - clock()
             if wait > 0:
                 sleep(wait)
+        yield frame
+
+
+def not_ahead(frames: Iterable[Frame], max_ahead_ms: int | None, now_ms: Callable[[], int] = wall_clock_ms,
+              sleep: Callable[[float], None] = time.sleep) -> Iterator[Frame]:
+    """Yields each frame no earlier than `max_ahead_ms` before its time on the wall clock (None: at once).
+
+    A recorded source played as fast as possible runs its timeline ahead of the wall clock (a 30-minute clip
+    done in 5 minutes ends 25 minutes in the future); a stream host refuses events too far ahead (a wrong
+    clock would drag its watermark), so past the limit the source waits for the clock. Live frames, taken
+    now, never wait.
+    """
+    if max_ahead_ms is None:
+        yield from frames
+        return
+    for frame in frames:
+        wait_ms = frame.time_ms - max_ahead_ms - now_ms()
+        if wait_ms > 0:
+            sleep(wait_ms / 1000.0)
         yield frame

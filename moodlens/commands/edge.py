@@ -10,18 +10,20 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.model.loading import open_model
 from edge.ports import ClosableSink, EventSink
-from edge.redact import SOURCE_ENV
+from edge.redact import SOURCE_ENV, mask_credentials
 from edge.runtime import BetweenFrames, SinkGauge, StatusLine
 
 if TYPE_CHECKING:  # the heavy modules (OpenCV, onnxruntime) load only when an edge command runs
     from edge.detection.detections import FaceDetector
     from edge.detection.zones import ZoneMask
     from edge.pipeline import PipelineSettings
+    from edge.state import SourceProgress
 
 PUBLISHERS = ("local", "kinesis", "iot")
 SAMPLE_VIDEO = Path(__file__).resolve().parents[2] / "data" / "video" / "WolfgangLanger_Pexels.mp4"
@@ -53,6 +55,14 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.add_argument("--folder-fps", type=positive_float, default=10.0,
                      help="an image folder holds one frame per image, assumed taken at this rate "
                           "(default 10 frames/s)")
+    run.add_argument("--max-ahead", type=positive_float, default=None, metavar="SECONDS",
+                     help="a recorded source played as fast as possible waits for the wall clock when its timeline "
+                          "runs this far ahead of it (a stream host refuses events too far in the future; "
+                          "`moodlens up` passes its stream's limit); default: no limit")
+    run.add_argument("--resume", action="store_true",
+                     help="a recorded source (file, folder) goes on where this camera's published events end, as "
+                          "kept in the state folder (MOODLENS_STATE_DIR), instead of playing again from its start; "
+                          "one played to its end is not played again (`moodlens up` runs its edges so)")
     run.add_argument("--max-frames", type=positive_int, default=None, help="stop after this many frames (1 or more)")
     run.add_argument("--summary", action="store_true",
                      help="at the end, print a table of the visits: track, start, end, duration, main expression, "
@@ -235,7 +245,7 @@ def _run(args: argparse.Namespace) -> int:
     from edge.heartbeat import FrameHeartbeats
     from edge.pipeline import Pipeline
     from edge.quality import QualitySettings
-    from edge.sources import ReconnectPolicy, SourceError, is_live, open_source, paced, sampled
+    from edge.sources import ReconnectPolicy, SourceError, is_live, not_ahead, open_source, paced, resumed, sampled
     from edge.visits import VisitRecorder, visit_table
     from moodlens import __version__
     from schemas.validation import require_identifiers
@@ -248,8 +258,16 @@ def _run(args: argparse.Namespace) -> int:
                                      public_key_file=args.model_public_key)
     info = classifier.pin()
     spec = source_spec(args)
+    progress = _recorded_progress(args, spec)
+    if progress is not None and progress.ended:
+        log.info("edge run: %s was played to its end (%d frames) and every event of it published; not played "
+                 "again (delete %s to play it from its start)", mask_credentials(spec), progress.next_frame,
+                 progress.path)
+        return 0
+    first_frame = progress.next_frame if progress is not None else 0
     try:
-        source = open_source(spec, ReconnectPolicy(max_attempts=args.reconnect_attempts), args.folder_fps)
+        source = open_source(spec, ReconnectPolicy(max_attempts=args.reconnect_attempts), args.folder_fps,
+                             first_frame)
     except SourceError as error:
         if is_live(spec):
             return _source_lost(error)
@@ -261,7 +279,7 @@ def _run(args: argparse.Namespace) -> int:
     context = EventContext(args.site, args.camera, info.model_id, info.version, __version__)
     pipeline = Pipeline(detector, classifier, sink, context, zones=zones,
                         quality=QualitySettings(min_face_px=args.min_face_px), annotator=annotator,
-                        settings=settings)
+                        settings=settings, progress=progress)
     status = None if args.quiet else StatusLine(sink)
     heartbeats = None if args.heartbeat_interval == 0 else FrameHeartbeats(
         args.site, args.camera, SinkGauge(sink), lambda: classifier.version, __version__, args.heartbeat_interval,
@@ -273,7 +291,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.model_poll_interval > 0:
         watcher.start()  # downloads, verifies and loads off the frame loop; the swap is one assignment
     try:
-        frames = paced(sampled(source.frames(), args.fps), args.realtime)
+        frames = source.frames()
+        if progress is not None and progress.last_ms is not None:
+            log.info("edge run: %s goes on from frame %d, where its published events end", source.description,
+                     first_frame)
+            frames = resumed(frames, first_frame, max(int(time.time() * 1000), progress.last_ms + 1))
+        max_ahead_ms = None if args.max_ahead is None else round(args.max_ahead * 1000)
+        frames = not_ahead(paced(sampled(frames, args.fps), args.realtime), max_ahead_ms)
         stats = pipeline.run(frames, on_frame=between, max_frames=args.max_frames)
     except SourceError as error:
         return _source_lost(error)
@@ -291,6 +315,15 @@ def _run(args: argparse.Namespace) -> int:
         table = visit_table(sink.visits, stats.first_ms)
         print(table, file=sys.stderr if args.publisher == "local" and args.output == "-" else sys.stdout)
     return 0
+
+
+def _recorded_progress(args: argparse.Namespace, spec: str) -> SourceProgress | None:
+    """With --resume, how far a recorded source has been played; None for a live one (or without --resume)."""
+    from edge.sources import is_live, recorded_identity
+    from edge.state import SourceProgress, state_dir
+
+    identity = None if not args.resume or is_live(spec) else recorded_identity(spec)
+    return None if identity is None else SourceProgress.load(state_dir(), args.site, args.camera, identity)
 
 
 def bench_command(args: argparse.Namespace) -> int:

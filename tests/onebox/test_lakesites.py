@@ -18,6 +18,8 @@ from batch.lake.lock import folder_lock
 from batch.lake.tables import LakeConfig, lake_sites, open_catalog
 from onebox.box import Box
 from onebox.config import SiteConfig, from_values
+from onebox.jobruns import JobRuns
+from onebox.layout import Layout
 from onebox.processes import RealClock, SubprocessSpawner
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,7 +103,12 @@ def test_a_lake_held_by_another_writer_is_never_raced_and_is_written_once_free(
     config = _config(tmp_path / "state", history)
     done = _moodlens("batch", "compact", "--log", str(history / "log"), "--lake", str(config.lake_dir))
     assert done.returncode == 0, done.stderr
-    box = Box(config, SubprocessSpawner(), RealClock(), specs=[], now=lambda: dt.datetime(2026, 11, 30, 14, 59))
+    now = dt.datetime(2026, 11, 30, 14, 59)
+    runs = JobRuns(Layout(config.state_dir).jobs)  # the daily jobs ran today: no lake writer of the box's own
+    for job in ("retention", "drift", "crop-expiry"):
+        runs.started(job, int(now.timestamp() * 1000) - 3_600_000)
+        runs.ended(job, 0, int(now.timestamp() * 1000) - 3_500_000)
+    box = Box(config, SubprocessSpawner(), RealClock(), specs=[], now=lambda: now)
     box.start()
     with folder_lock(config.lake_dir, "a maintenance run"):
         box.step()

@@ -86,17 +86,18 @@ def test_crop_expiry_runs_label_purge_on_the_store_with_its_key(tmp_path: Path) 
     assert {j["name"] for j in JobRuns.load(box.layout.jobs).to_json()} >= {"crop-expiry", "retention"}
 
 
-def test_a_daily_job_that_ran_today_keeps_its_hour_and_one_the_box_missed_runs_soon(tmp_path: Path) -> None:
+def test_a_daily_job_that_ran_today_keeps_its_hour_and_one_the_box_missed_runs_at_start(tmp_path: Path) -> None:
     config = from_values({"site": {"id": "cafe", "state_dir": str(tmp_path / "s")}}, [{"id": "door", "source": "0"}])
     start = dt.datetime(2026, 12, 7, 12, 0)
     runs = JobRuns(Layout(config.state_dir).jobs)
-    runs.started("retention", int((start - dt.timedelta(hours=3)).timestamp() * 1000))
-    runs.started("crop-expiry", int((start - dt.timedelta(days=2)).timestamp() * 1000))
+    for name, ran in (("retention", start - dt.timedelta(hours=3)), ("crop-expiry", start - dt.timedelta(days=2))):
+        runs.started(name, int(ran.timestamp() * 1000))
+        runs.ended(name, 0, int(ran.timestamp() * 1000) + 60_000)
     box = Box(config, FakeSpawner(), FakeClock(), specs=[], now=lambda: start)
     box.start()
     due = {j.name: j.due for j in box.jobs}
     assert due["retention"] == dt.datetime(2026, 12, 8, 0, 20)
-    assert due["crop-expiry"] == start + dt.timedelta(minutes=5)
+    assert due["crop-expiry"] == start
 
 
 def test_retention_waits_for_a_running_compaction_and_starts_when_it_ends(tmp_path: Path) -> None:

@@ -144,3 +144,33 @@ def test_stop_drains_children_in_order_and_kills_one_that_ignores_the_signal(tmp
     assert sup.status["stubborn"].last_exit == -signal.SIGKILL
     assert all(c["state"] == "stopped" for c in sup.snapshot())
     assert time.monotonic() - started < 5
+
+
+class SlowToStop(FakeProcess):
+    """Ignores its stop signal; ends (on its own) while another child of its group is being killed."""
+
+    def send_signal(self, signum: int) -> None:
+        self.signals.append(signum)
+
+
+def test_two_children_of_one_group_past_the_grace_are_both_ended_when_one_dies_meanwhile() -> None:
+    clock = FakeClock()
+    slow = [SlowToStop(1), SlowToStop(2)]
+
+    class Spawner:
+        def spawn(self, spec: ChildSpec) -> FakeProcess:
+            return slow[int(spec.name[-1]) - 1]
+
+    sup = Supervisor(Spawner(), clock)
+    sup.add(ChildSpec("job-1", ("x",), restart="never", stop_order=2))
+    sup.add(ChildSpec("job-2", ("x",), restart="never", stop_order=2))
+    original_kill = slow[0].kill
+
+    def kill_first_and_the_second_ends_too() -> None:
+        original_kill()
+        slow[1].code = -15
+
+    slow[0].kill = kill_first_and_the_second_ends_too  # type: ignore[method-assign]
+    sup.stop(grace_s=1.0)
+    assert {name: child.state for name, child in sup.status.items()} == {"job-1": "stopped", "job-2": "stopped"}
+    assert not any(sup.running(name) for name in sup.status)
