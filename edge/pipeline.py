@@ -124,7 +124,9 @@ class Pipeline:
         self._follow_frame_size(frame)
 
         start = timer()
-        gray = to_gray(frame.image)
+        # staff zones blacked out before anything looks: a face found beside one is classified (and, in
+        # opt-in labeling, kept) without the zone's pixels that its box may still cover
+        gray = self.zones.blank(to_gray(frame.image))
         detections = self._detect(gray, frame.time_ms)
         detections = self.zones.keep(detections, frame.width, frame.height)
         stats.faces += len(detections)
@@ -168,8 +170,7 @@ class Pipeline:
         if self.annotator is not None:
             self.annotator.close()
 
-    def _detect(self, gray: np.ndarray, time_ms: int) -> Detections:
-        masked = self.zones.blank(gray)
+    def _detect(self, masked: np.ndarray, time_ms: int) -> Detections:
         self._since_full += 1
         known = self.tracker.predicted_boxes(time_ms) if self.tracker.tracks else np.empty((0, 4), np.float32)
         full_due = self._since_full >= self.settings.full_detect_every or not len(known)

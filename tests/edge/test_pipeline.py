@@ -277,3 +277,46 @@ def test_one_pixel_and_huge_frames_do_not_crash(classifier, sink, size):
         pipeline = Pipeline(detector, classifier, sink, context(classifier))
         stats = pipeline.run([Frame(image, 0, T0)])
         assert stats.frames == 1 and stats.faces == 0
+
+
+def _anonymous(event: dict) -> dict:
+    """An event without what a run draws at random: its track's id (a fresh prefix per run), and so its id."""
+    return {k: v for k, v in event.items() if k not in ("track_id", "event_id")}
+
+
+class CropsOffered:
+    """Opt-in labeling's crop sink, keeping what it is offered."""
+
+    def __init__(self) -> None:
+        self.crops: list[np.ndarray] = []
+
+    def offer(self, track_id: str, time_ms: int, crop: np.ndarray, probabilities: np.ndarray) -> None:
+        self.crops.append(crop.copy())
+
+
+@pytest.mark.parametrize("share", [0.2, 0.3])
+def test_what_a_staff_zone_shows_changes_nothing_the_edge_produces(classifier, face_frames, share):
+    """A face beside a staff zone, its box reaching ``share`` of its width into it, is still followed; but
+    whatever the zone shows (here: noise instead of the picture) changes no event and no labeling crop:
+    the zone's pixels are never classified nor kept."""
+    gray = cv2.cvtColor(face_frames[0], cv2.COLOR_BGR2GRAY)
+    box = HaarFaceDetector().detect(gray).xyxy[0]
+    edge_x = (box[0] + share * (box[2] - box[0])) / gray.shape[1]
+    zones = ZoneMask(exclude=[parse_polygon(f"0,0,{edge_x:.4f},1")])
+    noise = np.random.default_rng(7).integers(0, 256, face_frames[0].shape, dtype=np.uint8)
+    cut = int(np.ceil(edge_x * gray.shape[1])) + 1  # every pixel the zone covers, and its rounding
+
+    def run(frames: list[np.ndarray]) -> tuple[list[dict], list[np.ndarray]]:
+        from tests.edge.conftest import ListSink
+
+        events, crops = ListSink(), CropsOffered()
+        Pipeline(HaarFaceDetector(), classifier, events, context(classifier), zones=zones,
+                 crops=crops).run(Frame(f, i, T0 + 40 * i) for i, f in enumerate(frames))
+        return events.events, crops.crops
+
+    plain = run(face_frames)
+    noisy = run([np.concatenate([noise[:, :cut], f[:, cut:]], axis=1) for f in face_frames])
+    assert any(e["kind"] == "track_update" for e in plain[0]) and plain[1]  # the face was followed and cropped
+    assert [_anonymous(e) for e in noisy[0]] == [_anonymous(e) for e in plain[0]]
+    assert len(noisy[1]) == len(plain[1])
+    assert all(np.array_equal(a, b) for a, b in zip(noisy[1], plain[1], strict=True))
