@@ -44,7 +44,7 @@ DAILY_DRIFT = ["model", "drift", "--lake", "{lake}", "--site", "{site}", "--due"
                "--exit-zero", "--dashboard-json", "{lake}/drift.json"]
 # Daily retention: the lake's old rows and snapshots (`batch maintain`), the crop store's expired crops.
 DAILY_RETENTION = ["batch", "maintain", "--lake", "{lake}", "--retain-days"]  # + [lake] retain_days
-DAILY_CROP_EXPIRY = ["label", "purge", "{crops}", "--key", "{key}"]
+DAILY_CROP_EXPIRY = ["label", "purge", "{crops}", "--key", "{key}", "--retain-days"]  # + [labeling] retention_days
 FIVE_MIN, DRIFT_AT = dt.timedelta(minutes=5), dt.timedelta(minutes=40)  # drift: after `--due`'s 30 minutes
 RETENTION_AT, CROP_EXPIRY_AT = dt.timedelta(minutes=20), dt.timedelta(minutes=25)
 
@@ -105,7 +105,8 @@ class Box:
             retain = [*DAILY_RETENTION, str(self.config.get("lake", "retain_days"))]
             self.jobs.append(Job("retention", retain, lambda now: next_every(now, 24 * 60) + RETENTION_AT,
                                  catch_up=True, writes_lake=True))
-        self.jobs.append(Job("crop-expiry", DAILY_CROP_EXPIRY, lambda now: next_every(now, 24 * 60) + CROP_EXPIRY_AT,
+        expiry = [*DAILY_CROP_EXPIRY, str(self.config.get("labeling", "retention_days"))]
+        self.jobs.append(Job("crop-expiry", expiry, lambda now: next_every(now, 24 * 60) + CROP_EXPIRY_AT,
                              catch_up=True, blocked=self._crop_store_missing))
         self.runs = JobRuns.load(self.layout.jobs)
         self.disk: disk_budget.Assessment | None = None

@@ -57,6 +57,9 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     review.set_defaults(handler=run_review)
 
     purge = commands.add_parser("purge", help="delete crops past their retention date now")
+    purge.add_argument("--retain-days", type=_retain_days, default=None,
+                       help="also delete crops older than this many days (default: the site file's [labeling] "
+                            "retention_days when --config is there; `moodlens up` passes it)")
     purge.set_defaults(handler=run_purge)
 
     withdraw = commands.add_parser(
@@ -238,9 +241,25 @@ def run_review(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retain_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of days, 1 to 365, got {text!r}") from None
+    if not 1 <= days <= 365:
+        raise argparse.ArgumentTypeError(f"a whole number of days, 1 to 365, got {days}")
+    return days
+
+
 def run_purge(args: argparse.Namespace) -> int:
+    from onebox.config import load
+
     store = _Labeling.of(args).open(need_consent=False)  # deleting needs no consent
-    print(f"deleted {store.purged} expired crops")
+    retain = args.retain_days
+    if retain is None and args.config.is_file():
+        retain = load(args.config).values["labeling"]["retention_days"]
+    gone = store.purged + store.purge(int(time.time() * 1000), retain)
+    print(f"deleted {gone} expired crops" + (f" (kept at most {retain} days)" if retain is not None else ""))
     return 0
 
 

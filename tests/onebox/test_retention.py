@@ -81,8 +81,9 @@ def test_crop_expiry_runs_label_purge_on_the_store_with_its_key(tmp_path: Path) 
     box.start()
     clock[0] += dt.timedelta(minutes=6)
     box.step()
-    assert box.supervisor.specs["crop-expiry"].argv[-4:] == ("purge", str(tmp_path / "crops"), "--key",
-                                                               str(tmp_path / "keys" / "label.key"))
+    assert box.supervisor.specs["crop-expiry"].argv[-6:] == ("purge", str(tmp_path / "crops"), "--key",
+                                                               str(tmp_path / "keys" / "label.key"),
+                                                               "--retain-days", "30")  # the site file's
     assert {j["name"] for j in JobRuns.load(box.layout.jobs).to_json()} >= {"crop-expiry", "retention"}
 
 

@@ -202,14 +202,16 @@ class CropStore:
             raise ValueError(f"{path}: content does not match its sha256 in the index")
         return data
 
-    def purge(self, now_ms: int) -> int:
+    def purge(self, now_ms: int, retain_days: int | None = None) -> int:
         """Deletes expired crops and their index lines; returns how many went. A crop expires at the
-        date it was given, or earlier where the consent on record now keeps crops fewer days."""
+        date it was given, or earlier where the consent on record now, or ``retain_days`` (the site file's
+        retention, which may have been shortened since the store recorded its consent), keeps fewer days."""
         path = self.root / "index.jsonl"
         if not path.exists():
             return 0
         consent = self.consent
-        keep_ms = consent.retention_days * DAY_MS if consent is not None else None
+        kept_days = [days for days in (consent.retention_days if consent else None, retain_days) if days is not None]
+        keep_ms = min(kept_days) * DAY_MS if kept_days else None
         keep, gone = [], 0
         for record in list(self.records()):
             if record.expires_ms <= now_ms or (keep_ms is not None and record.event_time_ms + keep_ms <= now_ms):

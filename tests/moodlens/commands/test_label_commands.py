@@ -1,3 +1,5 @@
+import pytest
+
 from moodlens.cli import main
 from tests.moodlens.commands.label_site import crop_store, site_file
 
@@ -37,3 +39,30 @@ def test_purge_and_withdraw_given_the_store_and_key_need_no_site_file(tmp_path, 
     assert "deleted 0 expired crops" in capsys.readouterr().out
     assert main(["label", "withdraw", str(tmp_path / "crops"), *store]) == 0
     assert "deleted 3 crops" in capsys.readouterr().out and not (tmp_path / "crops").exists()
+
+
+def test_purge_keeps_no_crop_past_the_site_files_retention_shortened_since_the_store_recorded_consent(
+        tmp_path, capsys):
+    """The store recorded consent for 365 days; the site file now says 7 (a complaint, a new policy): the
+    daily purge `moodlens up` runs, and a purge by hand beside the site file, keep nothing older than 7."""
+    import time
+
+    from tests.training.labeling.helpers import jpeg
+
+    store = crop_store(tmp_path, n=0)
+    now = int(time.time() * 1000)
+    for name, days in (("ten-days", 10), ("two-days", 2)):
+        store.add(name, jpeg(days), "cafe", "door", now - days * 86_400_000)
+    config = site_file(tmp_path)
+    config.write_text(config.read_text() + "retention_days = 7\n")
+    key = ["--key", str(tmp_path / "keys" / "label.key")]
+    assert main(["label", "purge", str(tmp_path / "crops"), *key, "--config", str(tmp_path / "none.toml")]) == 0
+    assert "deleted 0 expired crops" in capsys.readouterr().out  # no site file, no --retain-days: the store's 365
+    assert main(["label", "purge", "--config", str(config)]) == 0
+    assert "deleted 1 expired crops (kept at most 7 days)" in capsys.readouterr().out
+    assert sorted(p.stem for p in (tmp_path / "crops" / "crops").glob("*.enc")) == ["two-days"]
+    assert main(["label", "purge", str(tmp_path / "crops"), *key, "--retain-days", "1"]) == 0
+    assert sorted(p.stem for p in (tmp_path / "crops" / "crops").glob("*.enc")) == []
+    with pytest.raises(SystemExit):
+        main(["label", "purge", str(tmp_path / "crops"), *key, "--retain-days", "0"])
+    assert "argument --retain-days: a whole number of days, 1 to 365, got 0" in capsys.readouterr().err
