@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from schemas.privacy import hidden_with_complements as hidden_with_complements  # its owner: the rule for every reader
-
 Z_975 = 1.959963984540054
 
 
