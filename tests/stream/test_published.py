@@ -1,10 +1,11 @@
 """The windows readers get cannot be differenced back to a camera with too few customers: a site's
 window minus its cameras' shown windows (same end and length) covers no customer or min_tracks of them.
-Run through the real host, read back from its windows.jsonl and from the CloudWatch metrics it puts
+Run through the real host, read back from its windows.jsonl, the CloudWatch metrics and the Firehose records it puts
 (moto server); the alarms still judge every window as the engine made it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from stream.host.loop import Host
 from stream.host.sites import Applied, Emitted, Sites
 from stream.jsonl import dumps, iter_jsonl
 from stream.published import MEASURES, published
-from stream.sinks.aws import AwsOutputs
+from stream.sinks.aws import AwsOutputs, FirehoseSink
 from stream.sinks.cloudwatch import CloudWatchPublisher
 from stream.sources.locallog import LocalLogSource
 from stream.state.local import LocalStateStore
@@ -170,19 +171,32 @@ def test_the_alarms_judge_the_windows_the_readers_do_not_see() -> None:
     assert recovered(out.windows, ENGINE.min_tracks) == [] and recovered(whole.windows, ENGINE.min_tracks) != []
 
 
-def test_cloudwatch_gets_no_net_score_that_differences_back_to_a_hidden_camera(
+def test_cloudwatch_and_firehose_get_nothing_that_differences_back_to_a_hidden_camera(
         tmp_path: Path, aws_client: Callable[[str], Any], unique: str) -> None:
-    """The real host writing to CloudWatch (moto server), its metric data read back: per window end,
-    the site's NetScore and Tracks minus the cameras' that have a NetScore cover 0 or min_tracks customers."""
-    cloudwatch = aws_client("cloudwatch")
-    namespace = f"Moodlens/{unique}"
+    """The real host writing to CloudWatch and Firehose -> S3 (moto server), read back: per window end,
+    the site's NetScore and Tracks minus the cameras' that have a NetScore cover 0 or min_tracks
+    customers; the windows in S3's raw/ likewise."""
+    cloudwatch, firehose, s3 = aws_client("cloudwatch"), aws_client("firehose"), aws_client("s3")
+    namespace, bucket = f"Moodlens/{unique}", f"raw-{unique}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    firehose.create_delivery_stream(
+        DeliveryStreamName=f"out-{unique}", DeliveryStreamType="DirectPut",
+        ExtendedS3DestinationConfiguration={"RoleARN": "arn:aws:iam::123456789012:role/firehose",
+                                            "BucketARN": f"arn:aws:s3:::{bucket}", "Prefix": "raw/"})
     events = customers({"door": ["happy"] * 5 + ["neutral"] * 3, "till": ["sad", "happy"] * 3,
                         "terrace": ["angry"] * 2})
     LocalLog(tmp_path / "log").append([dumps(e) for e in events])
-    host = Host(LocalLogSource(LocalLog(tmp_path / "log")), LocalStateStore(tmp_path / "state"),
-                AwsOutputs(metrics=CloudWatchPublisher(cloudwatch, namespace), metric_window_minutes=5), CONFIG)
+    outputs = AwsOutputs(firehose=FirehoseSink(firehose, f"out-{unique}"),
+                         metrics=CloudWatchPublisher(cloudwatch, namespace), metric_window_minutes=5)
+    host = Host(LocalLogSource(LocalLog(tmp_path / "log")), LocalStateStore(tmp_path / "state"), outputs, CONFIG)
     host.drain(flush=True)
     host.close()
+
+    lines = []
+    for item in s3.list_objects_v2(Bucket=bucket, Prefix="raw/")["Contents"]:
+        lines += s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode().splitlines()
+    raw = [d for d in map(json.loads, lines) if d["schema"] == "sentiment_window"]
+    assert len(raw) == len(engine_windows(events, CONFIG.engine)) and recovered(raw, MIN_TRACKS) == []
 
     def points(metric: str, camera: str | None) -> dict[int, float]:
         dims = [{"Name": "Site", "Value": "cafe"}] + ([{"Name": "Camera", "Value": camera}] if camera else [])
