@@ -30,6 +30,7 @@ from stream.sources.locallog import LocalLogSource
 from stream.state.local import LocalStateStore
 from tests.stream.helpers import T0, face
 from tests.stream.host.test_sites import ALARMS, ENGINE
+from tests.stream.test_embedded import CrashAt, SimulatedCrashError
 
 MIN_TRACKS = 5
 CONFIG = RunnerConfig(engine=EngineConfig(window_minutes=(5, 15), min_tracks=MIN_TRACKS), check_time=False)
@@ -113,6 +114,36 @@ def test_the_windows_do_not_depend_on_how_the_log_is_cut(tmp_path: Path) -> None
     events = customers({"door": ["happy"] * 8, "till": ["sad"] * 6, "terrace": ["angry"] * 2})
     whole = host_windows(tmp_path / "whole", events)
     assert host_windows(tmp_path / "cut", events, batch_size=3) == whole
+
+
+def test_a_runner_killed_anywhere_and_restarted_writes_the_same_complemented_windows(tmp_path: Path) -> None:
+    """Killed at every fault point in turn (torn windows write, before and after the checkpoint...) and
+    restarted on the same folder: windows.jsonl ends up byte for byte as an uninterrupted run's."""
+    events = customers({"door": ["happy"] * 8, "till": ["sad"] * 6, "terrace": ["angry"] * 2})
+    LocalLog(tmp_path / "log").append([dumps(e) for e in events])
+    config = RunnerConfig(engine=CONFIG.engine, check_time=False, batch_size=4)
+
+    def run(folder: Path, fault: Callable[[str], None]) -> bytes:
+        while True:
+            try:
+                runner = EmbeddedRunner(LocalLog(tmp_path / "log"), folder, config, fault=fault)
+            except SimulatedCrashError:
+                continue
+            try:
+                runner.drain(flush=True)
+            except SimulatedCrashError:
+                runner.close()  # what kill -9 leaves: the files as written, the lock let go
+                continue
+            runner.close()
+            return (folder / WINDOWS).read_bytes()
+
+    whole = run(tmp_path / "whole", lambda point: None)
+    assert recovered(map(json.loads, whole.splitlines()), MIN_TRACKS) == []
+    calls = CrashAt(())
+    run(tmp_path / "count", calls)
+    assert calls.calls > 20  # fault points passed in an uninterrupted run: each batch's write and commit
+    for at in range(1, calls.calls + 1, 3):
+        assert run(tmp_path / f"crash-{at}", CrashAt({at})) == whole, at
 
 
 @st.composite
