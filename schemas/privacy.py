@@ -9,9 +9,10 @@ here, and each takes the configured value where one is given.
 
 Complements. Suppressing each number on its own is not enough where parts add up to a total shown
 beside them: a site's window minus its cameras' shown windows (same end, same length) is the hidden
-cameras' window, and with one hidden camera its score comes back. `complements` is the rule every
-reader of parts and totals applies (the stream's published windows `stream.published`, the page,
-the report's tables; the SQL views repeat it in SQL, `batch.sql.views`):
+cameras' window, and with one hidden camera its score comes back. `complements` is the one rule for
+parts and totals: the stream publishes its windows by it (`stream.published`; the page, the lake,
+Firehose and CloudWatch get them so), the report hides its tables' cells by it
+(`hidden_with_complements`), and the SQL views repeat it in SQL (`batch.sql.views`):
 
 * nothing more is hidden when the total is hidden, when no part is hidden, or when the hidden parts
   together hold no customer or at least ``min_tracks`` (their difference is then an aggregate that
