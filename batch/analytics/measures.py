@@ -40,23 +40,6 @@ def net_score(positive: int, negative: int, tracks: int, min_tracks: int) -> Est
     return Estimate(net, _clip(min(centre - half, net)), _clip(max(centre + half, net)))
 
 
-def hidden_with_complements(tracks: list[int], min_tracks: int) -> list[bool]:
-    """Which of a group's cells to hide so that no hidden one can be recovered from the group's total:
-    every cell with 1 to min_tracks - 1 customers, then the smallest others (ties: first in order)
-    until the hidden cells hold at least min_tracks customers together, or all are hidden. The
-    total minus the shown cells then only ever gives an aggregate over min_tracks or more.
-    The SQL views apply the same rule (batch/sql/views.py `{suppressed}`)."""
-    hide = [0 < n < min_tracks for n in tracks]
-    if any(hide):
-        order = sorted((n, i) for i, n in enumerate(tracks) if n > 0 and not hide[i])
-        hidden = sum(n for n, h in zip(tracks, hide, strict=True) if h)
-        for n, i in order:
-            if hidden >= min_tracks:
-                break
-            hide[i], hidden = True, hidden + n
-    return hide
-
-
 def net_score_change(now: tuple[int, int, int], before: tuple[int, int, int], min_tracks: int) -> Estimate | None:
     """Week-on-week change of the net score, (positive, negative, tracks) each, with a 95% interval."""
     if min(now[2], before[2]) < max(1, min_tracks):

@@ -16,7 +16,6 @@ import pandas as pd
 
 from batch.analytics import source
 from batch.analytics.forecast import ForecastConfig, forecast_sites
-from batch.analytics.measures import hidden_with_complements
 from batch.analytics.source import Period
 from batch.drift import Baseline
 from batch.report import svg
@@ -45,7 +44,7 @@ from batch.report.sections import (
     table_html,
 )
 from batch.sql.output import formula_safe
-from schemas.privacy import DEFAULT_MIN_TRACKS
+from schemas.privacy import DEFAULT_MIN_TRACKS, hidden_with_complements
 
 
 @dataclass(frozen=True)

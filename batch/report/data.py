@@ -20,8 +20,9 @@ import pandas as pd
 
 from batch.analytics import source
 from batch.analytics.forecast import hour_of_week
-from batch.analytics.measures import Estimate, hidden_with_complements, mean_valence, net_score, net_score_change
+from batch.analytics.measures import Estimate, mean_valence, net_score, net_score_change
 from batch.analytics.source import Period
+from schemas.privacy import hidden_with_complements
 
 HOUR_MS = 3_600_000
 
@@ -71,7 +72,7 @@ class Totals:
 
 
 def complements(frame: pd.DataFrame, min_tracks: int, groups: list[str]) -> pd.Series:
-    """The rows to hide within each group of `groups` (`hidden_with_complements`)."""
+    """The rows to hide within each group of `groups` (`schemas.privacy.hidden_with_complements`)."""
     hidden = pd.Series(False, index=frame.index)
     if len(frame):
         for _, rows in frame.groupby(groups, sort=False):

@@ -23,6 +23,7 @@ from onebox.eventlog import Skipped, parse_or_skip
 from stream.alarms import baseline_levels, baseline_zone, hour_of_week
 from stream.embedded import ALARMS, WINDOWS
 from stream.host.sites import StateError
+from stream.published import saved_min_tracks
 from stream.settings import BY_KEY
 from stream.state.local import read_state
 from stream.window_evidence import SiteClock
@@ -35,26 +36,17 @@ REPORT_SUFFIXES = (".html", ".pdf")  # the report itself; its CSVs and charts si
 ForecastHook = Callable[[], list[list[float]] | None]
 
 
-def with_complements(latest: Mapping[str, Mapping[int, dict[str, Any]]]) -> dict[str, dict[int, dict[str, Any]]]:
-    """The latest windows (camera id, "" for the site -> minutes -> window), with the camera window
-    of fewest customers also hidden wherever a camera ending with the site's shown window is too few:
-    the site's score minus the shown cameras' would otherwise give that camera's back. Every shown
-    window holds min_tracks customers, so one more hidden camera is always enough; counts stay."""
-    def scored(window: Mapping[str, Any]) -> bool:
-        return not window["insufficient"] and window["net"] is not None
+def marked(latest: Mapping[str, Mapping[int, dict[str, Any]]], min_tracks: int | None
+           ) -> dict[str, dict[int, dict[str, Any]]]:
+    """The latest windows (camera id, "" for the site -> minutes -> window), each camera window the stream
+    hid for another camera's sake (`stream.published`: insufficient, yet ``min_tracks`` customers or more)
+    marked ``hidden``, so the page says why. The stream hides them before it writes them: the page
+    shows what it reads. ``min_tracks`` None (no state saved yet): none marked."""
+    def hidden(key: str, window: Mapping[str, Any]) -> bool:
+        return bool(key) and min_tracks is not None and window["insufficient"] and window["tracks"] >= min_tracks
 
-    out = {key: dict(slots) for key, slots in latest.items()}
-    for minutes, site in latest.get("", {}).items():
-        if not scored(site):
-            continue
-        beside = [(w["tracks"], key) for key, slots in latest.items()
-                  if key and (w := slots.get(minutes)) is not None and w["end_ms"] == site["end_ms"]]
-        few = sum(tracks for tracks, key in beside if not scored(latest[key][minutes]))
-        shown = sorted((tracks, key) for tracks, key in beside if scored(latest[key][minutes]))
-        if few and shown:
-            key = shown[0][1]
-            out[key][minutes] = {**latest[key][minutes], "net": None, "low": None, "high": None, "hidden": True}
-    return out
+    return {key: {minutes: {**w, "hidden": True} if hidden(key, w) else dict(w) for minutes, w in slots.items()}
+            for key, slots in latest.items()}
 
 
 def _short(window: Mapping[str, Any]) -> dict[str, Any]:
@@ -80,6 +72,7 @@ class DashboardState:
     curve_day: dt.date | None = None
     baseline: dict[int, float] = field(default_factory=dict)  # local hour of the week -> mean net score
     baseline_clock: SiteClock = field(default_factory=SiteClock)  # the zone of those hours (the state's)
+    min_tracks: int | None = None  # the stream's, read from its state with the baseline
     _baseline_read: float = -1e18
     alarms: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=50))
     open_alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -125,28 +118,32 @@ class DashboardState:
                 if event.get("schema") == "camera_heartbeat":
                     self._heartbeat(event)
                     changed = True
-        if time.monotonic() - self._baseline_read >= BASELINE_EVERY_S:
+        # read at every poll until the stream has saved a state: its min_tracks tells which windows it hid
+        if self.min_tracks is None or time.monotonic() - self._baseline_read >= BASELINE_EVERY_S:
             self._baseline_read = time.monotonic()
             changed |= self._read_baseline()
         return changed
 
     def _read_baseline(self) -> bool:
-        """The alarm engine's own baseline (the usual net score per local hour of the week), read from
-        the stream runner's checkpoint through the stream's readers, without its writer's lock."""
+        """The alarm engine's own baseline (the usual net score per local hour of the week), and the
+        stream's min_tracks, read from the stream runner's checkpoint through the stream's readers,
+        without its writer's lock."""
         try:
             _, sites = read_state(self.stream_dir)
         except StateError:
             return False
         baseline = {}
+        min_tracks = self.min_tracks
         for site, document in sites.items():
             alarms = document.get("alarms") if isinstance(document, dict) else None
             if (self.site is not None and site != self.site) or not isinstance(alarms, dict):
                 continue
+            self.min_tracks = saved_min_tracks(document)
             for how, reference in baseline_levels(alarms, site).items():
                 baseline[how] = reference.net
             if baseline_zone(alarms, site) != self.baseline_clock.zone:
                 self.baseline_clock = SiteClock(baseline_zone(alarms, site))
-        changed = baseline != self.baseline
+        changed = baseline != self.baseline or min_tracks != self.min_tracks
         self.baseline = baseline
         return changed
 
@@ -215,7 +212,7 @@ class DashboardState:
 
     def snapshot(self) -> dict[str, Any]:
         status = self._status()
-        latest = with_complements(self.latest)
+        latest = marked(self.latest, self.min_tracks)
         names = {c["id"]: c.get("name") or c["id"] for c in status.get("cameras", [])}
         ids = sorted({k for k in self.latest if k} | set(self.health) | set(names))
         drift = (self.drift() if self.drift else None) or {}

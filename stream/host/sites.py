@@ -12,6 +12,10 @@ at the input record that made that site's watermark pass the boundary; ticks are
 input order. The output files are therefore a function of the input sequence alone, however it is
 cut into batches or restarted (the embedded runner's byte-for-byte restart guarantee).
 
+Published windows. The alarm rules judge each tick's windows as the engine made them; the outputs
+get them with the complements hidden (`stream.published`): no reader subtracts a camera's hidden
+score out of its site's.
+
 Exactly-once per site. Each site remembers, per partition (a log, a Kinesis shard), the last
 position it applied. A re-delivered record at or below that position is skipped for that site, so a
 site whose state was saved before a crash does not count the replay twice, while a site whose state
@@ -40,6 +44,7 @@ from schemas.types import SentimentAlarm, SentimentWindow
 from stream.alarms import AlarmConfig, AlarmEngine, baseline_zone
 from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
 from stream.host.outage import OutageWatch, Reachability, saved_reachability
+from stream.published import published
 
 SITE_STATE_VERSION = 3
 SITE_STATE_READ = (2, SITE_STATE_VERSION)  # 2: before the reachability (stream.host.outage)
@@ -236,8 +241,9 @@ class Sites:
                 late.extend(zip((fresh[k] for k in _indexes_of(result.late, site_events)), result.late, strict=True))
         placed.sort(key=lambda p: (p[0], p[1]))
         out.alarms += cleared  # a site sends again: said before the windows its events close
+        min_tracks = self.engine_config.min_tracks
         for _, _, tick, alarms in placed:
-            out.windows += tick.windows
+            out.windows += published(tick.windows, min_tracks)  # the alarms judged them whole
             out.heartbeats += tick.heartbeats
             out.alarms += alarms
         out.late = [e for _, e in sorted(late, key=lambda pair: pair[0])]
@@ -248,7 +254,7 @@ class Sites:
         out = Emitted(dirty={name} if ticks else set())
         for tick in ticks:
             raised = state.alarms.process([tick])
-            out.windows += tick.windows
+            out.windows += published(tick.windows, self.engine_config.min_tracks)  # the alarms judged them whole
             out.heartbeats += tick.heartbeats
             out.alarms += raised
             state.counters["windows"] += len(tick.windows)

@@ -3,7 +3,6 @@ minus the cameras shown beside it covers no customer or at least min_tracks of t
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from stream.embedded import EmbeddedRunner, RunnerConfig
 from stream.engine import EngineConfig
 from stream.jsonl import dumps
 from tests.onebox.browser import chromium
-from tests.onebox.events import window
 from tests.onebox.test_dashboard_page import serving
 from tests.stream.helpers import face
 
@@ -26,16 +24,21 @@ def _now_minute() -> int:
     return int(time.time() // 60 * 60_000)
 
 
-def _snapshot(tmp_path: Path, customers: dict[str, list[str]]) -> dict[str, Any]:
+def _windowed(tmp_path: Path, customers: dict[str, list[str]], start_ms: int = T0) -> None:
     """Each camera's customers (their expressions), one face event each in the same minute, windowed by
-    the real stream runner; the page's snapshot of what it wrote."""
-    events = [face(T0 + i * 1000, f"{camera}-{i}", camera=camera, site="cafe", top=top, n=i)
+    the real stream runner into the box's stream folder."""
+    events = [face(start_ms + i * 1000, f"{camera}-{i}", camera=camera, site="cafe", top=top, n=i)
               for camera, tops in customers.items() for i, top in enumerate(tops)]
     LocalLog(tmp_path / "log").append([dumps(e) for e in events])
     config = RunnerConfig(engine=EngineConfig(window_minutes=(5, 15)), check_time=False)
     runner = EmbeddedRunner(LocalLog(tmp_path / "log"), tmp_path / "stream", config)
     runner.drain(flush=True)
     runner.close()
+
+
+def _snapshot(tmp_path: Path, customers: dict[str, list[str]]) -> dict[str, Any]:
+    """The page's snapshot of what the real stream runner wrote for these customers (`_windowed`)."""
+    _windowed(tmp_path, customers)
     state = state_for(tmp_path, None)
     state.poll()
     return state.snapshot()
@@ -84,21 +87,18 @@ def test_cameras_that_all_hold_enough_are_all_shown(tmp_path: Path) -> None:
 
 
 def test_the_page_says_why_a_camera_with_enough_customers_is_hidden(tmp_path: Path) -> None:
-    """In a real browser: the door's score is not on the page, its count and the reason are."""
+    """In a real browser, over what the real stream runner wrote: the door's score is not on the page,
+    its count and the reason are; the site's score is."""
     from playwright.sync_api import expect
 
-    end = _now_minute()
     with serving(tmp_path, {"site": "cafe", "cameras": [{"id": "door"}, {"id": "terrace"}]}) as server:
-        with (tmp_path / "stream" / "windows.jsonl").open("a") as out:
-            for w in (window(None, 15, 0.5, tracks=8, end_ms=end), window("door", 15, 0.83, tracks=6, end_ms=end),
-                      window("terrace", 15, None, tracks=2, end_ms=end)):
-                out.write(json.dumps(w) + "\n")
+        _windowed(tmp_path, {"door": ["happy"] * 6, "terrace": ["angry"] * 2}, start_ms=_now_minute() - 60_000)
         with chromium() as browser:
             page = browser.new_page()
             page.goto(server.url)
             page.wait_for_selector("#connection.live", timeout=5000)
             expect(page.locator("#cameras")).to_contain_text("hidden because another camera has too few",
-                                                             timeout=3000)
+                                                             timeout=5000)
             cameras = page.inner_text("#cameras")
-            assert "6 customers" in cameras and "0.83" not in cameras
+            assert "6 customers" in cameras and "+1.00" not in cameras
             assert "+0.50" in page.inner_text("#site-scores")

@@ -62,8 +62,16 @@ def test_the_reason_names_the_site_and_camera_where_names_are_known_and_ids_wher
 
 def test_too_few_customers_is_said_with_how_many_were_seen() -> None:
     _, body = alarm_text(alarm(state="OK"), Names(), window(tracks=3, insufficient=True))
-    assert "Too few customers to judge in the 15 minutes to" in body and "(3 seen)" in body
+    assert "No score shown for the 15 minutes to" in body and "(3 seen): too few customers" in body
     assert body.startswith("cafe-7, door, ")  # ids where no names are known
+
+
+def test_a_window_hidden_beside_a_camera_with_too_few_is_not_said_to_hold_too_few_alone() -> None:
+    """The alarm judged the door's 23 customers; the stream published that window hidden (`stream.published`)."""
+    _, body = alarm_text(alarm(), Names(), window(tracks=23, insufficient=True))
+    assert "(23 seen): too few customers, or hidden so that a camera beside it with too few cannot be worked out" \
+        in body
+    assert "Too few customers to judge" not in body
 
 
 def test_a_clear_says_how_long_the_alarm_lasted_and_since_when() -> None:
