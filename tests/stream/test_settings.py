@@ -128,7 +128,9 @@ def test_the_site_file_the_example_and_config_show_name_every_setting(capsys: py
                                                                                              AlarmConfig())
         assert cli_main(["config", "show", "--config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert all(f"thresholds.{key}" in out for key in keys)
+    shown = out[out.index("\n[thresholds]\n"):out.index("\n[lake]\n")]
+    assert [line.split(" = ")[0].strip() for line in shown.splitlines() if line.startswith("  ") and " = " in line
+            and not line.startswith("      ")] == keys
 
 
 @pytest.mark.parametrize(("key", "value", "message"), [
