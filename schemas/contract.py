@@ -144,7 +144,8 @@ SENTIMENT_WINDOW = EventContract(
         Field("tracks", "integer", "Distinct tracks (customers) seen with usable faces.", minimum=0),
         Field("faces", "integer", "Usable face observations.", minimum=0),
         Field("low_quality_faces", "integer", "Observations left out by the quality gate.", minimum=0),
-        Field("insufficient_data", "boolean", "Fewer tracks than the minimum: measures are null."),
+        Field("insufficient_data", "boolean", "Fewer tracks than the minimum, or hidden beside a camera window "
+              "with too few so that the site window cannot give it back (schemas.privacy): measures are null."),
         _expression_shares("shares", "Share of tracks per expression.", nullable=True),
         Field("mean_valence", "number", "Mean valence over tracks.", nullable=True, minimum=-1.0, maximum=1.0),
         Field("valence_ci", "object", "95% interval of the mean valence.", nullable=True, fields=(
