@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from locallog.files import write_all
+from locallog.files import PRIVATE_FILE, PRIVATE_FOLDER, write_all
 from locallog.files import write_atomically as write_bytes_atomically
 from schemas.struct_mapping import json_default
 
@@ -25,8 +25,8 @@ class AppendFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        path.parent.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)  # the box owner's only
 
     @property
     def size(self) -> int:

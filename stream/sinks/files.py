@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from locallog.files import PRIVATE_FOLDER
 from locallog.stream_outputs import ALARMS, DEAD_LETTERS, LATE, OUTPUTS, WINDOWS
 from stream.deadletter import DeadLetter, JsonlDeadLetterSink
 from stream.host.sites import Emitted
@@ -20,7 +21,7 @@ from stream.jsonl import AppendFile, dumps
 class FileOutputs:
     def __init__(self, folder: Path | str, fault: Callable[[str], None] = lambda point: None) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
         self._fault = fault  # tests: "torn-write" halves a windows write; "after-<file>", "synced-<file>"
         self.files = {name: AppendFile(self.folder / name) for name in OUTPUTS}
         self._dead = JsonlDeadLetterSink.on(self.files[DEAD_LETTERS])

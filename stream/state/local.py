@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from locallog.files import PRIVATE_FILE, PRIVATE_FOLDER
 from stream.host.sites import StateError
 from stream.jsonl import write_atomically
 
@@ -30,7 +31,7 @@ class StateLockedError(StateError):
 def lock_folder(folder: Path) -> int:
     """An exclusive lock on ``folder/stream.lock`` (returns its descriptor; closing it lets go)."""
     path = folder / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -63,7 +64,7 @@ class LocalStateStore:
     def __init__(self, folder: Path | str, name: str = CHECKPOINT,
                  fault: Callable[[str], None] = lambda point: None) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
         self._lock: int | None = lock_folder(self.folder)
         self.path = self.folder / name
         self.atomic = True  # sites and position in one file, replaced at once

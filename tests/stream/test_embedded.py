@@ -260,3 +260,18 @@ def test_event_time_is_per_site_a_busy_neighbour_in_the_log_changes_nothing_for_
     alone = run("alone", quiet_site())
     assert alone[WINDOWS] and alone[LATE]
     assert run("mixed", interleave(quiet_site(), busy_site(30 * MINUTE_MS), 4)) == alone
+
+
+def test_the_state_folder_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Windows, alarms, late events and dead letters (raw records) are the box owner's: whatever the umask
+    lets through, the host creates its state folder and every file in it for the owner alone."""
+    old = os.umask(0o022)
+    try:
+        feed_and_drain(tmp_path / "log", tmp_path / "box" / "state", records(minutes=10), chunk=500)
+    finally:
+        os.umask(old)
+    state = tmp_path / "box" / "state"
+    made = {path.name: oct(path.stat().st_mode & 0o777) for path in state.iterdir() if path.is_file()}
+    assert set(OUTPUTS) | {CHECKPOINT} <= set(made)
+    assert made == dict.fromkeys(made, oct(0o600))
+    assert oct(state.stat().st_mode & 0o777) == oct(0o700)
