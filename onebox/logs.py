@@ -66,12 +66,36 @@ class CurrentStderr(logging.StreamHandler):
 
 
 class OwnerOnlyFile(logging.handlers.RotatingFileHandler):
-    """A rotated log whose files only the box's user can read (they name cameras, hosts and errors)."""
+    """A rotated log whose files only the box's user can read (they name cameras, hosts and errors).
+
+    A file it cannot write (a full disk) is said once on stderr, and again once it writes again: not
+    logging's own traceback for every line, which would bury the console in the hour a box needs it."""
+
+    failing: str | None = None  # why the file cannot be written, while it cannot
+    _failed_now = False
 
     def _open(self) -> TextIOWrapper:
         stream = super()._open()
         os.fchmod(stream.fileno(), 0o600)
         return stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed_now = False
+        super().emit(record)
+        if self.failing is not None and not self._failed_now:
+            self.failing = None
+            sys.stderr.write(f"moodlens: writing the log file {self.baseFilename} again\n")
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)
+            return
+        self._failed_now = True
+        if self.failing is None:
+            self.failing = str(error)
+            sys.stderr.write(f"moodlens: cannot write the log file {self.baseFilename} ({error}); its lines are "
+                             "lost until it can be written again (the console still shows them)\n")
 
 
 def teardown() -> None:
