@@ -36,6 +36,7 @@ from batch.report.data import (
 )
 from batch.report.page import page
 from batch.report.sections import (
+    NOBODY,
     TOO_FEW,
     drift_section,
     drivers_section,
@@ -221,24 +222,30 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions) -> Repo
                      f"<p class='note'>Hours with fewer than {m} customers are left blank ({TOO_FEW}); closed "
                      f"hours are blank too. {len(raised)} alarm(s) raised in the period.</p>" + rule_table))
 
-    camera_rows, camera_charts = [], []
+    camera_rows, camera_charts, unseen = [], [], []
     by_camera_totals = {key: Totals.of(rows) for key, rows in status.groupby(["site_id", "camera_id"], sort=True)}
     hidden_cameras = _hidden_within(list(by_camera_totals), [t.tracks for t in by_camera_totals.values()], m)
     for (site, camera), rows in status.groupby(["site_id", "camera_id"], sort=True):
         totals = by_camera_totals[(site, camera)]
         offline = int(rows["offline"].sum())
         camera_rows.append([escape(f"{site}/{camera}"), str(totals.visits), str(totals.tracks),
+                            NOBODY if not totals.visits else
                             estimate_html(None if (site, camera) in hidden_cameras else totals.net(m)),
                             f"{offline} h" if offline else "—"])
         cam_spans = [svg.Span(int(r.from_ms), int(r.to_ms), f"camera offline: no heartbeat for {r.hours} h")
                      for r in spans[(spans["site_id"] == site) & (spans["camera_id"] == camera)].itertuples()]
         lane = [svg.Lane("alarms", episodes.get((str(site), str(camera)), []))]
+        if not totals.visits and not cam_spans and not lane[0].episodes:  # an empty chart says nothing
+            unseen.append(f"{site}/{camera}")
+            continue
         camera_charts.append(svg.line_chart(svg.Chart(
             options.since_ms, options.until_ms, -1.0, 1.0, f"{site}/{camera}: net score by hour; grey = offline",
             "net score", [_series(camera, rows, hours)], spans=cam_spans, lanes=lane, height=183,
             timezone=options.zone(str(site)))))
+    no_chart = (f"<p class='note'>No customer in the period, so no chart: {escape(', '.join(unseen))}.</p>"
+                if unseen else "")
     sections.append(("cameras", "Per camera", table_html(["camera", "visits", "customers rated", "net score [95%]",
-                                                          "offline"], camera_rows) + "".join(camera_charts)))
+                                                          "offline"], camera_rows) + "".join(camera_charts) + no_chart))
 
     mix = source.expression_mix(con, period)
     total = int(mix["tracks"].sum()) if len(mix) else 0

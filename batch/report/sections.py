@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from batch.report.build import ReportOptions
 
 TOO_FEW = "too few customers"
+NOBODY = "no customers"  # nothing to hide: none came
 DAY_MS = 24 * HOUR_MS
 
 

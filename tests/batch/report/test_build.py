@@ -142,3 +142,17 @@ def test_the_drivers_table_never_shows_a_p_value_of_zero() -> None:
     drivers = full_report().html.split('<section id="drivers">')[1].split("</section>")[0]
     assert "<td>0.000</td>" not in drivers
     assert "<td>&lt;0.001</td>" in drivers  # the planted promotion is that clear
+
+
+def test_a_camera_nobody_came_to_is_named_once_without_an_empty_chart() -> None:
+    """Camera c sent its heartbeats all day but saw no one: its row says "no customers" (nothing is hidden,
+    there is nothing), and instead of an empty chart one line names it; a and b keep their charts."""
+    beats = tuple(samples.camera_heartbeat(site_id="tiny", camera_id="c", event_time_ms=START + minute * 60_000,
+                                           event_id=samples.new_event_id(START + minute * 60_000))
+                  for minute in range(0, 24 * 60, 15))
+    report = build_report(tiny_lake(beats), ReportOptions(START, START + 24 * HOUR_MS, "tiny", forecast=False))
+    row = _camera_row(report.html, "tiny/c")
+    assert "no customers" in row and "too few customers" not in row
+    assert "tiny/c: net score by hour" not in report.html
+    assert "No customer in the period, so no chart: tiny/c." in report.html
+    assert "tiny/a: net score by hour" in report.html and "tiny/b: net score by hour" in report.html
