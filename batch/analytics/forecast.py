@@ -209,6 +209,16 @@ def _with_intervals(predicted: pd.DataFrame, fit: _Fit, calibration: Calibration
     return out
 
 
+def _few_customers_unsaid(forecast: pd.DataFrame, fit: _Fit, min_tracks: int) -> pd.DataFrame:
+    """No net score where fewer than ``min_tracks`` customers are expected: an hour of the week that sees one
+    customer a week is fitted to that customer's mood (a forecast of +1.00, narrow bands) and would give it
+    back; its visits stay."""
+    few = forecast["visits"].to_numpy() * fit.usable_share < min_tracks
+    net = [c for c in forecast.columns if c == "net" or c.startswith(("net_lo", "net_hi"))]
+    forecast.loc[few, net] = np.nan
+    return forecast
+
+
 def _fold_errors(grid: pd.DataFrame, origin: int) -> pd.DataFrame:
     """One rolling origin: the week from `origin` forecast from the data before it, with the
     standardised errors z = (actual - mean) / predicted sd (net score; √visits)."""
@@ -326,7 +336,7 @@ def forecast_site(site: str, site_hours: pd.DataFrame, end_ms: int,
     fit = _fit(grid, config.timezone)
     future = np.arange(end_ms, end_ms + config.horizon_days * DAY_MS, HOUR_MS, dtype=np.int64)
     backtest, calibration = _backtest(grid, config)
-    forecast = _with_intervals(_predict(fit, future), fit, calibration)
+    forecast = _few_customers_unsaid(_with_intervals(_predict(fit, future), fit, calibration), fit, config.min_tracks)
     forecast.insert(0, "site_id", site)
     return SiteForecast(site, "ok", days, forecast, backtest, _anomalies(grid, fit, config))
 
