@@ -73,16 +73,21 @@ def test_a_restart_keeps_a_done_daily_jobs_hour_and_runs_one_missed_while_down_a
     assert box.supervisor.running("compact") and box.supervisor.running("report")
 
 
-def test_a_job_the_box_died_under_runs_again_at_the_next_start_and_the_log_says_why(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    state = tmp_path / "s"
-    clock = [MONDAY.replace(hour=5, minute=59)]
-    spawner = FakeSpawner()
+def _running_the_report(state: Path, clock: list[dt.datetime], spawner: FakeSpawner) -> Box:
+    """A box started at 5:59 on a Monday, stepped at 6:00:10: its weekly report has started."""
     box = _box(state, clock, spawner)
     box.start()
     clock[0] = MONDAY.replace(hour=6, minute=0, second=10)
     box.step()
-    assert box.supervisor.running("report")  # the weekly report started at 6:00 ... and `up` was killed
+    assert box.supervisor.running("report")
+    return box
+
+
+def test_a_job_the_box_died_under_runs_again_at_the_next_start_and_the_log_says_why(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state = tmp_path / "s"
+    clock, spawner = [MONDAY.replace(hour=5, minute=59)], FakeSpawner()
+    _running_the_report(state, clock, spawner)  # ... and `up` was killed
     clock[0] = MONDAY.replace(hour=6, minute=3)
     again = _box(state, clock)
     caplog.set_level("INFO", "moodlens.up")
@@ -94,13 +99,8 @@ def test_a_job_the_box_died_under_runs_again_at_the_next_start_and_the_log_says_
 
 def test_a_job_stopped_with_the_box_runs_again_at_the_next_start(tmp_path: Path) -> None:
     state = tmp_path / "s"
-    clock = [MONDAY.replace(hour=5, minute=59)]
-    spawner = FakeSpawner()
-    box = _box(state, clock, spawner)
-    box.start()
-    clock[0] = MONDAY.replace(hour=6, minute=0, second=10)
-    box.step()
-    assert box.supervisor.running("report")
+    clock, spawner = [MONDAY.replace(hour=5, minute=59)], FakeSpawner()
+    box = _running_the_report(state, clock, spawner)
     for process in spawner.spawned:  # Ctrl-C: every child stops on its signal
         process.code = -2
     box.shutdown(grace_s=0.0)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from locallog import LocalLog
@@ -50,6 +52,18 @@ def _up(site_file: Path) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@contextmanager
+def _stopped_at_exit(site_file: Path) -> Iterator[subprocess.Popen[str]]:
+    """A second `up`, stopped with SIGTERM when the block ends; it must then end cleanly."""
+    second = _up(site_file)
+    try:
+        yield second
+    finally:
+        second.send_signal(signal.SIGTERM)
+        output, _ = second.communicate(timeout=60)
+    assert second.returncode == 0, output
+
+
 def _faces(log: Path) -> list[dict]:  # type: ignore[type-arg]
     records, offset = [], 0
     reader = LocalLog(log)
@@ -84,17 +98,12 @@ def test_kill_9_of_up_then_a_new_up_leaves_no_old_process_and_counts_no_face_twi
         _wait(lambda: not (set(processes_of(site, state)) & old), "the old children to die with their supervisor",
               timeout=30)
         faces_before = {f["event_id"] for f in _faces(log)}
-        second = _up(site_file)
-        try:
+        with _stopped_at_exit(site_file):
             _wait(lambda: bool(_running(status)) and {c["pid"] for c in _running(status)} != old, "the second up")
             running = processes_of(site, state)
             assert sorted(running.values()) == ["edge", "stream"], running  # one edge, one runner: no second set
             assert not set(running) & old
             _wait(lambda: len(_faces(log)) > len(faces_before), "the second up's faces")
-        finally:
-            second.send_signal(signal.SIGTERM)
-            output, _ = second.communicate(timeout=60)
-        assert second.returncode == 0, output
     finally:
         first.kill()
     assert not processes_of(site, state)
@@ -148,15 +157,10 @@ def test_a_clip_camera_goes_on_after_kill_9_of_up_and_counts_no_face_twice(tmp_p
         first.kill()  # kill -9 of `up` in the middle of the clip
         first.wait()
         _wait(lambda: not processes_of(site, state), "the old children to die with their supervisor", timeout=30)
-        second = _up(site_file)
-        try:
+        with _stopped_at_exit(site_file):
             _wait(lambda: status.exists() and any(c["name"] == "edge-door" and c["state"] == "exited"
                                                   for c in json.loads(status.read_text())["children"]),
                   "the clip's end", timeout=180)
-        finally:
-            second.send_signal(signal.SIGTERM)
-            output, _ = second.communicate(timeout=60)
-        assert second.returncode == 0, output
     finally:
         first.kill()
     updates = sum(f.get("kind") == "track_update" for f in _faces(log))
