@@ -242,10 +242,10 @@ close:
     for (Py_ssize_t i = 0; i < obj->n_fields; i++) {
         const Spec *f = &obj->fields[i];
         if (seen & (UINT64_C(1) << i)) continue;
-        if (f->required) return 0;
-        if (f->when_index >= 0 && (seen & (UINT64_C(1) << f->when_index))) {
-            if (sibling_equals(t, &obj->fields[f->when_index], f->when_value, r) != 0) return 0;
-        }
+        int absent = absent_member(f, seen);
+        if (absent == ABSENT_REFUSED) return 0;
+        if (absent == ABSENT_IF_SIBLING_DIFFERS
+            && sibling_equals(t, &obj->fields[f->when_index], f->when_value, r) != 0) return 0;
         put_empty(t, f, r, 0);
     }
     return sum_holds(obj, sum);

@@ -178,9 +178,10 @@ close:
     for (Py_ssize_t i = 0; i < obj->n_fields; i++) {
         const Spec *f = &obj->fields[i];
         if (seen & (UINT64_C(1) << i)) continue;
-        if (f->required) return 0;
-        Py_ssize_t w = f->when_index;
-        if (w >= 0 && (seen & (UINT64_C(1) << w))) {
+        int absent = absent_member(f, seen);
+        if (absent == ABSENT_REFUSED) return 0;
+        if (absent == ABSENT_IF_SIBLING_DIFFERS) {
+            Py_ssize_t w = f->when_index;
             PyObject *sibling = values[w] ? Py_NewRef(values[w]) : make_at(&obj->fields[w], c, places[w]);
             if (!sibling) return 0;
             int equal = PyObject_RichCompareBool(sibling, f->when_value, Py_EQ);

@@ -216,6 +216,16 @@ static inline int next_member(Cursor *c) {
     return 1;
 }
 
+/* Member `f` absent from a record whose members marked in `seen` were there: ABSENT_REFUSED when it is
+ * required, ABSENT_IF_SIBLING_DIFFERS when a seen sibling's value decides (required_when: the caller compares
+ * it with `when_value`, each parser reading values its own way), else ABSENT_FINE. */
+enum { ABSENT_REFUSED = 0, ABSENT_FINE = 1, ABSENT_IF_SIBLING_DIFFERS = 2 };
+static inline int absent_member(const Spec *f, uint64_t seen) {
+    if (f->required) return ABSENT_REFUSED;
+    if (f->when_index >= 0 && (seen & (UINT64_C(1) << f->when_index))) return ABSENT_IF_SIBLING_DIFFERS;
+    return ABSENT_FINE;
+}
+
 /* The object's sum rule (its members add up to 1 within its tolerance), or no rule at all. */
 static inline int sum_holds(const Spec *obj, double sum) {
     return obj->sum_limit < 0.0 || (obj->n_fields > 0 && fabs(sum - 1.0) < obj->sum_limit);
