@@ -79,10 +79,11 @@ def published_alarms(alarms: Sequence[SentimentAlarm], windows: Sequence[Sentime
         window = hidden.get((alarm["site_id"], alarm["camera_id"], alarm["event_time_ms"]))
         reason = None if window is None else latest_not_shown(alarm["reason"], window_minutes, window["tracks"],
                                                               window["tracks"] >= min_tracks)
+        told = alarm
         if reason is not None:
-            alarm = alarm.copy()
-            alarm["reason"], alarm["value"] = reason[:REASON_MAX], None
-        out.append(alarm)
+            told = alarm.copy()
+            told["reason"], told["value"] = reason[:REASON_MAX], None
+        out.append(told)
     return out
 
 

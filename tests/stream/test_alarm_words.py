@@ -206,7 +206,7 @@ def test_a_window_readers_get_hidden_is_said_not_shown_instead_of_its_score(
     assert alarm_words.latest_score(reason, length) == (float(f"{net:.2f}"), count)
     hidden = alarm_words.latest_not_shown(reason, length, count, complement)
     assert hidden is not None and alarm_words.latest_score(hidden, length) is None and not jargon(hidden)
-    head, clause = reason.rsplit(f"; the last {length} minutes: ", 1)
+    head = reason.rsplit(f"; the last {length} minutes: ", 1)[0]
     said = hidden.removeprefix(head)
     assert said != hidden and f"{net:+.2f}" not in said and "." not in said
     assert ("score not shown" in said and "too few customers" in said) if complement else \

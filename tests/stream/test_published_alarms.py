@@ -24,8 +24,14 @@ from stream.host.sites import Applied, Emitted, Sites
 from stream.jsonl import dumps, iter_jsonl
 from stream.published import published, published_alarms
 from tests.stream.host.test_sites import ALARMS, ENGINE
-from tests.stream.test_published import (CONFIG, MIN_TRACKS, _sour_site_with_a_lone_customer, crowds, engine_windows,
-                                         recovered)
+from tests.stream.test_published import (
+    CONFIG,
+    MIN_TRACKS,
+    _sour_site_with_a_lone_customer,
+    crowds,
+    engine_windows,
+    recovered,
+)
 
 RUNNER = RunnerConfig(engine=ENGINE, alarms=ALARMS, check_time=False)
 UNCHANGED = ("schema", "schema_version", "event_id", "site_id", "event_time_ms", "camera_id", "rule", "state",
@@ -46,12 +52,11 @@ def with_alarm_scores(windows: Iterable[Mapping[str, Any]], alarms: Iterable[Map
     """The windows, each hidden one whose score an alarm tells filled in with it: what a reader of both has."""
     scores = {(a["site_id"], a["camera_id"], a["event_time_ms"]): score for a in alarms
               if (score := told(a, minutes)) is not None}
-    out = []
-    for w in windows:
+    out = [dict(w) for w in windows]
+    for w in out:
         key = (w["site_id"], w["camera_id"], w["window_end_ms"])
         if w["net_score"] is None and w["window_minutes"] == minutes and key in scores:
-            w = {**w, "net_score": scores[key], "insufficient_data": False}
-        out.append(dict(w))
+            w["net_score"], w["insufficient_data"] = scores[key], False
     return out
 
 
@@ -125,17 +130,19 @@ def test_the_alarm_rules_keep_the_same_state_as_when_the_alarms_told_every_score
     with mock.patch.object(sites_module, "published_alarms", not_published):
         whole, sites_whole = _sites_run(events)
     assert sites.snapshot() == sites_whole.snapshot()
-    assert [{k: a[k] for k in UNCHANGED} for a in out.alarms] == [{k: a[k] for k in UNCHANGED} for a in whole.alarms]
+    def judged(alarms: list[Any]) -> list[dict[str, Any]]:
+        return [{k: a[k] for k in UNCHANGED} for a in alarms]
+    assert judged(out.alarms) == judged(whole.alarms)
     assert out.alarms != whole.alarms
 
 
-def _window_alarm(window: Mapping[str, Any], minutes: int) -> dict[str, Any]:
+def _window_alarm(window: Mapping[str, Any], minutes: int) -> Any:
     """The low_sentiment raise the rules make on ``window`` (its score, customers and end)."""
     net = window["net_score"]
     reason = alarm_words.low_raised(alarm_words.place(window["site_id"], window["camera_id"]), "14:00 UTC", 30, net,
                                     window["tracks"], minutes, -0.2)
-    return dict(alarm_event("low_sentiment", window["site_id"], window["camera_id"], "ALARM", window["window_end_ms"],
-                            net, -0.2, reason))
+    return alarm_event("low_sentiment", window["site_id"], window["camera_id"], "ALARM", window["window_end_ms"], net,
+                       -0.2, reason)
 
 
 @settings(max_examples=60, deadline=None)
@@ -144,10 +151,10 @@ def test_no_window_and_alarm_published_together_give_a_hidden_camera_back(events
                                                                            minutes: int) -> None:
     """Every window the engine could judge has an alarm telling its score: published, no alarm tells the
     score of a window readers get hidden, and an alarm on a shown window is left as it was."""
-    raw = engine_windows(events, CONFIG.engine)
+    raw: Any = engine_windows(events, CONFIG.engine)
     alarms = [_window_alarm(w, minutes) for w in raw if w["net_score"] is not None and w["window_minutes"] == minutes]
     windows = published(raw, MIN_TRACKS)
-    out = published_alarms(alarms, windows, minutes, MIN_TRACKS)
+    out: list[Any] = published_alarms(alarms, windows, minutes, MIN_TRACKS)
     assert recovered(with_alarm_scores(windows, out, minutes), MIN_TRACKS) == []
     shown = {(w["camera_id"], w["window_end_ms"]) for w in windows
              if not w["insufficient_data"] and w["window_minutes"] == minutes}
@@ -157,24 +164,26 @@ def test_no_window_and_alarm_published_together_give_a_hidden_camera_back(events
         else:
             assert alarm["value"] is None and alarm_words.latest_score(alarm["reason"], minutes) is None
             assert {k: alarm[k] for k in UNCHANGED} == {k: was[k] for k in UNCHANGED}
-            assert validate_event(alarm) == []  # type: ignore[arg-type]
+            assert validate_event(alarm) == []
 
 
 def test_an_alarm_on_a_window_with_too_few_customers_says_so_and_other_alarms_pass_as_they_are() -> None:
     """A window the engine itself suppressed (3 customers, min_tracks 5) and the alarms that tell no latest
     window (a quiet resolve, a sequential drop) at the same end."""
-    window = {"site_id": "cafe", "camera_id": "till", "window_end_ms": 1_790_000_000_000, "window_minutes": 15,
+    window: Any = {"site_id": "cafe", "camera_id": "till", "window_end_ms": 1_790_000_000_000, "window_minutes": 15,
               "tracks": 3, "insufficient_data": True, "net_score": None}
     raised = _window_alarm({**window, "net_score": -0.5}, 15)
-    quiet = {**raised, "event_id": raised["event_id"].replace("0", "2"), "value": None,
+    quiet: Any = {**raised, "event_id": raised["event_id"].replace("0", "2"), "value": None,
              "reason": alarm_words.quiet_resolved(alarm_words.place("cafe", "till"), 30, "14:00 UTC")}
-    drop = {**raised, "event_id": raised["event_id"].replace("0", "1"), "rule": "sentiment_drop", "value": -0.3,
+    drop: Any = {**raised, "event_id": raised["event_id"].replace("0", "1"), "rule": "sentiment_drop", "value": -0.3,
             "reason": alarm_words.drop_raised(alarm_words.place("cafe", "till"), "13:00 UTC", 60, 40, 20, 4, -0.4,
                                               0.2, 0.4)}
-    out = published_alarms([raised, quiet, drop], [window], 15, 5)  # type: ignore[list-item]
+    out = published_alarms([raised, quiet, drop], [window], 15, 5)
     assert out[1:] == [quiet, drop]
     assert out[0]["value"] is None
     assert out[0]["reason"].endswith("; the last 15 minutes: too few customers to show a score (3 customers)")
-    empty = published_alarms([raised], [{**window, "tracks": 0}], 15, 5)  # type: ignore[list-item]
+    nobody: Any = {**window, "tracks": 0}
+    empty = published_alarms([raised], [nobody], 15, 5)
     assert empty[0]["reason"].endswith("; the last 15 minutes: no customers")
-    assert published_alarms([raised], [{**window, "window_minutes": 5}], 15, 5) == [raised]  # type: ignore[list-item]
+    shorter: Any = {**window, "window_minutes": 5}
+    assert published_alarms([raised], [shorter], 15, 5) == [raised]
