@@ -4,10 +4,10 @@ The box sends it through Apprise (``onebox.alerts``), the AWS host publishes it 
 (``stream.sinks.aws.SnsAlarmSink``). The alarm's reason says what happened, where, since when and how
 bad (its words are `stream.alarm_words`', not re-explained here); the message adds the site and camera by
 the names people use (also in the reason), the local time, what the net score of the window the alarm was
-judged on means in customers (when there is one), and a link to the live page. A window readers get hidden
-(`stream.published`) shows no score here either: an alarm judged on it says why in its reason, and its
-``value`` is null. A clear says how long
-the alarm lasted, when the sender knows when it told of the raise.
+judged on means in customers (when there is one), and a link to the live page. A clear says how long
+the alarm lasted, when the sender knows when it told of the raise. A window readers get hidden
+(`stream.published`) shows no score here either: an alarm judged on it says why in its reason (said once),
+and its ``value`` is null.
 """
 
 from __future__ import annotations
