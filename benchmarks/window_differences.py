@@ -7,11 +7,14 @@ Reads a ``windows.jsonl`` as the stream runner wrote it and prints, as JSON:
   `stream.published` is there to make this 0;
 * ``nested``: of the pairs of shown windows of one key (site or camera) ending together, one longer,
   how many differ by 1 to ``min_tracks - 1`` customers (the longer one's earlier part given back);
-  not stopped yet (README, "What suppression does not (yet) stop").
+  not stopped yet (README, "What suppression does not (yet) stop");
+* ``alarms`` (with ``--alarms``, the runner's alarms.jsonl): of the alarm changes, how many were judged on a
+  window readers get hidden (its site, camera and end, the alarms' window length), and how many of those
+  tell that window's score in their reason (`stream.published` is there to make this 0).
 
     .venv/bin/python -m moodlens.cli demo history --sites 2 --days 14 --seed 1 --out /tmp/h
     .venv/bin/python -m moodlens.cli stream run --log /tmp/h/log --state /tmp/h/stream --once --flush --no-time-check
-    .venv/bin/python benchmarks/window_differences.py /tmp/h/stream/windows.jsonl
+    .venv/bin/python benchmarks/window_differences.py /tmp/h/stream/windows.jsonl --alarms /tmp/h/stream/alarms.jsonl
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from schemas.privacy import DEFAULT_MIN_TRACKS
+from stream.alarm_config import AlarmConfig
+from stream.alarm_words import latest_score
 from stream.jsonl import iter_jsonl
 
 
@@ -54,12 +59,28 @@ def differences(windows: list[dict[str, Any]], min_tracks: int) -> dict[str, Any
             "nested": {"shown_pairs": pairs, "give_back_1_to_min_tracks_minus_1": few}}
 
 
+def alarm_leaks(windows: list[dict[str, Any]], alarms: list[dict[str, Any]], window_minutes: int) -> dict[str, int]:
+    hidden = {(w["site_id"], w["camera_id"], w["window_end_ms"]) for w in windows
+              if w["insufficient_data"] and w["window_minutes"] == window_minutes}
+    judged = [a for a in alarms if (a["site_id"], a["camera_id"], a["event_time_ms"]) in hidden]
+    return {"changes": len(alarms), "on_hidden_windows": len(judged),
+            "tell_the_hidden_window_s_score": sum(latest_score(a["reason"], window_minutes) is not None
+                                                  for a in judged)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("windows", type=Path, help="a windows.jsonl the stream runner wrote")
     parser.add_argument("--min-tracks", type=int, default=DEFAULT_MIN_TRACKS)
+    parser.add_argument("--alarms", type=Path, help="the alarms.jsonl the runner wrote beside the windows")
+    parser.add_argument("--alarm-minutes", type=int, default=AlarmConfig().window_minutes,
+                        help="the alarms' window length (default: the stream's)")
     args = parser.parse_args()
-    print(json.dumps(differences(list(iter_jsonl(args.windows)), args.min_tracks), indent=1))
+    windows = list(iter_jsonl(args.windows))
+    figures = differences(windows, args.min_tracks)
+    if args.alarms is not None:
+        figures["alarms"] = alarm_leaks(windows, list(iter_jsonl(args.alarms)), args.alarm_minutes)
+    print(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -9,11 +9,16 @@ found too far below to be chance.
 A net score is the customers' mood in one number: each counts +1 happy, -1 unhappy, 0 neither, and the
 score is their mean (-0.35: for every 100 customers, 35 more looked unhappy than happy).
 
+An alarm judged on a window its readers get hidden (`stream.published`) says why that window is not
+shown instead of its score (`latest_not_shown`).
+
 Where: a reason names its place as the alarm gives it (``camera cam-2``, ``site cafe-7``); a sender that
 knows the names people use puts them in its place (`named`).
 """
 
 from __future__ import annotations
+
+import re
 
 # (rule, state) -> what happened, in a message's title
 HAPPENED = {
@@ -57,8 +62,44 @@ def duration(minutes: float) -> str:
     return f"{whole // 60} h {whole % 60:02d} min"
 
 
+def _latest_opening(window_minutes: int) -> str:
+    return f"; the last {window_minutes} minutes: "
+
+
 def _latest(net: float, count: int, window_minutes: int) -> str:
-    return f"the last {window_minutes} minutes: {score(net)} over {customers(count)}"
+    """The score of the window the alarm was judged on: the last clause of the reasons that tell one."""
+    return f"{_latest_opening(window_minutes)[2:]}{score(net)} over {customers(count)}"
+
+
+def latest_score(reason: str, window_minutes: int) -> tuple[float, int] | None:
+    """The net score and customers of the latest window ``reason`` tells (`_latest`, as said: to 2 places);
+    None when it tells none."""
+    _, opening, clause = reason.rpartition(_latest_opening(window_minutes))
+    found = re.fullmatch(r"([+-]\d+\.\d+) over (\d+) customers?", clause) if opening else None
+    return (float(found[1]), int(found[2])) if found else None
+
+
+def says_latest_not_shown(reason: str, window_minutes: int) -> bool:
+    """Whether ``reason`` says why its latest window is not shown (`latest_not_shown`) instead of its score."""
+    return _latest_opening(window_minutes) in reason and latest_score(reason, window_minutes) is None
+
+
+def latest_not_shown(reason: str, window_minutes: int, count: int, complement: bool) -> str | None:
+    """``reason`` with its latest window's score (`_latest`) replaced by why that window is not shown to
+    readers (`stream.published`): too few customers (``count``), or ``complement``: hidden beside a camera
+    with too few, whose score it would give back with the site's. None when the reason tells no score of
+    its latest window (a sequential drop, a quiet resolve, a reason already without it)."""
+    if latest_score(reason, window_minutes) is None:
+        return None
+    head = reason.rpartition(_latest_opening(window_minutes))[0]
+    if complement:
+        why = (f"score not shown ({customers(count)}): with the site's score it would give away another "
+               f"camera here that had too few customers to show")
+    elif count:
+        why = f"too few customers to show a score ({customers(count)})"
+    else:
+        why = "no customers"
+    return f"{head}{_latest_opening(window_minutes)}{why}"
 
 
 def low_raised(where: str, since: str, minutes: float, net: float, count: int, window_minutes: int,

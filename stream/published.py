@@ -10,7 +10,11 @@ null, its counts kept. Such a window is told apart from one with too few custome
 ``min_tracks`` or more.
 
 The alarm rules judge the engine's windows as they are (`stream.host.sites` hands them the tick
-before this step): what is hidden from readers still counts as evidence.
+before this step): what is hidden from readers still counts as evidence. An alarm of the tick judged
+on a window readers get hidden (its site, camera, end and the alarms' window length) would tell its
+score in its reason and ``value``; it is published without them (`published_alarms`): its reason
+says why the window is not shown (`stream.alarm_words.latest_not_shown`), its ``value`` is null.
+The rules' state is not touched: only the events that leave the host change.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from schemas.contract import SENTIMENT_ALARM
 from schemas.privacy import complements
-from schemas.types import SentimentWindow
+from schemas.types import SentimentAlarm, SentimentWindow
+from stream.alarm_words import latest_not_shown
 
+REASON_MAX = SENTIMENT_ALARM.field_named("reason").max_length
 MEASURES = ("shares", "mean_valence", "valence_ci", "net_score", "net_score_ci")
 
 
@@ -55,6 +62,28 @@ def published(windows: Sequence[SentimentWindow], min_tracks: int) -> list[Senti
         for i, hide in zip(cameras, more, strict=True):
             if hide:
                 out[i] = as_hidden(windows[i])
+    return out
+
+
+def published_alarms(alarms: Sequence[SentimentAlarm], windows: Sequence[SentimentWindow], window_minutes: int,
+                     min_tracks: int) -> list[SentimentAlarm]:
+    """``alarms`` of a tick with ``windows`` (that tick's, as `published` made them): one judged on a hidden
+    window (``window_minutes`` long, ending at the alarm's time) without that window's score; each in its
+    place. ``min_tracks``: the engine's, telling a complement from a window with too few customers."""
+    if not alarms or not any(w["insufficient_data"] for w in windows):
+        return list(alarms)
+    hidden = {(w["site_id"], w["camera_id"], w["window_end_ms"]): w for w in windows
+              if w["insufficient_data"] and w["window_minutes"] == window_minutes}
+    out = []
+    for alarm in alarms:
+        window = hidden.get((alarm["site_id"], alarm["camera_id"], alarm["event_time_ms"]))
+        reason = None if window is None else latest_not_shown(alarm["reason"], window_minutes, window["tracks"],
+                                                              window["tracks"] >= min_tracks)
+        told = alarm
+        if reason is not None:
+            told = alarm.copy()
+            told["reason"], told["value"] = reason[:REASON_MAX], None
+        out.append(told)
     return out
 
 

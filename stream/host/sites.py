@@ -14,7 +14,7 @@ cut into batches or restarted (the embedded runner's byte-for-byte restart guara
 
 Published windows. The alarm rules judge each tick's windows as the engine made them; the outputs
 get them with the complements hidden (`stream.published`): no reader subtracts a camera's hidden
-score out of its site's.
+score out of its site's; nor reads it in an alarm judged on a hidden window (published without it).
 
 Exactly-once per site. Each site remembers, per partition (a log, a Kinesis shard), the last
 position it applied. A re-delivered record at or below that position is skipped for that site, so a
@@ -44,7 +44,7 @@ from schemas.types import SentimentAlarm, SentimentWindow
 from stream.alarms import AlarmConfig, AlarmEngine, baseline_zone
 from stream.engine import EngineConfig, EngineStats, Tick, WindowEngine
 from stream.host.outage import OutageWatch, Reachability, saved_reachability
-from stream.published import published
+from stream.published import published, published_alarms
 
 SITE_STATE_VERSION = 3
 SITE_STATE_READ = (2, SITE_STATE_VERSION)  # 2: before the reachability (stream.host.outage)
@@ -241,11 +241,8 @@ class Sites:
                 late.extend(zip((fresh[k] for k in _indexes_of(result.late, site_events)), result.late, strict=True))
         placed.sort(key=lambda p: (p[0], p[1]))
         out.alarms += cleared  # a site sends again: said before the windows its events close
-        min_tracks = self.engine_config.min_tracks
         for _, _, tick, alarms in placed:
-            out.windows += published(tick.windows, min_tracks)  # the alarms judged them whole
-            out.heartbeats += tick.heartbeats
-            out.alarms += alarms
+            self._publish(out, tick, alarms)
         out.late = [e for _, e in sorted(late, key=lambda pair: pair[0])]
         return out
 
@@ -254,12 +251,18 @@ class Sites:
         out = Emitted(dirty={name} if ticks else set())
         for tick in ticks:
             raised = state.alarms.process([tick])
-            out.windows += published(tick.windows, self.engine_config.min_tracks)  # the alarms judged them whole
-            out.heartbeats += tick.heartbeats
-            out.alarms += raised
+            self._publish(out, tick, raised)
             state.counters["windows"] += len(tick.windows)
             state.counters["alarms"] += len(raised)
         return out
+
+    def _publish(self, out: Emitted, tick: Tick, alarms: list[SentimentAlarm]) -> None:
+        """A judged tick's output as readers get it (`stream.published`): the alarms judged its windows whole."""
+        windows = published(tick.windows, self.engine_config.min_tracks)
+        out.windows += windows
+        out.heartbeats += tick.heartbeats
+        out.alarms += published_alarms(alarms, windows, self.alarm_config.window_minutes,
+                                       self.engine_config.min_tracks)
 
     def on_wall_clock(self, idle_ms: int | None) -> Emitted:
         """The host's wall-clock duties: outages raised (``watch_outages``), then the idle advance."""

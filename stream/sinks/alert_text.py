@@ -5,7 +5,9 @@ The box sends it through Apprise (``onebox.alerts``), the AWS host publishes it 
 bad (its words are `stream.alarm_words`', not re-explained here); the message adds the site and camera by
 the names people use (also in the reason), the local time, what the net score of the window the alarm was
 judged on means in customers (when there is one), and a link to the live page. A clear says how long
-the alarm lasted, when the sender knows when it told of the raise.
+the alarm lasted, when the sender knows when it told of the raise. A window readers get hidden
+(`stream.published`) shows no score here either: an alarm judged on it says why in its reason (said once),
+and its ``value`` is null.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stream.alarm_words import HAPPENED, named
+from stream.alarm_words import HAPPENED, named, says_latest_not_shown
 
 __all__ = ["HAPPENED", "Names", "alarm_text", "describe_window", "how_long", "local_time", "net_words", "report_text",
            "window_key"]
@@ -95,8 +97,9 @@ def alarm_text(alarm: Mapping[str, Any], names: Names, window: Mapping[str, Any]
     if alarm["state"] == "OK" and raised_ms is not None and raised_ms <= alarm["event_time_ms"]:
         lines.append(f"Lasted {how_long(alarm['event_time_ms'] - raised_ms)}, "
                      f"since {local_time(raised_ms, names.timezone)}.")
-    if window is not None:
-        lines.append(describe_window(window, names.timezone))
+    if window is not None and not (window.get("insufficient_data")
+                                   and says_latest_not_shown(alarm["reason"], window["window_minutes"])):
+        lines.append(describe_window(window, names.timezone))  # unless the reason said why it is not shown
     if names.page_url:
         lines.append(f"Live page: {names.page_url}")
     return title[:200], "\n".join(lines)

@@ -192,3 +192,33 @@ def test_the_title_words_and_the_reasons_agree_on_what_happened() -> None:
              ("sentiment_drop", "OK"): "usual"}
     for key, reason in reasons.items():
         assert agree[key] in alarm_words.HAPPENED[key] and agree[key] in reason
+
+
+@given(places, clocks, nets, st.integers(0, 5000), st.sampled_from([5, 15, 60]), st.integers(0, 3), st.booleans())
+def test_a_window_readers_get_hidden_is_said_not_shown_instead_of_its_score(
+        where: str, clock: str, net: float, count: int, length: int, kind: int, complement: bool) -> None:
+    """Each reason that tells its latest window's score (`stream.published` hides such a window) reads it back,
+    and without it says why the window is not shown, what happened, where and since when as before."""
+    reason = [alarm_words.low_raised(where, clock, 40, net, count, length, -0.2, 0.1),
+              alarm_words.low_cleared(where, net, count, length, 0.0),
+              alarm_words.drop_window_raised(where, clock, 40, net, count, length, -0.3, 0.2, 21),
+              alarm_words.drop_window_cleared(where, net, count, length, -0.1, 0.2)][kind]
+    assert alarm_words.latest_score(reason, length) == (float(f"{net:.2f}"), count)
+    hidden = alarm_words.latest_not_shown(reason, length, count, complement)
+    assert hidden is not None and alarm_words.latest_score(hidden, length) is None and not jargon(hidden)
+    head = reason.rsplit(f"; the last {length} minutes: ", 1)[0]
+    said = hidden.removeprefix(head)
+    assert said != hidden and f"{net:+.2f}" not in said and "." not in said
+    assert ("score not shown" in said and "too few customers" in said) if complement else \
+        ("too few customers to show a score" in said if count else said.endswith("no customers"))
+    assert alarm_words.latest_not_shown(hidden, length, count, complement) is None  # nothing left to hide
+
+
+def test_reasons_that_tell_no_latest_window_are_not_rewritten() -> None:
+    for reason in (alarm_words.drop_raised("camera c", "14:00 UTC", 30, 20, 10, 2, -0.4, 0.2, 0.4),
+                   alarm_words.drop_cleared("camera c", "14:00 UTC", 40, 10, 12, 0.05, 0.2),
+                   alarm_words.quiet_resolved("camera c", 30, "14:00 UTC"),
+                   alarm_words.camera_silent("camera c", 12.0, "14:00 UTC"),
+                   alarm_words.low_raised("camera c", "14:00 UTC", 30, -0.5, 20, 5, -0.2)):  # a 5-minute window's
+        assert alarm_words.latest_score(reason, 15) is None
+        assert alarm_words.latest_not_shown(reason, 15, 20, True) is None

@@ -193,7 +193,9 @@ def test_the_alarms_judge_the_windows_the_readers_do_not_see() -> None:
     out = _run(events)
     with mock.patch.object(sites_module, "published", lambda windows, min_tracks: list(windows)):
         whole = _run(events)
-    assert out.alarms == whole.alarms and any(a["camera_id"] == "cam-a" for a in out.alarms)
+    judged_alike = [{k: v for k, v in a.items() if k not in ("reason", "value")} for a in out.alarms]
+    assert judged_alike == [{k: v for k, v in a.items() if k not in ("reason", "value")} for a in whole.alarms]
+    assert any(a["camera_id"] == "cam-a" for a in out.alarms)  # its words: tests/stream/test_published_alarms.py
     hidden = {(w["camera_id"], w["window_end_ms"], w["window_minutes"])
               for w, was in zip(out.windows, whole.windows, strict=True) if w != was}
     assert hidden and {camera for camera, _, _ in hidden} == {"cam-a"}

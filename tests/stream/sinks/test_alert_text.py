@@ -13,11 +13,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stream import alarm_words
-from stream.host.sites import Emitted
+from stream.host.sites import Applied, Emitted, Sites
+from stream.published import published_alarms
 from stream.sinks.alert_text import HAPPENED, Names, alarm_text, how_long, net_words
 from stream.sinks.aws import AwsOutputs, SnsAlarmSink
 from tests.stream.alarm_reasons import jargon
+from tests.stream.host.test_sites import ALARMS, ENGINE
 from tests.stream.sinks.test_aws import queue
+from tests.stream.test_published import _sour_site_with_a_lone_customer
 
 T = int(dt.datetime(2026, 12, 7, 13, 45, tzinfo=dt.UTC).timestamp() * 1000)
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -189,3 +192,64 @@ def test_on_aws_the_sns_texts_name_each_site_as_the_stack_gives_the_names(aws_cl
     assert "Customers at Café Central have looked unhappy since about 14:15 CET" in bodies[0]
     assert "Customers at camera door have looked unhappy" in bodies[1] and bodies[1].startswith("Café Central, door")
     assert "Customers at site bar-2 have looked unhappy" in bodies[2]
+
+
+def hidden_alarm(state: str = "ALARM") -> dict[str, Any]:
+    """The door's alarm as the stream publishes it beside its hidden window (`stream.published`)."""
+    told: Any = published_alarms([alarm(state=state)], [window(tracks=23, insufficient=True)], 15, 5)  # type: ignore[list-item]
+    return dict(told[0])
+
+
+def test_an_alarm_on_a_hidden_window_shows_no_score_of_it_and_says_why_once() -> None:
+    names = Names("Café Central", {"door": "Front door"}, "", PARIS)
+    for state in ("ALARM", "OK"):
+        told = hidden_alarm(state)
+        assert told["value"] is None
+        title, body = alarm_text(told, names, window(tracks=23, insufficient=True), raised_ms=T - 3_600_000)
+        assert title.startswith(("ALARM" if state == "ALARM" else "Resolved") + " at Café Central, Front door")
+        assert "-0.41" not in body and "41 more" not in body and "-0.60" not in body and "-0.22" not in body
+        assert body.count("not shown") == 1 and "No score shown" not in body  # the reason's words, said once
+        assert "Customers at Front door have looked unhappy since about 14:15 CET" in body
+        assert "the last 15 minutes: score not shown (23 customers)" in body and not jargon(body)
+
+
+@given(st.sampled_from(sorted(HAPPENED)), st.sampled_from([None, "door"]), st.booleans())
+def test_a_null_value_makes_a_message_whatever_the_rule(key: tuple[str, str], camera: str | None,
+                                                         with_window: bool) -> None:
+    rule, state = key
+    title, body = alarm_text({**alarm(rule, state, camera), "value": None, "threshold": None}, Names(),
+                             window(camera, insufficient=True) if with_window else None)
+    assert HAPPENED[key] in title and body
+
+
+def test_sns_carries_an_alarm_on_a_hidden_window_without_its_score(aws_client: Callable[[str], Any],
+                                                                     unique: str) -> None:
+    """The real host's output for a camera whose alarm fires on a window hidden beside a lone customer,
+    through a real topic (moto server): queues get the alarm with a null value and no score in its reason,
+    e-mail the text without it."""
+    out = Emitted()
+    sites = Sites(ENGINE, ALARMS)
+    out.extend(sites.apply([Applied(e, "p", i) for i, e in enumerate(_sour_site_with_a_lone_customer())]))
+    out.extend(sites.flush())
+    hidden = {(w["camera_id"], w["window_end_ms"]) for w in out.windows
+              if w["insufficient_data"] and w["window_minutes"] == ALARMS.window_minutes}
+    told = [a for a in out.alarms if (a["camera_id"], a["event_time_ms"]) in hidden and a["rule"] == "low_sentiment"]
+    assert told and all(a["value"] is None for a in told)
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=f"hidden-{unique}")["TopicArn"]
+    url, arn = queue(sqs, f"hidden-{unique}")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    AwsOutputs(sns=SnsAlarmSink(sns, topic)).write(Emitted(windows=out.windows, alarms=told), [])
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
+    documents = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+    assert documents == told
+    calls: list[dict[str, Any]] = []
+    recorder = SnsAlarmSink(None, topic)
+    recorder.client = type("Recorder", (), {"publish": lambda self, **kw: calls.append(kw)})()
+    recorder.send(told, out.windows)
+    for alarm_told, call in zip(told, calls, strict=True):
+        body = json.loads(call["Message"])["email"]
+        assert alarm_words.latest_score(alarm_told["reason"], ALARMS.window_minutes) is None
+        assert "score not shown" in body
+        # a window of another length ending then may be described: readers see that one (shown, or said not to be)
+        assert f"In the {ALARMS.window_minutes} minutes to" not in body and not re.search(r"over \d+ customers", body)
