@@ -43,8 +43,8 @@
     const stale = Date.now() - w.end_ms > minutes * 60000 + STALE_MS;
     if (w.hidden) {
       box.append(el("div", { class: "v few" }, "hidden"),
-        el("div", { class: "ci" }, w.tracks + " customers: hidden because another camera has too few (the " +
-          "site's score minus this one would give that camera's back)"));
+        el("div", { class: "ci" }, w.tracks + " customers: hidden so that another camera's few customers " +
+          "cannot be worked out (the site's score minus this one would give theirs)"));
     } else if (w.insufficient || w.net === null) {
       box.append(el("div", { class: "v few" }, "too few customers"),
         el("div", { class: "ci" }, w.tracks + " seen: too few to score (no alarm either)"));
@@ -118,6 +118,18 @@
     return li;
   }
 
+  // the box rewrites its status every few seconds: an old one is a box stuck, out of disk, or stopped
+  const BOX_WORDS = { stuck: "the box may be stuck or its disk full", stopped: "the box is not running" };
+  const BOX_PILL = { stuck: "box not updating", stopped: "box stopped" };
+
+  function boxStatus(b) {
+    const stale = b && b.verdict !== "current";
+    $("box-stale").hidden = !stale;
+    $("box-stale").textContent = stale ? `box status from ${clock(b.updated_ms)}, ${span(b.age_s)} ago: ` +
+      BOX_WORDS[b.verdict] + "; services, disk and heartbeats below are as they were then" : "";
+    return stale ? BOX_PILL[b.verdict] : null;
+  }
+
   function render(s) {
     zone = s.timezone || "UTC";
     closesAfter = inWords(s.lateness_s);
@@ -184,6 +196,11 @@
   source.onopen = () => connection("connecting", "");
   source.onerror = () => connection("reconnecting", "down");
   let shown = null;
-  source.onmessage = (message) => { shown = JSON.parse(message.data); render(shown); connection("live", "live"); };
+  source.onmessage = (message) => {
+    shown = JSON.parse(message.data);
+    render(shown);
+    const stale = boxStatus(shown.box);  // the page is connected, but what it shows is not live
+    if (stale) connection(stale, "down"); else connection("live", "live");
+  };
   addEventListener("resize", () => { if (shown) curve(shown); });  // a phone turned: labels stay readable
 })();
