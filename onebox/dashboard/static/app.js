@@ -20,7 +20,6 @@
   const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone });
   const when = (ms) => new Date(ms).toLocaleString([], { weekday: "short", day: "numeric", month: "short",
     hour: "2-digit", minute: "2-digit", timeZone: zone });
-  const stamp = (ms) => new Date(ms).toLocaleString([], { timeZone: zone });
   const hourOf = (ms) => new Intl.DateTimeFormat("en-GB", { hour: "2-digit", hourCycle: "h23", timeZone: zone })
     .format(new Date(ms));
   const STALE_MS = 3 * 60000;  // a heartbeat comes every 30 s: three minutes without one and "now" is not now
@@ -126,7 +125,7 @@
     const stale = b && b.verdict !== "current";
     $("box-stale").hidden = !stale;
     $("box-stale").textContent = stale ? `box status from ${clock(b.updated_ms)}, ${span(b.age_s)} ago: ` +
-      BOX_WORDS[b.verdict] + "; services, disk and heartbeats below are as they were then" : "";
+      BOX_WORDS[b.verdict] + "; its services, jobs and disk below are as they were then" : "";
     return stale ? BOX_PILL[b.verdict] : null;
   }
 
@@ -149,7 +148,8 @@
     curve(s);
     const open = s.open_alarms.map(alarmItem);
     $("open-alarms").replaceChildren(...(open.length ? open : [el("li", { class: "ok" }, "none: all clear")]));
-    $("alarm-history").replaceChildren(...s.alarms.slice(0, 20).map(alarmItem));
+    const history = s.alarms.slice(0, 20).map(alarmItem);
+    $("alarm-history").replaceChildren(...(history.length ? history : [el("li", {}, "no alarm yet")]));
     $("cameras").replaceChildren(...s.cameras.map((c) => {
       const box = el("div", { class: "cam" + (c.down ? " down" : ""), "data-camera": c.id });
       box.append(el("strong", {}, c.name + (c.name !== c.id ? " (" + c.id + ")" : "")));
@@ -174,17 +174,20 @@
       let state = c.state === "backoff" ? `restarting in ${c.restart_in_s}s (exit ${c.last_exit})` : c.state;
       if (c.state === "failed") state = `failed (exit ${c.last_exit}), not restarted`;
       if (c.reason && c.state !== "running") state += ": " + c.reason;
-      tr.append(el("td", {}, c.name), el("td", { class: "state-" + c.state }, state), el("td", {}, String(c.restarts)),
+      // a camera's edge is named after the camera's id: people know the camera by its name
+      const camera = c.name.startsWith("edge-") ? cameraNames[c.name.slice(5)] : undefined;
+      const service = camera && camera !== c.name.slice(5) ? `${c.name} (${camera})` : c.name;
+      tr.append(el("td", {}, service), el("td", { class: "state-" + c.state }, state), el("td", {}, String(c.restarts)),
         el("td", {}, c.uptime_s === null ? "–" : span(c.uptime_s)));
       return tr;
     }));
     const d = s.disk;
     $("disk").textContent = d ? `disk: ${d.used_mb} of ${d.budget_mb} MiB (${d.percent}%)` + (d.level !== "ok" ? " — " + d.level : "") : "";
-    $("disk").textContent += (s.jobs || []).map((j) => ` · ${j.name} last ran ${stamp(j.last_run_ms)}${j.last_exit ? " (failed: exit " + j.last_exit + ")" : ""}`).join("");
+    $("disk").textContent += (s.jobs || []).map((j) => ` · ${j.name} last ran ${when(j.last_run_ms)}${j.last_exit ? " (failed: exit " + j.last_exit + ")" : ""}`).join("");
     $("reports").replaceChildren(...(s.reports.length ? s.reports.map((r) => {
       const li = el("li");
       li.append(el("a", { href: "/reports/" + encodeURIComponent(r.name) }, r.name),
-        document.createTextNode(" · " + stamp(r.modified_ms)));
+        document.createTextNode(" · " + when(r.modified_ms)));
       return li;
     }) : [el("li", {}, "no report yet")]));
   }
