@@ -188,3 +188,19 @@ def test_services_name_the_camera_of_each_edge_and_an_empty_history_says_so(tmp_
         history = page.inner_text("#alarm-history")
     assert shown == ["edge-door (Front door)", "edge-yard", "stream"]  # a camera without a name: its id says it
     assert history == "no alarm yet"
+
+
+def test_a_window_without_customers_says_nobody_was_seen_not_too_few(served: tuple[DashboardServer, Path]) -> None:
+    from playwright.sync_api import expect
+
+    server, root = served
+    _append(root / "stream" / "windows.jsonl", window("door", 5, None, tracks=0))
+    _append(root / "stream" / "windows.jsonl", window("door", 15, None, tracks=2))
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(server.url)
+        page.wait_for_selector("#connection.live", timeout=5000)
+        door = page.locator('#cameras [data-camera="door"]')
+        expect(door.locator('[data-minutes="15"]')).to_contain_text("too few customers", timeout=3000)
+        assert "no customers" in door.locator('[data-minutes="5"]').inner_text()
+        assert "too few" not in door.locator('[data-minutes="5"]').inner_text()

@@ -43,7 +43,9 @@
     if (w.hidden) {
       box.append(el("div", { class: "v few" }, "hidden"),
         el("div", { class: "ci" }, w.tracks + " customers: hidden so that another camera's few customers " +
-          "cannot be worked out (the site's score minus this one would give theirs)"));
+          "cannot be worked out from the site's score"));
+    } else if (w.tracks === 0) {
+      box.append(el("div", { class: "v few" }, "no customers"), el("div", { class: "ci" }, "nobody seen in these minutes"));
     } else if (w.insufficient || w.net === null) {
       box.append(el("div", { class: "v few" }, "too few customers"),
         el("div", { class: "ci" }, w.tracks + " seen: too few to score (no alarm either)"));
