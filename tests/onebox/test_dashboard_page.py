@@ -204,3 +204,11 @@ def test_a_window_without_customers_says_nobody_was_seen_not_too_few(served: tup
         expect(door.locator('[data-minutes="15"]')).to_contain_text("too few customers", timeout=3000)
         assert "no customers" in door.locator('[data-minutes="5"]').inner_text()
         assert "too few" not in door.locator('[data-minutes="5"]').inner_text()
+
+
+def test_a_page_over_no_box_says_it_has_no_service_status(tmp_path: Path) -> None:
+    with serving(tmp_path, {"site": "cafe", "cameras": []}) as server, chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(server.url)
+        page.wait_for_selector("#connection.live", timeout=5000)
+        assert "no service status" in page.inner_text("#children tbody")

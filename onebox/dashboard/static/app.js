@@ -171,7 +171,7 @@
         `model drift ${d.day}: ${d.verdict}${d.psi === null ? "" : " (PSI " + d.psi.toFixed(2) + ")"}`));
       return box;
     }));
-    $("children").tBodies[0].replaceChildren(...s.children.map((c) => {
+    const services = s.children.map((c) => {
       const tr = el("tr");
       let state = c.state === "backoff" ? `restarting in ${c.restart_in_s}s (exit ${c.last_exit})` : c.state;
       if (c.state === "failed") state = `failed (exit ${c.last_exit}), not restarted`;
@@ -182,7 +182,10 @@
       tr.append(el("td", {}, service), el("td", { class: "state-" + c.state }, state), el("td", {}, String(c.restarts)),
         el("td", {}, c.uptime_s === null ? "–" : span(c.uptime_s)));
       return tr;
-    }));
+    });
+    const none = el("tr");
+    none.append(el("td", { colspan: "4" }, "no service status: moodlens up writes it for its box"));
+    $("children").tBodies[0].replaceChildren(...(services.length ? services : [none]));
     const d = s.disk;
     $("disk").textContent = d ? `disk: ${d.used_mb} of ${d.budget_mb} MiB (${d.percent}%)` + (d.level !== "ok" ? " — " + d.level : "") : "";
     $("disk").textContent += (s.jobs || []).map((j) => ` · ${j.name} last ran ${when(j.last_run_ms)}${j.last_exit ? " (failed: exit " + j.last_exit + ")" : ""}`).join("");
