@@ -47,6 +47,7 @@ DAILY_RETENTION = ["batch", "maintain", "--lake", "{lake}", "--retain-days"]  # 
 DAILY_CROP_EXPIRY = ["label", "purge", "{crops}", "--key", "{key}", "--retain-days"]  # + [labeling] retention_days
 FIVE_MIN, DRIFT_AT = dt.timedelta(minutes=5), dt.timedelta(minutes=40)  # drift: after `--due`'s 30 minutes
 RETENTION_AT, CROP_EXPIRY_AT = dt.timedelta(minutes=20), dt.timedelta(minutes=25)
+STATUS_EVERY_S = 30.0  # the status file is rewritten at least this often: an older one means the box is stuck
 
 
 def site_clock(zone: str) -> Callable[[], dt.datetime]:
@@ -349,7 +350,7 @@ class Box:
         return {"site": self.config.site_id, "site_name": self.config.site_name,
                 "timezone": self.config.get("site", "timezone"), "pid": os.getpid(),
                 "lateness_s": self.config.get("thresholds", "lateness_s"),  # the page says when a window closes
-                "updated_ms": int(time.time() * 1000),
+                "updated_ms": int(time.time() * 1000), "every_s": STATUS_EVERY_S,
                 "cameras": [{"id": c.id, "name": c.label} for c in self.config.cameras],
                 "children": self.supervisor.snapshot(), "jobs": self.runs.to_json(),
                 "disk": self.disk.to_json() if self.disk else None}
@@ -359,8 +360,8 @@ class Box:
         text = json.dumps({k: v for k, v in status.items() if k != "updated_ms"}, sort_keys=True)
         now = self.clock.monotonic()
         since = now - self._last_status_at
-        # at most once a second; at least every 30 s (the container's health check reads updated_ms)
-        if not force and (since < 1.0 or (text == self._last_status and since < 30.0)):
+        # at most once a second; at least every STATUS_EVERY_S (the container's health check reads updated_ms)
+        if not force and (since < 1.0 or (text == self._last_status and since < STATUS_EVERY_S)):
             return
         self._last_status, self._last_status_at = text, now
         temp = self.layout.status.with_suffix(".tmp")

@@ -103,7 +103,28 @@ def _interval(ci: dict[str, float] | None) -> str:
     return f"[{ci['low']:+.2f},{ci['high']:+.2f}]" if ci else ""
 
 
-def format_event(event: dict[str, Any]) -> str:
+HIDDEN_FOR_ANOTHER = "hidden so that another camera's few customers cannot be worked out"
+
+
+def saved_min_tracks_by_site(state: Path) -> dict[str, int]:
+    """Each site's ``min_tracks`` as the stream runner last saved it in ``state`` (none before its first
+    commit, or from a checkpoint it cannot read: its windows are then told as they are)."""
+    from stream.host.sites import StateError
+    from stream.published import saved_min_tracks
+    from stream.state.local import read_state
+
+    try:
+        _, sites = read_state(state)
+    except StateError:
+        return {}
+    found = {site: saved_min_tracks(document) if isinstance(document, dict) else None
+             for site, document in sites.items()}
+    return {site: value for site, value in found.items() if value is not None}
+
+
+def format_event(event: dict[str, Any], min_tracks: int | None = None) -> str:
+    """One line for a window or an alarm; ``min_tracks``: the site's, to say why a camera window with
+    enough customers shows no score."""
     key = f"{event['site_id']}/{event.get('camera_id') or '*'}"
     if event["schema"] == "sentiment_alarm":
         value = "" if event["value"] is None else f" value={event['value']:g}"
@@ -112,6 +133,10 @@ def format_event(event: dict[str, Any]) -> str:
     head = (f"{_time(event['window_end_ms'])} {event['window_minutes']:>3}m {key:24} tracks={event['tracks']:<4} "
             f"faces={event['faces']:<5}")
     if event["insufficient_data"]:
+        from onebox.dashboard.state import hidden_for_another
+
+        if hidden_for_another(event.get("camera_id"), True, event["tracks"], min_tracks):
+            return f"{head} no score: {HIDDEN_FOR_ANOTHER}"
         return head + " insufficient data"
     return (head + f" net={event['net_score']:+.2f}{_interval(event['net_score_ci'])} "
             f"valence={event['mean_valence']:+.2f}{_interval(event['valence_ci'])}")
@@ -124,6 +149,7 @@ def run_tail(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no state directory at {args.state}")
     sources = [args.state / ALARMS] if args.alarms_only else [args.state / WINDOWS, args.state / ALARMS]
     positions = dict.fromkeys(sources, 0)
+    min_tracks = saved_min_tracks_by_site(args.state)
 
     def wanted(event: dict[str, Any]) -> bool:
         if args.site and event["site_id"] != args.site:
@@ -132,8 +158,13 @@ def run_tail(args: argparse.Namespace) -> int:
                     and event["window_minutes"] != args.minutes)
 
     def emit(events: list[dict[str, Any]]) -> None:
+        unsure = [e for e in events if e["schema"] == "sentiment_window" and e.get("camera_id")
+                  and e["insufficient_data"] and e["site_id"] not in min_tracks]
+        if unsure and not args.json:
+            min_tracks.update(saved_min_tracks_by_site(args.state))  # a site the runner has saved since
         for event in events:
-            print(json.dumps(event) if args.json else format_event(event), flush=True)
+            print(json.dumps(event) if args.json else format_event(event, min_tracks.get(event["site_id"])),
+                  flush=True)
 
     for path in sources:
         events, positions[path] = read_jsonl(path)

@@ -19,7 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from onebox.camera_watch import CAMERA_ALARMS
+from onebox.dashboard.box_status import freshness
 from onebox.eventlog import Skipped, parse_or_skip
+from stream.alarm_words import named
 from stream.alarms import baseline_levels, baseline_zone, hour_of_week
 from stream.embedded import ALARMS, WINDOWS
 from stream.host.sites import StateError
@@ -36,6 +38,13 @@ REPORT_SUFFIXES = (".html", ".pdf")  # the report itself; its CSVs and charts si
 ForecastHook = Callable[[], list[list[float]] | None]
 
 
+def hidden_for_another(camera: str | None, insufficient: bool, tracks: int, min_tracks: int | None) -> bool:
+    """Whether a published window is a camera's the stream hid for another camera's sake
+    (`stream.published`): insufficient, yet ``min_tracks`` customers or more. ``min_tracks`` None (no
+    state saved yet): not known, so not said."""
+    return bool(camera) and min_tracks is not None and insufficient and tracks >= min_tracks
+
+
 def marked(latest: Mapping[str, Mapping[int, dict[str, Any]]], min_tracks: int | None
            ) -> dict[str, dict[int, dict[str, Any]]]:
     """The latest windows (camera id, "" for the site -> minutes -> window), each camera window the stream
@@ -43,7 +52,7 @@ def marked(latest: Mapping[str, Mapping[int, dict[str, Any]]], min_tracks: int |
     marked ``hidden``, so the page says why. The stream hides them before it writes them: the page
     shows what it reads. ``min_tracks`` None (no state saved yet): none marked."""
     def hidden(key: str, window: Mapping[str, Any]) -> bool:
-        return bool(key) and min_tracks is not None and window["insufficient"] and window["tracks"] >= min_tracks
+        return hidden_for_another(key, window["insufficient"], window["tracks"], min_tracks)
 
     return {key: {minutes: {**w, "hidden": True} if hidden(key, w) else dict(w) for minutes, w in slots.items()}
             for key, slots in latest.items()}
@@ -67,6 +76,7 @@ class DashboardState:
     today: Callable[[], dt.date] | None = None  # default: the date now in the site's time zone
     timezone: str | None = None  # the site file's [site] timezone; None: the box's status says it, else UTC
     site: str | None = None
+    wall_ms: Callable[[], int] = field(default_factory=lambda: lambda: int(time.time() * 1000))  # the box's clock
     latest: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)  # camera|"" -> minutes -> window
     curve: list[list[Any]] = field(default_factory=list)
     curve_day: dt.date | None = None
@@ -214,20 +224,29 @@ class DashboardState:
         status = self._status()
         latest = marked(self.latest, self.min_tracks)
         names = {c["id"]: c.get("name") or c["id"] for c in status.get("cameras", [])}
+        site_id = status.get("site") or self.site or ""
+
+        def told(alarm: dict[str, Any]) -> dict[str, Any]:
+            """The alarm's reason with the site's and its camera's names in place of their ids."""
+            camera = alarm["camera"]
+            return {**alarm, "reason": named(alarm["reason"], site_id, camera, status.get("site_name") or "",
+                                             names.get(camera, "") if camera else "")}
+
+        open_alarms = {key: told(alarm) for key, alarm in self.open_alarms.items()}
         ids = sorted({k for k in self.latest if k} | set(self.health) | set(names))
         drift = (self.drift() if self.drift else None) or {}
         children = {c.get("name"): c for c in status.get("children", [])}
         cameras = [{"id": cid, "name": names.get(cid, cid), "windows": latest.get(cid, {}),
                     "tracks_now": self.health.get(cid, {}).get("open_tracks"), "health": self.health.get(cid),
-                    "drift": drift.get(cid), "down": self.open_alarms.get(f"camera_silent/{cid}"),
+                    "drift": drift.get(cid), "down": open_alarms.get(f"camera_silent/{cid}"),
                     "edge": _edge(children.get(f"edge-{cid}"))}
                    for cid in ids]
         tracks = [c["tracks_now"] for c in cameras if c["tracks_now"] is not None]
         return {
-            "site": {"id": status.get("site") or self.site, "name": status.get("site_name"),
+            "site": {"id": site_id or None, "name": status.get("site_name"),
                      "windows": latest.get("", {}),
                      "tracks_now": sum(tracks) if tracks else None,
-                     "waiting": self.open_alarms.get("site_unreachable/")},
+                     "waiting": open_alarms.get("site_unreachable/")},
             "camera_names": names,
             "cameras": cameras,
             "timezone": self.zone_name(),
@@ -237,9 +256,10 @@ class DashboardState:
             "curve": self.curve if self.curve_day == self._today() else [],
             "baseline": self._baseline_today(),
             "forecast": self.forecast() if self.forecast else None,
-            "open_alarms": sorted(self.open_alarms.values(), key=lambda a: -a["time_ms"]),
-            "alarms": list(self.alarms),
+            "open_alarms": sorted(open_alarms.values(), key=lambda a: -a["time_ms"]),
+            "alarms": [told(alarm) for alarm in self.alarms],
             "children": status.get("children", []),
+            "box": freshness(status, self.wall_ms()),  # None: no box says how current its status is
             "disk": status.get("disk"),
             "jobs": status.get("jobs", []),  # when retention, crop expiry, compaction... last ran
             "reports": self.reports(),

@@ -25,8 +25,8 @@ def window(camera: str | None, minutes: int, net: float | None, tracks: int = 6,
             "window_end_ms": end, "window_minutes": minutes, "tracks": tracks, "faces": tracks * 5,
             "low_quality_faces": 0, "insufficient_data": not ok,
             "shares": None, "mean_valence": net if ok else None,
-            "valence_ci": {"low": net - 0.1, "high": min(1, net + 0.1)} if ok else None,
-            "net_score": net, "net_score_ci": {"low": net - 0.2, "high": min(1, net + 0.2)} if ok else None}
+            "valence_ci": {"low": max(-1, net - 0.1), "high": min(1, net + 0.1)} if ok else None,
+            "net_score": net, "net_score_ci": {"low": max(-1, net - 0.2), "high": min(1, net + 0.2)} if ok else None}
 
 
 def alarm(camera: str | None, state: str, rule: str = "low_sentiment", time_ms: int | None = None) -> dict[str, Any]:

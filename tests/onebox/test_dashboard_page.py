@@ -172,3 +172,43 @@ def test_the_header_names_the_site_as_people_know_it(tmp_path: Path) -> None:
         assert page.inner_text("#site-name") == "Café Central"
         assert page.get_attribute("#site-name", "title") == "site id cafe-1"
         assert page.title() == "moodlens Café Central"
+
+
+def test_services_name_the_camera_of_each_edge_and_an_empty_history_says_so(tmp_path: Path) -> None:
+    children = [{"name": name, "kind": "edge", "state": "running", "pid": 10, "restarts": 0, "last_exit": None,
+                 "uptime_s": 60.0, "restart_in_s": None, "reason": None}
+                for name in ("edge-door", "edge-yard", "stream")]
+    status = {"site": "cafe", "cameras": [{"id": "door", "name": "Front door"}, {"id": "yard", "name": "yard"}],
+              "children": children}
+    with serving(tmp_path, status) as server, chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(server.url)
+        page.wait_for_selector("#children tbody tr")
+        shown = page.eval_on_selector_all("#children tbody tr", "rs => rs.map((r) => r.cells[0].textContent)")
+        history = page.inner_text("#alarm-history")
+    assert shown == ["edge-door (Front door)", "edge-yard", "stream"]  # a camera without a name: its id says it
+    assert history == "no alarm yet"
+
+
+def test_a_window_without_customers_says_nobody_was_seen_not_too_few(served: tuple[DashboardServer, Path]) -> None:
+    from playwright.sync_api import expect
+
+    server, root = served
+    _append(root / "stream" / "windows.jsonl", window("door", 5, None, tracks=0))
+    _append(root / "stream" / "windows.jsonl", window("door", 15, None, tracks=2))
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(server.url)
+        page.wait_for_selector("#connection.live", timeout=5000)
+        door = page.locator('#cameras [data-camera="door"]')
+        expect(door.locator('[data-minutes="15"]')).to_contain_text("too few customers", timeout=3000)
+        assert "no customers" in door.locator('[data-minutes="5"]').inner_text()
+        assert "too few" not in door.locator('[data-minutes="5"]').inner_text()
+
+
+def test_a_page_over_no_box_says_it_has_no_service_status(tmp_path: Path) -> None:
+    with serving(tmp_path, {"site": "cafe", "cameras": []}) as server, chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(server.url)
+        page.wait_for_selector("#connection.live", timeout=5000)
+        assert "no service status" in page.inner_text("#children tbody")

@@ -97,8 +97,8 @@ def test_the_page_says_why_a_camera_with_enough_customers_is_hidden(tmp_path: Pa
             page = browser.new_page()
             page.goto(server.url)
             page.wait_for_selector("#connection.live", timeout=5000)
-            expect(page.locator("#cameras")).to_contain_text("hidden because another camera has too few",
-                                                             timeout=5000)
+            expect(page.locator("#cameras")).to_contain_text(
+                "hidden so that another camera's few customers cannot be worked out", timeout=5000)
             cameras = page.inner_text("#cameras")
             assert "6 customers" in cameras and "+1.00" not in cameras
             assert "+0.50" in page.inner_text("#site-scores")

@@ -20,7 +20,6 @@
   const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZone: zone });
   const when = (ms) => new Date(ms).toLocaleString([], { weekday: "short", day: "numeric", month: "short",
     hour: "2-digit", minute: "2-digit", timeZone: zone });
-  const stamp = (ms) => new Date(ms).toLocaleString([], { timeZone: zone });
   const hourOf = (ms) => new Intl.DateTimeFormat("en-GB", { hour: "2-digit", hourCycle: "h23", timeZone: zone })
     .format(new Date(ms));
   const STALE_MS = 3 * 60000;  // a heartbeat comes every 30 s: three minutes without one and "now" is not now
@@ -43,8 +42,10 @@
     const stale = Date.now() - w.end_ms > minutes * 60000 + STALE_MS;
     if (w.hidden) {
       box.append(el("div", { class: "v few" }, "hidden"),
-        el("div", { class: "ci" }, w.tracks + " customers: hidden because another camera has too few (the " +
-          "site's score minus this one would give that camera's back)"));
+        el("div", { class: "ci" }, w.tracks + " customers: hidden so that another camera's few customers " +
+          "cannot be worked out from the site's score"));
+    } else if (w.tracks === 0) {
+      box.append(el("div", { class: "v few" }, "no customers"), el("div", { class: "ci" }, "nobody seen in these minutes"));
     } else if (w.insufficient || w.net === null) {
       box.append(el("div", { class: "v few" }, "too few customers"),
         el("div", { class: "ci" }, w.tracks + " seen: too few to score (no alarm either)"));
@@ -118,6 +119,18 @@
     return li;
   }
 
+  // the box rewrites its status every few seconds: an old one is a box stuck, out of disk, or stopped
+  const BOX_WORDS = { stuck: "the box may be stuck or its disk full", stopped: "the box is not running" };
+  const BOX_PILL = { stuck: "box not updating", stopped: "box stopped" };
+
+  function boxStatus(b) {
+    const stale = b && b.verdict !== "current";
+    $("box-stale").hidden = !stale;
+    $("box-stale").textContent = stale ? `box status from ${clock(b.updated_ms)}, ${span(b.age_s)} ago: ` +
+      BOX_WORDS[b.verdict] + "; its services, jobs and disk below are as they were then" : "";
+    return stale ? BOX_PILL[b.verdict] : null;
+  }
+
   function render(s) {
     zone = s.timezone || "UTC";
     closesAfter = inWords(s.lateness_s);
@@ -137,7 +150,8 @@
     curve(s);
     const open = s.open_alarms.map(alarmItem);
     $("open-alarms").replaceChildren(...(open.length ? open : [el("li", { class: "ok" }, "none: all clear")]));
-    $("alarm-history").replaceChildren(...s.alarms.slice(0, 20).map(alarmItem));
+    const history = s.alarms.slice(0, 20).map(alarmItem);
+    $("alarm-history").replaceChildren(...(history.length ? history : [el("li", {}, "no alarm yet")]));
     $("cameras").replaceChildren(...s.cameras.map((c) => {
       const box = el("div", { class: "cam" + (c.down ? " down" : ""), "data-camera": c.id });
       box.append(el("strong", {}, c.name + (c.name !== c.id ? " (" + c.id + ")" : "")));
@@ -157,22 +171,28 @@
         `model drift ${d.day}: ${d.verdict}${d.psi === null ? "" : " (PSI " + d.psi.toFixed(2) + ")"}`));
       return box;
     }));
-    $("children").tBodies[0].replaceChildren(...s.children.map((c) => {
+    const services = s.children.map((c) => {
       const tr = el("tr");
       let state = c.state === "backoff" ? `restarting in ${c.restart_in_s}s (exit ${c.last_exit})` : c.state;
       if (c.state === "failed") state = `failed (exit ${c.last_exit}), not restarted`;
       if (c.reason && c.state !== "running") state += ": " + c.reason;
-      tr.append(el("td", {}, c.name), el("td", { class: "state-" + c.state }, state), el("td", {}, String(c.restarts)),
+      // a camera's edge is named after the camera's id: people know the camera by its name
+      const camera = c.name.startsWith("edge-") ? cameraNames[c.name.slice(5)] : undefined;
+      const service = camera && camera !== c.name.slice(5) ? `${c.name} (${camera})` : c.name;
+      tr.append(el("td", {}, service), el("td", { class: "state-" + c.state }, state), el("td", {}, String(c.restarts)),
         el("td", {}, c.uptime_s === null ? "–" : span(c.uptime_s)));
       return tr;
-    }));
+    });
+    const none = el("tr");
+    none.append(el("td", { colspan: "4" }, "no service status: moodlens up writes it for its box"));
+    $("children").tBodies[0].replaceChildren(...(services.length ? services : [none]));
     const d = s.disk;
     $("disk").textContent = d ? `disk: ${d.used_mb} of ${d.budget_mb} MiB (${d.percent}%)` + (d.level !== "ok" ? " — " + d.level : "") : "";
-    $("disk").textContent += (s.jobs || []).map((j) => ` · ${j.name} last ran ${stamp(j.last_run_ms)}${j.last_exit ? " (failed: exit " + j.last_exit + ")" : ""}`).join("");
+    $("disk").textContent += (s.jobs || []).map((j) => ` · ${j.name} last ran ${when(j.last_run_ms)}${j.last_exit ? " (failed: exit " + j.last_exit + ")" : ""}`).join("");
     $("reports").replaceChildren(...(s.reports.length ? s.reports.map((r) => {
       const li = el("li");
       li.append(el("a", { href: "/reports/" + encodeURIComponent(r.name) }, r.name),
-        document.createTextNode(" · " + stamp(r.modified_ms)));
+        document.createTextNode(" · " + when(r.modified_ms)));
       return li;
     }) : [el("li", {}, "no report yet")]));
   }
@@ -184,6 +204,11 @@
   source.onopen = () => connection("connecting", "");
   source.onerror = () => connection("reconnecting", "down");
   let shown = null;
-  source.onmessage = (message) => { shown = JSON.parse(message.data); render(shown); connection("live", "live"); };
+  source.onmessage = (message) => {
+    shown = JSON.parse(message.data);
+    render(shown);
+    const stale = boxStatus(shown.box);  // the page is connected, but what it shows is not live
+    if (stale) connection(stale, "down"); else connection("live", "live");
+  };
   addEventListener("resize", () => { if (shown) curve(shown); });  // a phone turned: labels stay readable
 })();
