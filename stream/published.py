@@ -87,6 +87,13 @@ def published_alarms(alarms: Sequence[SentimentAlarm], windows: Sequence[Sentime
     return out
 
 
+def hidden_for_another(camera: str | None, insufficient: bool, tracks: int, min_tracks: int | None) -> bool:
+    """Whether a published window is a camera's that `published` hid for another camera's sake: insufficient,
+    yet ``min_tracks`` customers or more (readers tell it by these, the contract has no field for it).
+    ``min_tracks`` None (no state saved yet): not known, so not said."""
+    return bool(camera) and min_tracks is not None and insufficient and tracks >= min_tracks
+
+
 def saved_min_tracks(site_state: Mapping[str, Any]) -> int | None:
     """The ``min_tracks`` a site's saved state (`stream.host.sites.SiteState.snapshot`) windows with: a
     reader of the published windows tells a complement (``min_tracks`` tracks or more, yet insufficient)

@@ -133,7 +133,7 @@ def format_event(event: dict[str, Any], min_tracks: int | None = None) -> str:
     head = (f"{_time(event['window_end_ms'])} {event['window_minutes']:>3}m {key:24} tracks={event['tracks']:<4} "
             f"faces={event['faces']:<5}")
     if event["insufficient_data"]:
-        from onebox.dashboard.state import hidden_for_another
+        from stream.published import hidden_for_another
 
         if hidden_for_another(event.get("camera_id"), True, event["tracks"], min_tracks):
             return f"{head} no score: {HIDDEN_FOR_ANOTHER}"

@@ -25,7 +25,7 @@ from stream.alarm_words import named
 from stream.alarms import baseline_levels, baseline_zone, hour_of_week
 from stream.embedded import ALARMS, WINDOWS
 from stream.host.sites import StateError
-from stream.published import saved_min_tracks
+from stream.published import hidden_for_another, saved_min_tracks
 from stream.settings import BY_KEY
 from stream.state.local import read_state
 from stream.window_evidence import SiteClock
@@ -36,13 +36,6 @@ CHUNK_BYTES = 8 * 1024 * 1024  # at most this much per poll, so memory stays bou
 BASELINE_EVERY_S = 30.0
 REPORT_SUFFIXES = (".html", ".pdf")  # the report itself; its CSVs and charts sit beside it
 ForecastHook = Callable[[], list[list[float]] | None]
-
-
-def hidden_for_another(camera: str | None, insufficient: bool, tracks: int, min_tracks: int | None) -> bool:
-    """Whether a published window is a camera's the stream hid for another camera's sake
-    (`stream.published`): insufficient, yet ``min_tracks`` customers or more. ``min_tracks`` None (no
-    state saved yet): not known, so not said."""
-    return bool(camera) and min_tracks is not None and insufficient and tracks >= min_tracks
 
 
 def marked(latest: Mapping[str, Mapping[int, dict[str, Any]]], min_tracks: int | None
