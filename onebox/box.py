@@ -1,7 +1,7 @@
 """`moodlens up`: the site's whole embedded pipeline as one supervised service.
 
 The loop: look at the children (restart what crashed, with backoff), start scheduled jobs that
-are due, check the disk budget, and write `run/status.json` for the dashboard. On stop (SIGTERM,
+are due (`onebox.box_jobs`), check the disk budget, and write `run/status.json` for the dashboard. On stop (SIGTERM,
 SIGINT) it stops the children in order (edges drain their spools into the log; the stream runner
 reads it and checkpoints) and exits.
 """
@@ -15,15 +15,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from locallog.stream_outputs import DEAD_LETTERS
 from onebox import disk_budget, leftovers
 from onebox.alerts.wiring import alert_service
+from onebox.box_jobs import first_due, run_due_jobs, site_clock, site_jobs, when
 from onebox.camera_watch import CAMERA_ALARMS, CameraWatch, EdgeReport, append
 from onebox.children import all_specs, job_spec, lake_paths
 from onebox.config import SiteConfig
@@ -31,46 +31,10 @@ from onebox.eventlog import LogTail, Refused, consumed_offset, describe_refused,
 from onebox.jobruns import JobRuns
 from onebox.lakesites import lake_exists, publish_sites
 from onebox.layout import Layout
-from onebox.schedule import next_every, next_weekly
 from onebox.supervisor import Backoff, ChildSpec, ChildStatus, Clock, Spawner, Supervisor
 
 log = logging.getLogger("moodlens.up")
-# Daily, a few minutes after midnight's compaction: the dashboard's forecast line and the model's drift.
-DAILY_FORECAST = ["batch", "forecast", "--lake", "{lake}", "--site", "{site}", "--dashboard-json",
-                  "{lake}/forecast.json"]
-# Drift judges the site's local days not judged yet (`--due`, the record in the lake folder), as AWS's hourly
-# run does: days the box was off for are judged when it is back, each day once.
-DAILY_DRIFT = ["model", "drift", "--lake", "{lake}", "--site", "{site}", "--due", "{lake}/drift-judged-days.json",
-               "--exit-zero", "--dashboard-json", "{lake}/drift.json"]
-# Daily retention: the lake's old rows and snapshots (`batch maintain`), the crop store's expired crops.
-DAILY_RETENTION = ["batch", "maintain", "--lake", "{lake}", "--retain-days"]  # + [lake] retain_days
-DAILY_CROP_EXPIRY = ["label", "purge", "{crops}", "--key", "{key}", "--retain-days"]  # + [labeling] retention_days
-FIVE_MIN, DRIFT_AT = dt.timedelta(minutes=5), dt.timedelta(minutes=40)  # drift: after `--due`'s 30 minutes
-RETENTION_AT, CROP_EXPIRY_AT = dt.timedelta(minutes=20), dt.timedelta(minutes=25)
 STATUS_EVERY_S = 30.0  # the status file is rewritten at least this often: an older one means the box is stuck
-
-
-def site_clock(zone: str) -> Callable[[], dt.datetime]:
-    """The site's wall clock: the report's weekday and hour and the daily jobs' midnight are the site's, also on a
-    machine whose own clock is UTC. Aware times in one zone compare and add as wall-clock times."""
-    site_zone = ZoneInfo(zone)
-    return lambda: dt.datetime.now(site_zone)
-
-
-def _when(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M %Z").rstrip()
-
-
-@dataclass
-class Job:
-    name: str
-    template: Sequence[str]
-    next_due: Callable[[dt.datetime], dt.datetime]
-    due: dt.datetime | None = None
-    catch_up: bool = False  # never run on this box yet: due at the first start, not at its first hour
-    blocked: Callable[[], str | None] | None = None  # why it cannot run now (None: it can)
-    blocked_logged: bool = False
-    writes_lake: bool = False  # never beside another job that writes the lake: it waits for that one to end
 
 
 @dataclass
@@ -91,24 +55,7 @@ class Box:
         self.layout = Layout(self.config.state_dir)
         self.clock_now = self.now or site_clock(self.config.get("site", "timezone"))
         self.supervisor = Supervisor(self.spawner, self.clock, self.backoff, self._child_event)
-        every = int(self.config.get("lake", "compact_every_minutes"))
-        report = self.config.values["report"]
-        self.jobs = [Job("report", report["args"], lambda now: next_weekly(now, report["weekday"], report["hour"]))]
-        if every > 0:
-            self.jobs.insert(0, Job("compact", self.config.get("lake", "compact_args"),
-                                    lambda now: next_every(now, every), writes_lake=True))
-            # daily, a few minutes past midnight's compaction: the dashboard's forecast line and model drift
-            # both read the lake: on a new box, before its first compaction, there is nothing to read
-            self.jobs.insert(1, Job("forecast", DAILY_FORECAST, lambda now: next_every(now, 24 * 60) + FIVE_MIN,
-                                    blocked=self._lake_missing))
-            self.jobs.insert(2, Job("drift", DAILY_DRIFT, lambda now: next_every(now, 24 * 60) + DRIFT_AT,
-                                    catch_up=True, blocked=self._lake_missing))
-            retain = [*DAILY_RETENTION, str(self.config.get("lake", "retain_days"))]
-            self.jobs.append(Job("retention", retain, lambda now: next_every(now, 24 * 60) + RETENTION_AT,
-                                 catch_up=True, writes_lake=True))
-        expiry = [*DAILY_CROP_EXPIRY, str(self.config.get("labeling", "retention_days"))]
-        self.jobs.append(Job("crop-expiry", expiry, lambda now: next_every(now, 24 * 60) + CROP_EXPIRY_AT,
-                             catch_up=True, blocked=self._crop_store_missing))
+        self.jobs = site_jobs(self.config)
         self.runs = JobRuns.load(self.layout.jobs)
         self.disk: disk_budget.Assessment | None = None
         self._last_disk = -1e18
@@ -138,8 +85,8 @@ class Box:
         self.watch.started_ms = self._now_ms()
         now = self.clock_now()
         for job in self.jobs:
-            job.due, why = self._first_due(job, now)
-            log.info("%s %s", job.name, f"due now: {why}" if job.due <= now else f"scheduled for {_when(job.due)}")
+            job.due, why = first_due(job, self.runs, now)
+            log.info("%s %s", job.name, f"due now: {why}" if job.due <= now else f"scheduled for {when(job.due)}")
 
     def step(self) -> None:
         self.supervisor.tick()
@@ -175,38 +122,9 @@ class Box:
 
     # ------------------------------------------------------------------ jobs
 
-    def _first_due(self, job: Job, now: dt.datetime) -> tuple[dt.datetime, str]:
-        """When a job is due at start, and why then: from its schedule and its last run, never from the start's
-        time, so a box restarted often (a crash loop, a nightly reboot) still runs what is due. A run the box
-        missed while it was down, or one it died under or stopped, is due now; a daily catch-up job never run is too."""
-        due = job.next_due(now)
-        run = self.runs.runs.get(job.name)
-        if run is None:
-            return (now, "never run on this box") if job.catch_up else (due, "")
-        last = dt.datetime.fromtimestamp(int(run["last_run_ms"]) / 1000, now.tzinfo)
-        if run.get("finished_ms") is None:
-            return now, f"its run of {_when(last)} never ended (`up` was killed or the machine went down under it)"
-        if run.get("interrupted"):
-            return now, f"its run of {_when(last)} was stopped with `up` before it ended"
-        missed = job.next_due(last)
-        return (now, f"missed at {_when(missed)} (last run {_when(last)})") if missed <= now else (due, "")
-
     def _run_due_jobs(self) -> None:
-        now = self.clock_now()
-        for job in self.jobs:
-            if job.due is None or now < job.due:
-                continue
-            if job.writes_lake and any(other.writes_lake and self.supervisor.running(other.name)
-                                       for other in self.jobs if other is not job):
-                continue  # still due: it starts once the other lake writer has ended
-            job.due = job.next_due(now)
-            if job.blocked is not None and (reason := job.blocked()):
-                if not job.blocked_logged:
-                    log.info("%s skipped: %s; next try %s", job.name, reason, _when(job.due))
-                    job.blocked_logged = True
-                continue
-            if not self.supervisor.run_job(job_spec(job.name, job.template, self.config, self.layout)):
-                log.warning("%s skipped: its previous run is still going", job.name)
+        run_due_jobs(self.jobs, self.clock_now(), self.supervisor,
+                     lambda job: job_spec(job.name, job.template, self.config, self.layout))
 
     def publish_site_row(self) -> None:
         """The site's row into the lake's `sites` table once the lake exists, so that the report job and
@@ -229,17 +147,6 @@ class Box:
                         error)
         else:
             log.info("the site's row (time zone %s) is in the lake's sites table", self.config.get("site", "timezone"))
-
-    def _lake_missing(self) -> str | None:
-        return None if lake_exists(self.config) else f"no lake yet at {self.config.lake_dir} (compaction writes it)"
-
-    def _crop_store_missing(self) -> str | None:
-        crops, key = self.config.label_crops_dir, self.config.label_key_file
-        if not crops.is_dir():
-            return f"no crop store at {crops} (labeling is off)"
-        if not key.is_file():
-            return f"the crop store's key {key} is not on this box (`label purge` needs it); run it where the key is"
-        return None
 
     # --------------------------------------------------------------- cameras
 
@@ -421,7 +328,7 @@ class Box:
         if child.last_exit in self.supervisor.specs[child.name].give_up_on:
             return "; not restarted: a configuration error, fix the site file"
         job = next((j for j in self.jobs if j.name == child.name), None)
-        return f"; next run {_when(job.due)}" if job is not None and job.due is not None else "; not restarted"
+        return f"; next run {when(job.due)}" if job is not None and job.due is not None else "; not restarted"
 
     def _send_report(self) -> None:
         folder = self.config.reports_dir
