@@ -78,14 +78,17 @@ def kcl_daemon_command(args: argparse.Namespace) -> int:
 
 
 def _check_worker_args(state: str, worker_args: list[str]) -> None:
-    """A bad flag fails here, once and clearly, not in every worker the daemon would start."""
-    from moodlens.commands.stream_host import add_arguments, host_config
+    """A bad flag, or a bad MOODLENS_SITE_NAMES in the task's environment (which every worker reads), fails
+    here, once and clearly, not in every worker the daemon would start."""
+    from moodlens.commands.stream_host import add_arguments, host_config, outlets
 
     parser = argparse.ArgumentParser(prog="moodlens infra kcl-daemon --worker-args", add_help=False,
                                      exit_on_error=False)
     add_arguments(parser)
     try:
-        host_config(parser.parse_args(["--state", state, *worker_args]))
+        parsed = parser.parse_args(["--state", state, *worker_args])
+        host_config(parsed)
+        outlets(parsed)
     except argparse.ArgumentError as error:
         raise ValueError(f"--worker-args: {error}") from None
     except SystemExit:  # argparse exits for an unknown flag even with exit_on_error=False
