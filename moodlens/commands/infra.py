@@ -98,7 +98,7 @@ def _check_worker_args(state: str, worker_args: list[str]) -> None:
 def provision_command(args: argparse.Namespace) -> int:
     from deploy.deployer import Aws, check_credentials
     from deploy.preflight import PreflightError
-    from deploy.provision import check_ids, provision
+    from deploy.provision import active_certificates, check_ids, provision, thing_name
 
     check_ids(args.site, args.camera)  # before any AWS call
     aws = Aws(args.region, args.endpoint_url)
@@ -106,9 +106,13 @@ def provision_command(args: argparse.Namespace) -> int:
         raise PreflightError("no AWS region: pass --region or set AWS_REGION (or a profile's region)")
     check_credentials(aws)
     out = args.out or Path(f"edge-{args.site}-{args.camera}")
+    earlier = active_certificates(aws.client("iot"), thing_name(args.site, args.camera))
     settings = provision(aws.client("iot"), aws.client("cloudformation"), args.stack_name, args.site, args.camera,
                          out, aws.region)
     print(f"thing {settings['MOODLENS_IOT_CLIENT_ID']} provisioned; settings in {out / 'moodlens.env'}")
     print(f"run: set -a; . {out / 'moodlens.env'}; set +a; moodlens edge run --publisher iot --site {args.site} "
           f"--camera {args.camera} --source 0")
+    for certificate in earlier:  # a replaced box's or a lost folder's: it still connects as this camera
+        print(f"certificate {certificate} of an earlier provision is still active: once the new one works, revoke "
+              f"it: aws iot update-certificate --certificate-id {certificate} --new-status REVOKED")
     return 0
