@@ -128,6 +128,12 @@ def template_source(request: DeployRequest, body: str, aws: Aws, account: str, r
     if len(body) <= MAX_TEMPLATE_BODY:
         return {"TemplateBody": body}
     s3 = aws.client("s3")
+    if request.template_bucket:
+        try:
+            s3.head_bucket(Bucket=request.template_bucket)
+        except ClientError as error:
+            raise PreflightError(f"--template-bucket {request.template_bucket}: {error} (leave the flag out to have "
+                                 f"the deployer make its own)") from None
     bucket = request.template_bucket or ensure_staging_bucket(s3, f"moodlens-templates-{account}-{region}", region)
     key = f"cloudformation/{request.stack_name}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ServerSideEncryption="AES256")

@@ -54,13 +54,18 @@ def register_provision(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def deploy_command(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from deploy.deployer import DeployRequest, deploy
     from deploy.preflight import parse_params
 
     request = DeployRequest(template=args.template, stack_name=args.stack_name, region=args.region,
                             endpoint_url=args.endpoint_url, params=parse_params(args.param),
                             template_bucket=args.template_bucket)
-    return deploy(request, sys.stdout)
+    try:
+        return deploy(request, sys.stdout)
+    except (ClientError, BotoCoreError) as error:  # e.g. a permission the deploying principal lacks
+        raise ValueError(f"infra deploy stopped: {error}") from None
 
 
 def kcl_daemon_command(args: argparse.Namespace) -> int:

@@ -222,3 +222,28 @@ def test_an_ecr_the_deployer_may_not_read_is_a_warning_not_a_refusal(aws_env: st
     aws.client = lambda service: Denied()  # type: ignore[method-assign]
     warning = check_image(aws, f"{ECR}/moodlens:0.1.0", "123456789012", "eu-west-1")
     assert warning is not None and "not checked in ECR" in warning and "AccessDeniedException" in warning
+
+
+def test_a_template_bucket_that_does_not_exist_is_named(aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("deploy.deployer.MAX_TEMPLATE_BODY", 100)  # as if it were over 51,200 bytes
+    rc = main(["infra", "deploy", "--endpoint-url", aws_env, "--template", str(subset(tmp_path)),
+               "--stack-name", "no-bucket-test", "--template-bucket", "no-such-templates-bucket"])
+    assert rc == 2
+    assert "--template-bucket no-such-templates-bucket:" in capsys.readouterr().err
+    cfn = boto3.client("cloudformation", endpoint_url=aws_env)
+    assert "no-bucket-test" not in {s["StackName"] for s in cfn.list_stacks()["StackSummaries"]}
+
+
+def test_an_aws_refusal_the_deployer_does_not_expect_is_a_message_not_a_traceback(
+        aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from botocore.exceptions import ClientError
+
+    def denied(*_: Any, **__: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "DescribeStacks")
+
+    monkeypatch.setattr("deploy.deployer.existing_stack", denied)
+    rc = main(["infra", "deploy", "--endpoint-url", aws_env, "--template", str(subset(tmp_path)),
+               "--stack-name", "denied-test"])
+    assert rc == 2
+    assert "AccessDenied" in capsys.readouterr().err
