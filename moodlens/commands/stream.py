@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,9 @@ def run_host(args: argparse.Namespace) -> int:
         if args.once:
             host.drain(flush=args.flush)
         else:
-            host.run(lambda: bool(stopping), poll_s=args.poll_s)
+            progress = Progress(lambda: host.counters, PROGRESS_EVERY_S, time.monotonic,
+                                lambda line: print(line, file=sys.stderr, flush=True))
+            host.run(lambda: progress() or bool(stopping), poll_s=args.poll_s)
             host.drain()  # stopped (SIGTERM): what the edges delivered while they stopped still counts
     except KeyboardInterrupt:
         host.commit()
@@ -67,6 +70,32 @@ def run_host(args: argparse.Namespace) -> int:
         print(run_summary(host.position, host.counters, str(args.state), stats.duplicates,
                           stats.conflicting_duplicates, records_before, places), file=sys.stderr)
     return 0
+
+
+PROGRESS_EVERY_S = 600.0  # a long-running consumer's log says what it did at most this often
+
+
+class Progress:
+    """Called at each poll: every `every_s`, a line of what the run read and wrote since the last one, when
+    it did anything (a quiet consumer's log stays quiet)."""
+
+    def __init__(self, counters: Callable[[], dict[str, int]], every_s: float, clock: Callable[[], float],
+                 say: Callable[[str], None]) -> None:
+        self.counters, self.every_s, self.clock, self.say = counters, every_s, clock, say
+        self.last, self.seen = clock(), counters()
+
+    def __call__(self) -> bool:
+        if self.clock() - self.last < self.every_s:
+            return False
+        minutes = (self.clock() - self.last) / 60
+        now = self.counters()
+        new = {key: value - self.seen.get(key, 0) for key, value in now.items()}
+        self.last, self.seen = self.clock(), now
+        if any(new.get(key) for key in ("records", "windows", "alarms")):
+            self.say(f"stream run: in the last {minutes:.0f} minutes read {new.get('records', 0)} records, wrote "
+                     f"{new.get('windows', 0)} windows and {new.get('alarms', 0)} alarm changes; "
+                     f"{new.get('late', 0)} late, {new.get('dead_letters', 0)} rejected")
+        return False
 
 
 def run_kcl_worker(args: argparse.Namespace) -> int:

@@ -75,3 +75,26 @@ def test_the_consumer_on_aws_says_where_it_reads_and_writes_at_start_and_at_the_
     assert "s3://" not in summary
     assert main(argv) == 0
     assert "(resuming after 1 records)" in capsys.readouterr().err.splitlines()[0]
+
+
+def test_a_long_running_consumer_says_what_it_did_every_interval_and_nothing_when_quiet() -> None:
+    from moodlens.commands.stream import Progress
+
+    counters = {"records": 0, "windows": 0, "alarms": 0, "late": 0, "dead_letters": 0}
+    now, said = [0.0], []
+    progress = Progress(lambda: dict(counters), 600.0, lambda: now[0], said.append)
+    counters.update(records=120, windows=6, alarms=1)
+    now[0] = 599.0
+    assert progress() is False and said == []  # not yet
+    now[0] = 600.0
+    progress()
+    assert said == ["stream run: in the last 10 minutes read 120 records, wrote 6 windows and 1 alarm changes; "
+                    "0 late, 0 rejected"]
+    now[0] = 1200.0
+    progress()  # nothing new: nothing said
+    assert len(said) == 1
+    counters.update(records=150, dead_letters=2)
+    now[0] = 1800.0
+    progress()
+    assert said[-1] == "stream run: in the last 10 minutes read 30 records, wrote 0 windows and 0 alarm changes; " \
+                       "0 late, 2 rejected"
