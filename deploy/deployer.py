@@ -165,6 +165,10 @@ def deploy(request: DeployRequest, out: IO[str], aws: Aws | None = None,
     identity = check_credentials(aws)
     try:
         template = json.loads(request.template.read_text())
+    except FileNotFoundError:
+        raise PreflightError(f"template {request.template}: no such file (a relative path is read from the "
+                             "current folder: run from the repository's root, or pass --template PATH; `python -m "
+                             "deploy.stack --inventory FILE --out PATH` generates one)") from None
     except (OSError, json.JSONDecodeError) as error:
         raise PreflightError(f"template {request.template}: {error}") from None
     body = json.dumps(template, separators=(",", ":"))

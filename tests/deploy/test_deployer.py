@@ -247,3 +247,13 @@ def test_an_aws_refusal_the_deployer_does_not_expect_is_a_message_not_a_tracebac
                "--stack-name", "denied-test"])
     assert rc == 2
     assert "AccessDenied" in capsys.readouterr().err
+
+
+def test_a_template_not_found_says_how_to_get_one(aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The default template path is relative to the repository's root: run elsewhere, the message says so."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["infra", "deploy", "--endpoint-url", aws_env, "--stack-name", "no-template-test"]) == 2
+    err = capsys.readouterr().err
+    assert "template infra/cloudformation/moodlens.json: no such file" in err
+    assert "--template PATH" in err and "python -m deploy.stack" in err
