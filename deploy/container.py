@@ -99,7 +99,8 @@ def drift_command() -> list[str]:
 
 
 def report_command(min_tracks: int = DEFAULT_MIN_TRACKS) -> list[str]:
-    """Weekly: the last seven days' report from the lake (Glue + S3), uploaded to reports/, hiding numbers
-    over fewer than `min_tracks` customers (the stack's setting, as the stream and the Athena views)."""
+    """Weekly: the last seven days' report from the lake (Glue + S3), uploaded to reports/YYYY-MM-DD/ (the
+    day it ran: each week's is kept; the bucket keeps a replaced version only 7 days), hiding numbers over
+    fewer than `min_tracks` customers (the stack's setting, as the stream and the Athena views)."""
     return ["report", "--since", "7d", "--lake", f"s3://{DATA_BUCKET}/{LAKE_PREFIX}",
-            "--out", f"s3://{DATA_BUCKET}/{REPORTS_PREFIX}", "--min-tracks", str(min_tracks)]
+            "--out", f"s3://{DATA_BUCKET}/{REPORTS_PREFIX}", "--dated", "--min-tracks", str(min_tracks)]

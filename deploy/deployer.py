@@ -20,7 +20,7 @@ from typing import IO, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy.preflight import SERVICES, PreflightError, check_parameters, check_region
+from deploy.preflight import SERVICES, PreflightError, check_parameters, check_region, ecr_image
 
 MAX_TEMPLATE_BODY = 51_200  # CloudFormation's limit for an inline template; larger ones go through S3
 DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
@@ -72,6 +72,35 @@ def check_credentials(aws: Aws) -> dict[str, str]:
         raise PreflightError(f"the AWS credentials do not work: {error}") from None
 
 
+def check_image(aws: Aws, image: str, account: str, region: str) -> str | None:
+    """An ECR image the tasks can pull, pushed: an image never pushed would stall the ECS service until its
+    circuit breaker gave up and CloudFormation rolled the whole deploy back, many minutes later. Returns a
+    warning when ECR could not be asked (the deployer's principal may not read ECR): the deploy goes on."""
+    wanted = ecr_image(image, account, region)
+    if wanted is None:
+        return None
+    repository = wanted["repositoryName"]
+    image_id = {k: v for k, v in wanted.items() if k in ("imageTag", "imageDigest")}
+    push = (f"build and push it first: docker build -f infra/Dockerfile -t {image} . && docker push {image}"
+            if "imageTag" in image_id else "push it first")
+    try:
+        aws.client("ecr").describe_images(registryId=wanted["registryId"], repositoryName=repository,
+                                          imageIds=[image_id])
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "RepositoryNotFoundException":
+            raise PreflightError(f"parameter ImageUri={image!r}: ECR has no repository {repository} (aws ecr "
+                                 f"create-repository --repository-name {repository}), so no such image; "
+                                 f"{push}") from None
+        if code == "ImageNotFoundException":
+            raise PreflightError(f"parameter ImageUri={image!r}: ECR has no image {next(iter(image_id.values()))} "
+                                 f"in repository {repository}: {push}") from None
+        return f"ImageUri {image}: not checked in ECR ({error})"
+    except BotoCoreError as error:
+        return f"ImageUri {image}: not checked in ECR ({error})"
+    return None
+
+
 def existing_stack(cfn: Any, name: str) -> dict[str, Any] | None:
     try:
         return dict(cfn.describe_stacks(StackName=name)["Stacks"][0])
@@ -99,6 +128,12 @@ def template_source(request: DeployRequest, body: str, aws: Aws, account: str, r
     if len(body) <= MAX_TEMPLATE_BODY:
         return {"TemplateBody": body}
     s3 = aws.client("s3")
+    if request.template_bucket:
+        try:
+            s3.head_bucket(Bucket=request.template_bucket)
+        except ClientError as error:
+            raise PreflightError(f"--template-bucket {request.template_bucket}: {error} (leave the flag out to have "
+                                 f"the deployer make its own)") from None
     bucket = request.template_bucket or ensure_staging_bucket(s3, f"moodlens-templates-{account}-{region}", region)
     key = f"cloudformation/{request.stack_name}/{hashlib.sha256(body.encode()).hexdigest()[:16]}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ServerSideEncryption="AES256")
@@ -130,6 +165,10 @@ def deploy(request: DeployRequest, out: IO[str], aws: Aws | None = None,
     identity = check_credentials(aws)
     try:
         template = json.loads(request.template.read_text())
+    except FileNotFoundError:
+        raise PreflightError(f"template {request.template}: no such file (a relative path is read from the "
+                             "current folder: run from the repository's root, or pass --template PATH; `python -m "
+                             "deploy.stack --inventory FILE --out PATH` generates one)") from None
     except (OSError, json.JSONDecodeError) as error:
         raise PreflightError(f"template {request.template}: {error}") from None
     body = json.dumps(template, separators=(",", ":"))
@@ -152,6 +191,8 @@ def deploy(request: DeployRequest, out: IO[str], aws: Aws | None = None,
     if find_network:
         params.update({k: v for k, v in default_network(aws.client("ec2")).items() if k in network})
         check_parameters(declared, params, previous)
+    image = params.get("ImageUri") or previous.get("ImageUri")
+    warning = check_image(aws, image, identity["Account"], region) if image and "ImageUri" in declared else None
     source = template_source(request, body, aws, identity["Account"], region)
     try:
         cfn.validate_template(**source)
@@ -161,6 +202,8 @@ def deploy(request: DeployRequest, out: IO[str], aws: Aws | None = None,
     parameters += [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(previous.items())
                    if k not in params and k in declared]
     print(f"deploying stack {request.stack_name} to {region} as {identity['Arn']}", file=out)
+    if warning:
+        print(f"  warning: {warning}", file=out)
     started = time.time()
     try:
         if stack is None:
@@ -182,7 +225,24 @@ def deploy(request: DeployRequest, out: IO[str], aws: Aws | None = None,
         print(f"stack {request.stack_name}: {status}: CloudFormation rolled this deploy back", file=out)
         return 1
     print_outputs(cfn, aws, request.stack_name, out)
+    print("next:", file=out)
+    for line in next_steps(request.stack_name, region, request.endpoint_url,
+                           {k: v for k, v in [*previous.items(), *params.items()] if k in declared}):
+        print(line, file=out)
     return 0
+
+
+def next_steps(stack: str, region: str, endpoint_url: str | None, params: Mapping[str, str]) -> list[str]:
+    """What the engineer does after a deploy, with this stack's own flags."""
+    endpoint = f" --endpoint-url {endpoint_url}" if endpoint_url else ""
+    lines = [f"  one identity per camera: moodlens edge provision --stack-name {stack} --region {region}{endpoint} "
+             "--site SITE --camera CAMERA"]
+    if params.get("AlarmEmail"):
+        lines.append(f"  confirm the subscription in the mail AWS sent to {params['AlarmEmail']}: until then alarms "
+                     "reach no one")
+    lines.append("  expect the consumer-silent alarm until the consumer first writes, then camera-silent for each "
+                 "camera not sending yet")
+    return lines
 
 
 def wait(cfn: Any, name: str, poll_s: float, sleep: Callable[[float], None], out: IO[str]) -> str:

@@ -5,6 +5,7 @@ Each failure raises `PreflightError` (a ValueError: the CLI prints it and exits 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -35,6 +36,11 @@ def check_region(region: str | None, available: Mapping[str, Iterable[str]]) -> 
     if not region:
         raise PreflightError("no AWS region: pass --region or set AWS_REGION (or a profile's region)")
     missing = [service for service in SERVICES if region not in set(available.get(service, ()))]
+    if len(missing) == len(SERVICES):
+        known = sorted({name for regions in available.values() for name in regions})
+        close = difflib.get_close_matches(region, known, n=1)
+        raise PreflightError(f"region {region} is not supported: botocore knows no region of that name"
+                             + (f" (did you mean {close[0]}?)" if close else ""))
     if missing:
         raise PreflightError(f"region {region} is not supported: it lacks {', '.join(missing)}")
     return region
@@ -80,3 +86,22 @@ def _problem(spec: Mapping[str, Any], value: str) -> str | None:
     if pattern is not None and not re.fullmatch(pattern, value):
         return spec.get("ConstraintDescription") or f"must match {pattern}"
     return None
+
+
+ECR_IMAGE = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
+                       r"(?P<repository>[^:@]+)(?::(?P<tag>[^@]+))?(?:@(?P<digest>\S+))?")
+
+
+def ecr_image(image: str, account: str, region: str) -> dict[str, str] | None:
+    """An ECR image as DescribeImages names it (registryId, repositoryName, imageTag or imageDigest), after
+    checking the stack's tasks may pull it: their execution role pulls from this account and region's ECR
+    only. None for an image of another registry (not looked up)."""
+    match = ECR_IMAGE.fullmatch(image)
+    if match is None:
+        return None
+    if (match["account"], match["region"]) != (account, region):
+        raise PreflightError(f"parameter ImageUri={image!r}: the tasks pull images from ECR in account {account}, "
+                             f"region {region} only: push it to {account}.dkr.ecr.{region}.amazonaws.com/"
+                             f"{match['repository']}")
+    found = {"imageDigest": match["digest"]} if match["digest"] else {"imageTag": match["tag"] or "latest"}
+    return {"registryId": account, "repositoryName": match["repository"], **found}

@@ -81,6 +81,19 @@ def _ensure_thing(iot: Any, name: str, thing_type: str, site: str, camera: str) 
         raise ProvisionError(f"thing {name} exists with attributes {found.get('attributes')}, not {attributes}")
 
 
+def active_certificates(iot: Any, thing: str) -> list[str]:
+    """Ids of the thing's certificates that can still connect as it (none if the thing does not exist)."""
+    try:
+        principals = iot.list_thing_principals(thingName=thing)["principals"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ResourceNotFoundException":
+            return []
+        raise ProvisionError(f"thing {thing}: {error}") from None
+    ids = [arn.rsplit("/", 1)[1] for arn in principals if ":cert/" in arn]
+    return [i for i in ids
+            if iot.describe_certificate(certificateId=i)["certificateDescription"]["status"] == "ACTIVE"]
+
+
 def _write(path: Path, text: str, mode: int) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)  # never replaces a file
     with os.fdopen(descriptor, "w") as handle:

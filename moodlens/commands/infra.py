@@ -54,13 +54,18 @@ def register_provision(commands: argparse._SubParsersAction[argparse.ArgumentPar
 
 
 def deploy_command(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from deploy.deployer import DeployRequest, deploy
     from deploy.preflight import parse_params
 
     request = DeployRequest(template=args.template, stack_name=args.stack_name, region=args.region,
                             endpoint_url=args.endpoint_url, params=parse_params(args.param),
                             template_bucket=args.template_bucket)
-    return deploy(request, sys.stdout)
+    try:
+        return deploy(request, sys.stdout)
+    except (ClientError, BotoCoreError) as error:  # e.g. a permission the deploying principal lacks
+        raise ValueError(f"infra deploy stopped: {error}") from None
 
 
 def kcl_daemon_command(args: argparse.Namespace) -> int:
@@ -78,14 +83,17 @@ def kcl_daemon_command(args: argparse.Namespace) -> int:
 
 
 def _check_worker_args(state: str, worker_args: list[str]) -> None:
-    """A bad flag fails here, once and clearly, not in every worker the daemon would start."""
-    from moodlens.commands.stream_host import add_arguments, host_config
+    """A bad flag, or a bad MOODLENS_SITE_NAMES in the task's environment (which every worker reads), fails
+    here, once and clearly, not in every worker the daemon would start."""
+    from moodlens.commands.stream_host import add_arguments, host_config, outlets
 
     parser = argparse.ArgumentParser(prog="moodlens infra kcl-daemon --worker-args", add_help=False,
                                      exit_on_error=False)
     add_arguments(parser)
     try:
-        host_config(parser.parse_args(["--state", state, *worker_args]))
+        parsed = parser.parse_args(["--state", state, *worker_args])
+        host_config(parsed)
+        outlets(parsed)
     except argparse.ArgumentError as error:
         raise ValueError(f"--worker-args: {error}") from None
     except SystemExit:  # argparse exits for an unknown flag even with exit_on_error=False
@@ -95,7 +103,7 @@ def _check_worker_args(state: str, worker_args: list[str]) -> None:
 def provision_command(args: argparse.Namespace) -> int:
     from deploy.deployer import Aws, check_credentials
     from deploy.preflight import PreflightError
-    from deploy.provision import check_ids, provision
+    from deploy.provision import active_certificates, check_ids, provision, thing_name
 
     check_ids(args.site, args.camera)  # before any AWS call
     aws = Aws(args.region, args.endpoint_url)
@@ -103,9 +111,13 @@ def provision_command(args: argparse.Namespace) -> int:
         raise PreflightError("no AWS region: pass --region or set AWS_REGION (or a profile's region)")
     check_credentials(aws)
     out = args.out or Path(f"edge-{args.site}-{args.camera}")
+    earlier = active_certificates(aws.client("iot"), thing_name(args.site, args.camera))
     settings = provision(aws.client("iot"), aws.client("cloudformation"), args.stack_name, args.site, args.camera,
                          out, aws.region)
     print(f"thing {settings['MOODLENS_IOT_CLIENT_ID']} provisioned; settings in {out / 'moodlens.env'}")
     print(f"run: set -a; . {out / 'moodlens.env'}; set +a; moodlens edge run --publisher iot --site {args.site} "
           f"--camera {args.camera} --source 0")
+    for certificate in earlier:  # a replaced box's or a lost folder's: it still connects as this camera
+        print(f"certificate {certificate} of an earlier provision is still active: once the new one works, revoke "
+              f"it: aws iot update-certificate --certificate-id {certificate} --new-status REVOKED")
     return 0

@@ -37,6 +37,10 @@ def register(groups: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     report.add_argument("--out", default=None,
                         help="output folder, or s3://bucket/prefix/ to upload there (default: the site file's "
                              "[report] output_dir, else var/report)")
+    report.add_argument("--dated", action="store_true",
+                        help="with an s3:// --out: upload into a folder named after today's UTC date "
+                             "(prefix/YYYY-MM-DD/), so a scheduled report keeps the earlier ones instead of "
+                             "replacing them")
     report.add_argument("--paper", choices=("A4", "Letter"), default="A4", help="PDF page size (default A4)")
     report.add_argument("--events", type=Path, default=None, help="business events CSV: adds the drivers section")
     report.add_argument("--no-forecast", action="store_true", help="leave the forecast section out")
@@ -121,6 +125,8 @@ def run_report(args: argparse.Namespace) -> int:
     from batch.report.chromium import print_pdf
     from batch.report.publish import parse_s3_prefix, upload
 
+    if args.dated and not str(args.out).startswith("s3://"):
+        raise ValueError(f"--dated names an S3 folder by the day: give --out s3://bucket/prefix/, not {args.out}")
     started = time.perf_counter()
     business = read_business_events(args.events) if args.events else None
     con = connect(args)
@@ -142,7 +148,9 @@ def run_report(args: argparse.Namespace) -> int:
         args.out = str(reports) if reports is not None else "var/report"
     remote = str(args.out).startswith("s3://")
     if remote:
-        parse_s3_prefix(args.out)  # a bad location fails before the work, not after
+        bucket, prefix = parse_s3_prefix(args.out)  # a bad location fails before the work, not after
+        if args.dated:
+            args.out = f"s3://{bucket}/{prefix}{datetime.fromtimestamp(now_ms / 1000, UTC):%Y-%m-%d}/"
     with tempfile.TemporaryDirectory(prefix="moodlens-report-") as scratch:
         folder = Path(scratch) if remote else Path(args.out)
         written = write_report(report, folder)

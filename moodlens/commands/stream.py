@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,17 @@ def run_host(args: argparse.Namespace) -> int:
 
     host = build_host(args)
     records_before = host.counters["records"]  # restored from the checkpoint: what earlier runs read
+    places = destinations(args)
+    print(start_line(args, places, records_before), file=sys.stderr, flush=True)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     try:
         if args.once:
             host.drain(flush=args.flush)
         else:
-            host.run(lambda: bool(stopping), poll_s=args.poll_s)
+            progress = Progress(lambda: host.counters, PROGRESS_EVERY_S, time.monotonic,
+                                lambda line: print(line, file=sys.stderr, flush=True))
+            host.run(lambda: progress() or bool(stopping), poll_s=args.poll_s)
             host.drain()  # stopped (SIGTERM): what the edges delivered while they stopped still counts
     except KeyboardInterrupt:
         host.commit()
@@ -63,8 +68,34 @@ def run_host(args: argparse.Namespace) -> int:
         host.close()
         stats = host.sites.engine_stats()
         print(run_summary(host.position, host.counters, str(args.state), stats.duplicates,
-                          stats.conflicting_duplicates, records_before), file=sys.stderr)
+                          stats.conflicting_duplicates, records_before, places), file=sys.stderr)
     return 0
+
+
+PROGRESS_EVERY_S = 600.0  # a long-running consumer's log says what it did at most this often
+
+
+class Progress:
+    """Called at each poll: every `every_s`, a line of what the run read and wrote since the last one, when
+    it did anything (a quiet consumer's log stays quiet)."""
+
+    def __init__(self, counters: Callable[[], dict[str, int]], every_s: float, clock: Callable[[], float],
+                 say: Callable[[str], None]) -> None:
+        self.counters, self.every_s, self.clock, self.say = counters, every_s, clock, say
+        self.last, self.seen = clock(), counters()
+
+    def __call__(self) -> bool:
+        if self.clock() - self.last < self.every_s:
+            return False
+        minutes = (self.clock() - self.last) / 60
+        now = self.counters()
+        new = {key: value - self.seen.get(key, 0) for key, value in now.items()}
+        self.last, self.seen = self.clock(), now
+        if any(new.get(key) for key in ("records", "windows", "alarms")):
+            self.say(f"stream run: in the last {minutes:.0f} minutes read {new.get('records', 0)} records, wrote "
+                     f"{new.get('windows', 0)} windows and {new.get('alarms', 0)} alarm changes; "
+                     f"{new.get('late', 0)} late, {new.get('dead_letters', 0)} rejected")
+        return False
 
 
 def run_kcl_worker(args: argparse.Namespace) -> int:
@@ -74,10 +105,43 @@ def run_kcl_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def destinations(args: argparse.Namespace) -> tuple[str, str, str]:
+    """Where the windows and alarms, the late events and the dead letters go: files and AWS outlets."""
+    from moodlens.commands.stream_host import outlets
+    from stream.wiring import output_folder
+
+    folder = output_folder(str(args.state), outlets(args))
+    files = [] if folder is None else [f"{folder}/"]
+    firehose = [f"Firehose {args.firehose}"] if args.firehose else []
+    windows = " and ".join(files + firehose) or "no file or Firehose (give --out or --firehose)"
+    late = " and ".join((["late.jsonl"] if files else []) + firehose) or "kept nowhere"
+    dead = " and ".join((["deadletter.jsonl"] if files else []) +
+                        ([f"SQS {args.dead_letter_queue}"] if args.dead_letter_queue else [])) or "kept nowhere"
+    return windows, late, dead
+
+
+def start_line(args: argparse.Namespace, places: tuple[str, str, str], records_before: int) -> str:
+    """What a starting `stream run` reads and where it writes: the first line of a consumer task's log."""
+    source = args.source or f"the log {args.log}"
+    alarms = [f"SNS {args.sns_topic}"] if args.sns_topic else []
+    alarms += [f"EventBridge bus {args.event_bus}"] if args.event_bus else []
+    from moodlens.commands.stream_host import site_names
+
+    named = len(site_names(args.site_names))
+    also = f"; alarms also to {' and '.join(alarms)}" if alarms else ""
+    if named:
+        also += f" (naming {named} site{'s' if named != 1 else ''})"
+    state = (f"resuming after {records_before} records" if records_before else "no checkpoint yet: from the start")
+    return f"stream run: reading {source}; windows and alarms to {places[0]}{also}; state {args.state} ({state})"
+
+
 def run_summary(position: Any, counters: dict[str, int], state: str, duplicates: int = 0,
-                conflicting: int = 0, records_before: int = 0) -> str:
+                conflicting: int = 0, records_before: int = 0,
+                places: tuple[str, str, str] | None = None) -> str:
     """What `stream run` did, for a person: read, written, set aside, and where to look. The counters
-    are the state's (earlier runs included); a run that continued a state says what it read itself."""
+    are the state's (earlier runs included); a run that continued a state says what it read itself.
+    `places`: where windows, late events and dead letters went (`destinations`; default the state folder)."""
+    windows_to, late_to, dead_to = places or (f"{state}/", "late.jsonl", "deadletter.jsonl")
     c = counters
     where = f"log offset now {position}" if isinstance(position, int) else "positions in the checkpoint"
     if records_before:
@@ -91,8 +155,8 @@ def run_summary(position: Any, counters: dict[str, int], state: str, duplicates:
         if conflicting:
             copies += f", and {conflicting} copies with the same event_id but other content (the first kept)"
     return (f"stream run: {where}, {c['events']} valid events; "
-            f"wrote {c['windows']} windows and {c['alarms']} alarm changes to {state}/; "
-            f"{c['late']} late events (late.jsonl), {c['dead_letters']} rejected (deadletter.jsonl){copies}")
+            f"wrote {c['windows']} windows and {c['alarms']} alarm changes to {windows_to}; "
+            f"{c['late']} late events ({late_to}), {c['dead_letters']} rejected ({dead_to}){copies}")
 
 
 def _time(ms: int) -> str:

@@ -132,6 +132,10 @@ class SiteRecordProcessor:
     # -- the KCL lifecycle --------------------------------------------------------------------------
     def initialize(self, initialize_input: Any) -> None:
         self.shard_id = initialize_input.shard_id
+        after = getattr(initialize_input, "sequence_number", None)  # a checkpoint, TRIM_HORIZON, SHARD_END...
+        where = ("at the stream's start" if after in (None, "TRIM_HORIZON") else
+                 f"after sequence number {after}" if str(after).isdigit() else f"at {after}")
+        self._log(f"kcl {self.shard_id}: started {where}")
 
     def process_records(self, process_records_input: Any) -> None:
         if self.stopped is not None:
@@ -163,7 +167,9 @@ class SiteRecordProcessor:
     def _stop(self, why: str) -> None:
         if self.stopped is None:
             self.stopped = why
-            self._log(f"kcl {self.shard_id}: stopped: {why}")
+            c = self.counters
+            self._log(f"kcl {self.shard_id}: stopped: {why}; read {c['records']} records, wrote {c['windows']} "
+                      f"windows and {c['alarms']} alarm changes, {c['dead_letters']} rejected")
 
 
 def main(factory: Callable[[], SiteRecordProcessor]) -> None:

@@ -221,9 +221,12 @@ class Host:
         self.commit()
 
     def run(self, stop: Callable[[], bool], poll_s: float = 0.5) -> None:
-        """Follows the source until ``stop()`` is true."""
+        """Follows the source until ``stop()`` is true. In a quiet spell the state read before it is stored
+        once ``commit_every_s`` has passed: a consumer killed then does not read (and send) it again."""
         while not stop():
             if self.step() == 0:
+                if self._clock() - self._last_commit >= self.config.commit_every_s:
+                    self.commit()
                 time.sleep(poll_s)
 
     def close(self) -> None:

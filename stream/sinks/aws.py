@@ -99,7 +99,7 @@ class FirehoseSink:
 class SnsAlarmSink:
     """One SNS message per alarm state change (ALARM and OK): e-mail, SMS and chat subscribers get the
     plain words the box's alert messages use (``stream.sinks.alert_text``), queues and functions the
-    alarm event as JSON (one message, a text per protocol)."""
+    alarm event as JSON with those words and the site's name added (one message, a text per protocol)."""
 
     def __init__(self, client: Any, topic_arn: str, names: Names | None = None,
                  zones: Mapping[str, str] | None = None, site_names: Mapping[str, str] | None = None) -> None:
@@ -128,7 +128,10 @@ class SnsAlarmSink:
             if not names.site and alarm["site_id"] in self.site_names:
                 names = dataclasses.replace(names, site=self.site_names[alarm["site_id"]])
             title, body = alarm_text(alarm, names, window, raised)
-            document = json.dumps(alarm, sort_keys=True)
+            # the contract's document, and beside it the words people read: a queue or a function that
+            # forwards to chat need not rebuild them (the contract allows more properties)
+            document = json.dumps({**alarm, "site_name": names.site or alarm["site_id"], "title": title,
+                                   "text": body}, sort_keys=True, ensure_ascii=False)
             self.client.publish(
                 TopicArn=self.topic_arn, Subject=_subject(title), MessageStructure="json",
                 Message=json.dumps({"default": body, "email": body, "sms": title, "sqs": document,

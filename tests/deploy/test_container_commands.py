@@ -94,3 +94,33 @@ def test_the_kcl_daemon_refuses_bad_worker_flags_before_starting_anything(worker
                  "--region", "eu-west-1", f"--worker-args={worker_args}"])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ['{"cafe-1": ', '["Café Central"]', '{"cafe-1": ""}'])
+def test_the_kcl_daemon_refuses_bad_site_names_in_its_environment_before_starting_the_daemon(
+        value, monkeypatch, tmp_path, capsys) -> None:
+    """Every worker the daemon starts reads MOODLENS_SITE_NAMES from the task's environment and stops at a bad
+    value: the daemon refuses it once, naming the variable, and never starts."""
+    from moodlens.cli import main
+    from stream.sinks.aws import ENV_SITE_NAMES
+
+    started: list[object] = []
+    monkeypatch.setattr("deploy.kcl.run_daemon", lambda *args, **kwargs: started.append(args))
+    monkeypatch.setenv(ENV_SITE_NAMES, value)
+    code = main(["infra", "kcl-daemon", "--stream", "s", "--application", "a", "--state", "s3://b/kcl",
+                 "--region", "eu-west-1", "--folder", str(tmp_path)])
+    assert code == 2
+    assert f"${ENV_SITE_NAMES}" in capsys.readouterr().err
+    assert started == []
+
+
+def test_the_kcl_daemon_starts_with_good_site_names(monkeypatch, tmp_path) -> None:
+    from moodlens.cli import main
+    from stream.sinks.aws import ENV_SITE_NAMES
+
+    started: list[object] = []
+    monkeypatch.setattr("deploy.kcl.run_daemon", lambda *args, **kwargs: started.append(args))
+    monkeypatch.setenv(ENV_SITE_NAMES, '{"cafe-1": "Café Central"}')
+    assert main(["infra", "kcl-daemon", "--stream", "s", "--application", "a", "--state", "s3://b/kcl",
+                 "--region", "eu-west-1", "--folder", str(tmp_path)]) == 0
+    assert len(started) == 1

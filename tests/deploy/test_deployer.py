@@ -21,7 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
-from deploy.deployer import Aws, report_failures, wait
+from deploy.deployer import Aws, check_image, next_steps, report_failures, wait
+from deploy.preflight import PreflightError
 from moodlens.cli import main
 from tests.deploy.moto_stack import moto_subset
 
@@ -122,10 +123,16 @@ def test_a_failed_update_is_reported_with_the_failing_resource_and_its_reason() 
 
 
 IMAGE = ["--param", "ImageUri=repo/moodlens:1"]
+ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
 
 
 @pytest.mark.parametrize(("args", "env", "message"), [
     (["--region", "mars-north-1"], {}, "region mars-north-1 is not supported"),
+    (["--region", "eu-wset-1"], {}, "no region of that name (did you mean eu-west-1?)"),
+    (["--param", f"ImageUri={ECR}/never-pushed:0.1.0"], {},
+     f"ImageUri='{ECR}/never-pushed:0.1.0': ECR has no repository never-pushed"),
+    (["--param", "ImageUri=123456789012.dkr.ecr.eu-central-1.amazonaws.com/moodlens:0.1.0"], {},
+     "the tasks pull images from ECR in account 123456789012, region eu-west-1 only"),
     ([], {"AWS_DEFAULT_REGION": ""}, "no AWS region"),
     ([], {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": ""}, "no AWS credentials"),
     ([*IMAGE, "--param", "ConsumerMode=many"], {}, "ConsumerMode='many': must be one of"),
@@ -174,3 +181,79 @@ def test_a_template_over_the_inline_limit_goes_through_a_private_staging_bucket(
     assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_an_ecr_image_is_checked_before_the_tasks_would_fail_to_pull_it(aws_env: str) -> None:
+    """A tag never pushed would stall the ECS service until its circuit breaker rolls the stack back; a
+    pushed one (by tag or digest) passes, and an image of another registry is not looked up."""
+    ecr = boto3.client("ecr", endpoint_url=aws_env)
+    ecr.create_repository(repositoryName="moodlens-ecr-check")
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                           "config": {}, "layers": []})
+    digest = ecr.put_image(repositoryName="moodlens-ecr-check", imageManifest=manifest,
+                           imageTag="0.1.0")["image"]["imageId"]["imageDigest"]
+    aws = Aws("eu-west-1", aws_env)
+    check_image(aws, f"{ECR}/moodlens-ecr-check:0.1.0", "123456789012", "eu-west-1")
+    check_image(aws, f"{ECR}/moodlens-ecr-check@{digest}", "123456789012", "eu-west-1")
+    check_image(aws, "ghcr.io/example/moodlens:0.1.0", "123456789012", "eu-west-1")
+    with pytest.raises(PreflightError, match=r"has no image 0\.1\.1 in repository moodlens-ecr-check: build and push"):
+        check_image(aws, f"{ECR}/moodlens-ecr-check:0.1.1", "123456789012", "eu-west-1")
+
+
+def test_the_deploy_ends_with_what_to_do_next(aws_env: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert deploy_cli(aws_env, subset(tmp_path), "next-test") == 0
+    out = capsys.readouterr().out
+    assert f"moodlens edge provision --stack-name next-test --region eu-west-1 --endpoint-url {aws_env} " \
+           "--site SITE --camera CAMERA" in out.split("next:")[1]
+    assert next_steps("moodlens", "eu-west-1", None, {"AlarmEmail": "ops@example.com"})[1] == (
+        "  confirm the subscription in the mail AWS sent to ops@example.com: until then alarms reach no one")
+    assert not any("mail" in line for line in next_steps("moodlens", "eu-west-1", None, {"AlarmEmail": ""}))
+
+
+def test_an_ecr_the_deployer_may_not_read_is_a_warning_not_a_refusal(aws_env: str) -> None:
+    from botocore.exceptions import ClientError
+
+    class Denied:
+        def describe_images(self, **_: Any) -> None:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "DescribeImages")
+
+    aws = Aws("eu-west-1", aws_env)
+    aws.client = lambda service: Denied()  # type: ignore[method-assign]
+    warning = check_image(aws, f"{ECR}/moodlens:0.1.0", "123456789012", "eu-west-1")
+    assert warning is not None and "not checked in ECR" in warning and "AccessDeniedException" in warning
+
+
+def test_a_template_bucket_that_does_not_exist_is_named(aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("deploy.deployer.MAX_TEMPLATE_BODY", 100)  # as if it were over 51,200 bytes
+    rc = main(["infra", "deploy", "--endpoint-url", aws_env, "--template", str(subset(tmp_path)),
+               "--stack-name", "no-bucket-test", "--template-bucket", "no-such-templates-bucket"])
+    assert rc == 2
+    assert "--template-bucket no-such-templates-bucket:" in capsys.readouterr().err
+    cfn = boto3.client("cloudformation", endpoint_url=aws_env)
+    assert "no-bucket-test" not in {s["StackName"] for s in cfn.list_stacks()["StackSummaries"]}
+
+
+def test_an_aws_refusal_the_deployer_does_not_expect_is_a_message_not_a_traceback(
+        aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from botocore.exceptions import ClientError
+
+    def denied(*_: Any, **__: Any) -> None:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "DescribeStacks")
+
+    monkeypatch.setattr("deploy.deployer.existing_stack", denied)
+    rc = main(["infra", "deploy", "--endpoint-url", aws_env, "--template", str(subset(tmp_path)),
+               "--stack-name", "denied-test"])
+    assert rc == 2
+    assert "AccessDenied" in capsys.readouterr().err
+
+
+def test_a_template_not_found_says_how_to_get_one(aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """The default template path is relative to the repository's root: run elsewhere, the message says so."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["infra", "deploy", "--endpoint-url", aws_env, "--stack-name", "no-template-test"]) == 2
+    err = capsys.readouterr().err
+    assert "template infra/cloudformation/moodlens.json: no such file" in err
+    assert "--template PATH" in err and "python -m deploy.stack" in err

@@ -150,3 +150,19 @@ def test_thing_names_are_valid_and_distinct_per_camera(site: str, camera: str, o
     assert all(c.isascii() and (c.isalnum() or c in ":_-") for c in name)
     if (site, camera) != (other_site, other_camera):
         assert name != thing_name(other_site, other_camera)
+
+
+def test_provisioning_a_camera_again_names_the_earlier_certificates_still_active(
+        aws_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A camera provisioned again (a replaced box, a lost folder) gets a new certificate; the earlier one
+    still connects as that camera until it is revoked, so the command says which and how."""
+    camera_stack(aws_env, "prov-again")
+    assert provision(aws_env, "prov-again", "cafe-9", "door", tmp_path / "first") == 0
+    assert "still active" not in capsys.readouterr().out
+    iot = boto3.client("iot", endpoint_url=aws_env)
+    (earlier,) = iot.list_thing_principals(thingName=thing_name("cafe-9", "door"))["principals"]
+    earlier_id = earlier.rsplit("/", 1)[1]
+    assert provision(aws_env, "prov-again", "cafe-9", "door", tmp_path / "second") == 0
+    out = capsys.readouterr().out
+    assert f"certificate {earlier_id} of an earlier provision is still active" in out
+    assert f"aws iot update-certificate --certificate-id {earlier_id} --new-status REVOKED" in out

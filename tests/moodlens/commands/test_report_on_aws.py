@@ -5,6 +5,7 @@ the test runs the task's command itself, with the arguments the stack gives it."
 
 import gzip
 import json
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -39,10 +40,15 @@ def aws_lake(aws_endpoint):
 def test_the_scheduled_report_reads_the_glue_lake_and_writes_to_s3(aws_lake, capsys):
     argv = [part.replace("${DataBucket}", "report-data") for part in report_command()]
     assert "--lake" in argv and argv[argv.index("--out") + 1] == "s3://report-data/reports/"
+    before = f"{datetime.now(UTC):%Y-%m-%d}"
     assert main([*argv, "--no-forecast"]) == 0
+    # each run into its own day's folder: next week's report is put beside this one, not over it (the data
+    # bucket keeps a replaced version only 7 days)
     keys = {o["Key"] for o in aws_lake.list_objects_v2(Bucket="report-data", Prefix="reports/")["Contents"]}
-    assert {"reports/report.html", "reports/hourly.csv", "reports/model_drift.csv"} <= keys
-    page = aws_lake.get_object(Bucket="report-data", Key="reports/report.html")
+    (day,) = {key.split("/")[1] for key in keys}
+    assert day in (before, f"{datetime.now(UTC):%Y-%m-%d}")  # (a run may cross midnight)
+    assert {f"reports/{day}/report.html", f"reports/{day}/hourly.csv", f"reports/{day}/model_drift.csv"} <= keys
+    page = aws_lake.get_object(Bucket="report-data", Key=f"reports/{day}/report.html")
     body = page["Body"].read().decode()
     assert page["ContentType"] == "text/html" and "cafe-central" in body
     assert f"local time ({ZONE})" in body  # the report task has no site file: the zone came from the Glue table
@@ -52,3 +58,8 @@ def test_the_scheduled_report_reads_the_glue_lake_and_writes_to_s3(aws_lake, cap
 def test_a_bad_s3_location_fails_before_any_work(aws_lake, capsys):
     assert main(["report", "--lake", "s3://report-data/lake", "--since", "7d", "--out", "s3://B_ad/x"]) == 2
     assert "s3://BUCKET/prefix/" in capsys.readouterr().err
+
+
+def test_dated_needs_an_s3_folder(aws_lake, tmp_path, capsys):
+    assert main(["report", "--lake", "s3://report-data/lake", "--out", str(tmp_path), "--dated"]) == 2
+    assert "--dated names an S3 folder" in capsys.readouterr().err

@@ -293,3 +293,26 @@ def test_a_worker_dying_between_two_site_writes_leaves_the_stored_counters_exact
     sites.apply([Applied(e, "x", i) for i, e in enumerate(events())])
     assert stored_counters(store()) == sites.counters()
     assert (restarted.counters["skipped"] > 0) == (at in (10, 11, 12))  # sites written before the crash skip
+
+
+def test_a_worker_says_where_it_starts_and_what_it_did_when_it_stops(store: Callable[[], S3SiteStates]) -> None:
+    """The daemon's log (the task's) is where an operator looks: each worker's start, from where, and at its
+    stop what it read and wrote, not only that it stopped."""
+    daemon = StandIn()
+    daemon.put("shard-0", payloads(events()))
+    said: list[str] = []
+    first = SiteRecordProcessor(store(), MemoryOutputs(), CONFIG, records=DaemonRecords(), log=said.append)
+    daemon.start("shard-0", first)
+    daemon.deliver("shard-0", first, batch=100, batches=2)
+    checkpointer = daemon.checkpointer("shard-0", first)
+    first.shutdown_requested(type("ShutdownRequestedInput", (), {"checkpointer": checkpointer})())
+    checkpoint = daemon.checkpoints["shard-0"]
+    again: list[str] = []
+    second = SiteRecordProcessor(store(), MemoryOutputs(), CONFIG, records=DaemonRecords(), log=again.append)
+    daemon.start("shard-0", second)
+    c = first.counters
+    assert said == ["kcl shard-0: started at the stream's start",
+                    f"kcl shard-0: stopped: shutdown requested; read {c['records']} records, wrote {c['windows']} "
+                    f"windows and {c['alarms']} alarm changes, {c['dead_letters']} rejected"]
+    assert c["records"] == 200
+    assert again == [f"kcl shard-0: started after sequence number {checkpoint}"]

@@ -131,7 +131,9 @@ def test_sns_email_subscribers_get_the_same_words_and_queues_the_json(aws_client
     assert len(messages) == 1
     envelope = json.loads(messages[0]["Body"])
     assert envelope["Subject"] == "ALARM at Cafe Central, Front door: customers look unhappy"
-    assert json.loads(envelope["Message"]) == raised
+    document = json.loads(envelope["Message"])
+    assert {k: document[k] for k in raised} == raised  # the contract's document, with the words people read
+    assert (document["site_name"], document["title"]) == ("Café Central", envelope["Subject"].replace("Cafe", "Café"))
     _title, body = alarm_text(raised, Names("Café Central", {"door": "Front door"}), window())
     published = SnsAlarmSink(None, topic, Names("Café Central", {"door": "Front door"}))
     calls: list[dict[str, Any]] = []

@@ -113,6 +113,28 @@ def test_alarms_go_to_sns_and_eventbridge(aws_client: Callable[[str], Any], uniq
     assert {m["detail-type"] for m in delivered} == {"sentiment_alarm"}
 
 
+def test_queue_and_function_subscribers_get_the_alarm_with_the_words_people_read(
+        aws_client: Callable[[str], Any], unique: str) -> None:
+    """A queue (or a function forwarding to chat) gets the alarm's JSON and, beside it, the site's name and the
+    title and text the e-mail carries: names where the stack gives them, times in the site's zone."""
+    sns, sqs = aws_client("sns"), aws_client("sqs")
+    topic = sns.create_topic(Name=f"named-{unique}")["TopicArn"]
+    url, arn = queue(sqs, f"named-{unique}")
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    out = emitted()
+    SnsAlarmSink(sns, topic, zones={"cafe-1": "Europe/Berlin"}, site_names={"cafe-1": "Café Central"}).send(
+        out.alarms, out.windows)
+    got = {m["event_id"]: m for m in drain(sqs, url)}
+    assert set(got) == {a["event_id"] for a in out.alarms}
+    for alarm in out.alarms:
+        message = got[alarm["event_id"]]
+        assert {k: message[k] for k in alarm} == alarm  # the contract's document, as it is
+        assert message["site_name"] == "Café Central"
+        assert message["title"].startswith(("ALARM at Café Central", "Resolved at Café Central"))
+        assert message["text"].startswith("Café Central") and "(CEST)" in message["text"]
+        assert "cafe-1" not in message["title"] + message["text"]
+
+
 def test_cloudwatch_metrics_per_site_and_camera_come_from_the_windows(aws_client: Callable[[str], Any],
                                                                       unique: str) -> None:
     cloudwatch = aws_client("cloudwatch")
