@@ -67,11 +67,15 @@ def describe_window(window: Mapping[str, Any], timezone: dt.tzinfo | None) -> st
     customers = window["tracks"]
     if window.get("net_score") is None or window.get("insufficient_data"):
         # a window with enough customers is hidden too beside a camera with too few (`stream.published`)
-        return (f"No score shown for the {window['window_minutes']} minutes to {end:%H:%M} ({customers} seen): "
+        return (f"No score shown for the {_minutes(window['window_minutes'])} to {end:%H:%M} ({customers} seen): "
                 "too few customers, or hidden so that a camera beside it with too few cannot be worked out.")
     likely = f", likely between {ci['low']:+.2f} and {ci['high']:+.2f} with so few" if ci else ""
-    return (f"In the {window['window_minutes']} minutes to {end:%H:%M}, {net_words(window['net_score'])} "
+    return (f"In the {_minutes(window['window_minutes'])} to {end:%H:%M}, {net_words(window['net_score'])} "
             f"({customers} customer{'s' if customers != 1 else ''}: net score {window['net_score']:+.2f}{likely}).")
+
+
+def _minutes(count: int) -> str:
+    return "minute" if count == 1 else f"{count} minutes"
 
 
 def net_words(net: float) -> str:

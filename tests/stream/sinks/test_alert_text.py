@@ -53,6 +53,14 @@ def test_a_raise_in_plain_words_with_names_local_time_reason_score_in_customers_
     assert not jargon(body)
 
 
+def test_a_one_minute_window_is_said_as_the_minute() -> None:
+    names = Names("Café Central", {"door": "Front door"}, "", PARIS)
+    _, body = alarm_text(alarm(), names, {**window(), "window_minutes": 1})
+    assert "In the minute to 14:45, for every 100 customers" in body and "1 minutes" not in body
+    _, hidden = alarm_text(alarm(), names, {**window(insufficient=True), "window_minutes": 1})
+    assert "No score shown for the minute to 14:45" in hidden
+
+
 def test_the_reason_names_the_site_and_camera_where_names_are_known_and_ids_where_not() -> None:
     site_alarm = alarm(camera=None)
     _, named_site = alarm_text(site_alarm, Names("Café Central", {"door": "Front door"}))
@@ -243,8 +251,10 @@ def test_sns_carries_an_alarm_on_a_hidden_window_without_its_score(aws_client: C
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     AwsOutputs(sns=SnsAlarmSink(sns, topic)).write(Emitted(windows=out.windows, alarms=told), [])
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", [])
-    documents = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
-    assert documents == told
+    documents = sorted((json.loads(json.loads(m["Body"])["Message"]) for m in messages), key=lambda d: d["event_id"])
+    assert [{key: d[key] for key in a} for d, a in zip(documents, sorted(told, key=lambda a: a["event_id"]),
+                                                       strict=True)] == sorted(told, key=lambda a: a["event_id"])
+    assert all(set(d) - set(told[0]) <= {"site_name", "title", "text"} for d in documents)  # and the words
     calls: list[dict[str, Any]] = []
     recorder = SnsAlarmSink(None, topic)
     recorder.client = type("Recorder", (), {"publish": lambda self, **kw: calls.append(kw)})()
