@@ -14,14 +14,14 @@ import hypothesis.strategies._internal.random  # noqa: F401
 import pytest
 from hypothesis import settings
 
+from tests.support.moto_server import moto_server
+
 # Two ways to run the properties. "gate" (`make test`, CI): each test's examples come from a hash of the
 # test, the same on every run, so a change lands or fails on its own merits, never on a draw. "explore"
 # (`make explore`): fresh random examples each run, to find what the gate's draw does not; a case it finds
 # is kept in its test as an `@example`, and the gate runs it from then on.
 settings.register_profile("gate", derandomize=True, print_blob=True)
 settings.register_profile("explore", print_blob=True)
-
-from tests.support.moto_server import moto_server
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
