@@ -151,14 +151,25 @@ class SpoolingPublisher:
         return self.spool.depth()
 
     def close(self) -> None:
-        """Stops the drainer, tries one last delivery, and closes the transport; the rest stays spooled."""
+        """Stops the drainer, tries one last delivery, and closes the transport; the rest stays spooled, and
+        the log says how many were not delivered (an edge that ends with its events undelivered must not
+        read as done)."""
         self.stop()
+        why = self.stats.last_error
         try:
-            self.drain()
-        except Exception:
+            result = self.drain()
+            why = result.error or why
+        except Exception as error:
             logger.exception("%s: last delivery attempt failed; events stay spooled", self.transport.name)
+            why = str(error)
         finally:
             self.transport.close()
+        waiting = self.spool.depth()
+        if waiting:
+            logger.warning("%s: %d event%s not delivered (%s); kept in the spool %s, sent when the edge runs again "
+                           "with %s reachable", self.transport.name, waiting, "" if waiting == 1 else "s",
+                           why or "not reachable", getattr(self.spool, "path", "on this machine"),
+                           self.transport.name)
 
     def _run(self) -> None:
         while True:

@@ -97,6 +97,27 @@ def test_records_that_keep_failing_stay_spooled_and_the_pass_reports_why(spool):
     assert [json.loads(r.payload)["faces"] for r in spool.peek(10, 1 << 20)] == [2]
 
 
+def test_closing_with_events_undelivered_says_how_many_and_where_they_wait(spool, caplog):
+    """A mistyped stream or a dead network at the end of a run: the edge must not end as if all went out."""
+    transport = ScriptedTransport(offline=True)
+    publisher = SpoolingPublisher(spool, transport, sleep=RecordingSleep())
+    for n in range(4):
+        publisher.publish(heartbeat(n))
+    with caplog.at_level(logging.WARNING, logger="edge.publish.publisher"):
+        publisher.close()
+    said = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert len(said) == 1 and "4 events not delivered" in said[0] and "unreachable" in said[0]
+    assert str(spool.path) in said[0] and spool.depth() == 4
+
+
+def test_closing_with_everything_delivered_says_nothing_of_the_spool(spool, caplog):
+    publisher = SpoolingPublisher(spool, ScriptedTransport(), sleep=RecordingSleep())
+    publisher.publish(heartbeat(1))
+    with caplog.at_level(logging.WARNING, logger="edge.publish.publisher"):
+        publisher.close()
+    assert spool.depth() == 0 and "not delivered" not in caplog.text
+
+
 @pytest.mark.parametrize("event_size", [70_000, 1_000_000])
 def test_an_event_over_the_record_limit_is_refused_at_publish_and_the_next_one_goes_on(spool, caplog, event_size):
     publisher = SpoolingPublisher(spool, ScriptedTransport(limits=BatchLimits(10, 1 << 20, 1 << 20)))
