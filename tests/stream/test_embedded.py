@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pytest
@@ -46,6 +46,24 @@ class CrashAt:
         self.calls += 1
         if self.calls in self.at:
             raise SimulatedCrashError(point)
+
+
+def killed_and_restarted(log_dir: Path, state_dir: Path, config: RunnerConfig, fault: Callable[[str], None],
+                         output: str) -> bytes:
+    """The runner on ``log_dir`` drained to the end, started again after each crash ``fault`` makes (what
+    kill -9 leaves: the files as written, the lock let go); returns the ``output`` file it wrote."""
+    while True:
+        try:
+            runner = EmbeddedRunner(LocalLog(log_dir), state_dir, config, fault=fault)
+        except SimulatedCrashError:
+            continue
+        try:
+            runner.drain(flush=True)
+        except SimulatedCrashError:
+            runner.close()
+            continue
+        runner.close()
+        return (state_dir / output).read_bytes()
 
 
 def records(seed: int = 7, minutes: int = 40) -> list[bytes]:

@@ -30,7 +30,7 @@ from stream.sources.locallog import LocalLogSource
 from stream.state.local import LocalStateStore
 from tests.stream.helpers import T0, face
 from tests.stream.host.test_sites import ALARMS, ENGINE
-from tests.stream.test_embedded import CrashAt, SimulatedCrashError
+from tests.stream.test_embedded import CrashAt, killed_and_restarted
 
 MIN_TRACKS = 5
 CONFIG = RunnerConfig(engine=EngineConfig(window_minutes=(5, 15), min_tracks=MIN_TRACKS), check_time=False)
@@ -124,18 +124,7 @@ def test_a_runner_killed_anywhere_and_restarted_writes_the_same_complemented_win
     config = RunnerConfig(engine=CONFIG.engine, check_time=False, batch_size=4)
 
     def run(folder: Path, fault: Callable[[str], None]) -> bytes:
-        while True:
-            try:
-                runner = EmbeddedRunner(LocalLog(tmp_path / "log"), folder, config, fault=fault)
-            except SimulatedCrashError:
-                continue
-            try:
-                runner.drain(flush=True)
-            except SimulatedCrashError:
-                runner.close()  # what kill -9 leaves: the files as written, the lock let go
-                continue
-            runner.close()
-            return (folder / WINDOWS).read_bytes()
+        return killed_and_restarted(tmp_path / "log", folder, config, fault, WINDOWS)
 
     whole = run(tmp_path / "whole", lambda point: None)
     assert recovered(map(json.loads, whole.splitlines()), MIN_TRACKS) == []

@@ -25,7 +25,7 @@ from stream.host.sites import Applied, Emitted, Sites
 from stream.jsonl import dumps, iter_jsonl
 from stream.published import published, published_alarms
 from tests.stream.host.test_sites import ALARMS, ENGINE
-from tests.stream.test_embedded import CrashAt, SimulatedCrashError
+from tests.stream.test_embedded import CrashAt, killed_and_restarted
 from tests.stream.test_published import (
     CONFIG,
     MIN_TRACKS,
@@ -199,18 +199,7 @@ def test_a_runner_killed_anywhere_and_restarted_writes_the_same_alarms(tmp_path:
     config = RunnerConfig(engine=ENGINE, alarms=ALARMS, check_time=False, batch_size=20)
 
     def run(folder: Path, fault: Callable[[str], None]) -> bytes:
-        while True:
-            try:
-                runner = EmbeddedRunner(LocalLog(tmp_path / "log"), folder, config, fault=fault)
-            except SimulatedCrashError:
-                continue
-            try:
-                runner.drain(flush=True)
-            except SimulatedCrashError:
-                runner.close()  # what kill -9 leaves: the files as written, the lock let go
-                continue
-            runner.close()
-            return (folder / ALARMS_FILE).read_bytes()
+        return killed_and_restarted(tmp_path / "log", folder, config, fault, ALARMS_FILE)
 
     whole = run(tmp_path / "whole", lambda point: None)
     alarms = [json.loads(line) for line in whole.splitlines()]

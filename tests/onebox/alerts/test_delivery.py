@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from onebox.alerts.service import AlertService
 from onebox.alerts.wiring import LEDGER, alert_service
 from onebox.box import Box
 from onebox.camera_watch import CAMERA_ALARMS
@@ -32,6 +33,18 @@ def site(tmp_path: Path, urls: list[str], **alerts: Any) -> SiteConfig:
                         "alerts": {"urls": urls,
                                    "min_interval_minutes": 30, **alerts}},
                        [{"id": "door", "source": "0", "name": "Front door"}])
+
+
+def started_service(config: SiteConfig, poll: bool = True) -> tuple[Layout, AlertService]:
+    """The box's folders made and its alert service as `up` starts it; ``poll``: its first poll done (a first
+    start reads the stream's files from their ends)."""
+    layout = Layout(config.state_dir)
+    layout.make()
+    service = alert_service(config, layout, CAMERA_ALARMS)
+    assert service is not None
+    if poll:
+        service.poll()
+    return layout, service
 
 
 def alarm(rule: str, state: str, t: int, camera: str | None = "door", reason: str = "net score low") -> dict:
@@ -70,11 +83,7 @@ def test_a_raise_and_its_clear_reach_email_and_webhook_once_in_plain_words(
     inbox, mail_url = smtp
     hook, hook_url = webhook
     config = site(tmp_path, [mail_url, hook_url])
-    layout = Layout(config.state_dir)
-    layout.make()
-    service = alert_service(config, layout, CAMERA_ALARMS)
-    assert service is not None
-    service.poll()  # first start: reads from the files' ends
+    layout, service = started_service(config)
     append(layout.stream / WINDOWS, window(T))
     said = alarm_words.low_raised(alarm_words.place("cafe-7", "door"), "14:15 CET", 30, -0.41, 23, 15, -0.2)
     append(layout.stream / ALARMS, alarm("low_sentiment", "ALARM", T, reason=said))
@@ -111,10 +120,7 @@ def test_a_flapping_camera_sends_one_message_and_a_refusing_server_is_retried(
         tmp_path: Path, smtp: tuple[Inbox, str], caplog: pytest.LogCaptureFixture) -> None:
     inbox, mail_url = smtp
     config = site(tmp_path, [mail_url])
-    layout = Layout(config.state_dir)
-    layout.make()
-    service = alert_service(config, layout, CAMERA_ALARMS)
-    assert service is not None
+    layout, service = started_service(config, poll=False)
     service.outbox.first_retry_s = 0.2
     service.poll()
     inbox.refuse = True
@@ -224,11 +230,7 @@ def test_an_smtp_server_that_hangs_is_retried_and_never_blocks_the_box(
     threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
     port = listener.getsockname()[1]
     config = site(tmp_path, [f"mailto://127.0.0.1:{port}?from=a@example.com&to=b@example.com&mode=insecure"])
-    layout = Layout(config.state_dir)
-    layout.make()
-    service = alert_service(config, layout, CAMERA_ALARMS)
-    assert service is not None
-    service.poll()
+    layout, service = started_service(config)
     append(layout.run / CAMERA_ALARMS, alarm("camera_silent", "ALARM", T, reason="no heartbeat"))
     with caplog.at_level(logging.WARNING, logger="moodlens.alerts"):
         service.start(every_s=0.2)

@@ -8,14 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from locallog import LocalLog
-from onebox.alerts.wiring import alert_service
-from onebox.camera_watch import CAMERA_ALARMS
-from onebox.layout import Layout
 from stream.embedded import ALARMS as ALARMS_FILE
 from stream.embedded import WINDOWS, EmbeddedRunner, RunnerConfig
 from stream.jsonl import dumps, iter_jsonl
 from tests.onebox.alerts.conftest import Hook, Inbox
-from tests.onebox.alerts.test_delivery import settle, site
+from tests.onebox.alerts.test_delivery import settle, site, started_service
 from tests.stream.host.test_sites import ALARMS, ENGINE
 from tests.stream.test_published import _sour_site_with_a_lone_customer
 
@@ -33,11 +30,7 @@ def test_an_alarm_on_a_hidden_window_reaches_email_and_webhook_without_its_score
     inbox, mail_url = smtp
     hook, hook_url = webhook
     config = site(tmp_path, [mail_url, hook_url])
-    layout = Layout(config.state_dir)
-    layout.make()
-    service = alert_service(config, layout, CAMERA_ALARMS)
-    assert service is not None
-    service.poll()  # first start: reads from the files' ends
+    layout, service = started_service(config)
     LocalLog(tmp_path / "log").append([dumps(e) for e in box_crowd()])
     runner = EmbeddedRunner(LocalLog(tmp_path / "log"), layout.stream,
                             RunnerConfig(engine=ENGINE, alarms=ALARMS, check_time=False))
