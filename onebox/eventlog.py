@@ -19,6 +19,7 @@ from typing import Any
 from locallog import LocalLog
 from schemas.fast_decode import ValidationError, parse_event_fast
 from stream.deadletter import DeadLetter
+from stream.jsonl import complete_lines
 from stream.state.local import read_state
 
 log = logging.getLogger("moodlens.eventlog")
@@ -129,11 +130,7 @@ class Refused:
         self._offset = min(self._offset, size)
         if size == self._offset:
             return []
-        with self.path.open("rb") as handle:
-            handle.seek(self._offset)
-            data = handle.read(size - self._offset)
-        complete = data[:data.rfind(b"\n") + 1]  # a line still being written is read next time
-        self._offset += len(complete)
+        complete, self._offset = complete_lines(self.path, self._offset)
         letters = []
         for line in complete.splitlines():
             try:

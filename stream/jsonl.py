@@ -58,17 +58,24 @@ def write_atomically(path: Path, document: Any, before_replace: Callable[[], Non
     write_bytes_atomically(path, dumps(document), before_replace)
 
 
-def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Complete lines from byte ``offset`` on, and the byte after the last complete line."""
+def complete_lines(path: Path, offset: int = 0, limit: int = -1) -> tuple[bytes, int]:
+    """The complete lines from byte ``offset`` on (of at most ``limit`` bytes read; -1: to the end), and the
+    byte after the last of them: a line its writer is still appending is left for the next read. No file:
+    nothing, at ``offset``."""
     try:
         with path.open("rb") as handle:
             handle.seek(offset)
-            data = handle.read()
+            data = handle.read(limit)
     except FileNotFoundError:
-        return [], offset
+        return b"", offset
     end = data.rfind(b"\n") + 1
-    documents = [json.loads(line) for line in data[:end].splitlines() if line.strip()]
-    return documents, offset + end
+    return data[:end], offset + end
+
+
+def read_jsonl(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Complete lines from byte ``offset`` on, and the byte after the last complete line."""
+    data, end = complete_lines(path, offset)
+    return [json.loads(line) for line in data.splitlines() if line.strip()], end
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:

@@ -25,6 +25,7 @@ from stream.alarm_words import named
 from stream.alarms import baseline_levels, baseline_zone, hour_of_week
 from stream.embedded import ALARMS, WINDOWS
 from stream.host.sites import StateError
+from stream.jsonl import complete_lines
 from stream.published import hidden_for_another, saved_min_tracks
 from stream.settings import BY_KEY
 from stream.state.local import read_state
@@ -283,14 +284,12 @@ def _read_new(path: Path, offset: int | None, skipped: Skipped) -> tuple[list[Ma
                 handle.seek(offset - 1)
                 partial = handle.readline()  # finish the line the cut fell in
                 offset += len(partial) - 1
-        handle.seek(offset)
-        data = handle.read(CHUNK_BYTES)
-    end = data.rfind(b"\n") + 1
+    data, end = complete_lines(path, offset, CHUNK_BYTES)
     documents = []
     at = offset
-    for line in data[:end].splitlines(keepends=True):
+    for line in data.splitlines(keepends=True):
         where, at = f"{path}: line at byte {at}", at + len(line)
         document = parse_or_skip(line.rstrip(b"\n"), where, skipped) if line.strip() else None
         if document is not None:
             documents.append(document)
-    return documents, offset + end
+    return documents, end
